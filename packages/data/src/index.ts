@@ -1,0 +1,1 @@
+export const DATA_VERSION = 1;

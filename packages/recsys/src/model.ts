@@ -1,0 +1,35 @@
+import type { TrainingData } from './training-data.js';
+
+/** Typed arrays a model section may hold. */
+export type SectionArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+/**
+ * A model's serialisable state: JSON metadata plus named typed arrays. The model file format
+ * (model-file.ts) stores these without any code loading.
+ */
+export interface ModelState {
+  meta: Record<string, unknown>;
+  arrays: Record<string, SectionArray>;
+}
+
+/** What every trained model offers in index space of the TrainingData it was fit on. */
+export interface Recommender {
+  readonly algorithm: string;
+  /** Scores for every item (higher = better) for a known user index; fills `out` (length = items). */
+  scoreUser(user: number, out: Float32Array): void;
+  /** Predicted rating on the data's scale, for rating-prediction metrics (RMSE/MAE). */
+  predict?(user: number, item: number): number;
+  /** Serialisable state. */
+  state(): ModelState;
+}
+
+/**
+ * A model that can personalise a user it was not trained on from ratings given at call time
+ * (one ALS half-step for matrix factorisation; a profile for content-based).
+ */
+export interface FoldInScorer {
+  /** Scores for every item for an ad-hoc history (item indices with their ratings). */
+  scoreHistory(items: Int32Array, ratings: Float32Array, out: Float32Array): void;
+}
+
+export type TrainFn<P, M extends Recommender> = (data: TrainingData, params: P) => Promise<M> | M;
