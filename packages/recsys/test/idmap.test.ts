@@ -1,0 +1,28 @@
+import fc from 'fast-check';
+import { IdMap } from '@netflicks/recsys';
+
+describe('IdMap', () => {
+  test('assigns dense indices in first-seen order', () => {
+    const m = IdMap.fromIds([50, 7, 50, 1000000, 7]);
+    expect(m.size).toBe(3);
+    expect([m.index(50), m.index(7), m.index(1000000)]).toEqual([0, 1, 2]);
+    expect(m.index(8)).toBe(-1);
+    expect(Array.from(m.toArray())).toEqual([50, 7, 1000000]);
+    expect(() => m.id(3)).toThrow(RangeError);
+    expect(() => m.add(1.5)).toThrow(/integer/);
+  });
+
+  test('property: id(index(x)) = x and indices are 0..size-1', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 300 }), (ids) => {
+        const m = IdMap.fromIds(ids);
+        const distinct = [...new Set(ids)];
+        expect(m.size).toBe(distinct.length);
+        distinct.forEach((id, i) => {
+          expect(m.index(id)).toBe(i);
+          expect(m.id(i)).toBe(id);
+        });
+      }),
+    );
+  });
+});

@@ -1,0 +1,68 @@
+import fc from 'fast-check';
+import { buildTrainingData, csrFromCoo, getValue, nnz, row, transpose, type RatingTable } from '@netflicks/recsys';
+
+describe('CSR matrices', () => {
+  test('builds sorted rows; a repeated pair keeps the later value', () => {
+    const m = csrFromCoo(3, 4, [2, 0, 0, 2, 0], [1, 3, 0, 1, 3], [5, 1, 2, 4, 9]);
+    expect(Array.from(m.indptr)).toEqual([0, 2, 2, 3]);
+    expect(Array.from(m.indices)).toEqual([0, 3, 1]);
+    expect(Array.from(m.data)).toEqual([2, 9, 4]);
+    expect(getValue(m, 0, 3)).toBe(9);
+    expect(getValue(m, 1, 0)).toBe(0);
+    expect(Array.from(row(m, 2).indices)).toEqual([1]);
+  });
+
+  test('rejects out-of-range coordinates', () => {
+    expect(() => csrFromCoo(2, 2, [0, 2], [0, 0], [1, 1])).toThrow(/outside a 2x2/);
+  });
+
+  test('property: transpose twice is the identity and matches dense', () => {
+    const entry = fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 9 }));
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 40 }), (entries) => {
+        const dense = Array.from({ length: 7 }, () => new Array<number>(5).fill(0));
+        for (const [r, c, v] of entries) dense[r][c] = v;
+        const m = csrFromCoo(7, 5, entries.map((e) => e[0]), entries.map((e) => e[1]), entries.map((e) => e[2]));
+        const t = transpose(m);
+        for (let r = 0; r < 7; r++) for (let c = 0; c < 5; c++) {
+          expect(getValue(m, r, c)).toBe(dense[r][c]);
+          expect(getValue(t, c, r)).toBe(dense[r][c]);
+        }
+        const back = transpose(t);
+        expect(Array.from(back.indptr)).toEqual(Array.from(m.indptr));
+        expect(Array.from(back.indices)).toEqual(Array.from(m.indices));
+        expect(nnz(back)).toBe(nnz(m));
+      }),
+    );
+  });
+});
+
+describe('buildTrainingData', () => {
+  const table = (rows: [number, number, number, number][]): RatingTable => ({
+    length: rows.length,
+    user: Int32Array.from(rows.map((r) => r[0])),
+    item: Int32Array.from(rows.map((r) => r[1])),
+    rating: Float32Array.from(rows.map((r) => r[2])),
+    timestamp: Float64Array.from(rows.map((r) => r[3])),
+  });
+
+  test('latest rating per pair wins even when rows are out of time order', () => {
+    const data = buildTrainingData(
+      table([
+        [10, 100, 5, 300],
+        [10, 100, 1, 100],
+        [11, 200, 3, 200],
+      ]),
+      [{ id: 300, title: 'Unrated', year: 2001, genres: ['Drama'] }],
+    );
+    const u = data.users.index(10);
+    const i = data.items.index(100);
+    expect(getValue(data.byUser, u, i)).toBe(5);
+    expect(data.items.size).toBe(3); // catalogue movie 300 included though unrated
+    expect(data.movies[data.items.index(300)]?.title).toBe('Unrated');
+    expect(data.globalMean).toBe(4); // (5 + 3) / 2
+    expect(data.maxTimestamp).toBe(300);
+    const k = data.byUser.indptr[u];
+    expect(data.byUserTime[k]).toBe(300);
+  });
+});
