@@ -1,0 +1,25 @@
+/**
+ * Worker entry for multi-threaded ALS / iALS training (see FactorTrainer in als.ts). It receives
+ * the shared arrays once and then solves row ranges on request; scratch is allocated once here.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createScratch, explicitKernel, type FactorWorkerInit, type HalfStepTask } from './als.js';
+import type { WorkerReply } from './parallel.js';
+import { implicitKernel } from './ials.js';
+
+const port = parentPort;
+if (!port) throw new Error('als-worker must run in a worker thread');
+const { arrays, params } = workerData as FactorWorkerInit;
+const scratch = createScratch(arrays.factors);
+
+port.on('message', (task: HalfStepTask) => {
+  let reply: WorkerReply;
+  try {
+    if (params.kind === 'explicit') explicitKernel(arrays, params, task.side, task.start, task.end, scratch);
+    else implicitKernel(arrays, params, task.side, task.start, task.end, scratch);
+    reply = { ok: true };
+  } catch (e) {
+    reply = { ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  }
+  port.postMessage(reply);
+});

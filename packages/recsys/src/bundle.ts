@@ -1,0 +1,253 @@
+/**
+ * A model bundle: one or more trained models plus what serving needs around them (id maps, the
+ * training histories, the catalogue), as one model-file document. The hybrid bundle holds implicit
+ * ALS, explicit ALS, content-based and popularity models and the hybrid policy's settings.
+ */
+import { AlsModel } from './als.js';
+import { ContentModel } from './content.js';
+import { EaseModel } from './ease.js';
+import {
+  HybridRecommender,
+  type HybridParams,
+  type HybridRequest,
+  type HybridResponse,
+  type UserHistories,
+} from './hybrid.js';
+import { IalsModel } from './ials.js';
+import { IdMap } from './idmap.js';
+import type { ModelState, Recommender, SectionArray } from './model.js';
+import type { ModelDocument } from './model-file.js';
+import { PopularityModel } from './popularity.js';
+import type { CsrMatrix } from './sparse.js';
+import { topKWithScores } from './topk.js';
+import type { TrainingData } from './training-data.js';
+import type { Movie } from './types.js';
+
+export const BUNDLE_KIND = 'netflicks-model-bundle';
+export const BUNDLE_VERSION = 1;
+
+export type ComponentName = 'als' | 'ials' | 'content' | 'popularity' | 'ease';
+export const COMPONENT_NAMES: readonly ComponentName[] = ['als', 'ials', 'content', 'popularity', 'ease'];
+
+export class BundleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BundleError';
+  }
+}
+
+export interface BundleInfo {
+  /** Free-form provenance recorded in the file: dataset name and fingerprint, metrics, … */
+  [key: string]: unknown;
+}
+
+/** Builds the model-file document for trained models over one TrainingData. */
+export function createBundle(
+  data: TrainingData,
+  models: Partial<Record<ComponentName, Recommender>>,
+  options: { hybrid?: HybridParams; info?: BundleInfo; createdAt?: Date } = {},
+): ModelDocument {
+  const sections: Record<string, SectionArray> = {
+    'users.ids': data.users.toArray(),
+    'items.ids': data.items.toArray(),
+    'history.indptr': data.byUser.indptr,
+    'history.indices': data.byUser.indices,
+    'history.data': data.byUser.data,
+  };
+  const components: Record<string, Record<string, unknown>> = {};
+  for (const name of COMPONENT_NAMES) {
+    const model = models[name];
+    if (!model) continue;
+    const state = model.state();
+    components[name] = state.meta;
+    for (const [key, array] of Object.entries(state.arrays)) sections[`${name}.${key}`] = array;
+  }
+  if (Object.keys(components).length === 0) throw new BundleError('a bundle needs at least one model');
+  if (options.hybrid && !(components.ials && components.content && components.popularity)) {
+    throw new BundleError('the hybrid policy needs the ials, content and popularity models');
+  }
+  const movies = data.movies.filter((m): m is Movie => m !== undefined);
+  return {
+    meta: {
+      kind: BUNDLE_KIND,
+      bundleVersion: BUNDLE_VERSION,
+      createdAt: (options.createdAt ?? new Date()).toISOString(),
+      algorithms: options.hybrid ? ['hybrid', ...Object.keys(components)] : Object.keys(components),
+      components,
+      hybrid: options.hybrid ?? null,
+      globalMean: data.globalMean,
+      maxTimestamp: data.maxTimestamp,
+      movies,
+      info: options.info ?? {},
+    },
+    sections,
+  };
+}
+
+export interface RecommendItem {
+  movieId: number;
+  score: number;
+  title?: string;
+  year?: number | null;
+  genres?: string[];
+}
+
+export interface RecommendResult {
+  strategy: HybridResponse['strategy'] | ComponentName;
+  items: RecommendItem[];
+}
+
+/** The hybrid policy over trained components; null when a required component is missing. */
+export function hybridFromModels(
+  models: Partial<Record<ComponentName, Recommender>>,
+  history: UserHistories,
+  params: HybridParams = {},
+): HybridRecommender | null {
+  const { ials, content, popularity, als } = models;
+  if (!(ials instanceof IalsModel && content instanceof ContentModel && popularity instanceof PopularityModel)) return null;
+  return new HybridRecommender({ cf: ials, content, popularity, ratingModel: als, history }, params);
+}
+
+/** A bundle opened for serving. */
+export class LoadedBundle {
+  readonly models: Partial<Record<ComponentName, Recommender>>;
+  readonly hybrid: HybridRecommender | null;
+  private readonly movieById = new Map<number, Movie>();
+
+  constructor(
+    readonly meta: Record<string, unknown>,
+    readonly users: IdMap,
+    readonly items: IdMap,
+    readonly history: CsrMatrix,
+    models: Partial<Record<ComponentName, Recommender>>,
+    hybridParams: HybridParams | null,
+    movies: Movie[],
+  ) {
+    this.models = models;
+    for (const m of movies) this.movieById.set(m.id, m);
+    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: history }, hybridParams) : null;
+  }
+
+  movie(movieId: number): Movie | undefined {
+    return this.movieById.get(movieId);
+  }
+
+  /** Number of training ratings of an external user id (0 when unknown). */
+  historySize(userId: number): number {
+    const u = this.users.index(userId);
+    return u < 0 ? 0 : this.history.indptr[u + 1] - this.history.indptr[u];
+  }
+
+  /**
+   * Recommendations for a user: the hybrid policy when the bundle has one, otherwise the single
+   * model (which can only serve users it was trained on).
+   */
+  recommend(request: HybridRequest): RecommendResult {
+    let result: RecommendResult;
+    if (this.hybrid) {
+      result = this.hybrid.recommend(request);
+    } else {
+      result = this.recommendSingle(request);
+    }
+    return { strategy: result.strategy, items: result.items.map((it) => this.describe(it)) };
+  }
+
+  private recommendSingle(request: HybridRequest): RecommendResult {
+    const name = COMPONENT_NAMES.find((n) => this.models[n]) as ComponentName;
+    const model = this.models[name] as Recommender;
+    const u = this.users.index(request.userId);
+    const scores = new Float32Array(this.items.size);
+    if (u >= 0) {
+      model.scoreUser(u, scores);
+    } else if (name === 'popularity') {
+      model.scoreUser(0, scores);
+    } else {
+      throw new BundleError(
+        `user ${request.userId} is not in this ${name} model; a hybrid bundle (--algorithms hybrid) serves new users`,
+      );
+    }
+    const mask = new Uint8Array(this.items.size);
+    if (request.excludeSeen !== false && u >= 0) {
+      for (let e = this.history.indptr[u]; e < this.history.indptr[u + 1]; e++) mask[this.history.indices[e]] = 1;
+    }
+    if (request.genre !== undefined) {
+      const g = request.genre.toLowerCase();
+      for (let i = 0; i < this.items.size; i++) {
+        const m = this.movieById.get(this.items.id(i));
+        if (!m || !m.genres.some((x) => x.toLowerCase() === g)) mask[i] = 1;
+      }
+    }
+    const best = topKWithScores(scores, request.k, mask);
+    const items = Array.from(best.indices, (i, j) => ({ movieId: this.items.id(i), score: best.scores[j] }));
+    return { strategy: name, items };
+  }
+
+  private describe(item: { movieId: number; score: number }): RecommendItem {
+    const m = this.movieById.get(item.movieId);
+    return m ? { ...item, title: m.title, year: m.year, genres: m.genres } : item;
+  }
+}
+
+function section<T extends SectionArray>(doc: ModelDocument, name: string, type: new (n: number) => T): T {
+  const s = doc.sections[name];
+  if (!s || !(s instanceof type)) throw new BundleError(`model file lacks section "${name}" of the expected type`);
+  return s as T;
+}
+
+/** Opens a decoded model file as a bundle; refuses files that are not bundles. */
+export function openBundle(doc: ModelDocument): LoadedBundle {
+  const meta = doc.meta;
+  if (meta.kind !== BUNDLE_KIND) throw new BundleError('not a Netflicks model bundle');
+  if (meta.bundleVersion !== BUNDLE_VERSION) {
+    throw new BundleError(`unsupported bundle version ${String(meta.bundleVersion)} (this build reads ${BUNDLE_VERSION})`);
+  }
+  const users = IdMap.fromIds(section(doc, 'users.ids', Int32Array));
+  const items = IdMap.fromIds(section(doc, 'items.ids', Int32Array));
+  const history: CsrMatrix = {
+    rows: users.size,
+    cols: items.size,
+    indptr: section(doc, 'history.indptr', Int32Array),
+    indices: section(doc, 'history.indices', Int32Array),
+    data: section(doc, 'history.data', Float32Array),
+  };
+  const componentMeta = (meta.components ?? {}) as Record<string, Record<string, unknown>>;
+  const models: Partial<Record<ComponentName, Recommender>> = {};
+  for (const name of COMPONENT_NAMES) {
+    const cmeta = componentMeta[name];
+    if (!cmeta) continue;
+    const prefix = `${name}.`;
+    const arrays: Record<string, SectionArray> = {};
+    for (const [key, array] of Object.entries(doc.sections)) {
+      if (key.startsWith(prefix)) arrays[key.slice(prefix.length)] = array;
+    }
+    models[name] = restoreComponent(name, { meta: cmeta, arrays });
+  }
+  return new LoadedBundle(
+    meta,
+    users,
+    items,
+    history,
+    models,
+    (meta.hybrid as HybridParams | null) ?? null,
+    (meta.movies as Movie[] | undefined) ?? [],
+  );
+}
+
+function restoreComponent(name: ComponentName, state: ModelState): Recommender {
+  try {
+    switch (name) {
+      case 'als':
+        return AlsModel.fromState(state);
+      case 'ials':
+        return IalsModel.fromState(state);
+      case 'content':
+        return ContentModel.fromState(state);
+      case 'popularity':
+        return PopularityModel.fromState(state);
+      case 'ease':
+        return EaseModel.fromState(state);
+    }
+  } catch (err) {
+    throw new BundleError(`model file's ${name} model is unreadable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Locates a compiled worker script of this package. Compiled code finds it next to itself in
+ * dist/; when this module runs from src/*.ts (jest + swc) there is no .js beside it, so fall back
+ * to the package's dist/ (tests build with `tsc -b` first).
+ */
+export function workerScriptUrl(file: string): URL {
+  const here = new URL(`./${file}`, import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const dist = new URL(`../dist/${file}`, import.meta.url);
+  if (existsSync(fileURLToPath(dist))) return dist;
+  throw new Error(`worker script ${file} not found beside ${fileURLToPath(here)} nor in ../dist (run tsc -b)`);
+}
+
+/** What a pool worker posts back after each task. */
+export type WorkerReply = { ok: true } | { ok: false; error: string };
+
+/**
+ * A fixed set of workers that run tasks posted as messages. Shared state travels once, in the
+ * `init` value (workerData): typed arrays on SharedArrayBuffers are shared, not copied, so tasks
+ * stay tiny ("solve rows [a, b)").
+ */
+export class WorkerPool<Task> {
+  private failure: Error | null = null;
+
+  private constructor(private readonly workers: Worker[]) {
+    for (const w of workers) {
+      // A persistent listener so a crash between tasks cannot become an unhandled 'error' event.
+      w.on('error', (e: Error) => {
+        this.failure ??= e;
+      });
+    }
+  }
+
+  static start<Task>(script: URL, size: number, init: unknown): WorkerPool<Task> {
+    if (!(size >= 1)) throw new RangeError(`pool size must be >= 1, got ${size}`);
+    const workers: Worker[] = [];
+    for (let i = 0; i < size; i++) workers.push(new Worker(script, { workerData: init }));
+    return new WorkerPool<Task>(workers);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Runs every task, each worker pulling the next one when free; resolves when all are done. */
+  async run(tasks: readonly Task[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    let next = 0;
+    const drain = async (w: Worker): Promise<void> => {
+      while (next < tasks.length) {
+        const task = tasks[next++];
+        await this.runOne(w, task);
+      }
+    };
+    await Promise.all(this.workers.map(drain));
+  }
+
+  async terminate(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private runOne(worker: Worker, task: Task): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      const onMessage = (reply: WorkerReply): void => {
+        cleanup();
+        if (reply.ok) resolve();
+        else reject(new Error(`worker task failed: ${reply.error}`));
+      };
+      const onError = (e: Error): void => {
+        cleanup();
+        reject(e);
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(this.failure ?? new Error(`worker exited with code ${code}`));
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage(task);
+    });
+  }
+}
+
+/**
+ * Splits rows [0, rows) of a CSR matrix into at most `parts` contiguous chunks of roughly equal
+ * cost (nnz + rowCost per row), so power-law rows do not leave one worker with most of the work.
+ * Returns chunk boundaries b with chunk j = [b[j], b[j+1]).
+ */
+export function splitRowsByCost(indptr: Int32Array, rows: number, parts: number, rowCost: number): Int32Array {
+  const costBefore = (r: number): number => indptr[r] - indptr[0] + rowCost * r;
+  const total = costBefore(rows);
+  const bounds: number[] = [0];
+  let r = 0;
+  for (let j = 1; j < parts && r < rows; j++) {
+    const target = (total * j) / parts;
+    while (r < rows && costBefore(r) < target) r++;
+    // Cut before or after the row that crosses the target, whichever lands closer.
+    const cut = r > 0 && target - costBefore(r - 1) < costBefore(r) - target ? r - 1 : r;
+    if (cut > bounds[bounds.length - 1] && cut < rows) bounds.push(cut);
+  }
+  bounds.push(rows);
+  return Int32Array.from(bounds);
+}

@@ -1,0 +1,246 @@
+import { AlsModel, trainAls } from '../src/als.js';
+import type { ModelState } from '../src/model.js';
+import { splitRowsByCost } from '../src/parallel.js';
+import { Random } from '../src/random.js';
+import { buildTrainingData, type TrainingData } from '../src/training-data.js';
+import { RatingTableBuilder, type RatingTable } from '../src/types.js';
+
+interface Planted {
+  train: RatingTable;
+  test: { user: number; item: number; rating: number }[];
+  sigma: number;
+}
+
+/**
+ * r = 3 + b_u + b_i + p_u·q_i + N(0, σ²) with rank-4 factors, 30% of cells observed, 10% of those
+ * held out. External ids are offset so index ≠ id.
+ */
+function planted(seed: number, users = 200, items = 150, rank = 4, sigma = 0.1): Planted {
+  const rng = new Random(seed);
+  const g = (n: number, s: number): Float64Array => Float64Array.from({ length: n }, () => rng.gaussian() * s);
+  const P = g(users * rank, 0.6);
+  const Q = g(items * rank, 0.6);
+  const bu = g(users, 0.3);
+  const bi = g(items, 0.3);
+  const train = new RatingTableBuilder();
+  const test: Planted['test'] = [];
+  for (let u = 0; u < users; u++) {
+    for (let i = 0; i < items; i++) {
+      if (rng.next() > 0.3) continue;
+      let r = 3 + bu[u] + bi[i] + rng.gaussian() * sigma;
+      for (let f = 0; f < rank; f++) r += P[u * rank + f] * Q[i * rank + f];
+      if (rng.next() < 0.1) test.push({ user: 1000 + u, item: 5000 + i, rating: r });
+      else train.push(1000 + u, 5000 + i, r, u * items + i);
+    }
+  }
+  return { train: train.build(), test, sigma };
+}
+
+function heldOutRmse(model: AlsModel, data: TrainingData, test: Planted['test']): number {
+  let se = 0;
+  for (const t of test) {
+    const d = model.predict(data.users.index(t.user), data.items.index(t.item)) - t.rating;
+    se += d * d;
+  }
+  return Math.sqrt(se / test.length);
+}
+
+function bytes(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+const fast = { factors: 4, regularization: 0.005, iterations: 15, seed: 3 };
+
+describe('explicit ALS', () => {
+  const p = planted(1);
+  const data = buildTrainingData(p.train);
+  let model: AlsModel;
+
+  beforeAll(async () => {
+    model = await trainAls(data, fast);
+  });
+
+  test('recovers a planted rank-4 matrix: held-out RMSE within 1.3σ', () => {
+    const rmse = heldOutRmse(model, data, p.test);
+    expect(rmse).toBeLessThan(1.3 * p.sigma);
+    // And far better than the bias-free baseline (the planted signal has std ≈ 1).
+    expect(rmse).toBeLessThan(0.2);
+  });
+
+  test('predict falls back to μ + the known bias and clips to the training range', () => {
+    const u = 3;
+    const i = 7;
+    const mu = model.globalMean;
+    expect(model.predict(-1, -1)).toBeCloseTo(mu, 6);
+    expect(model.predict(u, -1)).toBeCloseTo(mu + model.userBias[u], 6);
+    expect(model.predict(-1, i)).toBeCloseTo(mu + model.itemBias[i], 6);
+    expect(model.predict(model.users + 5, i)).toBeCloseTo(mu + model.itemBias[i], 6);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of p.train.rating) {
+      lo = Math.min(lo, r);
+      hi = Math.max(hi, r);
+    }
+    expect(model.minRating).toBe(lo);
+    expect(model.maxRating).toBe(hi);
+    const clipped = new AlsModel(model.params, 100, 1, 5, model.userFactors, model.itemFactors, model.userBias, model.itemBias);
+    expect(clipped.predict(u, i)).toBe(5);
+  });
+
+  test('scoreUser is the unclipped prediction for every item', () => {
+    const out = new Float32Array(model.items);
+    model.scoreUser(5, out);
+    for (const i of [0, 17, model.items - 1]) expect(out[i]).toBeCloseTo(model.predict(5, i), 4);
+    // Unknown users get μ + b_i.
+    model.scoreUser(-1, out);
+    expect(out[2]).toBeCloseTo(model.globalMean + model.itemBias[2], 5);
+  });
+
+  test('fold-in of a trained user reproduces its [b_u, p_u]', () => {
+    const u = 11;
+    const s = data.byUser.indptr[u];
+    const e = data.byUser.indptr[u + 1];
+    const { bias, factors } = model.foldIn(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e));
+    // The trained vector was solved against the previous item half-step; after 15 iterations the
+    // two differ only by the last step's movement.
+    expect(Math.abs(bias - model.userBias[u])).toBeLessThan(0.02);
+    let diff = 0;
+    let norm = 0;
+    for (let f = 0; f < model.factors; f++) {
+      const trained = model.userFactors[u * model.factors + f];
+      diff += (factors[f] - trained) ** 2;
+      norm += trained ** 2;
+    }
+    expect(Math.sqrt(diff / norm)).toBeLessThan(0.03);
+    const out = new Float32Array(model.items);
+    const ref = new Float32Array(model.items);
+    model.scoreHistory(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e), out);
+    model.scoreUser(u, ref);
+    for (let i = 0; i < model.items; i++) expect(Math.abs(out[i] - ref[i])).toBeLessThan(0.05);
+  });
+
+  test('fold-in of a user hidden from training predicts its held-out ratings', async () => {
+    const hidden = 1000 + 42;
+    const rows: number[] = [];
+    for (let r = 0; r < p.train.length; r++) if (p.train.user[r] !== hidden) rows.push(r);
+    const b = new RatingTableBuilder();
+    for (const r of rows) b.push(p.train.user[r], p.train.item[r], p.train.rating[r], p.train.timestamp[r]);
+    const without = buildTrainingData(b.build());
+    const m = await trainAls(without, fast);
+    expect(without.users.index(hidden)).toBe(-1);
+    const items: number[] = [];
+    const ratings: number[] = [];
+    for (let r = 0; r < p.train.length; r++) {
+      if (p.train.user[r] === hidden) {
+        items.push(without.items.index(p.train.item[r]));
+        ratings.push(p.train.rating[r]);
+      }
+    }
+    expect(items.length).toBeGreaterThan(20);
+    const out = new Float32Array(m.items);
+    m.scoreHistory(Int32Array.from(items), Float32Array.from(ratings), out);
+    // The hidden user's held-out cells, plus the same cells from the model that saw the user.
+    let se = 0;
+    let n = 0;
+    for (const t of p.test) {
+      if (t.user !== hidden) continue;
+      const d = out[without.items.index(t.item)] - t.rating;
+      se += d * d;
+      n++;
+    }
+    expect(n).toBeGreaterThan(0);
+    expect(Math.sqrt(se / n)).toBeLessThan(3 * p.sigma);
+    // Items outside the model and non-finite ratings are ignored.
+    const same = new Float32Array(m.items);
+    m.scoreHistory(Int32Array.from([...items, -1, 1e6]), Float32Array.from([...ratings, 5, 5]), same);
+    expect(Array.from(same)).toEqual(Array.from(out));
+  });
+
+  test('threads = 1 and threads = 2 give bit-identical factors', async () => {
+    const one = await trainAls(data, { ...fast, iterations: 3, threads: 1 });
+    const two = await trainAls(data, { ...fast, iterations: 3, threads: 2 });
+    expect(bytes(two.userFactors)).toEqual(bytes(one.userFactors));
+    expect(bytes(two.itemFactors)).toEqual(bytes(one.itemFactors));
+    expect(bytes(two.userBias)).toEqual(bytes(one.userBias));
+    expect(bytes(two.itemBias)).toEqual(bytes(one.itemBias));
+    // Trained models never hold shared memory.
+    expect(two.userFactors.buffer.constructor.name).toBe('ArrayBuffer');
+  });
+
+  test('the seed drives initialisation; same seed, same model', async () => {
+    const a = await trainAls(data, { ...fast, iterations: 1, seed: 5 });
+    const b = await trainAls(data, { ...fast, iterations: 1, seed: 5 });
+    const c = await trainAls(data, { ...fast, iterations: 1, seed: 6 });
+    expect(bytes(b.itemFactors)).toEqual(bytes(a.itemFactors));
+    expect(bytes(c.itemFactors)).not.toEqual(bytes(a.itemFactors));
+  });
+
+  test('state round trip is bit-exact, including through JSON metadata', () => {
+    const state = model.state();
+    const copy: ModelState = {
+      meta: JSON.parse(JSON.stringify(state.meta)) as Record<string, unknown>,
+      arrays: Object.fromEntries(Object.entries(state.arrays).map(([k, v]) => [k, v.slice()])),
+    };
+    const back = AlsModel.fromState(copy);
+    expect(back.algorithm).toBe('als');
+    expect(back.params).toEqual(model.params);
+    expect(back.globalMean).toBe(model.globalMean);
+    expect(bytes(back.userFactors)).toEqual(bytes(model.userFactors));
+    expect(bytes(back.itemBias)).toEqual(bytes(model.itemBias));
+    for (const [u, i] of [
+      [0, 0],
+      [9, 33],
+      [-1, 4],
+    ])
+      expect(back.predict(u, i)).toBe(model.predict(u, i));
+    const a = new Float32Array(model.items);
+    const b = new Float32Array(model.items);
+    model.scoreUser(4, a);
+    back.scoreUser(4, b);
+    expect(bytes(b)).toEqual(bytes(a));
+    expect(bytes(back.state().arrays.itemFactors)).toEqual(bytes(state.arrays.itemFactors));
+  });
+
+  test('fromState rejects mismatched states', () => {
+    const state = model.state();
+    expect(() => AlsModel.fromState({ ...state, meta: { ...state.meta, algorithm: 'ials' } })).toThrow(/not als/);
+    expect(() =>
+      AlsModel.fromState({ ...state, arrays: { ...state.arrays, userBias: new Float32Array(1) } }),
+    ).toThrow(/userBias/);
+    expect(() => AlsModel.fromState({ ...state, meta: { ...state.meta, users: 'x' } })).toThrow(/users/);
+  });
+
+  test('reports progress after every half-step, ending at 1', async () => {
+    const seen: number[] = [];
+    await trainAls(data, { ...fast, iterations: 2, onProgress: (f) => seen.push(f) });
+    expect(seen).toEqual([0.25, 0.5, 0.75, 1]);
+  });
+
+  test('validates parameters', async () => {
+    await expect(trainAls(data, { factors: 0 })).rejects.toThrow(/factors/);
+    await expect(trainAls(data, { regularization: -1 })).rejects.toThrow(/regularization/);
+    await expect(trainAls(data, { threads: 0 })).rejects.toThrow(/threads/);
+  });
+
+  test('catalogue items without ratings get zero factors and bias', async () => {
+    const movies = [{ id: 99999, title: 'Unrated', year: null, genres: [] }];
+    const withCatalogue = buildTrainingData(p.train, movies);
+    const m = await trainAls(withCatalogue, { ...fast, iterations: 2 });
+    const i = withCatalogue.items.index(99999);
+    expect(m.itemBias[i]).toBe(0);
+    expect(m.predict(0, i)).toBeCloseTo(m.globalMean + m.userBias[0], 5);
+  });
+});
+
+describe('splitRowsByCost', () => {
+  test('balances nnz + per-row cost across contiguous chunks', () => {
+    // Row sizes 10, 0, 0, 10, 1, 1, 1, 1: cost with rowCost 1 → 11, 1, 1, 11, 2, 2, 2, 2 (total 32).
+    const indptr = Int32Array.from([0, 10, 10, 10, 20, 21, 22, 23, 24]);
+    expect(Array.from(splitRowsByCost(indptr, 8, 2, 1))).toEqual([0, 3, 8]);
+    expect(Array.from(splitRowsByCost(indptr, 8, 1, 1))).toEqual([0, 8]);
+    // More parts than rows never yields empty chunks.
+    const b = splitRowsByCost(Int32Array.from([0, 1, 2]), 2, 8, 0);
+    for (let j = 0; j + 1 < b.length; j++) expect(b[j + 1]).toBeGreaterThan(b[j]);
+    expect(b[b.length - 1]).toBe(2);
+  });
+});

@@ -1,0 +1,190 @@
+import { availableParallelism } from 'node:os';
+import { Command } from 'commander';
+import {
+  aggregate,
+  buildTrainingData,
+  evaluateModel,
+  hybridFromModels,
+  makeFolds,
+  parseSplitSpec,
+  formatSplitSpec,
+  type ComponentName,
+  type Metrics,
+  type Recommender,
+} from '@netflicks/recsys';
+import {
+  ALGORITHM_NAMES,
+  DEFAULT_ALGORITHMS,
+  componentsFor,
+  trainComponent,
+  tuneComponent,
+  type AlgorithmName,
+  type HyperFlags,
+  type TunedChoice,
+} from '../algorithms.js';
+import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
+import { UsageError } from '../errors.js';
+import { integer, listOf, positiveInt, positiveNumber } from '../flags.js';
+import { createProgress } from '../progress.js';
+import { formatTable } from '../table.js';
+
+interface EvaluateFlags extends DatasetFlags, HyperFlags {
+  split?: string;
+  algorithms: AlgorithmName[];
+  tune?: boolean;
+  seed: number;
+  threads: number;
+  k: number;
+  json?: boolean;
+}
+
+export interface AlgorithmResult {
+  algorithm: AlgorithmName;
+  metrics: Metrics;
+  std: Metrics;
+  trainSeconds: number;
+  folds: number;
+  tuned?: TunedChoice[];
+}
+
+export interface EvaluationReport {
+  dataset: { name: string; ratings: number; users: number; movies: number };
+  split: string;
+  k: number;
+  seed: number;
+  threads: number;
+  results: AlgorithmResult[];
+}
+
+export function addHyperOptions(cmd: Command): Command {
+  return cmd
+    .option('--factors <n>', 'latent factors of ALS / implicit ALS', positiveInt)
+    .option('--iterations <n>', 'ALS / implicit ALS iterations', positiveInt)
+    .option('--regularization <x>', 'λ of ALS / implicit ALS', positiveNumber)
+    .option('--alpha <x>', 'confidence slope α of implicit ALS', positiveNumber)
+    .option('--seed <n>', 'random seed (splits, initialisation, synthetic data)', integer, 42)
+    .option('--threads <n>', 'worker threads for training', positiveInt, availableParallelism());
+}
+
+export function registerEvaluate(program: Command): void {
+  const cmd = program
+    .command('evaluate')
+    .description('train and evaluate models offline: RMSE, MAE, P/R/NDCG/MAP/HR@K, coverage');
+  addDatasetOptions(cmd);
+  cmd
+    .option('--split <spec>', 'folds | kfold:N | stratified:R | temporal (default: folds when the dataset ships them, else stratified:0.75)')
+    .option('--algorithms <list>', `comma-separated: ${ALGORITHM_NAMES.join(', ')}`, listOf(ALGORITHM_NAMES), DEFAULT_ALGORITHMS);
+  addHyperOptions(cmd)
+    .option('--tune', 'search ALS / implicit ALS hyperparameters on a validation split of the training data')
+    .option('-k, --k <n>', 'cut-off K of the ranking metrics', positiveInt, 10)
+    .option('--json', 'print one JSON document on stdout (progress stays on stderr)')
+    .action(async (flags: EvaluateFlags) => {
+      const report = await runEvaluation(flags);
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
+    });
+}
+
+export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationReport> {
+  const quiet = false;
+  const dataset = await loadWithProgress(flags, flags.seed, quiet);
+  if (dataset.ratings.length === 0) throw new UsageError(`dataset ${dataset.name} has no ratings`, 1);
+  const spec = parseSplitSpec(flags.split ?? (dataset.folds?.length ? 'folds' : 'stratified:0.75'));
+  const folds = makeFolds(dataset, spec, flags.seed);
+  const components = componentsFor(flags.algorithms);
+
+  const perAlgorithm = new Map<AlgorithmName, { metrics: Metrics[]; seconds: number[]; tuned: TunedChoice[] }>();
+  for (const a of flags.algorithms) perAlgorithm.set(a, { metrics: [], seconds: [], tuned: [] });
+  const run = { threads: flags.threads, seed: flags.seed };
+
+  for (const [f, fold] of folds.entries()) {
+    const label = folds.length > 1 ? `fold ${f + 1}/${folds.length}` : fold.name;
+    const data = buildTrainingData(fold.train, dataset.movies);
+    const models: Partial<Record<ComponentName, Recommender>> = {};
+    const seconds: Partial<Record<ComponentName, number>> = {};
+    for (const name of components) {
+      let hyper: HyperFlags = flags;
+      if (flags.tune && (name === 'als' || name === 'ials')) {
+        const tp = createProgress(`${label} tuning ${name}`);
+        const tuned = await tuneComponent(name, fold.train, dataset.movies, flags, run, (_t, done, total) =>
+          tp.update(done / total, `${done}/${total} trials`),
+        );
+        tp.done(`chose ${JSON.stringify(tuned.choice.params)}`);
+        hyper = tuned.hyper;
+        perAlgorithm.get(name)?.tuned.push(tuned.choice);
+      }
+      const progress = createProgress(`${label} training ${name}`);
+      const t0 = performance.now();
+      models[name] = await trainComponent(name, data, hyper, { ...run, onProgress: (x, m) => progress.update(x, m) });
+      seconds[name] = (performance.now() - t0) / 1000;
+      progress.done();
+    }
+    for (const algorithm of flags.algorithms) {
+      const model = algorithm === 'hybrid' ? hybridFromModels(models, data) : models[algorithm];
+      if (!model) throw new Error(`internal: ${algorithm} was not trained`);
+      const metrics = evaluateModel(model, data, fold.test, {
+        k: flags.k,
+        rating: typeof model.predict === 'function',
+        ranking: true,
+      });
+      const entry = perAlgorithm.get(algorithm);
+      entry?.metrics.push(metrics);
+      const parts = algorithm === 'hybrid' ? componentsFor(['hybrid']) : [algorithm];
+      entry?.seconds.push(parts.reduce((s, c) => s + (seconds[c] ?? 0), 0));
+    }
+  }
+
+  const results: AlgorithmResult[] = flags.algorithms.map((algorithm) => {
+    const entry = perAlgorithm.get(algorithm) ?? { metrics: [], seconds: [], tuned: [] };
+    const agg = aggregate(entry.metrics);
+    const result: AlgorithmResult = {
+      algorithm,
+      metrics: agg.mean,
+      std: agg.std,
+      trainSeconds: round(entry.seconds.reduce((a, b) => a + b, 0) / Math.max(1, entry.seconds.length), 3),
+      folds: agg.folds,
+    };
+    if (entry.tuned.length) result.tuned = entry.tuned;
+    return result;
+  });
+  const users = new Set(dataset.ratings.user).size;
+  return {
+    dataset: { name: dataset.name, ratings: dataset.ratings.length, users, movies: dataset.movies.length },
+    split: formatSplitSpec(spec),
+    k: flags.k,
+    seed: flags.seed,
+    threads: flags.threads,
+    results,
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function cell(mean: number | undefined, std: number | undefined, folds: number): string {
+  if (mean === undefined || !Number.isFinite(mean)) return '-';
+  return folds > 1 && std !== undefined && Number.isFinite(std) ? `${mean.toFixed(4)}±${std.toFixed(4)}` : mean.toFixed(4);
+}
+
+export function renderReport(report: EvaluationReport): string {
+  const k = report.k;
+  const keys = ['rmse', 'mae', `precision@${k}`, `recall@${k}`, `ndcg@${k}`, `map@${k}`, `hitrate@${k}`, 'coverage'];
+  const header = ['algorithm', 'RMSE', 'MAE', `P@${k}`, `R@${k}`, `NDCG@${k}`, `MAP@${k}`, `HR@${k}`, 'coverage', 'train s'];
+  const rows = report.results.map((r) => [
+    r.algorithm,
+    ...keys.map((key) => cell(r.metrics[key], r.std[key], r.folds)),
+    r.trainSeconds.toFixed(2),
+  ]);
+  const d = report.dataset;
+  const lines = [
+    `dataset ${d.name}: ${d.ratings} ratings, ${d.users} users, ${d.movies} movies; split ${report.split}; seed ${report.seed}; ${report.threads} threads`,
+    formatTable(header, rows),
+  ];
+  for (const r of report.results) {
+    for (const t of r.tuned ?? []) {
+      lines.push(`tuned ${t.algorithm}: ${JSON.stringify(t.params)} (validation ${t.objective} ${t.value.toFixed(4)}, ${t.trials} trials)`);
+    }
+  }
+  return lines.join('\n');
+}
