@@ -14,3 +14,7 @@ export * from './content.js';
 export * from './popularity.js';
 export * from './hybrid.js';
 export * from './ease.js';
+export * from './random.js';
+export * from './linalg.js';
+export * from './als.js';
+export * from './ials.js';

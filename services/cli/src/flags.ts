@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseSplitSpec } from '@netflicks/recsys';
 
 /** Commander argument parsers that reject bad values with a one-line reason. */
 export function positiveInt(value: string): number {
@@ -48,4 +49,14 @@ export function listOf<T extends string>(allowed: readonly T[]): (value: string)
     }
     return [...new Set(items)] as T[];
   };
+}
+
+/** Validates a split spec at parse time (the split itself is made once the dataset is loaded). */
+export function splitSpec(value: string): string {
+  try {
+    parseSplitSpec(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  return value;
 }

@@ -24,7 +24,7 @@ import {
 } from '../algorithms.js';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { UsageError } from '../errors.js';
-import { integer, listOf, positiveInt, positiveNumber } from '../flags.js';
+import { integer, listOf, positiveInt, positiveNumber, splitSpec } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { formatTable } from '../table.js';
 
@@ -72,7 +72,7 @@ export function registerEvaluate(program: Command): void {
     .description('train and evaluate models offline: RMSE, MAE, P/R/NDCG/MAP/HR@K, coverage');
   addDatasetOptions(cmd);
   cmd
-    .option('--split <spec>', 'folds | kfold:N | stratified:R | temporal (default: folds when the dataset ships them, else stratified:0.75)')
+    .option('--split <spec>', 'folds | kfold:N | stratified:R | temporal (default: folds when the dataset ships them, else stratified:0.75)', splitSpec)
     .option('--algorithms <list>', `comma-separated: ${ALGORITHM_NAMES.join(', ')}`, listOf(ALGORITHM_NAMES), DEFAULT_ALGORITHMS);
   addHyperOptions(cmd)
     .option('--tune', 'search ALS / implicit ALS hyperparameters on a validation split of the training data')
