@@ -18,3 +18,4 @@ export * from './random.js';
 export * from './linalg.js';
 export * from './als.js';
 export * from './ials.js';
+export * from './parallel.js';

@@ -49,7 +49,7 @@ function bytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-const fast = { factors: 4, regularization: 0.005, iterations: 15, seed: 3 };
+const fast = { factors: 4, regularization: 0.005, biasRegularization: 0.005, iterations: 15, seed: 3 };
 
 describe('explicit ALS', () => {
   const p = planted(1);
