@@ -52,3 +52,5 @@ console.log(
     `(${(size / 1e6 / seconds).toFixed(0)} MB/s, ${((dataset.ratings.length / seconds) / 1e6).toFixed(2)} M rows/s); ` +
     `rss ${(mem.rss / 1e6).toFixed(0)} MB, skipped ${report.skipped}`,
 );
+// Last line: machine-readable, for scripts/bench.js.
+console.log(JSON.stringify({ rows: dataset.ratings.length, bytes: size, seconds, peakRssMB: Math.round(mem.rss / 1e6) }));

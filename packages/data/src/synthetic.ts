@@ -122,7 +122,7 @@ const DEFAULTS: Omit<Required<SyntheticOptions>, 'popularityOffset' | 'selection
   maxUserFraction: 0.5,
   popularityExponent: 1.0,
   popularityJitter: 1.0,
-  tasteSelection: 1.6,
+  tasteSelection: 2,
   activitySigma: 0.9,
   noise: 0.5,
   halfStars: true,

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// `npm run bench`: runs the project's benchmarks and prints a markdown report (copy the tables into
+// docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
+//   node scripts/bench.js [--runs 3] [--only quality,ials,load] [--quick]
+// Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, homedir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'quality,ials,load' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const runs = Number(values.runs);
+const only = new Set(values.only.split(','));
+const root = new URL('..', import.meta.url).pathname;
+const cli = join(root, 'services/cli/bin/netflicks.js');
+
+function node(args, opts = {}) {
+  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const f4 = (x) => (x === undefined || x === null || !Number.isFinite(x) ? '-' : x.toFixed(4));
+
+const out = [];
+out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+
+if (only.has('quality')) {
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'netflicks/datasets/ml-100k');
+  if (!existsSync(join(cache, 'u.data'))) {
+    execFileSync(join(root, 'scripts/fetch-bench-data.sh'), { stdio: 'inherit' });
+  }
+  const evaluate = (args) => JSON.parse(node([cli, 'evaluate', '--format', 'ml-100k', '--json', ...args]));
+  const rows = [];
+  const add = (label, report) => {
+    for (const r of report.results) {
+      const m = r.metrics;
+      rows.push(`| ${label} | ${r.algorithm} | ${f4(m.rmse)} | ${f4(m.mae)} | ${f4(m['precision@10'])} | ${f4(m['recall@10'])} | ${f4(m['ndcg@10'])} | ${f4(m['map@10'])} | ${f4(m['hitrate@10'])} | ${f4(m.coverage)} | ${r.trainSeconds.toFixed(2)} |`);
+      for (const t of r.tuned ?? []) rows.push(`|  | ↳ tuned on ${t.objective}: \`${JSON.stringify(t.params)}\` |  |  |  |  |  |  |  |  |  |`);
+    }
+  };
+  add('u1..u5 folds', evaluate(['--algorithms', 'als,popularity']));
+  if (!values.quick) add('u1..u5 folds, --tune', evaluate(['--algorithms', 'als', '--tune']));
+  add('stratified 75/25', evaluate(['--split', 'stratified:0.75', '--algorithms', 'ials,ease,hybrid,content,popularity']));
+  out.push('', '### MovieLens-100K quality (defaults unless noted; mean over folds)', '');
+  out.push('| protocol | algorithm | RMSE | MAE | P@10 | R@10 | NDCG@10 | MAP@10 | HR@10 | coverage | train s |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push(...rows);
+}
+
+if (only.has('ials')) {
+  const shape = values.quick ? ['--users', '13800', '--items', '2700', '--nnz', '1000000'] : [];
+  const results = [];
+  for (let i = 0; i < runs; i++) {
+    results.push(JSON.parse(node([join(root, 'scripts/bench-ials.js'), ...shape, '--factors', '64', '--iterations', '3'])));
+  }
+  const r0 = results[0];
+  out.push('', `### Implicit ALS training speed (${values.quick ? 'ML-20M/10 shape' : 'ML-20M shape'}, 64 factors, ${r0.threads} threads, ${runs} runs)`, '');
+  out.push('| users | items | nnz | s/iteration (median of runs) | min | max | peak RSS MB (median) |');
+  out.push('|---|---|---|---|---|---|---|');
+  const s = results.map((r) => r.secondsPerIteration);
+  out.push(`| ${r0.users} | ${r0.items} | ${r0.nnz} | ${median(s).toFixed(2)} | ${Math.min(...s).toFixed(2)} | ${Math.max(...s).toFixed(2)} | ${median(results.map((r) => r.peakRssMB)).toFixed(0)} |`);
+}
+
+if (only.has('load')) {
+  const rows = values.quick ? '2000000' : '20000263';
+  const results = [];
+  for (let i = 0; i < runs; i++) results.push(JSON.parse(node([join(root, 'packages/data/bench/ratings-load.mjs'), rows]).trim().split('\n').pop()));
+  out.push('', `### Loading ratings.csv (${rows} rows, ${runs} runs)`, '');
+  out.push('| seconds (median) | rows/s (median) | peak RSS MB |', '|---|---|---|');
+  const secs = results.map((r) => r.seconds);
+  out.push(`| ${median(secs).toFixed(2)} | ${Math.round(Number(rows) / median(secs)).toLocaleString('en-US')} | ${median(results.map((r) => r.peakRssMB ?? NaN)).toFixed(0)} |`);
+}
+
+process.stdout.write(`${out.join('\n')}\n`);
