@@ -14,7 +14,8 @@ export default {
     ],
   },
   moduleNameMapper: {
-    '^@netflicks/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@netflicks/(recsys|data|db|platform)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@netflicks/(simulator|ingest|recommend-api|trainer)$': '<rootDir>/services/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/{packages,services,operator,test}/**/*.test.ts'],

@@ -4,6 +4,8 @@ import { registerDataCommands } from './commands/data.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerTrain } from './commands/train.js';
+import { registerKafkaCommands } from './commands/kafka.js';
+import { registerSimulate } from './commands/simulate.js';
 
 export function buildProgram(): Command {
   const program = new Command('netflicks')
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerRecommend(program);
   registerDataCommands(program);
+  registerKafkaCommands(program);
+  registerSimulate(program);
   applyToSubcommands(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
 }

@@ -1,0 +1,4 @@
+export * from './uuid.js';
+export * from './stream.js';
+export * from './invalid.js';
+export * from './simulator.js';
