@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Implicit-ALS training micro-benchmark on a synthetic power-law interaction matrix.
 // Usage: node scripts/bench-ials.js [--users N] [--items N] [--nnz N] [--factors K]
-//          [--threads T] [--iterations N] [--seed S]
+//          [--threads T] [--iterations N] [--seed S] [--cg-steps N]
 // Prints JSON {secondsPerIteration (median), peakRssMB, ...}. Needs `tsc -b` first.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(availableParallelism()) },
     iterations: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    'cg-steps': { type: 'string' },
   },
 });
 const num = (name) => {
@@ -33,6 +34,7 @@ const nnz = num('nnz');
 const factors = num('factors');
 const threads = num('threads');
 const iterations = num('iterations');
+const cgSteps = values['cg-steps'] === undefined ? undefined : num('cg-steps');
 
 let peakRss = process.memoryUsage().rss;
 const sampleRss = () => {
@@ -62,6 +64,7 @@ await trainIals(data, {
   factors,
   iterations,
   threads,
+  ...(cgSteps === undefined ? {} : { cgSteps }),
   seed: 1,
   onProgress: (fraction) => {
     sampleRss();
@@ -85,6 +88,7 @@ console.log(
     factors,
     threads,
     iterations,
+    cgSteps: cgSteps ?? 'default',
     buildSeconds: Number(buildSeconds.toFixed(2)),
     secondsPerIteration: Number(median.toFixed(3)),
     iterationSeconds: stamps.map((s) => Number(s.toFixed(3))),

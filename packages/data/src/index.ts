@@ -43,3 +43,4 @@ export {
   type PinnedChecksum,
 } from './fetch.js';
 export { loadDataset, type DatasetFormat, type LoadDatasetOptions } from './load.js';
+export * from './events.js';

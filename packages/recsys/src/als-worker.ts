@@ -3,7 +3,7 @@
  * the shared arrays once and then solves row ranges on request; scratch is allocated once here.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createScratch, explicitKernel, type FactorWorkerInit, type HalfStepTask } from './als.js';
+import { createScratch, explicitKernel, runTask, type FactorWorkerInit, type HalfStepTask } from './als.js';
 import type { WorkerReply } from './parallel.js';
 import { implicitKernel } from './ials.js';
 
@@ -15,8 +15,8 @@ const scratch = createScratch(arrays.factors);
 port.on('message', (task: HalfStepTask) => {
   let reply: WorkerReply;
   try {
-    if (params.kind === 'explicit') explicitKernel(arrays, params, task.side, task.start, task.end, scratch);
-    else implicitKernel(arrays, params, task.side, task.start, task.end, scratch);
+    if (params.kind === 'explicit') runTask(arrays, params, explicitKernel, task, scratch);
+    else runTask(arrays, params, implicitKernel, task, scratch);
     reply = { ok: true };
   } catch (e) {
     reply = { ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };

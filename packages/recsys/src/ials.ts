@@ -14,7 +14,7 @@ import {
   type RowKernel,
   type RowScratch,
 } from './als.js';
-import { choleskySolve, gram, matVec } from './linalg.js';
+import { blockedGram, choleskySolve, gramBlocks, matVec } from './linalg.js';
 import type { FoldInScorer, ModelState, Recommender } from './model.js';
 import { Random } from './random.js';
 import type { CsrMatrix } from './sparse.js';
@@ -277,14 +277,19 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
 };
 
 /**
- * YᵀY + λ₀I into `out`, where λ₀ is the row-independent part of the regularisation: λ, or with
- * confidence scaling λ·(rows of Y), the unit confidence every unobserved entry carries.
+ * Adds λ₀I to a Gram matrix of `rows` rows, where λ₀ is the row-independent part of the
+ * regularisation: λ, or with confidence scaling λ·rows, the unit confidence every unobserved
+ * entry carries.
  */
-function regularisedGram(y: Float32Array, k: number, p: IalsParams, out: Float64Array): void {
-  const rows = y.length / k;
-  gram(y, k, 0, rows, out);
+function addBaseRegularization(out: Float64Array, k: number, rows: number, p: IalsParams): void {
   const base = p.regularizationScaling === 'confidence' ? p.regularization * rows : p.regularization;
   for (let a = 0; a < k; a++) out[a * k + a] += base;
+}
+
+/** YᵀY + λ₀I into `out` on the calling thread (blocked exactly as in training). */
+function regularisedGram(y: Float32Array, k: number, p: IalsParams, out: Float64Array): void {
+  blockedGram(y, k, out);
+  addBaseRegularization(out, k, y.length / k, p);
 }
 
 function resolveParams(params: IalsTrainParams): IalsParams {
@@ -339,6 +344,9 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     userBias: new Float32Array(0),
     itemBias: new Float32Array(0),
     gram: share ? new Float64Array(new SharedArrayBuffer(k * k * 8)) : new Float64Array(k * k),
+    gramParts: share
+      ? new Float64Array(new SharedArrayBuffer(gramBlocks(Math.max(nUsers, nItems, 1)) * k * k * 8))
+      : new Float64Array(gramBlocks(Math.max(nUsers, nItems, 1)) * k * k),
   };
   const kernelParams: ImplicitKernelParams = {
     kind: 'implicit',
@@ -351,10 +359,12 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   try {
     const steps = 2 * p.iterations;
     for (let it = 0; it < p.iterations; it++) {
-      regularisedGram(arrays.itemFactors, k, p, arrays.gram);
+      await trainer.gram('items', arrays.gram);
+      addBaseRegularization(arrays.gram, k, nItems, p);
       await trainer.solve('users');
       params.onProgress?.((2 * it + 1) / steps, `iALS iteration ${it + 1}/${p.iterations}: users`);
-      regularisedGram(arrays.userFactors, k, p, arrays.gram);
+      await trainer.gram('users', arrays.gram);
+      addBaseRegularization(arrays.gram, k, nUsers, p);
       await trainer.solve('items');
       params.onProgress?.((2 * it + 2) / steps, `iALS iteration ${it + 1}/${p.iterations}: items`);
     }

@@ -85,6 +85,43 @@ export function gram(y: Float32Array, k: number, start: number, end: number, out
 }
 
 /**
+ * Rows per block of a blocked Gram matrix. Blocks are fixed by row number (not by thread count)
+ * and summed in block order, so YᵀY is bit-identical however many threads computed the blocks.
+ */
+export const GRAM_BLOCK_ROWS = 4096;
+
+/** Number of GRAM_BLOCK_ROWS blocks covering `rows` rows. */
+export function gramBlocks(rows: number): number {
+  return Math.ceil(rows / GRAM_BLOCK_ROWS);
+}
+
+/** Block b of a blocked Gram: Σ y_r y_rᵀ over its rows, into parts[b·k², (b+1)·k²). */
+export function gramBlock(y: Float32Array, k: number, block: number, parts: Float64Array): void {
+  const rows = y.length / k;
+  const start = block * GRAM_BLOCK_ROWS;
+  const end = Math.min(rows, start + GRAM_BLOCK_ROWS);
+  gram(y, k, start, end, parts.subarray(block * k * k, (block + 1) * k * k));
+}
+
+/** out = Σ_b parts_b over `blocks` blocks, in block order. */
+export function sumGramBlocks(parts: Float64Array, k: number, blocks: number, out: Float64Array): void {
+  const kk = k * k;
+  out.fill(0, 0, kk);
+  for (let b = 0; b < blocks; b++) {
+    const o = b * kk;
+    for (let e = 0; e < kk; e++) out[e] += parts[o + e];
+  }
+}
+
+/** YᵀY of a whole factor matrix, blocked as above (the single-threaded reference). */
+export function blockedGram(y: Float32Array, k: number, out: Float64Array, parts?: Float64Array): void {
+  const blocks = gramBlocks(y.length / k);
+  const scratch = parts ?? new Float64Array(Math.max(1, blocks) * k * k);
+  for (let b = 0; b < blocks; b++) gramBlock(y, k, b, scratch);
+  sumGramBlocks(scratch, k, blocks, out);
+}
+
+/**
  * In-place Cholesky factorisation A = L·Lᵀ of a k×k SPD matrix; reads the lower triangle and
  * overwrites it with L (the strict upper triangle is left alone). Returns false when A is not
  * positive definite.

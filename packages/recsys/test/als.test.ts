@@ -1,4 +1,4 @@
-import { AlsModel, trainAls } from '../src/als.js';
+import { ALS_DEFAULTS, AlsModel, ImplicitFeedbackBlock, computeImplicitPrior, trainAls } from '../src/als.js';
 import type { ModelState } from '../src/model.js';
 import { splitRowsByCost } from '../src/parallel.js';
 import { Random } from '../src/random.js';
@@ -229,6 +229,166 @@ describe('explicit ALS', () => {
     const i = withCatalogue.items.index(99999);
     expect(m.itemBias[i]).toBe(0);
     expect(m.predict(0, i)).toBeCloseTo(m.globalMean + m.userBias[0], 5);
+  });
+});
+
+describe('explicit ALS: implicit feedback and seed ensembles', () => {
+  const p = planted(2);
+  const data = buildTrainingData(p.train);
+  const small = { factors: 4, regularization: 0.02, biasRegularization: 0.005, iterations: 6, seed: 3 };
+  const plain = { ...small, implicitRegularization: 0, itemImplicitRegularization: 0 };
+
+  test('defaults turn both implicit terms on', () => {
+    expect(ALS_DEFAULTS.implicitRegularization).toBeGreaterThan(0);
+    expect(ALS_DEFAULTS.itemImplicitRegularization).toBeGreaterThan(0);
+    expect(ALS_DEFAULTS.ensemble).toBe(1);
+  });
+
+  test('the y block solves its normal equations (C + (λ_y/λ)·diag(n)) Y = Σ √n_u p_u', () => {
+    const k = 3;
+    const ratio = 0.7;
+    const nUsers = data.users.size;
+    const nItems = data.items.size;
+    const rng = new Random(9);
+    const P = new Float32Array(nUsers * k);
+    rng.fillGaussian(P, 1);
+    const block = new ImplicitFeedbackBlock(data.byUser, data.byItem, k, ratio);
+    const prior = new Float32Array(nUsers * k);
+    for (let t = 0; t < 30; t++) block.update(P, prior);
+    const Y = block.y;
+    // Residual of the normal equations, relative to the right-hand side.
+    let res = 0;
+    let norm = 0;
+    for (let j = 0; j < nItems; j++) {
+      for (let a = 0; a < k; a++) {
+        let lhs = ratio * (data.byItem.indptr[j + 1] - data.byItem.indptr[j]) * Y[j * k + a];
+        let rhs = 0;
+        for (let e = data.byItem.indptr[j]; e < data.byItem.indptr[j + 1]; e++) {
+          const u = data.byItem.indices[e];
+          const nu = data.byUser.indptr[u + 1] - data.byUser.indptr[u];
+          rhs += Math.sqrt(nu) * P[u * k + a];
+          for (let f = data.byUser.indptr[u]; f < data.byUser.indptr[u + 1]; f++) lhs += Y[data.byUser.indices[f] * k + a];
+        }
+        res += (lhs - rhs) ** 2;
+        norm += rhs ** 2;
+      }
+    }
+    expect(Math.sqrt(res / norm)).toBeLessThan(1e-3);
+    // The prior is z_u = n_u^-½ Σ y_j.
+    const z = new Float32Array(nUsers * k);
+    computeImplicitPrior(data.byUser, Y, k, 0, nUsers, z);
+    expect(bytes(prior)).toEqual(bytes(z));
+  });
+
+  test('the implicit terms fit the planted data at least as well as plain ALS', async () => {
+    const withTerms = await trainAls(data, { ...small, implicitRegularization: 0.2, itemImplicitRegularization: 0.1 });
+    const without = await trainAls(data, plain);
+    expect(withTerms.implicitFactors.length).toBe(data.items.size * 4);
+    expect(without.implicitFactors.length).toBe(0);
+    expect(heldOutRmse(withTerms, data, p.test)).toBeLessThan(heldOutRmse(without, data, p.test) * 1.05);
+    expect(heldOutRmse(withTerms, data, p.test)).toBeLessThan(1.5 * p.sigma);
+  });
+
+  test('fold-in of a trained user reproduces it with the implicit prior', async () => {
+    const m = await trainAls(data, { ...small, iterations: 15, implicitRegularization: 0.2, itemImplicitRegularization: 0.1 });
+    const u = 11;
+    const s = data.byUser.indptr[u];
+    const e = data.byUser.indptr[u + 1];
+    const { bias, factors } = m.foldIn(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e));
+    expect(Math.abs(bias - m.userBias[u])).toBeLessThan(0.02);
+    let diff = 0;
+    let norm = 0;
+    for (let f = 0; f < m.factors; f++) {
+      diff += (factors[f] - m.userFactors[u * m.factors + f]) ** 2;
+      norm += m.userFactors[u * m.factors + f] ** 2;
+    }
+    expect(Math.sqrt(diff / norm)).toBeLessThan(0.03);
+  });
+
+  test('an ensemble averages its members; member 0 is the single model', async () => {
+    const single = await trainAls(data, small);
+    const trio = await trainAls(data, { ...small, ensemble: 3 });
+    expect(trio.members).toBe(3);
+    expect(trio.users).toBe(single.users);
+    expect(trio.items).toBe(single.items);
+    const U = single.users * 4;
+    const I = single.items * 4;
+    expect(bytes(trio.userFactors.subarray(0, U))).toEqual(bytes(single.userFactors));
+    expect(bytes(trio.itemFactors.subarray(0, I))).toEqual(bytes(single.itemFactors));
+    expect(bytes(trio.implicitFactors.subarray(0, I))).toEqual(bytes(single.implicitFactors));
+    // Members differ (different initial factors).
+    expect(bytes(trio.itemFactors.subarray(I, 2 * I))).not.toEqual(bytes(single.itemFactors));
+    const u = 7;
+    const i = 12;
+    let mean = 0;
+    for (let m = 0; m < 3; m++) {
+      let s = trio.userBias[m * trio.users + u] + trio.itemBias[m * trio.items + i];
+      for (let f = 0; f < 4; f++) s += trio.userFactors[(m * trio.users + u) * 4 + f] * trio.itemFactors[(m * trio.items + i) * 4 + f];
+      mean += s / 3;
+    }
+    expect(trio.predict(u, i)).toBeCloseTo(Math.min(trio.maxRating, Math.max(trio.minRating, trio.globalMean + mean)), 5);
+    const out = new Float32Array(trio.items);
+    trio.scoreUser(u, out);
+    expect(out[i]).toBeCloseTo(trio.globalMean + mean, 4);
+    // Unknown user: μ + mean item bias.
+    trio.scoreUser(-1, out);
+    const bi = (trio.itemBias[i] + trio.itemBias[trio.items + i] + trio.itemBias[2 * trio.items + i]) / 3;
+    expect(out[i]).toBeCloseTo(trio.globalMean + bi, 5);
+    // Fold-in of a trained user scores close to the trained user, member by member.
+    const s0 = data.byUser.indptr[u];
+    const s1 = data.byUser.indptr[u + 1];
+    const folded = new Float32Array(trio.items);
+    trio.scoreHistory(data.byUser.indices.slice(s0, s1), data.byUser.data.slice(s0, s1), folded);
+    trio.scoreUser(u, out);
+    for (let j = 0; j < trio.items; j++) expect(Math.abs(folded[j] - out[j])).toBeLessThan(0.1);
+    expect(trio.foldIn(data.byUser.indices.slice(s0, s1), data.byUser.data.slice(s0, s1)).biases.length).toBe(3);
+  });
+
+  test('threads = 1 and 2 are bit-identical with implicit terms and an ensemble', async () => {
+    const opts = { ...small, iterations: 3, ensemble: 2, implicitRegularization: 0.2, itemImplicitRegularization: 0.1 };
+    const one = await trainAls(data, { ...opts, threads: 1 });
+    const two = await trainAls(data, { ...opts, threads: 2 });
+    expect(bytes(two.userFactors)).toEqual(bytes(one.userFactors));
+    expect(bytes(two.itemFactors)).toEqual(bytes(one.itemFactors));
+    expect(bytes(two.userBias)).toEqual(bytes(one.userBias));
+    expect(bytes(two.itemBias)).toEqual(bytes(one.itemBias));
+    expect(bytes(two.implicitFactors)).toEqual(bytes(one.implicitFactors));
+    expect(two.implicitFactors.buffer.constructor.name).toBe('ArrayBuffer');
+  });
+
+  test('state round trip is bit-exact for ensembles with implicit factors', async () => {
+    const m = await trainAls(data, { ...small, ensemble: 2 });
+    const state = m.state();
+    const copy: ModelState = {
+      meta: JSON.parse(JSON.stringify(state.meta)) as Record<string, unknown>,
+      arrays: Object.fromEntries(Object.entries(state.arrays).map(([k, v]) => [k, v.slice()])),
+    };
+    const back = AlsModel.fromState(copy);
+    expect(back.params).toEqual(m.params);
+    expect(back.members).toBe(2);
+    expect(bytes(back.implicitFactors)).toEqual(bytes(m.implicitFactors));
+    const a = new Float32Array(m.items);
+    const b = new Float32Array(m.items);
+    m.scoreUser(4, a);
+    back.scoreUser(4, b);
+    expect(bytes(b)).toEqual(bytes(a));
+    const s0 = data.byUser.indptr[4];
+    const s1 = data.byUser.indptr[5];
+    m.scoreHistory(data.byUser.indices.slice(s0, s1), data.byUser.data.slice(s0, s1), a);
+    back.scoreHistory(data.byUser.indices.slice(s0, s1), data.byUser.data.slice(s0, s1), b);
+    expect(bytes(b)).toEqual(bytes(a));
+    expect(back.predict(3, 9)).toBe(m.predict(3, 9));
+    // Plain models keep no implicitFactors section; a missing one is rejected when required.
+    const plainModel = await trainAls(data, { ...plain, iterations: 1 });
+    expect(plainModel.state().arrays.implicitFactors).toBeUndefined();
+    const { implicitFactors: _dropped, ...rest } = state.arrays;
+    expect(() => AlsModel.fromState({ ...state, arrays: rest })).toThrow(/implicitFactors/);
+  });
+
+  test('validates the new parameters', async () => {
+    await expect(trainAls(data, { ensemble: 0 })).rejects.toThrow(/ensemble/);
+    await expect(trainAls(data, { implicitRegularization: -1 })).rejects.toThrow(/implicitRegularization/);
+    await expect(trainAls(data, { itemImplicitRegularization: Number.NaN })).rejects.toThrow(/itemImplicitRegularization/);
   });
 });
 

@@ -1,4 +1,16 @@
-import { axpy, cholesky, choleskySolve, dot, gram, matVec } from '../src/linalg.js';
+import {
+  GRAM_BLOCK_ROWS,
+  axpy,
+  blockedGram,
+  cholesky,
+  choleskySolve,
+  dot,
+  gram,
+  gramBlock,
+  gramBlocks,
+  matVec,
+  sumGramBlocks,
+} from '../src/linalg.js';
 import { Random } from '../src/random.js';
 
 describe('cholesky', () => {
@@ -92,6 +104,26 @@ describe('vector helpers', () => {
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) expected[i * k + j] += y[r * k + i] * y[r * k + j];
     expect(Array.from(out)).toEqual(Array.from(expected));
     expect(Array.from(out)).toEqual([16, 5, 2, 5, 6, 2, 2, 2, 7]);
+  });
+
+  test('blocked gram: fixed row blocks summed in order equal YᵀY, whatever order blocks are computed in', () => {
+    const k = 5;
+    const rows = 2 * GRAM_BLOCK_ROWS + 37; // three blocks, the last one short
+    expect(gramBlocks(rows)).toBe(3);
+    expect(gramBlocks(0)).toBe(0);
+    const y = new Float32Array(rows * k);
+    for (let e = 0; e < y.length; e++) y[e] = ((e * 7919) % 23) / 11 - 1;
+    const whole = new Float64Array(k * k);
+    gram(y, k, 0, rows, whole);
+    const out = new Float64Array(k * k);
+    blockedGram(y, k, out);
+    for (let e = 0; e < k * k; e++) expect(out[e]).toBeCloseTo(whole[e], 6);
+    // Blocks computed out of order (as workers would) sum to the very same bits.
+    const parts = new Float64Array(3 * k * k);
+    for (const b of [2, 0, 1]) gramBlock(y, k, b, parts);
+    const again = new Float64Array(k * k);
+    sumGramBlocks(parts, k, 3, again);
+    expect(Array.from(again)).toEqual(Array.from(out));
   });
 });
 

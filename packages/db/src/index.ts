@@ -1,0 +1,46 @@
+/** @netflicks/db: PostgreSQL layer (embedded server, migrations, ingest queries, bulk import, training loads). */
+export {
+  DEFAULT_DATABASE,
+  DEFAULT_INSTANCE,
+  DEFAULT_PORT,
+  EMBEDDED_PASSWORD,
+  EMBEDDED_SETTINGS,
+  EMBEDDED_USER,
+  cacheRoot,
+  embeddedDataDir,
+  embeddedUrl,
+  parsePort,
+  redactUrl,
+  resolveDatabase,
+  startEmbeddedPostgres,
+  type DatabaseHandle,
+  type EmbeddedPostgresOptions,
+  type Settings,
+} from './embedded.js';
+export { ensureBinaries, hydrateSymlinks, platformPackageDir, platformPackageName } from './binaries.js';
+export {
+  MIGRATIONS_DIR,
+  MIGRATION_LOCK_KEY,
+  MigrationError,
+  checksum,
+  migrate,
+  readMigrations,
+  type MigrateOptions,
+  type MigrateResult,
+  type Migration,
+} from './migrate.js';
+export { createPool, withTransaction, type PoolOptions, type Queryable } from './pool.js';
+export type { IngestEvent, IngestEventType, RatingEvent, RecommendationEvent, WatchEvent } from './events.js';
+export {
+  MovieIdCache,
+  applyEventBatch,
+  canonicalUuid,
+  knownMovieIds,
+  type ApplyOptions,
+  type ApplyResult,
+  type MovieIdCacheOptions,
+} from './ingest.js';
+export { importDataset, planRatings, type ImportOptions, type ImportResult } from './import.js';
+export { loadMovies, loadTrainingRatings, type LoadRatingsOptions } from './load.js';
+export { COPY_NULL, CopyRowWriter, NumericRowParser, TimestampFormatter, copyIn, copyOutNumbers, copyText } from './copy.js';
+export { describeError, sqlState, withContext } from './errors.js';

@@ -1,0 +1,58 @@
+/** Reading back what the trainer needs: the latest ratings (streamed with COPY) and the catalogue. */
+import { RatingTableBuilder, type Movie, type ProgressFn, type RatingTable } from '@netflicks/recsys';
+import type pg from 'pg';
+import { copyOutNumbers } from './copy.js';
+import { withContext } from './errors.js';
+import type { Queryable } from './pool.js';
+
+export interface LoadRatingsOptions {
+  onProgress?: ProgressFn;
+}
+
+/**
+ * All latest ratings (one per user and movie), ordered by user then movie, as a RatingTable
+ * (timestamps in epoch seconds, millisecond precision). Streams: memory is the table itself.
+ */
+export async function loadTrainingRatings(pool: pg.Pool, opts: LoadRatingsOptions = {}): Promise<RatingTable> {
+  const client = await pool.connect().catch((err: unknown) => {
+    throw withContext('loadTrainingRatings: connecting', err);
+  });
+  try {
+    // The planner's estimate sizes the arrays (close after ANALYZE; the builder grows if not).
+    const est = await client.query<{ n: number }>("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'ratings'::regclass");
+    const expected = Math.max(1024, Math.round(est.rows[0]?.n ?? 0));
+    const builder = new RatingTableBuilder(Math.ceil(expected * 1.05));
+    const every = 262_144;
+    await copyOutNumbers(
+      client,
+      `COPY (SELECT user_id, movie_id, rating, round(extract(epoch FROM rated_at) * 1000)::int8
+             FROM ratings ORDER BY user_id, movie_id) TO STDOUT`,
+      4,
+      (f) => {
+        builder.push(f[0], f[1], f[2], f[3] / 1000);
+        if (builder.length % every === 0) opts.onProgress?.(Math.min(0.99, builder.length / expected), `${builder.length} ratings`);
+      },
+    );
+    opts.onProgress?.(1, `${builder.length} ratings`);
+    return builder.build();
+  } finally {
+    client.release();
+  }
+}
+
+/** The catalogue with standardised genres (in genre-id order: MovieLens' order first), by id. */
+export async function loadMovies(db: Queryable): Promise<Movie[]> {
+  try {
+    const { rows } = await db.query<{ id: number; title: string; year: number | null; genres: string[] }>(
+      `SELECT m.id, m.title, m.year,
+              coalesce(array_agg(g.name ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS genres
+       FROM movies m
+       LEFT JOIN movie_genres mg ON mg.movie_id = m.id
+       LEFT JOIN genres g ON g.id = mg.genre_id
+       GROUP BY m.id ORDER BY m.id`,
+    );
+    return rows.map((r) => ({ id: r.id, title: r.title, year: r.year, genres: r.genres }));
+  } catch (err) {
+    throw withContext('loadMovies', err);
+  }
+}

@@ -1,0 +1,57 @@
+import { mkdir, mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cacheRoot, embeddedDataDir, hydrateSymlinks, parsePort, redactUrl, resolveDatabase } from '@netflicks/db';
+
+describe('embedded PostgreSQL configuration', () => {
+  test('cache folder: NETFLICKS_CACHE, else XDG_CACHE_HOME/netflicks, else ~/.cache/netflicks', () => {
+    expect(cacheRoot({ NETFLICKS_CACHE: '/c', XDG_CACHE_HOME: '/x' })).toBe('/c');
+    expect(cacheRoot({ XDG_CACHE_HOME: '/x' })).toBe('/x/netflicks');
+    expect(cacheRoot({})).toMatch(/\.cache\/netflicks$/);
+    expect(embeddedDataDir('dev', { NETFLICKS_CACHE: '/c' })).toBe('/c/postgres/dev');
+    expect(() => embeddedDataDir('../etc', {})).toThrow(/instance name/);
+  });
+
+  test('ports and URLs', () => {
+    expect(parsePort(undefined)).toBe(54329);
+    expect(parsePort('6000')).toBe(6000);
+    expect(() => parsePort('70000')).toThrow(/invalid port/);
+    expect(() => parsePort('12ab')).toThrow(/invalid port/);
+    expect(redactUrl('postgres://u:secret@h:5432/db')).toBe('postgres://u:***@h:5432/db');
+  });
+
+  test('resolveDatabase uses DATABASE_URL as is and owns nothing', async () => {
+    const db = await resolveDatabase({ DATABASE_URL: 'postgres://u:p@db.example:5432/x' });
+    expect(db).toMatchObject({ url: 'postgres://u:p@db.example:5432/x', embedded: false, reused: false });
+    await db.stop();
+  });
+});
+
+describe('hydrateSymlinks (binaries installed without their postinstall script)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'netflicks-bin-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('creates the missing library links, relative, and is idempotent', async () => {
+    await mkdir(join(dir, 'native', 'lib'), { recursive: true });
+    await writeFile(join(dir, 'native', 'lib', 'libfoo.so.1.2'), 'elf');
+    await writeFile(
+      join(dir, 'native', 'pg-symlinks.json'),
+      JSON.stringify([
+        { source: 'native/lib/libfoo.so.1.2', target: 'native/lib/libfoo.so.1' },
+        { source: 'native/lib/libfoo.so.1.2', target: 'native/lib/libfoo.so' },
+      ]),
+    );
+    expect(await hydrateSymlinks(dir)).toBe(2);
+    expect(await readlink(join(dir, 'native', 'lib', 'libfoo.so.1'))).toBe('libfoo.so.1.2');
+    expect(await hydrateSymlinks(dir)).toBe(0);
+  });
+
+  test('a package without a link list needs nothing', async () => {
+    expect(await hydrateSymlinks(dir)).toBe(0);
+  });
+});

@@ -1,0 +1,17 @@
+/** @netflicks/ingest: Kafka event topics → PostgreSQL, with dead-lettering and exact accounting. */
+export {
+  DEFAULT_BROKERS,
+  DEFAULT_GROUP_ID,
+  DEFAULT_METRICS_PORT,
+  ingestConfigSchema,
+  loadIngestConfig,
+  topicsOf,
+  type IngestConfig,
+} from './config.js';
+export { DEFAULT_TOPICS, TOPIC_NAME, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
+export { createIngestMetrics, type IngestMetrics } from './metrics.js';
+export { decodeBatch, dlqRecord, type DeadLetter, type Decoded, type DecodedBatch, type IngestDlqReason } from './decode.js';
+export { EventStore, isDataError, sqlStateOf, type EventStoreOptions, type StoreResult } from './store.js';
+export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './db-health.js';
+export { BatchFailedError, DEFAULT_RETRY, IngestService, type IngestServiceOptions, type IngestTotals } from './service.js';
+export { runIngest, type RunIngestOptions, type RunningIngest } from './run.js';

@@ -1,0 +1,114 @@
+/**
+ * The PostgreSQL side of a batch: drop events for movies not in the catalogue, apply the rest with
+ * applyEventBatch, all in ONE transaction. Idempotent by eventId (processed_events), so a batch
+ * redelivered after a crash or a failed commit only counts duplicates.
+ *
+ * Poison events: an event that passed the schema but that PostgreSQL refuses (a data exception
+ * or constraint violation, SQLSTATE class 22/23) would fail its batch's transaction on every
+ * redelivery and block the partition. On such an error the batch is redone in a new transaction,
+ * one event per savepoint, and the refused events are returned for the DLQ ('processing').
+ * Any other error (connection lost, server restarting, deadlock) is thrown: the batch is retried.
+ */
+import { MovieIdCache, applyEventBatch, describeError, sqlState, withTransaction } from '@netflicks/db';
+import type pg from 'pg';
+import type { Decoded } from './decode.js';
+
+export interface StoreResult {
+  /** Events applied for the first time. */
+  ingested: number;
+  /** Events whose eventId was already processed. */
+  duplicates: number;
+  /** Rating/watch events whose movie is not in the catalogue (not applied). */
+  unknownMovie: Decoded[];
+  /** Events PostgreSQL refused (not applied). */
+  rejected: { item: Decoded; error: string }[];
+}
+
+export interface EventStoreOptions {
+  /** See MovieIdCache: how long a missing movie id is remembered as missing. */
+  unknownMovieTtlMs?: number;
+}
+
+/** SQLSTATE of the error or of one in its cause chain (db wraps errors with context). */
+export function sqlStateOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && e !== undefined && e !== null; depth++) {
+    const code = sqlState(e);
+    if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A deterministic refusal of the data itself: retrying the same event cannot succeed. */
+export function isDataError(err: unknown): boolean {
+  const code = sqlStateOf(err);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
+
+// The (movie) foreign-key violation: a movie deleted after the cache saw it.
+const FOREIGN_KEY_VIOLATION = '23503';
+
+export class EventStore {
+  private readonly movies: MovieIdCache;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    opts: EventStoreOptions = {},
+  ) {
+    this.movies = new MovieIdCache({ negativeTtlMs: opts.unknownMovieTtlMs ?? 5000 });
+  }
+
+  /** Applies `items` (all from `topic`); throws on errors worth retrying. */
+  async apply(topic: string, items: readonly Decoded[]): Promise<StoreResult> {
+    if (items.length === 0) return { ingested: 0, duplicates: 0, unknownMovie: [], rejected: [] };
+    try {
+      return await withTransaction(this.pool, async (client) => {
+        const { accepted, unknownMovie } = await this.splitKnown(client, items);
+        const r = await applyEventBatch(client, accepted.map((d) => d.event), { topic });
+        return { ingested: r.applied, duplicates: r.duplicates, unknownMovie, rejected: [] };
+      });
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      if (sqlStateOf(err) === FOREIGN_KEY_VIOLATION) this.movies.invalidate();
+      return this.applyOneByOne(topic, items);
+    }
+  }
+
+  private async applyOneByOne(topic: string, items: readonly Decoded[]): Promise<StoreResult> {
+    return withTransaction(this.pool, async (client) => {
+      const { accepted, unknownMovie } = await this.splitKnown(client, items);
+      const out: StoreResult = { ingested: 0, duplicates: 0, unknownMovie, rejected: [] };
+      for (const item of accepted) {
+        await client.query('SAVEPOINT ingest_event');
+        try {
+          const r = await applyEventBatch(client, [item.event], { topic });
+          await client.query('RELEASE SAVEPOINT ingest_event');
+          out.ingested += r.applied;
+          out.duplicates += r.duplicates;
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          await client.query('ROLLBACK TO SAVEPOINT ingest_event');
+          out.rejected.push({ item, error: describeError(err) });
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Splits off rating/watch events whose movie is not in the catalogue (cache first, then the DB). */
+  private async splitKnown(client: pg.ClientBase, items: readonly Decoded[]): Promise<{ accepted: Decoded[]; unknownMovie: Decoded[] }> {
+    const ids = new Set<number>();
+    for (const { event } of items) if (event.type !== 'recommendation') ids.add(event.movieId);
+    if (ids.size === 0) return { accepted: [...items], unknownMovie: [] };
+    const known = await this.movies.filterKnown(client, ids);
+    if (known.size === ids.size) return { accepted: [...items], unknownMovie: [] };
+    const accepted: Decoded[] = [];
+    const unknownMovie: Decoded[] = [];
+    for (const d of items) {
+      if (d.event.type === 'recommendation' || known.has(d.event.movieId)) accepted.push(d);
+      else unknownMovie.push(d);
+    }
+    return { accepted, unknownMovie };
+  }
+}
