@@ -45,7 +45,9 @@ if (only.has('quality')) {
     for (const r of report.results) {
       const m = r.metrics;
       rows.push(`| ${label} | ${r.algorithm} | ${f4(m.rmse)} | ${f4(m.mae)} | ${f4(m['precision@10'])} | ${f4(m['recall@10'])} | ${f4(m['ndcg@10'])} | ${f4(m['map@10'])} | ${f4(m['hitrate@10'])} | ${f4(m.coverage)} | ${r.trainSeconds.toFixed(2)} |`);
-      for (const t of r.tuned ?? []) rows.push(`|  | ↳ tuned on ${t.objective}: \`${JSON.stringify(t.params)}\` |  |  |  |  |  |  |  |  |  |`);
+      const chosen = new Map();
+      for (const t of r.tuned ?? []) chosen.set(JSON.stringify(t.params), (chosen.get(JSON.stringify(t.params)) ?? 0) + 1);
+      for (const [params, n] of chosen) rows.push(`|  | ↳ tuned on ${r.tuned[0].objective}: \`${params}\` (${n}/${r.folds} folds) |  |  |  |  |  |  |  |  |  |`);
     }
   };
   add('u1..u5 folds', evaluate(['--algorithms', 'als,popularity']));

@@ -117,7 +117,12 @@ export async function tuneComponent(
   run: RunOptions,
   onTrial?: (trial: Trial<Record<string, number>>, done: number, total: number) => void,
 ): Promise<{ hyper: HyperFlags; choice: TunedChoice }> {
-  const fixed = definedOnly(hyper) as Record<string, number>;
+  const fixed = definedOnly({
+    factors: hyper.factors,
+    iterations: hyper.iterations,
+    regularization: hyper.regularization,
+    ...(algorithm === 'ials' ? { alpha: hyper.alpha } : {}),
+  }) as Record<string, number>;
   const base = algorithm === 'als' ? ALS_GRID : IALS_GRID;
   const space = dedupe(base.map((p) => ({ ...p, ...fixed })));
   const objective = algorithm === 'als' ? 'rmse' : 'ndcg@10';

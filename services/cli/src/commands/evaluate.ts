@@ -182,9 +182,22 @@ export function renderReport(report: EvaluationReport): string {
     formatTable(header, rows),
   ];
   for (const r of report.results) {
-    for (const t of r.tuned ?? []) {
-      lines.push(`tuned ${t.algorithm}: ${JSON.stringify(t.params)} (validation ${t.objective} ${t.value.toFixed(4)}, ${t.trials} trials)`);
+    for (const [params, choices] of groupTuned(r.tuned ?? [])) {
+      const values = choices.map((t) => t.value.toFixed(4)).join(', ');
+      lines.push(
+        `tuned ${r.algorithm}: ${params} on ${choices.length}/${r.folds} folds (validation ${choices[0].objective} ${values}; ${choices[0].trials} trials each)`,
+      );
     }
   }
   return lines.join('\n');
+}
+
+/** Tuning choices grouped by the parameters chosen (folds often agree). */
+export function groupTuned(tuned: readonly TunedChoice[]): Map<string, TunedChoice[]> {
+  const groups = new Map<string, TunedChoice[]>();
+  for (const t of tuned) {
+    const key = JSON.stringify(t.params);
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  return groups;
 }
