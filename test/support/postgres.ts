@@ -2,11 +2,12 @@
  * Real-PostgreSQL tests: one server for the whole run, a fresh database per describe block.
  *
  * The server is DATABASE_URL's when set (its role needs CREATEDB), otherwise the embedded one
- * (instance "test", port NETFLICKS_TEST_PG_PORT or 54339, never the dev instance). Jest runs test
- * files in several worker processes: each file holds a shared advisory lock (a "lease") on the
- * server while it runs; the process that started the server stops it at the end of its file
- * only if it can take the lock exclusively, i.e. no other file is using it (otherwise the server
- * stops when that process exits, after the whole run).
+ * (instance "test", port NETFLICKS_TEST_PG_PORT or 54339, never the dev instance); its data
+ * directory stays in the cache, so it starts in a fraction of a second after the first run.
+ * Jest runs files in several worker processes (or one after the other in one): while a block
+ * runs it holds a shared advisory lock on the server (a lease); when a block ends and no other
+ * holds one, the server is stopped (whichever process started it). The server never keeps a
+ * test process alive, so even a run whose blocks were all filtered out exits.
  *
  * If no server can be had: with CI set the test file FAILS (a database suite must never pass by
  * skipping in CI); locally it is skipped with a console message saying why.
@@ -17,10 +18,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createPool, describeError, migrate, parsePort, redactUrl, startEmbeddedPostgres, type DatabaseHandle } from '@netflicks/db';
+import { createPool, describeError, migrate, parsePort, redactUrl, startEmbeddedPostgres, stopEmbeddedPostgres } from '@netflicks/db';
 
 export const TEST_PORT = parsePort(process.env.NETFLICKS_TEST_PG_PORT, 54339);
-const LEASE_KEY = '7310475163021870451'; // any constant bigint, the same in every worker
+const INSTANCE = 'test';
+const LEASE_KEY = '7310475163021870451'; // any constant bigint, the same in every process
 const DB_PREFIX = 'netflicks_t_';
 /** Test databases older than this were left by a killed run: dropped on the next start. */
 const STALE_SECONDS = 6 * 3600;
@@ -47,8 +49,12 @@ export interface DescribePostgresOptions {
 interface Server {
   adminUrl: string;
   urlFor(database: string): string;
-  release(): Promise<void>;
+  /** Takes a lease (embedded server only); the returned function gives it back. */
+  lease(): Promise<() => Promise<void>>;
 }
+
+// Per test file (jest gives each file its own module instance): started or found once.
+let shared: Promise<Server> | undefined;
 
 export function inCi(): boolean {
   const ci = process.env.CI;
@@ -58,8 +64,9 @@ export function inCi(): boolean {
 export async function describePostgres(title: string, body: (db: PostgresTestContext) => void, opts: DescribePostgresOptions = {}): Promise<void> {
   let server: Server;
   try {
-    server = await shareServer();
+    server = await (shared ??= acquireServer());
   } catch (err) {
+    shared = undefined;
     const reason = `PostgreSQL is not available: ${describeError(err)}`;
     if (inCi()) throw new Error(`${reason}\n(CI is set: database tests fail rather than skip)`, { cause: err });
     console.warn(`SKIPPING "${title}": ${reason}\nSet DATABASE_URL, or make the embedded server startable, to run these tests.`);
@@ -86,43 +93,21 @@ export async function describePostgres(title: string, body: (db: PostgresTestCon
     createDatabase: (o = {}) => create(o.migrate ?? true),
   };
 
+  let giveBack: (() => Promise<void>) | undefined;
   describe(title, () => {
     beforeAll(async () => {
+      giveBack = await server.lease();
       main = await create(opts.migrate ?? true);
     });
     afterAll(async () => {
       try {
         for (const db of databases) await dropDatabase(server, db);
       } finally {
-        await server.release();
+        await giveBack?.();
       }
     });
     body(ctx);
   });
-}
-
-// One lease per test file (jest gives each file its own module instance), shared by its blocks.
-let shared: { server: Promise<Server>; users: number } | undefined;
-
-async function shareServer(): Promise<Server> {
-  if (!shared) {
-    const state = { server: acquireServer(), users: 0 };
-    shared = state;
-    state.server.catch(() => {
-      if (shared === state) shared = undefined;
-    });
-  }
-  const state = shared;
-  const server = await state.server;
-  state.users++;
-  return {
-    ...server,
-    release: async () => {
-      if (--state.users > 0) return;
-      if (shared === state) shared = undefined;
-      await server.release();
-    },
-  };
 }
 
 function unavailable(reason: string): PostgresTestContext {
@@ -145,51 +130,58 @@ async function acquireServer(): Promise<Server> {
   if (external) {
     const admin = await connect(external);
     await dropStaleDatabases(admin).finally(() => admin.end());
-    return { adminUrl: external, urlFor: (db) => withDatabase(external, db), release: async () => {} };
+    return { adminUrl: external, urlFor: (db) => withDatabase(external, db), lease: async () => async () => {} };
   }
+  const url = await startTestServer();
+  return { adminUrl: url, urlFor: (db) => withDatabase(url, db), lease: leaseEmbedded };
+}
+
+async function startTestServer(): Promise<string> {
+  const handle = await startEmbeddedPostgres({
+    name: INSTANCE,
+    port: TEST_PORT,
+    database: 'postgres',
+    // Throwaway data: durability off for speed.
+    settings: { fsync: 'off', full_page_writes: 'off' },
+    keepProcessAlive: false,
+  });
+  if (!handle.reused) {
+    const admin = await connect(handle.url);
+    await dropStaleDatabases(admin).finally(() => admin.end());
+  }
+  return handle.url;
+}
+
+/**
+ * Holds a shared advisory lock for the block. Retries cover a server being stopped by another
+ * process just as we arrive (its exclusive lock blocks us, then the shutdown ends our session).
+ */
+async function leaseEmbedded(): Promise<() => Promise<void>> {
   let lastError: unknown;
-  // Retries cover a server that another file's process is stopping just as we arrive.
   for (let attempt = 0; attempt < 5; attempt++) {
-    let handle: DatabaseHandle | undefined;
-    let lease: pg.Client | undefined;
+    let client: pg.Client | undefined;
     try {
-      handle = await startEmbeddedPostgres({
-        name: 'test',
-        port: TEST_PORT,
-        database: 'postgres',
-        // Throwaway data: durability off for speed.
-        settings: { fsync: 'off', full_page_writes: 'off' },
-      });
-      lease = await connect(handle.url);
-      await lease.query('SELECT pg_advisory_lock_shared($1)', [LEASE_KEY]);
-      if (!handle.reused) await dropStaleDatabases(lease);
-      return embeddedServer(handle, lease);
+      client = await connect(await startTestServer());
+      await client.query('SELECT pg_advisory_lock_shared($1)', [LEASE_KEY]);
+      const held = client;
+      return async () => {
+        let last = false;
+        try {
+          await held.query('SELECT pg_advisory_unlock_shared($1)', [LEASE_KEY]);
+          last = (await held.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEASE_KEY])).rows[0].ok;
+        } finally {
+          // Stopping while still holding the exclusive lock: newcomers wait, then retry.
+          if (last) await stopEmbeddedPostgres({ name: INSTANCE });
+          await held.end().catch(() => {});
+        }
+      };
     } catch (err) {
       lastError = err;
-      await lease?.end().catch(() => {});
-      await handle?.stop().catch(() => {});
+      await client?.end().catch(() => {});
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
     }
   }
   throw lastError;
-}
-
-function embeddedServer(handle: DatabaseHandle, lease: pg.Client): Server {
-  return {
-    adminUrl: handle.url,
-    urlFor: (db) => withDatabase(handle.url, db),
-    release: async () => {
-      let stop = false;
-      try {
-        await lease.query('SELECT pg_advisory_unlock_shared($1)', [LEASE_KEY]);
-        // We started it: stop it unless another file (another worker) still holds a lease.
-        if (!handle.reused) stop = (await lease.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEASE_KEY])).rows[0].ok;
-      } finally {
-        await lease.end().catch(() => {});
-      }
-      if (stop) await handle.stop();
-    },
-  };
 }
 
 async function connect(url: string): Promise<pg.Client> {

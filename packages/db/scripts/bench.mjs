@@ -4,6 +4,7 @@
 //   node packages/db/scripts/bench.mjs import [ml-100k|2m|ml-20m]
 //   node packages/db/scripts/bench.mjs ingest [events=400000] [batch=2000] [consumers=1]
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { generateSynthetic, SYNTHETIC_PRESETS } from '@netflicks/data';
 import pg from 'pg';
 import {
@@ -78,13 +79,17 @@ async function benchImport(size) {
 async function benchIngest(total, batchSize, consumers) {
   const movies = 10_000;
   const users = 100_000;
+  // Steady state after a bootstrap import: the catalogue and the users exist; ~1% of events
+  // come from users never seen before.
   await pool.query("INSERT INTO movies (id, title) SELECT g, 'Movie ' || g FROM generate_series(1, $1) g", [movies]);
+  await pool.query("INSERT INTO users (id, first_seen) SELECT g, '2023-01-01Z' FROM generate_series(1, $1) g", [users]);
+  let nextNewUser = users + 1;
   const base = Date.UTC(2024, 0, 1);
   let n = 0;
   const makeBatch = () => {
     const batch = [];
     for (let i = 0; i < batchSize; i++, n++) {
-      const userId = 1 + Math.floor(Math.random() * users);
+      const userId = Math.random() < 0.01 ? nextNewUser++ : 1 + Math.floor(Math.random() * users);
       const movieId = 1 + Math.floor(Math.random() * movies);
       const occurredAt = new Date(base + Math.floor(Math.random() * 86_400_000 * 30)).toISOString();
       const eventId = randomUUID();

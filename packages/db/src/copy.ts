@@ -278,7 +278,13 @@ export class NumericRowParser {
   }
 }
 
-/** Decimal number in data[start, end): fast path for [-]digits[.digits], else Number(). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * Decimal number in data[start, end). Fast path for [-]digits[.digits] with at most 15–16
+ * significant digits: all digits as one exact integer divided by an exact power of ten is one
+ * correctly rounded operation, so the result equals Number(text). Anything else goes to Number().
+ */
 function parseNumber(data: Buffer, start: number, end: number): number {
   let i = start;
   let neg = false;
@@ -287,24 +293,22 @@ function parseNumber(data: Buffer, start: number, end: number): number {
     i++;
   }
   if (i >= end) return slowParse(data, start, end);
-  let value = 0;
+  let mant = 0;
+  let scale = 0;
+  let dot = false;
   for (; i < end; i++) {
-    const d = data[i] - 48;
-    if (d < 0 || d > 9) break;
-    value = value * 10 + d;
-  }
-  if (i < end && data[i] === 46) {
-    let scale = 1;
-    let frac = 0;
-    for (i++; i < end; i++) {
-      const d = data[i] - 48;
-      if (d < 0 || d > 9) break;
-      frac = frac * 10 + d;
-      scale *= 10;
+    const c = data[i];
+    if (c === 46 && !dot) {
+      dot = true;
+      continue;
     }
-    value += frac / scale;
+    const d = c - 48;
+    if (d < 0 || d > 9) return slowParse(data, start, end);
+    mant = mant * 10 + d;
+    if (dot) scale++;
   }
-  if (i !== end || value > Number.MAX_SAFE_INTEGER) return slowParse(data, start, end);
+  if (mant > Number.MAX_SAFE_INTEGER || scale > 22) return slowParse(data, start, end);
+  const value = scale === 0 ? mant : mant / POW10[scale];
   return neg ? -value : value;
 }
 

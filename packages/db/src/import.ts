@@ -5,6 +5,7 @@
  * - ratings (latest per pair) and rating_history (every row): COPY straight into the table when it
  *   is empty (truncated first in the same transaction: with wal_level=minimal, as on the embedded
  *   server, PostgreSQL then skips the WAL); otherwise staged and merged keeping the newer rating.
+ *   A large load defers the table's secondary indexes and foreign keys to the end.
  * - Re-importing a dataset of the same name replaces that dataset's earlier history rows.
  * - Ratings of movies missing from the catalogue, or with an impossible value or time, are
  *   skipped and counted (the schema would reject them, failing the whole import).
@@ -56,6 +57,9 @@ export async function importDataset(pool: pg.Pool, dataset: Dataset, opts: Impor
   const result = await withTransaction(pool, async (client) => {
     await client.query("SET LOCAL work_mem = '64MB'");
     await client.query("SET LOCAL maintenance_work_mem = '512MB'");
+    // All locks first, in one order: writers of these tables (the ingest) wait until we commit,
+    // and nothing can hold a lock we need later (the keys re-added at the end lock users and movies).
+    await client.query('LOCK TABLE movies, users, ratings, rating_history IN SHARE ROW EXCLUSIVE MODE');
     const importId = (await client.query<{ id: number }>('INSERT INTO dataset_imports (dataset) VALUES ($1) RETURNING id', [name])).rows[0].id;
 
     const catalogue = await importMovies(client, movies);
@@ -66,8 +70,6 @@ export async function importDataset(pool: pg.Pool, dataset: Dataset, opts: Impor
     const users = await importUsers(client, plan);
     progress(0.05, 'ratings');
 
-    // Every writer of ratings/history waits until we commit (and we wait for open writers).
-    await client.query('LOCK TABLE ratings, rating_history IN SHARE ROW EXCLUSIVE MODE');
     const replacedHistory = await dropEarlierImports(client, name, importId);
 
     const total = plan.latestCount + plan.historyCount;
@@ -313,21 +315,28 @@ async function importLatest(
     onRows,
   );
   if (await isEmpty(client, 'ratings')) {
-    await client.query('TRUNCATE ratings'); // new storage in this transaction: no WAL needed
-    const rows = await withDeferredIndexes(client, 'ratings', () => copyIn(client, 'COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN', chunks));
+    // Truncated in this transaction: with wal_level=minimal the load skips the WAL, and FREEZE
+    // writes the rows already frozen and all-visible (no hint-bit rewrite of every page on the
+    // first read, no anti-wraparound vacuum of 20M rows later).
+    await client.query('TRUNCATE ratings');
+    const sql = 'COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN WITH (FREEZE)';
+    const rows = await withDeferredIndexes(client, 'ratings', () => copyIn(client, sql, chunks));
     return { rows, path: 'copy' };
   }
   await client.query('CREATE TEMP TABLE _import_ratings (user_id integer, movie_id integer, rating real, rated_at timestamptz) ON COMMIT DROP');
   await copyIn(client, 'COPY _import_ratings (user_id, movie_id, rating, rated_at) FROM STDIN', chunks);
+  const defer = await largeRelativeTo(client, 'ratings', plan.latestCount);
   // As in applyEventBatch the newer rating wins. At the same instant an imported rating never
   // beats an event's, replaces an imported one, and an unchanged row is not rewritten.
-  const res = await client.query(
-    `INSERT INTO ratings AS r (user_id, movie_id, rating, rated_at)
-     SELECT user_id, movie_id, rating, rated_at FROM _import_ratings ORDER BY user_id, movie_id
-     ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at, event_id = NULL
-     WHERE excluded.rated_at > r.rated_at
-        OR (excluded.rated_at = r.rated_at AND r.event_id IS NULL AND excluded.rating <> r.rating)`,
-  );
+  const merge = () =>
+    client.query(
+      `INSERT INTO ratings AS r (user_id, movie_id, rating, rated_at)
+       SELECT user_id, movie_id, rating, rated_at FROM _import_ratings ORDER BY user_id, movie_id
+       ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at, event_id = NULL
+       WHERE excluded.rated_at > r.rated_at
+          OR (excluded.rated_at = r.rated_at AND r.event_id IS NULL AND excluded.rating <> r.rating)`,
+    );
+  const res = defer ? await withDeferredIndexes(client, 'ratings', merge) : await merge();
   return { rows: res.rowCount ?? 0, path: 'merge' };
 }
 
@@ -348,18 +357,31 @@ async function importHistory(
   );
   const sql = 'COPY rating_history (import_id, user_id, movie_id, rating, rated_at) FROM STDIN';
   if (await isEmpty(client, 'rating_history')) {
-    await client.query('TRUNCATE rating_history');
-    return { rows: await withDeferredIndexes(client, 'rating_history', () => copyIn(client, sql, chunks)), path: 'copy' };
+    await client.query('TRUNCATE rating_history'); // as for ratings: no WAL, rows frozen
+    return { rows: await withDeferredIndexes(client, 'rating_history', () => copyIn(client, `${sql} WITH (FREEZE)`, chunks)), path: 'copy' };
   }
-  return { rows: await copyIn(client, sql, chunks), path: 'append' };
+  const append = () => copyIn(client, sql, chunks);
+  const rows = (await largeRelativeTo(client, 'rating_history', plan.historyCount)) ? await withDeferredIndexes(client, 'rating_history', append) : await append();
+  return { rows, path: 'append' };
 }
 
 /**
- * Loading an empty table: drops its foreign keys and secondary indexes (not the primary key),
- * runs fn, then recreates them from their catalogue definitions. A bulk index build and one
- * set-based foreign-key validation are far cheaper than per-row index inserts and per-row
- * foreign-key triggers (two lookups per rating). All inside the caller's transaction, so a failure
- * restores everything; later migrations' indexes and keys are handled without changes here.
+ * Whether `incoming` rows are enough, next to what the table holds (planner estimate), for
+ * rebuilding its indexes and re-validating its keys afterwards to beat maintaining them per row.
+ */
+async function largeRelativeTo(client: pg.PoolClient, table: 'ratings' | 'rating_history', incoming: number): Promise<boolean> {
+  if (incoming < 200_000) return false;
+  const { rows } = await client.query<{ n: number }>('SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = $1::regclass', [table]);
+  return incoming >= (rows[0]?.n ?? 0) / 4;
+}
+
+/**
+ * Loading an empty table, or a lot into a small one: drops its foreign keys and secondary
+ * indexes (not the primary key), runs fn, then recreates them from their catalogue definitions.
+ * A bulk index build and one set-based foreign-key validation are far cheaper than per-row index
+ * inserts and per-row foreign-key triggers (two lookups per rating). All inside the caller's
+ * transaction, so a failure restores everything; later migrations' indexes and keys are handled
+ * without changes here.
  */
 async function withDeferredIndexes<T>(client: pg.PoolClient, table: 'ratings' | 'rating_history', fn: () => Promise<T>): Promise<T> {
   const { rows: fks } = await client.query<{ name: string; def: string }>(

@@ -13,6 +13,7 @@ export {
   redactUrl,
   resolveDatabase,
   startEmbeddedPostgres,
+  stopEmbeddedPostgres,
   type DatabaseHandle,
   type EmbeddedPostgresOptions,
   type Settings,

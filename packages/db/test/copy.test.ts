@@ -113,3 +113,21 @@ describe('CopyRowWriter', () => {
     expect(w.length).toBe(0);
   });
 });
+
+test('NumericRowParser parses decimals exactly as Number() does', () => {
+  fc.assert(
+    fc.property(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer({ min: -1e9, max: 1e12 }),
+      fc.integer({ min: 0, max: 999_999 }),
+      (x, secs, micros) => {
+        const decimal = `${secs}.${String(micros).padStart(6, '0')}`;
+        const out: number[] = [];
+        const p = new NumericRowParser(2, (f) => out.push(f[0], f[1]));
+        p.push(Buffer.from(`${x}\t${decimal}\n`));
+        expect(out).toEqual([Number(String(x)), Number(decimal)]); // String(-0) is "0"
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});

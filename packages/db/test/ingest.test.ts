@@ -169,10 +169,17 @@ await describePostgres('ingest queries', (db) => {
 
   test('an unknown movie fails the batch with context and leaves nothing behind', async () => {
     const batch = [rating(1, 1, 4, '2024-01-01T00:00:00Z'), rating(1, 999, 4, '2024-01-01T00:00:00Z')];
-    await expect(apply(batch)).rejects.toThrow(/applyEventBatch: applying 2 rating events: .*foreign key constraint/);
+    await expect(apply(batch)).rejects.toThrow(/applyEventBatch: applying 2 events: .*violates foreign key constraint "ratings_movie_id_fkey"/);
     const snap = await snapshot(db.pool);
     expect(snap.processed).toEqual([]);
     expect(snap.ratings).toEqual([]);
+  });
+
+  test('malformed ids and unknown types are refused before anything is written', async () => {
+    await expect(apply([{ ...rating(1, 1, 4, '2024-01-01T00:00:00Z'), eventId: 'a,b' }])).rejects.toThrow(/invalid eventId "a,b"/);
+    const odd = { ...watch(1, 1, 5, '2024-01-01T00:00:00Z'), type: 'like' } as unknown as IngestEvent;
+    await expect(apply([odd])).rejects.toThrow(/unknown type "like"/);
+    expect((await snapshot(db.pool)).processed).toEqual([]);
   });
 
   test('an empty batch does nothing', async () => {
@@ -190,17 +197,17 @@ await describePostgres('ingest queries', (db) => {
     const queries: string[] = [];
     const spy = {
       query: (cfg: pg.QueryConfig) => {
-        queries.push(JSON.stringify(cfg.values));
+        queries.push(String(cfg.values?.[0]));
         return db.pool.query(cfg);
       },
     } as unknown as pg.Pool;
     expect(await cache.filterKnown(spy, [1, 2, 30])).toEqual(new Set([1, 2]));
     expect(await cache.filterKnown(spy, [1, 2, 30])).toEqual(new Set([1, 2]));
-    expect(queries).toEqual(['[[1,2,30]]']);
+    expect(queries).toEqual(['{1,2,30}']);
     await db.pool.query("INSERT INTO movies (id, title) VALUES (30, 'Late addition')");
     now = 1001;
     expect(await cache.filterKnown(spy, [1, 30])).toEqual(new Set([1, 30]));
-    expect(queries).toEqual(['[[1,2,30]]', '[[30]]']);
+    expect(queries).toEqual(['{1,2,30}', '{30}']);
     await db.pool.query('DELETE FROM movies WHERE id = 30');
   });
 });

@@ -385,6 +385,7 @@ export class Consumer {
     });
     const { GROUP_JOIN, CRASH, REBALANCING, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
+      if (this.currentState === 'stopped') return; // a join that raced stop()
       this.joined = true;
       this.currentState = 'running';
       this.logger.info({ memberAssignment: e.payload.memberAssignment, durationMs: e.payload.duration }, 'joined consumer group');

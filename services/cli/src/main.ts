@@ -7,6 +7,7 @@ import { registerTrain } from './commands/train.js';
 import { registerKafkaCommands } from './commands/kafka.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerDbCommands } from './commands/db.js';
 
 export function buildProgram(): Command {
   const program = new Command('netflicks')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerRecommend(program);
   registerDataCommands(program);
+  registerDbCommands(program);
   registerKafkaCommands(program);
   registerSimulate(program);
   registerIngest(program);

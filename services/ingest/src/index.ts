@@ -1,7 +1,9 @@
 /** @netflicks/ingest: Kafka event topics → PostgreSQL, with dead-lettering and exact accounting. */
 export {
   DEFAULT_BROKERS,
+  DEFAULT_CONCURRENCY,
   DEFAULT_GROUP_ID,
+  DEFAULT_MAX_BYTES_PER_PARTITION,
   DEFAULT_METRICS_PORT,
   ingestConfigSchema,
   loadIngestConfig,

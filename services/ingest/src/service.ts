@@ -34,14 +34,13 @@ import {
   type TopicSpec,
 } from '@netflicks/platform';
 import { EVENT_TOPICS } from '@netflicks/data';
-import { describeError } from '@netflicks/db';
 import type pg from 'pg';
 import { DatabaseHealth } from './db-health.js';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { EventStore, type StoreResult } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
-import { DEFAULT_GROUP_ID } from './config.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_GROUP_ID, DEFAULT_MAX_BYTES_PER_PARTITION } from './config.js';
 
 export interface IngestServiceOptions {
   kafka: KafkaClient;
@@ -57,9 +56,9 @@ export interface IngestServiceOptions {
   createTopics?: boolean;
   /** Partitions of event topics created by createTopics; default 6. */
   topicPartitions?: number;
-  /** Partition batches processed in parallel; default 3. */
+  /** Partition batches processed in parallel; default DEFAULT_CONCURRENCY (6). */
   concurrency?: number;
-  /** Default 1 MiB (~5,000 events per batch). */
+  /** Default DEFAULT_MAX_BYTES_PER_PARTITION (4 MiB, up to ~23,000 events per batch). */
   maxBytesPerPartition?: number;
   /** Default 500 ms. */
   maxWaitTimeMs?: number;
@@ -93,7 +92,8 @@ export class BatchFailedError extends Error {
     readonly partition: number,
     cause: unknown,
   ) {
-    super(`${stage} stage failed for ${topic}[${partition}]: ${describeError(cause)}`, { cause });
+    // The cause's message is not repeated: pino's err serializer appends the cause chain.
+    super(`${stage} stage failed for ${topic}[${partition}]`, { cause });
   }
 }
 
@@ -123,8 +123,8 @@ export class IngestService {
       groupId: this.groupId,
       topics: [...this.routes.keys()],
       fromBeginning: true,
-      partitionsConsumedConcurrently: opts.concurrency ?? 3,
-      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1_048_576,
+      partitionsConsumedConcurrently: opts.concurrency ?? DEFAULT_CONCURRENCY,
+      maxBytesPerPartition: opts.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
       maxWaitTimeMs: opts.maxWaitTimeMs ?? 500,
       sessionTimeoutMs: opts.sessionTimeoutMs ?? 30_000,
       // kafkajs requires heartbeat < session timeout; a third leaves room for two misses.
@@ -211,6 +211,7 @@ export class IngestService {
     await batch.heartbeat().catch(() => {});
 
     if (dead.length > 0) {
+      dead.sort((a, b) => compareOffsets(a.message.offset, b.message.offset)); // the DLQ in source order
       const producer = this.producer;
       if (!producer) throw this.failed('dlq', batch, new Error('producer not connected'));
       try {
@@ -272,4 +273,9 @@ export class IngestService {
       await admin.disconnect();
     }
   }
+}
+
+/** Kafka offsets are int64 strings: shorter is smaller, then lexicographic. */
+function compareOffsets(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }

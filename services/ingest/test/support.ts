@@ -52,7 +52,7 @@ export class TopicSink implements EventSink {
   private readonly byContract: Map<string, string>;
 
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: Pick<Producer, 'send'>,
     topics: IngestTopics,
   ) {
     this.byContract = new Map((Object.keys(EVENT_TOPICS) as TopicKey[]).map((k) => [EVENT_TOPICS[k], topics[k]]));
