@@ -5,7 +5,7 @@
 //
 //   node services/ingest/bench/ingest-throughput.mjs [--mode both|throughput|lag] [--events 200000]
 //     [--runs 3] [--partitions 6] [--rate 10000] [--duration 30] [--concurrency N]
-//     [--max-bytes N] [--max-wait MS] [--pool N]
+//     [--max-bytes N] [--max-wait MS] [--pool N] [--no-stats-refresh]
 //
 // throughput: pre-produce --events valid events into fresh topics (--partitions each), then time the
 //   service consuming them all into a fresh database, from group join to the last event applied;
@@ -71,6 +71,7 @@ async function main() {
       'max-bytes': { type: 'string' },
       'max-wait': { type: 'string' },
       pool: { type: 'string' },
+      'no-stats-refresh': { type: 'boolean', default: false },
     },
   });
   const num = (v) => (v === undefined ? undefined : Number(v));
@@ -84,6 +85,7 @@ async function main() {
     maxBytesPerPartition: num(values['max-bytes']) ?? DEFAULT_MAX_BYTES_PER_PARTITION,
     maxWaitTimeMs: num(values['max-wait']) ?? 500,
     poolSize: num(values.pool),
+    refreshStatistics: !values['no-stats-refresh'],
   };
   settings.poolSize ??= settings.concurrency + 1;
 
@@ -232,6 +234,7 @@ async function main() {
           concurrency: settings.concurrency,
           maxBytesPerPartition: settings.maxBytesPerPartition,
           maxWaitTimeMs: settings.maxWaitTimeMs,
+          refreshStatistics: settings.refreshStatistics,
         }),
       async cleanup() {
         for (const fn of before) await fn().catch(() => {});

@@ -10,10 +10,16 @@ import { DEFAULT_TOPICS, TOPIC_NAME, type IngestTopics } from './topics.js';
 export const DEFAULT_GROUP_ID = 'netflicks-ingest';
 export const DEFAULT_METRICS_PORT = 9101;
 export const DEFAULT_BROKERS = ['127.0.0.1:9092'];
-/** Enough transactions in flight to keep PostgreSQL busy while this process decodes the next batches. */
-export const DEFAULT_CONCURRENCY = 6;
-/** Large batches amortise each transaction's round trips and the fetch/process alternation of kafkajs. */
-export const DEFAULT_MAX_BYTES_PER_PARTITION = 4 * 1_048_576;
+/**
+ * Transactions in flight: enough to keep PostgreSQL busy while this process decodes. Measured on
+ * 2 cores (bench/ingest-throughput.mjs): 3 beat 2, 6 and 8; more only adds contention.
+ */
+export const DEFAULT_CONCURRENCY = 3;
+/**
+ * ~5,000 events per batch. Larger batches (4 MiB) measured slower: kafkajs fetches again only
+ * when every batch of the previous fetch is done, so big batches leave cores idle at the tail.
+ */
+export const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
 
 const topicName = () => z.string().trim().regex(TOPIC_NAME, 'expected a Kafka topic name ([A-Za-z0-9._-], at most 249 characters)');
 
@@ -37,7 +43,7 @@ export const ingestConfigSchema = z
     // Tuning: defaults measured with bench/ingest-throughput.mjs on 2 cores (see the README).
     /** Partition batches processed in parallel, each in its own transaction. */
     INGEST_CONCURRENCY: envInt({ min: 1, max: 64 }).default(DEFAULT_CONCURRENCY),
-    /** Fetch size per partition: bounds a batch (~180 B per event: 4 MiB ≈ 23,000 events). */
+    /** Fetch size per partition: bounds a batch (~180 B per event: 1 MiB ≈ 5,800 events). */
     INGEST_MAX_BYTES_PER_PARTITION: envInt({ min: 65_536, max: 64 * 1_048_576 }).default(DEFAULT_MAX_BYTES_PER_PARTITION),
     /** How long the broker holds a fetch waiting for data. */
     INGEST_MAX_WAIT_MS: envInt({ min: 0, max: 30_000 }).default(500),

@@ -14,6 +14,7 @@ export { DEFAULT_TOPICS, TOPIC_NAME, topicRoutes, type IngestTopics, type TopicK
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';
 export { decodeBatch, dlqRecord, type DeadLetter, type Decoded, type DecodedBatch, type IngestDlqReason } from './decode.js';
 export { EventStore, isDataError, sqlStateOf, type EventStoreOptions, type StoreResult } from './store.js';
+export { PLANNED_TABLES, StatsRefresher, type StatsRefresherOptions } from './analyze.js';
 export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './db-health.js';
 export { BatchFailedError, DEFAULT_RETRY, IngestService, type IngestServiceOptions, type IngestTotals } from './service.js';
 export { runIngest, type RunIngestOptions, type RunningIngest } from './run.js';

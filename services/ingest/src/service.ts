@@ -35,6 +35,7 @@ import {
 } from '@netflicks/platform';
 import { EVENT_TOPICS } from '@netflicks/data';
 import type pg from 'pg';
+import { StatsRefresher } from './analyze.js';
 import { DatabaseHealth } from './db-health.js';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
@@ -56,9 +57,9 @@ export interface IngestServiceOptions {
   createTopics?: boolean;
   /** Partitions of event topics created by createTopics; default 6. */
   topicPartitions?: number;
-  /** Partition batches processed in parallel; default DEFAULT_CONCURRENCY (6). */
+  /** Partition batches processed in parallel; default DEFAULT_CONCURRENCY (3). */
   concurrency?: number;
-  /** Default DEFAULT_MAX_BYTES_PER_PARTITION (4 MiB, up to ~23,000 events per batch). */
+  /** Default DEFAULT_MAX_BYTES_PER_PARTITION (1 MiB, ~5,800 events per batch). */
   maxBytesPerPartition?: number;
   /** Default 500 ms. */
   maxWaitTimeMs?: number;
@@ -67,6 +68,8 @@ export interface IngestServiceOptions {
   /** Redelivery backoff of a failed batch (then the consumer restarts and starts over). */
   retry?: RetryOptions;
   unknownMovieTtlMs?: number;
+  /** ANALYZE users/movies while they are young, so cached plans stop scanning them (analyze.ts). Default true. */
+  refreshStatistics?: boolean;
 }
 
 export interface IngestTotals {
@@ -106,6 +109,7 @@ export class IngestService {
   private readonly consumer: Consumer;
   private readonly store: EventStore;
   private readonly dbHealth: DatabaseHealth;
+  private readonly statistics: StatsRefresher;
   private readonly logger: Logger;
   private producer: Producer | undefined;
   private readonly totals: IngestTotals = { consumed: 0, ingested: 0, duplicates: 0, deadLettered: 0, deadLetteredByReason: {} };
@@ -119,6 +123,7 @@ export class IngestService {
     this.metrics = createIngestMetrics(this.registry);
     this.store = new EventStore(opts.pool, { unknownMovieTtlMs: opts.unknownMovieTtlMs });
     this.dbHealth = new DatabaseHealth(opts.pool);
+    this.statistics = new StatsRefresher(opts.pool, { logger: this.logger });
     this.consumer = opts.kafka.consumer({
       groupId: this.groupId,
       topics: [...this.routes.keys()],
@@ -144,6 +149,7 @@ export class IngestService {
       await this.producer.disconnect().catch(() => {});
       throw err;
     }
+    if (this.opts.refreshStatistics ?? true) this.statistics.start();
     this.logger.info({ groupId: this.groupId, topics: this.topics }, 'ingest consuming');
   }
 
@@ -182,6 +188,7 @@ export class IngestService {
   /** Stops fetching, lets the in-flight batch finish and commit, leaves the group, closes the producer. */
   async stop(): Promise<void> {
     await this.consumer.stop();
+    await this.statistics.stop();
     await this.producer?.disconnect();
     this.producer = undefined;
     this.logger.info(this.stats(), 'ingest stopped');

@@ -9,8 +9,8 @@ describe('ingest configuration', () => {
       INGEST_GROUP_ID: 'netflicks-ingest',
       INGEST_METRICS_PORT: 9101,
       LOG_LEVEL: 'info',
-      INGEST_CONCURRENCY: 6,
-      INGEST_MAX_BYTES_PER_PARTITION: 4 * 1_048_576,
+      INGEST_CONCURRENCY: 3,
+      INGEST_MAX_BYTES_PER_PARTITION: 1_048_576,
     });
     expect(c.DATABASE_URL).toBeUndefined();
     expect(topicsOf(c)).toEqual(DEFAULT_TOPICS);

@@ -10,7 +10,7 @@ import { importDataset } from '@netflicks/db';
 import { createKafka, createLogger, type Admin, type ConsumedMessage, type KafkaClient, type MessageBatch, type Producer } from '@netflicks/platform';
 import { simulate } from '@netflicks/simulator';
 import type pg from 'pg';
-import { IngestService } from '../src/index.js';
+import { IngestService, StatsRefresher } from '../src/index.js';
 import { ensureKafka, uniqueName, waitFor } from '../../../test/support/kafka.js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { TopicSink, catalogueOnly, type SentMessage, createTopics, expectTablesToMatch, expectedOutcome, metricSum, parseMetrics, tableCounts, uniqueTopics } from './support.js';
@@ -69,6 +69,19 @@ if (!broker) {
       expect(await snapshot(pool)).toEqual(once);
       expect(service.stats()).toMatchObject({ consumed: 1200, ingested: 600, duplicates: 600, deadLettered: 0 });
       await expectTablesToMatch(pool, expectedOutcome(sink.sent, movieIds));
+    });
+
+    test('statistics of a young users table are refreshed once it outgrows them, then left alone', async () => {
+      const { pool } = await db.createDatabase();
+      await pool.query('ANALYZE users'); // statistics of an empty table, as on a fresh deployment
+      const refresher = new StatsRefresher(pool, { minRows: 500 });
+      expect(await refresher.refresh()).toEqual([]);
+      await pool.query("INSERT INTO users (id, first_seen) SELECT g, now() FROM generate_series(1, 2000) g");
+      // Table statistics reach pg_stat_user_tables when the writing backend flushes them (≤ 1 s).
+      await waitFor('users to be analyzed', async () => (await refresher.refresh()).includes('users'), 10_000, 200);
+      const { rows } = await pool.query<{ reltuples: number }>("SELECT reltuples FROM pg_class WHERE relname = 'users'");
+      expect(rows[0].reltuples).toBe(2000);
+      expect(await refresher.refresh()).toEqual([]); // fresh now: nothing to do
     });
 
     test('PostgreSQL outage: not ready, batches retried, nothing lost once it is back', async () => {
