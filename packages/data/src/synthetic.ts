@@ -23,7 +23,7 @@
  */
 import { emptyRatingTable, type Dataset, type Movie } from '@netflicks/recsys';
 import { CANONICAL_GENRES } from './genres.js';
-import { Random } from './random.js';
+import { Random } from '@netflicks/recsys';
 import { parseTitle } from './titles.js';
 
 export interface SyntheticOptions {
