@@ -208,12 +208,13 @@ export function topicForEvent(event: Pick<NetflicksEvent, 'type'>): EventTopic {
 // ---------------------------------------------------------------------------------------------
 // Dead-letter records
 
-export type DlqReason = DecodeFailureReason | 'processing';
+/** Decode failures, a well-formed event for a movie not in the catalogue, or a downstream failure. */
+export type DlqReason = DecodeFailureReason | 'unknown-movie' | 'processing';
 
 export const dlqMessageSchema = z.object({
   /** Human-readable cause. */
   error: z.string(),
-  /** A decode reason, or "processing" when a valid event failed downstream. */
+  /** A decode reason, "unknown-movie", or "processing" when a valid event failed downstream. */
   reason: z.string(),
   /** The original value: as text when it was valid UTF-8, else base64 (see payloadEncoding). */
   payload: z.string(),

@@ -4,8 +4,8 @@
 import { decodeEvent, toDlqMessage, type DlqReason, type EventTopic, type NetflicksEvent } from '@netflicks/data';
 import type { ConsumedMessage, OutgoingMessage } from '@netflicks/platform';
 
-/** Decode reasons, plus the two found downstream of decoding. */
-export type IngestDlqReason = DlqReason | 'unknown-movie';
+/** Decode reasons, plus the two found downstream of decoding (unknown-movie, processing). */
+export type IngestDlqReason = DlqReason;
 
 export interface Decoded {
   message: ConsumedMessage;
@@ -39,7 +39,6 @@ export function decodeBatch(contract: EventTopic, messages: readonly ConsumedMes
 export function dlqRecord(dead: DeadLetter, now: Date = new Date()): OutgoingMessage {
   const { message } = dead;
   const source = { topic: message.topic, partition: message.partition, offset: message.offset, value: message.value };
-  // The published DlqReason has no 'unknown-movie' (yet): build as 'processing', then name it.
-  const record = { ...toDlqMessage(source, dead.reason === 'unknown-movie' ? 'processing' : dead.reason, dead.error, now), reason: dead.reason };
+  const record = toDlqMessage(source, dead.reason, dead.error, now);
   return { key: message.key, value: JSON.stringify(record), headers: { 'netflicks-dlq-reason': dead.reason } };
 }
