@@ -1,12 +1,10 @@
 /**
- * Kafka topic names. The event payloads on them are specified in @netflicks/data (events.ts);
- * a test keeps the two lists in step.
+ * Kafka topic names: the event contract in @netflicks/data owns them (the payloads are specified
+ * there); this module adds the dead-letter twins.
  */
-export const TOPICS = {
-  ratings: 'netflicks.ratings',
-  watchEvents: 'netflicks.watch-events',
-  recommendationRequests: 'netflicks.recommendation-requests',
-} as const;
+import { EVENT_TOPICS } from '@netflicks/data';
+
+export const TOPICS = EVENT_TOPICS;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
