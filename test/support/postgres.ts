@@ -70,6 +70,7 @@ export async function describePostgres(title: string, body: (db: PostgresTestCon
     const reason = `PostgreSQL is not available: ${describeError(err)}`;
     if (inCi()) throw new Error(`${reason}\n(CI is set: database tests fail rather than skip)`, { cause: err });
     console.warn(`SKIPPING "${title}": ${reason}\nSet DATABASE_URL, or make the embedded server startable, to run these tests.`);
+    // Reached only outside CI (inCi() rethrows above), after the warning says why.
     describe.skip(title, () => body(unavailable(reason)));
     return;
   }

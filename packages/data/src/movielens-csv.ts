@@ -12,36 +12,52 @@ import { standardizeGenres } from './genres.js';
 import { readRatingFile } from './ratings-reader.js';
 import { parseTitle } from './titles.js';
 
-/** Parses movies.csv text (movieId,title,genres). Duplicate ids keep the first row and warn. */
-export function parseMoviesCsv(text: string, label: string, sink: ErrorSink): Movie[] {
-  const movies: Movie[] = [];
-  const seen = new Set<number>();
+/**
+ * Runs `onRow` for each data record of a headed CSV file: skips the header line, and reports a
+ * record with the wrong number of fields (named by `columns`) instead of passing it on.
+ */
+function forEachRecord(
+  text: string,
+  label: string,
+  sink: ErrorSink,
+  columns: readonly string[],
+  onRow: (fields: string[], line: number) => void,
+): void {
   let first = true;
   parseCsv(text, {
     record(fields, line) {
       const isFirst = first;
       first = false;
       if (isFirst && Number.isNaN(parseId(fields[0]))) return; // header
-      if (fields.length !== 3) {
-        sink.fail(label, line, `expected 3 fields (movieId,title,genres), got ${fields.length}`);
+      if (fields.length !== columns.length) {
+        sink.fail(label, line, `expected ${columns.length} fields (${columns.join(',')}), got ${fields.length}`);
         return;
       }
-      const id = parseId(fields[0]);
-      if (Number.isNaN(id)) {
-        sink.fail(label, line, `bad movieId ${JSON.stringify(fields[0])}`);
-        return;
-      }
-      if (seen.has(id)) {
-        sink.report.warnings.push(`${label}:${line}: duplicate movieId ${id}; keeping the first`);
-        return;
-      }
-      seen.add(id);
-      const { title, year } = parseTitle(fields[1]);
-      movies.push({ id, title, year, genres: standardizeGenres(fields[2]) });
+      onRow(fields, line);
     },
     error(line, reason) {
       sink.fail(label, line, reason);
     },
+  });
+}
+
+/** Parses movies.csv text (movieId,title,genres). Duplicate ids keep the first row and warn. */
+export function parseMoviesCsv(text: string, label: string, sink: ErrorSink): Movie[] {
+  const movies: Movie[] = [];
+  const seen = new Set<number>();
+  forEachRecord(text, label, sink, ['movieId', 'title', 'genres'], (fields, line) => {
+    const id = parseId(fields[0]);
+    if (Number.isNaN(id)) {
+      sink.fail(label, line, `bad movieId ${JSON.stringify(fields[0])}`);
+      return;
+    }
+    if (seen.has(id)) {
+      sink.report.warnings.push(`${label}:${line}: duplicate movieId ${id}; keeping the first`);
+      return;
+    }
+    seen.add(id);
+    const { title, year } = parseTitle(fields[1]);
+    movies.push({ id, title, year, genres: standardizeGenres(fields[2]) });
   });
   return movies;
 }
@@ -51,30 +67,17 @@ export function applyTagsCsv(text: string, movies: Movie[], label: string, sink:
   const byId = new Map<number, Set<string>>();
   for (const m of movies) byId.set(m.id, new Set());
   let unknown = 0;
-  let first = true;
-  parseCsv(text, {
-    record(fields, line) {
-      const isFirst = first;
-      first = false;
-      if (isFirst && Number.isNaN(parseId(fields[0]))) return; // header
-      if (fields.length !== 4) {
-        sink.fail(label, line, `expected 4 fields (userId,movieId,tag,timestamp), got ${fields.length}`);
-        return;
-      }
-      const movieId = parseId(fields[1]);
-      if (Number.isNaN(parseId(fields[0])) || Number.isNaN(movieId)) {
-        sink.fail(label, line, `bad userId/movieId ${JSON.stringify(fields[0])}/${JSON.stringify(fields[1])}`);
-        return;
-      }
-      const tag = fields[2].replace(/\s+/g, ' ').trim().toLowerCase();
-      if (tag === '') return;
-      const set = byId.get(movieId);
-      if (set === undefined) unknown++;
-      else set.add(tag);
-    },
-    error(line, reason) {
-      sink.fail(label, line, reason);
-    },
+  forEachRecord(text, label, sink, ['userId', 'movieId', 'tag', 'timestamp'], (fields, line) => {
+    const movieId = parseId(fields[1]);
+    if (Number.isNaN(parseId(fields[0])) || Number.isNaN(movieId)) {
+      sink.fail(label, line, `bad userId/movieId ${JSON.stringify(fields[0])}/${JSON.stringify(fields[1])}`);
+      return;
+    }
+    const tag = fields[2].replace(/\s+/g, ' ').trim().toLowerCase();
+    if (tag === '') return;
+    const set = byId.get(movieId);
+    if (set === undefined) unknown++;
+    else set.add(tag);
   });
   for (const m of movies) {
     const set = byId.get(m.id);

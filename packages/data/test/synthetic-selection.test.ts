@@ -1,26 +1,7 @@
 /** Taste-driven selection in the synthetic world: WHICH movies a user rates follows their planted taste. */
 import { generateSynthetic, type SyntheticOptions, type SyntheticWorld } from '../src/synthetic.js';
+import { pearson } from './stats.js';
 
-function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  const n = x.length;
-  let sx = 0;
-  let sy = 0;
-  for (let i = 0; i < n; i++) {
-    sx += x[i];
-    sy += y[i];
-  }
-  const mx = sx / n;
-  const my = sy / n;
-  let cov = 0;
-  let vx = 0;
-  let vy = 0;
-  for (let i = 0; i < n; i++) {
-    cov += (x[i] - mx) * (y[i] - my);
-    vx += (x[i] - mx) ** 2;
-    vy += (y[i] - my) ** 2;
-  }
-  return cov / Math.sqrt(vx * vy);
-}
 
 function ranks(x: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: x.length }, (_, i) => i).sort((a, b) => x[a] - x[b]);
