@@ -45,3 +45,43 @@ export { importDataset, planRatings, type ImportOptions, type ImportResult } fro
 export { loadMovies, loadTrainingRatings, type LoadRatingsOptions } from './load.js';
 export { COPY_NULL, CopyRowWriter, NumericRowParser, TimestampFormatter, copyIn, copyOutNumbers, copyText } from './copy.js';
 export { describeError, sqlState, withContext } from './errors.js';
+export { loadTrainingSnapshot, type TrainingSnapshot } from './load.js';
+export {
+  ArtifactIntegrityError,
+  MODEL_LIVE_CHANNEL,
+  MODEL_NAME_PATTERN,
+  MODEL_STATES,
+  RegistryError,
+  applyRetention,
+  assertModelName,
+  canTransition,
+  compressArtifact,
+  getLiveVersion,
+  getModelVersion,
+  isConnectionError,
+  listModelVersions,
+  listModels,
+  listTransitions,
+  loadModelArtifact,
+  parseVersionRef,
+  promoteModelVersion,
+  recordVerdict,
+  registerModelVersion,
+  resolveVersion,
+  rollbackModel,
+  sha256Hex,
+  type ActorOptions,
+  type Baseline,
+  type CompressedArtifact,
+  type DataSnapshotInfo,
+  type ModelSummary,
+  type ModelVersionRecord,
+  type ModelVersionState,
+  type PromotionResult,
+  type RegisterInput,
+  type RegisterOptions,
+  type Transition,
+  type VerdictOutcome,
+  type VersionRef,
+} from './registry.js';
+export { validateModelVersion, type ValidationResult } from './validation.js';

@@ -18,7 +18,7 @@ import { IdMap } from './idmap.js';
 import type { ModelState, Recommender, SectionArray } from './model.js';
 import type { ModelDocument } from './model-file.js';
 import { PopularityModel } from './popularity.js';
-import type { CsrMatrix } from './sparse.js';
+import { transpose, type CsrMatrix } from './sparse.js';
 import { topKWithScores } from './topk.js';
 import type { TrainingData } from './training-data.js';
 import type { Movie } from './types.js';
@@ -126,6 +126,33 @@ export class LoadedBundle {
     this.models = models;
     for (const m of movies) this.movieById.set(m.id, m);
     this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: history }, hybridParams) : null;
+  }
+
+  /** The model `recommend` serves with: the hybrid policy, else the bundle's single model. */
+  servingModel(): Recommender {
+    if (this.hybrid) return this.hybrid;
+    const name = COMPONENT_NAMES.find((n) => this.models[n]);
+    if (!name) throw new BundleError('bundle has no model');
+    return this.models[name] as Recommender;
+  }
+
+  /**
+   * The bundle's training data in index space, as far as the file keeps it (no rating times), so
+   * the bundle's models can be evaluated on new holdout rows.
+   */
+  trainingData(): TrainingData {
+    const movies: (Movie | undefined)[] = new Array(this.items.size);
+    for (let i = 0; i < this.items.size; i++) movies[i] = this.movieById.get(this.items.id(i));
+    return {
+      users: this.users,
+      items: this.items,
+      byUser: this.history,
+      byItem: transpose(this.history),
+      byUserTime: new Float64Array(this.history.indices.length),
+      movies,
+      globalMean: typeof this.meta.globalMean === 'number' ? this.meta.globalMean : 0,
+      maxTimestamp: typeof this.meta.maxTimestamp === 'number' ? this.meta.maxTimestamp : 0,
+    };
   }
 
   movie(movieId: number): Movie | undefined {

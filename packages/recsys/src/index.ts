@@ -19,3 +19,4 @@ export * from './linalg.js';
 export * from './als.js';
 export * from './ials.js';
 export * from './parallel.js';
+export * from './validation-gate.js';

@@ -16,9 +16,11 @@ export interface DatasetFlags {
   ratings?: number;
 }
 
-export function addDatasetOptions(cmd: Command): Command {
+/** `required: false` for commands where a dataset is one of several sources (train --model). */
+export function addDatasetOptions(cmd: Command, opts: { required?: boolean } = {}): Command {
+  const format = new Option('--format <format>', 'dataset format').choices(FORMATS);
   return cmd
-    .addOption(new Option('--format <format>', 'dataset format').choices(FORMATS).makeOptionMandatory())
+    .addOption(opts.required === false ? format : format.makeOptionMandatory())
     .option('--path <dir>', 'dataset folder (default for ml-100k/ml-1m: the `netflicks data fetch` cache)')
     .option('--lenient', 'skip and count malformed rows instead of stopping at the first')
     .option('--users <n>', 'synthetic: number of users', positiveInt)

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './errors.js';
+import { ReportedFailure, UsageError } from './errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerRecommend } from './commands/recommend.js';
@@ -8,6 +8,8 @@ import { registerKafkaCommands } from './commands/kafka.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerModelsCommands } from './commands/models.js';
+import { registerTrainer } from './commands/trainer.js';
 
 export function buildProgram(): Command {
   const program = new Command('netflicks')
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerKafkaCommands(program);
   registerSimulate(program);
   registerIngest(program);
+  registerTrainer(program);
+  registerModelsCommands(program);
   applyToSubcommands(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
 }
@@ -44,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
+    if (err instanceof ReportedFailure) return err.exitCode;
     if (err instanceof CommanderError) {
       // help and version are "errors" with exit code 0
       return err.exitCode === 0 ? 0 : 2;

@@ -21,7 +21,7 @@ import {
   type AlgorithmName,
   type HyperFlags,
   type TunedChoice,
-} from '../algorithms.js';
+} from '@netflicks/trainer';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { UsageError } from '../errors.js';
 import { integer, listOf, positiveInt, positiveNumber, splitSpec } from '../flags.js';

@@ -8,15 +8,17 @@ import {
   type ComponentName,
   type Recommender,
 } from '@netflicks/recsys';
-import { ALGORITHM_NAMES, componentsFor, trainComponent, type AlgorithmName, type HyperFlags } from '../algorithms.js';
+import { ALGORITHM_NAMES, componentsFor, trainComponent, type AlgorithmName, type HyperFlags } from '@netflicks/trainer';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
+import { UsageError } from '../errors.js';
 import { listOf } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { addHyperOptions } from './evaluate.js';
+import { addTrainerOptions, runTrainerCommand, type TrainerFlags } from './trainer.js';
 
-interface TrainFlags extends DatasetFlags, HyperFlags {
+interface TrainFlags extends DatasetFlags, HyperFlags, Omit<TrainerFlags, 'algorithms' | 'seed' | 'threads'> {
   algorithms: AlgorithmName[];
-  out: string;
+  out?: string;
   seed: number;
   threads: number;
 }
@@ -24,18 +26,49 @@ interface TrainFlags extends DatasetFlags, HyperFlags {
 export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train models on a whole dataset and write a model file (hybrid = the bundle the API serves)');
-  addDatasetOptions(cmd);
+    .description(
+      'train models: --model NAME trains from the database and registers a candidate version (the trainer, run locally); ' +
+        '--out FILE trains on a dataset and writes a model file (hybrid = the bundle the API serves)',
+    );
+  addDatasetOptions(cmd, { required: false });
   cmd
-    .option('--algorithms <list>', `comma-separated: ${ALGORITHM_NAMES.join(', ')}`, listOf(ALGORITHM_NAMES), ['hybrid'])
-    .requiredOption('--out <file>', 'model file to write');
-  addHyperOptions(cmd).action(async (flags: TrainFlags) => {
-    const summary = await runTrain(flags);
+    .option('--algorithms <list>', `comma-separated: ${ALGORITHM_NAMES.join(', ')}`, listOf(ALGORITHM_NAMES))
+    .option('--model <name>', 'registry model: train from PostgreSQL and register the version')
+    .option('--out <file>', 'model file to write (dataset mode)');
+  addTrainerOptions(addHyperOptions(cmd), { algorithms: false }).action(async (flags: TrainFlags) => {
+    if ((flags.model === undefined) === (flags.out === undefined)) {
+      throw new UsageError('give either --model NAME (train from the database and register) or --out FILE (write a model file)');
+    }
+    if (flags.model !== undefined) {
+      if (flags.format !== undefined) throw new UsageError('--model trains from the database; load a dataset with `netflicks db import --format …` first');
+      process.env.LOG_LEVEL ||= 'warn'; // progress bars instead of log lines
+      await runTrainerCommand(
+        {
+          ...flags,
+          algorithms: flags.algorithms?.join(','),
+          hyperparameters: [hyperFlagPairs(flags), flags.hyperparameters].filter(Boolean).join(','),
+          seed: String(flags.seed),
+          threads: String(flags.threads),
+        },
+        (stage) => createProgress(stage),
+      );
+      return;
+    }
+    if (flags.format === undefined) throw new UsageError('--out needs a dataset: --format FORMAT (and --path DIR)');
+    const summary = await runTrain({ ...flags, algorithms: flags.algorithms ?? ['hybrid'] }, flags.out as string);
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   });
 }
 
-export async function runTrain(flags: TrainFlags): Promise<Record<string, unknown>> {
+/** --factors and friends as trainer hyperparameters (shared keys apply to ALS and implicit ALS). */
+function hyperFlagPairs(h: HyperFlags): string {
+  return (['factors', 'iterations', 'regularization', 'alpha'] as const)
+    .filter((k) => h[k] !== undefined)
+    .map((k) => `${k}=${h[k]}`)
+    .join(',');
+}
+
+export async function runTrain(flags: TrainFlags & { algorithms: AlgorithmName[] }, outFile: string): Promise<Record<string, unknown>> {
   const dataset = await loadWithProgress(flags, flags.seed, false);
   const data = buildTrainingData(dataset.ratings, dataset.movies);
   const models: Partial<Record<ComponentName, Recommender>> = {};
@@ -56,7 +89,7 @@ export async function runTrain(flags: TrainFlags): Promise<Record<string, unknow
     hybrid: flags.algorithms.includes('hybrid') ? {} : undefined,
     info: { dataset: dataset.name, ratings: dataset.ratings.length, fingerprint, trainSeconds: seconds, seed: flags.seed },
   });
-  const out = resolve(flags.out);
+  const out = resolve(outFile);
   await writeModelFile(out, doc);
   return { out, algorithms: doc.meta.algorithms, users: data.users.size, items: data.items.size, fingerprint, trainSeconds: seconds };
 }

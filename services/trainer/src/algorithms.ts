@@ -61,19 +61,26 @@ export function ialsParams(h: HyperFlags): Partial<IalsParams> {
   return definedOnly({ factors: h.factors, iterations: h.iterations, regularization: h.regularization, alpha: h.alpha });
 }
 
+/** Per-model overrides on top of the flags (the trainer's `als.*` / `ials.*` hyperparameters). */
+export interface ModelOverrides {
+  als?: Partial<AlsParams>;
+  ials?: Partial<IalsParams>;
+}
+
 /** Trains one component model. */
 export async function trainComponent(
   name: ComponentName,
   data: TrainingData,
   hyper: HyperFlags,
   run: RunOptions,
+  overrides: ModelOverrides = {},
 ): Promise<Recommender> {
   const common = { threads: run.threads, seed: run.seed, onProgress: run.onProgress };
   switch (name) {
     case 'als':
-      return trainAls(data, { ...alsParams(hyper), ...common });
+      return trainAls(data, { ...alsParams(hyper), ...overrides.als, ...common });
     case 'ials':
-      return trainIals(data, { ...ialsParams(hyper), ...common });
+      return trainIals(data, { ...ialsParams(hyper), ...overrides.ials, ...common });
     case 'content':
       return trainContent(data);
     case 'popularity':

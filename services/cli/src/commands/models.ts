@@ -1,0 +1,197 @@
+/**
+ * `netflicks models list|show|validate|promote|rollback|export|prune`: the model registry in
+ * PostgreSQL ($DATABASE_URL, else the embedded server).
+ */
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import {
+  applyRetention,
+  createPool,
+  listModelVersions,
+  listModels,
+  listTransitions,
+  loadModelArtifact,
+  migrate,
+  parseVersionRef,
+  promoteModelVersion,
+  resolveDatabase,
+  resolveVersion,
+  rollbackModel,
+  validateModelVersion,
+  type ModelVersionRecord,
+} from '@netflicks/db';
+import { THRESHOLD_NAMES, decodeModelFile, parseValidationPolicy, writeModelFile } from '@netflicks/recsys';
+import type pg from 'pg';
+import { ReportedFailure } from '../errors.js';
+import { positiveInt } from '../flags.js';
+import { formatTable } from '../table.js';
+
+interface DbFlags {
+  databaseUrl?: string;
+  json?: boolean;
+}
+
+/** Who changed the registry: the person at the keyboard, as far as the environment says. */
+function actor(): string {
+  return `cli:${process.env.USER || process.env.LOGNAME || 'unknown'}`;
+}
+
+async function withRegistry<T>(flags: DbFlags, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const env = flags.databaseUrl ? { ...process.env, DATABASE_URL: flags.databaseUrl } : process.env;
+  const handle = await resolveDatabase(env);
+  const pool = createPool(handle.url, { max: 2, applicationName: 'netflicks-models' });
+  try {
+    await migrate(pool);
+    return await fn(pool);
+  } finally {
+    await pool.end();
+    await handle.stop();
+  }
+}
+
+function print(flags: DbFlags, value: unknown, human: () => string): void {
+  process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+const metric = (r: ModelVersionRecord, key: string): string => (typeof r.metrics[key] === 'number' ? r.metrics[key].toFixed(4) : '-');
+
+function versionsTable(versions: ModelVersionRecord[]): string {
+  if (versions.length === 0) return '(no versions)';
+  return formatTable(
+    ['version', 'state', 'rmse', 'ndcg@10', 'hitrate@10', 'coverage', 'training run', 'created'],
+    versions.map((v) => [
+      `v${v.version}`,
+      v.state,
+      metric(v, 'rmse'),
+      metric(v, 'ndcg@10'),
+      metric(v, 'hitrate@10'),
+      metric(v, 'coverage'),
+      v.trainingRun ?? '-',
+      v.createdAt.toISOString().replace(/\.\d+Z$/, 'Z'),
+    ]),
+  );
+}
+
+function addDb(cmd: Command): Command {
+  return cmd
+    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the embedded server)')
+    .option('--json', 'print JSON');
+}
+
+interface ValidateFlags extends DbFlags {
+  policy?: string;
+  maxRegression?: string;
+  [threshold: string]: unknown;
+}
+
+/** --max-rmse for maxRMSE, --min-ndcg-at10 for minNDCGAt10, … (commander camel-cases them back). */
+function thresholdFlag(name: string): { flag: string; key: string } {
+  const flag = name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase();
+  const key = flag.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+  return { flag, key };
+}
+
+export function registerModelsCommands(program: Command): void {
+  const models = program.command('models').description('the model registry: versions, validation, promotion, rollback, export');
+
+  addDb(models.command('list [model]').description('models, or one model\'s versions (newest first)')).action(
+    async (model: string | undefined, flags: DbFlags) => {
+      await withRegistry(flags, async (pool) => {
+        if (model === undefined) {
+          const all = await listModels(pool);
+          print(flags, all, () =>
+            all.length === 0
+              ? '(no models registered: run `netflicks train --model NAME`)'
+              : formatTable(
+                  ['model', 'versions', 'latest', 'champion (live)', 'challenger'],
+                  all.map((m) => [m.name, String(m.versions), fmtV(m.latest), fmtV(m.live), fmtV(m.challenger)]),
+                ),
+          );
+        } else {
+          const versions = await listModelVersions(pool, model);
+          print(flags, versions, () => versionsTable(versions));
+        }
+      });
+    },
+  );
+
+  addDb(models.command('show <model> [version]').description('one version (number or alias: champion, challenger, latest, previous; default champion)')).action(
+    async (model: string, ref: string | undefined, flags: DbFlags) => {
+      await withRegistry(flags, async (pool) => {
+        const record = await resolveVersion(pool, model, parseVersionRef(ref ?? 'champion'));
+        const transitions = await listTransitions(pool, model, { version: record.version });
+        print(flags, { ...record, transitions }, () => JSON.stringify({ ...record, transitions }, null, 2));
+      });
+    },
+  );
+
+  const validate = addDb(models.command('validate <model> <version>').description('run the validation gate: thresholds, and no regression against the live version'))
+    .option('--policy <pairs>', `gate settings as key=value pairs (${THRESHOLD_NAMES.join(', ')}, maxRegression)`)
+    .option('--max-regression <x>', 'relative tolerance against the live version (default 0.02)');
+  for (const name of THRESHOLD_NAMES) validate.option(`--${thresholdFlag(name).flag} <x>`, `threshold ${name}`);
+  validate.action(async (model: string, ref: string, flags: ValidateFlags) => {
+    const settings: Record<string, string> = {};
+    for (const pair of (flags.policy ?? '').split(',').filter((p) => p.trim() !== '')) {
+      const [k, ...v] = pair.split('=');
+      settings[k.trim()] = v.join('=').trim();
+    }
+    for (const name of THRESHOLD_NAMES) {
+      const value = flags[thresholdFlag(name).key];
+      if (typeof value === 'string') settings[name] = value;
+    }
+    if (flags.maxRegression !== undefined) settings.maxRegression = flags.maxRegression;
+    const policy = parseValidationPolicy(settings);
+    const result = await withRegistry(flags, async (pool) => {
+      const target = await resolveVersion(pool, model, parseVersionRef(ref));
+      return validateModelVersion(pool, model, target.version, policy, { actor: actor() });
+    });
+    print(flags, result, () =>
+      [
+        `${model} v${result.record.version}: ${result.verdict.outcome.toUpperCase()} (state ${result.record.state})`,
+        ...result.verdict.checks.map((c) => `  ${c.status.padEnd(12)} ${c.message}`),
+      ].join('\n'),
+    );
+    // 0 passed, 1 failed, 3 inconclusive: scripts can tell "bad model" from "could not tell".
+    if (result.verdict.outcome !== 'passed') throw new ReportedFailure(result.verdict.outcome === 'failed' ? 1 : 3);
+  });
+
+  addDb(models.command('promote <model> <version>').description('make a validated (or previously live) version live; the live one is retired'))
+    .option('--force', 'also promote a candidate that has not passed validation')
+    .option('--reason <text>', 'recorded in the audit trail')
+    .action(async (model: string, ref: string, flags: DbFlags & { force?: boolean; reason?: string }) => {
+      const result = await withRegistry(flags, async (pool) => {
+        const target = await resolveVersion(pool, model, parseVersionRef(ref));
+        return promoteModelVersion(pool, model, target.version, { actor: actor(), reason: flags.reason, force: flags.force });
+      });
+      print(flags, result, () => `${model}: v${result.live.version} is live${result.previous ? ` (v${result.previous} retired)` : ''}`);
+    });
+
+  addDb(models.command('rollback <model>').description('make the previously live version live again'))
+    .option('--reason <text>', 'recorded in the audit trail')
+    .action(async (model: string, flags: DbFlags & { reason?: string }) => {
+      const result = await withRegistry(flags, (pool) => rollbackModel(pool, model, { actor: actor(), reason: flags.reason }));
+      print(flags, result, () => `${model}: rolled back from v${result.previous} to v${result.live.version}`);
+    });
+
+  addDb(models.command('export <model> [version]').description('write a version\'s model file (verified) for `netflicks serve --model FILE`'))
+    .requiredOption('--out <file>', 'model file to write')
+    .action(async (model: string, ref: string | undefined, flags: DbFlags & { out: string }) => {
+      const out = resolve(flags.out);
+      const record = await withRegistry(flags, async (pool) => {
+        const rec = await resolveVersion(pool, model, parseVersionRef(ref ?? 'champion'));
+        // decode verifies the file's own checksum on top of the registry's sha256
+        await writeModelFile(out, decodeModelFile(await loadModelArtifact(pool, model, rec.version)));
+        return rec;
+      });
+      print(flags, { model, version: record.version, out }, () => `${model} v${record.version} → ${out}`);
+    });
+
+  addDb(models.command('prune <model>').description('delete versions beyond the newest N (never the live one or the one a rollback returns to)'))
+    .requiredOption('--keep <n>', 'versions to keep', positiveInt)
+    .action(async (model: string, flags: DbFlags & { keep: number }) => {
+      const deleted = await withRegistry(flags, (pool) => applyRetention(pool, model, flags.keep, { actor: actor() }));
+      print(flags, { model, deleted }, () => (deleted.length ? `${model}: deleted ${deleted.map((v) => `v${v}`).join(', ')}` : `${model}: nothing to delete`));
+    });
+}
+
+const fmtV = (v: number | null): string => (v === null ? '-' : `v${v}`);

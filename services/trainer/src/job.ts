@@ -1,0 +1,135 @@
+/**
+ * The training Job's entrypoint (`netflicks trainer`): configuration → database → runTrainer →
+ * optional MLflow tracking → a JSON summary on stdout and in the termination-message file →
+ * an exit code that tells retryable failures from permanent ones.
+ */
+import { writeFile } from 'node:fs/promises';
+import { createPool, describeError, migrate, resolveDatabase } from '@netflicks/db';
+import { ConfigError, createLogger, type EnvSource, type Logger } from '@netflicks/platform';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, loadTrainerConfig, type TrainerConfig } from './config.js';
+import { EXIT, classifyFailure, type FailureKind } from './exit-codes.js';
+import { logTrainingRun, mlflowConfigFromEnv, type MlflowConfig } from './mlflow.js';
+import { logProgress, type ProgressFactory } from './progress.js';
+import { runTrainer, type TrainerSummary } from './trainer.js';
+
+/** Kubernetes keeps at most 4096 bytes of a termination message. */
+export const TERMINATION_MESSAGE_LIMIT = 4096;
+
+export interface JobOptions {
+  env?: EnvSource;
+  log?: Logger;
+  /** Progress reporting; default: JSON log lines. */
+  progress?: ProgressFactory;
+  /** Where the summary goes besides the termination message; default process.stdout (logs go to stderr). */
+  stdout?: (line: string) => void;
+}
+
+export interface JobOutcome {
+  exitCode: number;
+  summary?: TrainerSummary;
+  error?: { kind: FailureKind; message: string };
+}
+
+/**
+ * The termination message: the summary, shrunk to fit 4096 bytes if needed (baseline and
+ * timings go first; the version and metrics the operator needs stay).
+ */
+export function terminationMessage(payload: object): string {
+  let text = JSON.stringify(payload);
+  if (Buffer.byteLength(text) <= TERMINATION_MESSAGE_LIMIT) return text;
+  const slim: Record<string, unknown> = { ...payload, truncated: true };
+  for (const key of ['hyperparameters', 'timings', 'baseline', 'data']) {
+    if (key === 'baseline' && slim.baseline && typeof slim.baseline === 'object') {
+      const b = slim.baseline as { version: number; metrics: unknown; candidate?: unknown };
+      slim.baseline = { version: b.version, metrics: b.metrics, candidate: b.candidate };
+    } else {
+      delete slim[key];
+    }
+    text = JSON.stringify(slim);
+    if (Buffer.byteLength(text) <= TERMINATION_MESSAGE_LIMIT) return text;
+  }
+  const e = (payload as { error?: { message?: string } }).error;
+  if (e?.message) {
+    return JSON.stringify({ ...slim, error: { ...e, message: `${e.message.slice(0, 3000)}…` } }).slice(0, TERMINATION_MESSAGE_LIMIT);
+  }
+  return text.slice(0, TERMINATION_MESSAGE_LIMIT);
+}
+
+async function writeTermination(path: string, payload: object, log: Logger): Promise<void> {
+  try {
+    await writeFile(path, terminationMessage(payload));
+  } catch (err) {
+    // Outside Kubernetes /dev/termination-log usually does not exist; the summary is on stdout.
+    log.debug({ path, err: describeError(err) }, 'could not write the termination message');
+  }
+}
+
+function mlflowConfig(env: EnvSource, cfg: TrainerConfig): MlflowConfig | null {
+  try {
+    return mlflowConfigFromEnv(env as NodeJS.ProcessEnv, { experimentName: `netflicks/${cfg.MODEL_NAME}` });
+  } catch (err) {
+    throw new ConfigError([{ variable: 'MLFLOW_TRACKING_URI', message: describeError(err) }]);
+  }
+}
+
+export async function runTrainerJob(opts: JobOptions = {}): Promise<JobOutcome> {
+  const env = opts.env ?? process.env;
+  const out = opts.stdout ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let log = opts.log ?? createLogger({ component: 'trainer', destination: process.stderr });
+  const terminationPath = env.TERMINATION_MESSAGE_PATH || DEFAULT_TERMINATION_MESSAGE_PATH;
+  let stop: (() => Promise<void>) | undefined;
+  try {
+    const cfg = loadTrainerConfig(env);
+    if (!opts.log) log = createLogger({ component: 'trainer', level: cfg.LOG_LEVEL, destination: process.stderr });
+    const mlflow = mlflowConfig(env, cfg);
+    const startedAt = Date.now();
+    const db = await resolveDatabase({ ...env, DATABASE_URL: cfg.DATABASE_URL });
+    stop = db.stop;
+    const pool = createPool(db.url, { max: 2, applicationName: `netflicks-trainer${cfg.TRAINING_RUN ? `/${cfg.TRAINING_RUN}` : ''}` });
+    try {
+      await migrate(pool, { log: (message) => log.info(message) });
+      log.info({ model: cfg.MODEL_NAME, trainingRun: cfg.TRAINING_RUN, algorithms: cfg.ALGORITHMS, holdout: cfg.HOLDOUT }, 'training run starting');
+      const result = await runTrainer(cfg, { pool, log, progress: opts.progress ?? logProgress(log) });
+      const summary: TrainerSummary & { mlflow?: unknown } = result.summary;
+      if (mlflow) {
+        try {
+          const tracked = await logTrainingRun(mlflow, {
+            runName: cfg.TRAINING_RUN ?? `${cfg.MODEL_NAME}-v${summary.version}`,
+            startTime: startedAt,
+            endTime: Date.now(),
+            params: { ...summary.hyperparameters, algorithms: summary.algorithms.join(','), holdout: summary.holdout, 'data.fingerprint': summary.data.fingerprint },
+            metrics: summary.metrics,
+            tags: {
+              'netflicks.model': summary.model,
+              'netflicks.version': String(summary.version),
+              ...(summary.trainingRun ? { 'netflicks.training_run': summary.trainingRun } : {}),
+            },
+            artifact: { path: `model/${summary.model}-v${summary.version}.nflx.gz`, bytes: result.artifact.compressed, contentType: 'application/gzip' },
+            status: 'FINISHED',
+          });
+          summary.mlflow = { runId: tracked.runId, experimentId: tracked.experimentId };
+        } catch (err) {
+          // The version is registered; tracking is a copy, so its failure is reported, not fatal.
+          log.warn({ err: describeError(err) }, 'MLflow tracking failed; the version is registered regardless');
+          summary.mlflow = { error: describeError(err).slice(0, 300) };
+        }
+      }
+      out(JSON.stringify(summary));
+      await writeTermination(terminationPath, summary, log);
+      log.info({ model: summary.model, version: summary.version, metrics: summary.metrics, seconds: summary.timings.total }, 'training run registered');
+      return { exitCode: EXIT.ok, summary };
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
+  } catch (err) {
+    const { exitCode, kind } = classifyFailure(err);
+    const message = describeError(err);
+    log.error({ exitCode, kind, err: message }, 'training run failed');
+    const payload = { error: { kind, exitCode, message } };
+    out(JSON.stringify(payload));
+    await writeTermination(terminationPath, payload, log);
+    return { exitCode, error: { kind, message } };
+  } finally {
+    await stop?.().catch(() => undefined);
+  }
+}
