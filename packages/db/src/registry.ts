@@ -383,7 +383,7 @@ export async function resolveVersion(db: Queryable, modelName: string, ref: Vers
     rec = rows[0] ? toRecord(rows[0]) : null;
   }
   if (!rec) {
-    const what = typeof ref === 'number' ? `version ${ref}` : `a ${ref} version`;
+    const what = typeof ref === 'number' ? `version ${ref}` : `${ref} version`;
     throw new RegistryError(`model "${modelName}" has no ${what}`, 'not-found');
   }
   return rec;

@@ -8,6 +8,7 @@ import { registerKafkaCommands } from './commands/kafka.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerServe } from './commands/serve.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerTrainer } from './commands/trainer.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerKafkaCommands(program);
   registerSimulate(program);
   registerIngest(program);
+  registerServe(program);
   registerTrainer(program);
   registerModelsCommands(program);
   applyToSubcommands(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
