@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the project's benchmarks and prints a markdown report (copy the tables into
 // docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
-//   node scripts/bench.js [--runs 3] [--only quality,ials,load] [--quick]
+//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer] [--quick]
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'quality,ials,load' },
+    only: { type: 'string', default: 'quality,ials,load,trainer' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -81,6 +81,18 @@ if (only.has('load')) {
   out.push('| seconds (median) | rows/s (median) | peak RSS MB |', '|---|---|---|');
   const secs = results.map((r) => r.seconds);
   out.push(`| ${median(secs).toFixed(2)} | ${Math.round(Number(rows) / median(secs)).toLocaleString('en-US')} | ${median(results.map((r) => r.peakRssMB ?? NaN)).toFixed(0)} |`);
+}
+
+if (only.has('trainer')) {
+  // The whole training run against a real PostgreSQL (embedded instance "bench"): targets < 10 s
+  // at MovieLens-100K size and < 60 s at 1M ratings on 2 cores.
+  out.push('', `### Trainer: snapshot + train + evaluate + refit + register (${runs} runs, 2 threads)`, '');
+  out.push('| database | ratings | total s (median) | snapshot | train | evaluate | refit | register | RMSE | NDCG@10 |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const size of values.quick ? ['100k'] : ['100k', '1m']) {
+    const r = JSON.parse(node([join(root, 'services/trainer/bench/trainer-pipeline.mjs'), '--size', size, '--runs', String(runs)]).trim().split('\n').pop());
+    const s = r.medianStages;
+    out.push(`| synthetic ${size} | ${r.ratings} | ${r.medianSeconds.toFixed(2)} | ${s.snapshot} | ${s.train} | ${s.evaluate} | ${s.refit} | ${s.register} | ${f4(r.metrics.rmse)} | ${f4(r.metrics['ndcg@10'])} |`);
+  }
 }
 
 process.stdout.write(`${out.join('\n')}\n`);

@@ -4,6 +4,7 @@ import { WorkerPool, splitRowsByCost, workerScriptUrl } from './parallel.js';
 import { Random } from './random.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainOptions } from './types.js';
+import { copyRowsById, type WarmStart } from './warm-start.js';
 
 // ---------------------------------------------------------------------------------------------
 // Machinery shared by explicit ALS (this file), implicit ALS (ials.ts) and the worker.
@@ -367,6 +368,12 @@ export class ImplicitFeedbackBlock {
     this.x.fill(0);
   }
 
+  /** Starts the solver from a previous model's Y (rows already in this block's item order). */
+  warm(y: Float32Array): void {
+    this.y.set(y);
+    this.x.set(y);
+  }
+
   /** One warm-started PCG solve for Y given the user factors P; then z_u into `prior`. */
   update(userFactors: Float32Array, prior: Float32Array): void {
     const { k, x, r, d, ad, z } = this;
@@ -487,7 +494,11 @@ export function computeImplicitPrior(
   }
 }
 
-export type AlsTrainParams = Partial<AlsParams> & Partial<TrainOptions>;
+export type AlsTrainParams = Partial<AlsParams> &
+  Partial<TrainOptions> & {
+    /** Start from this model's factors, biases and y (single-member models of the same k only). */
+    warmStart?: WarmStart<AlsModel>;
+  };
 
 /**
  * Solves the regularised least squares for one row's [bias, factors] against the fixed other side:
@@ -606,6 +617,10 @@ export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, 
   }
 };
 
+function usableWarmStart(w: WarmStart<AlsModel> | undefined, p: AlsParams): WarmStart<AlsModel> | null {
+  return w && w.model.members === 1 && w.model.factors === p.factors ? w : null;
+}
+
 /** Trains explicit ALS with biases: r̂ = μ + b_u + b_i + p_u·q_i. */
 export async function trainAls(data: TrainingData, params: AlsTrainParams = {}): Promise<AlsModel> {
   const p: AlsParams = {
@@ -703,12 +718,25 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
         itemBlock.reset();
         arrays.itemPrior!.fill(0);
       }
+      const warm = m === 0 ? usableWarmStart(params.warmStart, p) : null;
+      if (warm) {
+        copyRowsById(warm.model.userFactors, warm.users, arrays.userFactors, data.users, k);
+        copyRowsById(warm.model.itemFactors, warm.items, arrays.itemFactors, data.items, k);
+        copyRowsById(warm.model.userBias, warm.users, arrays.userBias, data.users, 1);
+        copyRowsById(warm.model.itemBias, warm.items, arrays.itemBias, data.items, 1);
+        if (implicitBlock && warm.model.implicitFactors.length === warm.model.itemFactors.length) {
+          const y = new Float32Array(nItems * k);
+          copyRowsById(warm.model.implicitFactors, warm.items, y, data.items, k);
+          implicitBlock.warm(y);
+        }
+      }
       const tag = E > 1 ? ` (member ${m + 1}/${E})` : '';
       for (let it = 0; it < p.iterations; it++) {
         // The y block fits the previous user factors (the first user step has z = 0).
-        if (implicitBlock && it > 0) implicitBlock.update(arrays.userFactors, arrays.userPrior!);
+        // (warm: the factors are already meaningful, so the y blocks fit them from the start)
+        if (implicitBlock && (it > 0 || warm)) implicitBlock.update(arrays.userFactors, arrays.userPrior!);
         await trainer.solve('users');
-        if (itemBlock && it > 0) itemBlock.update(arrays.itemFactors, arrays.itemPrior!);
+        if (itemBlock && (it > 0 || warm)) itemBlock.update(arrays.itemFactors, arrays.itemPrior!);
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: users`);
         await trainer.solve('items');
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: items`);

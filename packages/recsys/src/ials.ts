@@ -20,6 +20,7 @@ import { Random } from './random.js';
 import type { CsrMatrix } from './sparse.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainOptions } from './types.js';
+import { copyRowsById, type WarmStart } from './warm-start.js';
 
 /** How a stored rating becomes the confidence weight: c = 1 + α·t(r). */
 export type ConfidenceTransform = 'rating' | 'binary';
@@ -72,7 +73,11 @@ export const IALS_DEFAULTS: Readonly<IalsParams> = {
   initStd: 0.01,
 };
 
-export type IalsTrainParams = Partial<IalsParams> & Partial<TrainOptions>;
+export type IalsTrainParams = Partial<IalsParams> &
+  Partial<TrainOptions> & {
+    /** Start from this model's factors (same k only). */
+    warmStart?: WarmStart<IalsModel>;
+  };
 
 function transformValue(r: number, confidence: ConfidenceTransform): number {
   return confidence === 'binary' ? 1 : r;
@@ -326,6 +331,11 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   const userFactors = new Float32Array(nUsers * k);
   rng.fillGaussian(itemFactors, p.initStd);
   rng.fillGaussian(userFactors, p.initStd);
+  const warm = params.warmStart;
+  if (warm && warm.model.factors === k) {
+    copyRowsById(warm.model.userFactors, warm.users, userFactors, data.users, k);
+    copyRowsById(warm.model.itemFactors, warm.items, itemFactors, data.items, k);
+  }
 
   const share = threads > 1;
   const weights = (m: CsrMatrix): CsrArrays => {

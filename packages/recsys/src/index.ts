@@ -20,3 +20,4 @@ export * from './als.js';
 export * from './ials.js';
 export * from './parallel.js';
 export * from './validation-gate.js';
+export * from './warm-start.js';

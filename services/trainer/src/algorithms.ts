@@ -10,8 +10,10 @@ import {
   trainPopularity,
   tune,
   type AlsParams,
+  type AlsTrainParams,
   type ComponentName,
   type IalsParams,
+  type IalsTrainParams,
   type Movie,
   type RatingTable,
   type Recommender,
@@ -63,8 +65,8 @@ export function ialsParams(h: HyperFlags): Partial<IalsParams> {
 
 /** Per-model overrides on top of the flags (the trainer's `als.*` / `ials.*` hyperparameters). */
 export interface ModelOverrides {
-  als?: Partial<AlsParams>;
-  ials?: Partial<IalsParams>;
+  als?: AlsTrainParams;
+  ials?: IalsTrainParams;
 }
 
 /** Trains one component model. */
