@@ -16,6 +16,7 @@ export default {
   moduleNameMapper: {
     '^@netflicks/(recsys|data|db|platform)$': '<rootDir>/packages/$1/src/index.ts',
     '^@netflicks/(simulator|ingest|recommend-api|trainer)$': '<rootDir>/services/$1/src/index.ts',
+    '^@netflicks/operator$': '<rootDir>/operator/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/{packages,services,operator,test}/**/*.test.ts'],

@@ -56,6 +56,7 @@ export {
   assertModelName,
   canTransition,
   compressArtifact,
+  findVersionByTrainingRun,
   getLiveVersion,
   getModelVersion,
   isConnectionError,

@@ -300,6 +300,15 @@ export async function getModelVersion(db: Queryable, modelName: string, version:
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
+/** The version a training run registered (the newest, if a run was retried after registering). */
+export async function findVersionByTrainingRun(db: Queryable, modelName: string, trainingRun: string): Promise<ModelVersionRecord | null> {
+  const { rows } = await db.query<VersionRow>(
+    `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model_name = $1 AND training_run = $2 ORDER BY version DESC LIMIT 1`,
+    [modelName, trainingRun],
+  );
+  return rows[0] ? toRecord(rows[0]) : null;
+}
+
 /** The champion: the model's live version, if any. */
 export async function getLiveVersion(db: Queryable, modelName: string): Promise<ModelVersionRecord | null> {
   const { rows } = await db.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model_name = $1 AND state = 'live'`, [

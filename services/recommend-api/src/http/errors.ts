@@ -1,0 +1,34 @@
+/**
+ * Client-facing errors: a status, a stable machine-readable code and a one-line message. Anything
+ * else that escapes a handler is an internal error, answered with a generic 500 body (the details
+ * go to the log with the request id, never to the client).
+ */
+export type ErrorCode =
+  | 'invalid_user_id'
+  | 'invalid_movie_id'
+  | 'invalid_parameter'
+  | 'unknown_genre'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'uri_too_long'
+  | 'unavailable'
+  | 'internal';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  requestId: string;
+}

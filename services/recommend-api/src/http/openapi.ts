@@ -1,0 +1,200 @@
+/** The API's OpenAPI 3.1 description, served at /openapi.json (a test validates it and the routes against it). */
+import { MAX_K } from '../engine/engine.js';
+import { DEFAULT_K, MAX_ID } from './params.js';
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+const idParam = (name: string, description: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'integer', minimum: 1, maximum: MAX_ID },
+});
+
+const kParam = {
+  name: 'k',
+  in: 'query',
+  required: false,
+  description: 'Number of items.',
+  schema: { type: 'integer', minimum: 1, maximum: MAX_K, default: DEFAULT_K },
+};
+
+const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+
+export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Netflicks recommend API',
+      version,
+      description:
+        'Movie recommendations from a hybrid model: collaborative filtering (implicit ALS) for users with enough ratings, content-based blended with popularity for users with a few, popularity for new users. Ratings newer than the model are folded in at request time.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    paths: {
+      '/recommend/{userId}': {
+        get: {
+          operationId: 'recommend',
+          summary: "A user's recommendations; never a movie the user already rated (unless exclude_seen=false).",
+          parameters: [
+            idParam('userId', 'User id. An unknown user gets popular movies (strategy "popularity").'),
+            kParam,
+            { name: 'genre', in: 'query', required: false, description: 'Only movies of this genre (case-insensitive); unknown genres are a 400.', schema: { type: 'string', minLength: 1, maxLength: 64 } },
+            { name: 'exclude_seen', in: 'query', required: false, description: 'Leave out movies the user rated.', schema: { type: 'boolean', default: true } },
+          ],
+          responses: {
+            '200': { description: 'Recommendations, best first.', content: json('Recommendations') },
+            '400': errorResponse('Invalid user id, k, genre or exclude_seen.'),
+            '503': errorResponse('No model loaded yet.'),
+          },
+        },
+      },
+      '/similar/{movieId}': {
+        get: {
+          operationId: 'similar',
+          summary: 'Movies similar to a movie: collaborative (item factors) when it has ratings, else by metadata.',
+          parameters: [idParam('movieId', 'Movie id.'), kParam],
+          responses: {
+            '200': { description: 'Similar movies, most similar first.', content: json('Similar') },
+            '400': errorResponse('Invalid movie id or k.'),
+            '404': errorResponse('The model does not know the movie.'),
+            '503': errorResponse('No model loaded yet.'),
+          },
+        },
+      },
+      '/movies/{movieId}': {
+        get: {
+          operationId: 'movie',
+          summary: 'A movie of the served catalogue.',
+          parameters: [idParam('movieId', 'Movie id.')],
+          responses: {
+            '200': { description: 'The movie.', content: json('MovieDetails') },
+            '400': errorResponse('Invalid movie id.'),
+            '404': errorResponse('The model does not know the movie.'),
+            '503': errorResponse('No model loaded yet.'),
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'healthz',
+          summary: 'Liveness: the process answers.',
+          responses: { '200': { description: 'Alive.', content: json('Status') } },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'readyz',
+          summary: 'Readiness: a model is loaded, the database answers (when used), not shutting down.',
+          responses: {
+            '200': { description: 'Ready.', content: json('Readiness') },
+            '503': { description: 'Not ready.', content: json('Readiness') },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics (text exposition format).',
+          responses: { '200': { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openapi',
+          summary: 'This document.',
+          responses: { '200': { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object' } } } } },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error', 'message'],
+          properties: {
+            error: {
+              type: 'string',
+              enum: ['invalid_user_id', 'invalid_movie_id', 'invalid_parameter', 'unknown_genre', 'not_found', 'method_not_allowed', 'uri_too_long', 'unavailable', 'internal'],
+            },
+            message: { type: 'string' },
+            requestId: { type: 'string' },
+          },
+        },
+        Model: {
+          type: 'object',
+          required: ['name', 'version'],
+          properties: {
+            name: { type: 'string' },
+            version: { type: ['integer', 'null'], description: 'Registry version; null when serving a model file.' },
+          },
+        },
+        Movie: {
+          type: 'object',
+          required: ['movieId', 'title', 'year', 'genres'],
+          properties: {
+            movieId: { type: 'integer' },
+            title: { type: 'string' },
+            year: { type: ['integer', 'null'] },
+            genres: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        ScoredMovie: {
+          allOf: [
+            { $ref: '#/components/schemas/Movie' },
+            { type: 'object', required: ['score'], properties: { score: { type: 'number', description: "On the strategy's own scale; comparable within one response only." } } },
+          ],
+        },
+        Recommendations: {
+          type: 'object',
+          required: ['userId', 'strategy', 'model', 'items', 'requestId'],
+          properties: {
+            userId: { type: 'integer' },
+            strategy: { type: 'string', enum: ['cf', 'content', 'popularity'] },
+            model: { $ref: '#/components/schemas/Model' },
+            items: { type: 'array', maxItems: MAX_K, items: { $ref: '#/components/schemas/ScoredMovie' } },
+            requestId: { type: 'string' },
+          },
+        },
+        Similar: {
+          type: 'object',
+          required: ['movieId', 'strategy', 'model', 'items', 'requestId'],
+          properties: {
+            movieId: { type: 'integer' },
+            strategy: { type: 'string', enum: ['cf', 'content'] },
+            model: { $ref: '#/components/schemas/Model' },
+            items: { type: 'array', maxItems: MAX_K, items: { $ref: '#/components/schemas/ScoredMovie' } },
+            requestId: { type: 'string' },
+          },
+        },
+        MovieDetails: {
+          allOf: [
+            { $ref: '#/components/schemas/Movie' },
+            {
+              type: 'object',
+              required: ['ratings', 'popularityRank'],
+              properties: {
+                ratings: { type: 'integer', minimum: 0, description: 'Ratings in the training data.' },
+                popularityRank: { type: 'integer', minimum: 1, description: '1 = the most popular movie of the catalogue.' },
+              },
+            },
+          ],
+        },
+        Status: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } },
+        Readiness: {
+          type: 'object',
+          required: ['status'],
+          properties: {
+            status: { type: 'string', enum: ['ready', 'not-ready'] },
+            reason: { type: 'string' },
+            model: { $ref: '#/components/schemas/Model' },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The HTTP server around the Koa app, with a graceful drain: stop accepting connections, let
+ * requests in flight finish (their responses carry `Connection: close`), close idle keep-alive
+ * connections, and only after `timeoutMs` cut what is still open.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+
+export interface HttpServer {
+  readonly server: Server;
+  readonly port: number;
+  /** http://127.0.0.1:port when bound to all interfaces. */
+  readonly url: string;
+  /** Requests being handled right now. */
+  readonly inFlight: number;
+  /** Stops accepting, waits for in-flight requests (up to timeoutMs), then closes every connection. */
+  drain(timeoutMs: number): Promise<{ drained: boolean; cut: number }>;
+}
+
+export async function listen<S>(app: Koa<S>, opts: { port: number; host?: string }): Promise<HttpServer> {
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const handler = app.callback();
+  const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) idle?.();
+    });
+    void handler(req, res);
+  });
+  // Longer than a typical load balancer's idle timeout (60 s on AWS ALB, GKE): the balancer closes first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  const host = opts.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  let draining: Promise<{ drained: boolean; cut: number }> | undefined;
+
+  return {
+    server,
+    port,
+    url: `http://${urlHost}:${port}`,
+    get inFlight() {
+      return inFlight;
+    },
+    drain(timeoutMs) {
+      draining ??= new Promise((resolve) => {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const allDone = new Promise<void>((r) => {
+          if (inFlight === 0) r();
+          else
+            idle = () => {
+              // Responses just finished: their keep-alive sockets are idle now.
+              server.closeIdleConnections();
+              r();
+            };
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((r) => {
+          timer = setTimeout(() => r('timeout'), timeoutMs);
+        });
+        void Promise.race([allDone.then(() => 'done' as const), timeout]).then(async (outcome) => {
+          clearTimeout(timer);
+          const cut = inFlight;
+          if (outcome === 'timeout') server.closeAllConnections();
+          else server.closeIdleConnections();
+          // Sockets that were mid-request when close() began finish and close by themselves.
+          const grace = setTimeout(() => server.closeAllConnections(), 1000);
+          await closed;
+          clearTimeout(grace);
+          resolve({ drained: outcome === 'done', cut: outcome === 'done' ? 0 : cut });
+        });
+      });
+      return draining;
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The API's Prometheus metrics. Labels are bounded: routes are templates ("/recommend/:userId"),
+ * strategies and segments are fixed sets, and per-user activity is a histogram of requests per
+ * user per window, never a per-user label.
+ */
+import { counter, createMetricsRegistry, gauge, histogram, type Counter, type Gauge, type Histogram, type Registry } from '@netflicks/platform';
+
+/** Seconds, 0.25 ms … 2.5 s: the API answers in well under a millisecond when all is well. */
+export const HTTP_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+export const ITEM_COUNT_BUCKETS = [0, 1, 5, 10, 20, 50, 100];
+export const REQUESTS_PER_USER_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 500, 1000];
+
+export type UserSegment = 'cold' | 'light' | 'active';
+export const USER_SEGMENTS: readonly UserSegment[] = ['cold', 'light', 'active'];
+/** MovieLens' own threshold: every user in its released datasets has at least 20 ratings. */
+export const ACTIVE_USER_RATINGS = 20;
+
+/** cold: no ratings known; light: 1–19; active: 20 or more. */
+export function segmentFor(historySize: number): UserSegment {
+  if (historySize <= 0) return 'cold';
+  return historySize < ACTIVE_USER_RATINGS ? 'light' : 'active';
+}
+
+export interface ApiMetrics {
+  registry: Registry;
+  httpDuration: Histogram<'route' | 'method' | 'status'>;
+  recommendationsServed: Counter<'strategy'>;
+  itemsPerResponse: Histogram<'strategy'>;
+  segmentRequests: Counter<'segment'>;
+  requestsPerUser: Histogram;
+  activeUsers: Gauge;
+  modelInfo: Gauge<'model' | 'version' | 'source'>;
+  modelLoads: Counter<'result'>;
+  modelLoadDuration: Histogram;
+  freshRatingsDuration: Histogram<'result'>;
+  freshRatingsCache: Counter<'result'>;
+  eventsPublished: Counter;
+  eventsDropped: Counter<'reason'>;
+  eventBuffer: Gauge;
+}
+
+/**
+ * prom-client's default Node metrics include three gauges named `*_total`
+ * (nodejs_active_handles_total, …_requests_total, …_resources_total), which `promtool check
+ * metrics` rejects (the suffix is reserved for counters). They are replaced by one gauge from
+ * Node's documented process.getActiveResourcesInfo().
+ */
+export function replaceMisnamedDefaultMetrics(registry: Registry, prefix = 'netflicks_'): void {
+  let removed = false;
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    if (registry.getSingleMetric(`${prefix}${name}`)) {
+      registry.removeSingleMetric(`${prefix}${name}`);
+      removed = true;
+    }
+  }
+  if (removed && !registry.getSingleMetric(`${prefix}nodejs_active_resources`)) {
+    gauge(registry, {
+      name: `${prefix}nodejs_active_resources`,
+      help: 'Resources keeping the event loop alive (process.getActiveResourcesInfo()).',
+      collect() {
+        this.set(process.getActiveResourcesInfo().length);
+      },
+    });
+  }
+}
+
+export function createApiMetrics(opts: { registry?: Registry } = {}): ApiMetrics {
+  const registry = opts.registry ?? createMetricsRegistry({ defaultLabels: { service: 'recommend-api' } });
+  replaceMisnamedDefaultMetrics(registry);
+  return {
+    registry,
+    httpDuration: histogram(registry, {
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route template, method and status code.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: HTTP_BUCKETS,
+    }),
+    recommendationsServed: counter(registry, {
+      name: 'recommendations_served_total',
+      help: 'Recommendation lists served, by the hybrid strategy that produced them.',
+      labelNames: ['strategy'],
+    }),
+    itemsPerResponse: histogram(registry, {
+      name: 'recommendation_items',
+      help: 'Items in each served recommendation list.',
+      labelNames: ['strategy'],
+      buckets: ITEM_COUNT_BUCKETS,
+    }),
+    segmentRequests: counter(registry, {
+      name: 'recommendation_user_segment_requests_total',
+      help: 'Recommendation requests by user segment: cold (no ratings), light (1-19), active (20 or more).',
+      labelNames: ['segment'],
+    }),
+    requestsPerUser: histogram(registry, {
+      name: 'recommendation_requests_per_user',
+      help: 'Recommendation requests per distinct user in each completed activity window (60 s by default).',
+      buckets: REQUESTS_PER_USER_BUCKETS,
+    }),
+    activeUsers: gauge(registry, {
+      name: 'recommendation_window_users',
+      help: 'Distinct users who asked for recommendations in the last completed window.',
+    }),
+    modelInfo: gauge(registry, {
+      name: 'recommend_model_info',
+      help: 'The model being served (value 1), by name, version and source.',
+      labelNames: ['model', 'version', 'source'],
+    }),
+    modelLoads: counter(registry, {
+      name: 'recommend_model_loads_total',
+      help: 'Model loads (start-up and hot swaps) by result.',
+      labelNames: ['result'],
+    }),
+    modelLoadDuration: histogram(registry, {
+      name: 'recommend_model_load_duration_seconds',
+      help: 'Time to fetch, verify, decode and index a model before it is swapped in.',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    }),
+    freshRatingsDuration: histogram(registry, {
+      name: 'recommend_fresh_ratings_duration_seconds',
+      help: 'Reads of ratings newer than the model (fold-in), by result (ok, timeout, error).',
+      labelNames: ['result'],
+      buckets: HTTP_BUCKETS,
+    }),
+    freshRatingsCache: counter(registry, {
+      name: 'recommend_fresh_ratings_cache_total',
+      help: 'Fresh-ratings cache lookups by result (hit, miss).',
+      labelNames: ['result'],
+    }),
+    eventsPublished: counter(registry, {
+      name: 'recommend_events_published_total',
+      help: 'Recommendation-request events acknowledged by Kafka.',
+    }),
+    eventsDropped: counter(registry, {
+      name: 'recommend_events_dropped_total',
+      help: 'Recommendation-request events dropped, by reason (buffer_full: the broker is slow or down; invalid; shutdown).',
+      labelNames: ['reason'],
+    }),
+    eventBuffer: gauge(registry, {
+      name: 'recommend_event_buffer_events',
+      help: 'Recommendation-request events waiting to be published.',
+    }),
+  };
+}
+
+/**
+ * Counts requests per user in fixed windows; at each window's end every user's count goes into
+ * the requests-per-user histogram. Memory is bounded by `maxUsers` per window (users past it are
+ * not tracked in that window).
+ */
+export class UserActivityWindow {
+  private counts = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly metrics: Pick<ApiMetrics, 'requestsPerUser' | 'activeUsers'>,
+    readonly windowMs = 60_000,
+    private readonly maxUsers = 1_000_000,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.flush(), this.windowMs);
+    this.timer.unref();
+  }
+
+  record(userId: number): void {
+    const c = this.counts.get(userId);
+    if (c !== undefined) this.counts.set(userId, c + 1);
+    else if (this.counts.size < this.maxUsers) this.counts.set(userId, 1);
+  }
+
+  /** Closes the current window (also called by the timer). */
+  flush(): void {
+    const done = this.counts;
+    this.counts = new Map();
+    for (const c of done.values()) this.metrics.requestsPerUser.observe(c);
+    this.metrics.activeUsers.set(done.size);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

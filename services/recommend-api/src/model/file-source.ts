@@ -1,0 +1,65 @@
+/**
+ * A model file on disk: `netflicks serve --model FILE`. refresh() (SIGHUP in the CLI) re-reads the
+ * file and swaps when its bytes changed; a file that fails to load leaves the old model serving.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import type { Logger } from '@netflicks/platform';
+import type { ApiMetrics } from '../metrics.js';
+import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
+import { ServingModel } from './serving-model.js';
+
+export class FileModelSource implements ModelSource {
+  readonly description: string;
+  private error: string | null = null;
+  private loading: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly holder: ModelHolder,
+    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string } = {},
+  ) {
+    this.description = `file ${path}`;
+  }
+
+  get lastError(): string | null {
+    return this.error;
+  }
+
+  async start(): Promise<void> {
+    await this.load();
+  }
+
+  refresh(reason: string): Promise<boolean> {
+    this.opts.logger?.info({ reason, path: this.path }, 'reloading the model file');
+    this.loading ??= this.load()
+      .catch((err: unknown) => {
+        this.opts.logger?.error({ err, path: this.path }, 'model file reload failed; still serving the previous model');
+        return false;
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+    return this.loading;
+  }
+
+  async stop(): Promise<void> {
+    await this.loading;
+  }
+
+  private async load(): Promise<boolean> {
+    try {
+      const model = await timedLoad(this.opts.metrics, async () => {
+        const bytes = await readFile(this.path);
+        return ServingModel.fromBytes(bytes, { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' });
+      });
+      this.error = null;
+      if (this.holder.current?.identity.sha256 === model.identity.sha256) return false;
+      this.holder.swap(model);
+      return true;
+    } catch (err) {
+      this.error = `cannot load model file ${this.path}: ${err instanceof Error ? err.message : String(err)}`;
+      throw new Error(this.error, { cause: err });
+    }
+  }
+}
