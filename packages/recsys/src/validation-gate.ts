@@ -48,6 +48,20 @@ export interface ValidationPolicy {
   regressionMetrics: string[];
 }
 
+/** The camelCase names the CRDs use for metrics (status.metrics keys), as metric keys. */
+const METRIC_ALIASES: Record<string, string> = {
+  precisionAt10: 'precision@10',
+  recallAt10: 'recall@10',
+  ndcgAt10: 'ndcg@10',
+  mapAt10: 'map@10',
+  hitRateAt10: 'hitrate@10',
+};
+
+/** A metric key from either spelling: `ndcgAt10` or `ndcg@10`. */
+export function metricKey(name: string): string {
+  return METRIC_ALIASES[name] ?? name;
+}
+
 export class PolicyError extends Error {
   override readonly name = 'PolicyError';
 }
@@ -70,7 +84,7 @@ export function parseValidationPolicy(input: Record<string, string | number | st
       policy.maxRegression = num(key, raw);
     } else if (key === 'regressionMetrics') {
       const list = Array.isArray(raw) ? raw : String(raw).split(',');
-      policy.regressionMetrics = list.map((m) => m.trim()).filter((m) => m !== '');
+      policy.regressionMetrics = list.map((m) => metricKey(m.trim())).filter((m) => m !== '');
     } else if (Object.hasOwn(THRESHOLDS, key)) {
       if (Array.isArray(raw)) throw new PolicyError(`validation policy: ${key} must be a number`);
       policy.thresholds[key as ThresholdName] = num(key, raw);

@@ -81,6 +81,7 @@ describe('validation gate', () => {
       maxRegression: 0.05,
       regressionMetrics: ['rmse', 'ndcg@10', 'hitrate@10'],
     });
+    expect(parseValidationPolicy({ regressionMetrics: ['ndcgAt10', 'hitRateAt10', 'rmse'] }).regressionMetrics).toEqual(['ndcg@10', 'hitrate@10', 'rmse']);
     expect(() => parseValidationPolicy({ maxRmse: '1' })).toThrow(/unknown setting "maxRmse"/);
     expect(() => parseValidationPolicy({ minCoverage: 'lots' })).toThrow(PolicyError);
     expect(() => parseValidationPolicy({ minCoverage: '-1' })).toThrow(/non-negative number, got "-1"/);

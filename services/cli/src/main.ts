@@ -7,10 +7,12 @@ import { registerTrain } from './commands/train.js';
 import { registerKafkaCommands } from './commands/kafka.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerEvaluateOnline } from './commands/evaluate-online.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerServe } from './commands/serve.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerTrainer } from './commands/trainer.js';
+import { registerOperator } from './commands/operator.js';
 
 export function buildProgram(): Command {
   const program = new Command('netflicks')
@@ -29,9 +31,11 @@ export function buildProgram(): Command {
   registerKafkaCommands(program);
   registerSimulate(program);
   registerIngest(program);
+  registerEvaluateOnline(program);
   registerServe(program);
   registerTrainer(program);
   registerModelsCommands(program);
+  registerOperator(program);
   applyToSubcommands(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
 }

@@ -1,0 +1,48 @@
+/** The operator's configuration from the environment (flags merged in), validated at start-up. */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, envBool, envInt, envLogLevel, envPort, loadConfig, type EnvSource } from '@netflicks/platform';
+
+export const operatorConfigSchema = z.object({
+  /** The registry's database (the same one the trainer Jobs and the API use). Unset: embedded. */
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(?:ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Watch one namespace; unset: all namespaces. */
+  OPERATOR_NAMESPACE: z.string().trim().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name').optional(),
+  OPERATOR_METRICS_PORT: envPort().default(9102),
+  OPERATOR_WORKERS: envInt({ min: 1, max: 64 }).default(2),
+  /** Relist everything this often (level-triggered safety net; also re-applies children). */
+  OPERATOR_RESYNC_SECONDS: envInt({ min: 10, max: 86_400 }).default(300),
+  OPERATOR_LEADER_ELECTION: envBool().default(true),
+  OPERATOR_LEASE_NAME: z.string().trim().default('netflicks-operator'),
+  /** Where the Lease lives; default: the pod's namespace (POD_NAMESPACE), else "default". */
+  OPERATOR_LEASE_NAMESPACE: z.string().trim().optional(),
+  OPERATOR_LEASE_DURATION_SECONDS: envInt({ min: 2, max: 600 }).default(15),
+  OPERATOR_RENEW_DEADLINE_SECONDS: envInt({ min: 1, max: 600 }).default(10),
+  OPERATOR_RETRY_PERIOD_SECONDS: envInt({ min: 1, max: 60 }).default(2),
+  POD_NAME: z.string().trim().optional(),
+  POD_NAMESPACE: z.string().trim().optional(),
+  /** Outside a cluster: which kubeconfig (default $KUBECONFIG, then ~/.kube/config). */
+  KUBECONFIG: z.string().trim().optional(),
+  LOG_LEVEL: envLogLevel().default('info'),
+});
+
+export type OperatorConfig = z.output<typeof operatorConfigSchema>;
+
+export function loadOperatorConfig(env: EnvSource = process.env): OperatorConfig {
+  const cfg = loadConfig(operatorConfigSchema, env);
+  if (cfg.OPERATOR_RENEW_DEADLINE_SECONDS >= cfg.OPERATOR_LEASE_DURATION_SECONDS) {
+    throw new ConfigError([
+      { variable: 'OPERATOR_RENEW_DEADLINE_SECONDS', message: 'must be shorter than OPERATOR_LEASE_DURATION_SECONDS (client-go leader-election rule)' },
+    ]);
+  }
+  return cfg;
+}
+
+/** This replica's identity in the Lease: the pod name, else host and pid. */
+export function identityOf(cfg: OperatorConfig): string {
+  return cfg.POD_NAME ?? `${hostname()}-${process.pid}`;
+}

@@ -1,0 +1,272 @@
+/**
+ * RecommenderModel controller: serving children pinned to the registry's live version, scheduled
+ * TrainingRuns (cron, no overlap, missed-run deadline), run history pruning, version retention,
+ * manual promotion and one-step rollback (annotations), and the status users read.
+ */
+import { CronExpressionParser } from 'cron-parser';
+import type { Logger } from '@netflicks/platform';
+import { isAlreadyExists, type KubeApi, type KubeObject } from '../kube/api.js';
+import { setCondition, type Condition } from '../kube/conditions.js';
+import type { ReconcileResult } from '../kube/controller.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Informer } from '../kube/informer.js';
+import { MANAGED_BY, R } from '../kube/resources.js';
+import type { Registry } from '../registry.js';
+import { TERMINAL_PHASES, type RecommenderModel, type RecommenderModelStatus, type TrainingRun } from '../types.js';
+import type { ChildApplier } from './apply.js';
+import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName } from './serving.js';
+import { ownerRef } from './training-job.js';
+
+export const PROMOTE_ANNOTATION = 'netflicks.dev/promote-version';
+export const ROLLBACK_ANNOTATION = 'netflicks.dev/rollback';
+
+export interface DeploymentObject extends KubeObject {
+  spec?: { template?: { metadata?: { annotations?: Record<string, string> } } };
+  status?: { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
+}
+
+export interface RecommenderModelDeps {
+  api: KubeApi;
+  models: Informer<RecommenderModel>;
+  runs: Informer<TrainingRun>;
+  deployments: Informer<DeploymentObject>;
+  registry: Registry;
+  events: EventRecorder;
+  applier: ChildApplier;
+  log: Logger;
+  /** Whether the Prometheus operator's ServiceMonitor CRD is served (checked at start). */
+  serviceMonitors: boolean;
+  now?: () => Date;
+}
+
+const SUCCESSFUL: readonly string[] = ['Promoted', 'Validated', 'Rejected', 'Succeeded'];
+const iso = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** The latest cron time ≤ now and the next one after it. */
+export function scheduleTimes(cron: string, now: Date): { last: Date; next: Date } {
+  const expr = CronExpressionParser.parse(cron, { currentDate: now, tz: 'UTC' });
+  const next = expr.next().toDate();
+  const prev = CronExpressionParser.parse(cron, { currentDate: now, tz: 'UTC' }).prev().toDate();
+  return { last: prev, next };
+}
+
+export class RecommenderModelController {
+  private readonly refusedPromotions = new Set<string>();
+
+  constructor(private readonly d: RecommenderModelDeps) {}
+
+  private now(): Date {
+    return this.d.now?.() ?? new Date();
+  }
+
+  private runsOf(model: RecommenderModel): TrainingRun[] {
+    return this.d.runs
+      .list(model.metadata.namespace)
+      .filter((r) => r.spec.modelRef.name === model.metadata.name)
+      .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const model = this.d.models.get(namespace, name);
+    if (!model || model.metadata.deletionTimestamp) return;
+    const before = model.status ?? {};
+    const gen = model.metadata.generation;
+    const status: RecommenderModelStatus = { ...before, observedGeneration: gen };
+    let conditions: Condition[] = before.conditions ?? [];
+    const cond = (type: string, s: Condition['status'], reason: string, message: string): void => {
+      conditions = setCondition(conditions, { type, status: s, reason, message }, gen, () => this.now());
+    };
+    if (conditions.length === 0) {
+      for (const t of ['Ready', 'Serving', 'Degraded']) cond(t, 'Unknown', 'Reconciling', 'first reconcile');
+    }
+
+    await this.handleRequests(model, status, cond);
+    const live = await this.d.registry.live(name);
+    status.liveVersion = live?.version;
+    status.previousVersion = live?.previousLive ?? undefined;
+    if (live && before.liveVersion !== live.version) {
+      await this.retain(model, live.version);
+    }
+
+    // Serving children: the Service, PDB (and ServiceMonitor) always; the Deployment and its HPA
+    // once a version is live (an HPA over a missing Deployment only reports errors).
+    await this.d.applier.apply(R.service, service(model));
+    await this.d.applier.apply(R.pdb, disruptionBudget(model));
+    if (this.d.serviceMonitors) await this.d.applier.apply(R.serviceMonitor, serviceMonitor(model));
+    status.endpoint = endpointOf(model);
+    const dep = this.d.deployments.get(namespace, servingName(model));
+    if (live) {
+      await this.d.applier.apply(R.deployment, deployment(model, live.version));
+      await this.d.applier.apply(R.hpa, autoscaler(model));
+      const ready = dep?.status?.readyReplicas ?? 0;
+      const pinned = dep?.spec?.template?.metadata?.annotations?.['netflicks.dev/model-version'];
+      const rolledOut = pinned === String(live.version) && (dep?.status?.updatedReplicas ?? 0) >= (dep?.status?.replicas ?? 0) && ready > 0;
+      status.replicas = dep?.status?.replicas ?? 0;
+      status.readyReplicas = ready;
+      if (rolledOut) {
+        cond('Serving', 'True', 'Available', `v${live.version} served by ${ready} ready replica(s)`);
+        cond('Ready', 'True', 'Available', `v${live.version} is live and served at ${status.endpoint}`);
+      } else {
+        cond('Serving', 'False', ready > 0 ? 'RollingOut' : 'NoReadyReplicas', `rolling out v${live.version}: ${ready} ready`);
+        cond('Ready', 'False', ready > 0 ? 'RollingOut' : 'NoReadyReplicas', `waiting for v${live.version} to be ready`);
+      }
+    } else {
+      status.replicas = 0;
+      status.readyReplicas = 0;
+      cond('Serving', 'False', 'NoLiveVersion', 'no version of this model has been promoted yet');
+      cond('Ready', 'False', 'NoLiveVersion', 'train and promote a version (kubectl apply a TrainingRun)');
+    }
+
+    const runs = this.runsOf(model);
+    await this.adopt(model, runs);
+    status.latestRun = runs.at(-1)?.metadata.name ?? before.latestRun;
+    const requeue = await this.schedule(model, runs, status, cond);
+    await this.prune(model, runs);
+
+    status.conditions = conditions;
+    if (JSON.stringify(status) !== JSON.stringify(before)) await this.d.api.patchStatus(R.recommenderModel, namespace, name, status);
+    return requeue;
+  }
+
+  /** Manual promotion and rollback, requested with annotations. */
+  private async handleRequests(
+    model: RecommenderModel,
+    status: RecommenderModelStatus,
+    cond: (type: string, s: Condition['status'], reason: string, message: string) => void,
+  ): Promise<void> {
+    const name = model.metadata.name;
+    const ann = model.metadata.annotations ?? {};
+    const rollback = ann[ROLLBACK_ANNOTATION];
+    if (rollback && rollback !== status.lastRollbackRequest) {
+      status.lastRollbackRequest = rollback;
+      try {
+        const r = await this.d.registry.rollback(name, `rollback requested (${ROLLBACK_ANNOTATION}: ${rollback})`);
+        this.d.events.normal(model, 'RolledBack', 'Rollback', `rolled back from v${r.previous} to v${r.live.version}`);
+        cond('Degraded', 'False', 'RolledBack', `rolled back to v${r.live.version}`);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.d.events.warning(model, 'RollbackFailed', 'Rollback', message);
+        cond('Degraded', 'True', 'RollbackFailed', message);
+      }
+    }
+    const wanted = ann[PROMOTE_ANNOTATION];
+    if (wanted !== undefined) {
+      const version = /^v?\d+$/.test(wanted.trim()) ? Number(wanted.trim().replace(/^v/, '')) : Number.NaN;
+      const live = await this.d.registry.live(name);
+      const refusalKey = `${model.metadata.uid}/${wanted}`;
+      if (!Number.isInteger(version) || version < 1) {
+        if (!this.refusedPromotions.has(refusalKey)) this.d.events.warning(model, 'InvalidPromotionRequest', 'Promote', `${PROMOTE_ANNOTATION} must be a version number, got "${wanted}"`);
+        this.refusedPromotions.add(refusalKey);
+      } else if (live?.version !== version && !this.refusedPromotions.has(refusalKey)) {
+        try {
+          // A person asked for this version: a candidate (e.g. validation inconclusive) may go live;
+          // a rejected one may not.
+          const r = await this.d.registry.promote(name, version, `manual promotion (${PROMOTE_ANNOTATION})`, true);
+          this.d.events.normal(model, 'Promoted', 'Promote', `v${version} promoted manually${r.previous ? ` (v${r.previous} retired)` : ''}`);
+        } catch (err) {
+          // Refused once (e.g. a rejected version): not retried until the annotation changes.
+          this.refusedPromotions.add(refusalKey);
+          const message = err instanceof Error ? err.message : String(err);
+          this.d.events.warning(model, 'PromotionRefused', 'Promote', message);
+          cond('Degraded', 'True', 'PromotionRefused', message);
+        }
+      }
+    }
+  }
+
+  private async retain(model: RecommenderModel, liveVersion: number): Promise<void> {
+    const keep = model.spec.retention?.keepVersions ?? 10;
+    try {
+      const deleted = await this.d.registry.prune(model.metadata.name, keep);
+      if (deleted.length) this.d.events.normal(model, 'VersionsPruned', 'Prune', `deleted versions ${deleted.join(', ')} (keeping ${keep} and live v${liveVersion})`);
+    } catch (err) {
+      this.d.log.warn({ model: model.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'version retention failed');
+    }
+  }
+
+  /**
+   * Cron schedule like CronJob's: at most one run per scheduled time (the run's name is derived
+   * from it), none while another run of the model is active, and a time missed by more than
+   * startingDeadlineSeconds is skipped.
+   */
+  private async schedule(
+    model: RecommenderModel,
+    runs: TrainingRun[],
+    status: RecommenderModelStatus,
+    cond: (type: string, s: Condition['status'], reason: string, message: string) => void,
+  ): Promise<ReconcileResult> {
+    const cron = model.spec.schedule;
+    if (!cron || model.spec.suspend) return;
+    const now = this.now();
+    let times;
+    try {
+      times = scheduleTimes(cron, now);
+    } catch (err) {
+      cond('Degraded', 'True', 'InvalidSchedule', `schedule "${cron}": ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const requeue = { requeueAfterMs: Math.max(1000, times.next.getTime() - now.getTime() + 500) };
+    const lastScheduled = status.lastScheduleTime ? new Date(status.lastScheduleTime) : new Date(model.metadata.creationTimestamp ?? now);
+    if (times.last.getTime() <= lastScheduled.getTime()) return requeue;
+    const deadline = model.spec.startingDeadlineSeconds;
+    if (deadline !== undefined && now.getTime() - times.last.getTime() > deadline * 1000) {
+      this.d.events.warning(model, 'MissedSchedule', 'Schedule', `missed the run scheduled for ${iso(times.last)} by more than ${deadline}s; skipped`);
+      status.lastScheduleTime = iso(times.last);
+      return requeue;
+    }
+    const active = runs.find((r) => !r.status?.phase || !(TERMINAL_PHASES.includes(r.status.phase) || r.status.phase === 'Validated'));
+    if (active) {
+      this.d.log.info({ model: model.metadata.name, active: active.metadata.name }, 'scheduled run postponed: another run is active');
+      return { requeueAfterMs: 15_000 };
+    }
+    const runName = `${model.metadata.name}-${Math.floor(times.last.getTime() / 60_000)}`.slice(0, 253);
+    try {
+      await this.d.api.create(R.trainingRun, {
+        apiVersion: `${R.trainingRun.group}/${R.trainingRun.version}`,
+        kind: 'TrainingRun',
+        metadata: {
+          name: runName,
+          namespace: model.metadata.namespace,
+          labels: { ...MANAGED_BY, 'netflicks.dev/model': model.metadata.name, 'netflicks.dev/scheduled': 'true' },
+          annotations: { 'netflicks.dev/scheduled-time': iso(times.last) },
+          ownerReferences: [ownerRef(model)],
+        },
+        spec: { modelRef: { name: model.metadata.name } },
+      });
+      this.d.events.normal(model, 'ScheduledRun', 'Schedule', `created TrainingRun ${runName} for ${iso(times.last)}`);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    status.lastScheduleTime = iso(times.last);
+    status.latestRun = runName;
+    return requeue;
+  }
+
+  /**
+   * Runs people created (kubectl apply) become children of their model, so deleting the model
+   * deletes its runs (and their Jobs) like the operator's own scheduled runs.
+   */
+  private async adopt(model: RecommenderModel, runs: TrainingRun[]): Promise<void> {
+    for (const r of runs) {
+      if (r.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid)) continue;
+      const owners = [...(r.metadata.ownerReferences ?? []), { ...ownerRef(model), controller: false }];
+      await this.d.api.mergePatch(R.trainingRun, r.metadata.namespace, r.metadata.name, { metadata: { ownerReferences: owners } });
+    }
+  }
+
+  /** Deletes the oldest finished runs beyond the history limits (their Jobs go with them). */
+  private async prune(model: RecommenderModel, runs: TrainingRun[]): Promise<void> {
+    const limits = model.spec.historyLimits ?? {};
+    const groups: [TrainingRun[], number][] = [
+      [runs.filter((r) => SUCCESSFUL.includes(r.status?.phase ?? '') && r.status?.phase !== 'Succeeded'), limits.successfulRuns ?? 5],
+      [runs.filter((r) => r.status?.phase === 'Failed'), limits.failedRuns ?? 3],
+    ];
+    for (const [finished, limit] of groups) {
+      for (const r of finished.slice(0, Math.max(0, finished.length - limit))) {
+        await this.d.api.delete(R.trainingRun, r.metadata.namespace, r.metadata.name).catch((err: unknown) => {
+          this.d.log.warn({ run: r.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'could not prune a TrainingRun');
+        });
+      }
+    }
+  }
+}

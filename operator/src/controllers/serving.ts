@@ -1,0 +1,129 @@
+/**
+ * The recommend-API children of a RecommenderModel: a Deployment pinned to the live model version
+ * (promotion = a rolling update gated by readiness, which means "model loaded"), a Service (the
+ * load-balanced endpoint), a HorizontalPodAutoscaler, a PodDisruptionBudget and, when the
+ * Prometheus operator is installed, a ServiceMonitor.
+ */
+import type { KubeObject } from '../kube/api.js';
+import { MANAGED_BY } from '../kube/resources.js';
+import type { RecommenderModel } from '../types.js';
+import { ownerRef } from './training-job.js';
+
+export const API_CONTAINER = 'api';
+export const MODEL_VERSION_ANNOTATION = 'netflicks.dev/model-version';
+
+export function servingName(model: RecommenderModel): string {
+  return `${model.metadata.name}-api`.slice(0, 63).replace(/-+$/, '');
+}
+
+export function servingSelector(model: RecommenderModel): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'netflicks-recommend-api', 'app.kubernetes.io/instance': model.metadata.name };
+}
+
+function meta(model: RecommenderModel, name = servingName(model)): KubeObject['metadata'] {
+  return {
+    name,
+    namespace: model.metadata.namespace,
+    labels: { ...MANAGED_BY, ...servingSelector(model), 'app.kubernetes.io/component': 'recommend-api', 'netflicks.dev/model': model.metadata.name },
+    ownerReferences: [ownerRef(model)],
+  };
+}
+
+export function endpointOf(model: RecommenderModel): string {
+  return `http://${servingName(model)}.${model.metadata.namespace ?? 'default'}.svc:80`;
+}
+
+export function deployment(model: RecommenderModel, liveVersion: number): KubeObject {
+  const s = model.spec.serving ?? {};
+  const port = s.port ?? 8082;
+  const secret = model.spec.database.secretRef;
+  const labels = { ...servingSelector(model), 'app.kubernetes.io/component': 'recommend-api', ...MANAGED_BY };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(model),
+    spec: {
+      // replicas is left to the HorizontalPodAutoscaler (SSA: this manager never owns the field).
+      selector: { matchLabels: servingSelector(model) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels, annotations: { [MODEL_VERSION_ANNOTATION]: String(liveVersion) } },
+        spec: {
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              name: API_CONTAINER,
+              image: s.image ?? model.spec.image ?? 'netflicks:latest',
+              imagePullPolicy: model.spec.imagePullPolicy ?? 'IfNotPresent',
+              args: ['serve'],
+              env: [
+                { name: 'MODEL_NAME', value: model.metadata.name },
+                { name: 'MODEL_VERSION', value: String(liveVersion) },
+                { name: 'PORT', value: String(port) },
+                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
+              ],
+              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+              // Ready only once the pinned model is loaded: a promotion rolls pods without a gap.
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 2, failureThreshold: 2 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+              startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
+              ...(s.resources ? { resources: s.resources } : { resources: { requests: { cpu: '250m', memory: '512Mi' } } }),
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
+
+export function service(model: RecommenderModel): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(model),
+    spec: { type: 'ClusterIP', selector: servingSelector(model), ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+  };
+}
+
+export function autoscaler(model: RecommenderModel): KubeObject {
+  const s = model.spec.serving ?? {};
+  const metric = s.targetRequestsPerSecond
+    ? {
+        type: 'Pods',
+        pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: String(s.targetRequestsPerSecond) } },
+      }
+    : { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: s.targetCPUUtilizationPercentage ?? 70 } } };
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: meta(model),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: servingName(model) },
+      minReplicas: s.minReplicas ?? 2,
+      maxReplicas: s.maxReplicas ?? 5,
+      metrics: [metric],
+    },
+  };
+}
+
+export function disruptionBudget(model: RecommenderModel): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(model),
+    spec: { maxUnavailable: 1, selector: { matchLabels: servingSelector(model) } },
+  };
+}
+
+export function serviceMonitor(model: RecommenderModel): KubeObject {
+  return {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: meta(model),
+    spec: { selector: { matchLabels: servingSelector(model) }, endpoints: [{ port: 'http', path: '/metrics', interval: '15s' }] },
+  };
+}

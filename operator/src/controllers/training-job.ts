@@ -1,0 +1,98 @@
+/**
+ * The batch/v1 Job one TrainingRun runs: the trainer image with its configuration in the
+ * environment, retries by the Job controller (backoffLimit), permanent trainer failures (exit
+ * codes 64/65) turned into FailJob by a podFailurePolicy, a deadline, a TTL, and the summary in
+ * the termination message.
+ */
+import { createHash } from 'node:crypto';
+import { PERMANENT_EXIT_CODES } from '@netflicks/trainer';
+import type { KubeObject, OwnerReference } from '../kube/api.js';
+import { MANAGED_BY } from '../kube/resources.js';
+import type { RecommenderModel, TrainingRun } from '../types.js';
+
+export const TRAINER_CONTAINER = 'trainer';
+
+/** Deterministic and ≤ 63 characters: a restarted operator finds the Job instead of adding one. */
+export function jobNameFor(run: string): string {
+  const name = `${run}-train`;
+  if (name.length <= 63) return name;
+  const hash = createHash('sha256').update(run).digest('hex').slice(0, 8);
+  return `${run.slice(0, 63 - 6 - 9).replace(/-+$/, '')}-${hash}-train`;
+}
+
+export function ownerRef(obj: KubeObject): OwnerReference {
+  return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+/** key=value pairs sorted by key: the run's overrides on top of the model's hyperparameters. */
+export function hyperparameterString(model: Record<string, string> = {}, run: Record<string, string> = {}): string {
+  const merged = { ...model, ...run };
+  return Object.keys(merged)
+    .sort()
+    .map((k) => `${k}=${merged[k]}`)
+    .join(',');
+}
+
+export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObject {
+  const t = model.spec.training ?? {};
+  const labels = {
+    ...MANAGED_BY,
+    'app.kubernetes.io/name': 'netflicks',
+    'app.kubernetes.io/component': 'trainer',
+    'netflicks.dev/model': model.metadata.name,
+    'netflicks.dev/training-run': run.metadata.name,
+  };
+  const secret = model.spec.database.secretRef;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: jobNameFor(run.metadata.name),
+      namespace: run.metadata.namespace,
+      labels,
+      ownerReferences: [ownerRef(run)],
+    },
+    spec: {
+      backoffLimit: t.backoffLimit ?? 2,
+      activeDeadlineSeconds: t.activeDeadlineSeconds ?? 3600,
+      ttlSecondsAfterFinished: t.ttlSecondsAfterFinished ?? 86400,
+      podFailurePolicy: {
+        rules: [
+          { action: 'FailJob', onExitCodes: { containerName: TRAINER_CONTAINER, operator: 'In', values: [...PERMANENT_EXIT_CODES] } },
+          // A pod evicted or preempted is not the trainer's fault: retry without counting it.
+          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+        ],
+      },
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: TRAINER_CONTAINER,
+              image: model.spec.image ?? 'netflicks:latest',
+              imagePullPolicy: model.spec.imagePullPolicy ?? 'IfNotPresent',
+              args: ['trainer'],
+              env: [
+                { name: 'MODEL_NAME', value: model.metadata.name },
+                { name: 'TRAINING_RUN', value: run.metadata.name },
+                { name: 'ALGORITHMS', value: (run.spec.algorithms ?? t.algorithms ?? ['als', 'ials', 'content', 'popularity', 'hybrid']).join(',') },
+                { name: 'HYPERPARAMETERS', value: hyperparameterString(t.hyperparameters, run.spec.hyperparameters) },
+                { name: 'HOLDOUT', value: run.spec.holdout ?? t.holdout ?? 'temporal' },
+                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
+                { name: 'LOG_LEVEL', value: 'info' },
+              ],
+              terminationMessagePath: '/dev/termination-log',
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              ...(t.resources ? { resources: t.resources } : {}),
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
