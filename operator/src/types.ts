@@ -1,81 +1,20 @@
-/** The custom resources as the controllers see them (the CRD schemas in crds/ are the source). */
+/**
+ * The custom resources as the controllers see them. Spec and status types are GENERATED from the
+ * CRD schemas in crds/ (scripts/gen-crd-types.mjs; a test fails when they are stale), so the
+ * controllers and the API server's schema cannot drift.
+ */
+import type * as G from './generated/crd-types.js';
 import type { KubeObject } from './kube/api.js';
-import type { Condition } from './kube/conditions.js';
 
-export interface ResourceRequirements {
-  requests?: Record<string, string | number>;
-  limits?: Record<string, string | number>;
-}
-
-export interface RecommenderModelSpec {
-  image?: string;
-  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-  database: { secretRef: { name: string; key?: string } };
-  training?: {
-    algorithms?: string[];
-    hyperparameters?: Record<string, string>;
-    holdout?: string;
-    backoffLimit?: number;
-    activeDeadlineSeconds?: number;
-    ttlSecondsAfterFinished?: number;
-    resources?: ResourceRequirements;
-  };
-  schedule?: string;
-  startingDeadlineSeconds?: number;
-  suspend?: boolean;
-  validation?: Record<string, string | string[] | undefined>;
-  promotion?: { policy?: 'Automatic' | 'Manual' };
-  serving?: {
-    image?: string;
-    minReplicas?: number;
-    maxReplicas?: number;
-    targetCPUUtilizationPercentage?: number;
-    targetRequestsPerSecond?: number;
-    port?: number;
-    resources?: ResourceRequirements;
-  };
-  historyLimits?: { successfulRuns?: number; failedRuns?: number };
-  retention?: { keepVersions?: number };
-}
-
-export interface RecommenderModelStatus {
-  observedGeneration?: number;
-  liveVersion?: number;
-  previousVersion?: number;
-  latestRun?: string;
-  lastScheduleTime?: string;
-  endpoint?: string;
-  replicas?: number;
-  readyReplicas?: number;
-  lastRollbackRequest?: string;
-  conditions?: Condition[];
-}
+export type RecommenderModelSpec = G.RecommenderModelSpec;
+export type RecommenderModelStatus = G.RecommenderModelStatus;
+export type TrainingRunSpec = G.TrainingRunSpec;
+export type TrainingRunStatus = G.TrainingRunStatus;
+export type TrainingRunPhase = G.TrainingRunStatusPhase;
 
 export interface RecommenderModel extends KubeObject {
   spec: RecommenderModelSpec;
   status?: RecommenderModelStatus;
-}
-
-export type TrainingRunPhase = 'Pending' | 'Running' | 'Succeeded' | 'Validated' | 'Rejected' | 'Promoted' | 'Failed';
-
-export interface TrainingRunSpec {
-  modelRef: { name: string };
-  algorithms?: string[];
-  hyperparameters?: Record<string, string>;
-  holdout?: string;
-}
-
-export interface TrainingRunStatus {
-  observedGeneration?: number;
-  phase?: TrainingRunPhase;
-  jobName?: string;
-  startTime?: string;
-  completionTime?: string;
-  modelVersion?: number;
-  metrics?: Record<string, string>;
-  verdict?: { outcome: 'passed' | 'failed' | 'inconclusive'; reasons: string[] };
-  message?: string;
-  conditions?: Condition[];
 }
 
 export interface TrainingRun extends KubeObject {

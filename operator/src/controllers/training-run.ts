@@ -244,7 +244,7 @@ export class TrainingRunController {
 
     let policy;
     try {
-      policy = parseValidationPolicy(model.spec.validation ?? {});
+      policy = parseValidationPolicy({ ...(model.spec.validation ?? {}) } satisfies Record<string, string | string[] | undefined>);
     } catch (err) {
       const message = err instanceof PolicyError ? err.message : String(err);
       status.message = message;
