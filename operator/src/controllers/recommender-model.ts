@@ -81,6 +81,7 @@ export class RecommenderModelController {
     }
 
     await this.handleRequests(model, status, cond);
+    if (conditions.find((c) => c.type === 'Degraded')?.status === 'Unknown') cond('Degraded', 'False', 'AsExpected', 'no failed request');
     const live = await this.d.registry.live(name);
     status.liveVersion = live?.version;
     status.previousVersion = live?.previousLive ?? undefined;

@@ -1,0 +1,157 @@
+/**
+ * RecommenderModel controller logic with in-memory fakes (informer caches, API and registry):
+ * the cron schedule (deterministic run names, no overlap, missed-run deadline), history pruning
+ * and first-sight conditions. The real API server is exercised by operator.e2e.test.ts.
+ */
+import { createLogger } from '@netflicks/platform';
+import { RecommenderModelController, scheduleTimes, type RecommenderModel, type Registry, type TrainingRun } from '@netflicks/operator';
+
+type Obj = { metadata: { name: string; namespace?: string } };
+class FakeCache<T extends Obj> {
+  constructor(public items: T[] = []) {}
+  get(ns: string | undefined, name: string): T | undefined {
+    return this.items.find((o) => o.metadata.name === name && o.metadata.namespace === ns);
+  }
+  list(ns?: string): T[] {
+    return this.items.filter((o) => ns === undefined || o.metadata.namespace === ns);
+  }
+}
+
+function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [], now = '2026-11-26T03:07:30Z') {
+  const rm = {
+    apiVersion: 'netflicks.dev/v1alpha1',
+    kind: 'RecommenderModel',
+    metadata: { name: 'movies', namespace: 'ns', uid: 'u-1', generation: 1, creationTimestamp: '2026-11-20T00:00:00Z' },
+    spec: { database: { secretRef: { name: 'db' } }, ...model },
+  } as RecommenderModel;
+  const calls: { verb: string; path: string; body?: unknown }[] = [];
+  const api = {
+    apply: async (r: { kind: string }, obj: Obj) => {
+      calls.push({ verb: 'apply', path: `${r.kind}/${obj.metadata.name}` });
+      return obj;
+    },
+    create: async (r: { kind: string }, obj: Obj) => {
+      calls.push({ verb: 'create', path: `${r.kind}/${obj.metadata.name}`, body: obj });
+      return obj;
+    },
+    delete: async (r: { kind: string }, _ns: string, name: string) => {
+      calls.push({ verb: 'delete', path: `${r.kind}/${name}` });
+      return {};
+    },
+    mergePatch: async (r: { kind: string }, _ns: string, name: string) => {
+      calls.push({ verb: 'patch', path: `${r.kind}/${name}` });
+      return {};
+    },
+    patchStatus: async (r: { kind: string }, _ns: string, name: string, status: unknown) => {
+      calls.push({ verb: 'status', path: `${r.kind}/${name}`, body: status });
+      return {};
+    },
+  };
+  const registry: Registry = {
+    versionOfRun: async () => null,
+    validate: async () => {
+      throw new Error('not used');
+    },
+    promote: async () => {
+      throw new Error('not used');
+    },
+    rollback: async () => {
+      throw new Error('not used');
+    },
+    live: async () => null,
+    prune: async () => [],
+  };
+  const applier = { apply: async (r: { kind: string }, obj: Obj) => api.apply(r, obj), clear: () => {}, forget: () => {} };
+  const events: string[] = [];
+  const controller = new RecommenderModelController({
+    api: api as never, // a structural fake of the KubeApi methods the controller calls
+    models: new FakeCache([rm]) as never,
+    runs: new FakeCache(runs) as never,
+    deployments: new FakeCache([]) as never,
+    registry,
+    events: { normal: (_o, reason, _a, note) => events.push(`Normal ${reason}: ${note}`), warning: (_o, reason, _a, note) => events.push(`Warning ${reason}: ${note}`) },
+    applier: applier as never,
+    log: createLogger({ component: 't', level: 'silent' }),
+    serviceMonitors: false,
+    now: () => new Date(now),
+  });
+  const statusOf = () => calls.filter((c) => c.verb === 'status').at(-1)?.body as RecommenderModel['status'];
+  return { controller, calls, events, statusOf, rm };
+}
+
+const run = (name: string, phase: string | undefined, created: string): TrainingRun =>
+  ({
+    apiVersion: 'netflicks.dev/v1alpha1',
+    kind: 'TrainingRun',
+    metadata: { name, namespace: 'ns', creationTimestamp: created, ownerReferences: [{ uid: 'u-1', apiVersion: 'v', kind: 'RecommenderModel', name: 'movies' }] },
+    spec: { modelRef: { name: 'movies' } },
+    status: phase ? { phase } : undefined,
+  }) as TrainingRun;
+
+describe('RecommenderModel schedule', () => {
+  test('cron times: the last one at or before now and the next one (UTC)', () => {
+    const t = scheduleTimes('0 3 * * *', new Date('2026-11-26T03:07:30Z'));
+    expect(t.last.toISOString()).toBe('2026-11-26T03:00:00.000Z');
+    expect(t.next.toISOString()).toBe('2026-11-27T03:00:00.000Z');
+  });
+
+  test('a due schedule creates one run named after its time, owned by the model, and requeues for the next', async () => {
+    const { controller, calls, statusOf, events } = setup({ schedule: '0 3 * * *' });
+    const result = await controller.reconcile('ns', 'movies');
+    const created = calls.filter((c) => c.verb === 'create');
+    const expectedName = `movies-${Date.parse('2026-11-26T03:00:00Z') / 60_000}`;
+    expect(created.map((c) => c.path)).toEqual([`TrainingRun/${expectedName}`]);
+    expect(created[0].body).toMatchObject({ metadata: { ownerReferences: [{ kind: 'RecommenderModel', name: 'movies', uid: 'u-1' }] }, spec: { modelRef: { name: 'movies' } } });
+    expect(statusOf()).toMatchObject({ lastScheduleTime: '2026-11-26T03:00:00Z', latestRun: expectedName });
+    expect(result).toEqual({ requeueAfterMs: Date.parse('2026-11-27T03:00:00Z') - Date.parse('2026-11-26T03:07:30Z') + 500 });
+    expect(events).toEqual([`Normal ScheduledRun: created TrainingRun ${expectedName} for 2026-11-26T03:00:00Z`]);
+  });
+
+  test('no overlap: while a run of the model is active, the scheduled run waits', async () => {
+    const { controller, calls } = setup({ schedule: '0 3 * * *' }, [run('movies-manual', 'Running', '2026-11-26T02:59:00Z')]);
+    expect(await controller.reconcile('ns', 'movies')).toEqual({ requeueAfterMs: 15_000 });
+    expect(calls.filter((c) => c.verb === 'create')).toEqual([]);
+  });
+
+  test('a run missed by more than startingDeadlineSeconds is skipped with a warning', async () => {
+    const { controller, calls, events, statusOf } = setup({ schedule: '0 3 * * *', startingDeadlineSeconds: 300 });
+    await controller.reconcile('ns', 'movies');
+    expect(calls.filter((c) => c.verb === 'create')).toEqual([]);
+    expect(events).toEqual(['Warning MissedSchedule: missed the run scheduled for 2026-11-26T03:00:00Z by more than 300s; skipped']);
+    expect(statusOf()?.lastScheduleTime).toBe('2026-11-26T03:00:00Z');
+  });
+
+  test('suspend stops scheduling', async () => {
+    const { controller, calls } = setup({ schedule: '0 3 * * *', suspend: true });
+    await controller.reconcile('ns', 'movies');
+    expect(calls.filter((c) => c.verb === 'create')).toEqual([]);
+  });
+
+  test('history limits prune the oldest finished runs, never active ones', async () => {
+    const runs = [
+      run('a', 'Promoted', '2026-11-01T00:00:00Z'),
+      run('b', 'Rejected', '2026-11-02T00:00:00Z'),
+      run('c', 'Promoted', '2026-11-03T00:00:00Z'),
+      run('d', 'Failed', '2026-11-04T00:00:00Z'),
+      run('e', 'Failed', '2026-11-05T00:00:00Z'),
+      run('f', 'Running', '2026-11-06T00:00:00Z'),
+    ];
+    const { controller, calls, statusOf } = setup({ historyLimits: { successfulRuns: 1, failedRuns: 1 } }, runs);
+    await controller.reconcile('ns', 'movies');
+    expect(calls.filter((c) => c.verb === 'delete').map((c) => c.path)).toEqual(['TrainingRun/a', 'TrainingRun/b', 'TrainingRun/d']);
+    expect(statusOf()?.latestRun).toBe('f');
+  });
+
+  test('first sight: Ready, Serving and Degraded conditions exist; no live version → not serving', async () => {
+    const { controller, calls, statusOf } = setup({});
+    await controller.reconcile('ns', 'movies');
+    const conditions = statusOf()?.conditions ?? [];
+    expect(conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Ready', 'False', 'NoLiveVersion'],
+      ['Serving', 'False', 'NoLiveVersion'],
+      ['Degraded', 'False', 'AsExpected'],
+    ]);
+    // the Service and PDB exist before any version; the Deployment and HPA wait for one
+    expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toEqual(['Service/movies-api', 'PodDisruptionBudget/movies-api']);
+  });
+});
