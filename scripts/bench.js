@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the project's benchmarks and prints a markdown report (copy the tables into
 // docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
-//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer] [--quick]
+//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,operator] [--quick]
+// `operator` needs the local control plane: npm run cluster:up.
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'quality,ials,load,trainer' },
+    only: { type: 'string', default: 'quality,ials,load,trainer,operator' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -93,6 +94,17 @@ if (only.has('trainer')) {
     const s = r.medianStages;
     out.push(`| synthetic ${size} | ${r.ratings} | ${r.medianSeconds.toFixed(2)} | ${s.snapshot} | ${s.train} | ${s.evaluate} | ${s.refit} | ${s.register} | ${f4(r.metrics.rmse)} | ${f4(r.metrics['ndcg@10'])} |`);
   }
+}
+
+if (only.has('operator')) {
+  const results = [];
+  for (let i = 0; i < runs; i++) results.push(JSON.parse(node([join(root, 'operator/bench/operator-bench.mjs'), '--runs', values.quick ? '50' : '200']).trim().split('\n').pop()));
+  const r0 = results[0];
+  out.push('', `### Operator (${r0.runs} TrainingRuns at once + ${r0.steadyJobLatencyMs.runs} one at a time, ${runs} runs; medians)`, '');
+  out.push('| TR → Job p50 / p99, one at a time (ms) | TR → Job p50 / p99, burst (ms) | duplicate Jobs | reconcile errors | API requests per reconcile | writes while idle (20 s) | RSS idle / under load (MB) |');
+  out.push('|---|---|---|---|---|---|---|');
+  const m = (f) => median(results.map(f));
+  out.push(`| ${m((r) => r.steadyJobLatencyMs.p50).toFixed(0)} / ${m((r) => r.steadyJobLatencyMs.p99).toFixed(0)} | ${m((r) => r.jobLatencyMs.p50).toFixed(0)} / ${m((r) => r.jobLatencyMs.p99).toFixed(0)} | ${Math.max(...results.map((r) => r.duplicateJobs))} | ${Math.max(...results.map((r) => r.reconcileErrors))} | ${m((r) => r.apiRequestsPerReconcile).toFixed(2)} | ${Math.max(...results.map((r) => r.idleWritesPerWindow))} | ${m((r) => r.rssMB.idle).toFixed(0)} / ${m((r) => r.rssMB.underLoad).toFixed(0)} |`);
 }
 
 process.stdout.write(`${out.join('\n')}\n`);

@@ -13,7 +13,7 @@ export const operatorConfigSchema = z.object({
   /** Watch one namespace; unset: all namespaces. */
   OPERATOR_NAMESPACE: z.string().trim().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name').optional(),
   OPERATOR_METRICS_PORT: envPort().default(9102),
-  OPERATOR_WORKERS: envInt({ min: 1, max: 64 }).default(2),
+  OPERATOR_WORKERS: envInt({ min: 1, max: 64 }).default(4),
   /** Relist everything this often (level-triggered safety net; also re-applies children). */
   OPERATOR_RESYNC_SECONDS: envInt({ min: 10, max: 86_400 }).default(300),
   OPERATOR_LEADER_ELECTION: envBool().default(true),

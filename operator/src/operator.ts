@@ -122,6 +122,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
 
   const informers: Informer<KubeObject>[] = [runs, models, jobs, pods, deployments] as unknown as Informer<KubeObject>[];
   let leading = false;
+  let stopping = false;
   let controllersDone: Promise<unknown> | undefined;
   const startControllers = async (): Promise<void> => {
     leading = true;
@@ -179,7 +180,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
       onStoppedLeading: () => {
         log.warn({ identity }, 'lost the leader lease; stopping controllers');
         stopControllers();
-        opts.onLostLeadership?.();
+        if (!stopping) opts.onLostLeadership?.();
       },
       onNewLeader: (leader) => log.info({ leader }, 'observed a new leader'),
       metrics: { leader: (l) => metrics.leader(l) },
@@ -202,6 +203,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     metricsUrl: `${health.url}/metrics`,
     isLeader: () => leading,
     async stop() {
+      stopping = true;
       health.markShuttingDown();
       stopControllers();
       await controllersDone;

@@ -6,7 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Logger } from '@netflicks/platform';
 import { isAlreadyExists, type KubeApi, type KubeObject } from '../kube/api.js';
-import { setCondition, type Condition } from '../kube/conditions.js';
+import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
@@ -125,7 +125,7 @@ export class RecommenderModelController {
     await this.prune(model, runs);
 
     status.conditions = conditions;
-    if (JSON.stringify(status) !== JSON.stringify(before)) await this.d.api.patchStatus(R.recommenderModel, namespace, name, status);
+    if (!sameJson(status, before)) await this.d.api.patchStatus(R.recommenderModel, namespace, name, status);
     return requeue;
   }
 

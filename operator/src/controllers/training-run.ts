@@ -14,7 +14,7 @@ import type { Logger } from '@netflicks/platform';
 import { parseValidationPolicy, PolicyError, type GateVerdict } from '@netflicks/recsys';
 import type { TrainerSummary } from '@netflicks/trainer';
 import type { KubeApi, KubeObject } from '../kube/api.js';
-import { setCondition, type Condition } from '../kube/conditions.js';
+import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
@@ -138,7 +138,7 @@ export class TrainingRunController {
       status = { ...status };
     }
     status.conditions = conditions;
-    if (JSON.stringify(status) !== JSON.stringify({ ...before, observedGeneration: before.observedGeneration })) {
+    if (!sameJson(status, before)) {
       await this.d.api.patchStatus(R.trainingRun, namespace, name, status);
     }
     return result;

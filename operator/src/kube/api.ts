@@ -230,6 +230,8 @@ export class KubeApi {
         const req = (opts.protocol === 'http:' ? httpRequest : httpsRequest)(opts, resolve);
         req.on('error', reject);
         abortFn = () => req.destroy();
+        // aborted while the options were being prepared: never open the stream
+        if (aborted) req.destroy();
         req.end();
       });
       this.observe('WATCH', res.statusCode ?? 0, (performance.now() - t0) / 1000);

@@ -145,6 +145,7 @@ export class Informer<T extends KubeObject> {
   /** Resolves once the initial list has filled the cache; rejects only if stop() comes first. */
   start(): Promise<void> {
     this.started ??= new Promise<void>((resolve, reject) => {
+      if (this.stopped) return reject(new Error(`informer for ${this.describe()} was stopped before start()`));
       this.rejectStart = reject;
       void this.loop(resolve);
     });
