@@ -13,6 +13,7 @@ import { registerServe } from './commands/serve.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerTrainer } from './commands/trainer.js';
 import { registerOperator } from './commands/operator.js';
+import { registerQuickstart } from './commands/quickstart.js';
 
 export function buildProgram(): Command {
   const program = new Command('netflicks')
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerTrainer(program);
   registerModelsCommands(program);
   registerOperator(program);
+  registerQuickstart(program);
   applyToSubcommands(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
 }

@@ -37,10 +37,12 @@ import { EVENT_TOPICS } from '@netflicks/data';
 import type pg from 'pg';
 import { StatsRefresher } from './analyze.js';
 import { DatabaseHealth } from './db-health.js';
-import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
+import { BatchProcessor, type IngestTotals } from './batch-processor.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
-import { EventStore, type StoreResult } from './store.js';
+import { EventStore } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
+
+export { BatchFailedError, type IngestTotals } from './batch-processor.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_GROUP_ID, DEFAULT_MAX_BYTES_PER_PARTITION } from './config.js';
 
 export interface IngestServiceOptions {
@@ -72,33 +74,9 @@ export interface IngestServiceOptions {
   refreshStatistics?: boolean;
 }
 
-export interface IngestTotals {
-  consumed: number;
-  ingested: number;
-  duplicates: number;
-  deadLettered: number;
-  deadLetteredByReason: Record<string, number>;
-}
 
 /** Default batch redelivery: 0.5 s doubling to 30 s, ~3 min in all, then a consumer restart. */
 export const DEFAULT_RETRY: RetryOptions = { retries: 10, initialRetryTime: 500, maxRetryTime: 30_000, factor: 0.2, multiplier: 2 };
-
-/**
- * A failed batch. Its name matters: kafkajs never retries errors named TypeError, RangeError, …
- * (it crashes the consumer for good), and a database driver may throw those on a broken socket.
- */
-export class BatchFailedError extends Error {
-  override readonly name = 'BatchFailedError';
-  constructor(
-    readonly stage: 'database' | 'dlq',
-    readonly topic: string,
-    readonly partition: number,
-    cause: unknown,
-  ) {
-    // The cause's message is not repeated: pino's err serializer appends the cause chain.
-    super(`${stage} stage failed for ${topic}[${partition}]`, { cause });
-  }
-}
 
 export class IngestService {
   readonly groupId: string;
@@ -109,6 +87,7 @@ export class IngestService {
   private readonly consumer: Consumer;
   private readonly store: EventStore;
   private readonly dbHealth: DatabaseHealth;
+  private readonly processor: BatchProcessor;
   private readonly statistics: StatsRefresher;
   private readonly logger: Logger;
   private producer: Producer | undefined;
@@ -124,6 +103,18 @@ export class IngestService {
     this.store = new EventStore(opts.pool, { unknownMovieTtlMs: opts.unknownMovieTtlMs });
     this.dbHealth = new DatabaseHealth(opts.pool);
     this.statistics = new StatsRefresher(opts.pool, { logger: this.logger });
+    this.processor = new BatchProcessor({
+      routes: this.routes,
+      store: this.store,
+      dbHealth: this.dbHealth,
+      metrics: this.metrics,
+      logger: this.logger,
+      totals: this.totals,
+      sendDeadLetters: async (topic, records) => {
+        if (!this.producer) throw new Error('producer not connected');
+        await this.producer.send(topic, records);
+      },
+    });
     this.consumer = opts.kafka.consumer({
       groupId: this.groupId,
       topics: [...this.routes.keys()],
@@ -195,75 +186,7 @@ export class IngestService {
   }
 
   /** One partition batch (public for tests); resolving lets the consumer commit its offsets. */
-  readonly handleBatch = async (batch: MessageBatch): Promise<void> => {
-    const route = this.routes.get(batch.topic);
-    if (!route) throw new Error(`batch from unexpected topic ${batch.topic}`);
-    const endTimer = this.metrics.batchDuration.startTimer();
-    const { events, dead } = decodeBatch(route.contract, batch.messages);
-
-    let stored: StoreResult;
-    try {
-      stored = await this.store.apply(route.name, events);
-      if (events.length > 0) this.dbHealth.reportSuccess();
-    } catch (err) {
-      this.dbHealth.reportFailure(err);
-      throw this.failed('database', batch, err);
-    }
-    for (const d of stored.unknownMovie) {
-      const movieId = d.event.type === 'recommendation' ? undefined : d.event.movieId;
-      dead.push({ message: d.message, reason: 'unknown-movie', error: `movie ${movieId} is not in the catalogue` });
-    }
-    for (const r of stored.rejected) dead.push({ message: r.item.message, reason: 'processing', error: r.error });
-    // Long transactions must not cost us the partition; kafkajs only sends when one is due.
-    await batch.heartbeat().catch(() => {});
-
-    if (dead.length > 0) {
-      dead.sort((a, b) => compareOffsets(a.message.offset, b.message.offset)); // the DLQ in source order
-      const producer = this.producer;
-      if (!producer) throw this.failed('dlq', batch, new Error('producer not connected'));
-      try {
-        await producer.send(route.dlq, dead.map((d) => dlqRecord(d)));
-      } catch (err) {
-        throw this.failed('dlq', batch, err);
-      }
-    }
-    this.count(route, batch, stored, dead);
-    endTimer();
-  };
-
-  private count(route: TopicRoute, batch: MessageBatch, stored: StoreResult, dead: DeadLetter[]): void {
-    const topic = route.name;
-    const n = batch.messages.length;
-    const byReason: Record<string, number> = {};
-    for (const d of dead) byReason[d.reason] = (byReason[d.reason] ?? 0) + 1;
-    this.metrics.consumed.inc({ topic }, n);
-    this.metrics.ingested.inc({ topic }, stored.ingested);
-    this.metrics.duplicates.inc({ topic }, stored.duplicates);
-    for (const [reason, k] of Object.entries(byReason)) {
-      this.metrics.deadLettered.inc({ topic, reason }, k);
-      this.totals.deadLetteredByReason[reason] = (this.totals.deadLetteredByReason[reason] ?? 0) + k;
-    }
-    this.metrics.batchSize.observe(n);
-    this.totals.consumed += n;
-    this.totals.ingested += stored.ingested;
-    this.totals.duplicates += stored.duplicates;
-    this.totals.deadLettered += dead.length;
-
-    const fields = { topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset, messages: n, ingested: stored.ingested, duplicates: stored.duplicates };
-    if (stored.ingested + stored.duplicates + dead.length !== n) {
-      // Cannot happen unless applyEventBatch miscounts; loud, since the accounting is the contract.
-      this.logger.error({ ...fields, deadLettered: dead.length }, 'batch accounting mismatch');
-    }
-    if (dead.length > 0) this.logger.warn({ ...fields, deadLettered: byReason, dlq: route.dlq }, 'dead-lettered messages');
-    else this.logger.debug(fields, 'batch ingested');
-  }
-
-  private failed(stage: 'database' | 'dlq', batch: MessageBatch, err: unknown): BatchFailedError {
-    this.metrics.batchFailures.inc({ stage });
-    const error = new BatchFailedError(stage, batch.topic, batch.partition, err);
-    this.logger.error({ err: error, firstOffset: batch.messages[0]?.offset, messages: batch.messages.length }, 'batch failed; it will be redelivered');
-    return error;
-  }
+  readonly handleBatch = (batch: MessageBatch): Promise<void> => this.processor.handle(batch);
 
   private async ensureTopics(): Promise<void> {
     // The published specs (retention, DLQs with one partition) under our names.
@@ -280,9 +203,4 @@ export class IngestService {
       await admin.disconnect();
     }
   }
-}
-
-/** Kafka offsets are int64 strings: shorter is smaller, then lexicographic. */
-function compareOffsets(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
