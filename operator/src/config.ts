@@ -23,6 +23,8 @@ export const operatorConfigSchema = z.object({
   OPERATOR_LEASE_DURATION_SECONDS: envInt({ min: 2, max: 600 }).default(15),
   OPERATOR_RENEW_DEADLINE_SECONDS: envInt({ min: 1, max: 600 }).default(10),
   OPERATOR_RETRY_PERIOD_SECONDS: envInt({ min: 1, max: 60 }).default(2),
+  /** Given to the recommend-API pods as KAFKA_BROKERS (recommendation-request events); unset: none. */
+  SERVING_KAFKA_BROKERS: z.string().trim().regex(/^[^\s,]+(,[^\s,]+)*$/, 'expected host:port[,host:port…]').optional(),
   POD_NAME: z.string().trim().optional(),
   POD_NAMESPACE: z.string().trim().optional(),
   /** Outside a cluster: which kubeconfig (default $KUBECONFIG, then ~/.kube/config). */

@@ -95,7 +95,8 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
   const runController_ = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log });
-  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors });
+  const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { KAFKA_BROKERS: cfg.SERVING_KAFKA_BROKERS } : {};
+  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.
   const enqueueModel = (namespace: string | undefined, name: string | undefined): void => {

@@ -88,6 +88,22 @@ const run = (name: string, phase: string | undefined, created: string): Training
     status: phase ? { phase } : undefined,
   }) as TrainingRun;
 
+describe('serving Deployment', () => {
+  test('pinned to the live version, with the operator-provided environment', async () => {
+    const { deployment } = await import('@netflicks/operator');
+    const { rm } = setup({});
+    const dep = deployment(rm, 7, { KAFKA_BROKERS: 'kafka:9092' }) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
+    expect(dep.spec.template.metadata.annotations['netflicks.dev/model-version']).toBe('7');
+    const env = dep.spec.template.spec.containers[0].env;
+    expect(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value])).toEqual([
+      ['MODEL_NAME', 'movies'],
+      ['MODEL_VERSION', '7'],
+      ['PORT', '8082'],
+      ['KAFKA_BROKERS', 'kafka:9092'],
+    ]);
+  });
+});
+
 describe('RecommenderModel schedule', () => {
   test('cron times: the last one at or before now and the next one (UTC)', () => {
     const t = scheduleTimes('0 3 * * *', new Date('2026-11-26T03:07:30Z'));

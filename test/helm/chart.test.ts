@@ -210,6 +210,7 @@ describeHelm('charts/netflicks', () => {
       expect(env).toEqual({
         DATABASE_URL: { secretKeyRef: { name: 'nf-netflicks-postgres', key: 'url' } },
         OPERATOR_METRICS_PORT: '9102',
+        SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
         OPERATOR_WORKERS: '4',
         OPERATOR_RESYNC_SECONDS: '300',
         OPERATOR_LEADER_ELECTION: 'true',

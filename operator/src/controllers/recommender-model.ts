@@ -36,6 +36,8 @@ export interface RecommenderModelDeps {
   log: Logger;
   /** Whether the Prometheus operator's ServiceMonitor CRD is served (checked at start). */
   serviceMonitors: boolean;
+  /** Extra environment of the API pods (KAFKA_BROKERS when configured). */
+  servingEnv?: Record<string, string>;
   now?: () => Date;
 }
 
@@ -97,7 +99,7 @@ export class RecommenderModelController {
     status.endpoint = endpointOf(model);
     const dep = this.d.deployments.get(namespace, servingName(model));
     if (live) {
-      await this.d.applier.apply(R.deployment, deployment(model, live.version));
+      await this.d.applier.apply(R.deployment, deployment(model, live.version, this.d.servingEnv));
       await this.d.applier.apply(R.hpa, autoscaler(model));
       const ready = dep?.status?.readyReplicas ?? 0;
       const pinned = dep?.spec?.template?.metadata?.annotations?.['netflicks.dev/model-version'];

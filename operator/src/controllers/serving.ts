@@ -33,7 +33,8 @@ export function endpointOf(model: RecommenderModel): string {
   return `http://${servingName(model)}.${model.metadata.namespace ?? 'default'}.svc:80`;
 }
 
-export function deployment(model: RecommenderModel, liveVersion: number): KubeObject {
+/** `env`: extra variables for the API container (e.g. KAFKA_BROKERS from the operator's config). */
+export function deployment(model: RecommenderModel, liveVersion: number, env: Record<string, string> = {}): KubeObject {
   const s = model.spec.serving ?? {};
   const port = s.port ?? 8082;
   const secret = model.spec.database.secretRef;
@@ -62,6 +63,7 @@ export function deployment(model: RecommenderModel, liveVersion: number): KubeOb
                 { name: 'MODEL_VERSION', value: String(liveVersion) },
                 { name: 'PORT', value: String(port) },
                 { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
+                ...Object.entries(env).map(([name, value]) => ({ name, value })),
               ],
               ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
               // Ready only once the pinned model is loaded: a promotion rolls pods without a gap.

@@ -8,7 +8,7 @@ import { MODEL_NAME_PATTERN } from '@netflicks/db';
 import { envBool, envInt, envLogLevel, loadConfig, type EnvSource } from '@netflicks/platform';
 import { SplitSpecError, parseSplitSpec, type SplitSpec } from '@netflicks/recsys';
 import { ALGORITHM_NAMES, DEFAULT_ALGORITHMS, type AlgorithmName } from './algorithms.js';
-import { HyperparameterError, parseHyperparameters, type Hyperparameters } from './hyperparameters.js';
+import { HyperparameterError, parseHyperparameters, withTrainerDefaults, type Hyperparameters } from './hyperparameters.js';
 
 export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 export const DEFAULT_HOLDOUT = 'temporal';
@@ -50,7 +50,7 @@ const hyperparameters = () =>
     .string()
     .transform((text, ctx): Hyperparameters => {
       try {
-        return parseHyperparameters(text);
+        return withTrainerDefaults(parseHyperparameters(text));
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: err instanceof HyperparameterError ? err.message : String(err) });
         return z.NEVER;
@@ -63,7 +63,7 @@ export const trainerConfigSchema = z.object({
   /** The TrainingRun that launched this Job (recorded with the version). */
   TRAINING_RUN: z.string().trim().max(253).optional(),
   ALGORITHMS: algorithms().default(DEFAULT_ALGORITHMS),
-  HYPERPARAMETERS: hyperparameters().default(parseHyperparameters('')),
+  HYPERPARAMETERS: hyperparameters().default(withTrainerDefaults(parseHyperparameters(''))),
   HOLDOUT: holdout().default({ kind: 'temporal' }),
   /** Retrain on all data after evaluating (the registered model then knows every rating). */
   REFIT: envBool().default(true),

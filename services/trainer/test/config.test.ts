@@ -27,6 +27,11 @@ describe('trainer configuration', () => {
     expect(c.HOLDOUT).toEqual({ kind: 'temporal' });
     expect(c.REFIT).toBe(true);
     expect(c.TERMINATION_MESSAGE_PATH).toBe('/dev/termination-log');
+    // the trainer's cheaper explicit-ALS defaults, recorded with the version
+    expect(c.HYPERPARAMETERS.als).toEqual({ factors: 32, iterations: 10 });
+    expect(c.HYPERPARAMETERS.raw).toEqual({ 'als.factors': '32', 'als.iterations': '10' });
+    // a run's own values win (shared or per model)
+    expect(loadTrainerConfig({ MODEL_NAME: 'm', HYPERPARAMETERS: 'factors=64' }).HYPERPARAMETERS.als).toEqual({ factors: 64, iterations: 10 });
   });
 
   test('every problem reported at once, never the values', () => {
