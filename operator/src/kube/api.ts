@@ -7,27 +7,13 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { ObjectMeta as GeneratedObjectMeta } from '../generated/crd-types.js';
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-}
+export type { OwnerReference } from '../generated/crd-types.js';
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
+/** The generated metav1.ObjectMeta (crds/ → src/generated), with the name every object has. */
+export interface ObjectMeta extends GeneratedObjectMeta {
   name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
 }
 
 export interface KubeObject {
