@@ -92,7 +92,7 @@ describe('serving Deployment', () => {
   test('pinned to the live version, with the operator-provided environment', async () => {
     const { deployment } = await import('@netflicks/operator');
     const { rm } = setup({});
-    const dep = deployment(rm, 7, { KAFKA_BROKERS: 'kafka:9092' }) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
+    const dep = deployment(rm, 7, { KAFKA_BROKERS: 'kafka:9092' }) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
     expect(dep.spec.template.metadata.annotations['netflicks.dev/model-version']).toBe('7');
     const env = dep.spec.template.spec.containers[0].env;
     expect(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value])).toEqual([
