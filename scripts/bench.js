@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the project's benchmarks and prints a markdown report (copy the tables into
 // docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
-//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,operator] [--quick]
+//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator] [--quick]
 // `operator` needs the local control plane: npm run cluster:up.
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'quality,ials,load,trainer,operator' },
+    only: { type: 'string', default: 'quality,ials,load,trainer,api,operator' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -94,6 +94,13 @@ if (only.has('trainer')) {
     const s = r.medianStages;
     out.push(`| synthetic ${size} | ${r.ratings} | ${r.medianSeconds.toFixed(2)} | ${s.snapshot} | ${s.train} | ${s.evaluate} | ${s.refit} | ${s.register} | ${f4(r.metrics.rmse)} | ${f4(r.metrics['ndcg@10'])} |`);
   }
+}
+
+if (only.has('api')) {
+  // The recommend API against a bare Koa route in the same run (it prints its own tables).
+  const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs)];
+  if (values.quick) args.push('--models', 'ml-100k', '--duration', '5');
+  out.push('', '### Recommend API', '', node(args).trim());
 }
 
 if (only.has('operator')) {
