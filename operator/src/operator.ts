@@ -37,6 +37,8 @@ export interface OperatorOptions {
   registry?: Registry;
   /** Called when this replica loses the lease (the process should exit and be restarted). */
   onLostLeadership?: () => void;
+  /** The controllers' clock (tests move it to reach cron times). */
+  now?: () => Date;
 }
 
 /** Drops managedFields: they are large and the operator never reads them. */
@@ -94,9 +96,9 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     log.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not write an Event'),
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
-  const runController_ = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log });
+  const runController_ = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, now: opts.now });
   const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { KAFKA_BROKERS: cfg.SERVING_KAFKA_BROKERS } : {};
-  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv });
+  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.
   const enqueueModel = (namespace: string | undefined, name: string | undefined): void => {

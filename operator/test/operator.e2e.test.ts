@@ -37,6 +37,7 @@ await describePostgres('operator end to end', (db) => {
   const operators: OperatorHandle[] = [];
   const namespaces: string[] = [];
 
+  let clockOffsetMs = 0;
   const start = async (podName: string, extra: Record<string, string> = {}): Promise<OperatorHandle> => {
     const cfg = loadOperatorConfig({
       DATABASE_URL: db.url,
@@ -51,7 +52,7 @@ await describePostgres('operator end to end', (db) => {
       LOG_LEVEL: 'silent',
       ...extra,
     });
-    const op = await startOperator(cfg, { log: silent });
+    const op = await startOperator(cfg, { log: silent, now: () => new Date(Date.now() + clockOffsetMs) });
     operators.push(op);
     return op;
   };
@@ -313,6 +314,47 @@ await describePostgres('operator end to end', (db) => {
     await until(async () => follower.isLeader(), { timeoutMs: 15_000, what: 'the follower to take over' });
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect((await get<{ spec: { holderIdentity: string } }>(['lease', 'netflicks-operator'])).spec.holderIdentity).toBe(follower.identity);
+  });
+
+  test('a schedule creates one run per cron time and never overlaps an active run', async () => {
+    const runsOf = async (): Promise<string[]> =>
+      (await get<{ items: { metadata: { name: string; labels?: Record<string, string> } }[] }>(['tr', '-l', 'netflicks.dev/model=nightly'])).items.map((r) => r.metadata.name).sort();
+    const model = {
+      apiVersion: 'netflicks.dev/v1alpha1',
+      kind: 'RecommenderModel',
+      metadata: { name: 'nightly' },
+      spec: { database: { secretRef: { name: 'netflicks-database' } }, schedule: '* * * * *' },
+    };
+    await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(model) });
+    await until(async () => (await get<{ status?: { conditions?: unknown[] } }>(['rm', 'nightly'])).status?.conditions !== undefined, { timeoutMs: 20_000, what: 'first reconcile' });
+    // Move the operator's clock past the next minute and poke the model: one run for that minute.
+    const poke = (n: number): Promise<string> => k.ok(['-n', ns, 'annotate', '--overwrite', 'rm', 'nightly', `test/poke=${n}`]);
+    const operatorMinute = (): number => Math.floor((Date.now() + clockOffsetMs) / 60_000);
+    // (a minute boundary may pass while the operator works: accept either side of it)
+    const minuteOf = (run: string): number => Number(/^nightly-(\d+)$/.exec(run)?.[1]);
+    clockOffsetMs = 61_000;
+    const m0 = operatorMinute();
+    await poke(1);
+    await until(async () => (await runsOf()).length === 1, { timeoutMs: 20_000, what: 'the scheduled run' });
+    const [first] = await runsOf();
+    expect(minuteOf(first)).toBeGreaterThanOrEqual(m0);
+    expect(minuteOf(first)).toBeLessThanOrEqual(operatorMinute());
+    expect((await get<{ status: { lastScheduleTime: string } }>(['rm', 'nightly'])).status.lastScheduleTime).toBe(new Date(minuteOf(first) * 60_000).toISOString().replace('.000Z', 'Z'));
+    // A minute later the first run is still active (its pod never runs): no second run.
+    clockOffsetMs = 121_000;
+    await poke(2);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await runsOf()).toEqual([first]);
+    // The first run fails (a permanent trainer error); the due time is run now.
+    expect(await runPod(`${first}-train`, { HYPERPARAMETERS: 'factorz=1' })).toBe(64);
+    await waitPhase(first, 'Failed');
+    await poke(3);
+    await until(async () => (await runsOf()).length === 2, { timeoutMs: 20_000, what: 'the next scheduled run' });
+    const second = (await runsOf())[1];
+    expect(minuteOf(second)).toBeGreaterThan(minuteOf(first));
+    expect(minuteOf(second)).toBeLessThanOrEqual(operatorMinute());
+    clockOffsetMs = 0;
+    await k.ok(['-n', ns, 'delete', 'rm', 'nightly']);
   });
 
   test('deleting a RecommenderModel cascades to its Deployment, Service, HPA, PDB and runs', async () => {
