@@ -8,8 +8,8 @@
  */
 import { generateSynthetic } from '@netflicks/data';
 import { createPool, getLiveVersion, importDataset, promoteModelVersion, validateModelVersion } from '@netflicks/db';
-import { IngestService } from '@netflicks/ingest';
-import { createKafka, createLogger, type Producer } from '@netflicks/platform';
+import { IngestService, OnlineEvaluator, createOnlineEvaluatorMetrics } from '@netflicks/ingest';
+import { createKafka, createLogger, createMetricsRegistry, type Producer } from '@netflicks/platform';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { emptyRatingTable, parseValidationPolicy } from '@netflicks/recsys';
 import { simulate } from '@netflicks/simulator';
@@ -172,5 +172,44 @@ await describePostgres('whole pipeline: simulator → Kafka → ingest → Postg
     expect(failures).toEqual([]);
     expect([...versions].sort()).toEqual([1, 2]);
     expect(ok).toBeGreaterThan(100);
+  });
+
+  test('6. served lists flow back through Kafka; a later rating of a served movie shows up as online hit rate', async () => {
+    // The API published a recommendation-request event per served list (to the test's topic);
+    // ingest stored them. The new user now rates one movie of the last list they were served.
+    await waitFor('recommendation requests in PostgreSQL', async () => {
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM recommendation_requests WHERE user_id = $1', [NEW_USER]);
+      return rows[0].n >= 2;
+    }, 60_000, 200);
+    const served = await recommend(NEW_USER);
+    await waitFor('that list stored', async () => {
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM recommendation_requests WHERE request_id = $1', [
+        (served as Recommendation & { requestId: string }).requestId,
+      ]);
+      return rows[0].n === 1;
+    }, 60_000, 200);
+    await rate(NEW_USER, served.items[0].movieId, 4.5, new Date(Date.now() + 2000));
+    await waitFor('the rating stored', async () => {
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ratings WHERE user_id = $1 AND movie_id = $2', [NEW_USER, served.items[0].movieId]);
+      return rows[0].n === 1;
+    }, 60_000, 200);
+
+    // The evaluator with a 60 s window, its clock two hours ahead so every window has closed.
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const evaluator = new OnlineEvaluator({
+      pool: db.pool,
+      logger: silent,
+      metrics: createOnlineEvaluatorMetrics(registry),
+      evaluation: { windowSeconds: 60, bucketSeconds: 60, graceSeconds: 0, minWatchSeconds: 600 },
+      now: () => new Date(Date.now() + 2 * 3600_000),
+    });
+    const run = await evaluator.runOnce();
+    expect(run?.buckets.length).toBeGreaterThan(0);
+    const text = await registry.metrics();
+    const hitRates = [...text.matchAll(/^recommend_online_hit_rate\{([^}]*)\} ([0-9.e+-]+)$/gm)].map((m) => ({ labels: m[1], value: Number(m[2]) }));
+    expect(hitRates.length).toBeGreaterThan(0);
+    expect(hitRates.some((h) => h.value > 0)).toBe(true);
+    const { rows } = await db.pool.query<{ hits: number }>('SELECT coalesce(sum(hits), 0)::int AS hits FROM online_evaluation_results');
+    expect(rows[0].hits).toBeGreaterThan(0);
   });
 });

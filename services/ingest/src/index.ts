@@ -18,3 +18,6 @@ export { PLANNED_TABLES, StatsRefresher, type StatsRefresherOptions } from './an
 export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './db-health.js';
 export { BatchFailedError, DEFAULT_RETRY, IngestService, type IngestServiceOptions, type IngestTotals } from './service.js';
 export { runIngest, type RunIngestOptions, type RunningIngest } from './run.js';
+export { DEFAULT_EVALUATOR_METRICS_PORT, OnlineEvaluator, createOnlineEvaluatorMetrics, evaluationOptions, evaluatorConfigSchema, loadEvaluatorConfig, parseDurationSeconds, runOnlineEvaluationOnce, runOnlineEvaluator, type EvaluatorConfig, type EvaluatorRunResult, type OnlineEvaluatorMetrics, type OnlineEvaluatorOptions, type RunEvaluatorOptions, type RunningEvaluator } from './online-evaluator.js';
+export { BatchProcessor, type BatchProcessorDeps } from './batch-processor.js';
+export { InProcessIngest, type InProcessIngestOptions } from './in-process.js';

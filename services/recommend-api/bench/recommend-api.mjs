@@ -4,14 +4,22 @@
  * under autocannon, against a bare Koa route in the same run on the same machine.
  *
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m]
- *     [--cache DIR] [--duration 15] [--rate 2000] [--connections 32]
+ *     [--cache DIR] [--duration 10] [--rate 2000] [--connections 32] [--runs 3]
  *
  * For each model size (synthetic worlds shaped like MovieLens-100K and -20M, built once into
- * --cache with bench/build-model.mjs): start-up time to ready (spawn → /readyz 200), memory
- * (RSS after the runs, and peak), maximum throughput of GET /recommend/:userId (uniformly random
- * training users: the collaborative-filtering path, the most expensive one), latency at a fixed
- * rate (default 2,000 req/s; autocannon corrects for coordinated omission), and the bare Koa
- * route's maximum throughput for the ratio. Prints a JSON summary and a markdown table.
+ * --cache with bench/build-model.mjs), three server processes: the service with its result cache
+ * (the default), the service with RESULT_CACHE_ENTRIES=0 (every request computes its list), and
+ * a bare Koa route. Then --runs rounds, each measuring, one after the other:
+ *   - maximum throughput of all three (GET /recommend/:userId for training users in a fixed,
+ *     spread-out walk over all of them: the collaborative-filtering path, the most expensive);
+ *   - latency at a fixed rate (default 2,000 req/s; autocannon corrects for coordinated omission)
+ *     of the service (both variants) and of the bare route (the machine's own latency floor);
+ *   - server CPU time per request (from /proc), which, unlike throughput, hardly depends on what
+ *     else the machine is doing.
+ * Medians over the rounds are reported, ratios per round (service ÷ bare Koa of the same round).
+ * Then: a hot reload (SIGHUP) during a 500 req/s run (the longest request shows how long a swap
+ * holds the event loop), memory (RSS and peak before the reload) and start-up time to ready. Prints a JSON summary
+ * and markdown tables.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -27,14 +35,16 @@ const { values } = parseArgs({
   options: {
     models: { type: 'string', default: 'ml-100k,ml-20m' },
     cache: { type: 'string', default: join(os.tmpdir(), 'netflicks-bench-models') },
-    duration: { type: 'string', default: '15' },
+    duration: { type: 'string', default: '10' },
     rate: { type: 'string', default: '2000' },
     connections: { type: 'string', default: '32' },
+    runs: { type: 'string', default: '3' },
   },
 });
 const duration = Number(values.duration);
 const rate = Number(values.rate);
 const connections = Number(values.connections);
+const runs = Number(values.runs);
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
@@ -55,29 +65,31 @@ async function ensureModel(preset) {
   return file;
 }
 
-/** Starts `netflicks serve` and waits for /readyz; returns its url, pid and the time to ready. */
-async function startService(modelFile) {
+/** Starts `netflicks serve` and waits for /readyz; returns its url, process and the time to ready. */
+async function startService(modelFile, env = {}) {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(root, 'services/cli/bin/netflicks.js'), 'serve', '--model', modelFile, '--port', '0', '--host', '127.0.0.1'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '' },
+    env: { ...process.env, LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
   });
+  let log = '';
   const url = await new Promise((resolveUrl, reject) => {
-    let buf = '';
     child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
+      log += d;
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(log);
       if (m) resolveUrl(m[1]);
     });
     child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
   });
-  child.stdout.resume();
   for (;;) {
     const res = await fetch(`${url}/readyz`).catch(() => null);
     if (res?.status === 200) break;
     await new Promise((r) => setTimeout(r, 5));
   }
-  return { child, url, readyMs: performance.now() - t0 };
+  const readyMs = performance.now() - t0;
+  // Keep reading the log (warnings for slow requests, the reload's "model loaded").
+  child.stdout.on('data', (d) => (log += d));
+  return { child, url, readyMs, log: () => log };
 }
 
 /** A bare Koa route in its own process: the framework's ceiling on this machine. */
@@ -99,6 +111,12 @@ function memoryOf(pid) {
   return { rssMB: Math.round(kb('VmRSS') / 1024), peakMB: Math.round(kb('VmHWM') / 1024) };
 }
 
+/** User + system CPU time of a process, in microseconds (clock ticks of 10 ms). */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function cannon(url, opts) {
   return new Promise((resolveResult, reject) => {
     const instance = autocannon({ url, connections, duration, ...opts }, (err, result) => (err ? reject(err) : resolveResult(result)));
@@ -106,31 +124,44 @@ function cannon(url, opts) {
   });
 }
 
-function userIds(modelFile) {
-  // Synthetic worlds number their users 1..N; every one has ≥ 20 training ratings.
-  return /ml-20m/.test(modelFile) ? 138_493 : 943;
-}
-
-function summarise(result) {
+/** A run against one server, with its CPU time per request. */
+async function measure(server, opts) {
+  const c0 = cpuMicros(server.child.pid);
+  const result = await cannon(server.url, opts);
+  const cpu = cpuMicros(server.child.pid) - c0;
   return {
     requests: result.requests.total,
     rps: Math.round(result.requests.average),
     p50ms: result.latency.p50,
     p99ms: result.latency.p99,
     maxms: result.latency.max,
+    cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests.total)),
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
   };
 }
 
+function userIds(modelFile) {
+  // Synthetic worlds number their users 1..N; every one has ≥ 20 training ratings.
+  return /ml-20m/.test(modelFile) ? 138_493 : 943;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
 const rows = [];
-const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadBefore: os.loadavg().map((x) => x.toFixed(2)).join(' ') };
+const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadBefore: load() };
 for (const preset of values.models.split(',')) {
   const modelFile = await ensureModel(preset);
   const users = userIds(modelFile);
   const bare = await startBareKoa();
-  const service = await startService(modelFile);
+  const api = await startService(modelFile);
+  const uncached = await startService(modelFile, { RESULT_CACHE_ENTRIES: '0' });
   try {
     let n = 0;
     const recommendRequests = [
@@ -142,25 +173,82 @@ for (const preset of values.models.split(',')) {
         },
       },
     ];
-    await cannon(service.url, { duration: 3, requests: recommendRequests }); // warm-up (JIT)
-    await cannon(bare.url, { duration: 3 });
-    const bareMax = summarise(await cannon(bare.url, {}));
-    const apiMax = summarise(await cannon(service.url, { requests: recommendRequests }));
-    const apiAtRate = summarise(await cannon(service.url, { requests: recommendRequests, overallRate: rate }));
-    const memory = memoryOf(service.child.pid);
-    rows.push({ preset, modelMB: Math.round(readFileSync(modelFile).length / 1e6), readyMs: Math.round(service.readyMs), memory, bareMax, apiMax, apiAtRate, ratio: +(apiMax.rps / bareMax.rps).toFixed(2) });
-    console.error(JSON.stringify(rows.at(-1)));
+    const api$ = { ...api, opts: { requests: recommendRequests } };
+    const uncached$ = { ...uncached, opts: { requests: recommendRequests } };
+    const bare$ = { ...bare, opts: {} };
+    // Warm-up (JIT; and the walk visits every ML-100K user, so the cache holds them all, as it
+    // would for users who come back).
+    for (const s of [api$, uncached$, bare$]) await cannon(s.url, { ...s.opts, duration: 3 });
+    const rounds = [];
+    for (let r = 0; r < runs; r++) {
+      const round = { loadAt: load() };
+      round.bareMax = await measure(bare, bare$.opts);
+      round.apiMax = await measure(api, api$.opts);
+      round.uncachedMax = await measure(uncached, uncached$.opts);
+      round.bareAtRate = await measure(bare, { ...bare$.opts, overallRate: rate });
+      round.apiAtRate = await measure(api, { ...api$.opts, overallRate: rate });
+      round.uncachedAtRate = await measure(uncached, { ...uncached$.opts, overallRate: rate });
+      round.ratio = +(round.apiMax.rps / round.bareMax.rps).toFixed(2);
+      round.uncachedRatio = +(round.uncachedMax.rps / round.bareMax.rps).toFixed(2);
+      rounds.push(round);
+      console.error(JSON.stringify({ preset, round: r + 1, ...round }));
+    }
+    // A hot reload under load: SIGHUP re-reads and re-opens the model file next to the serving
+    // one (the same file: the whole load runs, then no swap is needed).
+    const memory = memoryOf(api.child.pid); // steady state, before the reload holds two models
+    const reloadAt = 2000;
+    const hup = setTimeout(() => api.child.kill('SIGHUP'), reloadAt);
+    const reload = await measure(api, { ...api$.opts, overallRate: 500, duration: 8 });
+    clearTimeout(hup);
+    const pick = (key, field) => median(rounds.map((x) => x[key][field]));
+    rows.push({
+      preset,
+      modelMB: Math.round(readFileSync(modelFile).length / 1e6),
+      readyMs: Math.round(api.readyMs),
+      memory,
+      medians: {
+        bareMaxRps: pick('bareMax', 'rps'),
+        apiMaxRps: pick('apiMax', 'rps'),
+        uncachedMaxRps: pick('uncachedMax', 'rps'),
+        ratio: median(rounds.map((x) => x.ratio)),
+        uncachedRatio: median(rounds.map((x) => x.uncachedRatio)),
+        bareCpuUs: pick('bareMax', 'cpuUsPerRequest'),
+        apiCpuUs: pick('apiMax', 'cpuUsPerRequest'),
+        uncachedCpuUs: pick('uncachedMax', 'cpuUsPerRequest'),
+        atRate: {
+          bare: { rps: pick('bareAtRate', 'rps'), p50: pick('bareAtRate', 'p50ms'), p99: pick('bareAtRate', 'p99ms'), max: pick('bareAtRate', 'maxms') },
+          api: { rps: pick('apiAtRate', 'rps'), p50: pick('apiAtRate', 'p50ms'), p99: pick('apiAtRate', 'p99ms'), max: pick('apiAtRate', 'maxms') },
+          uncached: { rps: pick('uncachedAtRate', 'rps'), p50: pick('uncachedAtRate', 'p50ms'), p99: pick('uncachedAtRate', 'p99ms'), max: pick('uncachedAtRate', 'maxms') },
+        },
+      },
+      ratios: rounds.map((x) => x.ratio),
+      uncachedRatios: rounds.map((x) => x.uncachedRatio),
+      reload: { rps: reload.rps, p99ms: reload.p99ms, maxms: reload.maxms, non2xx: reload.non2xx, errors: reload.errors, reloaded: /"reason":"SIGHUP"/.test(api.log()) },
+      non2xx: rounds.reduce((s, x) => s + x.apiMax.non2xx + x.apiAtRate.non2xx + x.uncachedMax.non2xx + x.uncachedAtRate.non2xx, 0),
+      rounds,
+    });
   } finally {
-    service.child.kill('SIGTERM');
-    bare.child.kill('SIGTERM');
+    for (const s of [api, uncached, bare]) s.child.kill('SIGTERM');
   }
 }
-machine.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-console.log(JSON.stringify({ machine, duration, rate, connections, rows }, null, 2));
-console.log('\n| model | start-up to ready | RSS (peak) | bare Koa max req/s | /recommend max req/s | ratio | at ' + rate + ' req/s: p50 / p99 / max ms | non-2xx |');
+machine.loadAfter = load();
+console.log(JSON.stringify({ machine, duration, rate, connections, runs, rows }, null, 2));
+const f = (x) => x.toLocaleString('en-US');
+console.log(`\nMedians of ${runs} rounds (ratios: per round, then their median). Load average before ${machine.loadBefore}, after ${machine.loadAfter}.\n`);
+console.log('| model | bare Koa max req/s | /recommend max req/s (ratio) | uncached (ratio) | CPU µs/request: bare / cached / uncached | ratio per round |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  const m = r.medians;
+  console.log(
+    `| ${r.preset} | ${f(m.bareMaxRps)} | ${f(m.apiMaxRps)} (**${m.ratio}**) | ${f(m.uncachedMaxRps)} (${m.uncachedRatio}) | ${m.bareCpuUs} / ${m.apiCpuUs} / ${m.uncachedCpuUs} | ${r.ratios.join(', ')} |`,
+  );
+}
+console.log(`\n| model | at ${f(rate)} req/s, p50 / p99 / max ms: /recommend | uncached | bare Koa | hot reload at 500 req/s: p99 / max ms | start-up to ready | RSS (peak) | non-2xx |`);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
+  const a = r.medians.atRate;
+  const l = (x) => `${x.p50} / **${x.p99}** / ${x.max}`;
   console.log(
-    `| ${r.preset} (${r.modelMB} MB file) | ${(r.readyMs / 1000).toFixed(2)} s | ${r.memory.rssMB} MB (${r.memory.peakMB}) | ${r.bareMax.rps} | ${r.apiMax.rps} | ${r.ratio} | ${r.apiAtRate.rps} req/s: ${r.apiAtRate.p50ms} / ${r.apiAtRate.p99ms} / ${r.apiAtRate.maxms} | ${r.apiMax.non2xx + r.apiAtRate.non2xx} |`,
+    `| ${r.preset} (${r.modelMB} MB file) | ${l(a.api)} | ${l(a.uncached)} | ${l(a.bare)} | ${r.reload.p99ms} / ${r.reload.maxms}${r.reload.reloaded ? '' : ' (no reload seen)'} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.memory.rssMB} MB (${r.memory.peakMB}) | ${r.non2xx + r.reload.non2xx} |`,
   );
 }

@@ -49,6 +49,14 @@ export const apiConfigSchema = z
     EVENT_BUFFER_SIZE: envInt({ min: 1, max: 1_000_000 }).default(10_000),
     EVENT_BATCH_SIZE: envInt({ min: 1, max: 10_000 }).default(500),
     EVENT_FLUSH_INTERVAL_MS: envInt({ min: 1, max: 60_000 }).default(200),
+    /**
+     * Recommendation lists cached per (user, genre, exclude_seen), LRU, per model (a swap starts
+     * empty); an entry is reused only while the user's fresh ratings are unchanged. ~300 bytes
+     * per entry at k = 10. 0 turns the cache off.
+     */
+    RESULT_CACHE_ENTRIES: envInt({ min: 0, max: 10_000_000 }).default(100_000),
+    /** Requests slower than this are logged (warn); others are not logged at all (metrics cover them). */
+    SLOW_REQUEST_MS: envInt({ min: 1, max: 600_000 }).default(1000),
     SHUTDOWN_TIMEOUT_MS: envInt({ min: 1000, max: 600_000 }).default(20_000),
     /** How long shutdown waits for in-flight requests before closing their connections. */
     DRAIN_TIMEOUT_MS: envInt({ min: 0, max: 600_000 }).default(10_000),

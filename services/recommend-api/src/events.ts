@@ -16,6 +16,8 @@ export interface EventSink {
 }
 
 export interface EventPublisher {
+  /** False when publishing is off: the caller need not even build the event. Default true. */
+  readonly enabled?: boolean;
   publish(event: RecommendationEvent): void;
   start(): void;
   /** Sends what is buffered (bounded by `timeoutMs`), then stops; the rest is counted as dropped. */
@@ -23,7 +25,7 @@ export interface EventPublisher {
 }
 
 /** Events disabled (no KAFKA_BROKERS). */
-export const NO_EVENTS: EventPublisher = { publish: () => {}, start: () => {}, stop: async () => {} };
+export const NO_EVENTS: EventPublisher = { enabled: false, publish: () => {}, start: () => {}, stop: async () => {} };
 
 export interface BufferedPublisherOptions {
   topic: string;
@@ -37,6 +39,7 @@ export interface BufferedPublisherOptions {
 }
 
 export class BufferedEventPublisher implements EventPublisher {
+  readonly enabled = true;
   /** Ring buffer of pending events. */
   private readonly ring: (RecommendationEvent | undefined)[];
   private head = 0;

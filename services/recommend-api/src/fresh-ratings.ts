@@ -10,6 +10,7 @@
  */
 import type pg from 'pg';
 import type { ExtraRating } from '@netflicks/recsys';
+import { GenerationalCache } from './engine/lru.js';
 import type { ApiMetrics } from './metrics.js';
 
 export interface FreshRatingsSource {
@@ -44,7 +45,8 @@ const QUERY = {
 const EMPTY: readonly ExtraRating[] = Object.freeze([]);
 
 export class PostgresFreshRatings implements FreshRatingsSource {
-  private readonly cache = new Map<number, CacheEntry>();
+  /** Null when caching is off (ttlMs or maxUsers 0). */
+  private readonly cache: GenerationalCache<number, CacheEntry> | null;
   private readonly inFlight = new Map<string, Promise<readonly ExtraRating[] | null>>();
   private readonly ttlMs: number;
   private readonly maxUsers: number;
@@ -59,16 +61,14 @@ export class PostgresFreshRatings implements FreshRatingsSource {
     this.maxUsers = opts.maxUsers ?? 100_000;
     this.timeoutMs = opts.timeoutMs ?? 150;
     this.now = opts.now ?? (() => performance.now());
+    this.cache = this.ttlMs > 0 && this.maxUsers > 0 ? new GenerationalCache(Math.max(2, this.maxUsers)) : null;
   }
 
   get(userId: number, since: Date | null): Promise<readonly ExtraRating[] | null> {
     const sinceMs = since ? since.getTime() : -Infinity;
-    if (this.ttlMs > 0) {
+    if (this.cache) {
       const hit = this.cache.get(userId);
       if (hit && hit.since === sinceMs && this.now() - hit.at < this.ttlMs) {
-        // LRU: move to the back.
-        this.cache.delete(userId);
-        this.cache.set(userId, hit);
         this.opts.metrics?.freshRatingsCache.inc({ result: 'hit' });
         return Promise.resolve(hit.ratings);
       }
@@ -117,13 +117,7 @@ export class PostgresFreshRatings implements FreshRatingsSource {
   }
 
   private remember(userId: number, since: number, ratings: readonly ExtraRating[]): void {
-    if (this.ttlMs <= 0 || this.maxUsers <= 0) return;
-    this.cache.delete(userId);
-    this.cache.set(userId, { at: this.now(), since, ratings });
-    while (this.cache.size > this.maxUsers) {
-      const oldest = this.cache.keys().next();
-      if (oldest.done) break;
-      this.cache.delete(oldest.value);
-    }
+    // Bounded, about LRU, O(1) (engine/lru.ts explains why not a Map with delete-and-reinsert).
+    this.cache?.set(userId, { at: this.now(), since, ratings });
   }
 }

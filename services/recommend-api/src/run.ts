@@ -85,9 +85,10 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       if (opts.migrate) logger.info(await migrate(pool, { log: (m) => logger.info(m) }), 'database schema up to date');
     }
 
+    const engine = { resultCacheEntries: config.RESULT_CACHE_ENTRIES };
     const source: ModelSource =
       spec.kind === 'file'
-        ? new FileModelSource(spec.path, holder, { logger, metrics })
+        ? new FileModelSource(spec.path, holder, { logger, metrics, engine })
         : new RegistryModelSource({
             pool: pool as pg.Pool,
             databaseUrl: db?.url,
@@ -97,6 +98,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
             holder,
             logger,
             metrics,
+            engine,
             ...(opts.registry ? { registry: opts.registry } : {}),
           });
 
@@ -165,6 +167,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       readiness,
       modelProblem: () => source.lastError,
       isShuttingDown: () => shuttingDown,
+      slowRequestMs: config.SLOW_REQUEST_MS,
     });
     const http = await listen(app, { port: config.PORT, host: config.HOST });
     cleanup.push(async () => {

@@ -167,6 +167,83 @@ describe('routes', () => {
   });
 });
 
+describe('routing and response encoding', () => {
+  test('paths match as @koa/router matched them: any letter case, one optional trailing slash, percent-decoded parameters', async () => {
+    const userId = bundle.users.id(4);
+    const reference = await get(`/recommend/${userId}?k=3`);
+    expect(reference.status).toBe(200);
+    const encoded = String(userId).replace(/^\d/, (d) => `%3${d}`); // the first digit percent-encoded
+    for (const path of [`/RECOMMEND/${userId}?k=3`, `/recommend/${userId}/?k=3`, `/Recommend/${encoded}?k=3`]) {
+      const res = await get(path);
+      expect({ path, status: res.status, items: res.body.items }).toEqual({ path, status: 200, items: reference.body.items });
+    }
+    for (const path of [`/recommend//${userId}`, `/recommend/${userId}/x`, `/recommend/${userId}//`, '/recommend/']) {
+      expect({ path, status: (await get(path)).status }).toEqual({ path, status: 404 });
+    }
+    expect((await get('/HEALTHZ/')).body).toEqual({ status: 'ok' });
+    expect((await get('/openapiXjson')).status).toBe(404); // the dot is literal
+    const head = await fetch(`${api.url}/recommend/${userId}?k=3`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const options = await fetch(`${api.url}/recommend/${userId}`, { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+  });
+
+  test('list bodies are exactly what JSON.stringify writes for the same object, typed application/json', async () => {
+    const userId = bundle.users.id(5);
+    for (const path of [`/recommend/${userId}?k=25`, `/recommend/1999999998?k=4&genre=comedy`, `/similar/${bundle.items.id(2)}?k=6`]) {
+      const res = await fetch(`${api.url}${path}`, { headers: { 'x-request-id': 'enc-1' } });
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      const text = await res.text();
+      const body = JSON.parse(text) as { items: { movieId: number; title: string; year: number | null; genres: string[]; score: number }[] };
+      expect(text).toBe(JSON.stringify(body));
+      expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+      for (const it of body.items) {
+        const m = bundle.movie(it.movieId);
+        expect(it).toEqual({ movieId: it.movieId, title: m?.title, year: m?.year ?? null, genres: m?.genres, score: it.score });
+      }
+    }
+  });
+
+  test('only failures and slow requests are logged', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = createLogger({ component: 'slow-test', level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const config = loadApiConfig({ MODEL_FILE: dir.file('a.nflx'), PORT: '0', HOST: '127.0.0.1', SLOW_REQUEST_MS: '50' });
+    const local = await runRecommendApi(config, { logger: capture, exit: () => {}, signalSource: new EventEmitter() as never, fresh });
+    try {
+      const quiet = lines.length;
+      const userId = bundle.users.id(7);
+      expect((await fetch(`${local.url}/recommend/${userId}`)).status).toBe(200);
+      expect(lines.slice(quiet)).toEqual([]);
+      freshDelayMs = 80;
+      expect((await fetch(`${local.url}/recommend/${userId}?k=3`, { headers: { 'x-request-id': 'slow-1' } })).status).toBe(200);
+      expect(lines.slice(quiet)).toEqual([
+        expect.objectContaining({ level: 'warn', msg: 'slow request', requestId: 'slow-1', route: '/recommend/:userId', status: 200, method: 'GET' }),
+      ]);
+    } finally {
+      freshDelayMs = 0;
+      await local.stop();
+    }
+  });
+
+  test('a repeated request is served from the result cache with the same list', async () => {
+    const userId = bundle.users.id(6);
+    const hits = async (): Promise<number> => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return Number(/^recommend_result_cache_total\{[^}]*result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const first = await get(`/recommend/${userId}?k=20`);
+    await get(`/recommend/${userId}?k=20`); // a list is stored from its second request
+    const before = await hits();
+    const again = await get(`/recommend/${userId}?k=20`);
+    const prefix = await get(`/recommend/${userId}?k=5`);
+    expect(await hits()).toBe(before + 2);
+    expect(again.body.items).toEqual(first.body.items);
+    expect(prefix.body.items).toEqual((first.body.items as unknown[]).slice(0, 5));
+  });
+});
+
 describe('metrics', () => {
   test('the issue-5 metrics are exposed with their labels', async () => {
     await get(`/recommend/${bundle.users.id(0)}`);

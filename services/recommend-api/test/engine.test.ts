@@ -1,16 +1,18 @@
 import fc from 'fast-check';
 import { decodeModelFile, openBundle, type LoadedBundle } from '@netflicks/recsys';
-import { MAX_K, ServingEngine } from '../src/engine/engine.js';
+import { MAX_K, ServingEngine, type EngineRequest } from '../src/engine/engine.js';
 import { TopHeap } from '../src/engine/top-heap.js';
-import { trainTestModel } from './support.js';
+import { ServingModel } from '../src/model/serving-model.js';
+import { trainTestModel, type TestModel } from './support.js';
 
+let model: TestModel;
 let bundle: LoadedBundle;
 let engine: ServingEngine;
 let movieIds: number[];
 let userIds: number[];
 
 beforeAll(async () => {
-  const model = await trainTestModel({ users: 150, movies: 260, ratings: 6000 });
+  model = await trainTestModel({ users: 150, movies: 260, ratings: 6000 });
   bundle = openBundle(decodeModelFile(model.bytes));
   engine = new ServingEngine(bundle);
   movieIds = Array.from(bundle.items.toArray());
@@ -77,6 +79,123 @@ describe('ServingEngine matches the recsys hybrid policy', () => {
 
   test('k above MAX_K is refused', () => {
     expect(() => engine.recommend({ userId: userIds[0], k: MAX_K + 1 })).toThrow(RangeError);
+  });
+});
+
+describe('SIMD scan', () => {
+  test('the WebAssembly kernel is in use and scores bit for bit like the JavaScript loop', () => {
+    const scalar = new ServingEngine(bundle, { simd: false });
+    expect(engine.scanKernel).toBe('simd');
+    expect(scalar.scanKernel).toBe('scalar');
+    for (const userId of userIds) {
+      for (const k of [1, 10, MAX_K]) expect(engine.recommend({ userId, k })).toEqual(scalar.recommend({ userId, k }));
+    }
+    // Fold-in vectors (new users, changed histories) and filters go through the same scan.
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constantFrom(...userIds), fc.integer({ min: 100_000, max: 200_000 })),
+        fc.array(fc.record({ movieId: fc.constantFrom(...movieIds), rating: fc.integer({ min: 1, max: 10 }).map((h) => h / 2) }), { minLength: 5, maxLength: 30 }),
+        fc.option(fc.constantFrom(...engine.genres), { nil: undefined }),
+        (userId, extraRatings, genre) => {
+          const req = { userId, k: 20, extraRatings, genre };
+          expect(engine.recommend(req)).toEqual(scalar.recommend(req));
+        },
+      ),
+      { numRuns: 200, seed: 3 },
+    );
+  });
+});
+
+describe('result cache', () => {
+  const strip = (r: { strategy: string; historySize: number; items: unknown[] }) => ({ strategy: r.strategy, historySize: r.historySize, items: r.items });
+
+  test('a cached engine answers every request exactly as an uncached one, over repeats, other k, changed fresh ratings and genres', () => {
+    const cached = new ServingEngine(bundle, { resultCacheEntries: 64 });
+    const genres = [...engine.genres];
+    // Few users and small variations, so the sequence revisits cache entries often.
+    const request = fc.record({
+      userId: fc.oneof(fc.constantFrom(...userIds.slice(0, 6)), fc.constantFrom(500_001, 500_002)),
+      k: fc.integer({ min: 0, max: MAX_K }),
+      extraRatings: fc.option(fc.array(fc.record({ movieId: fc.constantFrom(...movieIds.slice(0, 8)), rating: fc.constantFrom(1, 3, 5) }), { maxLength: 6 }), { nil: undefined }),
+      genre: fc.option(fc.constantFrom(genres[0], genres[0].toUpperCase(), genres[1]), { nil: undefined }),
+      excludeSeen: fc.option(fc.boolean(), { nil: undefined }),
+    });
+    let hits = 0;
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 20, maxLength: 60 }), (requests) => {
+        for (const req of requests as EngineRequest[]) {
+          const got = cached.recommend(req);
+          if (got.cached) hits++;
+          expect(strip(got)).toEqual(strip(engine.recommend(req)));
+        }
+      }),
+      { numRuns: 60, seed: 23 },
+    );
+    expect(hits).toBeGreaterThan(100); // the cache was really exercised
+    expect(cached.cachedLists).toBeLessThanOrEqual(64);
+  });
+
+  test('lists are cached from their second request; hits need the same fresh ratings and a k within the cached list; the LRU holds its bound', () => {
+    const cached = new ServingEngine(bundle, { resultCacheEntries: 2 });
+    const userId = userIds[0];
+    expect(cached.recommend({ userId, k: 10 }).cached).toBe(false);
+    expect(cached.cachedLists).toBe(0); // asked once: not stored yet
+    expect(cached.recommend({ userId, k: 10 }).cached).toBe(false);
+    expect(cached.cachedLists).toBe(1);
+    expect(cached.recommend({ userId, k: 10 }).cached).toBe(true);
+    expect(cached.recommend({ userId, k: 4 }).cached).toBe(true);
+    expect(cached.recommend({ userId, k: 11 }).cached).toBe(false); // longer than the cached list: computed again
+    expect(cached.recommend({ userId, k: 11 }).cached).toBe(true);
+    const fresh = [{ movieId: movieIds[0], rating: 5 }];
+    expect(cached.recommend({ userId, k: 5, extraRatings: fresh }).cached).toBe(false);
+    expect(cached.recommend({ userId, k: 5, extraRatings: [{ ...fresh[0] }] }).cached).toBe(true); // equal, not identical
+    expect(cached.recommend({ userId, k: 5, extraRatings: [{ movieId: movieIds[0], rating: 4 }] }).cached).toBe(false);
+    // Users with no history share one entry per filter.
+    expect(cached.recommend({ userId: 700_001, k: 5 }).cached).toBe(false);
+    expect(cached.recommend({ userId: 700_002, k: 5 }).cached).toBe(false);
+    expect(cached.recommend({ userId: 700_003, k: 5 }).cached).toBe(true);
+    expect(cached.cachedLists).toBe(2);
+    // A non-finite fresh rating is refused, cached entry or not.
+    expect(() => cached.recommend({ userId, k: 5, extraRatings: [{ movieId: movieIds[0], rating: Number.NaN }] })).toThrow(RangeError);
+    // Off by default.
+    expect(engine.recommend({ userId, k: 3 }).cached).toBeUndefined();
+  });
+});
+
+describe('building and loading', () => {
+  test('ServingEngine.create (stepwise) builds the same engine as the constructor', async () => {
+    let pauses = 0;
+    const stepwise = await ServingEngine.create(bundle, {}, async () => {
+      pauses++;
+    });
+    expect(pauses).toBeGreaterThanOrEqual(3);
+    for (const userId of userIds.slice(0, 20)) expect(stepwise.recommend({ userId, k: 10 })).toEqual(engine.recommend({ userId, k: 10 }));
+    expect(stepwise.similar(movieIds[0], 5)).toEqual(engine.similar(movieIds[0], 5));
+  });
+
+  test('ServingModel.load decodes on a worker thread into the same model as fromBytes, and reports a corrupt file', async () => {
+    const identity = { name: 'm', version: 3, source: 'registry' as const };
+    const sync = ServingModel.fromBytes(model.bytes, identity);
+    for (const worker of [true, false]) {
+      const loaded = await ServingModel.load({ bytes: Buffer.from(model.bytes) }, identity, { worker });
+      expect(loaded.identity).toEqual(sync.identity);
+      for (const userId of userIds.slice(0, 10)) expect(loaded.engine.recommend({ userId, k: 10 })).toEqual(sync.engine.recommend({ userId, k: 10 }));
+    }
+    const corrupt = Buffer.from(model.bytes);
+    corrupt[corrupt.length - 100] ^= 0xff;
+    await expect(ServingModel.load({ bytes: corrupt }, identity)).rejects.toThrow(/checksum mismatch/);
+    await expect(ServingModel.load({ path: '/nonexistent/model.nflx' }, identity)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('item JSON is what JSON.stringify writes', () => {
+    const served = ServingModel.fromBytes(model.bytes, { name: 'm', version: null, source: 'file' });
+    for (const movieId of movieIds.slice(0, 30)) {
+      const m = bundle.movie(movieId)!;
+      for (const score of [0.1234567, -3, 0, 1e-7, Math.fround(0.3)]) {
+        expect(served.itemJsonWithScore(movieId, score)).toBe(JSON.stringify({ movieId, title: m.title, year: m.year, genres: m.genres, score }));
+      }
+    }
+    expect(served.itemJsonWithScore(movieIds[0], Number.NaN)).toMatch(/"score":null}$/);
   });
 });
 

@@ -1,6 +1,8 @@
-/** Configuration, user segments and the requests-per-user window. */
+/** Configuration, user segments, the requests-per-user window, the route table and the bounded cache. */
 import { ConfigError, createMetricsRegistry } from '@netflicks/platform';
 import { UserActivityWindow, createApiMetrics, loadApiConfig, modelSourceSpec, segmentFor } from '../src/index.js';
+import { GenerationalCache } from '../src/engine/lru.js';
+import { RouteTable } from '../src/http/routes.js';
 
 describe('config', () => {
   test('defaults and the three model sources', () => {
@@ -26,6 +28,54 @@ describe('config', () => {
     expect(() => loadApiConfig({ MODEL_FILE: '/m', MODEL_VERSION: '2' })).toThrow(/MODEL_VERSION/);
     expect(() => loadApiConfig({ MODEL_FILE: '/m', MODEL_NAME: 'movies' })).toThrow(/either MODEL_FILE or MODEL_NAME/);
   });
+
+  test('result cache and slow-request threshold', () => {
+    expect(loadApiConfig({ MODEL_FILE: '/m' })).toMatchObject({ RESULT_CACHE_ENTRIES: 100_000, SLOW_REQUEST_MS: 1000 });
+    expect(loadApiConfig({ MODEL_FILE: '/m', RESULT_CACHE_ENTRIES: '0', SLOW_REQUEST_MS: '250' })).toMatchObject({ RESULT_CACHE_ENTRIES: 0, SLOW_REQUEST_MS: 250 });
+    expect(() => loadApiConfig({ MODEL_FILE: '/m', RESULT_CACHE_ENTRIES: '-1', SLOW_REQUEST_MS: '0' })).toThrow(/2 problems/);
+  });
+});
+
+describe('GenerationalCache', () => {
+  test('holds at most its capacity; an entry used within half the capacity of insertions stays', () => {
+    const cache = new GenerationalCache<number, string>(10);
+    for (let i = 0; i < 1000; i++) {
+      cache.set(i, `v${i}`);
+      if (i % 4 === 0) expect(cache.get(0)).toBe('v0'); // used every 4 insertions: never evicted
+      expect(cache.size).toBeLessThanOrEqual(10);
+    }
+    expect(cache.get(999)).toBe('v999');
+    expect(cache.get(996)).toBe('v996'); // recent entries are there
+    expect(cache.get(980)).toBeUndefined(); // long gone
+    cache.set(0, 'new');
+    expect(cache.get(0)).toBe('new'); // a newer value wins over a promoted copy
+    expect(() => new GenerationalCache(1)).toThrow(RangeError);
+  });
+});
+
+describe('RouteTable', () => {
+  const table = new RouteTable<string>().add('/recommend/:userId', 'rec').add('/openapi.json', 'doc').add('/a/:x/b/:y', 'two');
+  test.each([
+    ['/recommend/12', { template: '/recommend/:userId', handler: 'rec', params: ['12'] }],
+    ['/Recommend/12/', { template: '/recommend/:userId', handler: 'rec', params: ['12'] }],
+    ['/recommend/%31%32', { template: '/recommend/:userId', handler: 'rec', params: ['12'] }],
+    ['/recommend/%E0%A4%A', { template: '/recommend/:userId', handler: 'rec', params: ['%E0%A4%A'] }],
+    ['/recommend/a%2Fb', { template: '/recommend/:userId', handler: 'rec', params: ['a/b'] }],
+    ['/a/1/B/2', { template: '/a/:x/b/:y', handler: 'two', params: ['1', '2'] }],
+    ['/OPENAPI.JSON', { template: '/openapi.json', handler: 'doc', params: [] }],
+    ['/openapi_json', null],
+    ['/recommend/', null],
+    ['/recommend//12', null],
+    ['/recommend/12//', null],
+    ['/recommend/12/x', null],
+    ['//recommend/12', null],
+  ])('%s', (path, want) => {
+    expect(table.match(path)).toEqual(want);
+  });
+  test('refuses templates it cannot match like @koa/router', () => {
+    expect(() => new RouteTable().add('/files/*rest', 1)).toThrow(/unsupported/);
+    expect(() => new RouteTable().add('no-slash', 1)).toThrow(/unsupported/);
+  });
 });
 
 test('segments: cold 0, light 1-19, active 20+', () => {
@@ -46,4 +96,20 @@ test('requests per user per window: a histogram of counts and a distinct-user ga
   expect((await metrics.activeUsers.get()).values[0].value).toBe(3);
   window.flush(); // an empty window
   expect((await metrics.activeUsers.get()).values[0].value).toBe(0);
+});
+
+test('the timer closes a large window in slices, never holding the event loop for all of it', async () => {
+  const metrics = createApiMetrics({ registry: createMetricsRegistry({ processMetrics: false }) });
+  const window = new UserActivityWindow(metrics);
+  for (let u = 1; u <= 12_345; u++) window.record(u);
+  window.record(1);
+  window.flushInSteps();
+  expect((await metrics.activeUsers.get()).values[0].value).toBe(12_345);
+  const count = async () => (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === 'recommendation_requests_per_user_count')?.value;
+  expect(await count()).toBe(5000); // the first slice only, so far
+  // The rest follows a slice per event-loop turn.
+  for (let turn = 0; turn < 100 && (await count()) !== 12_345; turn++) await new Promise((r) => setImmediate(r));
+  expect(await count()).toBe(12_345);
+  const sum = (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === 'recommendation_requests_per_user_sum')?.value;
+  expect(sum).toBe(12_346);
 });

@@ -2,9 +2,9 @@
  * A model file on disk: `netflicks serve --model FILE`. refresh() (SIGHUP in the CLI) re-reads the
  * file and swaps when its bytes changed; a file that fails to load leaves the old model serving.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { Logger } from '@netflicks/platform';
+import type { EngineOptions } from '../engine/engine.js';
 import type { ApiMetrics } from '../metrics.js';
 import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
 import { ServingModel } from './serving-model.js';
@@ -17,7 +17,7 @@ export class FileModelSource implements ModelSource {
   constructor(
     private readonly path: string,
     private readonly holder: ModelHolder,
-    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string } = {},
+    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions } = {},
   ) {
     this.description = `file ${path}`;
   }
@@ -49,10 +49,12 @@ export class FileModelSource implements ModelSource {
 
   private async load(): Promise<boolean> {
     try {
-      const model = await timedLoad(this.opts.metrics, async () => {
-        const bytes = await readFile(this.path);
-        return ServingModel.fromBytes(bytes, { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' });
-      });
+      // A swap is read and decoded on a worker thread and opened in steps, so the current model
+      // keeps serving; the first load has no traffic to protect and skips the worker's start-up.
+      const identity = { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' as const };
+      const model = await timedLoad(this.opts.metrics, () =>
+        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, worker: this.holder.current !== null }),
+      );
       this.error = null;
       if (this.holder.current?.identity.sha256 === model.identity.sha256) return false;
       this.holder.swap(model);

@@ -19,6 +19,7 @@ import {
   type Queryable,
 } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
+import type { EngineOptions } from '../engine/engine.js';
 import type { ApiMetrics } from '../metrics.js';
 import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
 import { ServingModel } from './serving-model.js';
@@ -44,6 +45,7 @@ export interface RegistrySourceOptions {
   logger?: Logger;
   metrics?: ApiMetrics;
   registry?: RegistryClient;
+  engine?: EngineOptions;
 }
 
 export class RegistryModelSource implements ModelSource {
@@ -138,12 +140,13 @@ export class RegistryModelSource implements ModelSource {
   private async load(record: ModelVersionRecord): Promise<void> {
     const model = await timedLoad(this.opts.metrics, async () => {
       const bytes = await this.registry.loadModelArtifact(this.opts.pool, record.modelName, record.version);
-      return ServingModel.fromBytes(bytes, {
-        name: record.modelName,
-        version: record.version,
-        source: 'registry',
-        dataWatermark: record.dataWatermark,
-      });
+      // A swap is decoded on a worker thread (the bytes move there) and opened in steps, so the
+      // current model keeps serving; the first load has no traffic to protect and skips the worker.
+      return ServingModel.load(
+        { bytes },
+        { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
+        { engine: this.opts.engine, worker: this.opts.holder.current !== null },
+      );
     });
     if (this.stopped) return;
     this.error = null;
