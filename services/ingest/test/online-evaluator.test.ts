@@ -160,9 +160,9 @@ await describePostgres('online evaluator service', (db) => {
   test('netflicks evaluate-online --once --json: evaluates, prints the rates, and counts nothing twice when run again', async () => {
     const fresh = await db.createDatabase();
     await seed(fresh.pool);
-    const once = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    const once = (format: string[] = ['--json']): Promise<{ code: number | null; stdout: string; stderr: string }> =>
       new Promise((resolve) => {
-        const child = spawn(process.execPath, [BIN, 'evaluate-online', '--once', '--json', '--window', '24h', '--database-url', fresh.url], {
+        const child = spawn(process.execPath, [BIN, 'evaluate-online', '--once', ...format, '--window', '24h', '--database-url', fresh.url], {
           env: { ...process.env, NODE_OPTIONS: '' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -191,5 +191,19 @@ await describePostgres('online evaluator service', (db) => {
     const second = await once();
     expect(second.code).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ bucketsEvaluated: 0, requestsEvaluated: 0, rates });
-  }, 60_000);
+    // The table for people.
+    const text = await once([]);
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n')).toEqual([
+      `evaluated 0 new bucket(s), 0 served list(s); every list before ${new Date(BASE + HOUR).toISOString()} is evaluated`,
+      'model version    strategy  lists  hit rate  items  click-through',
+      '-------------  ----------  -----  --------  -----  -------------',
+      'v1                     cf      2    50.00%      4         25.00%',
+      'v2             popularity      1   100.00%      1        100.00%',
+      '',
+    ]);
+    const bad = await once(['--window', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--window.*duration/);
+  }, 90_000);
 });
