@@ -39,6 +39,7 @@ export {
 export {
   GracefulShutdown,
   createShutdown,
+  exitOnce,
   type HookOutcome,
   type HookStatus,
   type ShutdownHook,

@@ -152,3 +152,23 @@ async function runWithTimeout(name: string, hook: ShutdownHook, budgetMs: number
 export function createShutdown(opts: ShutdownOptions = {}): GracefulShutdown {
   return new GracefulShutdown(opts);
 }
+
+/**
+ * A process's single outcome: `finish(code)` settles `finished` and calls `exit` once; later calls
+ * (a second signal during shutdown, a crash after a stop) are ignored. The services' run functions
+ * pass `finish` as their shutdown's `exit`.
+ */
+export function exitOnce(exit: (code: number) => void): { finished: Promise<number>; finish: (code: number) => void } {
+  let settle!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => {
+    settle = resolve;
+  });
+  let done = false;
+  const finish = (code: number): void => {
+    if (done) return;
+    done = true;
+    settle(code);
+    exit(code);
+  };
+  return { finished, finish };
+}

@@ -115,3 +115,15 @@ describe('GracefulShutdown', () => {
     expect(source.listenerCount('SIGINT')).toBe(0);
   });
 });
+
+describe('exitOnce', () => {
+  test('the first outcome settles `finished` and exits; later ones are ignored', async () => {
+    const { exitOnce } = await import('@netflicks/platform');
+    const exits: number[] = [];
+    const { finished, finish } = exitOnce((code) => exits.push(code));
+    finish(0);
+    finish(130);
+    expect(await finished).toBe(0);
+    expect(exits).toEqual([0]);
+  });
+});

@@ -43,6 +43,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createShutdown,
+  exitOnce,
   envInt,
   envLogLevel,
   envPort,
@@ -407,17 +408,8 @@ export async function runOnlineEvaluator(config: EvaluatorConfig, opts: RunEvalu
     logger.info({ url: server.url, ...evaluationOptions(config), intervalSeconds: config.ONLINE_EVAL_INTERVAL }, 'online evaluator started');
     evaluator.start();
 
-    let settle!: (code: number) => void;
-    const finished = new Promise<number>((resolve) => {
-      settle = resolve;
-    });
-    let exitCode: number | undefined;
-    const finish = (code: number): void => {
-      if (exitCode !== undefined) return;
-      exitCode = code;
-      settle(code);
-      exit(code);
-    };
+    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
+    const { finished, finish } = exitOnce(exit);
     // Hooks run last-registered first: not ready, let the bucket in progress commit, then the
     // health server, the pool and the embedded database.
     const shutdown = createShutdown({

@@ -8,6 +8,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createShutdown,
+  exitOnce,
   startHealthServer,
   type HealthServer,
   type Logger,
@@ -81,18 +82,8 @@ export async function runIngest(config: IngestConfig, opts: RunIngestOptions = {
     cleanup.push(() => health.close());
     await service.start();
 
-    let settle!: (code: number) => void;
-    const finished = new Promise<number>((resolve) => {
-      settle = resolve;
-    });
-    let exitCode: number | undefined;
-    /** The first outcome wins: a second signal during shutdown exits at once with 130. */
-    const finish = (code: number): void => {
-      if (exitCode !== undefined) return;
-      exitCode = code;
-      settle(code);
-      exit(code);
-    };
+    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
+    const { finished, finish } = exitOnce(exit);
 
     // Hooks run last-registered first: stop answering ready, stop consuming (the in-flight batch
     // finishes and commits, then the DLQ producer closes), then the pool, the health server, and

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
-import { createKafka, createLogger, createShutdown, type Logger, type SignalSource } from '@netflicks/platform';
+import { createKafka, createLogger, createShutdown, exitOnce, type Logger, type SignalSource } from '@netflicks/platform';
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
@@ -181,17 +181,8 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     cleanup.push(() => source.stop());
     if (holder.current) logger.info({ readyAfterMs }, 'recommend API ready');
 
-    let settle!: (code: number) => void;
-    const finished = new Promise<number>((resolve) => {
-      settle = resolve;
-    });
-    let exitCode: number | undefined;
-    const finish = (code: number): void => {
-      if (exitCode !== undefined) return;
-      exitCode = code;
-      settle(code);
-      exit(code);
-    };
+    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
+    const { finished, finish } = exitOnce(exit);
 
     // Hooks run last-registered first.
     const shutdown = createShutdown({
