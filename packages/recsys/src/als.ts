@@ -2,6 +2,18 @@ import { choleskySolve, gramBlock, gramBlocks, sumGramBlocks } from './linalg.js
 import type { FoldInScorer, ModelState, Recommender } from './model.js';
 import { WorkerPool, splitRowsByCost, workerScriptUrl } from './parallel.js';
 import { Random } from './random.js';
+import { DenseScorer } from './simd-dots.js';
+import {
+  ImplicitFeedbackBlock,
+  computeImplicitPrior,
+  createImplicitBlockArrays,
+  implicitPassCsr,
+  implicitPassRows,
+  runImplicitPass,
+  type ImplicitBlockArrays,
+  type ImplicitPass,
+  type PcgVector,
+} from './implicit-feedback.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainOptions } from './types.js';
 import { copyRowsById, type WarmStart } from './warm-start.js';
@@ -45,6 +57,8 @@ export interface FactorArrays {
   gramParts?: Float64Array;
   /** The same for the item half-step (the symmetric term); length 0 when off. */
   itemPrior?: Float32Array;
+  /** Explicit ALS with implicit feedback: the y blocks, keyed by the side they give a prior. */
+  implicitBlocks?: Partial<Record<Side, ImplicitBlockArrays>>;
 }
 
 export interface ExplicitKernelParams {
@@ -66,15 +80,13 @@ export interface ImplicitKernelParams {
 export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;
 
 /**
- * A worker task: recompute rows [start, end) of one side ('solve'), or compute Gram blocks
- * [start, end) of that side's factor matrix into arrays.gramParts ('gram').
+ * A worker task: recompute rows [start, end) of one side ('solve'), compute Gram blocks
+ * [start, end) of that side's factor matrix into arrays.gramParts ('gram'), or run rows
+ * [start, end) of one pass of that side's implicit-feedback block ('implicit').
  */
-export interface HalfStepTask {
-  kind: 'solve' | 'gram';
-  side: Side;
-  start: number;
-  end: number;
-}
+export type HalfStepTask =
+  | { kind: 'solve' | 'gram'; side: Side; start: number; end: number }
+  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number };
 
 /** Runs one task on the calling thread (the worker's message handler, or threads = 1). */
 export function runTask<P extends KernelParams>(
@@ -88,10 +100,20 @@ export function runTask<P extends KernelParams>(
     kernel(arrays, params, task.side, task.start, task.end, scratch);
     return;
   }
+  if (task.kind === 'implicit') {
+    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end);
+    return;
+  }
   const y = task.side === 'users' ? arrays.userFactors : arrays.itemFactors;
   const parts = arrays.gramParts;
   if (!parts) throw new Error('gram task without gramParts');
   for (let b = task.start; b < task.end; b++) gramBlock(y, arrays.factors, b, parts);
+}
+
+function implicitBlock(arrays: FactorArrays, side: Side): ImplicitBlockArrays {
+  const block = arrays.implicitBlocks?.[side];
+  if (!block) throw new Error(`no implicit-feedback block for ${side}`);
+  return block;
 }
 
 /** What each worker receives once, as workerData. */
@@ -154,6 +176,7 @@ export function unshareArray<T extends Float32Array>(src: T): T {
 export class FactorTrainer<P extends KernelParams> {
   private readonly scratch: RowScratch;
   private readonly chunks: Record<Side, Int32Array>;
+  private readonly passChunks = new Map<string, Int32Array>();
 
   private constructor(
     readonly arrays: FactorArrays,
@@ -218,6 +241,25 @@ export class FactorTrainer<P extends KernelParams> {
       await this.pool.run(tasks);
     }
     sumGramBlocks(parts, k, blocks, out);
+  }
+
+  /** Runs one pass of a side's implicit-feedback block over all its rows. */
+  async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector): Promise<void> {
+    const block = implicitBlock(this.arrays, side);
+    const rows = implicitPassRows(block, pass);
+    if (!this.pool) {
+      runImplicitPass(block, pass, vec, 0, rows);
+      return;
+    }
+    const key = `${side}:${pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
+    let bounds = this.passChunks.get(key);
+    if (!bounds) {
+      bounds = splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.pool.size * 2, 4);
+      this.passChunks.set(key, bounds);
+    }
+    const tasks: HalfStepTask[] = [];
+    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1] });
+    await this.pool.run(tasks);
   }
 
   async close(): Promise<void> {
@@ -314,185 +356,6 @@ export const ALS_DEFAULTS: Readonly<AlsParams> = {
   implicitRegularization: 1,
   itemImplicitRegularization: 0.3,
 };
-
-/** Preconditioned CG steps for the y block per iteration (warm-started; the system is small). */
-const IMPLICIT_CG_STEPS = 6;
-
-/**
- * The y block of explicit ALS with implicit feedback. With the user factors P fixed it minimises
- * λ Σ_u n_u‖p_u − z_u‖² + λ_y Σ_j n_j‖y_j‖², z_u = n_u^-½ Σ_{j∈N(u)} y_j, whose normal equations
- * are (C + (λ_y/λ)·diag(n)) Y = Σ_{u∋j} √n_u p_u with C the item co-occurrence matrix. C is never
- * formed: A·V is two sparse passes (per user s_u = Σ_{j∈N(u)} v_j, then per item Σ_{u∋j} s_u).
- * Jacobi-preconditioned CG, warm-started from the previous Y. Runs on the calling thread in a
- * fixed order, so it is deterministic and independent of the thread count.
- */
-export class ImplicitFeedbackBlock {
-  /** Items × k; rounded to float32 after every update (what z_u and the model use). */
-  readonly y: Float32Array;
-  private readonly x: Float64Array;
-  private readonly r: Float64Array;
-  private readonly d: Float64Array;
-  private readonly ad: Float64Array;
-  private readonly z: Float64Array;
-  private readonly s: Float64Array;
-  private readonly invDiag: Float64Array;
-  private readonly nUsers: number;
-  private readonly nItems: number;
-
-  constructor(
-    private readonly byUser: { indptr: Int32Array; indices: Int32Array },
-    private readonly byItem: { indptr: Int32Array; indices: Int32Array },
-    private readonly k: number,
-    private readonly ratio: number,
-  ) {
-    this.nUsers = byUser.indptr.length - 1;
-    this.nItems = byItem.indptr.length - 1;
-    const n = this.nItems * k;
-    this.y = new Float32Array(n);
-    this.x = new Float64Array(n);
-    this.r = new Float64Array(n);
-    this.d = new Float64Array(n);
-    this.ad = new Float64Array(n);
-    this.z = new Float64Array(n);
-    this.s = new Float64Array(this.nUsers * k);
-    this.invDiag = new Float64Array(this.nItems);
-    for (let j = 0; j < this.nItems; j++) {
-      const nj = byItem.indptr[j + 1] - byItem.indptr[j];
-      this.invDiag[j] = nj > 0 ? 1 / (nj * (1 + ratio)) : 0;
-    }
-  }
-
-  /** Restarts from Y = 0 (a new ensemble member). */
-  reset(): void {
-    this.y.fill(0);
-    this.x.fill(0);
-  }
-
-  /** Starts the solver from a previous model's Y (rows already in this block's item order). */
-  warm(y: Float32Array): void {
-    this.y.set(y);
-    this.x.set(y);
-  }
-
-  /** One warm-started PCG solve for Y given the user factors P; then z_u into `prior`. */
-  update(userFactors: Float32Array, prior: Float32Array): void {
-    const { k, x, r, d, ad, z } = this;
-    const n = this.nItems * k;
-    // r = b − A x, b_j = Σ_{u∋j} √n_u p_u
-    this.apply(x, ad);
-    this.rhs(userFactors, r);
-    for (let e = 0; e < n; e++) r[e] -= ad[e];
-    let rz = this.precondition(r, z);
-    d.set(z);
-    for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
-      this.apply(d, ad);
-      let dAd = 0;
-      for (let e = 0; e < n; e++) dAd += d[e] * ad[e];
-      if (!(dAd > 0)) break;
-      const alpha = rz / dAd;
-      for (let e = 0; e < n; e++) {
-        x[e] += alpha * d[e];
-        r[e] -= alpha * ad[e];
-      }
-      const rzNew = this.precondition(r, z);
-      const beta = rzNew / rz;
-      for (let e = 0; e < n; e++) d[e] = z[e] + beta * d[e];
-      rz = rzNew;
-    }
-    this.y.set(x);
-    // Continue from the float32 Y the model keeps, so training and fold-in see the same z_u.
-    for (let e = 0; e < n; e++) x[e] = this.y[e];
-    computeImplicitPrior(this.byUser, this.y, k, 0, this.nUsers, prior);
-  }
-
-  /** b_j = Σ_{u∋j} √n_u p_u. */
-  private rhs(userFactors: Float32Array, out: Float64Array): void {
-    const { k } = this;
-    const { indptr, indices } = this.byItem;
-    const userPtr = this.byUser.indptr;
-    out.fill(0);
-    for (let j = 0; j < this.nItems; j++) {
-      const o = j * k;
-      for (let e = indptr[j]; e < indptr[j + 1]; e++) {
-        const u = indices[e];
-        const w = Math.sqrt(userPtr[u + 1] - userPtr[u]);
-        const uo = u * k;
-        for (let a = 0; a < k; a++) out[o + a] += w * userFactors[uo + a];
-      }
-    }
-  }
-
-  /** out = (C + ratio·diag(n)) v. */
-  private apply(v: Float64Array, out: Float64Array): void {
-    const { k, s, ratio } = this;
-    s.fill(0);
-    {
-      const { indptr, indices } = this.byUser;
-      for (let u = 0; u < this.nUsers; u++) {
-        const uo = u * k;
-        for (let e = indptr[u]; e < indptr[u + 1]; e++) {
-          const jo = indices[e] * k;
-          for (let a = 0; a < k; a++) s[uo + a] += v[jo + a];
-        }
-      }
-    }
-    const { indptr, indices } = this.byItem;
-    for (let j = 0; j < this.nItems; j++) {
-      const o = j * k;
-      const nj = indptr[j + 1] - indptr[j];
-      const w = ratio * nj;
-      for (let a = 0; a < k; a++) out[o + a] = w * v[o + a];
-      for (let e = indptr[j]; e < indptr[j + 1]; e++) {
-        const uo = indices[e] * k;
-        for (let a = 0; a < k; a++) out[o + a] += s[uo + a];
-      }
-    }
-  }
-
-  /** z = M⁻¹ r (Jacobi); returns r·z. */
-  private precondition(r: Float64Array, z: Float64Array): number {
-    const { k, invDiag } = this;
-    let rz = 0;
-    for (let j = 0; j < this.nItems; j++) {
-      const w = invDiag[j];
-      const o = j * k;
-      for (let a = 0; a < k; a++) {
-        const v = r[o + a] * w;
-        z[o + a] = v;
-        rz += v * r[o + a];
-      }
-    }
-    return rz;
-  }
-}
-
-/**
- * z_u = n_u^-½ Σ_{j∈N(u)} y_j for users [start, end) of a user-major CSR (float64 sums in CSR
- * order, stored as float32).
- */
-export function computeImplicitPrior(
-  byUser: { indptr: Int32Array; indices: Int32Array },
-  y: Float32Array,
-  k: number,
-  start: number,
-  end: number,
-  out: Float32Array,
-): void {
-  const { indptr, indices } = byUser;
-  const acc = new Float64Array(k);
-  for (let u = start; u < end; u++) {
-    const s0 = indptr[u];
-    const s1 = indptr[u + 1];
-    acc.fill(0);
-    for (let e = s0; e < s1; e++) {
-      const jo = indices[e] * k;
-      for (let a = 0; a < k; a++) acc[a] += y[jo + a];
-    }
-    const scale = s1 > s0 ? 1 / Math.sqrt(s1 - s0) : 0;
-    const uo = u * k;
-    for (let a = 0; a < k; a++) out[uo + a] = acc[a] * scale;
-  }
-}
 
 export type AlsTrainParams = Partial<AlsParams> &
   Partial<TrainOptions> & {
@@ -678,12 +541,16 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     userPrior: alloc(withImplicit ? nUsers * k : 0),
     itemPrior: alloc(withItemImplicit ? nItems * k : 0),
   };
-  const itemBlock = withItemImplicit
-    ? new ImplicitFeedbackBlock(data.byItem, data.byUser, k, p.itemImplicitRegularization / p.regularization)
-    : null;
-  const implicitBlock = withImplicit
-    ? new ImplicitFeedbackBlock(data.byUser, data.byItem, k, p.implicitRegularization / p.regularization)
-    : null;
+  // The y blocks: the user term's fits the user factors (y over items), the item term's the item
+  // factors (y over users); their passes run on the trainer's threads.
+  arrays.implicitBlocks = {
+    ...(withImplicit
+      ? { users: createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!, share) }
+      : {}),
+    ...(withItemImplicit
+      ? { items: createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!, share) }
+      : {}),
+  };
   const allImplicit = new Float32Array(withImplicit ? E * nItems * k : 0);
   // Members are stored one after the other (member-major); see AlsModel.
   const allUserFactors = new Float32Array(E * nUsers * k);
@@ -697,6 +564,12 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     globalMean: data.globalMean,
   };
   const trainer = FactorTrainer.start(arrays, kernelParams, explicitKernel, threads);
+  const block = (side: Side): ImplicitFeedbackBlock | null => {
+    const b = arrays.implicitBlocks?.[side];
+    return b ? new ImplicitFeedbackBlock(b, (pass, vec) => trainer.implicitPass(side, pass, vec)) : null;
+  };
+  const implicitBlock = block('users');
+  const itemBlock = block('items');
   try {
     const steps = 2 * p.iterations * E;
     let step = 0;
@@ -734,9 +607,9 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
       for (let it = 0; it < p.iterations; it++) {
         // The y block fits the previous user factors (the first user step has z = 0).
         // (warm: the factors are already meaningful, so the y blocks fit them from the start)
-        if (implicitBlock && (it > 0 || warm)) implicitBlock.update(arrays.userFactors, arrays.userPrior!);
+        if (implicitBlock && (it > 0 || warm)) await implicitBlock.update();
         await trainer.solve('users');
-        if (itemBlock && (it > 0 || warm)) itemBlock.update(arrays.itemFactors, arrays.itemPrior!);
+        if (itemBlock && (it > 0 || warm)) await itemBlock.update();
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: users`);
         await trainer.solve('items');
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: items`);
@@ -778,6 +651,7 @@ export class AlsModel implements Recommender, FoldInScorer {
   readonly users: number;
   readonly items: number;
   private readonly scratch: RowScratch;
+  private scorer: DenseScorer | null = null;
 
   constructor(
     readonly params: Readonly<AlsParams>,
@@ -956,13 +830,11 @@ export class AlsModel implements Recommender, FoldInScorer {
     if (E === 1) {
       const { bias, x, xOff } = member(0);
       const base = this.globalMean + bias;
-      for (let i = 0; i < n; i++) {
-        let s = base + this.itemBias[i];
-        if (x) {
-          const io = i * k;
-          for (let p = 0; p < k; p++) s += x[xOff + p] * q[io + p];
-        }
-        out[i] = s;
+      if (x) {
+        this.scorer ??= new DenseScorer(q, this.items, k);
+        this.scorer.score(x, xOff, out, base, this.itemBias);
+      } else {
+        for (let i = 0; i < n; i++) out[i] = base + this.itemBias[i];
       }
       return;
     }

@@ -18,6 +18,7 @@ import { blockedGram, choleskySolve, gramBlocks, matVec } from './linalg.js';
 import type { FoldInScorer, ModelState, Recommender } from './model.js';
 import { Random } from './random.js';
 import type { CsrMatrix } from './sparse.js';
+import { DenseScorer } from './simd-dots.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainOptions } from './types.js';
 import { copyRowsById, type WarmStart } from './warm-start.js';
@@ -390,6 +391,7 @@ export class IalsModel implements Recommender, FoldInScorer {
   readonly factors: number;
   private gramReg: Float64Array | null = null;
   private scratch: RowScratch | null = null;
+  private scorer: DenseScorer | null = null;
 
   constructor(
     readonly params: Readonly<IalsParams>,
@@ -481,14 +483,7 @@ export class IalsModel implements Recommender, FoldInScorer {
   }
 
   private scoreVector(x: Float32Array, xOff: number, out: Float32Array): void {
-    const k = this.factors;
-    const q = this.itemFactors;
-    const n = Math.min(out.length, this.items);
-    for (let i = 0; i < n; i++) {
-      const io = i * k;
-      let s = 0;
-      for (let a = 0; a < k; a++) s += x[xOff + a] * q[io + a];
-      out[i] = s;
-    }
+    this.scorer ??= new DenseScorer(this.itemFactors, this.items, this.factors);
+    this.scorer.score(x, xOff, out);
   }
 }

@@ -1,4 +1,5 @@
-import { ALS_DEFAULTS, AlsModel, ImplicitFeedbackBlock, computeImplicitPrior, trainAls } from '../src/als.js';
+import { ALS_DEFAULTS, AlsModel, trainAls } from '../src/als.js';
+import { ImplicitFeedbackBlock, computeImplicitPrior, createImplicitBlockArrays } from '../src/implicit-feedback.js';
 import type { ModelState } from '../src/model.js';
 import { splitRowsByCost } from '../src/parallel.js';
 import { Random } from '../src/random.js';
@@ -244,7 +245,7 @@ describe('explicit ALS: implicit feedback and seed ensembles', () => {
     expect(ALS_DEFAULTS.ensemble).toBe(1);
   });
 
-  test('the y block solves its normal equations (C + (λ_y/λ)·diag(n)) Y = Σ √n_u p_u', () => {
+  test('the y block solves its normal equations (C + (λ_y/λ)·diag(n)) Y = Σ √n_u p_u', async () => {
     const k = 3;
     const ratio = 0.7;
     const nUsers = data.users.size;
@@ -252,9 +253,9 @@ describe('explicit ALS: implicit feedback and seed ensembles', () => {
     const rng = new Random(9);
     const P = new Float32Array(nUsers * k);
     rng.fillGaussian(P, 1);
-    const block = new ImplicitFeedbackBlock(data.byUser, data.byItem, k, ratio);
     const prior = new Float32Array(nUsers * k);
-    for (let t = 0; t < 30; t++) block.update(P, prior);
+    const block = new ImplicitFeedbackBlock(createImplicitBlockArrays('users', data.byUser, data.byItem, k, ratio, P, prior, false));
+    for (let t = 0; t < 30; t++) await block.update();
     const Y = block.y;
     // Residual of the normal equations, relative to the right-hand side.
     let res = 0;

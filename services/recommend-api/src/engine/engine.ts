@@ -7,7 +7,7 @@
  * - collaborative filtering (the common case) scans items in descending item-factor norm and stops
  *   as soon as ‖x‖·‖q_i‖ (Cauchy–Schwarz, an upper bound of every remaining score) cannot beat the
  *   k-th best score so far: exact top-K, usually after a small part of the catalogue; the dot
- *   products run in WebAssembly SIMD where available (simd-dots.ts, bit-identical scores);
+ *   products run in WebAssembly SIMD where available (recsys' simd-dots.ts, bit-identical scores);
  * - an optional result cache (EngineOptions.resultCacheEntries) reuses lists per user and filter;
  * - popularity walks the precomputed popularity order and stops after k kept items;
  * - content scores sparsely (inverted index) and blends in place with precomputed popularity.
@@ -19,6 +19,8 @@ import {
   ContentModel,
   IalsModel,
   PopularityModel,
+  QUAD,
+  SimdDots,
   genreKey,
   normalise,
   type ExtraRating,
@@ -27,7 +29,6 @@ import {
   type Strategy,
 } from '@netflicks/recsys';
 import { GenerationalCache } from './lru.js';
-import { QUAD, SimdDots } from './simd-dots.js';
 import { TopHeap } from './top-heap.js';
 
 /** Largest k the API accepts (also the heap's capacity). */

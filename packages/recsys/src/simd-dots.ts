@@ -203,3 +203,41 @@ export class SimdDots {
     this.fn(this.qBase + firstQuad * this.quadBytes, 0, this.out.byteOffset, quads, this.factors);
   }
 }
+
+/**
+ * Scores one vector against every row of a factor matrix (`out[i] = x·q_i`, or
+ * `(base + bias_i) + x·q_i`; double sums stored as float32): the WebAssembly kernel over the whole
+ * catalogue where available, else the plain loop. Bit-identical either way; the kernel's layout
+ * (items × k doubles) is built on first use.
+ */
+export class DenseScorer {
+  private simd: SimdDots | null | undefined;
+
+  constructor(
+    private readonly vectors: Float32Array,
+    private readonly items: number,
+    private readonly factors: number,
+  ) {}
+
+  score(x: Float32Array, xOff: number, out: Float32Array, base = 0, bias: Float32Array | null = null): void {
+    const k = this.factors;
+    const n = Math.min(out.length, this.items);
+    if (this.simd === undefined) this.simd = SimdDots.create(this.vectors, this.items, k, Math.ceil(this.items / QUAD));
+    const simd = this.simd;
+    if (simd) {
+      simd.setUser(xOff === 0 && x.length === k ? x : x.subarray(xOff, xOff + k));
+      simd.dots(0, Math.ceil(n / QUAD));
+      const scores = simd.out;
+      if (bias) for (let i = 0; i < n; i++) out[i] = base + bias[i] + scores[i];
+      else for (let i = 0; i < n; i++) out[i] = scores[i];
+      return;
+    }
+    const q = this.vectors;
+    for (let i = 0; i < n; i++) {
+      const io = i * k;
+      let s = 0;
+      for (let a = 0; a < k; a++) s += x[xOff + a] * q[io + a];
+      out[i] = bias ? base + bias[i] + s : s;
+    }
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * The y blocks of explicit ALS with implicit feedback (SVD++'s term, solved by ALS; see AlsParams).
+ *
+ * With one side's factors F fixed (the "rows": users for the user term, items for the symmetric
+ * item term) a block minimises λ Σ_r n_r‖f_r − z_r‖² + λ_y Σ_c n_c‖y_c‖² over the y vectors of
+ * the other side (the "cols"), z_r = n_r^-½ Σ_{c∈N(r)} y_c. Its normal equations are
+ * (C + (λ_y/λ)·diag(n)) Y = Σ_{r∋c} √n_r f_r with C the co-occurrence matrix, never formed:
+ * A·V is two sparse passes, a gather per row (s_r = Σ_{c∈N(r)} v_c) and a scatter per col
+ * (Σ_{r∋c} s_r). Those passes and the right-hand side and prior passes are O(nnz·k) each and are
+ * row-parallel, so with workers they run on every thread (they cost as much as the factor solves
+ * themselves); the PCG vector work, O(cols·k), stays on the calling thread in a fixed order. Every
+ * row is computed by one thread in CSR order, so results are bit-identical for any thread count.
+ */
+import type { Side } from './als.js';
+
+/** The row-parallel passes of a block update. */
+export type ImplicitPass = 'gather' | 'scatter' | 'rhs' | 'prior';
+
+/** Which PCG vector a gather/scatter multiplies. */
+export type PcgVector = 'x' | 'd';
+
+/**
+ * Everything a pass reads or writes; on SharedArrayBuffers when workers run the passes (it travels
+ * to them once, with the training arrays).
+ */
+export interface ImplicitBlockArrays {
+  /** The side whose rows get the prior z ('users': the user term, 'items': the item term). */
+  side: Side;
+  k: number;
+  /** λ_y / λ. */
+  ratio: number;
+  /** rows → cols (CSR, indices only). */
+  byRow: { indptr: Int32Array; indices: Int32Array };
+  /** cols → rows. */
+  byCol: { indptr: Int32Array; indices: Int32Array };
+  /** rows × k: the fixed factors the block fits (read by the right-hand side). */
+  factors: Float32Array;
+  /** rows × k: z, written by the prior pass (what the factor solves shrink towards). */
+  prior: Float32Array;
+  /** cols × k: the solution rounded to float32 (what z and the model use). */
+  y: Float32Array;
+  /** cols × k PCG state: iterate, direction, A·vector, residual. */
+  x: Float64Array;
+  d: Float64Array;
+  ad: Float64Array;
+  r: Float64Array;
+  /** rows × k: per-row sums of the vector being multiplied (the gather's output). */
+  s: Float64Array;
+  /** rows: √n_r, the right-hand side's weights. */
+  sqrtN: Float64Array;
+}
+
+/** Allocates a block's arrays (shared when `share`, for workers). */
+export function createImplicitBlockArrays(
+  side: Side,
+  byRow: { indptr: Int32Array; indices: Int32Array },
+  byCol: { indptr: Int32Array; indices: Int32Array },
+  k: number,
+  ratio: number,
+  factors: Float32Array,
+  prior: Float32Array,
+  share: boolean,
+): ImplicitBlockArrays {
+  const rows = byRow.indptr.length - 1;
+  const cols = byCol.indptr.length - 1;
+  const f64 = (n: number): Float64Array => (share ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n));
+  const y = share ? new Float32Array(new SharedArrayBuffer(cols * k * 4)) : new Float32Array(cols * k);
+  const sqrtN = f64(rows);
+  for (let r = 0; r < rows; r++) sqrtN[r] = Math.sqrt(byRow.indptr[r + 1] - byRow.indptr[r]);
+  return {
+    side,
+    k,
+    ratio,
+    byRow,
+    byCol,
+    factors,
+    prior,
+    y,
+    x: f64(cols * k),
+    d: f64(cols * k),
+    ad: f64(cols * k),
+    r: f64(cols * k),
+    s: f64(rows * k),
+    sqrtN,
+  };
+}
+
+/** How many rows a pass runs over (its parallel dimension). */
+export function implicitPassRows(b: ImplicitBlockArrays, pass: ImplicitPass): number {
+  return pass === 'gather' || pass === 'prior' ? b.byRow.indptr.length - 1 : b.byCol.indptr.length - 1;
+}
+
+/** The CSR whose rows a pass runs over (for splitting work by cost). */
+export function implicitPassCsr(b: ImplicitBlockArrays, pass: ImplicitPass): { indptr: Int32Array } {
+  return pass === 'gather' || pass === 'prior' ? b.byRow : b.byCol;
+}
+
+/** Runs rows [start, end) of one pass. */
+export function runImplicitPass(b: ImplicitBlockArrays, pass: ImplicitPass, vec: PcgVector, start: number, end: number): void {
+  switch (pass) {
+    case 'gather':
+      sumRows(b.byRow, b[vec], b.k, start, end, 0, null, b.s);
+      return;
+    case 'scatter':
+      sumRows(b.byCol, b.s, b.k, start, end, b.ratio, b[vec], b.ad);
+      return;
+    case 'rhs':
+      weightedSumRows(b.byCol, b.factors, b.sqrtN, b.k, start, end, b.r);
+      return;
+    case 'prior':
+      computeImplicitPrior(b.byRow, b.y, b.k, start, end, b.prior);
+      return;
+  }
+}
+
+/**
+ * out_r = ratio·n_r·diag_r + Σ_{e∈row r} v_{c_e} for rows [start, end); the diagonal term only
+ * when `diag` is given. Four factors per pass held in locals (the sums never go through memory);
+ * each sum still adds in CSR order, so the result is the plain loop's, bit for bit.
+ */
+function sumRows(
+  csr: { indptr: Int32Array; indices: Int32Array },
+  v: Float64Array,
+  k: number,
+  start: number,
+  end: number,
+  ratio: number,
+  diag: Float64Array | null,
+  out: Float64Array,
+): void {
+  const { indptr, indices } = csr;
+  for (let r = start; r < end; r++) {
+    const e0 = indptr[r];
+    const e1 = indptr[r + 1];
+    const o = r * k;
+    const w = diag ? ratio * (e1 - e0) : 0;
+    let a = 0;
+    for (; a + 4 <= k; a += 4) {
+      let s0 = diag ? w * diag[o + a] : 0;
+      let s1 = diag ? w * diag[o + a + 1] : 0;
+      let s2 = diag ? w * diag[o + a + 2] : 0;
+      let s3 = diag ? w * diag[o + a + 3] : 0;
+      for (let e = e0; e < e1; e++) {
+        const vo = indices[e] * k + a;
+        s0 += v[vo];
+        s1 += v[vo + 1];
+        s2 += v[vo + 2];
+        s3 += v[vo + 3];
+      }
+      out[o + a] = s0;
+      out[o + a + 1] = s1;
+      out[o + a + 2] = s2;
+      out[o + a + 3] = s3;
+    }
+    for (; a < k; a++) {
+      let s = diag ? w * diag[o + a] : 0;
+      for (let e = e0; e < e1; e++) s += v[indices[e] * k + a];
+      out[o + a] = s;
+    }
+  }
+}
+
+/** out_c = Σ_{e∈row c} w_{r_e}·f_{r_e} for rows [start, end) (float32 factors; as sumRows). */
+function weightedSumRows(
+  csr: { indptr: Int32Array; indices: Int32Array },
+  f: Float32Array,
+  weights: Float64Array,
+  k: number,
+  start: number,
+  end: number,
+  out: Float64Array,
+): void {
+  const { indptr, indices } = csr;
+  for (let c = start; c < end; c++) {
+    const e0 = indptr[c];
+    const e1 = indptr[c + 1];
+    const o = c * k;
+    let a = 0;
+    for (; a + 4 <= k; a += 4) {
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let e = e0; e < e1; e++) {
+        const r = indices[e];
+        const w = weights[r];
+        const fo = r * k + a;
+        s0 += w * f[fo];
+        s1 += w * f[fo + 1];
+        s2 += w * f[fo + 2];
+        s3 += w * f[fo + 3];
+      }
+      out[o + a] = s0;
+      out[o + a + 1] = s1;
+      out[o + a + 2] = s2;
+      out[o + a + 3] = s3;
+    }
+    for (; a < k; a++) {
+      let s = 0;
+      for (let e = e0; e < e1; e++) s += weights[indices[e]] * f[indices[e] * k + a];
+      out[o + a] = s;
+    }
+  }
+}
+
+/**
+ * z_u = n_u^-½ Σ_{j∈N(u)} y_j for users [start, end) of a user-major CSR (float64 sums in CSR
+ * order, stored as float32).
+ */
+export function computeImplicitPrior(
+  byUser: { indptr: Int32Array; indices: Int32Array },
+  y: Float32Array,
+  k: number,
+  start: number,
+  end: number,
+  out: Float32Array,
+): void {
+  const { indptr, indices } = byUser;
+  for (let u = start; u < end; u++) {
+    const s0 = indptr[u];
+    const s1 = indptr[u + 1];
+    const scale = s1 > s0 ? 1 / Math.sqrt(s1 - s0) : 0;
+    const uo = u * k;
+    let a = 0;
+    for (; a + 4 <= k; a += 4) {
+      let t0 = 0;
+      let t1 = 0;
+      let t2 = 0;
+      let t3 = 0;
+      for (let e = s0; e < s1; e++) {
+        const jo = indices[e] * k + a;
+        t0 += y[jo];
+        t1 += y[jo + 1];
+        t2 += y[jo + 2];
+        t3 += y[jo + 3];
+      }
+      out[uo + a] = t0 * scale;
+      out[uo + a + 1] = t1 * scale;
+      out[uo + a + 2] = t2 * scale;
+      out[uo + a + 3] = t3 * scale;
+    }
+    for (; a < k; a++) {
+      let t = 0;
+      for (let e = s0; e < s1; e++) t += y[indices[e] * k + a];
+      out[uo + a] = t * scale;
+    }
+  }
+}
+
+/** Runs one pass over all its rows: inline, or split over a worker pool. */
+export type ImplicitPassRunner = (pass: ImplicitPass, vec: PcgVector) => Promise<void>;
+
+/** The runner for training on the calling thread. */
+export function inlinePassRunner(b: ImplicitBlockArrays): ImplicitPassRunner {
+  return (pass, vec) => {
+    runImplicitPass(b, pass, vec, 0, implicitPassRows(b, pass));
+    return Promise.resolve();
+  };
+}
+
+/** Preconditioned CG steps for the y block per iteration (warm-started; the system is small). */
+const IMPLICIT_CG_STEPS = 4;
+
+/**
+ * One y block: a warm-started, Jacobi-preconditioned CG solve per update, its passes run by
+ * `runPass` (inline or on workers), its vector work here in a fixed order.
+ */
+export class ImplicitFeedbackBlock {
+  private readonly z: Float64Array;
+  private readonly invDiag: Float64Array;
+  private readonly cols: number;
+
+  constructor(
+    readonly arrays: ImplicitBlockArrays,
+    private readonly runPass: ImplicitPassRunner = inlinePassRunner(arrays),
+  ) {
+    const { byCol, k, ratio } = arrays;
+    this.cols = byCol.indptr.length - 1;
+    this.z = new Float64Array(this.cols * k);
+    this.invDiag = new Float64Array(this.cols);
+    for (let c = 0; c < this.cols; c++) {
+      const n = byCol.indptr[c + 1] - byCol.indptr[c];
+      this.invDiag[c] = n > 0 ? 1 / (n * (1 + ratio)) : 0;
+    }
+  }
+
+  /** cols × k, float32: the current solution. */
+  get y(): Float32Array {
+    return this.arrays.y;
+  }
+
+  /** Restarts from Y = 0 (a new ensemble member). */
+  reset(): void {
+    this.arrays.y.fill(0);
+    this.arrays.x.fill(0);
+  }
+
+  /** Starts the solver from a previous model's Y (rows already in this block's col order). */
+  warm(y: Float32Array): void {
+    this.arrays.y.set(y);
+    this.arrays.x.set(y);
+  }
+
+  /** One PCG solve for Y given the current factors; then z into arrays.prior. */
+  async update(): Promise<void> {
+    const { k, x, r, d, ad, y } = this.arrays;
+    const z = this.z;
+    const n = this.cols * k;
+    // r = b − A x
+    await this.apply('x');
+    await this.runPass('rhs', 'x');
+    for (let e = 0; e < n; e++) r[e] -= ad[e];
+    let rz = this.precondition(r, z);
+    d.set(z);
+    for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
+      await this.apply('d');
+      let dAd = 0;
+      for (let e = 0; e < n; e++) dAd += d[e] * ad[e];
+      if (!(dAd > 0)) break;
+      const alpha = rz / dAd;
+      for (let e = 0; e < n; e++) {
+        x[e] += alpha * d[e];
+        r[e] -= alpha * ad[e];
+      }
+      const rzNew = this.precondition(r, z);
+      const beta = rzNew / rz;
+      for (let e = 0; e < n; e++) d[e] = z[e] + beta * d[e];
+      rz = rzNew;
+    }
+    y.set(x);
+    // Continue from the float32 Y the model keeps, so training and fold-in see the same z.
+    for (let e = 0; e < n; e++) x[e] = y[e];
+    await this.runPass('prior', 'x');
+  }
+
+  /** ad = (C + ratio·diag(n)) vec. */
+  private async apply(vec: PcgVector): Promise<void> {
+    await this.runPass('gather', vec);
+    await this.runPass('scatter', vec);
+  }
+
+  /** z = M⁻¹ r (Jacobi); returns r·z. */
+  private precondition(r: Float64Array, z: Float64Array): number {
+    const { k } = this.arrays;
+    const invDiag = this.invDiag;
+    let rz = 0;
+    for (let c = 0; c < this.cols; c++) {
+      const w = invDiag[c];
+      const o = c * k;
+      for (let a = 0; a < k; a++) {
+        const v = r[o + a] * w;
+        z[o + a] = v;
+        rz += v * r[o + a];
+      }
+    }
+    return rz;
+  }
+}
