@@ -267,6 +267,9 @@ const IMPLICIT_CG_STEPS = 4;
  */
 export class ImplicitFeedbackBlock {
   private readonly z: Float64Array;
+  /** A·x, carried from solve to solve (see update). */
+  private readonly ax: Float64Array;
+  private axValid = true;
   private readonly invDiag: Float64Array;
   private readonly cols: number;
 
@@ -277,6 +280,7 @@ export class ImplicitFeedbackBlock {
     const { byCol, k, ratio } = arrays;
     this.cols = byCol.indptr.length - 1;
     this.z = new Float64Array(this.cols * k);
+    this.ax = new Float64Array(this.cols * k);
     this.invDiag = new Float64Array(this.cols);
     for (let c = 0; c < this.cols; c++) {
       const n = byCol.indptr[c + 1] - byCol.indptr[c];
@@ -293,23 +297,32 @@ export class ImplicitFeedbackBlock {
   reset(): void {
     this.arrays.y.fill(0);
     this.arrays.x.fill(0);
+    this.ax.fill(0);
+    this.axValid = true;
   }
 
   /** Starts the solver from a previous model's Y (rows already in this block's col order). */
   warm(y: Float32Array): void {
     this.arrays.y.set(y);
     this.arrays.x.set(y);
+    this.axValid = false;
   }
 
   /** One PCG solve for Y given the current factors; then z into arrays.prior. */
   async update(): Promise<void> {
     const { k, x, r, d, ad, y } = this.arrays;
-    const z = this.z;
+    const { z, ax } = this;
     const n = this.cols * k;
-    // r = b − A x
-    await this.apply('x');
+    // r = b − A x. A is the same every update (only b moves with the factors), so A x is carried
+    // over from the previous solve (updated with each step) instead of costing a product; only a
+    // warm start computes it. The carried A x ignores the float32 rounding of x (≈1e-7 relative).
+    if (!this.axValid) {
+      await this.apply('x');
+      ax.set(ad);
+      this.axValid = true;
+    }
     await this.runPass('rhs', 'x');
-    for (let e = 0; e < n; e++) r[e] -= ad[e];
+    for (let e = 0; e < n; e++) r[e] -= ax[e];
     let rz = this.precondition(r, z);
     d.set(z);
     for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
@@ -321,6 +334,7 @@ export class ImplicitFeedbackBlock {
       for (let e = 0; e < n; e++) {
         x[e] += alpha * d[e];
         r[e] -= alpha * ad[e];
+        ax[e] += alpha * ad[e];
       }
       const rzNew = this.precondition(r, z);
       const beta = rzNew / rz;

@@ -27,11 +27,15 @@ describe('trainer configuration', () => {
     expect(c.HOLDOUT).toEqual({ kind: 'temporal' });
     expect(c.REFIT).toBe(true);
     expect(c.TERMINATION_MESSAGE_PATH).toBe('/dev/termination-log');
-    // the trainer's cheaper explicit-ALS defaults, recorded with the version
+    // the trainer's cheaper ALS / implicit-ALS defaults, recorded with the version
     expect(c.HYPERPARAMETERS.als).toEqual({ factors: 32, iterations: 10 });
-    expect(c.HYPERPARAMETERS.raw).toEqual({ 'als.factors': '32', 'als.iterations': '10' });
+    expect(c.HYPERPARAMETERS.ials).toEqual({ iterations: 10 });
+    expect(c.HYPERPARAMETERS.raw).toEqual({ 'als.factors': '32', 'als.iterations': '10', 'ials.iterations': '10' });
     // a run's own values win (shared or per model)
-    expect(loadTrainerConfig({ MODEL_NAME: 'm', HYPERPARAMETERS: 'factors=64' }).HYPERPARAMETERS.als).toEqual({ factors: 64, iterations: 10 });
+    const own = loadTrainerConfig({ MODEL_NAME: 'm', HYPERPARAMETERS: 'factors=64,ials.iterations=15' }).HYPERPARAMETERS;
+    expect(own.als).toEqual({ factors: 64, iterations: 10 });
+    expect(own.ials).toEqual({ factors: 64, iterations: 15 });
+    expect(loadTrainerConfig({ MODEL_NAME: 'm', HYPERPARAMETERS: 'iterations=5' }).HYPERPARAMETERS.ials).toEqual({ iterations: 5 });
   });
 
   test('every problem reported at once, never the values', () => {
