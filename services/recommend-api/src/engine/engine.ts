@@ -111,6 +111,7 @@ interface CachedList {
   extra: number[] | null;
 }
 
+
 /** Shared key of users with no history at all: their lists do not depend on who they are. */
 const COLD = 'cold';
 /** Only ServingEngine.create() can ask the constructor to leave the build to it. */
@@ -249,9 +250,10 @@ export class ServingEngine {
 
   /**
    * Recommendations; the same items, order and scores as the bundle's hybrid policy. With the
-   * result cache on, `cached` says whether the list came from it.
+   * result cache on, `cached` says whether the list came from it, and `list` identifies a list
+   * the cache holds (same object, same items: callers may memoise what they derive from it).
    */
-  recommend(request: EngineRequest): EngineResult & { cached?: boolean } {
+  recommend(request: EngineRequest): EngineResult & { cached?: boolean; list?: object } {
     const { k } = request;
     if (!(Number.isInteger(k) && k >= 0 && k <= MAX_K)) throw new RangeError(`k must be an integer in 0..${MAX_K}, got ${k}`);
     const cache = this.resultCache;
@@ -274,7 +276,7 @@ export class ServingEngine {
       const n = Math.min(k, hit.items.length >> 1);
       const out: ScoredMovie[] = new Array(n);
       for (let j = 0; j < n; j++) out[j] = { movieId: hit.items[2 * j], score: hit.items[2 * j + 1] };
-      return { strategy: hit.strategy, historySize: hit.historySize, items: out, cached: true };
+      return { strategy: hit.strategy, historySize: hit.historySize, items: out, cached: true, list: hit };
     }
     const result = this.compute(request);
     // Admission: a list is stored from the second request for its key (or when a stored one was
@@ -305,6 +307,7 @@ export class ServingEngine {
       }
       const entry: CachedList = { k, strategy: result.strategy, historySize: result.historySize, items: flat, extra: copy };
       cache.set(key, entry);
+      return { ...result, cached: false, list: entry };
     }
     return { ...result, cached: false };
   }
