@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Recommend-API benchmark: the real service (`netflicks serve --model FILE`, its own process)
- * under autocannon, against a bare Koa route in the same run on the same machine.
+ * under native load generators (wrk, vegeta: scripts/bench-tools.sh), against a bare Koa route
+ * in the same run on the same machine.
  *
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m]
  *     [--cache DIR] [--duration 10] [--rate 2000] [--connections 32] [--runs 3]
@@ -10,10 +11,12 @@
  * --cache with bench/build-model.mjs), three server processes: the service with its result cache
  * (the default), the service with RESULT_CACHE_ENTRIES=0 (every request computes its list), and
  * a bare Koa route. Then --runs rounds, each measuring, one after the other:
- *   - maximum throughput of all three (GET /recommend/:userId for training users in a fixed,
- *     spread-out walk over all of them: the collaborative-filtering path, the most expensive);
- *   - latency at a fixed rate (default 2,000 req/s; autocannon corrects for coordinated omission)
- *     of the service (both variants) and of the bare route (the machine's own latency floor);
+ *   - maximum throughput of all three with wrk (--connections busy connections; GET
+ *     /recommend/:userId for training users in a fixed, spread-out walk over all of them: the
+ *     collaborative-filtering path, the most expensive);
+ *   - latency at a fixed rate with vegeta (default 2,000 req/s, open loop: requests leave on
+ *     schedule, so a stall is counted, not hidden) of the service (both variants) and of the bare
+ *     route (the machine's own latency floor);
  *   - server CPU time per request (from /proc), which, unlike throughput, hardly depends on what
  *     else the machine is doing.
  * Medians over the rounds are reported, ratios per round (service ÷ bare Koa of the same round).
@@ -27,7 +30,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import { LoadGenerator, loadTools } from './load.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -117,29 +120,19 @@ function cpuMicros(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-function cannon(url, opts) {
-  return new Promise((resolveResult, reject) => {
-    const instance = autocannon({ url, connections, duration, ...opts }, (err, result) => (err ? reject(err) : resolveResult(result)));
-    autocannon.track(instance, { renderProgressBar: false, renderResultsTable: false, renderLatencyTable: false });
-  });
-}
+const generator = new LoadGenerator(loadTools(root));
 
-/** A run against one server, with its CPU time per request. */
-async function measure(server, opts) {
+/**
+ * A run against one server, with its CPU time per request: `rate` set → vegeta at that rate,
+ * else wrk at maximum throughput.
+ */
+async function measure(server, walk, opts = {}) {
   const c0 = cpuMicros(server.child.pid);
-  const result = await cannon(server.url, opts);
+  const result = opts.rate
+    ? await generator.atRate(server.url, walk, { rate: opts.rate, duration: opts.duration ?? duration, onStart: opts.onStart })
+    : await generator.max(server.url, walk, { connections, duration: opts.duration ?? duration });
   const cpu = cpuMicros(server.child.pid) - c0;
-  return {
-    requests: result.requests.total,
-    rps: Math.round(result.requests.average),
-    p50ms: result.latency.p50,
-    p99ms: result.latency.p99,
-    maxms: result.latency.max,
-    cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests.total)),
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
+  return { ...result, cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests)) };
 }
 
 function userIds(modelFile) {
@@ -163,31 +156,21 @@ for (const preset of values.models.split(',')) {
   const api = await startService(modelFile);
   const uncached = await startService(modelFile, { RESULT_CACHE_ENTRIES: '0' });
   try {
-    let n = 0;
-    const recommendRequests = [
-      {
-        method: 'GET',
-        setupRequest: (req) => {
-          n = (n + 7919) % users; // a fixed, spread-out walk over all users
-          return { ...req, path: `/recommend/${n + 1}?k=10` };
-        },
-      },
-    ];
-    const api$ = { ...api, opts: { requests: recommendRequests } };
-    const uncached$ = { ...uncached, opts: { requests: recommendRequests } };
-    const bare$ = { ...bare, opts: {} };
+    // A fixed, spread-out walk over all users.
+    const walk = { prefix: '/recommend/', suffix: '?k=10', count: users, step: 7919 };
+    const bareWalk = { path: '/' };
     // Warm-up (JIT; and the walk visits every ML-100K user, so the cache holds them all, as it
     // would for users who come back).
-    for (const s of [api$, uncached$, bare$]) await cannon(s.url, { ...s.opts, duration: 3 });
+    for (const [s, w] of [[api, walk], [uncached, walk], [bare, bareWalk]]) await measure(s, w, { duration: 3 });
     const rounds = [];
     for (let r = 0; r < runs; r++) {
       const round = { loadAt: load() };
-      round.bareMax = await measure(bare, bare$.opts);
-      round.apiMax = await measure(api, api$.opts);
-      round.uncachedMax = await measure(uncached, uncached$.opts);
-      round.bareAtRate = await measure(bare, { ...bare$.opts, overallRate: rate });
-      round.apiAtRate = await measure(api, { ...api$.opts, overallRate: rate });
-      round.uncachedAtRate = await measure(uncached, { ...uncached$.opts, overallRate: rate });
+      round.bareMax = await measure(bare, bareWalk);
+      round.apiMax = await measure(api, walk);
+      round.uncachedMax = await measure(uncached, walk);
+      round.bareAtRate = await measure(bare, bareWalk, { rate });
+      round.apiAtRate = await measure(api, walk, { rate });
+      round.uncachedAtRate = await measure(uncached, walk, { rate });
       round.ratio = +(round.apiMax.rps / round.bareMax.rps).toFixed(2);
       round.uncachedRatio = +(round.uncachedMax.rps / round.bareMax.rps).toFixed(2);
       rounds.push(round);
@@ -196,9 +179,8 @@ for (const preset of values.models.split(',')) {
     // A hot reload under load: SIGHUP re-reads and re-opens the model file next to the serving
     // one (the same file: the whole load runs, then no swap is needed).
     const memory = memoryOf(api.child.pid); // steady state, before the reload holds two models
-    const reloadAt = 2000;
-    const hup = setTimeout(() => api.child.kill('SIGHUP'), reloadAt);
-    const reload = await measure(api, { ...api$.opts, overallRate: 500, duration: 8 });
+    let hup;
+    const reload = await measure(api, walk, { rate: 500, duration: 8, onStart: () => (hup = setTimeout(() => api.child.kill('SIGHUP'), 2000)) });
     clearTimeout(hup);
     const pick = (key, field) => median(rounds.map((x) => x[key][field]));
     rows.push({
@@ -224,13 +206,14 @@ for (const preset of values.models.split(',')) {
       ratios: rounds.map((x) => x.ratio),
       uncachedRatios: rounds.map((x) => x.uncachedRatio),
       reload: { rps: reload.rps, p99ms: reload.p99ms, maxms: reload.maxms, non2xx: reload.non2xx, errors: reload.errors, reloaded: /"reason":"SIGHUP"/.test(api.log()) },
-      non2xx: rounds.reduce((s, x) => s + x.apiMax.non2xx + x.apiAtRate.non2xx + x.uncachedMax.non2xx + x.uncachedAtRate.non2xx, 0),
+      non2xx: rounds.reduce((s, x) => s + ['apiMax', 'apiAtRate', 'uncachedMax', 'uncachedAtRate', 'bareMax', 'bareAtRate'].reduce((t, key) => t + x[key].non2xx + x[key].errors, 0), 0),
       rounds,
     });
   } finally {
     for (const s of [api, uncached, bare]) s.child.kill('SIGTERM');
   }
 }
+generator.close();
 machine.loadAfter = load();
 console.log(JSON.stringify({ machine, duration, rate, connections, runs, rows }, null, 2));
 const f = (x) => x.toLocaleString('en-US');
@@ -240,15 +223,15 @@ console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
   const m = r.medians;
   console.log(
-    `| ${r.preset} | ${f(m.bareMaxRps)} | ${f(m.apiMaxRps)} (**${m.ratio}**) | ${f(m.uncachedMaxRps)} (${m.uncachedRatio}) | ${m.bareCpuUs} / ${m.apiCpuUs} / ${m.uncachedCpuUs} | ${r.ratios.join(', ')} |`,
+    `| ${r.preset} | ${f(Math.round(m.bareMaxRps))} | ${f(Math.round(m.apiMaxRps))} (**${m.ratio.toFixed(2)}**) | ${f(Math.round(m.uncachedMaxRps))} (${m.uncachedRatio.toFixed(2)}) | ${Math.round(m.bareCpuUs)} / ${Math.round(m.apiCpuUs)} / ${Math.round(m.uncachedCpuUs)} | ${r.ratios.join(', ')} |`,
   );
 }
 console.log(`\n| model | at ${f(rate)} req/s, p50 / p99 / max ms: /recommend | uncached | bare Koa | hot reload at 500 req/s: p99 / max ms | start-up to ready | RSS (peak) | non-2xx |`);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const a = r.medians.atRate;
-  const l = (x) => `${x.p50} / **${x.p99}** / ${x.max}`;
+  const l = (x) => `${x.p50.toFixed(1)} / **${x.p99.toFixed(1)}** / ${x.max.toFixed(0)}`;
   console.log(
-    `| ${r.preset} (${r.modelMB} MB file) | ${l(a.api)} | ${l(a.uncached)} | ${l(a.bare)} | ${r.reload.p99ms} / ${r.reload.maxms}${r.reload.reloaded ? '' : ' (no reload seen)'} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.memory.rssMB} MB (${r.memory.peakMB}) | ${r.non2xx + r.reload.non2xx} |`,
+    `| ${r.preset} (${r.modelMB} MB file) | ${l(a.api)} | ${l(a.uncached)} | ${l(a.bare)} | ${r.reload.p99ms.toFixed(1)} / ${r.reload.maxms.toFixed(0)}${r.reload.reloaded ? '' : ' (no reload seen)'} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.memory.rssMB} MB (${r.memory.peakMB}) | ${r.non2xx + r.reload.non2xx} |`,
   );
 }

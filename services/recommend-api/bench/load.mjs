@@ -1,0 +1,116 @@
+/**
+ * Load generation for the recommend-API benchmark: wrk for maximum throughput (closed loop,
+ * `connections` always busy) and vegeta for latency at a fixed rate (open loop). Both are native
+ * programs (scripts/bench-tools.sh installs them), so the client costs little CPU next to the
+ * server on the same cores.
+ *
+ * Requests follow a walk: `{ path }` (always the same path) or `{ prefix, suffix, count, step }`,
+ * the paths prefix + (n + 1) + suffix for n = step, 2·step, … (mod count): a fixed, spread-out
+ * order over ids 1..count, the same for both tools.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+
+/** Paths of the two binaries (installing them on first use). */
+export function loadTools(root) {
+  const out = execFileSync(join(root, 'scripts/bench-tools.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const [wrk, vegeta] = out.trim().split('\n');
+  return { wrk, vegeta };
+}
+
+function run(cmd, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err.slice(0, 500)}`))));
+    if (input !== undefined) child.stdin.end(input);
+  });
+}
+
+export class LoadGenerator {
+  constructor(tools) {
+    this.tools = tools;
+    this.dir = mkdtempSync(join(os.tmpdir(), 'netflicks-load-'));
+    this.files = 0;
+  }
+
+  close() {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * wrk with one thread and `connections` connections for `duration` s. A Lua script walks the
+   * paths and reports JSON from wrk's done() hook.
+   */
+  async max(url, walk, { connections, duration }) {
+    const script = join(this.dir, `walk-${this.files++}.lua`);
+    const request =
+      walk.path !== undefined
+        ? // Formatted per request: at load time wrk.headers has no Host yet (Node answers 400).
+          [`request = function() return wrk.format("GET", ${JSON.stringify(walk.path)}) end`]
+        : [
+            'local n = 0',
+            'request = function()',
+            `  n = (n + ${walk.step}) % ${walk.count}`,
+            `  return wrk.format("GET", ${JSON.stringify(walk.prefix)} .. (n + 1) .. ${JSON.stringify(walk.suffix)})`,
+            'end',
+          ];
+    writeFileSync(
+      script,
+      [
+        ...request,
+        'done = function(summary, latency, requests)',
+        '  local e = summary.errors',
+        '  io.write(string.format("\\nRESULT {\\"requests\\":%d,\\"us\\":%d,\\"p50us\\":%d,\\"p99us\\":%d,\\"maxus\\":%d,\\"errors\\":%d,\\"non2xx\\":%d}\\n",',
+        '    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,',
+        '    e.connect + e.read + e.write + e.timeout, e.status))',
+        'end',
+      ].join('\n'),
+    );
+    const out = await run(this.tools.wrk, ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, url]);
+    const m = /RESULT (\{.*\})/.exec(out);
+    if (!m) throw new Error(`no result from wrk: ${out.slice(-500)}`);
+    const r = JSON.parse(m[1]);
+    return {
+      requests: r.requests,
+      rps: Math.round(r.requests / (r.us / 1e6)),
+      p50ms: +(r.p50us / 1000).toFixed(2),
+      p99ms: +(r.p99us / 1000).toFixed(2),
+      maxms: +(r.maxus / 1000).toFixed(2),
+      errors: r.errors,
+      non2xx: r.non2xx,
+    };
+  }
+
+  /** vegeta at `rate` req/s for `duration` s (`onStart` runs when the attack begins). */
+  async atRate(url, walk, { rate, duration, onStart }) {
+    const targets = join(this.dir, `targets-${this.files++}.txt`);
+    const lines = [];
+    if (walk.path !== undefined) lines.push(`GET ${url}${walk.path}`);
+    else for (let j = 0, n = 0; j < walk.count; j++) lines.push(`GET ${url}${walk.prefix}${(n = (n + walk.step) % walk.count) + 1}${walk.suffix}`);
+    writeFileSync(targets, `${lines.join('\n')}\n`);
+    const results = join(this.dir, `results-${this.files++}.bin`);
+    const attack = run(this.tools.vegeta, ['attack', `-rate=${rate}`, `-duration=${duration}s`, '-timeout=10s', `-targets=${targets}`, `-output=${results}`]);
+    onStart?.();
+    await attack;
+    const report = JSON.parse(await run(this.tools.vegeta, ['report', '-type=json', results]));
+    rmSync(results, { force: true });
+    const ms = (ns) => +(ns / 1e6).toFixed(2);
+    const ok = Object.entries(report.status_codes ?? {}).reduce((s, [code, n]) => s + (code.startsWith('2') ? n : 0), 0);
+    return {
+      requests: report.requests,
+      rps: Math.round(report.throughput),
+      p50ms: ms(report.latencies['50th']),
+      p99ms: ms(report.latencies['99th']),
+      maxms: ms(report.latencies.max),
+      errors: (report.errors ?? []).length,
+      non2xx: report.requests - ok,
+    };
+  }
+}
