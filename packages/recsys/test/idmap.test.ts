@@ -10,6 +10,18 @@ describe('IdMap', () => {
     expect(Array.from(m.toArray())).toEqual([50, 7, 1000000]);
     expect(() => m.id(3)).toThrow(RangeError);
     expect(() => m.add(1.5)).toThrow(/integer/);
+    expect(() => m.add(2 ** 31)).toThrow(/32-bit integer/);
+    expect([m.index(1.5), m.index(Number.NaN), m.index(2 ** 32 + 50)]).toEqual([-1, -1, -1]);
+  });
+
+  test('grows past its initial capacity, colliding ids included', () => {
+    const m = new IdMap(2);
+    // Multiples of 2^16 share their low bits: a poor hash would put them all in one probe chain.
+    const ids = Array.from({ length: 5000 }, (_, i) => i % 2 === 0 ? i * 2 ** 16 : -i);
+    ids.forEach((id, i) => expect(m.add(id)).toBe(i));
+    expect(m.size).toBe(5000);
+    ids.forEach((id, i) => expect(m.index(id)).toBe(i));
+    expect(m.index(7)).toBe(-1);
   });
 
   test('property: id(index(x)) = x and indices are 0..size-1', () => {

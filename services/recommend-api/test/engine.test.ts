@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeModelFile, openBundle, type LoadedBundle } from '@netflicks/recsys';
+import { BundleError, decodeModelFile, openBundle, openBundleInSteps, type LoadedBundle } from '@netflicks/recsys';
 import { MAX_K, ServingEngine, type EngineRequest } from '../src/engine/engine.js';
 import { TopHeap } from '../src/engine/top-heap.js';
 import { ServingModel } from '../src/model/serving-model.js';
@@ -23,6 +23,29 @@ function reference(req: Parameters<ServingEngine['recommend']>[0]) {
   const r = bundle.hybrid!.recommend({ ...req, extraRatings: req.extraRatings ? [...req.extraRatings] : undefined });
   return { strategy: r.strategy, items: r.items };
 }
+
+describe('opening a bundle in steps', () => {
+  test('yields between its steps and opens the same bundle as openBundle', async () => {
+    let turns = 0;
+    const stepped = await openBundleInSteps(decodeModelFile(model.bytes), async () => {
+      turns++;
+    });
+    // a turn after the users' id map, before each of the three components and before the policy
+    expect(turns).toBe(5);
+    expect(Array.from(stepped.users.toArray())).toEqual(userIds);
+    expect(Array.from(stepped.items.toArray())).toEqual(movieIds);
+    for (const userId of userIds.slice(0, 20)) {
+      expect(stepped.hybrid!.recommend({ userId, k: 10 })).toEqual(bundle.hybrid!.recommend({ userId, k: 10 }));
+    }
+  });
+
+  test('refuses a document that is not a bundle, before any step', async () => {
+    const doc = decodeModelFile(model.bytes);
+    let turns = 0;
+    await expect(openBundleInSteps({ ...doc, meta: { ...doc.meta, kind: 'other' } }, async () => void turns++)).rejects.toThrow(BundleError);
+    expect(turns).toBe(0);
+  });
+});
 
 describe('ServingEngine matches the recsys hybrid policy', () => {
   test('every training user, k = 10: same strategy, items, order and scores', () => {

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { decodeModelFile, openBundle, type ModelDocument, type Movie } from '@netflicks/recsys';
+import { decodeModelFile, openBundle, openBundleInSteps, type ModelDocument, type Movie } from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
 
@@ -79,7 +79,7 @@ export class ServingModel {
       doc = decodeModelFile(bytes);
     }
     await turn();
-    const bundle = openBundle(doc);
+    const bundle = await openBundleInSteps(doc, turn);
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
     return ServingModel.assemble(doc, sha256, identity, engine);
