@@ -1,5 +1,6 @@
 import { createScratch } from '../src/als.js';
 import { IALS_DEFAULTS, IalsModel, solveImplicitRowCg, solveImplicitRowExact, trainIals } from '../src/ials.js';
+import { GRAM_BLOCK_ROWS } from '../src/linalg.js';
 import type { ModelState } from '../src/model.js';
 import { Random } from '../src/random.js';
 import { buildTrainingData, type TrainingData } from '../src/training-data.js';
@@ -99,6 +100,20 @@ describe('implicit ALS', () => {
       const e = data.byUser.indptr[u + 1];
       const x = model.foldIn(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e));
       expect(cosine(x, 0, model.userFactors, u * k, k)).toBeGreaterThan(0.99);
+    }
+  });
+
+  test('fold-in prepared in steps (one Gram block each) gives the same vectors as on first use', () => {
+    const stepped = IalsModel.fromState(model.state());
+    const lazy = IalsModel.fromState(model.state());
+    expect([...stepped.prepareFoldIn()].length).toBe(Math.ceil(stepped.items / GRAM_BLOCK_ROWS));
+    expect([...stepped.prepareFoldIn()].length).toBe(0); // already prepared
+    for (const u of [0, 7, 101]) {
+      const s = data.byUser.indptr[u];
+      const e = data.byUser.indptr[u + 1];
+      const items = data.byUser.indices.slice(s, e);
+      const ratings = data.byUser.data.slice(s, e);
+      expect(Array.from(stepped.foldIn(items, ratings))).toEqual(Array.from(lazy.foldIn(items, ratings)));
     }
   });
 

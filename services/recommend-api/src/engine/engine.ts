@@ -195,8 +195,7 @@ export class ServingEngine {
 
   /**
    * The derived structures, one step per yield: each step is at most a pass over the item
-   * factors (the largest, the fold-in Gram matrix, is k²·items/2 multiply-adds: ~80 ms for
-   * 27k × 64 on one core).
+   * factors (the fold-in Gram matrix, k²·items/2 multiply-adds, goes a block of rows per step).
    */
   private *build(): Generator<void, void, void> {
     const n = this.numItems;
@@ -222,7 +221,8 @@ export class ServingEngine {
     for (let p = 0; p < this.normOrder.length; p++) this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
     if (this.useSimd) this.simd = SimdDots.create(this.factorsSorted, this.normOrder.length, k, SIMD_QUADS_PER_CALL);
     yield;
-    // The first fold-in builds the regularised Gram matrix (k²·items work): do it now, not in a request.
+    // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
+    yield* ials.prepareFoldIn();
     if (rated.length > 0) ials.foldIn(Int32Array.of(rated[0]), Float32Array.of(4));
   }
 
