@@ -3,6 +3,7 @@ import type { FoldInScorer, ModelState, Recommender } from './model.js';
 import { WorkerPool, splitRowsByCost, workerScriptUrl } from './parallel.js';
 import { Random } from './random.js';
 import { DenseScorer } from './simd-dots.js';
+import { GRAM_CHUNK_ROWS, SimdGram } from './simd-gram.js';
 import {
   ImplicitFeedbackBlock,
   computeImplicitPrior,
@@ -124,8 +125,10 @@ export interface FactorWorkerInit {
 
 /** Per-thread scratch, allocated once so row solves never allocate. */
 export interface RowScratch {
-  /** (k+1)² normal-equation matrix. */
+  /** (k+1)² normal-equation matrix (a view over the Gram kernel's memory when there is one). */
   a: Float64Array;
+  /** Explicit ALS's Gram accumulation in WebAssembly SIMD; null where unavailable. */
+  gram: SimdGram | null;
   /** k+1 right-hand side / solution. */
   b: Float64Array;
   x: Float64Array;
@@ -135,8 +138,10 @@ export interface RowScratch {
 }
 
 export function createScratch(k: number): RowScratch {
+  const gram = SimdGram.create(k + 1);
   return {
-    a: new Float64Array((k + 1) * (k + 1)),
+    a: gram ? gram.a : new Float64Array((k + 1) * (k + 1)),
+    gram,
     b: new Float64Array(k + 1),
     x: new Float64Array(k),
     r: new Float64Array(k),
@@ -392,8 +397,36 @@ export function solveExplicitRow(
   a.fill(0, 0, K * K);
   b.fill(0, 0, K);
   if (n === 0) return false;
-  // Lower triangle of Σ ỹ ỹᵀ with ỹ = [1, y]: row p+1 holds (y_p, y_p·y_0..y_p). Four entries
-  // per pass so each cell of `a` is read and written once per four entries.
+  // Lower triangle of Σ ỹ ỹᵀ with ỹ = [1, y]: row p+1 holds (y_p, y_p·y_0..y_p).
+  const sumT = scratch.gram
+    ? gramSimd(scratch.gram, indices, values, start, end, other, otherBias, k, globalMean, b)
+    : gramScalar(a, b, indices, values, start, end, other, otherBias, k, globalMean);
+  a[0] = n + biasRegularization * n;
+  b[0] = sumT;
+  const reg = regularization * n;
+  for (let p = 1; p < K; p++) a[p * K + p] += reg;
+  if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
+  if (!choleskySolve(a, b, K)) throw new Error('ALS normal equations are not positive definite');
+  return true;
+}
+
+/**
+ * The Gram accumulation of solveExplicitRow in JavaScript (no WebAssembly SIMD): four entries per
+ * pass so each cell of `a` is read and written once per four entries. Returns Σ t.
+ */
+function gramScalar(
+  a: Float64Array,
+  b: Float64Array,
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+): number {
+  const K = k + 1;
   let sumT = 0;
   let e = start;
   for (; e + 4 <= end; e += 4) {
@@ -432,13 +465,53 @@ export function solveExplicitRow(
       for (let q = 0; q <= p; q++) a[row + 1 + q] += yp * other[off + q];
     }
   }
-  a[0] = n + biasRegularization * n;
-  b[0] = sumT;
-  const reg = regularization * n;
-  for (let p = 1; p < K; p++) a[p * K + p] += reg;
-  if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
-  if (!choleskySolve(a, b, K)) throw new Error('ALS normal equations are not positive definite');
-  return true;
+  return sumT;
+}
+
+/**
+ * The same through the SIMD kernel: ỹ rows copied as doubles into the kernel's chunk (b summed on
+ * the way), the chunk's products added into a (`scratch.a` is the kernel's matrix). Returns Σ t.
+ */
+function gramSimd(
+  gram: SimdGram,
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  b: Float64Array,
+): number {
+  const K = k + 1;
+  const y = gram.y;
+  gram.a.fill(0);
+  let sumT = 0;
+  let rows = 0;
+  for (let e = start; e < end; e++) {
+    const j = indices[e];
+    const t = values[e] - globalMean - otherBias[j];
+    sumT += t;
+    const off = rows * K;
+    const jo = j * k;
+    y[off] = 1;
+    for (let p = 0; p < k; p++) {
+      const v = other[jo + p];
+      y[off + 1 + p] = v;
+      b[p + 1] += t * v;
+    }
+    if (++rows === GRAM_CHUNK_ROWS) {
+      gram.accumulate(rows);
+      rows = 0;
+    }
+  }
+  if (rows > 0) {
+    // The kernel takes rows in pairs: a zero row adds nothing.
+    if (rows % 2 === 1) y.fill(0, rows * K, ++rows * K);
+    gram.accumulate(rows);
+  }
+  return sumT;
 }
 
 export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, side, start, end, scratch) => {

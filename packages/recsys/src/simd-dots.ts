@@ -17,71 +17,14 @@
  *     ;; out[4·quad .. 4·quad+3] = the four sums)
  */
 
-// The WebAssembly global exists in every Node (≥ 8), but this project compiles with lib ES2023
-// and Node's types only, neither of which declares it: the little used here, typed by hand.
-interface WasmModule {
-  readonly kind?: 'module';
-}
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmInstance {
-  readonly exports: Record<string, unknown>;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-  Instance: new (module: WasmModule, imports: Record<string, Record<string, WasmMemory>>) => WasmInstance;
-  validate(bytes: Uint8Array): boolean;
-}
-const wasm: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+import {
+  BLOCK, BR, BR_IF, END, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, F64_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL, I32_SUB,
+  LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule, mem, moduleBytes,
+  wasm, type WasmInstance, type WasmMemory, type WasmModule,
+} from './wasm-asm.js';
 
 /** Items per quad (two f64x2 lanes pairs); the item table is padded to a multiple of it. */
 export const QUAD = 4;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const SIMD = 0xfd;
-// Opcodes (WebAssembly core 2.0 and its SIMD proposal, merged into the standard).
-const LOCAL_GET = 0x20;
-const LOCAL_SET = 0x21;
-const LOCAL_TEE = 0x22;
-const I32_CONST = 0x41;
-const I32_EQZ = 0x45;
-const I32_LT_U = 0x49;
-const I32_ADD = 0x6a;
-const I32_SUB = 0x6b;
-const I32_SHL = 0x74;
-const F64_LOAD = 0x2b;
-const BLOCK = 0x02;
-const LOOP = 0x03;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const END = 0x0b;
-const VOID = 0x40;
-const V128_LOAD = [SIMD, 0x00];
-const V128_STORE = [SIMD, 0x0b];
-const V128_CONST = [SIMD, 0x0c];
-const F64X2_SPLAT = [SIMD, 0x14];
-const F64X2_ADD = [SIMD, ...uleb(0xf0)];
-const F64X2_MUL = [SIMD, ...uleb(0xf2)];
-/** memarg: alignment hint 2^3 (8 bytes, what the layout guarantees) and a byte offset. */
-const mem = (offset: number): number[] => [3, ...uleb(offset)];
 
 // Parameters 0..4, then locals 5..9.
 const [Q, X, OUT, QUADS, F] = [0, 1, 2, 3, 4];
@@ -114,29 +57,15 @@ function buildModule(): Uint8Array {
     BR, 0,
     END,
     END,
-    END, // function
   ];
-  const locals = [2, 3, V128, 2, I32]; // 2 groups: three v128, two i32
-  const body = [...locals, ...code];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 0]), // type: (i32 ×5) → ()
-    ...section(2, [1, 3, ...Buffer.from('env'), 3, ...Buffer.from('mem'), 0x02, 0x00, 1]), // import memory env.mem (min 1 page)
-    ...section(3, [1, 0]), // one function of type 0
-    ...section(7, [1, 4, ...Buffer.from('dots'), 0x00, 0]), // export "dots" = function 0
-    ...section(10, [1, ...uleb(body.length), ...body]),
-  ];
-  return Uint8Array.from(bytes);
+  return moduleBytes('dots', [I32, I32, I32, I32, I32], [2, 3, V128, 2, I32], code); // locals: three v128, two i32
 }
 
 let compiled: WasmModule | null | undefined;
 
 /** The compiled module, or null where WebAssembly SIMD is unavailable (the caller falls back). */
 function moduleOrNull(): WasmModule | null {
-  if (compiled === undefined) {
-    const bytes = buildModule();
-    compiled = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
-  }
+  if (compiled === undefined) compiled = compileModule(buildModule());
   return compiled;
 }
 
