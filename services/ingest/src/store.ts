@@ -7,7 +7,14 @@
  * or constraint violation, SQLSTATE class 22/23) would fail its batch's transaction on every
  * redelivery and block the partition. On such an error the batch is redone in a new transaction,
  * one event per savepoint, and the refused events are returned for the DLQ ('processing').
- * Any other error (connection lost, server restarting, deadlock) is thrown: the batch is retried.
+ *
+ * Deadlocks: batches of different topics run concurrently and share rows (users). The bulk
+ * statement takes its row locks in key order, but the one-event-at-a-time path takes them event
+ * by event (users, then that user's rating), which can cross a concurrent batch's order. Postgres
+ * then aborts one transaction (40P01; 40001 likewise); that transaction is simply redone here, a
+ * few times with a short random pause, before the error counts as a failed batch. The events go
+ * one by one in user order, which makes the crossing rarer. Any other error (connection lost,
+ * server restarting) is thrown: the batch is retried by redelivery.
  */
 import { MovieIdCache, applyEventBatch, describeError, sqlState, withTransaction } from '@netflicks/db';
 import type pg from 'pg';
@@ -49,6 +56,15 @@ export function isDataError(err: unknown): boolean {
 // The (movie) foreign-key violation: a movie deleted after the cache saw it.
 const FOREIGN_KEY_VIOLATION = '23503';
 
+/** Deadlock or serialization failure: the server aborted this transaction; redoing it can succeed. */
+export function isTransactionConflict(err: unknown): boolean {
+  const code = sqlStateOf(err);
+  return code === '40P01' || code === '40001';
+}
+
+/** Attempts of one batch's transaction when it keeps being chosen as a deadlock victim. */
+export const CONFLICT_ATTEMPTS = 4;
+
 export class EventStore {
   private readonly movies: MovieIdCache;
 
@@ -62,6 +78,22 @@ export class EventStore {
   /** Applies `items` (all from `topic`); throws on errors worth retrying. */
   async apply(topic: string, items: readonly Decoded[]): Promise<StoreResult> {
     if (items.length === 0) return { ingested: 0, duplicates: 0, unknownMovie: [], rejected: [] };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.applyOnce(topic, items);
+      } catch (err) {
+        if (attempt >= CONFLICT_ATTEMPTS || !isTransactionConflict(err)) throw err;
+        this.conflictRetries++;
+        // Random, growing pauses so the two transactions do not meet again at once.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  /** Transactions redone after a deadlock or serialization failure (see the module comment). */
+  conflictRetries = 0;
+
+  private async applyOnce(topic: string, items: readonly Decoded[]): Promise<StoreResult> {
     try {
       return await withTransaction(this.pool, async (client) => {
         const { accepted, unknownMovie } = await this.splitKnown(client, items);
@@ -79,7 +111,12 @@ export class EventStore {
     return withTransaction(this.pool, async (client) => {
       const { accepted, unknownMovie } = await this.splitKnown(client, items);
       const out: StoreResult = { ingested: 0, duplicates: 0, unknownMovie, rejected: [] };
-      for (const item of accepted) {
+      // User (then movie) order, as the bulk statement locks rows; stable for equal keys.
+      const ordered = accepted
+        .map((item, i) => ({ item, i }))
+        .sort((a, b) => a.item.event.userId - b.item.event.userId || movieOf(a.item) - movieOf(b.item) || a.i - b.i)
+        .map((x) => x.item);
+      for (const item of ordered) {
         await client.query('SAVEPOINT ingest_event');
         try {
           const r = await applyEventBatch(client, [item.event], { topic });
@@ -111,4 +148,8 @@ export class EventStore {
     }
     return { accepted, unknownMovie };
   }
+}
+
+function movieOf(d: Decoded): number {
+  return d.event.type === 'recommendation' ? 0 : d.event.movieId;
 }
