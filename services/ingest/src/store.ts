@@ -67,6 +67,8 @@ export const CONFLICT_ATTEMPTS = 4;
 
 export class EventStore {
   private readonly movies: MovieIdCache;
+  /** Transactions redone after a deadlock or serialization failure (see the module comment). */
+  conflictRetries = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -89,9 +91,6 @@ export class EventStore {
       }
     }
   }
-
-  /** Transactions redone after a deadlock or serialization failure (see the module comment). */
-  conflictRetries = 0;
 
   private async applyOnce(topic: string, items: readonly Decoded[]): Promise<StoreResult> {
     try {
