@@ -470,7 +470,8 @@ function gramScalar(
 
 /**
  * The same through the SIMD kernel: ỹ rows copied as doubles into the kernel's chunk (b summed on
- * the way), the chunk's products added into a (`scratch.a` is the kernel's matrix). Returns Σ t.
+ * the way), the chunk's products added into a (`scratch.a` is the kernel's matrix, zeroed by the
+ * caller; its padding is written, never read). Returns Σ t.
  */
 function gramSimd(
   gram: SimdGram,
@@ -486,7 +487,6 @@ function gramSimd(
 ): number {
   const K = k + 1;
   const y = gram.y;
-  gram.a.fill(0);
   let sumT = 0;
   let rows = 0;
   for (let e = start; e < end; e++) {

@@ -160,7 +160,11 @@ function sumRows(
   }
 }
 
-/** out_c = Σ_{e∈row c} w_{r_e}·f_{r_e} for rows [start, end) (float32 factors; as sumRows). */
+/**
+ * out_c = Σ_{e∈row c} w_{r_e}·f_{r_e} for rows [start, end), as sumRows. A separate function, not
+ * a flag on sumRows: it reads float32 factors, and one function over both array types would make
+ * V8's element loads polymorphic in the hottest loop of the block.
+ */
 function weightedSumRows(
   csr: { indptr: Int32Array; indices: Int32Array },
   f: Float32Array,
