@@ -1,4 +1,4 @@
-import type { TrainingData } from './training-data.js';
+import type { TrainingData } from './data/training-data.js';
 
 /** Typed arrays a model section may hold. */
 export type SectionArray = Float32Array | Float64Array | Int32Array | Uint8Array;
@@ -33,3 +33,19 @@ export interface FoldInScorer {
 }
 
 export type TrainFn<P, M extends Recommender> = (data: TrainingData, params: P) => Promise<M> | M;
+
+/** Reads a Float32Array section of a model state, checking its length. */
+export function stateArray(state: ModelState, name: string, length: number): Float32Array {
+  const a = state.arrays[name];
+  if (Object.prototype.toString.call(a) !== '[object Float32Array]') {
+    throw new TypeError(`model state: ${name} must be a Float32Array`);
+  }
+  if (a.length !== length) throw new RangeError(`model state: ${name} has ${a.length} entries, expected ${length}`);
+  return a as Float32Array;
+}
+
+export function stateNumber(state: ModelState, name: string): number {
+  const v = state.meta[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`model state: meta.${name} must be a number`);
+  return v;
+}

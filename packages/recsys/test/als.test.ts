@@ -1,9 +1,9 @@
-import { ALS_DEFAULTS, AlsModel, trainAls } from '../src/als.js';
-import { ImplicitFeedbackBlock, computeImplicitPrior, createImplicitBlockArrays } from '../src/implicit-feedback.js';
+import { ALS_DEFAULTS, AlsModel, trainAls } from '../src/models/als.js';
+import { ImplicitFeedbackBlock, computeImplicitPrior, createImplicitBlockArrays } from '../src/training/implicit-feedback.js';
 import type { ModelState } from '../src/model.js';
-import { splitRowsByCost } from '../src/parallel.js';
+import { splitRowsByCost } from '../src/training/worker-pool.js';
 import { Random } from '../src/random.js';
-import { buildTrainingData, type TrainingData } from '../src/training-data.js';
+import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type RatingTable } from '../src/types.js';
 
 interface Planted {

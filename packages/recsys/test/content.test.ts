@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { ContentModel, movieTokens, trainContent } from '../src/content.js';
-import { row } from '../src/sparse.js';
-import { buildTrainingData, type TrainingData } from '../src/training-data.js';
+import { ContentModel, movieTokens, trainContent } from '../src/models/content.js';
+import { row } from '../src/data/sparse.js';
+import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
 
 function movie(id: number, genres: string[], year: number | null, tags?: string[]): Movie {

@@ -1,8 +1,8 @@
 import { inverse, Matrix } from 'ml-matrix';
-import { EaseModel, EaseTooLargeError, trainEase } from '../src/ease.js';
+import { EaseModel, EaseTooLargeError, trainEase } from '../src/models/ease.js';
 import { Random } from '../src/random.js';
-import { row } from '../src/sparse.js';
-import { buildTrainingData, type TrainingData } from '../src/training-data.js';
+import { row } from '../src/data/sparse.js';
+import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
 
 /** Training data from [user, movie, rating] triples. */

@@ -1,7 +1,7 @@
-import { aggregate, evaluateModel, evaluateModelDetailed, metricKeys } from '../src/evaluate.js';
+import { aggregate, evaluateModel, evaluateModelDetailed, metricKeys } from '../src/evaluation/evaluate.js';
 import type { ModelState, Recommender } from '../src/model.js';
 import { Random } from '../src/random.js';
-import { buildTrainingData } from '../src/training-data.js';
+import { buildTrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type RatingTable } from '../src/types.js';
 
 function table(rows: [number, number, number, number][]): RatingTable {

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
-import { trainContent } from '../src/content.js';
-import { evaluateModel } from '../src/evaluate.js';
-import { HybridRecommender, normalise, type HybridResponse } from '../src/hybrid.js';
-import { trainIals } from '../src/ials.js';
+import { trainContent } from '../src/models/content.js';
+import { evaluateModel } from '../src/evaluation/evaluate.js';
+import { HybridRecommender, normalise, type HybridResponse } from '../src/models/hybrid.js';
+import { trainIals } from '../src/models/ials.js';
 import type { FoldInScorer, ModelState, Recommender } from '../src/model.js';
-import { trainPopularity } from '../src/popularity.js';
+import { trainPopularity } from '../src/models/popularity.js';
 import { Random } from '../src/random.js';
-import { row } from '../src/sparse.js';
-import { buildTrainingData, isRated, type TrainingData } from '../src/training-data.js';
+import { row } from '../src/data/sparse.js';
+import { buildTrainingData, isRated, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie, type RatingTable } from '../src/types.js';
 
 /** A scripted CF model: scores are a fixed function of the item (and user / history size). */

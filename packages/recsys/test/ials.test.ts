@@ -1,9 +1,10 @@
-import { createScratch } from '../src/als.js';
-import { IALS_DEFAULTS, IalsModel, solveImplicitRowCg, solveImplicitRowExact, trainIals } from '../src/ials.js';
-import { GRAM_BLOCK_ROWS } from '../src/linalg.js';
+import { createScratch } from '../src/training/factor-trainer.js';
+import { IALS_DEFAULTS, IalsModel, trainIals } from '../src/models/ials.js';
+import { solveImplicitRowCg, solveImplicitRowExact } from '../src/training/implicit-als-kernel.js';
+import { GRAM_BLOCK_ROWS } from '../src/kernels/linalg.js';
 import type { ModelState } from '../src/model.js';
 import { Random } from '../src/random.js';
-import { buildTrainingData, type TrainingData } from '../src/training-data.js';
+import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type RatingTable } from '../src/types.js';
 
 const CLUSTERS = 4;

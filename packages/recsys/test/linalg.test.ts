@@ -10,7 +10,7 @@ import {
   gramBlocks,
   matVec,
   sumGramBlocks,
-} from '../src/linalg.js';
+} from '../src/kernels/linalg.js';
 import { Random } from '../src/random.js';
 
 describe('cholesky', () => {

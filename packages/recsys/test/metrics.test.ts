@@ -9,7 +9,7 @@ import {
   recallAtK,
   rmse,
   userRankingMetrics,
-} from '../src/metrics.js';
+} from '../src/evaluation/accuracy-metrics.js';
 
 const L3 = 1 / Math.log2(3); // discount at rank 2
 const L5 = 1 / Math.log2(5); // discount at rank 4

@@ -11,7 +11,7 @@ import {
   readModelFile,
   writeModelFile,
   type ModelDocument,
-} from '../src/model-file.js';
+} from '../src/format/model-file.js';
 import { RatingTableBuilder } from '../src/types.js';
 
 function bytes(a: SectionArray): Buffer {

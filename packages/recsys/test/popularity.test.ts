@@ -1,5 +1,5 @@
-import { medianRatingsPerItem, PopularityModel, trainPopularity } from '../src/popularity.js';
-import { buildTrainingData, type TrainingData } from '../src/training-data.js';
+import { medianRatingsPerItem, PopularityModel, trainPopularity } from '../src/models/popularity.js';
+import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
 
 const DAY = 86400;

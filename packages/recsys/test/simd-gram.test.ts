@@ -1,6 +1,7 @@
-import { createScratch, solveExplicitRow } from '../src/als.js';
+import { solveExplicitRow } from '../src/training/explicit-als-kernel.js';
+import { createScratch } from '../src/training/factor-trainer.js';
 import { Random } from '../src/random.js';
-import { GRAM_CHUNK_ROWS, SimdGram } from '../src/simd-gram.js';
+import { GRAM_CHUNK_ROWS, SimdGram } from '../src/kernels/simd-gram.js';
 
 /** Lower triangle of Σ y_e y_eᵀ in plain double arithmetic. */
 function naive(rows: Float64Array[], K: number): Float64Array {

@@ -9,7 +9,7 @@ import {
   stratifiedTrainCount,
   temporalSplit,
   validationSplit,
-} from '../src/splits.js';
+} from '../src/evaluation/splits.js';
 import { RatingTableBuilder, type Dataset, type RatingTable } from '../src/types.js';
 
 /** Builds a table from [user, item, rating, timestamp] rows. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { topK, topKWithScores } from '../src/topk.js';
+import { topK, topKWithScores } from '../src/kernels/topk.js';
 
 /** Reference: full stable sort by (score desc, index asc) after filtering. */
 function reference(scores: Float32Array, k: number, excluded: (i: number) => boolean): number[] {

@@ -1,7 +1,7 @@
 import type { ModelState, Recommender } from '../src/model.js';
-import { nnz } from '../src/sparse.js';
-import type { TrainingData } from '../src/training-data.js';
-import { TuneError, gridSpace, sampleParams, tune, type Trial } from '../src/tune.js';
+import { nnz } from '../src/data/sparse.js';
+import type { TrainingData } from '../src/data/training-data.js';
+import { TuneError, gridSpace, sampleParams, tune, type Trial } from '../src/evaluation/tune.js';
 import { RatingTableBuilder, type RatingTable } from '../src/types.js';
 
 /** users 1..nUsers each rate items 1..nItems with `rating`. */

@@ -1,6 +1,6 @@
 import { IdMap } from './idmap.js';
 import { csrFromCooWithSource, transpose, type CsrMatrix } from './sparse.js';
-import type { Movie, RatingTable } from './types.js';
+import type { Movie, RatingTable } from '../types.js';
 
 /**
  * Everything a model trains on, in index space. Items include every catalogue movie (rated or not)

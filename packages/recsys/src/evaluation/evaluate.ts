@@ -18,11 +18,11 @@
  * - coverage: distinct items across all top-K lists / number of candidate items.
  * Means are over evaluated users; with none, ranking metrics are NaN.
  */
-import { RankingAccumulator, mae as maeOf, rmse as rmseOf } from './metrics.js';
-import type { Recommender } from './model.js';
-import { topK } from './topk.js';
-import { isRated, type TrainingData } from './training-data.js';
-import type { RatingTable } from './types.js';
+import { RankingAccumulator, mae as maeOf, rmse as rmseOf } from './accuracy-metrics.js';
+import type { Recommender } from '../model.js';
+import { topK } from '../kernels/topk.js';
+import { isRated, type TrainingData } from '../data/training-data.js';
+import type { RatingTable } from '../types.js';
 
 export interface EvaluateOptions {
   k: number;

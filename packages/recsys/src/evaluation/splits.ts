@@ -2,9 +2,9 @@
  * Train/test splits over a RatingTable. All are deterministic for a given table (row order
  * included) and seed; within every output table rows keep their input order.
  */
-import { IdMap } from './idmap.js';
-import { Random } from './random.js';
-import { selectRows, type Dataset, type Fold, type RatingTable } from './types.js';
+import { IdMap } from '../data/idmap.js';
+import { Random } from '../random.js';
+import { selectRows, type Dataset, type Fold, type RatingTable } from '../types.js';
 
 export type SplitSpec =
   | { kind: 'folds' }

@@ -6,11 +6,11 @@
  * read-only TrainingData.
  */
 import { evaluateModel, type Metrics } from './evaluate.js';
-import type { Recommender, TrainFn } from './model.js';
-import { Random } from './random.js';
+import type { Recommender, TrainFn } from '../model.js';
+import { Random } from '../random.js';
 import { validationSplit } from './splits.js';
-import { buildTrainingData, type TrainingData } from './training-data.js';
-import type { Movie, RatingTable } from './types.js';
+import { buildTrainingData, type TrainingData } from '../data/training-data.js';
+import type { Movie, RatingTable } from '../types.js';
 
 export interface NumberRange {
   min: number;

@@ -3,25 +3,25 @@
  * training histories, the catalogue), as one model-file document. The hybrid bundle holds implicit
  * ALS, explicit ALS, content-based and popularity models and the hybrid policy's settings.
  */
-import { AlsModel } from './als.js';
-import { ContentModel } from './content.js';
-import { EaseModel } from './ease.js';
+import { AlsModel } from '../models/als.js';
+import { ContentModel } from '../models/content.js';
+import { EaseModel } from '../models/ease.js';
 import {
   HybridRecommender,
   type HybridParams,
   type HybridRequest,
   type HybridResponse,
   type UserHistories,
-} from './hybrid.js';
-import { IalsModel } from './ials.js';
-import { IdMap } from './idmap.js';
-import type { ModelState, Recommender, SectionArray } from './model.js';
+} from '../models/hybrid.js';
+import { IalsModel } from '../models/ials.js';
+import { IdMap } from '../data/idmap.js';
+import type { ModelState, Recommender, SectionArray } from '../model.js';
 import type { ModelDocument } from './model-file.js';
-import { PopularityModel } from './popularity.js';
-import { transpose, type CsrMatrix } from './sparse.js';
-import { topKWithScores } from './topk.js';
-import type { TrainingData } from './training-data.js';
-import type { Movie } from './types.js';
+import { PopularityModel } from '../models/popularity.js';
+import { transpose, type CsrMatrix } from '../data/sparse.js';
+import { topKWithScores } from '../kernels/topk.js';
+import type { TrainingData } from '../data/training-data.js';
+import type { Movie } from '../types.js';
 
 export const BUNDLE_KIND = 'netflicks-model-bundle';
 export const BUNDLE_VERSION = 1;

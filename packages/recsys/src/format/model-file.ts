@@ -16,8 +16,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
-import type { SectionArray } from './model.js';
-import type { RatingTable } from './types.js';
+import type { SectionArray } from '../model.js';
+import type { RatingTable } from '../types.js';
 
 export const MODEL_FILE_MAGIC = 'NFLXMODL';
 export const MODEL_FILE_VERSION = 1;

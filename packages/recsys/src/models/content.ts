@@ -4,11 +4,11 @@
  * (mean-centred) sum of the vectors of the movies they rated, and items are scored by cosine
  * similarity to that profile. Because it needs only metadata, it reaches movies nobody has rated.
  */
-import type { FoldInScorer, ModelState, Recommender, SectionArray } from './model.js';
-import { csrFromCoo, transpose, type CsrMatrix } from './sparse.js';
-import { topK, type TopKResult } from './topk.js';
-import type { TrainingData } from './training-data.js';
-import type { Movie } from './types.js';
+import type { FoldInScorer, ModelState, Recommender, SectionArray } from '../model.js';
+import { csrFromCoo, transpose, type CsrMatrix } from '../data/sparse.js';
+import { topK, type TopKResult } from '../kernels/topk.js';
+import type { TrainingData } from '../data/training-data.js';
+import type { Movie } from '../types.js';
 
 export interface ContentParams {
   /** Multiplier on genre token weights before row normalisation. Default 1. */

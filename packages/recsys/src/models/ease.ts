@@ -4,10 +4,10 @@
  * binary user × item matrix X. Scores are x_u·B. Strong on MovieLens-sized catalogues, but dense:
  * O(items²) memory and O(items³) time, so large catalogues are refused.
  */
-import { cholesky } from './linalg.js';
-import type { FoldInScorer, ModelState, Recommender, SectionArray } from './model.js';
-import type { TrainingData } from './training-data.js';
-import type { ProgressFn } from './types.js';
+import { cholesky } from '../kernels/linalg.js';
+import type { FoldInScorer, ModelState, Recommender, SectionArray } from '../model.js';
+import type { TrainingData } from '../data/training-data.js';
+import type { ProgressFn } from '../types.js';
 
 export interface EaseParams {
   /** L2 regularisation λ added to the Gram diagonal. Default 500 (Steck's range for ML-scale data). */

@@ -8,11 +8,11 @@
  * Items the user rated (in training or in the request) are never recommended unless the caller
  * explicitly sets `excludeSeen: false`.
  */
-import type { IdMap } from './idmap.js';
-import type { FoldInScorer, ModelState, Recommender } from './model.js';
+import type { IdMap } from '../data/idmap.js';
+import type { FoldInScorer, ModelState, Recommender } from '../model.js';
 import type { PopularityModel } from './popularity.js';
-import type { CsrMatrix } from './sparse.js';
-import { topKWithScores } from './topk.js';
+import type { CsrMatrix } from '../data/sparse.js';
+import { topKWithScores } from '../kernels/topk.js';
 
 export type Strategy = 'cf' | 'content' | 'popularity';
 

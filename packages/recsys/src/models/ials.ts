@@ -1,27 +1,23 @@
+import type { TrainingData } from '../data/training-data.js';
+import type { CsrMatrix } from '../data/sparse.js';
+import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
+import { DenseScorer } from '../kernels/simd-dots.js';
+import { stateArray, stateNumber, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
+import { Random } from '../random.js';
 import {
   FactorTrainer,
-  checkInteger,
-  checkPositive,
   createScratch,
-  resolveThreads,
   shareArray,
-  stateArray,
-  stateNumber,
   unshareArray,
   type CsrArrays,
   type FactorArrays,
   type ImplicitKernelParams,
-  type RowKernel,
   type RowScratch,
-} from './als.js';
-import { choleskySolve, gramBlock, gramBlocks, matVec, sumGramBlocks } from './linalg.js';
-import type { FoldInScorer, ModelState, Recommender } from './model.js';
-import { Random } from './random.js';
-import type { CsrMatrix } from './sparse.js';
-import { DenseScorer } from './simd-dots.js';
-import type { TrainingData } from './training-data.js';
-import type { TrainOptions } from './types.js';
-import { copyRowsById, type WarmStart } from './warm-start.js';
+} from '../training/factor-trainer.js';
+import { implicitKernel, solveImplicitRowExact } from '../training/implicit-als-kernel.js';
+import { checkInteger, checkPositive, resolveThreads } from '../training/param-checks.js';
+import { copyRowsById, type WarmStart } from '../training/warm-start.js';
+import type { TrainOptions } from '../types.js';
 
 /** How a stored rating becomes the confidence weight: c = 1 + α·t(r). */
 export type ConfidenceTransform = 'rating' | 'binary';
@@ -83,204 +79,6 @@ export type IalsTrainParams = Partial<IalsParams> &
 function transformValue(r: number, confidence: ConfidenceTransform): number {
   return confidence === 'binary' ? 1 : r;
 }
-
-/**
- * out += Σ_e t_e·y_e over entries [start, end), with d_e = y_e·v and
- * t_e = base·(1 + w_e) + scale·w_e·d_e. base = 1, scale = −1 gives the CG residual's data part
- * (Σ c·y − Σ (c−1)(y·v) y); base = 0, scale = 1 gives the (c−1)-weighted Gram product.
- * Eight entries per pass so v and out are read once per eight rows of y: about 4× faster in V8
- * than one entry at a time (this loop is nearly all of iALS training time).
- */
-export function applyWeightedRows(
-  indices: Int32Array,
-  weights: Float32Array,
-  start: number,
-  end: number,
-  y: Float32Array,
-  k: number,
-  v: Float64Array,
-  out: Float64Array,
-  base: number,
-  scale: number,
-): void {
-  let e = start;
-  for (; e + 8 <= end; e += 8) {
-    const o0 = indices[e] * k;
-    const o1 = indices[e + 1] * k;
-    const o2 = indices[e + 2] * k;
-    const o3 = indices[e + 3] * k;
-    const o4 = indices[e + 4] * k;
-    const o5 = indices[e + 5] * k;
-    const o6 = indices[e + 6] * k;
-    const o7 = indices[e + 7] * k;
-    let d0 = 0;
-    let d1 = 0;
-    let d2 = 0;
-    let d3 = 0;
-    let d4 = 0;
-    let d5 = 0;
-    let d6 = 0;
-    let d7 = 0;
-    for (let a = 0; a < k; a++) {
-      const va = v[a];
-      d0 += y[o0 + a] * va;
-      d1 += y[o1 + a] * va;
-      d2 += y[o2 + a] * va;
-      d3 += y[o3 + a] * va;
-      d4 += y[o4 + a] * va;
-      d5 += y[o5 + a] * va;
-      d6 += y[o6 + a] * va;
-      d7 += y[o7 + a] * va;
-    }
-    let w = weights[e];
-    const t0 = base * (1 + w) + scale * w * d0;
-    w = weights[e + 1];
-    const t1 = base * (1 + w) + scale * w * d1;
-    w = weights[e + 2];
-    const t2 = base * (1 + w) + scale * w * d2;
-    w = weights[e + 3];
-    const t3 = base * (1 + w) + scale * w * d3;
-    w = weights[e + 4];
-    const t4 = base * (1 + w) + scale * w * d4;
-    w = weights[e + 5];
-    const t5 = base * (1 + w) + scale * w * d5;
-    w = weights[e + 6];
-    const t6 = base * (1 + w) + scale * w * d6;
-    w = weights[e + 7];
-    const t7 = base * (1 + w) + scale * w * d7;
-    for (let a = 0; a < k; a++) {
-      out[a] +=
-        t0 * y[o0 + a] +
-        t1 * y[o1 + a] +
-        t2 * y[o2 + a] +
-        t3 * y[o3 + a] +
-        t4 * y[o4 + a] +
-        t5 * y[o5 + a] +
-        t6 * y[o6 + a] +
-        t7 * y[o7 + a];
-    }
-  }
-  for (; e < end; e++) {
-    const o = indices[e] * k;
-    let d = 0;
-    for (let a = 0; a < k; a++) d += y[o + a] * v[a];
-    const w = weights[e];
-    const t = base * (1 + w) + scale * w * d;
-    for (let a = 0; a < k; a++) out[a] += t * y[o + a];
-  }
-}
-
-/**
- * Conjugate-gradient solve of (YᵀY + λI + Σ_j w_j y_j y_jᵀ) x = Σ_j (1 + w_j) y_j, where
- * w_j = c_j − 1, warm-started from x (Hu, Koren & Volinsky 2008; Takács et al. 2011), following
- * benfred/implicit's least_squares_cg: the n-dependent part of the matrix is never formed.
- * `gramReg` = YᵀY + λI; `extraReg` is added to the diagonal for this row only (scaled
- * regularisation). x, r, p, ap are scratch of length k; x holds the answer.
- */
-export function solveImplicitRowCg(
-  indices: Int32Array,
-  weights: Float32Array,
-  start: number,
-  end: number,
-  y: Float32Array,
-  k: number,
-  gramReg: Float64Array,
-  extraReg: number,
-  cgSteps: number,
-  s: RowScratch,
-): void {
-  const { x, r, p, ap } = s;
-  // r = b − A x
-  matVec(k, gramReg, x, r);
-  for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
-  applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1);
-  let rsOld = 0;
-  for (let a = 0; a < k; a++) {
-    p[a] = r[a];
-    rsOld += r[a] * r[a];
-  }
-  if (rsOld < 1e-20) return;
-  for (let it = 0; it < cgSteps; it++) {
-    matVec(k, gramReg, p, ap);
-    for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
-    applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
-    let pAp = 0;
-    for (let a = 0; a < k; a++) pAp += p[a] * ap[a];
-    const step = rsOld / pAp;
-    let rsNew = 0;
-    for (let a = 0; a < k; a++) {
-      x[a] += step * p[a];
-      r[a] -= step * ap[a];
-      rsNew += r[a] * r[a];
-    }
-    if (rsNew < 1e-20) break;
-    const beta = rsNew / rsOld;
-    for (let a = 0; a < k; a++) p[a] = r[a] + beta * p[a];
-    rsOld = rsNew;
-  }
-}
-
-/** Exact solve of the same system by Cholesky; the answer lands in s.b[0..k). */
-export function solveImplicitRowExact(
-  indices: Int32Array,
-  weights: Float32Array,
-  start: number,
-  end: number,
-  y: Float32Array,
-  k: number,
-  gramReg: Float64Array,
-  extraReg: number,
-  s: RowScratch,
-): void {
-  const { a, b } = s;
-  a.set(gramReg.subarray(0, k * k));
-  for (let p = 0; p < k; p++) a[p * k + p] += extraReg;
-  b.fill(0, 0, k);
-  for (let e = start; e < end; e++) {
-    const off = indices[e] * k;
-    const w = weights[e];
-    const c = 1 + w;
-    for (let p = 0; p < k; p++) {
-      const yp = y[off + p];
-      b[p] += c * yp;
-      const wyp = w * yp;
-      const row = p * k;
-      for (let q = 0; q <= p; q++) a[row + q] += wyp * y[off + q];
-    }
-  }
-  if (!choleskySolve(a, b, k)) throw new Error('implicit ALS normal equations are not positive definite');
-}
-
-export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, side, start, end, s) => {
-  const users = side === 'users';
-  const { indptr, indices, values } = users ? arrays.byUser : arrays.byItem;
-  const out = users ? arrays.userFactors : arrays.itemFactors;
-  const y = users ? arrays.itemFactors : arrays.userFactors;
-  const k = arrays.factors;
-  const g = arrays.gram;
-  for (let r = start; r < end; r++) {
-    const off = r * k;
-    const s0 = indptr[r];
-    const s1 = indptr[r + 1];
-    if (s0 === s1) {
-      out.fill(0, off, off + k);
-      continue;
-    }
-    let extra = 0;
-    if (params.scaleRegularization) {
-      for (let e = s0; e < s1; e++) extra += values[e];
-      extra *= params.regularization;
-    }
-    if (params.solver === 'cg') {
-      for (let a = 0; a < k; a++) s.x[a] = out[off + a];
-      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s);
-      for (let a = 0; a < k; a++) out[off + a] = s.x[a];
-    } else {
-      solveImplicitRowExact(indices, values, s0, s1, y, k, g, extra, s);
-      for (let a = 0; a < k; a++) out[off + a] = s.b[a];
-    }
-  }
-};
 
 /**
  * Adds λ₀I to a Gram matrix of `rows` rows, where λ₀ is the row-independent part of the

@@ -3,9 +3,9 @@
  * item: a Bayesian-average rating (shrunk towards the global mean, so an item with one 5-star
  * rating does not top the chart) and a recency-decayed interaction count (what people watch now).
  */
-import type { ModelState, Recommender, SectionArray } from './model.js';
-import type { Exclusion, TopKResult } from './topk.js';
-import type { TrainingData } from './training-data.js';
+import type { ModelState, Recommender, SectionArray } from '../model.js';
+import type { Exclusion, TopKResult } from '../kernels/topk.js';
+import type { TrainingData } from '../data/training-data.js';
 
 /**
  * How the two signals become one score:

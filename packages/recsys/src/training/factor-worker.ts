@@ -1,11 +1,12 @@
 /**
- * Worker entry for multi-threaded ALS / iALS training (see FactorTrainer in als.ts). It receives
+ * Worker entry for multi-threaded ALS / iALS training (see FactorTrainer). It receives
  * the shared arrays once and then solves row ranges on request; scratch is allocated once here.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createScratch, explicitKernel, runTask, type FactorWorkerInit, type HalfStepTask } from './als.js';
-import type { WorkerReply } from './parallel.js';
-import { implicitKernel } from './ials.js';
+import { explicitKernel } from './explicit-als-kernel.js';
+import { createScratch, runTask, type FactorWorkerInit, type HalfStepTask } from './factor-trainer.js';
+import { implicitKernel } from './implicit-als-kernel.js';
+import type { WorkerReply } from './worker-pool.js';
 
 const port = parentPort;
 if (!port) throw new Error('als-worker must run in a worker thread');

@@ -11,7 +11,7 @@
  * themselves); the PCG vector work, O(cols·k), stays on the calling thread in a fixed order. Every
  * row is computed by one thread in CSR order, so results are bit-identical for any thread count.
  */
-import type { Side } from './als.js';
+import type { Side } from './side.js';
 
 /** The row-parallel passes of a block update. */
 export type ImplicitPass = 'gather' | 'scatter' | 'rhs' | 'prior';

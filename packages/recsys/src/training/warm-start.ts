@@ -3,7 +3,7 @@
  * on all ratings after the holdout run), so far fewer iterations reach the same fit. Rows are
  * matched by external id; rows with no counterpart keep their random initialisation.
  */
-import type { IdMap } from './idmap.js';
+import type { IdMap } from '../data/idmap.js';
 
 export interface WarmStart<M> {
   model: M;

@@ -3,16 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 /**
- * Locates a compiled worker script of this package. Compiled code finds it next to itself in
- * dist/; when this module runs from src/*.ts (jest + swc) there is no .js beside it, so fall back
- * to the package's dist/ (tests build with `tsc -b` first).
+ * Locates a compiled worker script that lives beside this module. Compiled code finds it next to
+ * itself in dist/training/; when this module runs from src/training/*.ts (jest + swc) there is no
+ * .js beside it, so fall back to the package's dist/ (tests build with `tsc -b` first).
  */
 export function workerScriptUrl(file: string): URL {
   const here = new URL(`./${file}`, import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  const dist = new URL(`../dist/${file}`, import.meta.url);
+  const dist = new URL(`../../dist/training/${file}`, import.meta.url);
   if (existsSync(fileURLToPath(dist))) return dist;
-  throw new Error(`worker script ${file} not found beside ${fileURLToPath(here)} nor in ../dist (run tsc -b)`);
+  throw new Error(`worker script ${file} not found beside ${fileURLToPath(here)} nor in the package's dist/training (run tsc -b)`);
 }
 
 /** What a pool worker posts back after each task. */

@@ -1,0 +1,188 @@
+import { choleskySolve } from '../kernels/linalg.js';
+import { GRAM_CHUNK_ROWS, SimdGram } from '../kernels/simd-gram.js';
+import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
+
+/**
+ * Solves the regularised least squares for one row's [bias, factors] against the fixed other side:
+ * minimise Σ (t_j − b − x·y_j)² + λ_b·n·b² + λ·n·‖x‖² with t_j = r_j − μ − b_j, by augmenting each
+ * y_j with a leading constant 1. Entries [start, end) of (indices, values). Result in scratch.b
+ * ([0] = bias, [1..k] = factors); false when there is nothing to solve.
+ */
+export function solveExplicitRow(
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  regularization: number,
+  biasRegularization: number,
+  scratch: RowScratch,
+  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
+  prior: Float32Array | null = null,
+  priorOff = 0,
+): boolean {
+  const n = end - start;
+  const K = k + 1;
+  const a = scratch.a;
+  const b = scratch.b;
+  a.fill(0, 0, K * K);
+  b.fill(0, 0, K);
+  if (n === 0) return false;
+  // Lower triangle of Σ ỹ ỹᵀ with ỹ = [1, y]: row p+1 holds (y_p, y_p·y_0..y_p).
+  const sumT = scratch.gram
+    ? gramSimd(scratch.gram, indices, values, start, end, other, otherBias, k, globalMean, b)
+    : gramScalar(a, b, indices, values, start, end, other, otherBias, k, globalMean);
+  a[0] = n + biasRegularization * n;
+  b[0] = sumT;
+  const reg = regularization * n;
+  for (let p = 1; p < K; p++) a[p * K + p] += reg;
+  if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
+  if (!choleskySolve(a, b, K)) throw new Error('ALS normal equations are not positive definite');
+  return true;
+}
+
+/**
+ * The Gram accumulation of solveExplicitRow in JavaScript (no WebAssembly SIMD): four entries per
+ * pass so each cell of `a` is read and written once per four entries. Returns Σ t.
+ */
+function gramScalar(
+  a: Float64Array,
+  b: Float64Array,
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+): number {
+  const K = k + 1;
+  let sumT = 0;
+  let e = start;
+  for (; e + 4 <= end; e += 4) {
+    const o0 = indices[e] * k;
+    const o1 = indices[e + 1] * k;
+    const o2 = indices[e + 2] * k;
+    const o3 = indices[e + 3] * k;
+    const t0 = values[e] - globalMean - otherBias[indices[e]];
+    const t1 = values[e + 1] - globalMean - otherBias[indices[e + 1]];
+    const t2 = values[e + 2] - globalMean - otherBias[indices[e + 2]];
+    const t3 = values[e + 3] - globalMean - otherBias[indices[e + 3]];
+    sumT += t0 + t1 + t2 + t3;
+    for (let p = 0; p < k; p++) {
+      const y0 = other[o0 + p];
+      const y1 = other[o1 + p];
+      const y2 = other[o2 + p];
+      const y3 = other[o3 + p];
+      const row = (p + 1) * K;
+      a[row] += y0 + y1 + y2 + y3;
+      b[p + 1] += t0 * y0 + t1 * y1 + t2 * y2 + t3 * y3;
+      for (let q = 0; q <= p; q++) {
+        a[row + 1 + q] += y0 * other[o0 + q] + y1 * other[o1 + q] + y2 * other[o2 + q] + y3 * other[o3 + q];
+      }
+    }
+  }
+  for (; e < end; e++) {
+    const j = indices[e];
+    const t = values[e] - globalMean - otherBias[j];
+    const off = j * k;
+    sumT += t;
+    for (let p = 0; p < k; p++) {
+      const yp = other[off + p];
+      const row = (p + 1) * K;
+      a[row] += yp;
+      b[p + 1] += t * yp;
+      for (let q = 0; q <= p; q++) a[row + 1 + q] += yp * other[off + q];
+    }
+  }
+  return sumT;
+}
+
+/**
+ * The same through the SIMD kernel: ỹ rows copied as doubles into the kernel's chunk (b summed on
+ * the way), the chunk's products added into a (`scratch.a` is the kernel's matrix, zeroed by the
+ * caller; its padding is written, never read). Returns Σ t.
+ */
+function gramSimd(
+  gram: SimdGram,
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  b: Float64Array,
+): number {
+  const K = k + 1;
+  const y = gram.y;
+  let sumT = 0;
+  let rows = 0;
+  for (let e = start; e < end; e++) {
+    const j = indices[e];
+    const t = values[e] - globalMean - otherBias[j];
+    sumT += t;
+    const off = rows * K;
+    const jo = j * k;
+    y[off] = 1;
+    for (let p = 0; p < k; p++) {
+      const v = other[jo + p];
+      y[off + 1 + p] = v;
+      b[p + 1] += t * v;
+    }
+    if (++rows === GRAM_CHUNK_ROWS) {
+      gram.accumulate(rows);
+      rows = 0;
+    }
+  }
+  if (rows > 0) {
+    // The kernel takes rows in pairs: a zero row adds nothing.
+    if (rows % 2 === 1) y.fill(0, rows * K, ++rows * K);
+    gram.accumulate(rows);
+  }
+  return sumT;
+}
+
+export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, side, start, end, scratch) => {
+  const users = side === 'users';
+  const csr = users ? arrays.byUser : arrays.byItem;
+  const out = users ? arrays.userFactors : arrays.itemFactors;
+  const outBias = users ? arrays.userBias : arrays.itemBias;
+  const other = users ? arrays.itemFactors : arrays.userFactors;
+  const otherBias = users ? arrays.itemBias : arrays.userBias;
+  const k = arrays.factors;
+  const { indptr, indices, values } = csr;
+  const b = scratch.b;
+  const priorArray = users ? arrays.userPrior : arrays.itemPrior;
+  const prior = priorArray && priorArray.length > 0 ? priorArray : null;
+  for (let r = start; r < end; r++) {
+    const off = r * k;
+    const solved = solveExplicitRow(
+      indices,
+      values,
+      indptr[r],
+      indptr[r + 1],
+      other,
+      otherBias,
+      k,
+      params.globalMean,
+      params.regularization,
+      params.biasRegularization,
+      scratch,
+      prior,
+      off,
+    );
+    if (!solved) {
+      out.fill(0, off, off + k);
+      outBias[r] = 0;
+      continue;
+    }
+    outBias[r] = b[0];
+    for (let p = 0; p < k; p++) out[off + p] = b[p + 1];
+  }
+};

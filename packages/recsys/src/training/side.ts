@@ -1,0 +1,2 @@
+/** Which factor matrix a half-step recomputes. */
+export type Side = 'users' | 'items';
