@@ -6,10 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Random } from '../packages/recsys/dist/random.js';
-import { buildTrainingData } from '../packages/recsys/dist/training-data.js';
-import { emptyRatingTable } from '../packages/recsys/dist/types.js';
-import { trainIals } from '../packages/recsys/dist/ials.js';
+import { Random, buildTrainingData, emptyRatingTable, trainIals } from '../packages/recsys/dist/index.js';
 
 const { values } = parseArgs({
   options: {

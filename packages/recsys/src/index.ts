@@ -1,23 +1,72 @@
-export * from './types.js';
-export * from './model.js';
-export * from './random.js';
-export * from './data/idmap.js';
-export * from './data/sparse.js';
-export * from './data/training-data.js';
-export * from './kernels/topk.js';
-export * from './kernels/linalg.js';
-export * from './kernels/simd-dots.js';
-export * from './evaluation/accuracy-metrics.js';
-export * from './evaluation/splits.js';
-export * from './evaluation/evaluate.js';
-export * from './evaluation/tune.js';
-export * from './evaluation/validation-gate.js';
-export * from './format/model-file.js';
-export * from './format/bundle.js';
-export * from './models/content.js';
-export * from './models/popularity.js';
-export * from './models/hybrid.js';
-export * from './models/ease.js';
-export * from './models/als.js';
-export * from './models/ials.js';
-export * from './training/warm-start.js';
+/**
+ * @netflicks/recsys public API: what the data, db and platform packages, the services, the
+ * operator and the tools use. Everything else (kernels, the factor trainer, model internals) stays
+ * inside the package.
+ */
+
+// Ratings, catalogue and the index space models train in.
+export { RatingTableBuilder, emptyRatingTable, selectRows, type Dataset, type Fold, type Movie, type ProgressFn, type RatingTable } from './types.js';
+export { Random } from './random.js';
+export type { Recommender } from './model.js';
+export { IdMap } from './data/idmap.js';
+export { csrFromCoo, getValue, nnz, row, transpose } from './data/sparse.js';
+export { buildTrainingData, type TrainingData } from './data/training-data.js';
+
+// Models.
+export { AlsModel, trainAls, type AlsParams, type AlsTrainParams } from './models/als.js';
+export { IalsModel, trainIals, type IalsParams, type IalsTrainParams } from './models/ials.js';
+export { trainContent } from './models/content.js';
+export { trainPopularity, genreKey } from './models/popularity.js';
+export { trainEase } from './models/ease.js';
+export type { ExtraRating, HybridParams, Strategy } from './models/hybrid.js';
+
+// Serving the hybrid policy at request rate.
+export {
+  HybridServingPolicy,
+  type HybridServingOptions,
+  type ScoredMovie,
+  type ServingRequest,
+  type ServingResult,
+  type SimilarMovies,
+} from './serving/hybrid-serving-policy.js';
+
+// Evaluation, tuning and the validation gate.
+export {
+  SplitSpecError,
+  formatSplitSpec,
+  makeFolds,
+  parseSplitSpec,
+  stratifiedSplit,
+  temporalSplit,
+  type SplitSpec,
+} from './evaluation/splits.js';
+export { aggregate, evaluateModel, type Metrics } from './evaluation/evaluate.js';
+export { tune, type Trial } from './evaluation/tune.js';
+export {
+  PolicyError,
+  THRESHOLD_NAMES,
+  evaluateGate,
+  parseValidationPolicy,
+  type GateInput,
+  type GateVerdict,
+  type ValidationPolicy,
+} from './evaluation/validation-gate.js';
+
+// Model files and bundles.
+export {
+  decodeModelFile,
+  encodeModelFile,
+  fingerprintRatings,
+  readModelFile,
+  writeModelFile,
+  type ModelDocument,
+} from './format/model-file.js';
+export {
+  BundleError,
+  createBundle,
+  hybridFromModels,
+  openBundle,
+  openBundleInSteps,
+  type ComponentName,
+  type LoadedBundle,
+} from './format/bundle.js';

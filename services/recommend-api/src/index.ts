@@ -1,7 +1,6 @@
 /** @netflicks/recommend-api: the Koa recommend service (hybrid serving, fold-in, hot swap, metrics, events). */
 export { DEFAULT_PORT, apiConfigSchema, loadApiConfig, modelSourceSpec, type ApiConfig, type ModelSourceSpec } from './config.js';
 export { EngineError, MAX_K, ServingEngine, type EngineOptions, type EngineRequest, type EngineResult, type ScoredMovie, type SimilarResult } from './engine/engine.js';
-export { TopHeap } from './engine/top-heap.js';
 export { BufferedEventPublisher, NO_EVENTS, type BufferedPublisherOptions, type EventPublisher, type EventSink } from './events.js';
 export { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource, type PostgresFreshRatingsOptions } from './fresh-ratings.js';
 export { MAX_URL_LENGTH, createApp, type AppDeps, type ReadinessReport } from './http/app.js';

@@ -139,7 +139,7 @@ export class HybridRecommender implements Recommender {
     else if (strategy === 'cf') this.bundle.cf.scoreUser(user, out);
     else {
       this.bundle.content.scoreUser(user, out);
-      this.blend(out);
+      blendWithPopularity(out, this.popularityNorm, this.params);
     }
   }
 
@@ -187,7 +187,7 @@ export class HybridRecommender implements Recommender {
       const model = strategy === 'cf' ? cf : content;
       if (histItems && histRatings) model.scoreHistory(histItems, histRatings, scores);
       else model.scoreUser(user, scores);
-      if (strategy === 'content') this.blend(scores);
+      if (strategy === 'content') blendWithPopularity(scores, this.popularityNorm, this.params);
     }
 
     // Exclusion mask: seen items, items outside the genre, and (for CF) items it cannot score.
@@ -217,14 +217,6 @@ export class HybridRecommender implements Recommender {
     if (state.meta.algorithm !== 'hybrid') throw new Error(`not a hybrid state (algorithm ${String(state.meta.algorithm)})`);
     return new HybridRecommender(bundle, (state.meta.params ?? {}) as HybridParams);
   }
-
-  /** scores ← w·norm(content) + (1−w)·norm(popularity), in place. */
-  private blend(scores: Float32Array): void {
-    const w = this.params.contentWeight;
-    const c = normalise(scores, this.params.normalisation);
-    const p = this.popularityNorm;
-    for (let i = 0; i < scores.length; i++) scores[i] = w * c[i] + (1 - w) * p[i];
-  }
 }
 
 /**
@@ -235,15 +227,8 @@ export function normalise(scores: Float32Array, how: BlendNormalisation): Float3
   const n = scores.length;
   const out = new Float32Array(n);
   if (how === 'minmax') {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const s = scores[i];
-      if (s < lo) lo = s;
-      if (s > hi) hi = s;
-    }
-    if (!(hi > lo)) return out;
-    const scale = 1 / (hi - lo);
+    const { lo, scale, flat } = minMaxRange(scores);
+    if (flat) return out;
     for (let i = 0; i < n; i++) out[i] = scores[i] === scores[i] ? (scores[i] - lo) * scale : 0;
     return out;
   }
@@ -258,6 +243,45 @@ export function normalise(scores: Float32Array, how: BlendNormalisation): Float3
     s = e;
   }
   return out;
+}
+
+/**
+ * The content/popularity blend of the policy, in place: scores ← w·norm(scores) + (1−w)·popularityNorm,
+ * popularityNorm being the popularity scores already normalised the same way. Min-max runs without
+ * allocating (it is on the serving path); the result is exactly normalise()'s followed by the blend.
+ */
+export function blendWithPopularity(
+  scores: Float32Array,
+  popularityNorm: Float32Array,
+  params: Pick<ResolvedHybridParams, 'contentWeight' | 'normalisation'>,
+): void {
+  const w = params.contentWeight;
+  const n = scores.length;
+  if (params.normalisation === 'rank') {
+    const c = normalise(scores, 'rank');
+    for (let i = 0; i < n; i++) scores[i] = w * c[i] + (1 - w) * popularityNorm[i];
+    return;
+  }
+  const { lo, scale, flat } = minMaxRange(scores);
+  for (let i = 0; i < n; i++) {
+    const s = scores[i];
+    // Rounded to float32 as normalise() stores it.
+    const c = flat || s !== s ? 0 : Math.fround((s - lo) * scale);
+    scores[i] = w * c + (1 - w) * popularityNorm[i];
+  }
+}
+
+/** Smallest score and 1 / (largest − smallest); flat when there is no spread (or only NaN). */
+function minMaxRange(scores: Float32Array): { lo: number; scale: number; flat: boolean } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  const flat = !(hi > lo);
+  return { lo, scale: flat ? 0 : 1 / (hi - lo), flat };
 }
 
 function resolveParams(params: HybridParams): ResolvedHybridParams {

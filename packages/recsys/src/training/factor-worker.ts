@@ -9,7 +9,7 @@ import { implicitKernel } from './implicit-als-kernel.js';
 import type { WorkerReply } from './worker-pool.js';
 
 const port = parentPort;
-if (!port) throw new Error('als-worker must run in a worker thread');
+if (!port) throw new Error('factor-worker must run in a worker thread');
 const { arrays, params } = workerData as FactorWorkerInit;
 const scratch = createScratch(arrays.factors);
 
