@@ -3,9 +3,9 @@
  * Algorithms work on indices so their arrays stay dense.
  *
  * The id → index side is an open-addressing hash table on typed arrays (linear probing,
- * Fibonacci hashing, at most half full) rather than a `Map`: building the map of a MovieLens-20M
- * model's 138k users is one pass without rehashing a `Map` as it grows (it held the API's event
- * loop for ~50–100 ms when a new model was opened), and a lookup allocates nothing.
+ * Fibonacci hashing, at most half full) rather than a `Map`: building the map of a large model's
+ * users is one pass without rehashing a `Map` as it grows (which held a serving event loop when a
+ * new model was opened), and a lookup allocates nothing.
  */
 export class IdMap {
   /** slot → index + 1 (0 = empty slot). */

@@ -232,8 +232,7 @@ export function openBundle(doc: ModelDocument): LoadedBundle {
 
 /**
  * `openBundle` in steps, awaiting `turn()` between them (id maps, each component, the hybrid
- * policy), so a server opening a large model next to the one it serves keeps answering: on a
- * MovieLens-20M-sized model the whole takes ~100 ms, its longest step ~30–50 ms.
+ * policy), so a server opening a large model next to the one it serves keeps answering.
  */
 export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<void>): Promise<LoadedBundle> {
   const steps = openingSteps(doc);

@@ -49,18 +49,9 @@ export interface AlsParams {
 }
 
 /**
- * Defaults picked on MovieLens-100K's official u1..u5 folds. Plain weighted-λ ALS (both implicit
- * terms off) peaks at mean RMSE 0.9134 (k = 48, λ = 0.12; Surprise's SVD gets 0.934): RMSE falls
- * slowly with k while cost grows with k², λ below 0.1 overfits quickly, bias λ matters little
- * and 15 iterations are converged. A seed ensemble of 3 only buys −0.0005 (ALS lands in nearly
- * the same optimum from any start).
- *
- * The implicit-feedback terms are the big lever (folds u1+u2, k = 48): the user term alone
- * −0.005, the item term alone −0.018, both with λ raised to 0.2 −0.028. The y blocks can fit
- * the factors they model almost exactly, which would make the shrinkage targets useless, so
- * λ_y must stay well above λ (λ_y = 0.01 → 1.01 RMSE); the optimum is broad (user 1–2,
- * item 0.3–0.5, λ 0.2–0.25). With the terms on, k hardly matters (24 → 0.8948, 48 → 0.8934,
- * 96 → 0.8935 on u1+u2).
+ * Defaults tuned on MovieLens-100K's official folds (docs/benchmarks.md, "How the defaults were
+ * chosen"). Both implicit-feedback terms on is the big lever; λ_y must stay well above λ, or the y
+ * blocks fit the factors they model and the shrinkage targets become useless.
  */
 export const ALS_DEFAULTS: Readonly<AlsParams> = {
   factors: 48,

@@ -14,8 +14,7 @@ export interface EaseParams {
   lambda?: number;
   /**
    * Largest number of rated items accepted. Default 10000: peak memory is 12·n² bytes (a float64
-   * Gram/inverse plus the float32 B), 1.2 GB at 10k (4.8 GB at 20k), and time grows as n³: about
-   * 5 s at 1.6k items (ML-100K) on one core here, so roughly 20 min at 10k and 3 h at 20k.
+   * Gram/inverse plus the float32 B), 1.2 GB at 10k (4.8 GB at 20k), and time grows as n³.
    */
   maxItems?: number;
   onProgress?: ProgressFn;

@@ -23,12 +23,10 @@ export interface HybridParams {
   /** Ratings needed before CF serves (N). Default 5. */
   minHistory?: number;
   /**
-   * Weight of the content score in the content/popularity blend, in [0, 1]. Default 0.25. Measured
-   * on the data package's synthetic ML-100K-like world (users held out, n = 1..4 ratings given at
-   * call time, nDCG@10 on their other ratings, 2 seeds, min-max): pure popularity 0.76–0.77,
-   * w = 0.25 0.75, w = 0.5 0.53–0.68, w = 1 0.11; rank normalisation was worse at every weight.
-   * Popularity dominates there, so content gets a minority weight: enough to lift a clear genre
-   * match past the mid-popular items without burying the hits.
+   * Weight of the content score in the content/popularity blend, in [0, 1]. Default 0.25:
+   * popularity dominates for users with few ratings, so content gets a minority weight, enough to
+   * lift a clear genre match past the mid-popular items without burying the hits
+   * (docs/benchmarks.md, "How the defaults were chosen").
    */
   contentWeight?: number;
   /**

@@ -45,18 +45,9 @@ export interface IalsParams {
 }
 
 /**
- * Defaults picked on MovieLens-100K, stratified 75/25 (Microsoft Recommenders protocol), mean of
- * three split seeds: NDCG@10 0.497, P@10 0.435. Notes from the grid:
- * - regularisation dominates: too little and the spare dimensions fit noise, too much and the
- *   model collapses towards popularity. λ = 0.02 with confidence scaling is mid-plateau
- *   (0.015 → 0.479, 0.025 → 0.479 NDCG). Being relative to each row's confidence mass (≈ 40 per
- *   ML-100K user), it carries over to larger catalogues, where an absolute λ would have to grow
- *   with the catalogue (the best unscaled λ here is ≈ 30, vs benfred/implicit's default 0.01);
- * - with strong regularisation the factor count matters little (unscaled λ = 30, binary α = 3:
- *   32 → 0.487, 64 → 0.487, 128 → 0.490); 64 is the usual speed/quality middle;
- * - rating-valued confidence with α = 1 (c = 1 + r) edges out binary confidence at its best α
- *   (≈ 3: 0.493); large α (≥ 12) hurts on explicit-rating data;
- * - 3 warm-started CG steps match the exact solve (0.4872 vs 0.4878 NDCG).
+ * Defaults tuned on MovieLens-100K, stratified 75/25 (docs/benchmarks.md, "How the defaults were
+ * chosen"). λ is scaled by each row's confidence mass so one value carries over across catalogue
+ * sizes; with strong regularisation the factor count matters little.
  */
 export const IALS_DEFAULTS: Readonly<IalsParams> = {
   factors: 64,

@@ -31,7 +31,7 @@ export interface PopularityParams {
    * per-user splits, whose test ratings are spread over the whole span; see `trainPopularity`.
    */
   halfLifeDays?: number;
-  /** Score used for ranking. Default 'count' (see the measurement note on trainPopularity). */
+  /** Score used for ranking. Default 'count' (see trainPopularity). */
   scoring?: PopularityScoring;
 }
 
@@ -252,22 +252,9 @@ export function medianRatingsPerItem(data: TrainingData): number {
 }
 
 /**
- * Fits the popularity model.
- *
- * Defaults were chosen on synthetic MovieLens-like data (no MovieLens copy is available here):
- * 1.5k items with log-normal popularity, quality correlated with it, interest fading after
- * release (time constant 0.7 years) over a 3-year span; nDCG@10, all test ratings relevant, mean
- * of 2 seeds, half-life in days:
- *
- *   split                      count/∞  count/1000  count/365  count/30  blend/∞  bayes
- *   random 5-fold              0.173    0.163       0.151      0.061     0.136    0.073
- *   per-user leave-last-out    0.038    0.036       0.034      0.020     0.033    0.022
- *   global time (last 10 %)    0.091    0.142       0.215      0.395     0.084    —
- *
- * With relevance = rating ≥ 4, 'blend' ties 'count' on leave-last-out and trails it elsewhere;
- * 'bayes' alone surfaces well-rated niche items few users go on to watch. So: 'count'. Decay
- * trades per-user-split accuracy for forward-in-time accuracy; 3 years costs ~6 % on the random
- * split while capturing part of the forward gain, and is a mild tilt on short datasets.
+ * Fits the popularity model. Defaults ('count', a 3-year half-life) were chosen on synthetic
+ * MovieLens-like data (docs/benchmarks.md, "How the defaults were chosen"): decay trades
+ * per-user-split accuracy for forward-in-time accuracy, and 3 years is a mild tilt.
  */
 export function trainPopularity(data: TrainingData, params: PopularityParams = {}): PopularityModel {
   const p = resolveParams({

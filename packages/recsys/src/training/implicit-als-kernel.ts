@@ -5,8 +5,8 @@ import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-train
  * out += Σ_e t_e·y_e over entries [start, end), with d_e = y_e·v and
  * t_e = base·(1 + w_e) + scale·w_e·d_e. base = 1, scale = −1 gives the CG residual's data part
  * (Σ c·y − Σ (c−1)(y·v) y); base = 0, scale = 1 gives the (c−1)-weighted Gram product.
- * Eight entries per pass so v and out are read once per eight rows of y: about 4× faster in V8
- * than one entry at a time (this loop is nearly all of iALS training time).
+ * Eight entries per pass so v and out are read once per eight rows of y (this loop is nearly all
+ * of iALS training time).
  */
 export function applyWeightedRows(
   indices: Int32Array,

@@ -34,10 +34,11 @@ const SIMILAR_CACHE_ENTRIES = 4096;
 export interface EngineOptions {
   /**
    * Recommendation lists kept per (user, genre, excludeSeen), about LRU (lru.ts), each from the
-   * second request for it on; 0 (the default) turns the cache off. A list is a pure function of the model and the request, so a cached list is reused while
-   * the user's fresh ratings are the same (compared element by element) and the model is the same
-   * (the cache belongs to this engine, which a hot swap replaces). The list computed for k serves
-   * any k' ≤ k as its prefix (top-K under one total order: score, then lower item index).
+   * second request for it on; 0 (the default) turns the cache off. A list is a pure function of
+   * the model and the request, so a cached list is reused while the user's fresh ratings are the
+   * same (compared element by element) and the model is the same (the cache belongs to this
+   * engine, which a hot swap replaces). The list computed for k serves any k' ≤ k as its prefix
+   * (top-K under one total order: score, then lower item index).
    */
   resultCacheEntries?: number;
   /**
@@ -49,8 +50,7 @@ export interface EngineOptions {
 
 /**
  * A cached list. Plain number arrays, not typed arrays: at this size a V8 double array takes a
- * fraction of the memory of two typed arrays (each with its own buffer object). Measured at
- * k = 10, entry and map slot included: ~1.4 KB with Int32Array + Float32Array, ~0.3 KB like this.
+ * fraction of the memory of two typed arrays (each with its own buffer object).
  */
 interface CachedList {
   /** The k it was computed for (or fewer items: nothing more qualified). */
@@ -160,9 +160,8 @@ export class ServingEngine {
     // Admission: a list is stored from the second request for its key (or when a stored one was
     // stale). Requests that never repeat within the cache's reach — most of them when many users
     // each come rarely — then cost one map entry of two small values instead of a list that lives
-    // long enough to be promoted by the garbage collector and then thrown away: measured on the
-    // 20M-sized model with users in a uniform walk, caching every list cost ~25 µs per request
-    // and a higher p99 than no cache at all. (The TinyLFU "doorkeeper" idea, in its simplest form.)
+    // long enough to be promoted by the garbage collector and then thrown away; caching every list
+    // made such traffic slower than no cache. (The TinyLFU "doorkeeper" idea, in its simplest form.)
     const admit = hit !== undefined || this.askedOnce?.get(key) === true;
     if (!admit) this.askedOnce?.set(key, true);
     if (admit) {
