@@ -87,14 +87,14 @@ export class ServingEngine {
     } catch (err) {
       throw asEngineError(err);
     }
-    const entries = opts.resultCacheEntries ?? 0;
-    if (!(Number.isInteger(entries) && entries >= 0)) throw new RangeError(`resultCacheEntries must be a non-negative integer, got ${entries}`);
+    const entries = resultCacheEntries(opts);
     this.resultCache = entries > 0 ? new GenerationalCache(Math.max(2, entries)) : null;
     this.askedOnce = entries > 0 ? new GenerationalCache(Math.max(2, entries)) : null;
   }
 
   /** The same engine as the constructor's, built with `pause()` awaited between steps. */
   static async create(bundle: LoadedBundle, opts: EngineOptions = {}, pause: () => Promise<void> = () => Promise.resolve()): Promise<ServingEngine> {
+    resultCacheEntries(opts);
     let policy: HybridServingPolicy;
     try {
       policy = await HybridServingPolicy.create(bundle, { maxK: MAX_K, simd: opts.simd }, pause);
@@ -208,6 +208,12 @@ export class ServingEngine {
     }
     return { strategy: full.strategy, items: full.items.slice(0, k) };
   }
+}
+
+function resultCacheEntries(opts: EngineOptions): number {
+  const entries = opts.resultCacheEntries ?? 0;
+  if (!(Number.isInteger(entries) && entries >= 0)) throw new RangeError(`resultCacheEntries must be a non-negative integer, got ${entries}`);
+  return entries;
 }
 
 /** A bundle that cannot serve the hybrid policy is reported as the engine's error. */
