@@ -1,9 +1,12 @@
-import { DenseScorer } from '../kernels/simd-dots.js';
-import type { FoldInScorer, ModelState, Recommender } from '../model.js';
-import { stateArray, stateNumber } from '../model.js';
-import { Random } from '../random.js';
+/**
+ * Explicit ALS with biases and SVD++-style implicit feedback: its parameters, the training loop
+ * (run by the shared factor trainer) and the trained model's API (prediction, scoring, fold-in,
+ * state).
+ */
 import type { TrainingData } from '../data/training-data.js';
-import type { TrainOptions } from '../types.js';
+import { DenseScorer } from '../kernels/simd-dots.js';
+import { stateArray, stateNumber, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
+import { Random } from '../random.js';
 import { explicitKernel, solveExplicitRow } from '../training/explicit-als-kernel.js';
 import {
   FactorTrainer,
@@ -13,11 +16,12 @@ import {
   type ExplicitKernelParams,
   type FactorArrays,
   type RowScratch,
-  type Side,
 } from '../training/factor-trainer.js';
 import { ImplicitFeedbackBlock, computeImplicitPrior, createImplicitBlockArrays } from '../training/implicit-feedback.js';
 import { checkInteger, checkPositive, resolveThreads } from '../training/param-checks.js';
+import type { Side } from '../training/side.js';
 import { copyRowsById, type WarmStart } from '../training/warm-start.js';
+import type { TrainOptions } from '../types.js';
 
 export interface AlsParams {
   /** Latent dimensions k. */

@@ -1,3 +1,4 @@
+/** The explicit-ALS row solve: one row's [bias, factors] against the fixed other side. */
 import { choleskySolve } from '../kernels/linalg.js';
 import { GRAM_CHUNK_ROWS, SimdGram } from '../kernels/simd-gram.js';
 import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';

@@ -16,8 +16,6 @@ import {
 import type { Side } from './side.js';
 import { WorkerPool, splitRowsByCost, workerScriptUrl } from './worker-pool.js';
 
-export type { Side };
-
 /** One side's interactions: CSR rows with per-entry values (ratings, or confidence − 1). */
 export interface CsrArrays {
   indptr: Int32Array;

@@ -1,3 +1,4 @@
+/** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 

@@ -1,3 +1,5 @@
+/** Checks of training parameters, with the messages every trainer uses. */
+
 /** Threads to use: at least 1, an integer. */
 export function resolveThreads(threads: number | undefined): number {
   if (threads === undefined) return 1;
