@@ -45,6 +45,7 @@ export { importDataset, planRatings, type ImportOptions, type ImportResult } fro
 export { loadMovies, loadTrainingRatings, type LoadRatingsOptions } from './load.js';
 export { COPY_NULL, CopyRowWriter, NumericRowParser, TimestampFormatter, copyIn, copyOutNumbers, copyText } from './copy.js';
 export { describeError, sqlState, withContext } from './errors.js';
+export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './database-health.js';
 export { loadTrainingSnapshot, type TrainingSnapshot } from './load.js';
 export {
   ArtifactIntegrityError,

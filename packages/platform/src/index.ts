@@ -30,9 +30,11 @@ export {
   type MetricsOptions,
 } from './metrics.js';
 export {
+  listenOn,
   startHealthServer,
   type HealthServer,
   type HealthServerOptions,
+  type ListenAddress,
   type ReadinessCheck,
   type ReadinessState,
 } from './http.js';

@@ -4,7 +4,7 @@
  * (InProcessIngest), so both run the same code; only where dead letters go differs.
  */
 import type { Logger, MessageBatch, OutgoingMessage } from '@netflicks/platform';
-import type { DatabaseHealth } from './db-health.js';
+import type { DatabaseHealth } from '@netflicks/db';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
 import type { IngestMetrics } from './metrics.js';
 import type { EventStore, StoreResult } from './store.js';

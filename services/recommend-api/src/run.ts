@@ -58,7 +58,16 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
   const logger = opts.logger ?? createLogger({ component: 'recommend-api', level: config.LOG_LEVEL });
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const spec = modelSourceSpec(config);
-  const cleanup: (() => Promise<void>)[] = [];
+  // The first outcome wins: later ones (a second signal during shutdown) are ignored.
+  const { finished, finish } = exitOnce(exit);
+  // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
+  // was opened; hooks run last-registered first.
+  const shutdown = createShutdown({
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    exit: finish,
+    ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
+  });
   let readyAfterMs: number | null = null;
   try {
     const metrics = opts.metrics ?? createApiMetrics();
@@ -73,7 +82,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     if (spec.kind !== 'file' || config.DATABASE_URL !== undefined) {
       const env = { ...(opts.env ?? process.env), DATABASE_URL: config.DATABASE_URL };
       db = await resolveDatabase(env, { log: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL') });
-      cleanup.push(db.stop);
+      shutdown.register('database server', db.stop);
       logger.info({ database: redactUrl(db.url), embedded: db.embedded }, 'database');
       pool = createPool(db.url, {
         max: config.DB_POOL_SIZE,
@@ -81,7 +90,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
         onIdleError: (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'),
       });
       const p = pool;
-      cleanup.push(() => p.end());
+      shutdown.register('database pool', () => p.end());
       if (opts.migrate) logger.info(await migrate(pool, { log: (m) => logger.info(m) }), 'database schema up to date');
     }
 
@@ -101,6 +110,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
             engine,
             ...(opts.registry ? { registry: opts.registry } : {}),
           });
+    shutdown.register('model source', () => source.stop());
 
     const fresh: FreshRatingsSource =
       opts.fresh ?? (pool && config.FRESH_RATINGS
@@ -132,11 +142,14 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
         })
       : NO_EVENTS;
     events.start();
-    cleanup.push(() => events.stop(1000));
+    shutdown.register('recommendation events', () => events.stop(Math.min(5000, config.SHUTDOWN_TIMEOUT_MS / 4)));
 
     const activity = new UserActivityWindow(metrics);
     activity.start();
-    cleanup.push(async () => activity.stop());
+    shutdown.register('activity window', () => {
+      activity.flush();
+      activity.stop();
+    });
 
     let shuttingDown = false;
     let dbOk = true;
@@ -170,38 +183,6 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       slowRequestMs: config.SLOW_REQUEST_MS,
     });
     const http = await listen(app, { port: config.PORT, host: config.HOST });
-    cleanup.push(async () => {
-      await http.drain(0);
-    });
-    logger.info({ url: http.url, source: source.description }, 'recommend API listening');
-
-    // A model file that cannot be loaded, or a pinned version that does not exist, is fatal;
-    // following the registry, the API waits (not ready) for a live version.
-    await source.start();
-    cleanup.push(() => source.stop());
-    if (holder.current) logger.info({ readyAfterMs }, 'recommend API ready');
-
-    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
-    const { finished, finish } = exitOnce(exit);
-
-    // Hooks run last-registered first.
-    const shutdown = createShutdown({
-      logger,
-      timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-      exit: finish,
-      ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-    });
-    if (db) shutdown.register('database server', db.stop);
-    if (pool) {
-      const p = pool;
-      shutdown.register('database pool', () => p.end());
-    }
-    shutdown.register('model source', () => source.stop());
-    shutdown.register('recommendation events', () => events.stop(Math.min(5000, config.SHUTDOWN_TIMEOUT_MS / 4)));
-    shutdown.register('activity window', () => {
-      activity.flush();
-      activity.stop();
-    });
     shutdown.register('http server', async () => {
       const { drained, cut } = await http.drain(config.DRAIN_TIMEOUT_MS);
       if (!drained) logger.warn({ cut }, 'drain timed out: connections with requests in flight were closed');
@@ -209,6 +190,13 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     shutdown.register('readiness', () => {
       shuttingDown = true;
     });
+    logger.info({ url: http.url, source: source.description }, 'recommend API listening');
+
+    // A model file that cannot be loaded, or a pinned version that does not exist, is fatal;
+    // following the registry, the API waits (not ready) for a live version.
+    await source.start();
+    if (holder.current) logger.info({ readyAfterMs }, 'recommend API ready');
+
     shutdown.listen();
     const signals = opts.signalSource ?? process;
     const onHup = (): void => void source.refresh('SIGHUP');
@@ -239,7 +227,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     };
   } catch (err) {
     logger.error({ err }, 'recommend API failed to start');
-    for (const close of cleanup.reverse()) await close().catch(() => {});
+    await shutdown.shutdown('start-up failed');
     throw err;
   }
 }

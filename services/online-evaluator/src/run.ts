@@ -1,0 +1,141 @@
+/**
+ * The evaluator process (`netflicks evaluate-online`): database, health and metrics server,
+ * periodic runs, graceful shutdown; and the single pass of `--once`.
+ */
+import {
+  createPool,
+  evaluateOnline,
+  migrate,
+  redactUrl,
+  resolveDatabase,
+  summarizeOnlineEvaluation,
+} from '@netflicks/db';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createShutdown,
+  exitOnce,
+  startHealthServer,
+  type HealthServer,
+  type Logger,
+  type Registry,
+  type SignalSource,
+} from '@netflicks/platform';
+import type pg from 'pg';
+import { evaluationOptions, type EvaluatorConfig } from './config.js';
+import { OnlineEvaluator, type EvaluatorRunResult } from './evaluator.js';
+import { createOnlineEvaluatorMetrics } from './service-metrics.js';
+
+export interface RunEvaluatorOptions {
+  /** Apply pending migrations first. Default true. */
+  migrate?: boolean;
+  /** Environment for resolveDatabase (NETFLICKS_PG_PORT, cache folder). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Called with the exit code once shutdown finished. Default process.exit. */
+  exit?: (code: number) => void;
+  signalSource?: SignalSource;
+  /** Clock for closing buckets (tests). */
+  now?: () => Date;
+}
+
+export interface RunningEvaluator {
+  evaluator: OnlineEvaluator;
+  health: HealthServer;
+  registry: Registry;
+  finished: Promise<number>;
+  stop(reason?: string): Promise<number>;
+}
+
+interface Opened {
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+async function openDatabase(config: EvaluatorConfig, opts: RunEvaluatorOptions, logger: Logger): Promise<Opened> {
+  const env = { ...(opts.env ?? process.env), DATABASE_URL: config.DATABASE_URL };
+  const db = await resolveDatabase(env, { log: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL') });
+  logger.info({ database: redactUrl(db.url), embedded: db.embedded }, 'database');
+  const pool = createPool(db.url, {
+    max: config.ONLINE_EVAL_DB_POOL_SIZE,
+    applicationName: 'netflicks-online-evaluator',
+    onIdleError: (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'),
+  });
+  const close = async (): Promise<void> => {
+    await pool.end().catch(() => {});
+    await db.stop();
+  };
+  try {
+    if (opts.migrate ?? true) logger.info(await migrate(pool, { log: (message) => logger.info(message) }), 'database schema up to date');
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { pool, close };
+}
+
+/** `netflicks evaluate-online --once`: evaluates every closed bucket, then returns the summary. */
+export async function runOnlineEvaluationOnce(config: EvaluatorConfig, opts: RunEvaluatorOptions = {}): Promise<EvaluatorRunResult> {
+  const logger = opts.logger ?? createLogger({ component: 'online-evaluator', level: config.LOG_LEVEL });
+  const { pool, close } = await openDatabase(config, opts, logger);
+  try {
+    const evaluation = evaluationOptions(config);
+    const run = await evaluateOnline(pool, { ...evaluation, ...(opts.now ? { now: opts.now() } : {}) });
+    const since = run.evaluatedUntil ? new Date(run.evaluatedUntil.getTime() - config.ONLINE_EVAL_METRICS_LOOKBACK * 1000) : undefined;
+    const summary = await summarizeOnlineEvaluation(pool, { ...evaluation, ...(since ? { since } : {}) });
+    return { ...run, summary };
+  } finally {
+    await close();
+  }
+}
+
+/** The evaluator process: database, health and metrics server, periodic runs, graceful shutdown. */
+export async function runOnlineEvaluator(config: EvaluatorConfig, opts: RunEvaluatorOptions = {}): Promise<RunningEvaluator> {
+  const logger = opts.logger ?? createLogger({ component: 'online-evaluator', level: config.LOG_LEVEL });
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const { pool, close } = await openDatabase(config, opts, logger);
+  let health: HealthServer | undefined;
+  try {
+    const registry = createMetricsRegistry({ defaultLabels: { service: 'online-evaluator' } });
+    const evaluator = new OnlineEvaluator({
+      pool,
+      logger,
+      metrics: createOnlineEvaluatorMetrics(registry),
+      evaluation: evaluationOptions(config),
+      intervalMs: config.ONLINE_EVAL_INTERVAL * 1000,
+      metricsLookbackSeconds: config.ONLINE_EVAL_METRICS_LOOKBACK,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    health = await startHealthServer({ port: config.ONLINE_EVAL_METRICS_PORT, registry, readiness: () => evaluator.readiness(), logger });
+    const server = health;
+    logger.info({ url: server.url, ...evaluationOptions(config), intervalSeconds: config.ONLINE_EVAL_INTERVAL }, 'online evaluator started');
+    evaluator.start();
+
+    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
+    const { finished, finish } = exitOnce(exit);
+    // Hooks run last-registered first: not ready, let the bucket in progress commit, then the
+    // health server, the pool and the embedded database.
+    const shutdown = createShutdown({
+      logger,
+      timeoutMs: config.ONLINE_EVAL_SHUTDOWN_TIMEOUT_MS,
+      exit: finish,
+      ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
+    });
+    shutdown.register('database', close);
+    shutdown.register('health server', () => server.close());
+    shutdown.register('online evaluator', () => evaluator.stop());
+    shutdown.register('readiness', () => server.markShuttingDown());
+    shutdown.listen();
+    void finished.then(() => shutdown.dispose());
+    const stop = async (reason = 'stop'): Promise<number> => {
+      finish((await shutdown.shutdown(reason)).exitCode);
+      return finished;
+    };
+    return { evaluator, health: server, registry, finished, stop };
+  } catch (err) {
+    logger.error({ err }, 'online evaluator failed to start');
+    await health?.close().catch(() => {});
+    await close();
+    throw err;
+  }
+}
