@@ -28,7 +28,7 @@ export {
   timed,
   type HistogramSpec,
   type MetricsOptions,
-} from './metrics.js';
+} from './prometheus.js';
 export {
   listenOn,
   startHealthServer,

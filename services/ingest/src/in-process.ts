@@ -8,7 +8,7 @@ import { createMetricsRegistry, type ConsumedMessage, type Logger, type Outgoing
 import { DatabaseHealth } from '@netflicks/db';
 import type pg from 'pg';
 import { BatchProcessor, type IngestTotals } from './batch-processor.js';
-import { createIngestMetrics } from './metrics.js';
+import { createIngestMetrics } from './service-metrics.js';
 import { EventStore } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics } from './topics.js';
 

@@ -11,7 +11,7 @@ export {
   type IngestConfig,
 } from './config.js';
 export { DEFAULT_TOPICS, TOPIC_NAME, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
-export { createIngestMetrics, type IngestMetrics } from './metrics.js';
+export { createIngestMetrics, type IngestMetrics } from './service-metrics.js';
 export { decodeBatch, dlqRecord, type DeadLetter, type Decoded, type DecodedBatch, type IngestDlqReason } from './decode.js';
 export { EventStore, isDataError, sqlStateOf, type EventStoreOptions, type StoreResult } from './store.js';
 export { PLANNED_TABLES, StatsRefresher, type StatsRefresherOptions } from './analyze.js';

@@ -38,7 +38,7 @@ import { DatabaseHealth } from '@netflicks/db';
 import type pg from 'pg';
 import { StatsRefresher } from './analyze.js';
 import { BatchProcessor, type IngestTotals } from './batch-processor.js';
-import { createIngestMetrics, type IngestMetrics } from './metrics.js';
+import { createIngestMetrics, type IngestMetrics } from './service-metrics.js';
 import { EventStore } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
 

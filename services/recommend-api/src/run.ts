@@ -13,7 +13,7 @@ import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
 import { createApp, type ReadinessReport } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
-import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './metrics.js';
+import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './service-metrics.js';
 import { FileModelSource } from './model/file-source.js';
 import { ModelHolder, type ModelSource } from './model/model-holder.js';
 import { RegistryModelSource, type RegistryClient } from './model/registry-source.js';

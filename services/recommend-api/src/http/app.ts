@@ -15,7 +15,7 @@ import type { RecommendationEvent } from '@netflicks/data';
 import type { Logger } from '@netflicks/platform';
 import type { EventPublisher } from '../events.js';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
-import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../metrics.js';
+import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../service-metrics.js';
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
