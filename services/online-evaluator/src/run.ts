@@ -13,8 +13,7 @@ import {
 import {
   createLogger,
   createMetricsRegistry,
-  createShutdown,
-  exitOnce,
+  processLifecycle,
   startHealthServer,
   type HealthServer,
   type Logger,
@@ -92,9 +91,18 @@ export async function runOnlineEvaluationOnce(config: EvaluatorConfig, opts: Run
 /** The evaluator process: database, health and metrics server, periodic runs, graceful shutdown. */
 export async function runOnlineEvaluator(config: EvaluatorConfig, opts: RunEvaluatorOptions = {}): Promise<RunningEvaluator> {
   const logger = opts.logger ?? createLogger({ component: 'online-evaluator', level: config.LOG_LEVEL });
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const lifecycle = processLifecycle({
+    logger,
+    timeoutMs: config.ONLINE_EVAL_SHUTDOWN_TIMEOUT_MS,
+    exit: opts.exit ?? ((code: number) => process.exit(code)),
+    ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
+  });
+  // Each resource is registered as soon as it is open. Hooks run last-registered first: not
+  // ready, let the bucket in progress commit, then the health server, the pool and the embedded
+  // database.
+  const { shutdown } = lifecycle;
   const { pool, close } = await openDatabase(config, opts, logger);
-  let health: HealthServer | undefined;
+  shutdown.register('database', close);
   try {
     const registry = createMetricsRegistry({ defaultLabels: { service: 'online-evaluator' } });
     const evaluator = new OnlineEvaluator({
@@ -106,36 +114,17 @@ export async function runOnlineEvaluator(config: EvaluatorConfig, opts: RunEvalu
       metricsLookbackSeconds: config.ONLINE_EVAL_METRICS_LOOKBACK,
       ...(opts.now ? { now: opts.now } : {}),
     });
-    health = await startHealthServer({ port: config.ONLINE_EVAL_METRICS_PORT, registry, readiness: () => evaluator.readiness(), logger });
-    const server = health;
-    logger.info({ url: server.url, ...evaluationOptions(config), intervalSeconds: config.ONLINE_EVAL_INTERVAL }, 'online evaluator started');
+    const health = await startHealthServer({ port: config.ONLINE_EVAL_METRICS_PORT, registry, readiness: () => evaluator.readiness(), logger });
+    shutdown.register('health server', () => health.close());
+    logger.info({ url: health.url, ...evaluationOptions(config), intervalSeconds: config.ONLINE_EVAL_INTERVAL }, 'online evaluator started');
     evaluator.start();
-
-    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
-    const { finished, finish } = exitOnce(exit);
-    // Hooks run last-registered first: not ready, let the bucket in progress commit, then the
-    // health server, the pool and the embedded database.
-    const shutdown = createShutdown({
-      logger,
-      timeoutMs: config.ONLINE_EVAL_SHUTDOWN_TIMEOUT_MS,
-      exit: finish,
-      ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-    });
-    shutdown.register('database', close);
-    shutdown.register('health server', () => server.close());
     shutdown.register('online evaluator', () => evaluator.stop());
-    shutdown.register('readiness', () => server.markShuttingDown());
-    shutdown.listen();
-    void finished.then(() => shutdown.dispose());
-    const stop = async (reason = 'stop'): Promise<number> => {
-      finish((await shutdown.shutdown(reason)).exitCode);
-      return finished;
-    };
-    return { evaluator, health: server, registry, finished, stop };
+    shutdown.register('readiness', () => health.markShuttingDown());
+    lifecycle.listen();
+    return { evaluator, health, registry, finished: lifecycle.finished, stop: lifecycle.stop };
   } catch (err) {
     logger.error({ err }, 'online evaluator failed to start');
-    await health?.close().catch(() => {});
-    await close();
+    await shutdown.shutdown('start-up failed');
     throw err;
   }
 }

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
-import { createKafka, createLogger, createShutdown, exitOnce, type Logger, type SignalSource } from '@netflicks/platform';
+import { createKafka, createLogger, processLifecycle, type Logger, type SignalSource } from '@netflicks/platform';
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
@@ -56,18 +56,16 @@ export interface RunningApi {
 export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {}): Promise<RunningApi> {
   const t0 = performance.now();
   const logger = opts.logger ?? createLogger({ component: 'recommend-api', level: config.LOG_LEVEL });
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
   const spec = modelSourceSpec(config);
-  // The first outcome wins: later ones (a second signal during shutdown) are ignored.
-  const { finished, finish } = exitOnce(exit);
-  // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
-  // was opened; hooks run last-registered first.
-  const shutdown = createShutdown({
+  const lifecycle = processLifecycle({
     logger,
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    exit: finish,
+    exit: opts.exit ?? ((code: number) => process.exit(code)),
     ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
   });
+  // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
+  // was opened; hooks run last-registered first.
+  const { shutdown } = lifecycle;
   let readyAfterMs: number | null = null;
   try {
     const metrics = opts.metrics ?? createApiMetrics();
@@ -197,19 +195,12 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     await source.start();
     if (holder.current) logger.info({ readyAfterMs }, 'recommend API ready');
 
-    shutdown.listen();
+    lifecycle.listen();
     const signals = opts.signalSource ?? process;
     const onHup = (): void => void source.refresh('SIGHUP');
     signals.on('SIGHUP', onHup);
-    void finished.then(() => {
-      shutdown.dispose();
-      signals.off('SIGHUP', onHup);
-    });
+    void lifecycle.finished.then(() => signals.off('SIGHUP', onHup));
 
-    const stop = async (reason = 'stop'): Promise<number> => {
-      finish((await shutdown.shutdown(reason)).exitCode);
-      return finished;
-    };
     return {
       url: http.url,
       port: http.port,
@@ -222,8 +213,8 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       get readyAfterMs() {
         return readyAfterMs;
       },
-      finished,
-      stop,
+      finished: lifecycle.finished,
+      stop: lifecycle.stop,
     };
   } catch (err) {
     logger.error({ err }, 'recommend API failed to start');
