@@ -190,9 +190,9 @@ export interface ProcessLifecycle {
  * A service process's shutdown and single outcome together: what every `run*` function of the
  * services needs, so each of them only registers its resources.
  */
-export function processLifecycle(opts: ShutdownOptions & { exit: (code: number) => void }): ProcessLifecycle {
+export function processLifecycle(opts: ShutdownOptions = {}): ProcessLifecycle {
   // The first outcome wins: later ones (a second signal during shutdown) are ignored.
-  const { finished, finish } = exitOnce(opts.exit);
+  const { finished, finish } = exitOnce(opts.exit ?? ((code) => process.exit(code)));
   const shutdown = createShutdown({ ...opts, exit: finish });
   return {
     shutdown,

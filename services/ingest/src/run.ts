@@ -40,12 +40,7 @@ export interface RunningIngest {
 
 export async function runIngest(config: IngestConfig, opts: RunIngestOptions = {}): Promise<RunningIngest> {
   const logger = opts.logger ?? createLogger({ component: 'ingest', level: config.LOG_LEVEL });
-  const lifecycle = processLifecycle({
-    logger,
-    timeoutMs: config.INGEST_SHUTDOWN_TIMEOUT_MS,
-    exit: opts.exit ?? ((code: number) => process.exit(code)),
-    ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-  });
+  const lifecycle = processLifecycle({ logger, timeoutMs: config.INGEST_SHUTDOWN_TIMEOUT_MS, exit: opts.exit, signalSource: opts.signalSource });
   // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
   // was opened. Hooks run last-registered first: stop answering ready, stop consuming (the
   // in-flight batch finishes and commits, then the DLQ producer closes), then the health server,

@@ -2,24 +2,8 @@
  * The evaluator process (`netflicks evaluate-online`): database, health and metrics server,
  * periodic runs, graceful shutdown; and the single pass of `--once`.
  */
-import {
-  createPool,
-  evaluateOnline,
-  migrate,
-  redactUrl,
-  resolveDatabase,
-  summarizeOnlineEvaluation,
-} from '@netflicks/db';
-import {
-  createLogger,
-  createMetricsRegistry,
-  processLifecycle,
-  startHealthServer,
-  type HealthServer,
-  type Logger,
-  type Registry,
-  type SignalSource,
-} from '@netflicks/platform';
+import { createPool, evaluateOnline, migrate, redactUrl, resolveDatabase, summarizeOnlineEvaluation } from '@netflicks/db';
+import { createLogger, createMetricsRegistry, processLifecycle, startHealthServer, type HealthServer, type Logger, type Registry, type SignalSource } from '@netflicks/platform';
 import type pg from 'pg';
 import { evaluationOptions, type EvaluatorConfig } from './config.js';
 import { OnlineEvaluator, type EvaluatorRunResult } from './evaluator.js';
@@ -91,12 +75,7 @@ export async function runOnlineEvaluationOnce(config: EvaluatorConfig, opts: Run
 /** The evaluator process: database, health and metrics server, periodic runs, graceful shutdown. */
 export async function runOnlineEvaluator(config: EvaluatorConfig, opts: RunEvaluatorOptions = {}): Promise<RunningEvaluator> {
   const logger = opts.logger ?? createLogger({ component: 'online-evaluator', level: config.LOG_LEVEL });
-  const lifecycle = processLifecycle({
-    logger,
-    timeoutMs: config.ONLINE_EVAL_SHUTDOWN_TIMEOUT_MS,
-    exit: opts.exit ?? ((code: number) => process.exit(code)),
-    ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-  });
+  const lifecycle = processLifecycle({ logger, timeoutMs: config.ONLINE_EVAL_SHUTDOWN_TIMEOUT_MS, exit: opts.exit, signalSource: opts.signalSource });
   // Each resource is registered as soon as it is open. Hooks run last-registered first: not
   // ready, let the bucket in progress commit, then the health server, the pool and the embedded
   // database.

@@ -57,12 +57,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
   const t0 = performance.now();
   const logger = opts.logger ?? createLogger({ component: 'recommend-api', level: config.LOG_LEVEL });
   const spec = modelSourceSpec(config);
-  const lifecycle = processLifecycle({
-    logger,
-    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    exit: opts.exit ?? ((code: number) => process.exit(code)),
-    ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-  });
+  const lifecycle = processLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, exit: opts.exit, signalSource: opts.signalSource });
   // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
   // was opened; hooks run last-registered first.
   const { shutdown } = lifecycle;
