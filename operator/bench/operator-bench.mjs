@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { resolveDatabase } from '@netflicks/db';
-import { KubeApi, R } from '@netflicks/operator';
+import { KubeApi, RESOURCES } from '@netflicks/operator';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' }, steady: { type: 'string', default: '30' }, 'idle-seconds': { type: 'string', default: '20' } } });
 const N = Number(values.runs);
@@ -35,7 +35,7 @@ const db = await resolveDatabase({ ...process.env });
 let child;
 try {
   await api.create(SECRET, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: ns }, stringData: { url: 'postgresql://bench@127.0.0.1/none' } });
-  await api.create(R.recommenderModel, {
+  await api.create(RESOURCES.recommenderModel, {
     apiVersion: 'netflicks.dev/v1alpha1',
     kind: 'RecommenderModel',
     metadata: { name: 'bench', namespace: ns },
@@ -66,8 +66,8 @@ try {
   const idleRss = rss();
 
   const seen = new Map();
-  const list = await api.list(R.job, ns);
-  const watch = api.watch(R.job, ns, { resourceVersion: list.metadata.resourceVersion }, (e) => {
+  const list = await api.list(RESOURCES.job, ns);
+  const watch = api.watch(RESOURCES.job, ns, { resourceVersion: list.metadata.resourceVersion }, (e) => {
     if (e.type === 'ADDED' && !seen.has(e.object.metadata.name)) seen.set(e.object.metadata.name, performance.now());
   });
   // Steady: one TrainingRun at a time, each waiting for its Job (the latency a user sees).
@@ -75,7 +75,7 @@ try {
   for (let i = 0; i < Number(values.steady); i++) {
     const name = `steady-${i}`;
     const t = performance.now();
-    await api.create(R.trainingRun, { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: ns }, spec: { modelRef: { name: 'bench' } } });
+    await api.create(RESOURCES.trainingRun, { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: ns }, spec: { modelRef: { name: 'bench' } } });
     while (!seen.has(`${name}-train`)) await sleep(2);
     steady.push(seen.get(`${name}-train`) - t);
   }
@@ -86,7 +86,7 @@ try {
     await Promise.all(
       names.slice(i, i + 20).map(async (name) => {
         created.set(name, performance.now());
-        await api.create(R.trainingRun, { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: ns }, spec: { modelRef: { name: 'bench' } } });
+        await api.create(RESOURCES.trainingRun, { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: ns }, spec: { modelRef: { name: 'bench' } } });
       }),
     );
   }
@@ -97,7 +97,7 @@ try {
   // every run reconciled to Pending (its pod never runs: no kubelet)
   let pending = 0;
   while (performance.now() - t0 < 240_000) {
-    const runs = await api.list(R.trainingRun, ns);
+    const runs = await api.list(RESOURCES.trainingRun, ns);
     // settled: every pod exists and every run says so (the Job controller creates pods gradually)
     pending = runs.items.filter((r) => !r.metadata.name.startsWith('steady-')).filter((r) => r.status?.phase === 'Pending' && r.status?.conditions?.some((c) => c.type === 'Running' && c.reason === 'PodPending')).length;
     if (pending === N) break;
@@ -105,7 +105,7 @@ try {
   }
   const loadRss = rss();
   watch.abort();
-  const jobs = await api.list(R.job, ns);
+  const jobs = await api.list(RESOURCES.job, ns);
   const reconciles = await metric(/^controller_runtime_reconcile_total\{controller="[a-z]+",result="[a-z_]+"\} (\d+)/gm);
   const errors = await metric(/^controller_runtime_reconcile_errors_total\{controller="[a-z]+"\} (\d+)/gm);
   const requests = await metric(/^rest_client_requests_total\{method="(GET|POST|PUT|PATCH|DELETE)",code="\d+"\} (\d+)/gm);

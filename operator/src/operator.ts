@@ -15,9 +15,9 @@ import { keyOf, runController, splitKey } from './kube/controller.js';
 import { eventRecorder } from './kube/events.js';
 import { Informer } from './kube/informer.js';
 import { LeaderElector } from './kube/leader-election.js';
-import { MANAGED_BY_SELECTOR, R } from './kube/resources.js';
+import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
 import { WorkQueue } from './kube/workqueue.js';
-import { operatorMetrics } from './metrics.js';
+import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
 
@@ -72,7 +72,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
   const ns = cfg.OPERATOR_NAMESPACE;
   const resyncMs = cfg.OPERATOR_RESYNC_SECONDS * 1000;
   const informerLog = { warn: (o: object, m: string) => log.warn(o, m), info: (o: object, m: string) => log.info(o, m) };
-  const informer = <T extends KubeObject>(resource: (typeof R)[keyof typeof R], labelSelector?: string): Informer<T> =>
+  const informer = <T extends KubeObject>(resource: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string): Informer<T> =>
     new Informer<T>({
       api,
       resource,
@@ -83,11 +83,11 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
       transform: slim,
       onRestart: (reason) => metrics.informerRestart(resource.plural, reason),
     });
-  const runs = informer<TrainingRun>(R.trainingRun);
-  const models = informer<RecommenderModel>(R.recommenderModel);
-  const jobs = informer<JobObject>(R.job, MANAGED_BY_SELECTOR);
-  const pods = informer<PodObject>(R.pod, MANAGED_BY_SELECTOR);
-  const deployments = informer<DeploymentObject>(R.deployment, MANAGED_BY_SELECTOR);
+  const runs = informer<TrainingRun>(RESOURCES.trainingRun);
+  const models = informer<RecommenderModel>(RESOURCES.recommenderModel);
+  const jobs = informer<JobObject>(RESOURCES.job, MANAGED_BY_SELECTOR);
+  const pods = informer<PodObject>(RESOURCES.pod, MANAGED_BY_SELECTOR);
+  const deployments = informer<DeploymentObject>(RESOURCES.deployment, MANAGED_BY_SELECTOR);
 
   const runQueue = new WorkQueue({ name: 'trainingrun', metrics: metrics.queue });
   const modelQueue = new WorkQueue({ name: 'recommendermodel', metrics: metrics.queue });
@@ -96,7 +96,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     log.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not write an Event'),
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
-  const runController_ = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, now: opts.now });
+  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, now: opts.now });
   const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { KAFKA_BROKERS: cfg.SERVING_KAFKA_BROKERS } : {};
   const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, now: opts.now });
 
@@ -141,7 +141,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
         metrics: metrics.controller,
         reconcile: (key) => {
           const { namespace, name } = splitKey(key);
-          return runController_.reconcile(namespace ?? 'default', name);
+          return trainingRunController.reconcile(namespace ?? 'default', name);
         },
       }),
       runController({

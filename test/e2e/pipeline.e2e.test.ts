@@ -8,7 +8,8 @@
  */
 import { generateSynthetic } from '@netflicks/data';
 import { createPool, getLiveVersion, importDataset, promoteModelVersion, validateModelVersion } from '@netflicks/db';
-import { IngestService, OnlineEvaluator, createOnlineEvaluatorMetrics } from '@netflicks/ingest';
+import { IngestService } from '@netflicks/ingest';
+import { OnlineEvaluator, createOnlineEvaluatorMetrics } from '@netflicks/online-evaluator';
 import { createKafka, createLogger, createMetricsRegistry, type Producer } from '@netflicks/platform';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { emptyRatingTable, parseValidationPolicy } from '@netflicks/recsys';

@@ -1,6 +1,6 @@
 /**
  * charts/netflicks with the pinned helm (test/k8s/build.sh): lint and template clean for every
- * ci/*-values.yaml, the schema's typo errors, the template-level checks, and what issue 7 §2 asks
+ * ci/*-values.yaml, the schema's typo errors, the template-level checks, and what the deployment needs
  * of the rendered objects (operator, RBAC, security contexts, labels, resources, PDBs, secrets,
  * monitoring objects, CRDs from the top-level crds/).
  */

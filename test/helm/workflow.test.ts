@@ -4,8 +4,8 @@
  * - skaffold.yaml: one artifact per Dockerfile target, the helm deployer's setValueTemplates name
  *   real chart values (helm renders them through the schema), the kind profile's patches resolve,
  *   port-forwards point at the API and Grafana Services the install creates.
- * - scripts/kind-{up,down}.sh: shellcheck-clean, small, doing the steps of issue 7 §3.
- * - Jenkinsfile: declarative, Kubernetes agent, the stages of issue 7 §3, credentials, reports.
+ * - scripts/kind-{up,down}.sh: shellcheck-clean, small, doing the whole workflow in order.
+ * - Jenkinsfile: declarative, Kubernetes agent, the delivery stages in order, credentials, reports.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -156,7 +156,7 @@ describe('Jenkinsfile', () => {
     expect((code.match(/\{/g) ?? []).length).toBe((code.match(/\}/g) ?? []).length);
   });
 
-  test('has the stages of issue 7 §3, in order', async () => {
+  test('has the delivery stages, in order', async () => {
     const stages = [...(await text).matchAll(/^\s+stage\('([^']+)'\)/gm)].map((m) => m[1]);
     expect(stages).toEqual([
       'Install',

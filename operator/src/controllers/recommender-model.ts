@@ -10,7 +10,7 @@ import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
-import { MANAGED_BY, R } from '../kube/resources.js';
+import { MANAGED_BY, RESOURCES } from '../kube/resources.js';
 import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type RecommenderModelStatus, type TrainingRun } from '../types.js';
 import type { ChildApplier } from './apply.js';
@@ -55,21 +55,21 @@ export function scheduleTimes(cron: string, now: Date): { last: Date; next: Date
 export class RecommenderModelController {
   private readonly refusedPromotions = new Set<string>();
 
-  constructor(private readonly d: RecommenderModelDeps) {}
+  constructor(private readonly deps: RecommenderModelDeps) {}
 
   private now(): Date {
-    return this.d.now?.() ?? new Date();
+    return this.deps.now?.() ?? new Date();
   }
 
   private runsOf(model: RecommenderModel): TrainingRun[] {
-    return this.d.runs
+    return this.deps.runs
       .list(model.metadata.namespace)
       .filter((r) => r.spec.modelRef.name === model.metadata.name)
       .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
-    const model = this.d.models.get(namespace, name);
+    const model = this.deps.models.get(namespace, name);
     if (!model || model.metadata.deletionTimestamp) return;
     const before = model.status ?? {};
     const gen = model.metadata.generation;
@@ -84,7 +84,7 @@ export class RecommenderModelController {
 
     await this.handleRequests(model, status, cond);
     if (conditions.find((c) => c.type === 'Degraded')?.status === 'Unknown') cond('Degraded', 'False', 'AsExpected', 'no failed request');
-    const live = await this.d.registry.live(name);
+    const live = await this.deps.registry.live(name);
     status.liveVersion = live?.version;
     status.previousVersion = live?.previousLive ?? undefined;
     if (live && before.liveVersion !== live.version) {
@@ -93,14 +93,14 @@ export class RecommenderModelController {
 
     // Serving children: the Service, PDB (and ServiceMonitor) always; the Deployment and its HPA
     // once a version is live (an HPA over a missing Deployment only reports errors).
-    await this.d.applier.apply(R.service, service(model));
-    await this.d.applier.apply(R.pdb, disruptionBudget(model));
-    if (this.d.serviceMonitors) await this.d.applier.apply(R.serviceMonitor, serviceMonitor(model));
+    await this.deps.applier.apply(RESOURCES.service, service(model));
+    await this.deps.applier.apply(RESOURCES.pdb, disruptionBudget(model));
+    if (this.deps.serviceMonitors) await this.deps.applier.apply(RESOURCES.serviceMonitor, serviceMonitor(model));
     status.endpoint = endpointOf(model);
-    const dep = this.d.deployments.get(namespace, servingName(model));
+    const dep = this.deps.deployments.get(namespace, servingName(model));
     if (live) {
-      await this.d.applier.apply(R.deployment, deployment(model, live.version, this.d.servingEnv));
-      await this.d.applier.apply(R.hpa, autoscaler(model));
+      await this.deps.applier.apply(RESOURCES.deployment, deployment(model, live.version, this.deps.servingEnv));
+      await this.deps.applier.apply(RESOURCES.hpa, autoscaler(model));
       const ready = dep?.status?.readyReplicas ?? 0;
       const pinned = dep?.spec?.template?.metadata?.annotations?.['netflicks.dev/model-version'];
       const rolledOut = pinned === String(live.version) && (dep?.status?.updatedReplicas ?? 0) >= (dep?.status?.replicas ?? 0) && ready > 0;
@@ -127,7 +127,7 @@ export class RecommenderModelController {
     await this.prune(model, runs);
 
     status.conditions = conditions;
-    if (!sameJson(status, before)) await this.d.api.patchStatus(R.recommenderModel, namespace, name, status);
+    if (!sameJson(status, before)) await this.deps.api.patchStatus(RESOURCES.recommenderModel, namespace, name, status);
     return requeue;
   }
 
@@ -143,34 +143,34 @@ export class RecommenderModelController {
     if (rollback && rollback !== status.lastRollbackRequest) {
       status.lastRollbackRequest = rollback;
       try {
-        const r = await this.d.registry.rollback(name, `rollback requested (${ROLLBACK_ANNOTATION}: ${rollback})`);
-        this.d.events.normal(model, 'RolledBack', 'Rollback', `rolled back from v${r.previous} to v${r.live.version}`);
+        const r = await this.deps.registry.rollback(name, `rollback requested (${ROLLBACK_ANNOTATION}: ${rollback})`);
+        this.deps.events.normal(model, 'RolledBack', 'Rollback', `rolled back from v${r.previous} to v${r.live.version}`);
         cond('Degraded', 'False', 'RolledBack', `rolled back to v${r.live.version}`);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        this.d.events.warning(model, 'RollbackFailed', 'Rollback', message);
+        this.deps.events.warning(model, 'RollbackFailed', 'Rollback', message);
         cond('Degraded', 'True', 'RollbackFailed', message);
       }
     }
     const wanted = ann[PROMOTE_ANNOTATION];
     if (wanted !== undefined) {
       const version = /^v?\d+$/.test(wanted.trim()) ? Number(wanted.trim().replace(/^v/, '')) : Number.NaN;
-      const live = await this.d.registry.live(name);
+      const live = await this.deps.registry.live(name);
       const refusalKey = `${model.metadata.uid}/${wanted}`;
       if (!Number.isInteger(version) || version < 1) {
-        if (!this.refusedPromotions.has(refusalKey)) this.d.events.warning(model, 'InvalidPromotionRequest', 'Promote', `${PROMOTE_ANNOTATION} must be a version number, got "${wanted}"`);
+        if (!this.refusedPromotions.has(refusalKey)) this.deps.events.warning(model, 'InvalidPromotionRequest', 'Promote', `${PROMOTE_ANNOTATION} must be a version number, got "${wanted}"`);
         this.refusedPromotions.add(refusalKey);
       } else if (live?.version !== version && !this.refusedPromotions.has(refusalKey)) {
         try {
           // A person asked for this version: a candidate (e.g. validation inconclusive) may go live;
           // a rejected one may not.
-          const r = await this.d.registry.promote(name, version, `manual promotion (${PROMOTE_ANNOTATION})`, true);
-          this.d.events.normal(model, 'Promoted', 'Promote', `v${version} promoted manually${r.previous ? ` (v${r.previous} retired)` : ''}`);
+          const r = await this.deps.registry.promote(name, version, `manual promotion (${PROMOTE_ANNOTATION})`, true);
+          this.deps.events.normal(model, 'Promoted', 'Promote', `v${version} promoted manually${r.previous ? ` (v${r.previous} retired)` : ''}`);
         } catch (err) {
           // Refused once (e.g. a rejected version): not retried until the annotation changes.
           this.refusedPromotions.add(refusalKey);
           const message = err instanceof Error ? err.message : String(err);
-          this.d.events.warning(model, 'PromotionRefused', 'Promote', message);
+          this.deps.events.warning(model, 'PromotionRefused', 'Promote', message);
           cond('Degraded', 'True', 'PromotionRefused', message);
         }
       }
@@ -180,10 +180,10 @@ export class RecommenderModelController {
   private async retain(model: RecommenderModel, liveVersion: number): Promise<void> {
     const keep = model.spec.retention?.keepVersions ?? 10;
     try {
-      const deleted = await this.d.registry.prune(model.metadata.name, keep);
-      if (deleted.length) this.d.events.normal(model, 'VersionsPruned', 'Prune', `deleted versions ${deleted.join(', ')} (keeping ${keep} and live v${liveVersion})`);
+      const deleted = await this.deps.registry.prune(model.metadata.name, keep);
+      if (deleted.length) this.deps.events.normal(model, 'VersionsPruned', 'Prune', `deleted versions ${deleted.join(', ')} (keeping ${keep} and live v${liveVersion})`);
     } catch (err) {
-      this.d.log.warn({ model: model.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'version retention failed');
+      this.deps.log.warn({ model: model.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'version retention failed');
     }
   }
 
@@ -213,19 +213,19 @@ export class RecommenderModelController {
     if (times.last.getTime() <= lastScheduled.getTime()) return requeue;
     const deadline = model.spec.startingDeadlineSeconds;
     if (deadline !== undefined && now.getTime() - times.last.getTime() > deadline * 1000) {
-      this.d.events.warning(model, 'MissedSchedule', 'Schedule', `missed the run scheduled for ${iso(times.last)} by more than ${deadline}s; skipped`);
+      this.deps.events.warning(model, 'MissedSchedule', 'Schedule', `missed the run scheduled for ${iso(times.last)} by more than ${deadline}s; skipped`);
       status.lastScheduleTime = iso(times.last);
       return requeue;
     }
     const active = runs.find((r) => !r.status?.phase || !(TERMINAL_PHASES.includes(r.status.phase) || r.status.phase === 'Validated'));
     if (active) {
-      this.d.log.info({ model: model.metadata.name, active: active.metadata.name }, 'scheduled run postponed: another run is active');
+      this.deps.log.info({ model: model.metadata.name, active: active.metadata.name }, 'scheduled run postponed: another run is active');
       return { requeueAfterMs: 15_000 };
     }
     const runName = `${model.metadata.name}-${Math.floor(times.last.getTime() / 60_000)}`.slice(0, 253);
     try {
-      await this.d.api.create(R.trainingRun, {
-        apiVersion: `${R.trainingRun.group}/${R.trainingRun.version}`,
+      await this.deps.api.create(RESOURCES.trainingRun, {
+        apiVersion: `${RESOURCES.trainingRun.group}/${RESOURCES.trainingRun.version}`,
         kind: 'TrainingRun',
         metadata: {
           name: runName,
@@ -236,7 +236,7 @@ export class RecommenderModelController {
         },
         spec: { modelRef: { name: model.metadata.name } },
       });
-      this.d.events.normal(model, 'ScheduledRun', 'Schedule', `created TrainingRun ${runName} for ${iso(times.last)}`);
+      this.deps.events.normal(model, 'ScheduledRun', 'Schedule', `created TrainingRun ${runName} for ${iso(times.last)}`);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
@@ -253,7 +253,7 @@ export class RecommenderModelController {
     for (const r of runs) {
       if (r.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid)) continue;
       const owners = [...(r.metadata.ownerReferences ?? []), { ...ownerRef(model), controller: false }];
-      await this.d.api.mergePatch(R.trainingRun, r.metadata.namespace, r.metadata.name, { metadata: { ownerReferences: owners } });
+      await this.deps.api.mergePatch(RESOURCES.trainingRun, r.metadata.namespace, r.metadata.name, { metadata: { ownerReferences: owners } });
     }
   }
 
@@ -266,8 +266,8 @@ export class RecommenderModelController {
     ];
     for (const [finished, limit] of groups) {
       for (const r of finished.slice(0, Math.max(0, finished.length - limit))) {
-        await this.d.api.delete(R.trainingRun, r.metadata.namespace, r.metadata.name).catch((err: unknown) => {
-          this.d.log.warn({ run: r.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'could not prune a TrainingRun');
+        await this.deps.api.delete(RESOURCES.trainingRun, r.metadata.namespace, r.metadata.name).catch((err: unknown) => {
+          this.deps.log.warn({ run: r.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'could not prune a TrainingRun');
         });
       }
     }

@@ -18,7 +18,7 @@ import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
-import { FIELD_MANAGER, R } from '../kube/resources.js';
+import { FIELD_MANAGER, RESOURCES } from '../kube/resources.js';
 import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type TrainingRunStatus } from '../types.js';
 import { TRAINER_CONTAINER, jobNameFor, trainingJob } from './training-job.js';
@@ -103,14 +103,14 @@ function rejectionReason(verdict: GateVerdict): string {
 }
 
 export class TrainingRunController {
-  constructor(private readonly d: TrainingRunDeps) {}
+  constructor(private readonly deps: TrainingRunDeps) {}
 
   private now(): Date {
-    return this.d.now?.() ?? new Date();
+    return this.deps.now?.() ?? new Date();
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
-    const run = this.d.runs.get(namespace, name);
+    const run = this.deps.runs.get(namespace, name);
     if (!run || run.metadata.deletionTimestamp) return;
     const before = run.status ?? {};
     if (before.phase && TERMINAL_PHASES.includes(before.phase)) return;
@@ -127,7 +127,7 @@ export class TrainingRunController {
     }
 
     let result: ReconcileResult;
-    const model = this.d.models.get(namespace, run.spec.modelRef.name);
+    const model = this.deps.models.get(namespace, run.spec.modelRef.name);
     if (!model) {
       status.phase = 'Pending';
       status.message = `RecommenderModel "${run.spec.modelRef.name}" not found in namespace ${namespace}`;
@@ -139,7 +139,7 @@ export class TrainingRunController {
     }
     status.conditions = conditions;
     if (!sameJson(status, before)) {
-      await this.d.api.patchStatus(R.trainingRun, namespace, name, status);
+      await this.deps.api.patchStatus(RESOURCES.trainingRun, namespace, name, status);
     }
     return result;
   }
@@ -156,15 +156,15 @@ export class TrainingRunController {
     // After success the Job may be gone (TTL); the registry steps below do not need it.
     if (status.phase === 'Succeeded' || status.phase === 'Validated') return this.judge(run, model, status, cond, null);
 
-    let job = this.d.jobs.get(ns, jobName);
+    let job = this.deps.jobs.get(ns, jobName);
     if (!job) {
       // Server-side apply of a deterministic name: a second apply (another worker, a restarted
       // operator whose cache lags) is a no-op on the same Job, never a duplicate.
-      job = (await this.d.api.apply(R.job, trainingJob(run, model), FIELD_MANAGER, true)) as JobObject;
-      this.d.events.normal(run, 'JobCreated', 'Create', `created Job ${jobName}`);
+      job = (await this.deps.api.apply(RESOURCES.job, trainingJob(run, model), FIELD_MANAGER, true)) as JobObject;
+      this.deps.events.normal(run, 'JobCreated', 'Create', `created Job ${jobName}`);
     }
     status.startTime ??= job.status?.startTime ?? this.now().toISOString().replace(/\.\d+Z$/, 'Z');
-    const pods = this.d.pods.list(ns).filter((p) => p.metadata.labels?.['job-name'] === jobName || p.metadata.labels?.['batch.kubernetes.io/job-name'] === jobName);
+    const pods = this.deps.pods.list(ns).filter((p) => p.metadata.labels?.['job-name'] === jobName || p.metadata.labels?.['batch.kubernetes.io/job-name'] === jobName);
 
     const complete = jobCondition(job, 'Complete') ?? jobCondition(job, 'SuccessCriteriaMet');
     if (complete) {
@@ -182,7 +182,7 @@ export class TrainingRunController {
       cond('Running', 'False', reason, status.message);
       cond('Succeeded', 'False', reason, status.message);
       cond('Failed', 'True', reason, status.message);
-      this.d.events.warning(run, reason, 'Train', status.message);
+      this.deps.events.warning(run, reason, 'Train', status.message);
       return;
     }
 
@@ -222,13 +222,13 @@ export class TrainingRunController {
     let version = status.modelVersion ?? doc?.version;
     let metrics = doc?.metrics;
     if (version === undefined || metrics === undefined) {
-      const record = await this.d.registry.versionOfRun(modelName, run.metadata.name);
+      const record = await this.deps.registry.versionOfRun(modelName, run.metadata.name);
       if (!record) {
         status.phase = 'Failed';
         status.message = `the training Job succeeded but registered no version of "${modelName}" for run ${run.metadata.name}`;
         cond('Succeeded', 'False', 'NoVersionRegistered', status.message);
         cond('Failed', 'True', 'NoVersionRegistered', status.message);
-        this.d.events.warning(run, 'NoVersionRegistered', 'Train', status.message);
+        this.deps.events.warning(run, 'NoVersionRegistered', 'Train', status.message);
         return;
       }
       version = record.version;
@@ -251,7 +251,7 @@ export class TrainingRunController {
       cond('Validated', 'False', 'InvalidPolicy', message);
       return;
     }
-    const { verdict } = await this.d.registry.validate(modelName, version, policy, `TrainingRun ${run.metadata.name}`);
+    const { verdict } = await this.deps.registry.validate(modelName, version, policy, `TrainingRun ${run.metadata.name}`);
     status.verdict = { outcome: verdict.outcome, reasons: verdict.reasons };
     if (verdict.outcome === 'inconclusive') {
       status.message = `validation inconclusive: ${verdict.reasons.join('; ')}`.slice(0, 2000);
@@ -265,7 +265,7 @@ export class TrainingRunController {
       status.message = verdict.reasons.join('; ').slice(0, 2000);
       cond('Validated', 'False', reason, status.message);
       cond('Promoted', 'False', reason, 'rejected by the validation gate');
-      this.d.events.warning(run, reason, 'Validate', `${modelName} v${version} rejected: ${status.message}`);
+      this.deps.events.warning(run, reason, 'Validate', `${modelName} v${version} rejected: ${status.message}`);
       return;
     }
     status.phase = 'Validated';
@@ -275,11 +275,11 @@ export class TrainingRunController {
       cond('Promoted', 'False', 'ManualPromotion', status.message);
       return;
     }
-    const promoted = await this.d.registry.promote(modelName, version, `TrainingRun ${run.metadata.name}`);
+    const promoted = await this.deps.registry.promote(modelName, version, `TrainingRun ${run.metadata.name}`);
     status.phase = 'Promoted';
     status.message = `${modelName} v${version} is live${promoted.previous ? ` (v${promoted.previous} retired)` : ''}`;
     cond('Promoted', 'True', 'Promoted', status.message);
-    this.d.events.normal(run, 'Promoted', 'Promote', status.message);
-    this.d.events.normal(model, 'Promoted', 'Promote', `v${version} promoted by TrainingRun ${run.metadata.name}`);
+    this.deps.events.normal(run, 'Promoted', 'Promote', status.message);
+    this.deps.events.normal(model, 'Promoted', 'Promote', `v${version} promoted by TrainingRun ${run.metadata.name}`);
   }
 }

@@ -1,7 +1,7 @@
 /** Kubernetes Events (events.k8s.io/v1) for people: `kubectl describe` shows what the operator did. */
 import { randomBytes } from 'node:crypto';
 import type { KubeApi, KubeObject } from './api.js';
-import { R } from './resources.js';
+import { RESOURCES } from './resources.js';
 
 export interface EventRecorder {
   normal(obj: KubeObject, reason: string, action: string, note: string): void;
@@ -25,7 +25,7 @@ export function eventRecorder(api: KubeApi, controller: string, instance: string
       regarding: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid },
     };
     // Events are best effort: never fail a reconcile because one could not be written.
-    api.create(R.event, event).catch(onError);
+    api.create(RESOURCES.event, event).catch(onError);
   };
   return {
     normal: (obj, reason, action, note) => emit('Normal', obj, reason, action, note),

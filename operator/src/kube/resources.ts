@@ -4,7 +4,7 @@ import type { ResourceType } from './api.js';
 export const GROUP = 'netflicks.dev';
 export const VERSION = 'v1alpha1';
 
-export const R = {
+export const RESOURCES = {
   recommenderModel: { group: GROUP, version: VERSION, plural: 'recommendermodels', kind: 'RecommenderModel', namespaced: true },
   trainingRun: { group: GROUP, version: VERSION, plural: 'trainingruns', kind: 'TrainingRun', namespaced: true },
   job: { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },

@@ -15,7 +15,7 @@ import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import { homedir } from 'node:os';
 import { dirname, join, posix, resolve, sep } from 'node:path';
 import { Unzip, UnzipInflate, UnzipPassThrough } from 'fflate';
-import { exists } from './common.js';
+import { exists } from './file-loading.js';
 
 export type MovieLensName = 'ml-100k' | 'ml-latest-small' | 'ml-1m' | 'ml-20m' | 'ml-25m';
 

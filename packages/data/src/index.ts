@@ -2,7 +2,7 @@
 export const DATA_VERSION = 1;
 
 export { DataFormatError, ErrorSink, MAX_REPORTED_ERRORS, emptyReport, type LoadReport } from './errors.js';
-export type { FileLoadOptions, LoadResult } from './common.js';
+export type { FileLoadOptions, LoadResult } from './file-loading.js';
 export {
   CANONICAL_GENRES,
   genreIndex,

@@ -1,6 +1,6 @@
 /** Single entry point: any supported format → { dataset, report }. */
 import type { ProgressFn } from '@netflicks/recsys';
-import type { LoadResult } from './common.js';
+import type { LoadResult } from './file-loading.js';
 import { emptyReport } from './errors.js';
 import { datasetDir, defaultCacheDir } from './fetch.js';
 import { loadMovieLens100k } from './movielens-100k.js';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fold, Movie, RatingTable } from '@netflicks/recsys';
-import { checkUnknownMovies, exists, newSink, requireFile, type FileLoadOptions, type LoadResult } from './common.js';
+import { checkUnknownMovies, exists, newSink, requireFile, type FileLoadOptions, type LoadResult } from './file-loading.js';
 import type { ErrorSink } from './errors.js';
 import { standardizeGenre, standardizeGenres } from './genres.js';
 import { readRatingFile } from './ratings-reader.js';

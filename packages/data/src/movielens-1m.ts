@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Movie } from '@netflicks/recsys';
-import { checkUnknownMovies, newSink, requireFile, type FileLoadOptions, type LoadResult } from './common.js';
+import { checkUnknownMovies, newSink, requireFile, type FileLoadOptions, type LoadResult } from './file-loading.js';
 import type { ErrorSink } from './errors.js';
 import { standardizeGenres } from './genres.js';
 import { readRatingFile } from './ratings-reader.js';

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Movie } from '@netflicks/recsys';
-import { checkUnknownMovies, exists, newSink, requireFile, type FileLoadOptions, type LoadResult } from './common.js';
+import { checkUnknownMovies, exists, newSink, requireFile, type FileLoadOptions, type LoadResult } from './file-loading.js';
 import { parseCsv, parseId } from './csv.js';
 import type { ErrorSink } from './errors.js';
 import { standardizeGenres } from './genres.js';

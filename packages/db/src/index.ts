@@ -45,6 +45,7 @@ export { importDataset, planRatings, type ImportOptions, type ImportResult } fro
 export { loadMovies, loadTrainingRatings, type LoadRatingsOptions } from './load.js';
 export { COPY_NULL, CopyRowWriter, NumericRowParser, TimestampFormatter, copyIn, copyOutNumbers, copyText } from './copy.js';
 export { describeError, sqlState, withContext } from './errors.js';
+export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './database-health.js';
 export { loadTrainingSnapshot, type TrainingSnapshot } from './load.js';
 export {
   ArtifactIntegrityError,
@@ -85,5 +86,5 @@ export {
   type VerdictOutcome,
   type VersionRef,
 } from './registry.js';
-export { validateModelVersion, type ValidationResult } from './validation.js';
+export { validateModelVersion, type ValidationResult } from './version-validation.js';
 export { DEFAULT_MIN_WATCH_SECONDS, DEFAULT_ONLINE_BUCKET_SECONDS, DEFAULT_ONLINE_GRACE_SECONDS, DEFAULT_ONLINE_WINDOW_SECONDS, evaluateNextBucket, evaluateOnline, getOnlineEvaluationWatermark, summarizeOnlineEvaluation, withRates, type OnlineEvaluationBucket, type OnlineEvaluationCounts, type OnlineEvaluationOptions, type OnlineEvaluationRates, type OnlineEvaluationRun, type OnlineEvaluationSeries } from './online-evaluation.js';

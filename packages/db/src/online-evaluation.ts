@@ -1,5 +1,5 @@
 /**
- * Online evaluation of served recommendation lists (issue 5 §3), in SQL over closed windows.
+ * Online evaluation of served recommendation lists, in SQL over closed windows.
  *
  * A served list (a `recommendation_requests` row) is a **hit** when the same user, after the
  * request (strictly later) and at most `windowSeconds` after it, rates one of its items or watches

@@ -1,12 +1,38 @@
 /**
  * A minimal health and metrics server for workers that have no HTTP API of their own (ingest,
  * trainers): /healthz (liveness), /readyz (readiness), /metrics (Prometheus). node:http only,
- * so it adds no framework to services that do not need one.
+ * so it adds no framework to services that do not need one. `listenOn` is the bind step every
+ * HTTP server in the project shares (the recommend API's too).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
+
+export interface ListenAddress {
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Default 0.0.0.0: clients, the kubelet and Prometheus connect from outside the pod. */
+  host?: string;
+}
+
+/**
+ * Binds `server`; rejects when the port cannot be taken. Resolves with the bound port and a URL a
+ * client on this machine can use (a loopback host when bound to all interfaces).
+ */
+export async function listenOn(server: Server, address: ListenAddress): Promise<{ port: number; url: string }> {
+  const host = address.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return { port, url: `http://${urlHost}:${port}` };
+}
 
 export interface ReadinessState {
   ready: boolean;
@@ -17,11 +43,7 @@ export interface ReadinessState {
 
 export type ReadinessCheck = () => boolean | ReadinessState | Promise<boolean | ReadinessState>;
 
-export interface HealthServerOptions {
-  /** 0 picks a free port (tests). */
-  port: number;
-  /** Default 0.0.0.0: the kubelet and Prometheus connect from outside the pod. */
-  host?: string;
+export interface HealthServerOptions extends ListenAddress {
   registry?: Registry;
   /** Without one, the server is ready as soon as it listens. */
   readiness?: ReadinessCheck;
@@ -110,20 +132,12 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
   server.keepAliveTimeout = 2000;
 
   const host = opts.host ?? '0.0.0.0';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const { port, url } = await listenOn(server, { port: opts.port, host });
   logger?.info({ port, host }, 'health server listening');
 
   return {
     port,
-    url: `http://${urlHost}:${port}`,
+    url,
     markShuttingDown() {
       shuttingDown = true;
     },

@@ -28,11 +28,13 @@ export {
   timed,
   type HistogramSpec,
   type MetricsOptions,
-} from './metrics.js';
+} from './prometheus.js';
 export {
+  listenOn,
   startHealthServer,
   type HealthServer,
   type HealthServerOptions,
+  type ListenAddress,
   type ReadinessCheck,
   type ReadinessState,
 } from './http.js';
@@ -40,8 +42,10 @@ export {
   GracefulShutdown,
   createShutdown,
   exitOnce,
+  processLifecycle,
   type HookOutcome,
   type HookStatus,
+  type ProcessLifecycle,
   type ShutdownHook,
   type ShutdownOptions,
   type ShutdownResult,

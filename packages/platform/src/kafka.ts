@@ -21,7 +21,7 @@ import {
   type RetryOptions,
 } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { gauge } from './metrics.js';
+import { gauge } from './prometheus.js';
 import type { Logger } from './logger.js';
 import { ALL_TOPICS, DLQ_SUFFIX } from './topics.js';
 

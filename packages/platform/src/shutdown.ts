@@ -172,3 +172,39 @@ export function exitOnce(exit: (code: number) => void): { finished: Promise<numb
   };
   return { finished, finish };
 }
+
+export interface ProcessLifecycle {
+  /** Register each resource here as soon as it is open; a failed start-up calls `shutdown.shutdown`. */
+  readonly shutdown: GracefulShutdown;
+  /** The exit code, once the process is done. */
+  readonly finished: Promise<number>;
+  /** Ends the process with `code` (the first call wins). */
+  finish(code: number): void;
+  /** Installs the signal handlers (once start-up succeeded); they are removed when the process finishes. */
+  listen(): void;
+  /** Runs the shutdown hooks, then finishes with their exit code. */
+  stop(reason?: string): Promise<number>;
+}
+
+/**
+ * A service process's shutdown and single outcome together: what every `run*` function of the
+ * services needs, so each of them only registers its resources.
+ */
+export function processLifecycle(opts: ShutdownOptions = {}): ProcessLifecycle {
+  // The first outcome wins: later ones (a second signal during shutdown) are ignored.
+  const { finished, finish } = exitOnce(opts.exit ?? ((code) => process.exit(code)));
+  const shutdown = createShutdown({ ...opts, exit: finish });
+  return {
+    shutdown,
+    finished,
+    finish,
+    listen() {
+      shutdown.listen();
+      void finished.then(() => shutdown.dispose());
+    },
+    async stop(reason = 'stop') {
+      finish((await shutdown.shutdown(reason)).exitCode);
+      return finished;
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import { createMetricsRegistry, histogram } from '../src/metrics.js';
+import { createMetricsRegistry, histogram } from '../src/prometheus.js';
 import { startHealthServer, type HealthServer, type ReadinessState } from '../src/http.js';
 
 describe('health server', () => {

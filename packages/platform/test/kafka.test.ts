@@ -3,7 +3,7 @@
  * a hard failure under CI).
  */
 import { createLogger } from '../src/logger.js';
-import { createMetricsRegistry } from '../src/metrics.js';
+import { createMetricsRegistry } from '../src/prometheus.js';
 import {
   consumerGroupLag,
   createKafka,

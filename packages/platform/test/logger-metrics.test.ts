@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { ConfigError } from '../src/config.js';
 import { kafkaLogCreator, netflicksTopicSpecs } from '../src/kafka.js';
 import { childLogger, createLogger, parseLogLevel } from '../src/logger.js';
-import { createMetricsRegistry, histogram, timed } from '../src/metrics.js';
+import { createMetricsRegistry, histogram, timed } from '../src/prometheus.js';
 import { ALL_TOPICS, DLQ_TOPICS, TOPICS, dlqTopic } from '../src/topics.js';
 
 function collect(): { stream: Writable; lines: () => Record<string, unknown>[] } {

@@ -127,3 +127,39 @@ describe('exitOnce', () => {
     expect(exits).toEqual([0]);
   });
 });
+
+describe('processLifecycle', () => {
+  test('a signal runs the hooks, exits once with their code and removes the handlers', async () => {
+    const { processLifecycle } = await import('@netflicks/platform');
+    const source = new EventEmitter();
+    const exits: number[] = [];
+    const ran: string[] = [];
+    const lifecycle = processLifecycle({ signalSource: source as unknown as SignalSource, exit: (code) => exits.push(code), timeoutMs: 1000 });
+    lifecycle.shutdown.register('pool', () => void ran.push('pool')).register('server', () => void ran.push('server'));
+    lifecycle.listen();
+    expect(source.listenerCount('SIGTERM')).toBe(1);
+
+    source.emit('SIGTERM', 'SIGTERM');
+    expect(await lifecycle.finished).toBe(0);
+    expect(ran).toEqual(['server', 'pool']);
+    expect(exits).toEqual([0]);
+    await sleep(0);
+    expect(source.listenerCount('SIGTERM')).toBe(0);
+    expect(source.listenerCount('SIGINT')).toBe(0);
+    // A later stop() runs nothing again and cannot change the outcome.
+    expect(await lifecycle.stop('again')).toBe(0);
+    expect(ran).toEqual(['server', 'pool']);
+    expect(exits).toEqual([0]);
+  });
+
+  test('stop() finishes with the hooks\' exit code: 1 when one failed', async () => {
+    const { processLifecycle } = await import('@netflicks/platform');
+    const exits: number[] = [];
+    const lifecycle = processLifecycle({ signalSource: new EventEmitter() as unknown as SignalSource, exit: (code) => exits.push(code), timeoutMs: 1000 });
+    lifecycle.shutdown.register('broken', () => {
+      throw new Error('boom');
+    });
+    expect(await lifecycle.stop()).toBe(1);
+    expect(exits).toEqual([1]);
+  });
+});

@@ -4,9 +4,9 @@
  * Why: plans are cached per connection (our named statements, and the foreign-key checks every
  * inserted row runs against `users`) and are made with the statistics of the moment. On a fresh
  * database `users` is empty, so those plans scan it sequentially, and keep doing so as it grows
- * to thousands of rows: measured ~1 sequential scan of `users` per event and a 3-5x slower
- * ingest until autovacuum analyzes the table, which for a table growing from zero takes minutes
- * (1 min naptime, 10% growth). ANALYZE invalidates the cached plans, so they are re-made.
+ * to thousands of rows: about one sequential scan of `users` per event, and a several times
+ * slower ingest (docs/benchmarks.md), until autovacuum analyzes the table, which for a table
+ * growing from zero takes minutes (1 min naptime, 10% growth). ANALYZE invalidates the cached plans, so they are re-made.
  *
  * A table is analyzed when it was modified more than max(minRows, its size at the last analyze)
  * times since then, i.e. when it has at least doubled: a handful of times while young, never for

@@ -4,9 +4,9 @@
  * (InProcessIngest), so both run the same code; only where dead letters go differs.
  */
 import type { Logger, MessageBatch, OutgoingMessage } from '@netflicks/platform';
-import type { DatabaseHealth } from './db-health.js';
+import type { DatabaseHealth } from '@netflicks/db';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
-import type { IngestMetrics } from './metrics.js';
+import type { IngestMetrics } from './service-metrics.js';
 import type { EventStore, StoreResult } from './store.js';
 import type { TopicRoute } from './topics.js';
 
@@ -48,21 +48,21 @@ export interface BatchProcessorDeps {
 }
 
 export class BatchProcessor {
-  constructor(private readonly d: BatchProcessorDeps) {}
+  constructor(private readonly deps: BatchProcessorDeps) {}
 
   /** One partition batch; resolving means it is fully applied (the caller may commit its offsets). */
   async handle(batch: MessageBatch): Promise<void> {
-    const route = this.d.routes.get(batch.topic);
+    const route = this.deps.routes.get(batch.topic);
     if (!route) throw new Error(`batch from unexpected topic ${batch.topic}`);
-    const endTimer = this.d.metrics.batchDuration.startTimer();
+    const endTimer = this.deps.metrics.batchDuration.startTimer();
     const { events, dead } = decodeBatch(route.contract, batch.messages);
 
     let stored: StoreResult;
     try {
-      stored = await this.d.store.apply(route.name, events);
-      if (events.length > 0) this.d.dbHealth.reportSuccess();
+      stored = await this.deps.store.apply(route.name, events);
+      if (events.length > 0) this.deps.dbHealth.reportSuccess();
     } catch (err) {
-      this.d.dbHealth.reportFailure(err);
+      this.deps.dbHealth.reportFailure(err);
       throw this.failed('database', batch, err);
     }
     for (const d of stored.unknownMovie) {
@@ -76,7 +76,7 @@ export class BatchProcessor {
     if (dead.length > 0) {
       dead.sort((a, b) => compareOffsets(a.message.offset, b.message.offset)); // the DLQ in source order
       try {
-        await this.d.sendDeadLetters(route.dlq, dead.map((d) => dlqRecord(d)));
+        await this.deps.sendDeadLetters(route.dlq, dead.map((d) => dlqRecord(d)));
       } catch (err) {
         throw this.failed('dlq', batch, err);
       }
@@ -90,32 +90,32 @@ export class BatchProcessor {
     const n = batch.messages.length;
     const byReason: Record<string, number> = {};
     for (const d of dead) byReason[d.reason] = (byReason[d.reason] ?? 0) + 1;
-    this.d.metrics.consumed.inc({ topic }, n);
-    this.d.metrics.ingested.inc({ topic }, stored.ingested);
-    this.d.metrics.duplicates.inc({ topic }, stored.duplicates);
+    this.deps.metrics.consumed.inc({ topic }, n);
+    this.deps.metrics.ingested.inc({ topic }, stored.ingested);
+    this.deps.metrics.duplicates.inc({ topic }, stored.duplicates);
     for (const [reason, k] of Object.entries(byReason)) {
-      this.d.metrics.deadLettered.inc({ topic, reason }, k);
-      this.d.totals.deadLetteredByReason[reason] = (this.d.totals.deadLetteredByReason[reason] ?? 0) + k;
+      this.deps.metrics.deadLettered.inc({ topic, reason }, k);
+      this.deps.totals.deadLetteredByReason[reason] = (this.deps.totals.deadLetteredByReason[reason] ?? 0) + k;
     }
-    this.d.metrics.batchSize.observe(n);
-    this.d.totals.consumed += n;
-    this.d.totals.ingested += stored.ingested;
-    this.d.totals.duplicates += stored.duplicates;
-    this.d.totals.deadLettered += dead.length;
+    this.deps.metrics.batchSize.observe(n);
+    this.deps.totals.consumed += n;
+    this.deps.totals.ingested += stored.ingested;
+    this.deps.totals.duplicates += stored.duplicates;
+    this.deps.totals.deadLettered += dead.length;
 
     const fields = { topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset, messages: n, ingested: stored.ingested, duplicates: stored.duplicates };
     if (stored.ingested + stored.duplicates + dead.length !== n) {
       // Cannot happen unless applyEventBatch miscounts; loud, since the accounting is the contract.
-      this.d.logger.error({ ...fields, deadLettered: dead.length }, 'batch accounting mismatch');
+      this.deps.logger.error({ ...fields, deadLettered: dead.length }, 'batch accounting mismatch');
     }
-    if (dead.length > 0) this.d.logger.warn({ ...fields, deadLettered: byReason, dlq: route.dlq }, 'dead-lettered messages');
-    else this.d.logger.debug(fields, 'batch ingested');
+    if (dead.length > 0) this.deps.logger.warn({ ...fields, deadLettered: byReason, dlq: route.dlq }, 'dead-lettered messages');
+    else this.deps.logger.debug(fields, 'batch ingested');
   }
 
   private failed(stage: 'database' | 'dlq', batch: MessageBatch, err: unknown): BatchFailedError {
-    this.d.metrics.batchFailures.inc({ stage });
+    this.deps.metrics.batchFailures.inc({ stage });
     const error = new BatchFailedError(stage, batch.topic, batch.partition, err);
-    this.d.logger.error({ err: error, firstOffset: batch.messages[0]?.offset, messages: batch.messages.length }, 'batch failed; it will be redelivered');
+    this.deps.logger.error({ err: error, firstOffset: batch.messages[0]?.offset, messages: batch.messages.length }, 'batch failed; it will be redelivered');
     return error;
   }
 }

@@ -11,13 +11,13 @@ export const DEFAULT_GROUP_ID = 'netflicks-ingest';
 export const DEFAULT_METRICS_PORT = 9101;
 export const DEFAULT_BROKERS = ['127.0.0.1:9092'];
 /**
- * Transactions in flight: enough to keep PostgreSQL busy while this process decodes. Measured on
- * 2 cores (bench/ingest-throughput.mjs): 3 beat 2, 6 and 8; more only adds contention.
+ * Transactions in flight: enough to keep PostgreSQL busy while this process decodes; more only
+ * adds contention (measurements: the README's tuning notes).
  */
 export const DEFAULT_CONCURRENCY = 3;
 /**
- * ~5,000 events per batch. Larger batches (4 MiB) measured slower: kafkajs fetches again only
- * when every batch of the previous fetch is done, so big batches leave cores idle at the tail.
+ * ~5,000 events per batch. Larger batches are slower: kafkajs fetches again only when every
+ * batch of the previous fetch is done, so big batches leave cores idle at the tail.
  */
 export const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
 
@@ -40,7 +40,7 @@ export const ingestConfigSchema = z
     INGEST_TOPIC_RATINGS: topicName().default(DEFAULT_TOPICS.ratings),
     INGEST_TOPIC_WATCH_EVENTS: topicName().default(DEFAULT_TOPICS.watchEvents),
     INGEST_TOPIC_RECOMMENDATION_REQUESTS: topicName().default(DEFAULT_TOPICS.recommendationRequests),
-    // Tuning: defaults measured with bench/ingest-throughput.mjs on 2 cores (see the README).
+    // Tuning: defaults chosen with bench/ingest-throughput.mjs (see the README).
     /** Partition batches processed in parallel, each in its own transaction. */
     INGEST_CONCURRENCY: envInt({ min: 1, max: 64 }).default(DEFAULT_CONCURRENCY),
     /** Fetch size per partition: bounds a batch (~180 B per event: 1 MiB ≈ 5,800 events). */

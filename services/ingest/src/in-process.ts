@@ -5,10 +5,10 @@
  * dead letters are kept in memory with the same records a .dlq topic would get.
  */
 import { createMetricsRegistry, type ConsumedMessage, type Logger, type OutgoingMessage, type Registry } from '@netflicks/platform';
+import { DatabaseHealth } from '@netflicks/db';
 import type pg from 'pg';
 import { BatchProcessor, type IngestTotals } from './batch-processor.js';
-import { DatabaseHealth } from './db-health.js';
-import { createIngestMetrics } from './metrics.js';
+import { createIngestMetrics } from './service-metrics.js';
 import { EventStore } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics } from './topics.js';
 

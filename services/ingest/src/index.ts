@@ -11,13 +11,11 @@ export {
   type IngestConfig,
 } from './config.js';
 export { DEFAULT_TOPICS, TOPIC_NAME, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
-export { createIngestMetrics, type IngestMetrics } from './metrics.js';
+export { createIngestMetrics, type IngestMetrics } from './service-metrics.js';
 export { decodeBatch, dlqRecord, type DeadLetter, type Decoded, type DecodedBatch, type IngestDlqReason } from './decode.js';
 export { EventStore, isDataError, sqlStateOf, type EventStoreOptions, type StoreResult } from './store.js';
 export { PLANNED_TABLES, StatsRefresher, type StatsRefresherOptions } from './analyze.js';
-export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './db-health.js';
 export { BatchFailedError, DEFAULT_RETRY, IngestService, type IngestServiceOptions, type IngestTotals } from './service.js';
 export { runIngest, type RunIngestOptions, type RunningIngest } from './run.js';
-export { DEFAULT_EVALUATOR_METRICS_PORT, OnlineEvaluator, createOnlineEvaluatorMetrics, evaluationOptions, evaluatorConfigSchema, loadEvaluatorConfig, parseDurationSeconds, runOnlineEvaluationOnce, runOnlineEvaluator, type EvaluatorConfig, type EvaluatorRunResult, type OnlineEvaluatorMetrics, type OnlineEvaluatorOptions, type RunEvaluatorOptions, type RunningEvaluator } from './online-evaluator.js';
 export { BatchProcessor, type BatchProcessorDeps } from './batch-processor.js';
 export { InProcessIngest, type InProcessIngestOptions } from './in-process.js';

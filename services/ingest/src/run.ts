@@ -7,15 +7,13 @@ import {
   createKafka,
   createLogger,
   createMetricsRegistry,
-  createShutdown,
-  exitOnce,
+  processLifecycle,
   startHealthServer,
   type HealthServer,
   type Logger,
   type SignalSource,
 } from '@netflicks/platform';
-import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
-import type pg from 'pg';
+import { createPool, migrate, redactUrl, resolveDatabase } from '@netflicks/db';
 import { topicsOf, type IngestConfig } from './config.js';
 import { IngestService } from './service.js';
 
@@ -42,22 +40,23 @@ export interface RunningIngest {
 
 export async function runIngest(config: IngestConfig, opts: RunIngestOptions = {}): Promise<RunningIngest> {
   const logger = opts.logger ?? createLogger({ component: 'ingest', level: config.LOG_LEVEL });
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
-  const cleanup: (() => Promise<void>)[] = [];
-  let db: DatabaseHandle | undefined;
-  let pool: pg.Pool | undefined;
+  const lifecycle = processLifecycle({ logger, timeoutMs: config.INGEST_SHUTDOWN_TIMEOUT_MS, exit: opts.exit, signalSource: opts.signalSource });
+  // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
+  // was opened. Hooks run last-registered first: stop answering ready, stop consuming (the
+  // in-flight batch finishes and commits, then the DLQ producer closes), then the health server,
+  // the pool, and the embedded database if this process started it.
+  const { shutdown } = lifecycle;
   try {
     const env = { ...(opts.env ?? process.env), DATABASE_URL: config.DATABASE_URL };
-    db = await resolveDatabase(env, { log: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL') });
-    cleanup.push(db.stop);
+    const db = await resolveDatabase(env, { log: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL') });
+    shutdown.register('database server', db.stop);
     logger.info({ database: redactUrl(db.url), embedded: db.embedded }, 'database');
-    pool = createPool(db.url, {
+    const pool = createPool(db.url, {
       max: config.INGEST_DB_POOL_SIZE ?? config.INGEST_CONCURRENCY + 1,
       applicationName: 'netflicks-ingest',
       onIdleError: (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'),
     });
-    const poolToEnd = pool;
-    cleanup.push(() => poolToEnd.end());
+    shutdown.register('database pool', () => pool.end());
     if (opts.migrate ?? true) {
       const result = await migrate(pool, { log: (message) => logger.info(message) });
       logger.info(result, 'database schema up to date');
@@ -79,41 +78,20 @@ export async function runIngest(config: IngestConfig, opts: RunIngestOptions = {
       unknownMovieTtlMs: config.INGEST_UNKNOWN_MOVIE_TTL_MS,
     });
     const health = await startHealthServer({ port: config.INGEST_METRICS_PORT, registry, readiness: () => service.readiness(), logger });
-    cleanup.push(() => health.close());
-    await service.start();
-
-    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
-    const { finished, finish } = exitOnce(exit);
-
-    // Hooks run last-registered first: stop answering ready, stop consuming (the in-flight batch
-    // finishes and commits, then the DLQ producer closes), then the pool, the health server, and
-    // the embedded database if this process started it.
-    const shutdown = createShutdown({
-      logger,
-      timeoutMs: config.INGEST_SHUTDOWN_TIMEOUT_MS,
-      exit: finish,
-      ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-    });
-    shutdown.register('database server', db.stop);
     shutdown.register('health server', () => health.close());
-    shutdown.register('database pool', () => poolToEnd.end());
+    await service.start();
     shutdown.register('ingest service', () => service.stop());
     shutdown.register('readiness', () => health.markShuttingDown());
-    shutdown.listen();
-    void finished.then(() => shutdown.dispose());
+    lifecycle.listen();
 
     service.onFatal((error) => {
       logger.fatal({ err: error }, 'Kafka consumer crashed and will not restart; shutting down');
-      void shutdown.shutdown('consumer crashed').then(() => finish(1));
+      void shutdown.shutdown('consumer crashed').then(() => lifecycle.finish(1));
     });
-    const stop = async (reason = 'stop'): Promise<number> => {
-      finish((await shutdown.shutdown(reason)).exitCode);
-      return finished;
-    };
-    return { service, health, finished, stop };
+    return { service, health, finished: lifecycle.finished, stop: lifecycle.stop };
   } catch (err) {
     logger.error({ err }, 'ingest failed to start');
-    for (const close of cleanup.reverse()) await close().catch(() => {});
+    await shutdown.shutdown('start-up failed');
     throw err;
   }
 }

@@ -34,11 +34,11 @@ import {
   type TopicSpec,
 } from '@netflicks/platform';
 import { EVENT_TOPICS } from '@netflicks/data';
+import { DatabaseHealth } from '@netflicks/db';
 import type pg from 'pg';
 import { StatsRefresher } from './analyze.js';
-import { DatabaseHealth } from './db-health.js';
 import { BatchProcessor, type IngestTotals } from './batch-processor.js';
-import { createIngestMetrics, type IngestMetrics } from './metrics.js';
+import { createIngestMetrics, type IngestMetrics } from './service-metrics.js';
 import { EventStore } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
 

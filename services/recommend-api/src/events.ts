@@ -7,7 +7,7 @@
  */
 import { encodeEvent, eventKey, type RecommendationEvent } from '@netflicks/data';
 import type { Logger, OutgoingMessage } from '@netflicks/platform';
-import type { ApiMetrics } from './metrics.js';
+import type { ApiMetrics } from './service-metrics.js';
 
 /** Where batches go: a connected Kafka producer in production. */
 export interface EventSink {

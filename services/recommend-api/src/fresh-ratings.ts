@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { ExtraRating } from '@netflicks/recsys';
 import { GenerationalCache } from './engine/lru.js';
-import type { ApiMetrics } from './metrics.js';
+import type { ApiMetrics } from './service-metrics.js';
 
 export interface FreshRatingsSource {
   /**

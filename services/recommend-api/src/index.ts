@@ -16,7 +16,7 @@ export {
   segmentFor,
   type ApiMetrics,
   type UserSegment,
-} from './metrics.js';
+} from './service-metrics.js';
 export { FileModelSource } from './model/file-source.js';
 export { ModelHolder, timedLoad, type ModelSource, type SwapListener } from './model/model-holder.js';
 export { DB_REGISTRY, RegistryModelSource, type RegistryClient, type RegistrySourceOptions } from './model/registry-source.js';

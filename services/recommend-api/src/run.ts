@@ -7,13 +7,13 @@
  */
 import type pg from 'pg';
 import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
-import { createKafka, createLogger, createShutdown, exitOnce, type Logger, type SignalSource } from '@netflicks/platform';
+import { createKafka, createLogger, processLifecycle, type Logger, type SignalSource } from '@netflicks/platform';
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
 import { createApp, type ReadinessReport } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
-import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './metrics.js';
+import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './service-metrics.js';
 import { FileModelSource } from './model/file-source.js';
 import { ModelHolder, type ModelSource } from './model/model-holder.js';
 import { RegistryModelSource, type RegistryClient } from './model/registry-source.js';
@@ -56,9 +56,11 @@ export interface RunningApi {
 export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {}): Promise<RunningApi> {
   const t0 = performance.now();
   const logger = opts.logger ?? createLogger({ component: 'recommend-api', level: config.LOG_LEVEL });
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
   const spec = modelSourceSpec(config);
-  const cleanup: (() => Promise<void>)[] = [];
+  const lifecycle = processLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, exit: opts.exit, signalSource: opts.signalSource });
+  // Each resource is registered as soon as it is open, so a failed start-up closes exactly what
+  // was opened; hooks run last-registered first.
+  const { shutdown } = lifecycle;
   let readyAfterMs: number | null = null;
   try {
     const metrics = opts.metrics ?? createApiMetrics();
@@ -73,7 +75,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     if (spec.kind !== 'file' || config.DATABASE_URL !== undefined) {
       const env = { ...(opts.env ?? process.env), DATABASE_URL: config.DATABASE_URL };
       db = await resolveDatabase(env, { log: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL') });
-      cleanup.push(db.stop);
+      shutdown.register('database server', db.stop);
       logger.info({ database: redactUrl(db.url), embedded: db.embedded }, 'database');
       pool = createPool(db.url, {
         max: config.DB_POOL_SIZE,
@@ -81,7 +83,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
         onIdleError: (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'),
       });
       const p = pool;
-      cleanup.push(() => p.end());
+      shutdown.register('database pool', () => p.end());
       if (opts.migrate) logger.info(await migrate(pool, { log: (m) => logger.info(m) }), 'database schema up to date');
     }
 
@@ -101,6 +103,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
             engine,
             ...(opts.registry ? { registry: opts.registry } : {}),
           });
+    shutdown.register('model source', () => source.stop());
 
     const fresh: FreshRatingsSource =
       opts.fresh ?? (pool && config.FRESH_RATINGS
@@ -132,11 +135,14 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
         })
       : NO_EVENTS;
     events.start();
-    cleanup.push(() => events.stop(1000));
+    shutdown.register('recommendation events', () => events.stop(Math.min(5000, config.SHUTDOWN_TIMEOUT_MS / 4)));
 
     const activity = new UserActivityWindow(metrics);
     activity.start();
-    cleanup.push(async () => activity.stop());
+    shutdown.register('activity window', () => {
+      activity.flush();
+      activity.stop();
+    });
 
     let shuttingDown = false;
     let dbOk = true;
@@ -170,38 +176,6 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       slowRequestMs: config.SLOW_REQUEST_MS,
     });
     const http = await listen(app, { port: config.PORT, host: config.HOST });
-    cleanup.push(async () => {
-      await http.drain(0);
-    });
-    logger.info({ url: http.url, source: source.description }, 'recommend API listening');
-
-    // A model file that cannot be loaded, or a pinned version that does not exist, is fatal;
-    // following the registry, the API waits (not ready) for a live version.
-    await source.start();
-    cleanup.push(() => source.stop());
-    if (holder.current) logger.info({ readyAfterMs }, 'recommend API ready');
-
-    // The first outcome wins: later ones (a second signal during shutdown) are ignored.
-    const { finished, finish } = exitOnce(exit);
-
-    // Hooks run last-registered first.
-    const shutdown = createShutdown({
-      logger,
-      timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-      exit: finish,
-      ...(opts.signalSource ? { signalSource: opts.signalSource } : {}),
-    });
-    if (db) shutdown.register('database server', db.stop);
-    if (pool) {
-      const p = pool;
-      shutdown.register('database pool', () => p.end());
-    }
-    shutdown.register('model source', () => source.stop());
-    shutdown.register('recommendation events', () => events.stop(Math.min(5000, config.SHUTDOWN_TIMEOUT_MS / 4)));
-    shutdown.register('activity window', () => {
-      activity.flush();
-      activity.stop();
-    });
     shutdown.register('http server', async () => {
       const { drained, cut } = await http.drain(config.DRAIN_TIMEOUT_MS);
       if (!drained) logger.warn({ cut }, 'drain timed out: connections with requests in flight were closed');
@@ -209,19 +183,19 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     shutdown.register('readiness', () => {
       shuttingDown = true;
     });
-    shutdown.listen();
+    logger.info({ url: http.url, source: source.description }, 'recommend API listening');
+
+    // A model file that cannot be loaded, or a pinned version that does not exist, is fatal;
+    // following the registry, the API waits (not ready) for a live version.
+    await source.start();
+    if (holder.current) logger.info({ readyAfterMs }, 'recommend API ready');
+
+    lifecycle.listen();
     const signals = opts.signalSource ?? process;
     const onHup = (): void => void source.refresh('SIGHUP');
     signals.on('SIGHUP', onHup);
-    void finished.then(() => {
-      shutdown.dispose();
-      signals.off('SIGHUP', onHup);
-    });
+    void lifecycle.finished.then(() => signals.off('SIGHUP', onHup));
 
-    const stop = async (reason = 'stop'): Promise<number> => {
-      finish((await shutdown.shutdown(reason)).exitCode);
-      return finished;
-    };
     return {
       url: http.url,
       port: http.port,
@@ -234,12 +208,12 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       get readyAfterMs() {
         return readyAfterMs;
       },
-      finished,
-      stop,
+      finished: lifecycle.finished,
+      stop: lifecycle.stop,
     };
   } catch (err) {
     logger.error({ err }, 'recommend API failed to start');
-    for (const close of cleanup.reverse()) await close().catch(() => {});
+    await shutdown.shutdown('start-up failed');
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `netflicks evaluate-online [--window 24h] [--once]`: online evaluation of served recommendation
  * lists (hit rate and click-through by model version and strategy, from later watch and rating
- * events within the window; see services/ingest/src/online-evaluator.ts).
+ * events within the window; see services/online-evaluator).
  *
  * Without --once: a service until SIGTERM/SIGINT, evaluating newly closed buckets every interval,
  * with /healthz, /readyz and /metrics. With --once: evaluates every closed bucket, prints the
@@ -11,7 +11,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@netflicks/platform';
-import { loadEvaluatorConfig, parseDurationSeconds, runOnlineEvaluationOnce, runOnlineEvaluator, type EvaluatorConfig } from '@netflicks/ingest';
+import { loadEvaluatorConfig, parseDurationSeconds, runOnlineEvaluationOnce, runOnlineEvaluator, type EvaluatorConfig } from '@netflicks/online-evaluator';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt } from '../flags.js';
 import { formatTable } from '../table.js';

@@ -3,8 +3,7 @@
  * failure into `{ error, message, requestId }` — a 4xx for client input, a generic 500 (details in
  * the log only) for anything else.
  *
- * Per-request work is kept to what each request needs (measured with `node --cpu-prof` under
- * load, docs/benchmarks.md): one outer middleware (request id, method check, error boundary,
+ * Per-request work is kept to what each request needs (profiles under load: docs/benchmarks.md): one outer middleware (request id, method check, error boundary,
  * timing) instead of a chain; list bodies rendered from per-movie JSON cached on the model
  * instead of building and stringifying objects; the recommendation event built only when events
  * are published; nothing logged per request except failures and slow requests.
@@ -15,7 +14,7 @@ import type { RecommendationEvent } from '@netflicks/data';
 import type { Logger } from '@netflicks/platform';
 import type { EventPublisher } from '../events.js';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
-import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../metrics.js';
+import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../service-metrics.js';
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';

@@ -1,8 +1,8 @@
 /**
  * The query string as Koa's `ctx.query` gives it (WHATWG application/x-www-form-urlencoded: `&`
  * separates pairs, the first `=` splits a pair, a repeated key becomes an array), without
- * URLSearchParams for the common case: Koa 3 builds one per request, which measured ~15 µs of a
- * ~150 µs recommendation under load. Strings with escapes (`%`, `+`) still go through
+ * URLSearchParams for the common case: Koa 3 builds one per request, a visible share of a
+ * recommendation's cost under load (docs/benchmarks.md). Strings with escapes (`%`, `+`) still go through
  * URLSearchParams, so decoding (lenient percent-decoding, U+FFFD for bad UTF-8) stays exactly the
  * standard's.
  */

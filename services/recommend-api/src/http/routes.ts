@@ -3,9 +3,8 @@
  * case-insensitive) without running its middleware chain: `Router#match` finds the layer and the
  * layer decodes the parameters, and the one application middleware (app.ts) calls the handler.
  *
- * Why not `router.routes()`: measured under load, composing and running the router's middleware
- * chain per request cost ~15-20 µs on the benchmark machine (10-15% of a recommendation); the
- * matching itself is the same precompiled regular expressions either way. Semantics (tests in
+ * Why not `router.routes()`: composing and running the router's middleware chain per request is
+ * a visible share of a recommendation's cost under load (docs/benchmarks.md); the matching itself is the same precompiled regular expressions either way. Semantics (tests in
  * test/api.test.ts): `/a/:p` matches `/a/x` and `/a/x/`, any letter case of the literal part, not
  * `/a/`, `/a//x` or `/a/x/y`; parameters are one percent-decoded path segment (a malformed escape
  * is passed on undecoded for the handler's validation to refuse).

@@ -4,8 +4,8 @@
  * connections, and only after `timeoutMs` cut what is still open.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { listenOn, type ListenAddress } from '@netflicks/platform';
 
 export interface HttpServer {
   readonly server: Server;
@@ -18,7 +18,7 @@ export interface HttpServer {
   drain(timeoutMs: number): Promise<{ drained: boolean; cut: number }>;
 }
 
-export async function listen<S>(app: Koa<S>, opts: { port: number; host?: string }): Promise<HttpServer> {
+export async function listen<S>(app: Koa<S>, opts: ListenAddress): Promise<HttpServer> {
   let inFlight = 0;
   let idle: (() => void) | undefined;
   const handler = app.callback();
@@ -34,22 +34,13 @@ export async function listen<S>(app: Koa<S>, opts: { port: number; host?: string
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
-  const host = opts.host ?? '0.0.0.0';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const { port, url } = await listenOn(server, opts);
   let draining: Promise<{ drained: boolean; cut: number }> | undefined;
 
   return {
     server,
     port,
-    url: `http://${urlHost}:${port}`,
+    url,
     get inFlight() {
       return inFlight;
     },

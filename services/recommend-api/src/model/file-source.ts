@@ -5,7 +5,7 @@
 import { basename, extname } from 'node:path';
 import type { Logger } from '@netflicks/platform';
 import type { EngineOptions } from '../engine/engine.js';
-import type { ApiMetrics } from '../metrics.js';
+import type { ApiMetrics } from '../service-metrics.js';
 import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
 import { ServingModel } from './serving-model.js';
 

@@ -4,7 +4,7 @@
  * keep the model they captured, so a swap never fails or mixes models within a request.
  */
 import type { Logger } from '@netflicks/platform';
-import type { ApiMetrics } from '../metrics.js';
+import type { ApiMetrics } from '../service-metrics.js';
 import { ServingModel } from './serving-model.js';
 
 export type SwapListener = (next: ServingModel, previous: ServingModel | null) => void;

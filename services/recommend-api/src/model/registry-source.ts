@@ -20,7 +20,7 @@ import {
 } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
 import type { EngineOptions } from '../engine/engine.js';
-import type { ApiMetrics } from '../metrics.js';
+import type { ApiMetrics } from '../service-metrics.js';
 import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
 import { ServingModel } from './serving-model.js';
 

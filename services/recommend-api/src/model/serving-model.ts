@@ -7,8 +7,7 @@
  * serving process uses, because it runs next to live traffic: the file read, hashing and
  * decoding happen on a worker thread, and the rest (opening the bundle, building the engine) on
  * the serving thread in steps with a turn of the event loop between them, so requests keep being
- * answered during a hot swap (measured on the 20M-sized model: ~0.7 s of monolithic CPU became
- * steps of at most ~0.15 s; see docs/benchmarks.md).
+ * answered during a hot swap (docs/benchmarks.md has the step sizes).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,3 +1,4 @@
+/** What the file loaders (MovieLens 100K and 1M, CSV) share: options, result, the error sink and checks. */
 import { access } from 'node:fs/promises';
 import type { Dataset, Movie, ProgressFn, RatingTable } from '@netflicks/recsys';
 import { ErrorSink, emptyReport, type LoadReport } from './errors.js';

@@ -1,9 +1,10 @@
 /**
- * Is PostgreSQL reachable? Batches report their outcome; readiness probes ping (SELECT 1) at most
- * once per interval, so a database outage turns /readyz to 503 even while no events arrive, and
- * back to 200 as soon as it answers again.
+ * Is PostgreSQL reachable? For readiness probes of the database's writers and readers (ingest, the
+ * online evaluator): work reports its outcome, and probes ping (SELECT 1) at most once per
+ * interval, so a database outage turns /readyz to 503 even while no work arrives, and back to 200
+ * as soon as it answers again.
  */
-import { describeError } from '@netflicks/db';
+import { describeError } from './errors.js';
 import type pg from 'pg';
 
 export interface DatabaseState {
