@@ -3,8 +3,6 @@
  * Runs until SIGTERM/SIGINT, then releases its lease so another replica takes over at once.
  */
 import { Command } from 'commander';
-import { loadOperatorConfig, startOperator } from '@netflicks/operator';
-import { createLogger, createShutdown } from '@netflicks/platform';
 import { ReportedFailure } from '../errors.js';
 import { integer } from '../flags.js';
 
@@ -26,6 +24,8 @@ export function registerOperator(program: Command): void {
     .option('--kubeconfig <file>', 'outside a cluster ($KUBECONFIG)')
     .option('--database-url <url>', 'the model registry ($DATABASE_URL; default: the embedded PostgreSQL)')
     .action(async (flags: OperatorFlags) => {
+      // Loaded here: the Kubernetes client alone takes a second, too long for `--help`.
+      const [{ loadOperatorConfig, startOperator }, { createLogger, createShutdown }] = await Promise.all([import('@netflicks/operator'), import('@netflicks/platform')]);
       const env = {
         ...process.env,
         ...(flags.namespace ? { OPERATOR_NAMESPACE: flags.namespace } : {}),

@@ -5,8 +5,7 @@
  * services/recommend-api/README.md); flags override it. JSON logs on stdout.
  */
 import { Command } from 'commander';
-import { ConfigError } from '@netflicks/platform';
-import { loadApiConfig, runRecommendApi, type ApiConfig } from '@netflicks/recommend-api';
+import type { ApiConfig } from '@netflicks/recommend-api';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt } from '../flags.js';
 
@@ -34,6 +33,8 @@ export function registerServe(program: Command): void {
     .option('--brokers <list>', 'Kafka host:port,… for recommendation-request events (default $KAFKA_BROKERS; unset: no events)')
     .option('--migrate', 'apply pending schema migrations first')
     .action(async (flags: ServeFlags) => {
+      // Loaded here so that `--help` answers at once.
+      const [{ ConfigError }, { loadApiConfig, runRecommendApi }] = await Promise.all([import('@netflicks/platform'), import('@netflicks/recommend-api')]);
       const overrides: Record<string, string | undefined> = {
         MODEL_FILE: flags.model,
         MODEL_NAME: flags.modelName,
