@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { answerClientErrors } from './client-errors.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -34,6 +35,7 @@ export async function listen<S>(app: Koa<S>, opts: { port: number; host?: string
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
+  answerClientErrors(server);
   const host = opts.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
