@@ -28,7 +28,7 @@ const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/compon
 /** What `score` means, per strategy (also in the README). */
 const SCORE_DESCRIPTION =
   "Higher is better; on the serving strategy's own scale, so compare scores within one response only. " +
-  'popularity: the movie\'s recency-weighted rating count (each rating weighs 0.5^(age / 3 years)), ≥ 0 and unbounded (541.2 ≈ 541 recent ratings). ' +
+  'popularity: the movie\'s recency-weighted rating count (each rating weighs 0.5^(age / 3 years), age counted from the newest training rating), ≥ 0 and unbounded (541.2 ≈ 541 recent ratings). ' +
   "cf: implicit-ALS preference, the dot product of the user's and the movie's factors, about 0 (no interest) to 1 (as sure as a watched movie). " +
   'content: 0.25 × metadata similarity + 0.75 × popularity, each min–max scaled over the catalogue, in [0, 1]. ' +
   '/similar: cosine similarity of the two movies (CF factors, or metadata vectors), in [−1, 1].';
