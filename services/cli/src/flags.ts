@@ -18,6 +18,13 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
+/** A TCP port; 0 asks for any free one. */
+export function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535');
+  return n;
+}
+
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
