@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ReportedFailure, UsageError } from './errors.js';
+import { ReportedFailure, UsageError, describeFileError } from './errors.js';
 import { polishHelp, requireOptionsAfterUnknownCheck } from './help.js';
 
 type Register = (program: Command) => void;
@@ -29,6 +29,18 @@ const COMMANDS: Record<string, CommandEntry> = {
   operator: { summary: 'the Kubernetes operator', load: async () => (await import('./commands/operator.js')).registerOperator },
 };
 
+/**
+ * Commander's errors as one line in the CLI's voice: `--port 99999: must be a port number …`
+ * (instead of "option '--port <port>' argument '99999' is invalid."), suggestions on the same line.
+ */
+export function oneLine(commanderMessage: string): string {
+  return commanderMessage
+    .replace(/^error: /, '')
+    .replace(/^option '(-[^ ',]+)(?: <[^>]*>| \[[^\]]*\])?' argument '(.*)' is invalid\. /, '$1 $2: ')
+    .replace(/^option '(?:-\w, )?(--[^ ']+)[^']*' argument '(.*)' is invalid\. /, '$1 $2: ')
+    .replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)');
+}
+
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 
 export function cliVersion(): string {
@@ -54,13 +66,13 @@ export async function buildProgram(argv: readonly string[] = [], opts: { all?: b
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
-      // Commander's own errors are already one line; prefix them with the command name.
-      outputError: (str, write) => write(`netflicks: ${str.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)')}`),
+      outputError: (str, write) => write(`netflicks: ${oneLine(str)}`),
     });
   program
     .command('version')
     .description('print the version')
-    .action(() => void process.stdout.write(`${cliVersion()}\n`));
+    .option('--json', 'print { version }')
+    .action((flags: { json?: boolean }) => void process.stdout.write(flags.json ? `${JSON.stringify({ version: cliVersion() })}\n` : `${cliVersion()}\n`));
   const named = namedCommand(argv);
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (opts.all || name === named) (await entry.load())(program);
@@ -91,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       // help and version are "errors" with exit code 0
       return err.exitCode === 0 ? 0 : 2;
     }
-    const message = err instanceof Error ? err.message : String(err);
+    const message = describeFileError(err) ?? (err instanceof Error ? err.message : String(err));
     process.stderr.write(`netflicks: ${message}\n`);
     if (process.env.NETFLICKS_DEBUG && err instanceof Error && err.stack) {
       process.stderr.write(`${err.stack}\n`);

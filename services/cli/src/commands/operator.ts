@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { ReportedFailure } from '../errors.js';
-import { integer } from '../flags.js';
+import { inputFile, integer } from '../flags.js';
 
 interface OperatorFlags {
   namespace?: string;
@@ -21,7 +21,7 @@ export function registerOperator(program: Command): void {
     .option('--namespace <ns>', 'watch one namespace ($OPERATOR_NAMESPACE; default: all)')
     .option('--metrics-port <port>', '/healthz, /readyz and /metrics ($OPERATOR_METRICS_PORT, default 9102)', integer)
     .option('--no-leader-election', 'reconcile without a Lease ($OPERATOR_LEADER_ELECTION=false; one replica only)')
-    .option('--kubeconfig <file>', 'outside a cluster ($KUBECONFIG)')
+    .option('--kubeconfig <file>', 'outside a cluster ($KUBECONFIG)', inputFile)
     .option('--database-url <url>', 'the model registry ($DATABASE_URL; default: the embedded PostgreSQL)')
     .action(async (flags: OperatorFlags) => {
       // Loaded here: the Kubernetes client alone takes a second, too long for `--help`.

@@ -7,7 +7,7 @@
 import { Command } from 'commander';
 import type { ApiConfig } from '@netflicks/recommend-api';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt, positiveInt } from '../flags.js';
+import { inputFile, nonNegativeInt, positiveInt } from '../flags.js';
 
 interface ServeFlags {
   model?: string;
@@ -24,7 +24,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve recommendations over HTTP (GET /recommend/:userId, /similar/:movieId, /movies/:movieId, /metrics, …) until SIGTERM/SIGINT')
-    .option('--model <file>', 'serve this model file (no database needed)')
+    .option('--model <file>', 'serve this model file (no database needed)', inputFile)
     .option('--model-name <name>', "serve the registry's live version of this model, following promotions")
     .option('--model-version <n>', 'with --model-name: serve this pinned version', positiveInt)
     .option('--port <port>', 'HTTP port (default $PORT or 8082; 0 = any free)', nonNegativeInt)
