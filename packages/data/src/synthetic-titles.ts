@@ -12,7 +12,7 @@ interface WordLists {
 }
 
 /** Title patterns; {A} adjective, {N} noun, {P} place, {W} a given name. */
-const PATTERNS = ['The {A} {N}', '{A} {N}', '{N} of {P}', 'The {N} of {P}', '{W} and the {N}', '{A} {P}', 'Return of the {A} {N}', "{W}'s {N}"] as const;
+const PATTERNS = ['The {A} {N}', '{A} {N}', '{N} of {P}', 'The {N} of {P}', '{W} and the {N}', '{N} at {P}', 'Return of the {A} {N}', "{W}'s {N}"] as const;
 
 const NAMES = [
   'Ada', 'Bruno', 'Clara', 'Dexter', 'Elsie', 'Felix', 'Greta', 'Hugo', 'Iris', 'Jonah', 'Kit', 'Lena',

@@ -136,7 +136,7 @@ describe('generateSynthetic', () => {
     expect(comedy.size).toBeGreaterThan(20);
     expect(horror.size).toBeGreaterThan(20);
     // Only the patterns' glue words, sequel numbers and given names ("Ada and the …") may appear in both.
-    const glue = /^(The|the|of|and|Return|[IVX]+|[A-Z][a-z]+'s)$/;
+    const glue = /^(The|the|of|and|at|Return|[IVX]+|[A-Z][a-z]+'s)$/;
     const isName = (w: string): boolean => titles.some((t) => t.startsWith(`${w} and the `));
     expect([...comedy].filter((w) => horror.has(w) && !glue.test(w) && !isName(w))).toEqual([]);
     expect(titles.slice(0, 3)).toEqual(generateSynthetic({ seed: 42 }).dataset.movies.slice(0, 3).map((m) => m.title));

@@ -220,7 +220,9 @@ export async function quickstart(plan: QuickstartPlan): Promise<RunningApi> {
     await migrate(pool);
     await loadData(plan, pool, log);
     const version = await trainAndPromote(plan, pool, log);
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, MODEL_NAME: plan.model, PORT: String(plan.port), HOST: plan.host, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' };
+    // The API logs errors only (LOG_LEVEL=warn for more): at Ctrl-C the terminal stops PostgreSQL
+    // too, and its idle connections closing is expected, not worth a warning here.
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, MODEL_NAME: plan.model, PORT: String(plan.port), HOST: plan.host, LOG_LEVEL: process.env.LOG_LEVEL || 'error' };
     delete env.MODEL_FILE;
     delete env.MODEL_VERSION;
     process.off('SIGINT', interrupted);
