@@ -13,6 +13,12 @@ function exitWith(code) {
   });
 }
 
+// `netflicks … | head`: the reader went away; stop quietly instead of an EPIPE stack trace.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(exitWith, (err) => {
   process.stderr.write(`netflicks: ${err instanceof Error ? err.message : String(err)}\n`);
   exitWith(1);
