@@ -24,7 +24,7 @@
 import { emptyRatingTable, type Dataset, type Movie } from '@netflicks/recsys';
 import { CANONICAL_GENRES } from './genres.js';
 import { Random } from '@netflicks/recsys';
-import { parseTitle } from './titles.js';
+import { syntheticTitles } from './synthetic-titles.js';
 
 export interface SyntheticOptions {
   users?: number;
@@ -528,7 +528,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): SyntheticWorl
     }
   }
 
-  const { genres, genreDirections, movieGenres } = assignGenres(rng, movieFactors, M, k);
+  const { genres, genreDirections, movieGenres, mainGenres } = assignGenres(rng, movieFactors, M, k);
   const counts = userActivity(rng, o);
   let total = 0;
   for (let u = 0; u < U; u++) total += counts[u];
@@ -574,12 +574,12 @@ export function generateSynthetic(options: SyntheticOptions = {}): SyntheticWorl
   table.length = total;
 
   const endYear = new Date(o.endTime * 1000).getUTCFullYear();
+  const titles = syntheticTitles(o.seed, mainGenres);
   const movies: Movie[] = new Array(M);
   for (let m = 0; m < M; m++) {
     // Release years skew recent, like MovieLens catalogues.
     const year = Math.max(1920, endYear - Math.floor(-Math.log(1 - rng.next()) * 12));
-    const { title } = parseTitle(`Synthetic Movie ${m + 1} (${year})`);
-    movies[m] = { id: m + 1, title, year, genres: movieGenres[m] };
+    movies[m] = { id: m + 1, title: titles[m], year, genres: movieGenres[m] };
   }
 
   return {
@@ -635,7 +635,7 @@ function assignGenres(
   movieFactors: Float32Array,
   M: number,
   k: number,
-): { genres: string[]; genreDirections: Float32Array; movieGenres: string[][] } {
+): { genres: string[]; genreDirections: Float32Array; movieGenres: string[][]; mainGenres: string[] } {
   const genres = CANONICAL_GENRES.filter((g) => g in GENRE_PRIOR);
   const G = genres.length;
   const dirs = new Float32Array(G * k);
@@ -652,6 +652,8 @@ function assignGenres(
   const meanPrior = genres.reduce((s, g) => s + GENRE_PRIOR[g], 0) / G;
   const prior = genres.map((g) => 0.2 * Math.log(GENRE_PRIOR[g] / meanPrior));
   const movieGenres: string[][] = new Array(M);
+  /** The genre each movie's vector points to most: what its title sounds like. */
+  const mainGenres: string[] = new Array(M);
   const score = new Float64Array(G);
   for (let m = 0; m < M; m++) {
     let norm = 0;
@@ -664,6 +666,7 @@ function assignGenres(
       score[g] = cos / norm + prior[g] + 0.25 * rng.gaussian();
       if (score[g] > score[best]) best = g;
     }
+    mainGenres[m] = genres[best];
     const picked: number[] = [best];
     for (let g = 0; g < G; g++) if (g !== best && score[g] > 0.55) picked.push(g);
     picked.sort((a, b) => score[b] - score[a]);
@@ -672,5 +675,5 @@ function assignGenres(
       .sort((a, b) => a - b)
       .map((g) => genres[g]);
   }
-  return { genres, genreDirections: dirs, movieGenres };
+  return { genres, genreDirections: dirs, movieGenres, mainGenres };
 }

@@ -119,12 +119,27 @@ describe('generateSynthetic', () => {
     const bad: string[] = [];
     for (const m of world.dataset.movies) {
       if (m.genres.length < 1 || m.genres.length > 3) bad.push(`${m.id}: ${m.genres.length} genres`);
-      if (m.title !== `Synthetic Movie ${m.id}`) bad.push(`${m.id}: title ${m.title}`);
+      if (!/^[A-Z][A-Za-z' ]+$/.test(m.title) || /Synthetic|\d/.test(m.title)) bad.push(`${m.id}: title ${m.title}`);
       if (m.year === null || m.year < 1920 || m.year > 1998) bad.push(`${m.id}: year ${m.year}`);
       for (const g of m.genres) counts.set(g, (counts.get(g) ?? 0) + 1);
     }
     expect(bad).toEqual([]);
     expect(counts.get('Drama')!).toBeGreaterThan(counts.get('Western') ?? 0);
+  });
+
+  it('titles movies plausibly: unique, and worded after their main genre', () => {
+    const titles = world.dataset.movies.map((m) => m.title);
+    expect(new Set(titles).size).toBe(titles.length);
+    const wordsOf = (genre: string): Set<string> =>
+      new Set(world.dataset.movies.filter((m) => m.genres.length === 1 && m.genres[0] === genre).flatMap((m) => m.title.split(' ')));
+    const [comedy, horror] = [wordsOf('Comedy'), wordsOf('Horror')];
+    expect(comedy.size).toBeGreaterThan(20);
+    expect(horror.size).toBeGreaterThan(20);
+    // Only the patterns' glue words, sequel numbers and given names ("Ada and the …") may appear in both.
+    const glue = /^(The|the|of|and|at|Return|[IVX]+|[A-Z][a-z]+'s)$/;
+    const isName = (w: string): boolean => titles.some((t) => t.startsWith(`${w} and the `));
+    expect([...comedy].filter((w) => horror.has(w) && !glue.test(w) && !isName(w))).toEqual([]);
+    expect(titles.slice(0, 3)).toEqual(generateSynthetic({ seed: 42 }).dataset.movies.slice(0, 3).map((m) => m.title));
   });
 
   it('is deterministic for a seed and differs across seeds', () => {

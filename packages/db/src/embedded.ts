@@ -88,9 +88,17 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(xdg ? xdg : join(homedir(), '.cache'), 'netflicks');
 }
 
-export function embeddedDataDir(name = DEFAULT_INSTANCE, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Running as root, the server runs as the `postgres` user, which cannot enter a private home
+ * folder (/root is 0700): unless NETFLICKS_CACHE names a place, root's clusters live under
+ * /var/lib/netflicks, where no folder's permissions need changing.
+ */
+export const ROOT_DATA_ROOT = '/var/lib/netflicks';
+
+export function embeddedDataDir(name = DEFAULT_INSTANCE, env: NodeJS.ProcessEnv = process.env, uid = userInfo().uid): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new RangeError(`embedded PostgreSQL instance name must be [A-Za-z0-9_-]+, got ${JSON.stringify(name)}`);
-  return join(cacheRoot(env), 'postgres', name);
+  const root = uid === 0 && !env.NETFLICKS_CACHE ? ROOT_DATA_ROOT : cacheRoot(env);
+  return join(root, 'postgres', name);
 }
 
 export function embeddedUrl(port: number, database: string): string {

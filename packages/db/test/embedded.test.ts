@@ -12,6 +12,12 @@ describe('embedded PostgreSQL configuration', () => {
     expect(() => embeddedDataDir('../etc', {})).toThrow(/instance name/);
   });
 
+  test("root's clusters live where the postgres user can reach them without chmod on a home folder", () => {
+    expect(embeddedDataDir('dev', { XDG_CACHE_HOME: '/root/.cache' }, 0)).toBe('/var/lib/netflicks/postgres/dev');
+    expect(embeddedDataDir('dev', { NETFLICKS_CACHE: '/c' }, 0)).toBe('/c/postgres/dev');
+    expect(embeddedDataDir('dev', { XDG_CACHE_HOME: '/home/u/.cache' }, 1000)).toBe('/home/u/.cache/netflicks/postgres/dev');
+  });
+
   test('ports and URLs', () => {
     expect(parsePort(undefined)).toBe(54329);
     expect(parsePort('6000')).toBe(6000);

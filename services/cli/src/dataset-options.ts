@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { loadDataset, type DatasetFormat } from '@netflicks/data';
 import type { Dataset } from '@netflicks/recsys';
-import { positiveInt } from './flags.js';
+import { inputFolder, positiveInt } from './flags.js';
 import { createProgress } from './progress.js';
 
 export const FORMATS: DatasetFormat[] = ['ml-100k', 'ml-1m', 'ml-csv', 'synthetic'];
@@ -21,7 +21,7 @@ export function addDatasetOptions(cmd: Command, opts: { required?: boolean } = {
   const format = new Option('--format <format>', 'dataset format').choices(FORMATS);
   return cmd
     .addOption(opts.required === false ? format : format.makeOptionMandatory())
-    .option('--path <dir>', 'dataset folder (default for ml-100k/ml-1m: the `netflicks data fetch` cache)')
+    .option('--path <dir>', 'dataset folder (default for ml-100k/ml-1m: the `netflicks data fetch` cache)', inputFolder)
     .option('--lenient', 'skip and count malformed rows instead of stopping at the first')
     .option('--users <n>', 'synthetic: number of users', positiveInt)
     .option('--movies <n>', 'synthetic: number of movies', positiveInt)

@@ -16,3 +16,22 @@ export class ReportedFailure extends Error {
     this.name = 'ReportedFailure';
   }
 }
+
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'already exists',
+};
+
+/** A file-system error in the CLI's words ("PATH: no such file or folder"), or undefined for other errors. */
+export function describeFileError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const problem = e?.code === undefined ? undefined : FILE_PROBLEMS[e.code];
+  if (!problem || e?.syscall === undefined) return undefined;
+  return e.path === undefined ? `${problem} (${e.syscall})` : `${e.path}: ${problem}`;
+}

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { connect } from 'node:net';
 import { copyFile, rename } from 'node:fs/promises';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import fc from 'fast-check';
@@ -327,6 +328,39 @@ describe('bad input', () => {
     expect(res.status).toBe(405);
     expect(res.body.error).toBe('method_not_allowed');
     expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+  });
+
+  /** Writes raw bytes (what fetch refuses to send) and reads the whole answer until the server closes. */
+  function raw(request: string): Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const { port } = new URL(api.url);
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
+      let text = '';
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${JSON.stringify(request.slice(0, 40))}`)));
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+        const [statusLine, ...lines] = head.split('\r\n');
+        const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+        resolve({ status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as Record<string, unknown> });
+      });
+    });
+  }
+
+  test.each([
+    ['a request line over the limit', `GET /recommend/1?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large'],
+    ['an unknown method', 'FOO /recommend/1 HTTP/1.1\r\nHost: x\r\n\r\n', 405, 'method_not_allowed'],
+    ['bytes that are not HTTP', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n', 400, 'bad_request'],
+  ])("%s is refused by Node's parser and still answered with the JSON error body", async (_label, request, status, error) => {
+    const res = await raw(request);
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body).toEqual({ error, message: expect.any(String), requestId: res.headers['x-request-id'] });
+    expect(Object.keys(res.body)).toEqual(['error', 'message', 'requestId']);
+    if (status === 405) expect(res.headers.allow).toBe('GET, HEAD, OPTIONS');
+    // The server keeps serving afterwards.
+    expect((await get('/healthz')).status).toBe(200);
   });
 
   test('property: no 5xx for any path and query string a client can send', async () => {

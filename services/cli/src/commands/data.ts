@@ -6,6 +6,7 @@ interface FetchFlags {
   cacheDir?: string;
   baseUrl?: string;
   force?: boolean;
+  json?: boolean;
 }
 
 export function registerDataCommands(program: Command): void {
@@ -17,6 +18,7 @@ export function registerDataCommands(program: Command): void {
     .option('--cache-dir <dir>', `cache folder (default ${defaultCacheDir()})`)
     .option('--base-url <url>', 'mirror serving <name>.zip (and <name>.zip.md5)')
     .option('--force', 'download again even when cached')
+    .option('--json', 'print { name, dir, downloaded, verifiedWith } instead of the folder alone')
     .action(async (name: MovieLensName, flags: FetchFlags) => {
       const progress = createProgress(`fetching ${name}`);
       const result = await fetchDataset(name, {
@@ -26,6 +28,7 @@ export function registerDataCommands(program: Command): void {
         onProgress: (bytes, total) => progress.update(total ? bytes / total : 0, `${(bytes / 1e6).toFixed(1)} MB`),
       });
       progress.done(result.downloaded ? `verified with ${result.verifiedWith.join(', ')}` : '(already cached)');
-      process.stdout.write(`${result.dir}\n`);
+      const summary = { name, dir: result.dir, downloaded: result.downloaded, verifiedWith: result.verifiedWith };
+      process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `${result.dir}\n`);
     });
 }

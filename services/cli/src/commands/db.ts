@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { createPool, importDataset, migrate, redactUrl, resolveDatabase, type MigrateResult } from '@netflicks/db';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
-import { integer } from '../flags.js';
+import { JSON_ALWAYS, integer } from '../flags.js';
 import { createProgress } from '../progress.js';
 
 interface ConnectionFlags {
@@ -33,6 +33,7 @@ export function registerDbCommands(program: Command): void {
     .description('apply pending schema migrations')
     .option('--database-url <url>', URL_HELP)
     .option('--quiet', 'no notices on stderr')
+    .option('--json', JSON_ALWAYS)
     .action(async (flags: ConnectionFlags) => {
       const summary = await withDatabase(flags, async ({ database, migrations }) => ({
         database,
@@ -49,6 +50,7 @@ export function registerDbCommands(program: Command): void {
     .option('--seed <n>', 'synthetic: random seed', integer, 42)
     .option('--database-url <url>', URL_HELP)
     .option('--quiet', 'no progress on stderr')
+    .option('--json', JSON_ALWAYS)
     .action(async (flags: ImportFlags) => {
       const summary = await withDatabase(flags, async ({ pool, database, migrations }) => {
         const dataset = await loadWithProgress(flags, flags.seed, flags.quiet === true);

@@ -5,8 +5,7 @@
  * Migrates the database first, so a fresh one works. JSON logs on stdout.
  */
 import { Command } from 'commander';
-import { ConfigError } from '@netflicks/platform';
-import { loadIngestConfig, runIngest, type IngestConfig } from '@netflicks/ingest';
+import type { IngestConfig } from '@netflicks/ingest';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt } from '../flags.js';
 
@@ -28,6 +27,8 @@ export function registerIngest(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL URL (default $DATABASE_URL, else the embedded server)')
     .option('--no-migrate', 'do not apply pending schema migrations first')
     .action(async (flags: IngestFlags) => {
+      // Loaded here so that `--help` answers at once.
+      const [{ ConfigError }, { loadIngestConfig, runIngest }] = await Promise.all([import('@netflicks/platform'), import('@netflicks/ingest')]);
       const overrides: Record<string, string | undefined> = {
         KAFKA_BROKERS: flags.brokers,
         INGEST_GROUP_ID: flags.groupId,

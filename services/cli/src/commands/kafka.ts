@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ensureTopics, netflicksTopicSpecs } from '@netflicks/platform';
-import { positiveInt } from '../flags.js';
+import { JSON_ALWAYS, positiveInt } from '../flags.js';
 import { cliKafka } from '../kafka-client.js';
 
 interface InitFlags {
@@ -17,6 +17,7 @@ export function registerKafkaCommands(program: Command): void {
     .option('--brokers <list>', 'host:port,… (default $KAFKA_BROKERS or 127.0.0.1:9092)')
     .option('--partitions <n>', 'partitions of each event topic', positiveInt, 6)
     .option('--replication-factor <n>', 'replication factor', positiveInt, 1)
+    .option('--json', JSON_ALWAYS)
     .action(async (flags: InitFlags) => {
       const client = cliKafka('netflicks-cli', flags.brokers);
       const admin = await client.admin();

@@ -23,7 +23,7 @@ import {
 import { THRESHOLD_NAMES, decodeModelFile, parseValidationPolicy, writeModelFile } from '@netflicks/recsys';
 import type pg from 'pg';
 import { ReportedFailure } from '../errors.js';
-import { positiveInt } from '../flags.js';
+import { outputFile, positiveInt } from '../flags.js';
 import { formatTable } from '../table.js';
 
 interface DbFlags {
@@ -174,7 +174,7 @@ export function registerModelsCommands(program: Command): void {
     });
 
   addDb(models.command('export <model> [version]').description('write a version\'s model file (verified) for `netflicks serve --model FILE`'))
-    .requiredOption('--out <file>', 'model file to write')
+    .requiredOption('--out <file>', 'model file to write', outputFile)
     .action(async (model: string, ref: string | undefined, flags: DbFlags & { out: string }) => {
       const out = resolve(flags.out);
       const record = await withRegistry(flags, async (pool) => {

@@ -3,10 +3,8 @@
  * Runs until SIGTERM/SIGINT, then releases its lease so another replica takes over at once.
  */
 import { Command } from 'commander';
-import { loadOperatorConfig, startOperator } from '@netflicks/operator';
-import { createLogger, createShutdown } from '@netflicks/platform';
 import { ReportedFailure } from '../errors.js';
-import { integer } from '../flags.js';
+import { inputFile, integer } from '../flags.js';
 
 interface OperatorFlags {
   namespace?: string;
@@ -23,9 +21,11 @@ export function registerOperator(program: Command): void {
     .option('--namespace <ns>', 'watch one namespace ($OPERATOR_NAMESPACE; default: all)')
     .option('--metrics-port <port>', '/healthz, /readyz and /metrics ($OPERATOR_METRICS_PORT, default 9102)', integer)
     .option('--no-leader-election', 'reconcile without a Lease ($OPERATOR_LEADER_ELECTION=false; one replica only)')
-    .option('--kubeconfig <file>', 'outside a cluster ($KUBECONFIG)')
+    .option('--kubeconfig <file>', 'outside a cluster ($KUBECONFIG)', inputFile)
     .option('--database-url <url>', 'the model registry ($DATABASE_URL; default: the embedded PostgreSQL)')
     .action(async (flags: OperatorFlags) => {
+      // Loaded here: the Kubernetes client alone takes a second, too long for `--help`.
+      const [{ loadOperatorConfig, startOperator }, { createLogger, createShutdown }] = await Promise.all([import('@netflicks/operator'), import('@netflicks/platform')]);
       const env = {
         ...process.env,
         ...(flags.namespace ? { OPERATOR_NAMESPACE: flags.namespace } : {}),

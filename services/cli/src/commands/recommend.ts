@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { openBundle, readModelFile } from '@netflicks/recsys';
-import { integer, positiveInt } from '../flags.js';
+import { inputFile, integer, positiveInt } from '../flags.js';
 import { formatTable } from '../table.js';
 
 interface RecommendFlags {
@@ -16,7 +16,7 @@ export function registerRecommend(program: Command): void {
   program
     .command('recommend')
     .description("print a user's recommendations from a model file, with the strategy that served them")
-    .requiredOption('--model <file>', 'model file written by `netflicks train`')
+    .requiredOption('--model <file>', 'model file written by `netflicks train`', inputFile)
     .requiredOption('--user <id>', 'user id', integer)
     .option('-k, --k <n>', 'number of recommendations', positiveInt, 10)
     .option('--genre <name>', 'only movies of this genre')

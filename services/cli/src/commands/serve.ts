@@ -5,10 +5,9 @@
  * services/recommend-api/README.md); flags override it. JSON logs on stdout.
  */
 import { Command } from 'commander';
-import { ConfigError } from '@netflicks/platform';
-import { loadApiConfig, runRecommendApi, type ApiConfig } from '@netflicks/recommend-api';
+import type { ApiConfig } from '@netflicks/recommend-api';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt, positiveInt } from '../flags.js';
+import { inputFile, nonNegativeInt, positiveInt } from '../flags.js';
 
 interface ServeFlags {
   model?: string;
@@ -25,7 +24,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve recommendations over HTTP (GET /recommend/:userId, /similar/:movieId, /movies/:movieId, /metrics, …) until SIGTERM/SIGINT')
-    .option('--model <file>', 'serve this model file (no database needed)')
+    .option('--model <file>', 'serve this model file (no database needed)', inputFile)
     .option('--model-name <name>', "serve the registry's live version of this model, following promotions")
     .option('--model-version <n>', 'with --model-name: serve this pinned version', positiveInt)
     .option('--port <port>', 'HTTP port (default $PORT or 8082; 0 = any free)', nonNegativeInt)
@@ -34,6 +33,8 @@ export function registerServe(program: Command): void {
     .option('--brokers <list>', 'Kafka host:port,… for recommendation-request events (default $KAFKA_BROKERS; unset: no events)')
     .option('--migrate', 'apply pending schema migrations first')
     .action(async (flags: ServeFlags) => {
+      // Loaded here so that `--help` answers at once.
+      const [{ ConfigError }, { loadApiConfig, runRecommendApi }] = await Promise.all([import('@netflicks/platform'), import('@netflicks/recommend-api')]);
       const overrides: Record<string, string | undefined> = {
         MODEL_FILE: flags.model,
         MODEL_NAME: flags.modelName,

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { simulate } from '@netflicks/simulator';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
-import { integer, nonNegativeInt, positiveInt, positiveNumber } from '../flags.js';
+import { JSON_ALWAYS, integer, nonNegativeInt, positiveInt, positiveNumber } from '../flags.js';
 import { cliKafka } from '../kafka-client.js';
 
 interface SimulateFlags extends DatasetFlags {
@@ -41,6 +41,7 @@ export function registerSimulate(program: Command): void {
     .option('--invalid-fraction <x>', 'share of deliberately invalid events (tests the dead-letter path)', fraction, 0)
     .addOption(new Option('--time <mode>', 'occurredAt: original timestamps or now').choices(['original', 'now']))
     .option('--seed <n>', 'random seed', integer, 42)
+    .option('--json', JSON_ALWAYS)
     .action(async (flags: SimulateFlags) => {
       const dataset = await loadWithProgress(flags, flags.seed, false);
       const client = cliKafka('netflicks-simulator', flags.brokers);

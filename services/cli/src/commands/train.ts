@@ -11,7 +11,7 @@ import {
 import { ALGORITHM_NAMES, componentsFor, trainComponent, type AlgorithmName, type HyperFlags } from '@netflicks/trainer';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { UsageError } from '../errors.js';
-import { listOf } from '../flags.js';
+import { JSON_ALWAYS, listOf, outputFile } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { addHyperOptions } from './evaluate.js';
 import { addTrainerOptions, runTrainerCommand, type TrainerFlags } from './trainer.js';
@@ -34,7 +34,8 @@ export function registerTrain(program: Command): void {
   cmd
     .option('--algorithms <list>', `comma-separated: ${ALGORITHM_NAMES.join(', ')}`, listOf(ALGORITHM_NAMES))
     .option('--model <name>', 'registry model: train from PostgreSQL and register the version')
-    .option('--out <file>', 'model file to write (dataset mode)');
+    .option('--out <file>', 'model file to write (dataset mode)', outputFile)
+    .option('--json', JSON_ALWAYS);
   addTrainerOptions(addHyperOptions(cmd), { algorithms: false }).action(async (flags: TrainFlags) => {
     if ((flags.model === undefined) === (flags.out === undefined)) {
       throw new UsageError('give either --model NAME (train from the database and register) or --out FILE (write a model file)');

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { runTrainerJob, type ProgressFactory } from '@netflicks/trainer';
 import { ReportedFailure } from '../errors.js';
+import { JSON_ALWAYS } from '../flags.js';
 
 export interface TrainerFlags {
   model?: string;
@@ -70,5 +71,6 @@ export function registerTrainer(program: Command): void {
   addTrainerOptions(cmd, { algorithms: true })
     .option('--seed <n>', 'random seed ($SEED, default 42)')
     .option('--threads <n>', 'worker threads ($THREADS, default: the CPU count)')
+    .option('--json', JSON_ALWAYS)
     .action(async (flags: TrainerFlags) => runTrainerCommand(flags));
 }

@@ -18,7 +18,7 @@ import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../service
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
-import { ApiError, type ErrorBody } from './errors.js';
+import { ALLOWED_METHODS, ApiError, methodNotAllowed, type ErrorBody } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { parseBool, parseGenre, parseId, parseK } from './params.js';
 import { parseQuery } from './query.js';
@@ -27,7 +27,6 @@ import { RouteTable } from './routes.js';
 /** Longer request targets are refused with 414 before routing. */
 export const MAX_URL_LENGTH = 2048;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const ALLOW = 'GET, HEAD, OPTIONS';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -91,8 +90,8 @@ export function createApp(deps: AppDeps): Koa<State> {
           await found.handler(ctx, found.params);
         }
       } else {
-        ctx.set('allow', ALLOW);
-        if (method !== 'OPTIONS') throw new ApiError(405, 'method_not_allowed', `method ${method.slice(0, 20)} is not allowed; use GET`, { allow: ALLOW });
+        ctx.set('allow', ALLOWED_METHODS);
+        if (method !== 'OPTIONS') throw new ApiError(405, 'method_not_allowed', methodNotAllowed(method), { allow: ALLOWED_METHODS });
         ctx.status = 204;
       }
       if (ctx.body === undefined && ctx.status === 404) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path.slice(0, 200)}`);

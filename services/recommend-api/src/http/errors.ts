@@ -11,6 +11,9 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'uri_too_long'
+  | 'headers_too_large'
+  | 'request_timeout'
+  | 'bad_request'
   | 'unavailable'
   | 'internal';
 
@@ -31,4 +34,11 @@ export interface ErrorBody {
   error: ErrorCode;
   message: string;
   requestId: string;
+}
+
+/** What the API answers besides 405, in the `Allow` header. */
+export const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
+
+export function methodNotAllowed(method: string): string {
+  return `method ${method.slice(0, 20)} is not allowed; use GET`;
 }

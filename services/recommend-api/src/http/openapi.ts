@@ -25,6 +25,14 @@ const kParam = {
 
 const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
 
+/** What `score` means, per strategy (also in the README). */
+const SCORE_DESCRIPTION =
+  "Higher is better; on the serving strategy's own scale, so compare scores within one response only. " +
+  'popularity: the movie\'s recency-weighted rating count (each rating weighs 0.5^(age / 3 years), age counted from the newest training rating), ≥ 0 and unbounded (541.2 ≈ 541 recent ratings). ' +
+  "cf: implicit-ALS preference, the dot product of the user's and the movie's factors, about 0 (no interest) to 1 (as sure as a watched movie). " +
+  'content: 0.25 × metadata similarity + 0.75 × popularity, each min–max scaled over the catalogue, in [0, 1]. ' +
+  '/similar: cosine similarity of the two movies (CF factors, or metadata vectors), in [−1, 1].';
+
 export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -119,7 +127,7 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
           properties: {
             error: {
               type: 'string',
-              enum: ['invalid_user_id', 'invalid_movie_id', 'invalid_parameter', 'unknown_genre', 'not_found', 'method_not_allowed', 'uri_too_long', 'unavailable', 'internal'],
+              enum: ['invalid_user_id', 'invalid_movie_id', 'invalid_parameter', 'unknown_genre', 'not_found', 'method_not_allowed', 'uri_too_long', 'headers_too_large', 'request_timeout', 'bad_request', 'unavailable', 'internal'],
             },
             message: { type: 'string' },
             requestId: { type: 'string' },
@@ -146,7 +154,7 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
         ScoredMovie: {
           allOf: [
             { $ref: '#/components/schemas/Movie' },
-            { type: 'object', required: ['score'], properties: { score: { type: 'number', description: "On the strategy's own scale; comparable within one response only." } } },
+            { type: 'object', required: ['score'], properties: { score: { type: 'number', description: SCORE_DESCRIPTION } } },
           ],
         },
         Recommendations: {

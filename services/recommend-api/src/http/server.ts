@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type Koa from 'koa';
 import { listenOn, type ListenAddress } from '@netflicks/platform';
+import { answerClientErrors } from './client-errors.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -34,6 +35,7 @@ export async function listen<S>(app: Koa<S>, opts: ListenAddress): Promise<HttpS
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
+  answerClientErrors(server);
   const { port, url } = await listenOn(server, opts);
   let draining: Promise<{ drained: boolean; cut: number }> | undefined;
 
