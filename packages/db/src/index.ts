@@ -31,7 +31,6 @@ export {
   type Migration,
 } from './migrate.js';
 export { createPool, withTransaction, type PoolOptions, type Queryable } from './pool.js';
-export type { IngestEvent, IngestEventType, RatingEvent, RecommendationEvent, WatchEvent } from './events.js';
 export {
   MovieIdCache,
   applyEventBatch,
@@ -49,7 +48,6 @@ export { loadTrainingSnapshot, type TrainingSnapshot } from './load.js';
 export {
   ArtifactIntegrityError,
   MODEL_LIVE_CHANNEL,
-  MODEL_NAME_PATTERN,
   MODEL_STATES,
   RegistryError,
   applyRetention,
@@ -72,7 +70,6 @@ export {
   rollbackModel,
   sha256Hex,
   type ActorOptions,
-  type Baseline,
   type CompressedArtifact,
   type DataSnapshotInfo,
   type ModelSummary,

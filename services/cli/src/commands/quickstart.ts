@@ -12,7 +12,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { EVENT_TOPICS, loadDataset, type DatasetFormat } from '@netflicks/data';
+import { EVENT_TOPICS, type TrainerSummary } from '@netflicks/contracts';
+import { loadDataset, type DatasetFormat } from '@netflicks/data';
 import {
   createPool,
   getLiveVersion,
@@ -29,7 +30,7 @@ import { createLogger, type Logger } from '@netflicks/platform';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { fingerprintRatings, parseValidationPolicy, selectRows, type Dataset } from '@netflicks/recsys';
 import { simulate, timeOrder, type EventSink } from '@netflicks/simulator';
-import { loadTrainerConfig, runTrainer, type TrainerSummary } from '@netflicks/trainer';
+import { loadTrainerConfig, runTrainer } from '@netflicks/trainer';
 import type pg from 'pg';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt } from '../flags.js';
