@@ -49,8 +49,10 @@ export interface TrainerJobSpec {
   holdout: string;
 }
 
+type JobSpecEnvName = (typeof TRAINER_ENV)['modelName' | 'trainingRun' | 'algorithms' | 'hyperparameters' | 'holdout'];
+
 /** The Job's environment for a spec (without DATABASE_URL, which comes from a Secret). */
-export function trainerJobEnv(spec: TrainerJobSpec): Record<'MODEL_NAME' | 'TRAINING_RUN' | 'ALGORITHMS' | 'HYPERPARAMETERS' | 'HOLDOUT', string> {
+export function trainerJobEnv(spec: TrainerJobSpec): Record<JobSpecEnvName, string> {
   return {
     [TRAINER_ENV.modelName]: spec.model,
     [TRAINER_ENV.trainingRun]: spec.trainingRun,

@@ -4,7 +4,7 @@
  * an exit code that tells retryable failures from permanent ones.
  */
 import { writeFile } from 'node:fs/promises';
-import { DEFAULT_TERMINATION_MESSAGE_PATH, EXIT, TERMINATION_MESSAGE_LIMIT, TRAINER_ENV, type FailureKind, type TrainerSummary } from '@netflicks/contracts';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, EXIT, TERMINATION_MESSAGE_LIMIT, TRAINER_ENV, type FailureKind, type TrainerFailure, type TrainerSummary } from '@netflicks/contracts';
 import { createPool, describeError, migrate, resolveDatabase } from '@netflicks/db';
 import { ConfigError, createLogger, type EnvSource, type Logger } from '@netflicks/platform';
 import { loadTrainerConfig, type TrainerConfig } from './config.js';
@@ -123,7 +123,7 @@ export async function runTrainerJob(opts: JobOptions = {}): Promise<JobOutcome> 
     const { exitCode, kind } = classifyFailure(err);
     const message = describeError(err);
     log.error({ exitCode, kind, err: message }, 'training run failed');
-    const payload = { error: { kind, exitCode, message } };
+    const payload: { error: TrainerFailure } = { error: { kind, exitCode, message } };
     out(JSON.stringify(payload));
     await writeTermination(terminationPath, payload, log);
     return { exitCode, error: { kind, message } };
