@@ -4,3 +4,4 @@ export * from './events.js';
 export { MODEL_NAME_PATTERN } from './model-name.js';
 export * from './hyperparameters.js';
 export * from './trainer-job.js';
+export { DEFAULT_RECOMMEND_API_PORT, RECOMMEND_API_ENV } from './recommend-api.js';
