@@ -25,6 +25,12 @@ export const SHARED_HYPERPARAMETER_KEYS = ['factors', 'iterations', 'regularizat
 export type ModelKey = keyof typeof MODEL_KEYS;
 export type SharedHyperparameterKey = (typeof SHARED_HYPERPARAMETER_KEYS)[number];
 
+/** Every key a run may set: the shared ones and `<model>.<name>`. */
+export const HYPERPARAMETER_KEYS: readonly string[] = [
+  ...SHARED_HYPERPARAMETER_KEYS,
+  ...Object.entries(MODEL_KEYS).flatMap(([m, keys]) => Object.keys(keys).map((k) => `${m}.${k}`)),
+];
+
 type Values<M extends ModelKey> = { -readonly [K in keyof (typeof MODEL_KEYS)[M]]?: number };
 export type AlsHyperparameters = Values<'als'>;
 export type IalsHyperparameters = Values<'ials'>;
@@ -99,14 +105,13 @@ export function parseHyperparameters(input: HyperparameterInput): Hyperparameter
         ? (input as readonly (readonly [string, string | number])[]).map(([k, v]) => [k, String(v)] as const)
         : Object.entries(input as Readonly<Record<string, string>>);
   const out: Hyperparameters = { als: {}, ials: {}, hybrid: {}, raw: {} };
-  const known = [...SHARED_HYPERPARAMETER_KEYS, ...Object.entries(MODEL_KEYS).flatMap(([m, keys]) => Object.keys(keys).map((k) => `${m}.${k}`))];
   // Shared keys first, so a prefixed key overrides them whatever the input order.
   const ordered = [...pairs].sort((a, b) => Number(a[0].includes('.')) - Number(b[0].includes('.')));
   for (const [key, text] of ordered) {
     if (key in out.raw) throw new HyperparameterError(`hyperparameter ${key} is given twice`);
     const dot = key.indexOf('.');
     if (dot < 0) {
-      if (!(SHARED_HYPERPARAMETER_KEYS as readonly string[]).includes(key)) throw unknown(key, known);
+      if (!(SHARED_HYPERPARAMETER_KEYS as readonly string[]).includes(key)) throw unknown(key);
       let applied = false;
       for (const model of ['als', 'ials'] as const) {
         const kind = (MODEL_KEYS[model] as Record<string, Kind>)[key];
@@ -115,13 +120,13 @@ export function parseHyperparameters(input: HyperparameterInput): Hyperparameter
           applied = true;
         }
       }
-      if (!applied) throw unknown(key, known);
+      if (!applied) throw unknown(key);
     } else {
       const model = key.slice(0, dot);
       const name = key.slice(dot + 1);
-      if (!Object.hasOwn(MODEL_KEYS, model)) throw unknown(key, known);
+      if (!Object.hasOwn(MODEL_KEYS, model)) throw unknown(key);
       const kind = (MODEL_KEYS[model as ModelKey] as Record<string, Kind>)[name];
-      if (!kind) throw unknown(key, known);
+      if (!kind) throw unknown(key);
       (out[model as ModelKey] as Record<string, number>)[name] = parseValue(key, kind, text);
     }
     out.raw[key] = text;
@@ -130,6 +135,6 @@ export function parseHyperparameters(input: HyperparameterInput): Hyperparameter
   return out;
 }
 
-function unknown(key: string, known: string[]): HyperparameterError {
-  return new HyperparameterError(`unknown hyperparameter "${key}" (known: ${known.join(', ')})`);
+function unknown(key: string): HyperparameterError {
+  return new HyperparameterError(`unknown hyperparameter "${key}" (known: ${HYPERPARAMETER_KEYS.join(', ')})`);
 }
