@@ -12,5 +12,5 @@ export * from './registry.js';
 export * from './types.js';
 export { TrainingRunController, statusMetrics, terminationDocument } from './controllers/training-run.js';
 export { RecommenderModelController, scheduleTimes, PROMOTE_ANNOTATION, ROLLBACK_ANNOTATION } from './controllers/recommender-model.js';
-export { trainingJob, jobNameFor, hyperparameterString } from './controllers/training-job.js';
+export { trainingJob, jobNameFor } from './controllers/training-job.js';
 export { deployment, service, autoscaler, disruptionBudget, servingName, MODEL_VERSION_ANNOTATION } from './controllers/serving.js';

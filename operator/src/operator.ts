@@ -3,6 +3,7 @@
  * rate-limited work queues; only the leader (a coordination.k8s.io Lease) runs the controllers;
  * /healthz, /readyz and /metrics are served by every replica.
  */
+import { RECOMMEND_API_ENV } from '@netflicks/contracts';
 import { createPool, migrate, resolveDatabase } from '@netflicks/db';
 import { createLogger, createMetricsRegistry, startHealthServer, type HealthServer, type Logger } from '@netflicks/platform';
 import type pg from 'pg';
@@ -97,7 +98,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
   const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, now: opts.now });
-  const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { KAFKA_BROKERS: cfg.SERVING_KAFKA_BROKERS } : {};
+  const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { [RECOMMEND_API_ENV.kafkaBrokers]: cfg.SERVING_KAFKA_BROKERS } : {};
   const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.

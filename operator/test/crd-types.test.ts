@@ -379,7 +379,7 @@ describe('CRD schemas', () => {
     expect(['', '.5', '1.', '-1', '1e-3', '0,5', 'abc', '0.9x'].filter((s) => decimal.test(s))).toEqual([]);
 
     const key = celRegex(HYPERPARAMETER_RULE.rule);
-    // The trainer's keys (services/trainer/src/hyperparameters.ts).
+    // The trainer's keys (packages/contracts/src/hyperparameters.ts).
     expect(['factors', 'iterations', 'regularization', 'alpha', 'als.implicitRegularization', 'ials.cgSteps', 'hybrid.minHistory', 'hybrid.contentWeight'].filter((s) => !key.test(s))).toEqual([]);
     expect(['Factors', 'Bad Key', 'als.', '.alpha', 'als.reg.x', 'als_reg', 'als.reg1'].filter((s) => key.test(s))).toEqual([]);
 

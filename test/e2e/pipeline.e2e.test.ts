@@ -14,7 +14,8 @@ import { createKafka, createLogger, createMetricsRegistry, type Producer } from 
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { emptyRatingTable, parseValidationPolicy } from '@netflicks/recsys';
 import { simulate } from '@netflicks/simulator';
-import { runTrainerJob, type TrainerSummary } from '@netflicks/trainer';
+import type { TrainerSummary } from '@netflicks/contracts';
+import { runTrainerJob } from '@netflicks/trainer';
 import { ensureKafka, uniqueName, waitFor } from '../support/kafka.js';
 import { describePostgres } from '../support/postgres.js';
 

@@ -4,6 +4,7 @@
  * load-balanced endpoint), a HorizontalPodAutoscaler, a PodDisruptionBudget and, when the
  * Prometheus operator is installed, a ServiceMonitor.
  */
+import { DEFAULT_RECOMMEND_API_PORT, RECOMMEND_API_ENV } from '@netflicks/contracts';
 import type { KubeObject } from '../kube/api.js';
 import { MANAGED_BY } from '../kube/resources.js';
 import type { RecommenderModel } from '../types.js';
@@ -36,7 +37,7 @@ export function endpointOf(model: RecommenderModel): string {
 /** `env`: extra variables for the API container (e.g. KAFKA_BROKERS from the operator's config). */
 export function deployment(model: RecommenderModel, liveVersion: number, env: Record<string, string> = {}): KubeObject {
   const s = model.spec.serving ?? {};
-  const port = s.port ?? 8082;
+  const port = s.port ?? DEFAULT_RECOMMEND_API_PORT;
   const secret = model.spec.database.secretRef;
   const labels = { ...servingSelector(model), 'app.kubernetes.io/component': 'recommend-api', ...MANAGED_BY };
   return {
@@ -59,10 +60,10 @@ export function deployment(model: RecommenderModel, liveVersion: number, env: Re
               imagePullPolicy: model.spec.imagePullPolicy ?? 'IfNotPresent',
               args: ['serve'],
               env: [
-                { name: 'MODEL_NAME', value: model.metadata.name },
-                { name: 'MODEL_VERSION', value: String(liveVersion) },
-                { name: 'PORT', value: String(port) },
-                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
+                { name: RECOMMEND_API_ENV.modelName, value: model.metadata.name },
+                { name: RECOMMEND_API_ENV.modelVersion, value: String(liveVersion) },
+                { name: RECOMMEND_API_ENV.port, value: String(port) },
+                { name: RECOMMEND_API_ENV.databaseUrl, valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
                 ...Object.entries(env).map(([name, value]) => ({ name, value })),
               ],
               ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],

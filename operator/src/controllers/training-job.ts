@@ -5,7 +5,14 @@
  * the termination message.
  */
 import { createHash } from 'node:crypto';
-import { PERMANENT_EXIT_CODES } from '@netflicks/trainer';
+import {
+  DEFAULT_ALGORITHMS,
+  DEFAULT_HOLDOUT,
+  DEFAULT_TERMINATION_MESSAGE_PATH,
+  PERMANENT_EXIT_CODES,
+  TRAINER_ENV,
+  trainerJobEnv,
+} from '@netflicks/contracts';
 import type { KubeObject, OwnerReference } from '../kube/api.js';
 import { MANAGED_BY } from '../kube/resources.js';
 import type { RecommenderModel, TrainingRun } from '../types.js';
@@ -24,15 +31,6 @@ export function ownerRef(obj: KubeObject): OwnerReference {
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }
 
-/** key=value pairs sorted by key: the run's overrides on top of the model's hyperparameters. */
-export function hyperparameterString(model: Record<string, string> = {}, run: Record<string, string> = {}): string {
-  const merged = { ...model, ...run };
-  return Object.keys(merged)
-    .sort()
-    .map((k) => `${k}=${merged[k]}`)
-    .join(',');
-}
-
 export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObject {
   const t = model.spec.training ?? {};
   const labels = {
@@ -43,6 +41,13 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObje
     'netflicks.dev/training-run': run.metadata.name,
   };
   const secret = model.spec.database.secretRef;
+  const jobEnv = trainerJobEnv({
+    model: model.metadata.name,
+    trainingRun: run.metadata.name,
+    algorithms: run.spec.algorithms ?? t.algorithms ?? DEFAULT_ALGORITHMS,
+    hyperparameters: { ...t.hyperparameters, ...run.spec.hyperparameters },
+    holdout: run.spec.holdout ?? t.holdout ?? DEFAULT_HOLDOUT,
+  });
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -75,15 +80,11 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObje
               imagePullPolicy: model.spec.imagePullPolicy ?? 'IfNotPresent',
               args: ['trainer'],
               env: [
-                { name: 'MODEL_NAME', value: model.metadata.name },
-                { name: 'TRAINING_RUN', value: run.metadata.name },
-                { name: 'ALGORITHMS', value: (run.spec.algorithms ?? t.algorithms ?? ['als', 'ials', 'content', 'popularity', 'hybrid']).join(',') },
-                { name: 'HYPERPARAMETERS', value: hyperparameterString(t.hyperparameters, run.spec.hyperparameters) },
-                { name: 'HOLDOUT', value: run.spec.holdout ?? t.holdout ?? 'temporal' },
-                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
-                { name: 'LOG_LEVEL', value: 'info' },
+                ...Object.entries(jobEnv).map(([name, value]) => ({ name, value })),
+                { name: TRAINER_ENV.databaseUrl, valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
+                { name: TRAINER_ENV.logLevel, value: 'info' },
               ],
-              terminationMessagePath: '/dev/termination-log',
+              terminationMessagePath: DEFAULT_TERMINATION_MESSAGE_PATH,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               ...(t.resources ? { resources: t.resources } : {}),
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },

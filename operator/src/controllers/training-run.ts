@@ -10,9 +10,9 @@
  * promotion a passed version is promoted in the registry. Every step is idempotent, so a crash
  * between any two of them is repaired by the next reconcile.
  */
+import { parseTerminationMessage, type TerminationMessage } from '@netflicks/contracts';
 import type { Logger } from '@netflicks/platform';
 import { parseValidationPolicy, PolicyError, type GateVerdict } from '@netflicks/recsys';
-import type { TrainerSummary } from '@netflicks/trainer';
 import type { KubeApi, KubeObject } from '../kube/api.js';
 import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
@@ -83,16 +83,14 @@ function jobCondition(job: JobObject, type: string): { reason?: string; message?
 }
 
 /** The trainer's JSON summary (or error) from a pod's termination message. */
-export function terminationDocument(pods: PodObject[], phase: 'Succeeded' | 'Failed'): (Partial<TrainerSummary> & { error?: { kind: string; exitCode: number; message: string } }) | null {
+export function terminationDocument(pods: PodObject[], phase: 'Succeeded' | 'Failed'): TerminationMessage | null {
   for (const pod of pods) {
     if (pod.status?.phase !== phase) continue;
     const message = pod.status.containerStatuses?.find((c) => c.name === TRAINER_CONTAINER)?.state?.terminated?.message;
     if (!message) continue;
-    try {
-      return JSON.parse(message) as Partial<TrainerSummary>;
-    } catch {
-      // FallbackToLogsOnError put log lines there, not our JSON: the registry decides instead
-    }
+    // null: FallbackToLogsOnError put log lines there, not our JSON; the registry decides instead
+    const doc = parseTerminationMessage(message);
+    if (doc) return doc;
   }
   return null;
 }

@@ -43,4 +43,3 @@ export {
   type PinnedChecksum,
 } from './fetch.js';
 export { loadDataset, type DatasetFormat, type LoadDatasetOptions } from './load.js';
-export * from './events.js';

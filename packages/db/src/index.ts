@@ -31,7 +31,6 @@ export {
   type Migration,
 } from './migrate.js';
 export { createPool, withTransaction, type PoolOptions, type Queryable } from './pool.js';
-export type { IngestEvent, IngestEventType, RatingEvent, RecommendationEvent, WatchEvent } from './events.js';
 export {
   MovieIdCache,
   applyEventBatch,
@@ -50,7 +49,6 @@ export { loadTrainingSnapshot, type TrainingSnapshot } from './load.js';
 export {
   ArtifactIntegrityError,
   MODEL_LIVE_CHANNEL,
-  MODEL_NAME_PATTERN,
   MODEL_STATES,
   RegistryError,
   applyRetention,
@@ -73,7 +71,6 @@ export {
   rollbackModel,
   sha256Hex,
   type ActorOptions,
-  type Baseline,
   type CompressedArtifact,
   type DataSnapshotInfo,
   type ModelSummary,

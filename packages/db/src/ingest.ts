@@ -6,12 +6,12 @@
 import type pg from 'pg';
 import { boolArray, floatArray, intArray, textArray } from './arrays.js';
 import { withContext } from './errors.js';
-import type { IngestEvent, IngestEventType } from './events.js';
+import type { EventType, NetflicksEvent } from '@netflicks/contracts';
 import type { Queryable } from './pool.js';
 
 const INT4_MAX = 2_147_483_647;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const EVENT_TYPES: ReadonlySet<string> = new Set<IngestEventType>(['rating', 'watch', 'recommendation']);
+const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(['rating', 'watch', 'recommendation']);
 
 export interface ApplyOptions {
   /** Recorded in processed_events; default: the event's type. */
@@ -101,7 +101,7 @@ const APPLY = {
  * Every movie id of rating and watch events must exist (filter with knownMovieIds first):
  * a foreign-key violation fails the statement, and with it the transaction.
  */
-export async function applyEventBatch(client: pg.ClientBase, events: readonly IngestEvent[], opts: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyEventBatch(client: pg.ClientBase, events: readonly NetflicksEvent[], opts: ApplyOptions = {}): Promise<ApplyResult> {
   const n = events.length;
   const result: ApplyResult = { received: n, applied: 0, duplicates: 0, ratings: 0, watches: 0, recommendations: 0, latestRatingsChanged: 0 };
   if (n === 0) return result;

@@ -11,6 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
+import { MODEL_NAME_PATTERN, type Baseline } from '@netflicks/contracts';
 import type pg from 'pg';
 import { describeError, sqlState } from './errors.js';
 import { withTransaction, type Queryable } from './pool.js';
@@ -23,9 +24,6 @@ export type ModelVersionState = (typeof MODEL_STATES)[number];
 
 /** NOTIFY channel of promotions and rollbacks; the payload is the model name. */
 export const MODEL_LIVE_CHANNEL = 'netflicks_model_live';
-
-/** Kubernetes-style names, since models are named after RecommenderModel resources. */
-export const MODEL_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const ARTIFACT_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -56,15 +54,6 @@ export interface DataSnapshotInfo {
 }
 
 /** The live version's metrics measured on a candidate's holdout. */
-export interface Baseline {
-  version: number;
-  metrics: Record<string, number>;
-  /** The candidate's metrics on the same rows. */
-  candidate?: Record<string, number>;
-  /** Holdout rows both were scored on (rows the live model trained on are left out). */
-  rows?: number;
-}
-
 export interface RegisterInput {
   modelName: string;
   trainingRun?: string | null;

@@ -5,11 +5,8 @@ import {
   canonicalUuid,
   knownMovieIds,
   withTransaction,
-  type IngestEvent,
-  type RatingEvent,
-  type RecommendationEvent,
-  type WatchEvent,
 } from '@netflicks/db';
+import type { NetflicksEvent as IngestEvent, RatingEvent, RecommendationEvent, WatchEvent } from '@netflicks/contracts';
 import type pg from 'pg';
 import { describePostgres } from '../../../test/support/postgres.js';
 

@@ -52,15 +52,6 @@ export {
   type SignalSource,
 } from './shutdown.js';
 export {
-  ALL_TOPICS,
-  DLQ_SUFFIX,
-  DLQ_TOPICS,
-  TOPICS,
-  dlqTopic,
-  type DlqTopicName,
-  type TopicName,
-} from './topics.js';
-export {
   Consumer,
   Producer,
   consumerGroupLag,

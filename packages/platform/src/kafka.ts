@@ -23,7 +23,7 @@ import {
 import type { Registry } from 'prom-client';
 import { gauge } from './prometheus.js';
 import type { Logger } from './logger.js';
-import { ALL_TOPICS, DLQ_SUFFIX } from './topics.js';
+import { ALL_TOPICS, DLQ_SUFFIX } from '@netflicks/contracts';
 
 export type { Admin, RetryOptions };
 

@@ -1,11 +1,10 @@
 import { Writable } from 'node:stream';
-import { EVENT_TOPICS } from '@netflicks/data';
 import { logLevel } from 'kafkajs';
 import { ConfigError } from '../src/config.js';
 import { kafkaLogCreator, netflicksTopicSpecs } from '../src/kafka.js';
 import { childLogger, createLogger, parseLogLevel } from '../src/logger.js';
 import { createMetricsRegistry, histogram, timed } from '../src/prometheus.js';
-import { ALL_TOPICS, DLQ_TOPICS, TOPICS, dlqTopic } from '../src/topics.js';
+import { ALL_TOPICS, DLQ_TOPICS, EVENT_TOPICS, EVENT_TOPICS as TOPICS, dlqTopic } from '@netflicks/contracts';
 
 function collect(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];

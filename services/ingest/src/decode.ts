@@ -1,7 +1,7 @@
 /**
  * Decoding a partition batch, and the dead-letter records for what cannot be ingested.
  */
-import { decodeEvent, toDlqMessage, type DlqReason, type EventTopic, type NetflicksEvent } from '@netflicks/data';
+import { decodeEvent, toDlqMessage, type DlqReason, type EventTopic, type NetflicksEvent } from '@netflicks/contracts';
 import type { ConsumedMessage, OutgoingMessage } from '@netflicks/platform';
 
 /** Decode reasons, plus the two found downstream of decoding (unknown-movie, processing). */

@@ -33,7 +33,7 @@ import {
   type RetryOptions,
   type TopicSpec,
 } from '@netflicks/platform';
-import { EVENT_TOPICS } from '@netflicks/data';
+import { EVENT_TOPICS } from '@netflicks/contracts';
 import { DatabaseHealth } from '@netflicks/db';
 import type pg from 'pg';
 import { StatsRefresher } from './analyze.js';

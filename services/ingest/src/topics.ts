@@ -3,8 +3,7 @@
  * to the published ones; tests (and a second environment sharing a cluster) pass their own, while
  * decoding still follows the contract of the topic each name stands for.
  */
-import { EVENT_TOPICS, type EventTopic } from '@netflicks/data';
-import { DLQ_SUFFIX } from '@netflicks/platform';
+import { DLQ_SUFFIX, EVENT_TOPICS, type EventTopic } from '@netflicks/contracts';
 
 export type TopicKey = keyof typeof EVENT_TOPICS;
 

@@ -6,7 +6,8 @@
  * Runs the whole process wiring (runIngest: health server, metrics, shutdown) in-process.
  */
 import { randomUUID } from 'node:crypto';
-import { dlqMessageSchema, dlqPayloadBytes, generateSynthetic } from '@netflicks/data';
+import { dlqMessageSchema, dlqPayloadBytes } from '@netflicks/contracts';
+import { generateSynthetic } from '@netflicks/data';
 import { importDataset } from '@netflicks/db';
 import { createKafka, createLogger, type Admin, type ConsumedMessage, type Consumer, type KafkaClient, type Producer } from '@netflicks/platform';
 import { EXPECTED_DLQ_REASON, INVALID_KINDS, simulate } from '@netflicks/simulator';

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { NetflicksEvent } from '@netflicks/data';
+import type { NetflicksEvent } from '@netflicks/contracts';
 import { generateSynthetic } from '@netflicks/data';
 import { importDataset } from '@netflicks/db';
 import type { ConsumedMessage } from '@netflicks/platform';

@@ -4,7 +4,7 @@
  * messages must produce.
  */
 import { EventEmitter } from 'node:events';
-import { EVENT_TOPICS, decodeEvent, type EventTopic, type NetflicksEvent } from '@netflicks/data';
+import { EVENT_TOPICS, decodeEvent, type EventTopic, type NetflicksEvent } from '@netflicks/contracts';
 import { ensureTopics, netflicksTopicSpecs, type Admin, type Producer } from '@netflicks/platform';
 import { emptyRatingTable, type Dataset } from '@netflicks/recsys';
 import type { EventSink } from '@netflicks/simulator';

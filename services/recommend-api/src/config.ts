@@ -9,26 +9,27 @@
  * - MODEL_NAME + MODEL_VERSION: one pinned registry version.
  */
 import { z } from 'zod';
+import { DEFAULT_RECOMMEND_API_PORT, EVENT_TOPICS, MODEL_NAME_PATTERN, RECOMMEND_API_ENV as ENV } from '@netflicks/contracts';
 import { envBool, envBrokers, envInt, envLogLevel, envPort, loadConfig, type EnvSource } from '@netflicks/platform';
 
-export const DEFAULT_PORT = 8082;
+export const DEFAULT_PORT = DEFAULT_RECOMMEND_API_PORT;
 
 const modelName = z
   .string()
   .trim()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a lowercase DNS label (a-z, 0-9, -), at most 63 characters');
+  .regex(MODEL_NAME_PATTERN, 'expected a lowercase DNS label (a-z, 0-9, -), at most 63 characters');
 
 export const apiConfigSchema = z
   .object({
-    PORT: envPort().default(DEFAULT_PORT),
+    [ENV.port]: envPort().default(DEFAULT_PORT),
     HOST: z.string().trim().min(1).default('0.0.0.0'),
     MODEL_FILE: z.string().trim().min(1).optional(),
-    MODEL_NAME: modelName.optional(),
-    MODEL_VERSION: envInt({ min: 1, max: 2_147_483_647 }).optional(),
+    [ENV.modelName]: modelName.optional(),
+    [ENV.modelVersion]: envInt({ min: 1, max: 2_147_483_647 }).optional(),
     /** Following mode: poll the registry this often in case a NOTIFY was missed. */
     MODEL_POLL_INTERVAL_MS: envInt({ min: 1000, max: 3_600_000 }).default(30_000),
     /** Unset: the embedded PostgreSQL in registry mode; no database in file mode. */
-    DATABASE_URL: z
+    [ENV.databaseUrl]: z
       .string()
       .trim()
       .regex(/^postgres(?:ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// URL')
@@ -43,8 +44,8 @@ export const apiConfigSchema = z
     /** A fresh-ratings read slower than this is abandoned: the request is served from the model alone. */
     FRESH_RATINGS_TIMEOUT_MS: envInt({ min: 10, max: 10_000 }).default(150),
     /** Unset: recommendation-request events are not published. */
-    KAFKA_BROKERS: envBrokers().optional(),
-    KAFKA_TOPIC_RECOMMENDATIONS: z.string().trim().regex(/^[A-Za-z0-9._-]{1,249}$/).default('netflicks.recommendation-requests'),
+    [ENV.kafkaBrokers]: envBrokers().optional(),
+    KAFKA_TOPIC_RECOMMENDATIONS: z.string().trim().regex(/^[A-Za-z0-9._-]{1,249}$/).default(EVENT_TOPICS.recommendationRequests),
     /** Events waiting for the broker; beyond this new ones are dropped (and counted). */
     EVENT_BUFFER_SIZE: envInt({ min: 1, max: 1_000_000 }).default(10_000),
     EVENT_BATCH_SIZE: envInt({ min: 1, max: 10_000 }).default(500),

@@ -5,7 +5,7 @@
  * counted (recommend_events_dropped_total{reason="buffer_full"}): analytics events are worth less
  * than the latency of the request that produced them.
  */
-import { encodeEvent, eventKey, type RecommendationEvent } from '@netflicks/data';
+import { encodeEvent, eventKey, type RecommendationEvent } from '@netflicks/contracts';
 import type { Logger, OutgoingMessage } from '@netflicks/platform';
 import type { ApiMetrics } from './service-metrics.js';
 

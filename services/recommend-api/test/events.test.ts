@@ -4,7 +4,7 @@
  * bounded flush at shutdown.
  */
 import { randomUUID } from 'node:crypto';
-import { decodeEvent, type RecommendationEvent } from '@netflicks/data';
+import { decodeEvent, type RecommendationEvent } from '@netflicks/contracts';
 import { createLogger, createMetricsRegistry, type OutgoingMessage } from '@netflicks/platform';
 import { BufferedEventPublisher, createApiMetrics, type EventSink } from '../src/index.js';
 

@@ -4,7 +4,7 @@
  * are unaffected and the dropped events are counted.
  */
 import { EventEmitter } from 'node:events';
-import { decodeEvent } from '@netflicks/data';
+import { decodeEvent } from '@netflicks/contracts';
 import { createKafka, createLogger, type Admin, type KafkaClient } from '@netflicks/platform';
 import { ensureKafka, uniqueName, waitFor } from '../../../test/support/kafka.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';

@@ -3,7 +3,7 @@
  * ingest service's dead-letter path. Each carries the kind it is, so tests can count them exactly.
  */
 import { Random } from '@netflicks/recsys';
-import { EVENT_TOPICS, MAX_EVENT_BYTES, type EventTopic } from '@netflicks/data';
+import { EVENT_TOPICS, MAX_EVENT_BYTES, type EventTopic } from '@netflicks/contracts';
 import { seededUuid } from './uuid.js';
 
 export const INVALID_KINDS = [

@@ -4,7 +4,7 @@
  * Events are sent in per-topic batches keyed by user id, so each user's events stay in order.
  */
 import { Random, type Dataset } from '@netflicks/recsys';
-import { encodeEvent, eventKey, topicForEvent, type EventTopic } from '@netflicks/data';
+import { encodeEvent, eventKey, topicForEvent, type EventTopic } from '@netflicks/contracts';
 import { INVALID_KINDS, invalidEvent, type InvalidKind } from './invalid.js';
 import { eventStream, type StreamOptions } from './stream.js';
 

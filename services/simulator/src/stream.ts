@@ -5,7 +5,7 @@
  * order, so per-user histories arrive as they happened.
  */
 import { Random, type Dataset } from '@netflicks/recsys';
-import type { NetflicksEvent } from '@netflicks/data';
+import type { NetflicksEvent } from '@netflicks/contracts';
 import { seededUuid } from './uuid.js';
 
 export interface StreamOptions {

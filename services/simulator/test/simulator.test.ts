@@ -1,4 +1,5 @@
-import { decodeEvent, generateSynthetic, isEventTopic, type NetflicksEvent } from '@netflicks/data';
+import { decodeEvent, isEventTopic, type NetflicksEvent } from '@netflicks/contracts';
+import { generateSynthetic } from '@netflicks/data';
 import { EXPECTED_DLQ_REASON, INVALID_KINDS, eventStream, simulate, type EventSink } from '@netflicks/simulator';
 
 const world = generateSynthetic({ users: 40, movies: 60, ratings: 1200, seed: 3 }).dataset;

@@ -1,19 +1,19 @@
 /**
- * The bridge between CLI flags and the recommender core: which algorithms exist, how flags map to
- * their hyperparameters, and how a set of them is trained over one TrainingData.
+ * The bridge between the Job contract's hyperparameters and the recommender core: which component
+ * models an algorithm needs, how one is trained (cold, or warm from a model of other data), and
+ * the --tune search.
  */
+import type { AlgorithmName, Hyperparameters } from '@netflicks/contracts';
 import {
+  AlsModel,
+  IalsModel,
   trainAls,
   trainContent,
   trainEase,
   trainIals,
   trainPopularity,
   tune,
-  type AlsParams,
-  type AlsTrainParams,
   type ComponentName,
-  type IalsParams,
-  type IalsTrainParams,
   type Movie,
   type RatingTable,
   type Recommender,
@@ -21,23 +21,23 @@ import {
   type Trial,
 } from '@netflicks/recsys';
 
-export const ALGORITHM_NAMES = ['als', 'ials', 'content', 'popularity', 'ease', 'hybrid'] as const;
-export type AlgorithmName = (typeof ALGORITHM_NAMES)[number];
-export const DEFAULT_ALGORITHMS: AlgorithmName[] = ['als', 'ials', 'content', 'popularity', 'hybrid'];
+export type ComponentModels = Partial<Record<ComponentName, Recommender>>;
 
-/** Hyperparameter flags; each applies to every selected model that has the parameter. */
-export interface HyperFlags {
-  factors?: number;
-  iterations?: number;
-  regularization?: number;
-  alpha?: number;
+/** Models trained on other data (the holdout run), for a refit to start from. */
+export interface WarmStartModels {
+  models: ComponentModels;
+  data: TrainingData;
 }
 
 export interface RunOptions {
   threads: number;
   seed: number;
   onProgress?: (fraction: number, message?: string) => void;
+  warm?: WarmStartModels;
 }
+
+/** The per-model sections of the hyperparameters a component's training reads. */
+export type ComponentHyperparameters = Pick<Hyperparameters, 'als' | 'ials'>;
 
 /** Components the hybrid policy is built from. */
 const HYBRID_PARTS: ComponentName[] = ['ials', 'als', 'content', 'popularity'];
@@ -51,38 +51,27 @@ export function componentsFor(algorithms: readonly AlgorithmName[]): ComponentNa
   return out;
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * A refit starts from the holdout run's factors: a third of the iterations (at least 3) reaches
+ * the fit of a cold start (see the warm-start test in packages/recsys), which halves a run's time.
+ */
+export function refitIterations(iterations: number): number {
+  return Math.max(3, Math.ceil(iterations / 3));
 }
 
-export function alsParams(h: HyperFlags): Partial<AlsParams> {
-  return definedOnly({ factors: h.factors, iterations: h.iterations, regularization: h.regularization });
-}
-
-export function ialsParams(h: HyperFlags): Partial<IalsParams> {
-  return definedOnly({ factors: h.factors, iterations: h.iterations, regularization: h.regularization, alpha: h.alpha });
-}
-
-/** Per-model overrides on top of the flags (the trainer's `als.*` / `ials.*` hyperparameters). */
-export interface ModelOverrides {
-  als?: AlsTrainParams;
-  ials?: IalsTrainParams;
+function warmStartOf<M extends AlsModel | IalsModel>(warm: WarmStartModels | undefined, model: Recommender | undefined, kind: new (...args: never[]) => M) {
+  if (!warm || !(model instanceof kind)) return {};
+  return { iterations: refitIterations(model.params.iterations), warmStart: { model, users: warm.data.users, items: warm.data.items } };
 }
 
 /** Trains one component model. */
-export async function trainComponent(
-  name: ComponentName,
-  data: TrainingData,
-  hyper: HyperFlags,
-  run: RunOptions,
-  overrides: ModelOverrides = {},
-): Promise<Recommender> {
+export async function trainComponent(name: ComponentName, data: TrainingData, hyper: ComponentHyperparameters, run: RunOptions): Promise<Recommender> {
   const common = { threads: run.threads, seed: run.seed, onProgress: run.onProgress };
   switch (name) {
     case 'als':
-      return trainAls(data, { ...alsParams(hyper), ...overrides.als, ...common });
+      return trainAls(data, { ...hyper.als, ...warmStartOf(run.warm, run.warm?.models.als, AlsModel), ...common });
     case 'ials':
-      return trainIals(data, { ...ialsParams(hyper), ...overrides.ials, ...common });
+      return trainIals(data, { ...hyper.ials, ...warmStartOf(run.warm, run.warm?.models.ials, IalsModel), ...common });
     case 'content':
       return trainContent(data);
     case 'popularity':
@@ -116,22 +105,17 @@ function grid(axes: Record<string, number[]>): Record<string, number>[] {
 
 /**
  * Tunes ALS (by RMSE) or implicit ALS (by NDCG@10) on a validation split carved out of `train`
- * only; flags the user set explicitly are held fixed.
+ * only; the values the user set explicitly are held fixed.
  */
 export async function tuneComponent(
   algorithm: 'als' | 'ials',
   train: RatingTable,
   movies: readonly Movie[],
-  hyper: HyperFlags,
+  hyper: Hyperparameters,
   run: RunOptions,
   onTrial?: (trial: Trial<Record<string, number>>, done: number, total: number) => void,
-): Promise<{ hyper: HyperFlags; choice: TunedChoice }> {
-  const fixed = definedOnly({
-    factors: hyper.factors,
-    iterations: hyper.iterations,
-    regularization: hyper.regularization,
-    ...(algorithm === 'ials' ? { alpha: hyper.alpha } : {}),
-  }) as Record<string, number>;
+): Promise<{ hyper: Hyperparameters; choice: TunedChoice }> {
+  const fixed = Object.fromEntries(Object.entries(hyper[algorithm]).filter(([, v]) => v !== undefined)) as Record<string, number>;
   const base = algorithm === 'als' ? ALS_GRID : IALS_GRID;
   const space = dedupe(base.map((p) => ({ ...p, ...fixed })));
   const objective = algorithm === 'als' ? 'rmse' : 'ndcg@10';
@@ -140,11 +124,11 @@ export async function tuneComponent(
     seed: run.seed,
     movies,
     objective: { metric: objective },
-    train: (data, params) => trainComponent(algorithm, data, params, { threads: run.threads, seed: run.seed }),
+    train: (data, params) => trainComponent(algorithm, data, { als: {}, ials: {}, [algorithm]: params }, { threads: run.threads, seed: run.seed }),
     onTrial,
   });
   return {
-    hyper: { ...hyper, ...result.best.params },
+    hyper: { ...hyper, [algorithm]: { ...hyper[algorithm], ...result.best.params } },
     choice: { algorithm, params: result.best.params, objective, value: result.best.value, trials: result.trials.length },
   };
 }

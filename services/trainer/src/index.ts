@@ -7,3 +7,4 @@ export * from './job.js';
 export * from './mlflow.js';
 export * from './progress.js';
 export * from './trainer.js';
+export * from './training.js';

@@ -4,16 +4,14 @@
  * an exit code that tells retryable failures from permanent ones.
  */
 import { writeFile } from 'node:fs/promises';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, EXIT, TERMINATION_MESSAGE_LIMIT, TRAINER_ENV, type FailureKind, type TrainerFailure, type TrainerSummary } from '@netflicks/contracts';
 import { createPool, describeError, migrate, resolveDatabase } from '@netflicks/db';
 import { ConfigError, createLogger, type EnvSource, type Logger } from '@netflicks/platform';
-import { DEFAULT_TERMINATION_MESSAGE_PATH, loadTrainerConfig, type TrainerConfig } from './config.js';
-import { EXIT, classifyFailure, type FailureKind } from './exit-codes.js';
+import { loadTrainerConfig, type TrainerConfig } from './config.js';
+import { classifyFailure } from './exit-codes.js';
 import { logTrainingRun, mlflowConfigFromEnv, type MlflowConfig } from './mlflow.js';
 import { logProgress, type ProgressFactory } from './progress.js';
-import { runTrainer, type TrainerSummary } from './trainer.js';
-
-/** Kubernetes keeps at most 4096 bytes of a termination message. */
-export const TERMINATION_MESSAGE_LIMIT = 4096;
+import { runTrainer } from './trainer.js';
 
 export interface JobOptions {
   env?: EnvSource;
@@ -76,7 +74,7 @@ export async function runTrainerJob(opts: JobOptions = {}): Promise<JobOutcome> 
   const env = opts.env ?? process.env;
   const out = opts.stdout ?? ((line: string) => process.stdout.write(`${line}\n`));
   let log = opts.log ?? createLogger({ component: 'trainer', destination: process.stderr });
-  const terminationPath = env.TERMINATION_MESSAGE_PATH || DEFAULT_TERMINATION_MESSAGE_PATH;
+  const terminationPath = env[TRAINER_ENV.terminationMessagePath] || DEFAULT_TERMINATION_MESSAGE_PATH;
   let stop: (() => Promise<void>) | undefined;
   try {
     const cfg = loadTrainerConfig(env);
@@ -125,7 +123,7 @@ export async function runTrainerJob(opts: JobOptions = {}): Promise<JobOutcome> 
     const { exitCode, kind } = classifyFailure(err);
     const message = describeError(err);
     log.error({ exitCode, kind, err: message }, 'training run failed');
-    const payload = { error: { kind, exitCode, message } };
+    const payload: { error: TrainerFailure } = { error: { kind, exitCode, message } };
     out(JSON.stringify(payload));
     await writeTermination(terminationPath, payload, log);
     return { exitCode, error: { kind, message } };

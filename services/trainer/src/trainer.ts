@@ -2,33 +2,28 @@
  * One training run: snapshot → holdout → train → evaluate (and the live version on the same
  * holdout) → refit → register as a candidate. Returns the summary the Job reports.
  */
+import type { AlgorithmName, Baseline, TrainerSummary } from '@netflicks/contracts';
 import {
   compressArtifact,
   getLiveVersion,
   loadModelArtifact,
   loadTrainingSnapshot,
   registerModelVersion,
-  type Baseline,
   type ModelVersionRecord,
 } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
 import {
-  AlsModel,
-  IalsModel,
   buildTrainingData,
   createBundle,
   decodeModelFile,
   encodeModelFile,
-  evaluateModel,
   fingerprintRatings,
   formatSplitSpec,
   getValue,
-  hybridFromModels,
   openBundle,
   selectRows,
   stratifiedSplit,
   temporalSplit,
-  type ComponentName,
   type Fold,
   type Metrics,
   type Movie,
@@ -38,29 +33,13 @@ import {
   type TrainingData,
 } from '@netflicks/recsys';
 import type pg from 'pg';
-import { componentsFor, trainComponent, type AlgorithmName, type ModelOverrides } from './algorithms.js';
+import type { ComponentModels, WarmStartModels } from './algorithms.js';
 import { actorOf, type TrainerConfig } from './config.js';
 import { NoDataError } from './exit-codes.js';
-import type { Hyperparameters } from './hyperparameters.js';
 import type { ProgressFactory } from './progress.js';
+import { evaluateServed, modelFor, trainModels } from './training.js';
 
 export const METRICS_K = 10;
-
-export interface TrainerSummary {
-  model: string;
-  version: number;
-  trainingRun: string | null;
-  state: string;
-  algorithms: string[];
-  hyperparameters: Record<string, string>;
-  holdout: string;
-  /** The served algorithm's holdout metrics (rmse, mae, precision@10, …, coverage). */
-  metrics: Record<string, number>;
-  baseline: Baseline | null;
-  data: { watermark: string | null; fingerprint: string; ratings: number; users: number; movies: number };
-  artifact: { sha256: string; bytes: number; modelFileBytes: number };
-  timings: Record<string, number>;
-}
 
 export interface TrainerDeps {
   pool: pg.Pool;
@@ -88,60 +67,13 @@ export function holdoutFold(ratings: RatingTable, spec: SplitSpec, seed: number)
   throw new Error(`unsupported holdout ${formatSplitSpec(spec)}`);
 }
 
-/**
- * The refit starts from the holdout run's factors: a third of the iterations (at least 3) reaches
- * the fit of a cold start (see the warm-start test in packages/recsys), which halves a run's time.
- */
-export function refitIterations(iterations: number): number {
-  return Math.max(3, Math.ceil(iterations / 3));
-}
-
-interface Warm {
-  models: Partial<Record<ComponentName, Recommender>>;
-  data: TrainingData;
-}
-
-function overridesOf(h: Hyperparameters, warm?: Warm): ModelOverrides {
-  if (!warm) return { als: h.als, ials: h.ials };
-  const { als, ials } = warm.models;
-  const ids = { users: warm.data.users, items: warm.data.items };
-  return {
-    als: als instanceof AlsModel ? { ...h.als, iterations: refitIterations(als.params.iterations), warmStart: { model: als, ...ids } } : h.als,
-    ials: ials instanceof IalsModel ? { ...h.ials, iterations: refitIterations(ials.params.iterations), warmStart: { model: ials, ...ids } } : h.ials,
-  };
-}
-
-async function trainAll(
-  algorithms: readonly AlgorithmName[],
-  data: TrainingData,
-  cfg: TrainerConfig,
-  progress: ProgressFactory,
-  label: string,
-  warm?: Warm,
-): Promise<Partial<Record<ComponentName, Recommender>>> {
-  const models: Partial<Record<ComponentName, Recommender>> = {};
-  for (const name of componentsFor(algorithms)) {
-    const p = progress(`${label} ${name}`);
-    models[name] = await trainComponent(
-      name,
-      data,
-      {},
-      { threads: cfg.THREADS, seed: cfg.SEED, onProgress: (f, m) => p.update(f, m) },
-      overridesOf(cfg.HYPERPARAMETERS, warm),
-    );
-    p.done();
-  }
-  return models;
-}
-
-function modelFor(algorithm: AlgorithmName, models: Partial<Record<ComponentName, Recommender>>, data: TrainingData, h: Hyperparameters): Recommender {
-  const model = algorithm === 'hybrid' ? hybridFromModels(models, data, h.hybrid) : models[algorithm];
-  if (!model) throw new Error(`internal: ${algorithm} was not trained`);
-  return model;
+async function trainAll(cfg: TrainerConfig, data: TrainingData, progress: ProgressFactory, stage: string, warm?: WarmStartModels): Promise<ComponentModels> {
+  const trained = await trainModels(cfg.ALGORITHMS, data, cfg.HYPERPARAMETERS, { threads: cfg.THREADS, seed: cfg.SEED, progress, stage, warm });
+  return trained.models;
 }
 
 function evaluate(model: Recommender, data: TrainingData, test: RatingTable): Metrics {
-  return evaluateModel(model, data, test, { k: METRICS_K, rating: typeof model.predict === 'function', ranking: true });
+  return evaluateServed(model, data, test, METRICS_K);
 }
 
 /** Holdout rows the live model did not train on: the rows both models can be fairly compared on. */
@@ -213,18 +145,18 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
   }
   t0 = performance.now();
   const trainData = buildTrainingData(fold.train, movies);
-  const models = await trainAll(cfg.ALGORITHMS, trainData, cfg, progress, 'training');
+  const models = await trainAll(cfg, trainData, progress, 'training');
   timings.train = seconds(t0);
 
   t0 = performance.now();
   const served = servedAlgorithm(cfg.ALGORITHMS);
   const metrics: Metrics = {};
   for (const algorithm of cfg.ALGORITHMS) {
-    const m = evaluate(modelFor(algorithm, models, trainData, cfg.HYPERPARAMETERS), trainData, fold.test);
+    const m = evaluate(modelFor(algorithm, models, trainData, cfg.HYPERPARAMETERS.hybrid), trainData, fold.test);
     Object.assign(metrics, prefixed(algorithm, m));
     if (algorithm === served) Object.assign(metrics, m);
   }
-  const servedModel = modelFor(served, models, trainData, cfg.HYPERPARAMETERS);
+  const servedModel = modelFor(served, models, trainData, cfg.HYPERPARAMETERS.hybrid);
   const baseline = await measureBaseline(deps, cfg.MODEL_NAME, servedModel, trainData, fold.test);
   timings.evaluate = seconds(t0);
   log.info({ metrics: pick(metrics), baseline }, 'holdout evaluation done');
@@ -234,7 +166,7 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
   if (cfg.REFIT) {
     t0 = performance.now();
     finalData = buildTrainingData(snap.ratings, movies);
-    finalModels = await trainAll(cfg.ALGORITHMS, finalData, cfg, progress, 'refit', { models, data: trainData });
+    finalModels = await trainAll(cfg, finalData, progress, 'refit', { models, data: trainData });
     timings.refit = seconds(t0);
   }
 

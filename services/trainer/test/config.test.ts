@@ -1,5 +1,6 @@
 import { ConfigError } from '@netflicks/platform';
-import { EXIT, NoDataError, classifyFailure, loadTrainerConfig, parseHyperparameters } from '@netflicks/trainer';
+import { EXIT, parseHyperparameters } from '@netflicks/contracts';
+import { NoDataError, classifyFailure, loadTrainerConfig } from '@netflicks/trainer';
 
 describe('trainer hyperparameters', () => {
   test('shared keys apply to ALS and implicit ALS; prefixed keys override them whatever the order', () => {

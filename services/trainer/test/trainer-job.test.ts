@@ -18,7 +18,8 @@ import {
 } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { decodeModelFile, fingerprintRatings, openBundle, parseValidationPolicy } from '@netflicks/recsys';
-import { runTrainerJob, type JobOutcome, type TrainerSummary } from '@netflicks/trainer';
+import type { TrainerSummary } from '@netflicks/contracts';
+import { runTrainerJob, type JobOutcome } from '@netflicks/trainer';
 import { describePostgres } from '../../../test/support/postgres.js';
 
 const CLI = fileURLToPath(new URL('../../cli/bin/netflicks.js', import.meta.url));

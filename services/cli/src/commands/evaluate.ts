@@ -1,34 +1,24 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import {
-  aggregate,
-  buildTrainingData,
-  evaluateModel,
-  hybridFromModels,
-  makeFolds,
-  parseSplitSpec,
-  formatSplitSpec,
-  type ComponentName,
-  type Metrics,
-  type Recommender,
-} from '@netflicks/recsys';
-import {
   ALGORITHM_NAMES,
   DEFAULT_ALGORITHMS,
-  componentsFor,
-  trainComponent,
-  tuneComponent,
+  HyperparameterError,
+  parseHyperparameters,
+  sharedHyperparameterPairs,
   type AlgorithmName,
-  type HyperFlags,
-  type TunedChoice,
-} from '@netflicks/trainer';
+  type Hyperparameters,
+  type SharedHyperparameters,
+} from '@netflicks/contracts';
+import { aggregate, buildTrainingData, makeFolds, parseSplitSpec, formatSplitSpec, type Metrics } from '@netflicks/recsys';
+import { componentsFor, evaluateServed, modelFor, trainModels, tuneComponent, type TunedChoice } from '@netflicks/trainer';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { UsageError } from '../errors.js';
 import { integer, listOf, positiveInt, positiveNumber, splitSpec } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { formatTable } from '../table.js';
 
-interface EvaluateFlags extends DatasetFlags, HyperFlags {
+interface EvaluateFlags extends DatasetFlags, SharedHyperparameters {
   split?: string;
   algorithms: AlgorithmName[];
   tune?: boolean;
@@ -66,6 +56,16 @@ export function addHyperOptions(cmd: Command): Command {
     .option('--threads <n>', 'worker threads for training', positiveInt, availableParallelism());
 }
 
+/** The hyperparameter flags (--factors, …), in the shape every training takes. */
+export function hyperparametersOf(flags: SharedHyperparameters): Hyperparameters {
+  try {
+    return parseHyperparameters(sharedHyperparameterPairs(flags));
+  } catch (err) {
+    if (err instanceof HyperparameterError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 export function registerEvaluate(program: Command): void {
   const cmd = program
     .command('evaluate')
@@ -85,12 +85,12 @@ export function registerEvaluate(program: Command): void {
 }
 
 export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationReport> {
+  const hyper = hyperparametersOf(flags);
   const quiet = false;
   const dataset = await loadWithProgress(flags, flags.seed, quiet);
   if (dataset.ratings.length === 0) throw new UsageError(`dataset ${dataset.name} has no ratings`, 1);
   const spec = parseSplitSpec(flags.split ?? (dataset.folds?.length ? 'folds' : 'stratified:0.75'));
   const folds = makeFolds(dataset, spec, flags.seed);
-  const components = componentsFor(flags.algorithms);
 
   const perAlgorithm = new Map<AlgorithmName, { metrics: Metrics[]; seconds: number[]; tuned: TunedChoice[] }>();
   for (const a of flags.algorithms) perAlgorithm.set(a, { metrics: [], seconds: [], tuned: [] });
@@ -99,33 +99,22 @@ export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationRep
   for (const [f, fold] of folds.entries()) {
     const label = folds.length > 1 ? `fold ${f + 1}/${folds.length}` : fold.name;
     const data = buildTrainingData(fold.train, dataset.movies);
-    const models: Partial<Record<ComponentName, Recommender>> = {};
-    const seconds: Partial<Record<ComponentName, number>> = {};
-    for (const name of components) {
-      let hyper: HyperFlags = flags;
-      if (flags.tune && (name === 'als' || name === 'ials')) {
-        const tp = createProgress(`${label} tuning ${name}`);
-        const tuned = await tuneComponent(name, fold.train, dataset.movies, flags, run, (_t, done, total) =>
-          tp.update(done / total, `${done}/${total} trials`),
-        );
-        tp.done(`chose ${JSON.stringify(tuned.choice.params)}`);
-        hyper = tuned.hyper;
-        perAlgorithm.get(name)?.tuned.push(tuned.choice);
-      }
-      const progress = createProgress(`${label} training ${name}`);
-      const t0 = performance.now();
-      models[name] = await trainComponent(name, data, hyper, { ...run, onProgress: (x, m) => progress.update(x, m) });
-      seconds[name] = (performance.now() - t0) / 1000;
-      progress.done();
-    }
+    const tuneFor = async (name: 'als' | 'ials'): Promise<Hyperparameters> => {
+      const tp = createProgress(`${label} tuning ${name}`);
+      const tuned = await tuneComponent(name, fold.train, dataset.movies, hyper, run, (_t, done, total) => tp.update(done / total, `${done}/${total} trials`));
+      tp.done(`chose ${JSON.stringify(tuned.choice.params)}`);
+      perAlgorithm.get(name)?.tuned.push(tuned.choice);
+      return tuned.hyper;
+    };
+    const { models, seconds } = await trainModels(flags.algorithms, data, hyper, {
+      ...run,
+      progress: (stage) => createProgress(stage),
+      stage: `${label} training`,
+      hyperparametersFor: async (name) => (flags.tune && (name === 'als' || name === 'ials') ? tuneFor(name) : hyper),
+    });
     for (const algorithm of flags.algorithms) {
-      const model = algorithm === 'hybrid' ? hybridFromModels(models, data) : models[algorithm];
-      if (!model) throw new Error(`internal: ${algorithm} was not trained`);
-      const metrics = evaluateModel(model, data, fold.test, {
-        k: flags.k,
-        rating: typeof model.predict === 'function',
-        ranking: true,
-      });
+      const model = modelFor(algorithm, models, data);
+      const metrics = evaluateServed(model, data, fold.test, flags.k);
       const entry = perAlgorithm.get(algorithm);
       entry?.metrics.push(metrics);
       const parts = algorithm === 'hybrid' ? componentsFor(['hybrid']) : [algorithm];

@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { MODEL_NAME_PATTERN } from '@netflicks/contracts';
 import { UsageError } from '../errors.js';
 import { port, positiveInt } from '../flags.js';
 import { movielensRatingsFile, type MovielensFolder } from '../quickstart/dataset-source.js';
@@ -52,7 +53,6 @@ export function probeListen(p: number, host: string): Promise<string | undefined
 /** Checks every flag and what it names (folder, port) before any work; one-line errors naming the flag. */
 export async function planQuickstart(flags: QuickstartFlags, chosen: (flag: string) => boolean): Promise<QuickstartPlan> {
   const host = flags.host ?? (process.env.HOST || '0.0.0.0');
-  const { MODEL_NAME_PATTERN } = await import('@netflicks/db');
   if (!MODEL_NAME_PATTERN.test(flags.model)) throw new UsageError(`--model ${flags.model}: a model name is lower-case letters, digits and dashes (a DNS label)`);
   let movielensFolder: MovielensFolder | undefined;
   if (flags.movielens !== undefined) {

@@ -1,22 +1,16 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import {
-  buildTrainingData,
-  createBundle,
-  fingerprintRatings,
-  writeModelFile,
-  type ComponentName,
-  type Recommender,
-} from '@netflicks/recsys';
-import { ALGORITHM_NAMES, componentsFor, trainComponent, type AlgorithmName, type HyperFlags } from '@netflicks/trainer';
+import { ALGORITHM_NAMES, formatHyperparameterPairs, sharedHyperparameterPairs, type AlgorithmName, type SharedHyperparameters } from '@netflicks/contracts';
+import { buildTrainingData, createBundle, fingerprintRatings, writeModelFile } from '@netflicks/recsys';
+import { trainModels } from '@netflicks/trainer';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { UsageError } from '../errors.js';
 import { JSON_ALWAYS, listOf, outputFile } from '../flags.js';
 import { createProgress } from '../progress.js';
-import { addHyperOptions } from './evaluate.js';
+import { addHyperOptions, hyperparametersOf } from './evaluate.js';
 import { addTrainerOptions, runTrainerCommand, type TrainerFlags } from './trainer.js';
 
-interface TrainFlags extends DatasetFlags, HyperFlags, Omit<TrainerFlags, 'algorithms' | 'seed' | 'threads'> {
+interface TrainFlags extends DatasetFlags, SharedHyperparameters, Omit<TrainerFlags, 'algorithms' | 'seed' | 'threads'> {
   algorithms: AlgorithmName[];
   out?: string;
   seed: number;
@@ -47,7 +41,7 @@ export function registerTrain(program: Command): void {
         {
           ...flags,
           algorithms: flags.algorithms?.join(','),
-          hyperparameters: [hyperFlagPairs(flags), flags.hyperparameters].filter(Boolean).join(','),
+          hyperparameters: [formatHyperparameterPairs(sharedHyperparameterPairs(flags)), flags.hyperparameters].filter(Boolean).join(','),
           seed: String(flags.seed),
           threads: String(flags.threads),
         },
@@ -61,30 +55,18 @@ export function registerTrain(program: Command): void {
   });
 }
 
-/** --factors and friends as trainer hyperparameters (shared keys apply to ALS and implicit ALS). */
-function hyperFlagPairs(h: HyperFlags): string {
-  return (['factors', 'iterations', 'regularization', 'alpha'] as const)
-    .filter((k) => h[k] !== undefined)
-    .map((k) => `${k}=${h[k]}`)
-    .join(',');
-}
-
 export async function runTrain(flags: TrainFlags & { algorithms: AlgorithmName[] }, outFile: string): Promise<Record<string, unknown>> {
+  const hyper = hyperparametersOf(flags);
   const dataset = await loadWithProgress(flags, flags.seed, false);
   const data = buildTrainingData(dataset.ratings, dataset.movies);
-  const models: Partial<Record<ComponentName, Recommender>> = {};
-  const seconds: Record<string, number> = {};
-  for (const name of componentsFor(flags.algorithms)) {
-    const progress = createProgress(`training ${name}`);
-    const t0 = performance.now();
-    models[name] = await trainComponent(name, data, flags, {
-      threads: flags.threads,
-      seed: flags.seed,
-      onProgress: (f, m) => progress.update(f, m),
-    });
-    seconds[name] = Math.round(performance.now() - t0) / 1000;
-    progress.done();
-  }
+  const trained = await trainModels(flags.algorithms, data, hyper, {
+    threads: flags.threads,
+    seed: flags.seed,
+    progress: (stage) => createProgress(stage),
+    stage: 'training',
+  });
+  const models = trained.models;
+  const seconds = Object.fromEntries(Object.entries(trained.seconds).map(([name, s]) => [name, Math.round(s * 1000) / 1000]));
   const fingerprint = fingerprintRatings(dataset.ratings);
   const doc = createBundle(data, models, {
     hybrid: flags.algorithms.includes('hybrid') ? {} : undefined,

@@ -4,6 +4,7 @@
  * to the termination-message path, and exits 0, 64/65 (permanent) or 70/75 (retryable).
  */
 import { Command } from 'commander';
+import { TRAINER_ENV } from '@netflicks/contracts';
 import { runTrainerJob, type ProgressFactory } from '@netflicks/trainer';
 import { ReportedFailure } from '../errors.js';
 import { JSON_ALWAYS } from '../flags.js';
@@ -25,19 +26,20 @@ export interface TrainerFlags {
 /** Flags as the environment variables they override (validated together by the trainer). */
 export function trainerEnv(flags: TrainerFlags, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   const set = (value: string | undefined, fallback: string | undefined): string | undefined => value ?? fallback;
+  const v = TRAINER_ENV;
   return {
     ...env,
-    MODEL_NAME: set(flags.model, env.MODEL_NAME),
-    TRAINING_RUN: set(flags.trainingRun, env.TRAINING_RUN),
-    ALGORITHMS: set(flags.algorithms, env.ALGORITHMS),
-    HYPERPARAMETERS: set(flags.hyperparameters, env.HYPERPARAMETERS),
-    HOLDOUT: set(flags.holdout, env.HOLDOUT),
-    REFIT: flags.refit === false ? 'false' : env.REFIT,
-    SEED: set(flags.seed, env.SEED),
-    THREADS: set(flags.threads, env.THREADS),
-    DATABASE_URL: set(flags.databaseUrl, env.DATABASE_URL),
-    TERMINATION_MESSAGE_PATH: set(flags.terminationMessagePath, env.TERMINATION_MESSAGE_PATH),
-    MIN_RATINGS: set(flags.minRatings, env.MIN_RATINGS),
+    [v.modelName]: set(flags.model, env[v.modelName]),
+    [v.trainingRun]: set(flags.trainingRun, env[v.trainingRun]),
+    [v.algorithms]: set(flags.algorithms, env[v.algorithms]),
+    [v.hyperparameters]: set(flags.hyperparameters, env[v.hyperparameters]),
+    [v.holdout]: set(flags.holdout, env[v.holdout]),
+    [v.refit]: flags.refit === false ? 'false' : env[v.refit],
+    [v.seed]: set(flags.seed, env[v.seed]),
+    [v.threads]: set(flags.threads, env[v.threads]),
+    [v.databaseUrl]: set(flags.databaseUrl, env[v.databaseUrl]),
+    [v.terminationMessagePath]: set(flags.terminationMessagePath, env[v.terminationMessagePath]),
+    [v.minRatings]: set(flags.minRatings, env[v.minRatings]),
   };
 }
 

@@ -10,7 +10,8 @@
  * until --reset), and when the live version was trained on exactly this data (same fingerprint)
  * training is skipped too.
  */
-import { EVENT_TOPICS, SYNTHETIC_PRESETS, loadDataset } from '@netflicks/data';
+import { EVENT_TOPICS, type TrainerSummary } from '@netflicks/contracts';
+import { SYNTHETIC_PRESETS, loadDataset } from '@netflicks/data';
 import {
   createPool,
   getLiveVersion,
@@ -27,7 +28,7 @@ import { createLogger, type Logger } from '@netflicks/platform';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { fingerprintRatings, parseValidationPolicy, selectRows, type Dataset } from '@netflicks/recsys';
 import { simulate, timeOrder, type EventSink } from '@netflicks/simulator';
-import { loadTrainerConfig, runTrainer, type TrainerSummary } from '@netflicks/trainer';
+import { loadTrainerConfig, runTrainer } from '@netflicks/trainer';
 import type pg from 'pg';
 import type { QuickstartPlan } from '../commands/quickstart.js';
 import { UsageError } from '../errors.js';

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
-import type { RecommendationEvent } from '@netflicks/data';
+import type { RecommendationEvent } from '@netflicks/contracts';
 import type { Logger } from '@netflicks/platform';
 import type { EventPublisher } from '../events.js';
 import type { FreshRatingsSource } from '../fresh-ratings.js';

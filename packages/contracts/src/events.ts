@@ -12,15 +12,7 @@
  *   ISO-8601 with an explicit offset (`Z` or `+02:00`), since a local time is ambiguous.
  */
 import { z } from 'zod';
-
-/** The topics that carry events (the names are also exported by @netflicks/platform). */
-export const EVENT_TOPICS = {
-  ratings: 'netflicks.ratings',
-  watchEvents: 'netflicks.watch-events',
-  recommendationRequests: 'netflicks.recommendation-requests',
-} as const;
-
-export type EventTopic = (typeof EVENT_TOPICS)[keyof typeof EVENT_TOPICS];
+import { EVENT_TOPICS, type EventTopic } from './topics.js';
 
 /** The highest schemaVersion this code understands, for every event type. */
 export const CURRENT_SCHEMA_VERSION = 1;
@@ -274,8 +266,4 @@ export function toDlqMessage(source: DlqSource, reason: DlqReason, error: string
 /** The original message bytes of a DLQ record, for replay. */
 export function dlqPayloadBytes(message: Pick<DlqMessage, 'payload' | 'payloadEncoding'>): Buffer {
   return Buffer.from(message.payload, message.payloadEncoding === 'base64' ? 'base64' : 'utf8');
-}
-
-export function dlqTopicFor(topic: EventTopic): `${EventTopic}.dlq` {
-  return `${topic}.dlq`;
 }

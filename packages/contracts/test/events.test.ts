@@ -18,7 +18,7 @@ import {
   type RatingEvent,
   type RecommendationEvent,
   type WatchEvent,
-} from '../src/events.js';
+} from '../src/index.js';
 
 const EVENT_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 const AT = '2024-05-01T12:30:00.000Z';
