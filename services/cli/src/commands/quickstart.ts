@@ -11,29 +11,9 @@ import { MODEL_NAME_PATTERN } from '@netflicks/contracts';
 import { UsageError } from '../errors.js';
 import { port, positiveInt } from '../flags.js';
 import { movielensRatingsFile, type MovielensFolder } from '../quickstart/dataset-source.js';
+import type { QuickstartFlags, QuickstartPlan } from '../quickstart/plan.js';
 
-export interface QuickstartFlags {
-  movielens?: string;
-  users?: number;
-  movies?: number;
-  ratings?: number;
-  port: number;
-  host?: string;
-  model: string;
-  streamFraction: number;
-  seed: number;
-  retrain?: boolean;
-  reset?: boolean;
-}
-
-/** The flags, checked and resolved: what the pipeline runs with. */
-export interface QuickstartPlan extends QuickstartFlags {
-  host: string;
-  /** The MovieLens folder and its ratings file, when --movielens was given. */
-  movielensFolder?: MovielensFolder;
-  /** The user chose the data (--movielens, --users, --movies, --ratings or --seed). */
-  datasetChosen: boolean;
-}
+export type { QuickstartFlags, QuickstartPlan };
 
 function streamFraction(value: string): number {
   const x = Number(value);

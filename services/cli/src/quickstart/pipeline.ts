@@ -30,7 +30,7 @@ import { fingerprintRatings, parseValidationPolicy, selectRows, type Dataset } f
 import { simulate, timeOrder, type EventSink } from '@netflicks/simulator';
 import { loadTrainerConfig, runTrainer } from '@netflicks/trainer';
 import type pg from 'pg';
-import type { QuickstartPlan } from '../commands/quickstart.js';
+import type { QuickstartPlan } from './plan.js';
 import { UsageError } from '../errors.js';
 import { cliKafka } from '../kafka-client.js';
 import { createProgress } from '../progress.js';
