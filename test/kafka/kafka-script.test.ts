@@ -9,6 +9,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KAFKA_SCRIPT } from '../support/kafka.js';
+import { freePort } from '../support/net.js';
 
 interface Run {
   code: number;
@@ -80,9 +81,7 @@ describe('test/kafka/kafka.sh', () => {
   });
 
   test('up refuses a busy controller port too', async () => {
-    const client = await listenAnywhere();
-    await close(client.server); // free again: only the controller port is busy
-    const r = await run(['up'], { ...env, KAFKA_PORT: String(client.port), KAFKA_CONTROLLER_PORT: String(port) });
+    const r = await run(['up'], { ...env, KAFKA_PORT: String(await freePort()), KAFKA_CONTROLLER_PORT: String(port) });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`controller port 127.0.0.1:${port} is in use`);
   });

@@ -4,9 +4,9 @@
  * (Ctrl-C, SIGTERM, a closed terminal). The teardown does the same at the end of a normal run.
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, portAnswers } from './net.js';
 import { RUN_DIR_ENV } from './test-run.js';
 import { stopWhatTheRunStarted } from './jest-global-teardown.js';
 
@@ -29,34 +29,9 @@ async function chooseKafkaAddress() {
   const env = process.env;
   if (!env.KAFKA_BROKERS) {
     if (env.KAFKA_PORT) env.KAFKA_BROKERS = `127.0.0.1:${env.KAFKA_PORT}`;
-    else env.KAFKA_BROKERS = (await answers(DEFAULT_KAFKA)) ? DEFAULT_KAFKA : `127.0.0.1:${await freePort()}`;
+    else env.KAFKA_BROKERS = (await portAnswers(DEFAULT_KAFKA)) ? DEFAULT_KAFKA : `127.0.0.1:${await freePort()}`;
   }
   env.KAFKA_CONTROLLER_PORT ||= String(await freePort());
-}
-
-function answers(address) {
-  const i = address.lastIndexOf(':');
-  return new Promise((done) => {
-    const socket = connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
-    const finish = (ok) => {
-      socket.destroy();
-      done(ok);
-    };
-    socket.setTimeout(1000, () => finish(false));
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
-  });
-}
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** Exit codes as a shell reports a death by that signal. */

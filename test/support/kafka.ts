@@ -17,9 +17,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portAnswers } from './net.js';
 import { skipOrFail } from './skip.js';
 import { kafkaRunDir, runDir } from './test-run.js';
 
@@ -47,21 +47,6 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
 function splitHostPort(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
   return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
-}
-
-/** True if something accepts TCP connections at host:port within timeoutMs. */
-export function portAnswers(address: string, timeoutMs = 1000): Promise<boolean> {
-  const { host, port } = splitHostPort(address);
-  return new Promise((done) => {
-    const socket = connect({ host, port });
-    const finish = (ok: boolean): void => {
-      socket.destroy();
-      done(ok);
-    };
-    socket.setTimeout(timeoutMs, () => finish(false));
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
-  });
 }
 
 function runScript(port: number, runDirectory: string): Promise<{ ok: boolean; output: string }> {
