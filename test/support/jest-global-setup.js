@@ -3,7 +3,7 @@
  * every worker uses, and a handler that stops what the run started when it is interrupted
  * (Ctrl-C, SIGTERM, a closed terminal). The teardown does the same at the end of a normal run.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portAnswers } from './net.js';
@@ -11,13 +11,43 @@ import { RUN_DIR_ENV } from './test-run.js';
 import { stopWhatTheRunStarted } from './jest-global-teardown.js';
 
 const DEFAULT_KAFKA = '127.0.0.1:9092';
+const RUN_DIR_PREFIX = 'netflicks-test-run-';
+const OWNER_FILE = 'owner.pid';
 
 export default async function globalSetup() {
-  const dir = mkdtempSync(join(tmpdir(), 'netflicks-test-run-'));
+  await cleanUpAfterKilledRuns();
+  const dir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid));
   // Workers are forked after the global setup: they inherit these variables.
   process.env[RUN_DIR_ENV] = dir;
   await chooseKafkaAddress();
   stopOnSignals(dir);
+}
+
+/** A run killed outright (SIGKILL) had no chance to stop what it started: the next run does. */
+async function cleanUpAfterKilledRuns() {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(RUN_DIR_PREFIX))) {
+    const dir = join(tmpdir(), name);
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // being created right now, or not ours
+    }
+    if (!alive(owner)) {
+      await stopWhatTheRunStarted(dir, { force: false }).catch((err) => process.stderr.write(`${err.message}\n`));
+      process.stderr.write(`netflicks tests: cleaned up after an earlier run that was killed (${dir})\n`);
+    }
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
 }
 
 /**

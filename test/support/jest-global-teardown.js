@@ -12,20 +12,17 @@ const KAFKA_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../kafka/
 
 export default async function globalTeardown() {
   const dir = runDir();
-  if (!dir) return;
-  try {
-    await stopWhatTheRunStarted(dir, { force: false });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  if (dir) await stopWhatTheRunStarted(dir, { force: false });
 }
 
 /**
- * force: stop the test PostgreSQL even while leases are held (an interrupted run's own workers
- * may still hold theirs); otherwise a server another run still uses is left to that run.
+ * Stops what the run started, then removes its directory. force: stop the test PostgreSQL even
+ * while leases are held (an interrupted run's own workers may still hold theirs); otherwise a
+ * server another run still uses is left to that run.
  */
 export async function stopWhatTheRunStarted(dir, { force }) {
   const results = await Promise.allSettled([stopKafka(dir), stopPostgres(dir, force)]);
+  rmSync(dir, { recursive: true, force: true });
   const failures = results.filter((r) => r.status === 'rejected').map((r) => r.reason?.message ?? String(r.reason));
   if (failures.length > 0) throw new Error(`netflicks tests: could not stop what the run started:\n${failures.join('\n')}`);
 }
