@@ -1,18 +1,22 @@
 /**
- * jest globalTeardown: stops what the run started and is still up (the Kafka broker, the test
- * PostgreSQL), then removes the run directory. Failing to stop one fails the run, loudly.
+ * jest globalTeardown: lists the suites the run skipped, stops what it started and is still up
+ * (the Kafka broker, the test PostgreSQL), then removes the run directory. Failing to stop one
+ * fails the run, loudly.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printSkipList } from './jest-skip-reporter.js';
 import { kafkaRunDir, readPostgresStarted, runDir, TEST_PG_LEASE_KEY } from './test-run.js';
 
 const KAFKA_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../kafka/kafka.sh');
 
 export default async function globalTeardown() {
   const dir = runDir();
-  if (dir) await stopWhatTheRunStarted(dir, { force: false });
+  if (!dir) return;
+  printSkipList(dir);
+  await stopWhatTheRunStarted(dir, { force: false });
 }
 
 /**

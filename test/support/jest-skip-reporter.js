@@ -1,7 +1,8 @@
 /**
  * jest reporter: names every suite skipped for want of infrastructure (recorded by the helpers
- * through test/support/skip.ts), with one line under its test file as that file finishes, and a
- * list after jest's summary saying what enables each.
+ * through test/support/skip.ts), with one line under its test file as that file finishes. The
+ * list after jest's summary comes from the global teardown (printSkipList), the one hook that
+ * runs after the summary reporter.
  */
 import { relative } from 'node:path';
 import { readSkips, runDir } from './test-run.js';
@@ -26,15 +27,6 @@ export default class SkipReporter {
     }
   }
 
-  onRunComplete() {
-    const skips = this.#skips();
-    if (skips.length === 0) return;
-    const lines = skips
-      .sort((a, b) => a.file.localeCompare(b.file) || a.suite.localeCompare(b.suite))
-      .map((s) => `  ${s.file}  "${s.suite}": needs ${s.needs}; enable: ${s.enable}`);
-    process.stderr.write(`\nSkipped ${skips.length} suite(s) whose infrastructure is missing (with CI set they fail instead):\n${lines.join('\n')}\n`);
-  }
-
   getLastError() {
     return undefined;
   }
@@ -43,6 +35,16 @@ export default class SkipReporter {
     const dir = runDir();
     return dir ? readSkips(dir) : [];
   }
+}
+
+/** What the run skipped and what enables each, one line per suite. */
+export function printSkipList(dir) {
+  const skips = readSkips(dir);
+  if (skips.length === 0) return;
+  const lines = skips
+    .sort((a, b) => a.file.localeCompare(b.file) || a.suite.localeCompare(b.suite))
+    .map((s) => `  ${s.file}  "${s.suite}": needs ${s.needs}; enable: ${s.enable}`);
+  process.stderr.write(`\nSkipped ${skips.length} suite(s) whose infrastructure is missing (with CI set they fail instead):\n${lines.join('\n')}\n`);
 }
 
 /** The last line of a reason (the error itself, after any log), cut to fit one line. */
