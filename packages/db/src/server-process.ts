@@ -40,13 +40,18 @@ export interface ServerProcess {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/** Start failures carry the server's last log lines: they say why (a bad setting, a busy port, …). */
+/**
+ * Start failures carry the server's last log lines: they say why (a bad setting, a busy port, …).
+ * The first line of the message ends with the server's FATAL line, for readers that show one line.
+ */
 export class ServerStartError extends Error {
   constructor(
     readonly reason: string,
     readonly logTail: string[],
   ) {
-    super(logTail.length > 0 ? `${reason}; its last log lines:\n${logTail.map((l) => `  ${l}`).join('\n')}` : `${reason} (it logged nothing)`);
+    const fatal = logTail.findLast((l) => /\b(FATAL|PANIC):/.test(l))?.replace(/^.*?\b(FATAL|PANIC):\s*/, '');
+    const headline = fatal ? `${reason}: ${fatal}` : reason;
+    super(logTail.length > 0 ? `${headline}; its last log lines:\n${logTail.map((l) => `  ${l}`).join('\n')}` : `${headline} (it logged nothing)`);
     this.name = 'ServerStartError';
   }
 }

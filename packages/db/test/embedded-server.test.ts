@@ -48,9 +48,11 @@ describe('embedded PostgreSQL server', () => {
       () => new Error('started'),
       (err: Error) => err,
     );
-    expect(failure.message).toMatch(/the server exited during start-up \(exit code 1\)/);
-    expect(failure.message).toMatch(/unrecognized configuration parameter "bogus_setting"/);
-    expect(failure.message).toMatch(/FATAL: +configuration file ".*postgresql\.conf" contains errors/);
+    // First line: what happened and the server's FATAL line; then its last log lines.
+    expect(failure.message.split('\n')[0]).toMatch(
+      /: the server did not start: the server exited during start-up \(exit code 1\): configuration file ".*postgresql\.conf" contains errors; its last log lines:$/,
+    );
+    expect(failure.message).toMatch(/\n {2}.*LOG: +unrecognized configuration parameter "bogus_setting" in file ".*postgresql\.conf" line \d+\n/);
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(await portAnswers(`127.0.0.1:${port}`)).toBe(false);
     expect(await stopEmbeddedPostgres({ name: 'solo', env, timeoutMs: 5000 })).toBe(false);
