@@ -222,8 +222,9 @@ export async function waitForCrdsEstablished(kube: Pick<TestKube, 'kubectl'>, na
   let last = '';
   for (;;) {
     const r = await kube.kubectl(['get', 'crd', ...waiting, '--ignore-not-found', '-o', 'json'], { timeoutMs: 30_000 });
-    if (r.code === 0 && r.stdout.trim() !== '') {
-      const parsed = JSON.parse(r.stdout) as CrdJson | { items: CrdJson[] };
+    if (r.code === 0) {
+      // One name gives the object, several a List; nothing at all when none exists yet.
+      const parsed = r.stdout.trim() === '' ? { items: [] } : (JSON.parse(r.stdout) as CrdJson | { items: CrdJson[] });
       const crds = 'items' in parsed ? parsed.items : [parsed];
       const established = (c: CrdJson): boolean => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ?? false;
       const found = new Map(crds.map((c) => [c.metadata.name, c]));
@@ -235,7 +236,7 @@ export async function waitForCrdsEstablished(kube: Pick<TestKube, 'kubectl'>, na
         })
         .join('; ');
     } else {
-      last = r.stderr.trim() || 'kubectl printed nothing';
+      last = `kubectl get crd exited ${r.code}: ${r.stderr.trim()}`;
     }
     if (waiting.length === 0) return;
     if (Date.now() > deadline) throw new Error(`CRDs not Established after ${timeoutMs} ms: ${last}`);
