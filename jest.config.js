@@ -23,4 +23,8 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   testTimeout: 60000,
+  // A private directory per run, the Kafka address, and stopping what the run started (also on Ctrl-C).
+  globalSetup: '<rootDir>/test/support/jest-global-setup.js',
+  globalTeardown: '<rootDir>/test/support/jest-global-teardown.js',
+  reporters: ['default', '<rootDir>/test/support/jest-skip-reporter.js'],
 };

@@ -5,7 +5,7 @@
  * Tools are never downloaded here: test/k8s/build.sh builds helm, test/helm/tools.sh installs
  * hadolint, the prometheus-operator CRDs and kube-state-metrics, Debian's `prometheus` package
  * provides promtool and prometheus. When one is missing the test FAILS under CI and is skipped
- * locally with a message saying how to get it (the same convention as test/support/kube.ts).
+ * locally, by name, with the command that installs it (test/support/skip.ts).
  *
  * kube-prometheus-stack: the chart declares it as a dependency, which `helm template` insists on
  * finding in charts/ even when its condition is false, and its registry is unreachable from the
@@ -20,10 +20,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { isCi } from '../support/kafka.js';
-import type { TestKube } from '../support/kube.js';
-
-export { isCi };
+import { waitForCrdsEstablished, type TestKube } from '../support/kube.js';
+import { skipOrFail } from '../support/skip.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHART_DIR = join(ROOT, 'charts/netflicks');
@@ -92,7 +90,7 @@ export interface Tools {
 }
 
 const HINTS: Record<keyof Tools, string> = {
-  helm: 'test/k8s/build.sh helm',
+  helm: 'npm run helm:build',
   hadolint: 'test/helm/tools.sh hadolint',
   promtool: 'apt-get install -y prometheus',
   prometheus: 'apt-get install -y prometheus',
@@ -125,16 +123,19 @@ export function tools(): Promise<Tools> {
  */
 export async function requireTools<K extends keyof Tools>(purpose: string, ...names: K[]): Promise<Pick<Tools, K> | null> {
   const all = await tools();
-  const missing: string[] = [];
+  const missing: K[] = [];
   for (const name of names) {
     const path = all[name];
     const present = name === 'prometheusOperatorCrds' ? (await readdir(path).catch(() => [])).some((f) => f.endsWith('.yaml')) : await executable(path);
-    if (!present) missing.push(`${name} (${path}; install: ${HINTS[name]})`);
+    if (!present) missing.push(name);
   }
   if (missing.length === 0) return Object.fromEntries(names.map((n) => [n, all[n]])) as Pick<Tools, K>;
-  const reason = `${purpose}: missing ${missing.join(', ')}`;
-  if (isCi()) throw new Error(`${reason}\n(CI is set: failing instead of skipping; .ci/run must install it)`);
-  console.warn(`SKIPPING ${reason}`);
+  skipOrFail({
+    suite: purpose,
+    needs: missing.join(', '),
+    enable: [...new Set(missing.map((n) => HINTS[n]))].join('; '),
+    reason: `not found at ${missing.map((n) => all[n]).join(', ')}`,
+  });
   return null;
 }
 
@@ -278,23 +279,17 @@ export function panelExpressions(d: Dashboard): { panel: DashboardPanel; refId: 
 }
 
 /** Our CRDs and the prometheus-operator's, applied server-side (they exceed the annotation limit), then Established. */
-export async function installCrds(kube: Pick<TestKube, 'ok'>, prometheusOperatorCrds: string): Promise<void> {
+export async function installCrds(kube: Pick<TestKube, 'ok' | 'kubectl'>, prometheusOperatorCrds: string): Promise<void> {
   for (const dir of [join(ROOT, 'crds'), prometheusOperatorCrds]) {
     await kube.ok(['apply', '--server-side', '--force-conflicts', '--field-manager=netflicks-tests', '-f', dir], { timeoutMs: 120_000 });
   }
-  await kube.ok(
-    [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/recommendermodels.netflicks.dev',
-      'crd/trainingruns.netflicks.dev',
-      'crd/servicemonitors.monitoring.coreos.com',
-      'crd/podmonitors.monitoring.coreos.com',
-      'crd/prometheusrules.monitoring.coreos.com',
-    ],
-    { timeoutMs: 90_000 },
-  );
+  await waitForCrdsEstablished(kube, [
+    'recommendermodels.netflicks.dev',
+    'trainingruns.netflicks.dev',
+    'servicemonitors.monitoring.coreos.com',
+    'podmonitors.monitoring.coreos.com',
+    'prometheusrules.monitoring.coreos.com',
+  ]);
 }
 
 /* Dockerfile ------------------------------------------------------------------------------ */

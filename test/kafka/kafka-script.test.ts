@@ -5,10 +5,11 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KAFKA_SCRIPT } from '../support/kafka.js';
+import { freePort } from '../support/net.js';
 
 interface Run {
   code: number;
@@ -25,15 +26,29 @@ function run(args: string[], env: Record<string, string>): Promise<Run> {
   });
 }
 
+/** Listens on a port the OS picks; the caller closes it. */
+async function listenAnywhere(): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+const close = (server: Server): Promise<void> => new Promise((r) => server.close(() => r()));
+
 describe('test/kafka/kafka.sh', () => {
   let runDir: string;
   let env: Record<string, string>;
+  let held: Server;
+  let port: number;
   beforeEach(async () => {
     runDir = await mkdtemp(join(tmpdir(), 'kafka-sh-test-'));
-    // An unused port and a private run dir: never touches a broker a developer has running.
-    env = { KAFKA_PORT: '39999', KAFKA_RUN_DIR: runDir, NETFLICKS_CACHE: join(runDir, 'cache') };
+    // A port the OS chose and we hold (no broker can be there) and a private run dir: never
+    // touches a broker a developer has running.
+    ({ server: held, port } = await listenAnywhere());
+    env = { KAFKA_PORT: String(port), KAFKA_RUN_DIR: runDir, NETFLICKS_CACHE: join(runDir, 'cache') };
   });
   afterEach(async () => {
+    await close(held);
     await rm(runDir, { recursive: true, force: true });
   });
 
@@ -59,14 +74,15 @@ describe('test/kafka/kafka.sh', () => {
   });
 
   test('up refuses a port held by another process (before any maven or java work)', async () => {
-    const server: Server = createServer();
-    await new Promise<void>((r) => server.listen(39999, '127.0.0.1', r));
-    try {
-      const r = await run(['up'], env);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain('127.0.0.1:39999 is in use by a process this script did not start');
-    } finally {
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    const r = await run(['up'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`127.0.0.1:${port} is in use by a process this script did not start`);
+    expect(r.stderr).not.toContain('resolving Kafka');
+  });
+
+  test('up refuses a busy controller port too', async () => {
+    const r = await run(['up'], { ...env, KAFKA_PORT: String(await freePort()), KAFKA_CONTROLLER_PORT: String(port) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`controller port 127.0.0.1:${port} is in use`);
   });
 });

@@ -15,6 +15,8 @@
 #                          jars live in $NETFLICKS_CACHE/kafka/<version>/libs
 #   KAFKA_RUN_DIR          data, config, pid and log (default ${TMPDIR:-/tmp}/netflicks-kafka-<port>)
 #   KAFKA_START_TIMEOUT    seconds `up` waits for readiness, default 60
+#   KAFKA_STOP_TIMEOUT     seconds `down` waits after SIGTERM before SIGKILL, default 30
+#   KAFKA_UP_WAIT          seconds `down` waits for an `up` in progress, default 60
 #   KAFKA_HEAP_OPTS        default "-Xms256m -Xmx512m"
 #   KAFKA_JVM_OPTS         default "-XX:TieredStopAtLevel=1" (faster start); "" for none
 #   JAVA_HOME, MVN         java and maven to use
@@ -36,6 +38,8 @@ LOG_FILE=$RUN_DIR/kafka.log
 CONFIG_FILE=$RUN_DIR/server.properties
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-60}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+# How long `down` waits for an `up` still in progress (resolving jars, starting).
+UP_WAIT=${KAFKA_UP_WAIT:-60}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 # C1 only: ~1.5 s faster start on 2 cores; a test broker never runs long enough to need C2.
 # Set KAFKA_JVM_OPTS="" to get the default JIT.
@@ -215,6 +219,11 @@ cmd_up() {
 
 cmd_down() {
   local pid
+  # An `up` in progress holds the lock until its broker is ready: wait for it, then stop that broker.
+  if [[ -d $RUN_DIR ]]; then
+    exec 9>"$RUN_DIR/.lock"
+    flock -w "$UP_WAIT" 9 || log "warning: an 'up' still holds $RUN_DIR/.lock after ${UP_WAIT}s; stopping what runs now"
+  fi
   if ! pid=$(running_pid); then
     rm -f "$PID_FILE"
     log "not running"

@@ -1,11 +1,14 @@
 /**
  * A real Kafka broker for tests.
  *
- * 1. If a broker answers on $KAFKA_BROKERS (default 127.0.0.1:9092), use it.
- * 2. Else, for a loopback address, run `test/kafka/kafka.sh up` (resolves and caches the jars on
- *    first use, then starts a single-node KRaft broker that outlives the test run).
- * 3. If that fails: under CI ($CI set) throw, so the run fails instead of silently skipping the
- *    integration tests; locally, return null and the caller skips with a console message.
+ * 1. If a broker answers on $KAFKA_BROKERS, use it. The jest global setup sets KAFKA_BROKERS for
+ *    the run: yours if you set it (or KAFKA_PORT), 127.0.0.1:9092 if a broker answers there (say,
+ *    `npm run kafka:up`), else a free loopback port.
+ * 2. Else, for a loopback address, start one with `test/kafka/kafka.sh up` in the run's directory
+ *    (the first run resolves its jars from Maven Central into the cache, ~20 s; later starts take
+ *    ~5 s). Whoever starts it, the run's teardown stops it, also on Ctrl-C.
+ * 3. If that fails (no Java or Maven, say): under CI throw, so the run fails instead of silently
+ *    skipping the integration tests; locally, return null: the suite is skipped by name.
  *
  * Usage in a test file (top-level await is fine in our ESM jest setup):
  *   const broker = await ensureKafka('platform kafka tests');
@@ -13,9 +16,12 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portAnswers } from './net.js';
+import { skipOrFail } from './skip.js';
+import { kafkaRunDir, runDir } from './test-run.js';
 
 export interface TestBroker {
   brokers: string[];
@@ -26,15 +32,16 @@ export interface TestBroker {
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const KAFKA_SCRIPT = resolve(ROOT, 'test/kafka/kafka.sh');
 
-/** First run resolves ~60 jars from Maven Central; later runs only start the JVM (~5-10 s). */
-const SCRIPT_TIMEOUT_MS = 5 * 60_000;
+/** Cold: ~60 jars from Maven Central (~20 s measured); kafka.sh's own start-up wait is 60 s. */
+const SCRIPT_TIMEOUT_MS = 4 * 60_000;
 
-export function brokersFromEnv(): string[] {
-  const list = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
+export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const fallback = `127.0.0.1:${env.KAFKA_PORT || 9092}`;
+  const list = (env.KAFKA_BROKERS ?? fallback)
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  return list.length > 0 ? list : ['127.0.0.1:9092'];
+  return list.length > 0 ? list : [fallback];
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
@@ -42,36 +49,38 @@ function splitHostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
 }
 
-/** True if something accepts TCP connections at host:port within timeoutMs. */
-export function portAnswers(address: string, timeoutMs = 1000): Promise<boolean> {
-  const { host, port } = splitHostPort(address);
-  return new Promise((done) => {
-    const socket = connect({ host, port });
-    const finish = (ok: boolean): void => {
-      socket.destroy();
-      done(ok);
-    };
-    socket.setTimeout(timeoutMs, () => finish(false));
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
-  });
-}
-
-function runScript(port: number): Promise<{ ok: boolean; output: string }> {
+function runScript(port: number, runDirectory: string): Promise<{ ok: boolean; output: string }> {
   return new Promise((done) => {
     execFile(
       KAFKA_SCRIPT,
       ['up'],
-      { cwd: ROOT, timeout: SCRIPT_TIMEOUT_MS, env: { ...process.env, KAFKA_PORT: String(port) }, maxBuffer: 4 * 1024 * 1024 },
-      (error, stdout, stderr) => done({ ok: !error, output: `${stdout}${stderr}`.trim() || String(error ?? '') }),
+      {
+        cwd: ROOT,
+        timeout: SCRIPT_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        env: { ...process.env, KAFKA_PORT: String(port), KAFKA_RUN_DIR: runDirectory },
+        maxBuffer: 4 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const timedOut = error?.killed ? `\nkafka.sh up did not finish within ${SCRIPT_TIMEOUT_MS / 1000} s` : '';
+        done({ ok: !error, output: `${stdout}${stderr}`.trim() + timedOut || String(error ?? '') });
+      },
     );
   });
 }
 
-/** CI set to anything but "", "0" or "false" (our Jenkinsfile sets CI=true, as do most CI systems). */
-export function isCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && !/^(0|false)$/i.test(ci);
+/** Tells the person at the terminal, once per run, why the run pauses. */
+function announceStart(runDirectory: string, address: string): void {
+  try {
+    mkdirSync(runDirectory, { recursive: true });
+    writeFileSync(join(runDirectory, 'announced'), '', { flag: 'wx' });
+  } catch {
+    return; // another worker said it already
+  }
+  process.stderr.write(
+    `netflicks tests: starting a Kafka broker on ${address} for this run (test/kafka/kafka.sh; the first run fetches its jars ` +
+      'from Maven Central); it is stopped when the run ends\n',
+  );
 }
 
 let pending: Promise<TestBroker | null> | undefined;
@@ -82,16 +91,19 @@ async function locate(purpose: string): Promise<TestBroker | null> {
 
   const { host, port } = splitHostPort(brokers[0]);
   const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
-  const result = local
-    ? await runScript(port)
-    : { ok: false, output: `no broker answers at ${brokers[0]}, and kafka.sh only starts brokers on 127.0.0.1` };
-  if (result.ok && (await portAnswers(brokers[0]))) return { brokers, startedByScript: true };
-
-  const message =
-    `Kafka broker unavailable for ${purpose}: nothing answers at ${brokers.join(',')} and ` +
-    `\`test/kafka/kafka.sh up\` failed.\n${result.output.split('\n').slice(-25).join('\n')}`;
-  if (isCi()) throw new Error(`${message}\n(CI is set: failing instead of skipping)`);
-  console.warn(`${message}\nSKIPPING ${purpose}. Start a broker with \`npm run kafka:up\` (needs Java 17 and mvn) or set KAFKA_BROKERS.`);
+  const run = runDir();
+  let reason: string;
+  if (!local) {
+    reason = `no broker answers at ${brokers[0]}, and kafka.sh only starts brokers on 127.0.0.1`;
+  } else if (!run) {
+    reason = `no broker answers at ${brokers[0]}, and only a run of the repository's jest config (npm test) starts one`;
+  } else {
+    announceStart(kafkaRunDir(run), brokers[0]);
+    const result = await runScript(port, kafkaRunDir(run));
+    if (result.ok && (await portAnswers(brokers[0]))) return { brokers, startedByScript: true };
+    reason = `no broker answers at ${brokers.join(',')} and \`test/kafka/kafka.sh up\` failed:\n${result.output.split('\n').slice(-25).join('\n')}`;
+  }
+  skipOrFail({ suite: purpose, needs: 'a Kafka broker (the tests start one with Java 17+ and Maven)', enable: 'install java and mvn, or `npm run kafka:up`, or set KAFKA_BROKERS', reason });
   return null;
 }
 

@@ -9,20 +9,26 @@
  * holds one, the server is stopped (whichever process started it). The server never keeps a
  * test process alive, so even a run whose blocks were all filtered out exits.
  *
- * If no server can be had: with CI set the test file FAILS (a database suite must never pass by
- * skipping in CI); locally it is skipped with a console message saying why.
+ * A server this run started and that is still up when the run ends is stopped by the run's
+ * teardown (test/support/jest-global-teardown.js), also on Ctrl-C.
+ *
+ * A server that fails to start FAILS the test file, with the server's own error: PostgreSQL is
+ * part of every run. Only where no embedded binaries exist for the platform (and DATABASE_URL is
+ * unset) is the suite skipped by name (failing under CI, as every missing infrastructure does).
  *
  *   await describePostgres('ratings', (db) => {
  *     test('…', async () => { await db.pool.query('…'); });
  *   });
+ *   // a suite that also needs something else: skipped by name when that is missing
+ *   await (kube ? describePostgres : describePostgres.skip)('operator', (db) => { … });
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createPool, describeError, migrate, parsePort, redactUrl, startEmbeddedPostgres, stopEmbeddedPostgres } from '@netflicks/db';
+import { createPool, describeError, embeddedDataDir, migrate, parsePort, platformPackageDir, redactUrl, startEmbeddedPostgres, stopEmbeddedPostgres } from '@netflicks/db';
+import { skipOrFail } from './skip.js';
+import { recordPostgresStarted, runDir, TEST_PG_INSTANCE as INSTANCE, TEST_PG_LEASE_KEY as LEASE_KEY } from './test-run.js';
 
 export const TEST_PORT = parsePort(process.env.NETFLICKS_TEST_PG_PORT, 54339);
-const INSTANCE = 'test';
-const LEASE_KEY = '7310475163021870451'; // any constant bigint, the same in every process
 const DB_PREFIX = 'netflicks_t_';
 /** Test databases older than this were left by a killed run: dropped on the next start. */
 const STALE_SECONDS = 6 * 3600;
@@ -56,23 +62,19 @@ interface Server {
 // Per test file (jest gives each file its own module instance): started or found once.
 let shared: Promise<Server> | undefined;
 
-export function inCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
-}
-
 export async function describePostgres(title: string, body: (db: PostgresTestContext) => void, opts: DescribePostgresOptions = {}): Promise<void> {
+  const noBinaries = process.env.DATABASE_URL ? undefined : missingBinaries();
+  if (noBinaries) {
+    skipOrFail({ suite: title, needs: 'PostgreSQL', enable: 'set DATABASE_URL (its role needs CREATEDB)', reason: noBinaries });
+    describePostgres.skip(title, body);
+    return;
+  }
   let server: Server;
   try {
     server = await (shared ??= acquireServer());
   } catch (err) {
     shared = undefined;
-    const reason = `PostgreSQL is not available: ${describeError(err)}`;
-    if (inCi()) throw new Error(`${reason}\n(CI is set: database tests fail rather than skip)`, { cause: err });
-    console.warn(`SKIPPING "${title}": ${reason}\nSet DATABASE_URL, or make the embedded server startable, to run these tests.`);
-    // Reached only outside CI (inCi() rethrows above), after the warning says why.
-    describe.skip(title, () => body(unavailable(reason)));
-    return;
+    throw new Error(`"${title}" needs PostgreSQL, which is not available: ${describeError(err)}`, { cause: err });
   }
 
   const databases: TestDatabase[] = [];
@@ -111,6 +113,20 @@ export async function describePostgres(title: string, body: (db: PostgresTestCon
   });
 }
 
+/** Registers the suite's tests as skipped, without a server (the caller has said why). */
+describePostgres.skip = (title: string, body: (db: PostgresTestContext) => void): void => {
+  describe.skip(title, () => body(unavailable(`"${title}" is skipped`)));
+};
+
+function missingBinaries(): string | undefined {
+  try {
+    platformPackageDir();
+    return undefined;
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
 function unavailable(reason: string): PostgresTestContext {
   const fail = (): never => {
     throw new Error(reason);
@@ -147,6 +163,8 @@ async function startTestServer(): Promise<string> {
     keepProcessAlive: false,
   });
   if (!handle.reused) {
+    const run = runDir();
+    if (run) recordPostgresStarted(run, { dataDir: embeddedDataDir(INSTANCE), port: TEST_PORT });
     const admin = await connect(handle.url);
     await dropStaleDatabases(admin).finally(() => admin.end());
   }

