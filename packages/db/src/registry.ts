@@ -641,15 +641,3 @@ export async function applyRetention(pool: pg.Pool, modelName: string, keepLast:
     return rows.map((r) => r.version).sort((a, b) => a - b);
   });
 }
-
-/** True when the error means PostgreSQL could not be reached (worth retrying later). */
-export function isConnectionError(err: unknown): boolean {
-  const code = sqlState(err);
-  if (code && (code.startsWith('08') || code === '57P01' || code === '57P03' || code === '53300')) return true;
-  const sys = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(sys)) return true;
-  if (err instanceof AggregateError) return err.errors.some(isConnectionError);
-  const cause = err instanceof Error ? err.cause : undefined;
-  if (cause !== undefined) return isConnectionError(cause);
-  return err instanceof Error && /Connection terminated|timeout expired|connect ECONNREFUSED/i.test(err.message);
-}

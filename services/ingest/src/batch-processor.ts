@@ -7,7 +7,7 @@ import type { Logger, MessageBatch, OutgoingMessage } from '@netflicks/platform'
 import type { DatabaseHealth } from './db-health.js';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
 import type { IngestMetrics } from './metrics.js';
-import type { EventStore, StoreResult } from './store.js';
+import type { EventStore, RetryReason, StoreResult } from './store.js';
 import type { TopicRoute } from './topics.js';
 
 export interface IngestTotals {
@@ -59,7 +59,7 @@ export class BatchProcessor {
 
     let stored: StoreResult;
     try {
-      stored = await this.d.store.apply(route.name, events);
+      stored = await this.d.store.apply(route.name, events, this.retried);
       if (events.length > 0) this.d.dbHealth.reportSuccess();
     } catch (err) {
       this.d.dbHealth.reportFailure(err);
@@ -84,6 +84,13 @@ export class BatchProcessor {
     this.count(route, batch, stored, dead);
     endTimer();
   }
+
+  private readonly retried = (reason: RetryReason, err: unknown): void => {
+    this.d.metrics.transactionRetries.inc({ reason });
+    // Not ready until a transaction succeeds again (or a readiness ping does).
+    if (reason === 'connection') this.d.dbHealth.reportFailure(err);
+    this.d.logger.warn({ err, reason }, 'batch transaction failed; redoing it');
+  };
 
   private count(route: TopicRoute, batch: MessageBatch, stored: StoreResult, dead: DeadLetter[]): void {
     const topic = route.name;
