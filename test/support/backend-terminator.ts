@@ -65,3 +65,21 @@ export function startTerminator(admin: pg.Pool, database: string, opts: Terminat
     },
   };
 }
+
+/**
+ * Waits until a backend of `database` is running a statement matching `queryPattern` (SQL LIKE),
+ * terminates it, and resolves with how many were cut: a connection lost exactly mid-COPY, say.
+ */
+export async function terminateDuring(admin: pg.Pool, database: string, queryPattern: string, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { rows } = await admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = $1 AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE $2 AND pg_terminate_backend(pid)`,
+      [database, queryPattern],
+    );
+    if (rows[0].n > 0) return rows[0].n;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`no statement like ${JSON.stringify(queryPattern)} ran in ${database} within ${timeoutMs} ms`);
+}

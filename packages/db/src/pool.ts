@@ -7,8 +7,8 @@
  * whole life. The loss still reaches the caller: the query in flight, or the next one, rejects.
  *
  * Every wait on the database is bounded: connecting (and waiting for a free client), each
- * statement (server side, plus a client-side read timeout for a server that stopped answering),
- * and a transaction left idle by a client that hung.
+ * statement (server side), a transaction left idle by a client that hung, and a peer that
+ * vanished without closing the connection (TCP keepalive).
  */
 import pg from 'pg';
 import { withContext } from './errors.js';
@@ -22,8 +22,6 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 300_000;
 /** A transaction whose client sends nothing for this long is ended by the server (its locks freed). */
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
-/** Beyond the statement timeout, how long the client waits for the server's own timeout error. */
-const READ_TIMEOUT_MARGIN_MS = 5_000;
 
 export interface PoolTimeouts {
   /** Connecting or waiting for a free client; default DEFAULT_CONNECT_TIMEOUT_MS. */
@@ -81,7 +79,9 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
     // A peer that vanished (no RST: a cut network, a dead node) is noticed by TCP keepalive.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + READ_TIMEOUT_MARGIN_MS } : {}),
+    // Server side. pg's client-side query_timeout is not used: its timer outlives a COPY TO stream
+    // (which never calls back) and would fail that stream long after it finished.
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
     ...(t.idleInTransactionTimeoutMs !== 0 ? { idle_in_transaction_session_timeout: t.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS } : {}),
   });
   // Without a listener, an idle client's error (server shutdown) would crash the process.
