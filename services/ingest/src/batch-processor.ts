@@ -59,7 +59,11 @@ export class BatchProcessor {
 
     let stored: StoreResult;
     try {
-      stored = await this.d.store.apply(route.name, events, this.retried);
+      stored = await this.d.store.apply(route.name, events, (reason, err) => {
+        this.retried(reason, err);
+        // Redoing takes a while: keep the partitions meanwhile (kafkajs only sends when one is due).
+        void batch.heartbeat().catch(() => {});
+      });
       if (events.length > 0) this.d.dbHealth.reportSuccess();
     } catch (err) {
       this.d.dbHealth.reportFailure(err);
