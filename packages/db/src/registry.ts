@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
 import type pg from 'pg';
-import { describeError, sqlState } from './errors.js';
+import { describeError } from './errors.js';
 import { withTransaction, type Queryable } from './pool.js';
 
 const gzip = promisify(gzipCb);

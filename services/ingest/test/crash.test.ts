@@ -4,12 +4,11 @@
  * The restart finishes with SIGTERM, which must drain, commit and exit 0.
  */
 import { generateSynthetic } from '@netflicks/data';
-import { importDataset } from '@netflicks/db';
-import { consumerGroupLag, createKafka, createLogger, type Admin, type KafkaClient, type Producer } from '@netflicks/platform';
+import { consumerGroupLag, createLogger } from '@netflicks/platform';
 import { simulate } from '@netflicks/simulator';
 import { ensureKafka, uniqueName, waitFor } from '../../../test/support/kafka.js';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { TopicSink, catalogueOnly, createTopics, expectTablesToMatch, expectedOutcome, killAll, processedCount, spawnIngest, uniqueTopics, waitForDisconnect, type IngestProcess } from './support.js';
+import { TopicSink, expectTablesToMatch, expectedOutcome, processedCount, setUpProcessTest, spawnIngest, uniqueTopics, waitForDisconnect, type IngestProcess } from './support.js';
 
 const broker = await ensureKafka('ingest crash test');
 const world = generateSynthetic({ users: 400, movies: 500, ratings: 9000, seed: 21 }).dataset;
@@ -23,12 +22,9 @@ if (!broker) {
     const logger = createLogger({ component: 'ingest-crash-test', level: process.env.LOG_LEVEL ?? 'silent' });
     const topics = uniqueTopics('crash');
     const groupId = uniqueName('crash-group');
-    let kafka: KafkaClient;
-    let admin: Admin;
-    let producer: Producer;
-    let created: string[] = [];
 
     const children: IngestProcess[] = [];
+    const k = setUpProcessTest({ brokers: broker.brokers, clientId: 'ingest-crash-test', logger, topics, partitions: 3, pool: () => db.pool, world, children });
     const startIngest = (): IngestProcess => {
       // The broker's minimum session: the restarted member gets the dead one's partitions after 6 s.
       const child = spawnIngest({ databaseUrl: db.url, brokers: broker.brokers, groupId, topics, env: { INGEST_SESSION_TIMEOUT_MS: '6000' } });
@@ -36,24 +32,9 @@ if (!broker) {
       return child;
     };
 
-    beforeAll(async () => {
-      kafka = createKafka({ brokers: broker.brokers, clientId: 'ingest-crash-test', logger });
-      admin = await kafka.admin();
-      created = await createTopics(admin, topics, 3);
-      producer = await kafka.producer();
-      await importDataset(db.pool, catalogueOnly(world));
-    });
-
-    afterAll(async () => {
-      killAll(children);
-      await producer?.disconnect();
-      await admin?.deleteTopics({ topics: created }).catch(() => undefined);
-      await admin?.disconnect();
-    });
-
     test('kill -9 mid-stream, restart: nothing lost, nothing doubled; SIGTERM then exits 0', async () => {
       const first = startIngest();
-      const sink = new TopicSink(producer, topics);
+      const sink = new TopicSink(k.producer, topics);
       // Paced, so the kill below lands while events are still arriving.
       const streaming = simulate(world, sink, { seed: 8, count: COUNT, rate: 4000, batchSize: 200, time: 'original' });
 
@@ -82,7 +63,7 @@ if (!broker) {
         throw new Error(`${String(err)}\n--- ingest output ---\n${second.output().slice(-4000)}`);
       });
       // Wait for the commit of the last batches too, then drain with SIGTERM.
-      await waitFor('lag 0', async () => (await consumerGroupLag(admin, groupId, Object.values(topics))).every((p) => p.lag === 0), 15_000, 100);
+      await waitFor('lag 0', async () => (await consumerGroupLag(k.admin, groupId, Object.values(topics))).every((p) => p.lag === 0), 15_000, 100);
       second.process.kill('SIGTERM');
       expect(await second.exited).toBe(0);
       expect(second.output()).toMatch(/"msg":"shutdown complete"/);

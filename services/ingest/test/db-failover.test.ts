@@ -95,7 +95,11 @@ if (!broker) {
 
       const metrics = parseMetrics(await service.registry.metrics());
       // Cut transactions were redone, and counted.
-      expect(metricSum(metrics, 'netflicks_ingest_transaction_retries_total', { reason: 'connection' })).toBeGreaterThan(0);
+      const redone = metricSum(metrics, 'netflicks_ingest_transaction_retries_total', { reason: 'connection' });
+      expect(redone).toBeGreaterThan(0);
+      if (process.env.INGEST_TEST_VERBOSE) {
+        console.log({ ...totals, redone, batchFailures: metricSum(metrics, 'netflicks_ingest_batch_failures_total'), duplicates: stats.duplicates });
+      }
     });
   });
 }

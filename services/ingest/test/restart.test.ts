@@ -5,19 +5,16 @@
  * a few seconds; every event stored exactly once at the end. INGEST_TEST_VERBOSE prints the times.
  */
 import { generateSynthetic } from '@netflicks/data';
-import { importDataset } from '@netflicks/db';
-import { createKafka, createLogger, type Admin, type KafkaClient, type Producer } from '@netflicks/platform';
+import { createLogger } from '@netflicks/platform';
 import { simulate } from '@netflicks/simulator';
 import { ensureKafka, uniqueName, waitFor } from '../../../test/support/kafka.js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import {
   TopicSink,
-  catalogueOnly,
-  createTopics,
   expectTablesToMatch,
   expectedOutcome,
-  killAll,
   processedCount,
+  setUpProcessTest,
   spawnIngest,
   uniqueTopics,
   waitForDisconnect,
@@ -39,10 +36,7 @@ if (!broker) {
     const topics = uniqueTopics('restart');
     const groupId = uniqueName('restart-group');
     const children: IngestProcess[] = [];
-    let kafka: KafkaClient;
-    let admin: Admin;
-    let producer: Producer;
-    let created: string[] = [];
+    const k = setUpProcessTest({ brokers: broker.brokers, clientId: 'ingest-restart-test', logger, topics, partitions: 3, pool: () => db.pool, world, children });
 
     const start = (): IngestProcess => {
       const child = spawnIngest({ databaseUrl: db.url, brokers: broker.brokers, groupId, topics });
@@ -58,23 +52,8 @@ if (!broker) {
       return Date.now() - t0;
     };
 
-    beforeAll(async () => {
-      kafka = createKafka({ brokers: broker.brokers, clientId: 'ingest-restart-test', logger });
-      admin = await kafka.admin();
-      created = await createTopics(admin, topics, 3);
-      producer = await kafka.producer();
-      await importDataset(db.pool, catalogueOnly(world));
-    });
-
-    afterAll(async () => {
-      killAll(children);
-      await producer?.disconnect();
-      await admin?.deleteTopics({ topics: created }).catch(() => undefined);
-      await admin?.disconnect();
-    });
-
     test('kill -9 then SIGTERM, each followed by a restart: writing again within seconds, nothing lost or doubled', async () => {
-      const sink = new TopicSink(producer, topics);
+      const sink = new TopicSink(k.producer, topics);
       // A steady stream lasting longer than the restarts below: there is always something to write.
       const streaming = simulate(world, sink, { seed: 3, count: 8000, rate: 400, batchSize: 20, time: 'original' });
       try {

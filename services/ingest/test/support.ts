@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { EVENT_TOPICS, decodeEvent, type EventTopic, type NetflicksEvent } from '@netflicks/data';
-import { ensureTopics, netflicksTopicSpecs, type Admin, type Producer } from '@netflicks/platform';
+import { createKafka, ensureTopics, netflicksTopicSpecs, type Admin, type KafkaClient, type Logger, type Producer } from '@netflicks/platform';
 import { emptyRatingTable, type Dataset } from '@netflicks/recsys';
 import type { EventSink } from '@netflicks/simulator';
+import { importDataset } from '@netflicks/db';
 import type pg from 'pg';
 import type { IngestTopics, TopicKey } from '../src/index.js';
 import { uniqueName } from '../../../test/support/kafka.js';
@@ -254,4 +255,62 @@ export async function waitForDisconnect(pool: pg.Pool, applicationName: string, 
     if (Date.now() > deadline) throw new Error(`backends of ${applicationName} still connected after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface ProcessTestKafka {
+  readonly kafka: KafkaClient;
+  readonly admin: Admin;
+  readonly producer: Producer;
+}
+
+export interface ProcessTestSetup {
+  brokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  topics: IngestTopics;
+  partitions: number;
+  /** The database the processes write to, and the world whose catalogue it gets. */
+  pool: () => pg.Pool;
+  world: Dataset;
+  /** Killed after the block, whatever the outcome. */
+  children: IngestProcess[];
+}
+
+/**
+ * beforeAll/afterAll of a block that runs `netflicks ingest` processes: Kafka clients, the
+ * block's topics (deleted afterwards), the catalogue imported, and every child killed at the end.
+ */
+export function setUpProcessTest(setup: ProcessTestSetup): ProcessTestKafka {
+  let kafka: KafkaClient | undefined;
+  let admin: Admin | undefined;
+  let producer: Producer | undefined;
+  let created: string[] = [];
+  beforeAll(async () => {
+    kafka = createKafka({ brokers: [...setup.brokers], clientId: setup.clientId, logger: setup.logger });
+    admin = await kafka.admin();
+    created = await createTopics(admin, setup.topics, setup.partitions);
+    producer = await kafka.producer();
+    await importDataset(setup.pool(), catalogueOnly(setup.world));
+  });
+  afterAll(async () => {
+    killAll(setup.children);
+    await producer?.disconnect();
+    await admin?.deleteTopics({ topics: created }).catch(() => undefined);
+    await admin?.disconnect();
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is created in beforeAll`);
+    return v;
+  };
+  return {
+    get kafka() {
+      return need(kafka, 'kafka');
+    },
+    get admin() {
+      return need(admin, 'admin');
+    },
+    get producer() {
+      return need(producer, 'producer');
+    },
+  };
 }

@@ -5,15 +5,13 @@
  * (the poll interval is ten minutes, so only a re-established LISTEN can pick it up in time).
  */
 import { EventEmitter } from 'node:events';
-import type pg from 'pg';
-import { compressArtifact, promoteModelVersion, registerModelVersion } from '@netflicks/db';
+import { promoteModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
-import { fingerprintRatings } from '@netflicks/recsys';
 import { startTerminator } from '../../../test/support/backend-terminator.js';
 import { waitFor } from '../../../test/support/kafka.js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
-import { trainTestModel, type TestModel } from './support.js';
+import { registerTestModel, trainTestModel, type TestModel } from './support.js';
 
 const logger = createLogger({ component: 'recommend-api-failover-test', level: 'silent' });
 
@@ -25,23 +23,6 @@ beforeAll(async () => {
   model2 = await trainTestModel({ seed: 8 });
 });
 
-async function register(pool: pg.Pool, model: TestModel): Promise<number> {
-  const record = await registerModelVersion(
-    pool,
-    {
-      modelName: 'movies',
-      algorithms: ['hybrid'],
-      hyperparameters: {},
-      holdout: 'none',
-      data: { watermark: new Date(model.maxTimestamp * 1000), fingerprint: fingerprintRatings(model.dataset.ratings), ratings: model.dataset.ratings.length, users: 200, movies: 300 },
-      metrics: {},
-      actor: 'test',
-    },
-    await compressArtifact(model.bytes),
-  );
-  return record.version;
-}
-
 await describePostgres('registry follower under connection terminations', (db) => {
   let api: RunningApi | undefined;
   afterAll(async () => {
@@ -50,7 +31,7 @@ await describePostgres('registry follower under connection terminations', (db) =
 
   test('keeps serving while its connections are cut, and picks up a promotion made after the terminations', async () => {
     const target = await db.createDatabase();
-    const v1 = await register(target.pool, model1);
+    const v1 = await registerTestModel(target.pool, model1);
     await promoteModelVersion(target.pool, 'movies', v1, { actor: 'test', force: true });
     const config = loadApiConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_NAME: 'movies', DATABASE_URL: target.url, MODEL_POLL_INTERVAL_MS: '600000', FRESH_RATINGS_TTL_MS: '0' });
     const running = await runRecommendApi(config, { logger, exit: () => {}, signalSource: new EventEmitter() as never });
@@ -75,7 +56,7 @@ await describePostgres('registry follower under connection terminations', (db) =
     try {
       await new Promise((r) => setTimeout(r, 1500));
       // A promotion while connections are being cut: its notification or its load may be lost.
-      v2 = await retryOnConnectionLoss(() => register(target.pool, model2));
+      v2 = await retryOnConnectionLoss(() => registerTestModel(target.pool, model2));
       await retryOnConnectionLoss(() => promoteModelVersion(target.pool, 'movies', v2, { actor: 'test', force: true }));
       await new Promise((r) => setTimeout(r, 1500));
     } finally {
@@ -85,7 +66,7 @@ await describePostgres('registry follower under connection terminations', (db) =
 
     // Whatever was lost meanwhile, following resumes: v2 once reconnected, then a new promotion.
     await waitFor('v2 after the terminations', () => running.holder.current?.identity.version === v2, 10_000, 25);
-    const v3 = await register(target.pool, model1);
+    const v3 = await registerTestModel(target.pool, model1);
     await promoteModelVersion(target.pool, 'movies', v3, { actor: 'test', force: true });
     await waitFor('v3 by notification', () => running.holder.current?.identity.version === v3, 5_000, 25);
     expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
