@@ -25,7 +25,7 @@ const broker = await ensureKafka('ingest restart test');
 const world = generateSynthetic({ users: 300, movies: 400, ratings: 6000, seed: 33 }).dataset;
 /** Restart to first row written, at most (measured: docs/failure-modes.md). */
 const AFTER_KILL_MS = 10_000;
-const AFTER_SIGTERM_MS = 6_000;
+const AFTER_SIGTERM_MS = 8_000;
 
 if (!broker) {
   // Local runs only: ensureKafka() throws under CI when no broker answers, so CI never skips.
