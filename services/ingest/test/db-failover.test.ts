@@ -2,8 +2,8 @@
  * PostgreSQL dropping ingest's connections at any moment, on the busy path: a stream flows
  * through the real broker into the real ingest service (three partition batches in flight) while
  * an admin connection terminates every backend of the database again and again. The service must
- * stay up, keep retrying, and end with every valid event stored exactly once and every invalid one
- * dead-lettered once.
+ * stay up, keep retrying, report not-ready meanwhile, and end with every valid event stored exactly
+ * once and every invalid one dead-lettered once.
  */
 import { generateSynthetic } from '@netflicks/data';
 import { createPool, importDataset } from '@netflicks/db';
@@ -70,6 +70,15 @@ if (!broker) {
       await service.whenJoined();
 
       const sink = new TopicSink(producer, topics);
+      // /readyz meanwhile: sampled every few milliseconds (the probe caches its answer for 1 s).
+      let sampling = true;
+      const readiness = new Set<boolean>();
+      const sampler = (async () => {
+        while (sampling) {
+          readiness.add((await service!.readiness()).ready);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
       const terminator = startTerminator(db.pool, target.name);
       let totals;
       try {
@@ -79,7 +88,11 @@ if (!broker) {
         await waitFor('half of the stream under terminations', () => service!.stats().consumed >= COUNT / 2, 60_000, 50);
       } finally {
         totals = await terminator.stop();
+        sampling = false;
+        await sampler;
       }
+      // Not ready while transactions were being cut.
+      expect(readiness.has(false)).toBe(true);
       // The terminations hit the service while it was working, not only idle connections.
       expect(totals.terminatedBusy).toBeGreaterThan(5);
 
