@@ -59,6 +59,10 @@ export const ingestConfigSchema = z
     INGEST_SHUTDOWN_TIMEOUT_MS: envInt({ min: 1000, max: 600_000 }).default(20_000),
     /** How long a movie id found missing stays "unknown" before the catalogue is asked again. */
     INGEST_UNKNOWN_MOVIE_TTL_MS: envInt({ min: 0, max: 3_600_000 }).default(5000),
+    // Bounded waits on PostgreSQL (createPool's defaults when unset; 0 = none for the last two).
+    DATABASE_CONNECT_TIMEOUT_MS: envInt({ min: 1, max: 86_400_000 }).optional(),
+    DATABASE_STATEMENT_TIMEOUT_MS: envInt({ min: 0, max: 86_400_000 }).optional(),
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: envInt({ min: 0, max: 86_400_000 }).optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();
