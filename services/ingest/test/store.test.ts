@@ -61,9 +61,11 @@ await describePostgres('EventStore', (db) => {
     const { pool, failures } = failingPool(db.pool, CONFLICT_ATTEMPTS - 1, '40P01');
     const store = new EventStore(pool);
     const items = [rating(1001, movie(0), 4), rating(1002, movie(1), 3), rating(1001, movie(2), 5)].map((e, i) => decoded(e, i));
-    const result = await store.apply('ratings', items);
+    const reported: string[] = [];
+    const result = await store.apply('ratings', items, (reason) => reported.push(reason));
     expect(failures()).toBe(CONFLICT_ATTEMPTS - 1);
     expect(store.conflictRetries).toBe(CONFLICT_ATTEMPTS - 1);
+    expect(reported).toEqual(Array(CONFLICT_ATTEMPTS - 1).fill('conflict'));
     expect(result).toEqual({ ingested: 3, duplicates: 0, unknownMovie: [], rejected: [] });
     const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ratings WHERE user_id IN (1001, 1002)');
     expect(rows[0].n).toBe(3);
