@@ -1,11 +1,17 @@
 /**
  * How soon a restarted `netflicks ingest` (the compiled CLI, default settings) writes again while
  * events keep arriving: after a kill -9 (the dead member's partitions are handed over when its
- * session times out) and after SIGTERM (the member leaves the group on the way out). Both within
- * a few seconds; every event stored exactly once at the end. INGEST_TEST_VERBOSE prints the times.
+ * session times out) and after SIGTERM (the member leaves the group on the way out). Every event
+ * is stored exactly once at the end.
+ *
+ * Process start-up depends on the machine's load, so the bounds are on what the settings decide:
+ * when the new process joins its group (with its partitions), counted from the later of "its
+ * health server is up" and, after kill -9, "the dead member's session has expired". The
+ * signal-to-first-row times (docs/failure-modes.md) are printed with INGEST_TEST_VERBOSE.
  */
 import { generateSynthetic } from '@netflicks/data';
 import { createLogger } from '@netflicks/platform';
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../src/index.js';
 import { simulate } from '@netflicks/simulator';
 import { ensureKafka, uniqueName, waitFor } from '../../../test/support/kafka.js';
 import { describePostgres } from '../../../test/support/postgres.js';
@@ -23,9 +29,8 @@ import {
 
 const broker = await ensureKafka('ingest restart test');
 const world = generateSynthetic({ users: 300, movies: 400, ratings: 6000, seed: 33 }).dataset;
-/** Restart to first row written, at most (measured: docs/failure-modes.md). */
-const AFTER_KILL_MS = 10_000;
-const AFTER_SIGTERM_MS = 8_000;
+/** From "up, and nothing to wait for" to joined, at most: a JoinGroup/SyncGroup round, with slack for a loaded machine. */
+const JOIN_MS = 3000;
 
 if (!broker) {
   // Local runs only: ensureKafka() throws under CI when no broker answers, so CI never skips.
@@ -70,12 +75,17 @@ if (!broker) {
         second.process.kill('SIGTERM');
         const stoppedAt = Date.now();
         expect(await second.exited).toBe(0);
+        const exitedAfter = Date.now() - stoppedAt;
         const third = start();
         const afterStop = await firstRowAfter(await processedCount(db.pool), stoppedAt, third, 'a row from the process started after SIGTERM');
 
-        if (process.env.INGEST_TEST_VERBOSE) console.log({ afterKillMs: afterKill, afterSigtermMs: afterStop });
-        expect(afterKill).toBeLessThan(AFTER_KILL_MS);
-        expect(afterStop).toBeLessThan(AFTER_SIGTERM_MS);
+        const up2 = logTime(second, 'health server listening');
+        const up3 = logTime(third, 'health server listening');
+        if (process.env.INGEST_TEST_VERBOSE) {
+          console.log({ afterKillMs: afterKill, afterSigtermMs: afterStop, sigtermExitMs: exitedAfter, startUpMs: [up2 - killedAt, up3 - stoppedAt - exitedAfter] });
+        }
+        expect(logTime(second, 'joined consumer group') - Math.max(up2, killedAt + DEFAULT_SESSION_TIMEOUT_MS)).toBeLessThan(JOIN_MS);
+        expect(logTime(third, 'joined consumer group') - up3).toBeLessThan(JOIN_MS);
 
         expect((await streaming).total).toBe(8000);
         const expected = expectedOutcome(sink.sent, new Set(world.movies.map((m) => m.id)));
@@ -88,4 +98,14 @@ if (!broker) {
       }
     });
   });
+}
+
+/** When the process first logged `msg` (its JSON log's time). */
+function logTime(child: IngestProcess, msg: string): number {
+  for (const line of child.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { msg?: string; time?: string };
+    if (entry.msg === msg && entry.time) return Date.parse(entry.time);
+  }
+  throw new Error(`the ingest process never logged "${msg}"\n${child.output().slice(-3000)}`);
 }
