@@ -3,7 +3,7 @@
  * that accepts connections but never answers, as a hung database does).
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { createPool, poolTimeoutsFromEnv, withTransaction } from '@netflicks/db';
+import { createPool, migrate, poolTimeoutsFromEnv, withTransaction } from '@netflicks/db';
 import { describePostgres } from '../../../test/support/postgres.js';
 
 describe('poolTimeoutsFromEnv', () => {
@@ -46,6 +46,9 @@ await describePostgres('createPool against PostgreSQL', (db) => {
       const { rows } = await pool.query<{ s: string; i: string }>("SELECT current_setting('statement_timeout') AS s, current_setting('idle_in_transaction_session_timeout') AS i");
       expect(rows[0]).toEqual({ s: '250ms', i: '5s' });
       await expect(pool.query('SELECT pg_sleep(3)')).rejects.toMatchObject({ code: '57014' });
+      // Migrations lift it for their session only: the client goes back to the pool with it.
+      await migrate(pool);
+      expect((await pool.query<{ s: string }>("SELECT current_setting('statement_timeout') AS s")).rows[0].s).toBe('250ms');
     } finally {
       await pool.end();
     }
