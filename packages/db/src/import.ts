@@ -57,6 +57,8 @@ export async function importDataset(pool: pg.Pool, dataset: Dataset, opts: Impor
   const result = await withTransaction(pool, async (client) => {
     await client.query("SET LOCAL work_mem = '64MB'");
     await client.query("SET LOCAL maintenance_work_mem = '512MB'");
+    // A deliberate bulk load: its index rebuilds may outlast the pool's statement timeout.
+    await client.query('SET LOCAL statement_timeout = 0');
     // All locks first, in one order: writers of these tables (the ingest) wait until we commit,
     // and nothing can hold a lock we need later (the keys re-added at the end lock users and movies).
     await client.query('LOCK TABLE movies, users, ratings, rating_history IN SHARE ROW EXCLUSIVE MODE');

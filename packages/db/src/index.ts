@@ -30,7 +30,8 @@ export {
   type MigrateResult,
   type Migration,
 } from './migrate.js';
-export { createPool, withTransaction, type PoolOptions, type Queryable } from './pool.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, createPool, poolTimeoutsFromEnv, withTransaction, type PoolOptions, type PoolTimeouts, type Queryable } from './pool.js';
+export { isConnectionError, withConnectionRetry, type ConnectionRetryOptions } from './resilience.js';
 export {
   MovieIdCache,
   applyEventBatch,
@@ -58,7 +59,6 @@ export {
   findVersionByTrainingRun,
   getLiveVersion,
   getModelVersion,
-  isConnectionError,
   listModelVersions,
   listModels,
   listTransitions,

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { copyOutNumbers } from './copy.js';
 import { withContext } from './errors.js';
 import type { Queryable } from './pool.js';
+import { withConnectionRetry } from './resilience.js';
 
 export interface LoadRatingsOptions {
   onProgress?: ProgressFn;
@@ -57,8 +58,13 @@ export interface TrainingSnapshot {
 /**
  * Ratings and catalogue read in ONE repeatable-read, read-only transaction: a consistent
  * snapshot even while ingest keeps writing (no rating newer than the watermark is half-seen).
+ * A read: when the connection is lost (mid-COPY included), it is taken again on a fresh one.
  */
-export async function loadTrainingSnapshot(pool: pg.Pool, opts: LoadRatingsOptions = {}): Promise<TrainingSnapshot> {
+export function loadTrainingSnapshot(pool: pg.Pool, opts: LoadRatingsOptions = {}): Promise<TrainingSnapshot> {
+  return withConnectionRetry(() => takeSnapshot(pool, opts));
+}
+
+async function takeSnapshot(pool: pg.Pool, opts: LoadRatingsOptions): Promise<TrainingSnapshot> {
   const client = await pool.connect().catch((err: unknown) => {
     throw withContext('loading the training snapshot: connecting', err);
   });

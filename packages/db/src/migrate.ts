@@ -83,6 +83,9 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
   const client = await pool.connect();
   let broken = false;
   try {
+    // Waiting for another migrator, and a migration rewriting a large table, may outlast the
+    // pool's statement timeout: this session has none (RESET below, before it goes back).
+    await client.query('SET statement_timeout = 0');
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATION_LOCK_KEY.toString()]);
     if (!rows[0].ok) {
       log('another process is migrating this database; waiting for it');
@@ -99,6 +102,11 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     if (!(err instanceof MigrationError)) broken = true;
     throw err;
   } finally {
+    if (!broken) {
+      await client.query('RESET statement_timeout').catch(() => {
+        broken = true;
+      });
+    }
     client.release(broken);
   }
 }

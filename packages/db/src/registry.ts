@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
 import { MODEL_NAME_PATTERN, type Baseline } from '@netflicks/contracts';
 import type pg from 'pg';
-import { describeError, sqlState } from './errors.js';
+import { describeError } from './errors.js';
 import { withTransaction, type Queryable } from './pool.js';
 
 const gzip = promisify(gzipCb);
@@ -629,16 +629,4 @@ export async function applyRetention(pool: pg.Pool, modelName: string, keepLast:
     for (const r of rows) await audit(client, modelName, r.version, r.state, 'deleted', opts.actor, opts.reason ?? `retention: keep last ${keepLast}`);
     return rows.map((r) => r.version).sort((a, b) => a - b);
   });
-}
-
-/** True when the error means PostgreSQL could not be reached (worth retrying later). */
-export function isConnectionError(err: unknown): boolean {
-  const code = sqlState(err);
-  if (code && (code.startsWith('08') || code === '57P01' || code === '57P03' || code === '53300')) return true;
-  const sys = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(sys)) return true;
-  if (err instanceof AggregateError) return err.errors.some(isConnectionError);
-  const cause = err instanceof Error ? err.cause : undefined;
-  if (cause !== undefined) return isConnectionError(cause);
-  return err instanceof Error && /Connection terminated|timeout expired|connect ECONNREFUSED/i.test(err.message);
 }

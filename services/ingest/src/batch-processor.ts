@@ -7,7 +7,7 @@ import type { Logger, MessageBatch, OutgoingMessage } from '@netflicks/platform'
 import type { DatabaseHealth } from '@netflicks/db';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
 import type { IngestMetrics } from './service-metrics.js';
-import type { EventStore, StoreResult } from './store.js';
+import type { EventStore, RetryReason, StoreResult } from './store.js';
 import type { TopicRoute } from './topics.js';
 
 export interface IngestTotals {
@@ -59,7 +59,11 @@ export class BatchProcessor {
 
     let stored: StoreResult;
     try {
-      stored = await this.deps.store.apply(route.name, events);
+      stored = await this.deps.store.apply(route.name, events, (reason, err) => {
+        this.retried(reason, err);
+        // Redoing takes a while: keep the partitions meanwhile (kafkajs only sends when one is due).
+        void batch.heartbeat().catch(() => {});
+      });
       if (events.length > 0) this.deps.dbHealth.reportSuccess();
     } catch (err) {
       this.deps.dbHealth.reportFailure(err);
@@ -84,6 +88,13 @@ export class BatchProcessor {
     this.count(route, batch, stored, dead);
     endTimer();
   }
+
+  private readonly retried = (reason: RetryReason, err: unknown): void => {
+    this.deps.metrics.transactionRetries.inc({ reason });
+    // Not ready until a transaction succeeds again (or a readiness ping does).
+    if (reason === 'connection') this.deps.dbHealth.reportFailure(err);
+    this.deps.logger.warn({ err, reason }, 'batch transaction failed; redoing it');
+  };
 
   private count(route: TopicRoute, batch: MessageBatch, stored: StoreResult, dead: DeadLetter[]): void {
     const topic = route.name;

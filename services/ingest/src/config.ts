@@ -20,6 +20,11 @@ export const DEFAULT_CONCURRENCY = 3;
  * batch of the previous fetch is done, so big batches leave cores idle at the tail.
  */
 export const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
+/**
+ * The brokers' default minimum (group.min.session.timeout.ms): a process restarted after a crash
+ * takes over the dead member's partitions this soon (docs/failure-modes.md has the measurements).
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
 
 const topicName = () => z.string().trim().regex(TOPIC_NAME, 'expected a Kafka topic name ([A-Za-z0-9._-], at most 249 characters)');
 
@@ -50,10 +55,14 @@ export const ingestConfigSchema = z
     /** Default: INGEST_CONCURRENCY + 1 (one spare connection for the readiness probe). */
     INGEST_DB_POOL_SIZE: envInt({ min: 1, max: 200 }).optional(),
     /** Below the broker's group.min.session.timeout.ms (6 s by default) the join is refused. */
-    INGEST_SESSION_TIMEOUT_MS: envInt({ min: 1000, max: 600_000 }).default(30_000),
+    INGEST_SESSION_TIMEOUT_MS: envInt({ min: 1000, max: 600_000 }).default(DEFAULT_SESSION_TIMEOUT_MS),
     INGEST_SHUTDOWN_TIMEOUT_MS: envInt({ min: 1000, max: 600_000 }).default(20_000),
     /** How long a movie id found missing stays "unknown" before the catalogue is asked again. */
     INGEST_UNKNOWN_MOVIE_TTL_MS: envInt({ min: 0, max: 3_600_000 }).default(5000),
+    // Bounded waits on PostgreSQL (createPool's defaults when unset; 0 = none for the last two).
+    DATABASE_CONNECT_TIMEOUT_MS: envInt({ min: 1, max: 86_400_000 }).optional(),
+    DATABASE_STATEMENT_TIMEOUT_MS: envInt({ min: 0, max: 86_400_000 }).optional(),
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: envInt({ min: 0, max: 86_400_000 }).optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();

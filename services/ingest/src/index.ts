@@ -5,6 +5,7 @@ export {
   DEFAULT_GROUP_ID,
   DEFAULT_MAX_BYTES_PER_PARTITION,
   DEFAULT_METRICS_PORT,
+  DEFAULT_SESSION_TIMEOUT_MS,
   ingestConfigSchema,
   loadIngestConfig,
   topicsOf,

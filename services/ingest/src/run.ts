@@ -54,6 +54,9 @@ export async function runIngest(config: IngestConfig, opts: RunIngestOptions = {
     const pool = createPool(db.url, {
       max: config.INGEST_DB_POOL_SIZE ?? config.INGEST_CONCURRENCY + 1,
       applicationName: 'netflicks-ingest',
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
       onIdleError: (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'),
     });
     shutdown.register('database pool', () => pool.end());

@@ -14,6 +14,8 @@ export interface IngestMetrics {
   batchSize: Histogram<string>;
   /** Batches that failed and will be redelivered, by where they failed. */
   batchFailures: Counter<'stage'>;
+  /** Batch transactions redone: after a deadlock/serialization failure, or a lost connection. */
+  transactionRetries: Counter<'reason'>;
 }
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
@@ -51,6 +53,11 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       name: 'netflicks_ingest_batch_failures_total',
       help: 'Batches that failed (and are redelivered after a backoff), by stage: database or dlq.',
       labelNames: ['stage'],
+    }),
+    transactionRetries: counter(registry, {
+      name: 'netflicks_ingest_transaction_retries_total',
+      help: 'Batch transactions redone at once, by reason: conflict (deadlock or serialization failure) or connection (lost mid-transaction).',
+      labelNames: ['reason'],
     }),
   };
 }

@@ -43,7 +43,7 @@ import { EventStore } from './store.js';
 import { DEFAULT_TOPICS, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
 
 export { BatchFailedError, type IngestTotals } from './batch-processor.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_GROUP_ID, DEFAULT_MAX_BYTES_PER_PARTITION } from './config.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_GROUP_ID, DEFAULT_MAX_BYTES_PER_PARTITION, DEFAULT_SESSION_TIMEOUT_MS } from './config.js';
 
 export interface IngestServiceOptions {
   kafka: KafkaClient;
@@ -65,7 +65,7 @@ export interface IngestServiceOptions {
   maxBytesPerPartition?: number;
   /** Default 500 ms. */
   maxWaitTimeMs?: number;
-  /** Default 30000 ms. A restarted member takes over a dead one's partitions after this long. */
+  /** Default DEFAULT_SESSION_TIMEOUT_MS. A restarted member takes over a dead one's partitions after this long. */
   sessionTimeoutMs?: number;
   /** Redelivery backoff of a failed batch (then the consumer restarts and starts over). */
   retry?: RetryOptions;
@@ -115,6 +115,7 @@ export class IngestService {
         await this.producer.send(topic, records);
       },
     });
+    const sessionTimeout = opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     this.consumer = opts.kafka.consumer({
       groupId: this.groupId,
       topics: [...this.routes.keys()],
@@ -122,9 +123,9 @@ export class IngestService {
       partitionsConsumedConcurrently: opts.concurrency ?? DEFAULT_CONCURRENCY,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
       maxWaitTimeMs: opts.maxWaitTimeMs ?? 500,
-      sessionTimeoutMs: opts.sessionTimeoutMs ?? 30_000,
-      // kafkajs requires heartbeat < session timeout; a third leaves room for two misses.
-      heartbeatIntervalMs: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+      sessionTimeoutMs: sessionTimeout,
+      // Several heartbeats per session, so one slow one does not cost the partitions.
+      heartbeatIntervalMs: Math.min(3000, Math.max(500, Math.floor(sessionTimeout / 6))),
       retry: opts.retry ?? DEFAULT_RETRY,
     });
     registerConsumerLagMetric(this.registry, this.consumer, this.logger);

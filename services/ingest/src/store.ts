@@ -13,10 +13,16 @@
  * by event (users, then that user's rating), which can cross a concurrent batch's order. Postgres
  * then aborts one transaction (40P01; 40001 likewise); that transaction is simply redone here, a
  * few times with a short random pause, before the error counts as a failed batch. The events go
- * one by one in user order, which makes the crossing rarer. Any other error (connection lost,
- * server restarting) is thrown: the batch is retried by redelivery.
+ * one by one in user order, which makes the crossing rarer.
+ *
+ * Lost connections: a connection can be cut at any point of the transaction (a failover, a
+ * restart, pg_terminate_backend). The transaction is then redone on a fresh connection, a few
+ * times with growing pauses; that is safe even when the COMMIT went through and only its
+ * acknowledgement was lost, since the redo finds every event processed and counts duplicates.
+ * When the database stays unreachable the error is thrown: the batch is retried by redelivery.
+ * Any other error is thrown at once.
  */
-import { MovieIdCache, applyEventBatch, describeError, sqlState, withTransaction } from '@netflicks/db';
+import { MovieIdCache, applyEventBatch, describeError, isConnectionError, sqlState, withTransaction } from '@netflicks/db';
 import type pg from 'pg';
 import type { Decoded } from './decode.js';
 
@@ -64,11 +70,21 @@ export function isTransactionConflict(err: unknown): boolean {
 
 /** Attempts of one batch's transaction when it keeps being chosen as a deadlock victim. */
 export const CONFLICT_ATTEMPTS = 4;
+/** Attempts of one batch's transaction when its connection keeps being lost (~3 s of pauses in all). */
+export const CONNECTION_ATTEMPTS = 6;
+
+/** Why a batch's transaction was redone. */
+export type RetryReason = 'conflict' | 'connection';
+
+/** Told about each redo (metrics, readiness). */
+export type RetryListener = (reason: RetryReason, err: unknown) => void;
 
 export class EventStore {
   private readonly movies: MovieIdCache;
   /** Transactions redone after a deadlock or serialization failure (see the module comment). */
   conflictRetries = 0;
+  /** Transactions redone after their connection was lost. */
+  connectionRetries = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -77,17 +93,30 @@ export class EventStore {
     this.movies = new MovieIdCache({ negativeTtlMs: opts.unknownMovieTtlMs ?? 5000 });
   }
 
-  /** Applies `items` (all from `topic`); throws on errors worth retrying. */
-  async apply(topic: string, items: readonly Decoded[]): Promise<StoreResult> {
+  /** Applies `items` (all from `topic`); throws on errors worth retrying later. */
+  async apply(topic: string, items: readonly Decoded[], onRetry?: RetryListener): Promise<StoreResult> {
     if (items.length === 0) return { ingested: 0, duplicates: 0, unknownMovie: [], rejected: [] };
-    for (let attempt = 1; ; attempt++) {
+    let conflicts = 0;
+    let lost = 0;
+    for (;;) {
       try {
         return await this.applyOnce(topic, items);
       } catch (err) {
-        if (attempt >= CONFLICT_ATTEMPTS || !isTransactionConflict(err)) throw err;
-        this.conflictRetries++;
-        // Random, growing pauses so the two transactions do not meet again at once.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+        let pauseMs: number;
+        if (isTransactionConflict(err) && ++conflicts < CONFLICT_ATTEMPTS) {
+          this.conflictRetries++;
+          // Random, growing pauses so the two transactions do not meet again at once.
+          pauseMs = Math.random() * 20 * conflicts;
+          onRetry?.('conflict', err);
+        } else if (isConnectionError(err) && ++lost < CONNECTION_ATTEMPTS) {
+          this.connectionRetries++;
+          // 100 ms doubling to 1.6 s, with jitter: a restart takes seconds, a cut connection none.
+          pauseMs = 50 * 2 ** lost * (0.5 + Math.random() / 2);
+          onRetry?.('connection', err);
+        } else {
+          throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }
   }

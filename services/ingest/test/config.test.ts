@@ -16,6 +16,20 @@ describe('ingest configuration', () => {
     expect(topicsOf(c)).toEqual(DEFAULT_TOPICS);
   });
 
+  test('session timeout 6 s by default; database timeouts optional, validated', () => {
+    const c = loadIngestConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '30000', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0' });
+    expect(c).toMatchObject({ INGEST_SESSION_TIMEOUT_MS: 6000, DATABASE_STATEMENT_TIMEOUT_MS: 30_000, DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: 0 });
+    expect(c.DATABASE_CONNECT_TIMEOUT_MS).toBeUndefined();
+    let error: unknown;
+    try {
+      loadIngestConfig({ DATABASE_CONNECT_TIMEOUT_MS: '0', DATABASE_STATEMENT_TIMEOUT_MS: '5s' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual(['DATABASE_CONNECT_TIMEOUT_MS', 'DATABASE_STATEMENT_TIMEOUT_MS']);
+  });
+
   test('every bad variable is reported at once, without echoing values', () => {
     let error: unknown;
     try {

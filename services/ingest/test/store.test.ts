@@ -1,6 +1,6 @@
 /**
- * EventStore against a real PostgreSQL: a transaction the server aborts as a deadlock victim is
- * redone (nothing lost, nothing doubled), and the one-event-at-a-time path (a poison event in the
+ * EventStore against a real PostgreSQL: a transaction the server aborts as a deadlock victim, or
+ * whose connection is lost, is redone (nothing lost, nothing doubled), and the one-event-at-a-time path (a poison event in the
  * batch) applies events in user order. The deadlock is injected at the client (the server's own
  * error code on the batch statement), since two real transactions cannot be made to deadlock on
  * cue; the real one was seen in CI under load (bad-input test).
@@ -12,7 +12,7 @@ import { generateSynthetic } from '@netflicks/data';
 import { importDataset } from '@netflicks/db';
 import type { ConsumedMessage } from '@netflicks/platform';
 import type { Decoded } from '../src/decode.js';
-import { CONFLICT_ATTEMPTS, EventStore } from '../src/store.js';
+import { CONFLICT_ATTEMPTS, CONNECTION_ATTEMPTS, EventStore } from '../src/store.js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { catalogueOnly } from './support.js';
 
@@ -61,9 +61,11 @@ await describePostgres('EventStore', (db) => {
     const { pool, failures } = failingPool(db.pool, CONFLICT_ATTEMPTS - 1, '40P01');
     const store = new EventStore(pool);
     const items = [rating(1001, movie(0), 4), rating(1002, movie(1), 3), rating(1001, movie(2), 5)].map((e, i) => decoded(e, i));
-    const result = await store.apply('ratings', items);
+    const reported: string[] = [];
+    const result = await store.apply('ratings', items, (reason) => reported.push(reason));
     expect(failures()).toBe(CONFLICT_ATTEMPTS - 1);
     expect(store.conflictRetries).toBe(CONFLICT_ATTEMPTS - 1);
+    expect(reported).toEqual(Array(CONFLICT_ATTEMPTS - 1).fill('conflict'));
     expect(result).toEqual({ ingested: 3, duplicates: 0, unknownMovie: [], rejected: [] });
     const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ratings WHERE user_id IN (1001, 1002)');
     expect(rows[0].n).toBe(3);
@@ -73,11 +75,27 @@ await describePostgres('EventStore', (db) => {
     const deadlocked = failingPool(db.pool, CONFLICT_ATTEMPTS, '40P01');
     await expect(new EventStore(deadlocked.pool).apply('ratings', [decoded(rating(1003, movie(0), 4), 0)])).rejects.toThrow(/deadlock/);
     expect(deadlocked.failures()).toBe(CONFLICT_ATTEMPTS);
-    const refused = failingPool(db.pool, 1, '57P01'); // admin shutdown: not a conflict
+    const refused = failingPool(db.pool, 1, '53100'); // disk full: neither a conflict nor a lost connection
     await expect(new EventStore(refused.pool).apply('ratings', [decoded(rating(1003, movie(0), 4), 0)])).rejects.toThrow();
     expect(refused.failures()).toBe(1);
     const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ratings WHERE user_id = 1003');
     expect(rows[0].n).toBe(0);
+  });
+
+  test('a transaction whose connection was lost is redone (CONNECTION_ATTEMPTS in all), each redo reported', async () => {
+    const cut = failingPool(db.pool, CONNECTION_ATTEMPTS - 1, '57P01');
+    const store = new EventStore(cut.pool);
+    const reported: string[] = [];
+    const result = await store.apply('ratings', [decoded(rating(1010, movie(0), 4), 0)], (reason) => reported.push(reason));
+    expect(result).toEqual({ ingested: 1, duplicates: 0, unknownMovie: [], rejected: [] });
+    expect(store.connectionRetries).toBe(CONNECTION_ATTEMPTS - 1);
+    expect(reported).toEqual(Array(CONNECTION_ATTEMPTS - 1).fill('connection'));
+
+    const down = failingPool(db.pool, CONNECTION_ATTEMPTS, '57P01');
+    await expect(new EventStore(down.pool).apply('ratings', [decoded(rating(1011, movie(0), 4), 0)])).rejects.toMatchObject({ cause: { code: '57P01' } });
+    expect(down.failures()).toBe(CONNECTION_ATTEMPTS);
+    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ratings WHERE user_id IN (1010, 1011)');
+    expect(rows[0].n).toBe(1);
   });
 
   test('with a poison event the rest go one by one in user order, the poison is refused', async () => {

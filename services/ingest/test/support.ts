@@ -3,11 +3,14 @@
  * simulator's stream to them and remembers every message, and the exact table contents those
  * messages must produce.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { EVENT_TOPICS, decodeEvent, type EventTopic, type NetflicksEvent } from '@netflicks/contracts';
-import { ensureTopics, netflicksTopicSpecs, type Admin, type Producer } from '@netflicks/platform';
+import { createKafka, ensureTopics, netflicksTopicSpecs, type Admin, type KafkaClient, type Logger, type Producer } from '@netflicks/platform';
 import { emptyRatingTable, type Dataset } from '@netflicks/recsys';
 import type { EventSink } from '@netflicks/simulator';
+import { importDataset } from '@netflicks/db';
 import type pg from 'pg';
 import type { IngestTopics, TopicKey } from '../src/index.js';
 import { uniqueName } from '../../../test/support/kafka.js';
@@ -192,4 +195,122 @@ export class FakeSignals extends EventEmitter {
   raise(signal: NodeJS.Signals): void {
     this.emit(signal, signal);
   }
+}
+
+const CLI = fileURLToPath(new URL('../../cli/bin/netflicks.js', import.meta.url));
+
+export interface IngestProcess {
+  process: ChildProcess;
+  /** stdout and stderr so far (JSON log lines). */
+  output: () => string;
+  exited: Promise<number | NodeJS.Signals>;
+}
+
+export interface IngestProcessOptions {
+  databaseUrl: string;
+  brokers: readonly string[];
+  groupId: string;
+  topics: IngestTopics;
+  /** More environment (e.g. INGEST_SESSION_TIMEOUT_MS); the service's defaults otherwise. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** `netflicks ingest`, the compiled CLI as deployed, in a child process. */
+export function spawnIngest(opts: IngestProcessOptions): IngestProcess {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: opts.databaseUrl,
+    KAFKA_BROKERS: opts.brokers.join(','),
+    INGEST_GROUP_ID: opts.groupId,
+    INGEST_METRICS_PORT: '0',
+    INGEST_TOPIC_RATINGS: opts.topics.ratings,
+    INGEST_TOPIC_WATCH_EVENTS: opts.topics.watchEvents,
+    INGEST_TOPIC_RECOMMENDATION_REQUESTS: opts.topics.recommendationRequests,
+    LOG_LEVEL: 'info',
+    NODE_OPTIONS: '',
+    ...opts.env,
+  };
+  const child = spawn(process.execPath, [CLI, 'ingest'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { process: child, output: () => output, exited };
+}
+
+/** SIGKILLs every process still running (afterAll). */
+export function killAll(children: readonly IngestProcess[]): void {
+  for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+}
+
+/** Waits until no backend of `applicationName` is connected to the pool's database (a killed process's are gone). */
+export async function waitForDisconnect(pool: pg.Pool, applicationName: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+      [applicationName],
+    );
+    if (rows[0].n === '0') return;
+    if (Date.now() > deadline) throw new Error(`backends of ${applicationName} still connected after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface ProcessTestKafka {
+  readonly kafka: KafkaClient;
+  readonly admin: Admin;
+  readonly producer: Producer;
+}
+
+export interface ProcessTestSetup {
+  brokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  topics: IngestTopics;
+  partitions: number;
+  /** The database the processes write to, and the world whose catalogue it gets. */
+  pool: () => pg.Pool;
+  world: Dataset;
+  /** Killed after the block, whatever the outcome. */
+  children: IngestProcess[];
+}
+
+/**
+ * beforeAll/afterAll of a block that runs `netflicks ingest` processes: Kafka clients, the
+ * block's topics (deleted afterwards), the catalogue imported, and every child killed at the end.
+ */
+export function setUpProcessTest(setup: ProcessTestSetup): ProcessTestKafka {
+  let kafka: KafkaClient | undefined;
+  let admin: Admin | undefined;
+  let producer: Producer | undefined;
+  let created: string[] = [];
+  beforeAll(async () => {
+    kafka = createKafka({ brokers: [...setup.brokers], clientId: setup.clientId, logger: setup.logger });
+    admin = await kafka.admin();
+    created = await createTopics(admin, setup.topics, setup.partitions);
+    producer = await kafka.producer();
+    await importDataset(setup.pool(), catalogueOnly(setup.world));
+  });
+  afterAll(async () => {
+    killAll(setup.children);
+    await producer?.disconnect();
+    await admin?.deleteTopics({ topics: created }).catch(() => undefined);
+    await admin?.disconnect();
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is created in beforeAll`);
+    return v;
+  };
+  return {
+    get kafka() {
+      return need(kafka, 'kafka');
+    },
+    get admin() {
+      return need(admin, 'admin');
+    },
+    get producer() {
+      return need(producer, 'producer');
+    },
+  };
 }

@@ -5,12 +5,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import { compressArtifact, promoteModelVersion, registerModelVersion, rollbackModel } from '@netflicks/db';
+import { promoteModelVersion, rollbackModel } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
-import { fingerprintRatings } from '@netflicks/recsys';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
-import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
+import { registerTestModel, tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
 const logger = createLogger({ component: 'recommend-api-test', level: 'silent' });
 const NEW_USER = 9001; // held out of training: a brand-new user
@@ -55,23 +54,6 @@ async function rate(pool: pg.Pool, userId: number, movieId: number, rating: numb
      ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at`,
     [userId, movieId, rating, at],
   );
-}
-
-async function register(pool: pg.Pool, model: TestModel) {
-  const record = await registerModelVersion(
-    pool,
-    {
-      modelName: 'movies',
-      algorithms: ['hybrid'],
-      hyperparameters: {},
-      holdout: 'none',
-      data: { watermark: new Date(model.maxTimestamp * 1000), fingerprint: fingerprintRatings(model.dataset.ratings), ratings: model.dataset.ratings.length, users: 200, movies: 300 },
-      metrics: {},
-      actor: 'test',
-    },
-    await compressArtifact(model.bytes),
-  );
-  return record.version;
 }
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<number> {
@@ -135,7 +117,7 @@ await describePostgres('models from the registry', (db) => {
       expect(await notReady.json()).toMatchObject({ status: 'not-ready', reason: expect.stringMatching(/no live version/) });
       expect((await fetch(`${api.url}/recommend/1`)).status).toBe(503);
 
-      const v1 = await register(db.pool, model1);
+      const v1 = await registerTestModel(db.pool, model1);
       await promoteModelVersion(db.pool, 'movies', v1, { actor: 'test', force: true });
       await waitFor('v1 to be served', () => api.holder.current?.identity.version === v1);
       expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
@@ -159,7 +141,7 @@ await describePostgres('models from the registry', (db) => {
         }
       };
       const workers = Array.from({ length: 6 }, (_, w) => worker(w));
-      const v2 = await register(db.pool, model2);
+      const v2 = await registerTestModel(db.pool, model2);
       await promoteModelVersion(db.pool, 'movies', v2, { actor: 'test', force: true });
       const swapMs = await waitFor('v2 to be served', () => api.holder.current?.identity.version === v2);
       await new Promise((r) => setTimeout(r, 200));

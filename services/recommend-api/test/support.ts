@@ -6,10 +6,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '@netflicks/data';
+import { compressArtifact, registerModelVersion } from '@netflicks/db';
+import type pg from 'pg';
 import {
   buildTrainingData,
   createBundle,
   encodeModelFile,
+  fingerprintRatings,
   trainContent,
   trainIals,
   trainPopularity,
@@ -65,6 +68,24 @@ export async function trainTestModel(opts: TestModelOptions = {}): Promise<TestM
     createdAt: new Date('2024-01-01T00:00:00Z'),
   });
   return { dataset, doc, bytes: encodeModelFile(doc), maxTimestamp: data.maxTimestamp };
+}
+
+/** Registers `model` as a new version of the registry model "movies"; returns its version. */
+export async function registerTestModel(pool: pg.Pool, model: TestModel): Promise<number> {
+  const record = await registerModelVersion(
+    pool,
+    {
+      modelName: 'movies',
+      algorithms: ['hybrid'],
+      hyperparameters: {},
+      holdout: 'none',
+      data: { watermark: new Date(model.maxTimestamp * 1000), fingerprint: fingerprintRatings(model.dataset.ratings), ratings: model.dataset.ratings.length, users: 200, movies: 300 },
+      metrics: {},
+      actor: 'test',
+    },
+    await compressArtifact(model.bytes),
+  );
+  return record.version;
 }
 
 export interface TempDir {

@@ -31,6 +31,9 @@ export interface RegistryClient {
   loadModelArtifact(db: Queryable, modelName: string, version: number): Promise<Buffer>;
 }
 
+/** Reconnecting a lost LISTEN costs one connection attempt: soon after a restart, promotions flow again. */
+const MAX_RECONNECT_DELAY_MS = 5000;
+
 export const DB_REGISTRY: RegistryClient = { getLiveVersion, getModelVersion, loadModelArtifact };
 
 export interface RegistrySourceOptions {
@@ -177,7 +180,7 @@ export class RegistryModelSource implements ModelSource {
   private scheduleReconnect(err: unknown): void {
     if (this.stopped || this.reconnectTimer) return;
     const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 30_000);
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, MAX_RECONNECT_DELAY_MS);
     this.opts.logger?.warn({ err, retryInMs: delay }, 'model promotion listener disconnected; polling until it reconnects');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
