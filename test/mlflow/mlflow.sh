@@ -37,7 +37,9 @@ PYTHON=${PYTHON:-python3}
 log() { echo "mlflow.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-[[ $MLFLOW_PORT =~ ^[0-9]+$ ]] && ((MLFLOW_PORT > 0 && MLFLOW_PORT < 65536)) || die "MLFLOW_PORT must be a port number, got '$MLFLOW_PORT'"
+if ! [[ $MLFLOW_PORT =~ ^[0-9]+$ ]] || ((MLFLOW_PORT < 1 || MLFLOW_PORT > 65535)); then
+  die "MLFLOW_PORT must be a port number, got '$MLFLOW_PORT'"
+fi
 
 # Prints the server's pid if our pid file names a live process started from our venv (guards against pid reuse).
 running_pid() {
