@@ -5,18 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MlflowError, logTrainingRun, type MlflowConfig, type TrainingRunRecord } from '@netflicks/trainer';
-import { mlflowForTests } from './mlflow-server.js';
+import { keyValues, mlflowForTests, mlflowGet, type Json } from './mlflow-server.js';
 
 const server = await mlflowForTests('the MLflow client against a real server');
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function api(endpoint: string, query: Record<string, string>): Promise<Json> {
-  const res = await fetch(`${server!.url}/api/2.0/mlflow/${endpoint}?${new URLSearchParams(query)}`, { signal: AbortSignal.timeout(10_000) });
-  const body = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`${endpoint}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-const kv = (list: Array<{ key: string; value: string }> | undefined): Record<string, string> => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
+const api = (endpoint: string, query: Record<string, string>): Promise<Json> => mlflowGet(server!, endpoint, query);
+const kv = keyValues;
 
 const START = 1_736_900_000_000;
 const END = START + 60_000;

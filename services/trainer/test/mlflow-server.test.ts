@@ -13,7 +13,7 @@ import { parseValidationPolicy } from '@netflicks/recsys';
 import type { TrainerSummary } from '@netflicks/contracts';
 import { mirrorFromRegistry, mirrorModelRegistry, runTrainerJob, trainingRunRecord, versionRunUrl, type MlflowOutcome } from '@netflicks/trainer';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { mlflowForTests } from './mlflow-server.js';
+import { keyValues, mlflowForTests, mlflowGet, type Json } from './mlflow-server.js';
 
 const silent = createLogger({ component: 'mlflow-test', level: 'silent' });
 const MODEL = 'films';
@@ -21,16 +21,8 @@ const ITERATIONS = 4;
 
 const server = await mlflowForTests('the trainer against a real MLflow server');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function api(endpoint: string, query: Record<string, string>): Promise<Json> {
-  const res = await fetch(`${server!.url}/api/2.0/mlflow/${endpoint}?${new URLSearchParams(query)}`, { signal: AbortSignal.timeout(10_000) });
-  const body = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`${endpoint}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-const kv = (list: Array<{ key: string; value: string }> | undefined): Record<string, string> => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
+const api = (endpoint: string, query: Record<string, string>): Promise<Json> => mlflowGet(server!, endpoint, query);
+const kv = keyValues;
 
 /** The MLflow version the mirror made for a Netflicks version. */
 async function mlflowVersions(): Promise<Map<number, Json>> {

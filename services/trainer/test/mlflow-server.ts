@@ -83,3 +83,16 @@ export async function mlflowForTests(what: string): Promise<MlflowServer | null>
   afterAll(() => found.stop());
   return found;
 }
+
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** GET an MLflow REST endpoint, as the UI does; throws on an error status. */
+export async function mlflowGet(server: MlflowServer, endpoint: string, query: Record<string, string>): Promise<Json> {
+  const res = await fetch(`${server.url}/api/2.0/mlflow/${endpoint}?${new URLSearchParams(query)}`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json()) as Json;
+  if (!res.ok) throw new Error(`${endpoint}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** MLflow's [{key, value}] lists as an object. */
+export const keyValues = (list: Array<{ key: string; value: string }> | undefined): Record<string, string> => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
