@@ -16,7 +16,8 @@ import { describePostgres } from '../../../test/support/postgres.js';
 import { keyValues, mlflowForTests, mlflowGet, type Json } from './mlflow-server.js';
 
 const silent = createLogger({ component: 'mlflow-test', level: 'silent' });
-const MODEL = 'films';
+// Unique per run: a CI server (or a developer's) keeps what earlier runs registered.
+const MODEL = `films-${Date.now().toString(36)}`;
 const ITERATIONS = 4;
 
 const server = await mlflowForTests('the trainer against a real MLflow server');
