@@ -17,6 +17,7 @@ import {
   type Movie,
   type RatingTable,
   type Recommender,
+  type AlsIteration,
   type TrainingData,
   type Trial,
 } from '@netflicks/recsys';
@@ -33,6 +34,8 @@ export interface RunOptions {
   threads: number;
   seed: number;
   onProgress?: (fraction: number, message?: string) => void;
+  /** Training-set RMSE after each ALS iteration (the loss curve MLflow draws). */
+  onIteration?: (iteration: AlsIteration) => void;
   warm?: WarmStartModels;
 }
 
@@ -69,7 +72,7 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
   const common = { threads: run.threads, seed: run.seed, onProgress: run.onProgress };
   switch (name) {
     case 'als':
-      return trainAls(data, { ...hyper.als, ...warmStartOf(run.warm, run.warm?.models.als, AlsModel), ...common });
+      return trainAls(data, { ...hyper.als, ...warmStartOf(run.warm, run.warm?.models.als, AlsModel), ...common, onIteration: run.onIteration });
     case 'ials':
       return trainIals(data, { ...hyper.ials, ...warmStartOf(run.warm, run.warm?.models.ials, IalsModel), ...common });
     case 'content':

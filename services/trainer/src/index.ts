@@ -5,6 +5,8 @@ export * from './exit-codes.js';
 export * from './hyperparameters.js';
 export * from './job.js';
 export * from './mlflow.js';
+export * from './mlflow-registry.js';
+export * from './mlflow-tracking.js';
 export * from './progress.js';
 export * from './trainer.js';
 export * from './training.js';

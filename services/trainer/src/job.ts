@@ -9,7 +9,8 @@ import { createPool, describeError, migrate, resolveDatabase } from '@netflicks/
 import { ConfigError, createLogger, type EnvSource, type Logger } from '@netflicks/platform';
 import { loadTrainerConfig, type TrainerConfig } from './config.js';
 import { classifyFailure } from './exit-codes.js';
-import { logTrainingRun, mlflowConfigFromEnv, type MlflowConfig } from './mlflow.js';
+import { mlflowConfigFromEnv, type MlflowConfig } from './mlflow.js';
+import { trackVersion } from './mlflow-tracking.js';
 import { logProgress, type ProgressFactory } from './progress.js';
 import { runTrainer } from './trainer.js';
 
@@ -64,7 +65,7 @@ async function writeTermination(path: string, payload: object, log: Logger): Pro
 
 function mlflowConfig(env: EnvSource, cfg: TrainerConfig): MlflowConfig | null {
   try {
-    return mlflowConfigFromEnv(env as NodeJS.ProcessEnv, { experimentName: `netflicks/${cfg.MODEL_NAME}` });
+    return mlflowConfigFromEnv(env as NodeJS.ProcessEnv, { experimentName: cfg.MODEL_NAME });
   } catch (err) {
     throw new ConfigError([{ variable: 'MLFLOW_TRACKING_URI', message: describeError(err) }]);
   }
@@ -90,27 +91,15 @@ export async function runTrainerJob(opts: JobOptions = {}): Promise<JobOutcome> 
       const result = await runTrainer(cfg, { pool, log, progress: opts.progress ?? logProgress(log) });
       const summary: TrainerSummary & { mlflow?: unknown } = result.summary;
       if (mlflow) {
-        try {
-          const tracked = await logTrainingRun(mlflow, {
-            runName: cfg.TRAINING_RUN ?? `${cfg.MODEL_NAME}-v${summary.version}`,
-            startTime: startedAt,
-            endTime: Date.now(),
-            params: { ...summary.hyperparameters, algorithms: summary.algorithms.join(','), holdout: summary.holdout, 'data.fingerprint': summary.data.fingerprint },
-            metrics: summary.metrics,
-            tags: {
-              'netflicks.model': summary.model,
-              'netflicks.version': String(summary.version),
-              ...(summary.trainingRun ? { 'netflicks.training_run': summary.trainingRun } : {}),
-            },
-            artifact: { path: `model/${summary.model}-v${summary.version}.nflx.gz`, bytes: result.artifact.compressed, contentType: 'application/gzip' },
-            status: 'FINISHED',
-          });
-          summary.mlflow = { runId: tracked.runId, experimentId: tracked.experimentId };
-        } catch (err) {
-          // The version is registered; tracking is a copy, so its failure is reported, not fatal.
-          log.warn({ err: describeError(err) }, 'MLflow tracking failed; the version is registered regardless');
-          summary.mlflow = { error: describeError(err).slice(0, 300) };
-        }
+        // Tracking is a copy of the registry: its failure is a warning in the summary, never fatal.
+        summary.mlflow = await trackVersion(mlflow, pool, result.record, {
+          lossCurves: result.lossCurves,
+          modelFile: result.artifact.compressed,
+          gitCommit: env.NETFLICKS_GIT_COMMIT || undefined,
+          seed: cfg.SEED,
+          startTime: startedAt,
+          endTime: Date.now(),
+        }, log);
       }
       out(JSON.stringify(summary));
       await writeTermination(terminationPath, summary, log);

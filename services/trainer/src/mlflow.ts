@@ -1,9 +1,10 @@
 /**
- * Minimal MLflow tracking client over the MLflow 2.x REST API (global fetch, no dependencies).
- * The trainer records one MLflow run per training run: experiment get-or-create, runs/create,
- * runs/log-batch (chunked to the documented request limits), an artifact upload through the
- * tracking server's artifact proxy (`mlflow server --serve-artifacts`, the 2.x default) and
- * runs/update with the final status.
+ * MLflow tracking client over the REST API that MLflow 2.x and 3.x servers share (global fetch,
+ * no dependencies). The trainer records one MLflow run per training run: experiment
+ * get-or-create, runs/create, runs/log-batch (chunked to the documented request limits; metric
+ * series carry their steps), runs/log-inputs (the dataset), artifact uploads through the tracking
+ * server's artifact proxy (`mlflow server --serve-artifacts`) and runs/update with the final
+ * status. Every operation has a time budget, so a slow server delays training by at most that.
  */
 import { Buffer } from 'node:buffer';
 
@@ -15,10 +16,12 @@ export interface MlflowConfig {
   token?: string;
   username?: string;
   password?: string;
-  /** Per HTTP request, the artifact upload included. Default 60 000. */
+  /** Per HTTP request (artifact uploads get the operation's remaining budget). Default 15 000. */
   timeoutMs?: number;
   /** Extra attempts after the first for retryable failures. Default 3. */
   retries?: number;
+  /** Wall-clock budget of one operation (a run's logging, a registry mirror pass). Default 120 000. */
+  budgetMs?: number;
 }
 
 export class MlflowError extends Error {
@@ -48,12 +51,35 @@ export interface TrainingRunRecord {
   /** Keys are sanitised ('@' → '_at_'); NaN and ±Infinity are skipped (JSON cannot carry them). */
   metrics: Record<string, number>;
   tags: Record<string, string>;
-  /** Uploaded under the run's artifact root at `path` (relative, '/'-separated). */
-  artifact?: { path: string; bytes: Buffer; contentType?: string };
+  /** Metric series by key (sanitised like metrics): value i is logged at step i + 1. */
+  metricSeries?: Record<string, number[]>;
+  /** Uploaded under the run's artifact root at each `path` (relative, '/'-separated). */
+  artifacts?: RunArtifact[];
+  /** Datasets the run used (runs/log-inputs). */
+  inputs?: DatasetInput[];
   status: 'FINISHED' | 'FAILED';
 }
 
-const DEFAULT_TIMEOUT_MS = 60_000;
+export interface RunArtifact {
+  path: string;
+  bytes: Buffer;
+  contentType?: string;
+}
+
+/** MLflow's Dataset entity; `source` and `profile` are JSON strings, `digest` at most 36 characters. */
+export interface DatasetInput {
+  name: string;
+  digest: string;
+  sourceType: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+  /** The `mlflow.data.context` input tag, e.g. "training". */
+  context?: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_BUDGET_MS = 120_000;
 const DEFAULT_RETRIES = 3;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
@@ -96,6 +122,8 @@ export function mlflowConfigFromEnv(env: NodeJS.ProcessEnv, defaults: { experime
   if (timeoutS !== undefined) cfg.timeoutMs = Math.round(timeoutS * 1000);
   const retries = optionalNumber(env, 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', (n) => Number.isInteger(n) && n >= 0);
   if (retries !== undefined) cfg.retries = retries;
+  const budgetS = optionalNumber(env, 'NETFLICKS_MLFLOW_BUDGET_SECONDS', (n) => n > 0);
+  if (budgetS !== undefined) cfg.budgetMs = Math.round(budgetS * 1000);
   return cfg;
 }
 
@@ -253,7 +281,7 @@ type RetryMode = 'idempotent' | 'once';
 
 interface CallSpec {
   call: string;
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   json?: unknown;
   bytes?: Buffer;
@@ -261,22 +289,33 @@ interface CallSpec {
   mode: RetryMode;
   /** Extra context for error messages, e.g. "run abc in experiment 1". */
   context?: string;
+  /** Bulk upload: may take the operation's whole remaining budget rather than timeoutMs. */
+  long?: boolean;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-class Client {
-  private readonly base: string;
+/**
+ * One operation's connection to MLflow: auth, retries with backoff, and a deadline shared by
+ * every request the operation makes (created per operation, so the budget starts then).
+ */
+export class MlflowClient {
+  readonly base: string;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly auth: string | undefined;
+  private readonly deadline: number;
+  private readonly budgetMs: number;
 
   constructor(readonly cfg: MlflowConfig) {
     this.base = normaliseTrackingUri(cfg.trackingUri);
     this.timeoutMs = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retries = cfg.retries ?? DEFAULT_RETRIES;
+    this.budgetMs = cfg.budgetMs ?? DEFAULT_BUDGET_MS;
     if (!(this.timeoutMs > 0)) throw new Error(`MLflow timeoutMs must be > 0, got ${cfg.timeoutMs}`);
+    if (!(this.budgetMs > 0)) throw new Error(`MLflow budgetMs must be > 0, got ${cfg.budgetMs}`);
     if (!Number.isInteger(this.retries) || this.retries < 0) throw new Error(`MLflow retries must be an integer ≥ 0, got ${cfg.retries}`);
+    this.deadline = Date.now() + this.budgetMs;
     // Same precedence as MLflow's rest_utils: basic auth when both parts are set, else the token.
     if (cfg.username && cfg.password) this.auth = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}`;
     else if (cfg.token) this.auth = `Bearer ${cfg.token}`;
@@ -286,9 +325,26 @@ class Client {
     return `${this.base}/api/2.0/mlflow/${endpoint}`;
   }
 
+  /** GET an API endpoint (retried: reads are idempotent). */
+  get(endpoint: string, query: Record<string, string>, context?: string): Promise<Json> {
+    return this.request({ call: endpoint, method: 'GET', url: `${this.api(endpoint)}?${new URLSearchParams(query)}`, mode: 'idempotent', context });
+  }
+
+  /** POST (or PATCH/DELETE) JSON to an API endpoint. */
+  send(endpoint: string, json: Json, opts: { method?: 'POST' | 'PATCH' | 'DELETE'; mode?: RetryMode; context?: string } = {}): Promise<Json> {
+    return this.request({ call: endpoint, method: opts.method ?? 'POST', url: this.api(endpoint), json, mode: opts.mode ?? 'idempotent', context: opts.context });
+  }
+
+  private remainingMs(): number {
+    return this.deadline - Date.now();
+  }
+
   async request(spec: CallSpec): Promise<Json> {
     const where = spec.context ? ` (${spec.context})` : '';
     for (let attempt = 0; ; attempt++) {
+      const remaining = this.remainingMs();
+      if (remaining <= 0) throw new MlflowError(`MLflow ${spec.call} not attempted: the ${this.budgetMs} ms budget of this operation is spent${where}`);
+      const timeoutMs = spec.long ? remaining : Math.min(this.timeoutMs, remaining);
       const headers: Record<string, string> = { Accept: 'application/json' };
       if (this.auth) headers.Authorization = this.auth;
       let body: string | Uint8Array<ArrayBuffer> | undefined;
@@ -299,12 +355,12 @@ class Client {
         body = JSON.stringify(spec.json);
         headers['Content-Type'] = 'application/json'; // MLflow rejects POSTs without it
       }
-      const canRetry = attempt < this.retries;
+      const canRetry = attempt < this.retries && this.remainingMs() > BACKOFF_BASE_MS;
       let res: Response;
       let text: string;
       try {
         // The timeout covers reading the response body too.
-        res = await fetch(spec.url, { method: spec.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+        res = await fetch(spec.url, { method: spec.method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
         text = await res.text();
       } catch (err) {
         // Structural checks, not instanceof: fetch's errors come from Node's realm, which differs
@@ -313,10 +369,10 @@ class Client {
         const code = networkCode(err);
         const neverSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
         if (canRetry && (spec.mode === 'idempotent' || neverSent)) {
-          await sleep(backoff(attempt));
+          await sleep(Math.min(backoff(attempt), Math.max(0, this.remainingMs())));
           continue;
         }
-        const why = timedOut ? `timed out after ${this.timeoutMs} ms` : `network error: ${code ?? describe(isObject(err) && err.cause !== undefined ? err.cause : err)}`;
+        const why = timedOut ? `timed out after ${timeoutMs} ms` : `network error: ${code ?? describe(isObject(err) && err.cause !== undefined ? err.cause : err)}`;
         const note = spec.mode === 'once' && !neverSent ? ' (not retried: the server may have acted on it)' : '';
         throw new MlflowError(`MLflow ${spec.call} ${why}${note}${where}`);
       }
@@ -332,7 +388,7 @@ class Client {
       }
       const retryable = spec.mode === 'idempotent' ? res.status === 429 || res.status >= 500 : res.status === 429 || res.status === 503;
       if (canRetry && retryable) {
-        await sleep(Math.max(backoff(attempt), retryAfterMs(res.headers.get('retry-after'))));
+        await sleep(Math.min(Math.max(backoff(attempt), retryAfterMs(res.headers.get('retry-after'))), Math.max(0, this.remainingMs())));
         continue;
       }
       const { errorCode, message } = parseError(text);
@@ -347,7 +403,7 @@ function plainBytes(bytes: Buffer): Uint8Array<ArrayBuffer> {
   return buffer instanceof ArrayBuffer ? new Uint8Array(buffer, bytes.byteOffset, bytes.byteLength) : Uint8Array.from(bytes);
 }
 
-function isObject(v: unknown): v is Json {
+export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -396,15 +452,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function str(obj: unknown, key: string): string | undefined {
+export function str(obj: unknown, key: string): string | undefined {
   return isObject(obj) && typeof obj[key] === 'string' ? obj[key] : undefined;
 }
 
-function isErrorCode(err: unknown, ...codes: string[]): boolean {
+export function isErrorCode(err: unknown, ...codes: string[]): boolean {
   return err instanceof MlflowError && err.errorCode !== undefined && codes.includes(err.errorCode);
 }
 
-async function getExperimentId(client: Client, name: string): Promise<string | undefined> {
+async function getExperimentId(client: MlflowClient, name: string): Promise<string | undefined> {
   const url = `${client.api('experiments/get-by-name')}?${new URLSearchParams({ experiment_name: name })}`;
   let res: Json;
   try {
@@ -422,7 +478,7 @@ async function getExperimentId(client: Client, name: string): Promise<string | u
   return id;
 }
 
-async function ensureExperiment(client: Client, name: string): Promise<string> {
+export async function ensureExperiment(client: MlflowClient, name: string): Promise<string> {
   const existing = await getExperimentId(client, name);
   if (existing !== undefined) return existing;
   try {
@@ -440,33 +496,37 @@ async function ensureExperiment(client: Client, name: string): Promise<string> {
   }
 }
 
+/** The MLflow UI page of a run. */
+export function runUrl(trackingUri: string, experimentId: string, runId: string): string {
+  return `${normaliseTrackingUri(trackingUri)}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+}
+
 /**
  * Records a finished (or failed) training run in MLflow and returns its ids. Inputs are
  * validated before any request, so a bad key never leaves a half-written run behind. If a call
  * fails after the run exists, the run is marked FAILED (best effort) and the error rethrown.
  */
-export async function logTrainingRun(cfg: MlflowConfig, run: TrainingRunRecord): Promise<TrackedRun> {
-  const client = new Client(cfg);
+export async function logTrainingRun(cfg: MlflowConfig, run: TrainingRunRecord, client = new MlflowClient(cfg)): Promise<TrackedRun> {
   const params = sanitiseEntries('param', run.params).map(([key, value]) => ({ key, value: truncate(String(value), MAX_PARAM_VALUE_LENGTH) }));
   const tags = sanitiseEntries('tag', run.tags).map(([key, value]) => ({ key, value: truncate(String(value), MAX_TAG_VALUE_LENGTH) }));
-  const metrics = sanitiseEntries('metric', run.metrics)
-    .filter(([, value]) => Number.isFinite(value))
-    .map(([key, value]) => ({ key, value, timestamp: Math.round(run.endTime), step: 0 }));
-  if (run.artifact) checkArtifactPath(run.artifact.path);
+  const timestamp = Math.round(run.endTime);
+  const metrics: Metric[] = sanitiseEntries('metric', { ...run.metrics, ...run.metricSeries }).flatMap(([key, value]): Metric[] =>
+    typeof value === 'number'
+      ? [{ key, value, timestamp, step: 0 }]
+      : value.map((v, i) => ({ key, value: v, timestamp, step: i + 1 })),
+  ).filter((m) => Number.isFinite(m.value));
+  for (const artifact of run.artifacts ?? []) checkArtifactPath(artifact.path);
 
   const experimentId = await ensureExperiment(client, cfg.experimentName);
 
   // Tags go on runs/create so the run is identifiable even if later calls fail; any beyond
   // one request's worth travel with log-batch.
   const createTags = tags.slice(0, MAX_TAGS_PER_BATCH);
-  const created = await client.request({
-    call: 'runs/create',
-    method: 'POST',
-    url: client.api('runs/create'),
-    json: { experiment_id: experimentId, run_name: run.runName, start_time: Math.round(run.startTime), tags: createTags },
-    mode: 'once',
-    context: `experiment ${experimentId}`,
-  });
+  const created = await client.send(
+    'runs/create',
+    { experiment_id: experimentId, run_name: run.runName, start_time: Math.round(run.startTime), tags: createTags },
+    { mode: 'once', context: `experiment ${experimentId}` },
+  );
   const info = isObject(created.run) ? created.run.info : undefined;
   const runId = str(info, 'run_id') ?? str(info, 'run_uuid'); // run_uuid: pre-1.x field name
   if (!runId) throw new MlflowError(`MLflow runs/create returned no run_id (experiment ${experimentId})`);
@@ -476,26 +536,31 @@ export async function logTrainingRun(cfg: MlflowConfig, run: TrainingRunRecord):
   let open = true; // run created and not yet given its final status
   try {
     for (const batch of planBatches(params, tags.slice(MAX_TAGS_PER_BATCH), metrics)) {
-      await client.request({ call: 'runs/log-batch', method: 'POST', url: client.api('runs/log-batch'), json: { run_id: runId, ...batch }, mode: 'idempotent', context });
+      await client.send('runs/log-batch', { run_id: runId, ...batch }, { context });
     }
-    if (run.artifact) {
+    if (run.inputs?.length) {
+      // Idempotent server-side: a dataset with the same name and digest is stored once per run.
+      await client.send('runs/log-inputs', { run_id: runId, datasets: run.inputs.map(datasetInput) }, { context });
+    }
+    for (const artifact of run.artifacts ?? []) {
       await client.request({
         call: 'artifact upload',
         method: 'PUT',
-        url: artifactUploadUrl(cfg.trackingUri, artifactUri, experimentId, runId, run.artifact.path),
-        bytes: run.artifact.bytes,
-        contentType: run.artifact.contentType,
+        url: artifactUploadUrl(cfg.trackingUri, artifactUri, experimentId, runId, artifact.path),
+        bytes: artifact.bytes,
+        contentType: artifact.contentType,
         mode: 'idempotent',
-        context: `${run.artifact.path} for ${context}`,
+        long: true,
+        context: `${artifact.path} for ${context}`,
       });
     }
     open = false;
-    await client.request({ call: 'runs/update', method: 'POST', url: client.api('runs/update'), json: { run_id: runId, status: run.status, end_time: Math.round(run.endTime) }, mode: 'idempotent', context });
+    await client.send('runs/update', { run_id: runId, status: run.status, end_time: timestamp }, { context });
   } catch (err) {
     if (open) {
       // Leave no run stuck in RUNNING; the original error is the one worth reporting.
-      await client
-        .request({ call: 'runs/update', method: 'POST', url: client.api('runs/update'), json: { run_id: runId, status: 'FAILED', end_time: Date.now() }, mode: 'idempotent', context })
+      await new MlflowClient({ ...cfg, retries: 0, budgetMs: cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS })
+        .send('runs/update', { run_id: runId, status: 'FAILED', end_time: Date.now() }, { context })
         .catch(() => undefined);
     }
     throw err;
@@ -503,4 +568,11 @@ export async function logTrainingRun(cfg: MlflowConfig, run: TrainingRunRecord):
   const tracked: TrackedRun = { experimentId, runId };
   if (artifactUri !== undefined) tracked.artifactUri = artifactUri;
   return tracked;
+}
+
+function datasetInput(d: DatasetInput): Json {
+  const dataset: Json = { name: d.name, digest: d.digest.slice(0, 36), source_type: d.sourceType, source: d.source };
+  if (d.schema !== undefined) dataset.schema = d.schema;
+  if (d.profile !== undefined) dataset.profile = d.profile;
+  return { tags: d.context ? [{ key: 'mlflow.data.context', value: d.context }] : [], dataset };
 }

@@ -52,6 +52,8 @@ export interface TrainerResult {
   record: ModelVersionRecord;
   /** The uncompressed model file (for MLflow or `--out`). */
   artifact: { compressed: Buffer };
+  /** Training-set RMSE after each iteration of the holdout training, by component (ALS only). */
+  lossCurves: Record<string, number[]>;
 }
 
 const seconds = (t0: number): number => Math.round(performance.now() - t0) / 1000;
@@ -67,8 +69,16 @@ export function holdoutFold(ratings: RatingTable, spec: SplitSpec, seed: number)
   throw new Error(`unsupported holdout ${formatSplitSpec(spec)}`);
 }
 
-async function trainAll(cfg: TrainerConfig, data: TrainingData, progress: ProgressFactory, stage: string, warm?: WarmStartModels): Promise<ComponentModels> {
-  const trained = await trainModels(cfg.ALGORITHMS, data, cfg.HYPERPARAMETERS, { threads: cfg.THREADS, seed: cfg.SEED, progress, stage, warm });
+async function trainAll(
+  cfg: TrainerConfig,
+  data: TrainingData,
+  progress: ProgressFactory,
+  stage: string,
+  warm?: WarmStartModels,
+  lossCurves?: Record<string, number[]>,
+): Promise<ComponentModels> {
+  const onIteration = lossCurves && ((name: string, it: { trainRmse: number }) => void (lossCurves[name] ??= []).push(it.trainRmse));
+  const trained = await trainModels(cfg.ALGORITHMS, data, cfg.HYPERPARAMETERS, { threads: cfg.THREADS, seed: cfg.SEED, progress, stage, warm, onIteration });
   return trained.models;
 }
 
@@ -145,7 +155,8 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
   }
   t0 = performance.now();
   const trainData = buildTrainingData(fold.train, movies);
-  const models = await trainAll(cfg, trainData, progress, 'training');
+  const lossCurves: Record<string, number[]> = {};
+  const models = await trainAll(cfg, trainData, progress, 'training', undefined, lossCurves);
   timings.train = seconds(t0);
 
   t0 = performance.now();
@@ -223,7 +234,7 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
     artifact: { sha256: record.artifactSha256, bytes: record.artifactSize, modelFileBytes: record.modelFileSize },
     timings,
   };
-  return { summary, record, artifact: { compressed: artifact.bytes } };
+  return { summary, record, artifact: { compressed: artifact.bytes }, lossCurves };
 }
 
 /** The served algorithm's unprefixed metrics, finite ones only (JSON has no NaN). */

@@ -3,7 +3,7 @@
  * component models with it, and evaluate what they serve the same way.
  */
 import type { AlgorithmName, Hyperparameters } from '@netflicks/contracts';
-import { evaluateModel, hybridFromModels, type ComponentName, type Metrics, type RatingTable, type Recommender, type TrainingData } from '@netflicks/recsys';
+import { evaluateModel, hybridFromModels, type AlsIteration, type ComponentName, type Metrics, type RatingTable, type Recommender, type TrainingData } from '@netflicks/recsys';
 import { componentsFor, trainComponent, type ComponentHyperparameters, type ComponentModels, type WarmStartModels } from './algorithms.js';
 import type { ProgressFactory } from './progress.js';
 
@@ -13,6 +13,8 @@ export interface TrainModelsOptions {
   /** Progress of each component's training, as stage `${stage} ${component}`. */
   progress: ProgressFactory;
   stage: string;
+  /** Training-set RMSE after each ALS iteration, by component (the loss curve). */
+  onIteration?: (name: ComponentName, iteration: AlsIteration) => void;
   /** Start from these models (the trainer's refit). */
   warm?: WarmStartModels;
   /** Decides a component's hyperparameters just before it trains (evaluate --tune). */
@@ -38,7 +40,7 @@ export async function trainModels(
     const h = opts.hyperparametersFor ? await opts.hyperparametersFor(name) : hyper;
     const p = opts.progress(`${opts.stage} ${name}`);
     const t0 = performance.now();
-    models[name] = await trainComponent(name, data, h, { threads: opts.threads, seed: opts.seed, warm: opts.warm, onProgress: (f, m) => p.update(f, m) });
+    models[name] = await trainComponent(name, data, h, { threads: opts.threads, seed: opts.seed, warm: opts.warm, onProgress: (f, m) => p.update(f, m), onIteration: opts.onIteration && ((it) => opts.onIteration?.(name, it)) });
     seconds[name] = (performance.now() - t0) / 1000;
     p.done();
   }

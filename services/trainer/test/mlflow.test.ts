@@ -3,7 +3,10 @@
  * endpoints the client uses the way MLflow 2.x does: JSON bodies, `{error_code, message}` error
  * bodies (404 RESOURCE_DOES_NOT_EXIST, 400 RESOURCE_ALREADY_EXISTS / INVALID_PARAMETER_VALUE),
  * LogBatch limits, run artifact URIs `mlflow-artifacts:/<exp>/<run>/artifacts` and the artifact
- * proxy's PUT. Every request is recorded so tests assert the exact calls and bodies.
+ * proxy's PUT. Every request is recorded so tests assert the exact calls and bodies. Kept for
+ * what a real server cannot be made to do (races, 5xx, timeouts, refused connections) and for
+ * the exact requests; what MLflow stores is asserted against the real server in
+ * mlflow-client-real.test.ts and mlflow-server.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -201,7 +204,7 @@ function trainingRun(overrides: Partial<Parameters<typeof logTrainingRun>[1]> = 
     params: { algorithm: 'als', factors: '64', 'holdout.fraction': '0.2', data_fingerprint: 'sha256:ab12' },
     metrics: { rmse: 0.8731, 'ndcg@10': 0.4125, 'precision@10': Number.NaN, coverage: Number.POSITIVE_INFINITY },
     tags: { 'netflicks.model': 'als', 'netflicks.version': '7', 'netflicks.training_run': 'nightly-2025-01-15' },
-    artifact: { path: 'model/als-v7.json.gz', bytes: MODEL_BYTES, contentType: 'application/gzip' },
+    artifacts: [{ path: 'model/als-v7.json.gz', bytes: MODEL_BYTES, contentType: 'application/gzip' }],
     status: 'FINISHED',
     ...overrides,
   };
@@ -219,77 +222,6 @@ afterEach(async () => {
 const config = (extra: Partial<MlflowConfig> = {}): MlflowConfig => ({ trackingUri: fake.url, experimentName: 'netflicks-trainer', timeoutMs: 5_000, ...extra });
 
 describe('logTrainingRun', () => {
-  test('creates the missing experiment, then logs params, metrics, tags, artifact and final status', async () => {
-    const tracked = await logTrainingRun(config(), trainingRun());
-
-    expect(tracked.experimentId).toBe('1');
-    expect(tracked.runId).toMatch(/^[0-9a-f]{32}$/);
-    expect(tracked.artifactUri).toBe(`mlflow-artifacts:/1/${tracked.runId}/artifacts`);
-    const artifactPath = `/api/2.0/mlflow-artifacts/artifacts/1/${tracked.runId}/artifacts/model/als-v7.json.gz`;
-    expect(fake.sequence()).toEqual([
-      `GET ${API}/experiments/get-by-name`,
-      `POST ${API}/experiments/create`,
-      `POST ${API}/runs/create`,
-      `POST ${API}/runs/log-batch`,
-      `PUT ${artifactPath}`,
-      `POST ${API}/runs/update`,
-    ]);
-    expect(fake.calls[0].query).toEqual({ experiment_name: 'netflicks-trainer' });
-    expect(fake.calls[1].json).toEqual({ name: 'netflicks-trainer' });
-    expect(fake.calls[2].json).toEqual({
-      experiment_id: '1',
-      run_name: 'als-v7',
-      start_time: START,
-      tags: [
-        { key: 'netflicks.model', value: 'als' },
-        { key: 'netflicks.version', value: '7' },
-        { key: 'netflicks.training_run', value: 'nightly-2025-01-15' },
-      ],
-    });
-    expect(fake.calls[3].json).toEqual({
-      run_id: tracked.runId,
-      params: [
-        { key: 'algorithm', value: 'als' },
-        { key: 'factors', value: '64' },
-        { key: 'holdout.fraction', value: '0.2' },
-        { key: 'data_fingerprint', value: 'sha256:ab12' },
-      ],
-      // '@' sanitised; NaN and +Infinity skipped
-      metrics: [
-        { key: 'rmse', value: 0.8731, timestamp: END, step: 0 },
-        { key: 'ndcg_at_10', value: 0.4125, timestamp: END, step: 0 },
-      ],
-      tags: [],
-    });
-    expect(fake.calls[4].headers['content-type']).toBe('application/gzip');
-    expect(fake.calls[4].raw.equals(MODEL_BYTES)).toBe(true);
-    expect(fake.artifacts.get(`1/${tracked.runId}/artifacts/model/als-v7.json.gz`)?.equals(MODEL_BYTES)).toBe(true);
-    expect(fake.calls[5].json).toEqual({ run_id: tracked.runId, status: 'FINISHED', end_time: END });
-
-    const stored = fake.runs.get(tracked.runId);
-    expect(stored?.status).toBe('FINISHED');
-    expect(stored?.endTime).toBe(END);
-    expect(Object.fromEntries(stored?.tags ?? [])).toEqual({
-      'mlflow.runName': 'als-v7',
-      'netflicks.model': 'als',
-      'netflicks.version': '7',
-      'netflicks.training_run': 'nightly-2025-01-15',
-    });
-  });
-
-  test('reuses an existing experiment and logs a FAILED run without an artifact', async () => {
-    const first = await logTrainingRun(config(), trainingRun());
-    fake.calls.length = 0;
-
-    const second = await logTrainingRun(config(), trainingRun({ runName: 'als-v8', artifact: undefined, status: 'FAILED', metrics: {} }));
-
-    expect(second.experimentId).toBe(first.experimentId);
-    expect(second.runId).not.toBe(first.runId);
-    expect(fake.sequence()).toEqual([`GET ${API}/experiments/get-by-name`, `POST ${API}/runs/create`, `POST ${API}/runs/log-batch`, `POST ${API}/runs/update`]);
-    expect(fake.calls[3].json).toEqual({ run_id: second.runId, status: 'FAILED', end_time: END });
-    expect(fake.experiments.size).toBe(2); // Default + netflicks-trainer
-  });
-
   test('handles the race where another trainer creates the experiment first', async () => {
     fake.fault = (call) => {
       if (call.path === `${API}/experiments/create`) {
@@ -298,7 +230,7 @@ describe('logTrainingRun', () => {
       }
       return undefined;
     };
-    const tracked = await logTrainingRun(config(), trainingRun({ artifact: undefined }));
+    const tracked = await logTrainingRun(config(), trainingRun({ artifacts: undefined }));
 
     expect(tracked.experimentId).toBe('1');
     expect(fake.sequence().slice(0, 4)).toEqual([
@@ -312,7 +244,7 @@ describe('logTrainingRun', () => {
 
   test('splits 250 params into three log-batch requests of at most 100', async () => {
     const params = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`p${String(i).padStart(3, '0')}`, `v${i}`]));
-    const tracked = await logTrainingRun(config(), trainingRun({ params, artifact: undefined }));
+    const tracked = await logTrainingRun(config(), trainingRun({ params, artifacts: undefined }));
 
     const batches = fake.bodies(`${API}/runs/log-batch`) as Array<{ run_id: string; params: KV[]; metrics: MetricBody[]; tags: KV[] }>;
     expect(batches.map((b) => [b.params.length, b.metrics.length, b.tags.length])).toEqual([
@@ -329,7 +261,7 @@ describe('logTrainingRun', () => {
   test('tags beyond 100 travel with log-batch; long param values are truncated to 6000 chars', async () => {
     const tags = Object.fromEntries(Array.from({ length: 130 }, (_, i) => [`t${i}`, 'x']));
     const long = 'é'.repeat(7000);
-    const tracked = await logTrainingRun(config(), trainingRun({ tags, params: { long }, metrics: {}, artifact: undefined }));
+    const tracked = await logTrainingRun(config(), trainingRun({ tags, params: { long }, metrics: {}, artifacts: undefined }));
 
     expect((fake.calls[2].json as { tags: KV[] }).tags).toHaveLength(100);
     const [batch] = fake.bodies(`${API}/runs/log-batch`) as Array<{ params: KV[]; tags: KV[] }>;
@@ -343,7 +275,7 @@ describe('logTrainingRun', () => {
     expect(fake.calls.map((c) => c.headers.authorization)).toEqual(Array(6).fill('Bearer s3cret'));
 
     fake.calls.length = 0;
-    await logTrainingRun(config({ username: 'trainer', password: 'pa:ss', token: 'ignored' }), trainingRun({ artifact: undefined }));
+    await logTrainingRun(config({ username: 'trainer', password: 'pa:ss', token: 'ignored' }), trainingRun({ artifacts: undefined }));
     const basic = `Basic ${Buffer.from('trainer:pa:ss').toString('base64')}`;
     expect(fake.calls.map((c) => c.headers.authorization)).toEqual(Array(4).fill(basic));
   });
@@ -357,7 +289,7 @@ describe('logTrainingRun', () => {
       }
       return undefined;
     };
-    const tracked = await logTrainingRun(config(), trainingRun({ artifact: undefined }));
+    const tracked = await logTrainingRun(config(), trainingRun({ artifacts: undefined }));
 
     expect(fake.sequence()).toEqual([
       `GET ${API}/experiments/get-by-name`,
@@ -405,7 +337,7 @@ describe('logTrainingRun', () => {
   test('retries idempotent calls through timeouts and gives up after `retries`', async () => {
     let slow = 1;
     fake.fault = (call) => (call.path.endsWith('/runs/update') && slow-- > 0 ? { status: 200, body: {}, delayMs: 1_000 } : undefined);
-    await logTrainingRun(config({ timeoutMs: 200 }), trainingRun({ artifact: undefined }));
+    await logTrainingRun(config({ timeoutMs: 200 }), trainingRun({ artifacts: undefined }));
     expect(fake.sequence().filter((s) => s.endsWith('/runs/update'))).toHaveLength(2);
 
     fake.calls.length = 0;
@@ -433,7 +365,7 @@ describe('logTrainingRun', () => {
     await expect(logTrainingRun(config(), trainingRun({ metrics: { 'ndcg@10': 1, ndcg_at_10: 2 } }))).rejects.toThrow(
       'metric keys "ndcg@10" and "ndcg_at_10" both map to MLflow key "ndcg_at_10"',
     );
-    await expect(logTrainingRun(config(), trainingRun({ artifact: { path: '../escape.gz', bytes: MODEL_BYTES } }))).rejects.toThrow(/artifact path "..\/escape.gz"/);
+    await expect(logTrainingRun(config(), trainingRun({ artifacts: [{ path: '../escape.gz', bytes: MODEL_BYTES }] }))).rejects.toThrow(/artifact path "..\/escape.gz"/);
     await expect(logTrainingRun(config(), trainingRun({ params: { '/abs': 'x' } }))).rejects.toThrow(MlflowError);
     expect(fake.calls).toEqual([]);
   });
@@ -459,7 +391,7 @@ describe('logTrainingRun', () => {
 
   test('falls back to the proxy default layout when the run artifact_uri is not mlflow-artifacts:', async () => {
     fake.artifactUri = (expId, runId) => `s3://bucket/mlruns/${expId}/${runId}/artifacts`;
-    const tracked = await logTrainingRun(config(), trainingRun({ artifact: { path: 'model.bin', bytes: Buffer.from([0, 1, 2, 255]) } }));
+    const tracked = await logTrainingRun(config(), trainingRun({ artifacts: [{ path: 'model.bin', bytes: Buffer.from([0, 1, 2, 255]) }] }));
     expect(tracked.artifactUri).toBe(`s3://bucket/mlruns/1/${tracked.runId}/artifacts`);
     expect(fake.artifacts.get(`1/${tracked.runId}/artifacts/model.bin`)).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(fake.calls[4].headers['content-type']).toBe('application/octet-stream');

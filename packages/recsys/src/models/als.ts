@@ -72,7 +72,39 @@ export type AlsTrainParams = Partial<AlsParams> &
   Partial<TrainOptions> & {
     /** Start from this model's factors, biases and y (single-member models of the same k only). */
     warmStart?: WarmStart<AlsModel>;
+    /**
+     * Called after every full iteration with the RMSE on the training ratings (an extra pass
+     * over them, so only paid when asked for): the loss curve experiment trackers draw.
+     */
+    onIteration?: (iteration: AlsIteration) => void;
   };
+
+export interface AlsIteration {
+  /** 1-based, within the ensemble member. */
+  iteration: number;
+  /** 0-based ensemble member. */
+  member: number;
+  trainRmse: number;
+}
+
+/** RMSE of μ + b_u + b_i + p_u·q_i over the training ratings (p_u already holds the implicit term). */
+function trainingRmse(arrays: FactorArrays, globalMean: number): number {
+  const { indptr, indices, values } = arrays.byUser;
+  const k = arrays.factors;
+  let sum = 0;
+  for (let u = 0; u + 1 < indptr.length; u++) {
+    const uo = u * k;
+    for (let e = indptr[u]; e < indptr[u + 1]; e++) {
+      const i = indices[e];
+      const io = i * k;
+      let pred = globalMean + arrays.userBias[u] + arrays.itemBias[i];
+      for (let f = 0; f < k; f++) pred += arrays.userFactors[uo + f] * arrays.itemFactors[io + f];
+      const err = values[e] - pred;
+      sum += err * err;
+    }
+  }
+  return values.length === 0 ? 0 : Math.sqrt(sum / values.length);
+}
 
 function usableWarmStart(w: WarmStart<AlsModel> | undefined, p: AlsParams): WarmStart<AlsModel> | null {
   return w && w.model.members === 1 && w.model.factors === p.factors ? w : null;
@@ -207,6 +239,7 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: users`);
         await trainer.solve('items');
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: items`);
+        if (params.onIteration) params.onIteration({ iteration: it + 1, member: m, trainRmse: trainingRmse(arrays, data.globalMean) });
       }
       allUserFactors.set(arrays.userFactors, m * nUsers * k);
       allItemFactors.set(arrays.itemFactors, m * nItems * k);
