@@ -232,7 +232,7 @@ describeHelm('charts/netflicks', () => {
       expect(env).toEqual({
         DATABASE_URL: { secretKeyRef: { name: 'nf-netflicks-postgres', key: 'url' } },
         OPERATOR_WATCH_NAMESPACES: 'netflicks',
-        OPERATOR_ALLOWED_IMAGES: 'netflicks-trainer,netflicks-recommend-api',
+        OPERATOR_ALLOWED_IMAGES: 'netflicks-trainer,netflicks-recommend-api,netflicks',
         OPERATOR_METRICS_PORT: '9102',
         SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
         OPERATOR_WORKERS: '4',
@@ -305,10 +305,10 @@ describeHelm('charts/netflicks', () => {
       expect(podMonitor.spec.namespaceSelector).toEqual({ matchNames: ['team-a', 'netflicks', 'team-b'] });
     });
 
-    test('allowed images: the chart\'s trainer and recommend-API repositories (with the registry), then operator.allowedImages', async () => {
+    test('allowed images: the chart\'s trainer, recommend-API and runtime repositories (with the registry), then operator.allowedImages', async () => {
       const custom = await render(helm, chart, { release: 'nf', namespace: 'netflicks', set: ['images.registry=ghcr.io/acme/', 'operator.allowedImages={registry.internal:5000/ml/*}'] });
       const env = podSpecs([one(custom, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? [];
-      expect(env.find((e) => e.name === 'OPERATOR_ALLOWED_IMAGES')?.value).toBe('ghcr.io/acme/netflicks-trainer,ghcr.io/acme/netflicks-recommend-api,registry.internal:5000/ml/*');
+      expect(env.find((e) => e.name === 'OPERATOR_ALLOWED_IMAGES')?.value).toBe('ghcr.io/acme/netflicks-trainer,ghcr.io/acme/netflicks-recommend-api,ghcr.io/acme/netflicks,registry.internal:5000/ml/*');
       // the model the chart creates names exactly those repositories
       const model = one(custom, 'RecommenderModel', 'movies') as K8sObject & { spec: { image: string; serving: { image: string } } };
       expect([model.spec.image, model.spec.serving.image]).toEqual(['ghcr.io/acme/netflicks-trainer:0.1.0', 'ghcr.io/acme/netflicks-recommend-api:0.1.0']);

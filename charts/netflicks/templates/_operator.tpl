@@ -29,9 +29,14 @@ listed namespaces unless operator.scope=cluster, and runs only allowed image rep
 {{- $repo -}}
 {{- end -}}
 
-{{/* OPERATOR_ALLOWED_IMAGES: the chart's trainer and recommend-API repositories, then operator.allowedImages. */}}
+{{/*
+OPERATOR_ALLOWED_IMAGES: the chart's trainer and recommend-API repositories, the shared runtime
+image `netflicks` a RecommenderModel gets by default (the CRD's default image), all under
+images.registry; then operator.allowedImages.
+*/}}
 {{- define "netflicks.operatorAllowedImages" -}}
-{{- $own := list (include "netflicks.imageRepository" (dict "ctx" . "image" .Values.images.trainer)) (include "netflicks.imageRepository" (dict "ctx" . "image" .Values.images.recommendApi)) -}}
+{{- $runtime := dict "repository" "netflicks" -}}
+{{- $own := list (include "netflicks.imageRepository" (dict "ctx" . "image" .Values.images.trainer)) (include "netflicks.imageRepository" (dict "ctx" . "image" .Values.images.recommendApi)) (include "netflicks.imageRepository" (dict "ctx" . "image" $runtime)) -}}
 {{- concat $own .Values.operator.allowedImages | uniq | join "," -}}
 {{- end -}}
 
