@@ -63,20 +63,13 @@ function recorder() {
   return { api, writes, statuses, events, eventRecorder };
 }
 
-const liveRegistry = (version: number | null): Registry => ({
-  versionOfRun: async () => null,
-  validate: async () => {
-    throw new Error('not used');
-  },
-  promote: async () => {
-    throw new Error('not used');
-  },
-  rollback: async () => {
-    throw new Error('not used');
-  },
-  live: async () => (version === null ? null : ({ version, previousLive: null } as never)),
-  prune: async () => [],
-});
+/** A registry whose live version is `version`; the refusals never reach its other methods. */
+const liveRegistry = (version: number | null): Registry => {
+  const unused = (): never => {
+    throw new Error('not used by these tests');
+  };
+  return { versionOfRun: async () => null, validate: unused, promote: unused, rollback: unused, live: async () => (version === null ? null : ({ version, previousLive: null } as never)), prune: async () => [] };
+};
 
 type Conditions = { type: string; status: string; reason: string; message: string }[];
 const log = createLogger({ component: 't', level: 'silent' });
