@@ -18,7 +18,7 @@ import { LeaderElector } from './kube/leader-election.js';
 import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
 import { watchResource, type WatchedResource } from './kube/watched-namespaces.js';
 import { WorkQueue } from './kube/workqueue.js';
-import { WorkloadPolicy } from './policy/workload-policy.js';
+import { WorkloadPolicy, secretEnvNames } from './policy/workload-policy.js';
 import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
@@ -97,9 +97,9 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     log.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not write an Event'),
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
-  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES);
-  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, now: opts.now });
   const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { [RECOMMEND_API_ENV.kafkaBrokers]: cfg.SERVING_KAFKA_BROKERS } : {};
+  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, secretEnvNames(servingEnv));
+  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, now: opts.now });
   const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, policy, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.

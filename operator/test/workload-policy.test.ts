@@ -9,6 +9,7 @@ import {
   loadOperatorConfig,
   parseImagePattern,
   repositoryOf,
+  secretEnvNames,
   trainingJob,
   watchedNamespaces,
   type RecommenderModel,
@@ -117,12 +118,19 @@ describe('WorkloadPolicy on what the operator builds', () => {
 
     const fromField = trainingJob(run, model());
     podOf(fromField).containers[0].env.push({ name: 'SEED', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
-    expect(policy.check(fromField)?.message).toBe('container "trainer": SEED may not take its value from fieldRef; only DATABASE_URL comes from a Secret');
+    expect(policy.check(fromField)?.message).toBe('container "trainer": SEED may not take its value from fieldRef; only DATABASE_URL may come from a Secret');
 
     const otherSource = deployment(model(), 1);
     const db = podOf(otherSource).containers[0].env.find((e) => e.name === 'DATABASE_URL') as Env;
     db.valueFrom = { configMapKeyRef: { name: 'x', key: 'url' } };
     expect(policy.check(otherSource)?.reason).toBe('EnvNotAllowed');
+
+    // a Secret for another variable only when the operator's configuration says so (never a model)
+    const fromSecret = deployment(model(), 1, { KAFKA_BROKERS: 'kafka:9092' });
+    podOf(fromSecret).containers[0].env.push({ name: 'MODEL_VERSION', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } });
+    expect(policy.check(fromSecret)?.message).toBe('container "api": MODEL_VERSION may not take its value from secretKeyRef; only DATABASE_URL may come from a Secret');
+    expect(new WorkloadPolicy(undefined, ['MODEL_VERSION']).check(fromSecret)).toBeNull();
+    expect(secretEnvNames({ KAFKA_BROKERS: 'kafka:9092' })).toEqual([]);
 
     // a variable the trainer reads is not one the API reads
     expect(policy.check(deployment(model(), 1, { HYPERPARAMETERS: 'factors=8' }))?.message).toMatch(/^container "api": environment variable HYPERPARAMETERS is not one its program reads/);

@@ -6,7 +6,7 @@
 import type { Condition } from '../kube/conditions.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { RecommenderModel, TrainingRun, TrainingRunStatus } from '../types.js';
-import type { Refusal, WorkloadPolicy } from './workload-policy.js';
+import type { Refusal, ServingEnv, WorkloadPolicy } from './workload-policy.js';
 
 type SetCondition = (type: string, s: Condition['status'], reason: string, message: string) => void;
 
@@ -17,7 +17,7 @@ export const ADMITTED_CONDITION = 'Admitted';
  * Sets the model's Admitted condition; a refusal (a new one) also gets a Warning Event.
  * Returns the refusal: while there is one, the operator applies no Deployment for the model.
  */
-export function admitModel(model: RecommenderModel, policy: WorkloadPolicy, servingEnv: Record<string, string> | undefined, cond: SetCondition, events: EventRecorder): Refusal | null {
+export function admitModel(model: RecommenderModel, policy: WorkloadPolicy, servingEnv: ServingEnv | undefined, cond: SetCondition, events: EventRecorder): Refusal | null {
   const refusal = policy.modelRefusal(model, servingEnv);
   if (!refusal) {
     cond(ADMITTED_CONDITION, 'True', 'WithinPolicy', "images and environment are within the operator's policy");

@@ -24,8 +24,18 @@ const ENV_BY_CONTAINER: Readonly<Record<string, ReadonlySet<string>>> = {
   [TRAINER_CONTAINER]: new Set(Object.values(TRAINER_ENV)),
   [API_CONTAINER]: new Set(Object.values(RECOMMEND_API_ENV)),
 };
-/** The one variable whose value comes from a Secret (the model's database.secretRef). */
-const SECRET_ENV = new Set<string>([TRAINER_ENV.databaseUrl, RECOMMEND_API_ENV.databaseUrl]);
+/** The variable whose value comes from the Secret the model names (database.secretRef). */
+const DATABASE_ENV = new Set<string>([TRAINER_ENV.databaseUrl, RECOMMEND_API_ENV.databaseUrl]);
+
+/** The operator's extra API environment, as the Deployment builder takes it. */
+export type ServingEnv = NonNullable<Parameters<typeof deployment>[2]>;
+
+/** The names in the operator's serving environment whose value comes from a Secret (its configuration's). */
+export function secretEnvNames(servingEnv: ServingEnv): string[] {
+  return Object.entries(servingEnv)
+    .filter(([, value]) => typeof value !== 'string')
+    .map(([name]) => name);
+}
 
 export type RefusalReason = 'ImageNotAllowed' | 'EnvNotAllowed';
 
@@ -50,10 +60,16 @@ interface Workload extends KubeObject {
 
 export class WorkloadPolicy {
   private readonly patterns: readonly ImagePattern[];
+  private readonly secretEnv: ReadonlySet<string>;
 
-  /** Throws ImageReferenceError on a malformed pattern (checked with the configuration). */
-  constructor(allowedImages: readonly string[] = DEFAULT_ALLOWED_IMAGES) {
+  /**
+   * `operatorSecretEnv`: variables the operator's own configuration takes from a Secret (never a
+   * model's choice), allowed a secretKeyRef besides DATABASE_URL. Throws ImageReferenceError on a
+   * malformed pattern (checked with the configuration).
+   */
+  constructor(allowedImages: readonly string[] = DEFAULT_ALLOWED_IMAGES, operatorSecretEnv: readonly string[] = []) {
     this.patterns = allowedImages.map(parseImagePattern);
+    this.secretEnv = new Set([...DATABASE_ENV, ...operatorSecretEnv]);
   }
 
   /** Why `image` may not run, or null when the allow-list covers it. */
@@ -69,8 +85,22 @@ export class WorkloadPolicy {
   check(workload: KubeObject): Refusal | null {
     const pod = (workload as Workload).spec?.template?.spec ?? {};
     for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
-      const refusal = this.imageRefusal(c.image ?? '', `container "${c.name}"`) ?? envRefusal(c);
+      const refusal = this.imageRefusal(c.image ?? '', `container "${c.name}"`) ?? this.envRefusal(c);
       if (refusal) return refusal;
+    }
+    return null;
+  }
+
+  private envRefusal(c: Container): Refusal | null {
+    const allowed = ENV_BY_CONTAINER[c.name] ?? new Set<string>();
+    const where = `container "${c.name}"`;
+    for (const e of c.env ?? []) {
+      if (!allowed.has(e.name)) {
+        return { reason: 'EnvNotAllowed', message: `${where}: environment variable ${e.name} is not one its program reads (${[...allowed].join(', ') || 'none'})` };
+      }
+      if (e.valueFrom && !(this.secretEnv.has(e.name) && Object.keys(e.valueFrom).join() === 'secretKeyRef')) {
+        return { reason: 'EnvNotAllowed', message: `${where}: ${e.name} may not take its value from ${Object.keys(e.valueFrom).join(', ')}; only ${[...this.secretEnv].join(', ')} may come from a Secret` };
+      }
     }
     return null;
   }
@@ -79,24 +109,10 @@ export class WorkloadPolicy {
    * Whether the trainer Job and the serving Deployment this model leads to would be refused:
    * the model's condition says so before any run or promotion tries.
    */
-  modelRefusal(model: RecommenderModel, servingEnv: Record<string, string> = {}): Refusal | null {
+  modelRefusal(model: RecommenderModel, servingEnv: ServingEnv = {}): Refusal | null {
     const probeRun = { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { ...model.metadata, name: model.metadata.name }, spec: { modelRef: { name: model.metadata.name } } } as TrainingRun;
     return this.check(trainingJob(probeRun, model)) ?? this.check(deployment(model, 1, servingEnv));
   }
-}
-
-function envRefusal(c: Container): Refusal | null {
-  const allowed = ENV_BY_CONTAINER[c.name] ?? new Set<string>();
-  const where = `container "${c.name}"`;
-  for (const e of c.env ?? []) {
-    if (!allowed.has(e.name)) {
-      return { reason: 'EnvNotAllowed', message: `${where}: environment variable ${e.name} is not one its program reads (${[...allowed].join(', ') || 'none'})` };
-    }
-    if (e.valueFrom && !(SECRET_ENV.has(e.name) && Object.keys(e.valueFrom).join() === 'secretKeyRef')) {
-      return { reason: 'EnvNotAllowed', message: `${where}: ${e.name} may not take its value from ${Object.keys(e.valueFrom).join(', ')}; only DATABASE_URL comes from a Secret` };
-    }
-  }
-  return null;
 }
 
 /** The policy of an operator configured with nothing: the project's own images. */
