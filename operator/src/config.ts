@@ -1,7 +1,11 @@
 /** The operator's configuration from the environment (flags merged in), validated at start-up. */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigError, envBool, envInt, envLogLevel, envPort, loadConfig, type EnvSource } from '@netflicks/platform';
+import { ConfigError, envBool, envInt, envList, envLogLevel, envPort, loadConfig, type EnvSource } from '@netflicks/platform';
+import { parseImagePattern } from './policy/image-reference.js';
+import { DEFAULT_ALLOWED_IMAGES } from './policy/workload-policy.js';
+
+const namespaceName = z.string().trim().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name');
 
 export const operatorConfigSchema = z.object({
   /** The registry's database (the same one the trainer Jobs and the API use). Unset: embedded. */
@@ -10,8 +14,25 @@ export const operatorConfigSchema = z.object({
     .trim()
     .regex(/^postgres(?:ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// URL')
     .optional(),
-  /** Watch one namespace; unset: all namespaces. */
-  OPERATOR_NAMESPACE: z.string().trim().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name').optional(),
+  /** Watch one namespace (the same as OPERATOR_WATCH_NAMESPACES with one name). */
+  OPERATOR_NAMESPACE: namespaceName.optional(),
+  /** Watch only these namespaces (comma-separated): the namespaced install. Unset: all namespaces. */
+  OPERATOR_WATCH_NAMESPACES: envList().pipe(z.array(namespaceName)).optional(),
+  /**
+   * Image repositories the operator runs for a RecommenderModel (comma-separated; `repo` or
+   * `prefix/*`). A model naming another image is refused.
+   */
+  OPERATOR_ALLOWED_IMAGES: envList()
+    .default([...DEFAULT_ALLOWED_IMAGES])
+    .superRefine((patterns, ctx) => {
+      for (const p of patterns) {
+        try {
+          parseImagePattern(p);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    }),
   OPERATOR_METRICS_PORT: envPort().default(9102),
   OPERATOR_WORKERS: envInt({ min: 1, max: 64 }).default(4),
   /** Relist everything this often (level-triggered safety net; also re-applies children). */
@@ -41,7 +62,16 @@ export function loadOperatorConfig(env: EnvSource = process.env): OperatorConfig
       { variable: 'OPERATOR_RENEW_DEADLINE_SECONDS', message: 'must be shorter than OPERATOR_LEASE_DURATION_SECONDS (client-go leader-election rule)' },
     ]);
   }
+  if (cfg.OPERATOR_NAMESPACE && cfg.OPERATOR_WATCH_NAMESPACES) {
+    throw new ConfigError([{ variable: 'OPERATOR_NAMESPACE', message: 'set OPERATOR_NAMESPACE or OPERATOR_WATCH_NAMESPACES, not both' }]);
+  }
   return cfg;
+}
+
+/** The namespaces to watch, or undefined for all of them (cluster-wide RBAC needed). */
+export function watchedNamespaces(cfg: OperatorConfig): string[] | undefined {
+  const list = cfg.OPERATOR_WATCH_NAMESPACES ?? (cfg.OPERATOR_NAMESPACE ? [cfg.OPERATOR_NAMESPACE] : undefined);
+  return list ? [...new Set(list)] : undefined;
 }
 
 /** This replica's identity in the Lease: the pod name, else host and pid. */

@@ -10,14 +10,15 @@ import type pg from 'pg';
 import { ChildApplier } from './controllers/apply.js';
 import { RecommenderModelController, type DeploymentObject } from './controllers/recommender-model.js';
 import { TrainingRunController, type JobObject, type PodObject } from './controllers/training-run.js';
-import { identityOf, type OperatorConfig } from './config.js';
+import { identityOf, watchedNamespaces, type OperatorConfig } from './config.js';
 import { KubeApi, type KubeObject } from './kube/api.js';
 import { keyOf, runController, splitKey } from './kube/controller.js';
 import { eventRecorder } from './kube/events.js';
-import { Informer } from './kube/informer.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
+import { watchResource, type WatchedResource } from './kube/watched-namespaces.js';
 import { WorkQueue } from './kube/workqueue.js';
+import { WorkloadPolicy, secretEnvNames } from './policy/workload-policy.js';
 import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
@@ -70,14 +71,13 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     registry = postgresRegistry(pool);
   }
 
-  const ns = cfg.OPERATOR_NAMESPACE;
+  const namespaces = watchedNamespaces(cfg);
   const resyncMs = cfg.OPERATOR_RESYNC_SECONDS * 1000;
   const informerLog = { warn: (o: object, m: string) => log.warn(o, m), info: (o: object, m: string) => log.info(o, m) };
-  const informer = <T extends KubeObject>(resource: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string): Informer<T> =>
-    new Informer<T>({
+  const informer = <T extends KubeObject>(resource: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string): WatchedResource<T> =>
+    watchResource<T>(namespaces, {
       api,
       resource,
-      namespace: ns,
       labelSelector,
       resyncMs,
       log: informerLog,
@@ -97,9 +97,10 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     log.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not write an Event'),
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
-  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, now: opts.now });
   const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { [RECOMMEND_API_ENV.kafkaBrokers]: cfg.SERVING_KAFKA_BROKERS } : {};
-  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, now: opts.now });
+  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, secretEnvNames(servingEnv));
+  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, now: opts.now });
+  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, policy, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.
   const enqueueModel = (namespace: string | undefined, name: string | undefined): void => {
@@ -124,7 +125,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
   pods.on((_e, pod) => byRunLabel(pod));
   deployments.on((_e, dep) => enqueueModel(dep.metadata.namespace, dep.metadata.labels?.['netflicks.dev/model']));
 
-  const informers: Informer<KubeObject>[] = [runs, models, jobs, pods, deployments] as unknown as Informer<KubeObject>[];
+  const informers: WatchedResource<KubeObject>[] = [runs, models, jobs, pods, deployments] as unknown as WatchedResource<KubeObject>[];
   let leading = false;
   let stopping = false;
   let controllersDone: Promise<unknown> | undefined;

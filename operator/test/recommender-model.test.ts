@@ -158,7 +158,7 @@ describe('RecommenderModel schedule', () => {
     expect(statusOf()?.latestRun).toBe('f');
   });
 
-  test('first sight: Ready, Serving and Degraded conditions exist; no live version → not serving', async () => {
+  test('first sight: Ready, Serving, Degraded and Admitted conditions exist; no live version → not serving', async () => {
     const { controller, calls, statusOf } = setup({});
     await controller.reconcile('ns', 'movies');
     const conditions = statusOf()?.conditions ?? [];
@@ -166,6 +166,7 @@ describe('RecommenderModel schedule', () => {
       ['Ready', 'False', 'NoLiveVersion'],
       ['Serving', 'False', 'NoLiveVersion'],
       ['Degraded', 'False', 'AsExpected'],
+      ['Admitted', 'True', 'WithinPolicy'],
     ]);
     // the Service and PDB exist before any version; the Deployment and HPA wait for one
     expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toEqual(['Service/movies-api', 'PodDisruptionBudget/movies-api']);

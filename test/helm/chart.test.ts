@@ -36,6 +36,21 @@ const one = (objects: K8sObject[], kind: string, name: string): K8sObject => {
   return found[0];
 };
 const inventory = (objects: K8sObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+/** The operator's RBAC rules: only the verbs operator/src uses; status and finalizers as separate rules. */
+const OPERATOR_RULES = [
+  { apiGroups: ['netflicks.dev'], resources: ['recommendermodels'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['netflicks.dev'], resources: ['trainingruns'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
+  { apiGroups: ['netflicks.dev'], resources: ['recommendermodels/status', 'trainingruns/status'], verbs: ['patch'] },
+  { apiGroups: ['netflicks.dev'], resources: ['recommendermodels/finalizers', 'trainingruns/finalizers'], verbs: ['update'] },
+  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['create', 'patch'] },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['create', 'patch'] },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'patch'] },
+  { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors'], verbs: ['create', 'patch'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
+];
 
 describeHelm('charts/netflicks', () => {
   const helm = t?.helm ?? '';
@@ -69,8 +84,6 @@ describeHelm('charts/netflicks', () => {
   test('the default install renders exactly these objects', () => {
     expect(inventory(rendered['default-values.yaml'])).toEqual(
       [
-        'ClusterRole/nf-netflicks-operator',
-        'ClusterRoleBinding/nf-netflicks-operator',
         'ConfigMap/nf-netflicks-dashboard-ingest',
         'ConfigMap/nf-netflicks-dashboard-models',
         'ConfigMap/nf-netflicks-dashboard-operator',
@@ -85,7 +98,9 @@ describeHelm('charts/netflicks', () => {
         'PodDisruptionBudget/nf-netflicks-operator',
         'PrometheusRule/nf-netflicks',
         'RecommenderModel/movies',
+        'Role/nf-netflicks-operator',
         'Role/nf-netflicks-operator-leader-election',
+        'RoleBinding/nf-netflicks-operator',
         'RoleBinding/nf-netflicks-operator-leader-election',
         'Secret/nf-netflicks-postgres',
         'Service/nf-netflicks-evaluator-metrics',
@@ -116,7 +131,7 @@ describeHelm('charts/netflicks', () => {
     expect(dep.spec.replicas).toBe(1);
     const env = podSpecs([dep])[0].spec.containers[0].env ?? [];
     expect(env.find((e) => e.name === 'OPERATOR_LEADER_ELECTION')?.value).toBe('false');
-    expect(env.find((e) => e.name === 'OPERATOR_NAMESPACE')?.value).toBe('netflicks');
+    expect(env.find((e) => e.name === 'OPERATOR_WATCH_NAMESPACES')?.value).toBe('netflicks');
     expect(env.find((e) => e.name === 'DATABASE_URL')?.valueFrom).toEqual({ secretKeyRef: { name: 'netflicks-database', key: 'url' } });
   });
 
@@ -139,7 +154,8 @@ describeHelm('charts/netflicks', () => {
     }
     const podMonitor = one(objects, 'PodMonitor', 'nf-netflicks-recommend-api') as K8sObject & { spec: { selector: unknown; namespaceSelector: unknown } };
     expect(podMonitor.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'netflicks-recommend-api', 'app.kubernetes.io/managed-by': 'netflicks-operator' } });
-    expect(podMonitor.spec.namespaceSelector).toEqual({ any: true });
+    // namespaced install: the operator's API pods are only in the watched namespaces
+    expect(podMonitor.spec.namespaceSelector).toEqual({ matchNames: ['netflicks'] });
   });
 
   describe('values.schema.json', () => {
@@ -174,6 +190,10 @@ describeHelm('charts/netflicks', () => {
       ['images.pullPolicy=Sometimes', "at '/images/pullPolicy'"],
       ['images.tag=latest', "at '/images/tag'"],
       ['evaluator.window=1day', "at '/evaluator/window'"],
+      ['operator.scope=everywhere', "at '/operator/scope'"],
+      ['operator.watchNamespaces={Team_A}', "at '/operator/watchNamespaces/0'"],
+      ['operator.allowedImages={netflicks-trainer:1.0}', "at '/operator/allowedImages/0'"],
+      ['operator.allowedImages={*}', "at '/operator/allowedImages/0'"],
     ])('a wrong value (%s) is refused: %s', async (set, message) => {
       const r = await helmTemplate(helm, chart, { set: [set] });
       expect(r.code).not.toBe(0);
@@ -189,6 +209,8 @@ describeHelm('charts/netflicks', () => {
     [['operator.leaderElection=false'], 'operator: more than one replica needs operator.leaderElection=true'],
     [['model.enabled=false'], 'model.trainOnInstall needs model.enabled=true'],
     [['images.operator.tag=latest'], 'images: the tag `latest` is mutable'],
+    [['operator.scope=cluster', 'operator.watchNamespaces={a}'], 'operator: scope=cluster watches every namespace; remove operator.watchNamespaces'],
+    [['operator.watchNamespaces={team-a}'], 'operator: model.enabled puts the model in the release namespace netflicks, which operator.watchNamespaces leaves out; add it'],
   ])('inconsistent values %j fail with a clear message', async (set, message) => {
     const r = await helmTemplate(helm, chart, { set });
     expect(r.code).not.toBe(0);
@@ -209,6 +231,8 @@ describeHelm('charts/netflicks', () => {
       const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
       expect(env).toEqual({
         DATABASE_URL: { secretKeyRef: { name: 'nf-netflicks-postgres', key: 'url' } },
+        OPERATOR_WATCH_NAMESPACES: 'netflicks',
+        OPERATOR_ALLOWED_IMAGES: 'netflicks-trainer,netflicks-recommend-api,netflicks',
         OPERATOR_METRICS_PORT: '9102',
         SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
         OPERATOR_WORKERS: '4',
@@ -232,31 +256,64 @@ describeHelm('charts/netflicks', () => {
     });
 
     test('RBAC: only the verbs the operator uses; status and finalizers as separate rules; the Lease by name', () => {
-      const role = one(objects(), 'ClusterRole', 'nf-netflicks-operator') as K8sObject & { rules: unknown[] };
-      expect(role.rules).toEqual([
-        { apiGroups: ['netflicks.dev'], resources: ['recommendermodels'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: ['netflicks.dev'], resources: ['trainingruns'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
-        { apiGroups: ['netflicks.dev'], resources: ['recommendermodels/status', 'trainingruns/status'], verbs: ['patch'] },
-        { apiGroups: ['netflicks.dev'], resources: ['recommendermodels/finalizers', 'trainingruns/finalizers'], verbs: ['update'] },
-        { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
-        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
-        { apiGroups: [''], resources: ['services'], verbs: ['create', 'patch'] },
-        { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['create', 'patch'] },
-        { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'patch'] },
-        { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors'], verbs: ['create', 'patch'] },
-        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
-      ]);
+      const role = one(objects(), 'Role', 'nf-netflicks-operator') as K8sObject & { rules: unknown[] };
+      expect(role.metadata.namespace).toBe('netflicks');
+      expect(byKind(objects(), 'ClusterRole')).toEqual([]);
+      expect(role.rules).toEqual(OPERATOR_RULES);
       const lease = one(objects(), 'Role', 'nf-netflicks-operator-leader-election') as K8sObject & { rules: unknown[] };
       expect(lease.metadata.namespace).toBe('netflicks');
       expect(lease.rules).toEqual([
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['nf-netflicks-operator'], verbs: ['get', 'update'] },
       ]);
-      const binding = one(objects(), 'ClusterRoleBinding', 'nf-netflicks-operator') as K8sObject & { subjects: unknown[]; roleRef: unknown };
+      const binding = one(objects(), 'RoleBinding', 'nf-netflicks-operator') as K8sObject & { subjects: unknown[]; roleRef: unknown };
+      expect(binding.metadata.namespace).toBe('netflicks');
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nf-netflicks-operator', namespace: 'netflicks' }]);
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nf-netflicks-operator' });
+    });
+
+    test('operator.scope=cluster: the same rules in a ClusterRole, every namespace watched', async () => {
+      const cluster = await render(helm, chart, { release: 'nf', namespace: 'netflicks', set: ['operator.scope=cluster'] });
+      expect(byKind(cluster, 'Role').map((o) => o.metadata.name)).toEqual(['nf-netflicks-operator-leader-election']);
+      const role = one(cluster, 'ClusterRole', 'nf-netflicks-operator') as K8sObject & { rules: unknown[] };
+      expect(role.rules).toEqual(OPERATOR_RULES);
+      const binding = one(cluster, 'ClusterRoleBinding', 'nf-netflicks-operator') as K8sObject & { subjects: unknown[]; roleRef: unknown };
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nf-netflicks-operator', namespace: 'netflicks' }]);
       expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'nf-netflicks-operator' });
+      const env = podSpecs([one(cluster, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? [];
+      expect(env.map((e) => e.name)).not.toContain('OPERATOR_WATCH_NAMESPACES');
     });
+
+    test('watchNamespaces: a Role and RoleBinding in each (the ServiceAccount stays in the release namespace), the operator told the list', async () => {
+      const listed = await render(helm, chart, {
+        release: 'nf',
+        namespace: 'netflicks',
+        set: ['operator.watchNamespaces={team-a,netflicks}', 'operator.watchNamespace=team-b', 'monitoring.recommendApiPodMonitor.enabled=true'],
+      });
+      expect(byKind(listed, 'ClusterRole')).toEqual([]);
+      expect(byKind(listed, 'ClusterRoleBinding')).toEqual([]);
+      const roles = byKind(listed, 'Role').filter((o) => o.metadata.name === 'nf-netflicks-operator') as (K8sObject & { rules: unknown[] })[];
+      expect(roles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'netflicks', 'team-b']);
+      for (const r of roles) expect(r.rules).toEqual(OPERATOR_RULES);
+      const bindings = byKind(listed, 'RoleBinding').filter((o) => o.metadata.name === 'nf-netflicks-operator') as (K8sObject & { subjects: unknown[] })[];
+      expect(bindings.map((b) => [b.metadata.namespace, b.subjects])).toEqual(
+        ['team-a', 'netflicks', 'team-b'].map((ns) => [ns, [{ kind: 'ServiceAccount', name: 'nf-netflicks-operator', namespace: 'netflicks' }]]),
+      );
+      const env = podSpecs([one(listed, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? [];
+      expect(env.find((e) => e.name === 'OPERATOR_WATCH_NAMESPACES')?.value).toBe('team-a,netflicks,team-b');
+      const podMonitor = byKind(listed, 'PodMonitor')[0] as K8sObject & { spec: { namespaceSelector: unknown } };
+      expect(podMonitor.spec.namespaceSelector).toEqual({ matchNames: ['team-a', 'netflicks', 'team-b'] });
+    });
+
+    test('allowed images: the chart\'s trainer, recommend-API and runtime repositories (with the registry), then operator.allowedImages', async () => {
+      const custom = await render(helm, chart, { release: 'nf', namespace: 'netflicks', set: ['images.registry=ghcr.io/acme/', 'operator.allowedImages={registry.internal:5000/ml/*}'] });
+      const env = podSpecs([one(custom, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? [];
+      expect(env.find((e) => e.name === 'OPERATOR_ALLOWED_IMAGES')?.value).toBe('ghcr.io/acme/netflicks-trainer,ghcr.io/acme/netflicks-recommend-api,ghcr.io/acme/netflicks,registry.internal:5000/ml/*');
+      // the model the chart creates names exactly those repositories
+      const model = one(custom, 'RecommenderModel', 'movies') as K8sObject & { spec: { image: string; serving: { image: string } } };
+      expect([model.spec.image, model.spec.serving.image]).toEqual(['ghcr.io/acme/netflicks-trainer:0.1.0', 'ghcr.io/acme/netflicks-recommend-api:0.1.0']);
+    });
+
 
     test('RecommenderModel: the chart sets images, pull policy and the database Secret; a TrainingRun hook trains it', () => {
       const model = one(objects(), 'RecommenderModel', 'movies') as K8sObject & { spec: Record<string, unknown> };

@@ -63,10 +63,10 @@ if (!t) {
       expect(r.stderr).toContain('serving.minReplicas must not exceed serving.maxReplicas');
     });
 
-    test('the operator ServiceAccount may do what operator/src does, and nothing else', async () => {
+    test('operator.scope=cluster: the operator ServiceAccount may do what operator/src does, and nothing else', async () => {
       const ns = kube.namespace;
       const release = uniqueName('rbac').slice(0, 20);
-      const objects = await render(t.helm, chart, { release, namespace: ns });
+      const objects = await render(t.helm, chart, { release, namespace: ns, set: ['operator.scope=cluster'] });
       const rbac = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
       expect(rbac.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
       for (const o of rbac) if (o.kind.startsWith('Cluster')) clusterScoped.push(`${o.kind.toLowerCase()}/${o.metadata.name}`);
@@ -127,6 +127,29 @@ if (!t) {
       const got = await Promise.all([...allowed, ...denied].map(([v, r, w]) => can(v, r, w)));
       const want = [...allowed.map(([v, r, w]) => `${v} ${r} in ${w ? 'other' : 'ns'}: yes`), ...denied.map(([v, r, w]) => `${v} ${r} in ${w ? 'other' : 'ns'}: no`)];
       expect(got).toEqual(want);
+    });
+
+    test('the namespaced install (the default): the operator may work in its watched namespace and nowhere else', async () => {
+      const ns = kube.namespace;
+      const release = uniqueName('nsrbac').slice(0, 20);
+      const objects = await render(t.helm, chart, { release, namespace: ns });
+      const rbac = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
+      expect(rbac.map((o) => o.kind).sort()).toEqual(['Role', 'Role', 'RoleBinding', 'RoleBinding', 'ServiceAccount']);
+      await kube.ok(['apply', '-n', ns, '-f', '-'], { input: rbac.map((o) => JSON.stringify(o)).join('\n---\n') });
+      const sa = `system:serviceaccount:${ns}:${release}-netflicks-operator`;
+      const other = await kube.uniqueNamespace('nsrbac-other');
+      const can = async (verb: string, resource: string, where: string): Promise<string> => {
+        const r = await kube.kubectl(['auth', 'can-i', verb, resource, '-n', where, `--as=${sa}`]);
+        return `${verb} ${resource} in ${where === ns ? 'ns' : 'other'}: ${r.stdout.trim()}`;
+      };
+      const checks: [string, string][] = [
+        ['watch', 'recommendermodels.netflicks.dev'],
+        ['create', 'jobs.batch'],
+        ['patch', 'deployments.apps'],
+        ['list', 'pods'],
+      ];
+      const got = await Promise.all(checks.flatMap(([v, r]) => [can(v, r, ns), can(v, r, other)]));
+      expect(got).toEqual(checks.flatMap(([v, r]) => [`${v} ${r} in ns: yes`, `${v} ${r} in other: no`]));
     });
 
     test('NOTES.txt tells how to reach the API and Grafana (default) or what a foreign stack needs (production)', async () => {

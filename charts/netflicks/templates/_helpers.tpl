@@ -57,8 +57,7 @@ release: {{ default .ctx.Release.Name .ctx.Values.monitoring.prometheusRelease |
 {{- if eq $tag "latest" -}}
 {{- fail "images: the tag `latest` is mutable (kind and the kubelet would keep a stale image); use a version or a digest" -}}
 {{- end -}}
-{{- $repo := .image.repository -}}
-{{- with .ctx.Values.images.registry }}{{ $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}{{ end -}}
+{{- $repo := include "netflicks.imageRepository" . -}}
 {{- if hasPrefix "sha256:" $tag -}}
 {{- printf "%s@%s" $repo $tag -}}
 {{- else -}}

@@ -9,10 +9,12 @@ import { isAlreadyExists, type KubeApi, type KubeObject } from '../kube/api.js';
 import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer } from '../kube/informer.js';
+import type { ObjectCache } from '../kube/watched-namespaces.js';
 import { MANAGED_BY, RESOURCES } from '../kube/resources.js';
 import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type RecommenderModelStatus, type TrainingRun } from '../types.js';
+import { admitModel } from '../policy/refusals.js';
+import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import type { ChildApplier } from './apply.js';
 import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName } from './serving.js';
 import { ownerRef } from './training-job.js';
@@ -27,9 +29,9 @@ export interface DeploymentObject extends KubeObject {
 
 export interface RecommenderModelDeps {
   api: KubeApi;
-  models: Informer<RecommenderModel>;
-  runs: Informer<TrainingRun>;
-  deployments: Informer<DeploymentObject>;
+  models: ObjectCache<RecommenderModel>;
+  runs: ObjectCache<TrainingRun>;
+  deployments: ObjectCache<DeploymentObject>;
   registry: Registry;
   events: EventRecorder;
   applier: ChildApplier;
@@ -38,6 +40,8 @@ export interface RecommenderModelDeps {
   serviceMonitors: boolean;
   /** Extra environment of the API pods (KAFKA_BROKERS when configured). */
   servingEnv?: Record<string, string>;
+  /** What the operator agrees to run; default: the project's own images. */
+  policy?: WorkloadPolicy;
   now?: () => Date;
 }
 
@@ -82,6 +86,7 @@ export class RecommenderModelController {
       for (const t of ['Ready', 'Serving', 'Degraded']) cond(t, 'Unknown', 'Reconciling', 'first reconcile');
     }
 
+    const refusal = admitModel(model, this.deps.policy ?? DEFAULT_POLICY, this.deps.servingEnv, cond, this.deps.events);
     await this.handleRequests(model, status, cond);
     if (conditions.find((c) => c.type === 'Degraded')?.status === 'Unknown') cond('Degraded', 'False', 'AsExpected', 'no failed request');
     const live = await this.deps.registry.live(name);
@@ -98,9 +103,11 @@ export class RecommenderModelController {
     if (this.deps.serviceMonitors) await this.deps.applier.apply(RESOURCES.serviceMonitor, serviceMonitor(model));
     status.endpoint = endpointOf(model);
     const dep = this.deps.deployments.get(namespace, servingName(model));
-    if (live) {
+    if (live && !refusal) {
       await this.deps.applier.apply(RESOURCES.deployment, deployment(model, live.version, this.deps.servingEnv));
       await this.deps.applier.apply(RESOURCES.hpa, autoscaler(model));
+    }
+    if (live) {
       const ready = dep?.status?.readyReplicas ?? 0;
       const pinned = dep?.spec?.template?.metadata?.annotations?.['netflicks.dev/model-version'];
       const rolledOut = pinned === String(live.version) && (dep?.status?.updatedReplicas ?? 0) >= (dep?.status?.replicas ?? 0) && ready > 0;
@@ -119,6 +126,7 @@ export class RecommenderModelController {
       cond('Serving', 'False', 'NoLiveVersion', 'no version of this model has been promoted yet');
       cond('Ready', 'False', 'NoLiveVersion', 'train and promote a version (kubectl apply a TrainingRun)');
     }
+    if (refusal) cond('Ready', 'False', refusal.reason, refusal.message);
 
     const runs = this.runsOf(model);
     await this.adopt(model, runs);

@@ -51,6 +51,8 @@ export function deployment(model: RecommenderModel, liveVersion: number, env: Re
       template: {
         metadata: { labels, annotations: { [MODEL_VERSION_ANNOTATION]: String(liveVersion) } },
         spec: {
+          // The API never talks to the API server: no token in the pod to steal.
+          automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
           terminationGracePeriodSeconds: 30,
           containers: [

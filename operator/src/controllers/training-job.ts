@@ -72,6 +72,8 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObje
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
+          // The trainer never talks to the API server: no token in the pod to steal.
+          automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {

@@ -17,10 +17,12 @@ import type { KubeApi, KubeObject } from '../kube/api.js';
 import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer } from '../kube/informer.js';
+import type { ObjectCache } from '../kube/watched-namespaces.js';
 import { FIELD_MANAGER, RESOURCES } from '../kube/resources.js';
 import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type TrainingRunStatus } from '../types.js';
+import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
+import { failRefusedRun } from '../policy/refusals.js';
 import { TRAINER_CONTAINER, jobNameFor, trainingJob } from './training-job.js';
 
 export interface JobObject extends KubeObject {
@@ -47,13 +49,15 @@ export interface PodObject extends KubeObject {
 
 export interface TrainingRunDeps {
   api: KubeApi;
-  runs: Informer<TrainingRun>;
-  models: Informer<RecommenderModel>;
-  jobs: Informer<JobObject>;
-  pods: Informer<PodObject>;
+  runs: ObjectCache<TrainingRun>;
+  models: ObjectCache<RecommenderModel>;
+  jobs: ObjectCache<JobObject>;
+  pods: ObjectCache<PodObject>;
   registry: Registry;
   events: EventRecorder;
   log: Logger;
+  /** What the operator agrees to run; default: the project's own images. */
+  policy?: WorkloadPolicy;
   now?: () => Date;
 }
 
@@ -156,9 +160,12 @@ export class TrainingRunController {
 
     let job = this.deps.jobs.get(ns, jobName);
     if (!job) {
+      const desired = trainingJob(run, model);
+      const refusal = (this.deps.policy ?? DEFAULT_POLICY).check(desired);
+      if (refusal) return failRefusedRun(run, status, refusal, cond, this.deps.events, this.now());
       // Server-side apply of a deterministic name: a second apply (another worker, a restarted
       // operator whose cache lags) is a no-op on the same Job, never a duplicate.
-      job = (await this.deps.api.apply(RESOURCES.job, trainingJob(run, model), FIELD_MANAGER, true)) as JobObject;
+      job = (await this.deps.api.apply(RESOURCES.job, desired, FIELD_MANAGER, true)) as JobObject;
       this.deps.events.normal(run, 'JobCreated', 'Create', `created Job ${jobName}`);
     }
     status.startTime ??= job.status?.startTime ?? this.now().toISOString().replace(/\.\d+Z$/, 'Z');

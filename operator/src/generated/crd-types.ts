@@ -531,7 +531,8 @@ export interface RecommenderModelStatus {
   /** The netflicks.dev/rollback annotation value last acted on, so each token rolls back once. */
   lastRollbackRequest?: string;
   /**
-   * Latest observations of the model's state (Ready, Serving, Degraded).
+   * Latest observations of the model's state (Ready, Serving, Degraded, and Admitted: False when
+   * the operator refuses the model's images or environment).
    *
    * @list-type map
    * @list-map-keys ["type"]

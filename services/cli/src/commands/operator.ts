@@ -25,7 +25,7 @@ export function registerOperator(program: Command): void {
     .option('--database-url <url>', 'the model registry ($DATABASE_URL; default: the embedded PostgreSQL)')
     .action(async (flags: OperatorFlags) => {
       // Loaded here: the Kubernetes client alone takes a second, too long for `--help`.
-      const [{ loadOperatorConfig, startOperator }, { createLogger, createShutdown }] = await Promise.all([import('@netflicks/operator'), import('@netflicks/platform')]);
+      const [{ loadOperatorConfig, startOperator, watchedNamespaces }, { createLogger, createShutdown }] = await Promise.all([import('@netflicks/operator'), import('@netflicks/platform')]);
       const env = {
         ...process.env,
         ...(flags.namespace ? { OPERATOR_NAMESPACE: flags.namespace } : {}),
@@ -38,7 +38,7 @@ export function registerOperator(program: Command): void {
       const log = createLogger({ component: 'operator', level: cfg.LOG_LEVEL });
       let lost: (() => void) | undefined;
       const handle = await startOperator(cfg, { log, onLostLeadership: () => lost?.() });
-      log.info({ identity: handle.identity, metrics: handle.metricsUrl, namespace: cfg.OPERATOR_NAMESPACE ?? '(all)' }, 'operator started');
+      log.info({ identity: handle.identity, metrics: handle.metricsUrl, namespaces: watchedNamespaces(cfg)?.join(',') ?? '(all)' }, 'operator started');
       const exitCode = await new Promise<number>((resolve) => {
         const shutdown = createShutdown({ logger: log, exit: resolve });
         shutdown.register('operator', () => handle.stop());
