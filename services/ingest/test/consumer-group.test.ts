@@ -28,6 +28,9 @@ import {
   setUpProcessTest,
   spawnIngest,
   uniqueTopics,
+  lastLogEntry,
+  logEntries,
+  logTime,
   type IngestProcess,
 } from './support.js';
 
@@ -274,41 +277,13 @@ class CommittedOffsets {
   }
 }
 
-interface LogEntry {
-  msg?: string;
-  time?: string;
-  memberAssignment?: Record<string, number[]>;
-  consumed?: number;
-  ingested?: number;
-  duplicates?: number;
-  deadLettered?: number;
-}
-
-function logEntries(child: IngestProcess, msg: string): LogEntry[] {
-  return child
-    .output()
-    .split('\n')
-    .filter((line) => line.startsWith('{') && line.includes(`"msg":"${msg}"`))
-    .map((line) => JSON.parse(line) as LogEntry);
-}
-
-function lastEntry(child: IngestProcess, msg: string): LogEntry {
-  const entries = logEntries(child, msg);
-  if (entries.length === 0) throw new Error(`the ingest process never logged "${msg}"\n${child.output().slice(-3000)}`);
-  return entries[entries.length - 1];
-}
-
-function logTime(child: IngestProcess, msg: string): number {
-  return Date.parse(logEntries(child, msg)[0]?.time ?? 'never');
-}
-
 function lastJoinTime(child: IngestProcess): number {
-  return Date.parse(lastEntry(child, 'joined consumer group').time ?? 'never');
+  return Date.parse(lastLogEntry(child, 'joined consumer group').time ?? 'never');
 }
 
 /** `topic:partition` of the member's latest assignment. */
 function lastAssignment(child: IngestProcess): string[] {
-  const assignment = lastEntry(child, 'joined consumer group').memberAssignment ?? {};
+  const assignment = lastLogEntry<{ memberAssignment?: Record<string, number[]> }>(child, 'joined consumer group').memberAssignment ?? {};
   return Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`));
 }
 
@@ -323,8 +298,8 @@ async function waitForAssignment(what: string, members: readonly IngestProcess[]
   });
 }
 
-function stoppedTotals(child: IngestProcess): Required<Pick<LogEntry, 'consumed' | 'ingested' | 'duplicates' | 'deadLettered'>> {
-  const { consumed = -1, ingested = 0, duplicates = 0, deadLettered = 0 } = lastEntry(child, 'ingest stopped');
+function stoppedTotals(child: IngestProcess): { consumed: number; ingested: number; duplicates: number; deadLettered: number } {
+  const { consumed = -1, ingested = 0, duplicates = 0, deadLettered = 0 } = lastLogEntry<{ consumed?: number; ingested?: number; duplicates?: number; deadLettered?: number }>(child, 'ingest stopped');
   return { consumed, ingested, duplicates, deadLettered };
 }
 
