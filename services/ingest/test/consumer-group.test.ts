@@ -126,7 +126,9 @@ if (!broker) {
         expect((await streaming).total).toBe(COUNT);
         await ratings.produceStep();
         const expected = expectedOutcome([...sink.sent, ...ratings.sink.sent], movieIds);
-        await waitFor('every event', async () => (await processedCount(db.pool)) >= expected.valid.length, 60_000, 100);
+        await waitFor('every event', async () => (await processedCount(db.pool)) >= expected.valid.length, 60_000, 100).catch(async (err: unknown) => {
+          throw new Error(`${String(err)}: ${await processedCount(db.pool)} of ${expected.valid.length} valid events stored`);
+        });
         await offsets.waitForNoLag(30_000);
         for (const m of [c, d]) m.process.kill('SIGTERM');
         expect(await c.exited).toBe(0);
