@@ -179,7 +179,7 @@ if (!broker) {
       } finally {
         await streaming.catch(() => undefined);
       }
-    }, 150_000);
+    }, 110_000);
   });
 }
 
