@@ -107,6 +107,13 @@ describeTools('PrometheusRules', () => {
           { series: `netflicks_kafka_consumer_lag{namespace="${NS}",group="netflicks-ingest",topic="netflicks.ratings",partition="0"}`, values: '6000x40' },
           { series: `netflicks_kafka_consumer_lag{namespace="${NS}",group="netflicks-ingest",topic="netflicks.ratings",partition="1"}`, values: '6000x40' },
           { series: `netflicks_kafka_consumer_lag{namespace="${NS}",group="netflicks-ingest",topic="netflicks.watch-events",partition="0"}`, values: '9000x40' },
+          // Three replicas each reporting the group's 4,000 on two partitions: 8,000 behind, not 24,000.
+          ...['a', 'b', 'c'].flatMap((pod) =>
+            ['0', '1'].map((partition) => ({
+              series: `netflicks_kafka_consumer_lag{namespace="scaled",pod="${pod}",group="netflicks-ingest",topic="netflicks.ratings",partition="${partition}"}`,
+              values: '4000x40',
+            })),
+          ),
           // 2 dead letters a minute for one reason, 0.5 for another
           { series: `netflicks_ingest_events_dead_lettered_total{namespace="${NS}",topic="netflicks.ratings",reason="schema"}`, values: '0+2x40' },
           { series: `netflicks_ingest_events_dead_lettered_total{namespace="${NS}",topic="netflicks.ratings",reason="unknown-movie"}`, values: '0+0.5x40' },
@@ -114,7 +121,7 @@ describeTools('PrometheusRules', () => {
           { series: `netflicks_ingest_batch_failures_total{namespace="${NS}",stage="dlq"}`, values: '0x40' },
         ],
         alert_rule_test: [
-          // 12,000 across the ratings partitions (summed per topic) > 10,000; watch-events 9,000 is not
+          // 12,000 across the ratings partitions (summed per topic) > 10,000; watch-events 9,000 and "scaled" 8,000 are not
           alert('NetflicksIngestLagHigh', '15m', [{ namespace: NS, group: 'netflicks-ingest', topic: 'netflicks.ratings', severity: 'warning' }]),
           alert('NetflicksIngestDeadLetters', '15m', [{ namespace: NS, topic: 'netflicks.ratings', reason: 'schema', severity: 'warning' }]),
           alert('NetflicksIngestBatchesFailing', '15m', [{ namespace: NS, stage: 'database', severity: 'critical' }]),

@@ -19,6 +19,7 @@ import {
   TopicSink,
   expectTablesToMatch,
   expectedOutcome,
+  logTime,
   processedCount,
   setUpProcessTest,
   spawnIngest,
@@ -98,14 +99,4 @@ if (!broker) {
       }
     });
   });
-}
-
-/** When the process first logged `msg` (its JSON log's time). */
-function logTime(child: IngestProcess, msg: string): number {
-  for (const line of child.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; time?: string };
-    if (entry.msg === msg && entry.time) return Date.parse(entry.time);
-  }
-  throw new Error(`the ingest process never logged "${msg}"\n${child.output().slice(-3000)}`);
 }

@@ -238,6 +238,32 @@ export function spawnIngest(opts: IngestProcessOptions): IngestProcess {
   return { process: child, output: () => output, exited };
 }
 
+/** A JSON log line of an ingest process: its message, time and whatever fields it logged. */
+export type LogEntry<T = object> = T & { msg?: string; time?: string };
+
+/** Every line the process logged with message `msg`, in order. */
+export function logEntries<T = object>(child: IngestProcess, msg: string): LogEntry<T>[] {
+  return child
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes(`"msg":"${msg}"`))
+    .map((line) => JSON.parse(line) as LogEntry<T>);
+}
+
+/** The latest line with message `msg`; throws (with the process's output) if there is none. */
+export function lastLogEntry<T = object>(child: IngestProcess, msg: string): LogEntry<T> {
+  const entries = logEntries<T>(child, msg);
+  if (entries.length === 0) throw new Error(`the ingest process never logged "${msg}"\n${child.output().slice(-3000)}`);
+  return entries[entries.length - 1];
+}
+
+/** When the process first logged `msg` (its JSON log's time). */
+export function logTime(child: IngestProcess, msg: string): number {
+  const first = logEntries(child, msg)[0];
+  if (!first?.time) throw new Error(`the ingest process never logged "${msg}"\n${child.output().slice(-3000)}`);
+  return Date.parse(first.time);
+}
+
 /** SIGKILLs every process still running (afterAll). */
 export function killAll(children: readonly IngestProcess[]): void {
   for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
