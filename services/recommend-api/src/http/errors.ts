@@ -14,8 +14,30 @@ export type ErrorCode =
   | 'headers_too_large'
   | 'request_timeout'
   | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
   | 'unavailable'
   | 'internal';
+
+/** Every ErrorCode, in the order the OpenAPI document lists them. */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'invalid_user_id',
+  'invalid_movie_id',
+  'invalid_parameter',
+  'unknown_genre',
+  'not_found',
+  'method_not_allowed',
+  'uri_too_long',
+  'headers_too_large',
+  'request_timeout',
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'rate_limited',
+  'unavailable',
+  'internal',
+];
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
