@@ -19,15 +19,15 @@ import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
 import { failureOf, type Authenticator, type Principal } from './auth.js';
-import { ALLOWED_METHODS, ApiError, methodNotAllowed, type ErrorBody } from './errors.js';
+import { ALLOWED_METHODS, ApiError, MAX_URL_LENGTH, methodNotAllowed, type ErrorBody } from './errors.js';
+
+export { MAX_URL_LENGTH };
 import { openApiDocument } from './openapi.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parseBool, parseGenre, parseId, parseK } from './params.js';
 import { parseQuery } from './query.js';
 import { RouteTable } from './routes.js';
 
-/** Longer request targets are refused with 414 before routing. */
-export const MAX_URL_LENGTH = 2048;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface ReadinessReport {

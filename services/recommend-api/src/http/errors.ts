@@ -58,6 +58,9 @@ export interface ErrorBody {
   requestId: string;
 }
 
+/** Longer request targets are refused with 414 before routing. */
+export const MAX_URL_LENGTH = 2048;
+
 /** What the API answers besides 405, in the `Allow` header. */
 export const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
 

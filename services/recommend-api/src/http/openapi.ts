@@ -5,7 +5,7 @@
  */
 import type { AuthMethod } from '../config.js';
 import { MAX_K } from '../engine/engine.js';
-import { ERROR_CODES } from './errors.js';
+import { ERROR_CODES, MAX_URL_LENGTH } from './errors.js';
 import { DEFAULT_K, MAX_ID } from './params.js';
 
 export interface OpenApiOptions {
@@ -80,11 +80,13 @@ export function openApiDocument(opts: OpenApiOptions = {}): Record<string, unkno
   const { version = '0.1.0', genres } = opts;
   const sec = securityParts(opts.security);
   const limited = { '429': errorResponse('Too many requests from this client; Retry-After says when to retry.') };
+  /** What any request can get, whatever its route: a request target over the limit. */
+  const anyRequest = { '414': errorResponse(`Request target longer than ${MAX_URL_LENGTH} characters.`) };
   /** A protected operation: the security requirement and its extra responses. */
   const guarded = (op: { responses: Record<string, unknown> } & Record<string, unknown>) => ({
     ...op,
     ...(sec.requirement ? { security: sec.requirement } : {}),
-    responses: { ...op.responses, ...sec.responses, ...limited },
+    responses: { ...op.responses, ...anyRequest, ...sec.responses, ...limited },
   });
   return {
     openapi: '3.1.0',
@@ -143,7 +145,7 @@ export function openApiDocument(opts: OpenApiOptions = {}): Record<string, unkno
         get: {
           operationId: 'healthz',
           summary: 'Liveness: the process answers.',
-          responses: { '200': { description: 'Alive.', content: json('Status') } },
+          responses: { '200': { description: 'Alive.', content: json('Status') }, ...anyRequest },
         },
       },
       '/readyz': {
@@ -153,6 +155,7 @@ export function openApiDocument(opts: OpenApiOptions = {}): Record<string, unkno
           responses: {
             '200': { description: 'Ready.', content: json('Readiness') },
             '503': { description: 'Not ready.', content: json('Readiness') },
+            ...anyRequest,
           },
         },
       },
