@@ -14,7 +14,7 @@ import { MANAGED_BY, RESOURCES } from '../kube/resources.js';
 import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type RecommenderModelStatus, type TrainingRun } from '../types.js';
 import type { ChildApplier } from './apply.js';
-import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName } from './serving.js';
+import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName, type ServingEnvValue } from './serving.js';
 import { ownerRef } from './training-job.js';
 
 export const PROMOTE_ANNOTATION = 'netflicks.dev/promote-version';
@@ -36,8 +36,8 @@ export interface RecommenderModelDeps {
   log: Logger;
   /** Whether the Prometheus operator's ServiceMonitor CRD is served (checked at start). */
   serviceMonitors: boolean;
-  /** Extra environment of the API pods (KAFKA_BROKERS when configured). */
-  servingEnv?: Record<string, string>;
+  /** Extra environment of the API pods (KAFKA_BROKERS, API settings, API_KEYS from a Secret). */
+  servingEnv?: Record<string, ServingEnvValue>;
   now?: () => Date;
 }
 
