@@ -115,6 +115,11 @@ describe('authentication', () => {
       ['another audience', await token({ scope: 'recommend:read' }, { audience: 'other' }), /aud/],
       ['an unknown key', await token({ scope: 'recommend:read' }, { key: otherKey }), /signature|known key/],
       ['an unknown kid', await token({ scope: 'recommend:read' }, { kid: 'k9' }), /known key/],
+      [
+        'an HMAC-signed token',
+        await new SignJWT({ scope: 'recommend:read' }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('x').setExpirationTime('5m').sign(new TextEncoder().encode('s'.repeat(32))),
+        /algorithm|known key/,
+      ],
       ['an unsigned token', `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(`{"sub":"x","iss":"${ISSUER}","aud":"${AUDIENCE}"}`).toString('base64url')}.x`, /.+/],
     ];
     for (const [label, jwt, message] of refused) {
