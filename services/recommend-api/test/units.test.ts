@@ -130,7 +130,7 @@ describe('rate limiter', () => {
   });
 
   test('memory is bounded: past maxClients the least recently used client is forgotten (and starts full)', () => {
-    let now = 0;
+    const now = 0;
     const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, maxClients: 3, now: () => now });
     for (const c of ['a', 'b', 'c']) expect(limiter.take(c)).toBe(0);
     expect(limiter.take('a')).toBe(1); // a is now the most recently used
