@@ -96,6 +96,8 @@ describe('authentication', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="netflicks", error="invalid_token", error_description="[^"]+"$/);
     }
     for (const probe of ['/healthz', '/readyz']) expect((await call(api, probe)).status).toBe(200);
+    expect((await call(api, '/no-such-route')).status).toBe(401);
+    expect((await call(api, '/no-such-route', { 'x-api-key': KEY_A })).status).toBe(404);
     expect((await call(api, '/metrics')).status).toBe(401);
     expect((await call(api, '/openapi.json', { 'x-api-key': KEY_A })).body.components).toMatchObject({ securitySchemes: { apiKeyBearer: { type: 'http', scheme: 'bearer' } } });
     const text = await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${KEY_A}` } })).text();

@@ -110,9 +110,10 @@ export function createApp(deps: AppDeps): Koa<State> {
       const method = ctx.method;
       if (method === 'GET' || method === 'HEAD') {
         const found = routes.match(ctx.path);
+        // Unknown paths too: a scan is rate limited, and without credentials it learns nothing.
+        if (!found || !PROBES.has(found.template)) await admit(ctx);
         if (found) {
           ctx.state.route = found.template;
-          if (!PROBES.has(found.template)) await admit(ctx);
           await found.handler(ctx, found.params);
         }
       } else {
