@@ -20,8 +20,6 @@ import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
 import { failureOf, type Authenticator, type Principal } from './auth.js';
 import { ALLOWED_METHODS, ApiError, MAX_URL_LENGTH, methodNotAllowed, type ErrorBody } from './errors.js';
-
-export { MAX_URL_LENGTH };
 import { openApiDocument } from './openapi.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parseBool, parseGenre, parseId, parseK } from './params.js';
