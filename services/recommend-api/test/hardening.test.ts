@@ -214,8 +214,11 @@ describe('rate limit and connection cap', () => {
     const closedAtOnce = await new Promise<boolean>((resolve) => {
       const extra = connect(Number(port), '127.0.0.1');
       extra.on('error', () => undefined);
-      extra.on('close', () => resolve(true));
-      setTimeout(() => resolve(false), 2000);
+      const timer = setTimeout(() => resolve(false), 2000);
+      extra.on('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
     expect(closedAtOnce).toBe(true);
     const text = await (async () => {
