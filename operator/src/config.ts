@@ -46,6 +46,16 @@ export const operatorConfigSchema = z.object({
   OPERATOR_RETRY_PERIOD_SECONDS: envInt({ min: 1, max: 60 }).default(2),
   /** Given to the recommend-API pods as KAFKA_BROKERS (recommendation-request events); unset: none. */
   SERVING_KAFKA_BROKERS: z.string().trim().regex(/^[^\s,]+(,[^\s,]+)*$/, 'expected host:port[,host:port…]').optional(),
+  /**
+   * A Secret (`name` or `name/key`, key default `api-keys`) in each model's namespace whose value
+   * the recommend-API pods get as API_KEYS. The other API settings pass as SERVING_<NAME>
+   * (RECOMMEND_API_SERVING_SETTINGS), checked by the API at its start.
+   */
+  SERVING_API_KEYS_SECRET: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?(\/[-._A-Za-z0-9]+)?$/, 'expected a Secret name, optionally /key')
+    .optional(),
   POD_NAME: z.string().trim().optional(),
   POD_NAMESPACE: z.string().trim().optional(),
   /** Outside a cluster: which kubeconfig (default $KUBECONFIG, then ~/.kube/config). */

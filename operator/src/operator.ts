@@ -3,12 +3,13 @@
  * rate-limited work queues; only the leader (a coordination.k8s.io Lease) runs the controllers;
  * /healthz, /readyz and /metrics are served by every replica.
  */
-import { RECOMMEND_API_ENV } from '@netflicks/contracts';
+import { RECOMMEND_API_ENV, apiKeysSecretRef, servingSettingsFrom } from '@netflicks/contracts';
 import { createPool, migrate, resolveDatabase } from '@netflicks/db';
 import { createLogger, createMetricsRegistry, startHealthServer, type HealthServer, type Logger } from '@netflicks/platform';
 import type pg from 'pg';
 import { ChildApplier } from './controllers/apply.js';
 import { RecommenderModelController, type DeploymentObject } from './controllers/recommender-model.js';
+import type { ServingEnvValue } from './controllers/serving.js';
 import { TrainingRunController, type JobObject, type PodObject } from './controllers/training-run.js';
 import { identityOf, watchedNamespaces, type OperatorConfig } from './config.js';
 import { KubeApi, type KubeObject } from './kube/api.js';
@@ -41,6 +42,8 @@ export interface OperatorOptions {
   onLostLeadership?: () => void;
   /** The controllers' clock (tests move it to reach cron times). */
   now?: () => Date;
+  /** Where SERVING_<API setting> variables are read (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Drops managedFields: they are large and the operator never reads them. */
@@ -97,7 +100,12 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     log.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not write an Event'),
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
-  const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { [RECOMMEND_API_ENV.kafkaBrokers]: cfg.SERVING_KAFKA_BROKERS } : {};
+  const apiKeys = apiKeysSecretRef(cfg.SERVING_API_KEYS_SECRET);
+  const servingEnv: Record<string, ServingEnvValue> = {
+    ...(cfg.SERVING_KAFKA_BROKERS ? { [RECOMMEND_API_ENV.kafkaBrokers]: cfg.SERVING_KAFKA_BROKERS } : {}),
+    ...servingSettingsFrom(opts.env ?? process.env),
+    ...(apiKeys ? { [RECOMMEND_API_ENV.apiKeys]: { secretKeyRef: apiKeys } } : {}),
+  };
   const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, secretEnvNames(servingEnv));
   const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, now: opts.now });
   const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, policy, now: opts.now });

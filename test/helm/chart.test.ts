@@ -158,6 +158,26 @@ describeHelm('charts/netflicks', () => {
     expect(podMonitor.spec.namespaceSelector).toEqual({ matchNames: ['netflicks'] });
   });
 
+  test('the production-like install requires credentials at the API: keys from a Secret, JWTs, /metrics on its own port, a rate limit', () => {
+    const objects = rendered['production-values.yaml'];
+    const operator = podSpecs([one(objects, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0];
+    const serving = Object.fromEntries((operator.env ?? []).filter((e) => e.name.startsWith('SERVING_') && e.name !== 'SERVING_KAFKA_BROKERS').map((e) => [e.name, e.value]));
+    expect(serving).toEqual({
+      SERVING_AUTH_MODE: 'api-key,jwt',
+      SERVING_API_KEYS_SECRET: 'netflicks-api-keys/api-keys',
+      SERVING_JWT_JWKS_URL: 'https://login.example.com/.well-known/jwks.json',
+      SERVING_JWT_ISSUER: 'https://login.example.com/',
+      SERVING_JWT_AUDIENCE: 'netflicks-api',
+      SERVING_JWT_REQUIRED_SCOPE: 'recommendations:read',
+      SERVING_METRICS_PORT: '9464',
+      SERVING_MAX_CONNECTIONS: '5000',
+      SERVING_RATE_LIMIT_RPS: '50',
+      SERVING_RATE_LIMIT_BURST: '100',
+    });
+    const podMonitor = one(objects, 'PodMonitor', 'nf-netflicks-recommend-api') as K8sObject & { spec: { podMetricsEndpoints: { port: string }[] } };
+    expect(podMonitor.spec.podMetricsEndpoints.map((e) => e.port)).toEqual(['metrics']);
+  });
+
   describe('values.schema.json', () => {
     test('is a closed schema: every object in it sets additionalProperties', async () => {
       const schema = JSON.parse(await readFile(join(CHART_DIR, 'values.schema.json'), 'utf8'));
@@ -235,6 +255,9 @@ describeHelm('charts/netflicks', () => {
         OPERATOR_ALLOWED_IMAGES: 'netflicks-trainer,netflicks-recommend-api,netflicks',
         OPERATOR_METRICS_PORT: '9102',
         SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
+        SERVING_AUTH_MODE: 'off',
+        SERVING_MAX_CONNECTIONS: '10000',
+        SERVING_RATE_LIMIT_RPS: '0',
         OPERATOR_WORKERS: '4',
         OPERATOR_RESYNC_SECONDS: '300',
         OPERATOR_LEADER_ELECTION: 'true',

@@ -16,7 +16,7 @@ import { TERMINAL_PHASES, type RecommenderModel, type RecommenderModelStatus, ty
 import { admitModel } from '../policy/refusals.js';
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import type { ChildApplier } from './apply.js';
-import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName } from './serving.js';
+import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName, type ServingEnvValue } from './serving.js';
 import { ownerRef } from './training-job.js';
 
 export const PROMOTE_ANNOTATION = 'netflicks.dev/promote-version';
@@ -38,8 +38,8 @@ export interface RecommenderModelDeps {
   log: Logger;
   /** Whether the Prometheus operator's ServiceMonitor CRD is served (checked at start). */
   serviceMonitors: boolean;
-  /** Extra environment of the API pods (KAFKA_BROKERS when configured). */
-  servingEnv?: Record<string, string>;
+  /** Extra environment of the API pods (KAFKA_BROKERS, API settings, API_KEYS from a Secret). */
+  servingEnv?: Record<string, ServingEnvValue>;
   /** What the operator agrees to run; default: the project's own images. */
   policy?: WorkloadPolicy;
   now?: () => Date;

@@ -34,8 +34,11 @@ export function endpointOf(model: RecommenderModel): string {
   return `http://${servingName(model)}.${model.metadata.namespace ?? 'default'}.svc:80`;
 }
 
-/** `env`: extra variables for the API container (e.g. KAFKA_BROKERS from the operator's config). */
-export function deployment(model: RecommenderModel, liveVersion: number, env: Record<string, string> = {}): KubeObject {
+/** An API container variable: a plain value, or a key of a Secret in the model's namespace. */
+export type ServingEnvValue = string | { secretKeyRef: { name: string; key: string } };
+
+/** `env`: extra variables for the API container (KAFKA_BROKERS, the API settings, API_KEYS from a Secret). */
+export function deployment(model: RecommenderModel, liveVersion: number, env: Record<string, ServingEnvValue> = {}): KubeObject {
   const s = model.spec.serving ?? {};
   const port = s.port ?? DEFAULT_RECOMMEND_API_PORT;
   const secret = model.spec.database.secretRef;
@@ -66,9 +69,13 @@ export function deployment(model: RecommenderModel, liveVersion: number, env: Re
                 { name: RECOMMEND_API_ENV.modelVersion, value: String(liveVersion) },
                 { name: RECOMMEND_API_ENV.port, value: String(port) },
                 { name: RECOMMEND_API_ENV.databaseUrl, valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
-                ...Object.entries(env).map(([name, value]) => ({ name, value })),
+                ...Object.entries(env).map(([name, value]) => (typeof value === 'string' ? { name, value } : { name, valueFrom: value })),
               ],
-              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+              ports: [
+                { name: 'http', containerPort: port, protocol: 'TCP' },
+                // /metrics on its own port (no credentials there) when the API requires them.
+                ...(typeof env[RECOMMEND_API_ENV.metricsPort] === 'string' ? [{ name: 'metrics', containerPort: Number(env[RECOMMEND_API_ENV.metricsPort]), protocol: 'TCP' }] : []),
+              ],
               // Ready only once the pinned model is loaded: a promotion rolls pods without a gap.
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 2, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },

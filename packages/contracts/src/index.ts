@@ -4,4 +4,12 @@ export * from './events.js';
 export { MODEL_NAME_PATTERN } from './model-name.js';
 export * from './hyperparameters.js';
 export * from './trainer-job.js';
-export { DEFAULT_RECOMMEND_API_PORT, RECOMMEND_API_ENV } from './recommend-api.js';
+export {
+  DEFAULT_API_KEYS_SECRET_KEY,
+  DEFAULT_RECOMMEND_API_PORT,
+  RECOMMEND_API_ENV,
+  RECOMMEND_API_SERVING_SETTINGS,
+  SERVING_API_KEYS_SECRET,
+  apiKeysSecretRef,
+  servingSettingsFrom,
+} from './recommend-api.js';

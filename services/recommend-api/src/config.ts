@@ -10,9 +10,23 @@
  */
 import { z } from 'zod';
 import { DEFAULT_RECOMMEND_API_PORT, EVENT_TOPICS, MODEL_NAME_PATTERN, RECOMMEND_API_ENV as ENV } from '@netflicks/contracts';
-import { envBool, envBrokers, envInt, envLogLevel, envPort, loadConfig, type EnvSource } from '@netflicks/platform';
+import { envBool, envBrokers, envInt, envList, envLogLevel, envPort, loadConfig, type EnvSource } from '@netflicks/platform';
 
 export const DEFAULT_PORT = DEFAULT_RECOMMEND_API_PORT;
+
+export const AUTH_METHODS = ['api-key', 'jwt'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+/** Asymmetric algorithms only: a shared HMAC secret would let every verifier mint tokens. */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** AUTH_MODE: `off`, or the accepted credentials, comma-separated (`api-key`, `jwt`, `api-key,jwt`). */
+const authMode = envList().pipe(
+  z
+    .array(z.string())
+    .refine((m) => m.every((x) => x === 'off' || (AUTH_METHODS as readonly string[]).includes(x)), 'expected off, api-key, jwt or api-key,jwt')
+    .refine((m) => !(m.includes('off') && m.length > 1), 'off cannot be combined with a method')
+    .transform((m) => [...new Set(m.filter((x): x is AuthMethod => x !== 'off'))]),
+);
 
 const modelName = z
   .string()
@@ -62,6 +76,35 @@ export const apiConfigSchema = z
     /** How long shutdown waits for in-flight requests before closing their connections. */
     DRAIN_TIMEOUT_MS: envInt({ min: 0, max: 600_000 }).default(10_000),
     LOG_LEVEL: envLogLevel().default('info'),
+
+    /** Credentials required on every route but /healthz and /readyz; default off. */
+    [ENV.authMode]: authMode.default([]),
+    /** `name:key` or `name:sha256:<hex>` entries, comma- or newline-separated (an env-injected Secret). */
+    [ENV.apiKeys]: z.string().optional(),
+    /** A file of the same entries, one per line (a mounted Secret); read at start-up. */
+    API_KEYS_FILE: z.string().trim().min(1).optional(),
+    /** The issuer's JSON Web Key Set: an https:// URL (fetched, cached, refreshed on an unknown key id) or a file. */
+    [ENV.jwtJwksUrl]: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional(),
+    JWT_JWKS_FILE: z.string().trim().min(1).optional(),
+    [ENV.jwtIssuer]: z.string().trim().min(1).optional(),
+    [ENV.jwtAudience]: z.string().trim().min(1).optional(),
+    JWT_ALGORITHMS: envList().pipe(z.array(z.enum(JWT_ALGORITHMS))).default([...JWT_ALGORITHMS]),
+    /** A scope the token must carry (`scope` string or `scp` array); without it: 403. */
+    [ENV.jwtRequiredScope]: z.string().trim().regex(/^\S+$/, 'expected one scope (no spaces)').optional(),
+    JWT_CLOCK_TOLERANCE_S: envInt({ min: 0, max: 600 }).default(30),
+    /** How long a JWKS fetch may take before the request is answered 503. */
+    JWT_JWKS_TIMEOUT_MS: envInt({ min: 100, max: 60_000 }).default(5000),
+    /** Serve /metrics on this port only (no credentials there); unset: on PORT, behind AUTH_MODE. */
+    [ENV.metricsPort]: envPort().optional(),
+
+    /** Open connections beyond this are closed at once (0: no cap). */
+    [ENV.maxConnections]: envInt({ min: 0, max: 1_000_000 }).default(10_000),
+    /** Requests per second per client (the authenticated principal, else the remote address); 0: no limit. */
+    [ENV.rateLimitRps]: envInt({ min: 0, max: 1_000_000 }).default(0),
+    /** Requests a client may send at once above the rate (token bucket size); default: one second's worth. */
+    [ENV.rateLimitBurst]: envInt({ min: 1, max: 10_000_000 }).optional(),
+    /** Clients tracked at once; the idlest are forgotten first (bounded memory). */
+    RATE_LIMIT_CLIENTS: envInt({ min: 1, max: 10_000_000 }).default(100_000),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {
@@ -72,6 +115,20 @@ export const apiConfigSchema = z
     }
     if (c.MODEL_VERSION !== undefined && c.MODEL_NAME === undefined) {
       ctx.addIssue({ code: 'custom', path: ['MODEL_VERSION'], message: 'pins a version of MODEL_NAME, which is not set' });
+    }
+    const methods = c[ENV.authMode];
+    if (methods.includes('api-key') && c.API_KEYS === undefined && c.API_KEYS_FILE === undefined) {
+      ctx.addIssue({ code: 'custom', path: [ENV.apiKeys], message: 'AUTH_MODE accepts api-key: set API_KEYS or API_KEYS_FILE' });
+    }
+    if (methods.includes('jwt')) {
+      if ((c.JWT_JWKS_URL === undefined) === (c.JWT_JWKS_FILE === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [ENV.jwtJwksUrl], message: 'AUTH_MODE accepts jwt: set exactly one of JWT_JWKS_URL and JWT_JWKS_FILE' });
+      }
+      if (c.JWT_ISSUER === undefined) ctx.addIssue({ code: 'custom', path: [ENV.jwtIssuer], message: 'AUTH_MODE accepts jwt: the expected issuer (iss) is required' });
+      if (c.JWT_AUDIENCE === undefined) ctx.addIssue({ code: 'custom', path: [ENV.jwtAudience], message: 'AUTH_MODE accepts jwt: the expected audience (aud) is required' });
+    }
+    if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) {
+      ctx.addIssue({ code: 'custom', path: [ENV.metricsPort], message: 'must differ from PORT' });
     }
   });
 

@@ -3,8 +3,8 @@ export { DEFAULT_PORT, apiConfigSchema, loadApiConfig, modelSourceSpec, type Api
 export { EngineError, MAX_K, ServingEngine, type EngineOptions, type EngineRequest, type EngineResult, type ScoredMovie, type SimilarResult } from './engine/engine.js';
 export { BufferedEventPublisher, NO_EVENTS, type BufferedPublisherOptions, type EventPublisher, type EventSink } from './events.js';
 export { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource, type PostgresFreshRatingsOptions } from './fresh-ratings.js';
-export { MAX_URL_LENGTH, createApp, type AppDeps, type ReadinessReport } from './http/app.js';
-export { ApiError, type ErrorBody, type ErrorCode } from './http/errors.js';
+export { createApp, type AppDeps, type ReadinessReport } from './http/app.js';
+export { ApiError, MAX_URL_LENGTH, type ErrorBody, type ErrorCode } from './http/errors.js';
 export { openApiDocument } from './http/openapi.js';
 export { DEFAULT_K, MAX_ID } from './http/params.js';
 export { listen, type HttpServer } from './http/server.js';

@@ -7,11 +7,14 @@
  */
 import type pg from 'pg';
 import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
-import { createKafka, createLogger, processLifecycle, type Logger, type SignalSource } from '@netflicks/platform';
+import { createKafka, createLogger, processLifecycle, startHealthServer, type Logger, type SignalSource } from '@netflicks/platform';
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
 import { createApp, type ReadinessReport } from './http/app.js';
+import { createAuthenticator } from './http/auth.js';
+import { limitConnections } from './http/connection-limit.js';
+import { RateLimiter } from './http/rate-limit.js';
 import { listen, type HttpServer } from './http/server.js';
 import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './service-metrics.js';
 import { FileModelSource } from './model/file-source.js';
@@ -47,6 +50,8 @@ export interface RunningApi {
   metrics: ApiMetrics;
   events: EventPublisher;
   pool: pg.Pool | undefined;
+  /** The metrics port's URL when METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   /** Milliseconds from the call to the first model being served. */
   readonly readyAfterMs: number | null;
   finished: Promise<number>;
@@ -63,6 +68,8 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
   const { shutdown } = lifecycle;
   let readyAfterMs: number | null = null;
   try {
+    // Keys and key sets are checked before anything is opened: a bad one fails the start at once.
+    const auth = await createAuthenticator(config);
     const metrics = opts.metrics ?? createApiMetrics();
     const holder = new ModelHolder(metrics, logger);
     holder.onSwap(() => {
@@ -174,8 +181,21 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       modelProblem: () => source.lastError,
       isShuttingDown: () => shuttingDown,
       slowRequestMs: config.SLOW_REQUEST_MS,
+      ...(auth ? { auth } : {}),
+      ...(config.RATE_LIMIT_RPS > 0
+        ? { rateLimiter: new RateLimiter({ ratePerSecond: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST ?? config.RATE_LIMIT_RPS, maxClients: config.RATE_LIMIT_CLIENTS }) }
+        : {}),
+      serveMetrics: config.METRICS_PORT === undefined,
     });
+    let metricsUrl: string | undefined;
+    if (config.METRICS_PORT !== undefined) {
+      const metricsServer = await startHealthServer({ port: config.METRICS_PORT, host: config.HOST, registry: metrics.registry, logger });
+      shutdown.register('metrics server', () => metricsServer.close());
+      metricsUrl = metricsServer.url;
+      logger.info({ url: metricsUrl }, 'metrics listening');
+    }
     const http = await listen(app, { port: config.PORT, host: config.HOST });
+    limitConnections(http.server, config.MAX_CONNECTIONS, metrics);
     shutdown.register('http server', async () => {
       const { drained, cut } = await http.drain(config.DRAIN_TIMEOUT_MS);
       if (!drained) logger.warn({ cut }, 'drain timed out: connections with requests in flight were closed');
@@ -205,6 +225,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       metrics,
       events,
       pool,
+      metricsUrl,
       get readyAfterMs() {
         return readyAfterMs;
       },

@@ -38,6 +38,11 @@ export interface ApiMetrics {
   eventsDropped: Counter<'reason'>;
   eventBuffer: Gauge;
   resultCache: Counter<'result'>;
+  authFailures: Counter<'reason'>;
+  rateLimited: Counter;
+  rateLimitClients: Gauge;
+  openConnections: Gauge;
+  droppedConnections: Counter;
 }
 
 /**
@@ -144,6 +149,27 @@ export function createApiMetrics(opts: { registry?: Registry } = {}): ApiMetrics
       name: 'recommend_result_cache_total',
       help: 'Recommendation-list cache lookups by result (hit, miss); absent when the cache is off.',
       labelNames: ['result'],
+    }),
+    authFailures: counter(registry, {
+      name: 'http_auth_failures_total',
+      help: 'Requests refused by authentication: missing or invalid credentials (401), forbidden (403), key set unavailable (503).',
+      labelNames: ['reason'],
+    }),
+    rateLimited: counter(registry, {
+      name: 'http_rate_limited_total',
+      help: 'Requests answered 429 by the per-client rate limit.',
+    }),
+    rateLimitClients: gauge(registry, {
+      name: 'http_rate_limit_clients',
+      help: 'Clients (principals or addresses) the rate limit currently tracks.',
+    }),
+    openConnections: gauge(registry, {
+      name: 'http_open_connections',
+      help: 'Open client connections.',
+    }),
+    droppedConnections: counter(registry, {
+      name: 'http_dropped_connections_total',
+      help: 'Connections closed on accept because MAX_CONNECTIONS were already open.',
     }),
   };
 }

@@ -2,6 +2,7 @@
 import { ConfigError, createMetricsRegistry } from '@netflicks/platform';
 import { UserActivityWindow, createApiMetrics, loadApiConfig, modelSourceSpec, segmentFor } from '../src/index.js';
 import { GenerationalCache } from '../src/engine/lru.js';
+import { RateLimiter } from '../src/http/rate-limit.js';
 import { RouteTable } from '../src/http/routes.js';
 
 describe('config', () => {
@@ -112,4 +113,32 @@ test('the timer closes a large window in slices, never holding the event loop fo
   expect(await count()).toBe(12_345);
   const sum = (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === 'recommendation_requests_per_user_sum')?.value;
   expect(sum).toBe(12_346);
+});
+
+describe('rate limiter', () => {
+  test('a token bucket per client: the burst, then one request per 1/rate seconds; Retry-After rounds up', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ ratePerSecond: 2, burst: 3, maxClients: 10, now: () => now });
+    expect([1, 2, 3, 4].map(() => limiter.take('a'))).toEqual([0, 0, 0, 1]);
+    now = 499;
+    expect(limiter.take('a')).toBe(1);
+    now = 1000;
+    expect(limiter.take('a')).toBe(0); // 2 tokens: a refused request takes none
+    expect(limiter.take('a')).toBe(0);
+    expect(limiter.take('a')).toBe(1);
+    expect(limiter.take('b')).toBe(0);
+  });
+
+  test('memory is bounded: past maxClients the least recently used client is forgotten (and starts full)', () => {
+    const now = 0;
+    const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, maxClients: 3, now: () => now });
+    for (const c of ['a', 'b', 'c']) expect(limiter.take(c)).toBe(0);
+    expect(limiter.take('a')).toBe(1); // a is now the most recently used
+    expect(limiter.take('d')).toBe(0); // evicts b, the idlest
+    expect(limiter.clients).toBe(3);
+    expect(limiter.take('a')).toBe(1); // a was kept: still empty
+    expect(limiter.take('b')).toBe(0); // b was forgotten: a full bucket again
+    for (let j = 0; j < 10_000; j++) limiter.take(`addr:${j}`);
+    expect(limiter.clients).toBe(3);
+  });
 });

@@ -18,14 +18,14 @@ import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../service
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
-import { ALLOWED_METHODS, ApiError, methodNotAllowed, type ErrorBody } from './errors.js';
+import { failureOf, type Authenticator, type Principal } from './auth.js';
+import { ALLOWED_METHODS, ApiError, MAX_URL_LENGTH, methodNotAllowed, type ErrorBody } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import type { RateLimiter } from './rate-limit.js';
 import { parseBool, parseGenre, parseId, parseK } from './params.js';
 import { parseQuery } from './query.js';
 import { RouteTable } from './routes.js';
 
-/** Longer request targets are refused with 414 before routing. */
-export const MAX_URL_LENGTH = 2048;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface ReadinessReport {
@@ -47,12 +47,22 @@ export interface AppDeps {
   isShuttingDown?: () => boolean;
   /** Requests slower than this are logged at warn (default 1000 ms). */
   slowRequestMs?: number;
+  /** Credentials required on every route but the probes; unset: none. */
+  auth?: Authenticator;
+  /** Per-client rate limit (principal, else remote address); unset: none. */
+  rateLimiter?: RateLimiter;
+  /** Serve /metrics here (default true); false when it has a port of its own. */
+  serveMetrics?: boolean;
 }
+
+/** Probes answer without credentials or rate limit: the kubelet has neither. */
+const PROBES = new Set(['/healthz', '/readyz']);
 
 interface State {
   requestId: string;
   /** The matched route template (metrics label); unset when nothing matched. */
   route?: string;
+  principal?: Principal;
 }
 
 type Ctx = Koa.ParameterizedContext<State>;
@@ -65,7 +75,20 @@ export function createApp(deps: AppDeps): Koa<State> {
   // Koa's own error event would print stacks to stderr; errors are logged by the boundary below.
   app.silent = true;
   const { metrics, logger } = deps;
-  const openapi = JSON.stringify(openApiDocument());
+  const security = deps.auth ? { methods: deps.auth.methods } : undefined;
+  const docOptions = { security, metrics: deps.serveMetrics !== false };
+  // The document lists the served model's genres, so it is rendered once per model.
+  const openapiByModel = new WeakMap<object, string>();
+  const openapiWithoutModel = JSON.stringify(openApiDocument(docOptions));
+  const openapiFor = (model: ServingModel | undefined): string => {
+    if (!model) return openapiWithoutModel;
+    let text = openapiByModel.get(model);
+    if (text === undefined) {
+      text = JSON.stringify(openApiDocument({ ...docOptions, genres: model.engine.genres }));
+      openapiByModel.set(model, text);
+    }
+    return text;
+  };
 
   const slowMs = deps.slowRequestMs ?? 1000;
   const JSON_TYPE = 'application/json; charset=utf-8';
@@ -85,6 +108,8 @@ export function createApp(deps: AppDeps): Koa<State> {
       const method = ctx.method;
       if (method === 'GET' || method === 'HEAD') {
         const found = routes.match(ctx.path);
+        // Unknown paths too: a scan is rate limited, and without credentials it learns nothing.
+        if (!found || !PROBES.has(found.template)) await admit(ctx);
         if (found) {
           ctx.state.route = found.template;
           await found.handler(ctx, found.params);
@@ -116,6 +141,32 @@ export function createApp(deps: AppDeps): Koa<State> {
   });
 
   const routes = new RouteTable<Handler>();
+
+  /**
+   * Authentication, then the rate limit, keyed by the principal or else the remote address. A
+   * refused credential is charged to the address too, so guessing keys is rate limited as well.
+   */
+  const admit = async (ctx: Ctx): Promise<void> => {
+    let refused: ApiError | undefined;
+    if (deps.auth) {
+      try {
+        ctx.state.principal = await deps.auth.authenticate({ authorization: ctx.get('authorization') || undefined, apiKey: ctx.get('x-api-key') || undefined });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        metrics.authFailures.inc({ reason: failureOf(err) });
+        refused = err;
+      }
+    }
+    if (deps.rateLimiter) {
+      const waitS = deps.rateLimiter.take(ctx.state.principal?.id ?? `addr:${ctx.socket.remoteAddress ?? 'unknown'}`);
+      metrics.rateLimitClients.set(deps.rateLimiter.clients);
+      if (waitS > 0) {
+        metrics.rateLimited.inc();
+        throw new ApiError(429, 'rate_limited', `too many requests; retry in ${waitS} s`, { 'retry-after': String(waitS) });
+      }
+    }
+    if (refused) throw refused;
+  };
 
   const requireModel = (): ServingModel => {
     const model = deps.holder.current;
@@ -234,15 +285,17 @@ export function createApp(deps: AppDeps): Koa<State> {
     };
   });
 
-  routes.add('/metrics', async (ctx) => {
-    ctx.set('cache-control', 'no-store');
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
+  if (deps.serveMetrics !== false) {
+    routes.add('/metrics', async (ctx) => {
+      ctx.set('cache-control', 'no-store');
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+  }
 
   routes.add('/openapi.json', (ctx) => {
     ctx.type = 'application/json';
-    ctx.body = openapi;
+    ctx.body = openapiFor(deps.holder.current ?? undefined);
   });
 
   return app;

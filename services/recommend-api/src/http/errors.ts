@@ -14,8 +14,30 @@ export type ErrorCode =
   | 'headers_too_large'
   | 'request_timeout'
   | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
   | 'unavailable'
   | 'internal';
+
+/** Every ErrorCode, in the order the OpenAPI document lists them. */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'invalid_user_id',
+  'invalid_movie_id',
+  'invalid_parameter',
+  'unknown_genre',
+  'not_found',
+  'method_not_allowed',
+  'uri_too_long',
+  'headers_too_large',
+  'request_timeout',
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'rate_limited',
+  'unavailable',
+  'internal',
+];
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -35,6 +57,9 @@ export interface ErrorBody {
   message: string;
   requestId: string;
 }
+
+/** Longer request targets are refused with 414 before routing. */
+export const MAX_URL_LENGTH = 2048;
 
 /** What the API answers besides 405, in the `Allow` header. */
 export const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';

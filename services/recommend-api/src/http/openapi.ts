@@ -1,6 +1,22 @@
-/** The API's OpenAPI 3.1 description, served at /openapi.json (a test validates it and the routes against it). */
+/**
+ * The API's OpenAPI 3.1 description, served at /openapi.json (a test validates it and the routes
+ * against it; schemathesis runs against it). The genres are the served model's, so the document
+ * is rendered per model; the security schemes are what AUTH_MODE accepts.
+ */
+import type { AuthMethod } from '../config.js';
 import { MAX_K } from '../engine/engine.js';
+import { ERROR_CODES, MAX_URL_LENGTH } from './errors.js';
 import { DEFAULT_K, MAX_ID } from './params.js';
+
+export interface OpenApiOptions {
+  version?: string;
+  /** The served model's genres (the `genre` enum); unset: any genre name (no model loaded yet). */
+  genres?: readonly string[];
+  /** Set when credentials are required. */
+  security?: { methods: readonly AuthMethod[] };
+  /** Whether /metrics is served on this port (default true). */
+  metrics?: boolean;
+}
 
 const errorResponse = (description: string) => ({
   description,
@@ -33,7 +49,45 @@ const SCORE_DESCRIPTION =
   'content: 0.25 × metadata similarity + 0.75 × popularity, each min–max scaled over the catalogue, in [0, 1]. ' +
   '/similar: cosine similarity of the two movies (CF factors, or metadata vectors), in [−1, 1].';
 
-export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
+const genreParam = (genres: readonly string[] | undefined) => ({
+  name: 'genre',
+  in: 'query',
+  required: false,
+  description: "Only movies of this genre: one of the served model's genres (matched case-insensitively); others are a 400.",
+  schema: genres && genres.length > 0 ? { type: 'string', enum: [...genres] } : { type: 'string', minLength: 1, maxLength: 64 },
+});
+
+/** Security schemes, and the responses every protected operation adds. */
+function securityParts(security: OpenApiOptions['security']) {
+  if (!security) return { schemes: undefined, requirement: undefined, responses: {} };
+  const schemes: Record<string, unknown> = {};
+  if (security.methods.includes('api-key')) {
+    schemes.apiKeyBearer = { type: 'http', scheme: 'bearer', description: 'An API key as a bearer token.' };
+    schemes.apiKeyHeader = { type: 'apiKey', in: 'header', name: 'X-API-Key' };
+  }
+  if (security.methods.includes('jwt')) schemes.jwt = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from the configured issuer.' };
+  return {
+    schemes,
+    requirement: Object.keys(schemes).map((name) => ({ [name]: [] })),
+    responses: {
+      '401': errorResponse('Missing or invalid credentials (WWW-Authenticate says which).'),
+      '403': errorResponse('Valid credentials without the required scope.'),
+    },
+  };
+}
+
+export function openApiDocument(opts: OpenApiOptions = {}): Record<string, unknown> {
+  const { version = '0.1.0', genres } = opts;
+  const sec = securityParts(opts.security);
+  const limited = { '429': errorResponse('Too many requests from this client; Retry-After says when to retry.') };
+  /** What any request can get, whatever its route: a request target over the limit. */
+  const anyRequest = { '414': errorResponse(`Request target longer than ${MAX_URL_LENGTH} characters.`) };
+  /** A protected operation: the security requirement and its extra responses. */
+  const guarded = (op: { responses: Record<string, unknown> } & Record<string, unknown>) => ({
+    ...op,
+    ...(sec.requirement ? { security: sec.requirement } : {}),
+    responses: { ...op.responses, ...anyRequest, ...sec.responses, ...limited },
+  });
   return {
     openapi: '3.1.0',
     info: {
@@ -45,13 +99,13 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
     },
     paths: {
       '/recommend/{userId}': {
-        get: {
+        get: guarded({
           operationId: 'recommend',
           summary: "A user's recommendations; never a movie the user already rated (unless exclude_seen=false).",
           parameters: [
             idParam('userId', 'User id. An unknown user gets popular movies (strategy "popularity").'),
             kParam,
-            { name: 'genre', in: 'query', required: false, description: 'Only movies of this genre (case-insensitive); unknown genres are a 400.', schema: { type: 'string', minLength: 1, maxLength: 64 } },
+            genreParam(genres),
             { name: 'exclude_seen', in: 'query', required: false, description: 'Leave out movies the user rated.', schema: { type: 'boolean', default: true } },
           ],
           responses: {
@@ -59,10 +113,10 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
             '400': errorResponse('Invalid user id, k, genre or exclude_seen.'),
             '503': errorResponse('No model loaded yet.'),
           },
-        },
+        }),
       },
       '/similar/{movieId}': {
-        get: {
+        get: guarded({
           operationId: 'similar',
           summary: 'Movies similar to a movie: collaborative (item factors) when it has ratings, else by metadata.',
           parameters: [idParam('movieId', 'Movie id.'), kParam],
@@ -72,10 +126,10 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
             '404': errorResponse('The model does not know the movie.'),
             '503': errorResponse('No model loaded yet.'),
           },
-        },
+        }),
       },
       '/movies/{movieId}': {
-        get: {
+        get: guarded({
           operationId: 'movie',
           summary: 'A movie of the served catalogue.',
           parameters: [idParam('movieId', 'Movie id.')],
@@ -85,13 +139,13 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
             '404': errorResponse('The model does not know the movie.'),
             '503': errorResponse('No model loaded yet.'),
           },
-        },
+        }),
       },
       '/healthz': {
         get: {
           operationId: 'healthz',
           summary: 'Liveness: the process answers.',
-          responses: { '200': { description: 'Alive.', content: json('Status') } },
+          responses: { '200': { description: 'Alive.', content: json('Status') }, ...anyRequest },
         },
       },
       '/readyz': {
@@ -101,25 +155,31 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
           responses: {
             '200': { description: 'Ready.', content: json('Readiness') },
             '503': { description: 'Not ready.', content: json('Readiness') },
+            ...anyRequest,
           },
         },
       },
-      '/metrics': {
-        get: {
-          operationId: 'metrics',
-          summary: 'Prometheus metrics (text exposition format).',
-          responses: { '200': { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } } },
-        },
-      },
+      ...(opts.metrics === false
+        ? {}
+        : {
+            '/metrics': {
+              get: guarded({
+                operationId: 'metrics',
+                summary: 'Prometheus metrics (text exposition format).',
+                responses: { '200': { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+              }),
+            },
+          }),
       '/openapi.json': {
-        get: {
+        get: guarded({
           operationId: 'openapi',
           summary: 'This document.',
           responses: { '200': { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object' } } } } },
-        },
+        }),
       },
     },
     components: {
+      ...(sec.schemes ? { securitySchemes: sec.schemes } : {}),
       schemas: {
         Error: {
           type: 'object',
@@ -127,7 +187,7 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
           properties: {
             error: {
               type: 'string',
-              enum: ['invalid_user_id', 'invalid_movie_id', 'invalid_parameter', 'unknown_genre', 'not_found', 'method_not_allowed', 'uri_too_long', 'headers_too_large', 'request_timeout', 'bad_request', 'unavailable', 'internal'],
+              enum: [...ERROR_CODES],
             },
             message: { type: 'string' },
             requestId: { type: 'string' },
