@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback for tests, in the spirit of controller-runtime's
 # envtest: etcd, kube-apiserver and kube-controller-manager (Jobs, garbage collector, the default
-# ServiceAccount). No kubelet and no scheduler: Pods are created but stay Pending.
+# ServiceAccount), and one real node (test/k8s/node.sh: containerd, kubelet, kube-proxy,
+# kube-scheduler, CoreDNS) so Pods run. K8S_NODE=0 starts the control plane alone: Pods then stay
+# Pending. A namespace annotated scheduler.alpha.kubernetes.io/node-selector=<a label no node has>
+# keeps its Pods Pending even with the node (PodNodeSelector admission), for tests that play the kubelet.
 #
-#   test/k8s/cluster.sh up       build if needed (test/k8s/build.sh k8s), start, wait until ready
-#   test/k8s/cluster.sh down     stop the processes and delete the state dir
+#   test/k8s/cluster.sh up       build if needed (test/k8s/build.sh k8s node), start, wait until ready
+#   test/k8s/cluster.sh down     stop the node and the processes and delete the state dir
 #   test/k8s/cluster.sh status   exit 0 if running and ready, 3 if not
 #   test/k8s/cluster.sh env      print `export KUBECONFIG=... PATH=...` (eval "$(test/k8s/cluster.sh env)")
 #   test/k8s/cluster.sh logs [etcd|kube-apiserver|kube-controller-manager]
@@ -15,6 +18,7 @@
 #   K8S_APISERVER_PORT  kube-apiserver https port, default 16443
 #   K8S_KCM_PORT        kube-controller-manager https (healthz) port, default 16457
 #   K8S_START_TIMEOUT   seconds to wait for each component, default 120
+#   K8S_NODE            1 (default) to start the node too (needs root), 0 for the control plane alone
 #   K8S_VERSION, ETCD_VERSION, NETFLICKS_CACHE   passed on to build.sh
 set -euo pipefail
 
@@ -25,6 +29,7 @@ ETCD_PEER_PORT=${K8S_ETCD_PEER_PORT:-23800}
 APISERVER_PORT=${K8S_APISERVER_PORT:-16443}
 KCM_PORT=${K8S_KCM_PORT:-16457}
 START_TIMEOUT=${K8S_START_TIMEOUT:-120}
+WITH_NODE=${K8S_NODE:-1}
 STOP_TIMEOUT=10
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 MARKER=$DIR/.netflicks-k8s
@@ -139,7 +144,8 @@ start_apiserver() {
     --authorization-mode=RBAC --token-auth-file="$DIR/tokens.csv" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$DIR/pki/sa.key" --service-account-signing-key-file="$DIR/pki/sa.key" \
-    --endpoint-reconciler-type=none --profiling=false
+    --endpoint-reconciler-type=none --profiling=false \
+    --enable-admission-plugins=PodNodeSelector --kubelet-preferred-address-types=InternalIP,Hostname
   wait_until "kube-apiserver /readyz on $APISERVER_URL" kube-apiserver apiserver_ready
 }
 
@@ -177,6 +183,8 @@ resolve_bin() {
 cmd_up() {
   local t0=$SECONDS
   "$SCRIPT_DIR/build.sh" k8s
+  # Fail before starting anything if the node cannot start.
+  if [[ $WITH_NODE != 0 ]] && ((EUID != 0)); then die "the node needs root; K8S_NODE=0 starts the control plane alone"; fi
   resolve_bin
   local t1=$SECONDS
   mkdir -p "$DIR"
@@ -186,6 +194,7 @@ cmd_up() {
   for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || all=0; done
   if ((all)) && apiserver_ready; then
     log "already running (Kubernetes $(cat "$DIR/version" 2>/dev/null), $APISERVER_URL, state $DIR)"
+    start_node
     print_env
     return 0
   fi
@@ -197,7 +206,15 @@ cmd_up() {
   start_kcm
   wait_until "the default ServiceAccount in namespace default" kube-controller-manager default_sa_exists
   log "Kubernetes $(cat "$DIR/version") ready on $APISERVER_URL (build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
+  start_node
   print_env
+}
+
+start_node() {
+  [[ $WITH_NODE == 0 ]] && return 0
+  # The lock is for the control plane; the node has its own.
+  exec 9>&-
+  "$SCRIPT_DIR/node.sh" up
 }
 
 stop_pid() {
@@ -215,6 +232,8 @@ stop_pid() {
 }
 
 cmd_down() {
+  # The node first, while the apiserver can still record it gone; it cleans up even without one.
+  if [[ $WITH_NODE != 0 ]] && ((EUID == 0)); then "$SCRIPT_DIR/node.sh" down; fi
   [[ -d $DIR ]] || { log "not running (no $DIR)"; return 0; }
   exec 9>"$DIR.lock"
   flock 9

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# One real Kubernetes node attached to the test control plane (cluster.sh): containerd + runc +
+# CNI bridge from Debian packages, kubelet, kube-proxy (iptables) and kube-scheduler built by
+# build.sh at the control plane's version, and CoreDNS serving cluster.local. Needs root.
+#
+#   test/k8s/node.sh up       install packages if missing, build if needed, start, wait until Ready
+#   test/k8s/node.sh down     stop everything and undo every change made to the host
+#   test/k8s/node.sh status   exit 0 if the node is Ready, 3 if not
+#   test/k8s/node.sh import IMAGE.tar...   import images into the node's containerd
+#
+# cluster.sh up/down call this (K8S_NODE=0 skips it). No registry is reachable from the machines
+# this runs on, so every image is built here and imported: the pause image (pause.c), a busybox
+# image for probes, and the project's images (test/k8s/images.sh).
+#
+# What `up` changes on the host, and `down` undoes: processes (containerd, kubelet, kube-proxy,
+# kube-scheduler, coredns), pod containers and their mounts and network namespaces, the bridge
+# $BRIDGE (10.244.0.1/24), iptables chains KUBE-* and CNI-*, net.ipv4.ip_forward (restored to its
+# value before `up`). State and logs: $NETFLICKS_NODE_DIR (default ${TMPDIR:-/tmp}/netflicks-node).
+# Images stay in containerd's root under the cache ($NETFLICKS_CACHE/node/containerd), so a warm
+# `up` imports nothing.
+#
+# Machine facts the settings follow (Debian 12 VM, cgroup v1, root without CAP_SYS_RESOURCE):
+#   containerd restrict_oom_score_adj: runc cannot lower a sandbox's oom_score_adj to -998 without
+#     CAP_SYS_RESOURCE, and every sandbox would fail ("can't get final child's PID from pipe").
+#   kubelet failCgroupV1: false and cgroupDriver: cgroupfs (no systemd; 1.35 refuses cgroup v1 by
+#     default). containerd 1.6 has no RuntimeConfig RPC, so the kubelet uses its configured driver.
+#
+# Ports: kubelet 16250 (healthz 16248), kube-proxy 16256/16249, kube-scheduler 16459, CoreDNS on
+# the node IP :53 (health 16180, ready 16181) behind the Service kube-system/kube-dns 10.0.0.10.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DIR=${NETFLICKS_NODE_DIR:-${TMPDIR:-/tmp}/netflicks-node}
+K8S_DIR_STATE=${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}
+KC=$K8S_DIR_STATE/kubeconfig
+CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
+NODE_NAME=${K8S_NODE_NAME:-netflicks-node}
+POD_CIDR=10.244.0.0/24
+POD_GATEWAY=10.244.0.1
+CLUSTER_DNS=10.0.0.10
+BRIDGE=nfcni0
+CTR_SOCK=/run/netflicks-containerd/containerd.sock
+CTR_STATE=/run/netflicks-containerd
+CTR_ROOT=$CACHE_ROOT/node/containerd
+PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
+BUSYBOX_IMAGE=localhost/busybox:netflicks
+START_TIMEOUT=${K8S_START_TIMEOUT:-120}
+PACKAGES=(containerd runc containernetworking-plugins iptables conntrack busybox-static gcc libc6-dev)
+COMPONENTS=(coredns kube-proxy kubelet kube-scheduler containerd)
+
+log() { echo "node.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+ctr_() { ctr -a "$CTR_SOCK" -n k8s.io "$@"; }
+kubectl_() { "$BIN/kubectl" --kubeconfig="$KC" "$@"; }
+
+running_pid() {
+  local pidfile=$DIR/$1.pid pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$1" || return 1
+  echo "$pid"
+}
+
+# setsid + full redirection, as cluster.sh does: the process outlives the caller and holds none of
+# its file descriptors.
+start() {
+  local name=$1
+  shift
+  running_pid "$name" >/dev/null && return 0
+  rm -f "$DIR/$name.pid"
+  # shellcheck disable=SC2016 # $$ expands in the child shell
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/$name.pid" "$@" </dev/null >>"$DIR/$name.log" 2>&1 9>&- &
+  local waited=0
+  while [[ ! -s $DIR/$name.pid ]] && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
+}
+
+wait_until() {
+  local what=$1 name=$2 t0=$SECONDS
+  shift 2
+  until "$@"; do
+    if ! running_pid "$name" >/dev/null; then
+      tail -n 30 "$DIR/$name.log" >&2
+      die "$name exited while waiting for $what (log: $DIR/$name.log)"
+    fi
+    ((SECONDS - t0 < START_TIMEOUT)) || { tail -n 30 "$DIR/$name.log" >&2; die "timed out after ${START_TIMEOUT}s waiting for $what (log: $DIR/$name.log)"; }
+    sleep 0.2
+  done
+}
+
+node_ip() {
+  local ip
+  ip=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+  [[ -n $ip ]] || ip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1)
+  [[ -n $ip ]] || die "no IPv4 address to give the node"
+  echo "$ip"
+}
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing Debian packages: ${missing[*]} (~1 min)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+resolve_bin() {
+  BIN=$("$SCRIPT_DIR/build.sh" paths | sed -n 's/^K8S_BIN=//p')
+  [[ -n $BIN ]] || die "build.sh paths printed no K8S_BIN"
+}
+
+write_configs() {
+  local ip=$1
+  mkdir -p "$DIR/cni" "$DIR/kubelet" "$DIR/cni-ipam"
+  containerd config default | sed \
+    -e "s#^root = .*#root = \"$CTR_ROOT\"#" \
+    -e "s#^state = .*#state = \"$CTR_STATE\"#" \
+    -e "s#address = \"/run/containerd/containerd.sock\"#address = \"$CTR_SOCK\"#" \
+    -e "s#sandbox_image = .*#sandbox_image = \"$PAUSE_IMAGE\"#" \
+    -e 's#bin_dir = "/opt/cni/bin"#bin_dir = "/usr/lib/cni"#' \
+    -e "s#conf_dir = \"/etc/cni/net.d\"#conf_dir = \"$DIR/cni\"#" \
+    -e 's#restrict_oom_score_adj = false#restrict_oom_score_adj = true#' >"$DIR/containerd.toml"
+  grep -q 'restrict_oom_score_adj = true' "$DIR/containerd.toml" || die "containerd's default config has no restrict_oom_score_adj to set"
+  cat >"$DIR/cni/10-netflicks.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "netflicks-pods",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+      "ipam": {
+        "type": "host-local", "dataDir": "$DIR/cni-ipam",
+        "ranges": [[{ "subnet": "$POD_CIDR", "gateway": "$POD_GATEWAY" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+  # Anonymous access with AlwaysAllow: a throwaway test node on loopback-only control plane.
+  cat >"$DIR/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$CTR_SOCK
+address: 0.0.0.0
+port: 16250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 16248
+authentication:
+  anonymous: { enabled: true }
+  webhook: { enabled: false }
+authorization: { mode: AlwaysAllow }
+podCIDR: $POD_CIDR
+clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS]
+resolvConf: /etc/resolv.conf
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: { memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%" }
+maxPods: 60
+EOF
+  cat >"$DIR/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection: { kubeconfig: $KC }
+hostnameOverride: $NODE_NAME
+clusterCIDR: 10.244.0.0/16
+bindAddress: 0.0.0.0
+healthzBindAddress: 127.0.0.1:16256
+metricsBindAddress: 127.0.0.1:16249
+conntrack: { maxPerCore: 0, min: 0 }
+EOF
+  cat >"$DIR/Corefile" <<EOF
+.:53 {
+    bind $ip
+    errors
+    health 127.0.0.1:16180
+    ready 127.0.0.1:16181
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $KC netflicks-test
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    loadbalance
+}
+EOF
+}
+
+# The pause image (sandbox) and a busybox image for probes, both from local files.
+import_base_images() {
+  local have
+  have=$(ctr_ images ls -q)
+  if ! grep -qx "$PAUSE_IMAGE" <<<"$have"; then
+    local r=$DIR/rootfs-pause
+    mkdir -p "$r"
+    gcc -Os -static -o "$r/pause" "$SCRIPT_DIR/node/pause.c"
+    strip "$r/pause"
+    "$SCRIPT_DIR/mkimage.sh" "$r" "$PAUSE_IMAGE" "$DIR/pause.tar" '{"Entrypoint":["/pause"],"User":"65535:65535"}'
+    ctr_ images import "$DIR/pause.tar" >/dev/null
+    rm -rf "$r" "$DIR/pause.tar"
+  fi
+  if ! grep -qx "$BUSYBOX_IMAGE" <<<"$have"; then
+    local r=$DIR/rootfs-busybox c
+    mkdir -p "$r/bin" "$r/tmp" "$r/etc"
+    chmod 1777 "$r/tmp"
+    cp /bin/busybox "$r/bin/busybox"
+    for c in sh cat echo env hostname httpd ls nslookup sleep wget; do ln -s busybox "$r/bin/$c"; done
+    "$SCRIPT_DIR/mkimage.sh" "$r" "$BUSYBOX_IMAGE" "$DIR/busybox.tar" '{"Cmd":["sh"],"Env":["PATH=/bin"]}'
+    ctr_ images import "$DIR/busybox.tar" >/dev/null
+    rm -rf "$r" "$DIR/busybox.tar"
+  fi
+}
+
+# The pod bridge exists before the first pod, so host services (the tests' PostgreSQL forwarder)
+# can listen on the pods' gateway address right away. The CNI bridge plugin adopts it.
+ensure_bridge() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip addr show dev "$BRIDGE" | grep -q "inet $POD_GATEWAY/" || ip addr add "$POD_GATEWAY/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+}
+
+node_ready() {
+  [[ $(kubectl_ get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+healthz() { [[ $(curl -s --max-time 2 "$1" 2>/dev/null) == "${2:-ok}" ]]; }
+dns_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:16181/ready 2>/dev/null) == 200 ]]; }
+
+# Service kube-system/kube-dns at the kubelet's clusterDNS address, its endpoint the host's CoreDNS.
+apply_dns_service() {
+  local ip=$1
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: kube-dns, namespace: kube-system, labels: { k8s-app: kube-dns } }
+spec:
+  clusterIP: $CLUSTER_DNS
+  ports:
+  - { name: dns, port: 53, protocol: UDP, targetPort: 53 }
+  - { name: dns-tcp, port: 53, protocol: TCP, targetPort: 53 }
+---
+apiVersion: v1
+kind: Endpoints
+metadata: { name: kube-dns, namespace: kube-system, labels: { k8s-app: kube-dns } }
+subsets:
+- addresses: [{ ip: $ip }]
+  ports:
+  - { name: dns, port: 53, protocol: UDP }
+  - { name: dns-tcp, port: 53, protocol: TCP }
+EOF
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  ((EUID == 0)) || die "the node needs root (containerd, iptables, a bridge); K8S_NODE=0 starts the control plane alone"
+  [[ -f $KC ]] || die "no control plane kubeconfig at $KC: run test/k8s/cluster.sh up"
+  install_packages
+  "$SCRIPT_DIR/build.sh" node
+  resolve_bin
+  local t1=$SECONDS ip
+  ip=$(node_ip)
+  mkdir -p "$DIR" "$CTR_ROOT"
+  exec 9>"$DIR.lock"
+  flock 9
+  local name all=1
+  for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || all=0; done
+  if ((all)) && node_ready; then
+    log "node $NODE_NAME already Ready (state $DIR)"
+    return 0
+  fi
+  [[ -f $DIR/ip_forward.before ]] || cat /proc/sys/net/ipv4/ip_forward >"$DIR/ip_forward.before"
+  write_configs "$ip"
+  start containerd containerd --config "$DIR/containerd.toml"
+  wait_until "containerd's socket" containerd test -S "$CTR_SOCK"
+  wait_until "containerd's API" containerd ctr_ version
+  import_base_images
+  ensure_bridge
+  sysctl -qw net.ipv4.ip_forward=1
+  start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$KC" --leader-elect=false --bind-address=127.0.0.1 --secure-port=16459
+  start kubelet "$BIN/kubelet" --config="$DIR/kubelet.yaml" --kubeconfig="$KC" --root-dir="$DIR/kubelet" \
+    --cert-dir="$DIR/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$ip"
+  start kube-proxy "$BIN/kube-proxy" --config="$DIR/kube-proxy.yaml"
+  start coredns "$BIN/coredns" -conf "$DIR/Corefile"
+  apply_dns_service "$ip"
+  wait_until "kube-proxy /healthz" kube-proxy healthz http://127.0.0.1:16256/healthz
+  wait_until "CoreDNS /ready" coredns dns_ready
+  wait_until "node $NODE_NAME Ready" kubelet node_ready
+  log "node $NODE_NAME Ready ($ip, pods $POD_CIDR, DNS $CLUSTER_DNS; build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
+}
+
+stop_component() {
+  local name=$1 pid t0=$SECONDS
+  pid=$(running_pid "$name") || { rm -f "$DIR/$name.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS - t0 >= 10)); then kill -KILL "$pid" 2>/dev/null || true; break; fi
+    sleep 0.1
+  done
+  rm -f "$DIR/$name.pid"
+  log "stopped $name (pid $pid)"
+}
+
+# Deletes the rules that jump to chains matching $2 from the built-in chains, then those chains.
+drop_chains() {
+  local ipt=$1 prefix=$2 table rule ch
+  for table in filter nat mangle; do
+    "$ipt" -t "$table" -S 2>/dev/null | grep -E "^-A [A-Z]+ .*-j $prefix" | sed 's/^-A/-D/' | while read -r rule; do
+      eval "$ipt -t $table $rule" 2>/dev/null || true
+    done
+    local chains
+    chains=$("$ipt" -t "$table" -S 2>/dev/null | awk -v p="$prefix" '$1 == "-N" && index($2, p) == 1 {print $2}')
+    for ch in $chains; do "$ipt" -t "$table" -F "$ch" 2>/dev/null || true; done
+    for ch in $chains; do "$ipt" -t "$table" -X "$ch" 2>/dev/null || true; done
+  done
+}
+
+cmd_down() {
+  [[ -d $DIR ]] || { log "not running (no $DIR)"; return 0; }
+  exec 9>"$DIR.lock"
+  flock 9
+  resolve_bin
+  stop_component coredns
+  stop_component kube-proxy
+  stop_component kubelet
+  stop_component kube-scheduler
+  if running_pid containerd >/dev/null; then
+    local t c
+    for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s KILL "$t" >/dev/null 2>&1 || true; done
+    sleep 1
+    for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" >/dev/null 2>&1 || true; done
+    for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1 || true; done
+  fi
+  stop_component containerd
+  # Mounts the kubelet and CRI left (volumes, sandbox /dev/shm, rootfs), deepest first.
+  local m
+  awk '{print $2}' /proc/mounts | grep -E "^($DIR|$CTR_STATE|$CTR_ROOT)/" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '/^cni-/{print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
+  ip link delete "$BRIDGE" 2>/dev/null || true
+  if [[ -x $BIN/kube-proxy ]]; then "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  drop_chains iptables 'CNI-'
+  drop_chains iptables 'KUBE-'
+  drop_chains ip6tables 'KUBE-'
+  if [[ -f $DIR/ip_forward.before ]]; then sysctl -qw "net.ipv4.ip_forward=$(<"$DIR/ip_forward.before")"; fi
+  # The kubelet's cgroups (cgroup v1: one tree per controller), leaves first.
+  find /sys/fs/cgroup/*/kubepods* -depth -type d -exec rmdir {} + 2>/dev/null || true
+  kubectl_ delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  rm -rf "$DIR" "$CTR_STATE"
+  log "node down (images kept in $CTR_ROOT)"
+}
+
+cmd_status() {
+  local name pid state=0
+  for name in "${COMPONENTS[@]}"; do
+    if pid=$(running_pid "$name"); then echo "$name: running (pid $pid)"; else echo "$name: stopped"; state=3; fi
+  done
+  resolve_bin
+  if node_ready; then echo "node $NODE_NAME: Ready"; else echo "node $NODE_NAME: not Ready"; state=3; fi
+  return "$state"
+}
+
+cmd_import() {
+  (($# > 0)) || die "usage: $0 import IMAGE.tar..."
+  [[ -S $CTR_SOCK ]] || die "the node's containerd is not running (test/k8s/cluster.sh up)"
+  local f
+  for f in "$@"; do ctr_ images import "$f" >/dev/null; done
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  import) shift; cmd_import "$@" ;;
+  *) echo "usage: $0 up|down|status|import IMAGE.tar..." >&2; exit 2 ;;
+esac
