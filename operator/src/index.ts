@@ -10,7 +10,7 @@ export * from './config.js';
 export * from './operator.js';
 export * from './registry.js';
 export * from './types.js';
-export { TrainingRunController, statusMetrics, terminationDocument } from './controllers/training-run.js';
+export { TrainingRunController, statusMetrics, terminationDocument, type JobObject, type PodObject } from './controllers/training-run.js';
 export { RecommenderModelController, scheduleTimes, PROMOTE_ANNOTATION, ROLLBACK_ANNOTATION } from './controllers/recommender-model.js';
 export { trainingJob, jobNameFor, hyperparameterString } from './controllers/training-job.js';
 export { deployment, service, autoscaler, disruptionBudget, servingName, MODEL_VERSION_ANNOTATION } from './controllers/serving.js';

@@ -6,16 +6,9 @@
 import { createLogger } from '@netflicks/platform';
 import { KubeApiError, RecommenderModelController, scheduleTimes, type RecommenderModel, type Registry, type TrainingRun } from '@netflicks/operator';
 
+import { FakeCache } from './fakes.js';
+
 type Obj = { metadata: { name: string; namespace?: string } };
-class FakeCache<T extends Obj> {
-  constructor(public items: T[] = []) {}
-  get(ns: string | undefined, name: string): T | undefined {
-    return this.items.find((o) => o.metadata.name === name && o.metadata.namespace === ns);
-  }
-  list(ns?: string): T[] {
-    return this.items.filter((o) => ns === undefined || o.metadata.namespace === ns);
-  }
-}
 
 function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [], now = '2026-11-26T03:07:30Z', registryFake: Partial<Registry> = {}) {
   const rm = {
