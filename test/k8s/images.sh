@@ -85,10 +85,22 @@ build_base() {
   log "base $BASE_IMAGE: built in $((SECONDS - t0))s"
 }
 
+# A machine whose HTTPS goes through a proxy with its own CA (NODE_EXTRA_CA_CERTS) needs npm in the
+# RUN steps to trust it. The CA and an npmrc naming it are bind-mounted for the build only, so the
+# images carry nothing of this machine.
+trust_mounts() {
+  local ca=${NODE_EXTRA_CA_CERTS:-}
+  [[ -n $ca && -f $ca ]] || return 0
+  printf 'cafile=/etc/netflicks-build-ca.crt\n' >"$STORE/npmrc"
+  echo "-v=$ca:/etc/netflicks-build-ca.crt:ro"
+  echo "-v=$STORE/npmrc:/usr/local/etc/npmrc:ro"
+}
+
 # One `buildah bud` per target; --layers reuses every shared stage after the first.
 build_targets() {
   local t t0 ctx_args=(--layers --pull=never --format docker --network host -f "$ROOT/Dockerfile"
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "NODE_VERSION=$NODE_VERSION")
+  mapfile -t -O "${#ctx_args[@]}" ctx_args < <(trust_mounts)
   for t in runtime "${TARGETS[@]}"; do
     t0=$SECONDS
     local name=netflicks-$t:$TAG

@@ -238,8 +238,7 @@ ensure_bridge() {
 node_ready() {
   [[ $(kubectl_ get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
-healthz() { [[ $(curl -s --max-time 2 "$1" 2>/dev/null) == "${2:-ok}" ]]; }
-dns_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:16181/ready 2>/dev/null) == 200 ]]; }
+http_ok() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null) == 200 ]]; }
 
 # Service kube-system/kube-dns at the kubelet's clusterDNS address, its endpoint the host's CoreDNS.
 apply_dns_service() {
@@ -297,8 +296,8 @@ cmd_up() {
   start kube-proxy "$BIN/kube-proxy" --config="$DIR/kube-proxy.yaml"
   start coredns "$BIN/coredns" -conf "$DIR/Corefile"
   apply_dns_service "$ip"
-  wait_until "kube-proxy /healthz" kube-proxy healthz http://127.0.0.1:16256/healthz
-  wait_until "CoreDNS /ready" coredns dns_ready
+  wait_until "kube-proxy /healthz" kube-proxy http_ok http://127.0.0.1:16256/healthz
+  wait_until "CoreDNS /ready" coredns http_ok http://127.0.0.1:16181/ready
   wait_until "node $NODE_NAME Ready" kubelet node_ready
   log "node $NODE_NAME Ready ($ip, pods $POD_CIDR, DNS $CLUSTER_DNS; build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
 }
