@@ -103,13 +103,14 @@ build_targets() {
   mapfile -t -O "${#ctx_args[@]}" ctx_args < <(trust_mounts)
   for t in runtime "${TARGETS[@]}"; do
     t0=$SECONDS
-    local name=netflicks-$t:$TAG
-    [[ $t == runtime ]] && name=netflicks:latest
+    # Fully qualified, as the kubelet asks containerd for it (netflicks:latest = docker.io/library/netflicks:latest).
+    local name=docker.io/library/netflicks-$t:$TAG
+    [[ $t == runtime ]] && name=docker.io/library/netflicks:latest
     if ! bah bud "${ctx_args[@]}" --target "$t" -t "$name" "$ROOT" >"$STORE/build-$t.log" 2>&1; then
       tail -n 30 "$STORE/build-$t.log" >&2
       die "buildah bud --target $t failed (log: $STORE/build-$t.log)"
     fi
-    log "$name: built in $((SECONDS - t0))s"
+    log "${name#docker.io/library/}: built in $((SECONDS - t0))s"
   done
 }
 
@@ -119,7 +120,7 @@ import_into_node() {
   mkdir -p "$out"
   while read -r name; do
     rm -f "$out/image.tar"
-    bah push -q "$name" "docker-archive:$out/image.tar:$name" >/dev/null
+    bah push -q "docker.io/library/$name" "docker-archive:$out/image.tar:docker.io/library/$name" >/dev/null
     "$SCRIPT_DIR/node.sh" import "$out/image.tar"
   done < <(image_names)
   rm -rf "$out"

@@ -1,0 +1,190 @@
+/**
+ * The operator against real pods: the test cluster with its real node (containerd, kubelet,
+ * kube-proxy, CoreDNS; `npm run cluster:up`) and the Dockerfile's images on it
+ * (`npm run images:build`). The examples are applied as a user types them; the trainer runs as a
+ * real pod that reads the test PostgreSQL through a forwarder on the pods' gateway; the recommend
+ * API runs as real pods behind a real Service. Locally without the node the suite is skipped with
+ * the command that enables it; under CI it fails.
+ */
+import { get as httpGet } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { generateSynthetic } from '@netflicks/data';
+import { getLiveVersion, importDataset } from '@netflicks/db';
+import { loadOperatorConfig, startOperator, statusMetrics, type OperatorHandle } from '@netflicks/operator';
+import { createLogger } from '@netflicks/platform';
+import { describePostgres } from '../../test/support/postgres.js';
+import { deleteNamespaces, uniqueNamespace, uniqueName, waitFor, type TestKube } from '../../test/support/kube.js';
+import { ensureNode, forwardToPods, NODE_NAME, POD_GATEWAY } from '../../test/k8s/node-support.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const silent = createLogger({ component: 'real-node-test', level: 'silent' });
+const PHASE_ORDER = ['Pending', 'Running', 'Succeeded', 'Validated', 'Promoted'];
+const API_PORT = 8082;
+
+interface PodJson {
+  metadata: { name: string };
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    podIP?: string;
+    containerStatuses?: { name: string; ready: boolean; state?: { terminated?: { exitCode: number; message?: string } } }[];
+  };
+}
+interface RunJson {
+  status?: { phase?: string; modelVersion?: number; metrics?: Record<string, string>; verdict?: { outcome: string } };
+}
+
+/**
+ * GET on a new TCP connection: kube-proxy balances connections, not requests, so a kept-alive
+ * connection would send everything to one pod.
+ */
+function getOnce(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 10 s`)));
+    req.on('error', reject);
+  });
+}
+
+/** recommendations_served_total of one API pod, summed over its label sets. */
+async function servedBy(podIp: string): Promise<number> {
+  const text = await (await fetch(`http://${podIp}:${API_PORT}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('recommendations_served_total'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+const kube = await ensureNode('operator tests on the real node');
+
+await describePostgres('operator on a real node', (db) => {
+  if (!kube) {
+    test.skip('needs `npm run cluster:up && npm run images:build` (as root)', () => {});
+    return;
+  }
+  const k: TestKube = kube;
+  let ns: string;
+  let operator: OperatorHandle | undefined;
+  let forwarder: Awaited<ReturnType<typeof forwardToPods>> | undefined;
+  const get = <T>(args: string[]): Promise<T> => k.json<T>(['-n', ns, 'get', ...args]);
+  const until = (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => waitFor(what, check, timeoutMs, 250);
+
+  /** Ready API pods of the model's Deployment, with their IPs. */
+  const apiPods = async (): Promise<PodJson[]> => {
+    const list = await get<{ items: PodJson[] }>(['pods', '-l', 'app.kubernetes.io/name=netflicks-recommend-api,app.kubernetes.io/instance=movies']);
+    return list.items.filter((p) => p.status.phase === 'Running' && p.status.containerStatuses?.every((c) => c.ready));
+  };
+
+  beforeAll(async () => {
+    ns = await uniqueNamespace('node', k);
+    await k.ok(['apply', '--server-side', '-f', `${ROOT}crds/`]);
+    await k.ok(['wait', '--for=condition=Established', 'crd/recommendermodels.netflicks.dev', 'crd/trainingruns.netflicks.dev', '--timeout=30s']);
+    const { dataset } = generateSynthetic({ users: 300, movies: 300, ratings: 15_000, seed: 7 });
+    await importDataset(db.pool, dataset);
+    // Pods reach the host's PostgreSQL at the pods' gateway; the Secret is the one
+    // examples/secret-database.yaml describes, with this database's URL.
+    const url = new URL(db.url);
+    forwarder = await forwardToPods(Number(url.port));
+    url.hostname = POD_GATEWAY;
+    url.port = String(forwarder.port);
+    await k.ok(['-n', ns, 'create', 'secret', 'generic', 'netflicks-database', `--from-literal=url=${url.toString()}`]);
+    const cfg = loadOperatorConfig({
+      DATABASE_URL: db.url,
+      KUBECONFIG: k.kubeconfigPath,
+      OPERATOR_NAMESPACE: ns,
+      OPERATOR_METRICS_PORT: '0',
+      OPERATOR_LEADER_ELECTION: 'false',
+      POD_NAME: 'real-node-test',
+      LOG_LEVEL: 'silent',
+    });
+    operator = await startOperator(cfg, { log: silent });
+  }, 60_000);
+
+  afterAll(async () => {
+    await operator?.stop();
+    await forwarder?.close();
+    if (ns) await deleteNamespaces(k, [ns]);
+  });
+
+  test('examples applied literally: a real trainer pod runs and the run goes Pending → Running → … → Promoted, never backwards', async () => {
+    await k.ok(['-n', ns, 'apply', '-f', `${ROOT}examples/recommendermodel.yaml`, '-f', `${ROOT}examples/trainingrun.yaml`]);
+    const seen: string[] = [];
+    await until(
+      'TrainingRun movies-manual-1 to be Promoted',
+      async () => {
+        const phase = (await get<RunJson>(['tr', 'movies-manual-1'])).status?.phase;
+        if (phase && seen.at(-1) !== phase) seen.push(phase);
+        return phase === 'Promoted' || phase === 'Failed' || phase === 'Rejected';
+      },
+      240_000,
+    );
+    expect(seen.at(-1)).toBe('Promoted');
+    expect(seen).toContain('Running');
+    const order = seen.map((p) => PHASE_ORDER.indexOf(p));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(order).not.toContain(-1);
+
+    // The run's version and metrics are the real trainer's, from its pod's termination message.
+    const run = await get<RunJson>(['tr', 'movies-manual-1']);
+    const pods = await get<{ items: PodJson[] }>(['pods', '-l', 'job-name=movies-manual-1-train']);
+    const succeeded = pods.items.filter((p) => p.status.phase === 'Succeeded');
+    expect(succeeded).toHaveLength(1);
+    expect(succeeded[0].spec.nodeName).toBe(NODE_NAME);
+    const terminated = succeeded[0].status.containerStatuses?.find((c) => c.name === 'trainer')?.state?.terminated;
+    expect(terminated?.exitCode).toBe(0);
+    const summary = JSON.parse(terminated?.message ?? '{}') as { version: number; metrics: Record<string, number> };
+    expect(run.status?.modelVersion).toBe(summary.version);
+    expect(run.status?.metrics).toEqual(statusMetrics(summary.metrics));
+    expect(run.status?.verdict?.outcome).toBe('passed');
+    expect((await getLiveVersion(db.pool, 'movies'))?.version).toBe(summary.version);
+  }, 300_000);
+
+  test('the movies-api Deployment reaches its 2 minimum replicas with real pods; the Service ClusterIP spreads requests over them', async () => {
+    await until('2 ready recommend-API pods', async () => (await apiPods()).length >= 2, 180_000);
+    const pods = await apiPods();
+    expect(pods.every((p) => p.spec.nodeName === NODE_NAME)).toBe(true);
+    const before = await Promise.all(pods.map((p) => servedBy(p.status.podIP as string)));
+    const clusterIp = (await get<{ spec: { clusterIP: string } }>(['service', 'movies-api'])).spec.clusterIP;
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await getOnce(`http://${clusterIp}/recommend/42?k=5`);
+      statuses.push(res.status);
+      expect((JSON.parse(res.body) as { items?: unknown[] }).items).toHaveLength(5);
+    }
+    expect(statuses).toEqual(Array(40).fill(200));
+    const after = await Promise.all(pods.map((p) => servedBy(p.status.podIP as string)));
+    const served = after.map((n, i) => n - before[i]);
+    expect(served.reduce((a, b) => a + b, 0)).toBe(40);
+    for (const n of served) expect(n).toBeGreaterThan(0);
+    const rm = await get<{ status: { liveVersion: number; readyReplicas: number } }>(['rm', 'movies']);
+    expect(rm.status.readyReplicas).toBeGreaterThanOrEqual(2);
+  }, 240_000);
+
+  test('from inside a pod, the Service DNS name answers and spreads requests over the pods', async () => {
+    const pods = await apiPods();
+    const before = await Promise.all(pods.map((p) => servedBy(p.status.podIP as string)));
+    const client = uniqueName('client');
+    // The project's own image as the client: node, one connection per request, against the
+    // Service's short DNS name (resolved by the cluster DNS through the pod's search path).
+    const script = [
+      "import { get } from 'node:http';",
+      "const once = () => new Promise((ok, fail) => get('http://movies-api/recommend/42?k=3', { agent: false }, (r) => { r.resume(); r.on('end', () => ok(r.statusCode)); }).on('error', fail));",
+      'let ok = 0;',
+      'for (let i = 0; i < 30; i++) if ((await once()) === 200) ok++;',
+      "console.log('ok=' + ok);",
+    ].join('\n');
+    await k.ok(['-n', ns, 'run', client, '--image=netflicks:latest', '--image-pull-policy=Never', '--restart=Never', '--command', '--', 'node', '--input-type=module', '-e', script]);
+    await until(`pod ${client} to finish`, async () => ['Succeeded', 'Failed'].includes((await get<PodJson>(['pod', client])).status.phase ?? ''), 120_000);
+    expect((await get<PodJson>(['pod', client])).status.phase).toBe('Succeeded');
+    expect((await k.ok(['-n', ns, 'logs', client])).trim()).toBe('ok=30');
+    const after = await Promise.all(pods.map((p) => servedBy(p.status.podIP as string)));
+    const served = after.map((n, i) => n - before[i]);
+    expect(served.reduce((a, b) => a + b, 0)).toBe(30);
+    for (const n of served) expect(n).toBeGreaterThan(0);
+  }, 180_000);
+});
