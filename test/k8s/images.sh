@@ -114,17 +114,26 @@ build_targets() {
   done
 }
 
-# docker-archive per image (containerd dedups the shared layers on import).
+# docker-archive per image (containerd dedups the shared layers on import). An image whose ID the
+# node already has under that name (recorded at its last import) is skipped.
 import_into_node() {
-  local name out=$STORE/export t0=$SECONDS
+  local name ref id out=$STORE/export t0=$SECONDS n=0 have
   mkdir -p "$out"
+  touch "$STORE/imported"
+  have=$("$SCRIPT_DIR/node.sh" images)
   while read -r name; do
+    ref=docker.io/library/$name
+    id=$(bah inspect --type image --format '{{.FromImageID}}' "$ref")
+    if grep -qx "$ref" <<<"$have" && grep -qx "$ref $id" "$STORE/imported"; then continue; fi
     rm -f "$out/image.tar"
-    bah push -q "docker.io/library/$name" "docker-archive:$out/image.tar:docker.io/library/$name" >/dev/null
+    bah push -q "$ref" "docker-archive:$out/image.tar:$ref" >/dev/null
     "$SCRIPT_DIR/node.sh" import "$out/image.tar"
+    { grep -v "^$ref " "$STORE/imported" || true; echo "$ref $id"; } >"$STORE/imported.new"
+    mv "$STORE/imported.new" "$STORE/imported"
+    n=$((n + 1))
   done < <(image_names)
   rm -rf "$out"
-  log "imported $(image_names | wc -l) images into the node in $((SECONDS - t0))s"
+  log "imported $n changed image(s) into the node in $((SECONDS - t0))s"
 }
 
 cmd_build() {

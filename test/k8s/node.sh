@@ -7,6 +7,7 @@
 #   test/k8s/node.sh down     stop everything and undo every change made to the host
 #   test/k8s/node.sh status   exit 0 if the node is Ready, 3 if not
 #   test/k8s/node.sh import IMAGE.tar...   import images into the node's containerd
+#   test/k8s/node.sh images   list the images the node has
 #
 # cluster.sh up/down call this (K8S_NODE=0 skips it). No registry is reachable from the machines
 # this runs on, so every image is built here and imported: the pause image (pause.c), a busybox
@@ -373,6 +374,11 @@ cmd_status() {
   return "$state"
 }
 
+cmd_images() {
+  [[ -S $CTR_SOCK ]] || die "the node's containerd is not running (test/k8s/cluster.sh up)"
+  ctr_ images ls -q
+}
+
 cmd_import() {
   (($# > 0)) || die "usage: $0 import IMAGE.tar..."
   [[ -S $CTR_SOCK ]] || die "the node's containerd is not running (test/k8s/cluster.sh up)"
@@ -385,5 +391,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   import) shift; cmd_import "$@" ;;
-  *) echo "usage: $0 up|down|status|import IMAGE.tar..." >&2; exit 2 ;;
+  images) cmd_images ;;
+  *) echo "usage: $0 up|down|status|images|import IMAGE.tar..." >&2; exit 2 ;;
 esac
