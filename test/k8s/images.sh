@@ -86,14 +86,17 @@ build_base() {
 }
 
 # A machine whose HTTPS goes through a proxy with its own CA (NODE_EXTRA_CA_CERTS) needs npm in the
-# RUN steps to trust it. The CA and an npmrc naming it are bind-mounted for the build only, so the
-# images carry nothing of this machine.
+# RUN steps to trust it. A home directory holding that CA and an .npmrc naming it is bind-mounted
+# over /root (npm's user config; the steps run as root, and /root exists in the base image, so no
+# mount point is left in a layer) for the build only: the images carry nothing of this machine.
 trust_mounts() {
-  local ca=${NODE_EXTRA_CA_CERTS:-}
+  local ca=${NODE_EXTRA_CA_CERTS:-} home=$STORE/build-home
   [[ -n $ca && -f $ca ]] || return 0
-  printf 'cafile=/etc/netflicks-build-ca.crt\n' >"$STORE/npmrc"
-  echo "-v=$ca:/etc/netflicks-build-ca.crt:ro"
-  echo "-v=$STORE/npmrc:/usr/local/etc/npmrc:ro"
+  rm -rf "$home"
+  mkdir -p "$home/.npm"
+  cp "$ca" "$home/build-ca.crt"
+  printf 'cafile=/root/build-ca.crt\n' >"$home/.npmrc"
+  echo "-v=$home:/root"
 }
 
 # One `buildah bud` per target; --layers reuses every shared stage after the first.

@@ -319,11 +319,11 @@ stop_component() {
 drop_chains() {
   local ipt=$1 prefix=$2 table rule ch
   for table in filter nat mangle; do
-    "$ipt" -t "$table" -S 2>/dev/null | grep -E "^-A [A-Z]+ .*-j $prefix" | sed 's/^-A/-D/' | while read -r rule; do
+    { "$ipt" -t "$table" -S 2>/dev/null || true; } | { grep -E "^-A [A-Z]+ .*-j $prefix" || true; } | sed 's/^-A/-D/' | while read -r rule; do
       eval "$ipt -t $table $rule" 2>/dev/null || true
     done
     local chains
-    chains=$("$ipt" -t "$table" -S 2>/dev/null | awk -v p="$prefix" '$1 == "-N" && index($2, p) == 1 {print $2}')
+    chains=$("$ipt" -t "$table" -S 2>/dev/null | awk -v p="$prefix" '$1 == "-N" && index($2, p) == 1 {print $2}' || true)
     for ch in $chains; do "$ipt" -t "$table" -F "$ch" 2>/dev/null || true; done
     for ch in $chains; do "$ipt" -t "$table" -X "$ch" 2>/dev/null || true; done
   done
@@ -348,7 +348,9 @@ cmd_down() {
   stop_component containerd
   # Mounts the kubelet and CRI left (volumes, sandbox /dev/shm, rootfs), deepest first.
   local m
-  awk '{print $2}' /proc/mounts | grep -E "^($DIR|$CTR_STATE|$CTR_ROOT)/" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  for m in $(awk '{print $2}' /proc/mounts | grep -E "^($DIR|$CTR_STATE|$CTR_ROOT)/" | sort -r || true); do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '/^cni-/{print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
   ip link delete "$BRIDGE" 2>/dev/null || true
