@@ -28,6 +28,9 @@
 #
 # Ports: kubelet 16250 (healthz 16248), kube-proxy 16256/16249, kube-scheduler 16459, CoreDNS on
 # the node IP :53 (health 16180, ready 16181) behind the Service kube-system/kube-dns 10.0.0.10.
+# Pods reach the API server (which listens on loopback only) through the Service default/kubernetes
+# (10.0.0.1:443, in the apiserver's certificate): its endpoint is a socat forwarder on the pods'
+# gateway, $POD_GATEWAY:$APISERVER_PORT -> 127.0.0.1:$APISERVER_PORT.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,8 +49,9 @@ CTR_ROOT=$CACHE_ROOT/node/containerd
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 BUSYBOX_IMAGE=localhost/busybox:netflicks
 START_TIMEOUT=${K8S_START_TIMEOUT:-120}
-PACKAGES=(containerd runc containernetworking-plugins iptables conntrack busybox-static gcc libc6-dev)
-COMPONENTS=(coredns kube-proxy kubelet kube-scheduler containerd)
+PACKAGES=(containerd runc containernetworking-plugins iptables conntrack busybox-static gcc libc6-dev socat)
+COMPONENTS=(apiserver-proxy coredns kube-proxy kubelet kube-scheduler containerd)
+APISERVER_PORT=${K8S_APISERVER_PORT:-16443}
 
 log() { echo "node.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -60,7 +64,9 @@ running_pid() {
   [[ -f $pidfile ]] || return 1
   pid=$(<"$pidfile")
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$1" || return 1
+  local exe=$1
+  [[ $1 == apiserver-proxy ]] && exe=socat
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$exe" || return 1
   echo "$pid"
 }
 
@@ -254,14 +260,32 @@ spec:
   - { name: dns, port: 53, protocol: UDP, targetPort: 53 }
   - { name: dns-tcp, port: 53, protocol: TCP, targetPort: 53 }
 ---
-apiVersion: v1
-kind: Endpoints
-metadata: { name: kube-dns, namespace: kube-system, labels: { k8s-app: kube-dns } }
-subsets:
-- addresses: [{ ip: $ip }]
-  ports:
-  - { name: dns, port: 53, protocol: UDP }
-  - { name: dns-tcp, port: 53, protocol: TCP }
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kube-dns-netflicks-node
+  namespace: kube-system
+  labels: { kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: netflicks-node }
+addressType: IPv4
+endpoints: [{ addresses: [$ip], conditions: { ready: true } }]
+ports:
+- { name: dns, port: 53, protocol: UDP }
+- { name: dns-tcp, port: 53, protocol: TCP }
+EOF
+}
+
+# The endpoint of default/kubernetes (cluster.sh runs the apiserver with --endpoint-reconciler-type=none).
+apply_apiserver_endpoint() {
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kubernetes-netflicks-node
+  namespace: default
+  labels: { kubernetes.io/service-name: kubernetes, endpointslice.kubernetes.io/managed-by: netflicks-node }
+addressType: IPv4
+endpoints: [{ addresses: [$POD_GATEWAY], conditions: { ready: true } }]
+ports: [{ name: https, port: $APISERVER_PORT, protocol: TCP }]
 EOF
 }
 
@@ -296,7 +320,9 @@ cmd_up() {
     --cert-dir="$DIR/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$ip"
   start kube-proxy "$BIN/kube-proxy" --config="$DIR/kube-proxy.yaml"
   start coredns "$BIN/coredns" -conf "$DIR/Corefile"
+  start apiserver-proxy socat "TCP-LISTEN:$APISERVER_PORT,bind=$POD_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$APISERVER_PORT"
   apply_dns_service "$ip"
+  apply_apiserver_endpoint
   wait_until "kube-proxy /healthz" kube-proxy http_ok http://127.0.0.1:16256/healthz
   wait_until "CoreDNS /ready" coredns http_ok http://127.0.0.1:16181/ready
   wait_until "node $NODE_NAME Ready" kubelet node_ready
@@ -334,6 +360,7 @@ cmd_down() {
   exec 9>"$DIR.lock"
   flock 9
   resolve_bin
+  stop_component apiserver-proxy
   stop_component coredns
   stop_component kube-proxy
   stop_component kubelet
@@ -362,6 +389,8 @@ cmd_down() {
   # The kubelet's cgroups (cgroup v1: one tree per controller), leaves first.
   find /sys/fs/cgroup/*/kubepods* -depth -type d -exec rmdir {} + 2>/dev/null || true
   kubectl_ delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  kubectl_ -n default delete endpointslice kubernetes-netflicks-node --ignore-not-found >/dev/null 2>&1 || true
+  kubectl_ -n kube-system delete service kube-dns --ignore-not-found >/dev/null 2>&1 || true
   rm -rf "$DIR" "$CTR_STATE"
   log "node down (images kept in $CTR_ROOT)"
 }
