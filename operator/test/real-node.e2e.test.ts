@@ -153,6 +153,11 @@ await describePostgres('operator on a real node', (db) => {
     expect(run.status?.metrics).toEqual(statusMetrics(summary.metrics));
     expect(run.status?.verdict?.outcome).toBe('passed');
     expect((await getLiveVersion(db.pool, 'movies'))?.version).toBe(summary.version);
+
+    // `kubectl logs` of the trainer shows its progress: JSON lines, one per finished stage at least.
+    const logs = (await k.ok(['-n', ns, 'logs', succeeded[0].metadata.name])).trim().split('\n');
+    const stages = logs.map((l) => JSON.parse(l) as { stage?: string; percent?: number }).filter((l) => l.stage && l.percent === 100);
+    expect(stages.length).toBeGreaterThan(0);
   }, 300_000);
 
   test('the movies-api Deployment reaches its 2 minimum replicas with real pods; the Service ClusterIP spreads requests over them', async () => {
@@ -288,6 +293,55 @@ await describePostgres('operator on a real node', (db) => {
     const jobs = await get<{ items: { metadata: { uid: string } }[] }>(['jobs', '-l', 'netflicks.dev/training-run=movies-manual-3']);
     expect(jobs.items.map((j) => j.metadata.uid)).toEqual([jobUid]);
     expect((await get<{ items: PodJson[] }>(['pods', '-l', 'job-name=movies-manual-3-train'])).items).toHaveLength(1);
+  }, 300_000);
+
+  test('deleting a serving pod under load: 0 failed requests, and the Deployment replaces it', async () => {
+    const clusterIp = (await get<{ spec: { clusterIP: string } }>(['service', 'movies-api'])).spec.clusterIP;
+    const victim = (await apiPods())[0].metadata.name;
+    const load = loadGenerator(`http://${clusterIp}/recommend/42?k=5`, 3);
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      await k.ok(['-n', ns, 'delete', 'pod', victim, '--wait=false']);
+      await until('a replacement pod ready and the deleted one gone', async () => {
+        const pods = await apiPods();
+        const all = await get<{ items: PodJson[] }>(['pods', '-l', 'app.kubernetes.io/name=netflicks-recommend-api,app.kubernetes.io/instance=movies']);
+        return pods.length >= 2 && !all.items.some((p) => p.metadata.name === victim);
+      }, 120_000);
+    } finally {
+      const result = await load.stop();
+      expect(Object.keys(result.statuses)).toEqual(['200']);
+    }
+  }, 180_000);
+
+  test('a trainer that fails permanently (exit 64) fails the Job at once; describe shows why', async () => {
+    await k.ok(['-n', ns, 'apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-typo' }, spec: { modelRef: { name: 'movies' }, hyperparameters: { 'ials.alpah': '3' } } }),
+    });
+    await until('movies-typo to fail', async () => (await get<RunJson>(['tr', 'movies-typo'])).status?.phase === 'Failed', 120_000);
+    const pods = await get<{ items: PodJson[] }>(['pods', '-l', 'job-name=movies-typo-train']);
+    expect(pods.items).toHaveLength(1);
+    expect(pods.items[0].status.containerStatuses?.[0].state?.terminated?.exitCode).toBe(64);
+    const describe = await k.ok(['-n', ns, 'describe', 'tr', 'movies-typo']);
+    expect(describe).toMatch(/Warning\s+PodFailurePolicy\s+[^\n]*exit code 64[\s\S]*unknown hyperparameter "ials\.alpah"/);
+  }, 180_000);
+
+  test('a trainer that is OOM-killed is retried (not a permanent failure) up to the backoff limit', async () => {
+    // A second model whose trainer gets far less memory than node needs to start.
+    const model = {
+      apiVersion: 'netflicks.dev/v1alpha1',
+      kind: 'RecommenderModel',
+      metadata: { name: 'tiny' },
+      spec: { image: 'netflicks:latest', database: { secretRef: { name: 'netflicks-database' } }, training: { algorithms: ['popularity'], resources: { limits: { memory: '24Mi' } } } },
+    };
+    await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(model) });
+    await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'tiny-1' }, spec: { modelRef: { name: 'tiny' } } }) });
+    await until('tiny-1 to fail after its retries', async () => (await get<RunJson>(['tr', 'tiny-1'])).status?.phase === 'Failed', 240_000);
+    const pods = (await get<{ items: PodJson[] }>(['pods', '-l', 'job-name=tiny-1-train'])).items;
+    const reasons = pods.map((p) => (p.status.containerStatuses?.[0].state?.terminated as { reason?: string } | undefined)?.reason);
+    // backoffLimit 2: the first pod and two retries, each killed for memory
+    expect(reasons).toEqual(['OOMKilled', 'OOMKilled', 'OOMKilled']);
+    const describe = await k.ok(['-n', ns, 'describe', 'tr', 'tiny-1']);
+    expect(describe).toMatch(/Warning\s+BackoffLimitExceeded/);
   }, 300_000);
 });
 

@@ -5,7 +5,7 @@
 #
 #   test/k8s/build.sh            all of it
 #   test/k8s/build.sh k8s        etcd + Kubernetes control-plane binaries only
-#   test/k8s/build.sh node       the node: kubelet, kube-proxy, kube-scheduler and CoreDNS
+#   test/k8s/build.sh node       the node: kubelet, kube-proxy, kube-scheduler, CoreDNS, metrics-server
 #   test/k8s/build.sh helm       helm only
 #   test/k8s/build.sh paths      print the bin dirs (nothing is built)
 #
@@ -14,10 +14,11 @@
 #   ETCD_VERSION     default 3.6.16  (go.etcd.io/etcd/server/v3; Kubernetes 1.34-1.36 pair with etcd 3.6)
 #   HELM_VERSION     default 3.22.0  (helm.sh/helm/v3)
 #   COREDNS_VERSION  default 1.14.7  (github.com/coredns/coredns; built on the same k8s.io v0.35 libraries)
+#   METRICS_SERVER_VERSION  default 0.8.0  (sigs.k8s.io/metrics-server)
 #   NETFLICKS_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/netflicks). Layout:
 #                      k8s/<K8S_VERSION>/bin/{etcd,kube-apiserver,kube-controller-manager,kubectl}
-#                      k8s/<K8S_VERSION>/bin/{kubelet,kube-proxy,kube-scheduler,coredns}
-#                      k8s/<K8S_VERSION>/src/{k8s,k8s-node,etcd,coredns}/   scratch Go modules
+#                      k8s/<K8S_VERSION>/bin/{kubelet,kube-proxy,kube-scheduler,coredns,metrics-server}
+#                      k8s/<K8S_VERSION>/src/{k8s,k8s-node,etcd,coredns,metrics-server}/   scratch Go modules
 #                      helm/<HELM_VERSION>/bin/helm, helm/<HELM_VERSION>/src/
 # Go's own caches (GOMODCACHE ~/go/pkg/mod, GOCACHE ~/.cache/go-build) are left at their defaults;
 # a cold build takes ~15 min on 2 cores (etcd 1.5, Kubernetes 10, helm 3) and the node ~6-10 min
@@ -29,6 +30,7 @@ K8S_VERSION=${K8S_VERSION:-1.35.4}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
 COREDNS_VERSION=${COREDNS_VERSION:-1.14.7}
+METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-0.8.0}
 CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
 K8S_DIR=$CACHE_ROOT/k8s/$K8S_VERSION
 K8S_BIN=$K8S_DIR/bin
@@ -62,6 +64,7 @@ binary_version() {
     etcd) "$bin" --version 2>/dev/null | sed -n 's/^etcd Version: //p' ;;
     kubectl) "$bin" version --client 2>/dev/null | sed -n 's/^Client Version: //p' ;;
     coredns) "$bin" -version 2>/dev/null | sed -n 's/^CoreDNS-//p' ;;
+    metrics-server) "$bin" --version 2>/dev/null | sed -n 's/^v//p' ;;
     helm) "$bin" version --template '{{.Version}}' 2>/dev/null ;;
     *) "$bin" --version 2>/dev/null | sed -n 's/^Kubernetes //p' ;;
   esac
@@ -245,6 +248,24 @@ build_helm() {
   log "helm $want: built in $((SECONDS - t0))s"
 }
 
+# metrics-server (resource metrics for HPAs) from its own module, its version set as its Makefile does.
+build_metrics_server() {
+  local want=v$METRICS_SERVER_VERSION src=$K8S_DIR/src/metrics-server t0=$SECONDS
+  if up_to_date "$K8S_BIN/metrics-server" "$METRICS_SERVER_VERSION"; then log "metrics-server $want: cached"; return 0; fi
+  log "metrics-server $want: building (scratch module $src; ~4-6 min cold on 2 cores: its own k8s.io libraries)"
+  rm -rf "$src"
+  mkdir -p "$src" "$K8S_BIN"
+  local logfile=$src/build.log p=k8s.io/client-go/pkg/version
+  : >"$logfile"
+  (cd "$src" && go mod init netflicks.local/metrics-server >>"$logfile" 2>&1)
+  (cd "$src" && run_go "$logfile" get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@$want")
+  (cd "$src" && run_go "$logfile" mod tidy)
+  (cd "$src" && run_go "$logfile" build -v -trimpath -ldflags "-s -w -X $p.gitVersion=$want -X $p.gitTreeState=clean" -o "$K8S_BIN/metrics-server.tmp" sigs.k8s.io/metrics-server/cmd/metrics-server)
+  mv -f "$K8S_BIN/metrics-server.tmp" "$K8S_BIN/metrics-server"
+  up_to_date "$K8S_BIN/metrics-server" "$METRICS_SERVER_VERSION" || die "built metrics-server reports '$(binary_version "$K8S_BIN/metrics-server")', want $want"
+  log "metrics-server $want: built in $((SECONDS - t0))s"
+}
+
 with_lock() {
   mkdir -p "$CACHE_ROOT"
   # Two `up`s at once (parallel jest workers, a developer and CI) must not build into the same dirs.
@@ -256,7 +277,7 @@ with_lock() {
 
 build_all_k8s() { build_etcd; build_k8s; }
 
-build_node() { build_node_cmds; build_coredns; }
+build_node() { build_node_cmds; build_coredns; build_metrics_server; }
 
 main() {
   local what=${1:-all} t0=$SECONDS
