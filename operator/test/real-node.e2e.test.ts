@@ -343,5 +343,36 @@ await describePostgres('operator on a real node', (db) => {
     const describe = await k.ok(['-n', ns, 'describe', 'tr', 'tiny-1']);
     expect(describe).toMatch(/Warning\s+BackoffLimitExceeded/);
   }, 300_000);
+
+  test('the HPA scales the API out under load and back in after it, within the model bounds (metrics-server)', async () => {
+    interface HpaJson {
+      spec: { minReplicas: number; maxReplicas: number };
+      status: { currentReplicas?: number; desiredReplicas?: number; currentMetrics?: { resource?: { current?: { averageUtilization?: number } } }[] };
+    }
+    const hpa = (): Promise<HpaJson> => get<HpaJson>(['hpa', 'movies-api']);
+    await until('the HPA to read CPU utilization from the metrics API', async () => (await hpa()).status.currentMetrics?.[0]?.resource?.current?.averageUtilization !== undefined, 180_000);
+    const { minReplicas, maxReplicas } = (await hpa()).spec;
+    expect([minReplicas, maxReplicas]).toEqual([2, 5]);
+    const clusterIp = (await get<{ spec: { clusterIP: string } }>(['service', 'movies-api'])).spec.clusterIP;
+    const seen: number[] = [];
+    const load = loadGenerator(`http://${clusterIp}/recommend/42?k=20&exclude_seen=false`, 8);
+    try {
+      await until('the HPA to scale out', async () => {
+        const n = (await hpa()).status.desiredReplicas ?? 0;
+        seen.push(n);
+        return n > minReplicas;
+      }, 240_000);
+    } finally {
+      const result = await load.stop();
+      expect(Object.keys(result.statuses)).toEqual(['200']);
+    }
+    await until('the HPA to scale back in', async () => {
+      const n = (await hpa()).status.desiredReplicas ?? 0;
+      seen.push(n);
+      return n === minReplicas;
+    }, 300_000);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(maxReplicas);
+    expect(Math.min(...seen)).toBeGreaterThanOrEqual(minReplicas);
+  }, 600_000);
 });
 

@@ -119,6 +119,20 @@ EOF
   touch "$MARKER"
 }
 
+# The aggregation layer's client identity (front proxy): extension API servers such as the node's
+# metrics-server trust requests the apiserver forwards when they carry this certificate.
+init_front_proxy() {
+  local pki=$DIR/pki
+  [[ -f $pki/front-proxy-client.crt ]] && return 0
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=front-proxy-ca \
+    -keyout "$pki/front-proxy-ca.key" -out "$pki/front-proxy-ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=front-proxy-client \
+    -keyout "$pki/front-proxy-client.key" -out "$pki/front-proxy-client.csr" 2>/dev/null
+  openssl x509 -req -days 3650 -in "$pki/front-proxy-client.csr" -CA "$pki/front-proxy-ca.crt" -CAkey "$pki/front-proxy-ca.key" \
+    -CAcreateserial -out "$pki/front-proxy-client.crt" 2>/dev/null
+  chmod 600 "$pki"/front-proxy-*.key
+}
+
 start_etcd() {
   running_pid etcd >/dev/null && return 0
   local url=http://127.0.0.1:$ETCD_PORT peer=http://127.0.0.1:$ETCD_PEER_PORT
@@ -145,7 +159,11 @@ start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$DIR/pki/sa.key" --service-account-signing-key-file="$DIR/pki/sa.key" \
     --endpoint-reconciler-type=none --profiling=false \
-    --enable-admission-plugins=PodNodeSelector --kubelet-preferred-address-types=InternalIP,Hostname
+    --enable-admission-plugins=PodNodeSelector --kubelet-preferred-address-types=InternalIP,Hostname \
+    --requestheader-client-ca-file="$DIR/pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$DIR/pki/front-proxy-client.crt" --proxy-client-key-file="$DIR/pki/front-proxy-client.key"
   wait_until "kube-apiserver /readyz on $APISERVER_URL" kube-apiserver apiserver_ready
 }
 
@@ -154,11 +172,13 @@ kcm_healthy() { [[ $(curl -sk --max-time 3 "https://127.0.0.1:$KCM_PORT/healthz"
 start_kcm() {
   running_pid kube-controller-manager >/dev/null && return 0
   # The SA private key lets the token controller sign; the apiserver's self-signed cert is the
-  # root CA published in kube-root-ca.crt.
+  # root CA published in kube-root-ca.crt. HPAs are evaluated every 5 s and scale in after 30 s of
+  # low load (defaults 15 s and 5 min), so a test sees both directions within minutes.
   start kube-controller-manager "$KCM_PORT" --kubeconfig="$KUBECONFIG_FILE" \
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$DIR/pki/kcm" --leader-elect=false --controllers='*' \
     --service-account-private-key-file="$DIR/pki/sa.key" --root-ca-file="$DIR/pki/apiserver.crt" \
-    --service-cluster-ip-range=10.0.0.0/24 --profiling=false
+    --service-cluster-ip-range=10.0.0.0/24 --profiling=false \
+    --horizontal-pod-autoscaler-downscale-stabilization=30s --horizontal-pod-autoscaler-sync-period=5s
   wait_until "kube-controller-manager /healthz on port $KCM_PORT" kube-controller-manager kcm_healthy
 }
 
@@ -199,6 +219,7 @@ cmd_up() {
     return 0
   fi
   init_state
+  init_front_proxy
   "$BIN/kube-apiserver" --version | sed -n 's/^Kubernetes //p' >"$DIR/version"
   ln -sfn "$BIN" "$DIR/bin"
   start_etcd

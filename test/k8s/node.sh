@@ -30,7 +30,9 @@
 # the node IP :53 (health 16180, ready 16181) behind the Service kube-system/kube-dns 10.0.0.10.
 # Pods reach the API server (which listens on loopback only) through the Service default/kubernetes
 # (10.0.0.1:443, in the apiserver's certificate): its endpoint is a socat forwarder on the pods'
-# gateway, $POD_GATEWAY:$APISERVER_PORT -> 127.0.0.1:$APISERVER_PORT.
+# gateway, $POD_GATEWAY:$APISERVER_PORT -> 127.0.0.1:$APISERVER_PORT. metrics-server (resource
+# metrics for HPAs) listens on the node IP :$METRICS_PORT behind the Service kube-system/metrics-server
+# and the APIService v1beta1.metrics.k8s.io; the apiserver reaches it as its front proxy (cluster.sh).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,7 +52,8 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 BUSYBOX_IMAGE=localhost/busybox:netflicks
 START_TIMEOUT=${K8S_START_TIMEOUT:-120}
 PACKAGES=(containerd runc containernetworking-plugins iptables conntrack busybox-static gcc libc6-dev socat)
-COMPONENTS=(apiserver-proxy coredns kube-proxy kubelet kube-scheduler containerd)
+COMPONENTS=(metrics-server apiserver-proxy coredns kube-proxy kubelet kube-scheduler containerd)
+METRICS_PORT=16470
 APISERVER_PORT=${K8S_APISERVER_PORT:-16443}
 
 log() { echo "node.sh: $*" >&2; }
@@ -289,6 +292,42 @@ ports: [{ name: https, port: $APISERVER_PORT, protocol: TCP }]
 EOF
 }
 
+apply_metrics_api() {
+  local ip=$1
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: metrics-server, namespace: kube-system, labels: { k8s-app: metrics-server } }
+spec:
+  ports: [{ name: https, port: 443, protocol: TCP, targetPort: $METRICS_PORT }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: metrics-server-netflicks-node
+  namespace: kube-system
+  labels: { kubernetes.io/service-name: metrics-server, endpointslice.kubernetes.io/managed-by: netflicks-node }
+addressType: IPv4
+endpoints: [{ addresses: [$ip], conditions: { ready: true } }]
+ports: [{ name: https, port: $METRICS_PORT, protocol: TCP }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta1.metrics.k8s.io }
+spec:
+  service: { name: metrics-server, namespace: kube-system, port: 443 }
+  group: metrics.k8s.io
+  version: v1beta1
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+}
+
+metrics_api_available() {
+  [[ $(kubectl_ get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}' 2>/dev/null) == True ]]
+}
+
 cmd_up() {
   local t0=$SECONDS
   ((EUID == 0)) || die "the node needs root (containerd, iptables, a bridge); K8S_NODE=0 starts the control plane alone"
@@ -321,11 +360,17 @@ cmd_up() {
   start kube-proxy "$BIN/kube-proxy" --config="$DIR/kube-proxy.yaml"
   start coredns "$BIN/coredns" -conf "$DIR/Corefile"
   start apiserver-proxy socat "TCP-LISTEN:$APISERVER_PORT,bind=$POD_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$APISERVER_PORT"
+  # The kubelet is reached on its node IP with its self-signed certificate (a throwaway node).
+  start metrics-server "$BIN/metrics-server" --kubeconfig="$KC" --authentication-kubeconfig="$KC" --authorization-kubeconfig="$KC" \
+    --bind-address="$ip" --secure-port="$METRICS_PORT" --cert-dir="$DIR/metrics-server" \
+    --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=15s
   apply_dns_service "$ip"
   apply_apiserver_endpoint
+  apply_metrics_api "$ip"
   wait_until "kube-proxy /healthz" kube-proxy http_ok http://127.0.0.1:16256/healthz
   wait_until "CoreDNS /ready" coredns http_ok http://127.0.0.1:16181/ready
   wait_until "node $NODE_NAME Ready" kubelet node_ready
+  wait_until "the metrics API (APIService v1beta1.metrics.k8s.io Available)" metrics-server metrics_api_available
   log "node $NODE_NAME Ready ($ip, pods $POD_CIDR, DNS $CLUSTER_DNS; build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
 }
 
@@ -360,6 +405,7 @@ cmd_down() {
   exec 9>"$DIR.lock"
   flock 9
   resolve_bin
+  stop_component metrics-server
   stop_component apiserver-proxy
   stop_component coredns
   stop_component kube-proxy
@@ -390,7 +436,8 @@ cmd_down() {
   find /sys/fs/cgroup/*/kubepods* -depth -type d -exec rmdir {} + 2>/dev/null || true
   kubectl_ delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   kubectl_ -n default delete endpointslice kubernetes-netflicks-node --ignore-not-found >/dev/null 2>&1 || true
-  kubectl_ -n kube-system delete service kube-dns --ignore-not-found >/dev/null 2>&1 || true
+  kubectl_ -n kube-system delete service kube-dns metrics-server --ignore-not-found >/dev/null 2>&1 || true
+  kubectl_ delete apiservice v1beta1.metrics.k8s.io --ignore-not-found >/dev/null 2>&1 || true
   rm -rf "$DIR" "$CTR_STATE"
   log "node down (images kept in $CTR_ROOT)"
 }
