@@ -60,6 +60,7 @@ log() { echo "node.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 ctr_() { ctr -a "$CTR_SOCK" -n k8s.io "$@"; }
+containerd_api() { ctr_ version >/dev/null 2>&1; }
 kubectl_() { "$BIN/kubectl" --kubeconfig="$KC" "$@"; }
 
 running_pid() {
@@ -241,7 +242,9 @@ ensure_bridge() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -q "inet $POD_GATEWAY/" || ip addr add "$POD_GATEWAY/24" dev "$BRIDGE"
+  local addrs
+  addrs=$(ip -4 addr show dev "$BRIDGE")
+  [[ $addrs == *"inet $POD_GATEWAY/"* ]] || ip addr add "$POD_GATEWAY/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
 }
 
@@ -310,7 +313,14 @@ metadata:
 addressType: IPv4
 endpoints: [{ addresses: [$ip], conditions: { ready: true } }]
 ports: [{ name: https, port: $METRICS_PORT, protocol: TCP }]
----
+EOF
+}
+
+# Registered only once kube-proxy routes the Service's ClusterIP: otherwise the apiserver's first
+# connection to it leaves the host (here a transparent HTTPS proxy answers any address, 404) and
+# stays open, and the metrics API never becomes available.
+register_metrics_api() {
+  kubectl_ apply -f - >/dev/null <<EOF
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
 metadata: { name: v1beta1.metrics.k8s.io }
@@ -322,6 +332,13 @@ spec:
   groupPriorityMinimum: 100
   versionPriority: 100
 EOF
+}
+
+metrics_service_routed() {
+  local ip rules
+  ip=$(kubectl_ -n kube-system get service metrics-server -o jsonpath='{.spec.clusterIP}' 2>/dev/null)
+  rules=$(iptables -t nat -S KUBE-SERVICES 2>/dev/null)
+  [[ -n $ip && $rules == *"-d $ip/32"* ]]
 }
 
 metrics_api_available() {
@@ -350,7 +367,7 @@ cmd_up() {
   write_configs "$ip"
   start containerd containerd --config "$DIR/containerd.toml"
   wait_until "containerd's socket" containerd test -S "$CTR_SOCK"
-  wait_until "containerd's API" containerd ctr_ version
+  wait_until "containerd's API" containerd containerd_api
   import_base_images
   ensure_bridge
   sysctl -qw net.ipv4.ip_forward=1
@@ -363,11 +380,13 @@ cmd_up() {
   # The kubelet is reached on its node IP with its self-signed certificate (a throwaway node).
   start metrics-server "$BIN/metrics-server" --kubeconfig="$KC" --authentication-kubeconfig="$KC" --authorization-kubeconfig="$KC" \
     --bind-address="$ip" --secure-port="$METRICS_PORT" --cert-dir="$DIR/metrics-server" \
-    --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=15s
+    --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port --metric-resolution=15s
   apply_dns_service "$ip"
   apply_apiserver_endpoint
   apply_metrics_api "$ip"
   wait_until "kube-proxy /healthz" kube-proxy http_ok http://127.0.0.1:16256/healthz
+  wait_until "kube-proxy to route the metrics-server Service" kube-proxy metrics_service_routed
+  register_metrics_api
   wait_until "CoreDNS /ready" coredns http_ok http://127.0.0.1:16181/ready
   wait_until "node $NODE_NAME Ready" kubelet node_ready
   wait_until "the metrics API (APIService v1beta1.metrics.k8s.io Available)" metrics-server metrics_api_available
