@@ -23,6 +23,8 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=test/k8s/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 DIR=${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}
 ETCD_PORT=${K8S_ETCD_PORT:-23790}
 ETCD_PEER_PORT=${K8S_ETCD_PEER_PORT:-23800}
@@ -58,22 +60,6 @@ apiserver_ready() {
   [[ $(curl -sk --max-time 3 -H "Authorization: Bearer $(token)" "$APISERVER_URL/readyz" 2>/dev/null) == ok ]]
 }
 
-# Runs "$@" until it succeeds, or fails after START_TIMEOUT showing the component's log.
-wait_until() {
-  local what=$1 name=$2 t0=$SECONDS
-  shift 2
-  until "$@"; do
-    if ! running_pid "$name" >/dev/null; then
-      tail -n 40 "$DIR/$name.log" >&2
-      die "$name exited while waiting for $what (log: $DIR/$name.log)"
-    fi
-    if ((SECONDS - t0 >= START_TIMEOUT)); then
-      tail -n 40 "$DIR/$name.log" >&2
-      die "timed out after ${START_TIMEOUT}s waiting for $what (log: $DIR/$name.log)"
-    fi
-    sleep 0.2
-  done
-}
 
 # setsid + full redirection: the process outlives the caller and holds neither its stdout (a test
 # runner waiting on `up` would hang) nor the lock fd.

@@ -17,6 +17,8 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+# shellcheck source=test/k8s/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
 STORE=$CACHE_ROOT/images
 TARGETS=(operator recommend-api ingest evaluator simulator trainer)
@@ -41,16 +43,6 @@ image_names() {
   echo "netflicks:latest"
 }
 
-install_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  log "installing Debian packages: ${missing[*]} (~1 min)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 # The official image's layout, with this machine's Node.js (same version, checked).
 build_base() {
@@ -142,7 +134,7 @@ import_into_node() {
 cmd_build() {
   local t0=$SECONDS
   ((EUID == 0)) || die "needs root (buildah's storage, the node's containerd)"
-  install_packages
+  install_debian_packages "${PACKAGES[@]}"
   mkdir -p "$STORE"
   exec 8>"$STORE/.lock"
   flock 8

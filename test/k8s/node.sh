@@ -36,6 +36,8 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=test/k8s/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 DIR=${NETFLICKS_NODE_DIR:-${TMPDIR:-/tmp}/netflicks-node}
 K8S_DIR_STATE=${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}
 KC=$K8S_DIR_STATE/kubeconfig
@@ -87,18 +89,6 @@ start() {
   while [[ ! -s $DIR/$name.pid ]] && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
 }
 
-wait_until() {
-  local what=$1 name=$2 t0=$SECONDS
-  shift 2
-  until "$@"; do
-    if ! running_pid "$name" >/dev/null; then
-      tail -n 30 "$DIR/$name.log" >&2
-      die "$name exited while waiting for $what (log: $DIR/$name.log)"
-    fi
-    ((SECONDS - t0 < START_TIMEOUT)) || { tail -n 30 "$DIR/$name.log" >&2; die "timed out after ${START_TIMEOUT}s waiting for $what (log: $DIR/$name.log)"; }
-    sleep 0.2
-  done
-}
 
 node_ip() {
   local ip
@@ -108,16 +98,6 @@ node_ip() {
   echo "$ip"
 }
 
-install_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  log "installing Debian packages: ${missing[*]} (~1 min)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 resolve_bin() {
   BIN=$("$SCRIPT_DIR/build.sh" paths | sed -n 's/^K8S_BIN=//p')
@@ -253,67 +233,48 @@ node_ready() {
 }
 http_ok() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null) == 200 ]]; }
 
-# Service kube-system/kube-dns at the kubelet's clusterDNS address, its endpoint the host's CoreDNS.
-apply_dns_service() {
-  local ip=$1
-  kubectl_ apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: { name: kube-dns, namespace: kube-system, labels: { k8s-app: kube-dns } }
-spec:
-  clusterIP: $CLUSTER_DNS
-  ports:
-  - { name: dns, port: 53, protocol: UDP, targetPort: 53 }
-  - { name: dns-tcp, port: 53, protocol: TCP, targetPort: 53 }
----
+# The EndpointSlice of a selectorless Service whose one endpoint is on the host: NAMESPACE SERVICE IP PORTS
+# (PORTS: flow-style YAML items, comma-separated).
+endpoint_slice() {
+  cat <<EOF
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
-  name: kube-dns-netflicks-node
-  namespace: kube-system
-  labels: { kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: netflicks-node }
+  name: $2-netflicks-node
+  namespace: $1
+  labels: { kubernetes.io/service-name: $2, endpointslice.kubernetes.io/managed-by: netflicks-node }
 addressType: IPv4
-endpoints: [{ addresses: [$ip], conditions: { ready: true } }]
-ports:
-- { name: dns, port: 53, protocol: UDP }
-- { name: dns-tcp, port: 53, protocol: TCP }
+endpoints: [{ addresses: [$3], conditions: { ready: true } }]
+ports: [$4]
 EOF
+}
+
+# A Service in front of a process on the host: NAMESPACE NAME IP SERVICE_PORTS ENDPOINT_PORTS [CLUSTER_IP].
+apply_host_service() {
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: $2, namespace: $1, labels: { k8s-app: $2 } }
+spec: { ${6:+clusterIP: $6, }ports: [$4] }
+---
+$(endpoint_slice "$1" "$2" "$3" "$5")
+EOF
+}
+
+# Service kube-system/kube-dns at the kubelet's clusterDNS address, its endpoint the host's CoreDNS.
+apply_dns_service() {
+  local ports='{ name: dns, port: 53, protocol: UDP }, { name: dns-tcp, port: 53, protocol: TCP }'
+  apply_host_service kube-system kube-dns "$1" "$ports" "$ports" "$CLUSTER_DNS"
 }
 
 # The endpoint of default/kubernetes (cluster.sh runs the apiserver with --endpoint-reconciler-type=none).
 apply_apiserver_endpoint() {
-  kubectl_ apply -f - >/dev/null <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: kubernetes-netflicks-node
-  namespace: default
-  labels: { kubernetes.io/service-name: kubernetes, endpointslice.kubernetes.io/managed-by: netflicks-node }
-addressType: IPv4
-endpoints: [{ addresses: [$POD_GATEWAY], conditions: { ready: true } }]
-ports: [{ name: https, port: $APISERVER_PORT, protocol: TCP }]
-EOF
+  endpoint_slice default kubernetes "$POD_GATEWAY" "{ name: https, port: $APISERVER_PORT, protocol: TCP }" | kubectl_ apply -f - >/dev/null
 }
 
 apply_metrics_api() {
-  local ip=$1
-  kubectl_ apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: { name: metrics-server, namespace: kube-system, labels: { k8s-app: metrics-server } }
-spec:
-  ports: [{ name: https, port: 443, protocol: TCP, targetPort: $METRICS_PORT }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: metrics-server-netflicks-node
-  namespace: kube-system
-  labels: { kubernetes.io/service-name: metrics-server, endpointslice.kubernetes.io/managed-by: netflicks-node }
-addressType: IPv4
-endpoints: [{ addresses: [$ip], conditions: { ready: true } }]
-ports: [{ name: https, port: $METRICS_PORT, protocol: TCP }]
-EOF
+  apply_host_service kube-system metrics-server "$1" "{ name: https, port: 443, protocol: TCP, targetPort: $METRICS_PORT }" \
+    "{ name: https, port: $METRICS_PORT, protocol: TCP }"
 }
 
 # Registered only once kube-proxy routes the Service's ClusterIP: otherwise the apiserver's first
@@ -349,7 +310,7 @@ cmd_up() {
   local t0=$SECONDS
   ((EUID == 0)) || die "the node needs root (containerd, iptables, a bridge); K8S_NODE=0 starts the control plane alone"
   [[ -f $KC ]] || die "no control plane kubeconfig at $KC: run test/k8s/cluster.sh up"
-  install_packages
+  install_debian_packages "${PACKAGES[@]}"
   "$SCRIPT_DIR/build.sh" node
   resolve_bin
   local t1=$SECONDS ip
