@@ -6,6 +6,7 @@ export * from './kube/workqueue.js';
 export * from './kube/informer.js';
 export * from './kube/leader-election.js';
 export * from './kube/controller.js';
+export * from './kube/events.js';
 export * from './config.js';
 export * from './operator.js';
 export * from './registry.js';
