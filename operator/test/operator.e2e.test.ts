@@ -109,6 +109,9 @@ await (kube ? describePostgres : describePostgres.skip)('operator end to end', (
   beforeAll(async () => {
     ns = await uniqueNamespace('op', k);
     namespaces.push(ns);
+    // This test plays the kubelet: keep the real node's scheduler and kubelet (if the cluster has
+    // one) away from this namespace's pods with a node selector no node matches.
+    await k.ok(['annotate', 'namespace', ns, 'scheduler.alpha.kubernetes.io/node-selector=netflicks.dev/no-node=true']);
     await k.ok(['apply', '--server-side', '-f', `${ROOT}crds/`]);
     await waitForCrdsEstablished(k, ['recommendermodels.netflicks.dev', 'trainingruns.netflicks.dev']);
     const { dataset } = generateSynthetic({ users: 300, movies: 300, ratings: 15_000, seed: 5 });
@@ -145,8 +148,8 @@ await (kube ? describePostgres : describePostgres.skip)('operator end to end', (
     });
     expect(c.env.find((e) => e.name === 'DATABASE_URL')?.valueFrom).toEqual({ secretKeyRef: { name: 'netflicks-database', key: 'url' } });
 
-    // No kubelet: the run reports a pending pod, not "Running".
-    await until(async () => (await get<{ status?: { phase?: string; conditions?: { type: string; reason: string }[] } }>(['tr', 'movies-manual-1'])).status?.conditions?.some((x) => x.type === 'Running' && x.reason === 'PodPending') ?? false, {
+    // No kubelet: the run reports a pending pod (unschedulable when the cluster has a scheduler), not "Running".
+    await until(async () => (await get<{ status?: { phase?: string; conditions?: { type: string; reason: string }[] } }>(['tr', 'movies-manual-1'])).status?.conditions?.some((x) => x.type === 'Running' && ['PodPending', 'Unschedulable'].includes(x.reason)) ?? false, {
       timeoutMs: 20_000,
       what: 'the run to report its pending pod',
     });

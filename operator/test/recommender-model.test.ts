@@ -4,27 +4,23 @@
  * and first-sight conditions. The real API server is exercised by operator.e2e.test.ts.
  */
 import { createLogger } from '@netflicks/platform';
-import { RecommenderModelController, scheduleTimes, type RecommenderModel, type Registry, type TrainingRun } from '@netflicks/operator';
+import { KubeApiError, RecommenderModelController, scheduleTimes, type RecommenderModel, type Registry, type TrainingRun } from '@netflicks/operator';
+
+import { FakeCache } from './fakes.js';
 
 type Obj = { metadata: { name: string; namespace?: string } };
-class FakeCache<T extends Obj> {
-  constructor(public items: T[] = []) {}
-  get(ns: string | undefined, name: string): T | undefined {
-    return this.items.find((o) => o.metadata.name === name && o.metadata.namespace === ns);
-  }
-  list(ns?: string): T[] {
-    return this.items.filter((o) => ns === undefined || o.metadata.namespace === ns);
-  }
-}
 
-function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [], now = '2026-11-26T03:07:30Z') {
+function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [], now = '2026-11-26T03:07:30Z', registryFake: Partial<Registry> = {}) {
   const rm = {
     apiVersion: 'netflicks.dev/v1alpha1',
     kind: 'RecommenderModel',
-    metadata: { name: 'movies', namespace: 'ns', uid: 'u-1', generation: 1, creationTimestamp: '2026-11-20T00:00:00Z' },
+    metadata: { name: 'movies', namespace: 'ns', uid: 'u-1', generation: 1, creationTimestamp: '2026-11-20T00:00:00Z', resourceVersion: '1' },
     spec: { database: { secretRef: { name: 'db' } }, ...model },
   } as RecommenderModel;
   const calls: { verb: string; path: string; body?: unknown }[] = [];
+  // The API server's resourceVersion of the model: every status write bumps it, and a write that
+  // names an older one is refused with 409 Conflict, as the real server does.
+  let serverVersion = 1;
   const api = {
     apply: async (r: { kind: string }, obj: Obj) => {
       calls.push({ verb: 'apply', path: `${r.kind}/${obj.metadata.name}` });
@@ -42,7 +38,11 @@ function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [
       calls.push({ verb: 'patch', path: `${r.kind}/${name}` });
       return {};
     },
-    patchStatus: async (r: { kind: string }, _ns: string, name: string, status: unknown) => {
+    patchStatus: async (r: { kind: string }, _ns: string, name: string, status: unknown, resourceVersion?: string) => {
+      if (resourceVersion !== undefined && resourceVersion !== String(serverVersion)) {
+        throw new KubeApiError(409, 'Conflict', `the object has been modified (at ${serverVersion}, not ${resourceVersion})`);
+      }
+      serverVersion++;
       calls.push({ verb: 'status', path: `${r.kind}/${name}`, body: status });
       return {};
     },
@@ -60,6 +60,7 @@ function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [
     },
     live: async () => null,
     prune: async () => [],
+    ...registryFake,
   };
   const applier = { apply: async (r: { kind: string }, obj: Obj) => api.apply(r, obj), clear: () => {}, forget: () => {} };
   const events: string[] = [];
@@ -76,7 +77,7 @@ function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [
     now: () => new Date(now),
   });
   const statusOf = () => calls.filter((c) => c.verb === 'status').at(-1)?.body as RecommenderModel['status'];
-  return { controller, calls, events, statusOf, rm };
+  return { controller, calls, events, statusOf, rm, serverVersion: () => String(serverVersion) };
 }
 
 const run = (name: string, phase: string | undefined, created: string): TrainingRun =>
@@ -170,5 +171,78 @@ describe('RecommenderModel schedule', () => {
     ]);
     // the Service and PDB exist before any version; the Deployment and HPA wait for one
     expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toEqual(['Service/movies-api', 'PodDisruptionBudget/movies-api']);
+  });
+});
+
+/** A registry of versions 1..n with a live pointer and a one-step rollback target, in memory. */
+function fakeRegistry(versions: number, live: number) {
+  const state = { live, previous: null as number | null, promotions: [] as number[], rollbacks: 0 };
+  const record = (version: number) => ({ version, previousLive: state.previous }) as unknown as Awaited<ReturnType<Registry['live']>>;
+  const registry: Partial<Registry> = {
+    live: async () => record(state.live),
+    promote: async (_m, version) => {
+      if (version < 1 || version > versions) throw new Error(`no version ${version}`);
+      const previous = state.live;
+      state.previous = previous;
+      state.live = version;
+      state.promotions.push(version);
+      return { live: record(version), previous } as never;
+    },
+    rollback: async () => {
+      state.rollbacks++;
+      if (state.previous === null) throw new Error(`v${state.live} has no previous live version`);
+      const previous = state.live;
+      state.live = state.previous;
+      state.previous = null;
+      return { live: record(state.live), previous } as never;
+    },
+  };
+  return { state, registry };
+}
+
+describe('promotion and rollback requests', () => {
+  const annotated = (rm: RecommenderModel, annotations: Record<string, string>, status: RecommenderModel['status']) => {
+    rm.metadata.annotations = annotations;
+    rm.status = status;
+  };
+
+  test('a standing promote-version annotation does not undo a later rollback', async () => {
+    const { state, registry } = fakeRegistry(2, 1);
+    const { controller, rm, statusOf, events, serverVersion } = setup({}, [], undefined, registry);
+    annotated(rm, { 'netflicks.dev/promote-version': '2' }, {});
+    await controller.reconcile('ns', 'movies');
+    expect(state.live).toBe(2);
+    expect(statusOf()?.lastPromoteRequest).toBe('2');
+
+    // The user rolls back while the promote annotation is still set; the cache has the recorded value.
+    annotated(rm, { 'netflicks.dev/promote-version': '2', 'netflicks.dev/rollback': 'r1' }, statusOf());
+    rm.metadata.resourceVersion = serverVersion();
+    await controller.reconcile('ns', 'movies');
+    expect(state.live).toBe(1);
+    expect(state.promotions).toEqual([2]);
+    expect(events).toEqual(['Normal Promoted: v2 promoted manually (v1 retired)', 'Normal RolledBack: rolled back from v2 to v1']);
+  });
+
+  test('removing the annotation forgets the value, so the same value promotes again', async () => {
+    const { state, registry } = fakeRegistry(2, 2);
+    const { controller, rm, statusOf, calls: c } = setup({}, [], undefined, registry);
+    annotated(rm, {}, { lastPromoteRequest: '2', liveVersion: 2 });
+    await controller.reconcile('ns', 'movies');
+    expect(c.find((x) => x.verb === 'status')?.body).toEqual({ lastPromoteRequest: null });
+    expect(statusOf()?.lastPromoteRequest).toBeUndefined();
+    expect(state.promotions).toEqual([]);
+  });
+
+  test('a rollback token is acted on once even when the next reconcile reads a stale cache', async () => {
+    const { state, registry } = fakeRegistry(2, 1);
+    await registry.promote!('movies', 2, 'setup');
+    const { controller, rm, events } = setup({}, [], undefined, registry);
+    annotated(rm, { 'netflicks.dev/rollback': 't1' }, { liveVersion: 2, previousVersion: 1 });
+    await controller.reconcile('ns', 'movies');
+    // The informer has not yet delivered the object with status.lastRollbackRequest: same cached copy.
+    expect(await controller.reconcile('ns', 'movies')).toEqual({ requeueAfterMs: 1000 });
+    expect(state.rollbacks).toBe(1);
+    expect(state.live).toBe(1);
+    expect(events).toEqual(['Normal RolledBack: rolled back from v2 to v1']);
   });
 });

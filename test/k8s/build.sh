@@ -4,7 +4,8 @@
 # reports the pinned version is not rebuilt, so a warm run takes well under a second.
 #
 #   test/k8s/build.sh            all of it
-#   test/k8s/build.sh k8s        etcd + Kubernetes binaries only
+#   test/k8s/build.sh k8s        etcd + Kubernetes control-plane binaries only
+#   test/k8s/build.sh node       the node: kubelet, kube-proxy, kube-scheduler, CoreDNS, metrics-server
 #   test/k8s/build.sh helm       helm only
 #   test/k8s/build.sh paths      print the bin dirs (nothing is built)
 #
@@ -12,17 +13,24 @@
 #   K8S_VERSION      default 1.35.4  (k8s.io/kubernetes; staging modules pinned to v0.<minor>.<patch>)
 #   ETCD_VERSION     default 3.6.16  (go.etcd.io/etcd/server/v3; Kubernetes 1.34-1.36 pair with etcd 3.6)
 #   HELM_VERSION     default 3.22.0  (helm.sh/helm/v3)
+#   COREDNS_VERSION  default 1.14.7  (github.com/coredns/coredns; built on the same k8s.io v0.35 libraries)
+#   METRICS_SERVER_VERSION  default 0.8.0  (sigs.k8s.io/metrics-server)
 #   NETFLICKS_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/netflicks). Layout:
 #                      k8s/<K8S_VERSION>/bin/{etcd,kube-apiserver,kube-controller-manager,kubectl}
-#                      k8s/<K8S_VERSION>/src/{k8s,etcd}/   scratch Go modules (go.mod, go.sum, main.go)
+#                      k8s/<K8S_VERSION>/bin/{kubelet,kube-proxy,kube-scheduler,coredns,metrics-server}
+#                      k8s/<K8S_VERSION>/src/{k8s,k8s-node,etcd,coredns,metrics-server}/   scratch Go modules
 #                      helm/<HELM_VERSION>/bin/helm, helm/<HELM_VERSION>/src/
 # Go's own caches (GOMODCACHE ~/go/pkg/mod, GOCACHE ~/.cache/go-build) are left at their defaults;
-# a cold build takes ~15 min on 2 cores (etcd 1.5, Kubernetes 10, helm 3); a cached one < 1 s.
+# a cold build takes ~15 min on 2 cores (etcd 1.5, Kubernetes 10, helm 3) and the node ~6-10 min
+# more; a cached one < 1 s. `go build -v` output is counted while it runs, so a cold build reports
+# progress every 30 s.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-1.35.4}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
+COREDNS_VERSION=${COREDNS_VERSION:-1.14.7}
+METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-0.8.0}
 CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
 K8S_DIR=$CACHE_ROOT/k8s/$K8S_VERSION
 K8S_BIN=$K8S_DIR/bin
@@ -41,6 +49,7 @@ STAGING=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-g
   mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller)
 if ((K8S_MINOR >= 36)); then STAGING+=(cri-streaming streaming); fi
 K8S_CMDS=(kube-apiserver kube-controller-manager kubectl)
+NODE_CMDS=(kubelet kube-proxy kube-scheduler)
 
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
@@ -54,6 +63,8 @@ binary_version() {
   case ${bin##*/} in
     etcd) "$bin" --version 2>/dev/null | sed -n 's/^etcd Version: //p' ;;
     kubectl) "$bin" version --client 2>/dev/null | sed -n 's/^Client Version: //p' ;;
+    coredns) "$bin" -version 2>/dev/null | sed -n 's/^CoreDNS-//p' ;;
+    metrics-server) "$bin" --version 2>/dev/null | sed -n 's/^v//p' ;;
     helm) "$bin" version --template '{{.Version}}' 2>/dev/null ;;
     *) "$bin" --version 2>/dev/null | sed -n 's/^Kubernetes //p' ;;
   esac
@@ -61,14 +72,32 @@ binary_version() {
 
 up_to_date() { [[ $(binary_version "$1") == "$2" ]]; }
 
-# go build output goes to a log shown on failure (module downloads are chatty).
+# go build output goes to a log shown on failure (module downloads are chatty). While go runs, a
+# line every 30 s says how long it has been going and how many log lines (packages, with -v) it wrote.
 run_go() {
   local logfile=$1
   shift
-  if ! go "$@" >>"$logfile" 2>&1; then
+  local t0=$SECONDS rc=0 pid
+  go "$@" >>"$logfile" 2>&1 &
+  pid=$!
+  while ! wait_up_to 30 "$pid"; do
+    log "  ... go ${1}: $((SECONDS - t0))s, $(wc -l <"$logfile") lines in ${logfile##*/}"
+  done
+  wait "$pid" || rc=$?
+  if ((rc != 0)); then
     tail -n 40 "$logfile" >&2
     die "go $* failed (full log: $logfile)"
   fi
+}
+
+# True once process $2 has exited, false if it still runs after $1 seconds.
+wait_up_to() {
+  local i
+  for ((i = 0; i < $1 * 5; i++)); do
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  return 1
 }
 
 build_etcd() {
@@ -102,18 +131,21 @@ EOF
   log "etcd $want: built in $((SECONDS - t0))s"
 }
 
-build_k8s() {
-  local want=v$K8S_VERSION src=$K8S_DIR/src/k8s t0=$SECONDS cmd missing=()
-  for cmd in "${K8S_CMDS[@]}"; do
+# Kubernetes commands from k8s.io/kubernetes: build_k8s_cmds <scratch dir name> <estimate> <cmd>...
+build_k8s_cmds() {
+  local name=$1 estimate=$2
+  shift 2
+  local want=v$K8S_VERSION src=$K8S_DIR/src/$name t0=$SECONDS cmd missing=()
+  for cmd in "$@"; do
     up_to_date "$K8S_BIN/$cmd" "$want" || missing+=("$cmd")
   done
-  if ((${#missing[@]} == 0)); then log "kubernetes $want (${K8S_CMDS[*]}): cached"; return 0; fi
-  log "kubernetes $want: building ${missing[*]} (scratch module $src; ~10 min cold on 2 cores)"
+  if ((${#missing[@]} == 0)); then log "kubernetes $want ($*): cached"; return 0; fi
+  log "kubernetes $want: building ${missing[*]} (scratch module $src; $estimate)"
   rm -rf "$src"
   mkdir -p "$src" "$K8S_BIN"
   local logfile=$src/build.log edits=()
   : >"$logfile"
-  (cd "$src" && go mod init netflicks.local/k8s >>"$logfile" 2>&1)
+  (cd "$src" && go mod init "netflicks.local/$name" >>"$logfile" 2>&1)
   # k8s.io/kubernetes' go directive and GODEBUG defaults, so runtime behaviour matches upstream builds.
   local k8s_go
   k8s_go=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$want" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p')
@@ -124,7 +156,7 @@ build_k8s() {
   [[ -z $godebug ]] || edits+=("-godebug=$godebug")
   local m
   for m in "${STAGING[@]}"; do edits+=("-replace=k8s.io/$m=k8s.io/$m@$STAGING_VERSION"); done
-  for cmd in "${K8S_CMDS[@]}"; do edits+=("-tool=k8s.io/kubernetes/cmd/$cmd"); done
+  for cmd in "$@"; do edits+=("-tool=k8s.io/kubernetes/cmd/$cmd"); done
   (cd "$src" && go mod edit "${edits[@]}")
   (cd "$src" && run_go "$logfile" mod tidy)
   # The ldflags hack/lib/version.sh sets; buildDate is the tag's time, so rebuilds are reproducible.
@@ -134,17 +166,61 @@ build_k8s() {
     flags+=("-X $pkg.gitVersion=$want" "-X $pkg.gitMajor=1" "-X $pkg.gitMinor=$K8S_MINOR"
       "-X $pkg.gitTreeState=clean" "-X $pkg.gitCommit=" "-X $pkg.buildDate=$date")
   done
-  local tmp=$K8S_DIR/bin.tmp pkgs=()
+  local tmp=$K8S_DIR/bin.$name.tmp pkgs=()
   rm -rf "$tmp"
   mkdir -p "$tmp"
   for cmd in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$cmd"); done
-  (cd "$src" && run_go "$logfile" build -trimpath -ldflags "-s -w ${flags[*]}" -o "$tmp/" "${pkgs[@]}")
+  (cd "$src" && run_go "$logfile" build -v -trimpath -ldflags "-s -w ${flags[*]}" -o "$tmp/" "${pkgs[@]}")
   for cmd in "${missing[@]}"; do
     mv -f "$tmp/$cmd" "$K8S_BIN/$cmd"
     up_to_date "$K8S_BIN/$cmd" "$want" || die "built $cmd reports '$(binary_version "$K8S_BIN/$cmd")', want $want"
   done
   rm -rf "$tmp"
   log "kubernetes $want: built ${missing[*]} in $((SECONDS - t0))s"
+}
+
+build_k8s() { build_k8s_cmds k8s "~10 min cold on 2 cores" "${K8S_CMDS[@]}"; }
+
+build_node_cmds() { build_k8s_cmds k8s-node "~6-10 min cold on 2 cores, less with the control plane's GOCACHE" "${NODE_CMDS[@]}"; }
+
+# CoreDNS with only the plugins the test cluster's Corefile uses: a main that sets the directive
+# list (in plugin.cfg order: it is the chain order) and imports those plugins (CoreDNS's documented
+# compile-time configuration), so the build skips the cloud-provider plugins' dependency trees.
+COREDNS_PLUGINS=(reload bind ready health errors log loadbalance cache kubernetes loop forward)
+
+build_coredns() {
+  local want=$COREDNS_VERSION src=$K8S_DIR/src/coredns t0=$SECONDS p
+  if up_to_date "$K8S_BIN/coredns" "$want"; then log "coredns $want: cached"; return 0; fi
+  log "coredns $want: building (scratch module $src; ~2-4 min cold on 2 cores)"
+  rm -rf "$src"
+  mkdir -p "$src" "$K8S_BIN"
+  {
+    echo '// Generated by netflicks test/k8s/build.sh: CoreDNS with the plugins the test cluster uses.'
+    echo 'package main'
+    echo
+    echo 'import ('
+    echo '	"github.com/coredns/coredns/core/dnsserver"'
+    echo '	"github.com/coredns/coredns/coremain"'
+    for p in "${COREDNS_PLUGINS[@]}"; do echo "	_ \"github.com/coredns/coredns/plugin/$p\""; done
+    echo ')'
+    echo
+    printf 'var directives = []string{'
+    for p in "${COREDNS_PLUGINS[@]}"; do printf '"%s", ' "$p"; done
+    echo '}'
+    echo
+    echo 'func init() { dnsserver.Directives = directives }'
+    echo
+    echo 'func main() { coremain.Run() }'
+  } >"$src/main.go"
+  local logfile=$src/build.log
+  : >"$logfile"
+  (cd "$src" && go mod init netflicks.local/coredns >>"$logfile" 2>&1)
+  (cd "$src" && run_go "$logfile" get "github.com/coredns/coredns@v$want")
+  (cd "$src" && run_go "$logfile" mod tidy)
+  (cd "$src" && run_go "$logfile" build -v -trimpath -ldflags "-s -w" -o "$K8S_BIN/coredns.tmp" .)
+  mv -f "$K8S_BIN/coredns.tmp" "$K8S_BIN/coredns"
+  up_to_date "$K8S_BIN/coredns" "$want" || die "built coredns reports '$(binary_version "$K8S_BIN/coredns")', want $want"
+  log "coredns $want: built in $((SECONDS - t0))s"
 }
 
 build_helm() {
@@ -172,6 +248,24 @@ build_helm() {
   log "helm $want: built in $((SECONDS - t0))s"
 }
 
+# metrics-server (resource metrics for HPAs) from its own module, its version set as its Makefile does.
+build_metrics_server() {
+  local want=v$METRICS_SERVER_VERSION src=$K8S_DIR/src/metrics-server t0=$SECONDS
+  if up_to_date "$K8S_BIN/metrics-server" "$METRICS_SERVER_VERSION"; then log "metrics-server $want: cached"; return 0; fi
+  log "metrics-server $want: building (scratch module $src; ~4-6 min cold on 2 cores: its own k8s.io libraries)"
+  rm -rf "$src"
+  mkdir -p "$src" "$K8S_BIN"
+  local logfile=$src/build.log p=k8s.io/client-go/pkg/version
+  : >"$logfile"
+  (cd "$src" && go mod init netflicks.local/metrics-server >>"$logfile" 2>&1)
+  (cd "$src" && run_go "$logfile" get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@$want")
+  (cd "$src" && run_go "$logfile" mod tidy)
+  (cd "$src" && run_go "$logfile" build -v -trimpath -ldflags "-s -w -X $p.gitVersion=$want -X $p.gitTreeState=clean" -o "$K8S_BIN/metrics-server.tmp" sigs.k8s.io/metrics-server/cmd/metrics-server)
+  mv -f "$K8S_BIN/metrics-server.tmp" "$K8S_BIN/metrics-server"
+  up_to_date "$K8S_BIN/metrics-server" "$METRICS_SERVER_VERSION" || die "built metrics-server reports '$(binary_version "$K8S_BIN/metrics-server")', want $want"
+  log "metrics-server $want: built in $((SECONDS - t0))s"
+}
+
 with_lock() {
   mkdir -p "$CACHE_ROOT"
   # Two `up`s at once (parallel jest workers, a developer and CI) must not build into the same dirs.
@@ -183,18 +277,21 @@ with_lock() {
 
 build_all_k8s() { build_etcd; build_k8s; }
 
+build_node() { build_node_cmds; build_coredns; build_metrics_server; }
+
 main() {
   local what=${1:-all} t0=$SECONDS
   case $what in
     paths) echo "K8S_BIN=$K8S_BIN"; echo "HELM_BIN=$HELM_BIN"; return 0 ;;
-    k8s | helm | all) ;;
-    *) echo "usage: $0 [all|k8s|helm|paths]" >&2; exit 2 ;;
+    k8s | node | helm | all) ;;
+    *) echo "usage: $0 [all|k8s|node|helm|paths]" >&2; exit 2 ;;
   esac
   command -v go >/dev/null || die "go not found (Go >= 1.26 is needed to build the control plane)"
   case $what in
     k8s) with_lock build_all_k8s ;;
+    node) with_lock build_node ;;
     helm) with_lock build_helm ;;
-    all) with_lock build_all_k8s; with_lock build_helm ;;
+    all) with_lock build_all_k8s; with_lock build_node; with_lock build_helm ;;
   esac
   log "done in $((SECONDS - t0))s (bin dirs: $K8S_BIN $HELM_BIN)"
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback for tests, in the spirit of controller-runtime's
 # envtest: etcd, kube-apiserver and kube-controller-manager (Jobs, garbage collector, the default
-# ServiceAccount). No kubelet and no scheduler: Pods are created but stay Pending.
+# ServiceAccount), and one real node (test/k8s/node.sh: containerd, kubelet, kube-proxy,
+# kube-scheduler, CoreDNS) so Pods run. K8S_NODE=0 starts the control plane alone: Pods then stay
+# Pending. A namespace annotated scheduler.alpha.kubernetes.io/node-selector=<a label no node has>
+# keeps its Pods Pending even with the node (PodNodeSelector admission), for tests that play the kubelet.
 #
-#   test/k8s/cluster.sh up       build if needed (test/k8s/build.sh k8s), start, wait until ready
-#   test/k8s/cluster.sh down     stop the processes and delete the state dir
+#   test/k8s/cluster.sh up       build if needed (test/k8s/build.sh k8s node), start, wait until ready
+#   test/k8s/cluster.sh down     stop the node and the processes and delete the state dir
 #   test/k8s/cluster.sh status   exit 0 if running and ready, 3 if not
 #   test/k8s/cluster.sh env      print `export KUBECONFIG=... PATH=...` (eval "$(test/k8s/cluster.sh env)")
 #   test/k8s/cluster.sh logs [etcd|kube-apiserver|kube-controller-manager]
@@ -15,16 +18,20 @@
 #   K8S_APISERVER_PORT  kube-apiserver https port, default 16443
 #   K8S_KCM_PORT        kube-controller-manager https (healthz) port, default 16457
 #   K8S_START_TIMEOUT   seconds to wait for each component, default 120
+#   K8S_NODE            1 (default) to start the node too (needs root), 0 for the control plane alone
 #   K8S_VERSION, ETCD_VERSION, NETFLICKS_CACHE   passed on to build.sh
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=test/k8s/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 DIR=${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}
 ETCD_PORT=${K8S_ETCD_PORT:-23790}
 ETCD_PEER_PORT=${K8S_ETCD_PEER_PORT:-23800}
 APISERVER_PORT=${K8S_APISERVER_PORT:-16443}
 KCM_PORT=${K8S_KCM_PORT:-16457}
 START_TIMEOUT=${K8S_START_TIMEOUT:-120}
+WITH_NODE=${K8S_NODE:-1}
 STOP_TIMEOUT=10
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 MARKER=$DIR/.netflicks-k8s
@@ -53,22 +60,6 @@ apiserver_ready() {
   [[ $(curl -sk --max-time 3 -H "Authorization: Bearer $(token)" "$APISERVER_URL/readyz" 2>/dev/null) == ok ]]
 }
 
-# Runs "$@" until it succeeds, or fails after START_TIMEOUT showing the component's log.
-wait_until() {
-  local what=$1 name=$2 t0=$SECONDS
-  shift 2
-  until "$@"; do
-    if ! running_pid "$name" >/dev/null; then
-      tail -n 40 "$DIR/$name.log" >&2
-      die "$name exited while waiting for $what (log: $DIR/$name.log)"
-    fi
-    if ((SECONDS - t0 >= START_TIMEOUT)); then
-      tail -n 40 "$DIR/$name.log" >&2
-      die "timed out after ${START_TIMEOUT}s waiting for $what (log: $DIR/$name.log)"
-    fi
-    sleep 0.2
-  done
-}
 
 # setsid + full redirection: the process outlives the caller and holds neither its stdout (a test
 # runner waiting on `up` would hang) nor the lock fd.
@@ -114,6 +105,20 @@ EOF
   touch "$MARKER"
 }
 
+# The aggregation layer's client identity (front proxy): extension API servers such as the node's
+# metrics-server trust requests the apiserver forwards when they carry this certificate.
+init_front_proxy() {
+  local pki=$DIR/pki
+  [[ -f $pki/front-proxy-client.crt ]] && return 0
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=front-proxy-ca \
+    -keyout "$pki/front-proxy-ca.key" -out "$pki/front-proxy-ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=front-proxy-client \
+    -keyout "$pki/front-proxy-client.key" -out "$pki/front-proxy-client.csr" 2>/dev/null
+  openssl x509 -req -days 3650 -in "$pki/front-proxy-client.csr" -CA "$pki/front-proxy-ca.crt" -CAkey "$pki/front-proxy-ca.key" \
+    -CAcreateserial -out "$pki/front-proxy-client.crt" 2>/dev/null
+  chmod 600 "$pki"/front-proxy-*.key
+}
+
 start_etcd() {
   running_pid etcd >/dev/null && return 0
   local url=http://127.0.0.1:$ETCD_PORT peer=http://127.0.0.1:$ETCD_PEER_PORT
@@ -139,7 +144,12 @@ start_apiserver() {
     --authorization-mode=RBAC --token-auth-file="$DIR/tokens.csv" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$DIR/pki/sa.key" --service-account-signing-key-file="$DIR/pki/sa.key" \
-    --endpoint-reconciler-type=none --profiling=false
+    --endpoint-reconciler-type=none --profiling=false \
+    --enable-admission-plugins=PodNodeSelector --kubelet-preferred-address-types=InternalIP,Hostname \
+    --requestheader-client-ca-file="$DIR/pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$DIR/pki/front-proxy-client.crt" --proxy-client-key-file="$DIR/pki/front-proxy-client.key"
   wait_until "kube-apiserver /readyz on $APISERVER_URL" kube-apiserver apiserver_ready
 }
 
@@ -148,11 +158,13 @@ kcm_healthy() { [[ $(curl -sk --max-time 3 "https://127.0.0.1:$KCM_PORT/healthz"
 start_kcm() {
   running_pid kube-controller-manager >/dev/null && return 0
   # The SA private key lets the token controller sign; the apiserver's self-signed cert is the
-  # root CA published in kube-root-ca.crt.
+  # root CA published in kube-root-ca.crt. HPAs are evaluated every 5 s and scale in after 30 s of
+  # low load (defaults 15 s and 5 min), so a test sees both directions within minutes.
   start kube-controller-manager "$KCM_PORT" --kubeconfig="$KUBECONFIG_FILE" \
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$DIR/pki/kcm" --leader-elect=false --controllers='*' \
     --service-account-private-key-file="$DIR/pki/sa.key" --root-ca-file="$DIR/pki/apiserver.crt" \
-    --service-cluster-ip-range=10.0.0.0/24 --profiling=false
+    --service-cluster-ip-range=10.0.0.0/24 --profiling=false \
+    --horizontal-pod-autoscaler-downscale-stabilization=30s --horizontal-pod-autoscaler-sync-period=5s
   wait_until "kube-controller-manager /healthz on port $KCM_PORT" kube-controller-manager kcm_healthy
 }
 
@@ -177,6 +189,8 @@ resolve_bin() {
 cmd_up() {
   local t0=$SECONDS
   "$SCRIPT_DIR/build.sh" k8s
+  # Fail before starting anything if the node cannot start.
+  if [[ $WITH_NODE != 0 ]] && ((EUID != 0)); then die "the node needs root; K8S_NODE=0 starts the control plane alone"; fi
   resolve_bin
   local t1=$SECONDS
   mkdir -p "$DIR"
@@ -186,10 +200,12 @@ cmd_up() {
   for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || all=0; done
   if ((all)) && apiserver_ready; then
     log "already running (Kubernetes $(cat "$DIR/version" 2>/dev/null), $APISERVER_URL, state $DIR)"
+    start_node
     print_env
     return 0
   fi
   init_state
+  init_front_proxy
   "$BIN/kube-apiserver" --version | sed -n 's/^Kubernetes //p' >"$DIR/version"
   ln -sfn "$BIN" "$DIR/bin"
   start_etcd
@@ -197,7 +213,15 @@ cmd_up() {
   start_kcm
   wait_until "the default ServiceAccount in namespace default" kube-controller-manager default_sa_exists
   log "Kubernetes $(cat "$DIR/version") ready on $APISERVER_URL (build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
+  start_node
   print_env
+}
+
+start_node() {
+  [[ $WITH_NODE == 0 ]] && return 0
+  # The lock is for the control plane; the node has its own.
+  exec 9>&-
+  "$SCRIPT_DIR/node.sh" up
 }
 
 stop_pid() {
@@ -215,6 +239,8 @@ stop_pid() {
 }
 
 cmd_down() {
+  # The node first, while the apiserver can still record it gone; it cleans up even without one.
+  if [[ $WITH_NODE != 0 ]] && ((EUID == 0)); then "$SCRIPT_DIR/node.sh" down; fi
   [[ -d $DIR ]] || { log "not running (no $DIR)"; return 0; }
   exec 9>"$DIR.lock"
   flock 9

@@ -5,7 +5,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { Logger } from '@netflicks/platform';
-import { isAlreadyExists, type KubeApi, type KubeObject } from '../kube/api.js';
+import { isAlreadyExists, isConflict, type KubeApi, type KubeObject } from '../kube/api.js';
 import { sameJson, setCondition, type Condition } from '../kube/conditions.js';
 import type { ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -57,8 +57,6 @@ export function scheduleTimes(cron: string, now: Date): { last: Date; next: Date
 }
 
 export class RecommenderModelController {
-  private readonly refusedPromotions = new Set<string>();
-
   constructor(private readonly deps: RecommenderModelDeps) {}
 
   private now(): Date {
@@ -87,7 +85,7 @@ export class RecommenderModelController {
     }
 
     const refusal = admitModel(model, this.deps.policy ?? DEFAULT_POLICY, this.deps.servingEnv, cond, this.deps.events);
-    await this.handleRequests(model, status, cond);
+    if (!(await this.handleRequests(model, status, cond))) return { requeueAfterMs: 1000 };
     if (conditions.find((c) => c.type === 'Degraded')?.status === 'Unknown') cond('Degraded', 'False', 'AsExpected', 'no failed request');
     const live = await this.deps.registry.live(name);
     status.liveVersion = live?.version;
@@ -139,17 +137,41 @@ export class RecommenderModelController {
     return requeue;
   }
 
-  /** Manual promotion and rollback, requested with annotations. */
+  /**
+   * Manual promotion and rollback, requested with annotations. Each annotation value is acted on
+   * once and recorded in status (lastPromoteRequest, lastRollbackRequest): a standing promote
+   * request must not undo a later rollback. The record is written first, as a compare-and-set
+   * on the cached object's resourceVersion, so a reconcile that reads a stale cache (the record
+   * not yet in it) gets a conflict instead of acting on the same value twice. False when that
+   * happened: the caller stops and the newer object arrives through the informer.
+   */
   private async handleRequests(
     model: RecommenderModel,
     status: RecommenderModelStatus,
     cond: (type: string, s: Condition['status'], reason: string, message: string) => void,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const name = model.metadata.name;
     const ann = model.metadata.annotations ?? {};
-    const rollback = ann[ROLLBACK_ANNOTATION];
-    if (rollback && rollback !== status.lastRollbackRequest) {
-      status.lastRollbackRequest = rollback;
+    const rollback = ann[ROLLBACK_ANNOTATION] || undefined;
+    const wanted = ann[PROMOTE_ANNOTATION];
+    const newRollback = rollback !== undefined && rollback !== status.lastRollbackRequest;
+    const newPromotion = wanted !== undefined && wanted !== status.lastPromoteRequest;
+    // A removed annotation forgets its value, so setting the same value again promotes again.
+    const forgetPromotion = wanted === undefined && status.lastPromoteRequest !== undefined;
+    if (!newRollback && !newPromotion && !forgetPromotion) return true;
+    const record: Record<string, string | null> = {};
+    if (newRollback) record.lastRollbackRequest = rollback;
+    if (newPromotion || forgetPromotion) record.lastPromoteRequest = wanted ?? null;
+    try {
+      await this.deps.api.patchStatus(RESOURCES.recommenderModel, model.metadata.namespace, name, record, model.metadata.resourceVersion);
+      if (newRollback) status.lastRollbackRequest = rollback;
+      if (newPromotion) status.lastPromoteRequest = wanted;
+      if (forgetPromotion) delete status.lastPromoteRequest;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+    if (newRollback) {
       try {
         const r = await this.deps.registry.rollback(name, `rollback requested (${ROLLBACK_ANNOTATION}: ${rollback})`);
         this.deps.events.normal(model, 'RolledBack', 'Rollback', `rolled back from v${r.previous} to v${r.live.version}`);
@@ -160,29 +182,25 @@ export class RecommenderModelController {
         cond('Degraded', 'True', 'RollbackFailed', message);
       }
     }
-    const wanted = ann[PROMOTE_ANNOTATION];
-    if (wanted !== undefined) {
+    if (newPromotion) {
       const version = /^v?\d+$/.test(wanted.trim()) ? Number(wanted.trim().replace(/^v/, '')) : Number.NaN;
-      const live = await this.deps.registry.live(name);
-      const refusalKey = `${model.metadata.uid}/${wanted}`;
       if (!Number.isInteger(version) || version < 1) {
-        if (!this.refusedPromotions.has(refusalKey)) this.deps.events.warning(model, 'InvalidPromotionRequest', 'Promote', `${PROMOTE_ANNOTATION} must be a version number, got "${wanted}"`);
-        this.refusedPromotions.add(refusalKey);
-      } else if (live?.version !== version && !this.refusedPromotions.has(refusalKey)) {
-        try {
-          // A person asked for this version: a candidate (e.g. validation inconclusive) may go live;
-          // a rejected one may not.
-          const r = await this.deps.registry.promote(name, version, `manual promotion (${PROMOTE_ANNOTATION})`, true);
-          this.deps.events.normal(model, 'Promoted', 'Promote', `v${version} promoted manually${r.previous ? ` (v${r.previous} retired)` : ''}`);
-        } catch (err) {
-          // Refused once (e.g. a rejected version): not retried until the annotation changes.
-          this.refusedPromotions.add(refusalKey);
-          const message = err instanceof Error ? err.message : String(err);
-          this.deps.events.warning(model, 'PromotionRefused', 'Promote', message);
-          cond('Degraded', 'True', 'PromotionRefused', message);
-        }
+        this.deps.events.warning(model, 'InvalidPromotionRequest', 'Promote', `${PROMOTE_ANNOTATION} must be a version number, got "${wanted}"`);
+        return true;
+      }
+      if ((await this.deps.registry.live(name))?.version === version) return true;
+      try {
+        // A person asked for this version: a candidate (e.g. validation inconclusive) may go live;
+        // a rejected one may not.
+        const r = await this.deps.registry.promote(name, version, `manual promotion (${PROMOTE_ANNOTATION})`, true);
+        this.deps.events.normal(model, 'Promoted', 'Promote', `v${version} promoted manually${r.previous ? ` (v${r.previous} retired)` : ''}`);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.deps.events.warning(model, 'PromotionRefused', 'Promote', message);
+        cond('Degraded', 'True', 'PromotionRefused', message);
       }
     }
+    return true;
   }
 
   private async retain(model: RecommenderModel, liveVersion: number): Promise<void> {

@@ -17,6 +17,9 @@ export function servingName(model: RecommenderModel): string {
   return `${model.metadata.name}-api`.slice(0, 63).replace(/-+$/, '');
 }
 
+/** How long a terminating API pod keeps serving before it is sent SIGTERM (within its 30 s grace). */
+const PRE_STOP_SECONDS = 5;
+
 export function servingSelector(model: RecommenderModel): Record<string, string> {
   return { 'app.kubernetes.io/name': 'netflicks-recommend-api', 'app.kubernetes.io/instance': model.metadata.name };
 }
@@ -80,6 +83,9 @@ export function deployment(model: RecommenderModel, liveVersion: number, env: Re
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 2, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
               startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
+              // A terminating pod stays in Service endpoints until every kube-proxy has synced: keep
+              // serving that long before SIGTERM closes the listener, or requests routed to it fail.
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
               ...(s.resources ? { resources: s.resources } : { resources: { requests: { cpu: '250m', memory: '512Mi' } } }),
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

@@ -199,7 +199,17 @@ export class TrainingRunController {
       cond('Running', 'True', 'PodRunning', status.message);
       return;
     }
-    status.phase = 'Pending';
+    // The pod has exited 0 but the Job controller has not yet marked the Job Complete: still Running.
+    const finished = pods.find((p) => p.status?.phase === 'Succeeded');
+    if (finished) {
+      status.phase = 'Running';
+      status.message = `pod ${finished.metadata.name} finished; waiting for Job ${jobName} to complete`;
+      cond('Running', 'True', 'PodSucceeded', status.message);
+      return;
+    }
+    // Phases never go backwards: a run whose pod is retried after a failure stays Running, and
+    // the Running condition says what the new pod waits for.
+    if (status.phase !== 'Running') status.phase = 'Pending';
     const pending = pods.find((p) => p.status?.phase === 'Pending' || p.status?.phase === undefined);
     const unschedulable = pending?.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
     const waiting = pending?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;

@@ -531,6 +531,11 @@ export interface RecommenderModelStatus {
   /** The netflicks.dev/rollback annotation value last acted on, so each token rolls back once. */
   lastRollbackRequest?: string;
   /**
+   * The netflicks.dev/promote-version annotation value last acted on, so each value promotes once
+   * and a standing annotation cannot undo a later rollback.
+   */
+  lastPromoteRequest?: string;
+  /**
    * Latest observations of the model's state (Ready, Serving, Degraded, and Admitted: False when
    * the operator refuses the model's images or environment).
    *

@@ -177,10 +177,13 @@ export class KubeApi {
     return this.request<T>('PATCH', resourcePath(r, namespace, name), { body: patch, contentType: 'application/merge-patch+json' });
   }
 
-  /** JSON merge patch of the status subresource. */
-  patchStatus<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string, status: unknown): Promise<T> {
+  /**
+   * JSON merge patch of the status subresource. With `resourceVersion` the patch applies only if
+   * the object is still at that version (409 Conflict otherwise): a compare-and-set.
+   */
+  patchStatus<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string, status: unknown, resourceVersion?: string): Promise<T> {
     return this.request<T>('PATCH', resourcePath(r, namespace, name, 'status'), {
-      body: { status },
+      body: resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status },
       contentType: 'application/merge-patch+json',
     });
   }

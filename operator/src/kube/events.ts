@@ -8,8 +8,20 @@ export interface EventRecorder {
   warning(obj: KubeObject, reason: string, action: string, note: string): void;
 }
 
-export function eventRecorder(api: KubeApi, controller: string, instance: string, onError: (err: unknown) => void): EventRecorder {
+/** An identical event (same object, type, reason and note) within this window is written once. */
+const DEDUPE_WINDOW_MS = 60_000;
+
+export function eventRecorder(api: KubeApi, controller: string, instance: string, onError: (err: unknown) => void, now: () => number = Date.now): EventRecorder {
+  // Two reconciles of one object can both see the same transition before the informer cache has
+  // the first one's status; users should read it once in `kubectl describe`, as client-go's
+  // event correlator does.
+  const recent = new Map<string, number>();
   const emit = (type: 'Normal' | 'Warning', obj: KubeObject, reason: string, action: string, note: string): void => {
+    const t = now();
+    const key = `${obj.metadata.uid ?? obj.metadata.name}|${type}|${reason}|${note}`;
+    if (t - (recent.get(key) ?? -Infinity) < DEDUPE_WINDOW_MS) return;
+    if (recent.size >= 1000) for (const [k, at] of recent) if (t - at >= DEDUPE_WINDOW_MS) recent.delete(k);
+    recent.set(key, t);
     const ns = obj.metadata.namespace ?? 'default';
     const event = {
       apiVersion: 'events.k8s.io/v1',
