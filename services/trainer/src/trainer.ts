@@ -17,6 +17,7 @@ import {
   createBundle,
   decodeModelFile,
   encodeModelFile,
+  readModelKey,
   fingerprintRatings,
   formatSplitSpec,
   getValue,
@@ -125,6 +126,8 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
   const { log, progress } = deps;
   const tStart = performance.now();
   const timings: Record<string, number> = {};
+  // Read before training, so a bad key fails the Job at once rather than after the work.
+  const signingKey = cfg.MODEL_SIGNING_KEY_FILE !== undefined ? await readModelKey(cfg.MODEL_SIGNING_KEY_FILE, 'private') : undefined;
 
   let t0 = performance.now();
   const sp = progress('snapshot');
@@ -183,7 +186,7 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
       seed: cfg.SEED,
     },
   });
-  const artifact = await compressArtifact(encodeModelFile(doc));
+  const artifact = await compressArtifact(encodeModelFile(doc, { signingKey }));
   timings.package = seconds(t0);
 
   t0 = performance.now();

@@ -2,6 +2,7 @@
  * A model file on disk: `netflicks serve --model FILE`. refresh() (SIGHUP in the CLI) re-reads the
  * file and swaps when its bytes changed; a file that fails to load leaves the old model serving.
  */
+import type { KeyObject } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import type { Logger } from '@netflicks/platform';
 import type { EngineOptions } from '../engine/engine.js';
@@ -17,7 +18,7 @@ export class FileModelSource implements ModelSource {
   constructor(
     private readonly path: string,
     private readonly holder: ModelHolder,
-    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions } = {},
+    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions; publicKey?: KeyObject } = {},
   ) {
     this.description = `file ${path}`;
   }
@@ -53,7 +54,7 @@ export class FileModelSource implements ModelSource {
       // keeps serving; the first load has no traffic to protect and skips the worker's start-up.
       const identity = { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' as const };
       const model = await timedLoad(this.opts.metrics, () =>
-        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, worker: this.holder.current !== null }),
+        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, worker: this.holder.current !== null, publicKey: this.opts.publicKey }),
       );
       this.error = null;
       if (this.holder.current?.identity.sha256 === model.identity.sha256) return false;

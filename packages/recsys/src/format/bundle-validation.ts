@@ -1,0 +1,148 @@
+/**
+ * Content checks a bundle passes before it serves. The model file's checksum only proves the
+ * bytes are the ones written; these prove they make sense: ids unique, every index and offset in
+ * range and in order, every float finite, each component sized to the bundle's users and items,
+ * and the catalogue well-formed. All O(size), no allocation beyond the id maps the bundle builds
+ * anyway. Failures are BundleErrors naming the section.
+ */
+import type { SectionArray } from '../model.js';
+import type { ModelDocument } from './model-file.js';
+
+export class BundleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BundleError';
+  }
+}
+
+function fail(message: string): never {
+  throw new BundleError(message);
+}
+
+/** Every float section holds finite numbers only (NaN or ±Infinity factors poison every score). */
+export function checkFinite(sections: Record<string, SectionArray>): void {
+  for (const [name, a] of Object.entries(sections)) {
+    if (!(a instanceof Float32Array || a instanceof Float64Array)) continue;
+    for (let i = 0; i < a.length; i++) {
+      // x - x is 0 for finite x and NaN for NaN and ±Infinity.
+      if (a[i] - a[i] !== 0) fail(`section "${name}" has a non-finite value (${a[i]}) at element ${i}`);
+    }
+  }
+}
+
+/** A section that must exist with this type. */
+export function requireSection<T extends SectionArray>(doc: ModelDocument, name: string, type: new (n: number) => T): T {
+  const s = doc.sections[name];
+  if (!s || !(s instanceof type)) fail(`model file lacks section "${name}" of the expected type`);
+  return s as T;
+}
+
+/** Ids are unique 32-bit integers (int32 sections are by construction); `size` is the distinct count. */
+export function checkUniqueIds(name: string, ids: Int32Array, size: number): void {
+  if (size !== ids.length) fail(`section "${name}" repeats an id (${ids.length} ids, ${size} distinct)`);
+}
+
+/**
+ * A compressed-row index: `rows + 1` offsets from 0, never decreasing, ending at the number of
+ * entries; every column index in [0, cols); values (if any) one per entry.
+ */
+export function checkCsr(
+  name: string,
+  indptr: Int32Array,
+  indices: Int32Array,
+  rows: number,
+  cols: number,
+  data?: { length: number },
+): void {
+  if (indptr.length !== rows + 1) fail(`section "${name}.indptr" has ${indptr.length} offsets for ${rows} rows (expected ${rows + 1})`);
+  if (indptr[0] !== 0) fail(`section "${name}.indptr" does not start at 0`);
+  for (let r = 0; r < rows; r++) {
+    if (indptr[r + 1] < indptr[r]) fail(`section "${name}.indptr" decreases at row ${r}`);
+  }
+  if (indptr[rows] !== indices.length) fail(`section "${name}.indptr" ends at ${indptr[rows]}, but there are ${indices.length} entries`);
+  if (data && data.length !== indices.length) fail(`section "${name}" has ${data.length} values for ${indices.length} entries`);
+  for (let e = 0; e < indices.length; e++) {
+    const c = indices[e];
+    if (!(c >= 0 && c < cols)) fail(`section "${name}.indices" has index ${c} at entry ${e}, outside 0..${cols - 1}`);
+  }
+}
+
+function metaCount(meta: Record<string, unknown>, component: string, key: string): number {
+  const v = meta[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`component "${component}" has no valid ${key} count`);
+  return v;
+}
+
+/**
+ * Each component is sized to the bundle's index space: a component over more users or items than
+ * the id maps would be read out of range (or silently ignored) at request time.
+ */
+export function checkComponentShape(
+  name: string,
+  meta: Record<string, unknown>,
+  sections: Record<string, SectionArray>,
+  users: number,
+  items: number,
+): void {
+  const same = (key: string, expected: number): void => {
+    const got = metaCount(meta, name, key);
+    if (got !== expected) fail(`component "${name}" is over ${got} ${key}, the bundle has ${expected}`);
+  };
+  const at = (key: string): SectionArray | undefined => sections[`${name}.${key}`];
+  switch (name) {
+    case 'als':
+    case 'ials':
+    case 'content':
+      same('users', users);
+      same('items', items);
+      break;
+    case 'ease': {
+      same('items', items);
+      const indptr = at('userIndptr');
+      const history = at('userItems');
+      if (indptr instanceof Int32Array && history instanceof Int32Array) checkCsr('ease.user', indptr, history, users, items);
+      break;
+    }
+    case 'popularity': {
+      const counts = at('counts');
+      if (counts && counts.length !== items) fail(`section "popularity.counts" has ${counts.length} entries, the bundle has ${items} items`);
+      break;
+    }
+  }
+  // Offsets of any index the component keeps never decrease.
+  for (const [key, a] of Object.entries(sections)) {
+    if (!key.startsWith(`${name}.`) || !/indptr$/i.test(key) || !(a instanceof Int32Array)) continue;
+    if (a.length > 0 && a[0] !== 0) fail(`section "${key}" does not start at 0`);
+    for (let i = 1; i < a.length; i++) if (a[i] < a[i - 1]) fail(`section "${key}" decreases at ${i - 1}`);
+  }
+}
+
+/** The catalogue in meta.movies: what each served item is described with. */
+export function checkMovies(value: unknown): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) fail('meta.movies is not an array');
+  for (let i = 0; i < value.length; i++) {
+    const m: unknown = value[i];
+    const ok =
+      typeof m === 'object' &&
+      m !== null &&
+      Number.isInteger((m as { id?: unknown }).id) &&
+      typeof (m as { title?: unknown }).title === 'string' &&
+      ((m as { year?: unknown }).year === null || Number.isInteger((m as { year?: unknown }).year)) &&
+      Array.isArray((m as { genres?: unknown }).genres) &&
+      (m as { genres: unknown[] }).genres.every((g) => typeof g === 'string');
+    if (!ok) fail(`meta.movies[${i}] is not a movie {id, title, year, genres}`);
+  }
+}
+
+/** The hybrid policy's settings, if any, are numbers in range. */
+export function checkHybridParams(value: unknown): void {
+  if (value === null || value === undefined) return;
+  if (typeof value !== 'object' || Array.isArray(value)) fail('meta.hybrid is not an object');
+  const p = value as Record<string, unknown>;
+  if (p.minHistory !== undefined && !(Number.isInteger(p.minHistory) && (p.minHistory as number) >= 0)) fail('meta.hybrid.minHistory is not a non-negative integer');
+  if (p.contentWeight !== undefined && !(typeof p.contentWeight === 'number' && p.contentWeight >= 0 && p.contentWeight <= 1)) {
+    fail('meta.hybrid.contentWeight is not a number in [0, 1]');
+  }
+  if (p.normalisation !== undefined && p.normalisation !== 'minmax' && p.normalisation !== 'rank') fail('meta.hybrid.normalisation is not minmax or rank');
+}
