@@ -10,7 +10,8 @@ import type { ModelDocument } from './model-file.js';
 
 export class BundleError extends Error {
   constructor(message: string) {
-    super(message);
+    // One line, whatever a crafted file put into the text quoted.
+    super(message.replace(/[\r\n\u2028\u2029]+/g, ' '));
     this.name = 'BundleError';
   }
 }
@@ -19,14 +20,32 @@ function fail(message: string): never {
   throw new BundleError(message);
 }
 
-/** Every float section holds finite numbers only (NaN or ±Infinity factors poison every score). */
-export function checkFinite(sections: Record<string, SectionArray>): void {
+/**
+ * Largest magnitude of any stored float. Trained values are O(1) to O(count); a product of two
+ * values this large stays far inside float32, so no score or fold-in overflows to Infinity.
+ */
+export const MAX_FLOAT_MAGNITUDE = 1e9;
+/** Largest training rating: rating scales are small positive numbers (the fold-in needs them positive). */
+export const MAX_RATING = 1000;
+
+/** Every float section holds finite numbers of sane magnitude (NaN or ±Infinity factors poison every score). */
+export function checkFloats(sections: Record<string, SectionArray>): void {
   for (const [name, a] of Object.entries(sections)) {
     if (!(a instanceof Float32Array || a instanceof Float64Array)) continue;
     for (let i = 0; i < a.length; i++) {
+      const x = a[i];
       // x - x is 0 for finite x and NaN for NaN and ±Infinity.
-      if (a[i] - a[i] !== 0) fail(`section "${name}" has a non-finite value (${a[i]}) at element ${i}`);
+      if (x - x !== 0) fail(`section "${name}" has a non-finite value (${x}) at element ${i}`);
+      if (x > MAX_FLOAT_MAGNITUDE || x < -MAX_FLOAT_MAGNITUDE) fail(`section "${name}" has ${x} at element ${i}, beyond ±${MAX_FLOAT_MAGNITUDE}`);
     }
+  }
+}
+
+/** Training ratings are positive and on a rating scale. */
+export function checkRatings(name: string, ratings: Float32Array): void {
+  for (let e = 0; e < ratings.length; e++) {
+    const r = ratings[e];
+    if (!(r > 0 && r <= MAX_RATING)) fail(`section "${name}" has rating ${r} at entry ${e}, outside (0, ${MAX_RATING}]`);
   }
 }
 
@@ -140,7 +159,7 @@ export function checkHybridParams(value: unknown): void {
   if (value === null || value === undefined) return;
   if (typeof value !== 'object' || Array.isArray(value)) fail('meta.hybrid is not an object');
   const p = value as Record<string, unknown>;
-  if (p.minHistory !== undefined && !(Number.isInteger(p.minHistory) && (p.minHistory as number) >= 0)) fail('meta.hybrid.minHistory is not a non-negative integer');
+  if (p.minHistory !== undefined && !(Number.isInteger(p.minHistory) && (p.minHistory as number) >= 1)) fail('meta.hybrid.minHistory is not a positive integer');
   if (p.contentWeight !== undefined && !(typeof p.contentWeight === 'number' && p.contentWeight >= 0 && p.contentWeight <= 1)) {
     fail('meta.hybrid.contentWeight is not a number in [0, 1]');
   }

@@ -26,7 +26,8 @@ import {
   BundleError,
   checkComponentShape,
   checkCsr,
-  checkFinite,
+  checkFloats,
+  checkRatings,
   checkHybridParams,
   checkMovies,
   checkUniqueIds,
@@ -255,7 +256,7 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
   }
   checkMovies(meta.movies);
   checkHybridParams(meta.hybrid);
-  checkFinite(doc.sections);
+  checkFloats(doc.sections);
   yield;
   const userIds = requireSection(doc, 'users.ids', Int32Array);
   const users = IdMap.fromIds(userIds);
@@ -272,6 +273,7 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
     data: requireSection(doc, 'history.data', Float32Array),
   };
   checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
+  checkRatings('history.data', history.data);
   const rawComponents = meta.components ?? {};
   if (typeof rawComponents !== 'object' || rawComponents === null || Array.isArray(rawComponents)) throw new BundleError('meta.components is not an object');
   const componentMeta = rawComponents as Record<string, unknown>;
@@ -291,15 +293,11 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
   }
   if (Object.keys(models).length === 0) throw new BundleError('model file holds no model');
   yield;
-  return new LoadedBundle(
-    meta,
-    users,
-    items,
-    history,
-    models,
-    (meta.hybrid as HybridParams | null) ?? null,
-    (meta.movies as Movie[] | undefined) ?? [],
-  );
+  try {
+    return new LoadedBundle(meta, users, items, history, models, (meta.hybrid as HybridParams | null) ?? null, (meta.movies as Movie[] | undefined) ?? []);
+  } catch (err) {
+    throw new BundleError(`model file's hybrid policy cannot be built: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function restoreComponent(name: ComponentName, state: ModelState): Recommender {

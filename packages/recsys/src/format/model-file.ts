@@ -63,7 +63,8 @@ export class ModelFileError extends Error {
     readonly reason: ModelFileErrorReason,
     message: string,
   ) {
-    super(message);
+    // One line, whatever a crafted file put into the text quoted.
+    super(message.replace(/[\r\n\u2028\u2029]+/g, ' '));
   }
 }
 
