@@ -61,7 +61,10 @@ export class FileModelSource implements ModelSource {
       this.holder.swap(model);
       return true;
     } catch (err) {
-      this.error = `cannot load model file ${this.path}: ${err instanceof Error ? err.message : String(err)}`;
+      const message = err instanceof Error ? err.message : String(err);
+      // Format errors already name the file; say it once.
+      const detail = message.startsWith(`${this.path}: `) ? message.slice(this.path.length + 2) : message;
+      this.error = `cannot load model file ${this.path}: ${detail}`;
       throw new Error(this.error, { cause: err });
     }
   }
