@@ -28,25 +28,58 @@ export const MAX_FLOAT_MAGNITUDE = 1e9;
 /** Largest training rating: rating scales are small positive numbers (the fold-in needs them positive). */
 export const MAX_RATING = 1000;
 
-/** Every float section holds finite numbers of sane magnitude (NaN or ±Infinity factors poison every score). */
-export function checkFloats(sections: Record<string, SectionArray>): void {
-  for (const [name, a] of Object.entries(sections)) {
-    if (!(a instanceof Float32Array || a instanceof Float64Array)) continue;
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i];
-      // x - x is 0 for finite x and NaN for NaN and ±Infinity.
-      if (x - x !== 0) fail(`section "${name}" has a non-finite value (${x}) at element ${i}`);
-      if (x > MAX_FLOAT_MAGNITUDE || x < -MAX_FLOAT_MAGNITUDE) fail(`section "${name}" has ${x} at element ${i}, beyond ±${MAX_FLOAT_MAGNITUDE}`);
-    }
+// One loop per element type: a loop that sees one typed-array class stays monomorphic (several
+// times faster on the 20M-rating model's ~35M floats than one loop over both).
+function firstOutOfRange32(a: Float32Array, max: number): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!(x <= max && x >= -max)) return i; // also true for NaN
   }
+  return -1;
+}
+function firstOutOfRange64(a: Float64Array, max: number): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!(x <= max && x >= -max)) return i;
+  }
+  return -1;
+}
+
+/** A float section holds finite numbers of sane magnitude (NaN or ±Infinity factors poison every score). */
+export function checkFloats(name: string, a: SectionArray): void {
+  let at = -1;
+  if (a instanceof Float32Array) at = firstOutOfRange32(a, MAX_FLOAT_MAGNITUDE);
+  else if (a instanceof Float64Array) at = firstOutOfRange64(a, MAX_FLOAT_MAGNITUDE);
+  if (at < 0) return;
+  const x = a[at];
+  if (Number.isFinite(x)) fail(`section "${name}" has ${x} at element ${at}, beyond ±${MAX_FLOAT_MAGNITUDE}`);
+  fail(`section "${name}" has a non-finite value (${x}) at element ${at}`);
+}
+
+function firstBadRating(a: Float32Array): number {
+  for (let e = 0; e < a.length; e++) {
+    const r = a[e];
+    if (!(r > 0 && r <= MAX_RATING)) return e;
+  }
+  return -1;
 }
 
 /** Training ratings are positive and on a rating scale. */
 export function checkRatings(name: string, ratings: Float32Array): void {
-  for (let e = 0; e < ratings.length; e++) {
-    const r = ratings[e];
-    if (!(r > 0 && r <= MAX_RATING)) fail(`section "${name}" has rating ${r} at entry ${e}, outside (0, ${MAX_RATING}]`);
-  }
+  const e = firstBadRating(ratings);
+  if (e >= 0) fail(`section "${name}" has rating ${ratings[e]} at entry ${e}, outside (0, ${MAX_RATING}]`);
+}
+
+/** First index outside [0, bound), or -1. The unsigned compare catches negatives too (2–3× faster than two compares). */
+function firstOutside(a: Int32Array, bound: number): number {
+  for (let e = 0; e < a.length; e++) if (a[e] >>> 0 >= bound) return e;
+  return -1;
+}
+
+/** First row whose offset is below the previous one, or -1. */
+function firstDecrease(a: Int32Array): number {
+  for (let r = 1; r < a.length; r++) if (a[r] < a[r - 1]) return r - 1;
+  return -1;
 }
 
 /** A section that must exist with this type. */
@@ -75,15 +108,12 @@ export function checkCsr(
 ): void {
   if (indptr.length !== rows + 1) fail(`section "${name}.indptr" has ${indptr.length} offsets for ${rows} rows (expected ${rows + 1})`);
   if (indptr[0] !== 0) fail(`section "${name}.indptr" does not start at 0`);
-  for (let r = 0; r < rows; r++) {
-    if (indptr[r + 1] < indptr[r]) fail(`section "${name}.indptr" decreases at row ${r}`);
-  }
+  const down = firstDecrease(indptr);
+  if (down >= 0) fail(`section "${name}.indptr" decreases at row ${down}`);
   if (indptr[rows] !== indices.length) fail(`section "${name}.indptr" ends at ${indptr[rows]}, but there are ${indices.length} entries`);
   if (data && data.length !== indices.length) fail(`section "${name}" has ${data.length} values for ${indices.length} entries`);
-  for (let e = 0; e < indices.length; e++) {
-    const c = indices[e];
-    if (!(c >= 0 && c < cols)) fail(`section "${name}.indices" has index ${c} at entry ${e}, outside 0..${cols - 1}`);
-  }
+  const e = firstOutside(indices, cols);
+  if (e >= 0) fail(`section "${name}.indices" has index ${indices[e]} at entry ${e}, outside 0..${cols - 1}`);
 }
 
 function metaCount(meta: Record<string, unknown>, component: string, key: string): number {
@@ -132,7 +162,8 @@ export function checkComponentShape(
   for (const [key, a] of Object.entries(sections)) {
     if (!key.startsWith(`${name}.`) || !/indptr$/i.test(key) || !(a instanceof Int32Array)) continue;
     if (a.length > 0 && a[0] !== 0) fail(`section "${key}" does not start at 0`);
-    for (let i = 1; i < a.length; i++) if (a[i] < a[i - 1]) fail(`section "${key}" decreases at ${i - 1}`);
+    const down = firstDecrease(a);
+    if (down >= 0) fail(`section "${key}" decreases at ${down}`);
   }
 }
 

@@ -34,6 +34,9 @@ import {
   requireSection,
 } from './bundle-validation.js';
 
+/** Elements of a section after whose check the stepped open takes a turn (~5–10 ms of checking). */
+const LARGE_SECTION = 1 << 21;
+
 export const BUNDLE_KIND = 'netflicks-model-bundle';
 export const BUNDLE_VERSION = 1;
 
@@ -256,7 +259,13 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
   }
   checkMovies(meta.movies);
   checkHybridParams(meta.hybrid);
-  checkFloats(doc.sections);
+  // A turn after each large section: validation is O(size), and a hot swap must not hold the
+  // serving event loop for the whole of it. history.data gets the stricter checkRatings below.
+  for (const [name, array] of Object.entries(doc.sections)) {
+    if (name === 'history.data') continue;
+    checkFloats(name, array);
+    if (array.length >= LARGE_SECTION) yield;
+  }
   yield;
   const userIds = requireSection(doc, 'users.ids', Int32Array);
   const users = IdMap.fromIds(userIds);
@@ -273,6 +282,7 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
     data: requireSection(doc, 'history.data', Float32Array),
   };
   checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
+  yield;
   checkRatings('history.data', history.data);
   const rawComponents = meta.components ?? {};
   if (typeof rawComponents !== 'object' || rawComponents === null || Array.isArray(rawComponents)) throw new BundleError('meta.components is not an object');

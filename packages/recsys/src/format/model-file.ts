@@ -481,8 +481,9 @@ async function readFromHandle(fh: FileHandle, opts: DecodeOptions): Promise<Mode
   const sections: [string, SectionArray][] = [];
   for (const e of entries) {
     await skipTo(e.offset);
-    const ab = new ArrayBuffer(e.byteLength);
-    const bytes = new Uint8Array(ab);
+    // Not zero-filled (it is read over in full or refused): an ArrayBuffer of its own, exactly sized.
+    const bytes = Buffer.allocUnsafeSlow(e.byteLength);
+    const ab = bytes.buffer as ArrayBuffer;
     for (let done = 0; done < bytes.length; done += CHUNK) {
       const piece = bytes.subarray(done, Math.min(bytes.length, done + CHUNK));
       await readInto(fh, piece, position);
