@@ -1,13 +1,16 @@
 /**
  * The real server refuses corrupt, oversized and (with a public key configured) unsigned or
- * wrongly signed model files with one clear line: at start-up the API does not start; on a hot
- * swap it keeps serving the previous model and reports the reason.
+ * wrongly signed model files with one clear line: at start-up the API does not start; following
+ * the registry it stays not ready with the reason; on a hot swap it keeps serving the previous
+ * model and reports the reason.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { copyFile, rename, writeFile } from 'node:fs/promises';
+import { compressArtifact, promoteModelVersion, registerModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { encodeModelFile, type ModelDocument } from '@netflicks/recsys';
+import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
 import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
@@ -19,8 +22,10 @@ let modelB: TestModel;
 const trainer = generateKeyPairSync('ed25519');
 const intruder = generateKeyPairSync('ed25519');
 
-function start(modelPath: string, env: Record<string, string> = {}): Promise<RunningApi> {
-  const config = loadApiConfig({ MODEL_FILE: modelPath, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+/** The API on a model file, or (modelPath null) on what `env` says. */
+function start(modelPath: string | null, env: Record<string, string> = {}): Promise<RunningApi> {
+  const source = modelPath !== null ? { MODEL_FILE: modelPath } : {};
+  const config = loadApiConfig({ ...source, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
   return runRecommendApi(config, { logger, exit: () => undefined, signalSource: new EventEmitter() as never });
 }
 
@@ -134,5 +139,43 @@ describe('with MODEL_PUBLIC_KEY_FILE', () => {
     const path = await dir.write('a.nflx', modelA.bytes);
     await writeFile(dir.file('bad.pub'), 'not a key');
     await expect(start(path, { MODEL_PUBLIC_KEY_FILE: dir.file('bad.pub') })).rejects.toThrow(`${dir.file('bad.pub')}: not a PEM public key`);
+  });
+});
+
+await describePostgres('refused models in the registry', (db) => {
+  /** Registers model-file bytes as the next version of "guarded" and makes it live. */
+  async function promote(bytes: Buffer): Promise<number> {
+    const data = { watermark: null, fingerprint: '0'.repeat(64), ratings: 1, users: 1, movies: 1 };
+    const input = { modelName: 'guarded', algorithms: ['hybrid'], hyperparameters: {}, holdout: 'none', data, metrics: {}, actor: 'test' };
+    const { version } = await registerModelVersion(db.pool, input, await compressArtifact(bytes));
+    await promoteModelVersion(db.pool, 'guarded', version, { actor: 'test', force: true });
+    return version;
+  }
+
+  async function readyz(api: RunningApi): Promise<{ status: number; body: { status: string; reason?: string } }> {
+    const res = await fetch(`${api.url}/readyz`);
+    return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
+  }
+
+  test('following: a refused live version keeps the API not ready with the reason, and a refused promotion keeps the previous model serving', async () => {
+    await promote(corrupt(modelA.doc, 'history.indices', (a) => a.fill(-1)));
+    const api = await start(null, { MODEL_NAME: 'guarded', DATABASE_URL: db.url, FRESH_RATINGS: 'false' });
+    try {
+      const notReady = await readyz(api);
+      expect(notReady.status).toBe(503);
+      expect(notReady.body.reason).toMatch(/^cannot load the live version of "guarded": section "history\.indices" has index -1 at entry 0/);
+      const good = await promote(modelA.bytes);
+      expect(await api.source.refresh('test')).toBe(true);
+      expect(api.holder.current?.identity.version).toBe(good);
+      expect((await readyz(api)).status).toBe(200);
+      await promote(corrupt(modelA.doc, 'ials.userFactors', (a) => (a[7] = Infinity)));
+      expect(await api.source.refresh('test')).toBe(false);
+      expect(api.source.lastError).toMatch(/section "ials\.userFactors" has a non-finite value \(Infinity\) at element 7/);
+      expect(api.holder.current?.identity.version).toBe(good);
+      expect((await readyz(api)).status).toBe(200);
+      expect((await recommend(api, modelA.dataset.ratings.user[0])).status).toBe(200);
+    } finally {
+      await api.stop();
+    }
   });
 });
