@@ -108,13 +108,15 @@ describe('header caps', () => {
     expect((await refusedReading(join(dir, 'blob.nflx'))).reason).toBe('header-too-large');
   });
 
-  test('an object with too many keys, or too many values in all, is refused before parsing', () => {
+  test('an object with too many keys, too many values in all, or deep nesting is refused before parsing', () => {
     const keys = Object.fromEntries(Array.from({ length: 70_000 }, (_, i) => [`k${i}`, 0]));
     const manyKeys = refusedDecoding(encodeModelFile({ meta: keys, sections: {} }));
     expect(manyKeys.reason).toBe('header-too-large');
     expect(manyKeys.message).toBe('header has an object with more than 65536 keys');
     const manyValues = refusedDecoding(encodeModelFile({ meta: { a: new Array<number>(4_100_000).fill(0) }, sections: {} }));
     expect(manyValues.message).toBe('header has more than 4000000 JSON values');
+    const deep = JSON.parse(`${'['.repeat(300)}${']'.repeat(300)}`) as unknown;
+    expect(() => decodeModelFile(encodeModelFile({ meta: { deep }, sections: {} }))).toThrow('header nests deeper than 256 levels');
     // Keys and values inside strings are not structure: a long title with ':' and ',' is fine.
     const ok = { meta: { title: ':,{['.repeat(100_000), escaped: '\\":' }, sections: {} };
     expect(decodeModelFile(encodeModelFile(ok)).meta).toEqual(ok.meta);

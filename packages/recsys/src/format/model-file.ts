@@ -101,6 +101,8 @@ const FIXED = 24;
 const DIGEST = 32;
 const SIGNATURE = 64;
 const ALIGN = 8;
+/** A bundle's header nests a few levels; this bounds the scanner's stack and JSON.parse's recursion. */
+const MAX_HEADER_DEPTH = 256;
 /** Bytes per read while streaming a file (a section larger than this is read in pieces). */
 const CHUNK = 8 * 1024 * 1024;
 const ELEMENT_SIZE: Record<SectionDtype, number> = { float32: 4, float64: 8, int32: 4, uint8: 1 };
@@ -255,9 +257,11 @@ function checkHeaderComplexity(bytes: Buffer, limits: ModelFileLimits): void {
         break;
       case 0x7b: // {
         keys.push(0);
+        if (keys.length > MAX_HEADER_DEPTH) throw new ModelFileError('header-too-large', `header nests deeper than ${MAX_HEADER_DEPTH} levels`);
         break;
       case 0x5b: // [
         keys.push(-1);
+        if (keys.length > MAX_HEADER_DEPTH) throw new ModelFileError('header-too-large', `header nests deeper than ${MAX_HEADER_DEPTH} levels`);
         values++; // a first element, if any (an empty array overcounts by one)
         break;
       case 0x7d: // }
