@@ -414,7 +414,8 @@ export async function loadModelArtifact(db: Queryable, modelName: string, versio
   }
   let file: Buffer;
   try {
-    file = await gunzip(bytes);
+    // Never inflate past the recorded size (+1 byte, so a longer stream is reported as a mismatch).
+    file = await gunzip(bytes, { maxOutputLength: Number(head.model_file_size) + 1 });
   } catch (err) {
     throw new ArtifactIntegrityError(`${label}: artifact does not decompress: ${describeError(err)}`);
   }

@@ -219,6 +219,14 @@ await describePostgres('model registry', (db) => {
     expect((err as Error).message).toMatch(/^model "corrupt" version 1: artifact checksum mismatch .*refusing to load it$/);
   });
 
+  test('an artifact that inflates past its recorded model-file size is refused without inflating it', async () => {
+    const bomb = await compressArtifact(Buffer.alloc(64 * 1024 * 1024)); // ~64 KB of gzip
+    const rec = await registerModelVersion(db.pool, input('bomb'), { ...bomb, modelFileSize: 1000 });
+    const err = await loadModelArtifact(db.pool, 'bomb', rec.version).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArtifactIntegrityError);
+    expect((err as Error).message).toMatch(/^model "bomb" version 1: artifact does not decompress: /);
+  });
+
   test('retention keeps the newest N, the live version and the one a rollback returns to', async () => {
     const m = 'retention';
     for (let i = 1; i <= 8; i++) await registerModelVersion(db.pool, input(m), artifact);

@@ -54,12 +54,20 @@ export {
 
 // Model files and bundles.
 export {
+  DEFAULT_MODEL_FILE_LIMITS,
+  ModelFileError,
   decodeModelFile,
   encodeModelFile,
   fingerprintRatings,
+  loadModelFile,
   readModelFile,
+  readModelKey,
   writeModelFile,
+  type DecodeOptions,
+  type EncodeOptions,
   type ModelDocument,
+  type ModelFileContents,
+  type ModelFileLimits,
 } from './format/model-file.js';
 export {
   BundleError,

@@ -38,6 +38,8 @@ export const apiConfigSchema = z
     [ENV.port]: envPort().default(DEFAULT_PORT),
     HOST: z.string().trim().min(1).default('0.0.0.0'),
     MODEL_FILE: z.string().trim().min(1).optional(),
+    /** An Ed25519 public key (PEM): only models signed by the trainer's matching private key load. */
+    MODEL_PUBLIC_KEY_FILE: z.string().trim().min(1).optional(),
     [ENV.modelName]: modelName.optional(),
     [ENV.modelVersion]: envInt({ min: 1, max: 2_147_483_647 }).optional(),
     /** Following mode: poll the registry this often in case a NOTIFY was missed. */

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
 import { createKafka, createLogger, processLifecycle, startHealthServer, type Logger, type SignalSource } from '@netflicks/platform';
+import { readModelKey } from '@netflicks/recsys';
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
@@ -95,9 +96,10 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     }
 
     const engine = { resultCacheEntries: config.RESULT_CACHE_ENTRIES };
+    const publicKey = config.MODEL_PUBLIC_KEY_FILE !== undefined ? await readModelKey(config.MODEL_PUBLIC_KEY_FILE, 'public') : undefined;
     const source: ModelSource =
       spec.kind === 'file'
-        ? new FileModelSource(spec.path, holder, { logger, metrics, engine })
+        ? new FileModelSource(spec.path, holder, { logger, metrics, engine, publicKey })
         : new RegistryModelSource({
             pool: pool as pg.Pool,
             databaseUrl: db?.url,
@@ -108,6 +110,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
             logger,
             metrics,
             engine,
+            publicKey,
             ...(opts.registry ? { registry: opts.registry } : {}),
           });
     shutdown.register('model source', () => source.stop());

@@ -48,6 +48,8 @@ export const trainerConfigSchema = trainerJobEnvSchema.extend({
   /** Fewer ratings than this is "no data" (a permanent failure, exit 65). */
   [TRAINER_ENV.minRatings]: envInt({ min: 1 }).default(100),
   [TRAINER_ENV.logLevel]: envLogLevel().default('info'),
+  /** An Ed25519 private key (PEM, e.g. a mounted Secret): the registered model is signed with it. */
+  MODEL_SIGNING_KEY_FILE: z.string().trim().min(1).optional(),
 });
 
 export type TrainerConfig = z.output<typeof trainerConfigSchema>;

@@ -2,6 +2,7 @@
  * One training run: snapshot → holdout → train → evaluate (and the live version on the same
  * holdout) → refit → register as a candidate. Returns the summary the Job reports.
  */
+import type { KeyObject } from 'node:crypto';
 import type { AlgorithmName, Baseline, TrainerSummary } from '@netflicks/contracts';
 import {
   compressArtifact,
@@ -11,12 +12,13 @@ import {
   registerModelVersion,
   type ModelVersionRecord,
 } from '@netflicks/db';
-import type { Logger } from '@netflicks/platform';
+import { ConfigError, type Logger } from '@netflicks/platform';
 import {
   buildTrainingData,
   createBundle,
   decodeModelFile,
   encodeModelFile,
+  readModelKey,
   fingerprintRatings,
   formatSplitSpec,
   getValue,
@@ -131,10 +133,22 @@ function prefixed(name: string, m: Metrics): Metrics {
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [`${name}.${k}`, v]));
 }
 
+/** Read before training, so a bad key fails the Job at once (a permanent, configuration failure). */
+async function signingKeyOf(cfg: TrainerConfig): Promise<KeyObject | undefined> {
+  const path = cfg.MODEL_SIGNING_KEY_FILE;
+  if (path === undefined) return undefined;
+  try {
+    return await readModelKey(path, 'private');
+  } catch (err) {
+    throw new ConfigError([{ variable: 'MODEL_SIGNING_KEY_FILE', message: err instanceof Error ? err.message : String(err) }]);
+  }
+}
+
 export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise<TrainerResult> {
   const { log, progress } = deps;
   const tStart = performance.now();
   const timings: Record<string, number> = {};
+  const signingKey = await signingKeyOf(cfg);
 
   let t0 = performance.now();
   const sp = progress('snapshot');
@@ -194,7 +208,7 @@ export async function runTrainer(cfg: TrainerConfig, deps: TrainerDeps): Promise
       seed: cfg.SEED,
     },
   });
-  const artifact = await compressArtifact(encodeModelFile(doc));
+  const artifact = await compressArtifact(encodeModelFile(doc, { signingKey }));
   timings.package = seconds(t0);
 
   t0 = performance.now();

@@ -22,6 +22,20 @@ import { transpose, type CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Movie } from '../types.js';
+import {
+  BundleError,
+  checkComponentShape,
+  checkCsr,
+  checkFloats,
+  checkRatings,
+  checkHybridParams,
+  checkMovies,
+  checkUniqueIds,
+  requireSection,
+} from './bundle-validation.js';
+
+/** Elements of a section after whose check the stepped open takes a turn (~5–10 ms of checking). */
+const LARGE_SECTION = 1 << 21;
 
 export const BUNDLE_KIND = 'netflicks-model-bundle';
 export const BUNDLE_VERSION = 1;
@@ -29,12 +43,7 @@ export const BUNDLE_VERSION = 1;
 export type ComponentName = 'als' | 'ials' | 'content' | 'popularity' | 'ease';
 export const COMPONENT_NAMES: readonly ComponentName[] = ['als', 'ials', 'content', 'popularity', 'ease'];
 
-export class BundleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BundleError';
-  }
-}
+export { BundleError };
 
 export interface BundleInfo {
   /** Free-form provenance recorded in the file: dataset name and fingerprint, metrics, … */
@@ -215,12 +224,6 @@ export class LoadedBundle {
   }
 }
 
-function section<T extends SectionArray>(doc: ModelDocument, name: string, type: new (n: number) => T): T {
-  const s = doc.sections[name];
-  if (!s || !(s instanceof type)) throw new BundleError(`model file lacks section "${name}" of the expected type`);
-  return s as T;
-}
-
 /** Opens a decoded model file as a bundle; refuses files that are not bundles. */
 export function openBundle(doc: ModelDocument): LoadedBundle {
   const steps = openingSteps(doc);
@@ -243,45 +246,68 @@ export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<
   }
 }
 
+/**
+ * Validates while it opens: nothing of a bundle is used before its sections are checked for
+ * shape and content (bundle-validation.ts), so a corrupt or crafted file is refused here with
+ * one line naming the section, never served.
+ */
 function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
   const meta = doc.meta;
   if (meta.kind !== BUNDLE_KIND) throw new BundleError('not a Netflicks model bundle');
   if (meta.bundleVersion !== BUNDLE_VERSION) {
     throw new BundleError(`unsupported bundle version ${String(meta.bundleVersion)} (this build reads ${BUNDLE_VERSION})`);
   }
-  const users = IdMap.fromIds(section(doc, 'users.ids', Int32Array));
+  checkMovies(meta.movies);
+  checkHybridParams(meta.hybrid);
+  // A turn after each large section: validation is O(size), and a hot swap must not hold the
+  // serving event loop for the whole of it. history.data gets the stricter checkRatings below.
+  for (const [name, array] of Object.entries(doc.sections)) {
+    if (name === 'history.data') continue;
+    checkFloats(name, array);
+    if (array.length >= LARGE_SECTION) yield;
+  }
   yield;
-  const items = IdMap.fromIds(section(doc, 'items.ids', Int32Array));
+  const userIds = requireSection(doc, 'users.ids', Int32Array);
+  const users = IdMap.fromIds(userIds);
+  checkUniqueIds('users.ids', userIds, users.size);
+  yield;
+  const itemIds = requireSection(doc, 'items.ids', Int32Array);
+  const items = IdMap.fromIds(itemIds);
+  checkUniqueIds('items.ids', itemIds, items.size);
   const history: CsrMatrix = {
     rows: users.size,
     cols: items.size,
-    indptr: section(doc, 'history.indptr', Int32Array),
-    indices: section(doc, 'history.indices', Int32Array),
-    data: section(doc, 'history.data', Float32Array),
+    indptr: requireSection(doc, 'history.indptr', Int32Array),
+    indices: requireSection(doc, 'history.indices', Int32Array),
+    data: requireSection(doc, 'history.data', Float32Array),
   };
-  const componentMeta = (meta.components ?? {}) as Record<string, Record<string, unknown>>;
+  checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
+  yield;
+  checkRatings('history.data', history.data);
+  const rawComponents = meta.components ?? {};
+  if (typeof rawComponents !== 'object' || rawComponents === null || Array.isArray(rawComponents)) throw new BundleError('meta.components is not an object');
+  const componentMeta = rawComponents as Record<string, unknown>;
   const models: Partial<Record<ComponentName, Recommender>> = {};
   for (const name of COMPONENT_NAMES) {
     const cmeta = componentMeta[name];
-    if (!cmeta) continue;
+    if (cmeta === undefined || cmeta === null) continue;
+    if (typeof cmeta !== 'object' || Array.isArray(cmeta)) throw new BundleError(`meta.components.${name} is not an object`);
     yield;
+    checkComponentShape(name, cmeta as Record<string, unknown>, doc.sections, users.size, items.size);
     const prefix = `${name}.`;
     const arrays: Record<string, SectionArray> = {};
     for (const [key, array] of Object.entries(doc.sections)) {
       if (key.startsWith(prefix)) arrays[key.slice(prefix.length)] = array;
     }
-    models[name] = restoreComponent(name, { meta: cmeta, arrays });
+    models[name] = restoreComponent(name, { meta: cmeta as Record<string, unknown>, arrays });
   }
+  if (Object.keys(models).length === 0) throw new BundleError('model file holds no model');
   yield;
-  return new LoadedBundle(
-    meta,
-    users,
-    items,
-    history,
-    models,
-    (meta.hybrid as HybridParams | null) ?? null,
-    (meta.movies as Movie[] | undefined) ?? [],
-  );
+  try {
+    return new LoadedBundle(meta, users, items, history, models, (meta.hybrid as HybridParams | null) ?? null, (meta.movies as Movie[] | undefined) ?? []);
+  } catch (err) {
+    throw new BundleError(`model file's hybrid policy cannot be built: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function restoreComponent(name: ComponentName, state: ModelState): Recommender {

@@ -2,6 +2,7 @@
  * A model file on disk: `netflicks serve --model FILE`. refresh() (SIGHUP in the CLI) re-reads the
  * file and swaps when its bytes changed; a file that fails to load leaves the old model serving.
  */
+import type { KeyObject } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import type { Logger } from '@netflicks/platform';
 import type { EngineOptions } from '../engine/engine.js';
@@ -17,7 +18,7 @@ export class FileModelSource implements ModelSource {
   constructor(
     private readonly path: string,
     private readonly holder: ModelHolder,
-    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions } = {},
+    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions; publicKey?: KeyObject } = {},
   ) {
     this.description = `file ${path}`;
   }
@@ -53,14 +54,17 @@ export class FileModelSource implements ModelSource {
       // keeps serving; the first load has no traffic to protect and skips the worker's start-up.
       const identity = { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' as const };
       const model = await timedLoad(this.opts.metrics, () =>
-        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, worker: this.holder.current !== null }),
+        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, worker: this.holder.current !== null, publicKey: this.opts.publicKey }),
       );
       this.error = null;
       if (this.holder.current?.identity.sha256 === model.identity.sha256) return false;
       this.holder.swap(model);
       return true;
     } catch (err) {
-      this.error = `cannot load model file ${this.path}: ${err instanceof Error ? err.message : String(err)}`;
+      const message = err instanceof Error ? err.message : String(err);
+      // Format errors already name the file; say it once.
+      const detail = message.startsWith(`${this.path}: `) ? message.slice(this.path.length + 2) : message;
+      this.error = `cannot load model file ${this.path}: ${detail}`;
       throw new Error(this.error, { cause: err });
     }
   }

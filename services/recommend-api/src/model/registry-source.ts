@@ -8,6 +8,7 @@
  *
  * Loads are serialised: a notification during a load triggers one more check afterwards.
  */
+import type { KeyObject } from 'node:crypto';
 import pg from 'pg';
 import {
   MODEL_LIVE_CHANNEL,
@@ -49,6 +50,8 @@ export interface RegistrySourceOptions {
   metrics?: ApiMetrics;
   registry?: RegistryClient;
   engine?: EngineOptions;
+  /** Accept only models signed by the matching private key. */
+  publicKey?: KeyObject;
 }
 
 export class RegistryModelSource implements ModelSource {
@@ -148,7 +151,7 @@ export class RegistryModelSource implements ModelSource {
       return ServingModel.load(
         { bytes },
         { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
-        { engine: this.opts.engine, worker: this.opts.holder.current !== null },
+        { engine: this.opts.engine, worker: this.opts.holder.current !== null, publicKey: this.opts.publicKey },
       );
     });
     if (this.stopped) return;

@@ -9,12 +9,11 @@
  * the serving thread in steps with a turn of the event loop between them, so requests keep being
  * answered during a hot swap (docs/benchmarks.md has the step sizes).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { decodeModelFile, openBundle, openBundleInSteps, type ModelDocument, type Movie } from '@netflicks/recsys';
+import { decodeModelFile, loadModelFile, openBundle, openBundleInSteps, type ModelDocument, type Movie } from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
 
@@ -40,6 +39,8 @@ export interface LoadOptions {
   engine?: EngineOptions;
   /** Decode on a worker thread (default true); false decodes on the calling thread. */
   worker?: boolean;
+  /** Accept only models signed by the matching Ed25519 private key. */
+  publicKey?: KeyObject;
 }
 
 export class ServingModel {
@@ -54,9 +55,9 @@ export class ServingModel {
   ) {}
 
   /** Decodes, opens and indexes model-file bytes, all synchronously (CPU-bound: the caller times it). */
-  static fromBytes(bytes: Buffer, identity: IdentityInput, opts: Pick<LoadOptions, 'engine'> = {}): ServingModel {
+  static fromBytes(bytes: Buffer, identity: IdentityInput, opts: Pick<LoadOptions, 'engine' | 'publicKey'> = {}): ServingModel {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const doc = decodeModelFile(bytes);
+    const doc = decodeModelFile(bytes, { publicKey: opts.publicKey });
     return ServingModel.assemble(doc, sha256, identity, new ServingEngine(openBundle(doc), opts.engine));
   }
 
@@ -70,12 +71,13 @@ export class ServingModel {
     let sha256: string;
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256 } = await decodeOnWorker(script, from));
+      ({ doc, sha256 } = await decodeOnWorker(script, from, opts.publicKey));
+    } else if ('path' in from) {
+      ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
     } else {
-      const bytes = 'path' in from ? await readFile(from.path) : from.bytes;
-      sha256 = createHash('sha256').update(bytes).digest('hex');
+      sha256 = createHash('sha256').update(from.bytes).digest('hex');
       await turn();
-      doc = decodeModelFile(bytes);
+      doc = decodeModelFile(from.bytes, { publicKey: opts.publicKey });
     }
     await turn();
     const bundle = await openBundleInSteps(doc, turn);
@@ -150,15 +152,19 @@ function decodeWorkerUrl(): URL | null {
   return null;
 }
 
-async function decodeOnWorker(script: URL, from: { path: string } | { bytes: Buffer }): Promise<{ doc: ModelDocument; sha256: string }> {
+async function decodeOnWorker(
+  script: URL,
+  from: { path: string } | { bytes: Buffer },
+  publicKey: KeyObject | undefined,
+): Promise<{ doc: ModelDocument; sha256: string }> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
-  if ('path' in from) job = { path: from.path };
+  if ('path' in from) job = { path: from.path, publicKey };
   else {
     const b = from.bytes;
     // Moved when the bytes own their buffer; otherwise copied by the structured clone.
     if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) transferList.push(b.buffer);
-    job = { bytes: b };
+    job = { bytes: b, publicKey };
   }
   const reply = await new Promise<DecodeReply>((resolve, reject) => {
     const worker = new Worker(script, { workerData: job, transferList });
