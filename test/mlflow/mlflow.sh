@@ -21,6 +21,7 @@
 #   PYTHON                 interpreter that creates the venv (default python3; needs >= 3.10)
 set -euo pipefail
 
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MLFLOW_VERSION=${MLFLOW_VERSION:-3.17.2}
 MLFLOW_PORT=${MLFLOW_PORT:-15000}
 CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
@@ -33,28 +34,16 @@ LOG_FILE=$RUN_DIR/mlflow.log
 START_TIMEOUT=${MLFLOW_START_TIMEOUT:-120}
 STOP_TIMEOUT=${MLFLOW_STOP_TIMEOUT:-20}
 PYTHON=${PYTHON:-python3}
-
-log() { echo "mlflow.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+# The server is a process group (mlflow's CLI, uvicorn/gunicorn and its workers): signal the group.
+SERVICE_SCRIPT=mlflow.sh SERVICE_PRODUCT=MLflow SERVICE_VERSION=$MLFLOW_VERSION SERVICE_NOUN=server
+SERVICE_PORT=$MLFLOW_PORT SERVICE_ADDRESS=http://127.0.0.1:$MLFLOW_PORT SERVICE_PROCESS=mlflow
+SERVICE_READY=healthy SERVICE_POLL=0.5 SERVICE_SIGNAL_GROUP=1
+# shellcheck source=test/lib/service.sh
+source "$SCRIPT_DIR/../lib/service.sh"
 
 if ! [[ $MLFLOW_PORT =~ ^[0-9]+$ ]] || ((MLFLOW_PORT < 1 || MLFLOW_PORT > 65535)); then
   die "MLFLOW_PORT must be a port number, got '$MLFLOW_PORT'"
 fi
-
-# Prints the server's pid if our pid file names a live process started from our venv (guards against pid reuse).
-running_pid() {
-  [[ -f $PID_FILE ]] || return 1
-  local pid
-  pid=$(<"$PID_FILE")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'mlflow' || return 1
-  echo "$pid"
-}
-
-port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
 
 healthy() {
   # /health answers "OK" once the app (and its database migrations) is up.
@@ -68,12 +57,9 @@ except Exception:
 }
 
 # Creates the venv and installs MLflow once; later runs see .complete and skip pip.
-ensure_venv() {
-  [[ -f $VENV/.complete ]] && return 0
-  mkdir -p "$DIST_DIR"
-  exec 8>"$DIST_DIR/.lock"
-  flock 8
-  if [[ -f $VENV/.complete ]]; then exec 8>&-; return 0; fi
+ensure_venv() { cache_once "$VENV/.complete" "$DIST_DIR" install_venv; }
+
+install_venv() {
   command -v "$PYTHON" >/dev/null || die "$PYTHON not found: needed once to create the MLflow venv (Python >= 3.10)"
   "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || die "MLflow $MLFLOW_VERSION needs Python >= 3.10 ($PYTHON is $("$PYTHON" --version 2>&1))"
   local t0=$SECONDS pip_log=$DIST_DIR/pip.log
@@ -88,41 +74,17 @@ ensure_venv() {
   "$VENV/bin/mlflow" --version >>"$pip_log" 2>&1 || die "mlflow installed but does not run (log: $pip_log)"
   touch "$VENV/.complete"
   log "installed mlflow==$MLFLOW_VERSION in $((SECONDS - t0))s ($(du -sm "$VENV" | cut -f1) MB)"
-  exec 8>&-
 }
 
-wait_ready() {
-  local pid=$1 t0=$2
-  while ((SECONDS - t0 < START_TIMEOUT)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "server exited during start-up; last lines of $LOG_FILE:"
-      tail -n 40 "$LOG_FILE" >&2
-      rm -f "$PID_FILE"
-      return 1
-    fi
-    if port_open "$MLFLOW_PORT" && healthy; then return 0; fi
-    sleep 0.5
-  done
-  log "server not healthy on 127.0.0.1:$MLFLOW_PORT after ${START_TIMEOUT}s; last lines of $LOG_FILE:"
-  tail -n 40 "$LOG_FILE" >&2
-  stop_pid "$pid"
-  return 1
+service_ready() { port_open "$MLFLOW_PORT" && healthy; }
+
+status_details() {
+  local ready=no
+  healthy && ready=yes
+  echo "url=http://127.0.0.1:$MLFLOW_PORT healthy=$ready"
 }
 
-# The server is a process group (mlflow's CLI, uvicorn/gunicorn and its workers): signal the group.
-stop_pid() {
-  local pid=$1 t0=$SECONDS
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS - t0 >= STOP_TIMEOUT)); then
-      log "server did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  rm -f "$PID_FILE"
-}
+cache_state() { echo "venv=$([[ -f $VENV/.complete ]] && echo installed || echo 'not installed')"; }
 
 cmd_install() {
   ensure_venv
@@ -130,20 +92,7 @@ cmd_install() {
 }
 
 cmd_up() {
-  mkdir -p "$RUN_DIR"
-  # Serialise concurrent `up`s (parallel test workers): the second one finds the server running.
-  exec 9>"$RUN_DIR/.lock"
-  flock 9
-  local pid
-  if pid=$(running_pid); then
-    local v
-    v=$(cat "$VERSION_FILE" 2>/dev/null || echo unknown)
-    [[ $v == "$MLFLOW_VERSION" ]] || log "warning: running server is MLflow $v, not $MLFLOW_VERSION"
-    log "already running (pid $pid, MLflow $v, http://127.0.0.1:$MLFLOW_PORT)"
-    return 0
-  fi
-  rm -f "$PID_FILE"
-  if port_open "$MLFLOW_PORT"; then die "127.0.0.1:$MLFLOW_PORT is in use by a process this script did not start"; fi
+  begin_up || return 0
   local t0=$SECONDS
   ensure_venv
   local t1=$SECONDS
@@ -151,58 +100,13 @@ cmd_up() {
   [[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   : >"$LOG_FILE"
   # One worker: the tests are the only client and the machine's cores are shared.
-  # setsid + full redirection: the server outlives the caller and never holds its stdout pipe
-  # nor the lock fds (see kafka.sh).
-  # shellcheck disable=SC2016 # $$ expands in the child
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-    "$VENV/bin/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+  launch "$VENV/bin/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
     --backend-store-uri "sqlite:///$RUN_DIR/mlflow.db" \
-    --serve-artifacts --artifacts-destination "$RUN_DIR/artifacts" \
-    </dev/null >>"$LOG_FILE" 2>&1 8>&- 9>&- &
-  local waited=0
-  while [[ ! -s $PID_FILE ]] && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
+    --serve-artifacts --artifacts-destination "$RUN_DIR/artifacts"
+  local pid
   pid=$(<"$PID_FILE")
-  echo "$MLFLOW_VERSION" >"$VERSION_FILE"
   wait_ready "$pid" "$t1" || exit 1
   log "MLflow $MLFLOW_VERSION ready on http://127.0.0.1:$MLFLOW_PORT (pid $pid; install $((t1 - t0))s, start $((SECONDS - t1))s)"
-}
-
-cmd_down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  stop_pid "$pid"
-  log "stopped (pid $pid)"
-}
-
-cmd_status() {
-  local pid
-  if pid=$(running_pid); then
-    local ready=no
-    healthy && ready=yes
-    echo "running pid=$pid version=$(cat "$VERSION_FILE" 2>/dev/null || echo unknown) url=http://127.0.0.1:$MLFLOW_PORT healthy=$ready run_dir=$RUN_DIR"
-    return 0
-  fi
-  echo "stopped (run_dir=$RUN_DIR, venv=$([[ -f $VENV/.complete ]] && echo installed || echo 'not installed'))"
-  return 3
-}
-
-cmd_logs() {
-  [[ -f $LOG_FILE ]] || die "no log at $LOG_FILE"
-  case "${1:-200}" in
-    -f) tail -n 200 -F "$LOG_FILE" ;;
-    *[!0-9]*) die "usage: mlflow.sh logs [-f|LINES]" ;;
-    *) tail -n "${1:-200}" "$LOG_FILE" ;;
-  esac
-}
-
-cmd_purge() {
-  cmd_down
-  rm -rf "$RUN_DIR"
-  log "removed $RUN_DIR"
 }
 
 cmd_python() {

@@ -15,7 +15,6 @@
  *     test('…', async () => { await kube.ok(['-n', kube.namespace, 'get', 'pods']); });
  *   });
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -23,6 +22,7 @@ import { request } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './kafka.js';
+import { runProcess } from './process.js';
 import { skipOrFail } from './skip.js';
 
 export { waitFor };
@@ -107,24 +107,7 @@ function getText(url: string, token: string, timeoutMs = 3000): Promise<{ status
 }
 
 function runKubectl(bin: string, kubeconfig: string, args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(bin, [`--kubeconfig=${kubeconfig}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      fail(new Error(`cannot run ${bin}: ${err.message}`, { cause: err }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ stdout, stderr: signal ? `${stderr}\n(kubectl killed by ${signal})` : stderr, code: code ?? 1 });
-    });
-    child.stdin.on('error', () => {}); // kubectl may exit before reading all of stdin
-    child.stdin.end(opts.input ?? '');
-  });
+  return runProcess(bin, [`--kubeconfig=${kubeconfig}`, ...args], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 function makeKube(kubeconfigPath: string, kubectlBin: string, server: string): TestKube {

@@ -49,3 +49,31 @@ export function stateNumber(state: ModelState, name: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`model state: meta.${name} must be a number`);
   return v;
 }
+
+/** What a matrix-factorisation model records about itself in `state().meta`. */
+export interface FactorModelShape {
+  readonly algorithm: string;
+  readonly params: object;
+  readonly users: number;
+  readonly items: number;
+  readonly factors: number;
+}
+
+/** The meta every matrix-factorisation model's state starts with. */
+export function factorModelMeta(model: FactorModelShape): Record<string, unknown> {
+  return {
+    algorithm: model.algorithm,
+    params: { ...model.params },
+    users: model.users,
+    items: model.items,
+    factors: model.factors,
+  };
+}
+
+/** Checks a state is `algorithm`'s and reads its dimensions (k = factors). */
+export function factorStateShape(state: ModelState, algorithm: string): { users: number; items: number; k: number } {
+  if (state.meta.algorithm !== algorithm) {
+    throw new TypeError(`model state is ${String(state.meta.algorithm)}, not ${algorithm}`);
+  }
+  return { users: stateNumber(state, 'users'), items: stateNumber(state, 'items'), k: stateNumber(state, 'factors') };
+}

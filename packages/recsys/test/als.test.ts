@@ -46,6 +46,21 @@ function heldOutRmse(model: AlsModel, data: TrainingData, test: Planted['test'])
   return Math.sqrt(se / test.length);
 }
 
+/** Folds in trained user u's own ratings: |Δbias| and the factors' relative L2 distance to the trained ones. */
+function foldInError(model: AlsModel, data: TrainingData, u: number): { biasError: number; factorError: number } {
+  const s = data.byUser.indptr[u];
+  const e = data.byUser.indptr[u + 1];
+  const { bias, factors } = model.foldIn(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e));
+  let diff = 0;
+  let norm = 0;
+  for (let f = 0; f < model.factors; f++) {
+    const trained = model.userFactors[u * model.factors + f];
+    diff += (factors[f] - trained) ** 2;
+    norm += trained ** 2;
+  }
+  return { biasError: Math.abs(bias - model.userBias[u]), factorError: Math.sqrt(diff / norm) };
+}
+
 function bytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
@@ -101,18 +116,11 @@ describe('explicit ALS', () => {
     const u = 11;
     const s = data.byUser.indptr[u];
     const e = data.byUser.indptr[u + 1];
-    const { bias, factors } = model.foldIn(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e));
+    const { biasError, factorError } = foldInError(model, data, u);
     // The trained vector was solved against the previous item half-step; after 15 iterations the
     // two differ only by the last step's movement.
-    expect(Math.abs(bias - model.userBias[u])).toBeLessThan(0.02);
-    let diff = 0;
-    let norm = 0;
-    for (let f = 0; f < model.factors; f++) {
-      const trained = model.userFactors[u * model.factors + f];
-      diff += (factors[f] - trained) ** 2;
-      norm += trained ** 2;
-    }
-    expect(Math.sqrt(diff / norm)).toBeLessThan(0.03);
+    expect(biasError).toBeLessThan(0.02);
+    expect(factorError).toBeLessThan(0.03);
     const out = new Float32Array(model.items);
     const ref = new Float32Array(model.items);
     model.scoreHistory(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e), out);
@@ -292,18 +300,9 @@ describe('explicit ALS: implicit feedback and seed ensembles', () => {
 
   test('fold-in of a trained user reproduces it with the implicit prior', async () => {
     const m = await trainAls(data, { ...small, iterations: 15, implicitRegularization: 0.2, itemImplicitRegularization: 0.1 });
-    const u = 11;
-    const s = data.byUser.indptr[u];
-    const e = data.byUser.indptr[u + 1];
-    const { bias, factors } = m.foldIn(data.byUser.indices.slice(s, e), data.byUser.data.slice(s, e));
-    expect(Math.abs(bias - m.userBias[u])).toBeLessThan(0.02);
-    let diff = 0;
-    let norm = 0;
-    for (let f = 0; f < m.factors; f++) {
-      diff += (factors[f] - m.userFactors[u * m.factors + f]) ** 2;
-      norm += m.userFactors[u * m.factors + f] ** 2;
-    }
-    expect(Math.sqrt(diff / norm)).toBeLessThan(0.03);
+    const { biasError, factorError } = foldInError(m, data, 11);
+    expect(biasError).toBeLessThan(0.02);
+    expect(factorError).toBeLessThan(0.03);
   });
 
   test('an ensemble averages its members; member 0 is the single model', async () => {

@@ -20,15 +20,8 @@ export function nnz(m: CsrMatrix): number {
  * Builds a CSR matrix from coordinates. Repeated (row, col) pairs keep the entry that comes last
  * in input order. Runs in O(nnz + rows) plus a per-row sort.
  */
-export function csrFromCoo(
-  rows: number,
-  cols: number,
-  rowIdx: ArrayLike<number>,
-  colIdx: ArrayLike<number>,
-  values: ArrayLike<number>,
-  length: number = rowIdx.length,
-): CsrMatrix {
-  return csrFromCooWithSource(rows, cols, rowIdx, colIdx, values, length).matrix;
+export function csrFromCoo(...coo: Parameters<typeof csrFromCooWithSource>): CsrMatrix {
+  return csrFromCooWithSource(...coo).matrix;
 }
 
 /**

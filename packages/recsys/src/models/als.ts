@@ -5,7 +5,7 @@
  */
 import type { TrainingData } from '../data/training-data.js';
 import { DenseScorer } from '../kernels/simd-dots.js';
-import { stateArray, stateNumber, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
+import { factorModelMeta, factorStateShape, stateArray, stateNumber, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
 import { Random } from '../random.js';
 import { explicitKernel, solveExplicitRow } from '../training/explicit-als-kernel.js';
 import {
@@ -403,11 +403,7 @@ export class AlsModel implements Recommender, FoldInScorer {
   state(): ModelState {
     return {
       meta: {
-        algorithm: this.algorithm,
-        params: { ...this.params },
-        users: this.users,
-        items: this.items,
-        factors: this.factors,
+        ...factorModelMeta(this),
         globalMean: this.globalMean,
         minRating: this.minRating,
         maxRating: this.maxRating,
@@ -424,10 +420,7 @@ export class AlsModel implements Recommender, FoldInScorer {
 
   /** Rebuilds a scoring model from `state()`; arrays are used as they are (no copy). */
   static fromState(state: ModelState): AlsModel {
-    if (state.meta.algorithm !== 'als') throw new TypeError(`model state is ${String(state.meta.algorithm)}, not als`);
-    const users = stateNumber(state, 'users');
-    const items = stateNumber(state, 'items');
-    const k = stateNumber(state, 'factors');
+    const { users, items, k } = factorStateShape(state, 'als');
     const raw = (state.meta.params ?? {}) as Partial<AlsParams>;
     const params: AlsParams = { ...ALS_DEFAULTS, ...raw, factors: k };
     checkInteger('model state: params.ensemble', params.ensemble, 1);

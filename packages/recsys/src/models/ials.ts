@@ -2,7 +2,7 @@ import type { TrainingData } from '../data/training-data.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { DenseScorer } from '../kernels/simd-dots.js';
-import { stateArray, stateNumber, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
+import { factorModelMeta, factorStateShape, stateArray, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
 import { Random } from '../random.js';
 import {
   FactorTrainer,
@@ -264,23 +264,14 @@ export class IalsModel implements Recommender, FoldInScorer {
 
   state(): ModelState {
     return {
-      meta: {
-        algorithm: this.algorithm,
-        params: { ...this.params },
-        users: this.users,
-        items: this.items,
-        factors: this.factors,
-      },
+      meta: factorModelMeta(this),
       arrays: { userFactors: this.userFactors, itemFactors: this.itemFactors },
     };
   }
 
   /** Rebuilds a scoring model from `state()`; arrays are used as they are (no copy). */
   static fromState(state: ModelState): IalsModel {
-    if (state.meta.algorithm !== 'ials') throw new TypeError(`model state is ${String(state.meta.algorithm)}, not ials`);
-    const users = stateNumber(state, 'users');
-    const items = stateNumber(state, 'items');
-    const k = stateNumber(state, 'factors');
+    const { users, items, k } = factorStateShape(state, 'ials');
     const raw = (state.meta.params ?? {}) as Partial<IalsParams>;
     return new IalsModel(
       { ...IALS_DEFAULTS, ...raw, factors: k },
