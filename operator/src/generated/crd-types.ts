@@ -454,7 +454,7 @@ export interface RecommenderModelSpecServingResources {
 /** How many finished TrainingRuns of this model are kept; older ones are deleted. */
 export interface RecommenderModelSpecHistoryLimits {
   /**
-   * Finished runs kept that did not fail (Succeeded, Validated, Rejected or Promoted).
+   * Finished runs kept that did not fail (Succeeded, Validated, Rejected, Promoted or NoNewData).
    *
    * @default 5
    * @format int32
