@@ -70,7 +70,9 @@ describe('TrainingRun while its Job is active', () => {
 
 describe('TrainingRun with no data newer than the live version', () => {
   const watermark = new Date('2026-12-01T09:00:00Z');
-  const live = { version: 1, dataWatermark: watermark, dataStats: { ratings: 6000 } };
+  const hyperparameters: Record<string, string> = { 'als.factors': '32', 'als.iterations': '10', 'ials.iterations': '10' };
+  const settings = { algorithms: ['hybrid', 'als', 'ials', 'content', 'popularity'], holdout: 'temporal', hyperparameters };
+  const live = { version: 1, dataWatermark: watermark, dataStats: { ratings: 6000 }, ...settings };
 
   function fresh(spec: Partial<TrainingRun['spec']>, ratings: { newest: Date | null; ratings: number }, liveVersion: typeof live | null = live) {
     const run = {
@@ -115,7 +117,7 @@ describe('TrainingRun with no data newer than the live version', () => {
   }
 
   const expected =
-    "no rating newer than live v1's data watermark (2026-12-01T09:00:00Z) and no other change to its 6000 ratings: a new version would learn nothing v1 has not, and the regression check would have no held-out rating v1 was not trained on; create a run with spec.force: true to train anyway";
+    "no rating newer than live v1's data watermark (2026-12-01T09:00:00Z) and no other change to its 6000 ratings, and v1's training settings: a new version would learn nothing v1 has not, and the regression check would have no held-out rating v1 was not trained on; create a run with spec.force: true to train anyway";
 
   test('ends NoNewData without creating a Job, every condition and a Normal Event saying why', async () => {
     const { controller, statuses, applied, events } = fresh({}, { newest: watermark, ratings: 6000 });
@@ -167,6 +169,22 @@ describe('TrainingRun with no data newer than the live version', () => {
     }
   });
 
+  test('other training settings on the same data are something to learn: a Job', async () => {
+    const cases: [Partial<TrainingRun['spec']>, typeof live][] = [
+      [{ hyperparameters: { factors: '64' } }, live],
+      [{ algorithms: ['als'] }, live],
+      [{ holdout: 'stratified:0.8' }, live],
+      // v1 was trained with factors=64, which the model no longer sets
+      [{}, { ...live, hyperparameters: { ...live.hyperparameters, factors: '64' } }],
+    ];
+    for (const [spec, recorded] of cases) {
+      const { controller, applied, reads } = fresh(spec, { newest: watermark, ratings: 6000 }, recorded);
+      await controller.reconcile('ns', 'r2');
+      expect(applied).toEqual(['r2-train']);
+      expect(reads.watermark).toBe(0);
+    }
+  });
+
   test('no live version: nothing to compare with, so the run trains', async () => {
     const { controller, applied, reads } = fresh({}, { newest: watermark, ratings: 6000 }, null);
     await controller.reconcile('ns', 'r2');
@@ -175,7 +193,7 @@ describe('TrainingRun with no data newer than the live version', () => {
   });
 
   test('the check is made once, before the Job exists: a run that started is not ended by it', async () => {
-    const liveNow = { version: 1, dataWatermark: watermark, dataStats: { ratings: 6000 } };
+    const liveNow = { ...live, dataStats: { ratings: 6000 } };
     const { controller, statuses, applied } = fresh({}, { newest: new Date('2026-12-01T09:30:00Z'), ratings: 6100 }, liveNow);
     await controller.reconcile('ns', 'r2');
     expect(statuses.at(-1)?.startTime).toBe('2026-12-01T10:00:00Z');

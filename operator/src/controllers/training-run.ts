@@ -25,7 +25,7 @@ import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type Training
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import { failRefusedRun } from '../policy/refusals.js';
 import { announceForcedRun, endWithoutNewData, liveVersionWithSameData } from './no-new-data.js';
-import { TRAINER_CONTAINER, jobNameFor, trainingJob } from './training-job.js';
+import { TRAINER_CONTAINER, jobNameFor, trainingJob, trainingSettings } from './training-job.js';
 
 export interface JobObject extends KubeObject {
   status?: {
@@ -167,7 +167,7 @@ export class TrainingRunController {
       if (refusal) return failRefusedRun(run, status, refusal, cond, this.deps.events, this.now());
       // Decided once, before the run's Job exists (startTime is set with it).
       if (status.startTime === undefined) {
-        const live = await liveVersionWithSameData(this.deps.registry, model.metadata.name);
+        const live = await liveVersionWithSameData(this.deps.registry, model.metadata.name, trainingSettings(run, model));
         if (live && !run.spec.force) return endWithoutNewData(run, status, live, cond, this.deps.events, this.now());
         if (live) announceForcedRun(run, live, this.deps.events);
       }
