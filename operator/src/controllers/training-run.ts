@@ -3,7 +3,7 @@
  * Job's pods from the informer caches and moves the run forward:
  *
  *   Pending → Running → Succeeded → Validated | Rejected → Promoted      (or Failed)
- *   Pending → NoNewData      (nothing newer than the live version's data; spec.force trains anyway)
+ *   Pending → NoNewData      (the live version's data and settings again; spec.force trains anyway)
  *
  * One Job per run, named deterministically (a restarted operator finds it). On success the
  * trainer's summary comes from the pod's termination message (the registry is the fallback);
