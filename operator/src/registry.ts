@@ -7,11 +7,13 @@ import {
   applyRetention,
   findVersionByTrainingRun,
   getLiveVersion,
+  getRatingsWatermark,
   promoteModelVersion,
   rollbackModel,
   validateModelVersion,
   type ModelVersionRecord,
   type PromotionResult,
+  type RatingsWatermark,
   type ValidationResult,
 } from '@netflicks/db';
 import type { ValidationPolicy } from '@netflicks/recsys';
@@ -27,6 +29,8 @@ export interface Registry {
   rollback(model: string, reason: string): Promise<PromotionResult>;
   live(model: string): Promise<ModelVersionRecord | null>;
   prune(model: string, keep: number): Promise<number[]>;
+  /** The newest rating and how many there are, to compare with a version's data. */
+  ratingsWatermark(): Promise<RatingsWatermark>;
 }
 
 export function postgresRegistry(pool: pg.Pool): Registry {
@@ -38,5 +42,6 @@ export function postgresRegistry(pool: pg.Pool): Registry {
     rollback: (model, reason) => rollbackModel(pool, model, { actor, reason }),
     live: (model) => getLiveVersion(pool, model),
     prune: (model, keep) => applyRetention(pool, model, keep, { actor }),
+    ratingsWatermark: () => getRatingsWatermark(pool),
   };
 }

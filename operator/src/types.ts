@@ -23,4 +23,4 @@ export interface TrainingRun extends KubeObject {
 }
 
 /** Phases after which a run needs no more work. */
-export const TERMINAL_PHASES: readonly TrainingRunPhase[] = ['Promoted', 'Rejected', 'Failed'];
+export const TERMINAL_PHASES: readonly TrainingRunPhase[] = ['Promoted', 'Rejected', 'Failed', 'NoNewData'];

@@ -337,7 +337,7 @@ describe('CRD schemas', () => {
     expect(at(rmCrd, 'spec.training.algorithms').items?.enum).toEqual(ALGORITHMS);
     expect(at(trCrd, 'spec.algorithms').items?.enum).toEqual(ALGORITHMS);
     expect(at(rmCrd, 'spec.promotion.policy').enum).toEqual(['Automatic', 'Manual']);
-    expect(at(trCrd, 'status.phase').enum).toEqual(['Pending', 'Running', 'Succeeded', 'Validated', 'Rejected', 'Promoted', 'Failed']);
+    expect(at(trCrd, 'status.phase').enum).toEqual(['Pending', 'Running', 'Succeeded', 'Validated', 'Rejected', 'Promoted', 'Failed', 'NoNewData']);
     expect(at(trCrd, 'status.verdict.outcome').enum).toEqual(['passed', 'failed', 'inconclusive']);
     for (const crd of [rmCrd, trCrd]) {
       const conditions = at(crd, 'status.conditions');

@@ -184,10 +184,22 @@ await (kube ? describePostgres : describePostgres.skip)('operator end to end', (
     expect(rm.status.conditions.find((x) => x.type === 'Serving')).toMatchObject({ status: 'False', reason: 'NoReadyReplicas' });
   });
 
+  test('a run on the live version\'s data and settings ends NoNewData: no Job, a Normal Event', async () => {
+    await k.ok(['-n', ns, 'apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-same-data' }, spec: { modelRef: { name: 'movies' } } }),
+    });
+    await waitPhase('movies-same-data', 'NoNewData');
+    const run = await get<{ status: { message: string; conditions: { type: string; status: string; reason: string }[] } }>(['tr', 'movies-same-data']);
+    expect(run.status.message).toMatch(/^no rating newer than live v1's data watermark \(.+\) and no other change to its \d+ ratings, and v1's training settings: /);
+    expect(run.status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual(['Running', 'Succeeded', 'Failed', 'Validated', 'Promoted'].map((t) => [t, 'False', 'NoNewData']));
+    expect((await k.kubectl(['-n', ns, 'get', 'job', 'movies-same-data-train'])).code).not.toBe(0);
+    expect(await k.ok(['-n', ns, 'describe', 'tr', 'movies-same-data'])).toMatch(/Normal\s+NoNewData\s/);
+  });
+
   test('a below-threshold run is Rejected and the Deployment keeps the live version', async () => {
     await k.ok(['-n', ns, 'patch', 'rm', 'movies', '--type=merge', '-p', JSON.stringify({ spec: { validation: { maxRMSE: '0.1' } } })]);
     await k.ok(['-n', ns, 'apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-strict' }, spec: { modelRef: { name: 'movies' } } }),
+      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-strict' }, spec: { modelRef: { name: 'movies' }, force: true } }),
     });
     await until(async () => (await k.kubectl(['-n', ns, 'get', 'job', 'movies-strict-train'])).code === 0, { timeoutMs: 30_000, what: 'the Job' });
     expect(await runPod('movies-strict-train')).toBe(0);
@@ -224,7 +236,7 @@ await (kube ? describePostgres : describePostgres.skip)('operator end to end', (
 
   test('a pod nobody can schedule is reported as Unschedulable, not Running', async () => {
     await k.ok(['-n', ns, 'apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-big' }, spec: { modelRef: { name: 'movies' } } }),
+      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-big' }, spec: { modelRef: { name: 'movies' }, force: true } }),
     });
     const pod = await podOf('movies-big-train');
     const condition = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' };
@@ -242,18 +254,19 @@ await (kube ? describePostgres : describePostgres.skip)('operator end to end', (
 
   test('an operator killed and restarted mid-run finds its Job: no duplicate, the run completes', async () => {
     await k.ok(['-n', ns, 'apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-restart' }, spec: { modelRef: { name: 'movies' } } }),
+      input: JSON.stringify({ apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-restart' }, spec: { modelRef: { name: 'movies' }, force: true } }),
     });
     await until(async () => (await k.kubectl(['-n', ns, 'get', 'job', 'movies-restart-train'])).code === 0, { timeoutMs: 30_000, what: 'the Job' });
     await stopAll();
     await start('op-b', { OPERATOR_LEADER_ELECTION: 'false' });
     expect(await runPod('movies-restart-train')).toBe(0);
-    // Same data as live v1, which was refit on every rating: no holdout row is unseen by v1, so the
-    // regression check (examples: maxRegression on ndcgAt10) cannot be made: inconclusive, and an
-    // Automatic policy does not promote an inconclusive version.
+    // Same data as live v1 (forced), which was refit on every rating: no holdout row is unseen by
+    // v1, so the regression check (examples: maxRegression on ndcgAt10) cannot be made:
+    // inconclusive, saying why, and an Automatic policy does not promote an inconclusive version.
+    const v1Watermark = (await getLiveVersion(db.pool, 'movies'))?.dataWatermark?.toISOString();
     await until(async () => (await get<{ status?: { verdict?: unknown } }>(['tr', 'movies-restart'])).status?.verdict !== undefined, { timeoutMs: 60_000, what: 'a verdict' });
     const run = await get<{ status: { phase: string; modelVersion: number; verdict: { outcome: string; reasons: string[] }; conditions: { type: string; status: string; reason: string }[] } }>(['tr', 'movies-restart']);
-    expect(run.status).toMatchObject({ phase: 'Succeeded', modelVersion: 3, verdict: { outcome: 'inconclusive', reasons: ["inconclusive: live v1's ndcg@10 is missing; regression not checked"] } });
+    expect(run.status).toMatchObject({ phase: 'Succeeded', modelVersion: 3, verdict: { outcome: 'inconclusive', reasons: [`inconclusive: no rating newer than live v1's data watermark (${v1Watermark}): the regression check needs held-out ratings v1 was not trained on`] } });
     expect(run.status.conditions.find((x) => x.type === 'Validated')).toMatchObject({ status: 'Unknown', reason: 'Inconclusive' });
     const jobs = await get<{ items: { metadata: { name: string } }[] }>(['jobs', '-l', 'netflicks.dev/training-run=movies-restart']);
     expect(jobs.items.map((j) => j.metadata.name)).toEqual(['movies-restart-train']);

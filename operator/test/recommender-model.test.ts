@@ -60,6 +60,9 @@ function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [
     },
     live: async () => null,
     prune: async () => [],
+    ratingsWatermark: async () => {
+      throw new Error('not used');
+    },
     ...registryFake,
   };
   const applier = { apply: async (r: { kind: string }, obj: Obj) => api.apply(r, obj), clear: () => {}, forget: () => {} };

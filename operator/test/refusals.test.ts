@@ -68,7 +68,7 @@ const liveRegistry = (version: number | null): Registry => {
   const unused = (): never => {
     throw new Error('not used by these tests');
   };
-  return { versionOfRun: async () => null, validate: unused, promote: unused, rollback: unused, live: async () => (version === null ? null : ({ version, previousLive: null } as never)), prune: async () => [] };
+  return { versionOfRun: async () => null, validate: unused, promote: unused, rollback: unused, live: async () => (version === null ? null : ({ version, previousLive: null } as never)), prune: async () => [], ratingsWatermark: unused };
 };
 
 type Conditions = { type: string; status: string; reason: string; message: string }[];

@@ -67,3 +67,140 @@ describe('TrainingRun while its Job is active', () => {
     expect(running(statuses.at(-1))).toMatchObject({ status: 'False', reason: 'PodPending' });
   });
 });
+
+describe('TrainingRun with no data newer than the live version', () => {
+  const watermark = new Date('2026-12-01T09:00:00Z');
+  const hyperparameters: Record<string, string> = { 'als.factors': '32', 'als.iterations': '10', 'ials.iterations': '10' };
+  const settings = { algorithms: ['hybrid', 'als', 'ials', 'content', 'popularity'], holdout: 'temporal', hyperparameters };
+  const live = { version: 1, dataWatermark: watermark, dataStats: { ratings: 6000 }, ...settings };
+
+  function fresh(spec: Partial<TrainingRun['spec']>, ratings: { newest: Date | null; ratings: number }, liveVersion: typeof live | null = live) {
+    const run = {
+      apiVersion: 'netflicks.dev/v1alpha1',
+      kind: 'TrainingRun',
+      metadata: { name: 'r2', namespace: 'ns', uid: 'u-3', generation: 1 },
+      spec: { modelRef: { name: 'movies' }, ...spec },
+    } as TrainingRun;
+    const statuses: TrainingRun['status'][] = [];
+    const applied: string[] = [];
+    const events: string[] = [];
+    const reads = { watermark: 0 };
+    const runs = new FakeCache([run]);
+    const registry = {
+      live: async () => liveVersion,
+      ratingsWatermark: async () => {
+        reads.watermark++;
+        return ratings;
+      },
+    } as unknown as Registry; // the two registry methods this path calls
+    const controller = new TrainingRunController({
+      api: {
+        patchStatus: async (_r: unknown, _ns: string, _name: string, status: TrainingRun['status']) => {
+          statuses.push(status);
+          run.status = status; // what the informer would deliver next
+        },
+        apply: async (_r: unknown, obj: JobObject) => {
+          applied.push(obj.metadata.name);
+          return obj;
+        },
+      } as never, // a structural fake of the KubeApi methods this path calls
+      runs: runs as never,
+      models: new FakeCache([model]) as never,
+      jobs: new FakeCache<JobObject>([]) as never,
+      pods: new FakeCache<PodObject>([]) as never,
+      registry,
+      events: { normal: (_o, reason, _a, note) => events.push(`Normal ${reason}: ${note}`), warning: (_o, reason, _a, note) => events.push(`Warning ${reason}: ${note}`) },
+      log: createLogger({ component: 't', level: 'silent' }),
+      now: () => new Date('2026-12-01T10:00:00Z'),
+    });
+    return { controller, statuses, applied, events, reads };
+  }
+
+  const expected =
+    "no rating newer than live v1's data watermark (2026-12-01T09:00:00Z) and no other change to its 6000 ratings, and v1's training settings: a new version would learn nothing v1 has not, and the regression check would have no held-out rating v1 was not trained on; create a run with spec.force: true to train anyway";
+
+  test('ends NoNewData without creating a Job, every condition and a Normal Event saying why', async () => {
+    const { controller, statuses, applied, events } = fresh({}, { newest: watermark, ratings: 6000 });
+    await controller.reconcile('ns', 'r2');
+    expect(applied).toEqual([]);
+    const status = statuses.at(-1);
+    expect(status).toMatchObject({ phase: 'NoNewData', message: expected, completionTime: '2026-12-01T10:00:00Z' });
+    expect(status?.jobName).toBe('r2-train');
+    expect(status?.startTime).toBeUndefined();
+    expect(status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Running', 'False', 'NoNewData'],
+      ['Succeeded', 'False', 'NoNewData'],
+      ['Failed', 'False', 'NoNewData'],
+      ['Validated', 'False', 'NoNewData'],
+      ['Promoted', 'False', 'NoNewData'],
+    ]);
+    expect(status?.conditions?.find((c) => c.type === 'Promoted')?.message).toBe('v1 stays live');
+    expect(events).toEqual([`Normal NoNewData: ${expected}`]);
+
+    // Terminal: the next reconcile writes nothing and creates nothing.
+    await controller.reconcile('ns', 'r2');
+    expect(statuses).toHaveLength(1);
+    expect(applied).toEqual([]);
+  });
+
+  test('spec.force: true trains anyway, with an Event saying the regression check will be inconclusive', async () => {
+    const { controller, statuses, applied, events } = fresh({ force: true }, { newest: watermark, ratings: 6000 });
+    await controller.reconcile('ns', 'r2');
+    expect(applied).toEqual(['r2-train']);
+    expect(statuses.at(-1)?.phase).toBe('Pending');
+    expect(events).toEqual([
+      "Normal ForcedWithoutNewData: no rating newer than live v1's data watermark (2026-12-01T09:00:00Z) and no other change to its 6000 ratings; training anyway (spec.force), so the regression check against v1 will be inconclusive",
+      'Normal JobCreated: created Job r2-train',
+    ]);
+  });
+
+  test('a rating newer than the watermark, or a different number of ratings, is something to learn: a Job', async () => {
+    for (const ratings of [
+      { newest: new Date('2026-12-01T09:00:01Z'), ratings: 6001 },
+      { newest: watermark, ratings: 6200 },
+    ]) {
+      for (const spec of [{}, { force: true }]) {
+        const { controller, statuses, applied, events } = fresh(spec, ratings);
+        await controller.reconcile('ns', 'r2');
+        expect(applied).toEqual(['r2-train']);
+        expect(events).toEqual(['Normal JobCreated: created Job r2-train']);
+        expect(statuses.at(-1)?.phase).toBe('Pending');
+      }
+    }
+  });
+
+  test('other training settings on the same data are something to learn: a Job', async () => {
+    const cases: [Partial<TrainingRun['spec']>, typeof live][] = [
+      [{ hyperparameters: { factors: '64' } }, live],
+      [{ algorithms: ['als'] }, live],
+      [{ holdout: 'stratified:0.8' }, live],
+      // v1 was trained with factors=64, which the model no longer sets
+      [{}, { ...live, hyperparameters: { ...live.hyperparameters, factors: '64' } }],
+    ];
+    for (const [spec, recorded] of cases) {
+      const { controller, applied, reads } = fresh(spec, { newest: watermark, ratings: 6000 }, recorded);
+      await controller.reconcile('ns', 'r2');
+      expect(applied).toEqual(['r2-train']);
+      expect(reads.watermark).toBe(0);
+    }
+  });
+
+  test('no live version: nothing to compare with, so the run trains', async () => {
+    const { controller, applied, reads } = fresh({}, { newest: watermark, ratings: 6000 }, null);
+    await controller.reconcile('ns', 'r2');
+    expect(applied).toEqual(['r2-train']);
+    expect(reads.watermark).toBe(0);
+  });
+
+  test('the check is made once, before the Job exists: a run that started is not ended by it', async () => {
+    const liveNow = { ...live, dataStats: { ratings: 6000 } };
+    const { controller, statuses, applied } = fresh({}, { newest: new Date('2026-12-01T09:30:00Z'), ratings: 6100 }, liveNow);
+    await controller.reconcile('ns', 'r2');
+    expect(statuses.at(-1)?.startTime).toBe('2026-12-01T10:00:00Z');
+    // Another run, promoted meanwhile, trained on the same ratings; this run's Job is not in the cache yet.
+    Object.assign(liveNow, { version: 2, dataWatermark: new Date('2026-12-01T09:30:00Z'), dataStats: { ratings: 6100 } });
+    await controller.reconcile('ns', 'r2');
+    expect(applied).toEqual(['r2-train', 'r2-train']);
+    expect(statuses.at(-1)?.phase).toBe('Pending');
+  });
+});

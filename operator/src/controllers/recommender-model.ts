@@ -45,7 +45,7 @@ export interface RecommenderModelDeps {
   now?: () => Date;
 }
 
-const SUCCESSFUL: readonly string[] = ['Promoted', 'Validated', 'Rejected', 'Succeeded'];
+const SUCCESSFUL: readonly string[] = ['Promoted', 'Validated', 'Rejected', 'Succeeded', 'NoNewData'];
 const iso = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** The latest cron time ≤ now and the next one after it. */

@@ -31,6 +31,16 @@ export function ownerRef(obj: KubeObject): OwnerReference {
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }
 
+/** What the run trains with: its overrides over the model's training settings over the defaults. */
+export function trainingSettings(run: TrainingRun, model: RecommenderModel): { algorithms: readonly string[]; hyperparameters: Record<string, string>; holdout: string } {
+  const t = model.spec.training ?? {};
+  return {
+    algorithms: run.spec.algorithms ?? t.algorithms ?? DEFAULT_ALGORITHMS,
+    hyperparameters: { ...t.hyperparameters, ...run.spec.hyperparameters },
+    holdout: run.spec.holdout ?? t.holdout ?? DEFAULT_HOLDOUT,
+  };
+}
+
 export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObject {
   const t = model.spec.training ?? {};
   const labels = {
@@ -41,13 +51,7 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObje
     'netflicks.dev/training-run': run.metadata.name,
   };
   const secret = model.spec.database.secretRef;
-  const jobEnv = trainerJobEnv({
-    model: model.metadata.name,
-    trainingRun: run.metadata.name,
-    algorithms: run.spec.algorithms ?? t.algorithms ?? DEFAULT_ALGORITHMS,
-    hyperparameters: { ...t.hyperparameters, ...run.spec.hyperparameters },
-    holdout: run.spec.holdout ?? t.holdout ?? DEFAULT_HOLDOUT,
-  });
+  const jobEnv = trainerJobEnv({ model: model.metadata.name, trainingRun: run.metadata.name, ...trainingSettings(run, model) });
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',

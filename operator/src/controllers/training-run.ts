@@ -3,6 +3,7 @@
  * Job's pods from the informer caches and moves the run forward:
  *
  *   Pending → Running → Succeeded → Validated | Rejected → Promoted      (or Failed)
+ *   Pending → NoNewData      (the live version's data and settings again; spec.force trains anyway)
  *
  * One Job per run, named deterministically (a restarted operator finds it). On success the
  * trainer's summary comes from the pod's termination message (the registry is the fallback);
@@ -23,7 +24,8 @@ import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type TrainingRunStatus } from '../types.js';
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import { failRefusedRun } from '../policy/refusals.js';
-import { TRAINER_CONTAINER, jobNameFor, trainingJob } from './training-job.js';
+import { announceForcedRun, endWithoutNewData, liveVersionWithSameData } from './no-new-data.js';
+import { TRAINER_CONTAINER, jobNameFor, trainingJob, trainingSettings } from './training-job.js';
 
 export interface JobObject extends KubeObject {
   status?: {
@@ -163,6 +165,12 @@ export class TrainingRunController {
       const desired = trainingJob(run, model);
       const refusal = (this.deps.policy ?? DEFAULT_POLICY).check(desired);
       if (refusal) return failRefusedRun(run, status, refusal, cond, this.deps.events, this.now());
+      // Decided once, before the run's Job exists (startTime is set with it).
+      if (status.startTime === undefined) {
+        const live = await liveVersionWithSameData(this.deps.registry, model.metadata.name, trainingSettings(run, model));
+        if (live && !run.spec.force) return endWithoutNewData(run, status, live, cond, this.deps.events, this.now());
+        if (live) announceForcedRun(run, live, this.deps.events);
+      }
       // Server-side apply of a deterministic name: a second apply (another worker, a restarted
       // operator whose cache lags) is a no-op on the same Job, never a duplicate.
       job = (await this.deps.api.apply(RESOURCES.job, desired, FIELD_MANAGER, true)) as JobObject;

@@ -454,7 +454,7 @@ export interface RecommenderModelSpecServingResources {
 /** How many finished TrainingRuns of this model are kept; older ones are deleted. */
 export interface RecommenderModelSpecHistoryLimits {
   /**
-   * Finished runs kept that did not fail (Succeeded, Validated, Rejected or Promoted).
+   * Finished runs kept that did not fail (Succeeded, Validated, Rejected, Promoted or NoNewData).
    *
    * @default 5
    * @format int32
@@ -615,6 +615,11 @@ export interface TrainingRunSpec {
    * @pattern ^(temporal|stratified(:0?\.[0-9]+)?)$
    */
   holdout?: string;
+  /**
+   * Train even when no rating is newer than the live version's data. Without it such a run ends in
+   * phase NoNewData and creates no Job.
+   */
+  force?: boolean;
 }
 
 /** The RecommenderModel (in the same namespace) to train. */
@@ -643,7 +648,8 @@ export interface TrainingRunStatus {
   /**
    * Summary of the conditions, for printing: Pending (Job not started or Pods unschedulable),
    * Running, Succeeded (trained, not yet judged), Validated, Rejected (below the thresholds or
-   * regressed), Promoted, Failed.
+   * regressed), Promoted, Failed, NoNewData (no rating newer than the live version's data, so no
+   * Job was created; see spec.force).
    */
   phase?: TrainingRunStatusPhase;
   /** Name of the trainer Job. */
@@ -685,7 +691,7 @@ export interface TrainingRunStatus {
 }
 
 /** Allowed values of TrainingRun.status.phase. */
-export type TrainingRunStatusPhase = 'Pending' | 'Running' | 'Succeeded' | 'Validated' | 'Rejected' | 'Promoted' | 'Failed';
+export type TrainingRunStatusPhase = 'Pending' | 'Running' | 'Succeeded' | 'Validated' | 'Rejected' | 'Promoted' | 'Failed' | 'NoNewData';
 
 /** Outcome of the validation gate. */
 export interface TrainingRunStatusVerdict {

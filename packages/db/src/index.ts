@@ -47,6 +47,7 @@ export { COPY_NULL, CopyRowWriter, NumericRowParser, TimestampFormatter, copyIn,
 export { describeError, sqlState, withContext } from './errors.js';
 export { DatabaseHealth, type DatabaseHealthOptions, type DatabaseState } from './database-health.js';
 export { loadTrainingSnapshot, type TrainingSnapshot } from './load.js';
+export { getRatingsWatermark, hasDataNewerThan, type RatingsWatermark } from './data-watermark.js';
 export {
   ArtifactIntegrityError,
   MODEL_LIVE_CHANNEL,

@@ -27,7 +27,7 @@ export async function validateModelVersion(
   const verdict = evaluateGate({
     policy,
     candidate: record.metrics,
-    live: other ? { version: other.version } : null,
+    live: other ? { version: other.version, dataWatermark: other.dataWatermark } : null,
     baseline: record.baseline,
   });
   const updated = await recordVerdict(pool, modelName, version, { ...verdict, policy, at: new Date().toISOString() }, { actor: opts.actor });

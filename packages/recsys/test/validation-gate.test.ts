@@ -75,6 +75,19 @@ describe('validation gate', () => {
     expect(stale.reasons[0]).toBe('inconclusive: rmse: measured against v3, but v4 is live now');
   });
 
+  test('a holdout with no row unseen by the live version says so, once, instead of "missing" metrics', () => {
+    const live = { version: 1, dataWatermark: new Date('2026-12-01T10:00:00Z') };
+    const v = gate({ live, baseline: { version: 1, metrics: {}, candidate: {}, rows: 0 } });
+    expect(v.outcome).toBe('inconclusive');
+    expect(v.reasons).toEqual([
+      "inconclusive: no rating newer than live v1's data watermark (2026-12-01T10:00:00.000Z): the regression check needs held-out ratings v1 was not trained on",
+    ]);
+    expect(v.checks.filter((c) => c.kind === 'regression').map((c) => [c.metric, c.status])).toEqual([
+      ['rmse', 'inconclusive'],
+      ['ndcg@10', 'inconclusive'],
+    ]);
+  });
+
   test('policy parsing: numbers as strings, unknown keys and bad values rejected', () => {
     expect(parseValidationPolicy({ maxRMSE: '1', maxRegression: '0.05' })).toEqual({
       thresholds: { maxRMSE: 1 },

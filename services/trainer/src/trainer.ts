@@ -116,6 +116,11 @@ async function measureBaseline(
     const bundle = openBundle(decodeModelFile(await loadModelArtifact(deps.pool, modelName, live.version)));
     const liveData = bundle.trainingData();
     const rows = rowsUnseenBy(test, liveData);
+    if (rows.length === 0) {
+      // Nothing to compare on (metrics of no rows are NaN); the gate reads rows: 0 and says why.
+      deps.log.warn({ liveVersion: live.version, liveWatermark: live.dataWatermark }, 'every holdout rating was in the live version\'s training data; the regression check will be inconclusive');
+      return { version: live.version, metrics: {}, candidate: {}, rows: 0 };
+    }
     return {
       version: live.version,
       metrics: evaluate(bundle.servingModel(), liveData, rows),

@@ -110,6 +110,14 @@ await describePostgres('trainer job', (db) => {
     expect(strat.exitCode).toBe(0);
     const v2 = strat.summary as TrainerSummary;
     expect(v2).toMatchObject({ version: 2, holdout: 'stratified:0.8', baseline: { version: 1, rows: 0, metrics: {} } });
+    // The gate names that cause rather than calling v1's metrics missing.
+    const v1Watermark = (await getModelVersion(db.pool, 'films', 1))?.dataWatermark?.toISOString();
+    expect(v1Watermark).toBe(first.data.watermark);
+    const { verdict } = await validateModelVersion(db.pool, 'films', 2, parseValidationPolicy({ maxRMSE: '2' }), { actor: 't' });
+    expect(verdict.outcome).toBe('inconclusive');
+    expect(verdict.reasons).toEqual([
+      `inconclusive: no rating newer than live v1's data watermark (${v1Watermark}): the regression check needs held-out ratings v1 was not trained on`,
+    ]);
 
     // v2 was not refit: 20% of each user's ratings are unseen by it, and so are the latest ratings
     // of some users, the temporal holdout rows v3 is compared with v2 on.

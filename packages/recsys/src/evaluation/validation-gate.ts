@@ -4,7 +4,9 @@
  *
  * - Absolute thresholds on the candidate's holdout metrics (maxRMSE, minNDCGAt10, …).
  * - No regression beyond a relative tolerance against the live version, compared on the same
- *   holdout rows (the trainer measures both); no live version → thresholds alone.
+ *   holdout rows (the trainer measures both); no live version → thresholds alone. Only holdout
+ *   rows the live version did not train on count, so a holdout with none of them (no rating
+ *   newer than the live version's data) leaves the regression check inconclusive, saying so.
  * - A metric that is missing or not a number makes its check inconclusive: neither passed nor
  *   failed. Any failed check fails the verdict; otherwise any inconclusive one makes it
  *   inconclusive; otherwise it passes.
@@ -124,13 +126,19 @@ export interface GateInput {
   policy: ValidationPolicy;
   /** The candidate's metrics on its holdout. */
   candidate: Record<string, number>;
-  /** The current live version (null: none, thresholds alone). */
-  live: { version: number } | null;
+  /** The current live version (null: none, thresholds alone), with the newest rating it saw. */
+  live: { version: number; dataWatermark?: Date | null } | null;
   /**
    * The live version measured on the candidate's holdout, with the candidate's metrics on the same
-   * rows (`candidate`; the full holdout metrics are used when absent).
+   * rows (`candidate`; the full holdout metrics are used when absent) and how many rows those were.
    */
-  baseline: { version: number; metrics: Record<string, number>; candidate?: Record<string, number> } | null;
+  baseline: { version: number; metrics: Record<string, number>; candidate?: Record<string, number>; rows?: number } | null;
+}
+
+/** Why a regression check has nothing to compare on: every holdout rating was in the live version's training data. */
+function noUnseenRowsMessage(live: { version: number; dataWatermark?: Date | null }): string {
+  const at = live.dataWatermark ? ` (${live.dataWatermark.toISOString()})` : '';
+  return `no rating newer than live v${live.version}'s data watermark${at}: the regression check needs held-out ratings v${live.version} was not trained on`;
 }
 
 function value(metrics: Record<string, number> | undefined, key: string): number | null {
@@ -175,6 +183,10 @@ export function evaluateGate(input: GateInput): GateVerdict {
         checks.push({ kind: 'regression', name: metric, metric, status: 'inconclusive', value: value(input.candidate, metric), limit: null, baseline: null, message: `${metric}: ${why}` });
         continue;
       }
+      if (b.rows === 0) {
+        checks.push({ kind: 'regression', name: metric, metric, status: 'inconclusive', value: value(input.candidate, metric), limit: null, baseline: null, message: noUnseenRowsMessage(live) });
+        continue;
+      }
       const base = value(b.metrics, metric);
       const cand = value(b.candidate ?? input.candidate, metric);
       if (base === null || cand === null) {
@@ -203,7 +215,8 @@ export function evaluateGate(input: GateInput): GateVerdict {
   return {
     outcome: failed ? 'failed' : inconclusive ? 'inconclusive' : 'passed',
     checks,
-    reasons: checks.filter((c) => c.status !== 'pass').map((c) => `${c.status === 'fail' ? 'failed' : 'inconclusive'}: ${c.message}`),
+    // Unique: one cause shared by several checks (no unseen rows) is said once.
+    reasons: [...new Set(checks.filter((c) => c.status !== 'pass').map((c) => `${c.status === 'fail' ? 'failed' : 'inconclusive'}: ${c.message}`))],
     comparedTo: live?.version ?? null,
   };
 }
