@@ -11,9 +11,10 @@ import { importDataset, listModelVersions, promoteModelVersion, rollbackModel, v
 import { createLogger } from '@netflicks/platform';
 import { parseValidationPolicy } from '@netflicks/recsys';
 import type { TrainerSummary } from '@netflicks/contracts';
-import { mirrorFromRegistry, mirrorModelRegistry, runTrainerJob, trainingRunRecord, versionRunUrl, type MlflowOutcome } from '@netflicks/trainer';
+import { mirrorFromRegistry, mirrorModelRegistry, trainingRunRecord, versionRunUrl, type MlflowOutcome } from '@netflicks/mlflow';
+import { runTrainerJob } from '@netflicks/trainer';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { keyValues, mlflowForTests, mlflowGet, type Json } from './mlflow-server.js';
+import { keyValues, mlflowForTests, mlflowGet, type Json } from '../../../packages/mlflow/test/mlflow-server.js';
 
 const silent = createLogger({ component: 'mlflow-test', level: 'silent' });
 // Unique per run: a CI server (or a developer's) keeps what earlier runs registered.

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MlflowError, artifactUploadUrl, logTrainingRun, mlflowConfigFromEnv, sanitiseKey, type MlflowConfig } from '../src/mlflow.js';
+import { MlflowError, artifactUploadUrl, logTrainingRun, mlflowConfigFromEnv, sanitiseKey, type MlflowConfig } from '@netflicks/mlflow';
 
 interface Call {
   method: string;
