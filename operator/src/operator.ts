@@ -5,6 +5,7 @@
  */
 import { RECOMMEND_API_ENV } from '@netflicks/contracts';
 import { createPool, migrate, resolveDatabase } from '@netflicks/db';
+import { mlflowSettingsFromEnv, type MlflowSettings } from '@netflicks/mlflow';
 import { createLogger, createMetricsRegistry, startHealthServer, type HealthServer, type Logger } from '@netflicks/platform';
 import type pg from 'pg';
 import { ChildApplier } from './controllers/apply.js';
@@ -19,6 +20,7 @@ import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
 import { watchResource, type WatchedResource } from './kube/watched-namespaces.js';
 import { WorkQueue } from './kube/workqueue.js';
 import { WorkloadPolicy, secretEnvNames } from './policy/workload-policy.js';
+import { mirroredRegistry, startMlflowMirror } from './mlflow-mirror.js';
 import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
@@ -41,6 +43,8 @@ export interface OperatorOptions {
   onLostLeadership?: () => void;
   /** The controllers' clock (tests move it to reach cron times). */
   now?: () => Date;
+  /** MLflow mirroring (default: from MLFLOW_TRACKING_URI and friends; null: off). */
+  mlflow?: MlflowSettings | null;
 }
 
 /** Drops managedFields: they are large and the operator never reads them. */
@@ -70,6 +74,9 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     await migrate(pool, { log: (m) => log.info(m) });
     registry = postgresRegistry(pool);
   }
+  const mlflow = opts.mlflow === undefined ? mlflowSettingsFromEnv(process.env) : opts.mlflow;
+  const mirror = mlflow && pool ? startMlflowMirror({ settings: mlflow, pool, log, metrics: registryMetrics }) : undefined;
+  if (mirror) registry = mirroredRegistry(registry, mirror);
 
   const namespaces = watchedNamespaces(cfg);
   const resyncMs = cfg.OPERATOR_RESYNC_SECONDS * 1000;
@@ -212,6 +219,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
       health.markShuttingDown();
       stopControllers();
       await controllersDone;
+      await mirror?.stop();
       await elector?.stop();
       await health.close();
       await pool?.end();

@@ -1,0 +1,52 @@
+/**
+ * MLflow as a copy of the registry the operator drives: every validation, promotion, rollback and
+ * prune the operator makes is followed by a background mirror pass for that model (never
+ * awaited: a slow or absent MLflow cannot hold up a reconcile), every model is mirrored once when
+ * the operator starts (catch-up after an outage), and the lag per model is a gauge.
+ */
+import { listModels } from '@netflicks/db';
+import { RegistryMirror, budgeted, type MlflowSettings } from '@netflicks/mlflow';
+import { gauge, type Logger, type Registry as MetricsRegistry } from '@netflicks/platform';
+import type pg from 'pg';
+import type { Registry } from './registry.js';
+
+export const MIRROR_LAG_METRIC = 'netflicks_operator_mlflow_mirror_lag';
+
+/** One pass's budget: short enough that shutdown (which waits for running passes) stays within a pod's grace period. */
+const PASS_BUDGET_MS = 20_000;
+
+/** The registry with a mirror request after each change it makes (the change's result is returned as is). */
+export function mirroredRegistry(registry: Registry, mirror: Pick<RegistryMirror, 'request'>): Registry {
+  const after = async <T>(model: string, change: Promise<T>): Promise<T> => {
+    try {
+      return await change;
+    } finally {
+      mirror.request(model); // also after a refused change: cheap, and MLflow may be behind anyway
+    }
+  };
+  return {
+    ...registry,
+    validate: (model, ...rest) => after(model, registry.validate(model, ...rest)),
+    promote: (model, ...rest) => after(model, registry.promote(model, ...rest)),
+    rollback: (model, ...rest) => after(model, registry.rollback(model, ...rest)),
+    prune: (model, keep) => after(model, registry.prune(model, keep)),
+  };
+}
+
+export interface MlflowMirrorOptions {
+  settings: MlflowSettings;
+  pool: pg.Pool;
+  log: Logger;
+  metrics: MetricsRegistry;
+  retryMs?: number;
+}
+
+/** Starts the background mirror (with its lag gauge) and requests a catch-up pass for every model. */
+export function startMlflowMirror(opts: MlflowMirrorOptions): RegistryMirror {
+  const lag = gauge(opts.metrics, { name: MIRROR_LAG_METRIC, help: 'Versions of the model not yet mirrored into the MLflow model registry.', labelNames: ['model'] });
+  const mirror = new RegistryMirror({ ...opts, settings: budgeted(opts.settings, PASS_BUDGET_MS), onLag: (model, n) => lag.set({ model }, n) });
+  listModels(opts.pool)
+    .then((models) => models.forEach((m) => mirror.request(m.name)))
+    .catch((err: unknown) => opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'MLflow catch-up could not list the models; each model is mirrored at its next change'));
+  return mirror;
+}
