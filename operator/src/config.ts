@@ -46,6 +46,18 @@ export const operatorConfigSchema = z.object({
   OPERATOR_RETRY_PERIOD_SECONDS: envInt({ min: 1, max: 60 }).default(2),
   /** Given to the recommend-API pods as KAFKA_BROKERS (recommendation-request events); unset: none. */
   SERVING_KAFKA_BROKERS: z.string().trim().regex(/^[^\s,]+(,[^\s,]+)*$/, 'expected host:port[,host:port…]').optional(),
+  /**
+   * MLflow tracking server (http(s) URL): given to trainer Jobs, and the operator mirrors the
+   * registry's lifecycle into it. Unset: no MLflow.
+   */
+  MLFLOW_TRACKING_URI: z.string().trim().regex(/^https?:\/\/\S+$/, 'expected an http(s):// URL').optional(),
+  /** One experiment for every model; unset: each model's runs go to an experiment named after it. */
+  MLFLOW_EXPERIMENT_NAME: z.string().trim().min(1).optional(),
+  /**
+   * Secret (in each namespace trainer Jobs run in) with optional keys username, password, token:
+   * passed to trainer Jobs as MLFLOW_TRACKING_USERNAME/PASSWORD/TOKEN.
+   */
+  MLFLOW_CREDENTIALS_SECRET: z.string().trim().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Secret name').optional(),
   POD_NAME: z.string().trim().optional(),
   POD_NAMESPACE: z.string().trim().optional(),
   /** Outside a cluster: which kubeconfig (default $KUBECONFIG, then ~/.kube/config). */

@@ -20,7 +20,7 @@ import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
 import { watchResource, type WatchedResource } from './kube/watched-namespaces.js';
 import { WorkQueue } from './kube/workqueue.js';
 import { WorkloadPolicy, secretEnvNames } from './policy/workload-policy.js';
-import { mirroredRegistry, startMlflowMirror } from './mlflow-mirror.js';
+import { mirroredRegistry, startMlflowMirror, trainerMlflowEnv } from './mlflow.js';
 import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
@@ -74,7 +74,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     await migrate(pool, { log: (m) => log.info(m) });
     registry = postgresRegistry(pool);
   }
-  const mlflow = opts.mlflow === undefined ? mlflowSettingsFromEnv(process.env) : opts.mlflow;
+  const mlflow = opts.mlflow === undefined ? mlflowSettingsFromEnv({ ...process.env, MLFLOW_TRACKING_URI: cfg.MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME: cfg.MLFLOW_EXPERIMENT_NAME }) : opts.mlflow;
   const mirror = mlflow && pool ? startMlflowMirror({ settings: mlflow, pool, log, metrics: registryMetrics }) : undefined;
   if (mirror) registry = mirroredRegistry(registry, mirror);
 
@@ -105,8 +105,10 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
   );
   const serviceMonitors = await api.serves('monitoring.coreos.com', 'v1', 'servicemonitors').catch(() => false);
   const servingEnv: Record<string, string> = cfg.SERVING_KAFKA_BROKERS ? { [RECOMMEND_API_ENV.kafkaBrokers]: cfg.SERVING_KAFKA_BROKERS } : {};
-  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, secretEnvNames(servingEnv));
-  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, now: opts.now });
+  const trainerEnv = trainerMlflowEnv(cfg);
+  const trainerSecretEnv = trainerEnv.filter((e) => 'valueFrom' in e).map((e) => e.name);
+  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, [...secretEnvNames(servingEnv), ...trainerSecretEnv]);
+  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, trainerEnv, now: opts.now });
   const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, policy, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.

@@ -23,7 +23,7 @@ import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type TrainingRunStatus } from '../types.js';
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import { failRefusedRun } from '../policy/refusals.js';
-import { TRAINER_CONTAINER, jobNameFor, trainingJob } from './training-job.js';
+import { TRAINER_CONTAINER, jobNameFor, trainingJob, type JobEnvVar } from './training-job.js';
 
 export interface JobObject extends KubeObject {
   status?: {
@@ -58,6 +58,8 @@ export interface TrainingRunDeps {
   log: Logger;
   /** What the operator agrees to run; default: the project's own images. */
   policy?: WorkloadPolicy;
+  /** Added to every trainer Job (the operator's MLflow settings). */
+  trainerEnv?: readonly JobEnvVar[];
   now?: () => Date;
 }
 
@@ -160,7 +162,7 @@ export class TrainingRunController {
 
     let job = this.deps.jobs.get(ns, jobName);
     if (!job) {
-      const desired = trainingJob(run, model);
+      const desired = trainingJob(run, model, this.deps.trainerEnv);
       const refusal = (this.deps.policy ?? DEFAULT_POLICY).check(desired);
       if (refusal) return failRefusedRun(run, status, refusal, cond, this.deps.events, this.now());
       // Server-side apply of a deterministic name: a second apply (another worker, a restarted

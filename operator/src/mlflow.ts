@@ -1,13 +1,17 @@
 /**
- * MLflow as a copy of the registry the operator drives: every validation, promotion, rollback and
+ * MLflow in the operator. Trainer Jobs get the operator's tracking URI (and credentials from its
+ * Secret). MLflow is a copy of the registry the operator drives: every validation, promotion, rollback and
  * prune the operator makes is followed by a background mirror pass for that model (never
  * awaited: a slow or absent MLflow cannot hold up a reconcile), every model is mirrored once when
  * the operator starts (catch-up after an outage), and the lag per model is a gauge.
  */
+import { TRAINER_ENV, TRAINER_MLFLOW_SECRET_KEYS } from '@netflicks/contracts';
 import { listModels } from '@netflicks/db';
 import { RegistryMirror, budgeted, type MlflowSettings } from '@netflicks/mlflow';
 import { gauge, type Logger, type Registry as MetricsRegistry } from '@netflicks/platform';
 import type pg from 'pg';
+import type { OperatorConfig } from './config.js';
+import type { JobEnvVar } from './controllers/training-job.js';
 import type { Registry } from './registry.js';
 
 export const MIRROR_LAG_METRIC = 'netflicks_operator_mlflow_mirror_lag';
@@ -49,4 +53,16 @@ export function startMlflowMirror(opts: MlflowMirrorOptions): RegistryMirror {
     .then((models) => models.forEach((m) => mirror.request(m.name)))
     .catch((err: unknown) => opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'MLflow catch-up could not list the models; each model is mirrored at its next change'));
   return mirror;
+}
+
+/** The MLflow variables every trainer Job gets (none when the operator has no tracking URI). */
+export function trainerMlflowEnv(cfg: Pick<OperatorConfig, 'MLFLOW_TRACKING_URI' | 'MLFLOW_EXPERIMENT_NAME' | 'MLFLOW_CREDENTIALS_SECRET'>): JobEnvVar[] {
+  if (!cfg.MLFLOW_TRACKING_URI) return [];
+  const env: JobEnvVar[] = [{ name: TRAINER_ENV.mlflowTrackingUri, value: cfg.MLFLOW_TRACKING_URI }];
+  if (cfg.MLFLOW_EXPERIMENT_NAME) env.push({ name: TRAINER_ENV.mlflowExperimentName, value: cfg.MLFLOW_EXPERIMENT_NAME });
+  const secret = cfg.MLFLOW_CREDENTIALS_SECRET;
+  if (secret) {
+    for (const [name, key] of Object.entries(TRAINER_MLFLOW_SECRET_KEYS)) env.push({ name, valueFrom: { secretKeyRef: { name: secret, key, optional: true } } });
+  }
+  return env;
 }
