@@ -21,13 +21,13 @@ export const TRAINER_ENV = {
   databaseUrl: 'DATABASE_URL',
   terminationMessagePath: 'TERMINATION_MESSAGE_PATH',
   minRatings: 'MIN_RATINGS',
-  logLevel: 'LOG_LEVEL',
   /** MLflow tracking (MLflow's own variable names); unset URI: no tracking. */
   mlflowTrackingUri: 'MLFLOW_TRACKING_URI',
   mlflowExperimentName: 'MLFLOW_EXPERIMENT_NAME',
   mlflowTrackingUsername: 'MLFLOW_TRACKING_USERNAME',
   mlflowTrackingPassword: 'MLFLOW_TRACKING_PASSWORD',
   mlflowTrackingToken: 'MLFLOW_TRACKING_TOKEN',
+  logLevel: 'LOG_LEVEL',
 } as const;
 
 /**
