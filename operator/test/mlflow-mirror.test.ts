@@ -4,7 +4,6 @@
  * as in recommender-model.test.ts): promotions and rollbacks requested on a RecommenderModel move
  * MLflow's `champion` without waiting for it, and the lag gauge reports what is not mirrored.
  */
-import { createServer, type Socket } from 'node:net';
 import { createMetricsRegistry, createLogger, type Registry as MetricsRegistry } from '@netflicks/platform';
 import {
   MIRROR_LAG_METRIC,
@@ -23,7 +22,7 @@ import {
 import type { MlflowSettings } from '@netflicks/mlflow';
 import type pg from 'pg';
 import { describePostgres } from '../../test/support/postgres.js';
-import { mlflowForTests } from '../../packages/mlflow/test/mlflow-server.js';
+import { hangingServer, mlflowForTests } from '../../packages/mlflow/test/mlflow-server.js';
 import { aliasVersion, registerVersions } from '../../packages/mlflow/test/registry-fixture.js';
 
 const silent = createLogger({ component: 'mlflow-operator-test', level: 'silent' });
@@ -130,13 +129,9 @@ if (!server) {
     test('MLflow not answering: the promotion does not wait for it and the gauge counts every version as lagging', async () => {
       const name = `op-hung-${Date.now().toString(36)}`;
       await registerVersions(db.pool, name, [{ rmse: 0.9 }, { rmse: 0.8 }, { rmse: 0.7 }]);
-      const sockets = new Set<Socket>();
-      const hang = createServer((s) => sockets.add(s)); // accepts connections, never replies
-      await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-      const address = hang.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
+      const hang = await hangingServer();
       const model = { current: recommenderModel(name, { [PROMOTE_ANNOTATION]: '3' }) };
-      const { controller, mirror, lag } = controllerFor(db.pool, (n) => ({ trackingUri: `http://127.0.0.1:${port}`, experimentName: n, timeoutMs: 500, retries: 1, budgetMs: 1500 }), model);
+      const { controller, mirror, lag } = controllerFor(db.pool, (n) => ({ trackingUri: hang.url, experimentName: n, timeoutMs: 500, retries: 1, budgetMs: 1500 }), model);
       try {
         const t0 = Date.now();
         await controller.reconcile('ns', name);
@@ -146,7 +141,6 @@ if (!server) {
         expect(await lag(name)).toBe(3);
       } finally {
         await mirror.stop();
-        for (const s of sockets) s.destroy();
         hang.close();
       }
     });

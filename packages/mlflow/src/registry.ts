@@ -7,7 +7,7 @@
  * catches up and running it twice changes nothing.
  */
 import type { ModelVersionRecord } from '@netflicks/db';
-import { MlflowClient, MlflowError, ensureExperiment, isErrorCode, isObject, logTrainingRun, runUrl, str, type Json, type MlflowConfig, type TrackedRun, type TrainingRunRecord } from './client.js';
+import { MlflowClient, MlflowError, ensureExperiment, getExperimentId, isErrorCode, isObject, logTrainingRun, runUrl, str, type Json, type MlflowConfig, type TrackedRun, type TrainingRunRecord } from './client.js';
 
 /** The Netflicks aliases MLflow carries too (MLflow aliases are free-form). */
 export const MIRRORED_ALIASES = ['champion', 'challenger'] as const;
@@ -212,13 +212,7 @@ export async function mirrorModelRegistry(cfg: MlflowConfig, input: MirrorInput,
 /** The MLflow UI address of a version's run (`netflicks models show`); null when MLflow has none. */
 export async function versionRunUrl(cfg: MlflowConfig, modelName: string, version: number): Promise<string | null> {
   const client = new MlflowClient(cfg);
-  let experimentId: string | undefined;
-  try {
-    experimentId = str((await client.get('experiments/get-by-name', { experiment_name: cfg.experimentName })).experiment, 'experiment_id');
-  } catch (err) {
-    if (isErrorCode(err, 'RESOURCE_DOES_NOT_EXIST')) return null;
-    throw err;
-  }
+  const experimentId = await getExperimentId(client, cfg.experimentName);
   const run = experimentId ? await findVersionRun(client, experimentId, modelName, version) : null;
   return run ? runUrl(cfg.trackingUri, run.experimentId, run.runId) : null;
 }
@@ -229,13 +223,7 @@ export async function versionRunUrl(cfg: MlflowConfig, modelName: string, versio
  */
 export async function findVersionRunUrls(client: MlflowClient, cfg: MlflowConfig, modelName: string): Promise<Map<number, string>> {
   const urls = new Map<number, string>();
-  let experimentId: string | undefined;
-  try {
-    experimentId = str((await client.get('experiments/get-by-name', { experiment_name: cfg.experimentName })).experiment, 'experiment_id');
-  } catch (err) {
-    if (isErrorCode(err, 'RESOURCE_DOES_NOT_EXIST')) return urls;
-    throw err;
-  }
+  const experimentId = await getExperimentId(client, cfg.experimentName);
   if (!experimentId) return urls;
   let pageToken: string | undefined;
   do {

@@ -5,10 +5,9 @@
  * neither fails nor holds up a promotion.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { keyValues, mlflowForTests, type Json } from '../../../packages/mlflow/test/mlflow-server.js';
+import { hangingServer, keyValues, mlflowForTests, type Json } from '../../../packages/mlflow/test/mlflow-server.js';
 import { aliasVersion, mlflowVersions, registerVersions } from '../../../packages/mlflow/test/registry-fixture.js';
 
 const BIN = fileURLToPath(new URL('../bin/netflicks.js', import.meta.url));
@@ -84,13 +83,10 @@ if (!server) {
     });
 
     test('MLflow not answering: the promotion succeeds within the budget, warns and reports the lag', async () => {
-      const hang = createServer(() => undefined); // accepts connections, never replies
-      await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-      const address = hang.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
+      const hang = await hangingServer();
       try {
         const t0 = Date.now();
-        const r = await cli(['models', 'promote', MODEL, '2', '--json'], { ...env(), MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`, MLFLOW_HTTP_REQUEST_TIMEOUT: '1', NETFLICKS_MLFLOW_BUDGET_SECONDS: '3' });
+        const r = await cli(['models', 'promote', MODEL, '2', '--json'], { ...env(), MLFLOW_TRACKING_URI: hang.url, MLFLOW_HTTP_REQUEST_TIMEOUT: '1', NETFLICKS_MLFLOW_BUDGET_SECONDS: '3' });
         expect(r.code).toBe(0);
         expect(Date.now() - t0).toBeLessThan(30_000);
         const out = JSON.parse(r.stdout) as Json;
