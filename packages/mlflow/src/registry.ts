@@ -48,6 +48,9 @@ interface MlflowVersion {
 
 const MAX_TAG_VALUE = 5000;
 
+/** `netflicks.state` of a mirrored version that retention deleted from the registry. */
+export const DELETED_STATE = 'deleted';
+
 /** The tags a version carries in MLflow for its Netflicks state. */
 export function versionTags(record: ModelVersionRecord): Record<string, string> {
   const tags: Record<string, string> = {
@@ -193,6 +196,14 @@ export async function mirrorModelRegistry(cfg: MlflowConfig, input: MirrorInput,
       }
     }
     result.versions.set(record.version, mv.version);
+  }
+
+  // Versions the registry no longer has (retention pruned them) stay in MLflow, marked deleted.
+  const current = new Set(input.versions.map((v) => v.version));
+  for (const [netflicksVersion, mv] of existing) {
+    if (current.has(netflicksVersion) || mv.tags.get(TAG.state) === DELETED_STATE) continue;
+    await client.send('model-versions/set-tag', { name, version: mv.version, key: TAG.state, value: DELETED_STATE }, { context: `${name} v${netflicksVersion}` });
+    result.changes++;
   }
 
   for (const [alias, netflicksVersion] of Object.entries(aliasTargets(input.versions))) {

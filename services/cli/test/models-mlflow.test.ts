@@ -82,6 +82,17 @@ if (!server) {
       expect((await json(['models', 'show', MODEL])).mlflowRunUrl).toBe(`${server.url}/#/experiments/${experimentId}/runs/${mv.get(1)!.run_id}`);
     });
 
+    test('prune: versions retention deletes stay in MLflow, tagged deleted', async () => {
+      const model = `${MODEL}-prune`;
+      await registerVersions(db.pool, model, [{ rmse: 0.9 }, { rmse: 0.8 }, { rmse: 0.7 }]);
+      await json(['models', 'promote', model, '3', '--force']);
+      const pruned = await json(['models', 'prune', model, '--keep', '1']);
+      expect(pruned).toEqual({ model, deleted: [1, 2], mlflow: { lag: 0 } });
+      const states = [...(await mlflowVersions(server, model))].map(([v, mv]) => [v, keyValues(mv.tags)['netflicks.state']]).sort();
+      expect(states).toEqual([[1, 'deleted'], [2, 'deleted'], [3, 'live']]);
+      expect(await aliasVersion(server, model, 'champion')).toBe(3);
+    });
+
     test('MLflow not answering: the promotion succeeds within the budget, warns and reports the lag', async () => {
       const hang = await hangingServer();
       try {

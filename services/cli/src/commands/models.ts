@@ -1,7 +1,7 @@
 /**
  * `netflicks models list|show|validate|promote|rollback|export|prune`: the model registry in
  * PostgreSQL ($DATABASE_URL, else the embedded server). With MLFLOW_TRACKING_URI set, MLflow's
- * registry follows each change at once and listings carry each version's MLflow run URL.
+ * registry follows each change (validate, promote, rollback, prune) at once and listings carry each version's MLflow run URL.
  */
 import { resolve } from 'node:path';
 import { Command } from 'commander';
@@ -232,8 +232,12 @@ export function registerModelsCommands(program: Command): void {
   addDb(models.command('prune <model>').description('delete versions beyond the newest N (never the live one or the one a rollback returns to)'))
     .requiredOption('--keep <n>', 'versions to keep', positiveInt)
     .action(async (model: string, flags: DbFlags & { keep: number }) => {
-      const deleted = await withRegistry(flags, (pool) => applyRetention(pool, model, flags.keep, { actor: actor() }));
-      print(flags, { model, deleted }, () => (deleted.length ? `${model}: deleted ${deleted.map((v) => `v${v}`).join(', ')}` : `${model}: nothing to delete`));
+      const mlflow = mlflowSettings();
+      const { deleted, ...mirrored } = await withRegistry(flags, async (pool) => ({
+        deleted: await applyRetention(pool, model, flags.keep, { actor: actor() }),
+        ...(await mirrorNow(mlflow, pool, model)),
+      }));
+      print(flags, { model, deleted, ...mirrored }, () => (deleted.length ? `${model}: deleted ${deleted.map((v) => `v${v}`).join(', ')}` : `${model}: nothing to delete`));
     });
 }
 
