@@ -11,6 +11,7 @@ import {
   ROLLBACK_ANNOTATION,
   RecommenderModelController,
   WorkloadPolicy,
+  loadOperatorConfig,
   mirroredRegistry,
   postgresRegistry,
   startMlflowMirror,
@@ -57,6 +58,12 @@ describe('trainer Jobs get the operator\'s MLflow settings', () => {
     expect(new WorkloadPolicy().check(job)?.message).toMatch(/MLFLOW_TRACKING_USERNAME may not take its value from secretKeyRef/);
   });
 
+  test('configuration: an MLflow URI that is not http(s) or a bad Secret name is a clear start-up error', () => {
+    expect(loadOperatorConfig({ MLFLOW_TRACKING_URI: 'http://mlflow:5000', MLFLOW_CREDENTIALS_SECRET: 'mlflow-creds' })).toMatchObject({ MLFLOW_TRACKING_URI: 'http://mlflow:5000', MLFLOW_CREDENTIALS_SECRET: 'mlflow-creds' });
+    expect(() => loadOperatorConfig({ MLFLOW_TRACKING_URI: 'file:///mlruns' })).toThrow(/MLFLOW_TRACKING_URI.*expected an http\(s\):\/\/ URL/);
+    expect(() => loadOperatorConfig({ MLFLOW_CREDENTIALS_SECRET: 'Bad_Name' })).toThrow(/MLFLOW_CREDENTIALS_SECRET.*expected a Secret name/);
+  });
+
   test('no tracking URI: nothing added', () => {
     expect(trainerMlflowEnv({ MLFLOW_CREDENTIALS_SECRET: 'mlflow-creds' })).toEqual([]);
   });
@@ -65,9 +72,9 @@ describe('trainer Jobs get the operator\'s MLflow settings', () => {
 const server = await mlflowForTests('the operator mirroring into a real MLflow server');
 
 /** A RecommenderModel controller over the real registry (with the mirror), Kubernetes faked. */
-function controllerFor(pool: pg.Pool, settings: MlflowSettings, model: { current: RecommenderModel }) {
+function controllerFor(pool: pg.Pool, settings: MlflowSettings, model: { current: RecommenderModel }, retryMs = 60_000) {
   const metrics: MetricsRegistry = createMetricsRegistry({ processMetrics: false });
-  const mirror = startMlflowMirror({ settings, pool, log: silent, metrics, retryMs: 60_000 });
+  const mirror = startMlflowMirror({ settings, pool, log: silent, metrics, retryMs });
   const registry = mirroredRegistry(postgresRegistry(pool), mirror);
   const cache = <T extends { metadata: { name: string; namespace?: string } }>(items: () => T[]) => ({
     get: (ns: string | undefined, name: string) => items().find((o) => o.metadata.name === name && o.metadata.namespace === ns),
@@ -126,12 +133,13 @@ if (!server) {
       }
     });
 
-    test('MLflow not answering: the promotion does not wait for it and the gauge counts every version as lagging', async () => {
+    test('MLflow not answering: the promotion does not wait for it, the gauge counts every version as lagging, and the retry catches up once MLflow is back', async () => {
       const name = `op-hung-${Date.now().toString(36)}`;
       await registerVersions(db.pool, name, [{ rmse: 0.9 }, { rmse: 0.8 }, { rmse: 0.7 }]);
       const hang = await hangingServer();
       const model = { current: recommenderModel(name, { [PROMOTE_ANNOTATION]: '3' }) };
-      const { controller, mirror, lag } = controllerFor(db.pool, (n) => ({ trackingUri: hang.url, experimentName: n, timeoutMs: 500, retries: 1, budgetMs: 1500 }), model);
+      let trackingUri = hang.url;
+      const { controller, mirror, lag } = controllerFor(db.pool, (n) => ({ trackingUri, experimentName: n, timeoutMs: 500, retries: 1, budgetMs: 1500 }), model, 500);
       try {
         const t0 = Date.now();
         await controller.reconcile('ns', name);
@@ -139,6 +147,13 @@ if (!server) {
         expect((await postgresRegistry(db.pool).live(name))?.version).toBe(3);
         await mirror.idle();
         expect(await lag(name)).toBe(3);
+
+        // MLflow back: no new request needed, the lagging model is retried on its own
+        trackingUri = server.url;
+        const deadline = Date.now() + 20_000;
+        while ((await lag(name)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        expect(await lag(name)).toBe(0);
+        expect(await aliasVersion(server, name, 'champion')).toBe(3);
       } finally {
         await mirror.stop();
         hang.close();
