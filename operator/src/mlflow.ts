@@ -3,7 +3,7 @@
  * Secret). MLflow is a copy of the registry the operator drives: every validation, promotion, rollback and
  * prune the operator makes is followed by a background mirror pass for that model (never
  * awaited: a slow or absent MLflow cannot hold up a reconcile), every model is mirrored once when
- * the operator starts (catch-up after an outage), and the lag per model is a gauge.
+ * a replica becomes the leader (catch-up after an outage), and the lag per model is a gauge.
  */
 import { TRAINER_ENV, TRAINER_MLFLOW_SECRET_KEYS } from '@netflicks/contracts';
 import { listModels } from '@netflicks/db';
@@ -45,14 +45,17 @@ export interface MlflowMirrorOptions {
   retryMs?: number;
 }
 
-/** Starts the background mirror (with its lag gauge) and requests a catch-up pass for every model. */
+/** The background mirror with its lag gauge (idle until something requests a pass). */
 export function startMlflowMirror(opts: MlflowMirrorOptions): RegistryMirror {
   const lag = gauge(opts.metrics, { name: MIRROR_LAG_METRIC, help: 'Versions of the model not yet mirrored into the MLflow model registry.', labelNames: ['model'] });
-  const mirror = new RegistryMirror({ ...opts, settings: budgeted(opts.settings, PASS_BUDGET_MS), onLag: (model, n) => lag.set({ model }, n) });
-  listModels(opts.pool)
+  return new RegistryMirror({ ...opts, settings: budgeted(opts.settings, PASS_BUDGET_MS), onLag: (model, n) => lag.set({ model }, n) });
+}
+
+/** A catch-up pass for every model (the new leader: whatever changed while MLflow or the operator was down). */
+export function mirrorAllModels(mirror: Pick<RegistryMirror, 'request'>, pool: pg.Pool, log: Logger): Promise<void> {
+  return listModels(pool)
     .then((models) => models.forEach((m) => mirror.request(m.name)))
-    .catch((err: unknown) => opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'MLflow catch-up could not list the models; each model is mirrored at its next change'));
-  return mirror;
+    .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'MLflow catch-up could not list the models; each model is mirrored at its next change'));
 }
 
 /** The MLflow variables every trainer Job gets (none when the operator has no tracking URI). */

@@ -20,7 +20,7 @@ import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
 import { watchResource, type WatchedResource } from './kube/watched-namespaces.js';
 import { WorkQueue } from './kube/workqueue.js';
 import { WorkloadPolicy, secretEnvNames } from './policy/workload-policy.js';
-import { mirroredRegistry, startMlflowMirror, trainerMlflowEnv } from './mlflow.js';
+import { mirrorAllModels, mirroredRegistry, startMlflowMirror, trainerMlflowEnv } from './mlflow.js';
 import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
@@ -142,6 +142,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     leading = true;
     metrics.leader(true);
     log.info({ identity }, 'became the leader; starting controllers');
+    if (mirror && pool) void mirrorAllModels(mirror, pool, log);
     await Promise.all(informers.map((i) => i.start()));
     controllersDone = Promise.all([
       runController({

@@ -2,7 +2,8 @@
  * The operator's MLflow wiring. Unit level: the trainer Job's MLflow environment and the policy
  * that admits it. Against a real MLflow server and a real PostgreSQL (the Kubernetes side faked,
  * as in recommender-model.test.ts): promotions and rollbacks requested on a RecommenderModel move
- * MLflow's `champion` without waiting for it, and the lag gauge reports what is not mirrored.
+ * MLflow's `champion` without waiting for it, a new leader catches up, and the lag gauge reports
+ * what is not mirrored.
  */
 import { createMetricsRegistry, createLogger, type Registry as MetricsRegistry } from '@netflicks/platform';
 import {
@@ -12,6 +13,7 @@ import {
   RecommenderModelController,
   WorkloadPolicy,
   loadOperatorConfig,
+  mirrorAllModels,
   mirroredRegistry,
   postgresRegistry,
   startMlflowMirror,
@@ -21,6 +23,7 @@ import {
   type TrainingRun,
 } from '@netflicks/operator';
 import type { MlflowSettings } from '@netflicks/mlflow';
+import { promoteModelVersion } from '@netflicks/db';
 import type pg from 'pg';
 import { describePostgres } from '../../test/support/postgres.js';
 import { hangingServer, mlflowForTests } from '../../packages/mlflow/test/mlflow-server.js';
@@ -127,6 +130,22 @@ if (!server) {
         await controller.reconcile('ns', name);
         await mirror.idle();
         expect(await aliasVersion(server, name, 'champion')).toBe(1);
+        expect(await lag(name)).toBe(0);
+      } finally {
+        await mirror.stop();
+      }
+    });
+
+    test('a new leader catches up every model changed while it (or MLflow) was away', async () => {
+      const name = `op-away-${Date.now().toString(36)}`;
+      await registerVersions(db.pool, name, [{ rmse: 0.9 }, { rmse: 0.8 }]);
+      await promoteModelVersion(db.pool, name, 2, { actor: 'someone', force: true }); // not through the operator
+      const { mirror, lag } = controllerFor(db.pool, settings, { current: recommenderModel(name) });
+      try {
+        expect(await aliasVersion(server, name, 'champion')).toBeNull();
+        await mirrorAllModels(mirror, db.pool, silent);
+        await mirror.idle();
+        expect(await aliasVersion(server, name, 'champion')).toBe(2);
         expect(await lag(name)).toBe(0);
       } finally {
         await mirror.stop();
