@@ -56,6 +56,18 @@ export const operatorConfigSchema = z.object({
     .trim()
     .regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?(\/[-._A-Za-z0-9]+)?$/, 'expected a Secret name, optionally /key')
     .optional(),
+  /**
+   * MLflow tracking server (http(s) URL): given to trainer Jobs, and the operator mirrors the
+   * registry's lifecycle into it. Unset: no MLflow.
+   */
+  MLFLOW_TRACKING_URI: z.string().trim().regex(/^https?:\/\/\S+$/, 'expected an http(s):// URL').optional(),
+  /** One experiment for every model; unset: each model's runs go to an experiment named after it. */
+  MLFLOW_EXPERIMENT_NAME: z.string().trim().min(1).optional(),
+  /**
+   * Secret (in each namespace trainer Jobs run in) with optional keys username, password, token:
+   * passed to trainer Jobs as MLFLOW_TRACKING_USERNAME/PASSWORD/TOKEN.
+   */
+  MLFLOW_CREDENTIALS_SECRET: z.string().trim().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Secret name').optional(),
   POD_NAME: z.string().trim().optional(),
   POD_NAMESPACE: z.string().trim().optional(),
   /** Outside a cluster: which kubeconfig (default $KUBECONFIG, then ~/.kube/config). */

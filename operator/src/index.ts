@@ -19,3 +19,4 @@ export { ImageReferenceError, parseImagePattern, repositoryOf, type ImagePattern
 export { DEFAULT_ALLOWED_IMAGES, DEFAULT_POLICY, WorkloadPolicy, secretEnvNames, type Refusal, type RefusalReason, type ServingEnv } from './policy/workload-policy.js';
 export { ADMITTED_CONDITION } from './policy/refusals.js';
 export { NamespacedCache, watchResource, type ObjectCache, type WatchedResource } from './kube/watched-namespaces.js';
+export { MIRROR_LAG_METRIC, mirrorAllModels, mirroredRegistry, startMlflowMirror, trainerMlflowEnv } from './mlflow.js';

@@ -5,6 +5,7 @@
  */
 import { RECOMMEND_API_ENV, apiKeysSecretRef, servingSettingsFrom } from '@netflicks/contracts';
 import { createPool, migrate, resolveDatabase } from '@netflicks/db';
+import { mlflowSettingsFromEnv, type MlflowSettings } from '@netflicks/mlflow';
 import { createLogger, createMetricsRegistry, startHealthServer, type HealthServer, type Logger } from '@netflicks/platform';
 import type pg from 'pg';
 import { ChildApplier } from './controllers/apply.js';
@@ -20,6 +21,7 @@ import { MANAGED_BY_SELECTOR, RESOURCES } from './kube/resources.js';
 import { watchResource, type WatchedResource } from './kube/watched-namespaces.js';
 import { WorkQueue } from './kube/workqueue.js';
 import { WorkloadPolicy, secretEnvNames } from './policy/workload-policy.js';
+import { mirrorAllModels, mirroredRegistry, startMlflowMirror, trainerMlflowEnv } from './mlflow.js';
 import { operatorMetrics } from './service-metrics.js';
 import { postgresRegistry, type Registry } from './registry.js';
 import type { RecommenderModel, TrainingRun } from './types.js';
@@ -44,6 +46,8 @@ export interface OperatorOptions {
   now?: () => Date;
   /** Where SERVING_<API setting> variables are read (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** MLflow mirroring (default: from MLFLOW_TRACKING_URI and friends; null: off). */
+  mlflow?: MlflowSettings | null;
 }
 
 /** Drops managedFields: they are large and the operator never reads them. */
@@ -73,6 +77,9 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     await migrate(pool, { log: (m) => log.info(m) });
     registry = postgresRegistry(pool);
   }
+  const mlflow = opts.mlflow === undefined ? mlflowSettingsFromEnv({ ...process.env, MLFLOW_TRACKING_URI: cfg.MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME: cfg.MLFLOW_EXPERIMENT_NAME }) : opts.mlflow;
+  const mirror = mlflow && pool ? startMlflowMirror({ settings: mlflow, pool, log, metrics: registryMetrics }) : undefined;
+  if (mirror) registry = mirroredRegistry(registry, mirror);
 
   const namespaces = watchedNamespaces(cfg);
   const resyncMs = cfg.OPERATOR_RESYNC_SECONDS * 1000;
@@ -106,8 +113,10 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     ...servingSettingsFrom(opts.env ?? process.env),
     ...(apiKeys ? { [RECOMMEND_API_ENV.apiKeys]: { secretKeyRef: apiKeys } } : {}),
   };
-  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, secretEnvNames(servingEnv));
-  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, now: opts.now });
+  const trainerEnv = trainerMlflowEnv(cfg);
+  const trainerSecretEnv = trainerEnv.filter((e) => 'valueFrom' in e).map((e) => e.name);
+  const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, [...secretEnvNames(servingEnv), ...trainerSecretEnv]);
+  const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, trainerEnv, now: opts.now });
   const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, policy, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.
@@ -141,6 +150,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
     leading = true;
     metrics.leader(true);
     log.info({ identity }, 'became the leader; starting controllers');
+    if (mirror && pool) void mirrorAllModels(mirror, pool, log);
     await Promise.all(informers.map((i) => i.start()));
     controllersDone = Promise.all([
       runController({
@@ -220,6 +230,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
       health.markShuttingDown();
       stopControllers();
       await controllersDone;
+      await mirror?.stop();
       await elector?.stop();
       await health.close();
       await pool?.end();

@@ -338,6 +338,23 @@ describeHelm('charts/netflicks', () => {
     });
 
 
+    test('MLflow: off by default; a tracking URI and credentials Secret reach the operator (which passes them to trainer Jobs)', async () => {
+      const names = (objs: K8sObject[]) => (podSpecs([one(objs, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? []).map((e) => e.name).filter((n) => n.startsWith('MLFLOW_'));
+      expect(names(objects())).toEqual([]);
+      const withMlflow = await render(helm, chart, { release: 'nf', namespace: 'netflicks', set: ['mlflow.trackingUri=http://mlflow.mlflow:5000', 'mlflow.credentialsSecret=mlflow-creds'] });
+      const env = podSpecs([one(withMlflow, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? [];
+      expect(env.filter((e) => e.name.startsWith('MLFLOW_'))).toEqual([
+        { name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow:5000' },
+        { name: 'MLFLOW_CREDENTIALS_SECRET', value: 'mlflow-creds' },
+        { name: 'MLFLOW_TRACKING_PASSWORD', valueFrom: { secretKeyRef: { name: 'mlflow-creds', key: 'password', optional: true } } },
+        { name: 'MLFLOW_TRACKING_TOKEN', valueFrom: { secretKeyRef: { name: 'mlflow-creds', key: 'token', optional: true } } },
+        { name: 'MLFLOW_TRACKING_USERNAME', valueFrom: { secretKeyRef: { name: 'mlflow-creds', key: 'username', optional: true } } },
+      ]);
+      const bad = await helmTemplate(helm, chart, { set: ['mlflow.trackingUri=file:///tmp/mlruns'] });
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("at '/mlflow/trackingUri'");
+    });
+
     test('RecommenderModel: the chart sets images, pull policy and the database Secret; a TrainingRun hook trains it', () => {
       const model = one(objects(), 'RecommenderModel', 'movies') as K8sObject & { spec: Record<string, unknown> };
       expect(model.spec).toEqual({

@@ -51,12 +51,13 @@ describeTools('PrometheusRules', () => {
       'NetflicksNoModelPromoted',
       'NetflicksOperatorReconcileErrors',
       'NetflicksOperatorNoLeader',
+      'NetflicksMlflowMirrorLagging',
     ]);
     const path = join(work, `rules-${file}`);
     await writeFile(path, stringify(rules));
     const r = await run(t!.promtool, ['check', 'rules', path]);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toContain('SUCCESS: 9 rules found');
+    expect(r.stdout).toContain('SUCCESS: 10 rules found');
     expect(r.code).toBe(0);
   });
 
@@ -169,6 +170,18 @@ describeTools('PrometheusRules', () => {
           // 20 % errors in trainingrun (> 10 %), 1 % in recommendermodel.
           alert('NetflicksOperatorReconcileErrors', '30m', [{ namespace: NS, controller: 'trainingrun', severity: 'warning' }]),
           alert('NetflicksOperatorNoLeader', '10m', [{ namespace: NS, severity: 'critical' }]),
+        ],
+      },
+      {
+        interval: '1m',
+        input_series: [
+          { series: `netflicks_operator_mlflow_mirror_lag{namespace="${NS}",model="films",instance="a"}`, values: '3x60' },
+          { series: `netflicks_operator_mlflow_mirror_lag{namespace="${NS}",model="mirrored",instance="a"}`, values: '0x60' },
+        ],
+        alert_rule_test: [
+          // Lagging for 40 minutes (> the 30 m `for`); the mirrored model never alerts.
+          alert('NetflicksMlflowMirrorLagging', '40m', [{ namespace: NS, model: 'films', severity: 'warning' }]),
+          alert('NetflicksMlflowMirrorLagging', '20m', []),
         ],
       },
     ];

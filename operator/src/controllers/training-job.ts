@@ -41,7 +41,10 @@ export function trainingSettings(run: TrainingRun, model: RecommenderModel): { a
   };
 }
 
-export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObject {
+/** A variable the operator's configuration adds to every trainer Job (e.g. MLflow's). */
+export type JobEnvVar = { name: string; value: string } | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
+
+export function trainingJob(run: TrainingRun, model: RecommenderModel, extraEnv: readonly JobEnvVar[] = []): KubeObject {
   const t = model.spec.training ?? {};
   const labels = {
     ...MANAGED_BY,
@@ -89,6 +92,7 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel): KubeObje
                 ...Object.entries(jobEnv).map(([name, value]) => ({ name, value })),
                 { name: TRAINER_ENV.databaseUrl, valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'url' } } },
                 { name: TRAINER_ENV.logLevel, value: 'info' },
+                ...extraEnv,
               ],
               terminationMessagePath: DEFAULT_TERMINATION_MESSAGE_PATH,
               terminationMessagePolicy: 'FallbackToLogsOnError',

@@ -25,7 +25,7 @@ import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type Training
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import { failRefusedRun } from '../policy/refusals.js';
 import { announceForcedRun, endWithoutNewData, liveVersionWithSameData } from './no-new-data.js';
-import { TRAINER_CONTAINER, jobNameFor, trainingJob, trainingSettings } from './training-job.js';
+import { TRAINER_CONTAINER, jobNameFor, trainingJob, trainingSettings, type JobEnvVar } from './training-job.js';
 
 export interface JobObject extends KubeObject {
   status?: {
@@ -60,6 +60,8 @@ export interface TrainingRunDeps {
   log: Logger;
   /** What the operator agrees to run; default: the project's own images. */
   policy?: WorkloadPolicy;
+  /** Added to every trainer Job (the operator's MLflow settings). */
+  trainerEnv?: readonly JobEnvVar[];
   now?: () => Date;
 }
 
@@ -162,7 +164,7 @@ export class TrainingRunController {
 
     let job = this.deps.jobs.get(ns, jobName);
     if (!job) {
-      const desired = trainingJob(run, model);
+      const desired = trainingJob(run, model, this.deps.trainerEnv);
       const refusal = (this.deps.policy ?? DEFAULT_POLICY).check(desired);
       if (refusal) return failRefusedRun(run, status, refusal, cond, this.deps.events, this.now());
       // Decided once, before the run's Job exists (startTime is set with it).

@@ -21,7 +21,23 @@ export const TRAINER_ENV = {
   databaseUrl: 'DATABASE_URL',
   terminationMessagePath: 'TERMINATION_MESSAGE_PATH',
   minRatings: 'MIN_RATINGS',
+  /** MLflow tracking (MLflow's own variable names); unset URI: no tracking. */
+  mlflowTrackingUri: 'MLFLOW_TRACKING_URI',
+  mlflowExperimentName: 'MLFLOW_EXPERIMENT_NAME',
+  mlflowTrackingUsername: 'MLFLOW_TRACKING_USERNAME',
+  mlflowTrackingPassword: 'MLFLOW_TRACKING_PASSWORD',
+  mlflowTrackingToken: 'MLFLOW_TRACKING_TOKEN',
   logLevel: 'LOG_LEVEL',
+} as const;
+
+/**
+ * MLflow credentials the operator passes to trainer Jobs from one Secret (its configuration's,
+ * never a model's): variable → key in that Secret. Each key is optional (basic auth or a token).
+ */
+export const TRAINER_MLFLOW_SECRET_KEYS = {
+  [TRAINER_ENV.mlflowTrackingUsername]: 'username',
+  [TRAINER_ENV.mlflowTrackingPassword]: 'password',
+  [TRAINER_ENV.mlflowTrackingToken]: 'token',
 } as const;
 
 export type TrainerEnvName = (typeof TRAINER_ENV)[keyof typeof TRAINER_ENV];

@@ -9,8 +9,7 @@ import { createPool, describeError, migrate, resolveDatabase } from '@netflicks/
 import { ConfigError, createLogger, type EnvSource, type Logger } from '@netflicks/platform';
 import { loadTrainerConfig, type TrainerConfig } from './config.js';
 import { classifyFailure } from './exit-codes.js';
-import { mlflowConfigFromEnv, type MlflowConfig } from './mlflow.js';
-import { trackVersion } from './mlflow-tracking.js';
+import { mlflowConfigFromEnv, trackVersion, type MlflowConfig } from '@netflicks/mlflow';
 import { logProgress, type ProgressFactory } from './progress.js';
 import { runTrainer } from './trainer.js';
 

@@ -11,9 +11,10 @@ import { importDataset, listModelVersions, promoteModelVersion, rollbackModel, v
 import { createLogger } from '@netflicks/platform';
 import { parseValidationPolicy } from '@netflicks/recsys';
 import type { TrainerSummary } from '@netflicks/contracts';
-import { mirrorFromRegistry, mirrorModelRegistry, runTrainerJob, trainingRunRecord, versionRunUrl, type MlflowOutcome } from '@netflicks/trainer';
+import { mirrorFromRegistry, mirrorModelRegistry, trainingRunRecord, versionRunUrl, type MlflowOutcome } from '@netflicks/mlflow';
+import { runTrainerJob } from '@netflicks/trainer';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { keyValues, mlflowForTests, mlflowGet, type Json } from './mlflow-server.js';
+import { hangingServer, keyValues, mlflowForTests, mlflowGet, type Json } from '../../../packages/mlflow/test/mlflow-server.js';
 
 const silent = createLogger({ component: 'mlflow-test', level: 'silent' });
 // Unique per run: a CI server (or a developer's) keeps what earlier runs registered.
@@ -103,13 +104,10 @@ if (!server) {
     });
 
     test('MLflow slow: a server that never answers costs at most the budget', async () => {
-      const hang = createServer(() => undefined); // accepts connections, never replies
-      await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-      const address = hang.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
+      const hang = await hangingServer();
       try {
         const t0 = Date.now();
-        const result = await mirrorFromRegistry({ trackingUri: `http://127.0.0.1:${port}`, experimentName: MODEL, timeoutMs: 500, retries: 5, budgetMs: 2000 }, db.pool, MODEL, new Map(), silent);
+        const result = await mirrorFromRegistry({ trackingUri: hang.url, experimentName: MODEL, timeoutMs: 500, retries: 5, budgetMs: 2000 }, db.pool, MODEL, new Map(), silent);
         expect(Date.now() - t0).toBeLessThan(4000);
         expect(result.lag).toBe(1);
         expect(result.error).toMatch(/timed out|budget/);

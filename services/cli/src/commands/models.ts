@@ -1,6 +1,7 @@
 /**
  * `netflicks models list|show|validate|promote|rollback|export|prune`: the model registry in
- * PostgreSQL ($DATABASE_URL, else the embedded server).
+ * PostgreSQL ($DATABASE_URL, else the embedded server). With MLFLOW_TRACKING_URI set, MLflow's
+ * registry follows each change (validate, promote, rollback, prune) at once and listings carry each version's MLflow run URL.
  */
 import { resolve } from 'node:path';
 import { Command } from 'commander';
@@ -20,6 +21,8 @@ import {
   validateModelVersion,
   type ModelVersionRecord,
 } from '@netflicks/db';
+import { TRANSITION_MIRROR_BUDGET_MS, budgeted, mirrorModel, mlflowSettingsFromEnv, versionRunUrls, type MirrorOutcome, type MlflowSettings } from '@netflicks/mlflow';
+import { createLogger, type Logger } from '@netflicks/platform';
 import { THRESHOLD_NAMES, decodeModelFile, parseValidationPolicy, writeModelFile } from '@netflicks/recsys';
 import type pg from 'pg';
 import { ReportedFailure } from '../errors.js';
@@ -49,16 +52,47 @@ async function withRegistry<T>(flags: DbFlags, fn: (pool: pg.Pool) => Promise<T>
   }
 }
 
+/** MLflow when MLFLOW_TRACKING_URI is set: each call waits for it at most the transition budget. */
+function mlflowSettings(): MlflowSettings | null {
+  const settings = mlflowSettingsFromEnv(process.env);
+  return settings && budgeted(settings, TRANSITION_MIRROR_BUDGET_MS);
+}
+
+// Warnings go to stderr as JSON lines; stdout stays the command's output.
+const mlflowLog = (): Logger => createLogger({ component: 'netflicks-models', level: 'warn', destination: process.stderr });
+
+/**
+ * After a committed lifecycle change: MLflow's registry follows at once (a failure only warns).
+ * `settings` is read before the change, so a bad MLflow configuration stops the command first.
+ */
+async function mirrorNow(settings: MlflowSettings | null, pool: pg.Pool, model: string): Promise<{ mlflow?: MirrorOutcome }> {
+  return settings ? { mlflow: await mirrorModel(settings, pool, model, mlflowLog()) } : {};
+}
+
+/** Versions with their MLflow run URL when MLflow is configured and reachable (else unchanged). */
+async function withRunUrls(model: string, versions: ModelVersionRecord[]): Promise<Array<ModelVersionRecord & { mlflowRunUrl?: string | null }>> {
+  const settings = mlflowSettings();
+  if (!settings) return versions;
+  try {
+    const urls = await versionRunUrls(settings(model), model);
+    return versions.map((v) => ({ ...v, mlflowRunUrl: urls.get(v.version) ?? null }));
+  } catch (err) {
+    mlflowLog().warn({ err: err instanceof Error ? err.message : String(err), model }, 'MLflow run URLs unavailable');
+    return versions;
+  }
+}
+
 function print(flags: DbFlags, value: unknown, human: () => string): void {
   process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
 
 const metric = (r: ModelVersionRecord, key: string): string => (typeof r.metrics[key] === 'number' ? r.metrics[key].toFixed(4) : '-');
 
-function versionsTable(versions: ModelVersionRecord[]): string {
+function versionsTable(versions: Array<ModelVersionRecord & { mlflowRunUrl?: string | null }>): string {
   if (versions.length === 0) return '(no versions)';
+  const urls = versions.some((v) => v.mlflowRunUrl !== undefined);
   return formatTable(
-    ['version', 'state', 'rmse', 'ndcg@10', 'hitrate@10', 'coverage', 'training run', 'created'],
+    ['version', 'state', 'rmse', 'ndcg@10', 'hitrate@10', 'coverage', 'training run', 'created', ...(urls ? ['mlflow run'] : [])],
     versions.map((v) => [
       `v${v.version}`,
       v.state,
@@ -68,6 +102,7 @@ function versionsTable(versions: ModelVersionRecord[]): string {
       metric(v, 'coverage'),
       v.trainingRun ?? '-',
       v.createdAt.toISOString().replace(/\.\d+Z$/, 'Z'),
+      ...(urls ? [v.mlflowRunUrl ?? '-'] : []),
     ]),
   );
 }
@@ -108,7 +143,7 @@ export function registerModelsCommands(program: Command): void {
                 ),
           );
         } else {
-          const versions = await listModelVersions(pool, model);
+          const versions = await withRunUrls(model, await listModelVersions(pool, model));
           print(flags, versions, () => versionsTable(versions));
         }
       });
@@ -118,7 +153,7 @@ export function registerModelsCommands(program: Command): void {
   addDb(models.command('show <model> [version]').description('one version (number or alias: champion, challenger, latest, previous; default champion)')).action(
     async (model: string, ref: string | undefined, flags: DbFlags) => {
       await withRegistry(flags, async (pool) => {
-        const record = await resolveVersion(pool, model, parseVersionRef(ref ?? 'champion'));
+        const [record] = await withRunUrls(model, [await resolveVersion(pool, model, parseVersionRef(ref ?? 'champion'))]);
         const transitions = await listTransitions(pool, model, { version: record.version });
         print(flags, { ...record, transitions }, () => JSON.stringify({ ...record, transitions }, null, 2));
       });
@@ -141,9 +176,11 @@ export function registerModelsCommands(program: Command): void {
     }
     if (flags.maxRegression !== undefined) settings.maxRegression = flags.maxRegression;
     const policy = parseValidationPolicy(settings);
+    const mlflow = mlflowSettings();
     const result = await withRegistry(flags, async (pool) => {
       const target = await resolveVersion(pool, model, parseVersionRef(ref));
-      return validateModelVersion(pool, model, target.version, policy, { actor: actor() });
+      const validated = await validateModelVersion(pool, model, target.version, policy, { actor: actor() });
+      return { ...validated, ...(await mirrorNow(mlflow, pool, model)) };
     });
     print(flags, result, () =>
       [
@@ -159,9 +196,11 @@ export function registerModelsCommands(program: Command): void {
     .option('--force', 'also promote a candidate that has not passed validation')
     .option('--reason <text>', 'recorded in the audit trail')
     .action(async (model: string, ref: string, flags: DbFlags & { force?: boolean; reason?: string }) => {
+      const mlflow = mlflowSettings();
       const result = await withRegistry(flags, async (pool) => {
         const target = await resolveVersion(pool, model, parseVersionRef(ref));
-        return promoteModelVersion(pool, model, target.version, { actor: actor(), reason: flags.reason, force: flags.force });
+        const promoted = await promoteModelVersion(pool, model, target.version, { actor: actor(), reason: flags.reason, force: flags.force });
+        return { ...promoted, ...(await mirrorNow(mlflow, pool, model)) };
       });
       print(flags, result, () => `${model}: v${result.live.version} is live${result.previous ? ` (v${result.previous} retired)` : ''}`);
     });
@@ -169,7 +208,11 @@ export function registerModelsCommands(program: Command): void {
   addDb(models.command('rollback <model>').description('make the previously live version live again'))
     .option('--reason <text>', 'recorded in the audit trail')
     .action(async (model: string, flags: DbFlags & { reason?: string }) => {
-      const result = await withRegistry(flags, (pool) => rollbackModel(pool, model, { actor: actor(), reason: flags.reason }));
+      const mlflow = mlflowSettings();
+      const result = await withRegistry(flags, async (pool) => ({
+        ...(await rollbackModel(pool, model, { actor: actor(), reason: flags.reason })),
+        ...(await mirrorNow(mlflow, pool, model)),
+      }));
       print(flags, result, () => `${model}: rolled back from v${result.previous} to v${result.live.version}`);
     });
 
@@ -189,8 +232,12 @@ export function registerModelsCommands(program: Command): void {
   addDb(models.command('prune <model>').description('delete versions beyond the newest N (never the live one or the one a rollback returns to)'))
     .requiredOption('--keep <n>', 'versions to keep', positiveInt)
     .action(async (model: string, flags: DbFlags & { keep: number }) => {
-      const deleted = await withRegistry(flags, (pool) => applyRetention(pool, model, flags.keep, { actor: actor() }));
-      print(flags, { model, deleted }, () => (deleted.length ? `${model}: deleted ${deleted.map((v) => `v${v}`).join(', ')}` : `${model}: nothing to delete`));
+      const mlflow = mlflowSettings();
+      const { deleted, ...mirrored } = await withRegistry(flags, async (pool) => ({
+        deleted: await applyRetention(pool, model, flags.keep, { actor: actor() }),
+        ...(await mirrorNow(mlflow, pool, model)),
+      }));
+      print(flags, { model, deleted, ...mirrored }, () => (deleted.length ? `${model}: deleted ${deleted.map((v) => `v${v}`).join(', ')}` : `${model}: nothing to delete`));
     });
 }
 

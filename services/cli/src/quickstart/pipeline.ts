@@ -28,6 +28,7 @@ import { createLogger, type Logger } from '@netflicks/platform';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { fingerprintRatings, parseValidationPolicy, selectRows, type Dataset } from '@netflicks/recsys';
 import { simulate, timeOrder, type EventSink } from '@netflicks/simulator';
+import { mirrorModel, mlflowSettingsFromEnv, trackVersion } from '@netflicks/mlflow';
 import { loadTrainerConfig, runTrainer } from '@netflicks/trainer';
 import type pg from 'pg';
 import type { QuickstartPlan } from './plan.js';
@@ -156,13 +157,24 @@ async function trainAndPromote(flags: QuickstartPlan, pool: pg.Pool, log: Logger
     }
   }
   const cfg = loadTrainerConfig({ MODEL_NAME: flags.model, TRAINING_RUN: `quickstart-${Date.now()}`, SEED: String(flags.seed) });
-  const { summary } = await runTrainer(cfg, { pool, log, progress: (stage) => createProgress(stage) });
+  // With MLFLOW_TRACKING_URI: the run is tracked and MLflow's registry follows (never fatal).
+  const mlflow = mlflowSettingsFromEnv(process.env);
+  const mirror = async (): Promise<void> => {
+    if (mlflow) await mirrorModel(mlflow, pool, flags.model, log);
+  };
+  const result = await runTrainer(cfg, { pool, log, progress: (stage) => createProgress(stage) });
+  const { summary } = result;
   printMetrics(summary);
+  if (mlflow) {
+    const tracked = await trackVersion(mlflow(flags.model), pool, result.record, { lossCurves: result.lossCurves, modelFile: result.artifact.compressed, seed: flags.seed }, log);
+    say(tracked.runUrl ? `MLflow run: ${tracked.runUrl}` : `MLflow: not tracked (${tracked.error ?? 'unknown error'})`);
+  }
   const { verdict, record } = await validateModelVersion(pool, flags.model, summary.version, parseValidationPolicy(QUICKSTART_POLICY), { actor: 'quickstart' });
   say(`validation ${verdict.outcome}: ${verdict.checks.map((c) => `${c.status} ${c.metric}`).join(', ')}`);
   if (verdict.outcome === 'failed') {
     if (live) {
       say(`v${summary.version} rejected; v${live.version} stays live`);
+      await mirror();
       return live.version;
     }
     throw new Error(`the first model did not pass validation: ${verdict.reasons.join('; ')}`);
@@ -170,6 +182,7 @@ async function trainAndPromote(flags: QuickstartPlan, pool: pg.Pool, log: Logger
   // Inconclusive (no fresh rows to compare with the live version on): a quickstart promotes anyway.
   const promoted = await promoteModelVersion(pool, flags.model, record.version, { actor: 'quickstart', force: verdict.outcome !== 'passed', reason: 'quickstart' });
   say(`v${promoted.live.version} is live${promoted.previous ? ` (v${promoted.previous} retired)` : ''}`);
+  await mirror();
   return promoted.live.version;
 }
 

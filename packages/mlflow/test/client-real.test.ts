@@ -4,7 +4,7 @@
  * the batching limits, truncation, key sanitising, artifact bytes through the proxy.
  */
 import { randomUUID } from 'node:crypto';
-import { MlflowError, logTrainingRun, type MlflowConfig, type TrainingRunRecord } from '@netflicks/trainer';
+import { MlflowError, logTrainingRun, type MlflowConfig, type TrainingRunRecord } from '@netflicks/mlflow';
 import { keyValues, mlflowForTests, mlflowGet, type Json } from './mlflow-server.js';
 
 const server = await mlflowForTests('the MLflow client against a real server');

@@ -6,8 +6,8 @@
 import { listModelVersions, loadModelArtifact, type ModelVersionRecord } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
 import type pg from 'pg';
-import { MODEL_ARTIFACT_DIR, TAG, mirrorModelRegistry } from './mlflow-registry.js';
-import { logTrainingRun, runUrl, type MlflowConfig, type TrackedRun, type TrainingRunRecord } from './mlflow.js';
+import { MODEL_ARTIFACT_DIR, TAG, mirrorModelRegistry } from './registry.js';
+import { logTrainingRun, runUrl, type MlflowConfig, type TrackedRun, type TrainingRunRecord } from './client.js';
 
 /** Run-level extras only the training process itself knows. */
 export interface RunExtras {

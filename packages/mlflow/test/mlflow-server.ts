@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,3 +96,19 @@ export async function mlflowGet(server: MlflowServer, endpoint: string, query: R
 
 /** MLflow's [{key, value}] lists as an object. */
 export const keyValues = (list: Array<{ key: string; value: string }> | undefined): Record<string, string> => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
+
+/** A TCP server that accepts connections and never replies (a hung MLflow); close() drops them. */
+export async function hangingServer(): Promise<{ url: string; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => sockets.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}

@@ -7,7 +7,7 @@
  * catches up and running it twice changes nothing.
  */
 import type { ModelVersionRecord } from '@netflicks/db';
-import { MlflowClient, MlflowError, ensureExperiment, isErrorCode, isObject, logTrainingRun, runUrl, str, type MlflowConfig, type TrackedRun, type TrainingRunRecord } from './mlflow.js';
+import { MlflowClient, MlflowError, ensureExperiment, getExperimentId, isErrorCode, isObject, logTrainingRun, runUrl, str, type Json, type MlflowConfig, type TrackedRun, type TrainingRunRecord } from './client.js';
 
 /** The Netflicks aliases MLflow carries too (MLflow aliases are free-form). */
 export const MIRRORED_ALIASES = ['champion', 'challenger'] as const;
@@ -47,6 +47,9 @@ interface MlflowVersion {
 }
 
 const MAX_TAG_VALUE = 5000;
+
+/** `netflicks.state` of a mirrored version that retention deleted from the registry. */
+export const DELETED_STATE = 'deleted';
 
 /** The tags a version carries in MLflow for its Netflicks state. */
 export function versionTags(record: ModelVersionRecord): Record<string, string> {
@@ -195,6 +198,14 @@ export async function mirrorModelRegistry(cfg: MlflowConfig, input: MirrorInput,
     result.versions.set(record.version, mv.version);
   }
 
+  // Versions the registry no longer has (retention pruned them) stay in MLflow, marked deleted.
+  const current = new Set(input.versions.map((v) => v.version));
+  for (const [netflicksVersion, mv] of existing) {
+    if (current.has(netflicksVersion) || mv.tags.get(TAG.state) === DELETED_STATE) continue;
+    await client.send('model-versions/set-tag', { name, version: mv.version, key: TAG.state, value: DELETED_STATE }, { context: `${name} v${netflicksVersion}` });
+    result.changes++;
+  }
+
   for (const [alias, netflicksVersion] of Object.entries(aliasTargets(input.versions))) {
     const target = netflicksVersion === null ? undefined : result.versions.get(netflicksVersion);
     const current = model.aliases.get(alias);
@@ -212,13 +223,37 @@ export async function mirrorModelRegistry(cfg: MlflowConfig, input: MirrorInput,
 /** The MLflow UI address of a version's run (`netflicks models show`); null when MLflow has none. */
 export async function versionRunUrl(cfg: MlflowConfig, modelName: string, version: number): Promise<string | null> {
   const client = new MlflowClient(cfg);
-  let experimentId: string | undefined;
-  try {
-    experimentId = str((await client.get('experiments/get-by-name', { experiment_name: cfg.experimentName })).experiment, 'experiment_id');
-  } catch (err) {
-    if (isErrorCode(err, 'RESOURCE_DOES_NOT_EXIST')) return null;
-    throw err;
-  }
+  const experimentId = await getExperimentId(client, cfg.experimentName);
   const run = experimentId ? await findVersionRun(client, experimentId, modelName, version) : null;
   return run ? runUrl(cfg.trackingUri, run.experimentId, run.runId) : null;
+}
+
+/**
+ * The MLflow UI address of every version's run (`netflicks models list`): one search, newest run
+ * per version (a retried Job's last run wins, as in findVersionRun).
+ */
+export async function findVersionRunUrls(client: MlflowClient, cfg: MlflowConfig, modelName: string): Promise<Map<number, string>> {
+  const urls = new Map<number, string>();
+  const experimentId = await getExperimentId(client, cfg.experimentName);
+  if (!experimentId) return urls;
+  let pageToken: string | undefined;
+  do {
+    const query: Json = {
+      experiment_ids: [experimentId],
+      filter: `tags.\`${TAG.model}\` = '${modelName}' and attributes.status = 'FINISHED'`,
+      order_by: ['attributes.start_time DESC'],
+      max_results: 1000,
+    };
+    if (pageToken) query.page_token = pageToken;
+    const res = await client.send('runs/search', query);
+    for (const run of Array.isArray(res.runs) ? res.runs : []) {
+      const info = isObject(run) ? run.info : undefined;
+      const runId = str(info, 'run_id');
+      const tags = isObject(run) && isObject(run.data) && Array.isArray(run.data.tags) ? run.data.tags : [];
+      const version = Number(str(tags.find((t) => str(t, 'key') === TAG.version), 'value'));
+      if (runId && Number.isInteger(version) && !urls.has(version)) urls.set(version, runUrl(cfg.trackingUri, experimentId, runId));
+    }
+    pageToken = str(res, 'next_page_token') || undefined;
+  } while (pageToken);
+  return urls;
 }

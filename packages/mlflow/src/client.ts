@@ -460,7 +460,8 @@ export function isErrorCode(err: unknown, ...codes: string[]): boolean {
   return err instanceof MlflowError && err.errorCode !== undefined && codes.includes(err.errorCode);
 }
 
-async function getExperimentId(client: MlflowClient, name: string): Promise<string | undefined> {
+/** The experiment's id, or undefined when there is none by that name (a deleted one is an error). */
+export async function getExperimentId(client: MlflowClient, name: string): Promise<string | undefined> {
   const url = `${client.api('experiments/get-by-name')}?${new URLSearchParams({ experiment_name: name })}`;
   let res: Json;
   try {

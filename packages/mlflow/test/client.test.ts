@@ -6,12 +6,12 @@
  * proxy's PUT. Every request is recorded so tests assert the exact calls and bodies. Kept for
  * what a real server cannot be made to do (races, 5xx, timeouts, refused connections) and for
  * the exact requests; what MLflow stores is asserted against the real server in
- * mlflow-client-real.test.ts and mlflow-server.test.ts.
+ * client-real.test.ts and services/trainer/test/mlflow-server.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MlflowError, artifactUploadUrl, logTrainingRun, mlflowConfigFromEnv, sanitiseKey, type MlflowConfig } from '../src/mlflow.js';
+import { MlflowError, artifactUploadUrl, logTrainingRun, mlflowConfigFromEnv, sanitiseKey, type MlflowConfig } from '@netflicks/mlflow';
 
 interface Call {
   method: string;
