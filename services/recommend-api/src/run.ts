@@ -11,6 +11,7 @@ import { createKafka, createLogger, processLifecycle, type Logger, type SignalSo
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
+import { consoleMiddleware } from './console/console-routes.js';
 import { createApp, type ReadinessReport } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
 import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './service-metrics.js';
@@ -174,6 +175,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       modelProblem: () => source.lastError,
       isShuttingDown: () => shuttingDown,
       slowRequestMs: config.SLOW_REQUEST_MS,
+      console: consoleMiddleware({ holder, fresh, pool, logger }),
     });
     const http = await listen(app, { port: config.PORT, host: config.HOST });
     shutdown.register('http server', async () => {

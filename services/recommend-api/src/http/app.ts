@@ -47,6 +47,8 @@ export interface AppDeps {
   isShuttingDown?: () => boolean;
   /** Requests slower than this are logged at warn (default 1000 ms). */
   slowRequestMs?: number;
+  /** Served ahead of the API's routes: the web console (its own paths only). */
+  console?: Koa.Middleware;
 }
 
 interface State {
@@ -64,6 +66,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   app.proxy = false;
   // Koa's own error event would print stacks to stderr; errors are logged by the boundary below.
   app.silent = true;
+  if (deps.console) app.use(deps.console);
   const { metrics, logger } = deps;
   const openapi = JSON.stringify(openApiDocument());
 

@@ -1,0 +1,153 @@
+/**
+ * The console's browser script (an ES module, served as is): fetches the console's JSON and builds
+ * the views with DOM calls (text nodes only, so titles can never inject markup).
+ */
+export const CONSOLE_CLIENT_JS = String.raw`
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+async function getJson(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' } });
+  const body = await res.json().catch(() => ({ message: res.statusText }));
+  if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
+  return body;
+}
+
+function movieLine(m) {
+  return m.title + (m.year ? ' (' + m.year + ')' : '');
+}
+
+function stars(rating) {
+  return rating.toFixed(1) + ' / 5';
+}
+
+let overview = null;
+
+async function loadOverview() {
+  overview = await getJson('/console/api/overview');
+  const m = overview.model;
+  $('model-line').textContent = 'Serving ' + m.name + ' ' + (m.version !== null ? 'v' + m.version : m.label) + ' · ' + overview.users + ' users · ' + overview.movies + ' movies';
+  const select = $('genre');
+  for (const g of overview.genres) select.append(el('option', { value: g }, g));
+  const picks = $('sample-users');
+  for (const id of overview.sampleUsers) {
+    const b = el('button', { type: 'button', class: 'pick', 'aria-label': 'Show user ' + id }, String(id));
+    b.addEventListener('click', () => { $('user-id').value = String(id); showUser(); });
+    picks.append(b);
+  }
+}
+
+function renderRecommendations(recs) {
+  $('strategy-line').textContent = 'Strategy: ' + recs.strategy + '. ' + recs.explanation;
+  const list = $('recommendations');
+  list.replaceChildren();
+  const top = recs.items.length > 0 ? Math.max(...recs.items.map((i) => i.score)) : 1;
+  for (const item of recs.items) {
+    const width = top > 0 ? Math.max(4, Math.round((item.score / top) * 80)) : 4;
+    const li = el('li', {},
+      el('div', { class: 'title' }, movieLine(item)),
+      el('div', { class: 'meta' }, item.genres.join(', ') || 'no genres'),
+      el('div', { class: 'why' }, el('span', { class: 'bar', style: 'width:' + width + 'px', 'aria-hidden': 'true' }), item.why));
+    if (item.because.length > 0) {
+      const because = el('ul', { class: 'because', 'aria-label': 'Because you rated' });
+      for (const b of item.because) because.append(el('li', {}, 'because you rated ' + movieLine(b) + ' ' + stars(b.rating) + ' (similarity ' + b.similarity.toFixed(2) + ')'));
+      li.append(because);
+    }
+    list.append(li);
+  }
+  if (recs.items.length === 0) list.append(el('li', {}, 'Nothing qualifies (try another genre).'));
+}
+
+function renderHistory(history) {
+  const body = $('history').querySelector('tbody');
+  body.replaceChildren();
+  const from = history.source === 'database' ? 'from the database' : 'from the model file (no rating times without a database)';
+  $('history-note').textContent = history.total === 0
+    ? 'No ratings yet.'
+    : history.total + ' rating' + (history.total === 1 ? '' : 's') + ' ' + from + (history.total > history.entries.length ? ', newest ' + history.entries.length + ' shown' : '') + '.';
+  for (const h of history.entries) {
+    const when = h.ratedAt ? new Date(h.ratedAt).toISOString().slice(0, 10) : '—';
+    body.append(el('tr', {},
+      el('td', {}, h.title, h.fresh ? ' ' : '', h.fresh ? el('span', { class: 'badge', title: 'newer than the model: folded in at request time' }, 'new') : ''),
+      el('td', {}, h.year ?? ''),
+      el('td', {}, h.genres.join(', ')),
+      el('td', {}, stars(h.rating)),
+      el('td', {}, when)));
+  }
+}
+
+async function showUser() {
+  const raw = $('user-id').value.trim();
+  const error = $('user-error');
+  error.hidden = true;
+  if (!/^[1-9][0-9]{0,9}$/.test(raw)) {
+    error.textContent = 'A user id is a whole number from 1 up.';
+    error.hidden = false;
+    return;
+  }
+  const genre = $('genre').value;
+  const query = genre ? '?genre=' + encodeURIComponent(genre) : '';
+  try {
+    const [history, recs] = await Promise.all([
+      getJson('/console/api/users/' + raw + '/history'),
+      getJson('/console/api/users/' + raw + '/recommendations' + query),
+    ]);
+    renderHistory(history);
+    renderRecommendations(recs);
+    $('user-result').hidden = false;
+    window.history.replaceState(null, '', '#user/' + raw);
+  } catch (err) {
+    error.textContent = 'Could not load user ' + raw + ': ' + err.message;
+    error.hidden = false;
+  }
+}
+
+function metricsText(metrics) {
+  const names = Object.keys(metrics).sort();
+  return names.length === 0 ? '—' : names.map((n) => n + ' ' + Number(metrics[n]).toFixed(4)).join(', ');
+}
+
+async function showModels() {
+  const data = await getJson('/console/api/models');
+  const body = $('models').querySelector('tbody');
+  body.replaceChildren();
+  if (data.source !== 'registry') {
+    $('models-note').textContent = data.serving
+      ? 'Serving a model file (sha256 ' + data.serving.sha256.slice(0, 12) + '…, loaded ' + data.serving.loadedAt + '); the registry lists versions when the API follows it (MODEL_NAME).'
+      : 'No model is loaded yet.';
+    return;
+  }
+  $('models-note').textContent = data.versions.length + ' version' + (data.versions.length === 1 ? '' : 's') + ' of ' + data.serving.name + '; serving v' + data.serving.version + '.';
+  for (const v of data.versions) {
+    body.append(el('tr', {},
+      el('td', {}, 'v' + v.version, v.version === data.serving.version ? ' (serving)' : ''),
+      el('td', {}, el('span', { class: v.live ? 'badge live' : 'badge' }, v.state)),
+      el('td', {}, v.algorithms.join(', ')),
+      el('td', {}, metricsText(v.metrics)),
+      el('td', {}, v.ratings ?? '—'),
+      el('td', {}, v.createdAt.slice(0, 16).replace('T', ' '))));
+  }
+}
+
+function route() {
+  const hash = location.hash.replace(/^#/, '');
+  const models = hash === 'models';
+  $('view-user').hidden = models;
+  $('view-models').hidden = !models;
+  $(models ? 'nav-user' : 'nav-models').removeAttribute('aria-current');
+  $(models ? 'nav-models' : 'nav-user').setAttribute('aria-current', 'page');
+  if (models) showModels().catch((err) => { $('models-note').textContent = 'Could not load the registry: ' + err.message; });
+  const user = /^user\/([0-9]+)$/.exec(hash);
+  if (user && $('user-id').value !== user[1]) { $('user-id').value = user[1]; showUser(); }
+}
+
+$('user-form').addEventListener('submit', (e) => { e.preventDefault(); showUser(); });
+window.addEventListener('hashchange', route);
+loadOverview().then(route, (err) => { $('model-line').textContent = 'No model: ' + err.message; });
+`;

@@ -1,0 +1,65 @@
+/** The console's page: one document, views switched by the client script (no framework). */
+export const CONSOLE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Netflicks console</title>
+<link rel="stylesheet" href="/console/console.css">
+<script type="module" src="/console/console.js"></script>
+</head>
+<body>
+<header>
+  <h1>Netflicks</h1>
+  <nav aria-label="Views">
+    <a href="#user" id="nav-user">User</a>
+    <a href="#models" id="nav-models">Models</a>
+  </nav>
+  <p id="model-line" class="muted" aria-live="polite">loading the model…</p>
+</header>
+<main>
+  <section id="view-user" aria-labelledby="user-title">
+    <h2 id="user-title">User</h2>
+    <form id="user-form" class="controls">
+      <label for="user-id">User id</label>
+      <input id="user-id" name="user" inputmode="numeric" pattern="[0-9]*" autocomplete="off" required>
+      <label for="genre">Genre</label>
+      <select id="genre" name="genre"><option value="">any genre</option></select>
+      <button type="submit">Show</button>
+    </form>
+    <p class="muted">Pick a user: <span id="sample-users"></span></p>
+    <p id="user-error" class="error" role="alert" hidden></p>
+    <div id="user-result" hidden>
+      <p id="strategy-line" class="strategy"></p>
+      <div class="columns">
+        <section aria-labelledby="recs-title">
+          <h3 id="recs-title">Recommendations</h3>
+          <ol id="recommendations" class="cards"></ol>
+        </section>
+        <section aria-labelledby="history-title">
+          <h3 id="history-title">Rating history</h3>
+          <p id="history-note" class="muted"></p>
+          <div class="table-wrap">
+            <table id="history">
+              <thead><tr><th scope="col">Title</th><th scope="col">Year</th><th scope="col">Genres</th><th scope="col">Rating</th><th scope="col">When</th></tr></thead>
+              <tbody></tbody>
+            </table>
+          </div>
+        </section>
+      </div>
+    </div>
+  </section>
+  <section id="view-models" aria-labelledby="models-title" hidden>
+    <h2 id="models-title">Models</h2>
+    <p id="models-note" class="muted"></p>
+    <div class="table-wrap">
+      <table id="models">
+        <thead><tr><th scope="col">Version</th><th scope="col">State</th><th scope="col">Algorithms</th><th scope="col">Metrics</th><th scope="col">Ratings</th><th scope="col">Trained</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </div>
+  </section>
+</main>
+</body>
+</html>
+`;
