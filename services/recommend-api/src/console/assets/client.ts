@@ -24,7 +24,7 @@ function movieLine(m) {
 }
 
 function stars(rating) {
-  return rating.toFixed(1) + ' / 5';
+  return rating.toFixed(1) + '/5';
 }
 
 let overview = null;
@@ -74,11 +74,11 @@ function renderHistory(history) {
   for (const h of history.entries) {
     const when = h.ratedAt ? new Date(h.ratedAt).toISOString().slice(0, 10) : '—';
     body.append(el('tr', {},
-      el('td', {}, h.title, h.fresh ? ' ' : '', h.fresh ? el('span', { class: 'badge', title: 'newer than the model: folded in at request time' }, 'new') : ''),
-      el('td', {}, h.year ?? ''),
-      el('td', {}, h.genres.join(', ')),
-      el('td', {}, stars(h.rating)),
-      el('td', {}, when)));
+      el('td', { class: 'text' }, h.title, h.fresh ? ' ' : '', h.fresh ? el('span', { class: 'badge', title: 'newer than the model: folded in at request time' }, 'new') : ''),
+      el('td', { class: 'num' }, h.year ?? ''),
+      el('td', { class: 'text' }, h.genres.join(', ')),
+      el('td', { class: 'num' }, stars(h.rating)),
+      el('td', { class: 'num' }, when)));
   }
 }
 
@@ -128,8 +128,8 @@ async function showModels() {
     body.append(el('tr', {},
       el('td', {}, 'v' + v.version, v.version === data.serving.version ? ' (serving)' : ''),
       el('td', {}, el('span', { class: v.live ? 'badge live' : 'badge' }, v.state)),
-      el('td', {}, v.algorithms.join(', ')),
-      el('td', {}, metricsText(v.metrics)),
+      el('td', { class: 'text' }, v.algorithms.join(', ')),
+      el('td', { class: 'text' }, metricsText(v.metrics)),
       el('td', {}, v.ratings ?? '—'),
       el('td', {}, v.createdAt.slice(0, 16).replace('T', ' '))));
   }

@@ -23,14 +23,17 @@ a:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible
 .columns { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1.25rem; }
 @media (max-width: 800px) { .columns { grid-template-columns: minmax(0, 1fr); } }
 .cards { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.6rem; }
-.cards li { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 0.6rem 0.8rem; overflow-wrap: anywhere; }
+.cards > li { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 0.6rem 0.8rem; overflow-wrap: anywhere; }
 .cards .title { font-weight: 600; }
 .cards .meta, .cards .why { color: var(--muted); font-size: 0.9rem; }
 .cards .because { margin: 0.3rem 0 0; padding-left: 1.1rem; font-size: 0.9rem; }
+.cards .because li { margin: 0.1rem 0; }
 .bar { display: inline-block; height: 0.5rem; background: #e08a00; border-radius: 2px; vertical-align: middle; margin-right: 0.3rem; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
-th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
+th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.text { overflow-wrap: break-word; }
+th, td.num { white-space: nowrap; }
 th { font-size: 0.85rem; color: var(--muted); }
 .badge { display: inline-block; padding: 0 0.4rem; border-radius: 3px; background: #e6f4ea; color: #0d5223; font-size: 0.8rem; }
 .badge.live { background: #0d5223; color: #fff; }

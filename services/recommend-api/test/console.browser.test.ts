@@ -1,0 +1,119 @@
+/**
+ * The console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against
+ * the real server with a real model and PostgreSQL: the User view shows a user's history and
+ * explained recommendations, an unknown user is told about the popularity path, the Models view
+ * lists the registry. Screenshots go to test-results/console/ (a CI artefact).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { promoteModelVersion } from '@netflicks/db';
+import { createLogger } from '@netflicks/platform';
+import { describePostgres } from '../../../test/support/postgres.js';
+import { skipOrFail } from '../../../test/support/skip.js';
+import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
+import { registerTestModel, trainTestModel, type TestModel } from './support.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test-results/console');
+const SUITE = 'web console in Chromium';
+const logger = createLogger({ component: 'console-browser-test', level: 'silent' });
+
+async function suite(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    skipOrFail({ suite: SUITE, needs: 'Chromium', enable: 'apt-get install -y chromium', reason: `${CHROMIUM} is missing` });
+    describe.skip(SUITE, () => test.skip('needs chromium', () => {}));
+    return;
+  }
+  await describePostgres(SUITE, (db) => {
+    let model: TestModel;
+    let api: RunningApi;
+    let browser: Browser;
+    let page: Page;
+    let knownUser: number;
+    let userRatings: number;
+
+    beforeAll(async () => {
+      model = await trainTestModel({ seed: 7 });
+      const version = await registerTestModel(db.pool, model);
+      await promoteModelVersion(db.pool, 'movies', version, { actor: 'test', force: true });
+      const r = model.dataset.ratings;
+      knownUser = r.user[0];
+      const movies = model.dataset.movies;
+      await db.pool.query('INSERT INTO movies (id, title, year) SELECT * FROM unnest($1::int[], $2::text[], $3::smallint[])', [
+        movies.map((m) => m.id),
+        movies.map((m) => m.title),
+        movies.map((m) => m.year),
+      ]);
+      await db.pool.query('INSERT INTO users (id, first_seen) VALUES ($1, now())', [knownUser]);
+      const rows = [...Array(r.length).keys()].filter((j) => r.user[j] === knownUser);
+      userRatings = rows.length;
+      await db.pool.query('INSERT INTO ratings (user_id, movie_id, rating, rated_at) SELECT $1, * FROM unnest($2::int[], $3::real[], $4::timestamptz[])', [
+        knownUser,
+        rows.map((j) => r.item[j]),
+        rows.map((j) => r.rating[j]),
+        rows.map((j) => new Date(r.timestamp[j] * 1000)),
+      ]);
+      const config = loadApiConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_NAME: 'movies', DATABASE_URL: db.url });
+      api = await runRecommendApi(config, { logger, exit: () => {}, signalSource: new EventEmitter() as never });
+      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-background-networking'], timeout: 30_000 });
+      page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(10_000);
+      await mkdir(SCREENSHOTS, { recursive: true });
+    }, 120_000);
+    afterAll(async () => {
+      await browser?.close();
+      await api?.stop();
+    });
+
+    test('a user: history and explained recommendations render, with the strategy in words', async () => {
+      await page.goto(`${api.url}/`);
+      expect(page.url()).toBe(`${api.url}/console`);
+      await page.getByText(/^Serving movies v1/).waitFor();
+      await page.getByLabel('User id').fill(String(knownUser));
+      await page.getByRole('button', { name: 'Show', exact: true }).click();
+      await page.locator('#history tbody tr').first().waitFor();
+      expect(await page.locator('#history tbody tr').count()).toBe(userRatings);
+      expect(await page.locator('#history-note').textContent()).toBe(`${userRatings} ratings from the database.`);
+      expect(await page.locator('#strategy-line').textContent()).toMatch(/^Strategy: cf\. Collaborative filtering on \d+ ratings/);
+      const items = page.locator('#recommendations > li');
+      expect(await items.count()).toBe(10);
+      expect(await items.first().locator('.because li').first().textContent()).toMatch(/^because you rated .+ \d\.\d\/5 \(similarity -?\d\.\d\d\)$/);
+      const first = (await (await fetch(`${api.url}/recommend/${knownUser}?k=1`)).json()) as { items: { title: string }[] };
+      expect(await items.first().locator('.title').textContent()).toContain(first.items[0].title);
+      await page.screenshot({ path: `${SCREENSHOTS}/user.png`, fullPage: false });
+    });
+
+    test('an unknown user is told about the popularity path; the genre filter narrows the list', async () => {
+      await page.getByLabel('User id').fill('424242');
+      await page.getByLabel('Genre').selectOption('Drama');
+      await page.getByRole('button', { name: 'Show', exact: true }).click();
+      await page.getByText(/unknown to the model/).waitFor();
+      expect(await page.locator('#history-note').textContent()).toBe('No ratings yet.');
+      const genres = await page.locator('#recommendations > li .meta').allTextContents();
+      expect(genres.length).toBe(10);
+      for (const g of genres) expect(g).toContain('Drama');
+    });
+
+    test('models: the registry versions with the live one', async () => {
+      await page.getByRole('link', { name: 'Models' }).click();
+      await page.locator('#models tbody tr').first().waitFor();
+      expect(await page.locator('#models tbody tr').allTextContents()).toEqual([expect.stringMatching(/^v1 \(serving\)live/)]);
+      await page.screenshot({ path: `${SCREENSHOTS}/models.png` });
+    });
+
+    test('phone width: nothing overflows the viewport', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${api.url}/console#user/${knownUser}`);
+      await page.locator('#recommendations > li').first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: `${SCREENSHOTS}/user-phone.png` });
+    });
+  });
+}
+
+await suite();
