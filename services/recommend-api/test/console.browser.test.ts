@@ -109,7 +109,8 @@ async function suite(): Promise<void> {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${api.url}/console#user/${knownUser}`);
       await page.locator('#recommendations > li').first().waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      // A string: the page's globals are not in this file's (Node) type library.
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
       expect(overflow).toBeLessThanOrEqual(0);
       await page.screenshot({ path: `${SCREENSHOTS}/user-phone.png` });
     });
