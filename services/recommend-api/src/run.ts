@@ -12,6 +12,7 @@ import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
 import { consoleMiddleware } from './console/console-routes.js';
+import { DatabaseRatingWriter, KafkaRatingWriter, type RatingWriter } from './console/rating-writer.js';
 import { createApp, type ReadinessReport } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
 import { createApiMetrics, UserActivityWindow, type ApiMetrics } from './service-metrics.js';
@@ -164,6 +165,14 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       return dbOk ? { ready: true } : { ready: false, reason: 'database unreachable' };
     };
 
+    // The console's ratings: to the ratings topic with Kafka, else through ingest's write to the database.
+    const ratings: RatingWriter | undefined = config.KAFKA_BROKERS
+      ? new KafkaRatingWriter(() => createKafka({ brokers: config.KAFKA_BROKERS as string[], clientId: 'netflicks-recommend-api-console', logger }).producer({ ackTimeoutMs: 5000 }))
+      : pool
+        ? new DatabaseRatingWriter(pool)
+        : undefined;
+    if (ratings) shutdown.register('console ratings', () => ratings.stop());
+
     const app = createApp({
       holder,
       fresh,
@@ -175,7 +184,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       modelProblem: () => source.lastError,
       isShuttingDown: () => shuttingDown,
       slowRequestMs: config.SLOW_REQUEST_MS,
-      console: consoleMiddleware({ holder, fresh, pool, logger }),
+      console: consoleMiddleware({ holder, fresh, pool, logger, ratings }),
     });
     const http = await listen(app, { port: config.PORT, host: config.HOST });
     shutdown.register('http server', async () => {

@@ -165,6 +165,44 @@ await describePostgres('web console', (db) => {
     expect(body.versions).toEqual([expect.objectContaining({ version, state: 'live', live: true, ratings: model.dataset.ratings.length })]);
   });
 
+  test('try it as a new user: five ratings posted through the ingest write path turn popularity into CF', async () => {
+    const user = 9002;
+    const post = (body: unknown, type = 'application/json') =>
+      fetch(`${api.url}/console/api/users/${user}/ratings`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    expect((await get<Recs>(api, `/console/api/users/${user}/recommendations`)).body.strategy).toBe('popularity');
+    const picks = model.dataset.movies.slice(10, 15).map((m) => m.id);
+    for (const [i, movieId] of picks.entries()) {
+      const res = await post({ movieId, rating: 5 - i * 0.5 });
+      expect(res.status).toBe(202);
+      expect(await res.json()).toMatchObject({ userId: user, movieId, rating: 5 - i * 0.5, transport: 'database' });
+    }
+    const { rows } = await db.pool.query<{ movie_id: number; rating: number; topic: string }>(
+      `SELECT r.movie_id, r.rating, p.topic FROM ratings r JOIN processed_events p ON p.event_id = r.event_id WHERE r.user_id = $1 ORDER BY r.movie_id`,
+      [user],
+    );
+    expect(rows.map((r) => [r.movie_id, r.rating])).toEqual(picks.map((m, i) => [m, 5 - i * 0.5]).sort((a, b) => a[0] - b[0]));
+    expect(new Set(rows.map((r) => r.topic))).toEqual(new Set(['netflicks.ratings']));
+    const after = (await get<Recs>(api, `/console/api/users/${user}/recommendations`)).body;
+    expect(after).toMatchObject({ strategy: 'cf', historySize: 5 });
+    for (const item of after.items) expect(picks).not.toContain(item.movieId);
+
+    // Validated like ingest; refusals are 4xx with a message.
+    const half = await post({ movieId: picks[0], rating: 4.3 });
+    expect(half.status).toBe(400);
+    expect(((await half.json()) as { error: string; message: string }).message).toMatch(/rating/);
+    expect((await post({ movieId: 99_999, rating: 4 })).status).toBe(422);
+    expect((await post('{not json')).status).toBe(400);
+    expect((await post({ movieId: picks[0], rating: 4 }, 'text/plain')).status).toBe(415);
+    // 30 writes per address per minute: the window's remaining allowance is used up, then 429.
+    let limited: Response | undefined;
+    for (let i = 0; i < 40 && !limited; i++) {
+      const res = await post('x', 'text/plain');
+      if (res.status === 429) limited = res;
+    }
+    expect(limited?.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await limited?.json()) as { error: string }).error).toBe('rate_limited');
+  });
+
   test('unknown console paths and other methods get the API’s JSON error body', async () => {
     const missing = await get<{ error: string; requestId: string }>(api, '/console/api/nothing');
     expect(missing.status).toBe(404);

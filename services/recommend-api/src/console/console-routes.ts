@@ -19,8 +19,10 @@ import { RouteTable } from '../http/routes.js';
 import { CONSOLE_CLIENT_JS } from './assets/client.js';
 import { CONSOLE_CSS } from './assets/style.js';
 import { CONSOLE_HTML } from './assets/page.js';
-import { explainItems, ratedItems, strategyInWords } from './explain.js';
+import { explainItems, movieRef, ratedItems, strategyInWords } from './explain.js';
 import { readHistory } from './history.js';
+import { WindowRateLimit } from './rate-limit.js';
+import { RatingRejected, ratingEvent, type RatingWriter } from './rating-writer.js';
 
 export interface ConsoleDeps {
   holder: ModelHolder;
@@ -28,11 +30,31 @@ export interface ConsoleDeps {
   /** The API's database, when it has one (history with times, the registry). */
   pool?: pg.Pool;
   logger: Logger;
+  /** Where the page's ratings go (Kafka or the database); none: the page cannot rate. */
+  ratings?: RatingWriter;
+  /** Ratings accepted per client address per minute (default 30). */
+  ratingsPerMinute?: number;
 }
 
 /** Users offered in the picker: the ones with the longest training histories. */
 const SAMPLE_USERS = 12;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const RATINGS_PATH = /^\/console\/api\/users\/([^/]+)\/ratings\/?$/i;
+/** A rating body is a few dozen bytes. */
+const MAX_BODY_BYTES = 1024;
+const BODY_TIMEOUT_MS = 5000;
+
+/** The write path's refusals, whose codes the read-only API does not have. */
+class ConsoleError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
 
 type Handler = (ctx: Koa.Context, params: string[]) => void | Promise<void>;
 
@@ -65,6 +87,8 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
       genres: model.engine.genres,
       minHistory: bundle.hybrid?.params.minHistory ?? null,
       database: deps.pool !== undefined,
+      ratings: deps.ratings?.transport ?? null,
+      popular: model.engine.recommend({ userId: 0, k: 24 }).items.map((i) => movieRef(model, i.movieId)),
       sampleUsers: sampleUsers(model),
     };
   });
@@ -111,6 +135,29 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
     };
   });
 
+  const limit = new WindowRateLimit(deps.ratingsPerMinute ?? 30, 60_000);
+  const postRating = async (ctx: Koa.Context, rawUserId: string): Promise<void> => {
+    const writer = deps.ratings;
+    if (!writer) throw new ApiError(503, 'unavailable', 'this API has neither Kafka nor a database to write ratings to');
+    const userId = parseId(rawUserId, 'user');
+    const wait = limit.take(ctx.request.ip || 'unknown');
+    if (wait !== null) throw new ConsoleError(429, 'rate_limited', `too many ratings from this address; try again in ${wait} s`, { 'retry-after': String(wait) });
+    const body = await readJsonBody(ctx);
+    const movieId = parseId(typeof body.movieId === 'number' ? String(body.movieId) : String(body.movieId ?? ''), 'movie');
+    if (typeof body.rating !== 'number') throw new ApiError(400, 'invalid_parameter', 'rating must be a number from 0.5 to 5 in half stars');
+    const model = deps.holder.current;
+    if (model && model.engine.bundle.items.index(movieId) < 0) throw new ConsoleError(422, 'unknown_movie', `movie ${movieId} is not in the model's catalogue`);
+    const event = ratingEvent(userId, movieId, body.rating);
+    try {
+      await writer.write(event);
+    } catch (err) {
+      if (err instanceof RatingRejected) throw new ConsoleError(err.code === 'unknown_movie' ? 422 : 400, err.code, err.message);
+      throw err;
+    }
+    ctx.status = 202;
+    ctx.body = { eventId: event.eventId, userId, movieId, rating: event.rating, transport: writer.transport };
+  };
+
   return async (ctx, next) => {
     if (ctx.path === '/') {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
@@ -122,18 +169,53 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
     const requestId = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.set('x-request-id', requestId);
     try {
+      const ratings = RATINGS_PATH.exec(ctx.path);
+      if (ratings && ctx.method === 'POST') return await postRating(ctx, decodeURIComponent(ratings[1]));
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError(405, 'method_not_allowed', `${ctx.method.slice(0, 20)} is not allowed here; use GET`, { allow: 'GET, HEAD' });
       const found = routes.match(ctx.path);
       if (!found) throw new ApiError(404, 'not_found', `no console page or endpoint at ${ctx.path.slice(0, 200)}`);
       await found.handler(ctx, found.params);
     } catch (err) {
-      const apiError = err instanceof ApiError ? err : null;
+      const apiError = err instanceof ApiError || err instanceof ConsoleError ? err : null;
       if (!apiError) deps.logger.error({ err, requestId, url: ctx.url.slice(0, 300) }, 'console request failed');
       ctx.status = apiError?.status ?? 500;
       for (const [name, value] of Object.entries(apiError?.headers ?? {})) ctx.set(name, value);
       ctx.body = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
     }
   };
+}
+
+async function readJsonBody(ctx: Koa.Context): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(ctx.get('content-type'))) throw new ConsoleError(415, 'unsupported_media_type', 'send the rating as application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ApiError(408, 'request_timeout', 'the request body did not arrive in time')), BODY_TIMEOUT_MS);
+    ctx.req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        clearTimeout(timer);
+        ctx.req.destroy();
+        reject(new ConsoleError(413, 'payload_too_large', `the body is limited to ${MAX_BODY_BYTES} bytes`));
+      } else chunks.push(chunk);
+    });
+    ctx.req.on('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ctx.req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ApiError(400, 'invalid_parameter', 'the body is not JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ApiError(400, 'invalid_parameter', 'the body must be a JSON object {"movieId", "rating"}');
+  return value as Record<string, unknown>;
 }
 
 function sampleUsers(model: ServingModel): number[] {
