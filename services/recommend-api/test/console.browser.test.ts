@@ -105,6 +105,23 @@ async function suite(): Promise<void> {
       await page.screenshot({ path: `${SCREENSHOTS}/models.png` });
     });
 
+    test('try it as a new user: rating five movies turns the popularity list into CF, without retraining', async () => {
+      await page.getByRole('link', { name: 'Try it as a new user' }).click();
+      await page.locator('#try-strategy', { hasText: /^Strategy: popularity\./ }).waitFor();
+      const before = await page.locator('#try-recommendations > li .title').allTextContents();
+      const selects = page.locator('#rate-list select');
+      for (let i = 0; i < 5; i++) {
+        await selects.nth(i).selectOption(i % 2 === 0 ? '5' : '4.5');
+        // Each rating is visible before the next: content after the first, CF from the fifth.
+        await page.locator('#try-strategy', { hasText: i === 4 ? /^Strategy: cf\. Collaborative filtering on 5 ratings/ : `Only ${i + 1} rating` }).waitFor({ timeout: 15_000 });
+      }
+      const after = await page.locator('#try-recommendations > li .title').allTextContents();
+      expect(after).toHaveLength(10);
+      expect(after).not.toEqual(before);
+      expect(await page.locator('#try-recommendations .because li').count()).toBeGreaterThan(0);
+      await page.screenshot({ path: `${SCREENSHOTS}/try.png` });
+    }, 60_000);
+
     test('phone width: nothing overflows the viewport', async () => {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${api.url}/console#user/${knownUser}`);

@@ -43,9 +43,9 @@ async function loadOverview() {
   }
 }
 
-function renderRecommendations(recs) {
-  $('strategy-line').textContent = 'Strategy: ' + recs.strategy + '. ' + recs.explanation;
-  const list = $('recommendations');
+function renderRecommendations(recs, listId, strategyId) {
+  $(strategyId || 'strategy-line').textContent = 'Strategy: ' + recs.strategy + '. ' + recs.explanation;
+  const list = $(listId || 'recommendations');
   list.replaceChildren();
   const top = recs.items.length > 0 ? Math.max(...recs.items.map((i) => i.score)) : 1;
   for (const item of recs.items) {
@@ -135,13 +135,76 @@ async function showModels() {
   }
 }
 
+// A fresh id per page load, far above the ids datasets use.
+const tryUser = 2000000000 + Math.floor(Math.random() * 100000000);
+const tryRated = new Map();
+
+async function refreshTry(expected) {
+  // Fresh ratings are cached briefly by the API: poll until the list reflects them (or give up).
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const recs = await getJson('/console/api/users/' + tryUser + '/recommendations');
+    if (recs.historySize >= expected || Date.now() > deadline) {
+      renderRecommendations(recs, 'try-recommendations', 'try-strategy');
+      if (recs.historySize < expected) $('try-strategy').textContent += ' (your latest rating is not visible yet: is ingest running?)';
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+async function rate(movieId, rating) {
+  const error = $('try-error');
+  error.hidden = true;
+  try {
+    const res = await fetch('/console/api/users/' + tryUser + '/ratings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ movieId, rating }),
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
+    tryRated.set(movieId, rating);
+    await refreshTry(tryRated.size);
+  } catch (err) {
+    error.textContent = 'Could not rate: ' + err.message;
+    error.hidden = false;
+  }
+}
+
+let tryReady = false;
+function setUpTry() {
+  if (tryReady || !overview) return;
+  tryReady = true;
+  $('try-user').textContent = String(tryUser);
+  $('try-min').textContent = String(overview.minHistory ?? 5);
+  $('try-transport').textContent = overview.ratings === 'kafka'
+    ? 'Ratings go to Kafka; ingest writes them to the database.'
+    : overview.ratings === 'database' ? 'Ratings go to the database through the ingest write path.' : 'This API cannot store ratings (no Kafka or database).';
+  const list = $('rate-list');
+  for (const m of overview.popular) {
+    const id = 'rate-' + m.movieId;
+    const select = el('select', { id, 'aria-label': 'Rate ' + movieLine(m) }, el('option', { value: '' }, 'not rated'));
+    for (let r = 5; r >= 0.5; r -= 0.5) select.append(el('option', { value: String(r) }, r.toFixed(1) + '/5'));
+    select.disabled = overview.ratings === null;
+    select.addEventListener('change', () => { if (select.value) rate(m.movieId, Number(select.value)); });
+    list.append(el('li', {}, el('div', { class: 'title' }, movieLine(m)), el('div', { class: 'meta' }, m.genres.join(', ')), select));
+  }
+  refreshTry(0).catch((err) => { $('try-strategy').textContent = err.message; });
+}
+
+const VIEWS = ['user', 'try', 'models'];
+
 function route() {
   const hash = location.hash.replace(/^#/, '');
-  const models = hash === 'models';
-  $('view-user').hidden = models;
-  $('view-models').hidden = !models;
-  $(models ? 'nav-user' : 'nav-models').removeAttribute('aria-current');
-  $(models ? 'nav-models' : 'nav-user').setAttribute('aria-current', 'page');
+  const view = VIEWS.includes(hash) ? hash : 'user';
+  for (const v of VIEWS) {
+    $('view-' + v).hidden = v !== view;
+    if (v === view) $('nav-' + v).setAttribute('aria-current', 'page');
+    else $('nav-' + v).removeAttribute('aria-current');
+  }
+  const models = view === 'models';
+  if (view === 'try') setUpTry();
   if (models) showModels().catch((err) => { $('models-note').textContent = 'Could not load the registry: ' + err.message; });
   const user = /^user\/([0-9]+)$/.exec(hash);
   if (user && $('user-id').value !== user[1]) { $('user-id').value = user[1]; showUser(); }

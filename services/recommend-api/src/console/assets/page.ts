@@ -13,6 +13,7 @@ export const CONSOLE_HTML = `<!doctype html>
   <h1>Netflicks</h1>
   <nav aria-label="Views">
     <a href="#user" id="nav-user">User</a>
+    <a href="#try" id="nav-try">Try it as a new user</a>
     <a href="#models" id="nav-models">Models</a>
   </nav>
   <p id="model-line" class="muted" aria-live="polite">loading the model…</p>
@@ -47,6 +48,23 @@ export const CONSOLE_HTML = `<!doctype html>
           </div>
         </section>
       </div>
+    </div>
+  </section>
+  <section id="view-try" aria-labelledby="try-title" hidden>
+    <h2 id="try-title">Try it as a new user</h2>
+    <p>Rate a few movies: each rating is written as a rating event, and the list below is recomputed from your ratings without retraining (content-based after one rating, collaborative filtering by fold-in after <span id="try-min">5</span>).</p>
+    <p class="muted">You are user <strong id="try-user"></strong>. <span id="try-transport"></span></p>
+    <p id="try-error" class="error" role="alert" hidden></p>
+    <div class="columns">
+      <section aria-labelledby="rate-title">
+        <h3 id="rate-title">Rate movies</h3>
+        <ul id="rate-list" class="cards"></ul>
+      </section>
+      <section aria-labelledby="try-recs-title">
+        <h3 id="try-recs-title">Your recommendations</h3>
+        <p id="try-strategy" class="strategy" aria-live="polite"></p>
+        <ol id="try-recommendations" class="cards"></ol>
+      </section>
     </div>
   </section>
   <section id="view-models" aria-labelledby="models-title" hidden>
