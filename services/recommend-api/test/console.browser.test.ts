@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { EventEmitter } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { promoteModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
@@ -21,6 +22,23 @@ const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test-results/console');
 const SUITE = 'web console in Chromium';
 const logger = createLogger({ component: 'console-browser-test', level: 'silent' });
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[] }[];
+}
+
+/** axe-core's serious and critical violations on the page as it is now. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate<AxeViolation[]>('axe.run(document).then((r) => r.violations)');
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+}
 
 async function suite(): Promise<void> {
   if (!existsSync(CHROMIUM)) {
@@ -121,6 +139,14 @@ async function suite(): Promise<void> {
       expect(await page.locator('#try-recommendations .because li').count()).toBeGreaterThan(0);
       await page.screenshot({ path: `${SCREENSHOTS}/try.png` });
     }, 60_000);
+
+    test('accessibility: axe-core finds no serious or critical violations in any view', async () => {
+      for (const view of [`#user/${knownUser}`, '#try', '#models']) {
+        await page.goto(`${api.url}/console${view}`);
+        await page.locator(view === '#models' ? '#models tbody tr' : view === '#try' ? '#try-recommendations > li' : '#recommendations > li').first().waitFor();
+        expect({ view, violations: await seriousViolations(page) }).toEqual({ view, violations: [] });
+      }
+    });
 
     test('phone width: nothing overflows the viewport', async () => {
       await page.setViewportSize({ width: 390, height: 844 });
