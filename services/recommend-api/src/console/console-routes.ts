@@ -218,12 +218,19 @@ async function readJsonBody(ctx: Koa.Context): Promise<Record<string, unknown>> 
   return value as Record<string, unknown>;
 }
 
+/** Per model: sorting every user's history size is done once, not per page load. */
+const samples = new WeakMap<ServingModel, number[]>();
+
 function sampleUsers(model: ServingModel): number[] {
+  const known = samples.get(model);
+  if (known) return known;
   const { users, history } = model.engine.bundle;
   const sizes: [number, number][] = [];
   for (let u = 0; u < users.size; u++) sizes.push([history.indptr[u + 1] - history.indptr[u], u]);
   sizes.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-  return sizes.slice(0, SAMPLE_USERS).map(([, u]) => users.id(u));
+  const picked = sizes.slice(0, SAMPLE_USERS).map(([, u]) => users.id(u));
+  samples.set(model, picked);
+  return picked;
 }
 
 function versionView(v: ModelVersionRecord) {
