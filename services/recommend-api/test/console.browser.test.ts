@@ -105,6 +105,22 @@ async function suite(): Promise<void> {
       await page.screenshot({ path: `${SCREENSHOTS}/user.png`, fullPage: false });
     });
 
+    test('a movie: details and similar movies, opened from a recommendation', async () => {
+      const link = page.locator('#recommendations > li .title a').first();
+      const title = (await link.textContent()) ?? '';
+      await link.click();
+      await page.locator('#movie-title', { hasText: title }).waitFor();
+      const movieId = Number(/#movie\/(\d+)$/.exec(page.url())?.[1]);
+      const similar = (await (await fetch(`${api.url}/similar/${movieId}?k=10`)).json()) as { items: { title: string }[] };
+      await page.locator('#similar > li').first().waitFor();
+      const shown = await page.locator('#similar > li .title').allTextContents();
+      expect(shown.map((t) => t.replace(/ \(\d{4}\)$/, ''))).toEqual(similar.items.map((i) => i.title));
+      expect(await page.locator('#movie-details').textContent()).toMatch(/ · \d+ ratings? in training · popularity rank \d+ of 300$/);
+      await page.screenshot({ path: `${SCREENSHOTS}/movie.png` });
+      await page.goBack();
+      await page.locator('#recommendations > li').first().waitFor();
+    });
+
     test('an unknown user is told about the popularity path; the genre filter narrows the list', async () => {
       await page.getByLabel('User id').fill('424242');
       await page.getByLabel('Genre').selectOption('Drama');
@@ -141,9 +157,15 @@ async function suite(): Promise<void> {
     }, 60_000);
 
     test('accessibility: axe-core finds no serious or critical violations in any view', async () => {
-      for (const view of [`#user/${knownUser}`, '#try', '#models']) {
+      const ready: Record<string, string> = {
+        [`#user/${knownUser}`]: '#recommendations > li',
+        '#try': '#try-recommendations > li',
+        '#movie/1': '#similar > li',
+        '#models': '#models tbody tr',
+      };
+      for (const [view, selector] of Object.entries(ready)) {
         await page.goto(`${api.url}/console${view}`);
-        await page.locator(view === '#models' ? '#models tbody tr' : view === '#try' ? '#try-recommendations > li' : '#recommendations > li').first().waitFor();
+        await page.locator(selector).first().waitFor();
         expect({ view, violations: await seriousViolations(page) }).toEqual({ view, violations: [] });
       }
     });

@@ -23,6 +23,10 @@ function movieLine(m) {
   return m.title + (m.year ? ' (' + m.year + ')' : '');
 }
 
+function movieLink(m) {
+  return el('a', { href: '#movie/' + m.movieId }, movieLine(m));
+}
+
 function stars(rating) {
   return rating.toFixed(1) + '/5';
 }
@@ -51,7 +55,7 @@ function renderRecommendations(recs, listId, strategyId) {
   for (const item of recs.items) {
     const width = top > 0 ? Math.max(4, Math.round((item.score / top) * 80)) : 4;
     const li = el('li', {},
-      el('div', { class: 'title' }, movieLine(item)),
+      el('div', { class: 'title' }, movieLink(item)),
       el('div', { class: 'meta' }, item.genres.join(', ') || 'no genres'),
       el('div', { class: 'why' }, el('span', { class: 'bar', style: 'width:' + width + 'px', 'aria-hidden': 'true' }), item.why));
     if (item.because.length > 0) {
@@ -74,7 +78,7 @@ function renderHistory(history) {
   for (const h of history.entries) {
     const when = h.ratedAt ? new Date(h.ratedAt).toISOString().slice(0, 10) : '—';
     body.append(el('tr', {},
-      el('td', { class: 'text' }, h.title, h.fresh ? ' ' : '', h.fresh ? el('span', { class: 'badge', title: 'newer than the model: folded in at request time' }, 'new') : ''),
+      el('td', { class: 'text' }, movieLink({ movieId: h.movieId, title: h.title, year: null }), h.fresh ? ' ' : '', h.fresh ? el('span', { class: 'badge', title: 'newer than the model: folded in at request time' }, 'new') : ''),
       el('td', { class: 'num' }, h.year ?? ''),
       el('td', { class: 'text' }, h.genres.join(', ')),
       el('td', { class: 'num' }, stars(h.rating)),
@@ -193,16 +197,39 @@ function setUpTry() {
   refreshTry(0).catch((err) => { $('try-strategy').textContent = err.message; });
 }
 
-const VIEWS = ['user', 'try', 'models'];
+async function showMovie(movieId) {
+  const error = $('movie-error');
+  error.hidden = true;
+  try {
+    const [movie, similar] = await Promise.all([getJson('/movies/' + movieId), getJson('/similar/' + movieId + '?k=10')]);
+    $('movie-title').textContent = movieLine(movie);
+    $('movie-details').textContent = (movie.genres.join(', ') || 'no genres') + ' · ' + movie.ratings + ' rating' + (movie.ratings === 1 ? '' : 's') + ' in training · popularity rank ' + movie.popularityRank + ' of ' + overview.movies;
+    $('similar-note').textContent = similar.strategy === 'cf'
+      ? 'By collaborative filtering: cosine of the movies\' factors (1 = liked by the same people).'
+      : 'By metadata (genres, tags): this movie has no ratings in training.';
+    const list = $('similar');
+    list.replaceChildren();
+    for (const s of similar.items) list.append(el('li', {}, el('div', { class: 'title' }, movieLink(s)), el('div', { class: 'meta' }, s.genres.join(', ') + ' · similarity ' + s.score.toFixed(2))));
+  } catch (err) {
+    error.textContent = 'Could not load movie ' + movieId + ': ' + err.message;
+    error.hidden = false;
+  }
+}
+
+const VIEWS = ['user', 'try', 'movie', 'models'];
 
 function route() {
   const hash = location.hash.replace(/^#/, '');
-  const view = VIEWS.includes(hash) ? hash : 'user';
+  const movie = /^movie\/([0-9]+)$/.exec(hash);
+  const view = movie ? 'movie' : VIEWS.includes(hash) ? hash : 'user';
   for (const v of VIEWS) {
     $('view-' + v).hidden = v !== view;
-    if (v === view) $('nav-' + v).setAttribute('aria-current', 'page');
-    else $('nav-' + v).removeAttribute('aria-current');
+    const nav = $('nav-' + v);
+    if (!nav) continue;
+    if (v === view) nav.setAttribute('aria-current', 'page');
+    else nav.removeAttribute('aria-current');
   }
+  if (movie) showMovie(movie[1]);
   const models = view === 'models';
   if (view === 'try') setUpTry();
   if (models) showModels().catch((err) => { $('models-note').textContent = 'Could not load the registry: ' + err.message; });

@@ -67,6 +67,14 @@ export const CONSOLE_HTML = `<!doctype html>
       </section>
     </div>
   </section>
+  <section id="view-movie" aria-labelledby="movie-title" hidden>
+    <h2 id="movie-title">Movie</h2>
+    <p id="movie-details"></p>
+    <p id="movie-error" class="error" role="alert" hidden></p>
+    <h3>Similar movies</h3>
+    <p id="similar-note" class="muted"></p>
+    <ol id="similar" class="cards"></ol>
+  </section>
   <section id="view-models" aria-labelledby="models-title" hidden>
     <h2 id="models-title">Models</h2>
     <p id="models-note" class="muted"></p>
