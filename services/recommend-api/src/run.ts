@@ -184,7 +184,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       modelProblem: () => source.lastError,
       isShuttingDown: () => shuttingDown,
       slowRequestMs: config.SLOW_REQUEST_MS,
-      console: consoleMiddleware({ holder, fresh, pool, logger, ratings }),
+      console: consoleMiddleware({ holder, fresh, pool, logger, ratings, metrics }),
     });
     const http = await listen(app, { port: config.PORT, host: config.HOST });
     shutdown.register('http server', async () => {

@@ -139,6 +139,19 @@ async function suite(): Promise<void> {
       await page.screenshot({ path: `${SCREENSHOTS}/models.png` });
     });
 
+    test('service: routes with request counts and percentiles from the process metrics, and a rate chart', async () => {
+      await page.getByRole('link', { name: 'Service' }).click();
+      const recommendRow = page.locator('#routes tbody tr', { hasText: '/recommend/:userId' });
+      await recommendRow.waitFor();
+      for (let i = 0; i < 20; i++) await fetch(`${api.url}/recommend/${knownUser}`);
+      // Two polls after the burst: a rate is shown and the chart has a line.
+      await page.locator('#rate-chart polyline').waitFor({ timeout: 10_000 });
+      const cells = await recommendRow.locator('td').allTextContents();
+      expect(Number(cells[1])).toBeGreaterThanOrEqual(21);
+      expect(cells[3]).toMatch(/^\d+\.\d+ ms$/);
+      await page.screenshot({ path: `${SCREENSHOTS}/service.png` });
+    });
+
     test('try it as a new user: rating five movies turns the popularity list into CF, without retraining', async () => {
       await page.getByRole('link', { name: 'Try it as a new user' }).click();
       await page.locator('#try-strategy', { hasText: /^Strategy: popularity\./ }).waitFor();
@@ -162,6 +175,7 @@ async function suite(): Promise<void> {
         '#try': '#try-recommendations > li',
         '#movie/1': '#similar > li',
         '#models': '#models tbody tr',
+        '#service': '#routes tbody tr',
       };
       for (const [view, selector] of Object.entries(ready)) {
         await page.goto(`${api.url}/console${view}`);

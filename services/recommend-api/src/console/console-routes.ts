@@ -21,6 +21,8 @@ import { CONSOLE_CSS } from './assets/style.js';
 import { CONSOLE_HTML } from './assets/page.js';
 import { explainItems, movieRef, ratedItems, strategyInWords } from './explain.js';
 import { readHistory } from './history.js';
+import { serviceStats } from './service-stats.js';
+import type { ApiMetrics } from '../service-metrics.js';
 import { WindowRateLimit } from './rate-limit.js';
 import { RatingRejected, ratingEvent, type RatingWriter } from './rating-writer.js';
 
@@ -30,6 +32,8 @@ export interface ConsoleDeps {
   /** The API's database, when it has one (history with times, the registry). */
   pool?: pg.Pool;
   logger: Logger;
+  /** The process's own metrics, for the Service view. */
+  metrics?: ApiMetrics;
   /** Where the page's ratings go (Kafka or the database); none: the page cannot rate. */
   ratings?: RatingWriter;
   /** Ratings accepted per client address per minute (default 30). */
@@ -133,6 +137,12 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
       serving: model ? { name: model.identity.name, version: model.identity.version, label: model.versionLabel, sha256: model.identity.sha256, loadedAt: model.loadedAt.toISOString() } : null,
       versions,
     };
+  });
+
+  routes.add('/console/api/service', async (ctx) => {
+    if (!deps.metrics) throw new ApiError(404, 'not_found', 'this API was started without its metrics');
+    ctx.set('cache-control', 'no-store');
+    ctx.body = await serviceStats(deps.metrics);
   });
 
   const limit = new WindowRateLimit(deps.ratingsPerMinute ?? 30, 60_000);

@@ -216,7 +216,84 @@ async function showMovie(movieId) {
   }
 }
 
-const VIEWS = ['user', 'try', 'movie', 'models'];
+const SVG = 'http://www.w3.org/2000/svg';
+const rates = [];
+let lastStats = null;
+let serviceTimer = null;
+
+function ms(seconds) {
+  return seconds === null ? '—' : (seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1) + ' ms';
+}
+
+function drawRates() {
+  const svg = $('rate-chart');
+  svg.replaceChildren();
+  const w = 600, h = 120, pad = 4;
+  const top = Math.max(1, ...rates);
+  const axis = document.createElementNS(SVG, 'text');
+  axis.setAttribute('x', '6');
+  axis.setAttribute('y', '14');
+  axis.setAttribute('font-size', '12');
+  axis.setAttribute('fill', '#565661');
+  axis.textContent = 'max ' + top.toFixed(1) + '/s';
+  svg.append(axis);
+  if (rates.length < 2) return;
+  const points = rates.map((r, i) => (pad + (i * (w - 2 * pad)) / 59).toFixed(1) + ',' + (h - pad - (r / top) * (h - 2 * pad - 16)).toFixed(1));
+  const line = document.createElementNS(SVG, 'polyline');
+  line.setAttribute('points', points.join(' '));
+  line.setAttribute('fill', 'none');
+  line.setAttribute('stroke', '#b00020');
+  line.setAttribute('stroke-width', '2');
+  svg.append(line);
+}
+
+async function pollService() {
+  const stats = await getJson('/console/api/service');
+  const perRoute = new Map();
+  if (lastStats) {
+    const dt = (Date.parse(stats.at) - Date.parse(lastStats.at)) / 1000;
+    const before = new Map(lastStats.routes.map((r) => [r.route, r.requests]));
+    let total = 0;
+    for (const r of stats.routes) {
+      const rate = dt > 0 ? (r.requests - (before.get(r.route) || 0)) / dt : 0;
+      perRoute.set(r.route, rate);
+      total += rate;
+    }
+    rates.push(total);
+    if (rates.length > 60) rates.shift();
+  }
+  lastStats = stats;
+  const served = stats.served.map((s) => s.strategy + ' ' + s.lists).join(', ') || 'none yet';
+  $('service-summary').textContent = 'Up ' + stats.uptimeSeconds + ' s · memory ' + (stats.rssBytes / 1048576).toFixed(0) + ' MiB · lists served by strategy: ' + served
+    + ' · model loads ' + stats.modelLoads.count + (stats.modelLoads.meanSeconds !== null ? ' (mean ' + ms(stats.modelLoads.meanSeconds) + ')' : '');
+  const body = $('routes').querySelector('tbody');
+  body.replaceChildren();
+  for (const r of stats.routes) {
+    const rate = perRoute.get(r.route);
+    body.append(el('tr', {},
+      el('td', { class: 'text' }, r.route),
+      el('td', { class: 'num' }, r.requests),
+      el('td', { class: 'num' }, rate === undefined ? '…' : rate.toFixed(2)),
+      el('td', { class: 'num' }, ms(r.p50)),
+      el('td', { class: 'num' }, ms(r.p95)),
+      el('td', { class: 'num' }, ms(r.p99)),
+      el('td', { class: 'num' }, r.errors5xx)));
+  }
+  drawRates();
+}
+
+function showService(on) {
+  if (on && serviceTimer === null) {
+    const tick = () => pollService().catch((err) => { $('service-note').textContent = 'Could not read the metrics: ' + err.message; });
+    tick();
+    serviceTimer = setInterval(tick, 2000);
+  } else if (!on && serviceTimer !== null) {
+    clearInterval(serviceTimer);
+    serviceTimer = null;
+  }
+}
+
+const VIEWS = ['user', 'try', 'movie', 'models', 'service'];
 
 function route() {
   const hash = location.hash.replace(/^#/, '');
@@ -230,6 +307,7 @@ function route() {
     else nav.removeAttribute('aria-current');
   }
   if (movie) showMovie(movie[1]);
+  showService(view === 'service');
   const models = view === 'models';
   if (view === 'try') setUpTry();
   if (models) showModels().catch((err) => { $('models-note').textContent = 'Could not load the registry: ' + err.message; });

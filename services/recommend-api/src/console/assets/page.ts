@@ -15,6 +15,7 @@ export const CONSOLE_HTML = `<!doctype html>
     <a href="#user" id="nav-user">User</a>
     <a href="#try" id="nav-try">Try it as a new user</a>
     <a href="#models" id="nav-models">Models</a>
+    <a href="#service" id="nav-service">Service</a>
   </nav>
   <p id="model-line" class="muted" aria-live="polite">loading the model…</p>
 </header>
@@ -74,6 +75,21 @@ export const CONSOLE_HTML = `<!doctype html>
     <h3>Similar movies</h3>
     <p id="similar-note" class="muted"></p>
     <ol id="similar" class="cards"></ol>
+  </section>
+  <section id="view-service" aria-labelledby="service-title" hidden>
+    <h2 id="service-title">Service</h2>
+    <p id="service-note" class="muted">From this process's own metrics, refreshed every 2 s while this view is open.</p>
+    <p id="service-summary"></p>
+    <figure>
+      <svg id="rate-chart" width="600" height="120" viewBox="0 0 600 120" role="img" aria-labelledby="rate-caption"></svg>
+      <figcaption id="rate-caption" class="muted">Requests per second, all routes, last 2 minutes</figcaption>
+    </figure>
+    <div class="table-wrap">
+      <table id="routes">
+        <thead><tr><th scope="col">Route</th><th scope="col">Requests</th><th scope="col">Per second</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">p99</th><th scope="col">5xx</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </div>
   </section>
   <section id="view-models" aria-labelledby="models-title" hidden>
     <h2 id="models-title">Models</h2>

@@ -29,6 +29,8 @@ a:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible
 .cards .because { margin: 0.3rem 0 0; padding-left: 1.1rem; font-size: 0.9rem; }
 .cards .because li { margin: 0.1rem 0; }
 #rate-list select { margin-top: 0.3rem; }
+#rate-chart { max-width: 100%; height: auto; background: var(--card); border: 1px solid var(--line); }
+figure { margin: 0.5rem 0 1rem; }
 .bar { display: inline-block; height: 0.5rem; background: #e08a00; border-radius: 2px; vertical-align: middle; margin-right: 0.3rem; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
