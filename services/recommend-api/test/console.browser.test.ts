@@ -152,6 +152,17 @@ async function suite(): Promise<void> {
       await page.screenshot({ path: `${SCREENSHOTS}/service.png` });
     });
 
+    test('API docs: /docs renders the OpenAPI document, every operation with its parameters', async () => {
+      await page.goto(`${api.url}/docs`);
+      expect(page.url()).toBe(`${api.url}/console#docs`);
+      const recommend = page.getByRole('region', { name: 'GET /recommend/{userId}' });
+      await recommend.waitFor();
+      expect(await recommend.locator('tbody tr td:first-child').allTextContents()).toEqual(['userId', 'k', 'genre', 'exclude_seen']);
+      const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, object> };
+      const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+      expect(await page.locator('#docs section.op').count()).toBe(operations);
+    });
+
     test('try it as a new user: rating five movies turns the popularity list into CF, without retraining', async () => {
       await page.getByRole('link', { name: 'Try it as a new user' }).click();
       await page.locator('#try-strategy', { hasText: /^Strategy: popularity\./ }).waitFor();
@@ -176,6 +187,7 @@ async function suite(): Promise<void> {
         '#movie/1': '#similar > li',
         '#models': '#models tbody tr',
         '#service': '#routes tbody tr',
+        '#docs': '#docs section.op',
       };
       for (const [view, selector] of Object.entries(ready)) {
         await page.goto(`${api.url}/console${view}`);

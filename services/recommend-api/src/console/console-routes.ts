@@ -1,5 +1,6 @@
 /**
- * The web console, served by the API: the page and its assets at `/console` (`/` redirects there)
+ * The web console, served by the API: the page and its assets at `/console` (`/` redirects there,
+ * `/docs` to its rendering of the OpenAPI document)
  * and the JSON it reads under `/console/api/`. A Koa middleware placed before the API's own, so
  * the API's hot path is untouched; it answers its own paths (GET/HEAD) and passes everything else
  * on. Errors get the API's `{ error, message, requestId }` body.
@@ -169,9 +170,10 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
   };
 
   return async (ctx, next) => {
-    if (ctx.path === '/') {
+    const home = ctx.path === '/' ? '/console' : ctx.path === '/docs' ? '/console#docs' : null;
+    if (home) {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-      ctx.redirect('/console');
+      ctx.redirect(home);
       return;
     }
     if (!/^\/console(\/|$)/i.test(ctx.path)) return next();

@@ -293,7 +293,49 @@ function showService(on) {
   }
 }
 
-const VIEWS = ['user', 'try', 'movie', 'models', 'service'];
+function schemaText(schema) {
+  if (!schema) return '';
+  if (schema.$ref) return schema.$ref.split('/').pop();
+  const parts = [schema.type || ''];
+  if (schema.enum) parts.push('one of ' + schema.enum.join(', '));
+  if (schema.minimum !== undefined || schema.maximum !== undefined) parts.push((schema.minimum ?? '…') + '..' + (schema.maximum ?? '…'));
+  if (schema.maxLength !== undefined) parts.push('≤ ' + schema.maxLength + ' characters');
+  if (schema.default !== undefined) parts.push('default ' + schema.default);
+  return parts.filter(Boolean).join(', ');
+}
+
+let docsDone = false;
+async function showDocs() {
+  if (docsDone) return;
+  const doc = await getJson('/openapi.json');
+  docsDone = true;
+  const root = $('docs');
+  root.append(el('p', {}, doc.info.title + ' ' + doc.info.version + (doc.info.description ? ': ' + doc.info.description : '')));
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const card = el('section', { class: 'op', 'aria-label': method.toUpperCase() + ' ' + path },
+        el('h3', {}, el('code', {}, method.toUpperCase() + ' ' + path)),
+        el('p', {}, op.summary || op.description || ''));
+      if (op.parameters && op.parameters.length > 0) {
+        const rows = op.parameters.map((p) => el('tr', {},
+          el('td', { class: 'num' }, el('code', {}, p.name)), el('td', { class: 'num' }, p.in + (p.required ? ', required' : '')),
+          el('td', { class: 'text' }, schemaText(p.schema)), el('td', { class: 'text' }, p.description || '')));
+        card.append(el('div', { class: 'table-wrap' }, el('table', {},
+          el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Parameter'), el('th', { scope: 'col' }, 'In'), el('th', { scope: 'col' }, 'Schema'), el('th', { scope: 'col' }, 'Meaning'))),
+          el('tbody', {}, ...rows))));
+      }
+      const responses = el('ul', { class: 'responses' });
+      for (const [status, r] of Object.entries(op.responses || {})) {
+        const schema = r.content && r.content['application/json'] ? schemaText(r.content['application/json'].schema) : '';
+        responses.append(el('li', {}, el('strong', {}, status), ' ' + (r.description || '') + (schema ? ' (' + schema + ')' : '')));
+      }
+      card.append(responses);
+      root.append(card);
+    }
+  }
+}
+
+const VIEWS = ['user', 'try', 'movie', 'models', 'service', 'docs'];
 
 function route() {
   const hash = location.hash.replace(/^#/, '');
@@ -308,6 +350,7 @@ function route() {
   }
   if (movie) showMovie(movie[1]);
   showService(view === 'service');
+  if (view === 'docs') showDocs().catch((err) => { $('docs').textContent = 'Could not load the OpenAPI document: ' + err.message; });
   const models = view === 'models';
   if (view === 'try') setUpTry();
   if (models) showModels().catch((err) => { $('models-note').textContent = 'Could not load the registry: ' + err.message; });

@@ -16,6 +16,7 @@ export const CONSOLE_HTML = `<!doctype html>
     <a href="#try" id="nav-try">Try it as a new user</a>
     <a href="#models" id="nav-models">Models</a>
     <a href="#service" id="nav-service">Service</a>
+    <a href="#docs" id="nav-docs">API</a>
   </nav>
   <p id="model-line" class="muted" aria-live="polite">loading the model…</p>
 </header>
@@ -90,6 +91,11 @@ export const CONSOLE_HTML = `<!doctype html>
         <tbody></tbody>
       </table>
     </div>
+  </section>
+  <section id="view-docs" aria-labelledby="docs-title" hidden>
+    <h2 id="docs-title">API</h2>
+    <p class="muted">Rendered from <a href="/openapi.json">/openapi.json</a>, the API's OpenAPI document.</p>
+    <div id="docs"></div>
   </section>
   <section id="view-models" aria-labelledby="models-title" hidden>
     <h2 id="models-title">Models</h2>

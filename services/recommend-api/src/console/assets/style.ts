@@ -31,6 +31,9 @@ a:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible
 #rate-list select { margin-top: 0.3rem; }
 #rate-chart { max-width: 100%; height: auto; background: var(--card); border: 1px solid var(--line); }
 figure { margin: 0.5rem 0 1rem; }
+.op { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 0.4rem 0.8rem; margin-bottom: 0.8rem; }
+.op h3 code { font-size: 1rem; }
+.responses { margin: 0.4rem 0; padding-left: 1.1rem; }
 .bar { display: inline-block; height: 0.5rem; background: #e08a00; border-radius: 2px; vertical-align: middle; margin-right: 0.3rem; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
