@@ -136,6 +136,7 @@ async function suite(): Promise<void> {
       await page.getByRole('link', { name: 'Models' }).click();
       await page.locator('#models tbody tr').first().waitFor();
       expect(await page.locator('#models tbody tr').allTextContents()).toEqual([expect.stringMatching(/^v1 \(serving\)live/)]);
+      expect(await page.locator('#online-note').textContent()).toMatch(/^No evaluated lists yet/);
       await page.screenshot({ path: `${SCREENSHOTS}/models.png` });
     });
 

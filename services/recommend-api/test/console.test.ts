@@ -158,11 +158,24 @@ await describePostgres('web console', (db) => {
     expect((await get<{ error: string }>(api, '/console/api/users/0/history')).body.error).toBe('invalid_user_id');
   });
 
-  test('models: the registry’s versions with their state, the live one marked', async () => {
-    const { body } = await get<{ source: string; serving: { version: number }; versions: { version: number; state: string; live: boolean; ratings: number }[] }>(api, '/console/api/models');
+  test('models: the registry’s versions with their state, the live one marked, and online rates summed over buckets', async () => {
+    // Two evaluated hours of the evaluator's default series (24 h window, 600 s minimum watch).
+    await db.pool.query(`INSERT INTO online_evaluation_watermarks (window_seconds, min_watch_seconds, bucket_seconds, evaluated_until) VALUES (86400, 600, 3600, now())`);
+    await db.pool.query(
+      `INSERT INTO online_evaluation_results (window_seconds, min_watch_seconds, bucket_start, bucket_end, model_version, strategy, requests, hits, items_served, items_engaged)
+       VALUES (86400, 600, '2026-01-01T00:00Z', '2026-01-01T01:00Z', '1', 'cf', 10, 4, 100, 5),
+              (86400, 600, '2026-01-01T01:00Z', '2026-01-01T02:00Z', '1', 'cf', 10, 1, 100, 1)`,
+    );
+    const { body } = await get<{
+      source: string;
+      serving: { version: number };
+      versions: { version: number; state: string; live: boolean; ratings: number }[];
+      online: { modelVersion: string; strategy: string; requests: number; hitRate: number; clickThroughRate: number }[];
+    }>(api, '/console/api/models');
     expect(body.source).toBe('registry');
     expect(body.serving.version).toBe(version);
     expect(body.versions).toEqual([expect.objectContaining({ version, state: 'live', live: true, ratings: model.dataset.ratings.length })]);
+    expect(body.online).toEqual([expect.objectContaining({ modelVersion: '1', strategy: 'cf', requests: 20, hitRate: 0.25, clickThroughRate: 0.03 })]);
   });
 
   test('try it as a new user: five ratings posted through the ingest write path turn popularity into CF', async () => {

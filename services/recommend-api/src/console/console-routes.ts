@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type pg from 'pg';
-import { listModelVersions, type ModelVersionRecord } from '@netflicks/db';
+import { listModelVersions, summarizeOnlineEvaluation, type ModelVersionRecord } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
 import type { ModelHolder } from '../model/model-holder.js';
@@ -133,10 +133,13 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
     const model = deps.holder.current;
     const registry = deps.pool !== undefined && model?.identity.source === 'registry';
     const versions = registry && model ? (await listModelVersions(deps.pool as pg.Pool, model.identity.name, { limit: 50 })).map(versionView) : [];
+    // The online evaluator's default series (24 h window), summed over every evaluated bucket.
+    const online = deps.pool ? await summarizeOnlineEvaluation(deps.pool) : [];
     ctx.body = {
       source: model?.identity.source ?? null,
       serving: model ? { name: model.identity.name, version: model.identity.version, label: model.versionLabel, sha256: model.identity.sha256, loadedAt: model.loadedAt.toISOString() } : null,
       versions,
+      online,
     };
   });
 

@@ -117,8 +117,29 @@ function metricsText(metrics) {
   return names.length === 0 ? '—' : names.map((n) => n + ' ' + Number(metrics[n]).toFixed(4)).join(', ');
 }
 
+function percentBar(rate) {
+  return el('span', {}, el('span', { class: 'bar', style: 'width:' + Math.max(2, Math.round(rate * 120)) + 'px', 'aria-hidden': 'true' }), (rate * 100).toFixed(1) + '%');
+}
+
+function renderOnline(online) {
+  const body = $('online').querySelector('tbody');
+  body.replaceChildren();
+  $('online-note').textContent = online.length === 0
+    ? 'No evaluated lists yet: run the online evaluator (netflicks evaluate-online) with recommendation events flowing.'
+    : 'A list is a hit when the user rates or watches one of its movies within 24 h (the evaluator\'s default series); summed over every evaluated hour.';
+  for (const o of online) {
+    body.append(el('tr', {},
+      el('td', { class: 'num' }, o.modelVersion),
+      el('td', { class: 'num' }, o.strategy),
+      el('td', { class: 'num' }, o.requests),
+      el('td', { class: 'num' }, percentBar(o.hitRate)),
+      el('td', { class: 'num' }, percentBar(o.clickThroughRate))));
+  }
+}
+
 async function showModels() {
   const data = await getJson('/console/api/models');
+  renderOnline(data.online);
   const body = $('models').querySelector('tbody');
   body.replaceChildren();
   if (data.source !== 'registry') {

@@ -106,6 +106,14 @@ export const CONSOLE_HTML = `<!doctype html>
         <tbody></tbody>
       </table>
     </div>
+    <h3>Online: hit rate and click-through</h3>
+    <p id="online-note" class="muted"></p>
+    <div class="table-wrap">
+      <table id="online">
+        <thead><tr><th scope="col">Model version</th><th scope="col">Strategy</th><th scope="col">Lists</th><th scope="col">Hit rate</th><th scope="col">Click-through</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </div>
   </section>
 </main>
 </body>
