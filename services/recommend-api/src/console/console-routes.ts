@@ -39,6 +39,11 @@ export interface ConsoleDeps {
   ratings?: RatingWriter;
   /** Ratings accepted per client address per minute (default 30). */
   ratingsPerMinute?: number;
+  /**
+   * The API's access check (authentication, rate limit), run before every `/console/api/` request;
+   * it throws an ApiError to refuse. The page and its assets hold no data and stay public.
+   */
+  admit?: (ctx: Koa.Context) => Promise<void>;
 }
 
 /** Users offered in the picker: the ones with the longest training histories. */
@@ -184,6 +189,7 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
     const requestId = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.set('x-request-id', requestId);
     try {
+      if (deps.admit && /^\/console\/api\//i.test(ctx.path)) await deps.admit(ctx);
       const ratings = RATINGS_PATH.exec(ctx.path);
       if (ratings && ctx.method === 'POST') return await postRating(ctx, decodeURIComponent(ratings[1]));
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError(405, 'method_not_allowed', `${ctx.method.slice(0, 20)} is not allowed here; use GET`, { allow: 'GET, HEAD' });
