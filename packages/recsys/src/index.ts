@@ -29,6 +29,7 @@ export {
   type ServingResult,
   type SimilarMovies,
 } from './serving/hybrid-serving-policy.js';
+export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
 
 // Evaluation, tuning and the validation gate.
 export {

@@ -12,6 +12,8 @@ import { readModelKey } from '@netflicks/recsys';
 import { modelSourceSpec, type ApiConfig } from './config.js';
 import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events.js';
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
+import { consoleMiddleware } from './console/console-routes.js';
+import { DatabaseRatingWriter, KafkaRatingWriter, type RatingWriter } from './console/rating-writer.js';
 import { createApp, type ReadinessReport } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { limitConnections } from './http/connection-limit.js';
@@ -173,6 +175,14 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       return dbOk ? { ready: true } : { ready: false, reason: 'database unreachable' };
     };
 
+    // The console's ratings: to the ratings topic with Kafka, else through ingest's write to the database.
+    const ratings: RatingWriter | undefined = config.KAFKA_BROKERS
+      ? new KafkaRatingWriter(() => createKafka({ brokers: config.KAFKA_BROKERS as string[], clientId: 'netflicks-recommend-api-console', logger }).producer({ ackTimeoutMs: 5000 }))
+      : pool
+        ? new DatabaseRatingWriter(pool)
+        : undefined;
+    if (ratings) shutdown.register('console ratings', () => ratings.stop());
+
     const app = createApp({
       holder,
       fresh,
@@ -189,6 +199,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
         ? { rateLimiter: new RateLimiter({ ratePerSecond: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST ?? config.RATE_LIMIT_RPS, maxClients: config.RATE_LIMIT_CLIENTS }) }
         : {}),
       serveMetrics: config.METRICS_PORT === undefined,
+      console: (admit) => consoleMiddleware({ holder, fresh, pool, logger, ratings, metrics, admit }),
     });
     let metricsUrl: string | undefined;
     if (config.METRICS_PORT !== undefined) {

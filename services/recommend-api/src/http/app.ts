@@ -53,6 +53,8 @@ export interface AppDeps {
   rateLimiter?: RateLimiter;
   /** Serve /metrics here (default true); false when it has a port of its own. */
   serveMetrics?: boolean;
+  /** Served ahead of the API's routes: the web console (its own paths only), given the API's admission (credentials, rate limit). */
+  console?: (admit: (ctx: Koa.Context) => Promise<void>) => Koa.Middleware;
 }
 
 /** Probes answer without credentials or rate limit: the kubelet has neither. */
@@ -74,6 +76,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   app.proxy = false;
   // Koa's own error event would print stacks to stderr; errors are logged by the boundary below.
   app.silent = true;
+  if (deps.console) app.use(deps.console((ctx) => admit(ctx as unknown as Ctx)));
   const { metrics, logger } = deps;
   const security = deps.auth ? { methods: deps.auth.methods } : undefined;
   const docOptions = { security, metrics: deps.serveMetrics !== false };
@@ -146,7 +149,7 @@ export function createApp(deps: AppDeps): Koa<State> {
    * Authentication, then the rate limit, keyed by the principal or else the remote address. A
    * refused credential is charged to the address too, so guessing keys is rate limited as well.
    */
-  const admit = async (ctx: Ctx): Promise<void> => {
+  async function admit(ctx: Ctx): Promise<void> {
     let refused: ApiError | undefined;
     if (deps.auth) {
       try {
@@ -166,7 +169,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       }
     }
     if (refused) throw refused;
-  };
+  }
 
   const requireModel = (): ServingModel => {
     const model = deps.holder.current;

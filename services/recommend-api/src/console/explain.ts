@@ -1,0 +1,96 @@
+/**
+ * Recommendations explained for people: the strategy that served them in words, each score on its
+ * strategy's own scale in words, and for collaborative filtering the rated movies that contribute
+ * most ("because you rated …").
+ */
+import { becauseYouRated, IalsModel, type ExtraRating, type RatedItem, type Strategy } from '@netflicks/recsys';
+import type { ScoredMovie } from '../engine/engine.js';
+import type { ServingModel } from '../model/serving-model.js';
+
+/** Rated movies listed per CF recommendation. */
+const BECAUSE_PER_ITEM = 3;
+
+export interface MovieRef {
+  movieId: number;
+  title: string;
+  year: number | null;
+  genres: readonly string[];
+}
+
+export interface ExplainedItem extends MovieRef {
+  score: number;
+  /** The score in words, on its strategy's scale. */
+  why: string;
+  /** CF only: the rated movies contributing most, largest first. */
+  because: (MovieRef & { rating: number; similarity: number; contribution: number })[];
+}
+
+export function movieRef(model: ServingModel, movieId: number): MovieRef {
+  const movie = model.engine.bundle.movie(movieId);
+  return { movieId, title: movie?.title ?? `movie ${movieId}`, year: movie?.year ?? null, genres: movie?.genres ?? [] };
+}
+
+/** What the strategy means for this user, in one sentence. */
+export function strategyInWords(strategy: Strategy, historySize: number, minHistory: number, known: boolean): string {
+  if (strategy === 'popularity') {
+    return known
+      ? 'No usable ratings: these are the most watched movies lately (the popularity path).'
+      : 'This user is unknown to the model and has no ratings yet: these are the most watched movies lately (the popularity path).';
+  }
+  if (strategy === 'content') {
+    return `Only ${historySize} rating${historySize === 1 ? '' : 's'} (collaborative filtering needs ${minHistory}): movies like the ones rated, by genres and tags, blended with popularity.`;
+  }
+  return `Collaborative filtering on ${historySize} ratings: movies that people with similar taste liked, scored from the user's and the movies' factors.`;
+}
+
+function likelihood(score: number): string {
+  if (score >= 0.8) return 'a very strong match';
+  if (score >= 0.5) return 'a strong match';
+  if (score >= 0.2) return 'a possible match';
+  return 'a long shot';
+}
+
+export function scoreInWords(strategy: Strategy, score: number, contentWeight: number): string {
+  if (strategy === 'popularity') return `≈ ${Math.round(score)} recent ratings (each weighs half as much every 3 years)`;
+  if (strategy === 'content') {
+    return `${(score * 100).toFixed(0)}% on a blend of ${Math.round(contentWeight * 100)}% similarity to rated movies and ${Math.round((1 - contentWeight) * 100)}% popularity`;
+  }
+  return `preference ${score.toFixed(2)} (0 = no interest, 1 = as sure as a watched movie): ${likelihood(score)}`;
+}
+
+/**
+ * The user's ratings as the model sees them for this request: training history, with fresh ratings
+ * overriding or adding (item indices).
+ */
+export function ratedItems(model: ServingModel, userId: number, fresh: readonly ExtraRating[]): RatedItem[] {
+  const bundle = model.engine.bundle;
+  const byItem = new Map<number, number>();
+  const u = bundle.users.index(userId);
+  if (u >= 0) {
+    const { indptr, indices, data } = bundle.history;
+    for (let e = indptr[u]; e < indptr[u + 1]; e++) byItem.set(indices[e], data[e]);
+  }
+  for (const r of fresh) {
+    const i = bundle.items.index(r.movieId);
+    if (i >= 0) byItem.set(i, r.rating);
+  }
+  return [...byItem].map(([item, rating]) => ({ item, rating }));
+}
+
+export function explainItems(model: ServingModel, strategy: Strategy, items: readonly ScoredMovie[], rated: readonly RatedItem[]): ExplainedItem[] {
+  const bundle = model.engine.bundle;
+  const cf = bundle.models.ials;
+  const contentWeight = bundle.hybrid?.params.contentWeight ?? 0.25;
+  return items.map(({ movieId, score }) => {
+    const because =
+      strategy === 'cf' && cf instanceof IalsModel
+        ? becauseYouRated(cf, bundle.items.index(movieId), rated, BECAUSE_PER_ITEM).map((c) => ({
+            ...movieRef(model, bundle.items.id(c.item)),
+            rating: c.rating,
+            similarity: c.similarity,
+            contribution: c.contribution,
+          }))
+        : [];
+    return { ...movieRef(model, movieId), score, why: scoreInWords(strategy, score, contentWeight), because };
+  });
+}

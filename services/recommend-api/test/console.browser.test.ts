@@ -1,0 +1,212 @@
+/**
+ * The console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against
+ * the real server with a real model and PostgreSQL: the User view shows a user's history and
+ * explained recommendations, an unknown user is told about the popularity path, the Models view
+ * lists the registry. Screenshots go to test-results/console/ (a CI artefact).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { promoteModelVersion } from '@netflicks/db';
+import { createLogger } from '@netflicks/platform';
+import { describePostgres } from '../../../test/support/postgres.js';
+import { skipOrFail } from '../../../test/support/skip.js';
+import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
+import { registerTestModel, trainTestModel, type TestModel } from './support.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test-results/console');
+const SUITE = 'web console in Chromium';
+const logger = createLogger({ component: 'console-browser-test', level: 'silent' });
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[] }[];
+}
+
+/** axe-core's serious and critical violations on the page as it is now. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate<AxeViolation[]>('axe.run(document).then((r) => r.violations)');
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+}
+
+async function suite(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    skipOrFail({ suite: SUITE, needs: 'Chromium', enable: 'apt-get install -y chromium', reason: `${CHROMIUM} is missing` });
+    describe.skip(SUITE, () => test.skip('needs chromium', () => {}));
+    return;
+  }
+  await describePostgres(SUITE, (db) => {
+    let model: TestModel;
+    let api: RunningApi;
+    let browser: Browser;
+    let page: Page;
+    let knownUser: number;
+    let userRatings: number;
+
+    beforeAll(async () => {
+      model = await trainTestModel({ seed: 7 });
+      const version = await registerTestModel(db.pool, model);
+      await promoteModelVersion(db.pool, 'movies', version, { actor: 'test', force: true });
+      const r = model.dataset.ratings;
+      knownUser = r.user[0];
+      const movies = model.dataset.movies;
+      await db.pool.query('INSERT INTO movies (id, title, year) SELECT * FROM unnest($1::int[], $2::text[], $3::smallint[])', [
+        movies.map((m) => m.id),
+        movies.map((m) => m.title),
+        movies.map((m) => m.year),
+      ]);
+      await db.pool.query('INSERT INTO users (id, first_seen) VALUES ($1, now())', [knownUser]);
+      const rows = [...Array(r.length).keys()].filter((j) => r.user[j] === knownUser);
+      userRatings = rows.length;
+      await db.pool.query('INSERT INTO ratings (user_id, movie_id, rating, rated_at) SELECT $1, * FROM unnest($2::int[], $3::real[], $4::timestamptz[])', [
+        knownUser,
+        rows.map((j) => r.item[j]),
+        rows.map((j) => r.rating[j]),
+        rows.map((j) => new Date(r.timestamp[j] * 1000)),
+      ]);
+      const config = loadApiConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_NAME: 'movies', DATABASE_URL: db.url });
+      api = await runRecommendApi(config, { logger, exit: () => {}, signalSource: new EventEmitter() as never });
+      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-background-networking'], timeout: 30_000 });
+      page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(10_000);
+      await mkdir(SCREENSHOTS, { recursive: true });
+    }, 120_000);
+    afterAll(async () => {
+      await browser?.close();
+      await api?.stop();
+    });
+
+    test('a user: history and explained recommendations render, with the strategy in words', async () => {
+      await page.goto(`${api.url}/`);
+      expect(page.url()).toBe(`${api.url}/console`);
+      await page.getByText(/^Serving movies v1/).waitFor();
+      await page.getByLabel('User id').fill(String(knownUser));
+      await page.getByRole('button', { name: 'Show', exact: true }).click();
+      await page.locator('#history tbody tr').first().waitFor();
+      expect(await page.locator('#history tbody tr').count()).toBe(userRatings);
+      expect(await page.locator('#history-note').textContent()).toBe(`${userRatings} ratings from the database.`);
+      expect(await page.locator('#strategy-line').textContent()).toMatch(/^Strategy: cf\. Collaborative filtering on \d+ ratings/);
+      const items = page.locator('#recommendations > li');
+      expect(await items.count()).toBe(10);
+      expect(await items.first().locator('.because li').first().textContent()).toMatch(/^because you rated .+ \d\.\d\/5 \(similarity -?\d\.\d\d\)$/);
+      const first = (await (await fetch(`${api.url}/recommend/${knownUser}?k=1`)).json()) as { items: { title: string }[] };
+      expect(await items.first().locator('.title').textContent()).toContain(first.items[0].title);
+      await page.screenshot({ path: `${SCREENSHOTS}/user.png`, fullPage: false });
+    });
+
+    test('a movie: details and similar movies, opened from a recommendation', async () => {
+      const link = page.locator('#recommendations > li .title a').first();
+      const title = (await link.textContent()) ?? '';
+      await link.click();
+      await page.locator('#movie-title', { hasText: title }).waitFor();
+      const movieId = Number(/#movie\/(\d+)$/.exec(page.url())?.[1]);
+      const similar = (await (await fetch(`${api.url}/similar/${movieId}?k=10`)).json()) as { items: { title: string }[] };
+      await page.locator('#similar > li').first().waitFor();
+      const shown = await page.locator('#similar > li .title').allTextContents();
+      expect(shown.map((t) => t.replace(/ \(\d{4}\)$/, ''))).toEqual(similar.items.map((i) => i.title));
+      expect(await page.locator('#movie-details').textContent()).toMatch(/ · \d+ ratings? in training · popularity rank \d+ of 300$/);
+      await page.screenshot({ path: `${SCREENSHOTS}/movie.png` });
+      await page.goBack();
+      await page.locator('#recommendations > li').first().waitFor();
+    });
+
+    test('an unknown user is told about the popularity path; the genre filter narrows the list', async () => {
+      await page.getByLabel('User id').fill('424242');
+      await page.getByLabel('Genre').selectOption('Drama');
+      await page.getByRole('button', { name: 'Show', exact: true }).click();
+      await page.getByText(/unknown to the model/).waitFor();
+      expect(await page.locator('#history-note').textContent()).toBe('No ratings yet.');
+      const genres = await page.locator('#recommendations > li .meta').allTextContents();
+      expect(genres.length).toBe(10);
+      for (const g of genres) expect(g).toContain('Drama');
+    });
+
+    test('models: the registry versions with the live one', async () => {
+      await page.getByRole('link', { name: 'Models' }).click();
+      await page.locator('#models tbody tr').first().waitFor();
+      expect(await page.locator('#models tbody tr').allTextContents()).toEqual([expect.stringMatching(/^v1 \(serving\)live/)]);
+      expect(await page.locator('#online-note').textContent()).toMatch(/^No evaluated lists yet/);
+      await page.screenshot({ path: `${SCREENSHOTS}/models.png` });
+    });
+
+    test('service: routes with request counts and percentiles from the process metrics, and a rate chart', async () => {
+      await page.getByRole('link', { name: 'Service' }).click();
+      const recommendRow = page.locator('#routes tbody tr', { hasText: '/recommend/:userId' });
+      await recommendRow.waitFor();
+      for (let i = 0; i < 20; i++) await fetch(`${api.url}/recommend/${knownUser}`);
+      // Two polls after the burst: a rate is shown and the chart has a line.
+      await page.locator('#rate-chart polyline').waitFor({ timeout: 10_000 });
+      const cells = await recommendRow.locator('td').allTextContents();
+      expect(Number(cells[1])).toBeGreaterThanOrEqual(21);
+      expect(cells[3]).toMatch(/^\d+\.\d+ ms$/);
+      await page.screenshot({ path: `${SCREENSHOTS}/service.png` });
+    });
+
+    test('API docs: /docs renders the OpenAPI document, every operation with its parameters', async () => {
+      await page.goto(`${api.url}/docs`);
+      expect(page.url()).toBe(`${api.url}/console#docs`);
+      const recommend = page.getByRole('region', { name: 'GET /recommend/{userId}' });
+      await recommend.waitFor();
+      expect(await recommend.locator('tbody tr td:first-child').allTextContents()).toEqual(['userId', 'k', 'genre', 'exclude_seen']);
+      const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, object> };
+      const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+      expect(await page.locator('#docs section.op').count()).toBe(operations);
+    });
+
+    test('try it as a new user: rating five movies turns the popularity list into CF, without retraining', async () => {
+      await page.getByRole('link', { name: 'Try it as a new user' }).click();
+      await page.locator('#try-strategy', { hasText: /^Strategy: popularity\./ }).waitFor();
+      const before = await page.locator('#try-recommendations > li .title').allTextContents();
+      const selects = page.locator('#rate-list select');
+      for (let i = 0; i < 5; i++) {
+        await selects.nth(i).selectOption(i % 2 === 0 ? '5' : '4.5');
+        // Each rating is visible before the next: content after the first, CF from the fifth.
+        await page.locator('#try-strategy', { hasText: i === 4 ? /^Strategy: cf\. Collaborative filtering on 5 ratings/ : `Only ${i + 1} rating` }).waitFor({ timeout: 15_000 });
+      }
+      const after = await page.locator('#try-recommendations > li .title').allTextContents();
+      expect(after).toHaveLength(10);
+      expect(after).not.toEqual(before);
+      expect(await page.locator('#try-recommendations .because li').count()).toBeGreaterThan(0);
+      await page.screenshot({ path: `${SCREENSHOTS}/try.png` });
+    }, 60_000);
+
+    test('accessibility: axe-core finds no serious or critical violations in any view', async () => {
+      const ready: Record<string, string> = {
+        [`#user/${knownUser}`]: '#recommendations > li',
+        '#try': '#try-recommendations > li',
+        '#movie/1': '#similar > li',
+        '#models': '#models tbody tr',
+        '#service': '#routes tbody tr',
+        '#docs': '#docs section.op',
+      };
+      for (const [view, selector] of Object.entries(ready)) {
+        await page.goto(`${api.url}/console${view}`);
+        await page.locator(selector).first().waitFor();
+        expect({ view, violations: await seriousViolations(page) }).toEqual({ view, violations: [] });
+      }
+    });
+
+    test('phone width: nothing overflows the viewport', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${api.url}/console#user/${knownUser}`);
+      await page.locator('#recommendations > li').first().waitFor();
+      // A string: the page's globals are not in this file's (Node) type library.
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: `${SCREENSHOTS}/user-phone.png` });
+    });
+  });
+}
+
+await suite();
