@@ -105,6 +105,16 @@ describe('authentication', () => {
     expect(text).toMatch(/^http_auth_failures_total\{[^}]*reason="invalid"[^}]*\} [3-9]/m);
   });
 
+  test('the console: its page is public, its data endpoints need the same credentials as the API', async () => {
+    const api = await start({ AUTH_MODE: 'api-key', API_KEYS: `a:${KEY_A}` });
+    expect((await fetch(`${api.url}/console`)).status).toBe(200);
+    const path = `/console/api/users/${bundle.users.id(1)}/recommendations?k=3`;
+    const missing = await call(api, path);
+    expect(missing.status).toBe(401);
+    expect(missing.body).toEqual({ error: 'unauthorized', message: expect.stringMatching(/credentials are required/), requestId: expect.any(String) });
+    expect((await call(api, path, { 'x-api-key': KEY_A })).status).toBe(200);
+  });
+
   test('JWTs against a key set file: issuer, audience, expiry, signature and scope checked; 403 without the scope', async () => {
     const api = await start({ AUTH_MODE: 'jwt', JWT_JWKS_FILE: dir.file('jwks.json'), JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_REQUIRED_SCOPE: 'recommend:read' });
     const path = `/similar/${bundle.items.id(0)}?k=2`;
