@@ -196,6 +196,23 @@ await (kube ? describePostgres : describePostgres.skip)('operator end to end', (
     expect(await k.ok(['-n', ns, 'describe', 'tr', 'movies-same-data'])).toMatch(/Normal\s+NoNewData\s/);
   });
 
+  test('a model whose image is not on the allow-list is refused: Admitted=False, a Warning Event, and its run gets no Job', async () => {
+    const model = { apiVersion: 'netflicks.dev/v1alpha1', kind: 'RecommenderModel', metadata: { name: 'rogue' }, spec: { image: 'registry.example/miner:1', database: { secretRef: { name: 'netflicks-database' } } } };
+    const run = { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'rogue-1' }, spec: { modelRef: { name: 'rogue' } } };
+    await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [model, run] }) });
+    await waitPhase('rogue-1', 'Failed');
+    const tr = await get<{ status: { conditions: { type: string; status: string; reason: string }[] } }>(['tr', 'rogue-1']);
+    expect(tr.status.conditions.find((x) => x.type === 'Failed')).toMatchObject({ status: 'True', reason: 'ImageNotAllowed' });
+    expect((await k.kubectl(['-n', ns, 'get', 'job', 'rogue-1-train'])).code).not.toBe(0);
+    await until(
+      async () => (await get<{ status?: { conditions?: { type: string; status: string; reason: string }[] } }>(['rm', 'rogue'])).status?.conditions?.some((x) => x.type === 'Admitted' && x.status === 'False' && x.reason === 'ImageNotAllowed') ?? false,
+      { timeoutMs: 30_000, what: 'Admitted=False on the refused model' },
+    );
+    expect(await k.ok(['-n', ns, 'describe', 'rm', 'rogue'])).toMatch(/Warning\s+ImageNotAllowed\s/);
+    await k.ok(['-n', ns, 'delete', 'tr', 'rogue-1']);
+    await k.ok(['-n', ns, 'delete', 'rm', 'rogue']);
+  });
+
   test('a below-threshold run is Rejected and the Deployment keeps the live version', async () => {
     await k.ok(['-n', ns, 'patch', 'rm', 'movies', '--type=merge', '-p', JSON.stringify({ spec: { validation: { maxRMSE: '0.1' } } })]);
     await k.ok(['-n', ns, 'apply', '-f', '-'], {
