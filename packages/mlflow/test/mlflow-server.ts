@@ -11,6 +11,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { skipOrFail } from '../../../test/support/skip.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const MLFLOW_SCRIPT = join(ROOT, 'test/mlflow/mlflow.sh');
@@ -76,8 +77,7 @@ async function find(): Promise<MlflowServer | string> {
 export async function mlflowForTests(what: string): Promise<MlflowServer | null> {
   const found = await find();
   if (typeof found === 'string') {
-    if (process.env.CI) throw new Error(`${found}\n(CI is set: MLflow tests fail rather than skip; .ci/run runs test/mlflow/mlflow.sh up)`);
-    console.warn(`${found}\nSKIPPING ${what}. Enable with \`npm run mlflow:up\` (installs MLflow into the cache once, ~2 min).`);
+    skipOrFail({ suite: what, needs: 'MLflow', enable: 'npm run mlflow:up (installs MLflow into the cache once, ~2 min)', reason: found });
     return null;
   }
   afterAll(() => found.stop());
