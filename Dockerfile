@@ -66,6 +66,10 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
 # read-only root filesystem with an emptyDir on /tmp works (the chart does exactly that).
 COPY --from=prod-deps /app/ ./
 COPY --from=build /out/ ./
+# The source commit, for MLflow's run tags (test/k8s/images.sh passes it); last, so a new commit
+# rebuilds only this layer.
+ARG NETFLICKS_GIT_COMMIT=""
+ENV NETFLICKS_GIT_COMMIT=${NETFLICKS_GIT_COMMIT}
 # Numeric, so Kubernetes can verify runAsNonRoot without a passwd lookup (uid 1000 = `node`).
 USER 1000:1000
 ENTRYPOINT ["node", "/app/services/cli/bin/netflicks.js"]

@@ -94,7 +94,8 @@ trust_mounts() {
 # One `buildah bud` per target; --layers reuses every shared stage after the first.
 build_targets() {
   local t t0 ctx_args=(--layers --pull=never --format docker --network host -f "$ROOT/Dockerfile"
-    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "NODE_VERSION=$NODE_VERSION")
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "NODE_VERSION=$NODE_VERSION"
+    --build-arg "NETFLICKS_GIT_COMMIT=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || true)")
   mapfile -t -O "${#ctx_args[@]}" ctx_args < <(trust_mounts)
   for t in runtime "${TARGETS[@]}"; do
     t0=$SECONDS

@@ -3,3 +3,4 @@ export * from './client.js';
 export * from './registry.js';
 export * from './tracking.js';
 export * from './mirror.js';
+export { sourceCommit } from './source-commit.js';

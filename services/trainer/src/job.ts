@@ -9,7 +9,7 @@ import { createPool, describeError, migrate, resolveDatabase } from '@netflicks/
 import { ConfigError, createLogger, type EnvSource, type Logger } from '@netflicks/platform';
 import { loadTrainerConfig, type TrainerConfig } from './config.js';
 import { classifyFailure } from './exit-codes.js';
-import { mlflowConfigFromEnv, trackVersion, type MlflowConfig } from '@netflicks/mlflow';
+import { mlflowConfigFromEnv, sourceCommit, trackVersion, type MlflowConfig } from '@netflicks/mlflow';
 import { logProgress, type ProgressFactory } from './progress.js';
 import { runTrainer } from './trainer.js';
 
@@ -94,7 +94,7 @@ export async function runTrainerJob(opts: JobOptions = {}): Promise<JobOutcome> 
         summary.mlflow = await trackVersion(mlflow, pool, result.record, {
           lossCurves: result.lossCurves,
           modelFile: result.artifact.compressed,
-          gitCommit: env.NETFLICKS_GIT_COMMIT || undefined,
+          gitCommit: sourceCommit(env),
           seed: cfg.SEED,
           startTime: startedAt,
           endTime: Date.now(),

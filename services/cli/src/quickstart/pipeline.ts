@@ -28,7 +28,7 @@ import { createLogger, type Logger } from '@netflicks/platform';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '@netflicks/recommend-api';
 import { fingerprintRatings, parseValidationPolicy, selectRows, type Dataset } from '@netflicks/recsys';
 import { simulate, timeOrder, type EventSink } from '@netflicks/simulator';
-import { mirrorModel, mlflowSettingsFromEnv, trackVersion } from '@netflicks/mlflow';
+import { mirrorModel, mlflowSettingsFromEnv, sourceCommit, trackVersion } from '@netflicks/mlflow';
 import { loadTrainerConfig, runTrainer } from '@netflicks/trainer';
 import type pg from 'pg';
 import type { QuickstartPlan } from './plan.js';
@@ -166,7 +166,7 @@ async function trainAndPromote(flags: QuickstartPlan, pool: pg.Pool, log: Logger
   const { summary } = result;
   printMetrics(summary);
   if (mlflow) {
-    const tracked = await trackVersion(mlflow(flags.model), pool, result.record, { lossCurves: result.lossCurves, modelFile: result.artifact.compressed, seed: flags.seed }, log);
+    const tracked = await trackVersion(mlflow(flags.model), pool, result.record, { lossCurves: result.lossCurves, modelFile: result.artifact.compressed, gitCommit: sourceCommit(), seed: flags.seed }, log);
     say(tracked.runUrl ? `MLflow run: ${tracked.runUrl}` : `MLflow: not tracked (${tracked.error ?? 'unknown error'})`);
   }
   const { verdict, record } = await validateModelVersion(pool, flags.model, summary.version, parseValidationPolicy(QUICKSTART_POLICY), { actor: 'quickstart' });
