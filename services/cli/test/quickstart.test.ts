@@ -80,6 +80,11 @@ await describePostgres('netflicks quickstart', (db) => {
     const rec = (await (await fetch(`${first.url}/recommend/999999?k=3`)).json()) as { strategy: string; model: { name: string; version: number }; items: unknown[] };
     expect(rec).toMatchObject({ strategy: 'popularity', model: { name: 'quickstart', version: 1 } });
     expect(rec.items).toHaveLength(3);
+    // The console's address is printed just after the "is up" line.
+    for (let i = 0; i < 50 && !/console: http/.test(first.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+    const consoleUrl = /console: (http:\/\/\S+)/.exec(first.stderr())?.[1];
+    expect(consoleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/console#user\/\d+$/);
+    expect((await fetch(consoleUrl!)).status).toBe(200);
     expect(await stop(first)).toBe(0);
 
     const { rows } = await fresh.pool.query<{ n: number; events: number }>(

@@ -251,6 +251,7 @@ export async function quickstart(plan: QuickstartPlan): Promise<RunningApi> {
     say(`user ${user} (${res.strategy}):`);
     for (const it of res.items) say(`  ${String(it.movieId).padStart(6)}  ${it.title ?? ''}`);
     say();
+    say(`console: ${api.url}/console#user/${user}   (users, recommendations explained, models; rate movies as a new user)`);
     say('try:');
     say(`  curl '${api.url}/recommend/${user}?k=10'`);
     say(`  curl '${api.url}/recommend/999999?k=5'          # an unknown user: popularity`);
