@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# skaffold against the project's own node (test/k8s, `npm run cluster:up`), without a Docker
+# daemon or a registry: skaffold.yaml's profile `local` builds each image with
+# `test/k8s/images.sh one` (buildah) and imports it into the node's containerd.
+#
+#   test/skaffold/skaffold.sh run -p local [-n NAMESPACE]      build, import, deploy the chart
+#   test/skaffold/skaffold.sh dev -p local [-n NAMESPACE]      the same, again on every source change
+#   test/skaffold/skaffold.sh delete -p local [-n NAMESPACE]   uninstall the release
+#   test/skaffold/skaffold.sh <any skaffold command and flags>
+#
+# What it sets up around skaffold, for the duration of the call only:
+# - skaffold, helm and kubectl from test/k8s/build.sh (skaffold is built on first use, ~20-30 min);
+# - KUBECONFIG: the test cluster's, unless already set;
+# - a Docker Engine API on a private socket, served by `podman system service` from buildah's
+#   storage (the one images.sh builds into). Skaffold's local builder asks a Docker API for the
+#   image it has just had built (its ID names what it deploys) even when nothing is pushed;
+#   nothing is built or run through it;
+# - a skaffold global config (SKAFFOLD_CONFIG) that marks the current context a local cluster
+#   (images stay local, nothing is pushed or loaded) and turns off update checks, surveys and
+#   metrics;
+# - the chart as skaffold deploys it (NETFLICKS_LOCAL_CHART): a copy of charts/netflicks whose
+#   kube-prometheus-stack dependency, which cannot be fetched here, is an empty stand-in; the
+#   profile `local` never enables it. Chart edits reach a running `dev` on its next restart.
+# Needs root (buildah's storage, the node's containerd). Everything it starts stops on exit.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
+STORE=$CACHE_ROOT/images
+API_TIMEOUT=${SKAFFOLD_DOCKER_API_TIMEOUT:-30}
+
+log() { echo "skaffold.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+((EUID == 0)) || die "needs root (buildah's storage, the node's containerd)"
+"$ROOT/test/k8s/build.sh" skaffold
+eval "$("$ROOT/test/k8s/build.sh" paths)"
+export PATH="$SKAFFOLD_BIN:$HELM_BIN:$K8S_BIN:$PATH"
+export KUBECONFIG=${KUBECONFIG:-${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}/kubeconfig}
+context=$(kubectl config current-context) || die "no current context in $KUBECONFIG (npm run cluster:up)"
+
+if ! command -v podman >/dev/null; then
+  # shellcheck source=test/k8s/lib.sh
+  . "$ROOT/test/k8s/lib.sh"
+  install_debian_packages podman
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/netflicks-skaffold.XXXXXX")
+podman_pid=''
+cleanup() {
+  if [[ -n $podman_pid ]]; then
+    kill "$podman_pid" 2>/dev/null || true
+    wait "$podman_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$STORE/storage" "$STORE/run"
+podman --root "$STORE/storage" --runroot "$STORE/run" --storage-driver overlay --events-backend file \
+  system service --time 0 "unix://$work/docker.sock" >"$work/podman.log" 2>&1 &
+podman_pid=$!
+for ((i = 0; i < API_TIMEOUT * 5; i++)); do
+  [[ -S $work/docker.sock ]] && curl -fsS --unix-socket "$work/docker.sock" http://d/_ping >/dev/null 2>&1 && break
+  kill -0 "$podman_pid" 2>/dev/null || { cat "$work/podman.log" >&2; die "podman system service exited"; }
+  sleep 0.2
+done
+((i < API_TIMEOUT * 5)) || { cat "$work/podman.log" >&2; die "no Docker API from podman after ${API_TIMEOUT}s"; }
+export DOCKER_HOST=unix://$work/docker.sock
+
+cat >"$work/skaffold-config.yaml" <<CONFIG
+global:
+  update-check: false
+  collect-metrics: false
+  survey: {disable-prompt: true}
+kubeContexts:
+  - kube-context: $context
+    local-cluster: true
+CONFIG
+export SKAFFOLD_CONFIG=$work/skaffold-config.yaml SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_INTERACTIVE=false
+
+# The chart with an empty stand-in for each dependency (name and version from Chart.yaml).
+chart=$work/chart/netflicks
+mkdir -p "$work/chart"
+cp -rL "$ROOT/charts/netflicks" "$chart"
+rm -rf "$chart/charts" "$chart/Chart.lock"
+awk '/^dependencies:/ {d=1; next} d && /^[^ #-]/ {d=0} d && $1 == "-" && $2 == "name:" {n=$3} d && $1 == "version:" {print n, $2}' \
+  "$chart/Chart.yaml" | while read -r name version; do
+  mkdir -p "$chart/charts/$name"
+  printf 'apiVersion: v2\nname: %s\nversion: %s\ndescription: stand-in (test/skaffold/skaffold.sh), never enabled by the local profile\n' \
+    "$name" "$version" >"$chart/charts/$name/Chart.yaml"
+done
+export NETFLICKS_LOCAL_CHART=$chart
+
+cd "$ROOT"
+# Not exec: the trap must stop podman and remove the copies when skaffold ends.
+skaffold "$@"
