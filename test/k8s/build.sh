@@ -297,6 +297,9 @@ build_skaffold() {
   edits+=("-replace=vbom.ml/util@$vbom=github.com/fvbommel/util@$vbom")
   (cd "$src" && go mod edit "${edits[@]}")
   (cd "$src" && run_go "$logfile" get -tool "$mod/cmd/skaffold@$want")
+  # Its golang.org/x/tools (for ko) fails to compile with Go >= 1.25 (internal/tokeninternal sizes
+  # go/token's structs); v0.34.0 is the first without that check.
+  (cd "$src" && run_go "$logfile" get golang.org/x/tools@v0.34.0)
   (cd "$src" && run_go "$logfile" mod tidy)
   # As skaffold's Makefile for linux: its version variables and build tags (buildDate is the tag's time).
   local date p=$mod/pkg/skaffold/version

@@ -56,13 +56,18 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+# Ctrl-C reaches skaffold too (same process group): it cleans up and exits, and its status is ours.
+trap ':' INT
 trap 'exit 143' TERM
 
 mkdir -p "$STORE/storage" "$STORE/run"
-podman --root "$STORE/storage" --runroot "$STORE/run" --storage-driver overlay --events-backend file \
+# Its own session: a Ctrl-C to skaffold's process group must leave the API up while skaffold cleans up.
+setsid podman --root "$STORE/storage" --runroot "$STORE/run" --storage-driver overlay --events-backend file \
   system service --time 0 "unix://$work/docker.sock" >"$work/podman.log" 2>&1 &
 podman_pid=$!
+# Stops the API if this script is killed outright (no EXIT trap then).
+# shellcheck disable=SC2016 # expanded by that bash, from its arguments
+setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; kill "$2" 2>/dev/null' _ $$ "$podman_pid" </dev/null >/dev/null 2>&1 &
 for ((i = 0; i < API_TIMEOUT * 5; i++)); do
   [[ -S $work/docker.sock ]] && curl -fsS --unix-socket "$work/docker.sock" http://d/_ping >/dev/null 2>&1 && break
   kill -0 "$podman_pid" 2>/dev/null || { cat "$work/podman.log" >&2; die "podman system service exited"; }
@@ -70,6 +75,7 @@ for ((i = 0; i < API_TIMEOUT * 5; i++)); do
 done
 ((i < API_TIMEOUT * 5)) || { cat "$work/podman.log" >&2; die "no Docker API from podman after ${API_TIMEOUT}s"; }
 export DOCKER_HOST=unix://$work/docker.sock
+log "Docker API for skaffold: $DOCKER_HOST (podman pid $podman_pid, stopped on exit)"
 
 cat >"$work/skaffold-config.yaml" <<CONFIG
 global:

@@ -1,0 +1,97 @@
+/**
+ * `skaffold run -p local` on the project's real node (`npm run cluster:up`, `npm run
+ * images:build` for the base image and layer cache): skaffold builds every image with buildah,
+ * imports it into the node and installs the chart in a namespace of its own; the chart's operator
+ * comes up, the install's seed and training hooks run, a TrainingRun applied afterwards is trained
+ * and promoted by real pods; `skaffold delete` then uninstalls the release. The chart reads the test
+ * PostgreSQL through a forwarder on the pods' gateway (test/skaffold/host-database-values.yaml).
+ * Skipped by name without the node or the skaffold binary; fails under CI.
+ */
+import { join } from 'node:path';
+import { describePostgres } from '../support/postgres.js';
+import { deleteNamespaces, uniqueName, waitFor, type TestKube } from '../support/kube.js';
+import { ensureNode, forwardToPods, POD_GATEWAY } from '../k8s/node-support.js';
+import { findSkaffold, ROOT, skaffold, tail } from './support.js';
+
+const SUITE = 'skaffold run -p local on the real node';
+const kube = await ensureNode(SUITE);
+const sk = kube ? await findSkaffold(SUITE) : null;
+
+interface RunJson {
+  status?: { phase?: string; modelVersion?: number };
+}
+interface DeploymentJson {
+  metadata: { name: string };
+  spec: { template: { spec: { containers: { image: string }[] } } };
+  status: { readyReplicas?: number };
+}
+
+await describePostgres(SUITE, (db) => {
+  if (!kube || !sk) {
+    test.skip('needs the real node with its images and skaffold', () => {});
+    return;
+  }
+  const k: TestKube = kube;
+  const ns = uniqueName('nf-skaffold-run');
+  let forwarder: Awaited<ReturnType<typeof forwardToPods>> | undefined;
+  const env = { NETFLICKS_VALUES: 'test/skaffold/host-database-values.yaml' };
+  const phaseOf = async (run: string): Promise<string> => (await k.json<RunJson>(['-n', ns, 'get', 'trainingrun', run])).status?.phase ?? '';
+  const untilFinished = async (run: string, timeoutMs: number): Promise<string> => {
+    await waitFor(`TrainingRun ${run} to finish`, async () => ['Promoted', 'Failed', 'Rejected', 'NoNewData'].includes(await phaseOf(run)), timeoutMs, 1000);
+    return phaseOf(run);
+  };
+
+  beforeAll(async () => {
+    const url = new URL(db.url);
+    forwarder = await forwardToPods(Number(url.port));
+    url.hostname = POD_GATEWAY;
+    url.port = String(forwarder.port);
+    await k.ok(['create', 'namespace', ns]);
+    await k.ok(['-n', ns, 'create', 'secret', 'generic', 'netflicks-database', `--from-literal=url=${url.toString()}`]);
+  });
+
+  afterAll(async () => {
+    // A failed test may leave the release: uninstall it before the namespace goes.
+    await skaffold(['delete', '-p', 'local', '-n', ns], { env, timeoutMs: 180_000 });
+    await forwarder?.close();
+    await deleteNamespaces(k, [ns]);
+  }, 240_000);
+
+  test('the chart comes up with images skaffold built, a TrainingRun is promoted, skaffold delete removes the release', async () => {
+    const run = await skaffold(['run', '-p', 'local', '-n', ns], { env, timeoutMs: 1_500_000 });
+    if (run.code !== 0) throw new Error(`skaffold run exited ${run.code}:\n${tail(run.stdout + run.stderr)}`);
+
+    // The operator runs the image skaffold built and imported: <name>:<image id>, never pulled.
+    const operator = await k.json<DeploymentJson>(['-n', ns, 'get', 'deployment', 'netflicks-operator']);
+    expect(operator.status.readyReplicas).toBe(1);
+    expect(operator.spec.template.spec.containers[0].image).toMatch(/^netflicks-operator:[0-9a-f]{64}$/);
+    const model = await k.json<{ spec: { image: string; serving: { image: string } } }>(['-n', ns, 'get', 'recommendermodel', 'movies']);
+    expect(model.spec.image).toMatch(/^netflicks-trainer:[0-9a-f]{64}$/);
+    expect(model.spec.serving.image).toMatch(/^netflicks-recommend-api:[0-9a-f]{64}$/);
+
+    // The install's hooks: seeded (the Job ran to completion and was deleted) and trained.
+    expect(await untilFinished('movies-install', 600_000)).toBe('Promoted');
+    const { rows } = await db.pool.query<{ movies: string; users: string }>('SELECT (SELECT count(*) FROM movies) AS movies, (SELECT count(*) FROM users) AS users');
+    expect(rows[0]).toEqual({ movies: '300', users: '300' });
+
+    // A TrainingRun applied as a user does: trained by a real trainer pod and promoted.
+    await k.ok(['-n', ns, 'apply', '-f', join(ROOT, 'examples/trainingrun.yaml')]);
+    expect(await untilFinished('movies-manual-1', 600_000)).toBe('Promoted');
+    const first = (await k.json<RunJson>(['-n', ns, 'get', 'trainingrun', 'movies-install'])).status?.modelVersion ?? 0;
+    expect((await k.json<RunJson>(['-n', ns, 'get', 'trainingrun', 'movies-manual-1'])).status?.modelVersion).toBeGreaterThan(first);
+    await waitFor('the movies-api Deployment to be ready', async () => ((await k.json<DeploymentJson>(['-n', ns, 'get', 'deployment', 'movies-api'])).status.readyReplicas ?? 0) >= 1, 300_000, 1000);
+
+    const del = await skaffold(['delete', '-p', 'local', '-n', ns], { env, timeoutMs: 300_000 });
+    if (del.code !== 0) throw new Error(`skaffold delete exited ${del.code}:\n${tail(del.stdout + del.stderr)}`);
+    const releases = await k.ok(['-n', ns, 'get', 'secrets', '-l', 'owner=helm', '-o', 'name']);
+    expect(releases.trim()).toBe('');
+    // The chart's objects are gone, and with the RecommenderModel the API the operator ran for it.
+    await waitFor(
+      'the release\'s Deployments to be gone',
+      async () => (await k.ok(['-n', ns, 'get', 'deployments', '-o', 'name'])).trim() === '',
+      180_000,
+      1000,
+    );
+    expect((await k.ok(['-n', ns, 'get', 'recommendermodels', '-o', 'name'])).trim()).toBe('');
+  }, 2_700_000);
+});

@@ -1,0 +1,123 @@
+/**
+ * skaffold for the tests: the binary test/k8s/build.sh builds (pinned, from the Go module proxy),
+ * always run through test/skaffold/skaffold.sh, which gives it what it needs around buildah and
+ * the project's node. When the binary is missing the suite is skipped by name with the command
+ * that builds it; under CI it fails.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runProcess, type ProcessResult } from '../support/process.js';
+import { skipOrFail } from '../support/skip.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The wrapper, relative to a checkout (tests run it in copies of the tree too). */
+export const WRAPPER = 'test/skaffold/skaffold.sh';
+const BUILD_SCRIPT = join(ROOT, 'test/k8s/build.sh');
+const ENABLE = 'test/k8s/build.sh skaffold (builds skaffold from the Go module proxy, ~25 min cold on 2 cores)';
+
+/** SKAFFOLD_VERSION's default in test/k8s/build.sh, unless the environment overrides it. */
+async function pinnedVersion(): Promise<string> {
+  if (process.env.SKAFFOLD_VERSION) return process.env.SKAFFOLD_VERSION;
+  const script = await readFile(BUILD_SCRIPT, 'utf8');
+  const m = /^SKAFFOLD_VERSION=\$\{SKAFFOLD_VERSION:-([^}]+)\}$/m.exec(script);
+  if (!m) throw new Error('no SKAFFOLD_VERSION default in test/k8s/build.sh');
+  return m[1];
+}
+
+export interface Skaffold {
+  /** The built binary (for commands that need nothing around it). */
+  bin: string;
+  version: string;
+}
+
+/** The pinned skaffold when it is built; null means skip (never under CI, where it throws). */
+export async function findSkaffold(suite: string): Promise<Skaffold | null> {
+  const version = await pinnedVersion();
+  const paths = await runProcess(BUILD_SCRIPT, ['paths'], { timeoutMs: 30_000 });
+  const dir = /^SKAFFOLD_BIN=(.+)$/m.exec(paths.stdout)?.[1];
+  let reason: string;
+  if (paths.code !== 0 || !dir) {
+    reason = `test/k8s/build.sh paths exited ${paths.code}: ${paths.stderr.trim()}`;
+  } else {
+    const bin = join(dir, 'skaffold');
+    const r = await runProcess(bin, ['version'], { timeoutMs: 30_000 }).catch((err: Error) => ({ code: 127, stdout: '', stderr: err.message }));
+    if (r.code === 0 && r.stdout.trim() === `v${version}`) return { bin, version };
+    reason = r.code === 0 ? `${bin} reports ${r.stdout.trim()}, want v${version}` : `no skaffold at ${bin} (${r.stderr.trim()})`;
+  }
+  skipOrFail({ suite, needs: `skaffold v${version}`, enable: ENABLE, reason });
+  return null;
+}
+
+export interface WrapperOptions {
+  /** The checkout to run in (default: this one). */
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs: number;
+}
+
+/** test/skaffold/skaffold.sh with these arguments, to completion. */
+export function skaffold(args: string[], opts: WrapperOptions): Promise<ProcessResult> {
+  const cwd = opts.cwd ?? ROOT;
+  return runProcess(join(cwd, WRAPPER), args, { cwd, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs });
+}
+
+export interface RunningSkaffold {
+  /** Everything it printed so far (stdout and stderr, also written to the log file). */
+  output(): string;
+  /** SIGINT to its process group (as Ctrl-C does), then its exit code; SIGKILL after timeoutMs. */
+  stop(timeoutMs: number): Promise<number>;
+  /** Resolves with the exit code when it ends by itself. */
+  readonly exited: Promise<number>;
+}
+
+/** test/skaffold/skaffold.sh started in its own process group (for `dev`), its output teed to logFile. */
+export function startSkaffold(args: string[], opts: Omit<WrapperOptions, 'timeoutMs'> & { logFile: string }): RunningSkaffold {
+  const cwd = opts.cwd ?? ROOT;
+  const child = spawn(join(cwd, WRAPPER), args, { cwd, env: { ...process.env, ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(opts.logFile);
+  let text = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding('utf8').on('data', (c: string) => {
+      text += c;
+      log.write(c);
+    });
+  }
+  const exited = new Promise<number>((done) => {
+    child.on('error', (err) => {
+      text += `\ncannot start ${WRAPPER}: ${err.message}\n`;
+      done(127);
+    });
+    child.on('close', (code) => {
+      log.end();
+      done(code ?? 1);
+    });
+  });
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    output: () => text,
+    exited,
+    async stop(timeoutMs) {
+      signal('SIGINT');
+      const timer = setTimeout(() => signal('SIGKILL'), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** The last lines of a long output, for failure messages. */
+export function tail(text: string, lines = 60): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
