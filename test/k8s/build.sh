@@ -340,7 +340,7 @@ main() {
     skaffold) BUILD_LOCK=.skaffold-build.lock with_lock build_skaffold ;;
     all) with_lock build_all_k8s; with_lock build_node; with_lock build_helm ;;
   esac
-  log "done in $((SECONDS - t0))s (bin dirs: $K8S_BIN $HELM_BIN)"
+  log "done in $((SECONDS - t0))s (bin dirs: $K8S_BIN $HELM_BIN $SKAFFOLD_BIN)"
 }
 
 main "$@"
