@@ -9,13 +9,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseManifests, type K8sObject } from '../helm/support.js';
-import { findSkaffold, ROOT, skaffold, tail } from './support.js';
+import { findSkaffold, HOST_DATABASE_ENV, ROOT, skaffold, tail } from './support.js';
 
 const SUITE = 'skaffold diagnose and render';
 const sk = await findSkaffold(SUITE);
 const TARGETS = ['operator', 'recommend-api', 'ingest', 'evaluator', 'simulator', 'trainer'];
-/** The local profile without the bundled PostgreSQL/Kafka: an existing database, no Kafka. */
-const HOST_DB = { NETFLICKS_VALUES: 'test/skaffold/host-database-values.yaml' };
 /** The local profile's default values file. */
 const NODE_VALUES = 'charts/netflicks/ci/local-node-values.yaml';
 
@@ -77,7 +75,7 @@ const operatorOf = (objects: K8sObject[]): Container =>
     }, 150_000);
 
   test('skaffold render (local, host database): every image by its inputDigest tag, never pulled, no monitoring objects, namespace nf-skaffold', async () => {
-    const objects = await render('local', HOST_DB);
+    const objects = await render('local', HOST_DATABASE_ENV);
     const workloads = objects.filter((o): o is Workload => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
     const images = workloads.flatMap((w) => w.spec.template.spec.containers);
     expect(images.length).toBeGreaterThan(1);

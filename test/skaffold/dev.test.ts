@@ -14,9 +14,9 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePostgres } from '../support/postgres.js';
-import { deleteNamespaces, uniqueName, waitFor, type TestKube } from '../support/kube.js';
-import { ensureNode, forwardToPods, POD_GATEWAY } from '../k8s/node-support.js';
-import { findSkaffold, ROOT, skaffold, startSkaffold, tail, type RunningSkaffold } from './support.js';
+import { waitFor, type TestKube } from '../support/kube.js';
+import { ensureNode } from '../k8s/node-support.js';
+import { findSkaffold, HOST_DATABASE_ENV, releaseNamespace, ROOT, startSkaffold, tail, type ReleaseNamespace, type RunningSkaffold } from './support.js';
 
 const SUITE = 'skaffold dev -p local on the real node';
 const kube = await ensureNode(SUITE);
@@ -62,9 +62,9 @@ await describePostgres(SUITE, (db) => {
     return;
   }
   const k: TestKube = kube;
-  const ns = uniqueName('nf-skaffold-dev');
-  const env = { NETFLICKS_VALUES: 'test/skaffold/host-database-values.yaml' };
-  let forwarder: Awaited<ReturnType<typeof forwardToPods>> | undefined;
+  let release: ReleaseNamespace | undefined;
+  let ns = '';
+  const env = HOST_DATABASE_ENV;
   let copy: { root: string; dir: string } | undefined;
   let dev: RunningSkaffold | undefined;
 
@@ -93,20 +93,14 @@ await describePostgres(SUITE, (db) => {
   };
 
   beforeAll(async () => {
-    const url = new URL(db.url);
-    forwarder = await forwardToPods(Number(url.port));
-    url.hostname = POD_GATEWAY;
-    url.port = String(forwarder.port);
-    await k.ok(['create', 'namespace', ns]);
-    await k.ok(['-n', ns, 'create', 'secret', 'generic', 'netflicks-database', `--from-literal=url=${url.toString()}`]);
+    release = await releaseNamespace(k, 'nf-skaffold-dev', db.url);
+    ns = release.ns;
     copy = await copyTree();
   }, 120_000);
 
   afterAll(async () => {
     await dev?.stop(120_000);
-    await skaffold(['delete', '-p', 'local', '-n', ns], { env, timeoutMs: 180_000 });
-    await forwarder?.close();
-    await deleteNamespaces(k, [ns]);
+    await release?.cleanup();
     if (copy) await rm(copy.root, { recursive: true, force: true });
   }, 420_000);
 

@@ -9,9 +9,9 @@
  */
 import { join } from 'node:path';
 import { describePostgres } from '../support/postgres.js';
-import { deleteNamespaces, uniqueName, waitFor, type TestKube } from '../support/kube.js';
-import { ensureNode, forwardToPods, POD_GATEWAY } from '../k8s/node-support.js';
-import { findSkaffold, ROOT, skaffold, tail } from './support.js';
+import { waitFor, type TestKube } from '../support/kube.js';
+import { ensureNode } from '../k8s/node-support.js';
+import { findSkaffold, HOST_DATABASE_ENV, releaseNamespace, ROOT, skaffold, tail, type ReleaseNamespace } from './support.js';
 
 const SUITE = 'skaffold run -p local on the real node';
 const kube = await ensureNode(SUITE);
@@ -32,9 +32,9 @@ await describePostgres(SUITE, (db) => {
     return;
   }
   const k: TestKube = kube;
-  const ns = uniqueName('nf-skaffold-run');
-  let forwarder: Awaited<ReturnType<typeof forwardToPods>> | undefined;
-  const env = { NETFLICKS_VALUES: 'test/skaffold/host-database-values.yaml' };
+  let release: ReleaseNamespace | undefined;
+  let ns = '';
+  const env = HOST_DATABASE_ENV;
   const phaseOf = async (run: string): Promise<string> => (await k.json<RunJson>(['-n', ns, 'get', 'trainingrun', run])).status?.phase ?? '';
   const untilFinished = async (run: string, timeoutMs: number): Promise<string> => {
     await waitFor(`TrainingRun ${run} to finish`, async () => ['Promoted', 'Failed', 'Rejected', 'NoNewData'].includes(await phaseOf(run)), timeoutMs, 1000);
@@ -42,19 +42,12 @@ await describePostgres(SUITE, (db) => {
   };
 
   beforeAll(async () => {
-    const url = new URL(db.url);
-    forwarder = await forwardToPods(Number(url.port));
-    url.hostname = POD_GATEWAY;
-    url.port = String(forwarder.port);
-    await k.ok(['create', 'namespace', ns]);
-    await k.ok(['-n', ns, 'create', 'secret', 'generic', 'netflicks-database', `--from-literal=url=${url.toString()}`]);
+    release = await releaseNamespace(k, 'nf-skaffold-run', db.url);
+    ns = release.ns;
   });
 
   afterAll(async () => {
-    // A failed test may leave the release: uninstall it before the namespace goes.
-    await skaffold(['delete', '-p', 'local', '-n', ns], { env, timeoutMs: 180_000 });
-    await forwarder?.close();
-    await deleteNamespaces(k, [ns]);
+    await release?.cleanup();
   }, 240_000);
 
   test('the chart comes up with images skaffold built, a TrainingRun is promoted, skaffold delete removes the release', async () => {

@@ -9,8 +9,10 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deleteNamespaces, uniqueName, type TestKube } from '../support/kube.js';
 import { runProcess, type ProcessResult } from '../support/process.js';
 import { skipOrFail } from '../support/skip.js';
+import { forwardToPods, POD_GATEWAY } from '../k8s/node-support.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The wrapper, relative to a checkout (tests run it in copies of the tree too). */
@@ -120,4 +122,35 @@ export function startSkaffold(args: string[], opts: Omit<WrapperOptions, 'timeou
 /** The last lines of a long output, for failure messages. */
 export function tail(text: string, lines = 60): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** The local profile with the test PostgreSQL (Secret netflicks-database) and no Kafka. */
+export const HOST_DATABASE_ENV = { NETFLICKS_VALUES: 'test/skaffold/host-database-values.yaml' };
+
+export interface ReleaseNamespace {
+  ns: string;
+  /** Uninstalls a release left behind (a failed test), stops the forwarder, deletes the namespace. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A fresh namespace for one skaffold release on the node, holding the Secret netflicks-database:
+ * databaseUrl as the pods reach it, through a forwarder on their gateway.
+ */
+export async function releaseNamespace(kube: TestKube, prefix: string, databaseUrl: string): Promise<ReleaseNamespace> {
+  const ns = uniqueName(prefix);
+  const url = new URL(databaseUrl);
+  const forwarder = await forwardToPods(Number(url.port));
+  url.hostname = POD_GATEWAY;
+  url.port = String(forwarder.port);
+  await kube.ok(['create', 'namespace', ns]);
+  await kube.ok(['-n', ns, 'create', 'secret', 'generic', 'netflicks-database', `--from-literal=url=${url.toString()}`]);
+  return {
+    ns,
+    async cleanup() {
+      await skaffold(['delete', '-p', 'local', '-n', ns], { env: HOST_DATABASE_ENV, timeoutMs: 180_000 });
+      await forwarder.close();
+      await deleteNamespaces(kube, [ns]);
+    },
+  };
 }
