@@ -51,7 +51,8 @@ await describePostgres(SUITE, (db) => {
   }, 240_000);
 
   test('the chart comes up with images skaffold built, a TrainingRun is promoted, skaffold delete removes the release', async () => {
-    const run = await skaffold(['run', '-p', 'local', '-n', ns], { env, timeoutMs: 1_500_000 });
+    // Builds queue on buildah's lock behind any other images.sh build on the machine.
+    const run = await skaffold(['run', '-p', 'local', '-n', ns], { env, timeoutMs: 2_400_000 });
     if (run.code !== 0) throw new Error(`skaffold run exited ${run.code}:\n${tail(run.stdout + run.stderr)}`);
 
     // The operator runs the image skaffold built and imported: <name>:<image id>, never pulled.
@@ -86,5 +87,5 @@ await describePostgres(SUITE, (db) => {
       1000,
     );
     expect((await k.ok(['-n', ns, 'get', 'recommendermodels', '-o', 'name'])).trim()).toBe('');
-  }, 2_700_000);
+  }, 3_600_000);
 });

@@ -60,15 +60,30 @@ export interface WrapperOptions {
   timeoutMs: number;
 }
 
-/** test/skaffold/skaffold.sh with these arguments, to completion. */
-export function skaffold(args: string[], opts: WrapperOptions): Promise<ProcessResult> {
-  const cwd = opts.cwd ?? ROOT;
-  return runProcess(join(cwd, WRAPPER), args, { cwd, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs });
+/**
+ * test/skaffold/skaffold.sh with these arguments, to completion. After timeoutMs its whole process
+ * group gets Ctrl-C (skaffold cancels its builds), then SIGKILL a minute later.
+ */
+export async function skaffold(args: string[], opts: WrapperOptions): Promise<ProcessResult> {
+  const running = startSkaffold(args, { ...opts, logFile: '/dev/null' });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void running.stop(60_000);
+  }, opts.timeoutMs);
+  try {
+    const code = await running.exited;
+    return { code, stdout: running.stdout(), stderr: running.stderr() + (timedOut ? `\n(stopped after ${opts.timeoutMs} ms)` : '') };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface RunningSkaffold {
   /** Everything it printed so far (stdout and stderr, also written to the log file). */
   output(): string;
+  stdout(): string;
+  stderr(): string;
   /** SIGINT to its process group (as Ctrl-C does), then its exit code; SIGKILL after timeoutMs. */
   stop(timeoutMs: number): Promise<number>;
   /** Resolves with the exit code when it ends by itself. */
@@ -81,9 +96,11 @@ export function startSkaffold(args: string[], opts: Omit<WrapperOptions, 'timeou
   const child = spawn(join(cwd, WRAPPER), args, { cwd, env: { ...process.env, ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(opts.logFile);
   let text = '';
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding('utf8').on('data', (c: string) => {
+  const separate = { stdout: '', stderr: '' };
+  for (const name of ['stdout', 'stderr'] as const) {
+    child[name].setEncoding('utf8').on('data', (c: string) => {
       text += c;
+      separate[name] += c;
       log.write(c);
     });
   }
@@ -106,6 +123,8 @@ export function startSkaffold(args: string[], opts: Omit<WrapperOptions, 'timeou
   };
   return {
     output: () => text,
+    stdout: () => separate.stdout,
+    stderr: () => separate.stderr,
     exited,
     async stop(timeoutMs) {
       signal('SIGINT');
