@@ -18,9 +18,10 @@
 # - a skaffold global config (SKAFFOLD_CONFIG) that marks the current context a local cluster
 #   (images stay local, nothing is pushed or loaded) and turns off update checks, surveys and
 #   metrics;
-# - the chart as skaffold deploys it (NETFLICKS_LOCAL_CHART): a copy of charts/netflicks whose
-#   kube-prometheus-stack dependency, which cannot be fetched here, is an empty stand-in; the
-#   profile `local` never enables it. Chart edits reach a running `dev` on its next restart.
+# - the chart as skaffold deploys it (.cache/skaffold/netflicks, ignored by git): a copy of
+#   charts/netflicks whose kube-prometheus-stack dependency, which cannot be fetched here, is an
+#   empty stand-in; the profile `local` never enables it. Chart edits reach a running `dev` on its
+#   next start.
 # Needs root (buildah's storage, the node's containerd). Everything it starts stops on exit.
 set -euo pipefail
 
@@ -88,18 +89,30 @@ kubeContexts:
 CONFIG
 export SKAFFOLD_CONFIG=$work/skaffold-config.yaml SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_INTERACTIVE=false
 
-# The chart with an empty stand-in for each dependency (name and version from Chart.yaml).
-chart=$work/chart/netflicks
-mkdir -p "$work/chart"
-cp -rL "$ROOT/charts/netflicks" "$chart"
-rm -rf "$chart/charts" "$chart/Chart.lock"
-awk '/^dependencies:/ {d=1; next} d && /^[^ #-]/ {d=0} d && $1 == "-" && $2 == "name:" {n=$3} d && $1 == "version:" {print n, $2}' \
-  "$chart/Chart.yaml" | while read -r name version; do
-  mkdir -p "$chart/charts/$name"
-  printf 'apiVersion: v2\nname: %s\nversion: %s\ndescription: stand-in (test/skaffold/skaffold.sh), never enabled by the local profile\n' \
-    "$name" "$version" >"$chart/charts/$name/Chart.yaml"
-done
-export NETFLICKS_LOCAL_CHART=$chart
+# The chart with an empty stand-in for each dependency (name and version from Chart.yaml), at the
+# fixed path the profiles name (skaffold dev lists the chart's files from it, untemplated). Made
+# again when charts/netflicks changed; wrappers in one checkout take turns.
+stage_chart() {
+  local dir=$ROOT/.cache/skaffold stamp name version
+  mkdir -p "$dir"
+  exec 7>"$dir/.lock"
+  flock 7
+  stamp=$(cd "$ROOT/charts/netflicks" && find -L . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+  if [[ ! -f $dir/netflicks.stamp || $(<"$dir/netflicks.stamp") != "$stamp" ]]; then
+    rm -rf "$dir/netflicks" "$dir/netflicks.stamp"
+    cp -rL "$ROOT/charts/netflicks" "$dir/netflicks"
+    rm -rf "$dir/netflicks/charts" "$dir/netflicks/Chart.lock"
+    while read -r name version; do
+      mkdir -p "$dir/netflicks/charts/$name"
+      printf 'apiVersion: v2\nname: %s\nversion: %s\ndescription: stand-in (test/skaffold/skaffold.sh), never enabled by the local profile\n' \
+        "$name" "$version" >"$dir/netflicks/charts/$name/Chart.yaml"
+    done < <(awk '/^dependencies:/ {d=1; next} d && /^[^ #-]/ {d=0} d && $1 == "-" && $2 == "name:" {n=$3} d && $1 == "version:" {print n, $2}' \
+      "$dir/netflicks/Chart.yaml")
+    echo "$stamp" >"$dir/netflicks.stamp"
+  fi
+  exec 7>&-
+}
+stage_chart
 
 cd "$ROOT"
 # Not exec: the trap must stop podman and remove the copies when skaffold ends.
