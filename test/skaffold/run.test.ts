@@ -7,11 +7,10 @@
  * PostgreSQL through a forwarder on the pods' gateway (test/skaffold/host-database-values.yaml).
  * Skipped by name without the node or the skaffold binary; fails under CI.
  */
-import { join } from 'node:path';
 import { describePostgres } from '../support/postgres.js';
 import { waitFor, type TestKube } from '../support/kube.js';
 import { ensureNode } from '../k8s/node-support.js';
-import { findSkaffold, HOST_DATABASE_ENV, releaseNamespace, ROOT, skaffold, tail, type ReleaseNamespace } from './support.js';
+import { findSkaffold, HOST_DATABASE_ENV, releaseNamespace, skaffold, tail, type ReleaseNamespace } from './support.js';
 
 const SUITE = 'skaffold run -p local on the real node';
 const kube = await ensureNode(SUITE);
@@ -68,8 +67,10 @@ await describePostgres(SUITE, (db) => {
     const { rows } = await db.pool.query<{ movies: string; users: string }>('SELECT (SELECT count(*) FROM movies) AS movies, (SELECT count(*) FROM users) AS users');
     expect(rows[0]).toEqual({ movies: '300', users: '300' });
 
-    // A TrainingRun applied as a user does: trained by a real trainer pod and promoted.
-    await k.ok(['-n', ns, 'apply', '-f', join(ROOT, 'examples/trainingrun.yaml')]);
+    // A TrainingRun applied as a user does, trained by a real trainer pod and promoted. The data is
+    // the install's (a run on it ends NoNewData), so it forces training.
+    const manual = { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-manual-1' }, spec: { modelRef: { name: 'movies' }, force: true } };
+    await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(manual) });
     expect(await untilFinished('movies-manual-1', 600_000)).toBe('Promoted');
     const first = (await k.json<RunJson>(['-n', ns, 'get', 'trainingrun', 'movies-install'])).status?.modelVersion ?? 0;
     expect((await k.json<RunJson>(['-n', ns, 'get', 'trainingrun', 'movies-manual-1'])).status?.modelVersion).toBeGreaterThan(first);
