@@ -52,7 +52,7 @@ await describePostgres(SUITE, (db) => {
     await release?.cleanup();
   }, 240_000);
 
-  test('the chart comes up with images skaffold built, a TrainingRun is promoted, skaffold delete removes the release', async () => {
+  test('the chart comes up with images skaffold built and trains its model, an applied TrainingRun registers a new version, skaffold delete removes the release', async () => {
     // Builds queue on buildah's lock behind any other images.sh build on the machine.
     const run = await skaffold(['run', '-p', 'local', '-n', ns], { env, timeoutMs: 2_400_000 });
     if (run.code !== 0) throw new Error(`skaffold run exited ${run.code}:\n${tail(run.stdout + run.stderr)}`);
