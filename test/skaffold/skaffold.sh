@@ -66,9 +66,10 @@ mkdir -p "$STORE/storage" "$STORE/run"
 setsid podman --root "$STORE/storage" --runroot "$STORE/run" --storage-driver overlay --events-backend file \
   system service --time 0 "unix://$work/docker.sock" >"$work/podman.log" 2>&1 &
 podman_pid=$!
-# Stops the API if this script is killed outright (no EXIT trap then).
+# Stops the API and removes the work dir if this script is killed outright (no EXIT trap then).
 # shellcheck disable=SC2016 # expanded by that bash, from its arguments
-setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; kill "$2" 2>/dev/null' _ $$ "$podman_pid" </dev/null >/dev/null 2>&1 &
+setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; kill "$2" 2>/dev/null; sleep 1; rm -rf "$3"' \
+  _ $$ "$podman_pid" "$work" </dev/null >/dev/null 2>&1 &
 for ((i = 0; i < API_TIMEOUT * 5; i++)); do
   [[ -S $work/docker.sock ]] && curl -fsS --unix-socket "$work/docker.sock" http://d/_ping >/dev/null 2>&1 && break
   kill -0 "$podman_pid" 2>/dev/null || { cat "$work/podman.log" >&2; die "podman system service exited"; }
