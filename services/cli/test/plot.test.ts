@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { renderFigure } from '../src/plot/chart.js';
-import { niceAxis } from '../src/plot/scale.js';
+import { niceAxis, renderFigure, timeAxis, timeLabel } from '@netflicks/charts';
 
 const BIN = fileURLToPath(new URL('../bin/netflicks.js', import.meta.url));
 
@@ -65,6 +64,14 @@ describe('chart module', () => {
     expect(niceAxis(0.61, 0.66)).toMatchObject({ min: 0.61, max: 0.66, ticks: [0.61, 0.62, 0.63, 0.64, 0.65, 0.66], decimals: 2 });
     expect(niceAxis(2, 2)).toMatchObject({ min: 1.8, max: 2.2, ticks: [1.8, 1.9, 2, 2.1, 2.2] });
     expect(() => niceAxis(0, Number.NaN)).toThrow('axis range must be finite');
+  });
+
+  test('time axes: ticks on whole UTC hours, or days for longer spans', () => {
+    const t0 = Date.UTC(2026, 11, 3, 9, 30);
+    const hours = timeAxis(t0, t0 + 5 * 3_600_000);
+    expect(hours.ticks.map((t) => timeLabel(t, hours))).toEqual(['12-03 10:00', '12-03 11:00', '12-03 12:00', '12-03 13:00', '12-03 14:00']);
+    const days = timeAxis(t0, t0 + 4 * 86_400_000);
+    expect(days.ticks.map((t) => timeLabel(t, days))).toEqual(['12-04', '12-05', '12-06', '12-07']);
   });
 
   test('a line and a bar panel: values, ranges, legends and escaped names as drawn', () => {

@@ -16,7 +16,7 @@ import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../datas
 import { UsageError } from '../errors.js';
 import { integer, listOf, positiveInt, positiveNumber, splitSpec } from '../flags.js';
 import { EvaluationCurves, evaluationFigure, type EvaluationCurvesData } from '../plot/evaluation-curves.js';
-import { renderFigure } from '../plot/chart.js';
+import { renderFigure } from '@netflicks/charts';
 import { plotFile, writePlot } from '../plot/plot-file.js';
 import { createProgress } from '../progress.js';
 import { formatTable } from '../table.js';

@@ -27,7 +27,7 @@ import { THRESHOLD_NAMES, decodeModelFile, parseValidationPolicy, writeModelFile
 import type pg from 'pg';
 import { ReportedFailure } from '../errors.js';
 import { outputFile, positiveInt } from '../flags.js';
-import { renderFigure } from '../plot/chart.js';
+import { renderFigure } from '@netflicks/charts';
 import { compareVersions, comparisonFigure, type VersionComparison } from '../plot/compare-versions.js';
 import { plotFile, writePlot } from '../plot/plot-file.js';
 import { formatTable } from '../table.js';

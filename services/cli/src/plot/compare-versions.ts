@@ -3,7 +3,7 @@
  * offline metrics with the relative change, what they were trained on, and the same as a figure.
  */
 import type { ModelVersionRecord } from '@netflicks/db';
-import type { Figure, Panel } from './chart.js';
+import type { Figure, Panel } from '@netflicks/charts';
 
 /** Lower is better for these; higher for every other metric. */
 const ERROR_METRICS = new Set(['rmse', 'mae']);

@@ -4,7 +4,7 @@
  * (training-set RMSE) after each ALS iteration.
  */
 import { evaluateModel, type AlsIteration, type RatingTable, type Recommender, type TrainingData } from '@netflicks/recsys';
-import type { Figure, LineSeries } from './chart.js';
+import type { Figure, LineSeries } from '@netflicks/charts';
 
 export const CURVE_MAX_K = 50;
 export const CURVE_METRICS = ['precision', 'recall', 'ndcg', 'hitrate'] as const;

@@ -4,7 +4,7 @@
  * name and its values in data-space (`data-series`, `data-values`), and every panel its axis
  * ranges, so a reader — or a test — can check the picture against the numbers.
  */
-import { linear, niceAxis, type Axis } from './scale.js';
+import { linear, niceAxis, timeAxis, timeLabel, type Axis } from './scale.js';
 import { escapeXml, px, tag, text } from './svg.js';
 
 export interface LineSeries {
@@ -21,6 +21,8 @@ export interface LinePanel {
   series: LineSeries[];
   /** x values are counts (K, fold, iteration): integer ticks only. */
   integerX?: boolean;
+  /** x values are epoch milliseconds: ticks on whole UTC hours or days. */
+  timeX?: boolean;
   /** Start the y axis at 0 (rates); else it covers the data. */
   yFromZero?: boolean;
 }
@@ -189,7 +191,7 @@ function linePanel(panel: LinePanel, colourOf: (name: string) => string): PanelB
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y));
   if (xs.length === 0) return { attrs: {}, parts: [title(panel), noData(frame)] };
-  const xAxis = xAxisFor(xs, panel.integerX === true);
+  const xAxis = panel.timeX ? timeAxis(Math.min(...xs), Math.max(...xs)) : xAxisFor(xs, panel.integerX === true);
   const yAxis = niceAxis(panel.yFromZero ? Math.min(0, ...ys) : Math.min(...ys), Math.max(...ys), 5);
   const xScale = linear(xAxis.min, xAxis.max, frame.left, frame.right);
   const yScale = linear(yAxis.min, yAxis.max, frame.bottom, frame.top);
@@ -202,7 +204,7 @@ function linePanel(panel: LinePanel, colourOf: (name: string) => string): PanelB
       s.points.length > 1 ? tag('polyline', { points: coords.join(' '), fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-linejoin': 'round' }) : '',
       ...markers);
   });
-  const xTicks = xAxis.ticks.map((t) => ({ at: xScale(t), label: format(t, xAxis.decimals) }));
+  const xTicks = xAxis.ticks.map((t) => ({ at: xScale(t), label: panel.timeX ? timeLabel(t, xAxis) : format(t, xAxis.decimals) }));
   return {
     attrs: { 'data-x-min': String(xAxis.min), 'data-x-max': String(xAxis.max), 'data-y-min': String(yAxis.min), 'data-y-max': String(yAxis.max) },
     parts: [title(panel), legendMarkup, axes(frame, yAxis, yScale, xTicks, panel.xLabel, panel.yLabel), ...drawn],
