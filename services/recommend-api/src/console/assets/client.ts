@@ -12,12 +12,62 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-async function getJson(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } });
+// The API's credential, when its auth is on: kept for this tab only, sent as a bearer token
+// (an API key or a JWT, as the API accepts either there).
+const KEY = 'netflicks.apiKey';
+
+function storedKey() {
+  try { return sessionStorage.getItem(KEY) || ''; } catch { return ''; }
+}
+
+async function request(path, init) {
+  const key = storedKey();
+  const headers = Object.assign({ accept: 'application/json' }, init && init.headers, key ? { authorization: 'Bearer ' + key } : {});
+  const res = await fetch(path, Object.assign({}, init, { headers }));
   const body = await res.json().catch(() => ({ message: res.statusText }));
+  if (res.status === 401 || res.status === 403) askForKey(body.message, key !== '');
   if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
   return body;
 }
+
+function getJson(path) {
+  return request(path);
+}
+
+function askForKey(message, refused) {
+  const panel = $('key-panel');
+  const error = $('key-error');
+  error.textContent = (refused ? 'The key was not accepted: ' : 'This API requires credentials: ') + (message || 'unauthorized');
+  error.hidden = false;
+  if (panel.hidden) {
+    panel.hidden = false;
+    $('api-key').focus();
+  }
+}
+
+function showKeyStatus() {
+  $('key-forget').hidden = storedKey() === '';
+}
+
+$('key-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const key = $('api-key').value.trim();
+  if (!key) return;
+  try { sessionStorage.setItem(KEY, key); } catch { /* storage off: the key lasts until reload */ }
+  $('api-key').value = '';
+  $('key-panel').hidden = true;
+  $('key-error').hidden = true;
+  showKeyStatus();
+  start();
+});
+
+$('key-forget').addEventListener('click', () => {
+  try { sessionStorage.removeItem(KEY); } catch { /* nothing stored */ }
+  showKeyStatus();
+  $('key-panel').hidden = false;
+  $('key-error').hidden = true;
+  $('api-key').focus();
+});
 
 function movieLine(m) {
   return m.title + (m.year ? ' (' + m.year + ')' : '');
@@ -34,6 +84,7 @@ function stars(rating) {
 let overview = null;
 
 async function loadOverview() {
+  if (overview) return;
   overview = await getJson('/console/api/overview');
   const m = overview.model;
   $('model-line').textContent = 'Serving ' + m.name + ' ' + (m.version !== null ? 'v' + m.version : m.label) + ' · ' + overview.users + ' users · ' + overview.movies + ' movies';
@@ -137,9 +188,43 @@ function renderOnline(online) {
   }
 }
 
+/** An SVG document rendered by the server (its text escaped there), parsed as XML, never as HTML. */
+function insertSvg(container, markup) {
+  const doc = new DOMParser().parseFromString(markup, 'image/svg+xml');
+  if (doc.documentElement.nodeName !== 'svg') return;
+  container.replaceChildren(document.importNode(doc.documentElement, true));
+}
+
+function renderTrainingRuns(runs, source) {
+  const body = $('runs').querySelector('tbody');
+  body.replaceChildren();
+  $('runs-note').textContent = source !== 'registry'
+    ? 'Training runs are listed when the API follows the registry.'
+    : runs.length === 0
+      ? 'No training run has registered a version yet.'
+      : 'From the registry: each run that registered a version, newest first. A run that failed before registering is not in the database (on Kubernetes: kubectl get trainingruns).';
+  for (const r of runs) {
+    body.append(el('tr', {},
+      el('td', { class: 'text' }, r.run || r.createdBy),
+      el('td', { class: 'num' }, 'v' + r.version),
+      el('td', { class: 'num' }, el('span', { class: r.state === 'live' ? 'badge live' : 'badge' }, r.state)),
+      el('td', { class: 'text' }, r.algorithms.join(', ')),
+      el('td', { class: 'num' }, r.ratings ?? '—'),
+      el('td', { class: 'num' }, r.seconds === null ? '—' : r.seconds.toFixed(1) + ' s'),
+      el('td', { class: 'num' }, r.createdAt.slice(0, 16).replace('T', ' '))));
+  }
+}
+
 async function showModels() {
   const data = await getJson('/console/api/models');
   renderOnline(data.online);
+  const chart = $('online-chart');
+  if (data.onlineChart) {
+    insertSvg(chart, data.onlineChart);
+    $('online-chart-caption').textContent = 'Per evaluated bucket (' + data.onlineBuckets + ' shown, newest last); one line per model version and strategy.';
+  }
+  $('online-figure').hidden = !data.onlineChart;
+  renderTrainingRuns(data.trainingRuns, data.source);
   const body = $('models').querySelector('tbody');
   body.replaceChildren();
   if (data.source !== 'registry') {
@@ -182,13 +267,11 @@ async function rate(movieId, rating) {
   const error = $('try-error');
   error.hidden = true;
   try {
-    const res = await fetch('/console/api/users/' + tryUser + '/ratings', {
+    await request('/console/api/users/' + tryUser + '/ratings', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ movieId, rating }),
     });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
     tryRated.set(movieId, rating);
     await refreshTry(tryRated.size);
   } catch (err) {
@@ -379,7 +462,13 @@ function route() {
   if (user && $('user-id').value !== user[1]) { $('user-id').value = user[1]; showUser(); }
 }
 
+function start() {
+  $('model-line').textContent = 'loading the model…';
+  loadOverview().then(route, (err) => { $('model-line').textContent = 'No model: ' + err.message; });
+}
+
 $('user-form').addEventListener('submit', (e) => { e.preventDefault(); showUser(); });
 window.addEventListener('hashchange', route);
-loadOverview().then(route, (err) => { $('model-line').textContent = 'No model: ' + err.message; });
+showKeyStatus();
+start();
 `;
