@@ -67,9 +67,9 @@ function format(value: number, decimals: number): string {
   return value.toFixed(Math.min(decimals, 6));
 }
 
-/** Up to six significant digits: exact enough to read values back, short enough to stay small. */
+/** Integers (counts, epoch milliseconds) exactly; fractions to six significant digits. */
 function dataValue(value: number): string {
-  return String(Number(value.toPrecision(6)));
+  return String(Number.isInteger(value) ? value : Number(value.toPrecision(6)));
 }
 
 export function renderFigure(figure: Figure): string {
