@@ -37,16 +37,20 @@ export interface TestModelOptions {
   iterations?: number;
   /** Users dropped from the training data (new users for fold-in tests). */
   holdOutUsers?: readonly number[];
+  /** New titles by movie id, chosen from the generated dataset (e.g. a title longer than a screen). */
+  titles?: (dataset: Dataset) => Record<number, string>;
 }
 
 export async function trainTestModel(opts: TestModelOptions = {}): Promise<TestModel> {
-  const { dataset } = generateSynthetic({
+  const generated = generateSynthetic({
     users: opts.users ?? 200,
     movies: opts.movies ?? 300,
     ratings: opts.ratings ?? 8000,
     seed: opts.seed ?? 7,
     name: 'synthetic-test',
-  });
+  }).dataset;
+  const titles = opts.titles?.(generated) ?? {};
+  const dataset: Dataset = { ...generated, movies: generated.movies.map((m) => (titles[m.id] === undefined ? m : { ...m, title: titles[m.id] })) };
   let ratings = dataset.ratings;
   if (opts.holdOutUsers && opts.holdOutUsers.length > 0) {
     const drop = new Set(opts.holdOutUsers);
