@@ -163,9 +163,35 @@ async function showUser() {
   }
 }
 
-function metricsText(metrics) {
-  const names = Object.keys(metrics).sort();
-  return names.length === 0 ? '—' : names.map((n) => n + ' ' + Number(metrics[n]).toFixed(4)).join(', ');
+const METRIC_ORDER = ['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map', 'hitrate', 'coverage'];
+function metricRank(name) {
+  const i = METRIC_ORDER.indexOf(name.split('@')[0]);
+  return i < 0 ? METRIC_ORDER.length : i;
+}
+
+function metricsList(metrics, names) {
+  return names.sort((a, b) => metricRank(a) - metricRank(b) || a.localeCompare(b)).map((n) => n + ' ' + Number(metrics[n]).toFixed(4)).join(' · ');
+}
+
+/** The served model's metrics in one line; its components' (als.rmse, …) folded away per algorithm. */
+function metricsCell(metrics) {
+  const names = Object.keys(metrics);
+  if (names.length === 0) return '—';
+  const own = names.filter((n) => !n.includes('.'));
+  const parts = [];
+  const byComponent = new Map();
+  for (const n of names.filter((n) => n.includes('.'))) {
+    const [component, metric] = [n.slice(0, n.indexOf('.')), n.slice(n.indexOf('.') + 1)];
+    if (!byComponent.has(component)) byComponent.set(component, {});
+    byComponent.get(component)[metric] = metrics[n];
+  }
+  parts.push(el('div', {}, own.length > 0 ? metricsList(metrics, own) : '—'));
+  if (byComponent.size > 0) {
+    const list = el('ul', { class: 'components' });
+    for (const [component, m] of byComponent) list.append(el('li', {}, el('strong', {}, component), ' ' + metricsList(m, Object.keys(m))));
+    parts.push(el('details', {}, el('summary', {}, 'per algorithm (' + byComponent.size + ')'), list));
+  }
+  return parts;
 }
 
 function percentBar(rate) {
@@ -239,7 +265,7 @@ async function showModels() {
       el('td', {}, 'v' + v.version, v.version === data.serving.version ? ' (serving)' : ''),
       el('td', {}, el('span', { class: v.live ? 'badge live' : 'badge' }, v.state)),
       el('td', { class: 'text' }, v.algorithms.join(', ')),
-      el('td', { class: 'text' }, metricsText(v.metrics)),
+      el('td', { class: 'text' }, ...[].concat(metricsCell(v.metrics))),
       el('td', {}, v.ratings ?? '—'),
       el('td', {}, v.createdAt.slice(0, 16).replace('T', ' '))));
   }

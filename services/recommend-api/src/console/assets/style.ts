@@ -46,5 +46,7 @@ th { font-size: 0.85rem; color: var(--muted); }
 .key { background: #fff; border: 2px solid var(--accent); border-radius: 6px; padding: 0.5rem 1rem 0.75rem; margin-bottom: 1rem; }
 #api-key { width: 20rem; max-width: 100%; }
 button.quiet { background: transparent; color: #fff; border-color: #8a8a96; padding: 0.15rem 0.5rem; font-size: 0.85rem; }
+.components { margin: 0.2rem 0 0; padding-left: 1.1rem; font-size: 0.9rem; }
+summary { cursor: pointer; color: var(--muted); }
 #online-chart svg { max-width: 100%; height: auto; display: block; }
 `;
