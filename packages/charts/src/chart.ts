@@ -48,6 +48,7 @@ export interface Figure {
 
 /** Okabe–Ito: told apart by colour-blind readers too. */
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999999'];
+const DASHES = [undefined, '8 4', '2 3', '12 3 3 3'];
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
 const PANEL_W = 480;
 const PANEL_H = 320;
@@ -195,13 +196,16 @@ function linePanel(panel: LinePanel, colourOf: (name: string) => string): PanelB
   const yAxis = niceAxis(panel.yFromZero ? Math.min(0, ...ys) : Math.min(...ys), Math.max(...ys), 5);
   const xScale = linear(xAxis.min, xAxis.max, frame.left, frame.right);
   const yScale = linear(yAxis.min, yAxis.max, frame.bottom, frame.top);
-  const drawn = series.map((s) => {
+  const drawn = series.map((s, i) => {
     const colour = colourOf(s.name);
+    // A dash pattern per line: identical curves (a hybrid serving its ALS model) stay visible,
+    // and lines differ by more than colour.
+    const dash = DASHES[i % DASHES.length];
     const coords = s.points.map(([x, y]) => `${px(xScale(x))},${px(yScale(y))}`);
     const values = s.points.map(([x, y]) => `${dataValue(x)},${dataValue(y)}`).join(' ');
     const markers = s.points.length <= MAX_MARKERS ? coords.map((c) => { const [cx, cy] = c.split(','); return tag('circle', { cx, cy, r: 3, fill: colour }); }) : [];
     return tag('g', { class: 'series', 'data-series': s.name, 'data-values': values },
-      s.points.length > 1 ? tag('polyline', { points: coords.join(' '), fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-linejoin': 'round' }) : '',
+      s.points.length > 1 ? tag('polyline', { points: coords.join(' '), fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-linejoin': 'round', 'stroke-dasharray': dash }) : '',
       ...markers);
   });
   const xTicks = xAxis.ticks.map((t) => ({ at: xScale(t), label: panel.timeX ? timeLabel(t, xAxis) : format(t, xAxis.decimals) }));

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { niceAxis, renderFigure, timeAxis, timeLabel } from '@netflicks/charts';
+import { evaluationFigure } from '../src/plot/evaluation-curves.js';
 
 const BIN = fileURLToPath(new URL('../bin/netflicks.js', import.meta.url));
 
@@ -95,6 +96,12 @@ describe('chart module', () => {
     expect(bar.attrs).toMatchObject({ 'data-y-min': '0', 'data-y-max': '1' });
     expect((svg.match(/<g class="bar"/g) ?? []).length).toBe(3);
   });
+});
+
+test('one fold: RMSE as a bar per algorithm that predicts ratings, not a one-point line', () => {
+  const curves = { maxK: 2, ranking: { precision: {}, recall: {}, ndcg: {}, hitrate: {} }, rmseByFold: { als: [0.91], content: [Number.NaN], popularity: [0.98] }, trainingLoss: { als: [1.2, 0.9] } };
+  const rmse = evaluationFigure(curves, 't', 's').panels[4];
+  expect(rmse).toEqual({ kind: 'bar', title: 'RMSE (test)', yLabel: 'RMSE', categories: ['als', 'popularity'], series: [{ name: 'RMSE', values: [0.91, 0.98] }] });
 });
 
 describe('netflicks evaluate --plot', () => {

@@ -17,7 +17,7 @@ import { createLogger } from '@netflicks/platform';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { skipOrFail } from '../../../test/support/skip.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
-import { registerTestModel, trainTestModel, type TestModel } from './support.js';
+import { insertOnlineHours, registerTestModel, trainTestModel, type TestModel } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test-results/console');
@@ -82,14 +82,12 @@ async function suite(): Promise<void> {
       const rows = [...Array(r.length).keys()].filter((j) => r.user[j] === knownUser);
       userRatings = rows.length;
       // Three evaluated hours of the online evaluator's default series, two strategies.
-      await db.pool.query(`INSERT INTO online_evaluation_watermarks (window_seconds, min_watch_seconds, bucket_seconds, evaluated_until) VALUES (86400, 600, 3600, now())`);
-      await db.pool.query(
-        `INSERT INTO online_evaluation_results (window_seconds, min_watch_seconds, bucket_start, bucket_end, model_version, strategy, requests, hits, items_served, items_engaged)
-         VALUES (86400, 600, '2026-03-01T10:00Z', '2026-03-01T11:00Z', '1', 'cf', 20, 5, 200, 8),
-                (86400, 600, '2026-03-01T11:00Z', '2026-03-01T12:00Z', '1', 'cf', 20, 8, 200, 12),
-                (86400, 600, '2026-03-01T12:00Z', '2026-03-01T13:00Z', '1', 'cf', 20, 6, 200, 9),
-                (86400, 600, '2026-03-01T11:00Z', '2026-03-01T12:00Z', '1', 'popularity', 10, 2, 100, 2)`,
-      );
+      await insertOnlineHours(db.pool, [
+        { hour: '2026-03-01T10:00Z', version: '1', strategy: 'cf', requests: 20, hits: 5, served: 200, engaged: 8 },
+        { hour: '2026-03-01T11:00Z', version: '1', strategy: 'cf', requests: 20, hits: 8, served: 200, engaged: 12 },
+        { hour: '2026-03-01T12:00Z', version: '1', strategy: 'cf', requests: 20, hits: 6, served: 200, engaged: 9 },
+        { hour: '2026-03-01T11:00Z', version: '1', strategy: 'popularity', requests: 10, hits: 2, served: 100, engaged: 2 },
+      ]);
       await db.pool.query('INSERT INTO ratings (user_id, movie_id, rating, rated_at) SELECT $1, * FROM unnest($2::int[], $3::real[], $4::timestamptz[])', [
         knownUser,
         rows.map((j) => r.item[j]),

@@ -9,7 +9,7 @@ import { promoteModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
-import { registerTestModel, trainTestModel, type TestModel } from './support.js';
+import { insertOnlineHours, registerTestModel, trainTestModel, type TestModel } from './support.js';
 
 const logger = createLogger({ component: 'console-test', level: 'silent' });
 const NEW_USER = 9001; // held out of training
@@ -160,14 +160,12 @@ await describePostgres('web console', (db) => {
 
   test('models: the registry’s versions with their state, the live one marked, online rates summed and per bucket, training runs', async () => {
     // Two evaluated hours of the evaluator's default series (24 h window, 600 s minimum watch).
-    await db.pool.query(`INSERT INTO online_evaluation_watermarks (window_seconds, min_watch_seconds, bucket_seconds, evaluated_until) VALUES (86400, 600, 3600, now()), (3600, 600, 3600, now())`);
-    await db.pool.query(
-      `INSERT INTO online_evaluation_results (window_seconds, min_watch_seconds, bucket_start, bucket_end, model_version, strategy, requests, hits, items_served, items_engaged)
-       VALUES (86400, 600, '2026-01-01T00:00Z', '2026-01-01T01:00Z', '1', 'cf', 10, 4, 100, 5),
-              (86400, 600, '2026-01-01T01:00Z', '2026-01-01T02:00Z', '1', 'cf', 10, 1, 100, 1),
-              (86400, 600, '2026-01-01T01:00Z', '2026-01-01T02:00Z', '1', 'popularity', 4, 2, 40, 4),
-              (3600, 600, '2026-01-01T01:00Z', '2026-01-01T02:00Z', '1', 'cf', 10, 10, 100, 90)`,
-    );
+    await insertOnlineHours(db.pool, [
+      { hour: '2026-01-01T00:00Z', version: '1', strategy: 'cf', requests: 10, hits: 4, served: 100, engaged: 5 },
+      { hour: '2026-01-01T01:00Z', version: '1', strategy: 'cf', requests: 10, hits: 1, served: 100, engaged: 1 },
+      { hour: '2026-01-01T01:00Z', version: '1', strategy: 'popularity', requests: 4, hits: 2, served: 40, engaged: 4 },
+      { windowSeconds: 3600, hour: '2026-01-01T01:00Z', version: '1', strategy: 'cf', requests: 10, hits: 10, served: 100, engaged: 90 },
+    ]);
     const { body } = await get<{
       source: string;
       serving: { version: number };

@@ -165,3 +165,33 @@ export function responseSchema(doc: Schema, pathTemplate: string, status: number
   if (!response) throw new Error(`the document has no ${status} response for ${pathTemplate}`);
   return ((response.content as Schema)['application/json'] as Schema).schema as Schema;
 }
+
+/** One evaluated hour of an online evaluation series, as the evaluator would have written it. */
+export interface OnlineHour {
+  windowSeconds?: number;
+  hour: string;
+  version: string;
+  strategy: string;
+  requests: number;
+  hits: number;
+  served: number;
+  engaged: number;
+}
+
+/** Writes evaluated hours (minimum watch 600 s; window 24 h unless given) with their series' watermarks. */
+export async function insertOnlineHours(pool: pg.Pool, hours: readonly OnlineHour[]): Promise<void> {
+  const windows = [...new Set(hours.map((h) => h.windowSeconds ?? 86400))];
+  await pool.query(
+    `INSERT INTO online_evaluation_watermarks (window_seconds, min_watch_seconds, bucket_seconds, evaluated_until)
+     SELECT w, 600, 3600, now() FROM unnest($1::int[]) AS w ON CONFLICT DO NOTHING`,
+    [windows],
+  );
+  for (const h of hours) {
+    const start = new Date(h.hour);
+    await pool.query(
+      `INSERT INTO online_evaluation_results (window_seconds, min_watch_seconds, bucket_start, bucket_end, model_version, strategy, requests, hits, items_served, items_engaged)
+       VALUES ($1, 600, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [h.windowSeconds ?? 86400, start, new Date(start.getTime() + 3_600_000), h.version, h.strategy, h.requests, h.hits, h.served, h.engaged],
+    );
+  }
+}

@@ -4,7 +4,7 @@
  * (training-set RMSE) after each ALS iteration.
  */
 import { evaluateModel, type AlsIteration, type RatingTable, type Recommender, type TrainingData } from '@netflicks/recsys';
-import type { Figure, LineSeries } from '@netflicks/charts';
+import type { Figure, LineSeries, Panel } from '@netflicks/charts';
 
 export const CURVE_MAX_K = 50;
 export const CURVE_METRICS = ['precision', 'recall', 'ndcg', 'hitrate'] as const;
@@ -88,6 +88,15 @@ export class EvaluationCurves {
 
 const curve = (values: readonly number[], x0 = 1): Array<[number, number]> => values.map((v, i) => [i + x0, v]);
 
+/** RMSE per fold as lines across folds, or with a single fold as one bar per algorithm. */
+function rmsePanel(rmseByFold: Record<string, number[]>): Panel {
+  const entries = Object.entries(rmseByFold).filter(([, values]) => values.some(Number.isFinite));
+  if (entries.every(([, values]) => values.length <= 1)) {
+    return { kind: 'bar', title: 'RMSE (test)', yLabel: 'RMSE', categories: entries.map(([name]) => name), series: [{ name: 'RMSE', values: entries.map(([, values]) => values[0]) }] };
+  }
+  return { kind: 'line', title: 'RMSE per fold', xLabel: 'fold', yLabel: 'RMSE (test)', series: entries.map(([name, values]) => ({ name, points: curve(values) })), integerX: true };
+}
+
 /** The figure: one panel per ranking metric, then RMSE per fold and the training loss. */
 export function evaluationFigure(curves: EvaluationCurvesData, title: string, subtitle: string): Figure {
   const series = (byName: Record<string, number[]>): LineSeries[] => Object.entries(byName).map(([name, values]) => ({ name, points: curve(values) }));
@@ -104,7 +113,7 @@ export function evaluationFigure(curves: EvaluationCurvesData, title: string, su
         integerX: true,
         yFromZero: true,
       })),
-      { kind: 'line', title: 'RMSE per fold', xLabel: 'fold', yLabel: 'RMSE (test)', series: series(curves.rmseByFold), integerX: true },
+      rmsePanel(curves.rmseByFold),
       { kind: 'line', title: 'Training loss per iteration', xLabel: 'ALS iteration', yLabel: 'RMSE (training set)', series: series(curves.trainingLoss), integerX: true },
     ],
   };

@@ -201,6 +201,7 @@ function percentBar(rate) {
 function renderOnline(online) {
   const body = $('online').querySelector('tbody');
   body.replaceChildren();
+  $('online').parentElement.hidden = online.length === 0;
   $('online-note').textContent = online.length === 0
     ? 'No evaluated lists yet: run the online evaluator (netflicks evaluate-online) with recommendation events flowing.'
     : 'A list is a hit when the user rates or watches one of its movies within 24 h (the evaluator\'s default series); summed over every evaluated hour.';
