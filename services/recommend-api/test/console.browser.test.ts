@@ -184,6 +184,7 @@ async function suite(): Promise<void> {
       await page.keyboard.press('Enter');
       for (let i = 0; i < 10 && (await page.evaluate<string>('document.activeElement.id')) !== 'user-id'; i++) await page.keyboard.press('Tab');
       expect(await page.evaluate<string>('document.activeElement.id')).toBe('user-id');
+      await page.keyboard.press('Control+A');
       await page.keyboard.type(String(knownUser));
       await page.keyboard.press('Enter');
       await page.locator('#recommendations > li').first().waitFor();
@@ -200,6 +201,11 @@ async function suite(): Promise<void> {
       const cells = await recommendRow.locator('td').allTextContents();
       expect(Number(cells[1])).toBeGreaterThanOrEqual(21);
       expect(cells[3]).toMatch(/^\d+\.\d+ ms$/);
+      const { rows } = await db.pool.query<{ model_file_size: string }>("SELECT model_file_size FROM model_versions WHERE model_name = 'movies' AND version = 1");
+      const mib = (Number(rows[0].model_file_size) / 1048576).toFixed(1);
+      expect(await page.locator('#service-summary').textContent()).toMatch(new RegExp(`· serving movies v1, a ${mib.replace('.', '\\.')} MiB model file, loaded \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC$`));
+      // Its own requests are counted like the API's.
+      expect(await page.locator('#routes tbody tr', { hasText: '/console/api/service' }).count()).toBe(1);
       await page.screenshot({ path: `${SCREENSHOTS}/service.png` });
     });
 

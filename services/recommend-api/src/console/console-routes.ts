@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type pg from 'pg';
-import { listModelVersions, listOnlineEvaluationPoints, summarizeOnlineEvaluation, type ModelVersionRecord } from '@netflicks/db';
+import { getModelVersion, listModelVersions, listOnlineEvaluationPoints, summarizeOnlineEvaluation, type ModelVersionRecord } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
 import type { ModelHolder } from '../model/model-holder.js';
@@ -153,7 +153,8 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
   routes.add('/console/api/service', async (ctx) => {
     if (!deps.metrics) throw new ApiError(404, 'not_found', 'this API was started without its metrics');
     ctx.set('cache-control', 'no-store');
-    ctx.body = await serviceStats(deps.metrics);
+    const model = deps.holder.current;
+    ctx.body = { ...(await serviceStats(deps.metrics)), model: model ? await servedModelFacts(model, deps.pool) : null };
   });
 
   const limit = new WindowRateLimit(deps.ratingsPerMinute ?? 30, 60_000);
@@ -251,6 +252,19 @@ async function readJsonBody(ctx: Koa.Context): Promise<Record<string, unknown>> 
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ApiError(400, 'invalid_parameter', 'the body must be a JSON object {"movieId", "rating"}');
   return value as Record<string, unknown>;
+}
+
+/** Per model, asked once: the registry's record of its file size (a model file's is not known here). */
+const facts = new WeakMap<ServingModel, { name: string; version: number | null; loadedAt: string; fileBytes: number | null }>();
+
+async function servedModelFacts(model: ServingModel, pool: pg.Pool | undefined) {
+  const known = facts.get(model);
+  if (known) return known;
+  const { name, version, source } = model.identity;
+  const record = pool && source === 'registry' && version !== null ? await getModelVersion(pool, name, version) : null;
+  const value = { name, version, loadedAt: model.loadedAt.toISOString(), fileBytes: record?.modelFileSize ?? null };
+  facts.set(model, value);
+  return value;
 }
 
 /** Per model: sorting every user's history size is done once, not per page load. */

@@ -396,7 +396,10 @@ async function pollService() {
   lastStats = stats;
   const served = stats.served.map((s) => s.strategy + ' ' + s.lists).join(', ') || 'none yet';
   $('service-summary').textContent = 'Up ' + stats.uptimeSeconds + ' s · memory ' + (stats.rssBytes / 1048576).toFixed(0) + ' MiB · lists served by strategy: ' + served
-    + ' · model loads ' + stats.modelLoads.count + (stats.modelLoads.meanSeconds !== null ? ' (mean ' + ms(stats.modelLoads.meanSeconds) + ')' : '');
+    + ' · model loads ' + stats.modelLoads.count + (stats.modelLoads.meanSeconds !== null ? ' (mean ' + ms(stats.modelLoads.meanSeconds) + ')' : '')
+    + (stats.model ? ' · serving ' + stats.model.name + (stats.model.version !== null ? ' v' + stats.model.version : '')
+      + (stats.model.fileBytes !== null ? ', a ' + (stats.model.fileBytes / 1048576).toFixed(1) + ' MiB model file' : '')
+      + ', loaded ' + stats.model.loadedAt.slice(0, 19).replace('T', ' ') + ' UTC' : '');
   const body = $('routes').querySelector('tbody');
   body.replaceChildren();
   for (const r of stats.routes) {
