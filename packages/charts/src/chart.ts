@@ -48,7 +48,7 @@ export interface Figure {
 
 /** Okabe–Ito: told apart by colour-blind readers too. */
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999999'];
-const DASHES = [undefined, '8 4', '2 3', '12 3 3 3'];
+const DASHES = [undefined, '8 4', '2 3', '12 3 3 3', '3 6', '14 4'];
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
 const PANEL_W = 480;
 const PANEL_H = 320;
@@ -111,11 +111,11 @@ interface PanelBody {
 }
 
 /** The legend rows under a panel's title; returns its markup and height. */
-function legend(names: string[], colourOf: (name: string) => string, maxWidth: number): { markup: string; height: number } {
+function legend(names: string[], colourOf: (name: string) => string, maxWidth: number, lines = false): { markup: string; height: number } {
   const items: string[] = [];
   let x = PLOT_LEFT;
   let row = 0;
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     const w = 22 + textWidth(name) + 14;
     if (x + w > maxWidth && x > PLOT_LEFT) {
       row++;
@@ -124,7 +124,9 @@ function legend(names: string[], colourOf: (name: string) => string, maxWidth: n
     const y = 38 + row * LEGEND_ROW;
     items.push(
       tag('g', { class: 'legend-item', 'data-series': name },
-        tag('rect', { x, y: y - 9, width: 16, height: 10, rx: 2, fill: colourOf(name) }),
+        lines
+          ? tag('line', { x1: x, x2: x + 18, y1: y - 4, y2: y - 4, stroke: colourOf(name), 'stroke-width': 3, 'stroke-dasharray': DASHES[i % DASHES.length] })
+          : tag('rect', { x, y: y - 9, width: 16, height: 10, rx: 2, fill: colourOf(name) }),
         text({ x: x + 22, y, 'font-size': 12, fill: '#1b1b1f' }, name)),
     );
     x += w;
@@ -187,7 +189,7 @@ function linePanel(panel: LinePanel, colourOf: (name: string) => string): PanelB
   const series = panel.series
     .map((s) => ({ name: s.name, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }))
     .filter((s) => s.points.length > 0);
-  const { markup: legendMarkup, height } = legend(series.map((s) => s.name), colourOf, PANEL_W - PLOT_RIGHT);
+  const { markup: legendMarkup, height } = legend(series.map((s) => s.name), colourOf, PANEL_W - PLOT_RIGHT, true);
   const frame = frameFor(height);
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y));
