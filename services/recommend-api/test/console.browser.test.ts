@@ -278,7 +278,8 @@ async function suite(): Promise<void> {
       try {
         await tab.goto(`${keyed.url}/console#models`);
         await tab.getByRole('heading', { name: 'API key' }).waitFor();
-        expect(await tab.locator('#key-error').textContent()).toMatch(/^This API requires credentials: /);
+        expect(await tab.locator('#key-error').textContent()).toMatch(/^The API answered: credentials are required/);
+        expect(await tab.locator('#model-line').textContent()).toBe('Waiting for an API key');
         expect(await tab.evaluate<string>('document.activeElement.id')).toBe('api-key');
         expect(await seriousViolations(tab)).toEqual([]);
         await tab.screenshot({ path: `${SCREENSHOTS}/api-key.png` });

@@ -25,8 +25,9 @@ async function request(path, init) {
   const headers = Object.assign({ accept: 'application/json' }, init && init.headers, key ? { authorization: 'Bearer ' + key } : {});
   const res = await fetch(path, Object.assign({}, init, { headers }));
   const body = await res.json().catch(() => ({ message: res.statusText }));
-  if (res.status === 401 || res.status === 403) askForKey(body.message, key !== '');
-  if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
+  const refused = res.status === 401 || res.status === 403;
+  if (refused) askForKey(body.message, key !== '');
+  if (!res.ok) throw Object.assign(new Error(body.message || ('HTTP ' + res.status)), { auth: refused });
   return body;
 }
 
@@ -37,7 +38,7 @@ function getJson(path) {
 function askForKey(message, refused) {
   const panel = $('key-panel');
   const error = $('key-error');
-  error.textContent = (refused ? 'The key was not accepted: ' : 'This API requires credentials: ') + (message || 'unauthorized');
+  error.textContent = (refused ? 'The key was not accepted: ' : 'The API answered: ') + (message || 'unauthorized');
   error.hidden = false;
   if (panel.hidden) {
     panel.hidden = false;
@@ -494,7 +495,7 @@ function route() {
 
 function start() {
   $('model-line').textContent = 'loading the model…';
-  loadOverview().then(route, (err) => { $('model-line').textContent = 'No model: ' + err.message; });
+  loadOverview().then(route, (err) => { $('model-line').textContent = err.auth ? 'Waiting for an API key' : 'No model: ' + err.message; });
 }
 
 $('user-form').addEventListener('submit', (e) => { e.preventDefault(); showUser(); });
