@@ -6,7 +6,9 @@
  * on the same world. Writes docs/images/console-*.png and docs/images/evaluate.svg.
  *
  * Needs a build (`npm run build`) and Debian's chromium. Uses $NETFLICKS_CACHE / $NETFLICKS_PG_PORT
- * like the quickstart. Usage: node scripts/readme-images.mjs [--port N]   (default: any free port)
+ * like the quickstart, so it works on that database: the Try view's five ratings stay in it as a
+ * new user's (the next quickstart retrains on them). Usage: node scripts/readme-images.mjs [--port N]
+ * (default: any free port)
  */
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
