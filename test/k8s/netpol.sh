@@ -3,7 +3,7 @@
 # enforces no NetworkPolicy; this adds a real policy agent: kube-network-policies (Kubernetes
 # SIG Network), built from the Go module proxy, run on the host.
 #
-#   test/k8s/netpol.sh build    build the agent into the cache if it is missing (~2-4 min cold)
+#   test/k8s/netpol.sh build    build the agent into the cache if it is missing (~2-4 min cold, 12 s warm)
 #   test/k8s/netpol.sh up       build if needed, start the agent, divert pod traffic to it
 #   test/k8s/netpol.sh down     remove the diversion, stop the agent, delete its API objects
 #   test/k8s/netpol.sh status   exit 0 if the agent runs and holds its queue, 3 if not
@@ -82,7 +82,7 @@ cmd_build() {
   local t0=$SECONDS out=$CACHE_ROOT/netpol/$KNP_VERSION logfile
   mkdir -p "$out/bin"
   logfile=$out/build.log
-  log "kube-network-policies v$KNP_VERSION: building (~2-4 min cold on 2 cores; log $logfile)"
+  log "kube-network-policies v$KNP_VERSION: building (~2-4 min cold on 2 idle cores, 11 min measured at load 20; log $logfile)"
   # `go install mod/cmd@version` names the binary after its directory, "cmd".
   if ! CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOBIN=$out/tmp \
     go install -trimpath -ldflags "-s -w" "$KNP_MODULE/cmd@v$KNP_VERSION" >"$logfile" 2>&1; then

@@ -9,7 +9,9 @@
 #   test/k8s/node.sh import IMAGE.tar...   import images into the node's containerd
 #   test/k8s/node.sh images   list the images the node has
 #
-# cluster.sh up/down call this (K8S_NODE=0 skips it). No registry is reachable from the machines
+# cluster.sh up/down call this (K8S_NODE=0 skips it). NetworkPolicies are enforced by a policy
+# agent, test/k8s/netpol.sh, which `up` starts once the node is Ready and `down` removes first
+# (K8S_NETPOL=0 leaves it out). No registry is reachable from the machines
 # this runs on, so every image is built here and imported: the pause image (pause.c), a busybox
 # image for probes, and the project's images (test/k8s/images.sh).
 #
@@ -322,6 +324,8 @@ cmd_up() {
   for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || all=0; done
   if ((all)) && node_ready; then
     log "node $NODE_NAME already Ready (state $DIR)"
+    flock -u 9
+    [[ ${K8S_NETPOL:-1} == 0 ]] || "$SCRIPT_DIR/netpol.sh" up
     return 0
   fi
   [[ -f $DIR/ip_forward.before ]] || cat /proc/sys/net/ipv4/ip_forward >"$DIR/ip_forward.before"
@@ -352,6 +356,7 @@ cmd_up() {
   wait_until "node $NODE_NAME Ready" kubelet node_ready
   wait_until "the metrics API (APIService v1beta1.metrics.k8s.io Available)" metrics-server metrics_api_available
   log "node $NODE_NAME Ready ($ip, pods $POD_CIDR, DNS $CLUSTER_DNS; build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
+  [[ ${K8S_NETPOL:-1} == 0 ]] || "$SCRIPT_DIR/netpol.sh" up
 }
 
 stop_component() {
@@ -385,6 +390,7 @@ cmd_down() {
   exec 9>"$DIR.lock"
   flock 9
   resolve_bin
+  "$SCRIPT_DIR/netpol.sh" down
   stop_component metrics-server
   stop_component apiserver-proxy
   stop_component coredns
@@ -429,6 +435,7 @@ cmd_status() {
   done
   resolve_bin
   if node_ready; then echo "node $NODE_NAME: Ready"; else echo "node $NODE_NAME: not Ready"; state=3; fi
+  if [[ ${K8S_NETPOL:-1} != 0 ]]; then "$SCRIPT_DIR/netpol.sh" status || state=3; fi
   return "$state"
 }
 
