@@ -19,7 +19,8 @@
 # kube-proxy's SNAT, after its DNAT, like upstream's postrouting chain) new connections from or to
 # a pod go to queue $QUEUE, except those of host processes running as root (kubelet probes).
 # The agent's own nftables attempt fails as a whole (one netlink transaction), so it leaves
-# nothing behind; it logs "Syncing nftables rules" errors that are expected here.
+# nothing behind; it logs "syncing nftables rules" errors (on each pod or policy change) that are
+# expected here.
 # --queue-bypass: while no agent listens, packets pass (fail open), so stopping the agent never
 # cuts the shared node's pods off; while it runs, a packet a policy denies is dropped.
 #
@@ -165,7 +166,7 @@ start_agent() {
       shift 2
       exec "$@"' netpol "$DIR/$NAME.pid" "$sa" \
     "$KNP_BIN" --hostname-override="$NODE_NAME" --nfqueue-id="$QUEUE" --disable-nri \
-    --netfilter-bug-1766-fix=false --metrics-bind-address="127.0.0.1:$METRICS_PORT" --v=2 \
+    --netfilter-bug-1766-fix=false --metrics-bind-address="127.0.0.1:$METRICS_PORT" \
     </dev/null >>"$DIR/$NAME.log" 2>&1 9>&- &
   local waited=0
   while [[ ! -s $DIR/$NAME.pid ]] && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done

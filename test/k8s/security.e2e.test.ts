@@ -16,7 +16,7 @@
  * Locally without the node (or without the policy agent, for the NetworkPolicy tests) the suite is
  * skipped by name with the command that enables it; under CI it fails.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { requireTools, render, stageChart } from '../helm/support.js';
 import { runProcess } from '../support/process.js';
@@ -131,25 +131,23 @@ function restrictedContainer() {
   return { securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } } };
 }
 
-/** A TCP listener on the pods' gateway that accepts and never answers: a database that hangs. */
+/**
+ * A database that hangs: a listener on the host's loopback that accepts and never answers, reached
+ * from the pods through a forwarder on their gateway.
+ */
 async function tarpit(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => s.destroy());
-    s.on('close', () => sockets.delete(s));
-  });
+  const silent = createServer((s) => s.on('error', () => s.destroy()));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, POD_GATEWAY, () => resolve());
+    silent.once('error', reject);
+    silent.listen(0, '127.0.0.1', () => resolve());
   });
+  const forwarder = await forwardToPods((silent.address() as AddressInfo).port);
   return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    port: forwarder.port,
+    close: async () => {
+      await forwarder.close();
+      silent.close();
+    },
   };
 }
 
