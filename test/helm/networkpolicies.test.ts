@@ -16,6 +16,7 @@ interface Policy extends K8sObject {
     podSelector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values: string[] }[] };
     policyTypes: string[];
     ingress?: { from: Peer[]; ports: { port: number | string; protocol: string }[] }[];
+    egress?: { to?: (Peer & { ipBlock?: { cidr: string } })[]; ports?: { port: number | string; protocol: string }[] }[];
   };
 }
 
@@ -39,7 +40,7 @@ describeHelm('chart NetworkPolicies (networkPolicy.enabled=true)', () => {
     expect(r.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
   });
 
-  test("ingress only: default deny for the release's pods, the datastores open to the release and to operator-made pods on 5432/9092 only", async () => {
+  test("ingress by default: default deny for the release's pods, the datastores open to the release and to operator-made pods on 5432/9092 only", async () => {
     const p = await policies();
     expect([...p.keys()].sort()).toEqual(['nf-netflicks-datastores', 'nf-netflicks-default-deny', 'nf-netflicks-metrics', 'nf-netflicks-recommend-api']);
     for (const policy of p.values()) expect(policy.spec.policyTypes).toEqual(['Ingress']);
@@ -79,6 +80,27 @@ describeHelm('chart NetworkPolicies (networkPolicy.enabled=true)', () => {
       { from: [{ namespaceSelector: {} }], ports: [{ port: 'http', protocol: 'TCP' }] },
       { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 'metrics', protocol: 'TCP' }] },
     ]);
+  });
+
+  test('egress: open unless networkPolicy.egress.enabled; then DNS, the release and operator-made pods, extraRules, and the API server for the operator only', async () => {
+    expect([...(await policies()).values()].filter((p) => p.spec.policyTypes.includes('Egress'))).toEqual([]);
+    const extra = { to: [{ ipBlock: { cidr: '10.20.0.5/32' } }], ports: [{ port: 5432, protocol: 'TCP' }] };
+    const p = await policies(['networkPolicy.egress.enabled=true', `networkPolicy.egress.extraRules[0].to[0].ipBlock.cidr=10.20.0.5/32`, 'networkPolicy.egress.extraRules[0].ports[0].port=5432', 'networkPolicy.egress.extraRules[0].ports[0].protocol=TCP']);
+    const release = { matchLabels: { 'app.kubernetes.io/instance': 'nf', 'app.kubernetes.io/part-of': 'netflicks' } };
+    const common = [
+      { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+      { to: [{ podSelector: release }, { podSelector: OPERATOR_MADE }] },
+      extra,
+    ];
+    for (const [name, selector] of [['nf-netflicks-egress', release], ['nf-netflicks-egress-workloads', OPERATOR_MADE]] as const) {
+      const policy = p.get(name) as Policy;
+      expect([name, policy.spec.podSelector, policy.spec.policyTypes, policy.spec.egress]).toEqual([name, selector, ['Egress'], common]);
+    }
+    const operator = p.get('nf-netflicks-egress-operator') as Policy;
+    expect(operator.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'netflicks', 'app.kubernetes.io/instance': 'nf', 'app.kubernetes.io/component': 'operator' } });
+    expect(operator.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] }]);
+    const narrowed = (await policies(['networkPolicy.egress.enabled=true', 'networkPolicy.egress.apiServer.cidrs={192.168.1.10/32}', 'networkPolicy.egress.apiServer.ports={16443}'])).get('nf-netflicks-egress-operator') as Policy;
+    expect(narrowed.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '192.168.1.10/32' } }], ports: [{ port: 16443, protocol: 'TCP' }] }]);
   });
 
   test('without a bundled datastore there is no datastores policy', async () => {

@@ -214,6 +214,7 @@ await describePostgres('security defaults on the real node', (db) => {
         'monitoring.enabled=false',
         'monitoring.resources.enabled=false',
         'networkPolicy.enabled=true',
+        'networkPolicy.egress.enabled=true',
         'seed.users=300',
         'seed.movies=300',
         'seed.ratings=15000',
@@ -351,13 +352,17 @@ await describePostgres('security defaults on the real node', (db) => {
     };
     const outsider = uniqueName('client-out');
     const stranger = uniqueName('client-stranger');
+    /** A listener in the other namespace, under no policy: what egress from the release may not reach. */
+    const foreign = { ...standIn('postgres', 5432), metadata: { name: 'standin-foreign', labels: { app: 'foreign' } } };
 
     beforeAll(async () => {
       if (agentMissing) return;
       // A pod in another namespace, and one in the release namespace without the release's labels.
       await apply(outside, clientPod(outsider));
+      await apply(outside, foreign);
       await apply(ns, clientPod(stranger, { app: 'stranger' }));
       await waitRunning(outside, outsider);
+      await waitRunning(outside, 'standin-foreign');
       await waitRunning(ns, stranger);
     }, 180_000);
 
@@ -385,10 +390,27 @@ await describePostgres('security defaults on the real node', (db) => {
       expect(seen).toEqual({ 200: 20 });
     }, 120_000);
 
+    enforced('egress (networkPolicy.egress.enabled): release and operator-made pods reach no pod of another namespace; DNS still resolves', async () => {
+      const foreignIp = (await get<PodJson>(['pod', 'standin-foreign'], outside)).status.podIP as string;
+      // control: the listener answers a pod of its own namespace
+      expect(await execNode(outside, outsider, connectProbe(foreignIp, 5432))).toBe('greeted:postgres');
+      const pods = await productPods();
+      const operator = pods.find((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'operator') as PodJson;
+      const api = pods.find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'netflicks-recommend-api') as PodJson;
+      for (const pod of [operator, api]) {
+        expect([pod.metadata.name, await execNode(ns, pod.metadata.name, connectProbe(foreignIp, 5432))]).toEqual([pod.metadata.name, 'timeout']);
+      }
+      const lookup = "require('dns').lookup('kubernetes.default.svc.cluster.local', (e, a) => console.log(e ? e.code : a))";
+      expect(await execNode(ns, api.metadata.name, lookup)).toBe('10.0.0.1');
+    }, 120_000);
+
     enforced("the drops are the policies': with the release's NetworkPolicies deleted the outside pod connects", async () => {
       await k.ok(['-n', ns, 'delete', 'networkpolicy', '--all']);
       await until('the outside pod to reach the PostgreSQL stand-in', async () => (await reach(outside, outsider, 'postgres')) === 'greeted:postgres', 30_000);
       expect(await reach(outside, outsider, 'kafka')).toBe('greeted:kafka');
+      const foreignIp = (await get<PodJson>(['pod', 'standin-foreign'], outside)).status.podIP as string;
+      const api = (await productPods()).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'netflicks-recommend-api') as PodJson;
+      expect(await execNode(ns, api.metadata.name, connectProbe(foreignIp, 5432))).toBe('greeted:postgres');
     }, 120_000);
   });
 });
