@@ -40,12 +40,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=test/k8s/lib.sh
 . "$SCRIPT_DIR/lib.sh"
-DIR=${NETFLICKS_NODE_DIR:-${TMPDIR:-/tmp}/netflicks-node}
-K8S_DIR_STATE=${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}
-KC=$K8S_DIR_STATE/kubeconfig
-CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
-NODE_NAME=${K8S_NODE_NAME:-netflicks-node}
-POD_CIDR=10.244.0.0/24
+# shellcheck source=test/k8s/node-settings.sh
+. "$SCRIPT_DIR/node-settings.sh"
 POD_GATEWAY=10.244.0.1
 CLUSTER_DNS=10.0.0.10
 BRIDGE=nfcni0

@@ -29,7 +29,7 @@ const FULLNAME = `${RELEASE}-netflicks`;
 const MODEL = 'movies';
 const TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** A short simulator pass (a few hundred events), so the shared node is not kept busy. */
-const INSTALL_SETTINGS = ['networkPolicy.enabled=true', 'networkPolicy.egress.enabled=true', 'simulator.ratings=300', 'simulator.rate=200', 'simulator.invalidFraction=0'];
+const INSTALL_SETTINGS = ['networkPolicy.enabled=true', 'networkPolicy.egress.enabled=true', 'simulator.ratings=300', 'simulator.rate=200'];
 /** A dropped SYN never answers: a connection attempt gives up after this. */
 const CONNECT_TIMEOUT_MS = 3000;
 /** Every long-running pod of the install, by app.kubernetes.io/component. */
