@@ -46,13 +46,19 @@ export function everyNth(slot: number, f: number): boolean {
   return Math.floor((slot + 1) * f + 1e-9) > Math.floor(slot * f + 1e-9);
 }
 
+/** Resolves after `ms` or on abort; the abort listener goes with the timer (long runs sleep millions of times). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return resolve();
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export async function simulate(dataset: Dataset, sink: EventSink, opts: SimulateOptions): Promise<SimulationSummary> {
@@ -72,8 +78,11 @@ export async function simulate(dataset: Dataset, sink: EventSink, opts: Simulate
     const sends = [...pending.entries()].filter(([, m]) => m.length > 0);
     pending.clear();
     pendingCount = 0;
-    // Different topics in parallel; one send per topic keeps each topic's order.
-    await Promise.all(sends.map(([topic, messages]) => sink.send(topic, messages)));
+    // Different topics in parallel; one send per topic keeps each topic's order. Every send
+    // settles before a failure is reported, so no send is still retrying once simulate returns.
+    const results = await Promise.allSettled(sends.map(([topic, messages]) => sink.send(topic, messages)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
   const push = (topic: EventTopic, key: string, value: Buffer) => {
     let list = pending.get(topic);

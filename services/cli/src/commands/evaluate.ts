@@ -15,6 +15,9 @@ import { componentsFor, evaluateServed, modelFor, trainModels, tuneComponent, ty
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { UsageError } from '../errors.js';
 import { integer, listOf, positiveInt, positiveNumber, splitSpec } from '../flags.js';
+import { EvaluationCurves, evaluationFigure, type EvaluationCurvesData } from '../plot/evaluation-curves.js';
+import { renderFigure } from '@netflicks/charts';
+import { plotFile, writePlot } from '../plot/plot-file.js';
 import { createProgress } from '../progress.js';
 import { formatTable } from '../table.js';
 
@@ -26,6 +29,7 @@ interface EvaluateFlags extends DatasetFlags, SharedHyperparameters {
   threads: number;
   k: number;
   json?: boolean;
+  plot?: string;
 }
 
 export interface AlgorithmResult {
@@ -44,6 +48,8 @@ export interface EvaluationReport {
   seed: number;
   threads: number;
   results: AlgorithmResult[];
+  /** With --plot: the curves drawn. */
+  curves?: EvaluationCurvesData;
 }
 
 export function addHyperOptions(cmd: Command): Command {
@@ -78,8 +84,10 @@ export function registerEvaluate(program: Command): void {
     .option('--tune', 'search ALS / implicit ALS hyperparameters on a validation split of the training data')
     .option('-k, --k <n>', 'cut-off K of the ranking metrics', positiveInt, 10)
     .option('--json', 'print one JSON document on stdout (progress stays on stderr)')
+    .option('--plot <file>', 'also draw metric@K curves (K = 1…50), RMSE per fold and the training loss: FILE.svg or FILE.png', plotFile)
     .action(async (flags: EvaluateFlags) => {
       const report = await runEvaluation(flags);
+      if (flags.plot && report.curves) await writePlot(flags.plot, renderFigure(evaluationFigure(report.curves, `netflicks evaluate: ${report.dataset.name}`, describeRun(report))));
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
     });
 }
@@ -95,9 +103,11 @@ export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationRep
   const perAlgorithm = new Map<AlgorithmName, { metrics: Metrics[]; seconds: number[]; tuned: TunedChoice[] }>();
   for (const a of flags.algorithms) perAlgorithm.set(a, { metrics: [], seconds: [], tuned: [] });
   const run = { threads: flags.threads, seed: flags.seed };
+  const curves = flags.plot ? new EvaluationCurves() : undefined;
 
   for (const [f, fold] of folds.entries()) {
     const label = folds.length > 1 ? `fold ${f + 1}/${folds.length}` : fold.name;
+    curves?.startFold(f + 1, folds.length);
     const data = buildTrainingData(fold.train, dataset.movies);
     const tuneFor = async (name: 'als' | 'ials'): Promise<Hyperparameters> => {
       const tp = createProgress(`${label} tuning ${name}`);
@@ -110,6 +120,7 @@ export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationRep
       ...run,
       progress: (stage) => createProgress(stage),
       stage: `${label} training`,
+      onIteration: curves?.onIteration,
       hyperparametersFor: async (name) => (flags.tune && (name === 'als' || name === 'ials') ? tuneFor(name) : hyper),
     });
     for (const algorithm of flags.algorithms) {
@@ -117,6 +128,7 @@ export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationRep
       const metrics = evaluateServed(model, data, fold.test, flags.k);
       const entry = perAlgorithm.get(algorithm);
       entry?.metrics.push(metrics);
+      curves?.addModel(algorithm, model, data, fold.test, metrics.rmse);
       const parts = algorithm === 'hybrid' ? componentsFor(['hybrid']) : [algorithm];
       entry?.seconds.push(parts.reduce((s, c) => s + (seconds[c] ?? 0), 0));
     }
@@ -143,7 +155,14 @@ export async function runEvaluation(flags: EvaluateFlags): Promise<EvaluationRep
     seed: flags.seed,
     threads: flags.threads,
     results,
+    ...(curves ? { curves: curves.data() } : {}),
   };
+}
+
+/** The plot's subtitle: what was evaluated, how. */
+function describeRun(report: EvaluationReport): string {
+  const d = report.dataset;
+  return `${d.ratings} ratings, ${d.users} users, ${d.movies} movies; split ${report.split}; seed ${report.seed}`;
 }
 
 function round(x: number, digits: number): number {

@@ -22,7 +22,8 @@ import { failureOf, type Authenticator, type Principal } from './auth.js';
 import { ALLOWED_METHODS, ApiError, MAX_URL_LENGTH, methodNotAllowed, type ErrorBody } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import type { RateLimiter } from './rate-limit.js';
-import { parseBool, parseGenre, parseId, parseK } from './params.js';
+import { parseId, parseK } from './params.js';
+import { parseRecommendParams } from './recommend-params.js';
 import { parseQuery } from './query.js';
 import { RouteTable } from './routes.js';
 
@@ -216,14 +217,7 @@ export function createApp(deps: AppDeps): Koa<State> {
 
   routes.add('/recommend/:userId', async (ctx, [rawUserId]) => {
     const model = requireModel();
-    const userId = parseId(rawUserId, 'user');
-    const query = parseQuery(ctx.querystring);
-    const k = parseK(query.k);
-    const genre = parseGenre(query.genre);
-    const excludeSeen = parseBool('exclude_seen', query.exclude_seen, true);
-    if (genre !== undefined && !model.engine.hasGenre(genre)) {
-      throw new ApiError(400, 'unknown_genre', `unknown genre ${JSON.stringify(genre.slice(0, 64))}; known: ${model.engine.genres.join(', ')}`);
-    }
+    const { userId, k, genre, excludeSeen } = parseRecommendParams(model, rawUserId, ctx.querystring);
     const known = model.bundle.users.index(userId) >= 0;
     // A known user's ratings up to the watermark are in the model; a new user's are all fresh.
     const fresh = await deps.fresh.get(userId, known ? model.identity.dataWatermark : null);
