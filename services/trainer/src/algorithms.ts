@@ -3,7 +3,7 @@
  * models an algorithm needs, how one is trained (cold, or warm from a model of other data), and
  * the --tune search.
  */
-import type { AlgorithmName, Hyperparameters } from '@netflicks/contracts';
+import type { AlgorithmName, Hyperparameters, IalsHyperparameters } from '@netflicks/contracts';
 import {
   AlsModel,
   IalsModel,
@@ -14,6 +14,7 @@ import {
   trainPopularity,
   tune,
   type ComponentName,
+  type IalsTrainParams,
   type Movie,
   type RatingTable,
   type Recommender,
@@ -74,7 +75,7 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
     case 'als':
       return trainAls(data, { ...hyper.als, ...warmStartOf(run.warm, run.warm?.models.als, AlsModel), ...common, onIteration: run.onIteration });
     case 'ials':
-      return trainIals(data, { ...hyper.ials, ...warmStartOf(run.warm, run.warm?.models.ials, IalsModel), ...common });
+      return trainIals(data, { ...ialsParams(hyper.ials), ...warmStartOf(run.warm, run.warm?.models.ials, IalsModel), ...common });
     case 'content':
       return trainContent(data);
     case 'popularity':
@@ -82,6 +83,11 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
     case 'ease':
       return trainEase(data);
   }
+}
+
+/** The contract's numeric `graded` flag as the model's confidence transform. */
+function ialsParams({ graded, ...rest }: IalsHyperparameters): IalsTrainParams {
+  return graded === undefined ? rest : { ...rest, confidence: graded ? 'graded' : 'rating' };
 }
 
 export interface TunedChoice {
