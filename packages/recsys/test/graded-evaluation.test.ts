@@ -3,13 +3,8 @@ import { coldStartSplit, evaluateColdStartBucket, withHistories } from '../src/e
 import { confidenceWeight } from '../src/training/confidence.js';
 import type { ModelState, Recommender } from '../src/model.js';
 import { buildTrainingData } from '../src/data/training-data.js';
-import { RatingTableBuilder, type RatingTable } from '../src/types.js';
+import { table } from './rating-table.js';
 
-function table(rows: [number, number, number, number][]): RatingTable {
-  const b = new RatingTableBuilder(rows.length);
-  for (const [u, i, r, t] of rows) b.push(u, i, r, t);
-  return b.build();
-}
 
 class TableModel implements Recommender {
   readonly algorithm = 'table';
