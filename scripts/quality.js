@@ -40,6 +40,9 @@ function grid(axes) {
 const MODELS = {
   ials: {
     train: trainIals,
+    // Cache tags of settings whose meaning changed (graded confidence's weights), so that no
+    // stale cached trial is reused.
+    tag: (p) => (p.confidence === 'graded' ? ['graded: α·(r − 2)²'] : []),
     objective: 'ndcg-liked@10',
     direction: 'max',
     space: grid({ confidence: ['rating', 'graded'], regularization: [0.01, 0.02, 0.03], alpha: [0.5, 1, 2] }),
@@ -49,6 +52,7 @@ const MODELS = {
   },
   als: {
     train: trainAls,
+    tag: () => [],
     objective: 'rmse',
     direction: 'min',
     space: grid({ factors: [32, 48, 64], regularization: [0.16, 0.2, 0.25] }),
@@ -89,7 +93,7 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
   for (const d of loaded) {
     const values = [];
     for (const params of spec.space) {
-      const trial = await cached(key('validation', algorithm, d.id, params), async () => {
+      const trial = await cached(key('validation', algorithm, d.id, params, ...spec.tag(params)), async () => {
         console.error(`${d.name}: ${algorithm} ${label(params)} on the validation split`);
         const r = await tune(d.outer.train, {
           space: [params],
@@ -143,7 +147,7 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
       ['previous default', spec.previous],
     ];
     for (const [what, params] of settings) {
-      const m = await cached(key('test', algorithm, d.id, params), async () => {
+      const m = await cached(key('test', algorithm, d.id, params, ...spec.tag(params)), async () => {
         console.error(`${d.name}: ${algorithm} ${label(params)} on the outer test set`);
         const data = buildTrainingData(d.outer.train, d.dataset.movies);
         const model = await spec.train(data, { ...params, threads, seed: SEED });

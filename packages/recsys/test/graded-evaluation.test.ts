@@ -82,8 +82,8 @@ describe('graded measures', () => {
 describe('graded confidence', () => {
   test('ratings at or below the threshold carry no preference; likes grow quadratically', () => {
     const p = { alpha: 1, confidence: 'graded' as const, dislikedMax: 2 };
-    expect([1, 2, 2.5, 3, 4, 5].map((r) => confidenceWeight(r, p))).toEqual([-1, -1, 0.125, 0.5, 2, 4.5]);
-    expect(confidenceWeight(5, { ...p, alpha: 2 })).toBe(9);
+    expect([1, 2, 2.5, 3, 4, 5].map((r) => confidenceWeight(r, p))).toEqual([-1, -1, 0.25, 1, 4, 9]);
+    expect(confidenceWeight(5, { ...p, alpha: 2 })).toBe(18);
     expect(confidenceWeight(3, { ...p, confidence: 'rating', alpha: 2 })).toBe(6);
     expect(confidenceWeight(1, { ...p, confidence: 'binary', alpha: 3 })).toBe(3);
   });

@@ -6,8 +6,8 @@
  * - 'graded': ratings ≤ `dislikedMax` get w = −1, confidence 0: the entry drops out of the loss,
  *   neither a like nor an unseen movie (the kernel has no zero-preference entries, so "no
  *   evidence" is the most negative a stored rating can say). Higher ratings count quadratically
- *   more: w = α·(r − dislikedMax)²/2, so on a 1–5 scale with the threshold at 2, 3★ weighs 0.5α,
- *   4★ 2α and 5★ 4.5α.
+ *   more: w = α·(r − dislikedMax)², so on a 1–5 scale with the threshold at 2, 3★ weighs α, 4★ 4α
+ *   and 5★ 9α.
  */
 export type ConfidenceTransform = 'rating' | 'binary' | 'graded';
 
@@ -25,7 +25,7 @@ export function confidenceWeight(r: number, p: ConfidenceParams): number {
     case 'graded': {
       if (r <= p.dislikedMax) return -1;
       const d = r - p.dislikedMax;
-      return (p.alpha * d * d) / 2;
+      return p.alpha * d * d;
     }
     default:
       return p.alpha * r;
