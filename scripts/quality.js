@@ -46,7 +46,7 @@ const MODELS = {
     objective: 'ndcg-liked@10',
     direction: 'max',
     space: grid({ confidence: ['rating', 'graded'], regularization: [0.01, 0.02, 0.03], alpha: [0.5, 1, 2] }),
-    shipped: { confidence: 'graded', regularization: 0.02, alpha: 1 },
+    shipped: { confidence: 'graded', regularization: 0.03, alpha: 2 },
     previous: { confidence: 'rating', regularization: 0.02, alpha: 1 },
     report: ['ndcg@10', 'precision@10', 'ndcg-liked@10', 'disliked@10', 'coverage'],
   },
