@@ -3,7 +3,8 @@
 // stratified 75/25 split (seed 42); hyperparameters are scored on a validation split carved out of
 // the outer TRAINING ratings only (recsys `tune`, 80/20 per user); the default is the grid point
 // with the best mean validation score across datasets (each dataset's scores divided by its best,
-// so no dataset dominates); only then is anything scored on the outer test sets. Prints markdown.
+// so no dataset dominates), or among the points within 0.25 % of that best the cheapest to train
+// (the best of those); only then is anything scored on the outer test sets. Prints markdown.
 // Trials are cached (one JSON file per dataset and grid point) under
 // ${XDG_CACHE_HOME:-~/.cache}/netflicks/quality, so a re-run only computes what is new.
 // Needs `tsc -b` first (the npm script does it); datasets: scripts/fetch-bench-data.sh (ML-100K),
@@ -21,6 +22,8 @@ const { values } = parseArgs({ options: { only: { type: 'string', default: 'ials
 const only = new Set(values.only.split(','));
 const threads = Number(values.threads);
 const SEED = 42;
+/** A grid point this close (relative) to the best mean validation score counts as a tie. */
+const TOLERANCE = 0.0025;
 const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'netflicks');
 const trialDir = join(cacheRoot, 'quality');
 mkdirSync(trialDir, { recursive: true });
@@ -43,6 +46,7 @@ const MODELS = {
     // Cache tags of settings whose meaning changed (graded confidence's weights), so that no
     // stale cached trial is reused.
     tag: (p) => (p.confidence === 'graded' ? ['graded: α·(r − 2)²'] : []),
+    cost: () => 1,
     objective: 'ndcg-liked@10',
     direction: 'max',
     space: grid({ confidence: ['rating', 'graded'], regularization: [0.01, 0.02, 0.03], alpha: [0.5, 1, 2] }),
@@ -53,6 +57,8 @@ const MODELS = {
   als: {
     train: trainAls,
     tag: () => [],
+    // The normal equations cost O(k²) per rating and O(k³) per row.
+    cost: (p) => p.factors ** 2,
     objective: 'rmse',
     direction: 'min',
     space: grid({ factors: [32, 48, 64], regularization: [0.16, 0.2, 0.25] }),
@@ -117,7 +123,12 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
     });
     return ratios.reduce((a, b) => a + b, 0) / ratios.length;
   });
-  const chosenIndex = relative.indexOf(Math.max(...relative));
+  const bestRelative = Math.max(...relative);
+  const near = spec.space.map((_, i) => i).filter((i) => relative[i] >= bestRelative * (1 - TOLERANCE));
+  const cheapest = Math.min(...near.map((i) => spec.cost(spec.space[i])));
+  const chosenIndex = near
+    .filter((i) => spec.cost(spec.space[i]) === cheapest)
+    .reduce((a, b) => (relative[b] > relative[a] ? b : a));
   const chosen = spec.space[chosenIndex];
   out.push('', `### ${algorithm}: validation ${spec.objective} (outer training ratings only)`, '');
   out.push(`| ${['grid point', ...loaded.map((d) => d.name), 'mean relative'].join(' | ')} |`);
@@ -130,7 +141,7 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
     });
     out.push(`| ${i === chosenIndex ? `**${label(p)}**` : label(p)} | ${cells.join(' | ')} | ${relative[i].toFixed(4)} |`);
   });
-  out.push('', `Chosen by the protocol: \`${label(chosen)}\` (bold: best per dataset).`);
+  out.push('', `Chosen by the protocol: \`${label(chosen)}\` (bold: best per dataset; the choice is the cheapest point within ${TOLERANCE * 100} % of the best mean).`);
 
   // 3. Test scores: the protocol's choice, each dataset's own validation best, the shipped and the
   //    previous defaults.
