@@ -8,6 +8,11 @@ import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-train
  * minimise Σ (t_j − b − x·y_j)² + λ_b·n·b² + λ·n·‖x‖² with t_j = r_j − μ − b_j, by augmenting each
  * y_j with a leading constant 1. Entries [start, end) of (indices, values). Result in scratch.b
  * ([0] = bias, [1..k] = factors); false when there is nothing to solve.
+ *
+ * Rows with fewer entries than unknowns solve the n × n dual system instead of the K × K normal
+ * equations (the same minimiser, see solveExplicitRowDual): a row's cost is then
+ * O(n·K·min(n, K)), so a long tail of rarely rated movies costs what their ratings cost, not a
+ * K³ factorisation each.
  */
 export function solveExplicitRow(
   indices: Int32Array,
@@ -22,6 +27,30 @@ export function solveExplicitRow(
   biasRegularization: number,
   scratch: RowScratch,
   /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
+  prior: Float32Array | null = null,
+  priorOff = 0,
+): boolean {
+  const n = end - start;
+  if (n > 0 && n <= k && biasRegularization > 0) {
+    solveExplicitRowDual(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
+    return true;
+  }
+  return solveExplicitRowNormal(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
+}
+
+/** solveExplicitRow through the (k+1) × (k+1) normal equations, for any n. */
+export function solveExplicitRowNormal(
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  regularization: number,
+  biasRegularization: number,
+  scratch: RowScratch,
   prior: Float32Array | null = null,
   priorOff = 0,
 ): boolean {
@@ -43,6 +72,62 @@ export function solveExplicitRow(
   if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
   if (!choleskySolve(a, b, K)) throw new Error('ALS normal equations are not positive definite');
   return true;
+}
+
+/**
+ * solveExplicitRow for 1 ≤ n ≤ k entries and λ_b > 0, through the dual system. With Ỹ the n × K
+ * matrix of rows [1, y_j], D = diag(λ_b·n, λ·n, …, λ·n) and x₀ = [0, prior], the normal equations
+ * are (ỸᵀỸ + D)(x − x₀) = Ỹᵀs with s = t − Ỹx₀; by the push-through identity their solution is
+ * x = x₀ + D⁻¹Ỹᵀα where (I + Ỹ D⁻¹ Ỹᵀ)α = s, an n × n SPD system:
+ * G_ij = [i = j] + 1/(λ_b·n) + y_i·y_j/(λ·n). Result in scratch.b as solveExplicitRow's.
+ */
+export function solveExplicitRowDual(
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  regularization: number,
+  biasRegularization: number,
+  scratch: RowScratch,
+  prior: Float32Array | null = null,
+  priorOff = 0,
+): void {
+  const n = end - start;
+  const g = scratch.a;
+  const alpha = scratch.b;
+  const x = scratch.x;
+  const invBias = 1 / (biasRegularization * n);
+  const invFactor = 1 / (regularization * n);
+  for (let i = 0; i < n; i++) {
+    const ji = indices[start + i];
+    const oi = ji * k;
+    const row = i * n;
+    for (let j = 0; j <= i; j++) {
+      const oj = indices[start + j] * k;
+      let d = 0;
+      for (let p = 0; p < k; p++) d += other[oi + p] * other[oj + p];
+      g[row + j] = invBias + invFactor * d;
+    }
+    g[row + i] += 1;
+    let s = values[start + i] - globalMean - otherBias[ji];
+    if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
+    alpha[i] = s;
+  }
+  if (!choleskySolve(g, alpha, n)) throw new Error('ALS dual equations are not positive definite');
+  let bias = 0;
+  for (let p = 0; p < k; p++) x[p] = 0;
+  for (let i = 0; i < n; i++) {
+    const ai = alpha[i];
+    const oi = indices[start + i] * k;
+    bias += ai;
+    for (let p = 0; p < k; p++) x[p] += ai * other[oi + p];
+  }
+  alpha[0] = bias * invBias;
+  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
 }
 
 /**
