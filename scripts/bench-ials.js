@@ -62,7 +62,7 @@ const sampler = setInterval(sampleRss, 50);
 // Power-law rows and columns: index = floor(n · u^γ) puts most mass on low indices (popular items,
 // heavy users), as in MovieLens; γ = 3 gives a long tail similar to ML-20M's item popularity.
 const rng = new Random(num('seed'));
-const table = emptyRatingTable(nnz);
+let table = emptyRatingTable(nnz);
 for (let e = 0; e < nnz; e++) {
   table.user[e] = Math.floor(users * rng.next() ** 2);
   table.item[e] = Math.floor(items * rng.next() ** 3);
@@ -80,6 +80,8 @@ if (values['write-coo']) {
 const t0 = performance.now();
 const data = buildTrainingData(table);
 const buildSeconds = (performance.now() - t0) / 1000;
+// The input table is not needed for training (the Python peer drops its input arrays too).
+table = null;
 sampleRss();
 
 const stamps = [];

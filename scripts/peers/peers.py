@@ -69,7 +69,8 @@ def run_implicit(args):
     user_items = sp.csr_matrix((values, (users, items)), dtype=np.float32)
     item_users = user_items.T.tocsr()
     build_seconds = time.perf_counter() - t0
-    del item_users
+    # Only the matrix is needed for training (the Node side drops its input table too).
+    del item_users, users, items, values
 
     model = AlternatingLeastSquares(
         factors=args.factors,

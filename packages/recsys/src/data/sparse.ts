@@ -35,6 +35,8 @@ export function csrFromCooWithSource(
   colIdx: ArrayLike<number>,
   values: ArrayLike<number>,
   length: number = rowIdx.length,
+  /** Put the matrix on SharedArrayBuffers (training threads then read it without a copy). */
+  shared = false,
 ): { matrix: CsrMatrix; source: Int32Array } {
   // Two stable counting sorts (by column, then by row) give rows with ascending columns and
   // repeated pairs adjacent in input order: O(nnz + rows + cols), no comparison sort. Each pass
@@ -61,7 +63,7 @@ export function csrFromCooWithSource(
     colRow[at] = rowIdx[k];
     colSource[at] = k;
   }
-  let indices = new Int32Array(length);
+  let indices = shared ? sharedInt32(length) : new Int32Array(length);
   let source = new Int32Array(length);
   const rowFill = rowStart.slice(0, rows);
   for (let c = 0; c < cols; c++) {
@@ -74,7 +76,7 @@ export function csrFromCooWithSource(
   colRow = colSource = null;
 
   // Repeated pairs are adjacent within a row: keep the last (compacting in place when any).
-  const indptr = new Int32Array(rows + 1);
+  const indptr = shared ? sharedInt32(rows + 1) : new Int32Array(rows + 1);
   let out = 0;
   for (let r = 0; r < rows; r++) {
     indptr[r] = out;
@@ -91,23 +93,25 @@ export function csrFromCooWithSource(
   }
   indptr[rows] = out;
   if (out !== length) {
-    indices = indices.slice(0, out);
+    const kept = shared ? sharedInt32(out) : new Int32Array(out);
+    kept.set(indices.subarray(0, out));
+    indices = kept;
     source = source.slice(0, out);
   }
-  const data = new Float32Array(out);
+  const data = shared ? sharedFloat32(out) : new Float32Array(out);
   for (let e = 0; e < out; e++) data[e] = values[source[e]];
   return { matrix: { rows, cols, indptr, indices, data }, source };
 }
 
 /** Transpose (CSR of Aᵀ, i.e. the CSC of A) in O(nnz + rows + cols); output rows stay sorted. */
-export function transpose(m: CsrMatrix): CsrMatrix {
+export function transpose(m: CsrMatrix, shared = false): CsrMatrix {
   const total = nnz(m);
-  const indptr = new Int32Array(m.cols + 1);
+  const indptr = shared ? sharedInt32(m.cols + 1) : new Int32Array(m.cols + 1);
   for (let k = 0; k < total; k++) indptr[m.indices[k] + 1]++;
   for (let c = 0; c < m.cols; c++) indptr[c + 1] += indptr[c];
   const fill = indptr.slice(0, m.cols);
-  const indices = new Int32Array(total);
-  const data = new Float32Array(total);
+  const indices = shared ? sharedInt32(total) : new Int32Array(total);
+  const data = shared ? sharedFloat32(total) : new Float32Array(total);
   for (let r = 0; r < m.rows; r++) {
     for (let k = m.indptr[r]; k < m.indptr[r + 1]; k++) {
       const dst = fill[m.indices[k]]++;
@@ -116,6 +120,14 @@ export function transpose(m: CsrMatrix): CsrMatrix {
     }
   }
   return { rows: m.cols, cols: m.rows, indptr, indices, data };
+}
+
+function sharedInt32(n: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(n * 4));
+}
+
+function sharedFloat32(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(n * 4));
 }
 
 /** Value at (r, c) by binary search within the row; 0 when absent. */

@@ -25,7 +25,7 @@ export interface TrainingData {
 
 /**
  * Builds index-space training data. When a (user, movie) pair repeats, the latest rating by
- * timestamp wins (ties: later row wins).
+ * timestamp wins (ties: later row wins). The two matrices live on SharedArrayBuffers.
  */
 export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[] = []): TrainingData {
   const n = ratings.length;
@@ -49,7 +49,8 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
   for (let j = 0; j < n; j++) values[j] = ratings.rating[order ? order[j] : j];
   for (const m of movies) items.add(m.id);
 
-  const { matrix: byUser, source } = csrFromCooWithSource(users.size, items.size, rowIdx, colIdx, values, n);
+  // On shared memory: multi-threaded training hands these arrays to its workers as they are.
+  const { matrix: byUser, source } = csrFromCooWithSource(users.size, items.size, rowIdx, colIdx, values, n, true);
   const byUserTime = new Float64Array(source.length);
   let maxTimestamp = 0;
   let sum = 0;
@@ -65,7 +66,7 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
     users,
     items,
     byUser,
-    byItem: transpose(byUser),
+    byItem: transpose(byUser, true),
     byUserTime,
     movies: movieByIndex,
     globalMean: source.length > 0 ? sum / source.length : 0,

@@ -108,9 +108,20 @@ export function solveExplicitRowDual(
     const row = i * n;
     for (let j = 0; j <= i; j++) {
       const oj = indices[start + j] * k;
-      let d = 0;
-      for (let p = 0; p < k; p++) d += other[oi + p] * other[oj + p];
-      g[row + j] = invBias + invFactor * d;
+      // Four partial sums: independent addition chains (this dot is the dual's O(n²k) part).
+      let d0 = 0;
+      let d1 = 0;
+      let d2 = 0;
+      let d3 = 0;
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        d0 += other[oi + p] * other[oj + p];
+        d1 += other[oi + p + 1] * other[oj + p + 1];
+        d2 += other[oi + p + 2] * other[oj + p + 2];
+        d3 += other[oi + p + 3] * other[oj + p + 3];
+      }
+      for (; p < k; p++) d0 += other[oi + p] * other[oj + p];
+      g[row + j] = invBias + invFactor * (d0 + d1 + (d2 + d3));
     }
     g[row + i] += 1;
     let s = values[start + i] - globalMean - otherBias[ji];
