@@ -22,57 +22,97 @@
  */
 import {
   BLOCK, BR, BR_IF, END, F64, F64X2_ADD, F64X2_EXTRACT_LANE, F64X2_MUL, F64X2_PROMOTE_LOW_F32X4, F64X2_SPLAT, F64_ADD, F64_LOAD,
-  F64_MUL, F64_STORE, I32, I32_ADD, I32_CONST, I32_GE_U, I32_LOAD, I32_LT_U, I32_SHL, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST,
+  F64_MUL, F64_STORE, I32, I32_ADD, I32_CONST, I32_GE_U, I32_GT_U, I32_LOAD, I32_LT_U, I32_SHL, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST,
   V128_LOAD, V128_LOAD64_ZERO, V128_STORE, VOID, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmModule,
 } from './wasm-asm.js';
 
-// Parameters 0..7, then i32 locals 8..12, v128 locals 13..15, f64 locals 16..17.
+// Parameters 0..7, then i32 locals 8..14, v128 locals 15..23, f64 locals 24..27.
 const [OFFS, W, N, K, V, OUT, BASE, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7];
-const [END_OFFS, YROW, P, PEND, Q] = [8, 9, 10, 11, 12];
-const [ACC0, ACC1, TS] = [13, 14, 15];
-const [WT, D] = [16, 17];
+const [END_OFFS, YROW, P, PEND, Q, YROW1, P1] = [8, 9, 10, 11, 12, 13, 14];
+const [ACC0, ACC1, TS, ACC10, ACC11, VQ0, VQ1, TS1, TMP] = [15, 16, 17, 18, 19, 20, 21, 22, 23];
+const [WT, D, WT1, D1] = [24, 25, 26, 27];
 
 function buildModule(): Uint8Array {
   const zero = [...V128_CONST, ...new Array<number>(16).fill(0)];
-  /** Two float32s at p + offset, widened to f64x2. */
-  const y2 = (offset: number): number[] => [LOCAL_GET, P, ...V128_LOAD64_ZERO, ...mem(offset), ...F64X2_PROMOTE_LOW_F32X4];
-  const advance = [
-    LOCAL_GET, Q, I32_CONST, 32, I32_ADD, LOCAL_SET, Q,
-    LOCAL_GET, P, I32_CONST, 16, I32_ADD, LOCAL_TEE, P, LOCAL_GET, PEND, I32_LT_U, BR_IF, 0,
+  /** Two float32s at (pointer local) + offset, widened to f64x2. */
+  const y2 = (ptr: number, offset: number): number[] => [LOCAL_GET, ptr, ...V128_LOAD64_ZERO, ...mem(offset), ...F64X2_PROMOTE_LOW_F32X4];
+  /** acc += y2(ptr, offset) · vector local. */
+  const madd = (acc: number, ptr: number, offset: number, vec: number[]): number[] => [
+    LOCAL_GET, acc, ...y2(ptr, offset), ...vec, ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, acc,
   ];
+  /** d = lane 0 + lane 1 of (a + b). */
+  const hsum = (a: number, b: number, d: number): number[] => [
+    LOCAL_GET, a, LOCAL_GET, b, ...F64X2_ADD, LOCAL_TEE, TMP, ...F64X2_EXTRACT_LANE(0),
+    LOCAL_GET, TMP, ...F64X2_EXTRACT_LANE(1), F64_ADD, LOCAL_SET, d,
+  ];
+  /** splat(base·(1 + w) + (scale·w)·d), as the JavaScript expression evaluates it. */
+  const weight = (wt: number, d: number, ts: number): number[] => [
+    LOCAL_GET, BASE, ...f64Const(1), LOCAL_GET, wt, F64_ADD, F64_MUL,
+    LOCAL_GET, SCALE, LOCAL_GET, wt, F64_MUL, LOCAL_GET, d, F64_MUL, F64_ADD, ...F64X2_SPLAT, LOCAL_SET, ts,
+  ];
+  const stepQ = [LOCAL_GET, Q, I32_CONST, 32, I32_ADD, LOCAL_SET, Q];
+  const stepP1 = [LOCAL_GET, P1, I32_CONST, 16, I32_ADD, LOCAL_SET, P1];
+  const stepPAndLoop = [LOCAL_GET, P, I32_CONST, 16, I32_ADD, LOCAL_TEE, P, LOCAL_GET, PEND, I32_LT_U, BR_IF, 0];
+  const rowStart = (rowLocal: number, ptrLocal: number, offset: number): number[] => [
+    LOCAL_GET, OFFS, I32_LOAD, ...mem4(offset), LOCAL_TEE, rowLocal, LOCAL_SET, ptrLocal,
+  ];
+  const setEnd = [LOCAL_GET, YROW, LOCAL_GET, K, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, PEND];
   const code = [
     LOCAL_GET, OFFS, LOCAL_GET, N, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, END_OFFS,
-    BLOCK, VOID, LOOP, VOID, // entries
-    LOCAL_GET, OFFS, LOCAL_GET, END_OFFS, I32_GE_U, BR_IF, 1,
-    LOCAL_GET, OFFS, I32_LOAD, ...mem4(0), LOCAL_TEE, YROW, LOCAL_SET, P,
-    LOCAL_GET, YROW, LOCAL_GET, K, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, PEND,
+    // Two entries per pass: v is loaded once for both dots and out once for both updates. Each
+    // entry's arithmetic is the single-entry sequence, so the results are the same bit for bit.
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, OFFS, I32_CONST, 8, I32_ADD, LOCAL_GET, END_OFFS, I32_GT_U, BR_IF, 1,
+    ...rowStart(YROW, P, 0), ...rowStart(YROW1, P1, 4), ...setEnd,
     LOCAL_GET, V, LOCAL_SET, Q,
-    ...zero, LOCAL_SET, ACC0,
-    ...zero, LOCAL_SET, ACC1,
-    LOOP, VOID, // d = y·v, four factors per step
-    LOCAL_GET, ACC0, ...y2(0), LOCAL_GET, Q, ...V128_LOAD, ...mem(0), ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, ACC0,
-    LOCAL_GET, ACC1, ...y2(8), LOCAL_GET, Q, ...V128_LOAD, ...mem(16), ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, ACC1,
-    ...advance,
+    ...zero, LOCAL_SET, ACC0, ...zero, LOCAL_SET, ACC1, ...zero, LOCAL_SET, ACC10, ...zero, LOCAL_SET, ACC11,
+    LOOP, VOID,
+    LOCAL_GET, Q, ...V128_LOAD, ...mem(0), LOCAL_SET, VQ0,
+    LOCAL_GET, Q, ...V128_LOAD, ...mem(16), LOCAL_SET, VQ1,
+    ...madd(ACC0, P, 0, [LOCAL_GET, VQ0]), ...madd(ACC1, P, 8, [LOCAL_GET, VQ1]),
+    ...madd(ACC10, P1, 0, [LOCAL_GET, VQ0]), ...madd(ACC11, P1, 8, [LOCAL_GET, VQ1]),
+    ...stepQ, ...stepP1, ...stepPAndLoop,
     END,
-    LOCAL_GET, ACC0, LOCAL_GET, ACC1, ...F64X2_ADD, LOCAL_TEE, ACC0, ...F64X2_EXTRACT_LANE(0),
-    LOCAL_GET, ACC0, ...F64X2_EXTRACT_LANE(1), F64_ADD, LOCAL_SET, D,
+    ...hsum(ACC0, ACC1, D), ...hsum(ACC10, ACC11, D1),
     LOCAL_GET, W, F64_LOAD, ...mem(0), LOCAL_SET, WT,
-    // t = base·(1 + w) + (scale·w)·d, as the JavaScript expression evaluates it
-    LOCAL_GET, BASE, ...f64Const(1), LOCAL_GET, WT, F64_ADD, F64_MUL,
-    LOCAL_GET, SCALE, LOCAL_GET, WT, F64_MUL, LOCAL_GET, D, F64_MUL, F64_ADD, ...F64X2_SPLAT, LOCAL_SET, TS,
-    LOCAL_GET, YROW, LOCAL_SET, P,
-    LOCAL_GET, OUT, LOCAL_SET, Q,
-    LOOP, VOID, // out += t·y
-    LOCAL_GET, Q, LOCAL_GET, Q, ...V128_LOAD, ...mem(0), LOCAL_GET, TS, ...y2(0), ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(0),
-    LOCAL_GET, Q, LOCAL_GET, Q, ...V128_LOAD, ...mem(16), LOCAL_GET, TS, ...y2(8), ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(16),
-    ...advance,
+    LOCAL_GET, W, F64_LOAD, ...mem(8), LOCAL_SET, WT1,
+    ...weight(WT, D, TS), ...weight(WT1, D1, TS1),
+    LOCAL_GET, YROW, LOCAL_SET, P, LOCAL_GET, YROW1, LOCAL_SET, P1, LOCAL_GET, OUT, LOCAL_SET, Q,
+    LOOP, VOID,
+    LOCAL_GET, Q,
+    LOCAL_GET, Q, ...V128_LOAD, ...mem(0), LOCAL_GET, TS, ...y2(P, 0), ...F64X2_MUL, ...F64X2_ADD,
+    LOCAL_GET, TS1, ...y2(P1, 0), ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(0),
+    LOCAL_GET, Q,
+    LOCAL_GET, Q, ...V128_LOAD, ...mem(16), LOCAL_GET, TS, ...y2(P, 8), ...F64X2_MUL, ...F64X2_ADD,
+    LOCAL_GET, TS1, ...y2(P1, 8), ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(16),
+    ...stepQ, ...stepP1, ...stepPAndLoop,
     END,
-    LOCAL_GET, OFFS, I32_CONST, 4, I32_ADD, LOCAL_SET, OFFS,
-    LOCAL_GET, W, I32_CONST, 8, I32_ADD, LOCAL_SET, W,
+    LOCAL_GET, OFFS, I32_CONST, 8, I32_ADD, LOCAL_SET, OFFS,
+    LOCAL_GET, W, I32_CONST, 16, I32_ADD, LOCAL_SET, W,
     BR, 0,
-    END, END, // entries
+    END, END,
+    // The last entry of an odd count.
+    BLOCK, VOID,
+    LOCAL_GET, OFFS, LOCAL_GET, END_OFFS, I32_GE_U, BR_IF, 0,
+    ...rowStart(YROW, P, 0), ...setEnd,
+    LOCAL_GET, V, LOCAL_SET, Q,
+    ...zero, LOCAL_SET, ACC0, ...zero, LOCAL_SET, ACC1,
+    LOOP, VOID,
+    ...madd(ACC0, P, 0, [LOCAL_GET, Q, ...V128_LOAD, ...mem(0)]), ...madd(ACC1, P, 8, [LOCAL_GET, Q, ...V128_LOAD, ...mem(16)]),
+    ...stepQ, ...stepPAndLoop,
+    END,
+    ...hsum(ACC0, ACC1, D),
+    LOCAL_GET, W, F64_LOAD, ...mem(0), LOCAL_SET, WT,
+    ...weight(WT, D, TS),
+    LOCAL_GET, YROW, LOCAL_SET, P, LOCAL_GET, OUT, LOCAL_SET, Q,
+    LOOP, VOID,
+    LOCAL_GET, Q, LOCAL_GET, Q, ...V128_LOAD, ...mem(0), LOCAL_GET, TS, ...y2(P, 0), ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(0),
+    LOCAL_GET, Q, LOCAL_GET, Q, ...V128_LOAD, ...mem(16), LOCAL_GET, TS, ...y2(P, 8), ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(16),
+    ...stepQ, ...stepPAndLoop,
+    END,
+    END,
   ];
-  return moduleBytes('rows', [I32, I32, I32, I32, I32, I32, F64, F64], [3, 5, I32, 3, V128, 2, F64], code);
+  return moduleBytes('rows', [I32, I32, I32, I32, I32, I32, F64, F64], [3, 7, I32, 9, V128, 4, F64], code);
 }
 
 // matvec: parameters 0..3, then i32 locals 4..8, v128 locals 9..10.
