@@ -50,6 +50,7 @@ export function peersSection({ root, runs, quick, baseline }) {
   const iterations = '3';
   const explicitRows = [];
   const beforeRows = [];
+  let matrix = '';
   const implicitRows = [];
   const ratios = { svd: [], fast: [], catalogue: [], scalingAls: [], ials: [], rss: [], build: [], scalingIals: [], svdBefore: [], ialsBefore: [], catalogueBefore: [] };
   const before = baseline ? ['--recsys', join(baseline, 'packages/recsys')] : null;
@@ -122,7 +123,9 @@ export function peersSection({ root, runs, quick, baseline }) {
       implicitRows.push(
         `| ${round} | ${iBefore} / ${iAfter} | ${f2(p.secondsPerIteration)} s, ${Math.round(p.peakRssMB)} MB, build ${f2(p.buildSeconds)} s | ${f2(n.secondsPerIteration)} s, ${n.peakRssMB} MB, build ${f2(n.buildSeconds)} s | **${f2(n.secondsPerIteration / p.secondsPerIteration)}×** | ${f2(n.peakRssMB / p.peakRssMB)}× | ${f2(n.buildSeconds / p.buildSeconds)}× | ${n1 ? `${f2(n1.secondsPerIteration)} s (${f2(n1.secondsPerIteration / n.secondsPerIteration)}×)` : '-'} |`,
       );
-      if (round === 1) implicitRows.unshift(`Matrix: ${p.users} × ${p.items}, ${p.nnz} nonzeros; 64 factors, ${threads} threads, 3 CG steps, ${iterations} iterations (median).`, '');
+      if (round === 1) matrix = `Matrix: ${p.users} × ${p.items}, ${p.nnz} nonzeros; 64 factors, ${threads} threads, 3 CG steps, ${iterations} iterations (median).`;
+      // Progress on stderr: a long run that is cut short still leaves its finished rounds.
+      process.stderr.write(`peers round ${round}:\n${[explicitRows.at(-1), implicitRows.at(-1), ...beforeRows.slice(-2)].join('\n')}\n`);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -139,6 +142,8 @@ export function peersSection({ root, runs, quick, baseline }) {
     ...explicitRows,
     '',
     'Implicit:',
+    '',
+    matrix,
     '',
     '| round | load | `implicit` 0.7.3: s/iteration, peak RSS, scipy build | Netflicks iALS | time ratio | RSS ratio | build ratio | Netflicks 1 thread (speed-up) |',
     '|---|---|---|---|---|---|---|---|',
