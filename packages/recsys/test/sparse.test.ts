@@ -84,4 +84,12 @@ describe('buildTrainingData', () => {
       expect(Array.from(data.byUser.data)).toEqual([4, 5, 3, 2]);
     }
   });
+
+  test('an empty table gives empty matrices over the catalogue', () => {
+    const data = buildTrainingData(table([]), [{ id: 5, title: 'Only', year: 2000, genres: [] }]);
+    expect(data.users.size).toBe(0);
+    expect(data.items.size).toBe(1);
+    expect(nnz(data.byUser)).toBe(0);
+    expect(Array.from(data.byItem.indptr)).toEqual([0, 0]);
+  });
 });

@@ -89,6 +89,7 @@ function indexIds(ids: Int32Array, order: Int32Array | null, n: number, map: IdM
     if (v > max) max = v;
   }
   const span = max - min + 1;
+  if (n === 0) return;
   if (map.size !== 0 || !(span <= Math.min(Math.max(1 << 16, n), 1 << 25))) {
     for (let j = 0; j < n; j++) out[j] = map.add(ids[order ? order[j] : j]);
     return;
