@@ -14,29 +14,18 @@ import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-train
  * O(n·K·min(n, K)), so a long tail of rarely rated movies costs what their ratings cost, not a
  * K³ factorisation each.
  */
-export function solveExplicitRow(
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  scratch: RowScratch,
-  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
-  prior: Float32Array | null = null,
-  priorOff = 0,
-): boolean {
+export function solveExplicitRow(...row: ExplicitRow): boolean {
+  const [, , start, end, , , k, , , biasRegularization] = row;
   const n = end - start;
   if (n > 0 && n <= k && biasRegularization > 0) {
-    solveExplicitRowDual(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
+    solveExplicitRowDual(...row);
     return true;
   }
-  return solveExplicitRowNormal(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
+  return solveExplicitRowNormal(...row);
 }
+
+/** The arguments of every explicit-ALS row solve (see solveExplicitRowNormal's names). */
+type ExplicitRow = Parameters<typeof solveExplicitRowNormal>;
 
 /** solveExplicitRow through the (k+1) × (k+1) normal equations, for any n. */
 export function solveExplicitRowNormal(
@@ -51,6 +40,7 @@ export function solveExplicitRowNormal(
   regularization: number,
   biasRegularization: number,
   scratch: RowScratch,
+  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
   prior: Float32Array | null = null,
   priorOff = 0,
 ): boolean {
@@ -81,21 +71,9 @@ export function solveExplicitRowNormal(
  * x = x₀ + D⁻¹Ỹᵀα where (I + Ỹ D⁻¹ Ỹᵀ)α = s, an n × n SPD system:
  * G_ij = [i = j] + 1/(λ_b·n) + y_i·y_j/(λ·n). Result in scratch.b as solveExplicitRow's.
  */
-export function solveExplicitRowDual(
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  scratch: RowScratch,
-  prior: Float32Array | null = null,
-  priorOff = 0,
-): void {
+export function solveExplicitRowDual(...row: ExplicitRow): void {
+  const [indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior = null, priorOff = 0] =
+    row;
   const n = end - start;
   const g = scratch.a;
   const alpha = scratch.b;
