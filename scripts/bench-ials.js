@@ -47,15 +47,19 @@ let peakRss = process.memoryUsage().rss;
 const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
-/** The kernel's high-water mark (what the Python peer reports too); sampling where /proc is missing. */
-const highWaterMark = () => {
+/** A /proc/self/status figure in bytes (VmHWM: the high-water mark the Python peer reports too). */
+const procStatus = (field) => {
   try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
     if (kb) return Number(kb) * 1024;
   } catch {
     // not Linux
   }
-  return peakRss;
+  return NaN;
+};
+const highWaterMark = () => {
+  const hwm = procStatus('VmHWM');
+  return Number.isNaN(hwm) ? peakRss : hwm;
 };
 const sampler = setInterval(sampleRss, 50);
 
@@ -82,6 +86,7 @@ const data = buildTrainingData(table);
 const buildSeconds = (performance.now() - t0) / 1000;
 // The input table is not needed for training (the Python peer drops its input arrays too).
 table = null;
+const afterBuild = { hwm: highWaterMark(), rss: procStatus('VmRSS') };
 sampleRss();
 
 const stamps = [];
@@ -119,5 +124,8 @@ console.log(
     secondsPerIteration: Number(median.toFixed(3)),
     iterationSeconds: stamps.map((s) => Number(s.toFixed(3))),
     peakRssMB: Math.round(highWaterMark() / 2 ** 20),
+    // Where the peak is reached: while building (input table and sort buffers) or training.
+    peakRssAfterBuildMB: Math.round(afterBuild.hwm / 2 ** 20),
+    rssAfterBuildMB: Math.round(afterBuild.rss / 2 ** 20),
   }),
 );

@@ -43,10 +43,14 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
   const items = new IdMap(Math.max(16, movies.length));
   const rowIdx = new Int32Array(n);
   const colIdx = new Int32Array(n);
-  const values = new Float32Array(n);
   indexIds(ratings.user, order, n, users, rowIdx);
   indexIds(ratings.item, order, n, items, colIdx);
-  for (let j = 0; j < n; j++) values[j] = ratings.rating[order ? order[j] : j];
+  // In time order already: the ratings are read where they are (no copy of a large column).
+  let values = ratings.rating;
+  if (order) {
+    values = new Float32Array(n);
+    for (let j = 0; j < n; j++) values[j] = ratings.rating[order[j]];
+  }
   for (const m of movies) items.add(m.id);
 
   // On shared memory: multi-threaded training hands these arrays to its workers as they are.
