@@ -81,7 +81,16 @@ def run_implicit(args):
     )
     model.cg_steps = args.cg_steps
     stamps = []
-    model.fit(user_items, show_progress=False, callback=lambda it, elapsed, loss: stamps.append(elapsed))
+    cpu = []
+    last_cpu = [time.process_time()]
+
+    def on_iteration(iteration, elapsed, loss):
+        stamps.append(elapsed)
+        now = time.process_time()
+        cpu.append(now - last_cpu[0])
+        last_cpu[0] = now
+
+    model.fit(user_items, show_progress=False, callback=on_iteration)
     return {
         "tool": "implicit",
         "users": user_items.shape[0],
@@ -93,6 +102,7 @@ def run_implicit(args):
         "buildSeconds": build_seconds,
         "iterationSeconds": stamps,
         "secondsPerIteration": float(np.median(stamps)),
+        "cpuSecondsPerIteration": float(np.median(cpu)),
         "peakRssMB": peak_rss_mb(),
     }
 
