@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the project's benchmarks and prints a markdown report (copy the tables into
 // docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
-//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator] [--quick]
+//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator,peers] [--quick]
+// `peers` (not in the default set: it installs Python packages) compares training with Surprise
+// and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows.
 // `operator` needs the local control plane: npm run cluster:up.
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
@@ -9,12 +11,14 @@ import { existsSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { peersSection } from './peers/bench-peers.js';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     only: { type: 'string', default: 'quality,ials,load,trainer,api,operator' },
     quick: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -113,5 +117,7 @@ if (only.has('operator')) {
   const m = (f) => median(results.map(f));
   out.push(`| ${m((r) => r.steadyJobLatencyMs.p50).toFixed(0)} / ${m((r) => r.steadyJobLatencyMs.p99).toFixed(0)} | ${m((r) => r.jobLatencyMs.p50).toFixed(0)} / ${m((r) => r.jobLatencyMs.p99).toFixed(0)} | ${Math.max(...results.map((r) => r.duplicateJobs))} | ${Math.max(...results.map((r) => r.reconcileErrors))} | ${m((r) => r.apiRequestsPerReconcile).toFixed(2)} | ${Math.max(...results.map((r) => r.idleWritesPerWindow))} | ${m((r) => r.rssMB.idle).toFixed(0)} / ${m((r) => r.rssMB.underLoad).toFixed(0)} |`);
 }
+
+if (only.has('peers')) out.push(...peersSection({ root, runs, quick: values.quick, baseline: values.baseline }));
 
 process.stdout.write(`${out.join('\n')}\n`);

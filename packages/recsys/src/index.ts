@@ -13,7 +13,7 @@ export { csrFromCoo, getValue, nnz, row, transpose } from './data/sparse.js';
 export { buildTrainingData, type TrainingData } from './data/training-data.js';
 
 // Models.
-export { AlsModel, trainAls, type AlsIteration, type AlsParams, type AlsTrainParams } from './models/als.js';
+export { ALS_FAST_PRESET, AlsModel, trainAls, type AlsIteration, type AlsParams, type AlsTrainParams } from './models/als.js';
 export { IalsModel, trainIals, type IalsParams, type IalsTrainParams } from './models/ials.js';
 export { trainContent } from './models/content.js';
 export { trainPopularity, genreKey } from './models/popularity.js';

@@ -7,6 +7,7 @@ import { Random } from '../random.js';
 import {
   FactorTrainer,
   createScratch,
+  isShared,
   shareArray,
   unshareArray,
   type CsrArrays,
@@ -124,6 +125,9 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
 
   const share = threads > 1;
   const weights = (m: CsrMatrix): CsrArrays => {
+    // c − 1 = α·r is the stored rating itself with the default confidence: no second copy.
+    const identity = p.alpha === 1 && p.confidence === 'rating' && (!share || isShared(m.data));
+    if (identity) return { indptr: share ? shareArray(m.indptr) : m.indptr, indices: share ? shareArray(m.indices) : m.indices, values: m.data };
     const w = share ? new Float32Array(new SharedArrayBuffer(m.data.byteLength)) : new Float32Array(m.data.length);
     for (let e = 0; e < w.length; e++) w[e] = confidenceWeight(m.data[e], p);
     return share
