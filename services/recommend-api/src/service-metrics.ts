@@ -238,3 +238,22 @@ export class UserActivityWindow {
     this.timer = undefined;
   }
 }
+
+/** What one served recommendation list adds to the metrics, with the label objects made once. */
+export class RecommendMetrics {
+  private readonly byStrategy = new Map<string, { strategy: string }>();
+  private readonly bySegment = new Map<UserSegment, { segment: UserSegment }>(USER_SEGMENTS.map((segment) => [segment, { segment }]));
+  private readonly hit = { result: 'hit' };
+  private readonly miss = { result: 'miss' };
+
+  constructor(private readonly metrics: Pick<ApiMetrics, 'recommendationsServed' | 'itemsPerResponse' | 'segmentRequests' | 'resultCache'>) {}
+
+  served(strategy: string, items: number, historySize: number, cached: boolean | undefined): void {
+    let labels = this.byStrategy.get(strategy);
+    if (labels === undefined) this.byStrategy.set(strategy, (labels = { strategy }));
+    this.metrics.recommendationsServed.inc(labels);
+    this.metrics.itemsPerResponse.observe(labels, items);
+    this.metrics.segmentRequests.inc(this.bySegment.get(segmentFor(historySize))!);
+    if (cached !== undefined) this.metrics.resultCache.inc(cached ? this.hit : this.miss);
+  }
+}
