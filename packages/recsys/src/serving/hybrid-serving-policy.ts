@@ -15,12 +15,12 @@
  * under one total order (score, then lower item index), so a list for k serves any k' ≤ k.
  */
 import { BundleError, type LoadedBundle } from '../format/bundle.js';
-import { QUAD, SimdDots } from '../kernels/simd-dots.js';
 import { TopHeap } from '../kernels/top-heap.js';
 import { ContentModel } from '../models/content.js';
 import { blendWithPopularity, normalise, type ExtraRating, type HybridRecommender, type Strategy } from '../models/hybrid.js';
 import { IalsModel } from '../models/ials.js';
 import { PopularityModel, genreKey } from '../models/popularity.js';
+import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './scan-kernel.js';
 
 export interface ServingRequest {
   /** External user id; unknown ids are new users. */
@@ -65,11 +65,11 @@ export interface HybridServingOptions {
 /** Relative slack on the norm bound, so float rounding can never prune a true top-K item. */
 const BOUND_SLACK = 1e-5;
 /**
- * Items scored per SIMD call: 8 quads = 32 items, ~2k multiply-adds at 64 factors. Small enough
+ * Items scored per SIMD call: 2 blocks = 32 items, ~2k multiply-adds at 64 factors. Small enough
  * that a scan the norm bound stops early wastes little, large enough that the call overhead
  * (tens of nanoseconds) is noise.
  */
-const SIMD_QUADS_PER_CALL = 8;
+const SIMD_BLOCKS_PER_CALL = 2;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
 const DEFER_BUILD: unique symbol = Symbol('defer build');
 
@@ -94,7 +94,7 @@ export class HybridServingPolicy {
   /** Item-factor norms by item index (similar items). */
   private itemNorm!: Float64Array;
   /** The CF scan's SIMD kernel over factorsSorted; null: the JavaScript loop. */
-  private simd: SimdDots | null = null;
+  private simd: ScanKernel | null = null;
   private readonly useSimd: boolean;
   private readonly genreMasks = new Map<string, Uint8Array | null>();
   private rankOf: Int32Array | null = null;
@@ -170,7 +170,7 @@ export class HybridServingPolicy {
     yield;
     this.factorsSorted = new Float32Array(this.normOrder.length * k);
     for (let p = 0; p < this.normOrder.length; p++) this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
-    if (this.useSimd) this.simd = SimdDots.create(this.factorsSorted, this.normOrder.length, k, SIMD_QUADS_PER_CALL);
+    if (this.useSimd) this.simd = ScanKernel.create(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL);
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
     yield* ials.prepareFoldIn();
@@ -317,16 +317,20 @@ export class HybridServingPolicy {
   }
 
   /**
-   * topCfScalar's scan with the scores of 32 items at a time from the SIMD kernel (bit-identical
-   * scores). The norm bound is checked per block: items of the last block the bound would have
-   * skipped are offered anyway, which cannot change the exact top-K (the bound says they cannot
-   * beat the threshold).
+   * topCfScalar's scan with approximate (float32) scores of 32 items at a time from the SIMD
+   * kernel: an item whose approximate score plus its error bound cannot reach the threshold is
+   * skipped; the rest are rescored exactly (the scalar loop's sum), so the kept items and scores
+   * are the scalar scan's. The norm bound is checked per block: items of the last block the bound
+   * would have skipped are offered anyway, which cannot change the exact top-K (the bound says
+   * they cannot beat the threshold).
    */
-  private topCfSimd(simd: SimdDots, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
+  private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
     const f = this.cf.factors;
+    const q = this.factorsSorted;
     let xx = 0;
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
     const xNorm = Math.sqrt(xx) * (1 + BOUND_SLACK);
+    const errorPerNorm = approximationBound(f) * xNorm;
     const heap = this.heap;
     heap.reset(k);
     simd.setUser(x);
@@ -334,21 +338,26 @@ export class HybridServingPolicy {
     const norms = this.normSorted;
     const out = simd.out;
     const n = order.length;
-    const quads = Math.ceil(n / QUAD);
+    const blocks = Math.ceil(n / SCAN_BLOCK);
     // The score an item must reach to enter: -Infinity until the heap is full, then its worst
     // kept score (kept in a local: this loop runs for every scanned item).
     let threshold = heap.full ? heap.threshold : -Infinity;
-    for (let t = 0; t < quads; t += SIMD_QUADS_PER_CALL) {
-      const start = t * QUAD;
+    for (let t = 0; t < blocks; t += SIMD_BLOCKS_PER_CALL) {
+      const start = t * SCAN_BLOCK;
       // Norms descend: if this block's first item cannot enter, no later item can.
       if (xNorm * norms[start] < threshold) break;
-      const m = Math.min(SIMD_QUADS_PER_CALL, quads - t);
+      const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
       simd.dots(t, m);
-      const end = Math.min(n, start + m * QUAD);
+      const end = Math.min(n, start + m * SCAN_BLOCK);
       for (let p = start; p < end; p++) {
+        // Cannot reach the threshold even at the approximation's worst error.
+        if (out[p - start] + (errorPerNorm * norms[p] + SCAN_ABSOLUTE_SLACK) < threshold) continue;
         const i = order[p];
         if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
-        const score = Math.fround(out[p - start]);
+        const o = p * f;
+        let s = 0;
+        for (let a = 0; a < f; a++) s += x[a] * q[o + a];
+        const score = Math.fround(s);
         // Below the threshold (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
         if (!(score >= threshold)) continue;
         heap.offer(i, score);
