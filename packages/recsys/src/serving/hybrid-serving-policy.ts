@@ -349,9 +349,12 @@ export class HybridServingPolicy {
       const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
       simd.dots(t, m);
       const end = Math.min(n, start + m * SCAN_BLOCK);
+      // The approximation's worst error for this run of items (norms descend: its first has the largest).
+      const margin = errorPerNorm * norms[start] + SCAN_ABSOLUTE_SLACK;
+      let cut = threshold - margin;
       for (let p = start; p < end; p++) {
         // Cannot reach the threshold even at the approximation's worst error.
-        if (out[p - start] + (errorPerNorm * norms[p] + SCAN_ABSOLUTE_SLACK) < threshold) continue;
+        if (out[p - start] < cut) continue;
         const i = order[p];
         if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
         const o = p * f;
@@ -361,7 +364,10 @@ export class HybridServingPolicy {
         // Below the threshold (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
         if (!(score >= threshold)) continue;
         heap.offer(i, score);
-        if (heap.full) threshold = heap.threshold;
+        if (heap.full) {
+          threshold = heap.threshold;
+          cut = threshold - margin;
+        }
       }
     }
     return this.drain();
