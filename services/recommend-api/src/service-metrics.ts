@@ -3,6 +3,7 @@
  * strategies and segments are fixed sets, and per-user activity is a histogram of requests per
  * user per window, never a per-user label.
  */
+import { Gauge as PromGauge } from 'prom-client';
 import { counter, createMetricsRegistry, gauge, histogram, type Counter, type Gauge, type Histogram, type Registry } from '@netflicks/platform';
 
 /** Seconds, 0.25 ms … 2.5 s: the API answers in well under a millisecond when all is well. */
@@ -106,10 +107,13 @@ export function createApiMetrics(opts: { registry?: Registry } = {}): ApiMetrics
       name: 'recommendation_window_users',
       help: 'Distinct users who asked for recommendations in the last completed window.',
     }),
-    modelInfo: gauge(registry, {
+    // With WORKERS > 1 the primary merges the workers' values: an info gauge is 1, not their sum.
+    modelInfo: new PromGauge<'model' | 'version' | 'source'>({
       name: 'recommend_model_info',
       help: 'The model being served (value 1), by name, version and source.',
       labelNames: ['model', 'version', 'source'],
+      aggregator: 'max',
+      registers: [registry],
     }),
     modelLoads: counter(registry, {
       name: 'recommend_model_loads_total',

@@ -90,6 +90,8 @@ test('two workers share the port; the primary sums their metrics, passes SIGHUP 
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(total(metrics, 'recommendations_served_total')).toBe(requests);
     expect(metrics).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/recommend\/:userId"[^}]*\} 12/);
+    // An info gauge is merged, not summed: 1 for the model both workers serve.
+    expect(total(metrics, 'recommend_model_info')).toBe(1);
 
     child.kill('SIGHUP');
     await until('both workers reloading', async () => ((log.match(/"reason":"SIGHUP"/g) ?? []).length >= 2 ? true : undefined));
