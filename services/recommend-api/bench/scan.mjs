@@ -5,8 +5,8 @@
  * -20M), CPU time per user (process.cpuUsage: on a shared machine wall time mostly measures the
  * other processes), the two kernels alternating run by run:
  *   - f64 (before): recsys' SimdDots, double-precision lanes, exact scores, then the top-K;
- *   - f32 (serving now): ScanKernel's float32 scores, then only the items whose score plus the
- *     error bound can reach the K-th best rescored exactly (what HybridServingPolicy does).
+ *   - f32 (serving now): ScanKernel's float32 scores, the top-K by them, then exact rescoring of
+ *     only the items within twice the error bound of it (what HybridServingPolicy does).
  * Checks that both give identical top-K items and scores for every user. Requires `npx tsc -b`.
  *
  *   node services/recommend-api/bench/scan.mjs [--runs 5] [--users 300] [--k 10] FILE...
@@ -67,30 +67,44 @@ for (const file of positionals) {
     }
     return heap.drain();
   };
+  // What HybridServingPolicy's scan does (without its norm stop, to score every item): the
+  // approximate top-K first, then exact rescoring of the items within twice the error bound of it.
+  const approxHeap = new TopHeap(k);
+  const kept = new Int32Array(n);
+  const keptScores = new Float32Array(n);
   const f32 = (x) => {
     let xx = 0;
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
-    const errorPerNorm = bound * Math.sqrt(xx);
+    const margin = bound * Math.sqrt(xx) * maxNorm + SCAN_ABSOLUTE_SLACK;
     newK.setUser(x);
     newK.dots(0, Math.ceil(n / SCAN_BLOCK));
-    heap.reset(k);
+    approxHeap.reset(k);
     const out = newK.out;
     let threshold = -Infinity;
-    // One margin for the whole scan (its largest norm), as the serving scan takes per run of items.
-    const margin = errorPerNorm * maxNorm + SCAN_ABSOLUTE_SLACK;
     let cut = -Infinity;
+    let nKept = 0;
     for (let i = 0; i < n; i++) {
-      if (out[i] < cut) continue;
+      const score = out[i];
+      if (score < cut) continue;
+      kept[nKept] = i;
+      keptScores[nKept++] = score;
+      if (!(score >= threshold)) continue;
+      approxHeap.offer(i, score);
+      if (approxHeap.full) {
+        threshold = approxHeap.threshold;
+        cut = threshold - 2 * margin;
+      }
+    }
+    heap.reset(k);
+    for (let c = 0; c < nKept; c++) {
+      if (keptScores[c] < cut) continue;
+      const i = kept[c];
       rescored++;
       let s = 0;
       for (let a = 0; a < f; a++) s += x[a] * q[i * f + a];
       const score = Math.fround(s);
-      if (!(score >= threshold)) continue;
+      if (heap.full && !(score >= heap.threshold)) continue;
       heap.offer(i, score);
-      if (heap.full) {
-        threshold = heap.threshold;
-        cut = threshold - margin;
-      }
     }
     return heap.drain();
   };
