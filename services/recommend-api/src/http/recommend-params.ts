@@ -14,7 +14,7 @@ export interface RecommendParams {
   excludeSeen: boolean;
 }
 
-export function parseRecommendParams(model: ServingModel, rawUserId: string, querystring: string): RecommendParams {
+export function parseRecommendParams(model: ServingModel, rawUserId: string | undefined, querystring: string): RecommendParams {
   const userId = parseId(rawUserId, 'user');
   const query = parseQuery(querystring);
   const k = parseK(query.k);
