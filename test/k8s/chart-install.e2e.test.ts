@@ -120,10 +120,14 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
 
   test('simulator → in-cluster Kafka → ingest → in-cluster PostgreSQL: the database holds exactly the events sent', async () => {
     let summary: SimulationSummary | undefined;
+    // The pod restarts after each pass (with a growing back-off): the summary may be in the
+    // running container's log or in the one before it.
     await until('the simulator to finish a pass and print its summary', async () => {
-      const log = await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`]);
-      const line = log.stdout.split('\n').find((l) => l.startsWith('{"total"'));
-      if (line) summary = JSON.parse(line) as SimulationSummary;
+      for (const previous of [[], ['--previous']]) {
+        const log = await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`, ...previous]);
+        const line = log.stdout.split('\n').find((l) => l.startsWith('{"total"'));
+        if (line) summary = JSON.parse(line) as SimulationSummary;
+      }
       return summary !== undefined;
     }, 300_000);
     const sent = summary as SimulationSummary;

@@ -117,6 +117,7 @@ wait_ready() {
 
 cmd_install() {
   local t0=$SECONDS
+  ((EUID == 0)) || die "needs root (the volumes' directories in the node's state directory)"
   require_node
   STAGE=$(mktemp -d)
   trap 'rm -rf "$STAGE"' EXIT
