@@ -9,7 +9,7 @@
 #   test/skaffold/skaffold.sh <any skaffold command and flags>
 #
 # What it sets up around skaffold, for the duration of the call only:
-# - skaffold, helm and kubectl from test/k8s/build.sh (skaffold is built on first use, ~20-30 min);
+# - skaffold, helm and kubectl from test/k8s/build.sh (skaffold is built on first use, ~15 min);
 # - KUBECONFIG: the test cluster's, unless already set;
 # - a Docker Engine API on a private socket, served by `podman system service` from buildah's
 #   storage (the one images.sh builds into). Skaffold's local builder asks a Docker API for the

@@ -18,7 +18,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The wrapper, relative to a checkout (tests run it in copies of the tree too). */
 export const WRAPPER = 'test/skaffold/skaffold.sh';
 const BUILD_SCRIPT = join(ROOT, 'test/k8s/build.sh');
-const ENABLE = 'test/k8s/build.sh skaffold (builds skaffold from the Go module proxy, ~25 min cold on 2 cores)';
+const ENABLE = 'test/k8s/build.sh skaffold (builds skaffold from the Go module proxy, ~15 min cold on 2 cores)';
 
 /** SKAFFOLD_VERSION's default in test/k8s/build.sh, unless the environment overrides it. */
 async function pinnedVersion(): Promise<string> {
