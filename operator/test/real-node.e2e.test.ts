@@ -7,7 +7,6 @@
  * PostgreSQL through a forwarder on the pods' gateway. Locally without the node the suite is
  * skipped with the command that enables it; under CI it fails.
  */
-import { get as httpGet } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { generateSynthetic } from '@netflicks/data';
 import { getLiveVersion, importDataset } from '@netflicks/db';
@@ -15,7 +14,7 @@ import { statusMetrics } from '@netflicks/operator';
 import { render, requireTools, stageChart } from '../../test/helm/support.js';
 import { describePostgres } from '../../test/support/postgres.js';
 import { deleteNamespaces, uniqueNamespace, uniqueName, waitFor, type TestKube } from '../../test/support/kube.js';
-import { ensureNode, forwardToPods, NODE_NAME, POD_GATEWAY } from '../../test/k8s/node-support.js';
+import { ensureNode, forwardToPods, getOnce, loadGenerator, NODE_NAME, POD_GATEWAY } from '../../test/k8s/node-support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PHASE_ORDER = ['Pending', 'Running', 'Succeeded', 'Validated', 'Promoted'];
@@ -32,23 +31,6 @@ interface PodJson {
 }
 interface RunJson {
   status?: { phase?: string; modelVersion?: number; metrics?: Record<string, string>; verdict?: { outcome: string } };
-}
-
-/**
- * GET on a new TCP connection: kube-proxy balances connections, not requests, so a kept-alive
- * connection would send everything to one pod.
- */
-function getOnce(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet(url, { agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 10 s`)));
-    req.on('error', reject);
-  });
 }
 
 /** recommendations_served_total of one API pod, summed over its label sets. */
@@ -203,36 +185,6 @@ await describePostgres('operator on a real node', (db) => {
     expect(served.reduce((a, b) => a + b, 0)).toBe(30);
     for (const n of served) expect(n).toBeGreaterThan(0);
   }, 180_000);
-
-  /**
-   * Sends requests through the Service, one connection each, from `workers` loops until stopped.
-   * `{user}` in the URL becomes a random user id (1-300), so requests miss the API's result cache.
-   */
-  const loadGenerator = (template: string, workers: number) => {
-    let running = true;
-    const statuses = new Map<string, number>();
-    const versions = new Set<number>();
-    const loops = Array.from({ length: workers }, async () => {
-      while (running) {
-        const url = template.replace('{user}', String(1 + Math.floor(Math.random() * 300)));
-        try {
-          const res = await getOnce(url);
-          statuses.set(String(res.status), (statuses.get(String(res.status)) ?? 0) + 1);
-          if (res.status === 200) versions.add((JSON.parse(res.body) as { model: { version: number } }).model.version);
-        } catch (err) {
-          const key = (err as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/, '<ip>');
-          statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        }
-      }
-    });
-    return {
-      stop: async () => {
-        running = false;
-        await Promise.all(loops);
-        return { statuses: Object.fromEntries(statuses), versions: [...versions].sort() };
-      },
-    };
-  };
 
   /** The ratings are not changed between runs: a run trains again only when forced. */
   const applyRun = (name: string, force = true): Promise<string> =>

@@ -7,10 +7,14 @@
 # /usr/local/lib/node_modules, user node = 1000:1000). Needs root.
 #
 #   test/k8s/images.sh build    base image if missing, every Dockerfile target, import into the node
+#   test/k8s/images.sh deps     only the bundled dependencies' images (PostgreSQL, Kafka), imported
 #   test/k8s/images.sh list     the image names the build produces
 #
-# Images: netflicks-<target>:<chart appVersion> for each component target (what the chart runs) and
-# netflicks:latest, the shared `runtime` stage (what examples/recommendermodel.yaml names).
+# Images: netflicks-<target>:<chart appVersion> for each component target (what the chart runs),
+# netflicks:latest, the shared `runtime` stage (what examples/recommendermodel.yaml names), and the
+# chart's bundled development dependencies from deploy/images/: netflicks-postgres:<PG major>
+# (Debian's packages) and netflicks-kafka:<Kafka version> (test/kafka/kafka.sh's Maven Central
+# jars on Debian's JRE), both on debian:bookworm-slim, which is made here too.
 # buildah's storage lives in $NETFLICKS_CACHE/images (layers cached across builds: a warm build
 # with unchanged sources takes seconds plus the import).
 set -euo pipefail
@@ -34,6 +38,11 @@ dockerfile_arg() { sed -n "s/^ARG $1=//p" "$ROOT/Dockerfile" | head -n1; }
 NODE_VERSION=$(dockerfile_arg NODE_VERSION)
 [[ -n $NODE_VERSION ]] || die "no ARG NODE_VERSION in the Dockerfile"
 BASE_IMAGE=docker.io/library/node:$NODE_VERSION-bookworm-slim
+DEBIAN_IMAGE=docker.io/library/debian:bookworm-slim
+# The bundled dependencies' versions: Debian bookworm's PostgreSQL, and kafka.sh's Kafka.
+PG_MAJOR=15
+KAFKA_VERSION=${KAFKA_VERSION:-3.9.2}
+DEP_IMAGES=("netflicks-postgres:$PG_MAJOR" "netflicks-kafka:$KAFKA_VERSION")
 TAG=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$ROOT/charts/netflicks/Chart.yaml")
 [[ -n $TAG ]] || die "no appVersion in charts/netflicks/Chart.yaml"
 
@@ -41,10 +50,30 @@ image_names() {
   local t
   for t in "${TARGETS[@]}"; do echo "netflicks-$t:$TAG"; done
   echo "netflicks:latest"
+  printf '%s\n' "${DEP_IMAGES[@]}"
 }
 
 
-# The official image's layout, with this machine's Node.js (same version, checked).
+# debian:bookworm-slim's counterpart: debootstrap --variant=minbase, apt lists and docs removed.
+build_debian_base() {
+  if bah inspect --type image "$DEBIAN_IMAGE" >/dev/null 2>&1; then log "base $DEBIAN_IMAGE: cached"; return 0; fi
+  local ctr mnt t0=$SECONDS
+  log "base $DEBIAN_IMAGE: debootstrap bookworm minbase (~1-2 min)"
+  ctr=$(bah from scratch)
+  mnt=$(bah mount "$ctr")
+  if ! debootstrap --variant=minbase bookworm "$mnt" "$DEBIAN_MIRROR" >"$STORE/debootstrap.log" 2>&1; then
+    tail -n 20 "$STORE/debootstrap.log" >&2
+    bah rm "$ctr" >/dev/null
+    die "debootstrap failed (log: $STORE/debootstrap.log)"
+  fi
+  rm -rf "$mnt"/var/lib/apt/lists/* "$mnt"/var/cache/apt/*.bin "$mnt"/var/cache/apt/archives/*.deb "$mnt"/usr/share/doc/* "$mnt"/usr/share/man/*
+  bah umount "$ctr" >/dev/null
+  bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd bash "$ctr"
+  bah commit --rm -q "$ctr" "$DEBIAN_IMAGE" >/dev/null
+  log "base $DEBIAN_IMAGE: built in $((SECONDS - t0))s"
+}
+
+# The official node image's layout on that base, with this machine's Node.js (same version, checked).
 build_base() {
   if bah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then log "base $BASE_IMAGE: cached"; return 0; fi
   local node_bin npm_dir have t0=$SECONDS
@@ -53,15 +82,10 @@ build_base() {
   [[ $have == "v$NODE_VERSION" ]] || die "the base image needs Node.js $NODE_VERSION (the Dockerfile's NODE_VERSION); this machine has $have"
   npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
   [[ -f $npm_dir/package.json ]] || die "npm's package dir not found (from $(command -v npm))"
-  log "base $BASE_IMAGE: debootstrap bookworm minbase + Node.js $have (~2-4 min)"
+  log "base $BASE_IMAGE: $DEBIAN_IMAGE + Node.js $have"
   local ctr mnt
-  ctr=$(bah from scratch)
+  ctr=$(bah from --pull=never "$DEBIAN_IMAGE")
   mnt=$(bah mount "$ctr")
-  if ! debootstrap --variant=minbase bookworm "$mnt" "$DEBIAN_MIRROR" >"$STORE/debootstrap.log" 2>&1; then
-    tail -n 20 "$STORE/debootstrap.log" >&2
-    bah rm "$ctr" >/dev/null
-    die "debootstrap failed (log: $STORE/debootstrap.log)"
-  fi
   install -D -m 0755 "$node_bin" "$mnt/usr/local/bin/node"
   mkdir -p "$mnt/usr/local/lib/node_modules"
   cp -a "$npm_dir" "$mnt/usr/local/lib/node_modules/npm"
@@ -69,7 +93,6 @@ build_base() {
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$mnt/usr/local/bin/npx"
   chroot "$mnt" groupadd --gid 1000 node
   chroot "$mnt" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-  rm -rf "$mnt"/var/lib/apt/lists/* "$mnt"/var/cache/apt/*.bin "$mnt"/var/cache/apt/archives/*.deb "$mnt"/usr/share/doc/* "$mnt"/usr/share/man/*
   bah umount "$ctr" >/dev/null
   bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env "NODE_VERSION=$NODE_VERSION" --cmd node "$ctr"
@@ -110,8 +133,34 @@ build_targets() {
   done
 }
 
-# docker-archive per image (containerd dedups the shared layers on import). An image whose ID the
-# node already has under that name (recorded at its last import) is skipped.
+# deploy/images/<name>/Dockerfile for each bundled dependency; the Kafka context gets the jars
+# (hard links into the cache when on one filesystem) and kafka.sh's log4j configuration.
+build_dependencies() {
+  local t0 ctx=$STORE/context-kafka libs
+  local bud=(--layers --pull=never --format docker --network host --build-arg "BASE_IMAGE=$DEBIAN_IMAGE")
+  t0=$SECONDS
+  bah bud "${bud[@]}" --build-arg "PG_MAJOR=$PG_MAJOR" -t "docker.io/library/${DEP_IMAGES[0]}" \
+    "$ROOT/deploy/images/postgres" >"$STORE/build-postgres.log" 2>&1 \
+    || { tail -n 30 "$STORE/build-postgres.log" >&2; die "postgres image failed (log: $STORE/build-postgres.log)"; }
+  log "${DEP_IMAGES[0]}: built in $((SECONDS - t0))s"
+  t0=$SECONDS
+  libs=$(KAFKA_VERSION=$KAFKA_VERSION "$ROOT/test/kafka/kafka.sh" libs | tail -n1)
+  [[ -f $libs/kafka_2.13-$KAFKA_VERSION.jar ]] || die "no Kafka $KAFKA_VERSION jars in '$libs'"
+  rm -rf "$ctx"
+  cp -a "$ROOT/deploy/images/kafka" "$ctx"
+  cp -al "$libs" "$ctx/libs" 2>/dev/null || cp -a "$libs" "$ctx/libs"
+  rm -f "$ctx/libs/.complete" "$ctx/libs/.lock"
+  cp "$ROOT/test/kafka/log4j.properties" "$ctx/config/log4j.properties"
+  bah bud "${bud[@]}" --build-arg "KAFKA_VERSION=$KAFKA_VERSION" -t "docker.io/library/${DEP_IMAGES[1]}" \
+    "$ctx" >"$STORE/build-kafka.log" 2>&1 \
+    || { tail -n 30 "$STORE/build-kafka.log" >&2; die "kafka image failed (log: $STORE/build-kafka.log)"; }
+  rm -rf "$ctx"
+  log "${DEP_IMAGES[1]}: built in $((SECONDS - t0))s"
+}
+
+# docker-archive per image (containerd dedups the shared layers on import): the names given, else
+# every image. An image whose ID the node already has under that name (recorded at its last
+# import) is skipped.
 import_into_node() {
   local name ref id out=$STORE/export t0=$SECONDS n=0 have
   mkdir -p "$out"
@@ -127,26 +176,42 @@ import_into_node() {
     { grep -v "^$ref " "$STORE/imported" || true; echo "$ref $id"; } >"$STORE/imported.new"
     mv "$STORE/imported.new" "$STORE/imported"
     n=$((n + 1))
-  done < <(image_names)
+  done < <(if (($#)); then printf '%s\n' "$@"; else image_names; fi)
   rm -rf "$out"
   log "imported $n changed image(s) into the node in $((SECONDS - t0))s"
 }
 
-cmd_build() {
-  local t0=$SECONDS
+prepare_store() {
   ((EUID == 0)) || die "needs root (buildah's storage, the node's containerd)"
   install_debian_packages "${PACKAGES[@]}"
   mkdir -p "$STORE"
   exec 8>"$STORE/.lock"
   flock 8
+}
+
+cmd_deps() {
+  local t0=$SECONDS
+  prepare_store
+  build_debian_base
+  build_dependencies
+  import_into_node "${DEP_IMAGES[@]}"
+  log "done in $((SECONDS - t0))s: ${DEP_IMAGES[*]}"
+}
+
+cmd_build() {
+  local t0=$SECONDS
+  prepare_store
+  build_debian_base
   build_base
   build_targets
+  build_dependencies
   import_into_node
   log "done in $((SECONDS - t0))s: $(image_names | tr '\n' ' ')"
 }
 
 case "${1:-build}" in
   build) cmd_build ;;
+  deps) cmd_deps ;;
   list) image_names ;;
-  *) echo "usage: $0 [build|list]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|deps|list]" >&2; exit 2 ;;
 esac

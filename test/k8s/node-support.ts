@@ -6,6 +6,7 @@
  * that enables it, and fails under CI. Pods run only on this node, so PostgreSQL on the host is
  * reached through a forwarder on the pods' gateway address (forwardToPods).
  */
+import { get as httpGet } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { skipOrFail } from '../support/skip.js';
 import { ensureKube, type TestKube } from '../support/kube.js';
@@ -76,5 +77,59 @@ export async function forwardToPods(targetPort: number): Promise<{ port: number;
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * GET on a new TCP connection: kube-proxy balances connections, not requests, so a kept-alive
+ * connection would send everything to one pod.
+ */
+export function getOnce(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 10 s`)));
+    req.on('error', reject);
+  });
+}
+
+export interface LoadResult {
+  /** Responses by HTTP status, and failures by error message (addresses masked). */
+  statuses: Record<string, number>;
+  /** Model versions that answered. */
+  versions: number[];
+}
+
+/**
+ * Sends requests through a Service, one connection each, from `workers` loops until stopped.
+ * `{user}` in the URL becomes a random user id (1..users), so requests miss the API's result cache.
+ */
+export function loadGenerator(template: string, workers: number, users = 300): { stop(): Promise<LoadResult> } {
+  let running = true;
+  const statuses = new Map<string, number>();
+  const versions = new Set<number>();
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      const url = template.replace('{user}', String(1 + Math.floor(Math.random() * users)));
+      try {
+        const res = await getOnce(url);
+        statuses.set(String(res.status), (statuses.get(String(res.status)) ?? 0) + 1);
+        if (res.status === 200) versions.add((JSON.parse(res.body) as { model: { version: number } }).model.version);
+      } catch (err) {
+        const key = (err as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/, '<ip>');
+        statuses.set(key, (statuses.get(key) ?? 0) + 1);
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return { statuses: Object.fromEntries(statuses), versions: [...versions].sort() };
+    },
   };
 }

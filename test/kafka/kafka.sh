@@ -6,6 +6,7 @@
 #   test/kafka/kafka.sh status   exit 0 if running, 3 if not
 #   test/kafka/kafka.sh logs [-f|N]   tail the broker log
 #   test/kafka/kafka.sh purge    stop and delete the broker's data (jars stay cached)
+#   test/kafka/kafka.sh libs     resolve the jars (first run only) and print their directory
 #
 # Environment:
 #   KAFKA_VERSION          default 3.9.2; 4.x works too (4.4.0 passes the platform Kafka tests)
@@ -169,5 +170,6 @@ case "${1:-}" in
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
   purge) cmd_purge ;;
-  *) echo "usage: $0 up|down|status|logs [-f|N]|purge" >&2; exit 2 ;;
+  libs) ensure_libs && echo "$LIBS" ;;
+  *) echo "usage: $0 up|down|status|logs [-f|N]|purge|libs" >&2; exit 2 ;;
 esac

@@ -46,13 +46,19 @@ export function everyNth(slot: number, f: number): boolean {
   return Math.floor((slot + 1) * f + 1e-9) > Math.floor(slot * f + 1e-9);
 }
 
+/** Resolves after `ms` or on abort; the abort listener goes with the timer (long runs sleep millions of times). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return resolve();
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export async function simulate(dataset: Dataset, sink: EventSink, opts: SimulateOptions): Promise<SimulationSummary> {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { decodeEvent, isEventTopic, type NetflicksEvent } from '@netflicks/contracts';
 import { generateSynthetic } from '@netflicks/data';
 import { EXPECTED_DLQ_REASON, INVALID_KINDS, eventStream, simulate, type EventSink } from '@netflicks/simulator';
@@ -78,6 +79,13 @@ describe('simulate', () => {
     const summary = await simulate(tiny, new MemorySink(), { seed: 1, watchFraction: 0, requestFraction: 0 });
     expect(summary.exhausted).toBe(true);
     expect(summary.total).toBe(tiny.ratings.length);
+  });
+
+  test('paced runs leave no abort listeners behind on the signal', async () => {
+    const controller = new AbortController();
+    const summary = await simulate(world, new MemorySink(), { seed: 1, count: 60, rate: 2000, batchSize: 1, signal: controller.signal });
+    expect(summary.total).toBe(60);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   test('refuses a rate and a speed-up together', async () => {
