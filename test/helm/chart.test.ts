@@ -254,6 +254,8 @@ describeHelm('charts/netflicks', () => {
         OPERATOR_WATCH_NAMESPACES: 'netflicks',
         OPERATOR_ALLOWED_IMAGES: 'netflicks-trainer,netflicks-recommend-api,netflicks',
         OPERATOR_METRICS_PORT: '9102',
+        // The API ServiceMonitors it makes carry the label the stack's Prometheus selects by.
+        OPERATOR_SERVICE_MONITOR_LABELS: 'release=nf',
         SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
         SERVING_AUTH_MODE: 'off',
         SERVING_MAX_CONNECTIONS: '10000',

@@ -12,8 +12,6 @@
 #   KAFKA_VERSION          default 3.9.2; 4.x works too (4.4.0 passes the platform Kafka tests)
 #   KAFKA_PORT             client listener on 127.0.0.1, default 9092
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener, default KAFKA_PORT+1
-#   KAFKA_ADVERTISED_HOST  the address clients are told to use, default 127.0.0.1; another one (e.g.
-#                          the test node's pod gateway) makes the client listener bind every address
 #   NETFLICKS_CACHE        cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/netflicks);
 #                          jars live in $NETFLICKS_CACHE/kafka/<version>/libs
 #   KAFKA_RUN_DIR          data, config, pid and log (default ${TMPDIR:-/tmp}/netflicks-kafka-<port>)
@@ -29,9 +27,6 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KAFKA_VERSION=${KAFKA_VERSION:-3.9.2}
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
-ADVERTISED_HOST=${KAFKA_ADVERTISED_HOST:-127.0.0.1}
-LISTEN_HOST=127.0.0.1
-[[ $ADVERTISED_HOST == 127.0.0.1 ]] || LISTEN_HOST=0.0.0.0
 CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
 DIST_DIR=$CACHE_ROOT/kafka/$KAFKA_VERSION
 LIBS=$DIST_DIR/libs
@@ -117,7 +112,6 @@ resolve_libs() {
 write_config() {
   mkdir -p "$RUN_DIR" "$DATA_DIR"
   sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-    -e "s|@LISTEN@|$LISTEN_HOST|g" -e "s|@ADVERTISED@|$ADVERTISED_HOST|g" \
     -e "s|@DATA_DIR@|$DATA_DIR|g" "$SCRIPT_DIR/server.properties" >"$CONFIG_FILE"
 }
 

@@ -45,6 +45,8 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
 log() { echo "stack.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=test/k8s/lib.sh
+. "$ROOT/test/k8s/lib.sh"
 timed() { # timed WHAT CMD...: runs CMD, logs how long it took
   local what=$1 t0=$SECONDS
   shift
@@ -204,6 +206,7 @@ cmd_up() {
   local t0=$SECONDS
   ((EUID == 0)) || die "needs root (buildah's storage, the node's containerd)"
   "$ROOT/test/k8s/node.sh" status >/dev/null || die "the test node is not up (npm run cluster:up)"
+  install_debian_packages buildah prometheus-node-exporter
   timed "test tools (CRDs, kube-state-metrics)" "$ROOT/test/helm/tools.sh" crds
   "$ROOT/test/helm/tools.sh" ksm
   timed "Go builds (Prometheus Operator, Prometheus)" build_binaries
