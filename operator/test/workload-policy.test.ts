@@ -176,7 +176,7 @@ describe('operator configuration', () => {
   });
 
   test('the HPA scales on CPU only', () => {
-    const hpa = autoscaler(model({ serving: { targetCPUUtilizationPercentage: 55 } })) as { spec: { metrics: unknown[] } };
+    const hpa = autoscaler(model({ serving: { targetCPUUtilizationPercentage: 55 } })) as unknown as { spec: { metrics: unknown[] } };
     expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 55 } } }]);
   });
 });

@@ -40,6 +40,8 @@ const SETTINGS = [
   'evaluator.bucket=60s',
   'evaluator.grace=5s',
   'evaluator.interval=5s',
+  // Reconciles keep coming (the operator panels are rates of them over a minute).
+  'operator.resyncSeconds=10',
   'model.spec.serving.minReplicas=1',
   'model.spec.serving.maxReplicas=2',
 ];
@@ -138,11 +140,12 @@ describe(PURPOSE, () => {
   }
 
   test('the stack honours the chart: its monitors (and the operator-made one) are scraped, its rules loaded', async () => {
+    // A new monitor reaches Prometheus through a Secret volume: up to the kubelet's sync period.
     await waitFor('every target of the release to be up', async () => {
       const up = await query(`up{namespace="${NS}"}`);
       const services = new Set(up.filter((s) => s.value[1] === '1').map((s) => s.metric.service));
       return [`${RELEASE}-operator-metrics`, `${RELEASE}-ingest-metrics`, `${RELEASE}-evaluator-metrics`, `${MODEL}-api`].every((name) => services.has(name));
-    }, 120_000, 2000).catch(async (err: unknown) => {
+    }, 240_000, 2000).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\n${JSON.stringify((await query(`up{namespace="${NS}"}`)).map((s) => [s.metric.job, s.metric.service, s.value[1]]))}`);
     });
     const targets = await promGet<{ activeTargets: { scrapePool: string; health: string }[] }>('/api/v1/targets?state=active');
@@ -153,7 +156,7 @@ describe(PURPOSE, () => {
     const rules = await promGet<{ groups: { name: string; file: string; rules: { name: string }[] }[] }>('/api/v1/rules');
     const ours = rules.groups.filter((g) => g.file.includes(`${NS}-${RELEASE}`));
     expect(ours.map((g) => g.name)).toEqual(['netflicks.recommend-api', 'netflicks.ingest', 'netflicks.models', 'netflicks.operator']);
-  }, 180_000);
+  }, 300_000);
 
   test('every panel query of every dashboard returns data from real scraping of real pods', async () => {
     const ready = [
