@@ -9,6 +9,8 @@
 #   test/k8s/images.sh build    base image if missing, every Dockerfile target, import into the node
 #   test/k8s/images.sh deps     only the bundled dependencies' images (PostgreSQL, Kafka), imported
 #   test/k8s/images.sh list     the image names the build produces
+#   test/k8s/images.sh import NAME:TAG...   import images of buildah's store (made by another
+#                               script, e.g. test/monitoring/stack.sh) into the node when changed
 #
 # Images: netflicks-<target>:<chart appVersion> for each component target (what the chart runs),
 # netflicks:latest, the shared `runtime` stage (what examples/recommendermodel.yaml names), and the
@@ -213,5 +215,6 @@ case "${1:-build}" in
   build) cmd_build ;;
   deps) cmd_deps ;;
   list) image_names ;;
-  *) echo "usage: $0 [build|deps|list]" >&2; exit 2 ;;
+  import) shift; (($# > 0)) || die "usage: $0 import NAME:TAG..."; prepare_store; import_into_node "$@" ;;
+  *) echo "usage: $0 [build|deps|list|import NAME:TAG...]" >&2; exit 2 ;;
 esac

@@ -155,7 +155,7 @@ describe(PURPOSE, () => {
     );
     const rules = await promGet<{ groups: { name: string; file: string; rules: { name: string }[] }[] }>('/api/v1/rules');
     const ours = rules.groups.filter((g) => g.file.includes(`${NS}-${RELEASE}`));
-    expect(ours.map((g) => g.name)).toEqual(['netflicks.recommend-api', 'netflicks.ingest', 'netflicks.models', 'netflicks.operator']);
+    expect(ours.map((g) => g.name).sort()).toEqual(['netflicks.ingest', 'netflicks.models', 'netflicks.operator', 'netflicks.recommend-api']);
   }, 300_000);
 
   test('every panel query of every dashboard returns data from real scraping of real pods', async () => {

@@ -124,25 +124,8 @@ build_images() {
   build_image kube-state-metrics "$KSM_VERSION" "$ksm" /kube-state-metrics
 }
 
-# Same record as images.sh: an image whose ID the node already has under that name is skipped.
-import_images() {
-  local ref id have out=$STORE/export-monitoring n=0
-  have=$("$ROOT/test/k8s/node.sh" images)
-  mkdir -p "$out"
-  touch "$STORE/imported"
-  for ref in "${IMAGES[@]}"; do
-    id=$(bah inspect --type image --format '{{.FromImageID}}' "$ref")
-    if grep -qx "$ref" <<<"$have" && grep -qx "$ref $id" "$STORE/imported"; then continue; fi
-    rm -f "$out/image.tar"
-    bah push -q "$ref" "docker-archive:$out/image.tar:$ref" >/dev/null
-    "$ROOT/test/k8s/node.sh" import "$out/image.tar"
-    { grep -v "^$ref " "$STORE/imported" || true; echo "$ref $id"; } >"$STORE/imported.new"
-    mv "$STORE/imported.new" "$STORE/imported"
-    n=$((n + 1))
-  done
-  rm -rf "$out"
-  log "imported $n changed image(s)"
-}
+# images.sh's import: an image whose ID the node already has under that name is skipped.
+import_images() { "$ROOT/test/k8s/images.sh" import "${IMAGES[@]#docker.io/library/}"; }
 
 with_store_lock() {
   mkdir -p "$STORE"
@@ -211,7 +194,7 @@ cmd_up() {
   "$ROOT/test/helm/tools.sh" ksm
   timed "Go builds (Prometheus Operator, Prometheus)" build_binaries
   timed "images" with_store_lock build_images
-  timed "import" with_store_lock import_images
+  timed "import" import_images
   timed "install" install_stack
   timed "ready" wait_ready
   log "up in $((SECONDS - t0))s: Prometheus at $(prometheus_url) (namespace $NS, release label $RELEASE)"
