@@ -116,6 +116,7 @@ describe(PURPOSE, () => {
     }, 420_000, 2000).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\n${await diagnostics()}`);
     });
+    await ensureEventsFlow();
     apiUrl = `http://${(await kubectlNs(['get', 'service', `${MODEL}-api`, '-o', 'jsonpath={.spec.clusterIP}'])).trim()}`;
     traffic = sendTraffic();
     console.log(`monitoring on the node: installed in ${Math.round((installed - t0) / 1000)} s, serving after ${Math.round((Date.now() - t0) / 1000)} s`);
@@ -126,6 +127,25 @@ describe(PURPOSE, () => {
     await traffic?.catch(() => undefined);
     await script(['uninstall', '--purge'], 300_000);
   }, 320_000);
+
+  /**
+   * The simulator's ratings reach ingest. A simulator that started before ingest had created the
+   * topics can stay stuck on "This server does not host this topic-partition" (seen on the loaded
+   * shared node): it is restarted once, loudly; no events after that fails the suite.
+   */
+  async function ensureEventsFlow(): Promise<void> {
+    const ratings = `sum(netflicks_ingest_events_consumed_total{namespace="${NS}", topic="netflicks.ratings"}) > 0`;
+    const flowing = (timeoutMs: number) => waitFor('ingest to consume the simulator\'s ratings', () => hasData(ratings), timeoutMs, 2000);
+    try {
+      await flowing(90_000);
+    } catch {
+      console.warn('monitoring on the node: no ratings consumed 90 s after serving; restarting the simulator once');
+      await kubectlNs(['rollout', 'restart', `deployment/${RELEASE}-simulator`]);
+      await flowing(120_000).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}\n${(await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`, '--tail=20'])).stdout}`);
+      });
+    }
+  }
 
   /** Requests through the Service: known and unknown users, repeats (cache hits), some 4xx. */
   async function sendTraffic(): Promise<void> {
@@ -141,18 +161,17 @@ describe(PURPOSE, () => {
 
   test('the stack honours the chart: its monitors (and the operator-made one) are scraped, its rules loaded', async () => {
     // A new monitor reaches Prometheus through a Secret volume: up to the kubelet's sync period.
-    await waitFor('every target of the release to be up', async () => {
-      const up = await query(`up{namespace="${NS}"}`);
-      const services = new Set(up.filter((s) => s.value[1] === '1').map((s) => s.metric.service));
-      return [`${RELEASE}-operator-metrics`, `${RELEASE}-ingest-metrics`, `${RELEASE}-evaluator-metrics`, `${MODEL}-api`].every((name) => services.has(name));
-    }, 240_000, 2000).catch(async (err: unknown) => {
-      throw new Error(`${String(err)}\n${JSON.stringify((await query(`up{namespace="${NS}"}`)).map((s) => [s.metric.job, s.metric.service, s.value[1]]))}`);
-    });
-    const targets = await promGet<{ activeTargets: { scrapePool: string; health: string }[] }>('/api/v1/targets?state=active');
-    const pools = new Set(targets.activeTargets.map((t) => t.scrapePool));
-    expect([...pools].filter((p) => p.includes(`/${NS}/`)).sort()).toEqual(
-      [`serviceMonitor/${NS}/${MODEL}-api/0`, `serviceMonitor/${NS}/${RELEASE}-evaluator/0`, `serviceMonitor/${NS}/${RELEASE}-ingest/0`, `serviceMonitor/${NS}/${RELEASE}-operator/0`].sort(),
-    );
+    const expected = [`${MODEL}-api`, `${RELEASE}-evaluator`, `${RELEASE}-ingest`, `${RELEASE}-operator`].map((m) => `serviceMonitor/${NS}/${m}/0`);
+    const upPools = async (): Promise<string[]> => {
+      const targets = await promGet<{ activeTargets: { scrapePool: string; health: string }[] }>('/api/v1/targets?state=active');
+      return [...new Set(targets.activeTargets.filter((t) => t.health === 'up' && t.scrapePool.includes(`/${NS}/`)).map((t) => t.scrapePool))].sort();
+    };
+    let pools: string[] = [];
+    await waitFor('a healthy target in every monitor of the release', async () => {
+      pools = await upPools();
+      return JSON.stringify(pools) === JSON.stringify(expected);
+    }, 240_000, 2000).catch(() => undefined);
+    expect(pools).toEqual(expected);
     const rules = await promGet<{ groups: { name: string; file: string; rules: { name: string }[] }[] }>('/api/v1/rules');
     const ours = rules.groups.filter((g) => g.file.includes(`${NS}-${RELEASE}`));
     expect(ours.map((g) => g.name).sort()).toEqual(['netflicks.ingest', 'netflicks.models', 'netflicks.operator', 'netflicks.recommend-api']);
@@ -164,7 +183,7 @@ describe(PURPOSE, () => {
       `sum(rate(http_request_duration_seconds_count{namespace="${NS}"}[1m])) > 0`,
       `sum(recommend_online_evaluated_requests_total{namespace="${NS}"}) > 0`,
       `count(netflicks_trainingrun_metric{namespace="${NS}"}) > 0`,
-      `sum(rate(netflicks_ingest_events_dead_lettered_total{namespace="${NS}"}[1m])) > 0`,
+      `sum(netflicks_ingest_events_dead_lettered_total{namespace="${NS}"}) > 0`,
     ];
     for (const expr of ready) await waitFor(`Prometheus: ${expr}`, () => hasData(expr), 240_000, 2000);
     // Not vacuous: another namespace returns nothing.
