@@ -14,7 +14,7 @@ export default {
     ],
   },
   moduleNameMapper: {
-    '^@netflicks/(contracts|recsys|data|db|platform|mlflow)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@netflicks/(contracts|recsys|data|db|platform|mlflow|charts)$': '<rootDir>/packages/$1/src/index.ts',
     '^@netflicks/(simulator|ingest|online-evaluator|recommend-api|trainer)$': '<rootDir>/services/$1/src/index.ts',
     '^@netflicks/operator$': '<rootDir>/operator/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 // Implicit-ALS training micro-benchmark on a synthetic power-law interaction matrix.
 // Usage: node scripts/bench-ials.js [--users N] [--items N] [--nnz N] [--factors K]
-//          [--threads T] [--iterations N] [--seed S] [--cg-steps N]
-// Prints JSON {secondsPerIteration (median), peakRssMB, ...}. Needs `tsc -b` first.
+//          [--threads T] [--iterations N] [--seed S] [--cg-steps N] [--write-coo FILE] [--recsys DIR]
+// Prints JSON {secondsPerIteration (median), peakRssMB (VmHWM where /proc has it), ...}.
+// --write-coo FILE writes the generated pairs instead of training (int32 count, int32 users, int32
+// items, float32 ratings, little-endian), so the `implicit` peer trains on the same matrix.
+// --recsys DIR trains with another checkout's packages/recsys (a before/after in one run).
+// Needs `tsc -b` first.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Random, buildTrainingData, emptyRatingTable, trainIals } from '../packages/recsys/dist/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,8 +24,12 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     'cg-steps': { type: 'string' },
+    'write-coo': { type: 'string' },
+    recsys: { type: 'string' },
   },
 });
+const recsysDir = values.recsys ? resolve(values.recsys) : new URL('../packages/recsys', import.meta.url).pathname;
+const { Random, buildTrainingData, emptyRatingTable, trainIals } = await import(pathToFileURL(`${recsysDir}/dist/index.js`).href);
 const num = (name) => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
@@ -37,12 +47,26 @@ let peakRss = process.memoryUsage().rss;
 const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
+/** A /proc/self/status figure in bytes (VmHWM: the high-water mark the Python peer reports too). */
+const procStatus = (field) => {
+  try {
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch {
+    // not Linux
+  }
+  return NaN;
+};
+const highWaterMark = () => {
+  const hwm = procStatus('VmHWM');
+  return Number.isNaN(hwm) ? peakRss : hwm;
+};
 const sampler = setInterval(sampleRss, 50);
 
 // Power-law rows and columns: index = floor(n · u^γ) puts most mass on low indices (popular items,
 // heavy users), as in MovieLens; γ = 3 gives a long tail similar to ML-20M's item popularity.
 const rng = new Random(num('seed'));
-const table = emptyRatingTable(nnz);
+let table = emptyRatingTable(nnz);
 for (let e = 0; e < nnz; e++) {
   table.user[e] = Math.floor(users * rng.next() ** 2);
   table.item[e] = Math.floor(items * rng.next() ** 3);
@@ -50,13 +74,25 @@ for (let e = 0; e < nnz; e++) {
   table.timestamp[e] = e;
 }
 table.length = nnz;
+if (values['write-coo']) {
+  const header = Int32Array.of(nnz);
+  const parts = [header, table.user.subarray(0, nnz), table.item.subarray(0, nnz), table.rating.subarray(0, nnz)];
+  writeFileSync(values['write-coo'], Buffer.concat(parts.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+  console.log(JSON.stringify({ wrote: values['write-coo'], nnz }));
+  process.exit(0);
+}
 const t0 = performance.now();
 const data = buildTrainingData(table);
 const buildSeconds = (performance.now() - t0) / 1000;
+// The input table is not needed for training (the Python peer drops its input arrays too).
+table = null;
+const afterBuild = { hwm: highWaterMark(), rss: procStatus('VmRSS') };
 sampleRss();
 
 const stamps = [];
+const cpuStamps = [];
 let last = performance.now();
+let lastCpu = process.cpuUsage();
 await trainIals(data, {
   factors,
   iterations,
@@ -70,13 +106,19 @@ await trainIals(data, {
       const now = performance.now();
       stamps.push((now - last) / 1000);
       last = now;
+      // Process CPU time, worker threads included: the comparison that survives a busy machine.
+      const cpu = process.cpuUsage(lastCpu);
+      cpuStamps.push((cpu.user + cpu.system) / 1e6);
+      lastCpu = process.cpuUsage();
     }
   },
 });
 clearInterval(sampler);
 sampleRss();
-const sorted = [...stamps].sort((a, b) => a - b);
-const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+};
 console.log(
   JSON.stringify({
     users: data.users.size,
@@ -87,8 +129,12 @@ console.log(
     iterations,
     cgSteps: cgSteps ?? 'default',
     buildSeconds: Number(buildSeconds.toFixed(2)),
-    secondsPerIteration: Number(median.toFixed(3)),
+    secondsPerIteration: Number(median(stamps).toFixed(3)),
+    cpuSecondsPerIteration: Number(median(cpuStamps).toFixed(3)),
     iterationSeconds: stamps.map((s) => Number(s.toFixed(3))),
-    peakRssMB: Math.round(peakRss / 2 ** 20),
+    peakRssMB: Math.round(highWaterMark() / 2 ** 20),
+    // Where the peak is reached: while building (input table and sort buffers) or training.
+    peakRssAfterBuildMB: Math.round(afterBuild.hwm / 2 ** 20),
+    rssAfterBuildMB: Math.round(afterBuild.rss / 2 ** 20),
   }),
 );

@@ -6,7 +6,8 @@
 #   * vegeta (Go, built with `go install` from the module proxy, pinned) measures latency at a
 #     fixed rate: an open model (requests are sent on schedule whether or not earlier ones
 #     answered), so a stall shows up in the percentiles instead of slowing the client down.
-# Prints the two binaries' paths, one per line (wrk, then vegeta).
+#   * Fastify 5 (npm, into the cache, not the workspace: only the reference server uses it).
+# Prints the two binaries' paths and Fastify's folder, one per line (wrk, vegeta, fastify).
 set -euo pipefail
 
 VEGETA_VERSION=v12.12.0
@@ -33,5 +34,14 @@ if [[ ! -x "$VEGETA" ]]; then
   mv "$tmp/vegeta" "$VEGETA"
 fi
 
+FASTIFY_VERSION=5.6.1
+FASTIFY="$BIN/fastify-$FASTIFY_VERSION"
+if [[ ! -f "$FASTIFY/node_modules/fastify/package.json" ]]; then
+  echo "installing fastify $FASTIFY_VERSION (npm, for the reference server)" >&2
+  mkdir -p "$FASTIFY"
+  npm install --prefix "$FASTIFY" --no-audit --no-fund --no-save --silent "fastify@$FASTIFY_VERSION" >&2
+fi
+
 command -v wrk
 echo "$VEGETA"
+echo "$FASTIFY"

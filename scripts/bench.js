@@ -1,20 +1,25 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the project's benchmarks and prints a markdown report (copy the tables into
 // docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
-//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator] [--quick]
-// `operator` needs the local control plane: npm run cluster:up.
+//   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator,peers] [--quick]
+// `peers` (not in the default set: it installs Python packages) compares training with Surprise
+// and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows.
+// `operator` needs the local control plane: npm run cluster:up. `api`: BENCH_BASELINE=DIR adds another
+// checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, ….
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, homedir, totalmem } from 'node:os';
+import { cpus, homedir, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { peersSection } from './peers/bench-peers.js';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     only: { type: 'string', default: 'quality,ials,load,trainer,api,operator' },
     quick: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -97,10 +102,17 @@ if (only.has('trainer')) {
 }
 
 if (only.has('api')) {
-  // The recommend API against a bare Koa route in the same run (it prints its own tables).
-  const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs)];
-  if (values.quick) args.push('--models', 'ml-100k', '--duration', '5');
-  out.push('', '### Recommend API', '', node(args).trim());
+  // The recommend API against bare Koa, node:http and Fastify routes serving the same body, in the
+  // same run (it prints its own tables); then the CF scan's kernels on the same models' factors.
+  const models = values.quick ? ['ml-100k'] : ['ml-100k', 'ml-20m'];
+  const cache = join(tmpdir(), 'netflicks-bench-models');
+  const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs), '--models', models.join(','), '--cache', cache];
+  if (values.quick) args.push('--duration', '5');
+  if (process.env.BENCH_BASELINE) args.push('--baseline', process.env.BENCH_BASELINE);
+  if (process.env.BENCH_PORT_BASE) args.push('--port-base', process.env.BENCH_PORT_BASE);
+  out.push('', '### Recommend API', '', node(args).split('\n').filter((line) => !line.startsWith(' ') && !/^[{}]/.test(line)).join('\n').trim());
+  const scan = node([join(root, 'services/recommend-api/bench/scan.mjs'), '--runs', String(Math.max(3, runs)), ...models.map((m) => join(cache, `${m}.nflx`))]);
+  out.push('', '### Full-scan scoring (top-10 over every item, trained factors)', '', scan.trim());
 }
 
 if (only.has('operator')) {
@@ -113,5 +125,7 @@ if (only.has('operator')) {
   const m = (f) => median(results.map(f));
   out.push(`| ${m((r) => r.steadyJobLatencyMs.p50).toFixed(0)} / ${m((r) => r.steadyJobLatencyMs.p99).toFixed(0)} | ${m((r) => r.jobLatencyMs.p50).toFixed(0)} / ${m((r) => r.jobLatencyMs.p99).toFixed(0)} | ${Math.max(...results.map((r) => r.duplicateJobs))} | ${Math.max(...results.map((r) => r.reconcileErrors))} | ${m((r) => r.apiRequestsPerReconcile).toFixed(2)} | ${Math.max(...results.map((r) => r.idleWritesPerWindow))} | ${m((r) => r.rssMB.idle).toFixed(0)} / ${m((r) => r.rssMB.underLoad).toFixed(0)} |`);
 }
+
+if (only.has('peers')) out.push(...peersSection({ root, runs, quick: values.quick, baseline: values.baseline }));
 
 process.stdout.write(`${out.join('\n')}\n`);

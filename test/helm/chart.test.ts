@@ -70,11 +70,11 @@ describeHelm('charts/netflicks', () => {
     await cleanup?.();
   });
 
-  test('the ci values files are the default, production-like and minimal installs', async () => {
-    expect(await ciValuesFiles()).toEqual(['default-values.yaml', 'minimal-values.yaml', 'production-values.yaml']);
+  test('the ci values files are the default, production-like, minimal and local-node installs', async () => {
+    expect(await ciValuesFiles()).toEqual(['default-values.yaml', 'local-node-values.yaml', 'minimal-values.yaml', 'production-values.yaml']);
   });
 
-  test.each(['default-values.yaml', 'production-values.yaml', 'minimal-values.yaml'])('helm lint --strict is clean with %s', async (file) => {
+  test.each(['default-values.yaml', 'production-values.yaml', 'minimal-values.yaml', 'local-node-values.yaml'])('helm lint --strict is clean with %s', async (file) => {
     const r = await run(helm, ['lint', '--strict', chart, '--namespace', 'netflicks', '--values', join(CI_VALUES_DIR, file)]);
     expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
     expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
@@ -94,6 +94,7 @@ describeHelm('charts/netflicks', () => {
         'Deployment/nf-netflicks-ingest',
         'Deployment/nf-netflicks-operator',
         'Job/nf-netflicks-seed',
+        'Lease/nf-netflicks-operator',
         'PodDisruptionBudget/nf-netflicks-ingest',
         'PodDisruptionBudget/nf-netflicks-operator',
         'PrometheusRule/nf-netflicks',

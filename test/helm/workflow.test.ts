@@ -63,7 +63,7 @@ describe('skaffold.yaml', () => {
 
   test('the kind profile loads instead of pushing and its patches resolve in the base config', () => {
     const profiles = skaffold.profiles as { name: string; activation: unknown; patches: { op: string; path: string; value: unknown }[] }[];
-    expect(profiles.map((p) => p.name)).toEqual(['kind']);
+    expect(profiles.map((p) => p.name)).toEqual(['kind', 'local', 'offline-chart']);
     const [kind] = profiles;
     expect(kind.activation).toEqual([{ kubeContext: 'kind-netflicks' }]);
     for (const p of kind.patches) {

@@ -7,12 +7,15 @@
 #   test/k8s/build.sh k8s        etcd + Kubernetes control-plane binaries only
 #   test/k8s/build.sh node       the node: kubelet, kube-proxy, kube-scheduler, CoreDNS, metrics-server
 #   test/k8s/build.sh helm       helm only
+#   test/k8s/build.sh skaffold   skaffold only (the developer loop; not part of `all`)
 #   test/k8s/build.sh paths      print the bin dirs (nothing is built)
 #
 # Environment:
 #   K8S_VERSION      default 1.35.4  (k8s.io/kubernetes; staging modules pinned to v0.<minor>.<patch>)
 #   ETCD_VERSION     default 3.6.16  (go.etcd.io/etcd/server/v3; Kubernetes 1.34-1.36 pair with etcd 3.6)
 #   HELM_VERSION     default 3.22.0  (helm.sh/helm/v3)
+#   SKAFFOLD_VERSION default 2.13.2  (github.com/GoogleContainerTools/skaffold/v2; the proxy lists no
+#                    versions for it, so the pin must be an exact one)
 #   COREDNS_VERSION  default 1.14.7  (github.com/coredns/coredns; built on the same k8s.io v0.35 libraries)
 #   METRICS_SERVER_VERSION  default 0.8.0  (sigs.k8s.io/metrics-server)
 #   NETFLICKS_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/netflicks). Layout:
@@ -20,6 +23,7 @@
 #                      k8s/<K8S_VERSION>/bin/{kubelet,kube-proxy,kube-scheduler,coredns,metrics-server}
 #                      k8s/<K8S_VERSION>/src/{k8s,k8s-node,etcd,coredns,metrics-server}/   scratch Go modules
 #                      helm/<HELM_VERSION>/bin/helm, helm/<HELM_VERSION>/src/
+#                      skaffold/<SKAFFOLD_VERSION>/bin/skaffold, skaffold/<SKAFFOLD_VERSION>/src/
 # Go's own caches (GOMODCACHE ~/go/pkg/mod, GOCACHE ~/.cache/go-build) are left at their defaults;
 # a cold build takes ~15 min on 2 cores (etcd 1.5, Kubernetes 10, helm 3) and the node ~6-10 min
 # more; a cached one < 1 s. `go build -v` output is counted while it runs, so a cold build reports
@@ -36,6 +40,9 @@ K8S_DIR=$CACHE_ROOT/k8s/$K8S_VERSION
 K8S_BIN=$K8S_DIR/bin
 HELM_DIR=$CACHE_ROOT/helm/$HELM_VERSION
 HELM_BIN=$HELM_DIR/bin
+SKAFFOLD_VERSION=${SKAFFOLD_VERSION:-2.13.2}
+SKAFFOLD_DIR=$CACHE_ROOT/skaffold/$SKAFFOLD_VERSION
+SKAFFOLD_BIN=$SKAFFOLD_DIR/bin
 K8S_MINOR=${K8S_VERSION#*.}
 K8S_MINOR=${K8S_MINOR%%.*}
 STAGING_VERSION=v0.${K8S_VERSION#*.}
@@ -66,6 +73,7 @@ binary_version() {
     coredns) "$bin" -version 2>/dev/null | sed -n 's/^CoreDNS-//p' ;;
     metrics-server) "$bin" --version 2>/dev/null | sed -n 's/^v//p' ;;
     helm) "$bin" version --template '{{.Version}}' 2>/dev/null ;;
+    skaffold) "$bin" version 2>/dev/null ;;
     *) "$bin" --version 2>/dev/null | sed -n 's/^Kubernetes //p' ;;
   esac
 }
@@ -266,10 +274,47 @@ build_metrics_server() {
   log "metrics-server $want: built in $((SECONDS - t0))s"
 }
 
+build_skaffold() {
+  local want=v$SKAFFOLD_VERSION src=$SKAFFOLD_DIR/src t0=$SECONDS mod=github.com/GoogleContainerTools/skaffold/v2
+  if up_to_date "$SKAFFOLD_BIN/skaffold" "$want"; then log "skaffold $want: cached"; return 0; fi
+  log "skaffold $want: building (scratch module $src; ~15-25 min cold on 2 cores: cloud SDKs and docker libraries)"
+  rm -rf "$src"
+  mkdir -p "$src" "$SKAFFOLD_BIN"
+  local logfile=$src/build.log
+  : >"$logfile"
+  (cd "$src" && go mod init netflicks.local/skaffold >>"$logfile" 2>&1)
+  # skaffold's go.mod excludes versions its code does not build with; excludes only apply in the
+  # main module, so the scratch module repeats them.
+  local sk_go edits=()
+  sk_go=$(cd "$src" && go mod download -json "$mod@$want" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p')
+  [[ -f $sk_go ]] || die "could not fetch $mod@$want from the module proxy (see $logfile)"
+  while read -r path version; do
+    edits+=("-exclude=$path@$version")
+  done < <(awk '/^exclude \($/ {b=1; next} b && /^\)/ {b=0; next} b && NF>=2 && $1 !~ /^\/\// {print $1, $2} /^exclude [^(]/ {print $2, $3}' "$sk_go")
+  # vbom.ml is gone and the proxy refuses that old module (an old k8s.io/kubectl in the graph still
+  # names it): its GitHub home, same commit, stands in.
+  local vbom=v0.0.0-20160121211510-db5cfe13f5cc
+  edits+=("-replace=vbom.ml/util@$vbom=github.com/fvbommel/util@$vbom")
+  (cd "$src" && go mod edit "${edits[@]}")
+  (cd "$src" && run_go "$logfile" get -tool "$mod/cmd/skaffold@$want")
+  # Its golang.org/x/tools (for ko) fails to compile with Go >= 1.25 (internal/tokeninternal sizes
+  # go/token's structs); v0.34.0 is the first without that check.
+  (cd "$src" && run_go "$logfile" get golang.org/x/tools@v0.34.0)
+  (cd "$src" && run_go "$logfile" mod tidy)
+  # As skaffold's Makefile for linux: its version variables and build tags (buildDate is the tag's time).
+  local date p=$mod/pkg/skaffold/version
+  date=$(cd "$src" && go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' "$mod")
+  (cd "$src" && run_go "$logfile" build -v -trimpath -tags "timetzdata osusergo netgo static_build release" \
+    -ldflags "-s -w -X $p.version=$want -X $p.buildDate=$date" -o "$SKAFFOLD_BIN/skaffold.tmp" "$mod/cmd/skaffold")
+  mv -f "$SKAFFOLD_BIN/skaffold.tmp" "$SKAFFOLD_BIN/skaffold"
+  up_to_date "$SKAFFOLD_BIN/skaffold" "$want" || die "built skaffold reports '$(binary_version "$SKAFFOLD_BIN/skaffold")', want $want"
+  log "skaffold $want: built in $((SECONDS - t0))s"
+}
+
 with_lock() {
   mkdir -p "$CACHE_ROOT"
   # Two `up`s at once (parallel jest workers, a developer and CI) must not build into the same dirs.
-  exec 8>"$CACHE_ROOT/.k8s-build.lock"
+  exec 8>"$CACHE_ROOT/${BUILD_LOCK:-.k8s-build.lock}"
   flock 8
   "$@"
   exec 8>&-
@@ -282,18 +327,20 @@ build_node() { build_node_cmds; build_coredns; build_metrics_server; }
 main() {
   local what=${1:-all} t0=$SECONDS
   case $what in
-    paths) echo "K8S_BIN=$K8S_BIN"; echo "HELM_BIN=$HELM_BIN"; return 0 ;;
-    k8s | node | helm | all) ;;
-    *) echo "usage: $0 [all|k8s|node|helm|paths]" >&2; exit 2 ;;
+    paths) echo "K8S_BIN=$K8S_BIN"; echo "HELM_BIN=$HELM_BIN"; echo "SKAFFOLD_BIN=$SKAFFOLD_BIN"; return 0 ;;
+    k8s | node | helm | skaffold | all) ;;
+    *) echo "usage: $0 [all|k8s|node|helm|skaffold|paths]" >&2; exit 2 ;;
   esac
   command -v go >/dev/null || die "go not found (Go >= 1.26 is needed to build the control plane)"
   case $what in
     k8s) with_lock build_all_k8s ;;
     node) with_lock build_node ;;
     helm) with_lock build_helm ;;
+    # Its own lock: a long skaffold build must not hold up a cluster:up that needs nothing built.
+    skaffold) BUILD_LOCK=.skaffold-build.lock with_lock build_skaffold ;;
     all) with_lock build_all_k8s; with_lock build_node; with_lock build_helm ;;
   esac
-  log "done in $((SECONDS - t0))s (bin dirs: $K8S_BIN $HELM_BIN)"
+  log "done in $((SECONDS - t0))s (bin dirs: $K8S_BIN $HELM_BIN $SKAFFOLD_BIN)"
 }
 
 main "$@"

@@ -28,14 +28,10 @@ const COLD_USERS = [900001, 900002];
  * minutes. The upgrade repeats these and changes one API setting.
  */
 const SETTINGS = [
-  'simulator.ratings=300',
-  'simulator.rate=200',
-  'simulator.invalidFraction=0',
-  'evaluator.window=60s',
-  'evaluator.bucket=60s',
-  'evaluator.grace=5s',
-  'evaluator.interval=5s',
-];
+  ['--set', 'simulator.ratings=300,simulator.rate=200'],
+  ['--set-string', 'simulator.invalidFraction=0'],
+  ['--set', 'evaluator.window=60s,evaluator.bucket=60s,evaluator.grace=5s,evaluator.interval=5s'],
+].flat();
 /** Namespaced objects `helm uninstall` leaves by design: the data volumes' claims, the password. */
 const KEPT = [
   'configmap/kube-root-ca.crt',
@@ -90,7 +86,7 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
 
   beforeAll(async () => {
     await script(['uninstall', '--purge'], 300_000); // what an interrupted earlier run left
-    await script(['install', ...SETTINGS.flatMap((s) => ['--set', s])], 900_000);
+    await script(['install', ...SETTINGS], 900_000);
   }, 1_300_000);
 
   afterAll(async () => {
@@ -124,10 +120,14 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
 
   test('simulator → in-cluster Kafka → ingest → in-cluster PostgreSQL: the database holds exactly the events sent', async () => {
     let summary: SimulationSummary | undefined;
+    // The pod restarts after each pass (with a growing back-off): the summary may be in the
+    // running container's log or in the one before it.
     await until('the simulator to finish a pass and print its summary', async () => {
-      const log = await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`]);
-      const line = log.stdout.split('\n').find((l) => l.startsWith('{"total"'));
-      if (line) summary = JSON.parse(line) as SimulationSummary;
+      for (const previous of [[], ['--previous']]) {
+        const log = await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`, ...previous]);
+        const line = log.stdout.split('\n').find((l) => l.startsWith('{"total"'));
+        if (line) summary = JSON.parse(line) as SimulationSummary;
+      }
       return summary !== undefined;
     }, 300_000);
     const sent = summary as SimulationSummary;
@@ -181,13 +181,13 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
     expect(((await rated.json()) as { transport: string }).transport).toBe('kafka');
 
     const metrics = `http://${await clusterIp(`${RELEASE}-evaluator-metrics`)}:9103/metrics`;
-    const series = 'recommend_online_hit_rate{model_version="1",strategy="popularity"}';
+    // Every series carries the process's `service` label too.
+    const series = /^recommend_online_hit_rate\{(?=[^}]*model_version="1")(?=[^}]*strategy="popularity")[^}]*\} (\S+)$/m;
     let value: number | undefined;
     // The requests' bucket closes one window (60 s) and the grace after its end.
     await until('the evaluator to export the cold users’ hit rate', async () => {
-      const text = await (await fetch(metrics, { signal: AbortSignal.timeout(5000) })).text();
-      const line = text.split('\n').find((l) => l.startsWith(series));
-      value = line === undefined ? undefined : Number(line.slice(series.length));
+      const m = series.exec(await (await fetch(metrics, { signal: AbortSignal.timeout(5000) })).text());
+      value = m ? Number(m[1]) : undefined;
       return value !== undefined;
     }, 300_000);
     expect(value).toBe(0.5);
@@ -196,7 +196,7 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
   test('helm upgrade with a changed value rolls the operator and the API pods under steady load: 0 failed requests', async () => {
     const load = loadGenerator(`http://${await clusterIp('movies-api')}/recommend/{user}?k=5`, 3);
     try {
-      await script(['install', ...SETTINGS.flatMap((s) => ['--set', s]), '--set', 'recommendApi.maxConnections=5000'], 900_000);
+      await script(['install', ...SETTINGS, '--set', 'recommendApi.maxConnections=5000'], 900_000);
       await until('the API Deployment to roll out with MAX_CONNECTIONS=5000', async () => {
         const d = await get<DeploymentJson>(['deployment', 'movies-api']);
         const env = d.spec.template.spec.containers[0].env ?? [];

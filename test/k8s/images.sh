@@ -9,6 +9,10 @@
 #   test/k8s/images.sh build    base image if missing, every Dockerfile target, import into the node
 #   test/k8s/images.sh deps     only the bundled dependencies' images (PostgreSQL, Kafka), imported
 #   test/k8s/images.sh list     the image names the build produces
+#   IMAGE=<name>:<tag> test/k8s/images.sh one TARGET
+#                               one target for skaffold's custom build (skaffold.yaml, profile
+#                               `local`): tagged $IMAGE in buildah's storage, imported into the
+#                               node as <name>:<image id>, the reference skaffold deploys unpushed
 #   test/k8s/images.sh import NAME:TAG...   import images of buildah's store (made by another
 #                               script, e.g. test/monitoring/stack.sh) into the node when changed
 #
@@ -211,10 +215,48 @@ cmd_build() {
   log "done in $((SECONDS - t0))s: $(image_names | tr '\n' ' ')"
 }
 
+# Skaffold's custom build. Skaffold finds the image by $IMAGE through the Docker API that
+# test/skaffold/skaffold.sh serves from this store, then deploys <name>:<image id>: that is what
+# the node gets. The build is committed once more with the skaffold tag as a label, so the image
+# ID is this build's own (buildah's layer cache ignores build-arg and label values): skaffold dev
+# deletes a replaced image by ID, which must never be one `build` made.
+cmd_one() {
+  local t=${1:-} t0=$SECONDS
+  [[ " runtime ${TARGETS[*]} " == *" $t "* && -n $t ]] || die "usage: IMAGE=<name>:<tag> $0 one TARGET (one of: runtime ${TARGETS[*]})"
+  [[ ${IMAGE:-} =~ ^([a-z0-9][a-z0-9._/-]*):([A-Za-z0-9_][A-Za-z0-9_.-]*)$ ]] || die "IMAGE must be <name>:<tag> (got '${IMAGE:-}')"
+  local name=${BASH_REMATCH[1]} tag=${BASH_REMATCH[2]} id archive
+  # Docker's normalisation: a first component without a dot, colon or `localhost` is no registry.
+  [[ $name == */* ]] || name=library/$name
+  [[ ${name%%/*} == *[.:]* || ${name%%/*} == localhost ]] || name=docker.io/$name
+  prepare_store
+  build_debian_base
+  build_base
+  local commit ctr args=(--layers --pull=never --format docker --network host -f "$ROOT/Dockerfile"
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "NODE_VERSION=$NODE_VERSION")
+  mapfile -t -O "${#args[@]}" args < <(trust_mounts)
+  if ! bah bud "${args[@]}" --target "$t" -t "$name:$tag" "$ROOT" >"$STORE/build-skaffold-$t.log" 2>&1; then
+    tail -n 30 "$STORE/build-skaffold-$t.log" >&2
+    die "buildah bud --target $t failed (log: $STORE/build-skaffold-$t.log)"
+  fi
+  commit=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || true)
+  ctr=$(bah from --pull=never "$name:$tag")
+  bah config --label "dev.netflicks.skaffold-tag=$tag" --env "NETFLICKS_GIT_COMMIT=${commit:+$commit+}skaffold.$tag" "$ctr"
+  bah commit --rm -q "$ctr" "$name:$tag" >/dev/null
+  id=$(bah inspect --type image --format '{{.FromImageID}}' "$name:$tag")
+  id=${id#sha256:}
+  archive=$(mktemp "$STORE/one-XXXXXX.tar")
+  rm -f "$archive"
+  bah push -q "$name:$tag" "docker-archive:$archive:$name:$id" >/dev/null
+  "$SCRIPT_DIR/node.sh" import "$archive"
+  rm -f "$archive"
+  log "${name#docker.io/library/}:$tag built and imported into the node as :$id in $((SECONDS - t0))s"
+}
+
 case "${1:-build}" in
   build) cmd_build ;;
   deps) cmd_deps ;;
+  one) shift; cmd_one "$@" ;;
   list) image_names ;;
   import) shift; (($# > 0)) || die "usage: $0 import NAME:TAG..."; prepare_store; import_into_node "$@" ;;
-  *) echo "usage: $0 [build|deps|list|import NAME:TAG...]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|deps|list|one TARGET|import NAME:TAG...]" >&2; exit 2 ;;
 esac

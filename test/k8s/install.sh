@@ -104,17 +104,29 @@ EOF
   done
 }
 
+# Every Deployment and StatefulSet of the release rolled out, except the simulator: its pod exits
+# after each pass and restarts, so it is not ready at every instant (which makes `helm --wait`
+# flaky). helm itself has already waited for the install's seed Job (a hook).
+wait_ready() {
+  local w
+  for w in $(kubectl -n "$NS" get deployments,statefulsets -o name \
+    -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component!=simulator"); do
+    kubectl -n "$NS" rollout status "$w" --timeout "$TIMEOUT" >/dev/null || die "$w did not become ready within $TIMEOUT"
+  done
+}
+
 cmd_install() {
   local t0=$SECONDS
+  ((EUID == 0)) || die "needs root (the volumes' directories in the node's state directory)"
   require_node
   STAGE=$(mktemp -d)
   trap 'rm -rf "$STAGE"' EXIT
   stage_chart "$STAGE"
   kubectl get namespace "$NS" >/dev/null 2>&1 || kubectl create namespace "$NS" >/dev/null
   ensure_volumes
-  log "helm upgrade --install $RELEASE in namespace $NS (waits for every pod and the seed Job; timeout $TIMEOUT)"
-  helm upgrade --install "$RELEASE" "$STAGE/netflicks" --namespace "$NS" --values "$VALUES" \
-    --wait --wait-for-jobs --timeout "$TIMEOUT" "$@"
+  log "helm upgrade --install $RELEASE in namespace $NS (then waits for every workload; timeout $TIMEOUT)"
+  helm upgrade --install "$RELEASE" "$STAGE/netflicks" --namespace "$NS" --values "$VALUES" --timeout "$TIMEOUT" "$@"
+  wait_ready
   log "installed in $((SECONDS - t0))s. Next:"
   cat >&2 <<EOF
   kubectl -n $NS get trainingruns -w        # movies-install: Pending -> Running -> ... -> Promoted

@@ -9,7 +9,9 @@
 #   test/k8s/node.sh import IMAGE.tar...   import images into the node's containerd
 #   test/k8s/node.sh images   list the images the node has
 #
-# cluster.sh up/down call this (K8S_NODE=0 skips it). No registry is reachable from the machines
+# cluster.sh up/down call this (K8S_NODE=0 skips it). NetworkPolicies are enforced by a policy
+# agent, test/k8s/netpol.sh, which `up` starts once the node is Ready and `down` removes first
+# (K8S_NETPOL=0 leaves it out). No registry is reachable from the machines
 # this runs on, so every image is built here and imported: the pause image (pause.c), a busybox
 # image for probes, and the project's images (test/k8s/images.sh).
 #
@@ -38,12 +40,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=test/k8s/lib.sh
 . "$SCRIPT_DIR/lib.sh"
-DIR=${NETFLICKS_NODE_DIR:-${TMPDIR:-/tmp}/netflicks-node}
-K8S_DIR_STATE=${NETFLICKS_K8S_DIR:-${TMPDIR:-/tmp}/netflicks-k8s}
-KC=$K8S_DIR_STATE/kubeconfig
-CACHE_ROOT=${NETFLICKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netflicks}
-NODE_NAME=${K8S_NODE_NAME:-netflicks-node}
-POD_CIDR=10.244.0.0/24
+# shellcheck source=test/k8s/node-settings.sh
+. "$SCRIPT_DIR/node-settings.sh"
 POD_GATEWAY=10.244.0.1
 CLUSTER_DNS=10.0.0.10
 BRIDGE=nfcni0
@@ -322,6 +320,8 @@ cmd_up() {
   for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || all=0; done
   if ((all)) && node_ready; then
     log "node $NODE_NAME already Ready (state $DIR)"
+    flock -u 9
+    [[ ${K8S_NETPOL:-1} == 0 ]] || "$SCRIPT_DIR/netpol.sh" up
     return 0
   fi
   [[ -f $DIR/ip_forward.before ]] || cat /proc/sys/net/ipv4/ip_forward >"$DIR/ip_forward.before"
@@ -352,6 +352,7 @@ cmd_up() {
   wait_until "node $NODE_NAME Ready" kubelet node_ready
   wait_until "the metrics API (APIService v1beta1.metrics.k8s.io Available)" metrics-server metrics_api_available
   log "node $NODE_NAME Ready ($ip, pods $POD_CIDR, DNS $CLUSTER_DNS; build check $((t1 - t0))s, start $((SECONDS - t1))s, state $DIR)"
+  [[ ${K8S_NETPOL:-1} == 0 ]] || "$SCRIPT_DIR/netpol.sh" up
 }
 
 stop_component() {
@@ -385,6 +386,7 @@ cmd_down() {
   exec 9>"$DIR.lock"
   flock 9
   resolve_bin
+  "$SCRIPT_DIR/netpol.sh" down
   stop_component metrics-server
   stop_component apiserver-proxy
   stop_component coredns
@@ -429,6 +431,7 @@ cmd_status() {
   done
   resolve_bin
   if node_ready; then echo "node $NODE_NAME: Ready"; else echo "node $NODE_NAME: not Ready"; state=3; fi
+  if [[ ${K8S_NETPOL:-1} != 0 ]]; then "$SCRIPT_DIR/netpol.sh" status || state=3; fi
   return "$state"
 }
 

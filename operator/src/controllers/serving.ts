@@ -7,6 +7,7 @@
 import { DEFAULT_RECOMMEND_API_PORT, RECOMMEND_API_ENV } from '@netflicks/contracts';
 import type { KubeObject } from '../kube/api.js';
 import { MANAGED_BY } from '../kube/resources.js';
+import { containerSecurity, podSecurity } from './pod-security.js';
 import type { RecommenderModel } from '../types.js';
 import { ownerRef } from './training-job.js';
 
@@ -57,9 +58,7 @@ export function deployment(model: RecommenderModel, liveVersion: number, env: Re
       template: {
         metadata: { labels, annotations: { [MODEL_VERSION_ANNOTATION]: String(liveVersion) } },
         spec: {
-          // The API never talks to the API server: no token in the pod to steal.
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          ...podSecurity(),
           terminationGracePeriodSeconds: 30,
           containers: [
             {
@@ -87,11 +86,9 @@ export function deployment(model: RecommenderModel, liveVersion: number, env: Re
               // serving that long before SIGTERM closes the listener, or requests routed to it fail.
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
               ...(s.resources ? { resources: s.resources } : { resources: { requests: { cpu: '250m', memory: '512Mi' } } }),
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              ...containerSecurity(),
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
         },
       },
     },

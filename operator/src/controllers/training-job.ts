@@ -15,6 +15,7 @@ import {
 } from '@netflicks/contracts';
 import type { KubeObject, OwnerReference } from '../kube/api.js';
 import { MANAGED_BY } from '../kube/resources.js';
+import { containerSecurity, podSecurity } from './pod-security.js';
 import type { RecommenderModel, TrainingRun } from '../types.js';
 
 export const TRAINER_CONTAINER = 'trainer';
@@ -79,9 +80,7 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel, extraEnv:
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
-          // The trainer never talks to the API server: no token in the pod to steal.
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          ...podSecurity(),
           containers: [
             {
               name: TRAINER_CONTAINER,
@@ -97,11 +96,9 @@ export function trainingJob(run: TrainingRun, model: RecommenderModel, extraEnv:
               terminationMessagePath: DEFAULT_TERMINATION_MESSAGE_PATH,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               ...(t.resources ? { resources: t.resources } : {}),
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              ...containerSecurity(),
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
         },
       },
     },

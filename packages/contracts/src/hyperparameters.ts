@@ -10,12 +10,21 @@ export class HyperparameterError extends Error {
   override readonly name = 'HyperparameterError';
 }
 
-type Kind = 'int' | 'number' | 'unit' | 'unit-or-more';
+type Kind = 'int' | 'number' | 'unit' | 'unit-or-more' | 'flag';
 
-/** Settable per-model keys and their kind: int ≥ 1, number > 0, unit in [0, 1], unit-or-more ≥ 0. */
+/** Settable per-model keys and their kind: int ≥ 1, number > 0, unit in [0, 1], unit-or-more ≥ 0, flag 0 or 1. */
 const MODEL_KEYS = {
   als: { factors: 'int', iterations: 'int', regularization: 'number', implicitRegularization: 'unit-or-more', ensemble: 'int' },
-  ials: { factors: 'int', iterations: 'int', regularization: 'number', alpha: 'number', cgSteps: 'int' },
+  ials: {
+    factors: 'int',
+    iterations: 'int',
+    regularization: 'number',
+    alpha: 'number',
+    cgSteps: 'int',
+    /** 1: graded confidence (ratings ≤ dislikedMax carry no preference); 0: every rating is a like. */
+    graded: 'flag',
+    dislikedMax: 'unit-or-more',
+  },
   hybrid: { minHistory: 'int', contentWeight: 'unit' },
 } as const satisfies Record<string, Record<string, Kind>>;
 
@@ -58,9 +67,11 @@ function parseValue(key: string, kind: Kind, text: string): number {
         ? v >= 0 && v <= 1
         : kind === 'unit-or-more'
           ? v >= 0 && Number.isFinite(v)
-          : v > 0 && Number.isFinite(v);
+          : kind === 'flag'
+            ? v === 0 || v === 1
+            : v > 0 && Number.isFinite(v);
   if (!ok) {
-    const want = kind === 'int' ? 'an integer ≥ 1' : kind === 'unit' ? 'a number in [0, 1]' : kind === 'unit-or-more' ? 'a number ≥ 0' : 'a number > 0';
+    const want = { int: 'an integer ≥ 1', unit: 'a number in [0, 1]', 'unit-or-more': 'a number ≥ 0', flag: '0 or 1', number: 'a number > 0' }[kind];
     throw new HyperparameterError(`hyperparameter ${key}: expected ${want}, got "${text}"`);
   }
   return v;

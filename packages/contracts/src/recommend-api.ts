@@ -23,6 +23,8 @@ export const RECOMMEND_API_ENV = {
   maxConnections: 'MAX_CONNECTIONS',
   rateLimitRps: 'RATE_LIMIT_RPS',
   rateLimitBurst: 'RATE_LIMIT_BURST',
+  /** Processes serving the port (node:cluster); above 1 needs METRICS_PORT (the primary serves the workers' metrics summed). */
+  workers: 'WORKERS',
 } as const;
 
 /**
@@ -40,6 +42,7 @@ export const RECOMMEND_API_SERVING_SETTINGS = [
   RECOMMEND_API_ENV.maxConnections,
   RECOMMEND_API_ENV.rateLimitRps,
   RECOMMEND_API_ENV.rateLimitBurst,
+  RECOMMEND_API_ENV.workers,
 ] as const;
 
 /** The operator variable naming the Secret (`name` or `name/key`, key default `api-keys`) whose value becomes API_KEYS. */

@@ -41,4 +41,10 @@ describe('hyperparameters', () => {
     );
     expect(() => parseHyperparameters([['factors', 200_000]])).toThrow('hyperparameter factors: expected an integer ≥ 1, got "200000"');
   });
+
+  test('graded confidence is a 0/1 flag; its threshold any number ≥ 0', () => {
+    expect(parseHyperparameters('ials.graded=0,ials.dislikedMax=2.5').ials).toEqual({ graded: 0, dislikedMax: 2.5 });
+    expect(() => parseHyperparameters('ials.graded=2')).toThrow('hyperparameter ials.graded: expected 0 or 1, got "2"');
+    expect(() => parseHyperparameters('ials.dislikedMax=-1')).toThrow('hyperparameter ials.dislikedMax: expected a number ≥ 0, got "-1"');
+  });
 });

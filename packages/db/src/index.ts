@@ -85,4 +85,4 @@ export {
   type VersionRef,
 } from './registry.js';
 export { validateModelVersion, type ValidationResult } from './version-validation.js';
-export { DEFAULT_MIN_WATCH_SECONDS, DEFAULT_ONLINE_BUCKET_SECONDS, DEFAULT_ONLINE_GRACE_SECONDS, DEFAULT_ONLINE_WINDOW_SECONDS, evaluateNextBucket, evaluateOnline, getOnlineEvaluationWatermark, summarizeOnlineEvaluation, withRates, type OnlineEvaluationBucket, type OnlineEvaluationCounts, type OnlineEvaluationOptions, type OnlineEvaluationRates, type OnlineEvaluationRun, type OnlineEvaluationSeries } from './online-evaluation.js';
+export { DEFAULT_MIN_WATCH_SECONDS, DEFAULT_ONLINE_BUCKET_SECONDS, DEFAULT_ONLINE_GRACE_SECONDS, DEFAULT_ONLINE_WINDOW_SECONDS, evaluateNextBucket, evaluateOnline, getOnlineEvaluationWatermark, listOnlineEvaluationPoints, summarizeOnlineEvaluation, withRates, type OnlineEvaluationBucket, type OnlineEvaluationCounts, type OnlineEvaluationOptions, type OnlineEvaluationPoint, type OnlineEvaluationRates, type OnlineEvaluationRun, type OnlineEvaluationSeries } from './online-evaluation.js';

@@ -285,3 +285,30 @@ export function withRates(c: OnlineEvaluationCounts): OnlineEvaluationRates {
     clickThroughRate: c.itemsServed > 0 ? c.itemsEngaged / c.itemsServed : 0,
   };
 }
+
+/** One (bucket, model version, strategy) of a series, with its rates. */
+export interface OnlineEvaluationPoint extends OnlineEvaluationRates {
+  bucketStart: Date;
+}
+
+/**
+ * The newest `buckets` evaluated buckets of a series (default 168: a week of hours), oldest
+ * first, one row per model version and strategy with requests in the bucket: the rates over time.
+ */
+export async function listOnlineEvaluationPoints(db: Queryable, opts: OnlineEvaluationSeries & { buckets?: number } = {}): Promise<OnlineEvaluationPoint[]> {
+  const { windowSeconds, minWatchSeconds } = resolveSeries(opts);
+  const buckets = opts.buckets ?? 168;
+  positiveInt('buckets', buckets);
+  const { rows } = await db.query<CountsRow & { bucket_start: Date }>(
+    `SELECT bucket_start, model_version, strategy, requests, hits, items_served, items_engaged
+     FROM online_evaluation_results
+     WHERE window_seconds = $1 AND min_watch_seconds = $2
+       AND bucket_start >= coalesce((SELECT min(bucket_start) FROM (
+             SELECT DISTINCT bucket_start FROM online_evaluation_results
+             WHERE window_seconds = $1 AND min_watch_seconds = $2
+             ORDER BY bucket_start DESC LIMIT $3) newest), '-infinity')
+     ORDER BY bucket_start, model_version, strategy`,
+    [windowSeconds, minWatchSeconds, buckets],
+  );
+  return rows.map((r) => ({ bucketStart: r.bucket_start, ...withRates(toCounts(r)) }));
+}

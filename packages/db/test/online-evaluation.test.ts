@@ -7,7 +7,9 @@ import {
   evaluateNextBucket,
   evaluateOnline,
   getOnlineEvaluationWatermark,
+  listOnlineEvaluationPoints,
   summarizeOnlineEvaluation,
+  withRates,
   type OnlineEvaluationOptions,
   type OnlineEvaluationRates,
 } from '@netflicks/db';
@@ -174,6 +176,15 @@ await describePostgres('online evaluation', (db) => {
     expect(again).toEqual({ buckets: [], evaluatedUntil: at('2024-03-03T16:00:00Z'), caughtUp: true });
     expect(await resultRows(db.pool)).toBe(5);
     close(await summarizeOnlineEvaluation(db.pool, OPTS), EXPECTED);
+  });
+
+  test('the rates over time: each evaluated bucket oldest first, or only the newest N buckets', async () => {
+    const points = EXPECTED_BUCKETS.flatMap((b) => b.rows.map((r) => ({ bucketStart: b.bucketStart, ...withRates(r) })));
+    expect(await listOnlineEvaluationPoints(db.pool, OPTS)).toEqual(points);
+    expect(await listOnlineEvaluationPoints(db.pool, { ...OPTS, buckets: 2 })).toEqual(points.slice(3));
+    // Another series (a different window) has no buckets yet.
+    expect(await listOnlineEvaluationPoints(db.pool, { ...OPTS, windowSeconds: 60 })).toEqual([]);
+    await expect(listOnlineEvaluationPoints(db.pool, { ...OPTS, buckets: 0 })).rejects.toThrow('buckets must be a positive integer, got 0');
   });
 
   test('a bucket is evaluated once it has closed: end + window + grace', async () => {

@@ -60,6 +60,7 @@ export {
   kafkaLogCreator,
   netflicksTopicSpecs,
   registerConsumerLagMetric,
+  waitForTopics,
   type Admin,
   type BatchHandler,
   type ConsumedMessage,

@@ -193,6 +193,29 @@ export async function ensureTopics(
   return result;
 }
 
+/**
+ * Waits until every topic exists on the brokers, polling; rejects with the missing names after
+ * `timeoutMs`. Producers are created with auto-creation off, so sending to a topic that is not
+ * there yet fails only after kafkajs' metadata retries: wait here and say which topic is missing.
+ */
+export async function waitForTopics(
+  admin: Pick<Admin, 'listTopics'>,
+  topics: readonly string[],
+  opts: { timeoutMs: number; pollMs?: number; signal?: AbortSignal },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const present = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !present.has(t));
+    if (missing.length === 0) return;
+    if (opts.signal?.aborted) throw new Error('aborted while waiting for Kafka topics');
+    if (Date.now() >= deadline) {
+      throw new Error(`Kafka topics missing after ${Math.round(opts.timeoutMs / 1000)} s: ${missing.join(', ')} (create them with \`netflicks kafka init\`; ingest creates them when it starts)`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 1000, Math.max(0, deadline - Date.now()))));
+  }
+}
+
 const DAY_MS = 86_400_000;
 
 /**

@@ -9,6 +9,7 @@ import {
   createKafka,
   ensureTopics,
   registerConsumerLagMetric,
+  waitForTopics,
   type Admin,
   type ConsumedMessage,
   type Consumer,
@@ -250,5 +251,16 @@ describeKafka('Kafka wrappers against a real broker', () => {
     } finally {
       await strict.disconnect();
     }
+  });
+
+  test('waitForTopics names the missing topics after its timeout, and returns once they exist', async () => {
+    const late = newTopic('late');
+    const started = Date.now();
+    await expect(waitForTopics(admin, [late], { timeoutMs: 600, pollMs: 100 })).rejects.toThrow(`Kafka topics missing after 1 s: ${late}`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+
+    const waiting = waitForTopics(admin, [late], { timeoutMs: 20_000, pollMs: 100 });
+    await ensureTopics(admin, [{ topic: late, partitions: 1 }]);
+    await expect(waiting).resolves.toBeUndefined();
   });
 });

@@ -7,18 +7,18 @@
 // Ratings, catalogue and the index space models train in.
 export { RatingTableBuilder, emptyRatingTable, selectRows, type Dataset, type Fold, type Movie, type ProgressFn, type RatingTable } from './types.js';
 export { Random } from './random.js';
-export type { Recommender } from './model.js';
+export type { FoldInScorer, Recommender } from './model.js';
 export { IdMap } from './data/idmap.js';
 export { csrFromCoo, getValue, nnz, row, transpose } from './data/sparse.js';
 export { buildTrainingData, type TrainingData } from './data/training-data.js';
 
 // Models.
-export { AlsModel, trainAls, type AlsIteration, type AlsParams, type AlsTrainParams } from './models/als.js';
+export { ALS_FAST_PRESET, AlsModel, trainAls, type AlsIteration, type AlsParams, type AlsTrainParams } from './models/als.js';
 export { IalsModel, trainIals, type IalsParams, type IalsTrainParams } from './models/ials.js';
 export { trainContent } from './models/content.js';
 export { trainPopularity, genreKey } from './models/popularity.js';
 export { trainEase } from './models/ease.js';
-export type { ExtraRating, HybridParams, Strategy } from './models/hybrid.js';
+export type { ExtraRating, HybridParams, HybridRecommender, Strategy } from './models/hybrid.js';
 
 // Serving the hybrid policy at request rate.
 export {
@@ -30,6 +30,7 @@ export {
   type SimilarMovies,
 } from './serving/hybrid-serving-policy.js';
 export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
+export { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './serving/scan-kernel.js';
 
 // Evaluation, tuning and the validation gate.
 export {
@@ -41,8 +42,20 @@ export {
   temporalSplit,
   type SplitSpec,
 } from './evaluation/splits.js';
-export { aggregate, evaluateModel, type Metrics } from './evaluation/evaluate.js';
+export { DEFAULT_GRADED_THRESHOLDS, aggregate, evaluateModel, type GradedThresholds, type Metrics } from './evaluation/evaluate.js';
 export { tune, type Trial } from './evaluation/tune.js';
+export {
+  coldStartSplit,
+  evaluateColdStartBucket,
+  foldInMethod,
+  hybridMethod,
+  trainedMethod,
+  withHistories,
+  type ColdStartOptions,
+  type ColdStartRecommend,
+  type ColdStartSplit,
+  type ColdUser,
+} from './evaluation/cold-start.js';
 export {
   PolicyError,
   THRESHOLD_NAMES,

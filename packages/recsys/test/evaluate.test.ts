@@ -2,13 +2,9 @@ import { aggregate, evaluateModel, evaluateModelDetailed, metricKeys } from '../
 import type { ModelState, Recommender } from '../src/model.js';
 import { Random } from '../src/random.js';
 import { buildTrainingData } from '../src/data/training-data.js';
-import { RatingTableBuilder, type RatingTable } from '../src/types.js';
+import { RatingTableBuilder } from '../src/types.js';
+import { table } from './rating-table.js';
 
-function table(rows: [number, number, number, number][]): RatingTable {
-  const b = new RatingTableBuilder(rows.length);
-  for (const [u, i, r, t] of rows) b.push(u, i, r, t);
-  return b.build();
-}
 
 /** A fixed score table; predict falls back to 3 for unknown (-1) users or items. */
 class TableModel implements Recommender {

@@ -65,4 +65,31 @@ describe('buildTrainingData', () => {
     const k = data.byUser.indptr[u];
     expect(data.byUserTime[k]).toBe(300);
   });
+
+  test('indices follow first-seen order whether ids are compact or spread over the int32 range', () => {
+    const rows: [number, number, number, number][] = [
+      [7, 30, 4, 1],
+      [5, 31, 3, 2],
+      [7, 31, 5, 3],
+      [9, 30, 2, 4],
+    ];
+    const compact = buildTrainingData(table(rows));
+    const spread = buildTrainingData(table(rows.map(([u, i, r, t]) => [u * 100_000_000 - 2_000_000_000, i, r, t])));
+    expect(Array.from(compact.users.toArray())).toEqual([7, 5, 9]);
+    expect(Array.from(spread.users.toArray())).toEqual([-1_300_000_000, -1_500_000_000, -1_100_000_000]);
+    for (const data of [compact, spread]) {
+      expect(Array.from(data.items.toArray())).toEqual([30, 31]);
+      expect(Array.from(data.byUser.indptr)).toEqual([0, 2, 3, 4]);
+      expect(Array.from(data.byUser.indices)).toEqual([0, 1, 1, 0]);
+      expect(Array.from(data.byUser.data)).toEqual([4, 5, 3, 2]);
+    }
+  });
+
+  test('an empty table gives empty matrices over the catalogue', () => {
+    const data = buildTrainingData(table([]), [{ id: 5, title: 'Only', year: 2000, genres: [] }]);
+    expect(data.users.size).toBe(0);
+    expect(data.items.size).toBe(1);
+    expect(nnz(data.byUser)).toBe(0);
+    expect(Array.from(data.byItem.indptr)).toEqual([0, 0]);
+  });
 });

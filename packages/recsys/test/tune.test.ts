@@ -134,6 +134,22 @@ describe('tune', () => {
     expect(result.best.metrics['ndcg@10']).toBe(1);
   });
 
+  test('disliked@10 is minimised and needs the graded measures', async () => {
+    // Every rating is 1★: a model that finds the 2 held-out items fills 2 of 10 slots with dislikes.
+    const result = await tune(full(6, 10, 1), {
+      space: [{ nan: false }, { nan: true }],
+      train: (_d, p) => constantModel(1, p.nan),
+      objective: { metric: 'disliked' },
+      seed: 5,
+    });
+    expect(result.direction).toBe('min');
+    const [found, none] = result.trials.map((t: Trial<{ nan: boolean }>) => t.value);
+    expect(found).toBeCloseTo(0.2, 12);
+    expect(none).toBe(0);
+    expect(result.best.params).toEqual({ nan: true });
+    expect(result.best.metrics['ndcg-liked@10']).toBeNaN(); // no rating ≥ 4
+  });
+
   test('custom objective; non-finite values never win; errors are clear', async () => {
     const result = await tune(train, {
       space: [{ v: Number.NaN }, { v: 2 }, { v: 7 }],

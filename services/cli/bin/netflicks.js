@@ -11,6 +11,12 @@ function exitWith(code) {
   process.once('exit', () => {
     process.exitCode = code;
   });
+  // The command is over: a client library still retrying in the background (a failed send's
+  // siblings, a reconnect timer) must not keep a finished command alive. Unref'd: fires only then.
+  setTimeout(() => {
+    process.stderr.write('netflicks: exiting with open handles left by a client library\n');
+    process.exit(code);
+  }, 5000).unref();
 }
 
 // `netflicks … | head`: the reader went away; stop quietly instead of an EPIPE stack trace.

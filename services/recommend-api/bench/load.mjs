@@ -13,11 +13,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 
-/** Paths of the two binaries (installing them on first use). */
+/** Paths of the two binaries and of Fastify's folder (installing them on first use). */
 export function loadTools(root) {
   const out = execFileSync(join(root, 'scripts/bench-tools.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const [wrk, vegeta] = out.trim().split('\n');
-  return { wrk, vegeta };
+  const [wrk, vegeta, fastify] = out.trim().split('\n');
+  return { wrk, vegeta, fastify };
 }
 
 function run(cmd, args, input) {
@@ -45,10 +45,10 @@ export class LoadGenerator {
   }
 
   /**
-   * wrk with one thread and `connections` connections for `duration` s. A Lua script walks the
+   * wrk with `threads` threads (default 1) and `connections` connections for `duration` s. A Lua script walks the
    * paths and reports JSON from wrk's done() hook.
    */
-  async max(url, walk, { connections, duration }) {
+  async max(url, walk, { connections, duration, threads = 1 }) {
     const script = join(this.dir, `walk-${this.files++}.lua`);
     const request =
       walk.path !== undefined
@@ -73,7 +73,7 @@ export class LoadGenerator {
         'end',
       ].join('\n'),
     );
-    const out = await run(this.tools.wrk, ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, url]);
+    const out = await run(this.tools.wrk, [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, url]);
     const m = /RESULT (\{.*\})/.exec(out);
     if (!m) throw new Error(`no result from wrk: ${out.slice(-500)}`);
     const r = JSON.parse(m[1]);

@@ -1,31 +1,38 @@
 #!/usr/bin/env node
 /**
  * Recommend-API benchmark: the real service (`netflicks serve --model FILE`, its own process)
- * under native load generators (wrk, vegeta: scripts/bench-tools.sh), against a bare Koa route
- * in the same run on the same machine.
+ * under native load generators (wrk, vegeta: scripts/bench-tools.sh), against reference servers
+ * in the same run on the same machine that answer with the same body, serialised per request: a
+ * bare Koa route, a bare `node:http` handler and a bare Fastify 5 route (references.mjs).
  *
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m]
  *     [--cache DIR] [--duration 10] [--rate 2000] [--connections 32] [--runs 3]
+ *     [--baseline DIR] [--port-base N] [--skip-workers]
  *
  * For each model size (synthetic worlds shaped like MovieLens-100K and -20M, built once into
- * --cache with bench/build-model.mjs), three server processes: the service with its result cache
- * (the default), the service with RESULT_CACHE_ENTRIES=0 (every request computes its list), and
- * a bare Koa route. Then --runs rounds, each measuring, one after the other:
- *   - maximum throughput of all three with wrk (--connections busy connections; GET
+ * --cache with bench/build-model.mjs), server processes: the service with its result cache (the
+ * default), the service with RESULT_CACHE_ENTRIES=0 (every request computes its list), the three
+ * references, and with --baseline DIR (another checkout, built) the same two service variants
+ * from that checkout: before and after in the same run. Then --runs rounds, each measuring, one
+ * after the other (the order rotates by round, so no server always goes first or last):
+ *   - maximum throughput of every server with wrk (--connections busy connections; GET
  *     /recommend/:userId for training users in a fixed, spread-out walk over all of them: the
  *     collaborative-filtering path, the most expensive);
  *   - latency at a fixed rate with vegeta (default 2,000 req/s, open loop: requests leave on
- *     schedule, so a stall is counted, not hidden) of the service (both variants) and of the bare
- *     route (the machine's own latency floor);
+ *     schedule, so a stall is counted, not hidden) of the service variants and of bare Koa;
  *   - server CPU time per request (from /proc), which, unlike throughput, hardly depends on what
- *     else the machine is doing.
- * Medians over the rounds are reported, ratios per round (service ÷ bare Koa of the same round).
- * Then: a hot reload (SIGHUP) during a 500 req/s run (the longest request shows how long a swap
- * holds the event loop), memory (RSS and peak before the reload) and start-up time to ready. Prints a JSON summary
- * and markdown tables.
+ *     else the machine is doing;
+ *   - the load average before the round.
+ * Medians over the rounds are reported, ratios per round (server ÷ bare Koa of the same round).
+ * Then: a hot reload (SIGHUP) of each service build during a 500 req/s run (the longest request
+ * shows how long a swap holds the event loop), memory (RSS against the model's factor bytes),
+ * start-up time to ready, and (unless --skip-workers) `--workers 2` against one process, both
+ * uncached, wrk with two threads. Prints a JSON summary and markdown tables.
+ *
+ * --port-base N: servers listen on N, N+1, … (a shared machine's agreed range); default: any free port.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,12 +49,20 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     connections: { type: 'string', default: '32' },
     runs: { type: 'string', default: '3' },
+    baseline: { type: 'string' },
+    'port-base': { type: 'string', default: '0' },
+    'skip-workers': { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
 const rate = Number(values.rate);
 const connections = Number(values.connections);
 const runs = Number(values.runs);
+const portBase = Number(values['port-base']);
+const baseline = values.baseline ? resolve(values.baseline) : null;
+let nextPort = portBase;
+/** The next port of --port-base's range (0: any free one). */
+const port = () => (portBase > 0 ? nextPort++ : 0);
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
@@ -68,10 +83,10 @@ async function ensureModel(preset) {
   return file;
 }
 
-/** Starts `netflicks serve` and waits for /readyz; returns its url, process and the time to ready. */
-async function startService(modelFile, env = {}) {
+/** Starts `netflicks serve` (of checkout `from`) and waits for /readyz; returns its url, process and the time to ready. */
+async function startService(name, modelFile, env = {}, { from = root, args = [] } = {}) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'services/cli/bin/netflicks.js'), 'serve', '--model', modelFile, '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [join(from, 'services/cli/bin/netflicks.js'), 'serve', '--model', modelFile, '--port', String(port()), '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
   });
@@ -79,10 +94,10 @@ async function startService(modelFile, env = {}) {
   const url = await new Promise((resolveUrl, reject) => {
     child.stdout.on('data', (d) => {
       log += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(log);
+      const m = /"url":"(http:\/\/[^"]+)","source"/.exec(log);
       if (m) resolveUrl(m[1]);
     });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    child.on('exit', (code) => reject(new Error(`${name}: serve exited ${code}`)));
   });
   for (;;) {
     const res = await fetch(`${url}/readyz`).catch(() => null);
@@ -92,20 +107,20 @@ async function startService(modelFile, env = {}) {
   const readyMs = performance.now() - t0;
   // Keep reading the log (warnings for slow requests, the reload's "model loaded").
   child.stdout.on('data', (d) => (log += d));
-  return { child, url, readyMs, log: () => log };
+  return { name, child, url, readyMs, log: () => log };
 }
 
-/** A bare Koa route in its own process: the framework's ceiling on this machine. */
-async function startBareKoa() {
-  const src = `
-    import Koa from 'koa';
-    const app = new Koa();
-    app.use((ctx) => { ctx.body = { ok: true }; });
-    const server = app.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', src], { cwd: join(root, 'services/recommend-api'), stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((r) => child.stdout.once('data', (d) => r(JSON.parse(String(d)).port)));
-  return { child, url: `http://127.0.0.1:${port}` };
+/** A reference server (references.mjs) answering with `bodyFile`'s JSON. */
+async function startReference(kind, bodyFile, fastifyDir) {
+  const child = spawn(process.execPath, [join(here, 'references.mjs'), '--kind', kind, '--body', bodyFile, '--fastify', fastifyDir, '--port', String(port())], {
+    cwd: join(root, 'services/recommend-api'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const p = await new Promise((r, reject) => {
+    child.stdout.once('data', (d) => r(JSON.parse(String(d)).port));
+    child.on('exit', (code) => reject(new Error(`reference ${kind} exited ${code}`)));
+  });
+  return { name: { koa: 'bare Koa', http: 'bare node:http', fastify: 'bare Fastify' }[kind], child, url: `http://127.0.0.1:${p}` };
 }
 
 function memoryOf(pid) {
@@ -114,25 +129,59 @@ function memoryOf(pid) {
   return { rssMB: Math.round(kb('VmRSS') / 1024), peakMB: Math.round(kb('VmHWM') / 1024) };
 }
 
-/** User + system CPU time of a process, in microseconds (clock ticks of 10 ms). */
+/** User + system CPU time of a process, in microseconds (ticks of 10 ms). */
 function cpuMicros(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-const generator = new LoadGenerator(loadTools(root));
+/** CPU of a process and its direct children (a cluster primary's workers). */
+function treeCpuMicros(pid) {
+  let total = cpuMicros(pid);
+  for (const task of readdirSafe(`/proc/${pid}/task`)) {
+    for (const child of readFileSafe(`/proc/${pid}/task/${task}/children`).split(' ').filter(Boolean)) total += cpuMicros(Number(child));
+  }
+  return total;
+}
+function readdirSafe(path) {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+function readFileSafe(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Factor bytes of a model file: its user and item factor sections (the serving floor). */
+async function factorBytes(modelFile) {
+  const { readModelFile } = await import(join(root, 'packages/recsys/dist/index.js'));
+  const doc = await readModelFile(modelFile);
+  let bytes = 0;
+  for (const [name, view] of Object.entries(doc.sections)) if (/factors/i.test(name)) bytes += view.byteLength;
+  return bytes;
+}
+
+const tools = loadTools(root);
+const generator = new LoadGenerator(tools);
 
 /**
  * A run against one server, with its CPU time per request: `rate` set → vegeta at that rate,
  * else wrk at maximum throughput.
  */
 async function measure(server, walk, opts = {}) {
-  const c0 = cpuMicros(server.child.pid);
+  const cpu = opts.tree ? treeCpuMicros : cpuMicros;
+  const c0 = cpu(server.child.pid);
   const result = opts.rate
     ? await generator.atRate(server.url, walk, { rate: opts.rate, duration: opts.duration ?? duration, onStart: opts.onStart })
-    : await generator.max(server.url, walk, { connections, duration: opts.duration ?? duration });
-  const cpu = cpuMicros(server.child.pid) - c0;
-  return { ...result, cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests)) };
+    : await generator.max(server.url, walk, { connections, duration: opts.duration ?? duration, threads: opts.threads ?? 1 });
+  const used = cpu(server.child.pid) - c0;
+  return { ...result, cpuUsPerRequest: Math.round(used / Math.max(1, result.requests)) };
 }
 
 function userIds(modelFile) {
@@ -146,92 +195,143 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const rotate = (xs, r) => xs.map((_, j) => xs[(j + r) % xs.length]);
+const exited = (child) => child.exitCode !== null || child.signalCode !== null;
+const stopAll = (servers) => Promise.all(servers.map((s) => new Promise((r) => (exited(s.child) ? r() : (s.child.once('exit', r), s.child.kill('SIGTERM'))))));
+const stage = (what) => console.error(JSON.stringify({ stage: what, loadAt: load() }));
 
 const rows = [];
-const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadBefore: load() };
+const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadBefore: load(), baseline };
 for (const preset of values.models.split(',')) {
+  nextPort = portBase;
   const modelFile = await ensureModel(preset);
   const users = userIds(modelFile);
-  const bare = await startBareKoa();
-  const api = await startService(modelFile);
-  const uncached = await startService(modelFile, { RESULT_CACHE_ENTRIES: '0' });
+  const services = [];
+  const refs = [];
   try {
-    // A fixed, spread-out walk over all users.
+    services.push(await startService('/recommend', modelFile));
+    services.push(await startService('uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }));
+    if (baseline) {
+      services.push(await startService('before: /recommend', modelFile, {}, { from: baseline }));
+      services.push(await startService('before: uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }, { from: baseline }));
+    }
+    // The references answer with this very service's body for one user (~1.2 KB at k = 10).
+    const bodyFile = join(values.cache, `${preset}-body.json`);
+    writeFileSync(bodyFile, await (await fetch(`${services[1].url}/recommend/1?k=10`)).text());
+    for (const kind of ['koa', 'http', 'fastify']) refs.push(await startReference(kind, bodyFile, tools.fastify));
+    const [bare] = refs;
     const walk = { prefix: '/recommend/', suffix: '?k=10', count: users, step: 7919 };
-    const bareWalk = { path: '/' };
+    const all = [...services, ...refs];
     // Warm-up (JIT; and the walk visits every ML-100K user, so the cache holds them all, as it
     // would for users who come back).
-    for (const [s, w] of [[api, walk], [uncached, walk], [bare, bareWalk]]) await measure(s, w, { duration: 3 });
+    for (const s of all) await measure(s, walk, { duration: 3 });
+    const atRateServers = [...services, bare];
     const rounds = [];
     for (let r = 0; r < runs; r++) {
-      const round = { loadAt: load() };
-      round.bareMax = await measure(bare, bareWalk);
-      round.apiMax = await measure(api, walk);
-      round.uncachedMax = await measure(uncached, walk);
-      round.bareAtRate = await measure(bare, bareWalk, { rate });
-      round.apiAtRate = await measure(api, walk, { rate });
-      round.uncachedAtRate = await measure(uncached, walk, { rate });
-      round.ratio = +(round.apiMax.rps / round.bareMax.rps).toFixed(2);
-      round.uncachedRatio = +(round.uncachedMax.rps / round.bareMax.rps).toFixed(2);
+      const round = { loadAt: load(), max: {}, atRate: {} };
+      for (const s of rotate(all, r)) round.max[s.name] = await measure(s, walk);
+      for (const s of rotate(atRateServers, r)) round.atRate[s.name] = await measure(s, walk, { rate });
+      round.ratio = Object.fromEntries(all.map((s) => [s.name, +(round.max[s.name].rps / round.max[bare.name].rps).toFixed(2)]));
+      round.cpuRatio = Object.fromEntries(all.map((s) => [s.name, +(round.max[bare.name].cpuUsPerRequest / round.max[s.name].cpuUsPerRequest).toFixed(2)]));
       rounds.push(round);
-      console.error(JSON.stringify({ preset, round: r + 1, ...round }));
+      console.error(JSON.stringify({ preset, round: r + 1, loadAt: round.loadAt, ratio: round.ratio, cpuRatio: round.cpuRatio }));
     }
+    stage(`${preset}: hot reloads`);
+    // Steady-state memory, before a reload holds two models.
+    const memory = Object.fromEntries(services.map((s) => [s.name, memoryOf(s.child.pid)]));
     // A hot reload under load: SIGHUP re-reads and re-opens the model file next to the serving
-    // one (the same file: the whole load runs, then no swap is needed).
-    const memory = memoryOf(api.child.pid); // steady state, before the reload holds two models
-    let hup;
-    const reload = await measure(api, walk, { rate: 500, duration: 8, onStart: () => (hup = setTimeout(() => api.child.kill('SIGHUP'), 2000)) });
-    clearTimeout(hup);
-    const pick = (key, field) => median(rounds.map((x) => x[key][field]));
+    // one (the same file: the whole load runs, then the swap).
+    const reloads = {};
+    for (const s of services.filter((x) => !/uncached/.test(x.name))) {
+      const before = (s.log().match(/"reason":"SIGHUP"/g) ?? []).length;
+      let hup;
+      const loadAt = load();
+      const m = await measure(s, walk, { rate: 500, duration: 8, onStart: () => (hup = setTimeout(() => s.child.kill('SIGHUP'), 2000)) });
+      clearTimeout(hup);
+      reloads[s.name] = { loadAt, rps: m.rps, p99ms: m.p99ms, maxms: m.maxms, non2xx: m.non2xx, errors: m.errors, reloaded: (s.log().match(/"reason":"SIGHUP"/g) ?? []).length > before };
+    }
+    const readyMs = Object.fromEntries(services.map((s) => [s.name, Math.round(s.readyMs)]));
+    await stopAll([...services.slice(1), ...refs.slice(1)]);
+    // --workers 2 against one process, both uncached, on their own (one at a time; wrk with two threads).
+    let workers = null;
+    stage(`${preset}: workers`);
+    if (!values['skip-workers']) {
+      const one = await startService('1 process', modelFile, { RESULT_CACHE_ENTRIES: '0' });
+      const metricsPort = port();
+      const two = await startService('2 workers', modelFile, { RESULT_CACHE_ENTRIES: '0', METRICS_PORT: String(metricsPort) }, { args: ['--workers', '2'] });
+      try {
+        for (const s of [one, two]) await measure(s, walk, { duration: 3, threads: 2, tree: true });
+        const w = [];
+        for (let r = 0; r < runs; r++) {
+          const loadAt = load();
+          const a = await measure(one, walk, { threads: 2, tree: true });
+          const b = await measure(two, walk, { threads: 2, tree: true });
+          w.push({ loadAt, one: a.rps, two: b.rps, scaling: +(b.rps / a.rps).toFixed(2), errors: a.errors + b.errors + a.non2xx + b.non2xx });
+        }
+        workers = { rounds: w, scaling: median(w.map((x) => x.scaling)), memory: { one: memoryOf(one.child.pid) } };
+      } finally {
+        await stopAll([one, two]);
+      }
+    }
+    const pick = (kind, name, field) => median(rounds.map((x) => x[kind][name][field]));
     rows.push({
       preset,
       modelMB: Math.round(readFileSync(modelFile).length / 1e6),
-      readyMs: Math.round(api.readyMs),
+      factorMB: Math.round((await factorBytes(modelFile)) / 2 ** 20),
+      readyMs,
       memory,
-      medians: {
-        bareMaxRps: pick('bareMax', 'rps'),
-        apiMaxRps: pick('apiMax', 'rps'),
-        uncachedMaxRps: pick('uncachedMax', 'rps'),
-        ratio: median(rounds.map((x) => x.ratio)),
-        uncachedRatio: median(rounds.map((x) => x.uncachedRatio)),
-        bareCpuUs: pick('bareMax', 'cpuUsPerRequest'),
-        apiCpuUs: pick('apiMax', 'cpuUsPerRequest'),
-        uncachedCpuUs: pick('uncachedMax', 'cpuUsPerRequest'),
-        atRate: {
-          bare: { rps: pick('bareAtRate', 'rps'), p50: pick('bareAtRate', 'p50ms'), p99: pick('bareAtRate', 'p99ms'), max: pick('bareAtRate', 'maxms') },
-          api: { rps: pick('apiAtRate', 'rps'), p50: pick('apiAtRate', 'p50ms'), p99: pick('apiAtRate', 'p99ms'), max: pick('apiAtRate', 'maxms') },
-          uncached: { rps: pick('uncachedAtRate', 'rps'), p50: pick('uncachedAtRate', 'p50ms'), p99: pick('uncachedAtRate', 'p99ms'), max: pick('uncachedAtRate', 'maxms') },
-        },
-      },
-      ratios: rounds.map((x) => x.ratio),
-      uncachedRatios: rounds.map((x) => x.uncachedRatio),
-      reload: { rps: reload.rps, p99ms: reload.p99ms, maxms: reload.maxms, non2xx: reload.non2xx, errors: reload.errors, reloaded: /"reason":"SIGHUP"/.test(api.log()) },
-      non2xx: rounds.reduce((s, x) => s + ['apiMax', 'apiAtRate', 'uncachedMax', 'uncachedAtRate', 'bareMax', 'bareAtRate'].reduce((t, key) => t + x[key].non2xx + x[key].errors, 0), 0),
+      servers: all.map((s) => s.name),
+      max: Object.fromEntries(all.map((s) => [s.name, { rps: pick('max', s.name, 'rps'), cpuUs: pick('max', s.name, 'cpuUsPerRequest') }])),
+      ratio: Object.fromEntries(all.map((s) => [s.name, median(rounds.map((x) => x.ratio[s.name]))])),
+      cpuRatio: Object.fromEntries(all.map((s) => [s.name, median(rounds.map((x) => x.cpuRatio[s.name]))])),
+      atRate: Object.fromEntries(
+        atRateServers.map((s) => [s.name, { rps: pick('atRate', s.name, 'rps'), p50: pick('atRate', s.name, 'p50ms'), p99: pick('atRate', s.name, 'p99ms'), max: pick('atRate', s.name, 'maxms') }]),
+      ),
+      p99Ratio: Object.fromEntries(services.map((s) => [s.name, median(rounds.map((x) => +(x.atRate[s.name].p99ms / x.atRate[bare.name].p99ms).toFixed(2)))])),
+      reloads,
+      workers,
+      errors: rounds.reduce((t, x) => t + [...Object.values(x.max), ...Object.values(x.atRate)].reduce((u, m) => u + m.non2xx + m.errors, 0), 0),
       rounds,
     });
+    await stopAll([services[0], refs[0]]);
   } finally {
-    for (const s of [api, uncached, bare]) s.child.kill('SIGTERM');
+    await stopAll([...services, ...refs]);
   }
 }
 generator.close();
 machine.loadAfter = load();
 console.log(JSON.stringify({ machine, duration, rate, connections, runs, rows }, null, 2));
-const f = (x) => x.toLocaleString('en-US');
-console.log(`\nMedians of ${runs} rounds (ratios: per round, then their median). Load average before ${machine.loadBefore}, after ${machine.loadAfter}.\n`);
-console.log('| model | bare Koa max req/s | /recommend max req/s (ratio) | uncached (ratio) | CPU µs/request: bare / cached / uncached | ratio per round |');
+
+const f = (x) => Math.round(x).toLocaleString('en-US');
+console.log(`\nMedians of ${runs} rounds; ratios per round (÷ bare Koa of the same round), then their median. Load average before ${machine.loadBefore}, after ${machine.loadAfter}; per round: ${rows.map((r) => `${r.preset} ${r.rounds.map((x) => x.loadAt.split(' ')[0]).join(', ')}`).join('; ')}.\n`);
+console.log('| model | server | max req/s | ratio to bare Koa (rounds) | CPU µs/request | CPU ratio (bare Koa ÷ it) |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
-  const m = r.medians;
-  console.log(
-    `| ${r.preset} | ${f(Math.round(m.bareMaxRps))} | ${f(Math.round(m.apiMaxRps))} (**${m.ratio.toFixed(2)}**) | ${f(Math.round(m.uncachedMaxRps))} (${m.uncachedRatio.toFixed(2)}) | ${Math.round(m.bareCpuUs)} / ${Math.round(m.apiCpuUs)} / ${Math.round(m.uncachedCpuUs)} | ${r.ratios.join(', ')} |`,
-  );
+  for (const name of r.servers) {
+    const rs = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
+    console.log(`| ${r.preset} | ${name} | ${f(r.max[name].rps)} | **${r.ratio[name].toFixed(2)}** (${rs}) | ${f(r.max[name].cpuUs)} | ${r.cpuRatio[name].toFixed(2)} |`);
+  }
 }
-console.log(`\n| model | at ${f(rate)} req/s, p50 / p99 / max ms: /recommend | uncached | bare Koa | hot reload at 500 req/s: p99 / max ms | start-up to ready | RSS (peak) | non-2xx |`);
-console.log('|---|---|---|---|---|---|---|---|');
+console.log(`\n| model | server | at ${f(rate)} req/s: p50 / **p99** / max ms | p99 ÷ bare Koa's |`);
+console.log('|---|---|---|---|');
 for (const r of rows) {
-  const a = r.medians.atRate;
-  const l = (x) => `${x.p50.toFixed(1)} / **${x.p99.toFixed(1)}** / ${x.max.toFixed(0)}`;
-  console.log(
-    `| ${r.preset} (${r.modelMB} MB file) | ${l(a.api)} | ${l(a.uncached)} | ${l(a.bare)} | ${r.reload.p99ms.toFixed(1)} / ${r.reload.maxms.toFixed(0)}${r.reload.reloaded ? '' : ' (no reload seen)'} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.memory.rssMB} MB (${r.memory.peakMB}) | ${r.non2xx + r.reload.non2xx} |`,
-  );
+  for (const [name, a] of Object.entries(r.atRate)) console.log(`| ${r.preset} | ${name} | ${a.p50.toFixed(1)} / **${a.p99.toFixed(1)}** / ${a.max.toFixed(0)} | ${r.p99Ratio[name]?.toFixed(2) ?? '-'} |`);
 }
+console.log('\n| model | server | hot reload at 500 req/s: p99 / **max** ms (load) | non-2xx + errors | start-up to ready | RSS (peak) | RSS − factor bytes |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  for (const [name, m] of Object.entries(r.memory)) {
+    const x = r.reloads[name];
+    const reload = x ? `${x.p99ms.toFixed(1)} / **${x.maxms.toFixed(0)}**${x.reloaded ? '' : ' (no reload seen)'} (${x.loadAt.split(' ')[0]})` : '-';
+    console.log(`| ${r.preset} (${r.modelMB} MB file, ${r.factorMB} MiB factors) | ${name} | ${reload} | ${x ? x.non2xx + x.errors : '-'} | ${(r.readyMs[name] / 1000).toFixed(2)} s | ${m.rssMB} MB (${m.peakMB}) | ${m.rssMB - r.factorMB} MB |`);
+  }
+}
+if (rows.some((r) => r.workers)) {
+  console.log('\n| model | uncached, wrk 2 threads: 1 process req/s | `--workers 2` req/s | scaling per round | errors |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows.filter((x) => x.workers)) {
+    const w = r.workers;
+    console.log(`| ${r.preset} | ${f(median(w.rounds.map((x) => x.one)))} | ${f(median(w.rounds.map((x) => x.two)))} | **${w.scaling.toFixed(2)}** (${w.rounds.map((x) => x.scaling.toFixed(2)).join(', ')}) | ${w.rounds.reduce((t, x) => t + x.errors, 0)} |`);
+  }
+}
+console.log(`\nErrors and non-2xx answers over all rounds: ${rows.map((r) => `${r.preset} ${r.errors}`).join(', ')}.`);

@@ -107,6 +107,11 @@ export const apiConfigSchema = z
     [ENV.rateLimitBurst]: envInt({ min: 1, max: 10_000_000 }).optional(),
     /** Clients tracked at once; the idlest are forgotten first (bounded memory). */
     RATE_LIMIT_CLIENTS: envInt({ min: 1, max: 10_000_000 }).default(100_000),
+    /**
+     * Processes sharing the port (node:cluster), each with its own copy of the model; 1: this
+     * process serves. For a pod with more than one core whose memory allows a copy per core.
+     */
+    [ENV.workers]: envInt({ min: 1, max: 64 }).default(1),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {
@@ -128,6 +133,9 @@ export const apiConfigSchema = z
       }
       if (c.JWT_ISSUER === undefined) ctx.addIssue({ code: 'custom', path: [ENV.jwtIssuer], message: 'AUTH_MODE accepts jwt: the expected issuer (iss) is required' });
       if (c.JWT_AUDIENCE === undefined) ctx.addIssue({ code: 'custom', path: [ENV.jwtAudience], message: 'AUTH_MODE accepts jwt: the expected audience (aud) is required' });
+    }
+    if (c.WORKERS > 1 && c.METRICS_PORT === undefined) {
+      ctx.addIssue({ code: 'custom', path: [ENV.workers], message: 'above 1 needs METRICS_PORT: the primary process serves every worker\'s metrics there, summed' });
     }
     if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) {
       ctx.addIssue({ code: 'custom', path: [ENV.metricsPort], message: 'must differ from PORT' });

@@ -22,3 +22,4 @@ export { ModelHolder, timedLoad, type ModelSource, type SwapListener } from './m
 export { DB_REGISTRY, RegistryModelSource, type RegistryClient, type RegistrySourceOptions } from './model/registry-source.js';
 export { ServingModel, watermarkFromMeta, type IdentityInput, type LoadOptions, type ModelIdentity, type ModelSourceKind } from './model/serving-model.js';
 export { runRecommendApi, type RunApiOptions, type RunningApi } from './run.js';
+export { runRecommendApiProcesses, type RunningApiProcesses } from './workers.js';

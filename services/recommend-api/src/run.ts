@@ -5,7 +5,9 @@
  * reloads the model (file) or checks the registry now. Used by `netflicks serve`; tests run it
  * in-process with their own `exit` and `signalSource`.
  */
+import cluster from 'node:cluster';
 import type pg from 'pg';
+import { AggregatorRegistry } from 'prom-client';
 import { createPool, migrate, redactUrl, resolveDatabase, type DatabaseHandle } from '@netflicks/db';
 import { createKafka, createLogger, processLifecycle, startHealthServer, type Logger, type SignalSource } from '@netflicks/platform';
 import { readModelKey } from '@netflicks/recsys';
@@ -202,7 +204,14 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       console: (admit) => consoleMiddleware({ holder, fresh, pool, logger, ratings, metrics, admit }),
     });
     let metricsUrl: string | undefined;
-    if (config.METRICS_PORT !== undefined) {
+    // A cluster worker's metrics are served, summed with the others', by the primary (workers.ts).
+    const clusterWorker = cluster.isWorker && config.WORKERS > 1;
+    if (clusterWorker) {
+      // Constructing one installs prom-client's answer to the primary's requests.
+      new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([metrics.registry]);
+    }
+    if (config.METRICS_PORT !== undefined && !clusterWorker) {
       const metricsServer = await startHealthServer({ port: config.METRICS_PORT, host: config.HOST, registry: metrics.registry, logger });
       shutdown.register('metrics server', () => metricsServer.close());
       metricsUrl = metricsServer.url;

@@ -3,6 +3,7 @@
  * strategies and segments are fixed sets, and per-user activity is a histogram of requests per
  * user per window, never a per-user label.
  */
+import { Gauge as PromGauge } from 'prom-client';
 import { counter, createMetricsRegistry, gauge, histogram, type Counter, type Gauge, type Histogram, type Registry } from '@netflicks/platform';
 
 /** Seconds, 0.25 ms … 2.5 s: the API answers in well under a millisecond when all is well. */
@@ -106,10 +107,13 @@ export function createApiMetrics(opts: { registry?: Registry } = {}): ApiMetrics
       name: 'recommendation_window_users',
       help: 'Distinct users who asked for recommendations in the last completed window.',
     }),
-    modelInfo: gauge(registry, {
+    // With WORKERS > 1 the primary merges the workers' values: an info gauge is 1, not their sum.
+    modelInfo: new PromGauge<'model' | 'version' | 'source'>({
       name: 'recommend_model_info',
       help: 'The model being served (value 1), by name, version and source.',
       labelNames: ['model', 'version', 'source'],
+      aggregator: 'max',
+      registers: [registry],
     }),
     modelLoads: counter(registry, {
       name: 'recommend_model_loads_total',
@@ -236,5 +240,24 @@ export class UserActivityWindow {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+}
+
+/** What one served recommendation list adds to the metrics, with the label objects made once. */
+export class RecommendMetrics {
+  private readonly byStrategy = new Map<string, { strategy: string }>();
+  private readonly bySegment = new Map<UserSegment, { segment: UserSegment }>(USER_SEGMENTS.map((segment) => [segment, { segment }]));
+  private readonly hit = { result: 'hit' };
+  private readonly miss = { result: 'miss' };
+
+  constructor(private readonly metrics: Pick<ApiMetrics, 'recommendationsServed' | 'itemsPerResponse' | 'segmentRequests' | 'resultCache'>) {}
+
+  served(strategy: string, items: number, historySize: number, cached: boolean | undefined): void {
+    let labels = this.byStrategy.get(strategy);
+    if (labels === undefined) this.byStrategy.set(strategy, (labels = { strategy }));
+    this.metrics.recommendationsServed.inc(labels);
+    this.metrics.itemsPerResponse.observe(labels, items);
+    this.metrics.segmentRequests.inc(this.bySegment.get(segmentFor(historySize))!);
+    if (cached !== undefined) this.metrics.resultCache.inc(cached ? this.hit : this.miss);
   }
 }

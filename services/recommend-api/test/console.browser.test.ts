@@ -2,7 +2,8 @@
  * The console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against
  * the real server with a real model and PostgreSQL: the User view shows a user's history and
  * explained recommendations, an unknown user is told about the popularity path, the Models view
- * lists the registry. Screenshots go to test-results/console/ (a CI artefact).
+ * lists the registry with the online rates over time and the training runs, an API with auth on
+ * asks for a key. Screenshots go to test-results/console/ (a CI artefact).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -16,13 +17,24 @@ import { createLogger } from '@netflicks/platform';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { skipOrFail } from '../../../test/support/skip.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
-import { registerTestModel, trainTestModel, type TestModel } from './support.js';
+import { insertOnlineHours, registerTestModel, trainTestModel, type TestModel } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test-results/console');
 const SUITE = 'web console in Chromium';
 const logger = createLogger({ component: 'console-browser-test', level: 'silent' });
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const API_KEY = 'console-test-key-0123456789abcdef';
+/** A title longer than any screen is wide, without a place to break. */
+const LONG_TITLE = `The${'Extraordinarily'.repeat(12)}LongTitle`;
+
+/** Each drawn series of a chart panel: [name, data-space values]. */
+async function chartSeries(page: Page, panel: string): Promise<[string | null, string | null][]> {
+  const series = page.locator(`#online-chart g.panel[data-title="${panel}"] g.series`);
+  const out: [string | null, string | null][] = [];
+  for (let i = 0; i < (await series.count()); i++) out.push([await series.nth(i).getAttribute('data-series'), await series.nth(i).getAttribute('data-values')]);
+  return out;
+}
 
 interface AxeViolation {
   id: string;
@@ -55,7 +67,7 @@ async function suite(): Promise<void> {
     let userRatings: number;
 
     beforeAll(async () => {
-      model = await trainTestModel({ seed: 7 });
+      model = await trainTestModel({ seed: 7, titles: (d) => ({ [d.ratings.item[0]]: LONG_TITLE }) });
       const version = await registerTestModel(db.pool, model);
       await promoteModelVersion(db.pool, 'movies', version, { actor: 'test', force: true });
       const r = model.dataset.ratings;
@@ -69,6 +81,13 @@ async function suite(): Promise<void> {
       await db.pool.query('INSERT INTO users (id, first_seen) VALUES ($1, now())', [knownUser]);
       const rows = [...Array(r.length).keys()].filter((j) => r.user[j] === knownUser);
       userRatings = rows.length;
+      // Three evaluated hours of the online evaluator's default series, two strategies.
+      await insertOnlineHours(db.pool, [
+        { hour: '2026-03-01T10:00Z', version: '1', strategy: 'cf', requests: 20, hits: 5, served: 200, engaged: 8 },
+        { hour: '2026-03-01T11:00Z', version: '1', strategy: 'cf', requests: 20, hits: 8, served: 200, engaged: 12 },
+        { hour: '2026-03-01T12:00Z', version: '1', strategy: 'cf', requests: 20, hits: 6, served: 200, engaged: 9 },
+        { hour: '2026-03-01T11:00Z', version: '1', strategy: 'popularity', requests: 10, hits: 2, served: 100, engaged: 2 },
+      ]);
       await db.pool.query('INSERT INTO ratings (user_id, movie_id, rating, rated_at) SELECT $1, * FROM unnest($2::int[], $3::real[], $4::timestamptz[])', [
         knownUser,
         rows.map((j) => r.item[j]),
@@ -132,12 +151,44 @@ async function suite(): Promise<void> {
       for (const g of genres) expect(g).toContain('Drama');
     });
 
-    test('models: the registry versions with the live one', async () => {
+    test('models: the registry versions with the live one, online rates over time as a chart, training runs', async () => {
       await page.getByRole('link', { name: 'Models' }).click();
       await page.locator('#models tbody tr').first().waitFor();
       expect(await page.locator('#models tbody tr').allTextContents()).toEqual([expect.stringMatching(/^v1 \(serving\)live/)]);
-      expect(await page.locator('#online-note').textContent()).toMatch(/^No evaluated lists yet/);
-      await page.screenshot({ path: `${SCREENSHOTS}/models.png` });
+      expect(await page.locator('#online tbody tr').allTextContents()).toEqual(['1cf6031.7%4.8%', '1popularity1020.0%2.0%']);
+      await page.locator('#online-chart svg').waitFor();
+      const [t10, t11, t12] = ['10', '11', '12'].map((h) => Date.parse(`2026-03-01T${h}:00Z`));
+      expect(await chartSeries(page, 'Hit rate')).toEqual([['1 cf', `${t10},0.25 ${t11},0.4 ${t12},0.3`], ['1 popularity', `${t11},0.2`]]);
+      expect(await chartSeries(page, 'Click-through')).toEqual([['1 cf', `${t10},0.04 ${t11},0.06 ${t12},0.045`], ['1 popularity', `${t11},0.02`]]);
+      expect(await page.locator('#online-chart-caption').textContent()).toMatch(/^Per evaluated bucket \(3 shown/);
+      expect(await page.locator('#runs tbody tr').allTextContents()).toEqual([expect.stringMatching(/^testv1livehybrid\d+—\d{4}-\d\d-\d\d \d\d:\d\d$/)]);
+      expect(await page.locator('#runs-note').textContent()).toMatch(/A run that failed before registering is not in the database/);
+      await page.screenshot({ path: `${SCREENSHOTS}/models.png`, fullPage: true });
+    });
+
+    test('keyboard: the views are reached with Tab and Enter, and a user is shown from the keyboard', async () => {
+      await page.goto(`${api.url}/console#service`);
+      await page.locator('#routes tbody tr').first().waitFor();
+      const focusOn = async (text: string): Promise<void> => {
+        for (let i = 0; i < 30; i++) {
+          await page.keyboard.press('Tab');
+          if ((await page.evaluate<string>('document.activeElement.textContent')) === text) return;
+        }
+        throw new Error(`Tab never reached ${text}`);
+      };
+      await focusOn('Models');
+      await page.keyboard.press('Enter');
+      await page.locator('#online-chart svg').waitFor();
+      expect(page.url()).toBe(`${api.url}/console#models`);
+      await focusOn('User');
+      await page.keyboard.press('Enter');
+      for (let i = 0; i < 10 && (await page.evaluate<string>('document.activeElement.id')) !== 'user-id'; i++) await page.keyboard.press('Tab');
+      expect(await page.evaluate<string>('document.activeElement.id')).toBe('user-id');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type(String(knownUser));
+      await page.keyboard.press('Enter');
+      await page.locator('#recommendations > li').first().waitFor();
+      expect(await page.locator('#history tbody tr').count()).toBe(userRatings);
     });
 
     test('service: routes with request counts and percentiles from the process metrics, and a rate chart', async () => {
@@ -150,6 +201,11 @@ async function suite(): Promise<void> {
       const cells = await recommendRow.locator('td').allTextContents();
       expect(Number(cells[1])).toBeGreaterThanOrEqual(21);
       expect(cells[3]).toMatch(/^\d+\.\d+ ms$/);
+      const { rows } = await db.pool.query<{ model_file_size: string }>("SELECT model_file_size FROM model_versions WHERE model_name = 'movies' AND version = 1");
+      const mib = (Number(rows[0].model_file_size) / 1048576).toFixed(1);
+      expect(await page.locator('#service-summary').textContent()).toMatch(new RegExp(`· serving movies v1, a ${mib.replace('.', '\\.')} MiB model file, loaded \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC$`));
+      // Its own requests are counted like the API's.
+      expect(await page.locator('#routes tbody tr', { hasText: '/console/api/service' }).count()).toBe(1);
       await page.screenshot({ path: `${SCREENSHOTS}/service.png` });
     });
 
@@ -186,7 +242,7 @@ async function suite(): Promise<void> {
         [`#user/${knownUser}`]: '#recommendations > li',
         '#try': '#try-recommendations > li',
         '#movie/1': '#similar > li',
-        '#models': '#models tbody tr',
+        '#models': '#online-chart svg',
         '#service': '#routes tbody tr',
         '#docs': '#docs section.op',
       };
@@ -204,8 +260,57 @@ async function suite(): Promise<void> {
       // A string: the page's globals are not in this file's (Node) type library.
       const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
       expect(overflow).toBeLessThanOrEqual(0);
+      expect(await page.locator('#history td', { hasText: LONG_TITLE }).count()).toBe(1);
       await page.screenshot({ path: `${SCREENSHOTS}/user-phone.png` });
+      await page.goto(`${api.url}/console#models`);
+      await page.locator('#online-chart svg').waitFor();
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+      // The chart scales down to the column instead of overflowing it.
+      expect(await page.evaluate<number>("document.querySelector('#online-chart svg').getBoundingClientRect().width")).toBeLessThanOrEqual(390);
+      await page.screenshot({ path: `${SCREENSHOTS}/models-phone.png`, fullPage: true });
     });
+
+    test('auth on: the page asks for an API key, keeps it in the tab and sends it; a wrong key is refused', async () => {
+      const config = loadApiConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_NAME: 'movies', DATABASE_URL: db.url, AUTH_MODE: 'api-key', API_KEYS: `console:${API_KEY}` });
+      const keyed = await runRecommendApi(config, { logger, exit: () => {}, signalSource: new EventEmitter() as never });
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      tab.setDefaultTimeout(10_000);
+      try {
+        await tab.goto(`${keyed.url}/console#models`);
+        await tab.getByRole('heading', { name: 'API key' }).waitFor();
+        expect(await tab.locator('#key-error').textContent()).toMatch(/^The API answered: credentials are required/);
+        expect(await tab.locator('#model-line').textContent()).toBe('Waiting for an API key');
+        expect(await tab.evaluate<string>('document.activeElement.id')).toBe('api-key');
+        expect(await seriousViolations(tab)).toEqual([]);
+        await tab.screenshot({ path: `${SCREENSHOTS}/api-key.png` });
+
+        await tab.keyboard.type('not-the-key-0123456789abcdef');
+        await tab.keyboard.press('Enter');
+        await tab.locator('#key-error', { hasText: /^The key was not accepted: / }).waitFor();
+
+        const sent: (string | null)[] = [];
+        tab.on('request', (req) => {
+          if (req.url().includes('/console/api/')) sent.push(req.headers().authorization ?? null);
+        });
+        await tab.locator('#api-key').fill(API_KEY);
+        await tab.keyboard.press('Enter');
+        await tab.getByText(/^Serving movies v1/).waitFor();
+        await tab.locator('#models tbody tr').first().waitFor();
+        expect(await tab.locator('#key-panel').isHidden()).toBe(true);
+        expect(await tab.evaluate<string | null>("sessionStorage.getItem('netflicks.apiKey')")).toBe(API_KEY);
+        expect(sent.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(sent)).toEqual(new Set([`Bearer ${API_KEY}`]));
+        // A reload keeps the key for the tab; "Forget" drops it and asks again.
+        await tab.reload();
+        await tab.locator('#online-chart svg').waitFor();
+        await tab.getByRole('button', { name: 'Forget API key' }).click();
+        expect(await tab.evaluate<string | null>("sessionStorage.getItem('netflicks.apiKey')")).toBeNull();
+        expect(await tab.locator('#key-panel').isVisible()).toBe(true);
+      } finally {
+        await tab.close();
+        await keyed.stop();
+      }
+    }, 60_000);
   });
 }
 

@@ -9,7 +9,7 @@ import { promoteModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
-import { registerTestModel, trainTestModel, type TestModel } from './support.js';
+import { insertOnlineHours, registerTestModel, trainTestModel, type TestModel } from './support.js';
 
 const logger = createLogger({ component: 'console-test', level: 'silent' });
 const NEW_USER = 9001; // held out of training
@@ -158,25 +158,73 @@ await describePostgres('web console', (db) => {
     expect((await get<{ error: string }>(api, '/console/api/users/0/history')).body.error).toBe('invalid_user_id');
   });
 
-  test('models: the registry’s versions with their state, the live one marked, and online rates summed over buckets', async () => {
+  test('models: the registry’s versions with their state, the live one marked, online rates summed and per bucket, training runs', async () => {
     // Two evaluated hours of the evaluator's default series (24 h window, 600 s minimum watch).
-    await db.pool.query(`INSERT INTO online_evaluation_watermarks (window_seconds, min_watch_seconds, bucket_seconds, evaluated_until) VALUES (86400, 600, 3600, now())`);
-    await db.pool.query(
-      `INSERT INTO online_evaluation_results (window_seconds, min_watch_seconds, bucket_start, bucket_end, model_version, strategy, requests, hits, items_served, items_engaged)
-       VALUES (86400, 600, '2026-01-01T00:00Z', '2026-01-01T01:00Z', '1', 'cf', 10, 4, 100, 5),
-              (86400, 600, '2026-01-01T01:00Z', '2026-01-01T02:00Z', '1', 'cf', 10, 1, 100, 1)`,
-    );
+    await insertOnlineHours(db.pool, [
+      { hour: '2026-01-01T00:00Z', version: '1', strategy: 'cf', requests: 10, hits: 4, served: 100, engaged: 5 },
+      { hour: '2026-01-01T01:00Z', version: '1', strategy: 'cf', requests: 10, hits: 1, served: 100, engaged: 1 },
+      { hour: '2026-01-01T01:00Z', version: '1', strategy: 'popularity', requests: 4, hits: 2, served: 40, engaged: 4 },
+      { windowSeconds: 3600, hour: '2026-01-01T01:00Z', version: '1', strategy: 'cf', requests: 10, hits: 10, served: 100, engaged: 90 },
+    ]);
     const { body } = await get<{
       source: string;
       serving: { version: number };
       versions: { version: number; state: string; live: boolean; ratings: number }[];
       online: { modelVersion: string; strategy: string; requests: number; hitRate: number; clickThroughRate: number }[];
+      onlineBuckets: number;
+      onlineChart: string;
+      trainingRuns: { run: string | null; createdBy: string; version: number; state: string; algorithms: string[]; ratings: number; seconds: number | null }[];
     }>(api, '/console/api/models');
     expect(body.source).toBe('registry');
     expect(body.serving.version).toBe(version);
     expect(body.versions).toEqual([expect.objectContaining({ version, state: 'live', live: true, ratings: model.dataset.ratings.length })]);
-    expect(body.online).toEqual([expect.objectContaining({ modelVersion: '1', strategy: 'cf', requests: 20, hitRate: 0.25, clickThroughRate: 0.03 })]);
+    expect(body.online).toEqual([
+      expect.objectContaining({ modelVersion: '1', strategy: 'cf', requests: 20, hitRate: 0.25, clickThroughRate: 0.03 }),
+      expect.objectContaining({ modelVersion: '1', strategy: 'popularity', requests: 4, hitRate: 0.5, clickThroughRate: 0.1 }),
+    ]);
+    // Over time: one line per version and strategy of the default series (the 1 h window's row is another series).
+    expect(body.onlineBuckets).toBe(2);
+    const t0 = Date.parse('2026-01-01T00:00Z');
+    const t1 = Date.parse('2026-01-01T01:00Z');
+    const seriesOf = (panel: string) => {
+      const chunk = body.onlineChart.split('<g class="panel"').find((c) => c.includes(`data-title="${panel}"`)) ?? '';
+      return [...chunk.matchAll(/<g class="series" data-series="([^"]+)" data-values="([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    };
+    expect(seriesOf('Hit rate')).toEqual([['1 cf', `${t0},0.4 ${t1},0.1`], ['1 popularity', `${t1},0.5`]]);
+    expect(seriesOf('Click-through')).toEqual([['1 cf', `${t0},0.05 ${t1},0.01`], ['1 popularity', `${t1},0.1`]]);
+    expect(body.trainingRuns).toEqual([expect.objectContaining({ version, state: 'live', ratings: model.dataset.ratings.length })]);
+    expect(body.trainingRuns[0].run ?? body.trainingRuns[0].createdBy).toBeTruthy();
   });
+
+  test('console requests are in the API’s request histogram by route template, and parse /recommend’s parameters alike', async () => {
+    const counts = async (): Promise<(route: string, status: string) => number> => {
+      const metrics = (await get<string>(api, '/metrics')).body;
+      return (route, status) => {
+        for (const line of metrics.split('\n')) {
+          const m = /^http_request_duration_seconds_count\{(.*)\} (\d+)$/.exec(line);
+          if (m && m[1].includes(`route="${route}"`) && m[1].includes('method="GET"') && m[1].includes(`status="${status}"`)) return Number(m[2]);
+        }
+        return 0;
+      };
+    };
+    const before = await counts();
+    await get(api, `/console/api/users/${knownUser}/history`);
+    await get(api, '/console/api/nothing');
+    await get(api, '/console/console.js');
+    const bad = await get<{ error: string; message: string }>(api, `/console/api/users/${knownUser}/recommendations?genre=Nope`);
+    const direct = await get<{ error: string; message: string }>(api, `/recommend/${knownUser}?genre=Nope`);
+    expect(bad.status).toBe(400);
+    expect({ error: bad.body.error, message: bad.body.message }).toEqual({ error: direct.body.error, message: direct.body.message });
+    expect((await get<{ error: string }>(api, `/console/api/users/${knownUser}/recommendations?k=0`)).body.error).toBe('invalid_parameter');
+    const after = await counts();
+    const delta = (route: string, status: string): number => after(route, status) - before(route, status);
+    expect(delta('/console/api/users/:userId/history', '200')).toBe(1);
+    expect(delta('/console/api/users/:userId/recommendations', '400')).toBe(2);
+    expect(delta('/console/console.js', '200')).toBe(1);
+    expect(delta('unmatched', '404')).toBe(1);
+    expect(delta('/recommend/:userId', '400')).toBe(1);
+  });
+
 
   test('try it as a new user: five ratings posted through the ingest write path turn popularity into CF', async () => {
     const user = 9002;

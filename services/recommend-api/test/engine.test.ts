@@ -184,6 +184,26 @@ describe('result cache', () => {
     // Off by default.
     expect(engine.recommend({ userId, k: 3 }).cached).toBeUndefined();
   });
+
+  test('a cache that does not pay turns to sampling a sixteenth of the users, and comes back when their requests repeat', () => {
+    const cached = new ServingEngine(bundle, { resultCacheEntries: 64 });
+    expect(cached.resultCacheMode).toBe('on');
+    // 4,096 requests for ids that never repeat within the cache's reach: no hits at all.
+    for (let j = 0; j < 4096; j++) expect(cached.recommend({ userId: userIds[j % userIds.length], k: 10 }).cached).toBe(false);
+    expect(cached.resultCacheMode).toBe('sampling');
+    // Sampling: only users with id ≡ 0 (mod 16) go through the cache; the others skip it.
+    const sampled = userIds.filter((id) => id % 16 === 0);
+    const unsampled = userIds.find((id) => id % 16 !== 0)!;
+    expect(sampled.length).toBeGreaterThanOrEqual(2);
+    expect(cached.recommend({ userId: unsampled, k: 10 }).cached).toBeUndefined();
+    expect(strip(cached.recommend({ userId: unsampled, k: 10 }))).toEqual(strip(engine.recommend({ userId: unsampled, k: 10 })));
+    expect(cached.recommend({ userId: sampled[0], k: 10 }).cached).toBe(false);
+    // A workload that repeats (a few sampled users over and over): the sample's hit rate brings the full cache back.
+    for (let j = 0; j < 256 && cached.resultCacheMode === 'sampling'; j++) cached.recommend({ userId: sampled[j % 2], k: 10 });
+    expect(cached.resultCacheMode).toBe('on');
+    expect(cached.cachedLists).toBe(0); // a fresh full cache
+    expect(cached.recommend({ userId: unsampled, k: 10 }).cached).toBe(false);
+  });
 });
 
 describe('building and loading', () => {

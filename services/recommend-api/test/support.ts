@@ -37,16 +37,20 @@ export interface TestModelOptions {
   iterations?: number;
   /** Users dropped from the training data (new users for fold-in tests). */
   holdOutUsers?: readonly number[];
+  /** New titles by movie id, chosen from the generated dataset (e.g. a title longer than a screen). */
+  titles?: (dataset: Dataset) => Record<number, string>;
 }
 
 export async function trainTestModel(opts: TestModelOptions = {}): Promise<TestModel> {
-  const { dataset } = generateSynthetic({
+  const generated = generateSynthetic({
     users: opts.users ?? 200,
     movies: opts.movies ?? 300,
     ratings: opts.ratings ?? 8000,
     seed: opts.seed ?? 7,
     name: 'synthetic-test',
-  });
+  }).dataset;
+  const titles = opts.titles?.(generated) ?? {};
+  const dataset: Dataset = { ...generated, movies: generated.movies.map((m) => (titles[m.id] === undefined ? m : { ...m, title: titles[m.id] })) };
   let ratings = dataset.ratings;
   if (opts.holdOutUsers && opts.holdOutUsers.length > 0) {
     const drop = new Set(opts.holdOutUsers);
@@ -160,4 +164,34 @@ export function responseSchema(doc: Schema, pathTemplate: string, status: number
   const response = (op.responses as Schema)[String(status)] as Schema | undefined;
   if (!response) throw new Error(`the document has no ${status} response for ${pathTemplate}`);
   return ((response.content as Schema)['application/json'] as Schema).schema as Schema;
+}
+
+/** One evaluated hour of an online evaluation series, as the evaluator would have written it. */
+export interface OnlineHour {
+  windowSeconds?: number;
+  hour: string;
+  version: string;
+  strategy: string;
+  requests: number;
+  hits: number;
+  served: number;
+  engaged: number;
+}
+
+/** Writes evaluated hours (minimum watch 600 s; window 24 h unless given) with their series' watermarks. */
+export async function insertOnlineHours(pool: pg.Pool, hours: readonly OnlineHour[]): Promise<void> {
+  const windows = [...new Set(hours.map((h) => h.windowSeconds ?? 86400))];
+  await pool.query(
+    `INSERT INTO online_evaluation_watermarks (window_seconds, min_watch_seconds, bucket_seconds, evaluated_until)
+     SELECT w, 600, 3600, now() FROM unnest($1::int[]) AS w ON CONFLICT DO NOTHING`,
+    [windows],
+  );
+  for (const h of hours) {
+    const start = new Date(h.hour);
+    await pool.query(
+      `INSERT INTO online_evaluation_results (window_seconds, min_watch_seconds, bucket_start, bucket_end, model_version, strategy, requests, hits, items_served, items_engaged)
+       VALUES ($1, 600, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [h.windowSeconds ?? 86400, start, new Date(start.getTime() + 3_600_000), h.version, h.strategy, h.requests, h.hits, h.served, h.engaged],
+    );
+  }
 }

@@ -78,8 +78,11 @@ export async function simulate(dataset: Dataset, sink: EventSink, opts: Simulate
     const sends = [...pending.entries()].filter(([, m]) => m.length > 0);
     pending.clear();
     pendingCount = 0;
-    // Different topics in parallel; one send per topic keeps each topic's order.
-    await Promise.all(sends.map(([topic, messages]) => sink.send(topic, messages)));
+    // Different topics in parallel; one send per topic keeps each topic's order. Every send
+    // settles before a failure is reported, so no send is still retrying once simulate returns.
+    const results = await Promise.allSettled(sends.map(([topic, messages]) => sink.send(topic, messages)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
   const push = (topic: EventTopic, key: string, value: Buffer) => {
     let list = pending.get(topic);

@@ -88,6 +88,21 @@ describe('simulate', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
+  test('a failed send is reported only after the other topics\' sends of that batch have settled', async () => {
+    let slowSettled = false;
+    const sink: EventSink = {
+      send: (topic) =>
+        topic === 'netflicks.ratings'
+          ? Promise.reject(new Error('This server does not host this topic-partition'))
+          : new Promise((resolve) => setTimeout(() => {
+            slowSettled = true;
+            resolve(undefined);
+          }, 200)),
+    };
+    await expect(simulate(world, sink, { seed: 1, count: 50, batchSize: 50 })).rejects.toThrow('does not host');
+    expect(slowSettled).toBe(true);
+  });
+
   test('refuses a rate and a speed-up together', async () => {
     await expect(simulate(world, new MemorySink(), { seed: 1, rate: 10, speedup: 100 })).rejects.toThrow(/either a rate/);
   });

@@ -3,7 +3,7 @@
  * models an algorithm needs, how one is trained (cold, or warm from a model of other data), and
  * the --tune search.
  */
-import type { AlgorithmName, Hyperparameters } from '@netflicks/contracts';
+import type { AlgorithmName, Hyperparameters, IalsHyperparameters } from '@netflicks/contracts';
 import {
   AlsModel,
   IalsModel,
@@ -14,6 +14,7 @@ import {
   trainPopularity,
   tune,
   type ComponentName,
+  type IalsTrainParams,
   type Movie,
   type RatingTable,
   type Recommender,
@@ -74,7 +75,7 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
     case 'als':
       return trainAls(data, { ...hyper.als, ...warmStartOf(run.warm, run.warm?.models.als, AlsModel), ...common, onIteration: run.onIteration });
     case 'ials':
-      return trainIals(data, { ...hyper.ials, ...warmStartOf(run.warm, run.warm?.models.ials, IalsModel), ...common });
+      return trainIals(data, { ...ialsParams(hyper.ials), ...warmStartOf(run.warm, run.warm?.models.ials, IalsModel), ...common });
     case 'content':
       return trainContent(data);
     case 'popularity':
@@ -82,6 +83,11 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
     case 'ease':
       return trainEase(data);
   }
+}
+
+/** The contract's numeric `graded` flag as the model's confidence transform. */
+function ialsParams({ graded, ...rest }: IalsHyperparameters): IalsTrainParams {
+  return graded === undefined ? rest : { ...rest, confidence: graded ? 'graded' : 'rating' };
 }
 
 export interface TunedChoice {
@@ -93,12 +99,13 @@ export interface TunedChoice {
 }
 
 /**
- * Search spaces for --tune: small grids around the defaults, judged on a validation split.
- * ALS: the implicit-feedback terms stay at their defaults (λ_y = 1 / 0.3); with them on, the
- * optimum λ is 0.2–0.25 and k matters little (see ALS_DEFAULTS).
+ * Search spaces for --tune: small grids around the defaults, judged on a validation split
+ * (docs/quality.md). ALS: the implicit-feedback terms stay at their defaults (λ_y = 1 / 0.3);
+ * with them on, the optimum λ is 0.2–0.25 and k matters little (see ALS_DEFAULTS). Implicit ALS:
+ * λ is relative to each row's confidence mass, so the grid is the same on every catalogue size.
  */
 const ALS_GRID = grid({ factors: [32, 48, 64], regularization: [0.16, 0.2, 0.25] });
-const IALS_GRID = grid({ factors: [64, 128], regularization: [0.3, 1, 3], alpha: [5, 10, 20] });
+const IALS_GRID = grid({ regularization: [0.01, 0.02, 0.03], alpha: [0.5, 1, 2] });
 
 function grid(axes: Record<string, number[]>): Record<string, number>[] {
   let out: Record<string, number>[] = [{}];
@@ -107,7 +114,7 @@ function grid(axes: Record<string, number[]>): Record<string, number>[] {
 }
 
 /**
- * Tunes ALS (by RMSE) or implicit ALS (by NDCG@10) on a validation split carved out of `train`
+ * Tunes ALS (by RMSE) or implicit ALS (by NDCG@10 with ratings ≥ 4 relevant) on a validation split carved out of `train`
  * only; the values the user set explicitly are held fixed.
  */
 export async function tuneComponent(
@@ -121,7 +128,9 @@ export async function tuneComponent(
   const fixed = Object.fromEntries(Object.entries(hyper[algorithm]).filter(([, v]) => v !== undefined)) as Record<string, number>;
   const base = algorithm === 'als' ? ALS_GRID : IALS_GRID;
   const space = dedupe(base.map((p) => ({ ...p, ...fixed })));
-  const objective = algorithm === 'als' ? 'rmse' : 'ndcg@10';
+  // Implicit ALS is judged on the movies the user liked, so a setting that fills lists with
+  // movies the user would watch and hate does not win.
+  const objective = algorithm === 'als' ? 'rmse' : 'ndcg-liked@10';
   const result = await tune<Record<string, number>>(train, {
     space,
     seed: run.seed,

@@ -54,7 +54,7 @@ export function modelFor(algorithm: AlgorithmName, models: ComponentModels, data
   return model;
 }
 
-/** Rating metrics when the model predicts ratings, ranking metrics at `k` always. */
-export function evaluateServed(model: Recommender, data: TrainingData, test: RatingTable, k: number): Metrics {
-  return evaluateModel(model, data, test, { k, rating: typeof model.predict === 'function', ranking: true });
+/** Rating metrics when the model predicts ratings, ranking metrics at `k` always (graded ones on request). */
+export function evaluateServed(model: Recommender, data: TrainingData, test: RatingTable, k: number, opts: { graded?: boolean } = {}): Metrics {
+  return evaluateModel(model, data, test, { k, rating: typeof model.predict === 'function', ranking: true, graded: opts.graded });
 }

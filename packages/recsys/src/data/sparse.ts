@@ -35,9 +35,13 @@ export function csrFromCooWithSource(
   colIdx: ArrayLike<number>,
   values: ArrayLike<number>,
   length: number = rowIdx.length,
+  /** Put the matrix on SharedArrayBuffers (training threads then read it without a copy). */
+  shared = false,
 ): { matrix: CsrMatrix; source: Int32Array } {
   // Two stable counting sorts (by column, then by row) give rows with ascending columns and
-  // repeated pairs adjacent in input order: O(nnz + rows + cols), no comparison sort.
+  // repeated pairs adjacent in input order: O(nnz + rows + cols), no comparison sort. Each pass
+  // reads its input in order and carries the payload with it (row, then column and source), so
+  // the only random accesses are the bucket writes and one gather of the values.
   const colStart = new Int32Array(cols + 1);
   const rowStart = new Int32Array(rows + 1);
   for (let k = 0; k < length; k++) {
@@ -51,59 +55,63 @@ export function csrFromCooWithSource(
   }
   for (let c = 0; c < cols; c++) colStart[c + 1] += colStart[c];
   for (let r = 0; r < rows; r++) rowStart[r + 1] += rowStart[r];
-  const byCol = new Int32Array(length);
-  for (let k = 0; k < length; k++) byCol[colStart[colIdx[k]]++] = k;
-  const byRow = new Int32Array(length);
-  const fill = rowStart.slice(0, rows);
-  for (let i = 0; i < length; i++) {
-    const k = byCol[i];
-    byRow[fill[rowIdx[k]]++] = k;
+  let colRow: Int32Array | null = new Int32Array(length);
+  let colSource: Int32Array | null = new Int32Array(length);
+  const colFill = colStart.slice(0, cols);
+  for (let k = 0; k < length; k++) {
+    const at = colFill[colIdx[k]]++;
+    colRow[at] = rowIdx[k];
+    colSource[at] = k;
   }
+  let indices = shared ? sharedInt32(length) : new Int32Array(length);
+  let source = new Int32Array(length);
+  const rowFill = rowStart.slice(0, rows);
+  for (let c = 0; c < cols; c++) {
+    for (let at = colStart[c]; at < colStart[c + 1]; at++) {
+      const dst = rowFill[colRow[at]]++;
+      indices[dst] = c;
+      source[dst] = colSource[at];
+    }
+  }
+  colRow = colSource = null;
 
-  const indptr = new Int32Array(rows + 1);
-  const indices = new Int32Array(length);
-  const data = new Float32Array(length);
-  const source = new Int32Array(length);
+  // Repeated pairs are adjacent within a row: keep the last (compacting in place when any).
+  const indptr = shared ? sharedInt32(rows + 1) : new Int32Array(rows + 1);
   let out = 0;
   for (let r = 0; r < rows; r++) {
     indptr[r] = out;
-    for (let i = rowStart[r]; i < rowStart[r + 1]; i++) {
-      const k = byRow[i];
-      const c = colIdx[k];
-      if (out > indptr[r] && indices[out - 1] === c) {
-        data[out - 1] = values[k]; // later duplicate wins
-        source[out - 1] = k;
+    const rowEnd = rowStart[r + 1];
+    for (let i = rowStart[r]; i < rowEnd; i++) {
+      if (out > indptr[r] && indices[out - 1] === indices[i]) {
+        source[out - 1] = source[i]; // later duplicate wins
       } else {
-        indices[out] = c;
-        data[out] = values[k];
-        source[out] = k;
+        indices[out] = indices[i];
+        source[out] = source[i];
         out++;
       }
     }
   }
   indptr[rows] = out;
-  const trim = out !== length;
-  return {
-    matrix: {
-      rows,
-      cols,
-      indptr,
-      indices: trim ? indices.slice(0, out) : indices,
-      data: trim ? data.slice(0, out) : data,
-    },
-    source: trim ? source.slice(0, out) : source,
-  };
+  if (out !== length) {
+    const kept = shared ? sharedInt32(out) : new Int32Array(out);
+    kept.set(indices.subarray(0, out));
+    indices = kept;
+    source = source.slice(0, out);
+  }
+  const data = shared ? sharedFloat32(out) : new Float32Array(out);
+  for (let e = 0; e < out; e++) data[e] = values[source[e]];
+  return { matrix: { rows, cols, indptr, indices, data }, source };
 }
 
 /** Transpose (CSR of Aᵀ, i.e. the CSC of A) in O(nnz + rows + cols); output rows stay sorted. */
-export function transpose(m: CsrMatrix): CsrMatrix {
+export function transpose(m: CsrMatrix, shared = false): CsrMatrix {
   const total = nnz(m);
-  const indptr = new Int32Array(m.cols + 1);
+  const indptr = shared ? sharedInt32(m.cols + 1) : new Int32Array(m.cols + 1);
   for (let k = 0; k < total; k++) indptr[m.indices[k] + 1]++;
   for (let c = 0; c < m.cols; c++) indptr[c + 1] += indptr[c];
   const fill = indptr.slice(0, m.cols);
-  const indices = new Int32Array(total);
-  const data = new Float32Array(total);
+  const indices = shared ? sharedInt32(total) : new Int32Array(total);
+  const data = shared ? sharedFloat32(total) : new Float32Array(total);
   for (let r = 0; r < m.rows; r++) {
     for (let k = m.indptr[r]; k < m.indptr[r + 1]; k++) {
       const dst = fill[m.indices[k]]++;
@@ -112,6 +120,14 @@ export function transpose(m: CsrMatrix): CsrMatrix {
     }
   }
   return { rows: m.cols, cols: m.rows, indptr, indices, data };
+}
+
+function sharedInt32(n: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(n * 4));
+}
+
+function sharedFloat32(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(n * 4));
 }
 
 /** Value at (r, c) by binary search within the row; 0 when absent. */

@@ -25,7 +25,7 @@ export interface TrainingData {
 
 /**
  * Builds index-space training data. When a (user, movie) pair repeats, the latest rating by
- * timestamp wins (ties: later row wins).
+ * timestamp wins (ties: later row wins). The two matrices live on SharedArrayBuffers.
  */
 export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[] = []): TrainingData {
   const n = ratings.length;
@@ -43,16 +43,18 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
   const items = new IdMap(Math.max(16, movies.length));
   const rowIdx = new Int32Array(n);
   const colIdx = new Int32Array(n);
-  const values = new Float32Array(n);
-  for (let j = 0; j < n; j++) {
-    const k = order ? order[j] : j;
-    rowIdx[j] = users.add(ratings.user[k]);
-    colIdx[j] = items.add(ratings.item[k]);
-    values[j] = ratings.rating[k];
+  indexIds(ratings.user, order, n, users, rowIdx);
+  indexIds(ratings.item, order, n, items, colIdx);
+  // In time order already: the ratings are read where they are (no copy of a large column).
+  let values = ratings.rating;
+  if (order) {
+    values = new Float32Array(n);
+    for (let j = 0; j < n; j++) values[j] = ratings.rating[order[j]];
   }
   for (const m of movies) items.add(m.id);
 
-  const { matrix: byUser, source } = csrFromCooWithSource(users.size, items.size, rowIdx, colIdx, values, n);
+  // On shared memory: multi-threaded training hands these arrays to its workers as they are.
+  const { matrix: byUser, source } = csrFromCooWithSource(users.size, items.size, rowIdx, colIdx, values, n, true);
   const byUserTime = new Float64Array(source.length);
   let maxTimestamp = 0;
   let sum = 0;
@@ -68,12 +70,47 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
     users,
     items,
     byUser,
-    byItem: transpose(byUser),
+    byItem: transpose(byUser, true),
     byUserTime,
     movies: movieByIndex,
     globalMean: source.length > 0 ? sum / source.length : 0,
     maxTimestamp,
   };
+}
+
+/**
+ * out[j] = the index of ids[order[j]] in `map` (an empty map), adding ids in first-seen order.
+ * Ids in a compact range (the usual case: database keys) go through a direct table, one array
+ * read per row instead of a hash probe; the map then receives each distinct id once, in the same
+ * order, so the indices are the ones adding row by row would give.
+ */
+function indexIds(ids: Int32Array, order: Int32Array | null, n: number, map: IdMap, out: Int32Array): void {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const v = ids[k];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const span = max - min + 1;
+  if (n === 0) return;
+  if (map.size !== 0 || !(span <= Math.min(Math.max(1 << 16, n), 1 << 25))) {
+    for (let j = 0; j < n; j++) out[j] = map.add(ids[order ? order[j] : j]);
+    return;
+  }
+  const table = new Int32Array(span).fill(-1);
+  const firstSeen = new Int32Array(Math.min(span, n));
+  let next = 0;
+  for (let j = 0; j < n; j++) {
+    const id = ids[order ? order[j] : j];
+    let index = table[id - min];
+    if (index < 0) {
+      index = table[id - min] = next;
+      firstSeen[next++] = id;
+    }
+    out[j] = index;
+  }
+  for (let i = 0; i < next; i++) map.add(firstSeen[i]);
 }
 
 /** True when item i has at least one training rating. */

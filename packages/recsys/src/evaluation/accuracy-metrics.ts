@@ -157,7 +157,8 @@ export class RankingAccumulator {
   }
 }
 
-function idealDcg(hits: number): number {
+/** DCG of a list whose first `hits` entries are relevant (binary gains). */
+export function idealDcg(hits: number): number {
   let s = 0;
   for (let r = 0; r < hits; r++) s += 1 / Math.log2(r + 2);
   return s;

@@ -17,8 +17,15 @@
  *   in training) — they still count in the recall / nDCG / MAP denominators;
  * - coverage: distinct items across all top-K lists / number of candidate items.
  * Means are over evaluated users; with none, ranking metrics are NaN.
+ *
+ * Graded measures (`graded`), on the same top-K lists, because binary relevance counts a movie
+ * the user watched and hated as a hit:
+ * - `ndcg-liked@K`: nDCG@K with only test ratings ≥ `liked` (default 4) relevant, averaged over the
+ *   evaluated users that have at least one such rating;
+ * - `disliked@K`: the share of the K slots holding a movie the user rated ≤ `disliked` (default
+ *   2) in the test set, averaged over every evaluated user (0 for a user without such ratings).
  */
-import { RankingAccumulator, mae as maeOf, rmse as rmseOf } from './accuracy-metrics.js';
+import { RankingAccumulator, idealDcg, mae as maeOf, rmse as rmseOf } from './accuracy-metrics.js';
 import type { Recommender } from '../model.js';
 import { topK } from '../kernels/topk.js';
 import { isRated, type TrainingData } from '../data/training-data.js';
@@ -30,7 +37,18 @@ export interface EvaluateOptions {
   ranking: boolean;
   /** A test rating is relevant when ≥ this; default: every test rating is relevant. */
   relevanceThreshold?: number;
+  /** Also report `ndcg-liked@K` and `disliked@K` (thresholds default to 4 and 2). */
+  graded?: boolean | GradedThresholds;
 }
+
+export interface GradedThresholds {
+  /** Ratings ≥ this are liked. Default 4. */
+  liked?: number;
+  /** Ratings ≤ this are disliked. Default 2. */
+  disliked?: number;
+}
+
+export const DEFAULT_GRADED_THRESHOLDS: Readonly<Required<GradedThresholds>> = Object.freeze({ liked: 4, disliked: 2 });
 
 /** Metric name → value, e.g. `rmse`, `precision@10`, `coverage`. */
 export type Metrics = Record<string, number>;
@@ -49,6 +67,8 @@ export interface EvaluationStats {
   rankingUnknownUsers: number;
   /** Known test users without any relevant test rating (only with a relevance threshold). */
   rankingNoRelevantUsers: number;
+  /** Evaluated users with ≥ 1 liked test rating (the `ndcg-liked` mean's users); graded only. */
+  likedUsers?: number;
   /** Items with ≥ 1 training rating. */
   candidateItems: number;
 }
@@ -58,13 +78,14 @@ export interface Evaluation {
   stats: EvaluationStats;
 }
 
-/** Metric keys in report order for the options: rmse, mae, precision@K, …, coverage. */
-export function metricKeys(opts: Pick<EvaluateOptions, 'k' | 'rating' | 'ranking'>): string[] {
+/** Metric keys in report order for the options: rmse, mae, precision@K, …, coverage, graded ones. */
+export function metricKeys(opts: Pick<EvaluateOptions, 'k' | 'rating' | 'ranking' | 'graded'>): string[] {
   const keys: string[] = [];
   if (opts.rating) keys.push('rmse', 'mae');
   if (opts.ranking) {
     const k = opts.k;
     keys.push(`precision@${k}`, `recall@${k}`, `ndcg@${k}`, `map@${k}`, `hitrate@${k}`, 'coverage');
+    if (opts.graded) keys.push(`ndcg-liked@${k}`, `disliked@${k}`);
   }
   return keys;
 }
@@ -183,6 +204,7 @@ function rankingMetrics(
   const scores = new Float32Array(nItems);
   const acc = new RankingAccumulator(k, nItems);
   const { indptr, indices } = data.byUser;
+  const graded = opts.graded ? new GradedAccumulator(k, nItems, opts.graded === true ? {} : opts.graded) : null;
 
   for (let u = 0; u < nUsers; u++) {
     const s = start[u];
@@ -211,7 +233,9 @@ function rankingMetrics(
     } else {
       for (let p = indptr[u]; p < indptr[u + 1]; p++) excluded[indices[p]] = 1;
       model.scoreUser(u, scores);
-      acc.add(topK(scores, k, excluded), relevant);
+      const list = topK(scores, k, excluded);
+      acc.add(list, relevant);
+      graded?.add(list, test, rows.subarray(s, e), itemIdx);
       // Training items of a user are rated, hence candidates: reset to 0.
       for (let p = indptr[u]; p < indptr[u + 1]; p++) excluded[indices[p]] = 0;
     }
@@ -227,6 +251,69 @@ function rankingMetrics(
   metrics[`map@${k}`] = none ? Number.NaN : m.map;
   metrics[`hitrate@${k}`] = none ? Number.NaN : m.hitRate;
   metrics.coverage = none ? Number.NaN : acc.coverage(candidates);
+  if (graded) {
+    metrics[`ndcg-liked@${k}`] = graded.likedUsers === 0 ? Number.NaN : graded.likedNdcg / graded.likedUsers;
+    metrics[`disliked@${k}`] = none ? Number.NaN : graded.dislikedShare / acc.userCount;
+    stats.likedUsers = graded.likedUsers;
+  }
+}
+
+/**
+ * Sums of the graded measures over users. A user's test rows may repeat a movie (the caller's
+ * test table is not deduplicated): the latest row of a movie decides, as in the training data.
+ */
+export class GradedAccumulator {
+  private readonly liked: number;
+  private readonly disliked: number;
+  /** Per item: 1 liked, 2 disliked, 0 neither; set and reset around each user. */
+  private readonly grade: Uint8Array;
+  likedNdcg = 0;
+  likedUsers = 0;
+  dislikedShare = 0;
+
+  constructor(
+    private readonly k: number,
+    numItems: number,
+    thresholds: GradedThresholds,
+  ) {
+    this.liked = thresholds.liked ?? DEFAULT_GRADED_THRESHOLDS.liked;
+    this.disliked = thresholds.disliked ?? DEFAULT_GRADED_THRESHOLDS.disliked;
+    if (!(this.disliked < this.liked)) throw new RangeError(`the disliked threshold (${this.disliked}) must be below the liked one (${this.liked})`);
+    this.grade = new Uint8Array(numItems);
+  }
+
+  /** One user's top-K list against their test rows (row numbers into `test`). */
+  add(list: ArrayLike<number>, test: RatingTable, rows: Int32Array, itemIdx: Int32Array): void {
+    const grade = this.grade;
+    // Key: the item index, or −1 − id for a movie unknown to the training data.
+    const newest = new Map<number, number>();
+    for (let j = 0; j < rows.length; j++) {
+      const r = rows[j];
+      const key = itemIdx[r] >= 0 ? itemIdx[r] : -1 - test.item[r];
+      const prev = newest.get(key);
+      if (prev === undefined || test.timestamp[r] >= test.timestamp[prev]) newest.set(key, r);
+    }
+    let liked = 0;
+    for (const [key, r] of newest) {
+      const rating = test.rating[r];
+      if (rating >= this.liked) liked++;
+      if (key >= 0) grade[key] = rating >= this.liked ? 1 : rating <= this.disliked ? 2 : 0;
+    }
+    const n = Math.min(this.k, list.length);
+    let dcg = 0;
+    let disliked = 0;
+    for (let r = 0; r < n; r++) {
+      const g = grade[list[r]];
+      if (g === 1) dcg += 1 / Math.log2(r + 2);
+      else if (g === 2) disliked++;
+    }
+    this.dislikedShare += disliked / this.k;
+    if (liked > 0) {
+      this.likedNdcg += dcg / idealDcg(Math.min(this.k, liked));
+      this.likedUsers++;
+    }
+    for (const key of newest.keys()) if (key >= 0) grade[key] = 0;
+  }
 }
 
 export interface Aggregate {

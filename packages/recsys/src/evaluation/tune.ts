@@ -34,9 +34,9 @@ export type ParamSpace<P> = readonly P[] | { ranges: ParamRanges<P>; trials: num
 export type Direction = 'min' | 'max';
 
 /**
- * What to optimise: an `evaluateModel` metric — `rmse`, `mae`, `precision@10`… (a bare ranking
- * name such as `ndcg` means `ndcg@k`, k default 10; direction defaults to min for rmse/mae and
- * max otherwise) — or a custom score.
+ * What to optimise: an `evaluateModel` metric — `rmse`, `mae`, `precision@10`, `ndcg-liked@10`…
+ * (a bare ranking name such as `ndcg` means `ndcg@k`, k default 10; direction defaults to min for
+ * rmse, mae and disliked and max otherwise) — or a custom score.
  */
 export type Objective =
   | { metric: string; direction?: Direction; k?: number; relevanceThreshold?: number }
@@ -78,7 +78,9 @@ export class TuneError extends Error {
 }
 
 const RATING_METRICS = new Set(['rmse', 'mae']);
-const RANKING_METRICS = new Set(['precision', 'recall', 'ndcg', 'map', 'hitrate']);
+const RANKING_METRICS = new Set(['precision', 'recall', 'ndcg', 'map', 'hitrate', 'ndcg-liked', 'disliked']);
+/** Metrics where lower is better. */
+const LOWER_IS_BETTER = new Set(['rmse', 'mae', 'disliked']);
 
 export async function tune<P>(train: RatingTable, opts: TuneOptions<P>): Promise<TuneResult<P>> {
   const space = opts.space;
@@ -125,13 +127,14 @@ function resolveObjective(o: Objective): ResolvedObjective {
   const isRating = RATING_METRICS.has(name);
   const base = name.split('@')[0];
   if (!isRating && !RANKING_METRICS.has(base) && name !== 'coverage') {
-    throw new TuneError(`unknown objective metric "${o.metric}" (rmse, mae, precision, recall, ndcg, map, hitrate, coverage)`);
+    throw new TuneError(`unknown objective metric "${o.metric}" (rmse, mae, precision, recall, ndcg, map, hitrate, ndcg-liked, disliked, coverage)`);
   }
   const atK = name.includes('@') ? Number(name.split('@')[1]) : k;
   if (!Number.isInteger(atK) || atK < 1) throw new TuneError(`bad K in objective metric "${o.metric}"`);
   const key = isRating || name === 'coverage' ? name : `${base}@${atK}`;
-  const direction = o.direction ?? (isRating ? 'min' : 'max');
-  const evalOpts = { k: atK, rating: isRating, ranking: !isRating, relevanceThreshold: o.relevanceThreshold };
+  const direction = o.direction ?? (LOWER_IS_BETTER.has(base) ? 'min' : 'max');
+  const graded = base === 'ndcg-liked' || base === 'disliked';
+  const evalOpts = { k: atK, rating: isRating, ranking: !isRating, relevanceThreshold: o.relevanceThreshold, graded };
   return {
     direction,
     run: async (model, data, validation) => {

@@ -41,6 +41,7 @@ function section(id: number, body: number[]): number[] {
 
 export const I32 = 0x7f;
 export const V128 = 0x7b;
+export const F64 = 0x7c;
 const SIMD = 0xfd;
 // Opcodes (WebAssembly core 2.0 and its SIMD proposal, merged into the standard).
 export const LOCAL_GET = 0x20;
@@ -56,6 +57,10 @@ export const I32_SUB = 0x6b;
 export const I32_MUL = 0x6c;
 export const I32_SHL = 0x74;
 export const F64_LOAD = 0x2b;
+export const I32_LOAD = 0x28;
+export const F64_STORE = 0x39;
+export const F64_ADD = 0xa0;
+export const F64_MUL = 0xa2;
 export const BLOCK = 0x02;
 export const LOOP = 0x03;
 export const BR = 0x0c;
@@ -66,10 +71,19 @@ export const V128_LOAD = [SIMD, 0x00];
 export const V128_STORE = [SIMD, 0x0b];
 export const V128_CONST = [SIMD, 0x0c];
 export const F64X2_SPLAT = [SIMD, 0x14];
+export const F64X2_EXTRACT_LANE = (lane: number): number[] => [SIMD, 0x21, lane];
+/** Loads 8 bytes into the low half of a v128 (two float32s), zeroing the rest. */
+export const V128_LOAD64_ZERO = [SIMD, 0x5d];
+/** The two low float32 lanes widened (exactly) to two float64 lanes. */
+export const F64X2_PROMOTE_LOW_F32X4 = [SIMD, 0x5f];
+/** f64.const followed by the value's 8 little-endian bytes. */
+export const f64Const = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
 export const F64X2_ADD = [SIMD, ...uleb(0xf0)];
 export const F64X2_MUL = [SIMD, ...uleb(0xf2)];
 /** memarg: alignment hint 2^3 (8 bytes, what the layouts guarantee) and a byte offset. */
 export const mem = (offset: number): number[] => [3, ...uleb(offset)];
+/** memarg for a 4-byte load (alignment hint 2^2). */
+export const mem4 = (offset: number): number[] => [2, ...uleb(offset)];
 
 /**
  * A module with one function `name` of the given i32/v128 parameters and no result, its locals

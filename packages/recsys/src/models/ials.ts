@@ -7,6 +7,7 @@ import { Random } from '../random.js';
 import {
   FactorTrainer,
   createScratch,
+  isShared,
   shareArray,
   unshareArray,
   type CsrArrays,
@@ -16,11 +17,11 @@ import {
 } from '../training/factor-trainer.js';
 import { implicitKernel, solveImplicitRowExact } from '../training/implicit-als-kernel.js';
 import { checkInteger, checkPositive, resolveThreads } from '../training/param-checks.js';
+import { checkConfidence, confidenceWeight, type ConfidenceTransform } from '../training/confidence.js';
 import { copyRowsById, type WarmStart } from '../training/warm-start.js';
 import type { TrainOptions } from '../types.js';
 
-/** How a stored rating becomes the confidence weight: c = 1 + α·t(r). */
-export type ConfidenceTransform = 'rating' | 'binary';
+export type { ConfidenceTransform } from '../training/confidence.js';
 
 export interface IalsParams {
   factors: number;
@@ -32,10 +33,12 @@ export interface IalsParams {
    * implicit analogue of weighted-λ; it keeps one λ good across dataset sizes.
    */
   regularizationScaling: 'none' | 'confidence';
-  /** Confidence slope α in c = 1 + α·t(r). */
+  /** Confidence slope α (see `confidence`). */
   alpha: number;
-  /** t(r) = r ('rating') or 1 ('binary'). */
+  /** How a rating becomes a confidence: c = 1 + α·r ('rating'), 1 + α ('binary'), or 'graded' (training/confidence.ts). */
   confidence: ConfidenceTransform;
+  /** 'graded' only: ratings ≤ this carry no preference. */
+  dislikedMax: number;
   iterations: number;
   /** Conjugate-gradient steps per row and half-step (solver 'cg'). */
   cgSteps: number;
@@ -45,16 +48,19 @@ export interface IalsParams {
 }
 
 /**
- * Defaults tuned on MovieLens-100K, stratified 75/25 (docs/benchmarks.md, "How the defaults were
- * chosen"). λ is scaled by each row's confidence mass so one value carries over across catalogue
- * sizes; with strong regularisation the factor count matters little.
+ * Confidence, λ and α chosen by the nested protocol of docs/quality.md (validation splits of the
+ * training ratings of three datasets, never a test set); factors, iterations and CG steps as tuned
+ * on MovieLens-100K (docs/benchmarks.md, "How the defaults were chosen"). λ is scaled by each
+ * row's confidence mass so one value carries over across catalogue sizes; with strong
+ * regularisation the factor count matters little. Graded confidence: a 1★ is not a like.
  */
 export const IALS_DEFAULTS: Readonly<IalsParams> = {
   factors: 64,
-  regularization: 0.02,
+  regularization: 0.03,
   regularizationScaling: 'confidence',
-  alpha: 1,
-  confidence: 'rating',
+  alpha: 2,
+  confidence: 'graded',
+  dislikedMax: 2,
   iterations: 15,
   cgSteps: 3,
   solver: 'cg',
@@ -66,10 +72,6 @@ export type IalsTrainParams = Partial<IalsParams> &
     /** Start from this model's factors (same k only). */
     warmStart?: WarmStart<IalsModel>;
   };
-
-function transformValue(r: number, confidence: ConfidenceTransform): number {
-  return confidence === 'binary' ? 1 : r;
-}
 
 /**
  * Adds λ₀I to a Gram matrix of `rows` rows, where λ₀ is the row-independent part of the
@@ -93,7 +95,7 @@ function resolveParams(params: IalsTrainParams): IalsParams {
   checkPositive('regularization', p.regularization);
   checkPositive('alpha', p.alpha, true);
   checkPositive('initStd', p.initStd, true);
-  if (p.confidence !== 'rating' && p.confidence !== 'binary') throw new RangeError(`unknown confidence ${String(p.confidence)}`);
+  checkConfidence(p);
   if (p.regularizationScaling !== 'none' && p.regularizationScaling !== 'confidence') {
     throw new RangeError(`unknown regularizationScaling ${String(p.regularizationScaling)}`);
   }
@@ -123,8 +125,11 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
 
   const share = threads > 1;
   const weights = (m: CsrMatrix): CsrArrays => {
+    // c − 1 = α·r is the stored rating itself with the default confidence: no second copy.
+    const identity = p.alpha === 1 && p.confidence === 'rating' && (!share || isShared(m.data));
+    if (identity) return { indptr: share ? shareArray(m.indptr) : m.indptr, indices: share ? shareArray(m.indices) : m.indices, values: m.data };
     const w = share ? new Float32Array(new SharedArrayBuffer(m.data.byteLength)) : new Float32Array(m.data.length);
-    for (let e = 0; e < w.length; e++) w[e] = p.alpha * transformValue(m.data[e], p.confidence);
+    for (let e = 0; e < w.length; e++) w[e] = confidenceWeight(m.data[e], p);
     return share
       ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: w }
       : { indptr: m.indptr, indices: m.indices, values: w };
@@ -213,7 +218,7 @@ export class IalsModel implements Recommender, FoldInScorer {
     for (let j = 0; j < items.length; j++) {
       if (items[j] >= 0 && items[j] < this.items && Number.isFinite(ratings[j])) {
         idx.push(items[j]);
-        w.push(this.params.alpha * transformValue(ratings[j], this.params.confidence));
+        w.push(confidenceWeight(ratings[j], this.params));
       }
     }
     const x = new Float32Array(k);

@@ -15,12 +15,12 @@
  * under one total order (score, then lower item index), so a list for k serves any k' ≤ k.
  */
 import { BundleError, type LoadedBundle } from '../format/bundle.js';
-import { QUAD, SimdDots } from '../kernels/simd-dots.js';
 import { TopHeap } from '../kernels/top-heap.js';
 import { ContentModel } from '../models/content.js';
 import { blendWithPopularity, normalise, type ExtraRating, type HybridRecommender, type Strategy } from '../models/hybrid.js';
 import { IalsModel } from '../models/ials.js';
 import { PopularityModel, genreKey } from '../models/popularity.js';
+import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './scan-kernel.js';
 
 export interface ServingRequest {
   /** External user id; unknown ids are new users. */
@@ -65,11 +65,11 @@ export interface HybridServingOptions {
 /** Relative slack on the norm bound, so float rounding can never prune a true top-K item. */
 const BOUND_SLACK = 1e-5;
 /**
- * Items scored per SIMD call: 8 quads = 32 items, ~2k multiply-adds at 64 factors. Small enough
+ * Items scored per SIMD call: 2 blocks = 32 items, ~2k multiply-adds at 64 factors. Small enough
  * that a scan the norm bound stops early wastes little, large enough that the call overhead
  * (tens of nanoseconds) is noise.
  */
-const SIMD_QUADS_PER_CALL = 8;
+const SIMD_BLOCKS_PER_CALL = 2;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
 const DEFER_BUILD: unique symbol = Symbol('defer build');
 
@@ -84,6 +84,10 @@ export class HybridServingPolicy {
   /** 1 for the current request's rated items; all zero between requests. */
   private readonly seen: Uint8Array;
   private readonly heap: TopHeap;
+  /** The float32 scan's first phase: top-K by approximate score, and the items kept for rescoring. */
+  private readonly approxHeap: TopHeap;
+  private candidates!: Int32Array;
+  private candidateScores!: Float32Array;
   // Derived structures, filled by build() (in steps, so a hot swap can yield between them).
   private popularityNorm!: Float32Array;
   /** Rated items (CF can score them) by descending item-factor norm, with those norms. */
@@ -94,7 +98,7 @@ export class HybridServingPolicy {
   /** Item-factor norms by item index (similar items). */
   private itemNorm!: Float64Array;
   /** The CF scan's SIMD kernel over factorsSorted; null: the JavaScript loop. */
-  private simd: SimdDots | null = null;
+  private simd: ScanKernel | null = null;
   private readonly useSimd: boolean;
   private readonly genreMasks = new Map<string, Uint8Array | null>();
   private rankOf: Int32Array | null = null;
@@ -127,6 +131,7 @@ export class HybridServingPolicy {
     if (!(Number.isInteger(opts.maxK) && opts.maxK >= 0)) throw new RangeError(`maxK must be a non-negative integer, got ${opts.maxK}`);
     this.maxK = opts.maxK;
     this.heap = new TopHeap(opts.maxK);
+    this.approxHeap = new TopHeap(opts.maxK);
     this.scores = new Float32Array(n);
     this.seen = new Uint8Array(n);
     this.useSimd = opts.simd ?? true;
@@ -170,7 +175,9 @@ export class HybridServingPolicy {
     yield;
     this.factorsSorted = new Float32Array(this.normOrder.length * k);
     for (let p = 0; p < this.normOrder.length; p++) this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
-    if (this.useSimd) this.simd = SimdDots.create(this.factorsSorted, this.normOrder.length, k, SIMD_QUADS_PER_CALL);
+    if (this.useSimd) this.simd = ScanKernel.create(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL);
+    this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
+    this.candidateScores = new Float32Array(this.candidates.length);
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
     yield* ials.prepareFoldIn();
@@ -317,43 +324,77 @@ export class HybridServingPolicy {
   }
 
   /**
-   * topCfScalar's scan with the scores of 32 items at a time from the SIMD kernel (bit-identical
-   * scores). The norm bound is checked per block: items of the last block the bound would have
-   * skipped are offered anyway, which cannot change the exact top-K (the bound says they cannot
-   * beat the threshold).
+   * topCfScalar's scan in two phases. First the float32 scores of 32 items at a time from the
+   * SIMD kernel pick the top-K by approximate score (`approxHeap`), keeping aside every item that
+   * could still be within twice the approximation's error bound M of it. Then only the kept items
+   * whose approximate score reaches T − 2M (T: the final K-th best approximate score) are rescored
+   * exactly (the scalar loop's sum) and ranked: the K items of the approximate top-K have exact
+   * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate one
+   * ≥ T − 2M. The kept items and scores are the scalar scan's. The norm bound stops the scan
+   * when a block's first item cannot reach T − M, and is checked per block: items of the last
+   * block it would have skipped are looked at anyway, which cannot change the result.
    */
-  private topCfSimd(simd: SimdDots, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
+  private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
     const f = this.cf.factors;
+    const q = this.factorsSorted;
     let xx = 0;
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
     const xNorm = Math.sqrt(xx) * (1 + BOUND_SLACK);
-    const heap = this.heap;
-    heap.reset(k);
-    simd.setUser(x);
     const order = this.normOrder;
     const norms = this.normSorted;
-    const out = simd.out;
     const n = order.length;
-    const quads = Math.ceil(n / QUAD);
-    // The score an item must reach to enter: -Infinity until the heap is full, then its worst
-    // kept score (kept in a local: this loop runs for every scanned item).
-    let threshold = heap.full ? heap.threshold : -Infinity;
-    for (let t = 0; t < quads; t += SIMD_QUADS_PER_CALL) {
-      const start = t * QUAD;
-      // Norms descend: if this block's first item cannot enter, no later item can.
-      if (xNorm * norms[start] < threshold) break;
-      const m = Math.min(SIMD_QUADS_PER_CALL, quads - t);
+    if (n === 0 || k === 0) {
+      this.heap.reset(k);
+      return this.drain();
+    }
+    // The approximation's worst error over the scan (norms descend: the first item's is the largest).
+    const margin = approximationBound(f) * xNorm * norms[0] + SCAN_ABSOLUTE_SLACK;
+    const approx = this.approxHeap;
+    approx.reset(k);
+    simd.setUser(x);
+    const out = simd.out;
+    const kept = this.candidates;
+    const keptScores = this.candidateScores;
+    let nKept = 0;
+    const blocks = Math.ceil(n / SCAN_BLOCK);
+    // T so far (-Infinity until the approximate heap is full), kept in a local: this loop runs for every scanned item.
+    let threshold = -Infinity;
+    for (let t = 0; t < blocks; t += SIMD_BLOCKS_PER_CALL) {
+      const start = t * SCAN_BLOCK;
+      // Norms descend: if this block's first item cannot reach T − M, no later item can.
+      if (xNorm * norms[start] < threshold - margin) break;
+      const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
       simd.dots(t, m);
-      const end = Math.min(n, start + m * QUAD);
+      const end = Math.min(n, start + m * SCAN_BLOCK);
+      let cut = threshold - 2 * margin;
       for (let p = start; p < end; p++) {
+        const score = out[p - start];
+        if (score < cut) continue;
         const i = order[p];
         if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
-        const score = Math.fround(out[p - start]);
-        // Below the threshold (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
+        kept[nKept] = p;
+        keptScores[nKept++] = score;
         if (!(score >= threshold)) continue;
-        heap.offer(i, score);
-        if (heap.full) threshold = heap.threshold;
+        approx.offer(p, score);
+        if (approx.full) {
+          threshold = approx.threshold;
+          cut = threshold - 2 * margin;
+        }
       }
+    }
+    const heap = this.heap;
+    heap.reset(k);
+    const cut = threshold - 2 * margin;
+    for (let c = 0; c < nKept; c++) {
+      if (keptScores[c] < cut) continue;
+      const p = kept[c];
+      const o = p * f;
+      let s = 0;
+      for (let a = 0; a < f; a++) s += x[a] * q[o + a];
+      const score = Math.fround(s);
+      // Below the k-th best (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
+      if (heap.full && !(score >= heap.threshold)) continue;
+      heap.offer(order[p], score);
     }
     return this.drain();
   }

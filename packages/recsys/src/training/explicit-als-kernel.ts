@@ -8,8 +8,27 @@ import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-train
  * minimise Σ (t_j − b − x·y_j)² + λ_b·n·b² + λ·n·‖x‖² with t_j = r_j − μ − b_j, by augmenting each
  * y_j with a leading constant 1. Entries [start, end) of (indices, values). Result in scratch.b
  * ([0] = bias, [1..k] = factors); false when there is nothing to solve.
+ *
+ * Rows with fewer entries than unknowns solve the n × n dual system instead of the K × K normal
+ * equations (the same minimiser, see solveExplicitRowDual): a row's cost is then
+ * O(n·K·min(n, K)), so a long tail of rarely rated movies costs what their ratings cost, not a
+ * K³ factorisation each.
  */
-export function solveExplicitRow(
+export function solveExplicitRow(...row: ExplicitRow): boolean {
+  const [, , start, end, , , k, , , biasRegularization] = row;
+  const n = end - start;
+  if (n > 0 && n <= k && biasRegularization > 0) {
+    solveExplicitRowDual(...row);
+    return true;
+  }
+  return solveExplicitRowNormal(...row);
+}
+
+/** The arguments of every explicit-ALS row solve (see solveExplicitRowNormal's names). */
+type ExplicitRow = Parameters<typeof solveExplicitRowNormal>;
+
+/** solveExplicitRow through the (k+1) × (k+1) normal equations, for any n. */
+export function solveExplicitRowNormal(
   indices: Int32Array,
   values: Float32Array,
   start: number,
@@ -43,6 +62,61 @@ export function solveExplicitRow(
   if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
   if (!choleskySolve(a, b, K)) throw new Error('ALS normal equations are not positive definite');
   return true;
+}
+
+/**
+ * solveExplicitRow for 1 ≤ n ≤ k entries and λ_b > 0, through the dual system. With Ỹ the n × K
+ * matrix of rows [1, y_j], D = diag(λ_b·n, λ·n, …, λ·n) and x₀ = [0, prior], the normal equations
+ * are (ỸᵀỸ + D)(x − x₀) = Ỹᵀs with s = t − Ỹx₀; by the push-through identity their solution is
+ * x = x₀ + D⁻¹Ỹᵀα where (I + Ỹ D⁻¹ Ỹᵀ)α = s, an n × n SPD system:
+ * G_ij = [i = j] + 1/(λ_b·n) + y_i·y_j/(λ·n). Result in scratch.b as solveExplicitRow's.
+ */
+export function solveExplicitRowDual(...row: ExplicitRow): void {
+  const [indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior = null, priorOff = 0] =
+    row;
+  const n = end - start;
+  const g = scratch.a;
+  const alpha = scratch.b;
+  const x = scratch.x;
+  const invBias = 1 / (biasRegularization * n);
+  const invFactor = 1 / (regularization * n);
+  for (let i = 0; i < n; i++) {
+    const ji = indices[start + i];
+    const oi = ji * k;
+    const row = i * n;
+    for (let j = 0; j <= i; j++) {
+      const oj = indices[start + j] * k;
+      // Four partial sums: independent addition chains (this dot is the dual's O(n²k) part).
+      let d0 = 0;
+      let d1 = 0;
+      let d2 = 0;
+      let d3 = 0;
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        d0 += other[oi + p] * other[oj + p];
+        d1 += other[oi + p + 1] * other[oj + p + 1];
+        d2 += other[oi + p + 2] * other[oj + p + 2];
+        d3 += other[oi + p + 3] * other[oj + p + 3];
+      }
+      for (; p < k; p++) d0 += other[oi + p] * other[oj + p];
+      g[row + j] = invBias + invFactor * (d0 + d1 + (d2 + d3));
+    }
+    g[row + i] += 1;
+    let s = values[start + i] - globalMean - otherBias[ji];
+    if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
+    alpha[i] = s;
+  }
+  if (!choleskySolve(g, alpha, n)) throw new Error('ALS dual equations are not positive definite');
+  let bias = 0;
+  for (let p = 0; p < k; p++) x[p] = 0;
+  for (let i = 0; i < n; i++) {
+    const ai = alpha[i];
+    const oi = indices[start + i] * k;
+    bias += ai;
+    for (let p = 0; p < k; p++) x[p] += ai * other[oi + p];
+  }
+  alpha[0] = bias * invBias;
+  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { SimdGram } from '../kernels/simd-gram.js';
+import type { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
 import {
   implicitPassCsr,
   implicitPassRows,
@@ -77,7 +78,7 @@ export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;
  * [start, end) of one pass of that side's implicit-feedback block ('implicit').
  */
 export type HalfStepTask =
-  | { kind: 'solve' | 'gram'; side: Side; start: number; end: number }
+  | { kind: 'solve' | 'gram'; side: Side; start: number; end: number; epoch?: number }
   | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number };
 
 /** Runs one task on the calling thread (the worker's message handler, or threads = 1). */
@@ -89,6 +90,7 @@ export function runTask<P extends KernelParams>(
   scratch: RowScratch,
 ): void {
   if (task.kind === 'solve') {
+    scratch.epoch = task.epoch ?? -1;
     kernel(arrays, params, task.side, task.start, task.end, scratch);
     return;
   }
@@ -126,6 +128,15 @@ export interface RowScratch {
   r: Float64Array;
   p: Float64Array;
   ap: Float64Array;
+  /**
+   * Which half-step is running (the trainer counts them; −1 = unknown): kernels that keep a copy
+   * of the fixed side's factors refresh it when this changes.
+   */
+  epoch: number;
+  /** Implicit ALS's row pass in WebAssembly SIMD: created on first use, null where unavailable. */
+  weightedRows?: SimdWeightedRows | null;
+  /** The epoch whose factors `weightedRows` holds. */
+  weightedRowsEpoch?: number;
 }
 
 export function createScratch(k: number): RowScratch {
@@ -138,6 +149,7 @@ export function createScratch(k: number): RowScratch {
     r: new Float64Array(k),
     p: new Float64Array(k),
     ap: new Float64Array(k),
+    epoch: -1,
   };
 }
 
@@ -150,8 +162,9 @@ export type RowKernel<P extends KernelParams> = (
   scratch: RowScratch,
 ) => void;
 
-/** A copy of `src` on a SharedArrayBuffer. */
+/** `src` itself when it already lives on a SharedArrayBuffer, else a copy on one. */
 export function shareArray<T extends Int32Array | Float32Array | Float64Array>(src: T): T {
+  if (isShared(src)) return src;
   const Ctor = src.constructor as new (buffer: SharedArrayBuffer) => T;
   const out = new Ctor(new SharedArrayBuffer(src.byteLength));
   out.set(src);
@@ -160,8 +173,12 @@ export function shareArray<T extends Int32Array | Float32Array | Float64Array>(s
 
 /** A copy of `src` on an ordinary ArrayBuffer (models never keep shared memory alive). */
 export function unshareArray<T extends Float32Array>(src: T): T {
+  return isShared(src) ? (src.slice() as T) : src;
+}
+
+export function isShared(src: Int32Array | Float32Array | Float64Array): boolean {
   // toString rather than instanceof: the buffer may come from another realm (vm contexts, jest).
-  return Object.prototype.toString.call(src.buffer) === '[object SharedArrayBuffer]' ? (src.slice() as T) : src;
+  return Object.prototype.toString.call(src.buffer) === '[object SharedArrayBuffer]';
 }
 
 /**
@@ -173,6 +190,7 @@ export class FactorTrainer<P extends KernelParams> {
   private readonly scratch: RowScratch;
   private readonly chunks: Record<Side, Int32Array>;
   private readonly passChunks = new Map<string, Int32Array>();
+  private epoch = 0;
 
   private constructor(
     readonly arrays: FactorArrays,
@@ -209,12 +227,14 @@ export class FactorTrainer<P extends KernelParams> {
     const bounds = this.chunks[side];
     const rows = bounds[bounds.length - 1];
     if (rows === 0) return;
+    const epoch = ++this.epoch;
     if (!this.pool) {
+      this.scratch.epoch = epoch;
       this.kernel(this.arrays, this.params, side, 0, rows, this.scratch);
       return;
     }
     const tasks: HalfStepTask[] = [];
-    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'solve', side, start: bounds[j], end: bounds[j + 1] });
+    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'solve', side, start: bounds[j], end: bounds[j + 1], epoch });
     await this.pool.run(tasks);
   }
 

@@ -1,5 +1,6 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
+import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
@@ -106,12 +107,17 @@ export function solveImplicitRowCg(
   extraReg: number,
   cgSteps: number,
   s: RowScratch,
+  /** The SIMD kernels with `y` and `gramReg` already loaded (see SimdWeightedRows), or null. */
+  simd: SimdWeightedRows | null = null,
 ): void {
   const { x, r, p, ap } = s;
+  if (simd) simd.setRow(indices, weights, start, end);
   // r = b − A x
-  matVec(k, gramReg, x, r);
+  if (simd) simd.gramTimes(x, r);
+  else matVec(k, gramReg, x, r);
   for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
-  applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1);
+  if (simd) simdRows(simd, x, r, 1, -1);
+  else applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1);
   let rsOld = 0;
   for (let a = 0; a < k; a++) {
     p[a] = r[a];
@@ -119,9 +125,11 @@ export function solveImplicitRowCg(
   }
   if (rsOld < 1e-20) return;
   for (let it = 0; it < cgSteps; it++) {
-    matVec(k, gramReg, p, ap);
+    if (simd) simd.gramTimes(p, ap);
+    else matVec(k, gramReg, p, ap);
     for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
-    applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
+    if (simd) simdRows(simd, p, ap, 0, 1);
+    else applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
     let pAp = 0;
     for (let a = 0; a < k; a++) pAp += p[a] * ap[a];
     const step = rsOld / pAp;
@@ -136,6 +144,28 @@ export function solveImplicitRowCg(
     for (let a = 0; a < k; a++) p[a] = r[a] + beta * p[a];
     rsOld = rsNew;
   }
+}
+
+/** applyWeightedRows(…, v, out, base, scale) through the kernel, for the row it holds. */
+function simdRows(simd: SimdWeightedRows, v: Float64Array, out: Float64Array, base: number, scale: number): void {
+  simd.v.set(v);
+  simd.out.set(out);
+  simd.apply(base, scale);
+  out.set(simd.out);
+}
+
+/** The SIMD row pass for this half-step, its copy of `y` current; null where unavailable. */
+function rowPass(s: RowScratch, y: Float32Array, gramReg: Float64Array, k: number, indptr: Int32Array): SimdWeightedRows | null {
+  if (s.weightedRows === undefined) s.weightedRows = SimdWeightedRows.create(k);
+  const simd = s.weightedRows;
+  if (!simd) return null;
+  if (s.epoch < 0 || s.weightedRowsEpoch !== s.epoch) {
+    let longest = 0;
+    for (let r = 0; r + 1 < indptr.length; r++) longest = Math.max(longest, indptr[r + 1] - indptr[r]);
+    simd.loadFactors(y, gramReg, longest);
+    s.weightedRowsEpoch = s.epoch;
+  }
+  return simd;
 }
 
 /** Exact solve of the same system by Cholesky; the answer lands in s.b[0..k). */
@@ -176,6 +206,7 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const y = users ? arrays.itemFactors : arrays.userFactors;
   const k = arrays.factors;
   const g = arrays.gram;
+  const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr) : null;
   for (let r = start; r < end; r++) {
     const off = r * k;
     const s0 = indptr[r];
@@ -191,7 +222,7 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
     }
     if (params.solver === 'cg') {
       for (let a = 0; a < k; a++) s.x[a] = out[off + a];
-      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s);
+      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s, simd);
       for (let a = 0; a < k; a++) out[off + a] = s.x[a];
     } else {
       solveImplicitRowExact(indices, values, s0, s1, y, k, g, extra, s);

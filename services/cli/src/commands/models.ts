@@ -1,5 +1,5 @@
 /**
- * `netflicks models list|show|validate|promote|rollback|export|prune`: the model registry in
+ * `netflicks models list|show|compare|validate|promote|rollback|export|prune`: the model registry in
  * PostgreSQL ($DATABASE_URL, else the embedded server). With MLFLOW_TRACKING_URI set, MLflow's
  * registry follows each change (validate, promote, rollback, prune) at once and listings carry each version's MLflow run URL.
  */
@@ -27,6 +27,9 @@ import { THRESHOLD_NAMES, decodeModelFile, parseValidationPolicy, writeModelFile
 import type pg from 'pg';
 import { ReportedFailure } from '../errors.js';
 import { outputFile, positiveInt } from '../flags.js';
+import { renderFigure } from '@netflicks/charts';
+import { compareVersions, comparisonFigure, type VersionComparison } from '../plot/compare-versions.js';
+import { plotFile, writePlot } from '../plot/plot-file.js';
 import { formatTable } from '../table.js';
 
 interface DbFlags {
@@ -160,6 +163,16 @@ export function registerModelsCommands(program: Command): void {
     },
   );
 
+  addDb(models.command('compare <model> <a> <b>').description('two versions side by side (numbers or aliases): offline metrics, change, training data'))
+    .option('--plot <file>', 'also draw the metrics of both versions: FILE.svg or FILE.png', plotFile)
+    .action(async (model: string, refA: string, refB: string, flags: DbFlags & { plot?: string }) => {
+      const comparison = await withRegistry(flags, async (pool) =>
+        compareVersions(model, await resolveVersion(pool, model, parseVersionRef(refA)), await resolveVersion(pool, model, parseVersionRef(refB))),
+      );
+      if (flags.plot) await writePlot(flags.plot, renderFigure(comparisonFigure(comparison)));
+      print(flags, comparison, () => comparisonTable(comparison));
+    });
+
   const validate = addDb(models.command('validate <model> <version>').description('run the validation gate: thresholds, and no regression against the live version'))
     .option('--policy <pairs>', `gate settings as key=value pairs (${THRESHOLD_NAMES.join(', ')}, maxRegression)`)
     .option('--max-regression <x>', 'relative tolerance against the live version (default 0.02)');
@@ -239,6 +252,22 @@ export function registerModelsCommands(program: Command): void {
       }));
       print(flags, { model, deleted, ...mirrored }, () => (deleted.length ? `${model}: deleted ${deleted.map((v) => `v${v}`).join(', ')}` : `${model}: nothing to delete`));
     });
+}
+
+function comparisonTable(c: VersionComparison): string {
+  const value = (x: number | null): string => (x === null ? '-' : x.toFixed(4));
+  const change = (x: number | null): string => (x === null ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+  const va = `v${c.a.version}`;
+  const vb = `v${c.b.version}`;
+  const trained = (s: VersionComparison['a']): string => `${s.state}, ${s.algorithms.join('+')}, ${s.ratings ?? '?'} ratings, holdout ${s.holdout}, ${s.createdAt.replace(/\.\d+Z$/, 'Z')}`;
+  return [
+    `${c.model} ${va}: ${trained(c.a)}`,
+    `${c.model} ${vb}: ${trained(c.b)}`,
+    formatTable(
+      ['metric', va, vb, 'change', 'better'],
+      c.metrics.map((m) => [m.metric, value(m.a), value(m.b), change(m.relativeChange), m.better === null ? '-' : m.better === 'a' ? va : vb]),
+    ),
+  ].join('\n');
 }
 
 const fmtV = (v: number | null): string => (v === null ? '-' : `v${v}`);

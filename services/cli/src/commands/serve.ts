@@ -18,6 +18,7 @@ interface ServeFlags {
   databaseUrl?: string;
   brokers?: string;
   migrate?: boolean;
+  workers?: number;
 }
 
 export function registerServe(program: Command): void {
@@ -32,9 +33,10 @@ export function registerServe(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL URL for fresh ratings and the registry (default $DATABASE_URL; registry mode: the embedded server)')
     .option('--brokers <list>', 'Kafka host:port,… for recommendation-request events (default $KAFKA_BROKERS; unset: no events)')
     .option('--migrate', 'apply pending schema migrations first')
+    .option('--workers <n>', 'processes sharing the port, a model copy each (default $WORKERS or 1; above 1 needs METRICS_PORT)', positiveInt)
     .action(async (flags: ServeFlags) => {
       // Loaded here so that `--help` answers at once.
-      const [{ ConfigError }, { loadApiConfig, runRecommendApi }] = await Promise.all([import('@netflicks/platform'), import('@netflicks/recommend-api')]);
+      const [{ ConfigError }, { loadApiConfig, runRecommendApiProcesses }] = await Promise.all([import('@netflicks/platform'), import('@netflicks/recommend-api')]);
       const overrides: Record<string, string | undefined> = {
         MODEL_FILE: flags.model,
         MODEL_NAME: flags.modelName,
@@ -43,6 +45,7 @@ export function registerServe(program: Command): void {
         HOST: flags.host,
         DATABASE_URL: flags.databaseUrl,
         KAFKA_BROKERS: flags.brokers,
+        WORKERS: flags.workers === undefined ? undefined : String(flags.workers),
       };
       const env: NodeJS.ProcessEnv = { ...process.env };
       // A flag naming one model source replaces the environment's other one.
@@ -56,8 +59,8 @@ export function registerServe(program: Command): void {
         if (err instanceof ConfigError) throw new UsageError(err.message);
         throw err;
       }
-      // runRecommendApi exits the process once a signal has been handled.
-      const running = await runRecommendApi(config, { env, migrate: flags.migrate === true });
+      // runRecommendApi exits the process once a signal has been handled (a cluster primary sets its exit code).
+      const running = await runRecommendApiProcesses(config, { env, migrate: flags.migrate === true });
       await running.finished;
     });
 }

@@ -1,4 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { EVENT_TOPICS } from '@netflicks/contracts';
+import { waitForTopics } from '@netflicks/platform';
 import { simulate } from '@netflicks/simulator';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { JSON_ALWAYS, integer, nonNegativeInt, positiveInt, positiveNumber } from '../flags.js';
@@ -16,6 +18,7 @@ interface SimulateFlags extends DatasetFlags {
   requestFraction: number;
   invalidFraction: number;
   time?: 'original' | 'now';
+  waitTopics: number;
 }
 
 function fraction(value: string): number {
@@ -40,11 +43,18 @@ export function registerSimulate(program: Command): void {
     .option('--request-fraction <x>', 'recommendation requests per rating', fraction, 0.1)
     .option('--invalid-fraction <x>', 'share of deliberately invalid events (tests the dead-letter path)', fraction, 0)
     .addOption(new Option('--time <mode>', 'occurredAt: original timestamps or now').choices(['original', 'now']))
+    .option('--wait-topics <seconds>', 'how long to wait for the event topics to exist (e.g. while ingest starts)', nonNegativeInt, 60)
     .option('--seed <n>', 'random seed', integer, 42)
     .option('--json', JSON_ALWAYS)
     .action(async (flags: SimulateFlags) => {
       const dataset = await loadWithProgress(flags, flags.seed, false);
       const client = cliKafka('netflicks-simulator', flags.brokers);
+      const admin = await client.admin();
+      try {
+        await waitForTopics(admin, Object.values(EVENT_TOPICS), { timeoutMs: flags.waitTopics * 1000 });
+      } finally {
+        await admin.disconnect();
+      }
       const producer = await client.producer();
       const abort = new AbortController();
       const stop = () => abort.abort();

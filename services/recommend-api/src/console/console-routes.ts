@@ -8,20 +8,21 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type pg from 'pg';
-import { listModelVersions, summarizeOnlineEvaluation, type ModelVersionRecord } from '@netflicks/db';
+import { getModelVersion, listModelVersions, listOnlineEvaluationPoints, summarizeOnlineEvaluation, type ModelVersionRecord } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ServingModel } from '../model/serving-model.js';
 import { ApiError } from '../http/errors.js';
-import { parseBool, parseGenre, parseId, parseK } from '../http/params.js';
-import { parseQuery } from '../http/query.js';
+import { parseId } from '../http/params.js';
+import { parseRecommendParams } from '../http/recommend-params.js';
 import { RouteTable } from '../http/routes.js';
 import { CONSOLE_CLIENT_JS } from './assets/client.js';
 import { CONSOLE_CSS } from './assets/style.js';
 import { CONSOLE_HTML } from './assets/page.js';
 import { explainItems, movieRef, ratedItems, strategyInWords } from './explain.js';
 import { readHistory } from './history.js';
+import { onlineChart } from './online-chart.js';
 import { serviceStats } from './service-stats.js';
 import type { ApiMetrics } from '../service-metrics.js';
 import { WindowRateLimit } from './rate-limit.js';
@@ -46,6 +47,8 @@ export interface ConsoleDeps {
   admit?: (ctx: Koa.Context) => Promise<void>;
 }
 
+/** Recent training runs shown: the newest registered versions. */
+const TRAINING_RUNS = 10;
 /** Users offered in the picker: the ones with the longest training histories. */
 const SAMPLE_USERS = 12;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -112,12 +115,7 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
 
   routes.add('/console/api/users/:userId/recommendations', async (ctx, [raw]) => {
     const model = requireModel();
-    const userId = parseId(raw, 'user');
-    const query = parseQuery(ctx.querystring);
-    const k = parseK(query.k);
-    const genre = parseGenre(query.genre);
-    const excludeSeen = parseBool('exclude_seen', query.exclude_seen, true);
-    if (genre !== undefined && !model.engine.hasGenre(genre)) throw new ApiError(400, 'unknown_genre', `unknown genre ${JSON.stringify(genre.slice(0, 64))}`);
+    const { userId, k, genre, excludeSeen } = parseRecommendParams(model, raw, ctx.querystring);
     const known = model.engine.bundle.users.index(userId) >= 0;
     const fresh = (await deps.fresh.get(userId, known ? model.identity.dataWatermark : null)) ?? [];
     const result = model.engine.recommend({ userId, k, genre, excludeSeen, ...(fresh.length > 0 ? { extraRatings: fresh } : {}) });
@@ -137,21 +135,26 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
   routes.add('/console/api/models', async (ctx) => {
     const model = deps.holder.current;
     const registry = deps.pool !== undefined && model?.identity.source === 'registry';
-    const versions = registry && model ? (await listModelVersions(deps.pool as pg.Pool, model.identity.name, { limit: 50 })).map(versionView) : [];
-    // The online evaluator's default series (24 h window), summed over every evaluated bucket.
+    const records = registry && model ? await listModelVersions(deps.pool as pg.Pool, model.identity.name, { limit: 50 }) : [];
+    // The online evaluator's default series (24 h window): summed over every evaluated bucket, and per bucket.
     const online = deps.pool ? await summarizeOnlineEvaluation(deps.pool) : [];
+    const points = deps.pool ? await listOnlineEvaluationPoints(deps.pool) : [];
     ctx.body = {
       source: model?.identity.source ?? null,
       serving: model ? { name: model.identity.name, version: model.identity.version, label: model.versionLabel, sha256: model.identity.sha256, loadedAt: model.loadedAt.toISOString() } : null,
-      versions,
+      versions: records.map(versionView),
       online,
+      onlineBuckets: new Set(points.map((p) => p.bucketStart.getTime())).size,
+      onlineChart: onlineChart(points),
+      trainingRuns: records.slice(0, TRAINING_RUNS).map(trainingRunView),
     };
   });
 
   routes.add('/console/api/service', async (ctx) => {
     if (!deps.metrics) throw new ApiError(404, 'not_found', 'this API was started without its metrics');
     ctx.set('cache-control', 'no-store');
-    ctx.body = await serviceStats(deps.metrics);
+    const model = deps.holder.current;
+    ctx.body = { ...(await serviceStats(deps.metrics)), model: model ? await servedModelFacts(model, deps.pool) : null };
   });
 
   const limit = new WindowRateLimit(deps.ratingsPerMinute ?? 30, 60_000);
@@ -177,23 +180,33 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
     ctx.body = { eventId: event.eventId, userId, movieId, rating: event.rating, transport: writer.transport };
   };
 
+  // Console requests are timed into the API's request histogram like its own routes (label: the route template).
+  const observe = (ctx: Koa.Context, route: string, started: number): void => {
+    deps.metrics?.httpDuration.observe({ route, method: ctx.method, status: String(ctx.status) }, (performance.now() - started) / 1000);
+  };
+
   return async (ctx, next) => {
     const home = ctx.path === '/' ? '/console' : ctx.path === '/docs' ? '/console#docs' : null;
+    const started = performance.now();
     if (home) {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
       ctx.redirect(home);
+      observe(ctx, ctx.path, started);
       return;
     }
     if (!/^\/console(\/|$)/i.test(ctx.path)) return next();
     const given = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.set('x-request-id', requestId);
+    let route = 'unmatched';
     try {
-      if (deps.admit && /^\/console\/api\//i.test(ctx.path)) await deps.admit(ctx);
       const ratings = RATINGS_PATH.exec(ctx.path);
+      const found = routes.match(ctx.path);
+      if (ratings) route = '/console/api/users/:userId/ratings';
+      else if (found) route = found.template;
+      if (deps.admit && /^\/console\/api\//i.test(ctx.path)) await deps.admit(ctx);
       if (ratings && ctx.method === 'POST') return await postRating(ctx, decodeURIComponent(ratings[1]));
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError(405, 'method_not_allowed', `${ctx.method.slice(0, 20)} is not allowed here; use GET`, { allow: 'GET, HEAD' });
-      const found = routes.match(ctx.path);
       if (!found) throw new ApiError(404, 'not_found', `no console page or endpoint at ${ctx.path.slice(0, 200)}`);
       await found.handler(ctx, found.params);
     } catch (err) {
@@ -202,6 +215,8 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
       ctx.status = apiError?.status ?? 500;
       for (const [name, value] of Object.entries(apiError?.headers ?? {})) ctx.set(name, value);
       ctx.body = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
+    } finally {
+      observe(ctx, route, started);
     }
   };
 }
@@ -239,6 +254,19 @@ async function readJsonBody(ctx: Koa.Context): Promise<Record<string, unknown>> 
   return value as Record<string, unknown>;
 }
 
+/** Per model, asked once: the registry's record of its file size (a model file's is not known here). */
+const facts = new WeakMap<ServingModel, { name: string; version: number | null; loadedAt: string; fileBytes: number | null }>();
+
+async function servedModelFacts(model: ServingModel, pool: pg.Pool | undefined) {
+  const known = facts.get(model);
+  if (known) return known;
+  const { name, version, source } = model.identity;
+  const record = pool && source === 'registry' && version !== null ? await getModelVersion(pool, name, version) : null;
+  const value = { name, version, loadedAt: model.loadedAt.toISOString(), fileBytes: record?.modelFileSize ?? null };
+  facts.set(model, value);
+  return value;
+}
+
 /** Per model: sorting every user's history size is done once, not per page load. */
 const samples = new WeakMap<ServingModel, number[]>();
 
@@ -252,6 +280,25 @@ function sampleUsers(model: ServingModel): number[] {
   const picked = sizes.slice(0, SAMPLE_USERS).map(([, u]) => users.id(u));
   samples.set(model, picked);
   return picked;
+}
+
+/**
+ * A training run as the registry knows it: the run that registered a version. Runs that failed
+ * before registering exist only where they ran (the cluster's TrainingRun resources, a CLI log).
+ */
+function trainingRunView(v: ModelVersionRecord) {
+  const seconds = v.timings.total ?? Object.values(v.timings).reduce((a, b) => a + b, 0);
+  return {
+    run: v.trainingRun,
+    createdBy: v.createdBy,
+    version: v.version,
+    state: v.state,
+    algorithms: v.algorithms,
+    ratings: v.dataStats.ratings ?? null,
+    seconds: Number.isFinite(seconds) && seconds > 0 ? seconds : null,
+    timings: v.timings,
+    createdAt: v.createdAt.toISOString(),
+  };
 }
 
 function versionView(v: ModelVersionRecord) {

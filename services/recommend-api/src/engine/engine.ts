@@ -67,11 +67,33 @@ interface CachedList {
 /** Shared key of users with no history at all: their lists do not depend on who they are. */
 const COLD = 'cold';
 
+/**
+ * The result cache checks that it pays (it must never make a workload slower): over each window
+ * of lookups, a hit rate below MIN_HIT_RATE turns it to sampling, where only users with
+ * id ≡ 0 (mod SAMPLE_EVERY) use a cache of 1/SAMPLE_EVERY the size — a miniature of the full
+ * cache on a fixed subset of users, whose hit rate estimates the full cache's (spatial sampling)
+ * — and every other request skips the cache entirely. When the sample's hit rate reaches
+ * RESUME_HIT_RATE, the full cache comes back (empty). A hit saves the whole list (scoring and
+ * rendering, tens of microseconds); a miss costs a lookup, an admission record and, for lists
+ * stored but never reused, garbage that lives long enough to be promoted. Below ~1 hit in 5 the
+ * misses cost more than the hits save (docs/benchmarks.md).
+ */
+const MIN_HIT_RATE = 0.2;
+const RESUME_HIT_RATE = 0.3;
+const CHECK_EVERY = 4096;
+const SAMPLE_EVERY = 16;
+
+export type ResultCacheMode = 'off' | 'on' | 'sampling';
+
 export class ServingEngine {
   private readonly similarCache = new GenerationalCache<number, SimilarResult>(SIMILAR_CACHE_ENTRIES);
-  private readonly resultCache: GenerationalCache<number | string, CachedList> | null;
+  private resultCache: GenerationalCache<number | string, CachedList> | null;
   /** Keys asked for once: a list is cached from its second request (see recommend()). */
-  private readonly askedOnce: GenerationalCache<number | string, true> | null;
+  private askedOnce: GenerationalCache<number | string, true> | null;
+  private readonly resultCacheCapacity: number;
+  private cacheMode: ResultCacheMode;
+  private windowLookups = 0;
+  private windowHits = 0;
 
   private readonly policy: HybridServingPolicy;
 
@@ -88,8 +110,35 @@ export class ServingEngine {
       throw asEngineError(err);
     }
     const entries = resultCacheEntries(opts);
-    this.resultCache = entries > 0 ? new GenerationalCache(Math.max(2, entries)) : null;
-    this.askedOnce = entries > 0 ? new GenerationalCache(Math.max(2, entries)) : null;
+    this.resultCacheCapacity = Math.max(2, entries);
+    this.cacheMode = entries > 0 ? 'on' : 'off';
+    this.resultCache = entries > 0 ? new GenerationalCache(this.resultCacheCapacity) : null;
+    this.askedOnce = entries > 0 ? new GenerationalCache(this.resultCacheCapacity) : null;
+  }
+
+  /** off (configured so), on, or sampling (it did not pay lately: see MIN_HIT_RATE). */
+  get resultCacheMode(): ResultCacheMode {
+    return this.cacheMode;
+  }
+
+  /** Counts a lookup of the cache in use and, at the end of a window, decides whether it pays. */
+  private countLookup(hit: boolean): void {
+    this.windowLookups++;
+    if (hit) this.windowHits++;
+    const window = this.cacheMode === 'on' ? CHECK_EVERY : CHECK_EVERY / SAMPLE_EVERY;
+    if (this.windowLookups < window) return;
+    const rate = this.windowHits / this.windowLookups;
+    this.windowLookups = 0;
+    this.windowHits = 0;
+    if (this.cacheMode === 'on' && rate < MIN_HIT_RATE) this.switchCache('sampling');
+    else if (this.cacheMode === 'sampling' && rate >= RESUME_HIT_RATE) this.switchCache('on');
+  }
+
+  private switchCache(mode: 'on' | 'sampling'): void {
+    const capacity = mode === 'on' ? this.resultCacheCapacity : Math.max(2, Math.ceil(this.resultCacheCapacity / SAMPLE_EVERY));
+    this.cacheMode = mode;
+    this.resultCache = new GenerationalCache(capacity);
+    this.askedOnce = new GenerationalCache(capacity);
   }
 
   /** The same engine as the constructor's, built with `pause()` awaited between steps. */
@@ -135,7 +184,7 @@ export class ServingEngine {
     const { k } = request;
     if (!(Number.isInteger(k) && k >= 0 && k <= MAX_K)) throw new RangeError(`k must be an integer in 0..${MAX_K}, got ${k}`);
     const cache = this.resultCache;
-    if (cache === null) return this.policy.recommend(request);
+    if (cache === null || (this.cacheMode === 'sampling' && request.userId % SAMPLE_EVERY !== 0)) return this.policy.recommend(request);
     const extra = request.extraRatings;
     const hasExtra = extra !== undefined && extra.length > 0;
     const cold = !hasExtra && this.bundle.users.index(request.userId) < 0;
@@ -150,7 +199,9 @@ export class ServingEngine {
           : request.userId
         : `${cold ? COLD : request.userId}|${request.genre === undefined ? '' : genreKey(request.genre)}|${request.excludeSeen === false ? 0 : 1}`;
     const hit = cache.get(key);
-    if (hit && (k <= hit.k || hit.items.length < 2 * hit.k) && sameExtra(hit.extra, extra)) {
+    const usable = hit !== undefined && (k <= hit.k || hit.items.length < 2 * hit.k) && sameExtra(hit.extra, extra);
+    this.countLookup(usable);
+    if (usable) {
       const n = Math.min(k, hit.items.length >> 1);
       const out: ScoredMovie[] = new Array(n);
       for (let j = 0; j < n; j++) out[j] = { movieId: hit.items[2 * j], score: hit.items[2 * j + 1] };

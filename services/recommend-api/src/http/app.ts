@@ -9,12 +9,14 @@
  * are published; nothing logged per request except failures and slow requests.
  */
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Koa from 'koa';
 import type { RecommendationEvent } from '@netflicks/contracts';
 import type { Logger } from '@netflicks/platform';
 import type { EventPublisher } from '../events.js';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
-import { segmentFor, type ApiMetrics, type UserActivityWindow } from '../service-metrics.js';
+import { RecommendMetrics, type ApiMetrics, type UserActivityWindow } from '../service-metrics.js';
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
@@ -22,11 +24,21 @@ import { failureOf, type Authenticator, type Principal } from './auth.js';
 import { ALLOWED_METHODS, ApiError, MAX_URL_LENGTH, methodNotAllowed, type ErrorBody } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import type { RateLimiter } from './rate-limit.js';
-import { parseBool, parseGenre, parseId, parseK } from './params.js';
+import { parseId, parseK } from './params.js';
+import { parseRecommendParams } from './recommend-params.js';
 import { parseQuery } from './query.js';
 import { RouteTable } from './routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const RECOMMEND_ROUTE = '/recommend/:userId';
+const RECOMMEND_PREFIX = '/recommend/';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A request header as Koa's `ctx.get` would give it, undefined when absent or empty. */
+function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
 
 export interface ReadinessReport {
   ready: boolean;
@@ -94,7 +106,6 @@ export function createApp(deps: AppDeps): Koa<State> {
   };
 
   const slowMs = deps.slowRequestMs ?? 1000;
-  const JSON_TYPE = 'application/json; charset=utf-8';
 
   // The only middleware: request id, method check, routing, error boundary, timing and metrics
   // (one async frame per request instead of a chain of them).
@@ -149,11 +160,12 @@ export function createApp(deps: AppDeps): Koa<State> {
    * Authentication, then the rate limit, keyed by the principal or else the remote address. A
    * refused credential is charged to the address too, so guessing keys is rate limited as well.
    */
-  async function admit(ctx: Ctx): Promise<void> {
+  async function admitRequest(headers: IncomingHttpHeaders, remoteAddress: string | undefined): Promise<Principal | undefined> {
     let refused: ApiError | undefined;
+    let principal: Principal | undefined;
     if (deps.auth) {
       try {
-        ctx.state.principal = await deps.auth.authenticate({ authorization: ctx.get('authorization') || undefined, apiKey: ctx.get('x-api-key') || undefined });
+        principal = await deps.auth.authenticate({ authorization: headerOf(headers, 'authorization'), apiKey: headerOf(headers, 'x-api-key') });
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         metrics.authFailures.inc({ reason: failureOf(err) });
@@ -161,7 +173,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       }
     }
     if (deps.rateLimiter) {
-      const waitS = deps.rateLimiter.take(ctx.state.principal?.id ?? `addr:${ctx.socket.remoteAddress ?? 'unknown'}`);
+      const waitS = deps.rateLimiter.take(principal?.id ?? `addr:${remoteAddress ?? 'unknown'}`);
       metrics.rateLimitClients.set(deps.rateLimiter.clients);
       if (waitS > 0) {
         metrics.rateLimited.inc();
@@ -169,6 +181,14 @@ export function createApp(deps: AppDeps): Koa<State> {
       }
     }
     if (refused) throw refused;
+    return principal;
+  }
+  const admissionNeeded = deps.auth !== undefined || deps.rateLimiter !== undefined;
+
+  async function admit(ctx: Ctx): Promise<void> {
+    if (!admissionNeeded) return;
+    const principal = await admitRequest(ctx.req.headers, ctx.socket.remoteAddress);
+    if (principal) ctx.state.principal = principal;
   }
 
   const requireModel = (): ServingModel => {
@@ -196,43 +216,48 @@ export function createApp(deps: AppDeps): Koa<State> {
     return bytes;
   };
   /**
-   * A list response, typed before it is set (so Koa does not guess). The body is assembled as bytes:
-   * given a string, Koa measures its UTF-8 length (flattening the concatenated string) and Node
-   * encodes it again on write, ~10 µs per response together; the short head and tail are the only
-   * strings encoded here.
+   * A list response's body, assembled as bytes: given a string, Koa measures its UTF-8 length
+   * (flattening the concatenated string) and Node encodes it again on write, ~10 µs per response
+   * together; the short head and tail are the only strings encoded here.
    */
-  const sendList = (ctx: Ctx, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): void => {
-    ctx.set('content-type', JSON_TYPE);
+  const listBody = (requestId: string, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): Buffer => {
     const start = `${head},"strategy":${JSON.stringify(strategy)},"model":${model.modelRef},"items":`;
-    const end = `,"requestId":${JSON.stringify(ctx.state.requestId)}}`;
+    const end = `,"requestId":${JSON.stringify(requestId)}}`;
     const middle = renderCached(model, list, items);
     const startBytes = Buffer.byteLength(start);
     const body = Buffer.allocUnsafe(startBytes + middle.length + Buffer.byteLength(end));
     body.write(start, 0);
     middle.copy(body, startBytes);
     body.write(end, startBytes + middle.length);
-    ctx.body = body;
+    return body;
+  };
+  /** A list response, typed before it is set (so Koa does not guess). */
+  const sendList = (ctx: Ctx, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): void => {
+    ctx.set('content-type', JSON_TYPE);
+    ctx.body = listBody(ctx.state.requestId, head, model, strategy, items, list);
   };
 
-  routes.add('/recommend/:userId', async (ctx, [rawUserId]) => {
+  /** A /recommend request's parameters, checked (no side effects: the fast path may hand the request to Koa after this). */
+  interface RecommendArgs {
+    model: ServingModel;
+    userId: number;
+    k: number;
+    genre: string | undefined;
+    excludeSeen: boolean;
+  }
+  const recommendArgs = (rawUserId: string | undefined, querystring: string): RecommendArgs => {
     const model = requireModel();
-    const userId = parseId(rawUserId, 'user');
-    const query = parseQuery(ctx.querystring);
-    const k = parseK(query.k);
-    const genre = parseGenre(query.genre);
-    const excludeSeen = parseBool('exclude_seen', query.exclude_seen, true);
-    if (genre !== undefined && !model.engine.hasGenre(genre)) {
-      throw new ApiError(400, 'unknown_genre', `unknown genre ${JSON.stringify(genre.slice(0, 64))}; known: ${model.engine.genres.join(', ')}`);
-    }
+    return { model, ...parseRecommendParams(model, rawUserId, querystring) };
+  };
+  const recommendMetrics = new RecommendMetrics(metrics);
+  /** The list for checked parameters, as a response body; counts it and publishes its event. */
+  const recommendBody = async ({ model, userId, k, genre, excludeSeen }: RecommendArgs, requestId: string): Promise<Buffer> => {
     const known = model.bundle.users.index(userId) >= 0;
     // A known user's ratings up to the watermark are in the model; a new user's are all fresh.
     const fresh = await deps.fresh.get(userId, known ? model.identity.dataWatermark : null);
     const result = model.engine.recommend({ userId, k, genre, excludeSeen, ...(fresh && fresh.length > 0 ? { extraRatings: fresh } : {}) });
-    sendList(ctx, `{"userId":${userId}`, model, result.strategy, result.items, result.list);
-    metrics.recommendationsServed.inc({ strategy: result.strategy });
-    metrics.itemsPerResponse.observe({ strategy: result.strategy }, result.items.length);
-    metrics.segmentRequests.inc({ segment: segmentFor(result.historySize) });
-    if (result.cached !== undefined) metrics.resultCache.inc({ result: result.cached ? 'hit' : 'miss' });
+    const body = listBody(requestId, `{"userId":${userId}`, model, result.strategy, result.items, result.list);
+    recommendMetrics.served(result.strategy, result.items.length, result.historySize, result.cached);
     deps.activity?.record(userId);
     if (deps.events.enabled !== false) {
       const event: RecommendationEvent = {
@@ -243,11 +268,19 @@ export function createApp(deps: AppDeps): Koa<State> {
         items: result.items.map((it) => it.movieId),
         strategy: result.strategy,
         modelVersion: model.versionLabel,
-        requestId: ctx.state.requestId,
+        requestId,
         occurredAt: new Date().toISOString(),
       };
       deps.events.publish(event);
     }
+    return body;
+  };
+
+  routes.add(RECOMMEND_ROUTE, async (ctx, [rawUserId]) => {
+    const args = recommendArgs(rawUserId, ctx.querystring);
+    const body = await recommendBody(args, ctx.state.requestId);
+    ctx.set('content-type', JSON_TYPE);
+    ctx.body = body;
   });
 
   routes.add('/similar/:movieId', (ctx, [rawMovieId]) => {
@@ -300,6 +333,71 @@ export function createApp(deps: AppDeps): Koa<State> {
     ctx.type = 'application/json';
     ctx.body = openapiFor(deps.holder.current ?? undefined);
   });
+
+  /**
+   * `GET /recommend/:userId` in its plain form (`/recommend/<id>` with an optional query) answered
+   * on Node's request and response directly: the same checks, body, headers, metrics and errors as
+   * the Koa route, without a Koa context per request (tens of microseconds of a request that costs
+   * about a hundred). Anything else, and any request the checks refuse, goes to Koa untouched: the
+   * checks have no side effects, so Koa then answers it exactly as it would have.
+   */
+  const recommendDuration = new Map<number, { observe(seconds: number): void }>();
+  const observeRecommend = (status: number, seconds: number): void => {
+    let child = recommendDuration.get(status);
+    if (child === undefined) recommendDuration.set(status, (child = metrics.httpDuration.labels({ route: RECOMMEND_ROUTE, method: 'GET', status: String(status) })));
+    child.observe(seconds);
+  };
+  const fastRecommend = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url ?? '';
+    if (req.method !== 'GET' || !url.startsWith(RECOMMEND_PREFIX) || url.length > MAX_URL_LENGTH || deps.isShuttingDown?.()) return false;
+    const started = performance.now();
+    const q = url.indexOf('?', RECOMMEND_PREFIX.length);
+    if (url.includes('#')) return false;
+    let args: RecommendArgs;
+    try {
+      args = recommendArgs(url.slice(RECOMMEND_PREFIX.length, q < 0 ? url.length : q), q < 0 ? '' : url.slice(q + 1));
+    } catch {
+      return false;
+    }
+    const given = headerOf(req.headers, 'x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    void answerRecommend(req, res, args, requestId, started);
+    return true;
+  };
+  const answerRecommend = async (req: IncomingMessage, res: ServerResponse, args: RecommendArgs, requestId: string, started: number): Promise<void> => {
+    let status = 200;
+    try {
+      if (admissionNeeded) await admitRequest(req.headers, req.socket.remoteAddress);
+      const body = await recommendBody(args, requestId);
+      res.writeHead(200, ['x-request-id', requestId, 'content-type', JSON_TYPE, 'content-length', String(body.length)]);
+      res.end(body);
+    } catch (err) {
+      const apiError = err instanceof ApiError ? err : null;
+      if (!apiError) logger.error({ err, requestId, method: 'GET', url: (req.url ?? '').slice(0, 300) }, 'request failed');
+      status = apiError?.status ?? 500;
+      const body: ErrorBody = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
+      const bytes = Buffer.from(JSON.stringify(body));
+      const headers = ['x-request-id', requestId];
+      for (const [name, value] of Object.entries(apiError?.headers ?? {})) headers.push(name, value);
+      headers.push('content-type', JSON_TYPE, 'content-length', String(bytes.length));
+      if (!res.headersSent) {
+        res.writeHead(status, headers);
+        res.end(bytes);
+      }
+    } finally {
+      const ms = performance.now() - started;
+      observeRecommend(status, ms / 1000);
+      if (ms > slowMs) logger.warn({ requestId, method: 'GET', route: RECOMMEND_ROUTE, status, ms: Math.round(ms) }, 'slow request');
+    }
+  };
+  // Every server built on this app (listen(), app.listen(), http.createServer(app.callback()))
+  // tries the fast path first.
+  const koaCallback = app.callback.bind(app);
+  app.callback = () => {
+    const viaKoa = koaCallback();
+    return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) =>
+      req instanceof IncomingMessage && res instanceof ServerResponse && fastRecommend(req, res) ? Promise.resolve() : viaKoa(req, res);
+  };
 
   return app;
 }

@@ -12,12 +12,63 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-async function getJson(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } });
+// The API's credential, when its auth is on: kept for this tab only, sent as a bearer token
+// (an API key or a JWT, as the API accepts either there).
+const KEY = 'netflicks.apiKey';
+
+function storedKey() {
+  try { return sessionStorage.getItem(KEY) || ''; } catch { return ''; }
+}
+
+async function request(path, init) {
+  const key = storedKey();
+  const headers = Object.assign({ accept: 'application/json' }, init && init.headers, key ? { authorization: 'Bearer ' + key } : {});
+  const res = await fetch(path, Object.assign({}, init, { headers }));
   const body = await res.json().catch(() => ({ message: res.statusText }));
-  if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
+  const refused = res.status === 401 || res.status === 403;
+  if (refused) askForKey(body.message, key !== '');
+  if (!res.ok) throw Object.assign(new Error(body.message || ('HTTP ' + res.status)), { auth: refused });
   return body;
 }
+
+function getJson(path) {
+  return request(path);
+}
+
+function askForKey(message, refused) {
+  const panel = $('key-panel');
+  const error = $('key-error');
+  error.textContent = (refused ? 'The key was not accepted: ' : 'The API answered: ') + (message || 'unauthorized');
+  error.hidden = false;
+  if (panel.hidden) {
+    panel.hidden = false;
+    $('api-key').focus();
+  }
+}
+
+function showKeyStatus() {
+  $('key-forget').hidden = storedKey() === '';
+}
+
+$('key-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const key = $('api-key').value.trim();
+  if (!key) return;
+  try { sessionStorage.setItem(KEY, key); } catch { /* storage off: the key lasts until reload */ }
+  $('api-key').value = '';
+  $('key-panel').hidden = true;
+  $('key-error').hidden = true;
+  showKeyStatus();
+  start();
+});
+
+$('key-forget').addEventListener('click', () => {
+  try { sessionStorage.removeItem(KEY); } catch { /* nothing stored */ }
+  showKeyStatus();
+  $('key-panel').hidden = false;
+  $('key-error').hidden = true;
+  $('api-key').focus();
+});
 
 function movieLine(m) {
   return m.title + (m.year ? ' (' + m.year + ')' : '');
@@ -34,6 +85,7 @@ function stars(rating) {
 let overview = null;
 
 async function loadOverview() {
+  if (overview) return;
   overview = await getJson('/console/api/overview');
   const m = overview.model;
   $('model-line').textContent = 'Serving ' + m.name + ' ' + (m.version !== null ? 'v' + m.version : m.label) + ' · ' + overview.users + ' users · ' + overview.movies + ' movies';
@@ -112,9 +164,35 @@ async function showUser() {
   }
 }
 
-function metricsText(metrics) {
-  const names = Object.keys(metrics).sort();
-  return names.length === 0 ? '—' : names.map((n) => n + ' ' + Number(metrics[n]).toFixed(4)).join(', ');
+const METRIC_ORDER = ['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map', 'hitrate', 'coverage'];
+function metricRank(name) {
+  const i = METRIC_ORDER.indexOf(name.split('@')[0]);
+  return i < 0 ? METRIC_ORDER.length : i;
+}
+
+function metricsList(metrics, names) {
+  return names.sort((a, b) => metricRank(a) - metricRank(b) || a.localeCompare(b)).map((n) => n + ' ' + Number(metrics[n]).toFixed(4)).join(' · ');
+}
+
+/** The served model's metrics in one line; its components' (als.rmse, …) folded away per algorithm. */
+function metricsCell(metrics) {
+  const names = Object.keys(metrics);
+  if (names.length === 0) return '—';
+  const own = names.filter((n) => !n.includes('.'));
+  const parts = [];
+  const byComponent = new Map();
+  for (const n of names.filter((n) => n.includes('.'))) {
+    const [component, metric] = [n.slice(0, n.indexOf('.')), n.slice(n.indexOf('.') + 1)];
+    if (!byComponent.has(component)) byComponent.set(component, {});
+    byComponent.get(component)[metric] = metrics[n];
+  }
+  parts.push(el('div', {}, own.length > 0 ? metricsList(metrics, own) : '—'));
+  if (byComponent.size > 0) {
+    const list = el('ul', { class: 'components' });
+    for (const [component, m] of byComponent) list.append(el('li', {}, el('strong', {}, component), ' ' + metricsList(m, Object.keys(m))));
+    parts.push(el('details', {}, el('summary', {}, 'per algorithm (' + byComponent.size + ')'), list));
+  }
+  return parts;
 }
 
 function percentBar(rate) {
@@ -124,6 +202,7 @@ function percentBar(rate) {
 function renderOnline(online) {
   const body = $('online').querySelector('tbody');
   body.replaceChildren();
+  $('online').parentElement.hidden = online.length === 0;
   $('online-note').textContent = online.length === 0
     ? 'No evaluated lists yet: run the online evaluator (netflicks evaluate-online) with recommendation events flowing.'
     : 'A list is a hit when the user rates or watches one of its movies within 24 h (the evaluator\'s default series); summed over every evaluated hour.';
@@ -137,9 +216,43 @@ function renderOnline(online) {
   }
 }
 
+/** An SVG document rendered by the server (its text escaped there), parsed as XML, never as HTML. */
+function insertSvg(container, markup) {
+  const doc = new DOMParser().parseFromString(markup, 'image/svg+xml');
+  if (doc.documentElement.nodeName !== 'svg') return;
+  container.replaceChildren(document.importNode(doc.documentElement, true));
+}
+
+function renderTrainingRuns(runs, source) {
+  const body = $('runs').querySelector('tbody');
+  body.replaceChildren();
+  $('runs-note').textContent = source !== 'registry'
+    ? 'Training runs are listed when the API follows the registry.'
+    : runs.length === 0
+      ? 'No training run has registered a version yet.'
+      : 'From the registry: each run that registered a version, newest first. A run that failed before registering is not in the database (on Kubernetes: kubectl get trainingruns).';
+  for (const r of runs) {
+    body.append(el('tr', {},
+      el('td', { class: 'text' }, r.run || r.createdBy),
+      el('td', { class: 'num' }, 'v' + r.version),
+      el('td', { class: 'num' }, el('span', { class: r.state === 'live' ? 'badge live' : 'badge' }, r.state)),
+      el('td', { class: 'text' }, r.algorithms.join(', ')),
+      el('td', { class: 'num' }, r.ratings ?? '—'),
+      el('td', { class: 'num' }, r.seconds === null ? '—' : r.seconds.toFixed(1) + ' s'),
+      el('td', { class: 'num' }, r.createdAt.slice(0, 16).replace('T', ' '))));
+  }
+}
+
 async function showModels() {
   const data = await getJson('/console/api/models');
   renderOnline(data.online);
+  const chart = $('online-chart');
+  if (data.onlineChart) {
+    insertSvg(chart, data.onlineChart);
+    $('online-chart-caption').textContent = 'Per evaluated bucket (' + data.onlineBuckets + ' shown, newest last); one line per model version and strategy.';
+  }
+  $('online-figure').hidden = !data.onlineChart;
+  renderTrainingRuns(data.trainingRuns, data.source);
   const body = $('models').querySelector('tbody');
   body.replaceChildren();
   if (data.source !== 'registry') {
@@ -154,7 +267,7 @@ async function showModels() {
       el('td', {}, 'v' + v.version, v.version === data.serving.version ? ' (serving)' : ''),
       el('td', {}, el('span', { class: v.live ? 'badge live' : 'badge' }, v.state)),
       el('td', { class: 'text' }, v.algorithms.join(', ')),
-      el('td', { class: 'text' }, metricsText(v.metrics)),
+      el('td', { class: 'text' }, ...[].concat(metricsCell(v.metrics))),
       el('td', {}, v.ratings ?? '—'),
       el('td', {}, v.createdAt.slice(0, 16).replace('T', ' '))));
   }
@@ -182,13 +295,11 @@ async function rate(movieId, rating) {
   const error = $('try-error');
   error.hidden = true;
   try {
-    const res = await fetch('/console/api/users/' + tryUser + '/ratings', {
+    await request('/console/api/users/' + tryUser + '/ratings', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ movieId, rating }),
     });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
     tryRated.set(movieId, rating);
     await refreshTry(tryRated.size);
   } catch (err) {
@@ -286,7 +397,10 @@ async function pollService() {
   lastStats = stats;
   const served = stats.served.map((s) => s.strategy + ' ' + s.lists).join(', ') || 'none yet';
   $('service-summary').textContent = 'Up ' + stats.uptimeSeconds + ' s · memory ' + (stats.rssBytes / 1048576).toFixed(0) + ' MiB · lists served by strategy: ' + served
-    + ' · model loads ' + stats.modelLoads.count + (stats.modelLoads.meanSeconds !== null ? ' (mean ' + ms(stats.modelLoads.meanSeconds) + ')' : '');
+    + ' · model loads ' + stats.modelLoads.count + (stats.modelLoads.meanSeconds !== null ? ' (mean ' + ms(stats.modelLoads.meanSeconds) + ')' : '')
+    + (stats.model ? ' · serving ' + stats.model.name + (stats.model.version !== null ? ' v' + stats.model.version : '')
+      + (stats.model.fileBytes !== null ? ', a ' + (stats.model.fileBytes / 1048576).toFixed(1) + ' MiB model file' : '')
+      + ', loaded ' + stats.model.loadedAt.slice(0, 19).replace('T', ' ') + ' UTC' : '');
   const body = $('routes').querySelector('tbody');
   body.replaceChildren();
   for (const r of stats.routes) {
@@ -379,7 +493,13 @@ function route() {
   if (user && $('user-id').value !== user[1]) { $('user-id').value = user[1]; showUser(); }
 }
 
+function start() {
+  $('model-line').textContent = 'loading the model…';
+  loadOverview().then(route, (err) => { $('model-line').textContent = err.auth ? 'Waiting for an API key' : 'No model: ' + err.message; });
+}
+
 $('user-form').addEventListener('submit', (e) => { e.preventDefault(); showUser(); });
 window.addEventListener('hashchange', route);
-loadOverview().then(route, (err) => { $('model-line').textContent = 'No model: ' + err.message; });
+showKeyStatus();
+start();
 `;

@@ -19,8 +19,19 @@ export const CONSOLE_HTML = `<!doctype html>
     <a href="#docs" id="nav-docs">API</a>
   </nav>
   <p id="model-line" class="muted" aria-live="polite">loading the model…</p>
+  <button type="button" id="key-forget" class="quiet" hidden>Forget API key</button>
 </header>
 <main>
+  <section id="key-panel" class="key" aria-labelledby="key-title" hidden>
+    <h2 id="key-title">API key</h2>
+    <p>This API requires credentials. Enter an API key (or a bearer token): it is kept in this browser tab only (sessionStorage) and sent as <code>Authorization: Bearer …</code>.</p>
+    <form id="key-form" class="controls">
+      <label for="api-key">API key</label>
+      <input id="api-key" name="api-key" type="password" autocomplete="off" spellcheck="false" required>
+      <button type="submit">Use key</button>
+    </form>
+    <p id="key-error" class="error" role="alert" hidden></p>
+  </section>
   <section id="view-user" aria-labelledby="user-title">
     <h2 id="user-title">User</h2>
     <form id="user-form" class="controls">
@@ -108,9 +119,21 @@ export const CONSOLE_HTML = `<!doctype html>
     </div>
     <h3>Online: hit rate and click-through</h3>
     <p id="online-note" class="muted"></p>
+    <figure id="online-figure" hidden>
+      <div id="online-chart"></div>
+      <figcaption id="online-chart-caption" class="muted"></figcaption>
+    </figure>
     <div class="table-wrap">
       <table id="online">
         <thead><tr><th scope="col">Model version</th><th scope="col">Strategy</th><th scope="col">Lists</th><th scope="col">Hit rate</th><th scope="col">Click-through</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </div>
+    <h3>Recent training runs</h3>
+    <p id="runs-note" class="muted"></p>
+    <div class="table-wrap">
+      <table id="runs">
+        <thead><tr><th scope="col">Run</th><th scope="col">Version</th><th scope="col">State</th><th scope="col">Algorithms</th><th scope="col">Ratings</th><th scope="col">Training time</th><th scope="col">Registered</th></tr></thead>
         <tbody></tbody>
       </table>
     </div>

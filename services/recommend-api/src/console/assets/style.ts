@@ -43,4 +43,10 @@ th, td.num { white-space: nowrap; }
 th { font-size: 0.85rem; color: var(--muted); }
 .badge { display: inline-block; padding: 0 0.4rem; border-radius: 3px; background: #e6f4ea; color: #0d5223; font-size: 0.8rem; }
 .badge.live { background: #0d5223; color: #fff; }
+.key { background: #fff; border: 2px solid var(--accent); border-radius: 6px; padding: 0.5rem 1rem 0.75rem; margin-bottom: 1rem; }
+#api-key { width: 20rem; max-width: 100%; }
+button.quiet { background: transparent; color: #fff; border-color: #8a8a96; padding: 0.15rem 0.5rem; font-size: 0.85rem; }
+.components { margin: 0.2rem 0 0; padding-left: 1.1rem; font-size: 0.9rem; }
+summary { cursor: pointer; color: var(--muted); }
+#online-chart svg { max-width: 100%; height: auto; display: block; }
 `;

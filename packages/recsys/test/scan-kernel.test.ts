@@ -1,0 +1,91 @@
+import { openBundle } from '../src/format/bundle.js';
+import { IalsModel } from '../src/models/ials.js';
+import { Random } from '../src/random.js';
+import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from '../src/serving/scan-kernel.js';
+import { HybridServingPolicy } from '../src/serving/hybrid-serving-policy.js';
+import { smallBundle } from './bundle-fixture.js';
+
+/** The straightforward reference: the double-precision sum, factor by factor. */
+function exactDot(x: Float32Array, q: Float32Array, item: number, f: number): number {
+  let s = 0;
+  for (let a = 0; a < f; a++) s += x[a] * q[item * f + a];
+  return s;
+}
+
+describe('ScanKernel (float32 SIMD scan)', () => {
+  test('scores blocks of items: exact values where float32 is exact, padding scores 0', () => {
+    // Item i = [i, 1, -2], x = [0.5, 2, 1]: score 0.5·i, exact in float32.
+    const f = 3;
+    const items = SCAN_BLOCK + 2;
+    const q = new Float32Array(items * f);
+    for (let i = 0; i < items; i++) q.set([i, 1, -2], i * f);
+    const kernel = ScanKernel.create(q, items, f, 2);
+    expect(kernel).not.toBeNull();
+    kernel!.setUser(Float32Array.of(0.5, 2, 1));
+    kernel!.dots(0, 2);
+    expect(Array.from(kernel!.out.subarray(0, items))).toEqual(Array.from({ length: items }, (_, i) => 0.5 * i));
+    expect(Array.from(kernel!.out.subarray(items, 2 * SCAN_BLOCK))).toEqual(new Array(2 * SCAN_BLOCK - items).fill(0));
+    // The second block alone lands at out[0…].
+    kernel!.dots(1, 1);
+    expect(kernel!.out[0]).toBe(0.5 * SCAN_BLOCK);
+    expect(kernel!.out[1]).toBe(0.5 * (SCAN_BLOCK + 1));
+    expect(() => kernel!.dots(1, 2)).toThrow(RangeError);
+  });
+
+  test('approximate scores stay within the documented bound of the exact ones', () => {
+    const rng = new Random(7);
+    const f = 64;
+    const items = 1000;
+    const q = new Float32Array(items * f);
+    // Mixed signs and magnitudes over four orders, as trained factors have.
+    for (let j = 0; j < q.length; j++) q[j] = (rng.next() - 0.5) * 10 ** (rng.int(4) - 2);
+    const x = new Float32Array(f);
+    for (let a = 0; a < f; a++) x[a] = (rng.next() - 0.5) * 3;
+    const kernel = ScanKernel.create(q, items, f, Math.ceil(items / SCAN_BLOCK))!;
+    kernel.setUser(x);
+    kernel.dots(0, Math.ceil(items / SCAN_BLOCK));
+    const xNorm = Math.hypot(...x);
+    let worst = 0;
+    let differing = 0;
+    for (let i = 0; i < items; i++) {
+      const exact = exactDot(x, q, i, f);
+      const qNorm = Math.hypot(...q.subarray(i * f, i * f + f));
+      const err = Math.abs(kernel.out[i] - exact);
+      expect(err).toBeLessThanOrEqual(approximationBound(f) * xNorm * qNorm + SCAN_ABSOLUTE_SLACK);
+      worst = Math.max(worst, err / (xNorm * qNorm));
+      if (kernel.out[i] !== Math.fround(exact)) differing++;
+    }
+    // The float32 arithmetic does differ from the exact scores (so the rescoring matters), and
+    // the bound is not loose by orders of magnitude.
+    expect(differing).toBeGreaterThan(100);
+    expect(worst).toBeGreaterThan(approximationBound(f) / 1000);
+    expect(approximationBound(f)).toBeLessThan(1e-5);
+  });
+});
+
+describe('HybridServingPolicy with the float32 scan', () => {
+  test('near-ties below the approximation error: the same top-K and scores as the exact scalar scan', async () => {
+    const { doc } = await smallBundle();
+    const bundle = openBundle(doc);
+    const ials = bundle.models.ials as IalsModel;
+    const f = ials.factors;
+    // Every item's vector is one base vector plus a perturbation of a few float32 ulps: scores differ
+    // by less than the float32 scan's error, so its order alone would be wrong.
+    const base = Float32Array.from({ length: f }, (_, a) => 0.3 + 0.1 * a);
+    for (let i = 0; i < ials.items; i++) {
+      for (let a = 0; a < f; a++) ials.itemFactors[i * f + a] = base[a] * (1 + ((i * 7 + a * 3) % 11) * 2 ** -22);
+    }
+    const simd = new HybridServingPolicy(bundle, { maxK: 20 });
+    const scalar = new HybridServingPolicy(bundle, { maxK: 20, simd: false });
+    expect(simd.scanKernel).toBe('simd');
+    let compared = 0;
+    for (const userId of bundle.users.toArray()) {
+      for (const k of [1, 5, 20]) {
+        const want = scalar.recommend({ userId, k });
+        expect(simd.recommend({ userId, k })).toEqual(want);
+        if (want.strategy === 'cf') compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(10);
+  });
+});

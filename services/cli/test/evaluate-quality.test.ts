@@ -1,0 +1,99 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { datasetDir } from '@netflicks/data';
+import { skipOrFail } from '../../../test/support/skip.js';
+
+// Runs the compiled CLI as a user would (`npm test` builds it first with `tsc -b`).
+const BIN = fileURLToPath(new URL('../bin/netflicks.js', import.meta.url));
+
+function evaluate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, 'evaluate', ...args], { maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+type Metrics = Record<string, number>;
+const SMALL = ['--format', 'synthetic', '--users', '150', '--movies', '200', '--ratings', '9000', '--threads', '1', '--iterations', '6'];
+
+describe('netflicks evaluate: graded measures and the cold-start protocol', () => {
+  test('every algorithm reports NDCG with ratings ≥ 4 relevant and disliked@10; the table shows them', async () => {
+    const r = await evaluate([...SMALL, '--split', 'stratified:0.75', '--algorithms', 'ials,popularity', '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: { algorithm: string; metrics: Metrics }[] };
+    for (const { metrics } of report.results) {
+      expect(metrics['ndcg-liked@10']).toBeGreaterThan(0);
+      expect(metrics['ndcg-liked@10']).toBeLessThanOrEqual(1);
+      expect(metrics['disliked@10']).toBeGreaterThanOrEqual(0);
+      // A disliked slot is a test rating, so a hit under binary relevance: never more than P@10.
+      expect(metrics['disliked@10']).toBeLessThanOrEqual(metrics['precision@10']);
+    }
+    const table = await evaluate([...SMALL, '--split', 'stratified:0.75', '--algorithms', 'popularity']);
+    expect(table.stdout).toMatch(/NDCG≥4@10\s+disliked@10/);
+  });
+
+  test('--hyperparameters reaches the models; a bad key is a usage error', async () => {
+    const args = [...SMALL, '--split', 'stratified:0.75', '--algorithms', 'ials', '--json'];
+    const graded = JSON.parse((await evaluate(args)).stdout).results[0].metrics as Metrics;
+    const rating = JSON.parse((await evaluate([...args, '--hyperparameters', 'ials.graded=0'])).stdout).results[0].metrics as Metrics;
+    expect(rating['ndcg-liked@10']).not.toBeCloseTo(graded['ndcg-liked@10'], 6);
+    const bad = await evaluate([...SMALL, '--hyperparameters', 'ials.graded=2']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/ials\.graded: expected 0 or 1/);
+  });
+
+  test('--protocol cold-start measures every route per history size', async () => {
+    const r = await evaluate([...SMALL, '--protocol', 'cold-start', '--cold-start-buckets', '0,1,3', '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { coldUsers: number; buckets: { ratings: number; results: { method: string; metrics: Metrics; users: number }[] }[] };
+    expect(report.coldUsers).toBe(30); // 20% of the 150 users, all with ≥ 13 ratings
+    expect(report.buckets.map((b) => b.ratings)).toEqual([0, 1, 3]);
+    expect(report.buckets[0].results.map((x) => x.method)).toEqual(['popularity', 'hybrid (fold-in)']);
+    expect(report.buckets[1].results.map((x) => x.method)).toEqual([
+      'popularity',
+      'content (fold-in)',
+      'ials (fold-in)',
+      'hybrid (fold-in)',
+      'ials (retrain)',
+      'hybrid (retrain)',
+    ]);
+    // With no ratings the hybrid serves popularity: the same lists.
+    const [pop, hybrid] = report.buckets[0].results;
+    expect(hybrid.metrics).toEqual(pop.metrics);
+    for (const b of report.buckets) {
+      for (const x of b.results) {
+        expect(x.users).toBe(30);
+        expect(x.metrics['ndcg@10']).toBeGreaterThan(0);
+        expect(x.metrics.coverage).toBeGreaterThan(0);
+      }
+    }
+    const usage = await evaluate([...SMALL, '--protocol', 'cold-start', '--split', 'temporal']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--split is for the standard protocol/);
+  });
+
+  test('MovieLens-100K, stratified 75/25: graded confidence puts fewer disliked and more liked movies in the top 10', async () => {
+    const dir = datasetDir('ml-100k');
+    if (!existsSync(join(dir, 'u.data'))) {
+      skipOrFail({
+        suite: 'evaluate on MovieLens-100K',
+        needs: 'MovieLens-100K in the dataset cache',
+        reason: `no ${join(dir, 'u.data')}`,
+        enable: 'scripts/fetch-bench-data.sh',
+      });
+      return;
+    }
+    const args = ['--format', 'ml-100k', '--path', dir, '--split', 'stratified:0.75', '--algorithms', 'ials', '--threads', '2', '--json'];
+    const graded = JSON.parse((await evaluate(args)).stdout).results[0].metrics as Metrics;
+    const previous = ['--hyperparameters', 'ials.graded=0,ials.regularization=0.02,ials.alpha=1'];
+    const rating = JSON.parse((await evaluate([...args, ...previous])).stdout).results[0].metrics as Metrics;
+    // docs/quality.md: every rating a like 0.4985 / 0.4076 / 0.0340; graded 0.4741 / 0.4148 / 0.0240.
+    expect(rating['ndcg@10']).toBeCloseTo(0.4985, 2);
+    expect(graded['ndcg@10']).toBeCloseTo(0.4741, 2);
+    expect(graded['ndcg-liked@10']).toBeGreaterThan(rating['ndcg-liked@10']);
+    expect(graded['disliked@10']).toBeLessThan(rating['disliked@10'] * 0.8);
+  }, 120_000);
+});

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * Full-scan scoring: one user's top-K over every item of a model, with the item factors of real
+ * trained models (bench/build-model.mjs files: iALS on ratings shaped like MovieLens-100K and
+ * -20M), CPU time per user (process.cpuUsage: on a shared machine wall time mostly measures the
+ * other processes), the two kernels alternating run by run:
+ *   - f64 (before): recsys' SimdDots, double-precision lanes, exact scores, then the top-K;
+ *   - f32 (serving now): ScanKernel's float32 scores, the top-K by them, then exact rescoring of
+ *     only the items within twice the error bound of it (what HybridServingPolicy does).
+ * Checks that both give identical top-K items and scores for every user. Requires `npx tsc -b`.
+ *
+ *   node services/recommend-api/bench/scan.mjs [--runs 5] [--users 300] [--k 10] FILE...
+ */
+import { basename, join } from 'node:path';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const { values, positionals } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, users: { type: 'string', default: '300' }, k: { type: 'string', default: '10' } },
+  allowPositionals: true,
+});
+const recsys = await import(join(root, 'packages/recsys/dist/index.js'));
+const { SimdDots } = await import(join(root, 'packages/recsys/dist/kernels/simd-dots.js'));
+const { TopHeap } = await import(join(root, 'packages/recsys/dist/kernels/top-heap.js'));
+const { ScanKernel, SCAN_BLOCK, SCAN_ABSOLUTE_SLACK, approximationBound } = recsys;
+const k = Number(values.k);
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const cpuNs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+
+console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(`| model | items × factors | f64 kernel ns/item (range) | f32 + exact rescoring ns/item (range) | speed-up | rescored items per user | top-${k} identical |`);
+console.log('|---|---|---|---|---|---|---|');
+for (const file of positionals) {
+  const doc = await recsys.readModelFile(file);
+  const q = doc.sections['ials.itemFactors'];
+  const users = doc.sections['ials.userFactors'];
+  const f = doc.meta.components.ials.factors;
+  const n = q.length / f;
+  const nUsers = Math.min(Number(values.users), users.length / f);
+  const oldK = SimdDots.create(q, n, f, Math.ceil(n / 4));
+  const newK = ScanKernel.create(q, n, f, Math.ceil(n / SCAN_BLOCK));
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let a = 0; a < f; a++) s += q[i * f + a] * q[i * f + a];
+    norms[i] = Math.sqrt(s);
+  }
+  const maxNorm = Math.max(...norms);
+  const heap = new TopHeap(k);
+  const bound = approximationBound(f);
+  let rescored = 0;
+
+  const f64 = (x) => {
+    oldK.setUser(x);
+    oldK.dots(0, Math.ceil(n / 4));
+    heap.reset(k);
+    const out = oldK.out;
+    for (let i = 0; i < n; i++) {
+      const s = Math.fround(out[i]);
+      if (heap.full && !(s >= heap.threshold)) continue;
+      heap.offer(i, s);
+    }
+    return heap.drain();
+  };
+  // What HybridServingPolicy's scan does (without its norm stop, to score every item): the
+  // approximate top-K first, then exact rescoring of the items within twice the error bound of it.
+  const approxHeap = new TopHeap(k);
+  const kept = new Int32Array(n);
+  const keptScores = new Float32Array(n);
+  const f32 = (x) => {
+    let xx = 0;
+    for (let a = 0; a < f; a++) xx += x[a] * x[a];
+    const margin = bound * Math.sqrt(xx) * maxNorm + SCAN_ABSOLUTE_SLACK;
+    newK.setUser(x);
+    newK.dots(0, Math.ceil(n / SCAN_BLOCK));
+    approxHeap.reset(k);
+    const out = newK.out;
+    let threshold = -Infinity;
+    let cut = -Infinity;
+    let nKept = 0;
+    for (let i = 0; i < n; i++) {
+      const score = out[i];
+      if (score < cut) continue;
+      kept[nKept] = i;
+      keptScores[nKept++] = score;
+      if (!(score >= threshold)) continue;
+      approxHeap.offer(i, score);
+      if (approxHeap.full) {
+        threshold = approxHeap.threshold;
+        cut = threshold - 2 * margin;
+      }
+    }
+    heap.reset(k);
+    for (let c = 0; c < nKept; c++) {
+      if (keptScores[c] < cut) continue;
+      const i = kept[c];
+      rescored++;
+      let s = 0;
+      for (let a = 0; a < f; a++) s += x[a] * q[i * f + a];
+      const score = Math.fround(s);
+      if (heap.full && !(score >= heap.threshold)) continue;
+      heap.offer(i, score);
+    }
+    return heap.drain();
+  };
+
+  const xs = Array.from({ length: nUsers }, (_, u) => users.subarray(u * f, u * f + f));
+  let identical = true;
+  for (const x of xs) if (JSON.stringify(f64(x)) !== JSON.stringify(f32(x))) identical = false;
+  const times = { f64: [], f32: [] };
+  for (let r = 0; r < Number(values.runs); r++) {
+    for (const [name, fn] of [['f64', f64], ['f32', f32]]) {
+      rescored = 0;
+      const t0 = cpuNs();
+      for (const x of xs) fn(x);
+      times[name].push((cpuNs() - t0) / nUsers / n);
+    }
+  }
+  const rescoredPerUser = rescored / nUsers;
+  const show = (ts) => `${median(ts).toFixed(2)} (${Math.min(...ts).toFixed(2)}–${Math.max(...ts).toFixed(2)})`;
+  console.log(
+    `| ${basename(file)} | ${n} × ${f} | ${show(times.f64)} | ${show(times.f32)} | **${(median(times.f64) / median(times.f32)).toFixed(2)}×** | ${rescoredPerUser.toFixed(0)} | ${identical ? `yes (${nUsers} users)` : '**no**'} |`,
+  );
+}
+console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
