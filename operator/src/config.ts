@@ -44,6 +44,14 @@ export const operatorConfigSchema = z.object({
   OPERATOR_LEASE_DURATION_SECONDS: envInt({ min: 2, max: 600 }).default(15),
   OPERATOR_RENEW_DEADLINE_SECONDS: envInt({ min: 1, max: 600 }).default(10),
   OPERATOR_RETRY_PERIOD_SECONDS: envInt({ min: 1, max: 60 }).default(2),
+  /**
+   * Labels added to the ServiceMonitors made for recommend-API Services (comma-separated
+   * key=value), e.g. `release=kube-prometheus-stack` for a Prometheus that selects by it.
+   */
+  OPERATOR_SERVICE_MONITOR_LABELS: envList()
+    .pipe(z.array(z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9][-A-Za-z0-9_.]{0,62}=[-A-Za-z0-9_.]{0,63}$/, 'expected key=value (a label)')))
+    .transform((pairs) => Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])))
+    .default({}),
   /** Given to the recommend-API pods as KAFKA_BROKERS (recommendation-request events); unset: none. */
   SERVING_KAFKA_BROKERS: z.string().trim().regex(/^[^\s,]+(,[^\s,]+)*$/, 'expected host:port[,host:port…]').optional(),
   /**

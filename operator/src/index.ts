@@ -14,7 +14,7 @@ export * from './types.js';
 export { TrainingRunController, statusMetrics, terminationDocument, type JobObject, type PodObject } from './controllers/training-run.js';
 export { RecommenderModelController, scheduleTimes, PROMOTE_ANNOTATION, ROLLBACK_ANNOTATION } from './controllers/recommender-model.js';
 export { trainingJob, jobNameFor } from './controllers/training-job.js';
-export { deployment, service, autoscaler, disruptionBudget, servingName, MODEL_VERSION_ANNOTATION } from './controllers/serving.js';
+export { deployment, service, autoscaler, disruptionBudget, serviceMonitor, servingName, MODEL_VERSION_ANNOTATION } from './controllers/serving.js';
 export { ImageReferenceError, parseImagePattern, repositoryOf, type ImagePattern } from './policy/image-reference.js';
 export { DEFAULT_ALLOWED_IMAGES, DEFAULT_POLICY, WorkloadPolicy, secretEnvNames, type Refusal, type RefusalReason, type ServingEnv } from './policy/workload-policy.js';
 export { ADMITTED_CONDITION } from './policy/refusals.js';

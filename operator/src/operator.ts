@@ -117,7 +117,7 @@ export async function startOperator(cfg: OperatorConfig, opts: OperatorOptions =
   const trainerSecretEnv = trainerEnv.filter((e) => 'valueFrom' in e).map((e) => e.name);
   const policy = new WorkloadPolicy(cfg.OPERATOR_ALLOWED_IMAGES, [...secretEnvNames(servingEnv), ...trainerSecretEnv]);
   const trainingRunController = new TrainingRunController({ api, runs, models, jobs, pods, registry, events, log, policy, trainerEnv, now: opts.now });
-  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, servingEnv, policy, now: opts.now });
+  const modelController = new RecommenderModelController({ api, models, runs, deployments, registry, events, applier, log, serviceMonitors, serviceMonitorLabels: cfg.OPERATOR_SERVICE_MONITOR_LABELS, servingEnv, policy, now: opts.now });
 
   // Event routing: each object change enqueues the keys whose reconcile reads it.
   const enqueueModel = (namespace: string | undefined, name: string | undefined): void => {

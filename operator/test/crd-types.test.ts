@@ -323,7 +323,8 @@ describe('CRD schemas', () => {
     expect(bounds(rmCrd, 'spec.serving.minReplicas')).toEqual(['integer', 1, 100]);
     expect(bounds(rmCrd, 'spec.serving.maxReplicas')).toEqual(['integer', 1, 100]);
     expect(bounds(rmCrd, 'spec.serving.targetCPUUtilizationPercentage')).toEqual(['integer', 1, 100]);
-    expect(bounds(rmCrd, 'spec.serving.targetRequestsPerSecond')).toEqual(['integer', 1, undefined]);
+    // No requests-per-second mode: the HPA scales on CPU only (docs/monitoring.md says why).
+    expect(at(rmCrd, 'spec.serving').properties?.targetRequestsPerSecond).toBeUndefined();
     expect(bounds(rmCrd, 'spec.serving.port')).toEqual(['integer', 1, 65535]);
     expect(bounds(rmCrd, 'spec.historyLimits.successfulRuns')).toEqual(['integer', 0, 100]);
     expect(bounds(rmCrd, 'spec.historyLimits.failedRuns')).toEqual(['integer', 0, 100]);

@@ -5,11 +5,13 @@
 import {
   ImageReferenceError,
   WorkloadPolicy,
+  autoscaler,
   deployment,
   loadOperatorConfig,
   parseImagePattern,
   repositoryOf,
   secretEnvNames,
+  serviceMonitor,
   trainingJob,
   watchedNamespaces,
   type RecommenderModel,
@@ -190,5 +192,19 @@ describe('operator configuration', () => {
     expect(watchedNamespaces(loadOperatorConfig(base))).toBeUndefined();
     expect(() => loadOperatorConfig({ ...base, OPERATOR_NAMESPACE: 'a', OPERATOR_WATCH_NAMESPACES: 'b' })).toThrow(/set OPERATOR_NAMESPACE or OPERATOR_WATCH_NAMESPACES, not both/);
     expect(() => loadOperatorConfig({ ...base, OPERATOR_WATCH_NAMESPACES: 'team-a,Team_B' })).toThrow(/OPERATOR_WATCH_NAMESPACES.*expected a namespace name/s);
+  });
+
+  test('OPERATOR_SERVICE_MONITOR_LABELS: labels on the API ServiceMonitors, never over the selector labels', () => {
+    const labels = loadOperatorConfig({ ...base, OPERATOR_SERVICE_MONITOR_LABELS: 'release=kube-prometheus-stack, team=recs' }).OPERATOR_SERVICE_MONITOR_LABELS;
+    expect(labels).toEqual({ release: 'kube-prometheus-stack', team: 'recs' });
+    expect(loadOperatorConfig(base).OPERATOR_SERVICE_MONITOR_LABELS).toEqual({});
+    expect(() => loadOperatorConfig({ ...base, OPERATOR_SERVICE_MONITOR_LABELS: 'release' })).toThrow(/OPERATOR_SERVICE_MONITOR_LABELS.*expected key=value/s);
+    const sm = serviceMonitor(model(), { ...labels, 'app.kubernetes.io/name': 'other' }) as { metadata: { labels: Record<string, string> } };
+    expect(sm.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack', team: 'recs', 'app.kubernetes.io/name': 'netflicks-recommend-api' });
+  });
+
+  test('the HPA scales on CPU only', () => {
+    const hpa = autoscaler(model({ serving: { targetCPUUtilizationPercentage: 55 } })) as unknown as { spec: { metrics: unknown[] } };
+    expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 55 } } }]);
   });
 });

@@ -255,6 +255,8 @@ describeHelm('charts/netflicks', () => {
         OPERATOR_WATCH_NAMESPACES: 'netflicks',
         OPERATOR_ALLOWED_IMAGES: 'netflicks-trainer,netflicks-recommend-api,netflicks',
         OPERATOR_METRICS_PORT: '9102',
+        // The API ServiceMonitors it makes carry the label the stack's Prometheus selects by.
+        OPERATOR_SERVICE_MONITOR_LABELS: 'release=nf',
         SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
         SERVING_AUTH_MODE: 'off',
         SERVING_MAX_CONNECTIONS: '10000',
@@ -477,13 +479,10 @@ describeHelm('charts/netflicks', () => {
     test('kube-prometheus-stack is a pinned dependency behind monitoring.enabled', async () => {
       const c = await chartYaml();
       expect(c.dependencies).toEqual([{ name: 'kube-prometheus-stack', version: '77.6.0', repository: 'https://prometheus-community.github.io/helm-charts', condition: 'monitoring.enabled' }]);
-      // The subchart's values live under its name and open its selectors (see values.yaml).
+      // The subchart's values live under its name; its Prometheus keeps the default selectors
+      // (`release: <release>`), which every monitor and rule of the chart and its operator carry.
       const values = parse(await readFile(join(CHART_DIR, 'values.yaml'), 'utf8'));
-      expect(values['kube-prometheus-stack'].prometheus.prometheusSpec).toMatchObject({
-        serviceMonitorSelectorNilUsesHelmValues: false,
-        podMonitorSelectorNilUsesHelmValues: false,
-        ruleSelectorNilUsesHelmValues: false,
-      });
+      expect(Object.keys(values['kube-prometheus-stack'].prometheus.prometheusSpec).filter((k) => k.endsWith('NilUsesHelmValues'))).toEqual([]);
       expect(values['kube-prometheus-stack'].grafana.sidecar.dashboards).toMatchObject({ enabled: true, label: 'grafana_dashboard', labelValue: '1' });
     });
 

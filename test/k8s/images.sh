@@ -13,6 +13,8 @@
 #                               one target for skaffold's custom build (skaffold.yaml, profile
 #                               `local`): tagged $IMAGE in buildah's storage, imported into the
 #                               node as <name>:<image id>, the reference skaffold deploys unpushed
+#   test/k8s/images.sh import NAME:TAG...   import images of buildah's store (made by another
+#                               script, e.g. test/monitoring/stack.sh) into the node when changed
 #
 # Images: netflicks-<target>:<chart appVersion> for each component target (what the chart runs),
 # netflicks:latest, the shared `runtime` stage (what examples/recommendermodel.yaml names), and the
@@ -255,5 +257,6 @@ case "${1:-build}" in
   deps) cmd_deps ;;
   one) shift; cmd_one "$@" ;;
   list) image_names ;;
-  *) echo "usage: $0 [build|deps|list|one TARGET]" >&2; exit 2 ;;
+  import) shift; (($# > 0)) || die "usage: $0 import NAME:TAG..."; prepare_store; import_into_node "$@" ;;
+  *) echo "usage: $0 [build|deps|list|one TARGET|import NAME:TAG...]" >&2; exit 2 ;;
 esac

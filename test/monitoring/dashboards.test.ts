@@ -36,7 +36,8 @@ import { TopicSink, catalogueOnly, createTopics, processedCount, uniqueTopics } 
 import { ensureKafka, uniqueName, waitFor } from '../support/kafka.js';
 import { deleteNamespaces, ensureKube, uniqueNamespace } from '../support/kube.js';
 import { describePostgres } from '../support/postgres.js';
-import { CHART_DIR, ROOT, installCrds, panelExpressions, render, requireTools, stageChart, type Dashboard, type K8sObject } from '../helm/support.js';
+import { CHART_DIR, ROOT, installCrds, panelExpressions, render, requireTools, run, stageChart, type Dashboard, type K8sObject } from '../helm/support.js';
+import { skipOrFail } from '../support/skip.js';
 
 const CLI = join(ROOT, 'services/cli/bin/netflicks.js');
 const DASHBOARD_FILES = ['netflicks-ingest.json', 'netflicks-models.json', 'netflicks-operator.json', 'netflicks-recommend-api.json', 'netflicks-recommendations.json'];
@@ -96,6 +97,42 @@ describe('dashboards (static)', () => {
       'leader_election_master_status',
     ]) {
       expect([metric, exprs.includes(metric)]).toEqual([metric, true]);
+    }
+  });
+});
+
+/**
+ * Grafana's published dashboard schema (grafana-foundation-sdk, built by dashboard-schema/build.sh):
+ * a strict decode of each dashboard, panel options by their plugin's schema, then its constraints.
+ */
+async function dashboardSchemaTool(): Promise<string | null> {
+  const r = await run(join(ROOT, 'test/monitoring/dashboard-schema/build.sh'), [], { timeoutMs: 600_000 });
+  if (r.code === 0) return r.stdout.trim();
+  skipOrFail({ suite: "dashboards against Grafana's schema", needs: 'Go and the Go module proxy', enable: 'test/monitoring/dashboard-schema/build.sh', reason: r.stderr.trim().split('\n').slice(-3).join(' ') });
+  return null;
+}
+const schemaTool = await dashboardSchemaTool();
+
+(schemaTool ? describe : describe.skip)("dashboards against Grafana's published schema", () => {
+  test('every dashboard decodes strictly and meets its constraints', async () => {
+    const r = await run(schemaTool!, DASHBOARD_FILES.map((f) => join(CHART_DIR, 'dashboards', f)));
+    expect(r.stdout.trim().split('\n')).toEqual(boards.map(({ file, json }) => `ok ${join(CHART_DIR, 'dashboards', file)} (${json.panels.length} panels)`));
+    expect(r.code).toBe(0);
+  });
+
+  test('the check rejects what Grafana would not load: an unknown field, a missing required one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'netflicks-schema-'));
+    try {
+      const api = boards.find((b) => b.json.uid === 'netflicks-recommend-api')!.json;
+      const path = join(dir, 'bad.json');
+      const { schemaVersion: _dropped, ...rest } = api as Dashboard & { schemaVersion?: number };
+      await writeFile(path, JSON.stringify({ ...rest, refreshEvery: '5s' }));
+      const r = await run(schemaTool!, [path]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('schemaVersion: required field is missing from input');
+      expect(r.stdout).toContain("Dashboard: unexpected field 'refreshEvery'");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -44,6 +44,7 @@ describeTools('PrometheusRules', () => {
     expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual([
       'NetflicksApiLatencyP99High',
       'NetflicksApi5xxRatioHigh',
+      'NetflicksModelNotServing',
       'NetflicksIngestLagHigh',
       'NetflicksIngestDeadLetters',
       'NetflicksIngestBatchesFailing',
@@ -57,7 +58,7 @@ describeTools('PrometheusRules', () => {
     await writeFile(path, stringify(rules));
     const r = await run(t!.promtool, ['check', 'rules', path]);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toContain('SUCCESS: 10 rules found');
+    expect(r.stdout).toContain('SUCCESS: 11 rules found');
     expect(r.code).toBe(0);
   });
 
@@ -100,6 +101,21 @@ describeTools('PrometheusRules', () => {
           alert('NetflicksApiLatencyP99High', '8m', []), // `for: 10m` not yet satisfied
           alert('NetflicksApiLatencyP99High', '20m', [{ namespace: 'slow', severity: 'warning' }]),
           alert('NetflicksApi5xxRatioHigh', '20m', [{ namespace: 'broken', severity: 'critical' }]),
+        ],
+      },
+      {
+        // "movies" lost its pods at 10 min; "fresh" has no live version yet; "ok" serves.
+        interval: '1m',
+        input_series: [
+          { series: `netflicks_recommendermodel_ready_replicas{namespace="${NS}",model="movies"}`, values: '2x9 0x30' },
+          { series: `netflicks_recommendermodel_live_version{namespace="${NS}",model="movies"}`, values: '3x40' },
+          { series: `netflicks_recommendermodel_ready_replicas{namespace="${NS}",model="fresh"}`, values: '0x40' },
+          { series: `netflicks_recommendermodel_ready_replicas{namespace="${NS}",model="ok"}`, values: '2x40' },
+          { series: `netflicks_recommendermodel_live_version{namespace="${NS}",model="ok"}`, values: '1x40' },
+        ],
+        alert_rule_test: [
+          alert('NetflicksModelNotServing', '12m', []), // `for: 5m` not yet satisfied
+          alert('NetflicksModelNotServing', '20m', [{ namespace: NS, model: 'movies', severity: 'critical' }]),
         ],
       },
       {

@@ -38,6 +38,8 @@ export interface RecommenderModelDeps {
   log: Logger;
   /** Whether the Prometheus operator's ServiceMonitor CRD is served (checked at start). */
   serviceMonitors: boolean;
+  /** Extra labels on those ServiceMonitors (the `release` label a Prometheus selects by). */
+  serviceMonitorLabels?: Record<string, string>;
   /** Extra environment of the API pods (KAFKA_BROKERS, API settings, API_KEYS from a Secret). */
   servingEnv?: Record<string, ServingEnvValue>;
   /** What the operator agrees to run; default: the project's own images. */
@@ -98,7 +100,7 @@ export class RecommenderModelController {
     // once a version is live (an HPA over a missing Deployment only reports errors).
     await this.deps.applier.apply(RESOURCES.service, service(model));
     await this.deps.applier.apply(RESOURCES.pdb, disruptionBudget(model));
-    if (this.deps.serviceMonitors) await this.deps.applier.apply(RESOURCES.serviceMonitor, serviceMonitor(model));
+    if (this.deps.serviceMonitors) await this.deps.applier.apply(RESOURCES.serviceMonitor, serviceMonitor(model, this.deps.serviceMonitorLabels));
     status.endpoint = endpointOf(model);
     const dep = this.deps.deployments.get(namespace, servingName(model));
     if (live && !refusal) {

@@ -106,12 +106,8 @@ export function service(model: RecommenderModel): KubeObject {
 
 export function autoscaler(model: RecommenderModel): KubeObject {
   const s = model.spec.serving ?? {};
-  const metric = s.targetRequestsPerSecond
-    ? {
-        type: 'Pods',
-        pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: String(s.targetRequestsPerSecond) } },
-      }
-    : { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: s.targetCPUUtilizationPercentage ?? 70 } } };
+  // CPU only: a Pods metric would need a custom-metrics adapter the platform does not ship.
+  const metric = { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: s.targetCPUUtilizationPercentage ?? 70 } } };
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
@@ -134,11 +130,13 @@ export function disruptionBudget(model: RecommenderModel): KubeObject {
   };
 }
 
-export function serviceMonitor(model: RecommenderModel): KubeObject {
+/** `labels`: what the Prometheus selects monitors by (kube-prometheus-stack: `release`). */
+export function serviceMonitor(model: RecommenderModel, labels: Record<string, string> = {}): KubeObject {
+  const m = meta(model);
   return {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'ServiceMonitor',
-    metadata: meta(model),
+    metadata: { ...m, labels: { ...labels, ...m.labels } },
     spec: { selector: { matchLabels: servingSelector(model) }, endpoints: [{ port: 'http', path: '/metrics', interval: '15s' }] },
   };
 }

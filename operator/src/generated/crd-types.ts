@@ -424,13 +424,6 @@ export interface RecommenderModelSpecServing {
    */
   targetCPUUtilizationPercentage?: number;
   /**
-   * When set, the HPA scales on requests per second per pod (a Pods metric) instead of CPU.
-   *
-   * @format int32
-   * @minimum 1
-   */
-  targetRequestsPerSecond?: number;
-  /**
    * Container and Service port of the recommend API.
    *
    * @default 8082
