@@ -10,7 +10,6 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Resvg } from '@resvg/resvg-js';
 import type { BarDatum, LineDatum } from '@netflicks/charts';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { readVegaSvg } from '../../../test/support/vega-svg.js';
@@ -124,6 +123,24 @@ describe('netflicks evaluate --plot', () => {
     expect(run.stderr.trim()).toMatch(/--plot .*eval\.pdf: must end in \.svg, \.png or \.json/);
   });
 });
+
+/** `npm run docs:images`: the README's chart, from the quickstart's world and every model the hybrid is made of. */
+const docsImage = process.env.NETFLICKS_UPDATE_DOCS_IMAGES === '1' ? test : test.skip;
+docsImage('README image (NETFLICKS_UPDATE_DOCS_IMAGES=1 npm run docs:images): evaluate --plot on the quickstart world', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'netflicks-docs-plot-'));
+  try {
+    const svgFile = join(dir, 'evaluate.svg');
+    const algorithms = ['als', 'ials', 'content', 'popularity', 'hybrid'];
+    const run = await cli(['evaluate', '--format', 'synthetic', '--algorithms', algorithms.join(','), '--plot', svgFile, '--plot', join(dir, 'evaluate.png')], {}, 25 * 60_000);
+    expect(run.code).toBe(0);
+    const svg = readVegaSvg(await readFile(svgFile, 'utf8'));
+    expect(svg.legends.slice(0, 4)).toEqual(Array(4).fill(algorithms));
+    await copyFile(svgFile, join(DOCS_IMAGES, 'evaluate.svg'));
+    await copyFile(join(dir, 'evaluate.png'), join(DOCS_IMAGES, 'evaluate.png'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 30 * 60_000);
 
 await describePostgres('netflicks models compare', (db) => {
   test('two registry versions: metrics side by side with the change, and as bars', async () => {
