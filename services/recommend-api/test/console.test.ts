@@ -185,8 +185,6 @@ await describePostgres('web console', (db) => {
     ]);
     // Over time: one line per version and strategy of the default series (the 1 h window's row is another series).
     expect(body.onlineBuckets).toBe(2);
-    const t0 = Date.parse('2026-01-01T00:00Z');
-    const t1 = Date.parse('2026-01-01T01:00Z');
     // Vega labels each point of the chart with its bucket, rate and series.
     const chart = readVegaSvg(body.onlineChart);
     expect(chart.legends).toEqual([['1 cf', '1 popularity'], ['1 cf', '1 popularity']]);
