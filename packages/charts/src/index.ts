@@ -1,2 +1,3 @@
-export { renderFigure, type BarPanel, type Figure, type LinePanel, type LineSeries, type Panel } from './chart.js';
-export { linear, niceAxis, timeAxis, timeLabel, type Axis } from './scale.js';
+export type { BarPanel, Figure, LinePanel, LineSeries, Panel } from './figure.js';
+export { barData, figureSpec, lineData, type BarDatum, type LineDatum, type VegaLiteSpec } from './vega-lite-spec.js';
+export { renderFigure, renderSvg } from './render.js';

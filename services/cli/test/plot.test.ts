@@ -1,102 +1,48 @@
 /**
- * Plots from the CLI: the chart module's axes and series on known input, then the compiled CLI as
- * a user runs it — `evaluate --plot` on a synthetic dataset (the curves must agree with the
- * evaluation's own table) and `models compare --plot` against a real PostgreSQL registry. The SVG
- * is parsed by resvg (a strict XML/SVG parser) and read back through its data attributes.
+ * Plots from the CLI as a user runs them: `evaluate --plot` on a synthetic dataset (the Vega-Lite
+ * spec's curves must agree with the evaluation's own table; the SVG and PNG Vega and resvg render
+ * must parse and name the series) and `models compare --plot` against a real PostgreSQL registry.
+ * With NETFLICKS_UPDATE_DOCS_IMAGES=1 the README's evaluate chart is made here too, on the
+ * quickstart's world.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Resvg } from '@resvg/resvg-js';
+import type { BarDatum, LineDatum } from '@netflicks/charts';
 import { describePostgres } from '../../../test/support/postgres.js';
-import { niceAxis, renderFigure, timeAxis, timeLabel } from '@netflicks/charts';
+import { readVegaSvg } from '../../../test/support/vega-svg.js';
 import { evaluationFigure } from '../src/plot/evaluation-curves.js';
 
 const BIN = fileURLToPath(new URL('../bin/netflicks.js', import.meta.url));
+const DOCS_IMAGES = fileURLToPath(new URL('../../../docs/images/', import.meta.url));
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 0): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26, env: { ...process.env, ...env }, timeout }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
 }
 
-interface DrawnPanel {
+interface SpecPanel {
   title: string;
-  attrs: Record<string, string>;
-  /** series name → [x, y] values (bars: [category index, value]). */
-  series: Map<string, number[][]>;
-  legend: string[];
+  values: (LineDatum | BarDatum)[];
 }
 
-const unescape = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+/** The panels of a Vega-Lite spec written by `--plot FILE.json`. */
+async function readSpec(file: string): Promise<SpecPanel[]> {
+  const spec = JSON.parse(await readFile(file, 'utf8')) as { concat: { title: string; data: { values: (LineDatum | BarDatum)[] } }[] };
+  return spec.concat.map((p) => ({ title: p.title, values: p.data.values }));
+}
 
-function attributes(openTag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of openTag.matchAll(/([\w:-]+)="([^"]*)"/g)) out[m[1]] = unescape(m[2]);
+/** series → [x, y] of a line panel, in data order. */
+function lines(panel: SpecPanel): Map<string, number[][]> {
+  const out = new Map<string, number[][]>();
+  for (const d of panel.values as LineDatum[]) out.set(d.series, [...(out.get(d.series) ?? []), [d.x, d.y]]);
   return out;
 }
-
-/** Parses the document with resvg (throws on malformed SVG), then reads each panel's data attributes. */
-function readSvg(svg: string): { width: number; height: number; panels: DrawnPanel[] } {
-  const parsed = new Resvg(svg);
-  const chunks = svg.split(/(?=<g class="panel")/).slice(1);
-  const panels = chunks.map((chunk) => {
-    const attrs = attributes(/^<g [^>]*>/.exec(chunk)?.[0] ?? '');
-    const series = new Map<string, number[][]>();
-    for (const m of chunk.matchAll(/<g class="series"[^>]*>/g)) {
-      const a = attributes(m[0]);
-      series.set(a['data-series'], a['data-values'].split(' ').map((pair, i) => (pair.includes(',') ? pair.split(',').map(Number) : [i, Number(pair)])));
-    }
-    const legend = [...chunk.matchAll(/<g class="legend-item" data-series="([^"]*)"/g)].map((m) => unescape(m[1]));
-    return { title: attrs['data-title'], attrs, series, legend };
-  });
-  return { width: parsed.width, height: parsed.height, panels };
-}
-
-describe('chart module', () => {
-  test('axes: round ticks covering the data, in 1/2/5 steps', () => {
-    expect(niceAxis(0, 0.43)).toEqual({ min: 0, max: 0.5, ticks: [0, 0.1, 0.2, 0.3, 0.4, 0.5], decimals: 1 });
-    expect(niceAxis(0, 0.043, 4)).toEqual({ min: 0, max: 0.05, ticks: [0, 0.01, 0.02, 0.03, 0.04, 0.05], decimals: 2 });
-    expect(niceAxis(1, 50)).toMatchObject({ min: 0, max: 50, ticks: [0, 10, 20, 30, 40, 50], decimals: 0 });
-    expect(niceAxis(0.61, 0.66)).toMatchObject({ min: 0.61, max: 0.66, ticks: [0.61, 0.62, 0.63, 0.64, 0.65, 0.66], decimals: 2 });
-    expect(niceAxis(2, 2)).toMatchObject({ min: 1.8, max: 2.2, ticks: [1.8, 1.9, 2, 2.1, 2.2] });
-    expect(() => niceAxis(0, Number.NaN)).toThrow('axis range must be finite');
-  });
-
-  test('time axes: ticks on whole UTC hours, or days for longer spans', () => {
-    const t0 = Date.UTC(2026, 11, 3, 9, 30);
-    const hours = timeAxis(t0, t0 + 5 * 3_600_000);
-    expect(hours.ticks.map((t) => timeLabel(t, hours))).toEqual(['12-03 10:00', '12-03 11:00', '12-03 12:00', '12-03 13:00', '12-03 14:00']);
-    const days = timeAxis(t0, t0 + 4 * 86_400_000);
-    expect(days.ticks.map((t) => timeLabel(t, days))).toEqual(['12-04', '12-05', '12-06', '12-07']);
-  });
-
-  test('a line and a bar panel: values, ranges, legends and escaped names as drawn', () => {
-    const svg = renderFigure({
-      title: 'Test <figure>',
-      panels: [
-        { kind: 'line', title: 'A & B', xLabel: 'K', yLabel: 'y', integerX: true, yFromZero: true, series: [{ name: 'als <1>', points: [[1, 0.1], [2, 0.3], [3, Number.NaN]] }, { name: 'none', points: [[1, Number.NaN]] }] },
-        { kind: 'bar', title: 'bars', yLabel: 'v', categories: ['RMSE', 'MAE'], series: [{ name: 'v1', values: [0.9, 0.7] }, { name: 'v2', values: [0.8, Number.NaN] }] },
-      ],
-    });
-    const { width, height, panels } = readSvg(svg);
-    expect([width, height]).toEqual([992, 394]);
-    expect(svg).toContain('<title id="figure-title">Test &lt;figure&gt;</title>');
-    const [line, bar] = panels;
-    expect(line.title).toBe('A & B');
-    expect(line.legend).toEqual(['als <1>']); // a series without a finite point is not drawn
-    expect([...line.series]).toEqual([['als <1>', [[1, 0.1], [2, 0.3]]]]);
-    expect(line.attrs).toMatchObject({ 'data-x-min': '1', 'data-x-max': '2', 'data-y-min': '0', 'data-y-max': '0.3' });
-    expect(bar.series.get('v1')).toEqual([[0, 0.9], [1, 0.7]]);
-    expect(bar.series.get('v2')?.[1][1]).toBeNaN();
-    expect(bar.attrs).toMatchObject({ 'data-y-min': '0', 'data-y-max': '1' });
-    expect((svg.match(/<g class="bar"/g) ?? []).length).toBe(3);
-  });
-});
 
 test('one fold: RMSE as a bar per algorithm that predicts ratings, not a one-point line', () => {
   const curves = { maxK: 2, ranking: { precision: {}, recall: {}, ndcg: {}, hitrate: {} }, rmseByFold: { als: [0.91], content: [Number.NaN], popularity: [0.98] }, trainingLoss: { als: [1.2, 0.9] } };
@@ -114,65 +60,86 @@ describe('netflicks evaluate --plot', () => {
   });
   const DATA = ['--format', 'synthetic', '--users', '150', '--movies', '220', '--ratings', '9000', '--threads', '1', '--iterations', '6', '--split', 'kfold:2'];
 
-  test('SVG: K = 1…50 curves per algorithm that agree with the table, RMSE per fold, the ALS loss per iteration', async () => {
-    const file = join(dir, 'eval.svg');
-    const run = await cli(['evaluate', ...DATA, '--algorithms', 'als,popularity,content', '--json', '--plot', file]);
+  test('K = 1…50 curves per algorithm that agree with the table, RMSE per fold, the ALS loss per iteration; SVG and PNG name the series', async () => {
+    const [json, svgFile, pngFile] = ['eval.json', 'eval.svg', 'eval.png'].map((f) => join(dir, f));
+    const run = await cli(['evaluate', ...DATA, '--algorithms', 'als,popularity,content', '--json', '--plot', json, '--plot', svgFile, '--plot', pngFile]);
     expect(run.stderr).not.toMatch(/\bat .*\.js:\d+/);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as { results: { algorithm: string; metrics: Record<string, number> }[] };
     const metricsOf = (a: string): Record<string, number> => report.results.find((r) => r.algorithm === a)?.metrics ?? {};
-    const { panels } = readSvg(await readFile(file, 'utf8'));
+    const panels = await readSpec(json);
     expect(panels.map((p) => p.title)).toEqual(['Precision@K', 'Recall@K', 'NDCG@K', 'Hit rate@K', 'RMSE per fold', 'Training loss per iteration']);
 
-    const [precision, recall, ndcg, hitrate] = panels;
+    const [precision, recall, ndcg, hitrate] = panels.map(lines);
     for (const [panel, metric] of [[precision, 'precision'], [recall, 'recall'], [ndcg, 'ndcg'], [hitrate, 'hitrate']] as const) {
-      expect(panel.legend).toEqual(['als', 'popularity', 'content']);
-      expect(panel.attrs).toMatchObject({ 'data-x-min': '0', 'data-x-max': '50', 'data-y-min': '0' });
+      expect([...panel.keys()]).toEqual(['als', 'popularity', 'content']);
       for (const algorithm of ['als', 'popularity', 'content']) {
-        const points = panel.series.get(algorithm) ?? [];
+        const points = panel.get(algorithm) ?? [];
         expect(points.map(([k]) => k)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
         // The curve at K = 10 is the table's metric@10 (both means over the two folds).
         expect(points[9][1]).toBeCloseTo(metricsOf(algorithm)[`${metric}@10`], 5);
-        for (const [, y] of points) expect(y).toBeLessThanOrEqual(Number(panel.attrs['data-y-max']));
       }
     }
     // Recall and hit rate can only grow with K.
-    for (const points of [...recall.series.values(), ...hitrate.series.values()]) {
+    for (const points of [...recall.values(), ...hitrate.values()]) {
       for (let i = 1; i < points.length; i++) expect(points[i][1]).toBeGreaterThanOrEqual(points[i - 1][1] - 1e-12);
     }
 
-    const rmse = panels[4];
-    expect(rmse.legend).toEqual(['als', 'popularity']); // content predicts no ratings
+    const rmse = lines(panels[4]);
+    expect([...rmse.keys()]).toEqual(['als', 'popularity']); // content predicts no ratings
     for (const algorithm of ['als', 'popularity']) {
-      const folds = rmse.series.get(algorithm) ?? [];
+      const folds = rmse.get(algorithm) ?? [];
       expect(folds.map(([f]) => f)).toEqual([1, 2]);
       expect((folds[0][1] + folds[1][1]) / 2).toBeCloseTo(metricsOf(algorithm).rmse, 4);
     }
 
-    const loss = panels[5];
-    expect(loss.legend).toEqual(['als fold 1', 'als fold 2']);
-    for (const points of loss.series.values()) {
+    const loss = lines(panels[5]);
+    expect([...loss.keys()]).toEqual(['als fold 1', 'als fold 2']);
+    for (const points of loss.values()) {
       expect(points.map(([i]) => i)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(points[5][1]).toBeLessThan(points[0][1]); // training RMSE falls
     }
-  }, 180_000);
 
-  test('PNG: a valid image twice the SVG size', async () => {
-    const file = join(dir, 'eval.png');
-    const run = await cli(['evaluate', ...DATA, '--algorithms', 'als,popularity', '--plot', file]);
-    expect(run.code).toBe(0);
-    const png = await readFile(file);
+    // The SVG Vega rendered from that spec: valid, every panel titled, every legend naming its series.
+    const svg = readVegaSvg(await readFile(svgFile, 'utf8'));
+    expect(svg.titles).toEqual(expect.arrayContaining(panels.map((p) => p.title)));
+    expect(svg.legends).toEqual([...Array(4).fill(['als', 'popularity', 'content']), ['als', 'popularity'], ['als fold 1', 'als fold 2']]);
+    // Short lines carry point markers Vega labels with their values: the RMSE of each fold, the loss of each iteration.
+    const rmsePoints = svg.points.filter((p) => 'RMSE (test)' in p);
+    expect(rmsePoints.map((p) => [p.series, Number(p.fold), Number(p['RMSE (test)'])])).toEqual(
+      [...rmse].flatMap(([name, folds]) => folds.map(([f, y]) => [name, f, expect.closeTo(y, 2)])),
+    );
+
+    // The PNG is that SVG rasterised at twice its size.
+    const png = await readFile(pngFile);
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect(png.subarray(12, 16).toString('ascii')).toBe('IHDR');
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([2 * 992, 2 * 1034]);
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([2 * svg.width, 2 * svg.height]);
   }, 180_000);
 
   test('a plot file that is neither .svg nor .png is refused before any work', async () => {
     const run = await cli(['evaluate', ...DATA, '--plot', join(dir, 'eval.pdf')]);
     expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toMatch(/--plot .*eval\.pdf: must end in \.svg or \.png/);
+    expect(run.stderr.trim()).toMatch(/--plot .*eval\.pdf: must end in \.svg, \.png or \.json/);
   });
 });
+
+/** `npm run docs:images`: the README's chart, from the quickstart's world and every model the hybrid is made of. */
+const docsImage = process.env.NETFLICKS_UPDATE_DOCS_IMAGES === '1' ? test : test.skip;
+docsImage('README image (NETFLICKS_UPDATE_DOCS_IMAGES=1 npm run docs:images): evaluate --plot on the quickstart world', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'netflicks-docs-plot-'));
+  try {
+    const svgFile = join(dir, 'evaluate.svg');
+    const algorithms = ['als', 'ials', 'content', 'popularity', 'hybrid'];
+    const run = await cli(['evaluate', '--format', 'synthetic', '--algorithms', algorithms.join(','), '--plot', svgFile], {}, 25 * 60_000);
+    expect(run.code).toBe(0);
+    const svg = readVegaSvg(await readFile(svgFile, 'utf8'));
+    expect(svg.legends.slice(0, 4)).toEqual(Array(4).fill(algorithms));
+    await copyFile(svgFile, join(DOCS_IMAGES, 'evaluate.svg'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 30 * 60_000);
 
 await describePostgres('netflicks models compare', (db) => {
   test('two registry versions: metrics side by side with the change, and as bars', async () => {
@@ -197,8 +164,8 @@ await describePostgres('netflicks models compare', (db) => {
     const env = { DATABASE_URL: db.url };
     const dir = await mkdtemp(join(tmpdir(), 'netflicks-compare-'));
     try {
-      const file = join(dir, 'compare.svg');
-      const run = await cli(['models', 'compare', 'films', '1', 'latest', '--json', '--plot', file], env);
+      const [file, json] = [join(dir, 'compare.svg'), join(dir, 'compare.json')];
+      const run = await cli(['models', 'compare', 'films', '1', 'latest', '--json', '--plot', file, '--plot', json], env);
       expect(run.code).toBe(0);
       const c = JSON.parse(run.stdout) as { a: { version: number; ratings: number }; b: { version: number; ratings: number }; metrics: unknown[] };
       expect([c.a.version, c.a.ratings, c.b.version, c.b.ratings]).toEqual([1, 600, 2, 900]);
@@ -209,12 +176,28 @@ await describePostgres('netflicks models compare', (db) => {
         { metric: 'ndcg@10', a: 0.2, b: 0.2, relativeChange: 0, better: null },
         { metric: 'coverage', a: 0.3, b: 0.3, relativeChange: 0, better: null },
       ]);
-      const { panels } = readSvg(await readFile(file, 'utf8'));
+      const panels = await readSpec(json);
       expect(panels.map((p) => p.title)).toEqual(['Rating error (lower is better)', 'Ranking and coverage (higher is better)']);
-      expect(panels[0].series.get('v1')).toEqual([[0, 0.9], [1, 0.7]]);
-      expect(panels[0].series.get('v2')).toEqual([[0, 0.81], [1, 0.72]]);
-      expect(panels[1].series.get('v2')).toEqual([[0, 0.06], [1, 0.2], [2, 0.3]]);
-      expect(await readFile(file, 'utf8')).toContain('>P@10</text>');
+      expect(panels[0].values).toEqual([
+        { series: 'v1', category: 'RMSE', value: 0.9 },
+        { series: 'v1', category: 'MAE', value: 0.7 },
+        { series: 'v2', category: 'RMSE', value: 0.81 },
+        { series: 'v2', category: 'MAE', value: 0.72 },
+      ]);
+      expect(panels[1].values.filter((d) => d.series === 'v2')).toEqual([
+        { series: 'v2', category: 'P@10', value: 0.06 },
+        { series: 'v2', category: 'NDCG@10', value: 0.2 },
+        { series: 'v2', category: 'coverage', value: 0.3 },
+      ]);
+      // Vega's SVG: both versions in each legend, and each bar labelled with its version, metric and value.
+      const svg = readVegaSvg(await readFile(file, 'utf8'));
+      expect(svg.legends).toEqual([['v1', 'v2'], ['v1', 'v2']]);
+      expect(svg.points.filter((p) => p.error !== undefined)).toEqual([
+        { category: 'RMSE', error: '0.9', series: 'v1' },
+        { category: 'MAE', error: '0.7', series: 'v1' },
+        { category: 'RMSE', error: '0.81', series: 'v2' },
+        { category: 'MAE', error: '0.72', series: 'v2' },
+      ]);
 
       const table = await cli(['models', 'compare', 'films', '1', '2'], env);
       expect(table.stdout).toMatch(/^rmse\s+0\.9000\s+0\.8100\s+-10\.0%\s+v2$/m);

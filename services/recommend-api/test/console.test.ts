@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { promoteModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { describePostgres } from '../../../test/support/postgres.js';
+import { readVegaSvg } from '../../../test/support/vega-svg.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
 import { insertOnlineHours, registerTestModel, trainTestModel, type TestModel } from './support.js';
 
@@ -184,14 +185,12 @@ await describePostgres('web console', (db) => {
     ]);
     // Over time: one line per version and strategy of the default series (the 1 h window's row is another series).
     expect(body.onlineBuckets).toBe(2);
-    const t0 = Date.parse('2026-01-01T00:00Z');
-    const t1 = Date.parse('2026-01-01T01:00Z');
-    const seriesOf = (panel: string) => {
-      const chunk = body.onlineChart.split('<g class="panel"').find((c) => c.includes(`data-title="${panel}"`)) ?? '';
-      return [...chunk.matchAll(/<g class="series" data-series="([^"]+)" data-values="([^"]+)"/g)].map((m) => [m[1], m[2]]);
-    };
-    expect(seriesOf('Hit rate')).toEqual([['1 cf', `${t0},0.4 ${t1},0.1`], ['1 popularity', `${t1},0.5`]]);
-    expect(seriesOf('Click-through')).toEqual([['1 cf', `${t0},0.05 ${t1},0.01`], ['1 popularity', `${t1},0.1`]]);
+    // Vega labels each point of the chart with its bucket, rate and series.
+    const chart = readVegaSvg(body.onlineChart);
+    expect(chart.legends).toEqual([['1 cf', '1 popularity'], ['1 cf', '1 popularity']]);
+    const seriesOf = (rate: string) => chart.points.filter((p) => p[rate] !== undefined).map((p) => [p.series, p['bucket start (UTC)'], Number(p[rate])]);
+    expect(seriesOf('lists with a hit')).toEqual([['1 cf', '01-01 00:00', 0.4], ['1 cf', '01-01 01:00', 0.1], ['1 popularity', '01-01 01:00', 0.5]]);
+    expect(seriesOf('items engaged / served')).toEqual([['1 cf', '01-01 00:00', 0.05], ['1 cf', '01-01 01:00', 0.01], ['1 popularity', '01-01 01:00', 0.1]]);
     expect(body.trainingRuns).toEqual([expect.objectContaining({ version, state: 'live', ratings: model.dataset.ratings.length })]);
     expect(body.trainingRuns[0].run ?? body.trainingRuns[0].createdBy).toBeTruthy();
   });

@@ -17,8 +17,7 @@ import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../datas
 import { UsageError } from '../errors.js';
 import { integer, listOf, positiveInt, positiveNumber, splitSpec } from '../flags.js';
 import { EvaluationCurves, evaluationFigure, type EvaluationCurvesData } from '../plot/evaluation-curves.js';
-import { renderFigure } from '@netflicks/charts';
-import { plotFile, writePlot } from '../plot/plot-file.js';
+import { plotFiles, writePlots } from '../plot/plot-file.js';
 import { renderColdStart, runColdStart, type ColdStartReport } from './evaluate-cold-start.js';
 import { createProgress } from '../progress.js';
 import { formatTable } from '../table.js';
@@ -37,7 +36,7 @@ interface EvaluateFlags extends DatasetFlags, SharedHyperparameters {
   threads: number;
   k: number;
   json?: boolean;
-  plot?: string;
+  plot?: string[];
 }
 
 export interface AlgorithmResult {
@@ -96,7 +95,7 @@ export function registerEvaluate(program: Command): void {
     .option('--tune', 'search ALS / implicit ALS hyperparameters on a validation split of the training data')
     .option('-k, --k <n>', 'cut-off K of the ranking metrics', positiveInt, 10)
     .option('--json', 'print one JSON document on stdout (progress stays on stderr)')
-    .option('--plot <file>', 'also draw metric@K curves (K = 1…50), RMSE per fold and the training loss: FILE.svg or FILE.png', plotFile)
+    .option('--plot <file>', 'also draw metric@K curves (K = 1…50), RMSE per fold and the training loss (Vega-Lite): FILE.svg, FILE.png or FILE.json (the spec); repeatable', plotFiles)
     .action(async (flags: EvaluateFlags) => {
       if (flags.protocol === 'cold-start') {
         const report = await runColdStartEvaluation(flags);
@@ -104,7 +103,7 @@ export function registerEvaluate(program: Command): void {
         return;
       }
       const report = await runEvaluation(flags);
-      if (flags.plot && report.curves) await writePlot(flags.plot, renderFigure(evaluationFigure(report.curves, `netflicks evaluate: ${report.dataset.name}`, describeRun(report))));
+      if (flags.plot && report.curves) await writePlots(flags.plot, evaluationFigure(report.curves, `netflicks evaluate: ${report.dataset.name}`, describeRun(report)));
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
     });
 }

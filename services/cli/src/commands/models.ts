@@ -27,9 +27,8 @@ import { THRESHOLD_NAMES, decodeModelFile, parseValidationPolicy, writeModelFile
 import type pg from 'pg';
 import { ReportedFailure } from '../errors.js';
 import { outputFile, positiveInt } from '../flags.js';
-import { renderFigure } from '@netflicks/charts';
 import { compareVersions, comparisonFigure, type VersionComparison } from '../plot/compare-versions.js';
-import { plotFile, writePlot } from '../plot/plot-file.js';
+import { plotFiles, writePlots } from '../plot/plot-file.js';
 import { formatTable } from '../table.js';
 
 interface DbFlags {
@@ -164,12 +163,12 @@ export function registerModelsCommands(program: Command): void {
   );
 
   addDb(models.command('compare <model> <a> <b>').description('two versions side by side (numbers or aliases): offline metrics, change, training data'))
-    .option('--plot <file>', 'also draw the metrics of both versions: FILE.svg or FILE.png', plotFile)
-    .action(async (model: string, refA: string, refB: string, flags: DbFlags & { plot?: string }) => {
+    .option('--plot <file>', 'also draw the metrics of both versions (Vega-Lite): FILE.svg, FILE.png or FILE.json (the spec); repeatable', plotFiles)
+    .action(async (model: string, refA: string, refB: string, flags: DbFlags & { plot?: string[] }) => {
       const comparison = await withRegistry(flags, async (pool) =>
         compareVersions(model, await resolveVersion(pool, model, parseVersionRef(refA)), await resolveVersion(pool, model, parseVersionRef(refB))),
       );
-      if (flags.plot) await writePlot(flags.plot, renderFigure(comparisonFigure(comparison)));
+      if (flags.plot) await writePlots(flags.plot, comparisonFigure(comparison));
       print(flags, comparison, () => comparisonTable(comparison));
     });
 

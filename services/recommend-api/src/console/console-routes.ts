@@ -145,7 +145,7 @@ export function consoleMiddleware(deps: ConsoleDeps): Koa.Middleware {
       versions: records.map(versionView),
       online,
       onlineBuckets: new Set(points.map((p) => p.bucketStart.getTime())).size,
-      onlineChart: onlineChart(points),
+      onlineChart: await onlineChart(points),
       trainingRuns: records.slice(0, TRAINING_RUNS).map(trainingRunView),
     };
   });

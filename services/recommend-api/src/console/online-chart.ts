@@ -1,12 +1,13 @@
 /**
  * The Models view's picture of the online evaluation: hit rate and click-through per evaluated
- * bucket, one line per model version and strategy, rendered here as an SVG document (the same
- * chart module as the CLI's plots) so the page needs no charting code of its own.
+ * bucket, one line per model version and strategy, rendered here by Vega-Lite to an SVG document
+ * (the same chart module as the CLI's plots) so the page needs no charting code of its own and
+ * works offline.
  */
 import { renderFigure, type LineSeries } from '@netflicks/charts';
 import type { OnlineEvaluationPoint } from '@netflicks/db';
 
-export function onlineChart(points: readonly OnlineEvaluationPoint[]): string | null {
+export async function onlineChart(points: readonly OnlineEvaluationPoint[]): Promise<string | null> {
   if (points.length === 0) return null;
   const byKey = new Map<string, OnlineEvaluationPoint[]>();
   for (const p of points) {
@@ -17,7 +18,7 @@ export function onlineChart(points: readonly OnlineEvaluationPoint[]): string | 
     [...byKey].map(([name, ps]) => ({ name, points: ps.map((p) => [p.bucketStart.getTime(), rate(p)] as [number, number]) }));
   const first = points[0].bucketStart.toISOString().slice(0, 16).replace('T', ' ');
   const last = points[points.length - 1].bucketStart.toISOString().slice(0, 16).replace('T', ' ');
-  return renderFigure({
+  return await renderFigure({
     title: 'Online hit rate and click-through',
     subtitle: `by model version and strategy, per evaluated bucket, ${first} to ${last} UTC`,
     panels: [
