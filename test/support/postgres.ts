@@ -2,8 +2,9 @@
  * Real-PostgreSQL tests: one server for the whole run, a fresh database per describe block.
  *
  * The server is DATABASE_URL's when set (its role needs CREATEDB), otherwise the embedded one
- * (instance "test", port NETFLICKS_TEST_PG_PORT or 54339, never the dev instance); its data
- * directory stays in the cache, so it starts in a fraction of a second after the first run.
+ * (instance "test", or "test-<port>" on another port: NETFLICKS_TEST_PG_PORT, default 54339; never
+ * the dev instance); its data directory stays in the cache, so it starts in a fraction of a
+ * second after the first run.
  * Jest runs files in several worker processes (or one after the other in one): while a block
  * runs it holds a shared advisory lock on the server (a lease); when a block ends and no other
  * holds one, the server is stopped (whichever process started it). The server never keeps a
