@@ -22,7 +22,8 @@
 #   NETFLICKS_NAMESPACE / NETFLICKS_RELEASE, for the profile's before-deploy hook
 #   (`test/k8s/install.sh volumes`: the node has no volume provisioner, the bundled PostgreSQL and
 #   Kafka need volumes); after `delete -p local`, `install.sh volumes --delete` removes their
-#   claims, volumes and data (skaffold's own delete keeps claims, as helm uninstall does);
+#   claims, volumes and data (skaffold's own delete keeps claims, as helm uninstall does), then
+#   the namespace when nothing else is left in it;
 # - the chart as skaffold deploys it (.cache/skaffold/netflicks, ignored by git): a copy of
 #   charts/netflicks whose kube-prometheus-stack dependency, which cannot be fetched here, is an
 #   empty stand-in; the profile `local` never enables it. Chart edits reach a running `dev` on its
@@ -142,5 +143,12 @@ status=0
 skaffold "$@" || status=$?
 if ((status == 0)) && [[ $command == delete && ,$profiles, == *,local,* ]]; then
   "$ROOT/test/k8s/install.sh" volumes --delete || status=$?
+  # The namespace skaffold created, unless data is left in it (e.g. a database Secret); what the
+  # release ran goes with it.
+  left=$(kubectl -n "$namespace" get secrets,configmaps,persistentvolumeclaims -o name 2>/dev/null \
+    | grep -vx 'configmap/kube-root-ca.crt' || true)
+  if ((status == 0)) && [[ -z $left && $namespace != default && $namespace != kube-* ]] && kubectl get namespace "$namespace" >/dev/null 2>&1; then
+    kubectl delete namespace "$namespace" --wait=false >/dev/null && log "deleted namespace $namespace (nothing else in it)"
+  fi
 fi
 exit "$status"
