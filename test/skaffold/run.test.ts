@@ -6,7 +6,7 @@
  * with the bundled PostgreSQL and Kafka, ingest and the operator; the install's seed and training
  * hooks run, the API answers through its Service, events flow simulator → Kafka → ingest →
  * PostgreSQL, a TrainingRun applied afterwards is trained by a real pod; `skaffold delete` then
- * leaves nothing: no release, claims, volumes or data. Skipped by name without the node or the
+ * leaves nothing: no release, claims, volumes, data or namespace. Skipped by name without the node or the
  * skaffold binary; fails under CI.
  */
 import { existsSync } from 'node:fs';
@@ -121,5 +121,7 @@ describe(SUITE, () => {
     expect((await k.ok(['-n', ns, 'get', 'recommendermodels,pvc,secrets', '-o', 'name'])).trim()).toBe('');
     expect((await k.json<PvJson>(['get', 'pv', '-l', `${VOLUME_LABEL}=${ns}`])).items).toEqual([]);
     expect(existsSync(join(VOLUMES_DIR, ns))).toBe(false);
+    // Nothing of ours was left in it: the wrapper deletes the namespace skaffold created.
+    await waitFor(`namespace ${ns} to be gone`, async () => (await k.kubectl(['get', 'namespace', ns])).code !== 0, 180_000, 1000);
   }, 3_600_000);
 });
