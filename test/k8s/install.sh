@@ -6,6 +6,9 @@
 #
 #   test/k8s/install.sh install [HELM_ARGS...]     helm upgrade --install, waits until ready and seeded
 #   test/k8s/install.sh uninstall [--purge]        helm uninstall; --purge also deletes the data
+#   test/k8s/install.sh volumes [--delete]         only the volumes below (for installs made otherwise,
+#                                                  e.g. skaffold); --delete: their claims, the
+#                                                  PostgreSQL password Secret, the volumes, their data
 #
 # Environment: NETFLICKS_NAMESPACE (default netflicks), NETFLICKS_RELEASE (default netflicks),
 # NETFLICKS_INSTALL_TIMEOUT (helm's --timeout, default 10m). HELM_ARGS go to helm as they are
@@ -136,7 +139,7 @@ EOF
 }
 
 cmd_uninstall() {
-  local purge=false claim
+  local purge=false
   [[ ${1:-} == --purge ]] && purge=true
   if helm status "$RELEASE" --namespace "$NS" >/dev/null 2>&1; then
     helm uninstall "$RELEASE" --namespace "$NS" --wait --timeout "$TIMEOUT"
@@ -147,18 +150,36 @@ cmd_uninstall() {
     log "kept (the data of a reinstall): PersistentVolumeClaims $(claims), Secret $(fullname)-postgres; \`--purge\` deletes them"
     return 0
   fi
-  if kubectl get namespace "$NS" >/dev/null 2>&1; then
-    for claim in $(claims); do kubectl -n "$NS" delete pvc "$claim" --ignore-not-found --wait=false >/dev/null; done
-    kubectl -n "$NS" delete secret "$(fullname)-postgres" --ignore-not-found >/dev/null
-    kubectl delete namespace "$NS" --ignore-not-found --timeout=120s >/dev/null
-  fi
-  kubectl delete pv -l "$VOLUME_LABEL=$NS" --ignore-not-found --timeout=60s >/dev/null
-  rm -rf "$VOLUMES"
+  delete_data
+  kubectl delete namespace "$NS" --ignore-not-found --timeout=120s >/dev/null
   log "purged: namespace $NS, its volumes and their data"
+}
+
+# The claims, the password Secret, the volumes and their directories (the release is gone).
+delete_data() {
+  local claim
+  if kubectl get namespace "$NS" >/dev/null 2>&1; then
+    for claim in $(claims); do kubectl -n "$NS" delete pvc "$claim" --ignore-not-found --timeout=120s >/dev/null; done
+    kubectl -n "$NS" delete secret "$(fullname)-postgres" --ignore-not-found >/dev/null
+  fi
+  kubectl delete pv -l "$VOLUME_LABEL=$NS" --ignore-not-found --timeout=120s >/dev/null
+  rm -rf "$VOLUMES"
+}
+
+cmd_volumes() {
+  ((EUID == 0)) || die "needs root (the volumes' directories in the node's state directory)"
+  if [[ ${1:-} == --delete ]]; then
+    delete_data
+    log "deleted: the claims $(claims) in namespace $NS, Secret $(fullname)-postgres, their volumes and data"
+  else
+    ensure_volumes
+    log "volumes for the claims $(claims) in namespace $NS: $(kubectl get pv -l "$VOLUME_LABEL=$NS" -o name | tr '\n' ' ')"
+  fi
 }
 
 case "${1:-}" in
   install) shift; cmd_install "$@" ;;
   uninstall) shift; cmd_uninstall "$@" ;;
-  *) echo "usage: $0 install [HELM_ARGS...] | uninstall [--purge]" >&2; exit 2 ;;
+  volumes) shift; cmd_volumes "$@" ;;
+  *) echo "usage: $0 install [HELM_ARGS...] | uninstall [--purge] | volumes [--delete]" >&2; exit 2 ;;
 esac

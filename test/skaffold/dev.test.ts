@@ -4,7 +4,8 @@
  * is served, the recommend API's OpenAPI title is changed in the copy's source; skaffold rebuilds
  * the images, upgrades the release, the operator rolls the API Deployment, and the pods serve the
  * new title. Ctrl-C then ends skaffold cleanly: the release is uninstalled and nothing it started
- * keeps running. Database: the test PostgreSQL through a forwarder, as in run.test.ts. Skipped by
+ * keeps running. Database: the test PostgreSQL through a forwarder, no Kafka (host-database-values.yaml;
+ * run.test.ts covers the bundled ones). Skipped by
  * name without the node or the skaffold binary; fails under CI.
  */
 import { execFileSync } from 'node:child_process';

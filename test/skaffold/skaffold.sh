@@ -5,7 +5,7 @@
 #
 #   test/skaffold/skaffold.sh run -p local [-n NAMESPACE]      build, import, deploy the chart
 #   test/skaffold/skaffold.sh dev -p local [-n NAMESPACE]      the same, again on every source change
-#   test/skaffold/skaffold.sh delete -p local [-n NAMESPACE]   uninstall the release
+#   test/skaffold/skaffold.sh delete -p local [-n NAMESPACE]   uninstall the release, delete its data
 #   test/skaffold/skaffold.sh <any skaffold command and flags>
 #
 # What it sets up around skaffold, for the duration of the call only:
@@ -18,6 +18,12 @@
 # - a skaffold global config (SKAFFOLD_CONFIG) that marks the current context a local cluster
 #   (images stay local, nothing is pushed or loaded) and turns off update checks, surveys and
 #   metrics;
+# - the namespace of the release (-n, or the profile's nf-skaffold) and its name in
+#   NETFLICKS_NAMESPACE / NETFLICKS_RELEASE, for the profile's before-deploy hook
+#   (`test/k8s/install.sh volumes`: the node has no volume provisioner, the bundled PostgreSQL and
+#   Kafka need volumes); after `delete -p local`, `install.sh volumes --delete` removes their
+#   claims, volumes and data (skaffold's own delete keeps claims, as helm uninstall does), then
+#   the namespace when nothing else is left in it;
 # - the chart as skaffold deploys it (.cache/skaffold/netflicks, ignored by git): a copy of
 #   charts/netflicks whose kube-prometheus-stack dependency, which cannot be fetched here, is an
 #   empty stand-in; the profile `local` never enables it. Chart edits reach a running `dev` on its
@@ -49,6 +55,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/netflicks-skaffold.XXXXXX")
 podman_pid=''
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   if [[ -n $podman_pid ]]; then
     kill "$podman_pid" 2>/dev/null || true
@@ -115,6 +122,33 @@ stage_chart() {
 }
 stage_chart
 
+# The namespace and profiles the arguments name (skaffold's flag forms), and its command.
+namespace=nf-skaffold profiles='' command=${1:-}
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case ${args[i]} in
+    -n | --namespace) namespace=${args[i + 1]:-} ;;
+    --namespace=*) namespace=${args[i]#--namespace=} ;;
+    -n?*) namespace=${args[i]#-n} ;;
+    -p | --profile) profiles+=",${args[i + 1]:-}" ;;
+    --profile=*) profiles+=",${args[i]#--profile=}" ;;
+    -p?*) profiles+=",${args[i]#-p}" ;;
+  esac
+done
+export NETFLICKS_NAMESPACE=$namespace NETFLICKS_RELEASE=netflicks
+
 cd "$ROOT"
 # Not exec: the trap must stop podman and remove the copies when skaffold ends.
-skaffold "$@"
+status=0
+skaffold "$@" || status=$?
+if ((status == 0)) && [[ $command == delete && ,$profiles, == *,local,* ]]; then
+  "$ROOT/test/k8s/install.sh" volumes --delete || status=$?
+  # The namespace skaffold created, unless data is left in it (e.g. a database Secret); what the
+  # release ran goes with it.
+  left=$(kubectl -n "$namespace" get secrets,configmaps,persistentvolumeclaims -o name 2>/dev/null \
+    | grep -vx 'configmap/kube-root-ca.crt' || true)
+  if ((status == 0)) && [[ -z $left && $namespace != default && $namespace != kube-* ]] && kubectl get namespace "$namespace" >/dev/null 2>&1; then
+    kubectl delete namespace "$namespace" --wait=false >/dev/null && log "deleted namespace $namespace (nothing else in it)"
+  fi
+fi
+exit "$status"
