@@ -3,11 +3,9 @@ import type { AlsHyperparameters, Hyperparameters, IalsHyperparameters } from '@
 
 /**
  * The trainer's defaults where they differ from the library's, chosen for a training run's time:
- * - explicit ALS with 32 factors and 10 iterations instead of 48 and 15: MovieLens-100K u1..u5
- *   RMSE 0.8889 vs 0.8864 (+0.3%) for ~40% of the time (O(nnz·k²) per half-step);
- * - implicit ALS with 10 iterations instead of 15: ML-100K stratified 75/25 NDCG@10 0.4974 vs
- *   0.4985 (−0.2%) for two thirds of the time.
- * See docs/benchmarks.md. Applied unless the run sets the key (or the shared one).
+ * fewer factors and iterations for explicit ALS (cost O(nnz·k²) per half-step) and fewer
+ * iterations for implicit ALS; what that costs in accuracy is measured in docs/benchmarks.md.
+ * Applied unless the run sets the key (or the shared one).
  */
 export const TRAINER_DEFAULTS: Readonly<{ als: AlsHyperparameters; ials: IalsHyperparameters }> = {
   als: { factors: 32, iterations: 10 },
