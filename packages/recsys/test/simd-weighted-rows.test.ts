@@ -51,6 +51,46 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
     }
   });
 
+  test('dislikes (preference 0) lose only the data term, as in the JavaScript pass', () => {
+    const rng = new Random(8);
+    const k = 8;
+    const items = 30;
+    const y = new Float32Array(items * k);
+    rng.fillGaussian(y, 0.5);
+    const simd = SimdWeightedRows.create(k) as SimdWeightedRows;
+    simd.loadFactors(y, new Float64Array(k * k), 4);
+    for (const n of [1, 2, 5, 9, 16]) {
+      // Offset by 3 entries so the row is not at the start of its arrays.
+      const indices = Int32Array.from({ length: n + 3 }, (_, e) => (e * 7 + n) % items);
+      const weights = Float32Array.from({ length: n + 3 }, (_, e) => 0.25 + (e % 5));
+      const preference = Uint8Array.from({ length: n + 3 }, (_, e) => (e * 5 + n) % 3 === 0 ? 0 : 1);
+      const v = Float64Array.from({ length: k }, (_, a) => Math.sin(a + n));
+      for (const [base, scale] of [
+        [1, -1],
+        [0, 1],
+      ]) {
+        const want = new Float64Array(k);
+        applyWeightedRows(indices, weights, 3, n + 3, y, k, v, want, base, scale, preference);
+        // By definition: t = base·(1 + w)·p + scale·w·(y·v).
+        const byHand = new Float64Array(k);
+        for (let e = 3; e < n + 3; e++) {
+          let d = 0;
+          for (let a = 0; a < k; a++) d += y[indices[e] * k + a] * v[a];
+          const t = base * (1 + weights[e]) * preference[e] + scale * weights[e] * d;
+          for (let a = 0; a < k; a++) byHand[a] += t * y[indices[e] * k + a];
+        }
+        simd.setRow(indices, weights, 3, n + 3, preference);
+        simd.v.set(v);
+        simd.out.fill(0);
+        simd.apply(base, scale);
+        for (let a = 0; a < k; a++) {
+          expect(want[a]).toBeCloseTo(byHand[a], 12);
+          expect(simd.out[a]).toBeCloseTo(byHand[a], 12);
+        }
+      }
+    }
+  });
+
   test('is unavailable for factor counts that are not a multiple of 4', () => {
     expect(SimdWeightedRows.create(6)).toBeNull();
   });

@@ -1,7 +1,7 @@
 /**
  * The per-row nonzero pass of implicit ALS's conjugate gradient in WebAssembly SIMD (f64x2): for
  * each entry e of one row, d_e = y_e·v and out += t_e·y_e with t_e = base·(1 + w_e) + scale·w_e·d_e
- * (see applyWeightedRows, the JavaScript version it replaces where SIMD is available). The row's
+ * (a dislike, preference 0, is run with base 0; see applyWeightedRows, the JavaScript version it replaces where SIMD is available). The row's
  * float32 factors are widened exactly to double and every product and sum is in double; only the
  * order of the dot product's additions differs (four partial sums), a few ulps.
  *
@@ -179,6 +179,8 @@ export class SimdWeightedRows {
   private weights = new Float64Array(0);
   private y = new Float32Array(0);
   private n = 0;
+  /** Entries [0, likes) of the row have preference 1, the rest 0. */
+  private likes = 0;
 
   private constructor(
     readonly k: number,
@@ -220,22 +222,46 @@ export class SimdWeightedRows {
     out.set(this.out);
   }
 
-  /** Takes entries [start, end) of a row (column indices into the loaded factors, weights). */
-  setRow(indices: Int32Array, weights: Float32Array, start: number, end: number): void {
+  /**
+   * Takes entries [start, end) of a row (column indices into the loaded factors, weights, and
+   * optionally preferences: 0 = a dislike). Dislikes are laid out after the likes, so `apply`
+   * runs the kernel once over the likes and once, without the data term, over the dislikes.
+   */
+  setRow(indices: Int32Array, weights: Float32Array, start: number, end: number, preference: Uint8Array | null = null): void {
     const n = end - start;
     if (n > this.entryCapacity) this.reserve(Math.max(n, 2 * this.entryCapacity), this.yCapacity, true);
     const rowBytes = this.k * 4;
     const yBase = this.y.byteOffset;
-    for (let e = 0; e < n; e++) {
-      this.offs[e] = yBase + indices[start + e] * rowBytes;
-      this.weights[e] = weights[start + e];
+    if (preference === null) {
+      for (let e = 0; e < n; e++) {
+        this.offs[e] = yBase + indices[start + e] * rowBytes;
+        this.weights[e] = weights[start + e];
+      }
+      this.likes = n;
+    } else {
+      let like = 0;
+      let dislike = n;
+      for (let e = start; e < end; e++) {
+        const at = preference[e] === 0 ? --dislike : like++;
+        this.offs[at] = yBase + indices[e] * rowBytes;
+        this.weights[at] = weights[e];
+      }
+      this.likes = like;
     }
     this.n = n;
   }
 
-  /** out += Σ t_e·y_e over the row set last (see the module comment). */
+  /** out += Σ t_e·y_e over the row set last (see the module comment), with p_e = 0 for its dislikes. */
   apply(base: number, scale: number): void {
-    this.fn(this.offs.byteOffset, this.weights.byteOffset, this.n, this.k, this.v.byteOffset, this.out.byteOffset, base, scale);
+    const { n, likes, k } = this;
+    const offs = this.offs.byteOffset;
+    const w = this.weights.byteOffset;
+    if (likes === n || base === 0) {
+      this.fn(offs, w, n, k, this.v.byteOffset, this.out.byteOffset, base, scale);
+      return;
+    }
+    this.fn(offs, w, likes, k, this.v.byteOffset, this.out.byteOffset, base, scale);
+    this.fn(offs + 4 * likes, w + 8 * likes, n - likes, k, this.v.byteOffset, this.out.byteOffset, 0, scale);
   }
 
   /** Lays out room for `entries` row entries and `yLength` factor floats (`keep`: the factors). */

@@ -22,6 +22,8 @@ export interface CsrArrays {
   indptr: Int32Array;
   indices: Int32Array;
   values: Float32Array;
+  /** Implicit ALS: per-entry preference (0 = a dislike); absent = every entry is a like. */
+  preference?: Uint8Array;
 }
 
 /**

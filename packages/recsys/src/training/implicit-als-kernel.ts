@@ -5,10 +5,11 @@ import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-train
 
 /**
  * out += Σ_e t_e·y_e over entries [start, end), with d_e = y_e·v and
- * t_e = base·(1 + w_e) + scale·w_e·d_e. base = 1, scale = −1 gives the CG residual's data part
- * (Σ c·y − Σ (c−1)(y·v) y); base = 0, scale = 1 gives the (c−1)-weighted Gram product.
- * Eight entries per pass so v and out are read once per eight rows of y (this loop is nearly all
- * of iALS training time).
+ * t_e = base·(1 + w_e)·p_e + scale·w_e·d_e, p_e the entry's preference (`preference[e]`, 1 when
+ * absent). base = 1, scale = −1 gives the CG residual's data part (Σ c·p·y − Σ (c−1)(y·v) y);
+ * base = 0, scale = 1 gives the (c−1)-weighted Gram product. Eight entries per pass so v and out
+ * are read once per eight rows of y (this loop is nearly all of iALS training time); zero
+ * preferences are taken back out afterwards, so rows without them pay nothing.
  */
 export function applyWeightedRows(
   indices: Int32Array,
@@ -21,6 +22,7 @@ export function applyWeightedRows(
   out: Float64Array,
   base: number,
   scale: number,
+  preference: Uint8Array | null = null,
 ): void {
   let e = start;
   for (; e + 8 <= end; e += 8) {
@@ -87,11 +89,19 @@ export function applyWeightedRows(
     const t = base * (1 + w) + scale * w * d;
     for (let a = 0; a < k; a++) out[a] += t * y[o + a];
   }
+  if (preference && base !== 0) {
+    for (e = start; e < end; e++) {
+      if (preference[e] !== 0) continue;
+      const o = indices[e] * k;
+      const t = -base * (1 + weights[e]);
+      for (let a = 0; a < k; a++) out[a] += t * y[o + a];
+    }
+  }
 }
 
 /**
- * Conjugate-gradient solve of (YᵀY + λI + Σ_j w_j y_j y_jᵀ) x = Σ_j (1 + w_j) y_j, where
- * w_j = c_j − 1, warm-started from x (Hu, Koren & Volinsky 2008; Takács et al. 2011), following
+ * Conjugate-gradient solve of (YᵀY + λI + Σ_j w_j y_j y_jᵀ) x = Σ_j (1 + w_j)·p_j y_j, where
+ * w_j = c_j − 1 and p_j the preference (`preference`, null: all 1), warm-started from x (Hu, Koren & Volinsky 2008; Takács et al. 2011), following
  * benfred/implicit's least_squares_cg: the n-dependent part of the matrix is never formed.
  * `gramReg` = YᵀY + λI; `extraReg` is added to the diagonal for this row only (scaled
  * regularisation). x, r, p, ap are scratch of length k; x holds the answer.
@@ -109,15 +119,16 @@ export function solveImplicitRowCg(
   s: RowScratch,
   /** The SIMD kernels with `y` and `gramReg` already loaded (see SimdWeightedRows), or null. */
   simd: SimdWeightedRows | null = null,
+  preference: Uint8Array | null = null,
 ): void {
   const { x, r, p, ap } = s;
-  if (simd) simd.setRow(indices, weights, start, end);
+  if (simd) simd.setRow(indices, weights, start, end, preference);
   // r = b − A x
   if (simd) simd.gramTimes(x, r);
   else matVec(k, gramReg, x, r);
   for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
   if (simd) simdRows(simd, x, r, 1, -1);
-  else applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1);
+  else applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1, preference);
   let rsOld = 0;
   for (let a = 0; a < k; a++) {
     p[a] = r[a];
@@ -179,6 +190,7 @@ export function solveImplicitRowExact(
   gramReg: Float64Array,
   extraReg: number,
   s: RowScratch,
+  preference: Uint8Array | null = null,
 ): void {
   const { a, b } = s;
   a.set(gramReg.subarray(0, k * k));
@@ -187,10 +199,10 @@ export function solveImplicitRowExact(
   for (let e = start; e < end; e++) {
     const off = indices[e] * k;
     const w = weights[e];
-    const c = 1 + w;
+    const cp = preference && preference[e] === 0 ? 0 : 1 + w;
     for (let p = 0; p < k; p++) {
       const yp = y[off + p];
-      b[p] += c * yp;
+      b[p] += cp * yp;
       const wyp = w * yp;
       const row = p * k;
       for (let q = 0; q <= p; q++) a[row + q] += wyp * y[off + q];
@@ -201,7 +213,7 @@ export function solveImplicitRowExact(
 
 export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, side, start, end, s) => {
   const users = side === 'users';
-  const { indptr, indices, values } = users ? arrays.byUser : arrays.byItem;
+  const { indptr, indices, values, preference = null } = users ? arrays.byUser : arrays.byItem;
   const out = users ? arrays.userFactors : arrays.itemFactors;
   const y = users ? arrays.itemFactors : arrays.userFactors;
   const k = arrays.factors;
@@ -222,10 +234,10 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
     }
     if (params.solver === 'cg') {
       for (let a = 0; a < k; a++) s.x[a] = out[off + a];
-      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s, simd);
+      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s, simd, preference);
       for (let a = 0; a < k; a++) out[off + a] = s.x[a];
     } else {
-      solveImplicitRowExact(indices, values, s0, s1, y, k, g, extra, s);
+      solveImplicitRowExact(indices, values, s0, s1, y, k, g, extra, s, preference);
       for (let a = 0; a < k; a++) out[off + a] = s.b[a];
     }
   }
