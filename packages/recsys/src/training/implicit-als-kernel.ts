@@ -124,11 +124,12 @@ export function solveImplicitRowCg(
   const { x, r, p, ap } = s;
   if (simd) simd.setRow(indices, weights, start, end, preference);
   // r = b − A x
-  if (simd) simd.gramTimes(x, r);
-  else matVec(k, gramReg, x, r);
-  for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
-  if (simd) simdRows(simd, x, r, 1, -1);
-  else applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1, preference);
+  if (simd) simdProduct(simd, x, r, -extraReg, 1, -1, -1);
+  else {
+    matVec(k, gramReg, x, r);
+    for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
+    applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1, preference);
+  }
   let rsOld = 0;
   for (let a = 0; a < k; a++) {
     p[a] = r[a];
@@ -136,11 +137,12 @@ export function solveImplicitRowCg(
   }
   if (rsOld < 1e-20) return;
   for (let it = 0; it < cgSteps; it++) {
-    if (simd) simd.gramTimes(p, ap);
-    else matVec(k, gramReg, p, ap);
-    for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
-    if (simd) simdRows(simd, p, ap, 0, 1);
-    else applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
+    if (simd) simdProduct(simd, p, ap, extraReg, 0, 1, 1);
+    else {
+      matVec(k, gramReg, p, ap);
+      for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
+      applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
+    }
     let pAp = 0;
     for (let a = 0; a < k; a++) pAp += p[a] * ap[a];
     const step = rsOld / pAp;
@@ -157,12 +159,16 @@ export function solveImplicitRowCg(
   }
 }
 
-/** applyWeightedRows(…, v, out, base, scale) through the kernel, for the row it holds. */
-function simdRows(simd: SimdWeightedRows, v: Float64Array, out: Float64Array, base: number, scale: number): void {
+/**
+ * out = diag·v + gramScale·G·v + applyWeightedRows(…, v, base, scale) through the kernel, for the
+ * row it holds (one call: the Gram product and the row pass share the kernel's copy of v).
+ */
+function simdProduct(simd: SimdWeightedRows, v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void {
   simd.v.set(v);
-  simd.out.set(out);
-  simd.apply(base, scale);
-  out.set(simd.out);
+  const acc = simd.out;
+  for (let a = 0; a < v.length; a++) acc[a] = diag * v[a];
+  simd.apply(base, scale, gramScale);
+  out.set(acc);
 }
 
 /** The SIMD row pass for this half-step, its copy of `y` current; null where unavailable. */
