@@ -7,7 +7,6 @@ import { Random } from '../random.js';
 import {
   FactorTrainer,
   createScratch,
-  isShared,
   shareArray,
   unshareArray,
   type CsrArrays,
@@ -130,26 +129,13 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   }
 
   const share = threads > 1;
-  const weights = (m: CsrMatrix): CsrArrays => {
-    // c − 1 = α·r is the stored rating itself with the default confidence: no second copy.
-    const identity = p.alpha === 1 && p.confidence === 'rating' && (!share || isShared(m.data));
-    if (identity) return { indptr: share ? shareArray(m.indptr) : m.indptr, indices: share ? shareArray(m.indices) : m.indices, values: m.data };
-    const w = share ? new Float32Array(new SharedArrayBuffer(m.data.byteLength)) : new Float32Array(m.data.length);
-    for (let e = 0; e < w.length; e++) w[e] = confidenceWeight(m.data[e], p);
-    const arrays: CsrArrays = share
-      ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: w }
-      : { indptr: m.indptr, indices: m.indices, values: w };
-    if (p.confidence === 'signed') {
-      const pref = share ? new Uint8Array(new SharedArrayBuffer(w.length)) : new Uint8Array(w.length);
-      for (let e = 0; e < pref.length; e++) pref[e] = preference(m.data[e], p);
-      arrays.preference = pref;
-    }
-    return arrays;
-  };
+  // The ratings themselves: the kernel turns them into confidence row by row (no weight copy).
+  const ratings = (m: CsrMatrix): CsrArrays =>
+    share ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: shareArray(m.data) } : { indptr: m.indptr, indices: m.indices, values: m.data };
   const arrays: FactorArrays = {
     factors: k,
-    byUser: weights(data.byUser),
-    byItem: weights(data.byItem),
+    byUser: ratings(data.byUser),
+    byItem: ratings(data.byItem),
     userFactors: share ? shareArray(userFactors) : userFactors,
     itemFactors: share ? shareArray(itemFactors) : itemFactors,
     userBias: new Float32Array(0),
@@ -165,6 +151,7 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     cgSteps: p.cgSteps,
     solver: p.solver,
     scaleRegularization: p.regularizationScaling === 'confidence',
+    confidence: { alpha: p.alpha, confidence: p.confidence, dislikedMax: p.dislikedMax, dislikeAlpha: p.dislikeAlpha },
   };
   const trainer = FactorTrainer.start(arrays, kernelParams, implicitKernel, threads);
   try {

@@ -14,6 +14,7 @@ import {
   type ImplicitPass,
   type PcgVector,
 } from './implicit-feedback.js';
+import type { ConfidenceParams } from './confidence.js';
 import type { Side } from './side.js';
 import { WorkerPool, splitRowsByCost, workerScriptUrl } from './worker-pool.js';
 
@@ -22,8 +23,6 @@ export interface CsrArrays {
   indptr: Int32Array;
   indices: Int32Array;
   values: Float32Array;
-  /** Implicit ALS: per-entry preference (0 = a dislike); absent = every entry is a like. */
-  preference?: Uint8Array;
 }
 
 /**
@@ -70,6 +69,8 @@ export interface ImplicitKernelParams {
   scaleRegularization: boolean;
   cgSteps: number;
   solver: 'cg' | 'cholesky';
+  /** How each stored rating becomes a weight and preference, applied row by row; absent: `values` are the weights c − 1. */
+  confidence?: ConfidenceParams;
 }
 
 export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;

@@ -1,6 +1,7 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
 import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
+import { confidenceWeight, preference } from './confidence.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
@@ -217,13 +218,36 @@ export function solveImplicitRowExact(
   if (!choleskySolve(a, b, k)) throw new Error('implicit ALS normal equations are not positive definite');
 }
 
+/** One row's entries as the kernel solves with them: column indices, weights c − 1, preferences. */
+interface RowEntries {
+  indices: Int32Array;
+  weights: Float32Array;
+  preference: Uint8Array;
+}
+
+// Per thread (keyed by its scratch): the confidence transform is applied row by row into these, so
+// no weight copy of the whole matrix is ever held.
+const rowEntries = new WeakMap<RowScratch, RowEntries>();
+
+function rowEntriesFor(s: RowScratch, n: number): RowEntries {
+  let entries = rowEntries.get(s);
+  if (!entries || entries.indices.length < n) {
+    const size = Math.max(n, 2 * (entries?.indices.length ?? 0), 256);
+    entries = { indices: new Int32Array(size), weights: new Float32Array(size), preference: new Uint8Array(size) };
+    rowEntries.set(s, entries);
+  }
+  return entries;
+}
+
 export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, side, start, end, s) => {
   const users = side === 'users';
-  const { indptr, indices, values, preference = null } = users ? arrays.byUser : arrays.byItem;
+  const { indptr, indices, values } = users ? arrays.byUser : arrays.byItem;
   const out = users ? arrays.userFactors : arrays.itemFactors;
   const y = users ? arrays.itemFactors : arrays.userFactors;
   const k = arrays.factors;
   const g = arrays.gram;
+  const conf = params.confidence;
+  const signed = conf?.confidence === 'signed';
   const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr) : null;
   for (let r = start; r < end; r++) {
     const off = r * k;
@@ -233,17 +257,36 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
       out.fill(0, off, off + k);
       continue;
     }
+    let rowIndices = indices;
+    let weights = values;
+    let first = s0;
+    let last = s1;
+    let prefs: Uint8Array | null = null;
+    if (conf) {
+      const n = s1 - s0;
+      const entries = rowEntriesFor(s, n);
+      entries.indices.set(indices.subarray(s0, s1));
+      for (let e = 0; e < n; e++) entries.weights[e] = confidenceWeight(values[s0 + e], conf);
+      if (signed) {
+        for (let e = 0; e < n; e++) entries.preference[e] = preference(values[s0 + e], conf);
+        prefs = entries.preference;
+      }
+      rowIndices = entries.indices;
+      weights = entries.weights;
+      first = 0;
+      last = n;
+    }
     let extra = 0;
     if (params.scaleRegularization) {
-      for (let e = s0; e < s1; e++) extra += values[e];
+      for (let e = first; e < last; e++) extra += weights[e];
       extra *= params.regularization;
     }
     if (params.solver === 'cg') {
       for (let a = 0; a < k; a++) s.x[a] = out[off + a];
-      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s, simd, preference);
+      solveImplicitRowCg(rowIndices, weights, first, last, y, k, g, extra, params.cgSteps, s, simd, prefs);
       for (let a = 0; a < k; a++) out[off + a] = s.x[a];
     } else {
-      solveImplicitRowExact(indices, values, s0, s1, y, k, g, extra, s, preference);
+      solveImplicitRowExact(rowIndices, weights, first, last, y, k, g, extra, s, prefs);
       for (let a = 0; a < k; a++) out[off + a] = s.b[a];
     }
   }
