@@ -48,6 +48,17 @@ test('an item index past the catalogue is refused', () => {
   expect(refusal(withSections(doc, { 'history.indices': indices }))).toMatch(/^section "history.indices" has index 40 at entry 5/);
 });
 
+test('a history row whose columns are out of order or repeated is refused (serving binary-searches it)', () => {
+  const indptr = doc.sections['history.indptr'] as Int32Array;
+  const row = Array.from({ length: indptr.length - 1 }, (_, r) => r).find((r) => indptr[r + 1] - indptr[r] >= 2)!;
+  const e = indptr[row] + 1;
+  const indices = Int32Array.from(doc.sections['history.indices']);
+  indices[e] = indices[e - 1];
+  expect(refusal(withSections(doc, { 'history.indices': indices }))).toBe(
+    `section "history.indices" is not sorted and unique within row ${row} (entry ${e})`,
+  );
+});
+
 test('NaN and infinite factors are refused, naming the section and element', () => {
   const nan = Float32Array.from(doc.sections['ials.itemFactors']);
   nan[3] = Number.NaN;

@@ -116,6 +116,15 @@ export function checkCsr(
   if (e >= 0) fail(`section "${name}.indices" has index ${indices[e]} at entry ${e}, outside 0..${cols - 1}`);
 }
 
+/** Columns strictly increase within each row: serving binary-searches a user's history. */
+export function checkSortedRows(name: string, indptr: Int32Array, indices: Int32Array): void {
+  for (let r = 0; r + 1 < indptr.length; r++) {
+    for (let e = indptr[r] + 1; e < indptr[r + 1]; e++) {
+      if (indices[e] <= indices[e - 1]) fail(`section "${name}.indices" is not sorted and unique within row ${r} (entry ${e})`);
+    }
+  }
+}
+
 function metaCount(meta: Record<string, unknown>, component: string, key: string): number {
   const v = meta[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`component "${component}" has no valid ${key} count`);

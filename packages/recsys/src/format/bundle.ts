@@ -26,6 +26,7 @@ import {
   BundleError,
   checkComponentShape,
   checkCsr,
+  checkSortedRows,
   checkFloats,
   checkRatings,
   checkHybridParams,
@@ -282,6 +283,7 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
     data: requireSection(doc, 'history.data', Float32Array),
   };
   checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
+  checkSortedRows('history', history.indptr, history.indices);
   yield;
   checkRatings('history.data', history.data);
   const rawComponents = meta.components ?? {};
