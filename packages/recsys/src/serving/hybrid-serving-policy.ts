@@ -70,6 +70,8 @@ const BOUND_SLACK = 1e-5;
  * (tens of nanoseconds) is noise.
  */
 const SIMD_BLOCKS_PER_CALL = 2;
+/** Items per build step (a pass over 2,048 item vectors: well under a millisecond at 64 factors). */
+const BUILD_STEP_ITEMS = 2048;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
 const DEFER_BUILD: unique symbol = Symbol('defer build');
 
@@ -159,6 +161,7 @@ export class HybridServingPolicy {
     const pop = new Float32Array(n);
     popularity.scoreUser(0, pop);
     this.popularityNorm = normalise(pop, this.hybrid.params.normalisation);
+    yield;
     const k = ials.factors;
     const q = ials.itemFactors;
     this.itemNorm = new Float64Array(n);
@@ -168,14 +171,19 @@ export class HybridServingPolicy {
       for (let a = 0; a < k; a++) s += q[i * k + a] * q[i * k + a];
       this.itemNorm[i] = Math.sqrt(s);
       if (popularity.counts[i] > 0) rated.push(i);
+      if ((i + 1) % BUILD_STEP_ITEMS === 0) yield;
     }
     yield;
     this.normOrder = Int32Array.from(rated).sort((a, b) => this.itemNorm[b] - this.itemNorm[a] || a - b);
     this.normSorted = Float64Array.from(this.normOrder, (i) => this.itemNorm[i]);
     yield;
     this.factorsSorted = new Float32Array(this.normOrder.length * k);
-    for (let p = 0; p < this.normOrder.length; p++) this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
-    if (this.useSimd) this.simd = ScanKernel.create(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL);
+    for (let p = 0; p < this.normOrder.length; p++) {
+      this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
+      if ((p + 1) % BUILD_STEP_ITEMS === 0) yield;
+    }
+    yield;
+    if (this.useSimd) this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS);
     this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
     this.candidateScores = new Float32Array(this.candidates.length);
     yield;

@@ -138,6 +138,15 @@ export class ScanKernel {
    * WebAssembly SIMD is not available here (the caller keeps its JavaScript loop).
    */
   static create(vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number): ScanKernel | null {
+    const steps = ScanKernel.build(vectors, items, factors, maxBlocksPerCall);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** create() in steps: yields after laying out every `stepItems` items (a hot swap's build). */
+  static *build(vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number, stepItems = Infinity): Generator<void, ScanKernel | null, void> {
     const module = moduleOrNull();
     if (!wasm || !module || factors < 1 || items < 1 || maxBlocksPerCall < 1) return null;
     if (vectors.length < items * factors) throw new RangeError(`${vectors.length} values cannot hold ${items} vectors of ${factors}`);
@@ -152,6 +161,7 @@ export class ScanKernel {
       const dst = Math.floor(i / SCAN_BLOCK) * factors * SCAN_BLOCK + (i % SCAN_BLOCK);
       const src = i * factors;
       for (let a = 0; a < factors; a++) q[dst + a * SCAN_BLOCK] = vectors[src + a];
+      if ((i + 1) % stepItems === 0) yield;
     }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
     return new ScanKernel(items, factors, maxBlocksPerCall, instance, memory.buffer, { x: 0, out: outAt, q: qAt });
