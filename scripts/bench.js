@@ -102,16 +102,17 @@ if (only.has('trainer')) {
 }
 
 if (only.has('api')) {
-  // The recommend API against bare Koa, node:http and Fastify routes serving the same body, in the
-  // same run (it prints its own tables); then the CF scan's kernels on the same models' factors.
-  const models = values.quick ? ['ml-100k'] : ['ml-100k', 'ml-20m'];
+  // The recommend API against a bare Koa route serving the same body, in the same run (it prints
+  // its own tables and one TARGET line per serving target); then the CF scan's kernels on the
+  // same models' factors. --quick: one short round, the synthetic models only.
+  const models = values.quick ? ['ml-100k', 'ml-20m'] : ['ml-100k', 'ml-20m', 'ml-100k-real'];
   const cache = join(tmpdir(), 'netflicks-bench-models');
   const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs), '--models', models.join(','), '--cache', cache];
-  if (values.quick) args.push('--duration', '5');
+  if (values.quick) args.push('--quick');
   if (process.env.BENCH_BASELINE) args.push('--baseline', process.env.BENCH_BASELINE);
   if (process.env.BENCH_PORT_BASE) args.push('--port-base', process.env.BENCH_PORT_BASE);
   out.push('', '### Recommend API', '', node(args).split('\n').filter((line) => !line.startsWith(' ') && !/^[{}]/.test(line)).join('\n').trim());
-  const scan = node([join(root, 'services/recommend-api/bench/scan.mjs'), '--runs', String(Math.max(3, runs)), ...models.map((m) => join(cache, `${m}.nflx`))]);
+  const scan = node([join(root, 'services/recommend-api/bench/scan.mjs'), '--runs', values.quick ? '2' : String(Math.max(3, runs)), ...models.map((m) => join(cache, `${m}.nflx`))]);
   out.push('', '### Full-scan scoring (top-10 over every item, trained factors)', '', scan.trim());
 }
 

@@ -35,6 +35,7 @@ const cpuNs = () => {
 console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log(`| model | items × factors | f64 kernel ns/item (range) | f32 + exact rescoring ns/item (range) | speed-up | rescored items per user | top-${k} identical |`);
 console.log('|---|---|---|---|---|---|---|');
+const targets = [];
 for (const file of positionals) {
   const doc = await recsys.readModelFile(file);
   const q = doc.sections['ials.itemFactors'];
@@ -122,9 +123,12 @@ for (const file of positionals) {
     }
   }
   const rescoredPerUser = rescored / nUsers;
+  const speedUp = median(times.f64) / median(times.f32);
+  targets.push(`TARGET full scan ${basename(file)}: ${speedUp.toFixed(2)}x the f64 kernel, top-${k} ${identical ? 'identical' : 'DIFFERENT'} for ${nUsers} users, target >= 2.00 and identical: ${speedUp >= 2 && identical ? 'PASS' : 'FAIL'}`);
   const show = (ts) => `${median(ts).toFixed(2)} (${Math.min(...ts).toFixed(2)}–${Math.max(...ts).toFixed(2)})`;
   console.log(
     `| ${basename(file)} | ${n} × ${f} | ${show(times.f64)} | ${show(times.f32)} | **${(median(times.f64) / median(times.f32)).toFixed(2)}×** | ${rescoredPerUser.toFixed(0)} | ${identical ? `yes (${nUsers} users)` : '**no**'} |`,
   );
 }
 console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(targets.join('\n'));

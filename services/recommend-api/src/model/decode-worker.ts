@@ -12,6 +12,8 @@
  * One job per worker: the parent starts a worker per load and it exits after replying.
  */
 import { createHash, type KeyObject } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeModelFile, loadModelFile, openBundle, type ModelDocument } from '@netflicks/recsys';
 
@@ -66,7 +68,22 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
   }
 }
 
+/**
+ * Lowers this thread's scheduling priority (Linux: a thread id is a valid setpriority target), so
+ * that on a busy machine the serving thread wins the CPU when both are runnable. Elsewhere, or
+ * when not permitted, the worker runs at the process's priority.
+ */
+function yieldToServingThread(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch {
+    // not Linux, or no /proc: keep the priority
+  }
+}
+
 if (parentPort) {
   const port = parentPort;
+  yieldToServingThread();
   void run(workerData as DecodeJob).then(({ reply, transfer }) => port.postMessage(reply, transfer));
 }
