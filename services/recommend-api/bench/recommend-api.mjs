@@ -47,7 +47,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const { values } = parseArgs({
   options: {
-    models: { type: 'string', default: 'ml-100k,ml-20m,ml-100k-real' },
+    models: { type: 'string' },
     cache: { type: 'string', default: join(os.tmpdir(), 'netflicks-bench-models') },
     duration: { type: 'string', default: '5' },
     rate: { type: 'string', default: '2000' },
@@ -60,7 +60,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
   },
 });
-if (values.quick) Object.assign(values, { runs: '1', duration: '3', models: values.models === 'ml-100k,ml-20m,ml-100k-real' ? 'ml-100k,ml-20m' : values.models });
+values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
+if (values.quick) Object.assign(values, { runs: '1', duration: '3' });
 const duration = Number(values.duration);
 const rate = Number(values.rate);
 const connections = Number(values.connections);

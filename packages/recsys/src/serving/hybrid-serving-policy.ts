@@ -374,9 +374,20 @@ export class HybridServingPolicy {
       const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
       simd.dots(t, m);
       const end = Math.min(n, start + m * SCAN_BLOCK);
+      const blockMax = simd.blockMax;
       let cut = threshold - 2 * margin;
       for (let p = start; p < end; p++) {
-        const score = out[p - start];
+        const j = p - start;
+        // A block whose best approximate score is under the cut has nothing to keep (the skipped
+        // items would each fail the test below).
+        if (j % SCAN_BLOCK === 0) {
+          const b = (j / SCAN_BLOCK) * 4;
+          if (Math.max(blockMax[b], blockMax[b + 1], blockMax[b + 2], blockMax[b + 3]) < cut) {
+            p += SCAN_BLOCK - 1;
+            continue;
+          }
+        }
+        const score = out[j];
         if (score < cut) continue;
         const i = order[p];
         if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
