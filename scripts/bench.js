@@ -5,7 +5,8 @@
 // `peers` (not in the default set: it installs Python packages) compares training with Surprise
 // and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows.
 // `operator` needs the local control plane: npm run cluster:up. `api`: BENCH_BASELINE=DIR adds another
-// checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, ….
+// checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, …;
+// BENCH_MODELS=DIR keeps its model files there (default $TMPDIR/netflicks-bench-models). --quick: one short round.
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -106,7 +107,8 @@ if (only.has('api')) {
   // its own tables and one TARGET line per serving target); then the CF scan's kernels on the
   // same models' factors. --quick: one short round, the synthetic models only.
   const models = values.quick ? ['ml-100k', 'ml-20m'] : ['ml-100k', 'ml-20m', 'ml-100k-real'];
-  const cache = join(tmpdir(), 'netflicks-bench-models');
+  // BENCH_MODELS=DIR reuses model files built before (building the 20M-sized ones takes minutes).
+  const cache = process.env.BENCH_MODELS ?? join(tmpdir(), 'netflicks-bench-models');
   const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs), '--models', models.join(','), '--cache', cache];
   if (values.quick) args.push('--quick');
   if (process.env.BENCH_BASELINE) args.push('--baseline', process.env.BENCH_BASELINE);
