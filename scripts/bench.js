@@ -107,6 +107,8 @@ if (only.has('api')) {
   // its own tables and one TARGET line per serving target); then the CF scan's kernels on the
   // same models' factors. --quick: one short round, the synthetic models only.
   const models = values.quick ? ['ml-100k', 'ml-20m'] : ['ml-100k', 'ml-20m', 'ml-100k-real'];
+  const ml100k = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'netflicks/datasets/ml-100k');
+  if (models.includes('ml-100k-real') && !existsSync(join(ml100k, 'u.data'))) execFileSync(join(root, 'scripts/fetch-bench-data.sh'), { stdio: 'inherit' });
   // BENCH_MODELS=DIR reuses model files built before (building the 20M-sized ones takes minutes).
   const cache = process.env.BENCH_MODELS ?? join(tmpdir(), 'netflicks-bench-models');
   const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs), '--models', models.join(','), '--cache', cache];
