@@ -6,7 +6,8 @@
 // and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows;
 // --peers explicit|implicit runs only that half.
 // `operator` needs the local control plane: npm run cluster:up. `api`: BENCH_BASELINE=DIR adds another
-// checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, ….
+// checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, …;
+// BENCH_MODELS=DIR keeps its model files there (default $TMPDIR/netflicks-bench-models). --quick: one short round.
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -104,16 +105,20 @@ if (only.has('trainer')) {
 }
 
 if (only.has('api')) {
-  // The recommend API against bare Koa, node:http and Fastify routes serving the same body, in the
-  // same run (it prints its own tables); then the CF scan's kernels on the same models' factors.
-  const models = values.quick ? ['ml-100k'] : ['ml-100k', 'ml-20m'];
-  const cache = join(tmpdir(), 'netflicks-bench-models');
+  // The recommend API against a bare Koa route serving the same body, in the same run (it prints
+  // its own tables and one TARGET line per serving target); then the CF scan's kernels on the
+  // same models' factors. --quick: one short round, the synthetic models only.
+  const models = values.quick ? ['ml-100k', 'ml-20m'] : ['ml-100k', 'ml-20m', 'ml-100k-real'];
+  const ml100k = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'netflicks/datasets/ml-100k');
+  if (models.includes('ml-100k-real') && !existsSync(join(ml100k, 'u.data'))) execFileSync(join(root, 'scripts/fetch-bench-data.sh'), { stdio: 'inherit' });
+  // BENCH_MODELS=DIR reuses model files built before (building the 20M-sized ones takes minutes).
+  const cache = process.env.BENCH_MODELS ?? join(tmpdir(), 'netflicks-bench-models');
   const args = [join(root, 'services/recommend-api/bench/recommend-api.mjs'), '--runs', String(runs), '--models', models.join(','), '--cache', cache];
-  if (values.quick) args.push('--duration', '5');
+  if (values.quick) args.push('--quick');
   if (process.env.BENCH_BASELINE) args.push('--baseline', process.env.BENCH_BASELINE);
   if (process.env.BENCH_PORT_BASE) args.push('--port-base', process.env.BENCH_PORT_BASE);
   out.push('', '### Recommend API', '', node(args).split('\n').filter((line) => !line.startsWith(' ') && !/^[{}]/.test(line)).join('\n').trim());
-  const scan = node([join(root, 'services/recommend-api/bench/scan.mjs'), '--runs', String(Math.max(3, runs)), ...models.map((m) => join(cache, `${m}.nflx`))]);
+  const scan = node([join(root, 'services/recommend-api/bench/scan.mjs'), '--runs', values.quick ? '2' : String(Math.max(3, runs)), ...models.map((m) => join(cache, `${m}.nflx`))]);
   out.push('', '### Full-scan scoring (top-10 over every item, trained factors)', '', scan.trim());
 }
 

@@ -107,13 +107,11 @@ EOF
   done
 }
 
-# Every Deployment and StatefulSet of the release rolled out, except the simulator: its pod exits
-# after each pass and restarts, so it is not ready at every instant (which makes `helm --wait`
-# flaky). helm itself has already waited for the install's seed Job (a hook).
+# Every Deployment and StatefulSet of the release rolled out (the simulator too: one
+# long-running process). helm itself has already waited for the install's seed Job (a hook).
 wait_ready() {
   local w
-  for w in $(kubectl -n "$NS" get deployments,statefulsets -o name \
-    -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component!=simulator"); do
+  for w in $(kubectl -n "$NS" get deployments,statefulsets -o name -l "app.kubernetes.io/instance=$RELEASE"); do
     kubectl -n "$NS" rollout status "$w" --timeout "$TIMEOUT" >/dev/null || die "$w did not become ready within $TIMEOUT"
   done
 }

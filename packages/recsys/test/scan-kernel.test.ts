@@ -32,6 +32,33 @@ describe('ScanKernel (float32 SIMD scan)', () => {
     expect(() => kernel!.dots(1, 2)).toThrow(RangeError);
   });
 
+  test('block maxima: the largest of each block\'s four lane maxima is its best score (padding counts as 0)', () => {
+    const rng = new Random(3);
+    const f = 8;
+    const items = 3 * SCAN_BLOCK + 5;
+    const q = new Float32Array(items * f);
+    for (let j = 0; j < q.length; j++) q[j] = rng.next() * 2 - 1;
+    const kernel = ScanKernel.create(q, items, f, 4)!;
+    const x = Float32Array.from({ length: f }, () => rng.next() * 2 - 1);
+    kernel.setUser(x);
+    kernel.dots(0, 4);
+    const out = kernel.out;
+    const best = (b: number) => Math.max(kernel.blockMax[4 * b], kernel.blockMax[4 * b + 1], kernel.blockMax[4 * b + 2], kernel.blockMax[4 * b + 3]);
+    for (let b = 0; b < 4; b++) {
+      // Lane j of the maxima is the largest of items 4j … 4j+3 of the block.
+      for (let lane = 0; lane < 4; lane++) {
+        const lanes = [0, 1, 2, 3].map((m) => out[b * SCAN_BLOCK + 4 * m + lane]);
+        expect(kernel.blockMax[4 * b + lane]).toBe(Math.max(...lanes));
+      }
+      expect(best(b)).toBe(Math.max(...out.subarray(b * SCAN_BLOCK, (b + 1) * SCAN_BLOCK)));
+    }
+    // The last block's 11 padding items score 0: its best is at least 0.
+    expect(best(3)).toBeGreaterThanOrEqual(0);
+    // A call over later blocks writes their maxima from blockMax[0] on.
+    kernel.dots(2, 1);
+    expect(Math.max(...kernel.blockMax.subarray(0, 4))).toBe(Math.max(...kernel.out.subarray(0, SCAN_BLOCK)));
+  });
+
   test('approximate scores stay within the documented bound of the exact ones', () => {
     const rng = new Random(7);
     const f = 64;

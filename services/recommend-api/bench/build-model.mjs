@@ -5,12 +5,17 @@
  *
  *   node services/recommend-api/bench/build-model.mjs --preset ml-20m --out /tmp/ml20m.nflx
  *   node services/recommend-api/bench/build-model.mjs --preset ml-100k --out /tmp/ml100k.nflx
+ *   node services/recommend-api/bench/build-model.mjs --preset ml-100k-real --out /tmp/ml100k-real.nflx
+ *
+ * ml-100k-real trains on the real MovieLens-100K ratings (scripts/fetch-bench-data.sh puts them in
+ * the cache): factors shaped by real ratings prune differently from the synthetic worlds' in the
+ * CF scan's norm bound.
  *
  * --iterations N (default 4 for ml-20m, 15 for ml-100k): fewer iALS sweeps only change quality,
  * not the served model's shape (27k × 64 item factors, 138k users, 20M history entries).
  */
 import { parseArgs } from 'node:util';
-import { SYNTHETIC_PRESETS, generateSynthetic } from '@netflicks/data';
+import { SYNTHETIC_PRESETS, datasetDir, generateSynthetic, loadMovieLens100k } from '@netflicks/data';
 import { buildTrainingData, createBundle, trainContent, trainIals, trainPopularity, writeModelFile } from '@netflicks/recsys';
 
 const { values } = parseArgs({
@@ -23,11 +28,12 @@ const { values } = parseArgs({
   },
 });
 if (!values.out) throw new Error('--out FILE is required');
+const REAL = { 'ml-100k-real': () => loadMovieLens100k(datasetDir('ml-100k')) };
 const preset = SYNTHETIC_PRESETS[values.preset];
-if (!preset) throw new Error(`unknown preset ${values.preset} (${Object.keys(SYNTHETIC_PRESETS).join(', ')})`);
+if (!preset && !REAL[values.preset]) throw new Error(`unknown preset ${values.preset} (${[...Object.keys(SYNTHETIC_PRESETS), ...Object.keys(REAL)].join(', ')})`);
 const seed = Number(values.seed);
 const t0 = performance.now();
-const { dataset } = generateSynthetic({ ...preset, seed });
+const { dataset } = preset ? generateSynthetic({ ...preset, seed }) : await REAL[values.preset]();
 const t1 = performance.now();
 const data = buildTrainingData(dataset.ratings, dataset.movies);
 const iterations = Number(values.iterations ?? (values.preset === 'ml-20m' ? 4 : 15));

@@ -5,9 +5,12 @@
  * in the same run on the same machine that answer with the same body, serialised per request: a
  * bare Koa route, a bare `node:http` handler and a bare Fastify 5 route (references.mjs).
  *
- *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m]
- *     [--cache DIR] [--duration 10] [--rate 2000] [--connections 32] [--runs 3]
- *     [--baseline DIR] [--port-base N] [--skip-workers]
+ *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m,ml-100k-real]
+ *     [--cache DIR] [--duration 5] [--rate 2000] [--connections 32] [--runs 3] [--refs koa]
+ *     [--baseline DIR] [--port-base N] [--skip-workers] [--quick]
+ *
+ * --quick: one round of 3 s per measurement, the two synthetic models (~4 min).
+ * The last lines are one per target of the serving issue: the value, the target and PASS/FAIL.
  *
  * For each model size (synthetic worlds shaped like MovieLens-100K and -20M, built once into
  * --cache with bench/build-model.mjs), server processes: the service with its result cache (the
@@ -24,15 +27,16 @@
  *     else the machine is doing;
  *   - the load average before the round.
  * Medians over the rounds are reported, ratios per round (server ÷ bare Koa of the same round).
- * Then: a hot reload (SIGHUP) of each service build during a 500 req/s run (the longest request
- * shows how long a swap holds the event loop), memory (RSS against the model's factor bytes),
+ * Then: hot swaps (another model file renamed into place, then SIGHUP) of each cached service
+ * during 500 req/s runs, interleaved with runs of the same length without a swap (the longest
+ * request shows how long a swap holds the event loop), memory (RSS against the model's factor bytes),
  * start-up time to ready, and (unless --skip-workers) `--workers 2` against one process, both
  * uncached, wrk with two threads. Prints a JSON summary and markdown tables.
  *
  * --port-base N: servers listen on N, N+1, … (a shared machine's agreed range); default: any free port.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,17 +47,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const { values } = parseArgs({
   options: {
-    models: { type: 'string', default: 'ml-100k,ml-20m' },
+    models: { type: 'string' },
     cache: { type: 'string', default: join(os.tmpdir(), 'netflicks-bench-models') },
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
     rate: { type: 'string', default: '2000' },
     connections: { type: 'string', default: '32' },
     runs: { type: 'string', default: '3' },
     baseline: { type: 'string' },
     'port-base': { type: 'string', default: '0' },
     'skip-workers': { type: 'boolean', default: false },
+    refs: { type: 'string', default: 'koa' },
+    quick: { type: 'boolean', default: false },
   },
 });
+values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
+if (values.quick) Object.assign(values, { runs: '1', duration: '3' });
 const duration = Number(values.duration);
 const rate = Number(values.rate);
 const connections = Number(values.connections);
@@ -81,6 +89,28 @@ async function ensureModel(preset) {
     await run(process.execPath, ['--max-old-space-size=8000', join(here, 'build-model.mjs'), '--preset', preset, '--out', file], { cwd: root });
   }
   return file;
+}
+
+/**
+ * A second file of the same model (one field of its provenance differs, so its bytes and hash do):
+ * a hot swap between the two runs the whole load and really swaps.
+ */
+async function ensureVariant(modelFile) {
+  const variant = modelFile.replace(/\.nflx$/, '-b.nflx');
+  if (!existsSync(variant)) {
+    const { readModelFile, writeModelFile } = await import(join(root, 'packages/recsys/dist/index.js'));
+    const doc = await readModelFile(modelFile);
+    await writeModelFile(variant, { meta: { ...doc.meta, info: { ...doc.meta.info, variant: 'b' } }, sections: doc.sections });
+  }
+  return variant;
+}
+
+/** Puts `file` at `served` atomically (a hard link renamed into place, as a deploy would). */
+function deployFile(file, served) {
+  const tmp = `${served}.tmp`;
+  rmSync(tmp, { force: true });
+  linkSync(file, tmp);
+  renameSync(tmp, served);
 }
 
 /** Starts `netflicks serve` (of checkout `from`) and waits for /readyz; returns its url, process and the time to ready. */
@@ -185,7 +215,7 @@ async function measure(server, walk, opts = {}) {
 }
 
 function userIds(modelFile) {
-  // Synthetic worlds number their users 1..N; every one has ≥ 20 training ratings.
+  // Synthetic worlds number their users 1..N, as does MovieLens-100K; every one has ≥ 20 training ratings.
   return /ml-20m/.test(modelFile) ? 138_493 : 943;
 }
 
@@ -206,19 +236,25 @@ for (const preset of values.models.split(',')) {
   nextPort = portBase;
   const modelFile = await ensureModel(preset);
   const users = userIds(modelFile);
+  const variants = [modelFile, await ensureVariant(modelFile)];
+  const served = (tag) => {
+    const path = join(values.cache, `${preset}-served-${tag}.nflx`);
+    deployFile(modelFile, path);
+    return path;
+  };
   const services = [];
   const refs = [];
   try {
-    services.push(await startService('/recommend', modelFile));
+    services.push(Object.assign(await startService('/recommend', served('now')), { served: join(values.cache, `${preset}-served-now.nflx`) }));
     services.push(await startService('uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }));
     if (baseline) {
-      services.push(await startService('before: /recommend', modelFile, {}, { from: baseline }));
+      services.push(Object.assign(await startService('before: /recommend', served('before'), {}, { from: baseline }), { served: join(values.cache, `${preset}-served-before.nflx`) }));
       services.push(await startService('before: uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }, { from: baseline }));
     }
     // The references answer with this very service's body for one user (~1.2 KB at k = 10).
     const bodyFile = join(values.cache, `${preset}-body.json`);
     writeFileSync(bodyFile, await (await fetch(`${services[1].url}/recommend/1?k=10`)).text());
-    for (const kind of ['koa', 'http', 'fastify']) refs.push(await startReference(kind, bodyFile, tools.fastify));
+    for (const kind of values.refs.split(',')) refs.push(await startReference(kind, bodyFile, tools.fastify));
     const [bare] = refs;
     const walk = { prefix: '/recommend/', suffix: '?k=10', count: users, step: 7919 };
     const all = [...services, ...refs];
@@ -236,26 +272,50 @@ for (const preset of values.models.split(',')) {
       rounds.push(round);
       console.error(JSON.stringify({ preset, round: r + 1, loadAt: round.loadAt, ratio: round.ratio, cpuRatio: round.cpuRatio }));
     }
-    stage(`${preset}: hot reloads`);
-    // Steady-state memory, before a reload holds two models.
+    stage(`${preset}: hot swaps`);
+    // Steady-state memory, before a swap holds two models.
     const memory = Object.fromEntries(services.map((s) => [s.name, memoryOf(s.child.pid)]));
-    // A hot reload under load: SIGHUP re-reads and re-opens the model file next to the serving
-    // one (the same file: the whole load runs, then the swap).
+    // Hot swaps under load: the other file of the model is renamed into place and SIGHUP makes
+    // the service load it next to the serving one and swap. Each swap run has a run without a
+    // swap next to it (order alternating), so the swap's cost shows against the same moment's
+    // background.
     const reloads = {};
-    for (const s of services.filter((x) => !/uncached/.test(x.name))) {
-      const before = (s.log().match(/"reason":"SIGHUP"/g) ?? []).length;
-      let hup;
-      const loadAt = load();
-      const m = await measure(s, walk, { rate: 500, duration: 8, onStart: () => (hup = setTimeout(() => s.child.kill('SIGHUP'), 2000)) });
-      clearTimeout(hup);
-      reloads[s.name] = { loadAt, rps: m.rps, p99ms: m.p99ms, maxms: m.maxms, non2xx: m.non2xx, errors: m.errors, reloaded: (s.log().match(/"reason":"SIGHUP"/g) ?? []).length > before };
+    for (const s of services.filter((x) => x.served && !/real/.test(preset))) {
+      const swaps = [];
+      const quiet = [];
+      for (let r = 0; r < Math.max(2, runs); r++) {
+        for (const swap of r % 2 ? [true, false] : [false, true]) {
+          const loadAt = load();
+          const before = (s.log().match(/"msg":"model swapped"/g) ?? []).length;
+          let hup;
+          const m = await measure(s, walk, {
+            rate: 500,
+            duration: 6,
+            onStart: swap
+              ? () =>
+                  (hup = setTimeout(() => {
+                    deployFile(variants[(swaps.length + 1) % 2], s.served);
+                    s.child.kill('SIGHUP');
+                  }, 1500))
+              : undefined,
+          });
+          clearTimeout(hup);
+          if (swap) {
+            // The swap must have happened within the run (a load that outlasts it does not count).
+            const swapped = (s.log().match(/"msg":"model swapped"/g) ?? []).length > before;
+            swaps.push({ loadAt, p99ms: m.p99ms, maxms: m.maxms, errors: m.errors + m.non2xx, swapped });
+          } else quiet.push({ loadAt, p99ms: m.p99ms, maxms: m.maxms, errors: m.errors + m.non2xx });
+        }
+      }
+      reloads[s.name] = { swaps, quiet };
     }
     const readyMs = Object.fromEntries(services.map((s) => [s.name, Math.round(s.readyMs)]));
     await stopAll([...services.slice(1), ...refs.slice(1)]);
     // --workers 2 against one process, both uncached, on their own (one at a time; wrk with two threads).
     let workers = null;
     stage(`${preset}: workers`);
-    if (!values['skip-workers']) {
+    // The real-ratings model is there for the throughput rounds (its factors prune differently).
+    if (!values['skip-workers'] && !/real/.test(preset)) {
       const one = await startService('1 process', modelFile, { RESULT_CACHE_ENTRIES: '0' });
       const metricsPort = port();
       const two = await startService('2 workers', modelFile, { RESULT_CACHE_ENTRIES: '0', METRICS_PORT: String(metricsPort) }, { args: ['--workers', '2'] });
@@ -317,13 +377,16 @@ console.log('|---|---|---|---|');
 for (const r of rows) {
   for (const [name, a] of Object.entries(r.atRate)) console.log(`| ${r.preset} | ${name} | ${a.p50.toFixed(1)} / **${a.p99.toFixed(1)}** / ${a.max.toFixed(0)} | ${r.p99Ratio[name]?.toFixed(2) ?? '-'} |`);
 }
-console.log('\n| model | server | hot reload at 500 req/s: p99 / **max** ms (load) | non-2xx + errors | start-up to ready | RSS (peak) | RSS − factor bytes |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| model | server | hot swaps at 500 req/s: max ms per swap run (load) | without a swap, same rounds: max ms | p99 ms with / without | errors + non-2xx with / without | start-up to ready | RSS (peak) | RSS − factor bytes |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   for (const [name, m] of Object.entries(r.memory)) {
     const x = r.reloads[name];
-    const reload = x ? `${x.p99ms.toFixed(1)} / **${x.maxms.toFixed(0)}**${x.reloaded ? '' : ' (no reload seen)'} (${x.loadAt.split(' ')[0]})` : '-';
-    console.log(`| ${r.preset} (${r.modelMB} MB file, ${r.factorMB} MiB factors) | ${name} | ${reload} | ${x ? x.non2xx + x.errors : '-'} | ${(r.readyMs[name] / 1000).toFixed(2)} s | ${m.rssMB} MB (${m.peakMB}) | ${m.rssMB - r.factorMB} MB |`);
+    const swapCell = x ? x.swaps.map((w) => `${w.maxms.toFixed(0)}${w.swapped ? '' : ' (no swap within the run)'} (${w.loadAt.split(' ')[0]})`).join(', ') : '-';
+    const quietCell = x ? x.quiet.map((w) => w.maxms.toFixed(0)).join(', ') : '-';
+    const p99Cell = x ? `${median(x.swaps.map((w) => w.p99ms)).toFixed(1)} / ${median(x.quiet.map((w) => w.p99ms)).toFixed(1)}` : '-';
+    const errCell = x ? `${x.swaps.reduce((t, w) => t + w.errors, 0)} / ${x.quiet.reduce((t, w) => t + w.errors, 0)}` : '-';
+    console.log(`| ${r.preset} (${r.modelMB} MB file, ${r.factorMB} MiB factors) | ${name} | ${swapCell} | ${quietCell} | ${p99Cell} | ${errCell} | ${(r.readyMs[name] / 1000).toFixed(2)} s | ${m.rssMB} MB (${m.peakMB}) | ${m.rssMB - r.factorMB} MB |`);
   }
 }
 if (rows.some((r) => r.workers)) {
@@ -335,3 +398,28 @@ if (rows.some((r) => r.workers)) {
   }
 }
 console.log(`\nErrors and non-2xx answers over all rounds: ${rows.map((r) => `${r.preset} ${r.errors}`).join(', ')}.`);
+
+// One line per target: the value, the target, PASS/FAIL (with the load average it was measured at).
+const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
+const loads = (r) => r.rounds.map((x) => x.loadAt.split(' ')[0]).join('/');
+console.log(`\nTargets (load average ${machine.loadBefore} before, ${machine.loadAfter} after):`);
+for (const r of rows) {
+  for (const [name, what] of [['/recommend', 'cache on'], ['uncached', 'cache off']]) {
+    const rounds = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
+    console.log(`TARGET throughput ${r.preset} ${what}: ${r.ratio[name].toFixed(2)}x bare Koa (rounds ${rounds}; CPU ratio ${r.cpuRatio[name].toFixed(2)}; load ${loads(r)}) target >= 1.00: ${verdict(r.ratio[name] >= 1)}`);
+  }
+  for (const name of ['/recommend', 'uncached']) {
+    const errors = r.rounds.reduce((t, x) => t + x.atRate[name].errors + x.atRate[name].non2xx, 0);
+    console.log(`TARGET p99 at ${f(rate)} req/s ${r.preset} ${name}: ${r.p99Ratio[name].toFixed(2)}x bare Koa's p99 (${r.atRate[name].p99.toFixed(1)} vs ${r.atRate['bare Koa'].p99.toFixed(1)} ms), ${errors} errors, target <= 1.20 and 0 errors: ${verdict(r.p99Ratio[name] <= 1.2 && errors === 0)}`);
+  }
+  const swap = r.reloads['/recommend'];
+  if (swap) {
+    const max = Math.max(...swap.swaps.map((w) => w.maxms));
+    const errors = swap.swaps.reduce((t, w) => t + w.errors, 0);
+    const all = swap.swaps.every((w) => w.swapped);
+    console.log(`TARGET hot swap ${r.preset} at 500 req/s: max ${max.toFixed(0)} ms over ${swap.swaps.length} swaps (without a swap: ${Math.max(...swap.quiet.map((w) => w.maxms)).toFixed(0)} ms), ${errors} errors${all ? '' : ', a swap did not finish within its run'}, target <= 50 ms and 0 errors: ${verdict(max <= 50 && errors === 0 && all)}`);
+  }
+  const mem = r.memory['/recommend'];
+  console.log(`TARGET RSS ${r.preset}: ${mem.rssMB} MB = ${r.factorMB} MiB factors + ${mem.rssMB - r.factorMB} MB, target <= factors + 150 MB: ${verdict(mem.rssMB - r.factorMB <= 150)}`);
+  if (r.workers) console.log(`TARGET --workers 2 scaling ${r.preset} (cache off): ${r.workers.scaling.toFixed(2)}x one process (rounds ${r.workers.rounds.map((x) => x.scaling.toFixed(2)).join(', ')}), target >= 1.70: ${verdict(r.workers.scaling >= 1.7)}`);
+}

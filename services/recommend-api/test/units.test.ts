@@ -107,7 +107,9 @@ test('the timer closes a large window in slices, never holding the event loop fo
   window.flushInSteps();
   expect((await metrics.activeUsers.get()).values[0].value).toBe(12_345);
   const count = async () => (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === 'recommendation_requests_per_user_count')?.value;
-  expect(await count()).toBe(5000); // the first slice only, so far
+  const first = await count();
+  expect(first).toBeGreaterThan(0); // the first slice only, so far
+  expect(first).toBeLessThan(12_345);
   // The rest follows a slice per event-loop turn.
   for (let turn = 0; turn < 100 && (await count()) !== 12_345; turn++) await new Promise((r) => setImmediate(r));
   expect(await count()).toBe(12_345);

@@ -234,12 +234,20 @@ export function openBundle(doc: ModelDocument): LoadedBundle {
   }
 }
 
+export interface OpenOptions {
+  /**
+   * The document was already opened once with every check (openBundle on another thread, over
+   * these very sections): skip the O(size) content checks, keep the cheap structural ones.
+   */
+  validated?: boolean;
+}
+
 /**
  * `openBundle` in steps, awaiting `turn()` between them (id maps, each component, the hybrid
  * policy), so a server opening a large model next to the one it serves keeps answering.
  */
-export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<void>): Promise<LoadedBundle> {
-  const steps = openingSteps(doc);
+export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<void>, opts: OpenOptions = {}): Promise<LoadedBundle> {
+  const steps = openingSteps(doc, opts.validated === true);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -252,29 +260,31 @@ export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<
  * shape and content (bundle-validation.ts), so a corrupt or crafted file is refused here with
  * one line naming the section, never served.
  */
-function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
+function* openingSteps(doc: ModelDocument, validated = false): Generator<void, LoadedBundle> {
   const meta = doc.meta;
   if (meta.kind !== BUNDLE_KIND) throw new BundleError('not a Netflicks model bundle');
   if (meta.bundleVersion !== BUNDLE_VERSION) {
     throw new BundleError(`unsupported bundle version ${String(meta.bundleVersion)} (this build reads ${BUNDLE_VERSION})`);
   }
-  checkMovies(meta.movies);
+  if (!validated) checkMovies(meta.movies);
   checkHybridParams(meta.hybrid);
   // A turn after each large section: validation is O(size), and a hot swap must not hold the
   // serving event loop for the whole of it. history.data gets the stricter checkRatings below.
-  for (const [name, array] of Object.entries(doc.sections)) {
-    if (name === 'history.data') continue;
-    checkFloats(name, array);
-    if (array.length >= LARGE_SECTION) yield;
+  if (!validated) {
+    for (const [name, array] of Object.entries(doc.sections)) {
+      if (name === 'history.data') continue;
+      checkFloats(name, array);
+      if (array.length >= LARGE_SECTION) yield;
+    }
   }
   yield;
   const userIds = requireSection(doc, 'users.ids', Int32Array);
   const users = IdMap.fromIds(userIds);
-  checkUniqueIds('users.ids', userIds, users.size);
+  if (!validated) checkUniqueIds('users.ids', userIds, users.size);
   yield;
   const itemIds = requireSection(doc, 'items.ids', Int32Array);
   const items = IdMap.fromIds(itemIds);
-  checkUniqueIds('items.ids', itemIds, items.size);
+  if (!validated) checkUniqueIds('items.ids', itemIds, items.size);
   const history: CsrMatrix = {
     rows: users.size,
     cols: items.size,
@@ -282,10 +292,12 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
     indices: requireSection(doc, 'history.indices', Int32Array),
     data: requireSection(doc, 'history.data', Float32Array),
   };
-  checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
-  checkSortedRows('history', history.indptr, history.indices);
-  yield;
-  checkRatings('history.data', history.data);
+  if (!validated) {
+    checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
+    checkSortedRows('history', history.indptr, history.indices);
+    yield;
+    checkRatings('history.data', history.data);
+  }
   const rawComponents = meta.components ?? {};
   if (typeof rawComponents !== 'object' || rawComponents === null || Array.isArray(rawComponents)) throw new BundleError('meta.components is not an object');
   const componentMeta = rawComponents as Record<string, unknown>;
@@ -295,7 +307,7 @@ function* openingSteps(doc: ModelDocument): Generator<void, LoadedBundle> {
     if (cmeta === undefined || cmeta === null) continue;
     if (typeof cmeta !== 'object' || Array.isArray(cmeta)) throw new BundleError(`meta.components.${name} is not an object`);
     yield;
-    checkComponentShape(name, cmeta as Record<string, unknown>, doc.sections, users.size, items.size);
+    if (!validated) checkComponentShape(name, cmeta as Record<string, unknown>, doc.sections, users.size, items.size);
     const prefix = `${name}.`;
     const arrays: Record<string, SectionArray> = {};
     for (const [key, array] of Object.entries(doc.sections)) {

@@ -70,6 +70,8 @@ const BOUND_SLACK = 1e-5;
  * (tens of nanoseconds) is noise.
  */
 const SIMD_BLOCKS_PER_CALL = 2;
+/** Items per build step (a pass over 2,048 item vectors: well under a millisecond at 64 factors). */
+const BUILD_STEP_ITEMS = 2048;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
 const DEFER_BUILD: unique symbol = Symbol('defer build');
 
@@ -159,6 +161,7 @@ export class HybridServingPolicy {
     const pop = new Float32Array(n);
     popularity.scoreUser(0, pop);
     this.popularityNorm = normalise(pop, this.hybrid.params.normalisation);
+    yield;
     const k = ials.factors;
     const q = ials.itemFactors;
     this.itemNorm = new Float64Array(n);
@@ -168,14 +171,19 @@ export class HybridServingPolicy {
       for (let a = 0; a < k; a++) s += q[i * k + a] * q[i * k + a];
       this.itemNorm[i] = Math.sqrt(s);
       if (popularity.counts[i] > 0) rated.push(i);
+      if ((i + 1) % BUILD_STEP_ITEMS === 0) yield;
     }
     yield;
     this.normOrder = Int32Array.from(rated).sort((a, b) => this.itemNorm[b] - this.itemNorm[a] || a - b);
     this.normSorted = Float64Array.from(this.normOrder, (i) => this.itemNorm[i]);
     yield;
     this.factorsSorted = new Float32Array(this.normOrder.length * k);
-    for (let p = 0; p < this.normOrder.length; p++) this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
-    if (this.useSimd) this.simd = ScanKernel.create(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL);
+    for (let p = 0; p < this.normOrder.length; p++) {
+      this.factorsSorted.set(q.subarray(this.normOrder[p] * k, this.normOrder[p] * k + k), p * k);
+      if ((p + 1) % BUILD_STEP_ITEMS === 0) yield;
+    }
+    yield;
+    if (this.useSimd) this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS);
     this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
     this.candidateScores = new Float32Array(this.candidates.length);
     yield;
@@ -366,9 +374,20 @@ export class HybridServingPolicy {
       const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
       simd.dots(t, m);
       const end = Math.min(n, start + m * SCAN_BLOCK);
+      const blockMax = simd.blockMax;
       let cut = threshold - 2 * margin;
       for (let p = start; p < end; p++) {
-        const score = out[p - start];
+        const j = p - start;
+        // A block whose best approximate score is under the cut has nothing to keep (the skipped
+        // items would each fail the test below).
+        if (j % SCAN_BLOCK === 0) {
+          const b = (j / SCAN_BLOCK) * 4;
+          if (Math.max(blockMax[b], blockMax[b + 1], blockMax[b + 2], blockMax[b + 3]) < cut) {
+            p += SCAN_BLOCK - 1;
+            continue;
+          }
+        }
+        const score = out[j];
         if (score < cut) continue;
         const i = order[p];
         if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;

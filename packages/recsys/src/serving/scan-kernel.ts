@@ -13,10 +13,12 @@
  * `approx + bound·‖x‖·‖q‖` cannot reach what it needs, and rescore the rest exactly: the top-K
  * and its scores are then the same as an exact scan's.
  *
- *   (func (export "dots") (param $q i32) (param $x i32) (param $out i32) (param $blocks i32) (param $f i32)
+ *   (func (export "dots") (param $q i32) (param $x i32) (param $out i32) (param $blocks i32) (param $f i32) (param $max i32)
  *     ;; for each block of 16 items: acc_j = Σ_a splat(x[a]) * q[block][a][4j .. 4j+3], j = 0..3
  *     ;; layout of a block: for each factor a, its 16 items' values as 16 float32s (64 bytes)
- *     ;; out[16·block .. 16·block+15] = the sixteen sums)
+ *     ;; out[16·block .. 16·block+15] = the sixteen sums
+ *     ;; max[4·block .. 4·block+3] = max(acc_0, acc_1, acc_2, acc_3) lane-wise: the block's best
+ *     ;; score is the largest of the four, so a caller skips the whole block when it is too low)
  */
 import {
   BLOCK as WASM_BLOCK, BR, BR_IF, END, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
@@ -28,9 +30,9 @@ import {
 export const SCAN_BLOCK = 16;
 const ACCUMULATORS = SCAN_BLOCK / 4;
 
-// Parameters 0..4, then locals: four accumulators, the splatted x[a], two pointers.
-const [Q, X, OUT, BLOCKS, F] = [0, 1, 2, 3, 4];
-const ACC = 5;
+// Parameters 0..5, then locals: four accumulators, the splatted x[a], two pointers.
+const [Q, X, OUT, BLOCKS, F, MAX] = [0, 1, 2, 3, 4, 5];
+const ACC = 6;
 const XA = ACC + ACCUMULATORS;
 const [P, XEND] = [XA + 1, XA + 2];
 
@@ -40,6 +42,7 @@ const F32_LOAD = 0x2a;
 const F32X4_SPLAT = [SIMD_PREFIX, 0x13];
 const F32X4_ADD = [SIMD_PREFIX, ...uleb(0xe4)];
 const F32X4_MUL = [SIMD_PREFIX, ...uleb(0xe6)];
+const F32X4_MAX = [SIMD_PREFIX, ...uleb(0xe9)];
 
 function buildModule(): Uint8Array {
   const zeroAccumulators: number[] = [];
@@ -64,13 +67,19 @@ function buildModule(): Uint8Array {
     LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, XEND, I32_LT_U, BR_IF, 0,
     END,
     ...store,
+    LOCAL_GET, MAX,
+    LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...F32X4_MAX,
+    LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...F32X4_MAX,
+    ...F32X4_MAX,
+    ...V128_STORE, 2, 0,
+    LOCAL_GET, MAX, I32_CONST, 16, I32_ADD, LOCAL_SET, MAX,
     LOCAL_GET, OUT, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, OUT,
     LOCAL_GET, BLOCKS, I32_CONST, 1, I32_SUB, LOCAL_SET, BLOCKS,
     BR, 0,
     END,
     END,
   ];
-  return moduleBytes('dots', [I32, I32, I32, I32, I32], [2, ACCUMULATORS + 1, V128, 2, I32], code);
+  return moduleBytes('dots', [I32, I32, I32, I32, I32, I32], [2, ACCUMULATORS + 1, V128, 2, I32], code);
 }
 
 /** Signed LEB128 of a small non-negative constant (i32.const takes a signed immediate). */
@@ -113,8 +122,13 @@ export const SCAN_ABSOLUTE_SLACK = 1e-30;
 export class ScanKernel {
   /** Approximate scores of the last call: out[j] is item `16·firstBlock + j`'s. */
   readonly out: Float32Array;
+  /**
+   * Per block of the last call, four lane maxima: the largest approximate score of block
+   * `firstBlock + b` is the largest of blockMax[4b … 4b+3] (padding items count as 0).
+   */
+  readonly blockMax: Float32Array;
   private readonly x: Float32Array;
-  private readonly fn: (q: number, x: number, out: number, blocks: number, f: number) => void;
+  private readonly fn: (q: number, x: number, out: number, blocks: number, f: number, max: number) => void;
   private readonly qBase: number;
   private readonly blockBytes: number;
 
@@ -124,11 +138,12 @@ export class ScanKernel {
     readonly maxBlocksPerCall: number,
     instance: WasmInstance,
     buffer: ArrayBuffer,
-    layout: { x: number; out: number; q: number },
+    layout: { x: number; out: number; max: number; q: number },
   ) {
-    this.fn = instance.exports.dots as (q: number, x: number, out: number, blocks: number, f: number) => void;
+    this.fn = instance.exports.dots as (q: number, x: number, out: number, blocks: number, f: number, max: number) => void;
     this.x = new Float32Array(buffer, layout.x, factors);
     this.out = new Float32Array(buffer, layout.out, maxBlocksPerCall * SCAN_BLOCK);
+    this.blockMax = new Float32Array(buffer, layout.max, maxBlocksPerCall * 4);
     this.qBase = layout.q;
     this.blockBytes = SCAN_BLOCK * factors * 4;
   }
@@ -138,12 +153,22 @@ export class ScanKernel {
    * WebAssembly SIMD is not available here (the caller keeps its JavaScript loop).
    */
   static create(vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number): ScanKernel | null {
+    const steps = ScanKernel.build(vectors, items, factors, maxBlocksPerCall);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** create() in steps: yields after laying out every `stepItems` items (a hot swap's build). */
+  static *build(vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number, stepItems = Infinity): Generator<void, ScanKernel | null, void> {
     const module = moduleOrNull();
     if (!wasm || !module || factors < 1 || items < 1 || maxBlocksPerCall < 1) return null;
     if (vectors.length < items * factors) throw new RangeError(`${vectors.length} values cannot hold ${items} vectors of ${factors}`);
     const blocks = Math.ceil(items / SCAN_BLOCK);
     const outAt = Math.ceil((factors * 4) / 16) * 16;
-    const qAt = outAt + maxBlocksPerCall * SCAN_BLOCK * 4;
+    const maxAt = outAt + maxBlocksPerCall * SCAN_BLOCK * 4;
+    const qAt = maxAt + maxBlocksPerCall * 16;
     const total = qAt + blocks * SCAN_BLOCK * factors * 4;
     const memory = new wasm.Memory({ initial: Math.ceil(total / 65_536) });
     const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * factors);
@@ -152,9 +177,10 @@ export class ScanKernel {
       const dst = Math.floor(i / SCAN_BLOCK) * factors * SCAN_BLOCK + (i % SCAN_BLOCK);
       const src = i * factors;
       for (let a = 0; a < factors; a++) q[dst + a * SCAN_BLOCK] = vectors[src + a];
+      if ((i + 1) % stepItems === 0) yield;
     }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new ScanKernel(items, factors, maxBlocksPerCall, instance, memory.buffer, { x: 0, out: outAt, q: qAt });
+    return new ScanKernel(items, factors, maxBlocksPerCall, instance, memory.buffer, { x: 0, out: outAt, max: maxAt, q: qAt });
   }
 
   /** Sets the user vector for the following calls. */
@@ -167,6 +193,6 @@ export class ScanKernel {
     if (!(blocks >= 0 && blocks <= this.maxBlocksPerCall && firstBlock >= 0 && (firstBlock + blocks) * SCAN_BLOCK <= Math.ceil(this.items / SCAN_BLOCK) * SCAN_BLOCK)) {
       throw new RangeError(`blocks ${firstBlock}+${blocks} out of range`);
     }
-    this.fn(this.qBase + firstBlock * this.blockBytes, 0, this.out.byteOffset, blocks, this.factors);
+    this.fn(this.qBase + firstBlock * this.blockBytes, 0, this.out.byteOffset, blocks, this.factors, this.blockMax.byteOffset);
   }
 }

@@ -4,10 +4,11 @@
  * captured one model at its start uses that model to its end.
  *
  * Two ways in: fromBytes() does everything synchronously (tests, tools); load() is what a
- * serving process uses, because it runs next to live traffic: the file read, hashing and
- * decoding happen on a worker thread, and the rest (opening the bundle, building the engine) on
- * the serving thread in steps with a turn of the event loop between them, so requests keep being
- * answered during a hot swap (docs/benchmarks.md has the step sizes).
+ * serving process uses, because it runs next to live traffic: the file read, hashing, decoding
+ * and every content check happen on a worker thread, and the rest (parsing the catalogue,
+ * opening the checked bundle, building the engine) on the serving thread in steps of a few
+ * milliseconds with a turn of the event loop between them, so requests keep being answered
+ * during a hot swap (docs/benchmarks.md has the measurements).
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -69,9 +70,12 @@ export class ServingModel {
   static async load(from: { path: string } | { bytes: Buffer }, identity: IdentityInput, opts: LoadOptions = {}): Promise<ServingModel> {
     let doc: ModelDocument;
     let sha256: string;
+    let validated = false;
+    const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256 } = await decodeOnWorker(script, from, opts.publicKey));
+      ({ doc, sha256 } = await decodeOnWorker(script, from, opts.publicKey, turn));
+      validated = true;
     } else if ('path' in from) {
       ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
     } else {
@@ -80,7 +84,7 @@ export class ServingModel {
       doc = decodeModelFile(from.bytes, { publicKey: opts.publicKey });
     }
     await turn();
-    const bundle = await openBundleInSteps(doc, turn);
+    const bundle = await openBundleInSteps(doc, turn, { validated });
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
     return ServingModel.assemble(doc, sha256, identity, engine);
@@ -129,6 +133,9 @@ export function watermarkFromMeta(value: unknown): Date | null {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? new Date(value * 1000) : null;
 }
 
+/** Longest run of load steps between two turns of the event loop, in milliseconds. */
+const SLICE_MS = 4;
+
 /**
  * Lets requests that arrived meanwhile be read and answered before the next step. Sockets are
  * read in the event loop's poll phase; an immediate set from poll-phase code (a worker message,
@@ -137,6 +144,19 @@ export function watermarkFromMeta(value: unknown): Date | null {
  */
 function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+/**
+ * A turn() that only turns once `ms` have passed since the last one: load steps can then be
+ * fine-grained (each a fraction of a millisecond) without a turn's cost after every one.
+ */
+function timeSlicer(ms: number): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < ms) return;
+    await turn();
+    since = performance.now();
+  };
 }
 
 /**
@@ -156,6 +176,7 @@ async function decodeOnWorker(
   script: URL,
   from: { path: string } | { bytes: Buffer },
   publicKey: KeyObject | undefined,
+  pause: () => Promise<void>,
 ): Promise<{ doc: ModelDocument; sha256: string }> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
@@ -189,7 +210,16 @@ async function decodeOnWorker(
   }
   const sections: ModelDocument['sections'] = {};
   for (const [name, view] of Object.entries(reply.sections)) sections[name] = ownRealm(view);
-  return { doc: { meta: reply.meta, sections }, sha256: reply.sha256 };
+  const meta = reply.meta;
+  if (reply.moviesJson) {
+    const movies: unknown[] = [];
+    for (const slice of reply.moviesJson) {
+      await pause();
+      for (const movie of JSON.parse(slice) as unknown[]) movies.push(movie);
+    }
+    meta.movies = movies;
+  }
+  return { doc: { meta, sections }, sha256: reply.sha256 };
 }
 
 const VIEWS = { Float32Array, Float64Array, Int32Array, Uint8Array } as const;

@@ -1,0 +1,146 @@
+/**
+ * Hot swaps through the worker-thread load path: the worker runs every content check and sends
+ * the catalogue as JSON slices, the serving thread opens the checked sections without checking
+ * them again. A corrupt bundle is refused with the same error as the synchronous path; during a
+ * swap to it the real server keeps answering with the old model, logs one clear line and does not
+ * crash; a good model then swaps in while requests keep flowing.
+ */
+import { EventEmitter } from 'node:events';
+import { copyFile, rename } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { createLogger } from '@netflicks/platform';
+import { encodeModelFile, type ModelDocument } from '@netflicks/recsys';
+import { loadApiConfig, runRecommendApi, ServingModel, type RunningApi } from '../src/index.js';
+import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
+
+let dir: TempDir;
+let modelA: TestModel;
+let modelB: TestModel;
+
+/** The document with one section replaced by a modified copy; the checksum stays valid. */
+function corrupt(doc: ModelDocument, name: string, edit: (a: Float32Array | Int32Array) => void): Buffer {
+  const copy = (doc.sections[name] as Float32Array | Int32Array).slice();
+  edit(copy);
+  return encodeModelFile({ meta: doc.meta, sections: { ...doc.sections, [name]: copy } });
+}
+
+beforeAll(async () => {
+  dir = await tempDir('netflicks-hot-swap-');
+  modelA = await trainTestModel({ seed: 11 });
+  modelB = await trainTestModel({ seed: 12 });
+});
+
+afterAll(async () => {
+  await dir?.remove();
+});
+
+const identity = { name: 'm', version: null, source: 'file' as const };
+
+test('the worker path serves the same catalogue and lists as the synchronous one', async () => {
+  const sync = ServingModel.fromBytes(modelA.bytes, identity);
+  const viaWorker = await ServingModel.load({ bytes: Buffer.from(modelA.bytes) }, identity, { worker: true });
+  expect(viaWorker.identity).toEqual(sync.identity);
+  // The catalogue crossed as JSON slices: every movie, in order, with every field.
+  expect(viaWorker.bundle.meta.movies).toEqual(modelA.doc.meta.movies);
+  for (const m of modelA.dataset.movies) {
+    expect(viaWorker.bundle.movie(m.id)).toEqual(sync.bundle.movie(m.id));
+    expect(viaWorker.itemJsonWithScore(m.id, 0.25)).toBe(sync.itemJsonWithScore(m.id, 0.25));
+  }
+  for (const userId of modelA.dataset.ratings.user.slice(0, 200).filter((u, i, all) => all.indexOf(u) === i)) {
+    expect(viaWorker.engine.recommend({ userId, k: 10 })).toEqual(sync.engine.recommend({ userId, k: 10 }));
+  }
+});
+
+test('a bundle that fails a content check is refused by the worker with the synchronous path\'s error', async () => {
+  const cases: [Buffer, RegExp][] = [
+    [corrupt(modelA.doc, 'ials.userFactors', (a) => (a[5] = Number.POSITIVE_INFINITY)), /section "ials\.userFactors" has a non-finite value \(Infinity\) at element 5/],
+    [corrupt(modelA.doc, 'history.indices', (a) => (a[3] = 1 << 20)), /section "history\.indices" has index 1048576/],
+    [corrupt(modelA.doc, 'history.data', (a) => (a[0] = -2)), /history\.data/],
+  ];
+  for (const [bytes, reason] of cases) {
+    let syncError: unknown;
+    try {
+      ServingModel.fromBytes(bytes, identity);
+    } catch (err) {
+      syncError = err;
+    }
+    expect(syncError).toBeInstanceOf(Error);
+    expect((syncError as Error).message).toMatch(reason);
+    const workerError = await ServingModel.load({ bytes: Buffer.from(bytes) }, identity, { worker: true }).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+    expect(workerError?.name).toBe('BundleError');
+    expect(workerError?.message).toBe((syncError as Error).message);
+  }
+});
+
+test('during a hot swap to a corrupt bundle the server keeps answering with the old model, logs why, and then swaps to a good one', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = createLogger({ component: 'hot-swap-test', level: 'info', destination: sink });
+  await copyFile(await dir.write('a.nflx', modelA.bytes), dir.file('serving.nflx'));
+  const config = loadApiConfig({ MODEL_FILE: dir.file('serving.nflx'), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+  const api: RunningApi = await runRecommendApi(config, { logger, exit: () => undefined, signalSource: new EventEmitter() as never });
+  const users = [...new Set(modelA.dataset.ratings.user.slice(0, 400))].slice(0, 8);
+  const body = async (userId: number): Promise<{ status: number; items: unknown }> => {
+    const res = await fetch(`${api.url}/recommend/${userId}?k=5`);
+    const json = (await res.json()) as { items?: unknown };
+    return { status: res.status, items: json.items };
+  };
+  try {
+    const before = await Promise.all(users.map(body));
+    expect(before.every((b) => b.status === 200)).toBe(true);
+
+    // Requests in flight for the whole swap attempt.
+    let swapping = true;
+    const during: { status: number; items: unknown; user: number }[] = [];
+    const traffic = (async () => {
+      for (let j = 0; swapping; j++) {
+        const user = users[j % users.length];
+        during.push({ ...(await body(user)), user });
+      }
+    })();
+    await dir.write('next.tmp', corrupt(modelA.doc, 'ials.itemFactors', (a) => (a[0] = Number.NaN)));
+    await rename(dir.file('next.tmp'), dir.file('serving.nflx'));
+    const swapped = await api.source.refresh('test');
+    swapping = false;
+    await traffic;
+
+    expect(swapped).toBe(false);
+    expect(during.length).toBeGreaterThan(0);
+    for (const d of during) expect(d).toEqual({ ...before[users.indexOf(d.user)], user: d.user });
+    const failure = lines.find((l) => l.msg === 'model file reload failed; still serving the previous model');
+    expect(failure).toBeDefined();
+    expect(JSON.stringify(failure)).toMatch(/section \\"ials\.itemFactors\\" has a non-finite value \(NaN\) at element 0/);
+    expect(api.source.lastError).toMatch(/^cannot load model file .*: section "ials\.itemFactors" has a non-finite value \(NaN\) at element 0$/);
+    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
+
+    // A good model swaps in under the same traffic; every answer is a 200 from one model or the other.
+    swapping = true;
+    during.length = 0;
+    const traffic2 = (async () => {
+      for (let j = 0; swapping; j++) {
+        const user = users[j % users.length];
+        during.push({ ...(await body(user)), user });
+      }
+    })();
+    await dir.write('next.tmp', modelB.bytes);
+    await rename(dir.file('next.tmp'), dir.file('serving.nflx'));
+    expect(await api.source.refresh('test')).toBe(true);
+    swapping = false;
+    await traffic2;
+    expect(during.every((d) => d.status === 200)).toBe(true);
+    expect(lines.some((l) => l.msg === 'model swapped')).toBe(true);
+    const after = ServingModel.fromBytes(modelB.bytes, identity);
+    const served = await body(users[0]);
+    expect(served.items).toEqual(JSON.parse(`[${after.engine.recommend({ userId: users[0], k: 5 }).items.map((it) => after.itemJsonWithScore(it.movieId, it.score)).join(',')}]`));
+  } finally {
+    await api.stop();
+  }
+});
