@@ -86,10 +86,11 @@ await describePostgres('a version without hybrid on a real node', (db) => {
   });
 
   test('a run trained without hybrid is validated but not promoted; the run and the model say why', async () => {
-    // Each user's latest rating arrives again now: held-out ratings v1 has not seen, so the gate
-    // decides (maxRegression 1 lets ALS pass it) instead of finding the run inconclusive.
+    // Each user rates a movie now that they had not rated: held-out ratings v1 has not seen, so the
+    // gate decides (maxRegression 1 lets ALS pass it) instead of finding the run inconclusive.
     await db.pool.query(
-      `UPDATE ratings SET rated_at = now() WHERE (user_id, movie_id) IN (SELECT DISTINCT ON (user_id) user_id, movie_id FROM ratings ORDER BY user_id, rated_at DESC)`,
+      `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
+       SELECT u.id, (SELECT min(m.id) FROM movies m WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = u.id AND r.movie_id = m.id)), 4, now() FROM users u`,
     );
     const run = { apiVersion: 'netflicks.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'movies-als' }, spec: { modelRef: { name: 'movies' }, algorithms: ['als', 'popularity'] } };
     await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(run) });
