@@ -18,5 +18,6 @@ export { deployment, service, autoscaler, disruptionBudget, serviceMonitor, serv
 export { ImageReferenceError, parseImagePattern, repositoryOf, type ImagePattern } from './policy/image-reference.js';
 export { DEFAULT_ALLOWED_IMAGES, DEFAULT_POLICY, WorkloadPolicy, secretEnvNames, type Refusal, type RefusalReason, type ServingEnv } from './policy/workload-policy.js';
 export { ADMITTED_CONDITION } from './policy/refusals.js';
+export { SERVABLE_CONDITION, SERVED_ALGORITHM, UNSERVABLE_VERSION, servingGap } from './policy/servability.js';
 export { NamespacedCache, watchResource, type ObjectCache, type WatchedResource } from './kube/watched-namespaces.js';
 export { MIRROR_LAG_METRIC, mirrorAllModels, mirroredRegistry, startMlflowMirror, trainerMlflowEnv } from './mlflow.js';

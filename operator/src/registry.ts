@@ -7,6 +7,7 @@ import {
   applyRetention,
   findVersionByTrainingRun,
   getLiveVersion,
+  getModelVersion,
   getRatingsWatermark,
   promoteModelVersion,
   rollbackModel,
@@ -28,6 +29,8 @@ export interface Registry {
   promote(model: string, version: number, reason: string, force?: boolean): Promise<PromotionResult>;
   rollback(model: string, reason: string): Promise<PromotionResult>;
   live(model: string): Promise<ModelVersionRecord | null>;
+  /** One version's record; null when the model has no such version. */
+  version(model: string, version: number): Promise<ModelVersionRecord | null>;
   prune(model: string, keep: number): Promise<number[]>;
   /** The newest rating and how many there are, to compare with a version's data. */
   ratingsWatermark(): Promise<RatingsWatermark>;
@@ -41,6 +44,7 @@ export function postgresRegistry(pool: pg.Pool): Registry {
     promote: (model, version, reason, force) => promoteModelVersion(pool, model, version, { actor, reason, force }),
     rollback: (model, reason) => rollbackModel(pool, model, { actor, reason }),
     live: (model) => getLiveVersion(pool, model),
+    version: (model, version) => getModelVersion(pool, model, version),
     prune: (model, keep) => applyRetention(pool, model, keep, { actor }),
     ratingsWatermark: () => getRatingsWatermark(pool),
   };

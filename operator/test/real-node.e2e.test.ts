@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { generateSynthetic } from '@netflicks/data';
 import { getLiveVersion, importDataset } from '@netflicks/db';
 import { statusMetrics } from '@netflicks/operator';
-import { render, requireTools, stageChart } from '../../test/helm/support.js';
+import { requireTools } from '../../test/helm/support.js';
 import { describePostgres } from '../../test/support/postgres.js';
 import { deleteNamespaces, uniqueNamespace, uniqueName, waitFor, type TestKube } from '../../test/support/kube.js';
-import { ensureNode, forwardToPods, getOnce, loadGenerator, NODE_NAME, POD_GATEWAY } from '../../test/k8s/node-support.js';
+import { ensureNode, getOnce, loadGenerator, NODE_NAME } from '../../test/k8s/node-support.js';
+import { deployOperatorOnNode, type NodeOperator } from './node-operator.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PHASE_ORDER = ['Pending', 'Running', 'Succeeded', 'Validated', 'Promoted'];
@@ -56,7 +57,7 @@ await describePostgres('operator on a real node', (db) => {
   }
   const k: TestKube = kube;
   let ns: string;
-  let forwarder: Awaited<ReturnType<typeof forwardToPods>> | undefined;
+  let operator: NodeOperator | undefined;
   let operatorName = '';
   const get = <T>(args: string[]): Promise<T> => k.json<T>(['-n', ns, 'get', ...args]);
   const until = (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => waitFor(what, check, timeoutMs, 250);
@@ -69,38 +70,14 @@ await describePostgres('operator on a real node', (db) => {
 
   beforeAll(async () => {
     ns = await uniqueNamespace('node', k);
-    await k.ok(['apply', '--server-side', '-f', `${ROOT}crds/`]);
-    await k.ok(['wait', '--for=condition=Established', 'crd/recommendermodels.netflicks.dev', 'crd/trainingruns.netflicks.dev', '--timeout=30s']);
     const { dataset } = generateSynthetic({ users: 300, movies: 300, ratings: 15_000, seed: 7 });
     await importDataset(db.pool, dataset);
-    // Pods reach the host's PostgreSQL at the pods' gateway; the Secret is the one
-    // examples/secret-database.yaml describes, with this database's URL.
-    const url = new URL(db.url);
-    forwarder = await forwardToPods(Number(url.port));
-    url.hostname = POD_GATEWAY;
-    url.port = String(forwarder.port);
-    await k.ok(['-n', ns, 'create', 'secret', 'generic', 'netflicks-database', `--from-literal=url=${url.toString()}`]);
-    // The operator as the chart deploys it, watching this namespace only (a Role in it), with the
-    // Secret above as its database and no Kafka.
-    const chart = await stageChart();
-    try {
-      const objects = await render(helm.helm, chart.dir, {
-        namespace: ns,
-        set: ['operator.watchNamespace=' + ns, 'postgres.bundled.enabled=false', 'postgres.urlSecret.name=netflicks-database', 'kafka.bundled.enabled=false', 'ingest.enabled=false', 'simulator.enabled=false', 'evaluator.enabled=false'],
-        extraArgs: ['--show-only', 'templates/operator-deployment.yaml', '--show-only', 'templates/operator-rbac.yaml', '--show-only', 'templates/operator-serviceaccount.yaml'],
-      });
-      await k.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-      const dep = objects.find((o) => o.kind === 'Deployment');
-      operatorName = dep?.metadata.name ?? '';
-    } finally {
-      await chart.cleanup();
-    }
-    await k.ok(['-n', ns, 'rollout', 'status', `deployment/${operatorName}`, '--timeout=120s'], { timeoutMs: 130_000 });
+    operator = await deployOperatorOnNode(k, helm.helm, ns, db.url);
+    operatorName = operator.name;
   }, 180_000);
 
   afterAll(async () => {
-    if (ns) await k.kubectl(['-n', ns, 'delete', 'deployment', operatorName, '--ignore-not-found']);
-    await forwarder?.close();
+    await operator?.close();
     if (ns) await deleteNamespaces(k, [ns]);
   });
 

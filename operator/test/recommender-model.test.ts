@@ -10,7 +10,7 @@ import { FakeCache } from './fakes.js';
 
 type Obj = { metadata: { name: string; namespace?: string } };
 
-function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [], now = '2026-11-26T03:07:30Z', registryFake: Partial<Registry> = {}) {
+function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [], now = '2026-11-26T03:07:30Z', registryFake: Partial<Registry> = {}, deployments: Obj[] = []) {
   const rm = {
     apiVersion: 'netflicks.dev/v1alpha1',
     kind: 'RecommenderModel',
@@ -59,6 +59,7 @@ function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [
       throw new Error('not used');
     },
     live: async () => null,
+    version: async () => null,
     prune: async () => [],
     ratingsWatermark: async () => {
       throw new Error('not used');
@@ -71,7 +72,7 @@ function setup(model: Partial<RecommenderModel['spec']>, runs: TrainingRun[] = [
     api: api as never, // a structural fake of the KubeApi methods the controller calls
     models: new FakeCache([rm]) as never,
     runs: new FakeCache(runs) as never,
-    deployments: new FakeCache([]) as never,
+    deployments: new FakeCache(deployments) as never,
     registry,
     events: { normal: (_o, reason, _a, note) => events.push(`Normal ${reason}: ${note}`), warning: (_o, reason, _a, note) => events.push(`Warning ${reason}: ${note}`) },
     applier: applier as never,
@@ -171,6 +172,7 @@ describe('RecommenderModel schedule', () => {
       ['Serving', 'False', 'NoLiveVersion'],
       ['Degraded', 'False', 'AsExpected'],
       ['Admitted', 'True', 'WithinPolicy'],
+      ['Servable', 'True', 'AsExpected'],
     ]);
     // the Service and PDB exist before any version; the Deployment and HPA wait for one
     expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toEqual(['Service/movies-api', 'PodDisruptionBudget/movies-api']);
@@ -178,11 +180,12 @@ describe('RecommenderModel schedule', () => {
 });
 
 /** A registry of versions 1..n with a live pointer and a one-step rollback target, in memory. */
-function fakeRegistry(versions: number, live: number) {
+function fakeRegistry(versions: number, live: number, algorithmsOf: (version: number) => string[] = () => ['als', 'ials', 'content', 'popularity', 'hybrid']) {
   const state = { live, previous: null as number | null, promotions: [] as number[], rollbacks: 0 };
-  const record = (version: number) => ({ version, previousLive: state.previous }) as unknown as Awaited<ReturnType<Registry['live']>>;
+  const record = (version: number) => ({ version, previousLive: state.previous, algorithms: algorithmsOf(version) }) as unknown as Awaited<ReturnType<Registry['live']>>;
   const registry: Partial<Registry> = {
     live: async () => record(state.live),
+    version: async (_m, version) => (version >= 1 && version <= versions ? record(version) : null),
     promote: async (_m, version) => {
       if (version < 1 || version > versions) throw new Error(`no version ${version}`);
       const previous = state.live;
@@ -247,5 +250,89 @@ describe('promotion and rollback requests', () => {
     expect(state.rollbacks).toBe(1);
     expect(state.live).toBe(1);
     expect(events).toEqual(['Normal RolledBack: rolled back from v2 to v1']);
+  });
+});
+
+describe('versions the recommend API cannot serve (trained without hybrid)', () => {
+  const withoutHybrid = (v: number) => (v === 2 ? ['als', 'popularity'] : ['als', 'ials', 'content', 'popularity', 'hybrid']);
+  /** The serving Deployment as the API server reports it: pinned to `version`, 2 ready replicas. */
+  const servingDeployment = (version: number) => ({
+    metadata: { name: 'movies-api', namespace: 'ns' },
+    spec: { template: { metadata: { annotations: { 'netflicks.dev/model-version': String(version) } } } },
+    status: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 },
+  });
+  const conditionsOf = (status: RecommenderModel['status']) => Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, [c.status, c.reason, c.message]]));
+  const gap =
+    'v2 (live in the registry) was trained with [als, popularity]: the recommend API serves the hybrid strategy, which needs a version trained with "hybrid" ' +
+    '(it adds the ials, content and popularity models it blends); add hybrid to the algorithms and train again, or roll back (netflicks.dev/rollback); the API keeps serving v1';
+
+  test('a live version without hybrid is not rolled out: the Deployment keeps serving v1; Ready=False and Servable=False say why, with one Warning Event', async () => {
+    const { registry } = fakeRegistry(2, 2, withoutHybrid);
+    const { controller, rm, calls, statusOf, events } = setup({}, [], undefined, registry, [servingDeployment(1)]);
+    await controller.reconcile('ns', 'movies');
+    expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toEqual(['Service/movies-api', 'PodDisruptionBudget/movies-api']);
+    const conditions = conditionsOf(statusOf());
+    expect(conditions.Servable).toEqual(['False', 'LiveVersionUnservable', gap]);
+    expect(conditions.Ready).toEqual(['False', 'UnservableVersion', gap]);
+    expect(conditions.Serving).toEqual(['True', 'Available', 'v1 served by 2 ready replica(s)']);
+    expect(statusOf()?.liveVersion).toBe(2);
+    expect(events).toEqual([`Warning LiveVersionUnservable: ${gap}`]);
+
+    // The next reconcile reads the condition back: the same problem is not announced again.
+    rm.status = statusOf();
+    await controller.reconcile('ns', 'movies');
+    expect(events).toHaveLength(1);
+  });
+
+  test('with no Deployment yet, none is created for a version that cannot be served', async () => {
+    const { registry } = fakeRegistry(2, 2, withoutHybrid);
+    const { controller, calls, statusOf } = setup({}, [], undefined, registry);
+    await controller.reconcile('ns', 'movies');
+    expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toEqual(['Service/movies-api', 'PodDisruptionBudget/movies-api']);
+    const conditions = conditionsOf(statusOf());
+    expect(conditions.Serving).toEqual(['False', 'UnservableVersion', 'no API pod is started for v2, which cannot be served']);
+    expect(conditions.Ready[1]).toBe('UnservableVersion');
+    expect(conditions.Ready[2]).toMatch(/; no API pod is started for it$/);
+  });
+
+  test('rolling back to a servable version rolls the Deployment out again and clears the conditions', async () => {
+    const { registry } = fakeRegistry(2, 1, withoutHybrid);
+    const { controller, calls, statusOf, events } = setup({}, [], undefined, registry, [servingDeployment(1)]);
+    await controller.reconcile('ns', 'movies');
+    expect(calls.filter((c) => c.verb === 'apply').map((c) => c.path)).toContain('Deployment/movies-api');
+    const conditions = conditionsOf(statusOf());
+    expect(conditions.Servable[0]).toBe('True');
+    expect(conditions.Ready[0]).toBe('True');
+    expect(events).toEqual([]);
+  });
+
+  test('a manual promotion of such a version is refused: the registry is not changed, Degraded=True and a Warning Event say why', async () => {
+    const { state, registry } = fakeRegistry(2, 1, withoutHybrid);
+    const { controller, rm, statusOf, events } = setup({}, [], undefined, registry, [servingDeployment(1)]);
+    rm.metadata.annotations = { 'netflicks.dev/promote-version': '2' };
+    await controller.reconcile('ns', 'movies');
+    expect(state.promotions).toEqual([]);
+    expect(state.live).toBe(1);
+    const message = 'v2 was trained with [als, popularity]: the recommend API serves the hybrid strategy, which needs a version trained with "hybrid" (it adds the ials, content and popularity models it blends); add hybrid to the algorithms and train again';
+    expect(events).toEqual([`Warning PromotionRefused: ${message}`]);
+    expect(conditionsOf(statusOf()).Degraded).toEqual(['True', 'UnservableVersion', message]);
+  });
+
+  test('training.algorithms without hybrid: Servable=False from the start, before any version exists', async () => {
+    const { controller, statusOf, events } = setup({ training: { algorithms: ['als', 'ials'] } });
+    await controller.reconcile('ns', 'movies');
+    const message = 'every version of this model is trained with [als, ials]: the recommend API serves the hybrid strategy, which needs a version trained with "hybrid" (it adds the ials, content and popularity models it blends); add hybrid to the algorithms and train again';
+    expect(conditionsOf(statusOf()).Servable).toEqual(['False', 'TrainingUnservable', message]);
+    expect(events).toEqual([`Warning TrainingUnservable: ${message}`]);
+  });
+
+  test("the newest run's version held back as unservable shows on the model until a later run", async () => {
+    const held = run('movies-als', 'Validated', '2026-11-26T01:00:00Z');
+    held.status!.conditions = [{ type: 'Promoted', status: 'False', reason: 'UnservableVersion', message: 'movies v2 was trained with [als]: …', lastTransitionTime: '2026-11-26T01:10:00Z' }];
+    const { registry } = fakeRegistry(2, 1, withoutHybrid);
+    const { controller, statusOf } = setup({}, [held], undefined, registry, [servingDeployment(1)]);
+    await controller.reconcile('ns', 'movies');
+    expect(conditionsOf(statusOf()).Servable).toEqual(['False', 'CandidateUnservable', 'TrainingRun movies-als: movies v2 was trained with [als]: …']);
+    expect(conditionsOf(statusOf()).Ready[0]).toBe('True');
   });
 });

@@ -68,7 +68,7 @@ const liveRegistry = (version: number | null): Registry => {
   const unused = (): never => {
     throw new Error('not used by these tests');
   };
-  return { versionOfRun: async () => null, validate: unused, promote: unused, rollback: unused, live: async () => (version === null ? null : ({ version, previousLive: null } as never)), prune: async () => [], ratingsWatermark: unused };
+  return { versionOfRun: async () => null, validate: unused, promote: unused, rollback: unused, live: async () => (version === null ? null : ({ version, previousLive: null, algorithms: ['hybrid'] } as never)), version: unused, prune: async () => [], ratingsWatermark: unused };
 };
 
 type Conditions = { type: string; status: string; reason: string; message: string }[];
@@ -103,6 +103,7 @@ describe('RecommenderModel refused by the workload policy', () => {
       ['Serving', 'False', 'NoReadyReplicas'],
       ['Degraded', 'False', 'AsExpected'],
       ['Admitted', 'False', 'ImageNotAllowed'],
+      ['Servable', 'True', 'AsExpected'],
     ]);
     const message = 'container "api": image "evil.io/api:1" is not in the operator\'s allowed images (netflicks, netflicks-trainer, netflicks-recommend-api)';
     expect((statuses[0] as { conditions: Conditions }).conditions.find((c) => c.type === 'Admitted')?.message).toBe(message);

@@ -204,3 +204,68 @@ describe('TrainingRun with no data newer than the live version', () => {
     expect(statuses.at(-1)?.phase).toBe('Pending');
   });
 });
+
+describe('TrainingRun whose version the recommend API cannot serve', () => {
+  /** A run whose Job succeeded and registered v2 trained with `algorithms`; the gate passes it. */
+  function judged(algorithms: string[]) {
+    const run = {
+      apiVersion: 'netflicks.dev/v1alpha1',
+      kind: 'TrainingRun',
+      metadata: { name: 'r3', namespace: 'ns', uid: 'u-4', generation: 1 },
+      spec: { modelRef: { name: 'movies' }, algorithms },
+      status: { phase: 'Succeeded', modelVersion: 2, conditions: [{ type: 'Succeeded', status: 'True', reason: 'Completed', message: 'registered movies v2', lastTransitionTime: '2026-12-01T00:00:00Z' }] },
+    } as unknown as TrainingRun;
+    const statuses: TrainingRun['status'][] = [];
+    const events: string[] = [];
+    const promotions: number[] = [];
+    const record = { version: 2, algorithms, metrics: { rmse: 0.9 } };
+    const registry = {
+      versionOfRun: async () => record,
+      validate: async () => ({ verdict: { outcome: 'passed', checks: [], reasons: [] } }),
+      version: async () => record,
+      promote: async (_m: string, v: number) => {
+        promotions.push(v);
+        return { live: { version: v }, previous: 1 };
+      },
+    } as unknown as Registry; // the registry methods the judging path calls
+    const controller = new TrainingRunController({
+      api: {
+        patchStatus: async (_r: unknown, _ns: string, _name: string, status: TrainingRun['status']) => {
+          statuses.push(status);
+          run.status = status;
+        },
+      } as never, // the one KubeApi method this path calls
+      runs: new FakeCache([run]) as never,
+      models: new FakeCache([model]) as never,
+      jobs: new FakeCache<JobObject>([]) as never,
+      pods: new FakeCache<PodObject>([]) as never,
+      registry,
+      events: { normal: (_o, reason, _a, note) => events.push(`Normal ${reason}: ${note}`), warning: (o, reason, _a, note) => events.push(`Warning ${o.kind} ${reason}: ${note}`) },
+      log: createLogger({ component: 't', level: 'silent' }),
+      now: () => new Date('2026-12-01T00:00:10Z'),
+    });
+    return { controller, statuses, events, promotions };
+  }
+
+  test('validated but not promoted: Promoted=False UnservableVersion, a Warning Event on the run and on its model, once', async () => {
+    const { controller, statuses, events, promotions } = judged(['als', 'popularity']);
+    await controller.reconcile('ns', 'r3');
+    expect(promotions).toEqual([]);
+    const gap = 'movies v2 was trained with [als, popularity]: the recommend API serves the hybrid strategy, which needs a version trained with "hybrid" (it adds the ials, content and popularity models it blends); add hybrid to the algorithms and train again';
+    const status = statuses.at(-1);
+    expect(status?.phase).toBe('Validated');
+    expect(status?.message).toBe(`not promoted: ${gap}`);
+    expect(status?.conditions?.find((c) => c.type === 'Promoted')).toMatchObject({ status: 'False', reason: 'UnservableVersion', message: gap });
+    expect(events).toEqual([`Warning TrainingRun UnservableVersion: not promoted: ${gap}`, `Warning RecommenderModel UnservableVersion: TrainingRun r3: not promoted: ${gap}`]);
+    await controller.reconcile('ns', 'r3');
+    expect(events).toHaveLength(2);
+    expect(promotions).toEqual([]);
+  });
+
+  test('the same run with hybrid among its algorithms is promoted', async () => {
+    const { controller, statuses, promotions } = judged(['als', 'hybrid']);
+    await controller.reconcile('ns', 'r3');
+    expect(promotions).toEqual([2]);
+    expect(statuses.at(-1)?.phase).toBe('Promoted');
+  });
+});

@@ -2,7 +2,7 @@
  * The chart's NetworkPolicies as rendered (helm template): which pods each one isolates and which
  * peers it lets in. Whether a CNI enforces them is test/k8s/security.e2e.test.ts, on the node.
  */
-import { render, requireTools, stageChart, type K8sObject } from './support.js';
+import { helmTemplate, render, requireTools, stageChart, type K8sObject } from './support.js';
 
 const t = await requireTools('helm NetworkPolicy tests', 'helm');
 const describeHelm = t ? describe : describe.skip;
@@ -82,25 +82,65 @@ describeHelm('chart NetworkPolicies (networkPolicy.enabled=true)', () => {
     ]);
   });
 
-  test('egress: open unless networkPolicy.egress.enabled; then DNS, the release and operator-made pods, extraRules, and the API server for the operator only', async () => {
+  const API = 'networkPolicy.egress.apiServer.cidrs={192.168.1.10/32}';
+  const release = { matchLabels: { 'app.kubernetes.io/instance': 'nf', 'app.kubernetes.io/part-of': 'netflicks' } };
+  const dnsPods = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
+  const dnsPorts = [
+    { port: 53, protocol: 'UDP' },
+    { port: 53, protocol: 'TCP' },
+  ];
+
+  test('egress: open unless networkPolicy.egress.enabled; then the cluster DNS, the release and operator-made pods, extraRules, and the API server for the operator only', async () => {
     expect([...(await policies()).values()].filter((p) => p.spec.policyTypes.includes('Egress'))).toEqual([]);
     const extra = { to: [{ ipBlock: { cidr: '10.20.0.5/32' } }], ports: [{ port: 5432, protocol: 'TCP' }] };
-    const p = await policies(['networkPolicy.egress.enabled=true', `networkPolicy.egress.extraRules[0].to[0].ipBlock.cidr=10.20.0.5/32`, 'networkPolicy.egress.extraRules[0].ports[0].port=5432', 'networkPolicy.egress.extraRules[0].ports[0].protocol=TCP']);
-    const release = { matchLabels: { 'app.kubernetes.io/instance': 'nf', 'app.kubernetes.io/part-of': 'netflicks' } };
-    const common = [
-      { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
-      { to: [{ podSelector: release }, { podSelector: OPERATOR_MADE }] },
-      extra,
-    ];
+    const p = await policies(['networkPolicy.egress.enabled=true', API, `networkPolicy.egress.extraRules[0].to[0].ipBlock.cidr=10.20.0.5/32`, 'networkPolicy.egress.extraRules[0].ports[0].port=5432', 'networkPolicy.egress.extraRules[0].ports[0].protocol=TCP']);
+    const common = [{ to: [dnsPods], ports: dnsPorts }, { to: [{ podSelector: release }, { podSelector: OPERATOR_MADE }] }, extra];
     for (const [name, selector] of [['nf-netflicks-egress', release], ['nf-netflicks-egress-workloads', OPERATOR_MADE]] as const) {
       const policy = p.get(name) as Policy;
-      expect([name, policy.spec.podSelector, policy.spec.policyTypes, policy.spec.egress]).toEqual([name, selector, ['Egress'], common]);
+      expect([name, policy.metadata.namespace, policy.spec.podSelector, policy.spec.policyTypes, policy.spec.egress]).toEqual([name, 'shop', selector, ['Egress'], common]);
     }
     const operator = p.get('nf-netflicks-egress-operator') as Policy;
     expect(operator.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'netflicks', 'app.kubernetes.io/instance': 'nf', 'app.kubernetes.io/component': 'operator' } });
-    expect(operator.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] }]);
-    const narrowed = (await policies(['networkPolicy.egress.enabled=true', 'networkPolicy.egress.apiServer.cidrs={192.168.1.10/32}', 'networkPolicy.egress.apiServer.ports={16443}'])).get('nf-netflicks-egress-operator') as Policy;
+    expect(operator.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '192.168.1.10/32' } }], ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] }]);
+    const narrowed = (await policies(['networkPolicy.egress.enabled=true', API, 'networkPolicy.egress.apiServer.ports={16443}'])).get('nf-netflicks-egress-operator') as Policy;
     expect(narrowed.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '192.168.1.10/32' } }], ports: [{ port: 16443, protocol: 'TCP' }] }]);
+    // No rule lets a pod anywhere by port alone (DNS included): every rule names its peers.
+    for (const policy of p.values()) for (const rule of policy.spec.egress ?? []) expect([policy.metadata.name, (rule.to ?? []).length > 0]).toEqual([policy.metadata.name, true]);
+  });
+
+  test('egress: DNS addresses outside pods (dns.cidrs) are added to the DNS peers', async () => {
+    const p = await policies(['networkPolicy.egress.enabled=true', API, 'networkPolicy.egress.dns.cidrs={169.254.20.10/32}']);
+    expect((p.get('nf-netflicks-egress') as Policy).spec.egress?.[0]).toEqual({ to: [dnsPods, { ipBlock: { cidr: '169.254.20.10/32' } }], ports: dnsPorts });
+  });
+
+  test("egress: without the API server's endpoints (helm template cannot look them up) rendering fails and says what to set", async () => {
+    const r = await helmTemplate(t!.helm, chart.dir, { release: 'nf', namespace: 'shop', set: ['networkPolicy.enabled=true', 'networkPolicy.egress.enabled=true'] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("networkPolicy.egress: the API server's endpoints could not be looked up (helm template, or no read access to EndpointSlices in default); set networkPolicy.egress.apiServer.cidrs");
+  });
+
+  test('egress: operator-made pods in the other watched namespaces get the policy there, reaching the release namespace\'s pods only', async () => {
+    const p = await render(t!.helm, chart.dir, { release: 'nf', namespace: 'shop', set: ['networkPolicy.enabled=true', 'networkPolicy.egress.enabled=true', API, 'operator.watchNamespaces={shop,team-a}'], extraArgs: ['--show-only', 'templates/networkpolicies.yaml'] });
+    const workloads = (p as Policy[]).filter((o) => o.metadata.name === 'nf-netflicks-egress-workloads');
+    expect(workloads.map((o) => o.metadata.namespace)).toEqual(['shop', 'team-a']);
+    expect(workloads[1].spec.podSelector).toEqual(OPERATOR_MADE);
+    expect(workloads[1].spec.egress).toEqual([{ to: [dnsPods], ports: dnsPorts }, { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } }, podSelector: release }] }]);
+  });
+
+  test('egress: with mlflow.trackingUri, the operator and the trainers reach the tracking server (its port from the URL); without mlflow.to rendering fails', async () => {
+    const mlflow = ['networkPolicy.egress.enabled=true', API, 'operator.watchNamespaces={shop,team-a}', 'networkPolicy.egress.mlflow.to[0].ipBlock.cidr=10.30.0.7/32'];
+    const p = (await render(t!.helm, chart.dir, { release: 'nf', namespace: 'shop', set: ['networkPolicy.enabled=true', ...mlflow, 'mlflow.trackingUri=https://mlflow.example.com'], extraArgs: ['--show-only', 'templates/networkpolicies.yaml'] })) as Policy[];
+    const policies = p.filter((o) => o.metadata.name === 'nf-netflicks-egress-mlflow');
+    expect(policies.map((o) => [o.metadata.namespace, o.spec.podSelector.matchExpressions])).toEqual([
+      ['shop', [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['operator', 'trainer'] }]],
+      ['team-a', [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['trainer'] }]],
+    ]);
+    expect(policies[0].spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '10.30.0.7/32' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
+    const port = (await render(t!.helm, chart.dir, { release: 'nf', namespace: 'shop', set: ['networkPolicy.enabled=true', ...mlflow, 'mlflow.trackingUri=http://mlflow.ml.svc:5000'], extraArgs: ['--show-only', 'templates/networkpolicies.yaml'] })) as Policy[];
+    expect(port.find((o) => o.metadata.name === 'nf-netflicks-egress-mlflow')?.spec.egress?.[0].ports).toEqual([{ port: 5000, protocol: 'TCP' }]);
+    const r = await helmTemplate(t!.helm, chart.dir, { release: 'nf', namespace: 'shop', set: ['networkPolicy.enabled=true', 'networkPolicy.egress.enabled=true', API, 'mlflow.trackingUri=http://mlflow.ml.svc:5000'] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('networkPolicy.egress: mlflow.trackingUri is set; say where the tracking server is in networkPolicy.egress.mlflow.to');
   });
 
   test('without a bundled datastore there is no datastores policy', async () => {

@@ -24,11 +24,12 @@ const RELEASE = 'netflicks';
 const COLD_USERS = [900001, 900002];
 /**
  * The install under test: the local-node values plus a short simulator pass (every event valid,
- * so the database must hold exactly what it sent) and an evaluator whose buckets close within
- * minutes. The upgrade repeats these and changes one API setting.
+ * so the database must hold exactly what it sent) followed by a pause longer than the test, and an
+ * evaluator whose buckets close within minutes. The upgrade repeats these and changes one API
+ * setting.
  */
 const SETTINGS = [
-  ['--set', 'simulator.ratings=300,simulator.rate=200'],
+  ['--set', 'simulator.ratings=300,simulator.rate=200,simulator.pauseSeconds=3600'],
   ['--set-string', 'simulator.invalidFraction=0'],
   ['--set', 'evaluator.window=60s,evaluator.bucket=60s,evaluator.grace=5s,evaluator.interval=5s'],
 ].flat();
@@ -48,7 +49,7 @@ interface SimulationSummary {
 }
 interface PodJson {
   metadata: { name: string; labels?: Record<string, string> };
-  status: { phase?: string; containerStatuses?: { ready: boolean }[] };
+  status: { phase?: string; containerStatuses?: { ready: boolean; restartCount?: number; state?: { running?: unknown } }[] };
 }
 interface DeploymentJson {
   metadata: { generation: number };
@@ -120,20 +121,19 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
 
   test('simulator → in-cluster Kafka → ingest → in-cluster PostgreSQL: the database holds exactly the events sent', async () => {
     let summary: SimulationSummary | undefined;
-    // The pod restarts after each pass (with a growing back-off): the summary may be in the
-    // running container's log or in the one before it.
-    await until('the simulator to finish a pass and print its summary', async () => {
-      for (const previous of [[], ['--previous']]) {
-        const log = await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`, ...previous]);
-        const line = log.stdout.split('\n').find((l) => l.startsWith('{"total"'));
-        if (line) summary = JSON.parse(line) as SimulationSummary;
-      }
+    const simulatorPod = async (): Promise<PodJson> => (await get<{ items: PodJson[] }>(['pods', '-l', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=simulator`])).items[0];
+    await until('the simulator to finish its first pass and print its summary', async () => {
+      const log = await k.kubectl(['-n', NS, 'logs', `deployment/${RELEASE}-simulator`]);
+      const line = log.stdout.split('\n').find((l) => l.startsWith('{"pass":1,'));
+      if (line) summary = JSON.parse(line) as SimulationSummary;
       return summary !== undefined;
     }, 300_000);
     const sent = summary as SimulationSummary;
     expect(sent.valid).toBe(sent.total);
     expect(sent.byType.rating).toBe(300);
-    // Replays repeat the event ids, so the counts stay at one pass's however often it restarts.
+    // One long-running process: after its pass it pauses, running and ready, and is not
+    // restarted (it may have been once at start-up, while Kafka was not yet up).
+    const restarts = (await simulatorPod()).status.containerStatuses?.[0].restartCount;
     const counts = async () => ({
       processed: await psql('SELECT count(*) FROM processed_events'),
       watches: await psql('SELECT count(*) FROM watch_events'),
@@ -147,7 +147,28 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
     }, 180_000).catch((err: Error) => {
       throw new Error(`${err.message}; the database has ${JSON.stringify(last)}`);
     });
+    const pod = await simulatorPod();
+    expect(pod.status.phase).toBe('Running');
+    expect(pod.status.containerStatuses?.[0]).toMatchObject({ ready: true, restartCount: restarts, state: { running: expect.anything() } });
+    const log = await k.ok(['-n', NS, 'logs', pod.metadata.name]);
+    expect(log.split('\n').filter((l) => l.startsWith('{"pass":'))).toHaveLength(1);
   }, 600_000);
+
+  test('the simulator stops on SIGTERM (pod deleted mid-pause): it prints its totals and ends at once, and the Deployment replaces it', async () => {
+    const pod = (await get<{ items: PodJson[] }>(['pods', '-l', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=simulator`])).items[0].metadata.name;
+    // Follow the log to the container's end while the pod is deleted.
+    const follow = k.kubectl(['-n', NS, 'logs', '-f', pod], { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    await k.ok(['-n', NS, 'delete', 'pod', pod, '--wait=true', '--timeout=60s'], { timeoutMs: 70_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    const lines = (await follow).stdout.trim().split('\n');
+    const last = JSON.parse(lines.at(-1) as string) as { passes?: number; total?: number };
+    expect(last).toMatchObject({ passes: 1, total: expect.any(Number) });
+    // Well inside the 30 s grace period: the pause ended at SIGTERM, not at SIGKILL.
+    expect(seconds).toBeLessThan(20);
+    await k.ok(['-n', NS, 'rollout', 'status', `deployment/${RELEASE}-simulator`, '--timeout=120s'], { timeoutMs: 130_000 });
+  }, 240_000);
 
   test('the API pods answer /recommend/:userId through the Service: its ClusterIP from the host and its DNS name from a pod', async () => {
     const ip = await clusterIp('movies-api');

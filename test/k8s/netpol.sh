@@ -18,6 +18,9 @@
 # installs the same diversion the agent would, with iptables: in mangle POSTROUTING (before
 # kube-proxy's SNAT, after its DNAT, like upstream's postrouting chain) new connections from or to
 # a pod go to queue $QUEUE, except those of host processes running as root (kubelet probes).
+# Connections from a pod to the host itself (CoreDNS, the API server's forwarder, the kubelet and
+# anything else listening on the node) never pass POSTROUTING: they are delivered locally, so they
+# are diverted in mangle INPUT too (after kube-proxy's DNAT), and egress policies cover them.
 # The agent's own nftables attempt fails as a whole (one netlink transaction), so it leaves
 # nothing behind; it logs "syncing nftables rules" errors (on each pod or policy change) that are
 # expected here.
@@ -30,7 +33,8 @@
 # a pod would have them; the host's /run is untouched.
 #
 # What `up` changes on the host, and `down` undoes: one process (kube-network-policies), the
-# iptables chain NETFLICKS-NETPOL in the mangle table and its jump from POSTROUTING.
+# iptables chains NETFLICKS-NETPOL and NETFLICKS-NETPOL-IN in the mangle table and their jumps
+# from POSTROUTING and INPUT.
 # State and logs: $NETFLICKS_NODE_DIR/netpol*. Metrics on 127.0.0.1:$METRICS_PORT/metrics.
 set -euo pipefail
 
@@ -45,6 +49,7 @@ KNP_BIN=$CACHE_ROOT/netpol/$KNP_VERSION/bin/kube-network-policies
 QUEUE=${K8S_NETPOL_QUEUE:-100}
 METRICS_PORT=16490
 CHAIN=NETFLICKS-NETPOL
+CHAIN_IN=NETFLICKS-NETPOL-IN
 NAME=netpol
 SA=netflicks-netpol
 START_TIMEOUT=${K8S_START_TIMEOUT:-120}
@@ -163,7 +168,7 @@ start_agent() {
       exec "$@"' netpol "$DIR/$NAME.pid" "$sa" \
     "$KNP_BIN" --hostname-override="$NODE_NAME" --nfqueue-id="$QUEUE" --disable-nri \
     --netfilter-bug-1766-fix=false --metrics-bind-address="127.0.0.1:$METRICS_PORT" \
-    </dev/null >>"$DIR/$NAME.log" 2>&1 9>&- &
+    </dev/null >>"$DIR/$NAME.log" 2>&1 8>&- 9>&- &
   local waited=0
   while [[ ! -s $DIR/$NAME.pid ]] && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
 }
@@ -179,12 +184,24 @@ add_rules() {
   iptables -t mangle -A "$CHAIN" -s "$POD_CIDR" -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
   iptables -t mangle -A "$CHAIN" -d "$POD_CIDR" -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
   iptables -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null || iptables -t mangle -I POSTROUTING 1 -j "$CHAIN"
+  # Pod -> host. No owner match here: it is valid in OUTPUT and POSTROUTING only, and every packet
+  # that reaches INPUT from the pod range was sent by a pod.
+  iptables -t mangle -N "$CHAIN_IN" 2>/dev/null || iptables -t mangle -F "$CHAIN_IN"
+  iptables -t mangle -A "$CHAIN_IN" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+  iptables -t mangle -A "$CHAIN_IN" -s "$POD_CIDR" -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
+  iptables -t mangle -C INPUT -j "$CHAIN_IN" 2>/dev/null || iptables -t mangle -I INPUT 1 -j "$CHAIN_IN"
 }
+
+rules_installed() { iptables -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null && iptables -t mangle -C INPUT -j "$CHAIN_IN" 2>/dev/null; }
 
 remove_rules() {
   while iptables -t mangle -D POSTROUTING -j "$CHAIN" 2>/dev/null; do :; done
-  iptables -t mangle -F "$CHAIN" 2>/dev/null || true
-  iptables -t mangle -X "$CHAIN" 2>/dev/null || true
+  while iptables -t mangle -D INPUT -j "$CHAIN_IN" 2>/dev/null; do :; done
+  local c
+  for c in "$CHAIN" "$CHAIN_IN"; do
+    iptables -t mangle -F "$c" 2>/dev/null || true
+    iptables -t mangle -X "$c" 2>/dev/null || true
+  done
 }
 
 cmd_up() {
@@ -195,7 +212,9 @@ cmd_up() {
   mkdir -p "$DIR"
   exec 8>"$DIR/netpol.lock"
   flock 8
-  if running_pid "$NAME" >/dev/null && queue_bound && iptables -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null; then
+  if running_pid "$NAME" >/dev/null && queue_bound; then
+    # A node started by an older version of this script may lack the INPUT diversion.
+    rules_installed || add_rules
     log "kube-network-policies already enforcing (queue $QUEUE)"
     return 0
   fi
@@ -240,7 +259,7 @@ cmd_status() {
   local pid
   if pid=$(running_pid "$NAME"); then echo "kube-network-policies: running (pid $pid)"; else echo "kube-network-policies: stopped"; return 3; fi
   queue_bound || { echo "netfilter queue $QUEUE: not bound"; return 3; }
-  iptables -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null || { echo "iptables mangle $CHAIN: not installed"; return 3; }
+  rules_installed || { echo "iptables mangle $CHAIN/$CHAIN_IN: not installed"; return 3; }
   echo "NetworkPolicies enforced (queue $QUEUE)"
 }
 

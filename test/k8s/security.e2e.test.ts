@@ -28,10 +28,7 @@ const RELEASE = 'sec';
 const FULLNAME = `${RELEASE}-netflicks`;
 const MODEL = 'movies';
 const TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/**
- * The simulator's pod exits after each pass and restarts: one slow pass (300 ratings at 1 event/s)
- * keeps it running through the checks, without keeping the shared node busy.
- */
+/** The simulator sends one slow pass (300 ratings at 1 event/s): running, without keeping the shared node busy. */
 const INSTALL_SETTINGS = ['networkPolicy.enabled=true', 'networkPolicy.egress.enabled=true', 'simulator.ratings=300', 'simulator.rate=1'];
 /** A dropped SYN never answers: a connection attempt gives up after this. */
 const CONNECT_TIMEOUT_MS = 3000;
@@ -327,8 +324,18 @@ describe('security defaults on the real node', () => {
     const foreign = 'foreign-listener';
     const foreignIp = async (): Promise<string> => (await get<PodJson>(['pod', foreign], outside)).status.podIP as string;
 
+    /** A listener on the host, at the pods' gateway: what a pod could reach on the node. */
+    const hostListener = { port: 0, close: (): void => {} };
+
     beforeAll(async () => {
       if (agentMissing) return;
+      const server = createServer((c) => c.end());
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, POD_GATEWAY, () => resolve());
+      });
+      hostListener.port = (server.address() as AddressInfo).port;
+      hostListener.close = () => server.close();
       // A pod in another namespace, and one in the release namespace without the release's labels.
       await apply(outside, clientPod(outsider));
       await apply(outside, listenerPod(foreign));
@@ -337,6 +344,8 @@ describe('security defaults on the real node', () => {
       await waitRunning(outside, foreign);
       await waitRunning(ns, stranger);
     }, 180_000);
+
+    afterAll(() => hostListener.close());
 
     const enforced = agentMissing ? test.skip : test;
 
@@ -369,6 +378,17 @@ describe('security defaults on the real node', () => {
       });
     }, 180_000);
 
+    enforced('egress: release and operator-made pods reach nothing on the node itself (a listener on the pods\' gateway); only the operator reaches the API server', async () => {
+      // control: a pod under no policy reaches both
+      expect(await execNode(outside, outsider, connectProbe(POD_GATEWAY, hostListener.port))).toBe('connected');
+      expect(await execNode(outside, outsider, connectProbe('10.0.0.1', 443))).toBe('connected');
+      for (const name of ['operator', 'ingest', 'evaluator', 'simulator', 'recommend-api']) {
+        const pod = await podOf(name);
+        expect([name, await execNode(ns, pod.metadata.name, connectProbe(POD_GATEWAY, hostListener.port))]).toEqual([name, 'timeout']);
+        expect([name, 'API server', await execNode(ns, pod.metadata.name, connectProbe('10.0.0.1', 443))]).toEqual([name, 'API server', name === 'operator' ? 'connected' : 'timeout']);
+      }
+    }, 180_000);
+
     enforced('egress: release and operator-made pods reach no pod of another namespace; DNS still resolves', async () => {
       const ip = await foreignIp();
       // control: the listener answers a pod of its own namespace
@@ -389,6 +409,7 @@ describe('security defaults on the real node', () => {
       expect(await reach(ns, stranger, 'postgres')).toBe('connected');
       const api = await podOf('recommend-api');
       expect(await execNode(ns, api.metadata.name, connectProbe(await foreignIp(), 5432))).toBe('connected');
+      expect(await execNode(ns, api.metadata.name, connectProbe(POD_GATEWAY, hostListener.port))).toBe('connected');
     }, 120_000);
   });
 });

@@ -158,3 +158,28 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+A Service's endpoint addresses as CIDRs (JSON list), from its EndpointSlices at install; [] under
+helm template (lookup returns nothing there). Args: namespace, service.
+*/}}
+{{- define "netflicks.serviceEndpointCidrs" -}}
+{{- $out := list -}}
+{{- range (get (lookup "discovery.k8s.io/v1" "EndpointSlice" .namespace "") "items") | default list -}}
+{{- if eq (get (.metadata.labels | default dict) "kubernetes.io/service-name") $.service -}}
+{{- range .endpoints }}{{ range .addresses }}{{ $out = append $out (printf "%s/%s" . (ternary "128" "32" (contains ":" .))) }}{{ end }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- $out | uniq | toJson -}}
+{{- end -}}
+
+{{/* A Service's endpoint ports (JSON list), from its EndpointSlices at install. Args: namespace, service. */}}
+{{- define "netflicks.serviceEndpointPorts" -}}
+{{- $out := list -}}
+{{- range (get (lookup "discovery.k8s.io/v1" "EndpointSlice" .namespace "") "items") | default list -}}
+{{- if eq (get (.metadata.labels | default dict) "kubernetes.io/service-name") $.service -}}
+{{- range .ports }}{{ $out = append $out (int .port) }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- $out | uniq | toJson -}}
+{{- end -}}

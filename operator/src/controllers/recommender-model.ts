@@ -14,9 +14,10 @@ import { MANAGED_BY, RESOURCES } from '../kube/resources.js';
 import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type RecommenderModelStatus, type TrainingRun } from '../types.js';
 import { admitModel } from '../policy/refusals.js';
+import { checkServability, servingGap, UNSERVABLE_VERSION } from '../policy/servability.js';
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import type { ChildApplier } from './apply.js';
-import { autoscaler, deployment, disruptionBudget, endpointOf, service, serviceMonitor, servingName, type ServingEnvValue } from './serving.js';
+import { autoscaler, deployment, disruptionBudget, endpointOf, MODEL_VERSION_ANNOTATION, service, serviceMonitor, servingName, type ServingEnvValue } from './serving.js';
 import { ownerRef } from './training-job.js';
 
 export const PROMOTE_ANNOTATION = 'netflicks.dev/promote-version';
@@ -103,23 +104,31 @@ export class RecommenderModelController {
     if (this.deps.serviceMonitors) await this.deps.applier.apply(RESOURCES.serviceMonitor, serviceMonitor(model, this.deps.serviceMonitorLabels));
     status.endpoint = endpointOf(model);
     const dep = this.deps.deployments.get(namespace, servingName(model));
-    if (live && !refusal) {
+    const pinned = dep?.spec?.template?.metadata?.annotations?.[MODEL_VERSION_ANNOTATION];
+    const runs = this.runsOf(model);
+    // A live version the API cannot serve is never rolled out: its pods would have no model. The
+    // Deployment stays pinned to the version it serves.
+    const unservable = checkServability(model, { live: live ?? undefined, served: pinned === undefined ? undefined : Number(pinned), latestRun: runs.at(-1) }, cond, this.deps.events);
+    if (live && !refusal && !unservable) {
       await this.deps.applier.apply(RESOURCES.deployment, deployment(model, live.version, this.deps.servingEnv));
       await this.deps.applier.apply(RESOURCES.hpa, autoscaler(model));
     }
     if (live) {
       const ready = dep?.status?.readyReplicas ?? 0;
-      const pinned = dep?.spec?.template?.metadata?.annotations?.['netflicks.dev/model-version'];
-      const rolledOut = pinned === String(live.version) && (dep?.status?.updatedReplicas ?? 0) >= (dep?.status?.replicas ?? 0) && ready > 0;
+      const target = unservable && pinned !== undefined ? Number(pinned) : live.version;
+      const rolledOut = pinned === String(target) && (dep?.status?.updatedReplicas ?? 0) >= (dep?.status?.replicas ?? 0) && ready > 0;
       status.replicas = dep?.status?.replicas ?? 0;
       status.readyReplicas = ready;
       if (rolledOut) {
-        cond('Serving', 'True', 'Available', `v${live.version} served by ${ready} ready replica(s)`);
+        cond('Serving', 'True', 'Available', `v${target} served by ${ready} ready replica(s)`);
         cond('Ready', 'True', 'Available', `v${live.version} is live and served at ${status.endpoint}`);
+      } else if (unservable && pinned === undefined) {
+        cond('Serving', 'False', UNSERVABLE_VERSION, `no API pod is started for v${live.version}, which cannot be served`);
       } else {
-        cond('Serving', 'False', ready > 0 ? 'RollingOut' : 'NoReadyReplicas', `rolling out v${live.version}: ${ready} ready`);
-        cond('Ready', 'False', ready > 0 ? 'RollingOut' : 'NoReadyReplicas', `waiting for v${live.version} to be ready`);
+        cond('Serving', 'False', ready > 0 ? 'RollingOut' : 'NoReadyReplicas', `rolling out v${target}: ${ready} ready`);
+        cond('Ready', 'False', ready > 0 ? 'RollingOut' : 'NoReadyReplicas', `waiting for v${target} to be ready`);
       }
+      if (unservable) cond('Ready', 'False', UNSERVABLE_VERSION, unservable);
     } else {
       status.replicas = 0;
       status.readyReplicas = 0;
@@ -128,7 +137,6 @@ export class RecommenderModelController {
     }
     if (refusal) cond('Ready', 'False', refusal.reason, refusal.message);
 
-    const runs = this.runsOf(model);
     await this.adopt(model, runs);
     status.latestRun = runs.at(-1)?.metadata.name ?? before.latestRun;
     const requeue = await this.schedule(model, runs, status, cond);
@@ -191,6 +199,13 @@ export class RecommenderModelController {
         return true;
       }
       if ((await this.deps.registry.live(name))?.version === version) return true;
+      const record = await this.deps.registry.version(name, version);
+      const gap = record ? servingGap(`v${version} was`, record.algorithms) : null;
+      if (gap) {
+        this.deps.events.warning(model, 'PromotionRefused', 'Promote', gap);
+        cond('Degraded', 'True', UNSERVABLE_VERSION, gap);
+        return true;
+      }
       try {
         // A person asked for this version: a candidate (e.g. validation inconclusive) may go live;
         // a rejected one may not.

@@ -24,6 +24,7 @@ import type { Registry } from '../registry.js';
 import { TERMINAL_PHASES, type RecommenderModel, type TrainingRun, type TrainingRunStatus } from '../types.js';
 import { DEFAULT_POLICY, type WorkloadPolicy } from '../policy/workload-policy.js';
 import { failRefusedRun } from '../policy/refusals.js';
+import { servingGap, UNSERVABLE_VERSION } from '../policy/servability.js';
 import { announceForcedRun, endWithoutNewData, liveVersionWithSameData } from './no-new-data.js';
 import { TRAINER_CONTAINER, jobNameFor, trainingJob, trainingSettings, type JobEnvVar } from './training-job.js';
 
@@ -295,6 +296,19 @@ export class TrainingRunController {
     }
     status.phase = 'Validated';
     cond('Validated', 'True', 'Passed', `${modelName} v${version} passed ${verdict.checks.length} checks`);
+    const record = await this.deps.registry.version(modelName, version);
+    const gap = record ? servingGap(`${modelName} v${version} was`, record.algorithms) : null;
+    if (gap) {
+      // Promoting it would leave the API pods without a model: it stays a validated candidate.
+      const before = run.status?.conditions?.find((c) => c.type === 'Promoted');
+      status.message = `not promoted: ${gap}`;
+      if (before?.reason !== UNSERVABLE_VERSION) {
+        this.deps.events.warning(run, UNSERVABLE_VERSION, 'Promote', status.message);
+        this.deps.events.warning(model, UNSERVABLE_VERSION, 'Promote', `TrainingRun ${run.metadata.name}: ${status.message}`);
+      }
+      cond('Promoted', 'False', UNSERVABLE_VERSION, gap);
+      return;
+    }
     if ((model.spec.promotion?.policy ?? 'Automatic') !== 'Automatic') {
       status.message = `validated; promotion policy is Manual (annotate the RecommenderModel with netflicks.dev/promote-version: "${version}")`;
       cond('Promoted', 'False', 'ManualPromotion', status.message);

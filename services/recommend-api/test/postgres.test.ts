@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { promoteModelVersion, rollbackModel } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
+import { encodeModelFile } from '@netflicks/recsys';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
 import { registerTestModel, tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
@@ -174,5 +175,27 @@ await describePostgres('models from the registry', (db) => {
       await api.stop();
     }
     await expect(start({ MODEL_NAME: 'movies', MODEL_VERSION: '99', DATABASE_URL: db.url })).rejects.toThrow(/no version 99/);
+  });
+
+  test('pinned to a version without the hybrid policy: the API stays up, not ready, and /readyz says why (no crash loop)', async () => {
+    const meta = { ...model1.doc.meta, hybrid: null, algorithms: (model1.doc.meta.algorithms as string[]).filter((a) => a !== 'hybrid') };
+    const version = await registerTestModel(db.pool, { ...model1, bytes: encodeModelFile({ meta, sections: model1.doc.sections }) });
+    const exits: number[] = [];
+    const config = loadApiConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MODEL_NAME: 'movies', MODEL_VERSION: String(version), DATABASE_URL: db.url, FRESH_RATINGS: 'false' });
+    const api = await runRecommendApi(config, { logger, exit: (code) => exits.push(code), signalSource: new EventEmitter() as never });
+    try {
+      expect(api.holder.current).toBeNull();
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${api.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({
+        status: 'not-ready',
+        reason: `model "movies" v${version} cannot be served: the model file has no hybrid policy: train it with --algorithms hybrid`,
+      });
+      expect((await fetch(`${api.url}/recommend/1`)).status).toBe(503);
+      expect(exits).toEqual([]);
+    } finally {
+      await api.stop();
+    }
   });
 });

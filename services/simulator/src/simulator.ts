@@ -47,7 +47,7 @@ export function everyNth(slot: number, f: number): boolean {
 }
 
 /** Resolves after `ms` or on abort; the abort listener goes with the timer (long runs sleep millions of times). */
-const sleep = (ms: number, signal?: AbortSignal) =>
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
     const onAbort = () => {

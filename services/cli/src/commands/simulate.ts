@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EVENT_TOPICS } from '@netflicks/contracts';
 import { waitForTopics } from '@netflicks/platform';
-import { simulate } from '@netflicks/simulator';
+import { simulate, simulateLoop, type SimulateOptions } from '@netflicks/simulator';
 import { addDatasetOptions, loadWithProgress, type DatasetFlags } from '../dataset-options.js';
 import { JSON_ALWAYS, integer, nonNegativeInt, positiveInt, positiveNumber } from '../flags.js';
 import { cliKafka } from '../kafka-client.js';
@@ -19,6 +19,8 @@ interface SimulateFlags extends DatasetFlags {
   invalidFraction: number;
   time?: 'original' | 'now';
   waitTopics: number;
+  loop?: boolean;
+  pause: number;
 }
 
 function fraction(value: string): number {
@@ -43,6 +45,8 @@ export function registerSimulate(program: Command): void {
     .option('--request-fraction <x>', 'recommendation requests per rating', fraction, 0.1)
     .option('--invalid-fraction <x>', 'share of deliberately invalid events (tests the dead-letter path)', fraction, 0)
     .addOption(new Option('--time <mode>', 'occurredAt: original timestamps or now').choices(['original', 'now']))
+    .option('--loop', 'replay the dataset again after each pass (new event ids each time) until SIGTERM, --count or --duration')
+    .option('--pause <seconds>', 'with --loop: seconds between passes', nonNegativeInt, 10)
     .option('--wait-topics <seconds>', 'how long to wait for the event topics to exist (e.g. while ingest starts)', nonNegativeInt, 60)
     .option('--seed <n>', 'random seed', integer, 42)
     .option('--json', JSON_ALWAYS)
@@ -61,7 +65,7 @@ export function registerSimulate(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        const summary = await simulate(dataset, producer, {
+        const options: SimulateOptions = {
           seed: flags.seed,
           rate: flags.rate,
           speedup: flags.speedup,
@@ -74,7 +78,11 @@ export function registerSimulate(program: Command): void {
           time: flags.time ?? (flags.speedup ? 'original' : 'now'),
           signal: abort.signal,
           onProgress: (s) => process.stderr.write(`sent ${s.total} events (${s.eventsPerSecond}/s)\n`),
-        });
+        };
+        // With --loop, one JSON line per pass, then the loop's totals.
+        const summary = flags.loop
+          ? await simulateLoop(dataset, producer, { ...options, pauseSeconds: flags.pause, onPass: (pass, s) => process.stdout.write(`${JSON.stringify({ pass, ...s })}\n`) })
+          : await simulate(dataset, producer, options);
         process.stdout.write(`${JSON.stringify(summary)}\n`);
       } finally {
         process.off('SIGINT', stop);

@@ -20,7 +20,7 @@ import {
   type Queryable,
 } from '@netflicks/db';
 import type { Logger } from '@netflicks/platform';
-import type { EngineOptions } from '../engine/engine.js';
+import { EngineError, type EngineOptions } from '../engine/engine.js';
 import type { ApiMetrics } from '../service-metrics.js';
 import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
 import { ServingModel } from './serving-model.js';
@@ -80,7 +80,8 @@ export class RegistryModelSource implements ModelSource {
   }
 
   /**
-   * Pinned: loads the version or throws (a pin to a missing version is a configuration error).
+   * Pinned: loads the version or throws (a pin to a missing version is a configuration error); a
+   * version whose bundle cannot serve the strategy leaves the API up and not ready.
    * Following: starts listening and polling, and loads the live version if there is one; without
    * one the API stays not-ready until a version is promoted.
    */
@@ -88,7 +89,15 @@ export class RegistryModelSource implements ModelSource {
     if (!this.following) {
       const record = await this.registry.getModelVersion(this.opts.pool, this.opts.modelName, this.opts.version as number);
       if (!record) throw new Error(`model "${this.opts.modelName}" has no version ${this.opts.version} in the registry`);
-      await this.load(record);
+      try {
+        await this.load(record);
+      } catch (err) {
+        if (!(err instanceof EngineError)) throw err;
+        // The version itself cannot serve this API's strategy: a restart would fail the same way,
+        // so the process stays up and not ready (/readyz says why) instead of crash-looping.
+        this.error = `model "${this.opts.modelName}" v${this.opts.version} cannot be served: ${err.message}`;
+        this.opts.logger?.error({ model: this.opts.modelName, version: this.opts.version, err: err.message }, 'pinned model version cannot be served; staying not ready');
+      }
       return;
     }
     if (this.opts.databaseUrl) await this.listen().catch((err: unknown) => this.scheduleReconnect(err));
