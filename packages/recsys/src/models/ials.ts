@@ -117,9 +117,12 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   const nUsers = data.users.size;
   const nItems = data.items.size;
 
+  const share = threads > 1;
+  // Straight on shared memory when workers will read them (no second copy).
+  const factorArray = (n: number): Float32Array => (share ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
   const rng = new Random(seed);
-  const itemFactors = new Float32Array(nItems * k);
-  const userFactors = new Float32Array(nUsers * k);
+  const itemFactors = factorArray(nItems * k);
+  const userFactors = factorArray(nUsers * k);
   rng.fillGaussian(itemFactors, p.initStd);
   rng.fillGaussian(userFactors, p.initStd);
   const warm = params.warmStart;
@@ -128,7 +131,6 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     copyRowsById(warm.model.itemFactors, warm.items, itemFactors, data.items, k);
   }
 
-  const share = threads > 1;
   // The ratings themselves: the kernel turns them into confidence row by row (no weight copy).
   const ratings = (m: CsrMatrix): CsrArrays =>
     share ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: shareArray(m.data) } : { indptr: m.indptr, indices: m.indices, values: m.data };
@@ -136,8 +138,8 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     factors: k,
     byUser: ratings(data.byUser),
     byItem: ratings(data.byItem),
-    userFactors: share ? shareArray(userFactors) : userFactors,
-    itemFactors: share ? shareArray(itemFactors) : itemFactors,
+    userFactors,
+    itemFactors,
     userBias: new Float32Array(0),
     itemBias: new Float32Array(0),
     gram: share ? new Float64Array(new SharedArrayBuffer(k * k * 8)) : new Float64Array(k * k),
