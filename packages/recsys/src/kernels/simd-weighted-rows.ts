@@ -272,6 +272,57 @@ export class SimdWeightedRows {
   }
 
   /**
+   * As setRow, from the row's stored ratings: weights (rounded to float32, as a weight array would
+   * hold them) and preferences computed as they are copied. Returns the sum of the weights.
+   */
+  setRowFromRatings(
+    indices: Int32Array,
+    ratings: Float32Array,
+    start: number,
+    end: number,
+    weightOf: (r: number) => number,
+    preferenceOf: ((r: number) => 0 | 1) | null,
+  ): number {
+    const n = end - start;
+    if (n > this.entryCapacity) this.reserve(Math.max(n, 2 * this.entryCapacity), this.yCapacity, true);
+    const rowBytes = this.k * 4;
+    const yBase = this.y.byteOffset;
+    const { offs, weights } = this;
+    let sum = 0;
+    if (preferenceOf === null) {
+      for (let e = 0; e < n; e++) {
+        const w = Math.fround(weightOf(ratings[start + e]));
+        offs[e] = yBase + indices[start + e] * rowBytes;
+        weights[e] = w;
+        sum += w;
+      }
+      this.likes = n;
+    } else {
+      let like = 0;
+      let dislike = n;
+      for (let e = start; e < end; e++) {
+        const w = Math.fround(weightOf(ratings[e]));
+        const at = preferenceOf(ratings[e]) === 0 ? --dislike : like++;
+        offs[at] = yBase + indices[e] * rowBytes;
+        weights[at] = w;
+        sum += w;
+      }
+      this.likes = like;
+    }
+    this.n = n;
+    return sum;
+  }
+
+  /** out = diag·v + gramScale·G·v + Σ t_e·y_e over the row set last (one kernel call or two). */
+  product(v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void {
+    this.v.set(v);
+    const acc = this.out;
+    for (let a = 0; a < v.length; a++) acc[a] = diag * v[a];
+    this.apply(base, scale, gramScale);
+    out.set(acc);
+  }
+
+  /**
    * out += gramScale·G·v + Σ t_e·y_e over the row set last (see the module comment), with
    * p_e = 0 for its dislikes.
    */
