@@ -13,6 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const { values } = parseArgs({
   options: {
@@ -62,6 +64,15 @@ const highWaterMark = () => {
   return Number.isNaN(hwm) ? peakRss : hwm;
 };
 const sampler = setInterval(sampleRss, 50);
+/**
+ * A full garbage collection (gc() without starting node with --expose-gc), then a pause: V8 frees
+ * the buffers of collected typed arrays on a background thread after the collection.
+ */
+const collectGarbage = async () => {
+  setFlagsFromString('--expose-gc');
+  runInNewContext('gc')();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+};
 
 // Power-law rows and columns: index = floor(n · u^γ) puts most mass on low indices (popular items,
 // heavy users), as in MovieLens; γ = 3 gives a long tail similar to ML-20M's item popularity.
@@ -84,8 +95,11 @@ if (values['write-coo']) {
 const t0 = performance.now();
 const data = buildTrainingData(table);
 const buildSeconds = (performance.now() - t0) / 1000;
-// The input table is not needed for training (the Python peer drops its input arrays too).
+// The input table is not needed for training (the Python peer drops its input arrays too, and
+// CPython frees them at once): drop it and collect, so its memory is not still held while the
+// factors and workers start (V8 collects only when its heuristics say so).
 table = null;
+await collectGarbage();
 const afterBuild = { hwm: highWaterMark(), rss: procStatus('VmRSS') };
 sampleRss();
 
