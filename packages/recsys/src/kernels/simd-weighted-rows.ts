@@ -42,7 +42,8 @@ function buildModule(): Uint8Array {
   const madd = (acc: number, ptr: number, offset: number, vec: number): number[] => [
     LOCAL_GET, acc, ...load(ptr, offset), LOCAL_GET, vec, ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, acc,
   ];
-  const add = (local: number, bytes: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(bytes), I32_ADD, LOCAL_SET, local];
+  /** local += bytes (< 64: a one-byte i32.const). */
+  const add = (local: number, bytes: number): number[] => [LOCAL_GET, local, I32_CONST, bytes, I32_ADD, LOCAL_SET, local];
   /** d = f64 of the four lanes of (a + b), summed pairwise in single precision. */
   const hsum = (a: number, b: number, d: number): number[] => [
     LOCAL_GET, a, LOCAL_GET, b, ...F32X4_ADD, LOCAL_TEE, TMP, ...F32X4_EXTRACT_LANE(0), LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(1), F32_ADD,
@@ -154,20 +155,6 @@ function buildModule(): Uint8Array {
     ...flush,
   ];
   return moduleBytes('cg', [I32, I32, I32, I32, I32, I32, F64, F64, I32, I32, I32, F64], [3, 9, I32, 9, V128, 4, F64], code);
-}
-
-/** Signed LEB128 for i32.const (the small positive constants used here). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 let compiled: WasmModule | null | undefined;
