@@ -2,6 +2,7 @@ import { matVec } from '../src/kernels/linalg.js';
 import { SimdWeightedRows } from '../src/kernels/simd-weighted-rows.js';
 import { Random } from '../src/random.js';
 import { applyWeightedRows } from '../src/training/implicit-als-kernel.js';
+import { confidenceWeightOf, preference } from '../src/training/confidence.js';
 
 describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('one entry by hand: out += (base·(1 + w) + scale·w·(y·v))·y (+ gramScale·G·v)', () => {
@@ -97,6 +98,33 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
         }
       }
     }
+  });
+
+  test('setRowFromRatings applies the confidence transform as setRow would with the weights precomputed', () => {
+    const rng = new Random(12);
+    const k = 8;
+    const y = new Float32Array(20 * k);
+    rng.fillGaussian(y, 0.5);
+    const indices = Int32Array.from({ length: 12 }, (_, e) => (e * 3) % 20);
+    const ratings = Float32Array.from({ length: 12 }, (_, e) => 1 + (e % 5));
+    const conf = { alpha: 0.7, confidence: 'signed' as const, dislikedMax: 2, dislikeAlpha: 1.3 };
+    const weightOf = confidenceWeightOf(conf);
+    const weights = Float32Array.from(ratings, (r) => weightOf(r));
+    const prefs = Uint8Array.from(ratings, (r) => preference(r, conf));
+    const a = SimdWeightedRows.create(k) as SimdWeightedRows;
+    const b = SimdWeightedRows.create(k) as SimdWeightedRows;
+    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 2 : 0.1));
+    a.loadFactors(y, gram, 12);
+    b.loadFactors(y, gram, 12);
+    a.setRow(indices, weights, 2, 12, prefs);
+    const sum = b.setRowFromRatings(indices, ratings, 2, 12, weightOf, (r) => preference(r, conf));
+    expect(sum).toBeCloseTo(weights.subarray(2).reduce((s, w) => s + w, 0), 5);
+    const v = Float64Array.from({ length: k }, (_, i) => Math.cos(i));
+    const outA = new Float64Array(k);
+    const outB = new Float64Array(k);
+    a.product(v, outA, 0.5, 1, -1, -1);
+    b.product(v, outB, 0.5, 1, -1, -1);
+    expect(Array.from(outB)).toEqual(Array.from(outA));
   });
 
   test('is unavailable for factor counts that are not a multiple of 8', () => {
