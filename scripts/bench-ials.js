@@ -2,6 +2,7 @@
 // Implicit-ALS training micro-benchmark on a synthetic power-law interaction matrix.
 // Usage: node scripts/bench-ials.js [--users N] [--items N] [--nnz N] [--factors K]
 //          [--threads T] [--iterations N] [--seed S] [--cg-steps N] [--write-coo FILE] [--recsys DIR]
+//          [--times sequential|none]
 // Prints JSON {secondsPerIteration (median), peakRssMB (VmHWM where /proc has it), ...}.
 // --write-coo FILE writes the generated pairs instead of training (int32 count, int32 users, int32
 // items, float32 ratings, little-endian), so the `implicit` peer trains on the same matrix.
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'cg-steps': { type: 'string' },
     'write-coo': { type: 'string' },
     recsys: { type: 'string' },
+    times: { type: 'string', default: 'sequential' },
   },
 });
 const recsysDir = values.recsys ? resolve(values.recsys) : new URL('../packages/recsys', import.meta.url).pathname;
@@ -44,6 +46,10 @@ const factors = num('factors');
 const threads = num('threads');
 const iterations = num('iterations');
 const cgSteps = values['cg-steps'] === undefined ? undefined : num('cg-steps');
+// 'sequential': rating e at time e. 'none': every time 0, the column never written, as the
+// `implicit` peer's pairs (user, item, value) have no times: the same 12 bytes a pair on both sides.
+const times = values.times;
+if (times !== 'sequential' && times !== 'none') throw new Error('--times must be sequential or none');
 
 let peakRss = process.memoryUsage().rss;
 const sampleRss = () => {
@@ -82,7 +88,7 @@ for (let e = 0; e < nnz; e++) {
   table.user[e] = Math.floor(users * rng.next() ** 2);
   table.item[e] = Math.floor(items * rng.next() ** 3);
   table.rating[e] = 1 + Math.floor(rng.next() * 5);
-  table.timestamp[e] = e;
+  if (times === 'sequential') table.timestamp[e] = e;
 }
 table.length = nnz;
 if (values['write-coo']) {
