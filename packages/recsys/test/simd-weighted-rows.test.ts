@@ -127,6 +127,39 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
     expect(Array.from(outB)).toEqual(Array.from(outA));
   });
 
+  test('kernels in a shared memory read the factors in place and agree with a kernel that copies them', () => {
+    const rng = new Random(14);
+    const k = 8;
+    const shared = SimdWeightedRows.allocateShared(k, 30, 12, 10, 2);
+    expect(shared).not.toBeNull();
+    const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
+    rng.fillGaussian(userFactors, 0.5);
+    rng.fillGaussian(itemFactors, 0.5);
+    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 3 : 0.2));
+    const indices = Int32Array.from([3, 29, 0, 17, 8, 8, 21, 5, 11, 2]);
+    const weights = Float32Array.from(indices, (i) => 0.5 + (i % 3));
+    const v = Float64Array.from({ length: k }, (_, i) => Math.sin(i + 1));
+    const copying = SimdWeightedRows.create(k) as SimdWeightedRows;
+    copying.loadFactors(userFactors, gram, 10);
+    copying.setRow(indices, weights, 0, 10);
+    const want = new Float64Array(k);
+    copying.product(v, want, 0.3, 1, -1, -1);
+    const slots = [SimdWeightedRows.inSharedMemory(k, kernelMemory), SimdWeightedRows.inSharedMemory(k, kernelMemory)];
+    for (const kernel of slots) {
+      expect(kernel).not.toBeNull();
+      const simd = kernel as SimdWeightedRows;
+      simd.useFactors(userFactors, gram);
+      simd.setRow(indices, weights, 0, 10);
+      const got = new Float64Array(k);
+      simd.product(v, got, 0.3, 1, -1, -1);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+    // Two slots were made: a third thread gets none; rows longer than the slot are refused.
+    expect(SimdWeightedRows.inSharedMemory(k, kernelMemory)).toBeNull();
+    expect(() => (slots[0] as SimdWeightedRows).setRow(new Int32Array(11), new Float32Array(11), 0, 11)).toThrow(/longer than the kernel slot/);
+    expect(() => (slots[0] as SimdWeightedRows).useFactors(new Float32Array(30 * k), gram)).toThrow(/must live in the kernel memory/);
+  });
+
   test('is unavailable for factor counts that are not a multiple of 8', () => {
     expect(SimdWeightedRows.create(12)).toBeNull();
   });

@@ -1,6 +1,6 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
-import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
+import { SimdWeightedRows, type KernelMemory } from '../kernels/simd-weighted-rows.js';
 import { confidenceWeightOf, preference } from './confidence.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
@@ -182,15 +182,21 @@ function conjugateGradient(s: RowScratch, k: number, extraReg: number, cgSteps: 
   }
 }
 
-/** The SIMD row pass for this half-step, its copy of `y` current; null where unavailable. */
-function rowPass(s: RowScratch, y: Float32Array, gramReg: Float64Array, k: number, indptr: Int32Array): SimdWeightedRows | null {
-  if (s.weightedRows === undefined) s.weightedRows = SimdWeightedRows.create(k);
+/**
+ * The SIMD row pass for this half-step with the fixed side's factors current (read in place from
+ * the shared kernel memory when there is one, else copied in); null where unavailable.
+ */
+function rowPass(s: RowScratch, y: Float32Array, gramReg: Float64Array, k: number, indptr: Int32Array, km: KernelMemory | undefined): SimdWeightedRows | null {
+  if (s.weightedRows === undefined) s.weightedRows = km ? SimdWeightedRows.inSharedMemory(k, km) : SimdWeightedRows.create(k);
   const simd = s.weightedRows;
   if (!simd) return null;
   if (s.epoch < 0 || s.weightedRowsEpoch !== s.epoch) {
-    let longest = 0;
-    for (let r = 0; r + 1 < indptr.length; r++) longest = Math.max(longest, indptr[r + 1] - indptr[r]);
-    simd.loadFactors(y, gramReg, longest);
+    if (km) simd.useFactors(y, gramReg);
+    else {
+      let longest = 0;
+      for (let r = 0; r + 1 < indptr.length; r++) longest = Math.max(longest, indptr[r + 1] - indptr[r]);
+      simd.loadFactors(y, gramReg, longest);
+    }
     s.weightedRowsEpoch = s.epoch;
   }
   return simd;
@@ -259,7 +265,7 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const conf = params.confidence;
   const weightOf = conf ? confidenceWeightOf(conf) : null;
   const preferenceOf = conf?.confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
-  const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr) : null;
+  const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr, arrays.kernelMemory) : null;
   for (let r = start; r < end; r++) {
     const off = r * k;
     const s0 = indptr[r];
