@@ -2,6 +2,7 @@
 // Implicit-ALS training micro-benchmark on a synthetic power-law interaction matrix.
 // Usage: node scripts/bench-ials.js [--users N] [--items N] [--nnz N] [--factors K]
 //          [--threads T] [--iterations N] [--seed S] [--cg-steps N] [--write-coo FILE] [--recsys DIR]
+//          [--times sequential|none]
 // Prints JSON {secondsPerIteration (median), peakRssMB (VmHWM where /proc has it), ...}.
 // --write-coo FILE writes the generated pairs instead of training (int32 count, int32 users, int32
 // items, float32 ratings, little-endian), so the `implicit` peer trains on the same matrix.
@@ -13,6 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     'cg-steps': { type: 'string' },
     'write-coo': { type: 'string' },
     recsys: { type: 'string' },
+    times: { type: 'string', default: 'sequential' },
   },
 });
 const recsysDir = values.recsys ? resolve(values.recsys) : new URL('../packages/recsys', import.meta.url).pathname;
@@ -42,6 +46,10 @@ const factors = num('factors');
 const threads = num('threads');
 const iterations = num('iterations');
 const cgSteps = values['cg-steps'] === undefined ? undefined : num('cg-steps');
+// 'sequential': rating e at time e. 'none': every time 0, the column never written, as the
+// `implicit` peer's pairs (user, item, value) have no times: the same 12 bytes a pair on both sides.
+const times = values.times;
+if (times !== 'sequential' && times !== 'none') throw new Error('--times must be sequential or none');
 
 let peakRss = process.memoryUsage().rss;
 const sampleRss = () => {
@@ -62,6 +70,15 @@ const highWaterMark = () => {
   return Number.isNaN(hwm) ? peakRss : hwm;
 };
 const sampler = setInterval(sampleRss, 50);
+/**
+ * A full garbage collection (gc() without starting node with --expose-gc), then a pause: V8 frees
+ * the buffers of collected typed arrays on a background thread after the collection.
+ */
+const collectGarbage = async () => {
+  setFlagsFromString('--expose-gc');
+  runInNewContext('gc')();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+};
 
 // Power-law rows and columns: index = floor(n · u^γ) puts most mass on low indices (popular items,
 // heavy users), as in MovieLens; γ = 3 gives a long tail similar to ML-20M's item popularity.
@@ -71,7 +88,7 @@ for (let e = 0; e < nnz; e++) {
   table.user[e] = Math.floor(users * rng.next() ** 2);
   table.item[e] = Math.floor(items * rng.next() ** 3);
   table.rating[e] = 1 + Math.floor(rng.next() * 5);
-  table.timestamp[e] = e;
+  if (times === 'sequential') table.timestamp[e] = e;
 }
 table.length = nnz;
 if (values['write-coo']) {
@@ -84,8 +101,11 @@ if (values['write-coo']) {
 const t0 = performance.now();
 const data = buildTrainingData(table);
 const buildSeconds = (performance.now() - t0) / 1000;
-// The input table is not needed for training (the Python peer drops its input arrays too).
+// The input table is not needed for training (the Python peer drops its input arrays too, and
+// CPython frees them at once): drop it and collect, so its memory is not still held while the
+// factors and workers start (V8 collects only when its heuristics say so).
 table = null;
+await collectGarbage();
 const afterBuild = { hwm: highWaterMark(), rss: procStatus('VmRSS') };
 sampleRss();
 

@@ -1,7 +1,8 @@
 import { solveExplicitRowNormal } from '../src/training/explicit-als-kernel.js';
 import { createScratch } from '../src/training/factor-trainer.js';
 import { Random } from '../src/random.js';
-import { GRAM_CHUNK_ROWS, SimdGram } from '../src/kernels/simd-gram.js';
+import { GRAM_CHUNK_ROWS, SimdGram, simdGramRows } from '../src/kernels/simd-gram.js';
+import { gram } from '../src/kernels/linalg.js';
 
 /** Lower triangle of Σ y_e y_eᵀ in plain double arithmetic. */
 function naive(rows: Float64Array[], K: number): Float64Array {
@@ -60,4 +61,24 @@ describe('SimdGram (WebAssembly SIMD Gram accumulation)', () => {
       for (let p = 0; p <= k; p++) expect(simd.b[p]).toBeCloseTo(scalar.b[p], 10);
     }
   });
+
+  test('simdGramRows: the Gram matrix of a row range, both triangles, as the JavaScript gram', () => {
+    const rng = new Random(21);
+    const k = 10;
+    const y = new Float32Array(300 * k);
+    rng.fillGaussian(y, 1);
+    // An odd count spanning several chunks, starting mid-matrix.
+    for (const [start, end] of [
+      [0, 1],
+      [7, 7 + 2 * GRAM_CHUNK_ROWS + 3],
+      [0, 300],
+    ]) {
+      const got = new Float64Array(k * k);
+      const want = new Float64Array(k * k);
+      expect(simdGramRows(y, k, start, end, got)).toBe(true);
+      gram(y, k, start, end, want);
+      for (let i = 0; i < k * k; i++) expect(got[i]).toBeCloseTo(want[i], 9);
+    }
+  });
 });
+

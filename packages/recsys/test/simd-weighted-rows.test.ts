@@ -2,6 +2,7 @@ import { matVec } from '../src/kernels/linalg.js';
 import { SimdWeightedRows } from '../src/kernels/simd-weighted-rows.js';
 import { Random } from '../src/random.js';
 import { applyWeightedRows } from '../src/training/implicit-als-kernel.js';
+import { confidenceWeightOf, preference } from '../src/training/confidence.js';
 
 describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('one entry by hand: out += (base·(1 + w) + scale·w·(y·v))·y (+ gramScale·G·v)', () => {
@@ -97,6 +98,66 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
         }
       }
     }
+  });
+
+  test('setRowFromRatings applies the confidence transform as setRow would with the weights precomputed', () => {
+    const rng = new Random(12);
+    const k = 8;
+    const y = new Float32Array(20 * k);
+    rng.fillGaussian(y, 0.5);
+    const indices = Int32Array.from({ length: 12 }, (_, e) => (e * 3) % 20);
+    const ratings = Float32Array.from({ length: 12 }, (_, e) => 1 + (e % 5));
+    const conf = { alpha: 0.7, confidence: 'signed' as const, dislikedMax: 2, dislikeAlpha: 1.3 };
+    const weightOf = confidenceWeightOf(conf);
+    const weights = Float32Array.from(ratings, (r) => weightOf(r));
+    const prefs = Uint8Array.from(ratings, (r) => preference(r, conf));
+    const a = SimdWeightedRows.create(k) as SimdWeightedRows;
+    const b = SimdWeightedRows.create(k) as SimdWeightedRows;
+    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 2 : 0.1));
+    a.loadFactors(y, gram, 12);
+    b.loadFactors(y, gram, 12);
+    a.setRow(indices, weights, 2, 12, prefs);
+    const sum = b.setRowFromRatings(indices, ratings, 2, 12, weightOf, (r) => preference(r, conf));
+    expect(sum).toBeCloseTo(weights.subarray(2).reduce((s, w) => s + w, 0), 5);
+    const v = Float64Array.from({ length: k }, (_, i) => Math.cos(i));
+    const outA = new Float64Array(k);
+    const outB = new Float64Array(k);
+    a.product(v, outA, 0.5, 1, -1, -1);
+    b.product(v, outB, 0.5, 1, -1, -1);
+    expect(Array.from(outB)).toEqual(Array.from(outA));
+  });
+
+  test('kernels in a shared memory read the factors in place and agree with a kernel that copies them', () => {
+    const rng = new Random(14);
+    const k = 8;
+    const shared = SimdWeightedRows.allocateShared(k, 30, 12, 10, 2);
+    expect(shared).not.toBeNull();
+    const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
+    rng.fillGaussian(userFactors, 0.5);
+    rng.fillGaussian(itemFactors, 0.5);
+    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 3 : 0.2));
+    const indices = Int32Array.from([3, 29, 0, 17, 8, 8, 21, 5, 11, 2]);
+    const weights = Float32Array.from(indices, (i) => 0.5 + (i % 3));
+    const v = Float64Array.from({ length: k }, (_, i) => Math.sin(i + 1));
+    const copying = SimdWeightedRows.create(k) as SimdWeightedRows;
+    copying.loadFactors(userFactors, gram, 10);
+    copying.setRow(indices, weights, 0, 10);
+    const want = new Float64Array(k);
+    copying.product(v, want, 0.3, 1, -1, -1);
+    const slots = [SimdWeightedRows.inSharedMemory(k, kernelMemory), SimdWeightedRows.inSharedMemory(k, kernelMemory)];
+    for (const kernel of slots) {
+      expect(kernel).not.toBeNull();
+      const simd = kernel as SimdWeightedRows;
+      simd.useFactors(userFactors, gram);
+      simd.setRow(indices, weights, 0, 10);
+      const got = new Float64Array(k);
+      simd.product(v, got, 0.3, 1, -1, -1);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+    // Two slots were made: a third thread gets none; rows longer than the slot are refused.
+    expect(SimdWeightedRows.inSharedMemory(k, kernelMemory)).toBeNull();
+    expect(() => (slots[0] as SimdWeightedRows).setRow(new Int32Array(11), new Float32Array(11), 0, 11)).toThrow(/longer than the kernel slot/);
+    expect(() => (slots[0] as SimdWeightedRows).useFactors(new Float32Array(30 * k), gram)).toThrow(/must live in the kernel memory/);
   });
 
   test('is unavailable for factor counts that are not a multiple of 8', () => {

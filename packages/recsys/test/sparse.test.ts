@@ -92,4 +92,32 @@ describe('buildTrainingData', () => {
     expect(nnz(data.byUser)).toBe(0);
     expect(Array.from(data.byItem.indptr)).toEqual([0, 0]);
   });
+
+  test('property: matches a dense "latest rating wins" reference, with times, duplicates and any input order', () => {
+    const entry = fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 9 }));
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 60 }), (rows) => {
+        const data = buildTrainingData(table(rows));
+        // Reference: visit rows by time (ties: input order); a later visit replaces the pair.
+        const latest = new Map<string, { rating: number; time: number }>();
+        const byTime = rows.map((r, i) => [r, i] as const).sort((a, b) => a[0][3] - b[0][3] || a[1] - b[1]);
+        for (const [[u, i, r, t]] of byTime) latest.set(`${u},${i}`, { rating: r, time: t });
+        expect(nnz(data.byUser)).toBe(latest.size);
+        expect(nnz(data.byItem)).toBe(latest.size);
+        for (const [key, want] of latest) {
+          const [u, i] = key.split(',').map(Number);
+          const ui = data.users.index(u);
+          const ii = data.items.index(i);
+          expect(getValue(data.byUser, ui, ii)).toBe(want.rating);
+          expect(getValue(data.byItem, ii, ui)).toBe(want.rating);
+          const at = data.byUser.indptr[ui] + Array.from(row(data.byUser, ui).indices).indexOf(ii);
+          expect(data.byUserTime[at]).toBe(want.time);
+        }
+        for (let u = 0; u < data.users.size; u++) {
+          const cols = Array.from(row(data.byUser, u).indices);
+          expect(cols).toEqual([...cols].sort((a, b) => a - b));
+        }
+      }),
+    );
+  });
 });

@@ -103,15 +103,18 @@ export function csrFromCooWithSource(
   return { matrix: { rows, cols, indptr, indices, data }, source };
 }
 
-/** Transpose (CSR of Aᵀ, i.e. the CSC of A) in O(nnz + rows + cols); output rows stay sorted. */
-export function transpose(m: CsrMatrix, shared = false): CsrMatrix {
+/**
+ * Transpose (CSR of Aᵀ, i.e. the CSC of A) in O(nnz + rows + cols); output rows stay sorted.
+ * `into`: arrays (at least nnz long) to write the indices and values into instead of new ones.
+ */
+export function transpose(m: CsrMatrix, shared = false, into?: { indices: Int32Array; data: Float32Array }): CsrMatrix {
   const total = nnz(m);
   const indptr = shared ? sharedInt32(m.cols + 1) : new Int32Array(m.cols + 1);
   for (let k = 0; k < total; k++) indptr[m.indices[k] + 1]++;
   for (let c = 0; c < m.cols; c++) indptr[c + 1] += indptr[c];
   const fill = indptr.slice(0, m.cols);
-  const indices = shared ? sharedInt32(total) : new Int32Array(total);
-  const data = shared ? sharedFloat32(total) : new Float32Array(total);
+  const indices = into ? into.indices.subarray(0, total) : shared ? sharedInt32(total) : new Int32Array(total);
+  const data = into ? into.data.subarray(0, total) : shared ? sharedFloat32(total) : new Float32Array(total);
   for (let r = 0; r < m.rows; r++) {
     for (let k = m.indptr[r]; k < m.indptr[r + 1]; k++) {
       const dst = fill[m.indices[k]]++;
@@ -120,6 +123,114 @@ export function transpose(m: CsrMatrix, shared = false): CsrMatrix {
     }
   }
   return { rows: m.cols, cols: m.rows, indptr, indices, data };
+}
+
+/**
+ * The CSR matrix of index columns on shared memory, as `csrFromCoo` (a repeated pair keeps the
+ * entry that comes last), carrying one side value per entry along (`side[sideOrder[k]]` for input
+ * entry k, or `side[k]`). Built for size: entries go straight to their row in input order (one
+ * scatter, no permutation array), then each row is sorted by column in place, stably, and
+ * deduplicated; the matrix is the only memory of the size of the input it allocates. Arrays are
+ * views of the first nnz entries.
+ */
+export function csrFromIndexColumns(
+  rows: number,
+  cols: number,
+  rowIdx: Int32Array,
+  colIdx: Int32Array,
+  values: ArrayLike<number>,
+  length: number,
+  side: ArrayLike<number>,
+  sideOrder: Int32Array | null,
+): { matrix: CsrMatrix; side: Float32Array } {
+  const indptr = sharedInt32(rows + 1);
+  for (let k = 0; k < length; k++) {
+    const r = rowIdx[k];
+    const c = colIdx[k];
+    if (!(r >= 0 && r < rows && c >= 0 && c < cols)) {
+      throw new RangeError(`entry ${k} (${r}, ${c}) outside a ${rows}x${cols} matrix`);
+    }
+    indptr[r + 1]++;
+  }
+  let longest = 0;
+  for (let r = 0; r < rows; r++) {
+    longest = Math.max(longest, indptr[r + 1]);
+    indptr[r + 1] += indptr[r];
+  }
+  const indices = sharedInt32(length);
+  const data = sharedFloat32(length);
+  const sideOut = new Float32Array(length);
+  const fill = indptr.slice(0, rows);
+  for (let k = 0; k < length; k++) {
+    const dst = fill[rowIdx[k]]++;
+    indices[dst] = colIdx[k];
+    data[dst] = values[k];
+    sideOut[dst] = side[sideOrder ? sideOrder[k] : k];
+  }
+  const sorter = new RowSorter(longest, cols);
+  let out = 0;
+  for (let r = 0; r < rows; r++) {
+    const start = indptr[r];
+    const end = indptr[r + 1];
+    indptr[r] = out;
+    sorter.sort(indices, data, sideOut, start, end);
+    // Equal columns are adjacent and in input order: keep the last (compacting left).
+    for (let i = start; i < end; i++) {
+      if (out > indptr[r] && indices[out - 1] === indices[i]) {
+        data[out - 1] = data[i];
+        sideOut[out - 1] = sideOut[i];
+      } else {
+        indices[out] = indices[i];
+        data[out] = data[i];
+        sideOut[out] = sideOut[i];
+        out++;
+      }
+    }
+  }
+  indptr[rows] = out;
+  return {
+    matrix: { rows, cols, indptr, indices: indices.subarray(0, out), data: data.subarray(0, out) },
+    side: sideOut.subarray(0, out),
+  };
+}
+
+/** Sorts one row's entries by column, stably, with scratch sized for the longest row. */
+class RowSorter {
+  private readonly keys: Float64Array;
+  private readonly data: Float32Array;
+  private readonly side: Float32Array;
+
+  constructor(
+    longest: number,
+    private readonly colCount: number,
+  ) {
+    this.keys = new Float64Array(longest);
+    this.data = new Float32Array(longest);
+    this.side = new Float32Array(longest);
+  }
+
+  sort(indices: Int32Array, data: Float32Array, side: Float32Array, start: number, end: number): void {
+    const n = end - start;
+    let sorted = true;
+    for (let i = start + 1; i < end && sorted; i++) sorted = indices[i] > indices[i - 1];
+    if (sorted) return;
+    // key = column·n + position: exact in a double while colCount·n < 2⁵³, and a plain numeric
+    // sort of the keys is then the stable sort by column.
+    if (this.colCount * n > 2 ** 53) throw new RangeError(`a row of ${n} entries over ${this.colCount} columns is too large to sort`);
+    const keys = this.keys.subarray(0, n);
+    for (let i = 0; i < n; i++) keys[i] = indices[start + i] * n + i;
+    keys.sort();
+    this.data.set(data.subarray(start, end));
+    this.side.set(side.subarray(start, end));
+    for (let i = 0; i < n; i++) {
+      const key = keys[i];
+      const col = Math.floor(key / n);
+      const from = key - col * n;
+      indices[start + i] = col;
+      data[start + i] = this.data[from];
+      side[start + i] = this.side[from];
+    }
+  }
 }
 
 function sharedInt32(n: number): Int32Array {

@@ -1,5 +1,5 @@
 import { IdMap } from './idmap.js';
-import { csrFromCooWithSource, transpose, type CsrMatrix } from './sparse.js';
+import { csrFromIndexColumns, transpose, type CsrMatrix } from './sparse.js';
 import type { Movie, RatingTable } from '../types.js';
 
 /**
@@ -14,8 +14,8 @@ export interface TrainingData {
   byUser: CsrMatrix;
   /** item × user (the CSC of byUser). */
   byItem: CsrMatrix;
-  /** Rating time (epoch seconds) aligned with byUser.data. */
-  byUserTime: Float64Array;
+  /** Rating time (epoch seconds, single precision: to about a minute) aligned with byUser.data. */
+  byUserTime: Float32Array;
   /** Movie metadata by item index; undefined when the catalogue lacks the movie. */
   movies: (Movie | undefined)[];
   globalMean: number;
@@ -41,8 +41,9 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
   }
   const users = new IdMap(1024);
   const items = new IdMap(Math.max(16, movies.length));
-  const rowIdx = new Int32Array(n);
-  const colIdx = new Int32Array(n);
+  // On shared memory: once the user-major matrix is built, these buffers hold the item-major one.
+  const rowIdx = new Int32Array(new SharedArrayBuffer(n * 4));
+  const colIdx = new Int32Array(new SharedArrayBuffer(n * 4));
   indexIds(ratings.user, order, n, users, rowIdx);
   indexIds(ratings.item, order, n, items, colIdx);
   // In time order already: the ratings are read where they are (no copy of a large column).
@@ -54,26 +55,24 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
   for (const m of movies) items.add(m.id);
 
   // On shared memory: multi-threaded training hands these arrays to its workers as they are.
-  const { matrix: byUser, source } = csrFromCooWithSource(users.size, items.size, rowIdx, colIdx, values, n, true);
-  const byUserTime = new Float64Array(source.length);
+  const { matrix: byUser, side: byUserTime } = csrFromIndexColumns(users.size, items.size, rowIdx, colIdx, values, n, ratings.timestamp, order);
+  order = null;
+  // A repeated pair keeps its latest rating, so the latest kept time is the latest of all.
   let maxTimestamp = 0;
+  for (let k = 0; k < n; k++) if (ratings.timestamp[k] > maxTimestamp) maxTimestamp = ratings.timestamp[k];
   let sum = 0;
-  for (let e = 0; e < source.length; e++) {
-    const k = order ? order[source[e]] : source[e];
-    byUserTime[e] = ratings.timestamp[k];
-    if (byUserTime[e] > maxTimestamp) maxTimestamp = byUserTime[e];
-    sum += byUser.data[e];
-  }
+  for (let e = 0; e < byUser.data.length; e++) sum += byUser.data[e];
+  const byItem = transpose(byUser, true, { indices: colIdx, data: new Float32Array(rowIdx.buffer, 0, n) });
   const movieByIndex: (Movie | undefined)[] = new Array(items.size);
   for (const m of movies) movieByIndex[items.index(m.id)] = m;
   return {
     users,
     items,
     byUser,
-    byItem: transpose(byUser, true),
+    byItem,
     byUserTime,
     movies: movieByIndex,
-    globalMean: source.length > 0 ? sum / source.length : 0,
+    globalMean: byUser.data.length > 0 ? sum / byUser.data.length : 0,
     maxTimestamp,
   };
 }

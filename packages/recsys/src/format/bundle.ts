@@ -158,7 +158,7 @@ export class LoadedBundle {
       items: this.items,
       byUser: this.history,
       byItem: transpose(this.history),
-      byUserTime: new Float64Array(this.history.indices.length),
+      byUserTime: new Float32Array(this.history.indices.length),
       movies,
       globalMean: typeof this.meta.globalMean === 'number' ? this.meta.globalMean : 0,
       maxTimestamp: typeof this.meta.maxTimestamp === 'number' ? this.meta.maxTimestamp : 0,

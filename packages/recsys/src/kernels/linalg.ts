@@ -3,6 +3,8 @@
  * addressed by (array, offset) so rows of a factor matrix are used without subarray allocations.
  * Accumulation is always in float64 (JS numbers), storage may be float32.
  */
+import { simdGramRows } from './simd-gram.js';
+
 export type FloatArray = Float32Array | Float64Array;
 
 /** x[xOff..xOff+k) · y[yOff..yOff+k). */
@@ -100,7 +102,8 @@ export function gramBlock(y: Float32Array, k: number, block: number, parts: Floa
   const rows = y.length / k;
   const start = block * GRAM_BLOCK_ROWS;
   const end = Math.min(rows, start + GRAM_BLOCK_ROWS);
-  gram(y, k, start, end, parts.subarray(block * k * k, (block + 1) * k * k));
+  const out = parts.subarray(block * k * k, (block + 1) * k * k);
+  if (!simdGramRows(y, k, start, end, out)) gram(y, k, start, end, out);
 }
 
 /** out = Σ_b parts_b over `blocks` blocks, in block order. */

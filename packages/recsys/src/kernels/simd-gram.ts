@@ -110,3 +110,36 @@ export class SimdGram {
     this.fn(this.y.byteOffset, rows, this.size, this.a.byteOffset);
   }
 }
+
+/** This thread's kernels for whole-matrix Gram blocks, by factor count (null: no SIMD here). */
+const blockKernels = new Map<number, SimdGram | null>();
+
+/**
+ * out = Σ y_r y_rᵀ over rows [start, end) of a k-column float32 matrix (k × k, both triangles)
+ * through the kernel, the rows widened to double a chunk at a time; false where WebAssembly SIMD
+ * is unavailable (the caller computes it in JavaScript).
+ */
+export function simdGramRows(y: Float32Array, k: number, start: number, end: number, out: Float64Array): boolean {
+  let kernel = blockKernels.get(k);
+  if (kernel === undefined) {
+    kernel = SimdGram.create(k);
+    blockKernels.set(k, kernel);
+  }
+  if (!kernel) return false;
+  const { a, y: chunk } = kernel;
+  a.fill(0);
+  for (let r = start; r < end; r += GRAM_CHUNK_ROWS) {
+    const rows = Math.min(GRAM_CHUNK_ROWS, end - r);
+    chunk.set(y.subarray(r * k, (r + rows) * k));
+    // The kernel takes rows in pairs: a zero row completes an odd count.
+    if (rows % 2 === 1) chunk.fill(0, rows * k, (rows + 1) * k);
+    kernel.accumulate(rows + (rows % 2));
+  }
+  for (let p = 0; p < k; p++) {
+    for (let q = 0; q <= p; q++) {
+      out[p * k + q] = a[p * k + q];
+      out[q * k + p] = a[p * k + q];
+    }
+  }
+  return true;
+}

@@ -23,7 +23,7 @@ import {
   BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_EXTRACT_LANE, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DEMOTE_F64, F32_STORE, F64, F64X2_ADD,
   F64X2_PROMOTE_LOW_F32X4, F64_ADD, F64_EQ, F64_LOAD, F64_MUL, F64_PROMOTE_F32, F64_STORE, I32, I32_ADD, I32_CONST, I32_GE_U,
   I32_GT_U, I32_LOAD, I32_LT_U, I32_SHL, I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_LOAD64_ZERO,
-  V128_STORE, VOID, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmModule,
+  V128_STORE, VOID, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmMemory, type WasmModule,
 } from './wasm-asm.js';
 
 /** Pairs of entries summed in single precision before they are added into the double `out`. */
@@ -35,14 +35,15 @@ const [END_OFFS, YROW, P, PEND, Q, YROW1, P1, CNT, ROWBYTES] = [12, 13, 14, 15, 
 const [ACC0, ACC1, TS, ACC10, ACC11, VQ0, VQ1, TS1, TMP] = [21, 22, 23, 24, 25, 26, 27, 28, 29];
 const [WT, D, WT1, D1] = [30, 31, 32, 33];
 
-function buildModule(): Uint8Array {
+function buildModule(sharedMemory: boolean): Uint8Array {
   const zero = [...V128_CONST, ...new Array<number>(16).fill(0)];
   const load = (ptr: number, offset: number): number[] => [LOCAL_GET, ptr, ...V128_LOAD, ...mem(offset)];
   /** acc += load(ptr + offset) · vector local. */
   const madd = (acc: number, ptr: number, offset: number, vec: number): number[] => [
     LOCAL_GET, acc, ...load(ptr, offset), LOCAL_GET, vec, ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, acc,
   ];
-  const add = (local: number, bytes: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(bytes), I32_ADD, LOCAL_SET, local];
+  /** local += bytes (< 64: a one-byte i32.const). */
+  const add = (local: number, bytes: number): number[] => [LOCAL_GET, local, I32_CONST, bytes, I32_ADD, LOCAL_SET, local];
   /** d = f64 of the four lanes of (a + b), summed pairwise in single precision. */
   const hsum = (a: number, b: number, d: number): number[] => [
     LOCAL_GET, a, LOCAL_GET, b, ...F32X4_ADD, LOCAL_TEE, TMP, ...F32X4_EXTRACT_LANE(0), LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(1), F32_ADD,
@@ -153,28 +154,36 @@ function buildModule(): Uint8Array {
     END,
     ...flush,
   ];
-  return moduleBytes('cg', [I32, I32, I32, I32, I32, I32, F64, F64, I32, I32, I32, F64], [3, 9, I32, 9, V128, 4, F64], code);
+  return moduleBytes('cg', [I32, I32, I32, I32, I32, I32, F64, F64, I32, I32, I32, F64], [3, 9, I32, 9, V128, 4, F64], code, sharedMemory);
 }
 
-/** Signed LEB128 for i32.const (the small positive constants used here). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
+const compiled = new Map<boolean, WasmModule | null>();
+
+/** The module importing its own memory or a shared one (`sharedMemory`); null without SIMD. */
+function moduleOrNull(sharedMemory: boolean): WasmModule | null {
+  let module = compiled.get(sharedMemory);
+  if (module === undefined) {
+    module = compileModule(buildModule(sharedMemory));
+    compiled.set(sharedMemory, module);
   }
+  return module;
 }
 
-let compiled: WasmModule | null | undefined;
-
-function moduleOrNull(): WasmModule | null {
-  if (compiled === undefined) compiled = compileModule(buildModule());
-  return compiled;
+/**
+ * One WebAssembly memory shared by the training threads: both factor matrices, then one kernel
+ * slot (vectors, Gram matrix, a row's entries) per thread, so every thread's kernel reads the
+ * factors where they are instead of keeping its own copy (a copy per thread would also be read
+ * from the shared last-level cache once per copy).
+ */
+export interface KernelMemory {
+  memory: WasmMemory;
+  /** [next free slot], on shared memory: a thread claims one with Atomics.add. */
+  nextSlot: Int32Array;
+  slotAt: number;
+  slotBytes: number;
+  slots: number;
+  /** The longest row a slot takes. */
+  maxEntries: number;
 }
 
 const PAGE = 65_536;
@@ -200,6 +209,8 @@ export class SimdWeightedRows {
   private offs = new Int32Array(0);
   private weights = new Float64Array(0);
   private y = new Float32Array(0);
+  /** Byte offset of the fixed side's factor matrix in the kernel's memory. */
+  private yBase = 0;
   private n = 0;
   /** Entries [0, likes) of the row have preference 1, the rest 0. */
   private likes = 0;
@@ -208,20 +219,67 @@ export class SimdWeightedRows {
     readonly k: number,
     memory: { buffer: ArrayBuffer; grow(pages: number): number },
     fn: SimdWeightedRows['fn'],
+    /** Where this kernel's own region starts in the memory (a slot of a KernelMemory, else 0). */
+    private readonly base = 0,
+    /** Whether the factors are copied into the kernel's memory (loadFactors) or read in place (useFactors). */
+    private readonly ownFactors = true,
   ) {
     this.memory = memory;
     this.fn = fn;
-    this.v = new Float64Array(memory.buffer, 0, k);
-    this.out = new Float64Array(memory.buffer, k * 8, k);
+    this.v = new Float64Array(memory.buffer, base, k);
+    this.out = new Float64Array(memory.buffer, base + k * 8, k);
   }
 
   /** A kernel for k factors (a multiple of 8), or null where WebAssembly SIMD is unavailable. */
   static create(k: number): SimdWeightedRows | null {
-    const module = moduleOrNull();
-    if (!wasm || !module || !(k >= 8) || k % 8 !== 0) return null;
+    const module = moduleOrNull(false);
+    if (!wasm || !module || !SimdWeightedRows.supports(k)) return null;
     const memory = new wasm.Memory({ initial: Math.ceil((24 * k + 4 * k * k) / PAGE) + 1 }) as unknown as SimdWeightedRows['memory'];
     const instance = new wasm.Instance(module, { env: { mem: memory } });
     return new SimdWeightedRows(k, memory, instance.exports.cg as SimdWeightedRows['fn']);
+  }
+
+  static supports(k: number): boolean {
+    return k >= 8 && k % 8 === 0;
+  }
+
+  /**
+   * A shared memory for training on `slots` threads: factor matrices of `userRows` and
+   * `itemRows` rows (views returned, zeroed) and a slot per thread for rows of ≤ maxEntries
+   * entries; null where shared WebAssembly SIMD memory is unavailable.
+   */
+  static allocateShared(
+    k: number,
+    userRows: number,
+    itemRows: number,
+    maxEntries: number,
+    slots: number,
+  ): { kernelMemory: KernelMemory; userFactors: Float32Array; itemFactors: Float32Array } | null {
+    if (!wasm || !moduleOrNull(true) || !SimdWeightedRows.supports(k)) return null;
+    const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+    const itemsAt = align(userRows * k * 4);
+    const slotAt = align(itemsAt + itemRows * k * 4);
+    const slotBytes = align(slotLayout(k, maxEntries).end);
+    const pages = Math.ceil((slotAt + slots * slotBytes) / PAGE) + 1;
+    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+    const buffer = memory.buffer as ArrayBufferLike;
+    return {
+      kernelMemory: { memory, nextSlot: new Int32Array(new SharedArrayBuffer(4)), slotAt, slotBytes, slots, maxEntries },
+      userFactors: new Float32Array(buffer, 0, userRows * k),
+      itemFactors: new Float32Array(buffer, itemsAt, itemRows * k),
+    };
+  }
+
+  /** This thread's kernel in a slot of the shared memory; null when every slot is taken. */
+  static inSharedMemory(k: number, km: KernelMemory): SimdWeightedRows | null {
+    const module = moduleOrNull(true);
+    const slot = Atomics.add(km.nextSlot, 0, 1);
+    if (!wasm || !module || slot >= km.slots) return null;
+    const memory = km.memory as unknown as SimdWeightedRows['memory'];
+    const instance = new wasm.Instance(module, { env: { mem: km.memory } });
+    const kernel = new SimdWeightedRows(k, memory, instance.exports.cg as SimdWeightedRows['fn'], km.slotAt + slot * km.slotBytes, false);
+    kernel.reserve(km.maxEntries, 0, false);
+    return kernel;
   }
 
   /**
@@ -231,6 +289,13 @@ export class SimdWeightedRows {
   loadFactors(y: Float32Array, gram: Float64Array, maxEntries: number): void {
     this.reserve(Math.max(maxEntries, this.entryCapacity), Math.max(y.length, this.yCapacity), false);
     this.y.set(y);
+    this.gram.set(gram.subarray(0, this.k * this.k));
+  }
+
+  /** As loadFactors for a kernel in a shared memory: `y` must be a view of that memory. */
+  useFactors(y: Float32Array, gram: Float64Array): void {
+    if (this.ownFactors || y.buffer !== this.memory.buffer) throw new Error('useFactors: the factors must live in the kernel memory');
+    this.yBase = y.byteOffset;
     this.gram.set(gram.subarray(0, this.k * this.k));
   }
 
@@ -251,7 +316,7 @@ export class SimdWeightedRows {
     const n = end - start;
     if (n > this.entryCapacity) this.reserve(Math.max(n, 2 * this.entryCapacity), this.yCapacity, true);
     const rowBytes = this.k * 4;
-    const yBase = this.y.byteOffset;
+    const yBase = this.yBase;
     if (preference === null) {
       for (let e = 0; e < n; e++) {
         this.offs[e] = yBase + indices[start + e] * rowBytes;
@@ -272,6 +337,57 @@ export class SimdWeightedRows {
   }
 
   /**
+   * As setRow, from the row's stored ratings: weights (rounded to float32, as a weight array would
+   * hold them) and preferences computed as they are copied. Returns the sum of the weights.
+   */
+  setRowFromRatings(
+    indices: Int32Array,
+    ratings: Float32Array,
+    start: number,
+    end: number,
+    weightOf: (r: number) => number,
+    preferenceOf: ((r: number) => 0 | 1) | null,
+  ): number {
+    const n = end - start;
+    if (n > this.entryCapacity) this.reserve(Math.max(n, 2 * this.entryCapacity), this.yCapacity, true);
+    const rowBytes = this.k * 4;
+    const yBase = this.yBase;
+    const { offs, weights } = this;
+    let sum = 0;
+    if (preferenceOf === null) {
+      for (let e = 0; e < n; e++) {
+        const w = Math.fround(weightOf(ratings[start + e]));
+        offs[e] = yBase + indices[start + e] * rowBytes;
+        weights[e] = w;
+        sum += w;
+      }
+      this.likes = n;
+    } else {
+      let like = 0;
+      let dislike = n;
+      for (let e = start; e < end; e++) {
+        const w = Math.fround(weightOf(ratings[e]));
+        const at = preferenceOf(ratings[e]) === 0 ? --dislike : like++;
+        offs[at] = yBase + indices[e] * rowBytes;
+        weights[at] = w;
+        sum += w;
+      }
+      this.likes = like;
+    }
+    this.n = n;
+    return sum;
+  }
+
+  /** out = diag·v + gramScale·G·v + Σ t_e·y_e over the row set last (one kernel call or two). */
+  product(v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void {
+    this.v.set(v);
+    const acc = this.out;
+    for (let a = 0; a < v.length; a++) acc[a] = diag * v[a];
+    this.apply(base, scale, gramScale);
+    out.set(acc);
+  }
+
+  /**
    * out += gramScale·G·v + Σ t_e·y_e over the row set last (see the module comment), with
    * p_e = 0 for its dislikes.
    */
@@ -289,33 +405,42 @@ export class SimdWeightedRows {
   private call(first: number, count: number, base: number, scale: number, gramScale: number): void {
     const k = this.k;
     const { offs, weights, v, out } = this;
-    this.fn(offs.byteOffset + 4 * first, weights.byteOffset + 8 * first, count, k, v.byteOffset, out.byteOffset, base, scale, 16 * k, 20 * k, this.gram.byteOffset, gramScale);
+    const at = this.base;
+    this.fn(offs.byteOffset + 4 * first, weights.byteOffset + 8 * first, count, k, v.byteOffset, out.byteOffset, base, scale, at + 16 * k, at + 20 * k, this.gram.byteOffset, gramScale);
   }
 
   /** Lays out room for `entries` row entries and `yLength` factor floats (`keep`: the factors). */
   private reserve(entries: number, yLength: number, keep: boolean): void {
     if (entries <= this.entryCapacity && yLength <= this.yCapacity) return;
+    if (!this.ownFactors && this.entryCapacity > 0) throw new Error(`a row of ${entries} entries is longer than the kernel slot was sized for`);
     const k = this.k;
-    const gramAt = 24 * k;
-    const offsAt = gramAt + 4 * k * k;
-    const weightsAt = offsAt + Math.ceil((entries * 4) / 8) * 8;
-    const yAt = weightsAt + entries * 8;
-    const bytes = yAt + yLength * 4;
+    const layout = slotLayout(k, entries);
+    const at = this.base;
+    const bytes = at + layout.end + yLength * 4;
     const have = this.memory.buffer.byteLength;
     const old = keep && this.y.length > 0 ? this.y.slice() : null;
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
     const buffer = this.memory.buffer;
     // Views are re-made: growing replaced the buffer.
-    this.v = new Float64Array(buffer, 0, k);
-    this.out = new Float64Array(buffer, k * 8, k);
+    this.v = new Float64Array(buffer, at, k);
+    this.out = new Float64Array(buffer, at + k * 8, k);
     const gram = this.gram;
-    this.gram = new Float32Array(buffer, gramAt, k * k);
+    this.gram = new Float32Array(buffer, at + layout.gramAt, k * k);
     if (keep) this.gram.set(gram);
-    this.offs = new Int32Array(buffer, offsAt, entries);
-    this.weights = new Float64Array(buffer, weightsAt, entries);
-    this.y = new Float32Array(buffer, yAt, yLength);
+    this.offs = new Int32Array(buffer, at + layout.offsAt, entries);
+    this.weights = new Float64Array(buffer, at + layout.weightsAt, entries);
+    this.y = new Float32Array(buffer, at + layout.end, yLength);
     if (old) this.y.set(old);
+    if (this.ownFactors) this.yBase = this.y.byteOffset;
     this.entryCapacity = entries;
     this.yCapacity = yLength;
   }
+}
+
+/** Byte offsets within a kernel's region: v, out, v32, acc (24k bytes), the Gram matrix, a row's entries. */
+function slotLayout(k: number, entries: number): { gramAt: number; offsAt: number; weightsAt: number; end: number } {
+  const gramAt = 24 * k;
+  const offsAt = gramAt + 4 * k * k;
+  const weightsAt = offsAt + Math.ceil((entries * 4) / 8) * 8;
+  return { gramAt, offsAt, weightsAt, end: weightsAt + entries * 8 };
 }

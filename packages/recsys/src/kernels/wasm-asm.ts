@@ -18,7 +18,7 @@ export interface WasmInstance {
 }
 interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Instance: new (module: WasmModule, imports: Record<string, Record<string, WasmMemory>>) => WasmInstance;
   validate(bytes: Uint8Array): boolean;
 }
@@ -98,14 +98,15 @@ export const mem4 = (offset: number): number[] => [2, ...uleb(offset)];
 /**
  * A module with one function `name` of the given i32/v128 parameters and no result, its locals
  * given as WebAssembly's (count, type) groups flattened with the group count first, importing its
- * memory as env.mem (at least one page).
+ * memory as env.mem (at least one page; `sharedMemory`: a shared memory several threads use).
  */
-export function moduleBytes(name: string, params: number[], locals: number[], code: number[]): Uint8Array {
+export function moduleBytes(name: string, params: number[], locals: number[], code: number[], sharedMemory = false): Uint8Array {
   const body = [...locals, ...code, END];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, params.length, ...params, 0]), // type: (params) → ()
-    ...section(2, [1, 3, ...Buffer.from('env'), 3, ...Buffer.from('mem'), 0x02, 0x00, 1]), // import memory env.mem
+    // import memory env.mem: at least one page; shared (threads) with a maximum of 4 GiB
+    ...section(2, [1, 3, ...Buffer.from('env'), 3, ...Buffer.from('mem'), 0x02, ...(sharedMemory ? [0x03, 1, ...uleb(65_536)] : [0x00, 1])]),
     ...section(3, [1, 0]), // one function of type 0
     ...section(7, [1, name.length, ...Buffer.from(name), 0x00, 0]), // export it
     ...section(10, [1, ...uleb(body.length), ...body]),

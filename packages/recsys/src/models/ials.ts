@@ -2,6 +2,7 @@ import type { TrainingData } from '../data/training-data.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { DenseScorer } from '../kernels/simd-dots.js';
+import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
 import { factorModelMeta, factorStateShape, stateArray, type FoldInScorer, type ModelState, type Recommender } from '../model.js';
 import { Random } from '../random.js';
 import {
@@ -108,6 +109,12 @@ function resolveParams(params: IalsTrainParams): IalsParams {
   return p;
 }
 
+function longestRow(m: CsrMatrix): number {
+  let longest = 0;
+  for (let r = 0; r < m.rows; r++) longest = Math.max(longest, m.indptr[r + 1] - m.indptr[r]);
+  return longest;
+}
+
 /** Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. */
 export async function trainIals(data: TrainingData, params: IalsTrainParams = {}): Promise<IalsModel> {
   const p = resolveParams(params);
@@ -117,9 +124,15 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   const nUsers = data.users.size;
   const nItems = data.items.size;
 
+  const share = threads > 1;
+  // On threads, the factors live in the memory every thread's SIMD kernel reads them from in
+  // place; else (or without SIMD) straight on shared memory when workers read them.
+  const longest = Math.max(longestRow(data.byUser), longestRow(data.byItem));
+  const inKernel = share && p.solver === 'cg' ? SimdWeightedRows.allocateShared(k, nUsers, nItems, longest, threads + 1) : null;
+  const factorArray = (n: number): Float32Array => (share ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
   const rng = new Random(seed);
-  const itemFactors = new Float32Array(nItems * k);
-  const userFactors = new Float32Array(nUsers * k);
+  const itemFactors = inKernel?.itemFactors ?? factorArray(nItems * k);
+  const userFactors = inKernel?.userFactors ?? factorArray(nUsers * k);
   rng.fillGaussian(itemFactors, p.initStd);
   rng.fillGaussian(userFactors, p.initStd);
   const warm = params.warmStart;
@@ -128,7 +141,6 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     copyRowsById(warm.model.itemFactors, warm.items, itemFactors, data.items, k);
   }
 
-  const share = threads > 1;
   // The ratings themselves: the kernel turns them into confidence row by row (no weight copy).
   const ratings = (m: CsrMatrix): CsrArrays =>
     share ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: shareArray(m.data) } : { indptr: m.indptr, indices: m.indices, values: m.data };
@@ -136,14 +148,15 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     factors: k,
     byUser: ratings(data.byUser),
     byItem: ratings(data.byItem),
-    userFactors: share ? shareArray(userFactors) : userFactors,
-    itemFactors: share ? shareArray(itemFactors) : itemFactors,
+    userFactors,
+    itemFactors,
     userBias: new Float32Array(0),
     itemBias: new Float32Array(0),
     gram: share ? new Float64Array(new SharedArrayBuffer(k * k * 8)) : new Float64Array(k * k),
     gramParts: share
       ? new Float64Array(new SharedArrayBuffer(gramBlocks(Math.max(nUsers, nItems, 1)) * k * k * 8))
       : new Float64Array(gramBlocks(Math.max(nUsers, nItems, 1)) * k * k),
+    ...(inKernel ? { kernelMemory: inKernel.kernelMemory } : {}),
   };
   const kernelParams: ImplicitKernelParams = {
     kind: 'implicit',

@@ -24,21 +24,24 @@ export interface ConfidenceParams {
 }
 
 export function confidenceWeight(r: number, p: ConfidenceParams): number {
+  return confidenceWeightOf(p)(r);
+}
+
+/** The weight function of one transform (monomorphic: the kernel calls it for every entry). */
+export function confidenceWeightOf(p: ConfidenceParams): (r: number) => number {
+  const { alpha, dislikedMax } = p;
   switch (p.confidence) {
     case 'binary':
-      return p.alpha;
+      return () => alpha;
     case 'graded':
+      return (r) => (r <= dislikedMax ? -1 : alpha * (r - dislikedMax) * (r - dislikedMax));
     case 'signed': {
-      if (r <= p.dislikedMax) {
-        if (p.confidence === 'graded') return -1;
-        const below = p.dislikedMax + 1 - r;
-        return (p.dislikeAlpha ?? 0) * below * below;
-      }
-      const d = r - p.dislikedMax;
-      return p.alpha * d * d;
+      const dislikeAlpha = p.dislikeAlpha ?? 0;
+      const top = dislikedMax + 1;
+      return (r) => (r <= dislikedMax ? dislikeAlpha * (top - r) * (top - r) : alpha * (r - dislikedMax) * (r - dislikedMax));
     }
     default:
-      return p.alpha * r;
+      return (r) => alpha * r;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { SimdGram } from '../kernels/simd-gram.js';
-import type { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
+import type { KernelMemory, SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
 import {
   implicitPassCsr,
   implicitPassRows,
@@ -53,6 +53,8 @@ export interface FactorArrays {
   itemPrior?: Float32Array;
   /** Explicit ALS with implicit feedback: the y blocks, keyed by the side they give a prior. */
   implicitBlocks?: Partial<Record<Side, ImplicitBlockArrays>>;
+  /** Implicit ALS on threads: the shared memory the factor matrices live in, read in place by every thread's kernel. */
+  kernelMemory?: KernelMemory;
 }
 
 export interface ExplicitKernelParams {

@@ -1,7 +1,7 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
-import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
-import { confidenceWeight, preference } from './confidence.js';
+import { SimdWeightedRows, type KernelMemory } from '../kernels/simd-weighted-rows.js';
+import { confidenceWeightOf, preference } from './confidence.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
@@ -100,12 +100,39 @@ export function applyWeightedRows(
   }
 }
 
+/** out = diag·v + gramScale·(YᵀY + λI)·v + applyWeightedRows(…, v, base, scale) for the row being solved. */
+export interface RowProduct {
+  product(v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void;
+}
+
+/** The product in JavaScript (double precision), for one row. */
+class JsRowProduct implements RowProduct {
+  constructor(
+    private readonly indices: Int32Array,
+    private readonly weights: Float32Array,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly y: Float32Array,
+    private readonly k: number,
+    private readonly gramReg: Float64Array,
+    private readonly preference: Uint8Array | null,
+  ) {}
+
+  product(v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void {
+    const k = this.k;
+    matVec(k, this.gramReg, v, out);
+    for (let a = 0; a < k; a++) out[a] = gramScale * out[a] + diag * v[a];
+    applyWeightedRows(this.indices, this.weights, this.start, this.end, this.y, k, v, out, base, scale, this.preference);
+  }
+}
+
 /**
  * Conjugate-gradient solve of (YᵀY + λI + Σ_j w_j y_j y_jᵀ) x = Σ_j (1 + w_j)·p_j y_j, where
- * w_j = c_j − 1 and p_j the preference (`preference`, null: all 1), warm-started from x (Hu, Koren & Volinsky 2008; Takács et al. 2011), following
- * benfred/implicit's least_squares_cg: the n-dependent part of the matrix is never formed.
- * `gramReg` = YᵀY + λI; `extraReg` is added to the diagonal for this row only (scaled
- * regularisation). x, r, p, ap are scratch of length k; x holds the answer.
+ * w_j = c_j − 1 and p_j the preference (`preference`, null: all 1), warm-started from x (Hu,
+ * Koren & Volinsky 2008; Takács et al. 2011), following benfred/implicit's least_squares_cg: the
+ * n-dependent part of the matrix is never formed. `gramReg` = YᵀY + λI; `extraReg` is added to the
+ * diagonal for this row only (scaled regularisation). x, r, p, ap are scratch of length k; x
+ * holds the answer.
  */
 export function solveImplicitRowCg(
   indices: Int32Array,
@@ -122,15 +149,15 @@ export function solveImplicitRowCg(
   simd: SimdWeightedRows | null = null,
   preference: Uint8Array | null = null,
 ): void {
-  const { x, r, p, ap } = s;
   if (simd) simd.setRow(indices, weights, start, end, preference);
+  conjugateGradient(s, k, extraReg, cgSteps, simd ?? new JsRowProduct(indices, weights, start, end, y, k, gramReg, preference));
+}
+
+/** The CG iterations of solveImplicitRowCg with the row's product given. */
+function conjugateGradient(s: RowScratch, k: number, extraReg: number, cgSteps: number, rows: RowProduct): void {
+  const { x, r, p, ap } = s;
   // r = b − A x
-  if (simd) simdProduct(simd, x, r, -extraReg, 1, -1, -1);
-  else {
-    matVec(k, gramReg, x, r);
-    for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
-    applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1, preference);
-  }
+  rows.product(x, r, -extraReg, 1, -1, -1);
   let rsOld = 0;
   for (let a = 0; a < k; a++) {
     p[a] = r[a];
@@ -138,12 +165,7 @@ export function solveImplicitRowCg(
   }
   if (rsOld < 1e-20) return;
   for (let it = 0; it < cgSteps; it++) {
-    if (simd) simdProduct(simd, p, ap, extraReg, 0, 1, 1);
-    else {
-      matVec(k, gramReg, p, ap);
-      for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
-      applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
-    }
+    rows.product(p, ap, extraReg, 0, 1, 1);
     let pAp = 0;
     for (let a = 0; a < k; a++) pAp += p[a] * ap[a];
     const step = rsOld / pAp;
@@ -161,26 +183,20 @@ export function solveImplicitRowCg(
 }
 
 /**
- * out = diag·v + gramScale·G·v + applyWeightedRows(…, v, base, scale) through the kernel, for the
- * row it holds (one call: the Gram product and the row pass share the kernel's copy of v).
+ * The SIMD row pass for this half-step with the fixed side's factors current (read in place from
+ * the shared kernel memory when there is one, else copied in); null where unavailable.
  */
-function simdProduct(simd: SimdWeightedRows, v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void {
-  simd.v.set(v);
-  const acc = simd.out;
-  for (let a = 0; a < v.length; a++) acc[a] = diag * v[a];
-  simd.apply(base, scale, gramScale);
-  out.set(acc);
-}
-
-/** The SIMD row pass for this half-step, its copy of `y` current; null where unavailable. */
-function rowPass(s: RowScratch, y: Float32Array, gramReg: Float64Array, k: number, indptr: Int32Array): SimdWeightedRows | null {
-  if (s.weightedRows === undefined) s.weightedRows = SimdWeightedRows.create(k);
+function rowPass(s: RowScratch, y: Float32Array, gramReg: Float64Array, k: number, indptr: Int32Array, km: KernelMemory | undefined): SimdWeightedRows | null {
+  if (s.weightedRows === undefined) s.weightedRows = km ? SimdWeightedRows.inSharedMemory(k, km) : SimdWeightedRows.create(k);
   const simd = s.weightedRows;
   if (!simd) return null;
   if (s.epoch < 0 || s.weightedRowsEpoch !== s.epoch) {
-    let longest = 0;
-    for (let r = 0; r + 1 < indptr.length; r++) longest = Math.max(longest, indptr[r + 1] - indptr[r]);
-    simd.loadFactors(y, gramReg, longest);
+    if (km) simd.useFactors(y, gramReg);
+    else {
+      let longest = 0;
+      for (let r = 0; r + 1 < indptr.length; r++) longest = Math.max(longest, indptr[r + 1] - indptr[r]);
+      simd.loadFactors(y, gramReg, longest);
+    }
     s.weightedRowsEpoch = s.epoch;
   }
   return simd;
@@ -247,8 +263,9 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const k = arrays.factors;
   const g = arrays.gram;
   const conf = params.confidence;
-  const signed = conf?.confidence === 'signed';
-  const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr) : null;
+  const weightOf = conf ? confidenceWeightOf(conf) : null;
+  const preferenceOf = conf?.confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
+  const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr, arrays.kernelMemory) : null;
   for (let r = start; r < end; r++) {
     const off = r * k;
     const s0 = indptr[r];
@@ -257,18 +274,27 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
       out.fill(0, off, off + k);
       continue;
     }
+    if (simd && weightOf) {
+      // The fast path: the kernel takes the row's ratings and applies the transform as it copies them.
+      const weightSum = simd.setRowFromRatings(indices, values, s0, s1, weightOf, preferenceOf);
+      const extra = params.scaleRegularization ? weightSum * params.regularization : 0;
+      for (let a = 0; a < k; a++) s.x[a] = out[off + a];
+      conjugateGradient(s, k, extra, params.cgSteps, simd);
+      for (let a = 0; a < k; a++) out[off + a] = s.x[a];
+      continue;
+    }
     let rowIndices = indices;
     let weights = values;
     let first = s0;
     let last = s1;
     let prefs: Uint8Array | null = null;
-    if (conf) {
+    if (weightOf) {
       const n = s1 - s0;
       const entries = rowEntriesFor(s, n);
       entries.indices.set(indices.subarray(s0, s1));
-      for (let e = 0; e < n; e++) entries.weights[e] = confidenceWeight(values[s0 + e], conf);
-      if (signed) {
-        for (let e = 0; e < n; e++) entries.preference[e] = preference(values[s0 + e], conf);
+      for (let e = 0; e < n; e++) entries.weights[e] = weightOf(values[s0 + e]);
+      if (preferenceOf) {
+        for (let e = 0; e < n; e++) entries.preference[e] = preferenceOf(values[s0 + e]);
         prefs = entries.preference;
       }
       rowIndices = entries.indices;
