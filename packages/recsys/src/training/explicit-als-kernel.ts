@@ -1,5 +1,6 @@
 /** The explicit-ALS row solve: one row's [bias, factors] against the fixed other side. */
-import { choleskySolve } from '../kernels/linalg.js';
+import { blockStride, type ExplicitRowSimd } from '../kernels/explicit-row-simd.js';
+import { choleskySolve, choleskySubstitute } from '../kernels/linalg.js';
 import { GRAM_CHUNK_ROWS, SimdGram } from '../kernels/simd-gram.js';
 import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
@@ -46,11 +47,15 @@ export function solveExplicitRowNormal(
 ): boolean {
   const n = end - start;
   const K = k + 1;
+  if (n === 0) return false;
+  if (scratch.rowSimd) {
+    normalSimd(scratch.rowSimd, indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch.b, prior, priorOff);
+    return true;
+  }
   const a = scratch.a;
   const b = scratch.b;
   a.fill(0, 0, K * K);
   b.fill(0, 0, K);
-  if (n === 0) return false;
   // Lower triangle of Σ ỹ ỹᵀ with ỹ = [1, y]: row p+1 holds (y_p, y_p·y_0..y_p).
   const sumT = scratch.gram
     ? gramSimd(scratch.gram, indices, values, start, end, other, otherBias, k, globalMean, b)
@@ -75,14 +80,41 @@ export function solveExplicitRowDual(...row: ExplicitRow): void {
   const [indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior = null, priorOff = 0] =
     row;
   const n = end - start;
-  const g = scratch.a;
   const alpha = scratch.b;
   const x = scratch.x;
   const invBias = 1 / (biasRegularization * n);
   const invFactor = 1 / (regularization * n);
+  if (scratch.rowSimd) {
+    dualSimd(scratch.rowSimd, indices, start, end, other, k, invBias, invFactor);
+  } else {
+    dualScalar(scratch.a, indices, start, end, other, k, invBias, invFactor);
+  }
   for (let i = 0; i < n; i++) {
     const ji = indices[start + i];
     const oi = ji * k;
+    let s = values[start + i] - globalMean - otherBias[ji];
+    if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
+    alpha[i] = s;
+  }
+  const solved = scratch.rowSimd ? choleskyInKernel(scratch.rowSimd, alpha, n, blockStride(n)) : choleskySolve(scratch.a, alpha, n);
+  if (!solved) throw new Error('ALS dual equations are not positive definite');
+  let bias = 0;
+  for (let p = 0; p < k; p++) x[p] = 0;
+  for (let i = 0; i < n; i++) {
+    const ai = alpha[i];
+    const oi = indices[start + i] * k;
+    bias += ai;
+    for (let p = 0; p < k; p++) x[p] += ai * other[oi + p];
+  }
+  alpha[0] = bias * invBias;
+  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
+}
+
+/** The dual matrix G (lower triangle, n × n packed) in JavaScript. */
+function dualScalar(g: Float64Array, indices: Int32Array, start: number, end: number, other: Float32Array, k: number, invBias: number, invFactor: number): void {
+  const n = end - start;
+  for (let i = 0; i < n; i++) {
+    const oi = indices[start + i] * k;
     const row = i * n;
     for (let j = 0; j <= i; j++) {
       const oj = indices[start + j] * k;
@@ -102,21 +134,37 @@ export function solveExplicitRowDual(...row: ExplicitRow): void {
       g[row + j] = invBias + invFactor * (d0 + d1 + (d2 + d3));
     }
     g[row + i] += 1;
-    let s = values[start + i] - globalMean - otherBias[ji];
-    if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
-    alpha[i] = s;
   }
-  if (!choleskySolve(g, alpha, n)) throw new Error('ALS dual equations are not positive definite');
-  let bias = 0;
-  for (let p = 0; p < k; p++) x[p] = 0;
+}
+
+/**
+ * The dual matrix G in the SIMD kernel's matrix (row stride blockStride(n)): the Gram of the
+ * transposed rows (chunk row p holds y_1[p] … y_n[p]) is Σ_p y_i[p]·y_j[p], every dot at once.
+ */
+function dualSimd(kern: ExplicitRowSimd, indices: Int32Array, start: number, end: number, other: Float32Array, k: number, invBias: number, invFactor: number): void {
+  const n = end - start;
+  const stride = blockStride(n);
+  const y = kern.y;
+  const a = kern.a;
   for (let i = 0; i < n; i++) {
-    const ai = alpha[i];
     const oi = indices[start + i] * k;
-    bias += ai;
-    for (let p = 0; p < k; p++) x[p] += ai * other[oi + p];
+    for (let p = 0; p < k; p++) y[p * stride + i] = other[oi + p];
   }
-  alpha[0] = bias * invBias;
-  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
+  if (stride > n) for (let p = 0; p < k; p++) y.fill(0, p * stride + n, (p + 1) * stride);
+  a.fill(0, 0, stride * stride);
+  kern.gram(k, stride);
+  for (let i = 0; i < n; i++) {
+    const row = i * stride;
+    for (let j = 0; j <= i; j++) a[row + j] = invBias + invFactor * a[row + j];
+    a[row + i] += 1;
+  }
+}
+
+/** Solves with the kernel's matrix (row stride `stride`), b in place; false if not SPD. */
+function choleskyInKernel(kern: ExplicitRowSimd, b: Float64Array, n: number, stride: number): boolean {
+  if (!kern.cholesky(n, stride)) return false;
+  choleskySubstitute(kern.a, b, n, stride);
+  return true;
 }
 
 /**
@@ -221,6 +269,57 @@ function gramSimd(
     gram.accumulate(rows);
   }
   return sumT;
+}
+
+/**
+ * The normal equations through the SIMD kernel: chunk rows [1, y, t, 0…] (stride
+ * blockStride(k + 2)), so the Gram's row k + 1 is the right-hand side [Σt, Σt·y]. Result in `b`.
+ */
+function normalSimd(
+  kern: ExplicitRowSimd,
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  regularization: number,
+  biasRegularization: number,
+  b: Float64Array,
+  prior: Float32Array | null,
+  priorOff: number,
+): void {
+  const n = end - start;
+  const K = k + 1;
+  const stride = blockStride(K + 1);
+  const chunk = kern.chunkRows;
+  const y = kern.y;
+  const a = kern.a;
+  a.fill(0, 0, stride * stride);
+  let rows = 0;
+  for (let e = start; e < end; e++) {
+    const j = indices[e];
+    const off = rows * stride;
+    const jo = j * k;
+    y[off] = 1;
+    for (let p = 0; p < k; p++) y[off + 1 + p] = other[jo + p];
+    y[off + K] = values[e] - globalMean - otherBias[j];
+    for (let p = K + 1; p < stride; p++) y[off + p] = 0;
+    if (++rows === chunk) {
+      kern.gram(rows, stride);
+      rows = 0;
+    }
+  }
+  if (rows > 0) kern.gram(rows, stride);
+  const reg = regularization * n;
+  a[0] += biasRegularization * n;
+  for (let p = 1; p < K; p++) a[p * stride + p] += reg;
+  const rhs = K * stride;
+  for (let p = 0; p < K; p++) b[p] = a[rhs + p];
+  if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
+  if (!choleskyInKernel(kern, b, K, stride)) throw new Error('ALS normal equations are not positive definite');
 }
 
 export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, side, start, end, scratch) => {

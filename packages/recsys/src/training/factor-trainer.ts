@@ -3,6 +3,7 @@
  * arrays a half-step reads and writes, the tasks a worker runs, and the alternating solver that
  * runs them inline or on a worker pool.
  */
+import { ExplicitRowSimd } from '../kernels/explicit-row-simd.js';
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { SimdGram } from '../kernels/simd-gram.js';
 import type { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
@@ -122,6 +123,11 @@ export interface RowScratch {
   a: Float64Array;
   /** Explicit ALS's Gram accumulation in WebAssembly SIMD; null where unavailable. */
   gram: SimdGram | null;
+  /**
+   * Explicit ALS's row solves (Gram with the right-hand side, Cholesky) in WebAssembly SIMD, for
+   * k + 2 columns; null where unavailable (then `gram` or JavaScript).
+   */
+  rowSimd: ExplicitRowSimd | null;
   /** k+1 right-hand side / solution. */
   b: Float64Array;
   x: Float64Array;
@@ -144,6 +150,7 @@ export function createScratch(k: number): RowScratch {
   return {
     a: gram ? gram.a : new Float64Array((k + 1) * (k + 1)),
     gram,
+    rowSimd: ExplicitRowSimd.create(k + 2),
     b: new Float64Array(k + 1),
     x: new Float64Array(k),
     r: new Float64Array(k),

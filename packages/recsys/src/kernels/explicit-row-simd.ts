@@ -1,0 +1,233 @@
+/**
+ * The dense part of an explicit-ALS row solve in WebAssembly SIMD (f64x2), in one memory per
+ * thread: a register-blocked Gram accumulation and an in-place Cholesky factorisation.
+ *
+ * `gram(rows, stride)`: a += Σ_e y_e y_eᵀ over the first `rows` rows of the chunk `y` (row-major,
+ * `stride` doubles per row, stride a multiple of 4), lower triangle in 4 × 4 cell blocks: each
+ * block keeps its 16 cells in eight v128 registers while it runs down the chunk, so a row costs 6
+ * loads for 16 multiply-adds (a cell-pair kernel needs 2 per 2). Blocks on the diagonal also fill
+ * cells above it; those are never read. The normal equations' right-hand side comes out of the
+ * same pass: the caller puts each row's target in a column after the factors, and the Gram's row
+ * for that column is Σ t·ỹ.
+ *
+ * `cholesky(n, stride)`: A = L·Lᵀ in place on the lower triangle of the n × n matrix at `a` (row
+ * stride `stride`), each dot product two f64x2 accumulators. `ok` tells whether A was positive
+ * definite.
+ *
+ *   (func (export "gram") (param $y i32) (param $rows i32) (param $S i32) (param $a i32))
+ *   (func (export "chol") (param $a i32) (param $n i32) (param $S i32) (param $status i32))
+ */
+import {
+  BLOCK, BR, BR_IF, END, F64, F64_ADD, F64_MUL, F64X2_ADD, F64X2_EXTRACT_LANE, F64X2_MUL, F64X2_SPLAT, F64_LOAD, F64_STORE, I32, I32_ADD, I32_CONST,
+  I32_EQZ, I32_GE_U, I32_GT_U, I32_LT_U, I32_MUL, I32_SHL, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID,
+  compileModule, f64Const, mem, moduleBytes, wasm, type WasmModule,
+} from './wasm-asm.js';
+
+const F64_SUB = 0xa1;
+const F64_DIV = 0xa3;
+const F64_SQRT = 0x9f;
+const F64_GT = 0x64;
+const IF = 0x04;
+const RETURN = 0x0f;
+const ZERO = [...V128_CONST, ...new Array<number>(16).fill(0)];
+
+function gramModule(): Uint8Array {
+  // Parameters 0..3, i32 locals 4..11, v128 locals 12..22.
+  const [Y, ROWS, S, A] = [0, 1, 2, 3];
+  const [PB, QB, RB, CELL, PTR, END_PTR, PP, QQ] = [4, 5, 6, 7, 8, 9, 10, 11];
+  const ACC = [12, 13, 14, 15, 16, 17, 18, 19];
+  const [YQ0, YQ1, SPL] = [20, 21, 22];
+  const cellRow = (i: number): number[] => [LOCAL_GET, CELL, ...(i > 0 ? [LOCAL_GET, RB, I32_CONST, i, I32_MUL, I32_ADD] : [])];
+  const load = ACC.flatMap((acc, c) => [...cellRow(c >> 1), ...V128_LOAD, ...mem((c & 1) * 16), LOCAL_SET, acc]);
+  const store = ACC.flatMap((acc, c) => [...cellRow(c >> 1), LOCAL_GET, acc, ...V128_STORE, ...mem((c & 1) * 16)]);
+  const step = [0, 1, 2, 3].flatMap((i) => [
+    LOCAL_GET, PTR, LOCAL_GET, PP, I32_ADD, F64_LOAD, ...mem(i * 8), ...F64X2_SPLAT, LOCAL_SET, SPL,
+    LOCAL_GET, ACC[2 * i], LOCAL_GET, SPL, LOCAL_GET, YQ0, ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, ACC[2 * i],
+    LOCAL_GET, ACC[2 * i + 1], LOCAL_GET, SPL, LOCAL_GET, YQ1, ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, ACC[2 * i + 1],
+  ]);
+  const code = [
+    LOCAL_GET, S, I32_CONST, 3, I32_SHL, LOCAL_SET, RB,
+    LOCAL_GET, Y, LOCAL_GET, ROWS, LOCAL_GET, RB, I32_MUL, I32_ADD, LOCAL_SET, END_PTR,
+    I32_CONST, 0, LOCAL_SET, PB,
+    BLOCK, VOID, LOOP, VOID, // row blocks
+    LOCAL_GET, PB, LOCAL_GET, S, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, PB, I32_CONST, 3, I32_SHL, LOCAL_SET, PP,
+    I32_CONST, 0, LOCAL_SET, QB,
+    BLOCK, VOID, LOOP, VOID, // column blocks up to the diagonal
+    LOCAL_GET, QB, LOCAL_GET, PB, I32_GT_U, BR_IF, 1,
+    LOCAL_GET, QB, I32_CONST, 3, I32_SHL, LOCAL_SET, QQ,
+    // cell = a + pb·rowBytes + qb·8
+    LOCAL_GET, A, LOCAL_GET, PB, LOCAL_GET, RB, I32_MUL, I32_ADD, LOCAL_GET, QQ, I32_ADD, LOCAL_SET, CELL,
+    ...load,
+    LOCAL_GET, Y, LOCAL_SET, PTR,
+    BLOCK, VOID, LOOP, VOID, // chunk rows
+    LOCAL_GET, PTR, LOCAL_GET, END_PTR, I32_GE_U, BR_IF, 1,
+    // yq0 = y[e][qb..qb+1], yq1 = y[e][qb+2..qb+3]
+    LOCAL_GET, PTR, LOCAL_GET, QQ, I32_ADD,
+    ...V128_LOAD, ...mem(0), LOCAL_SET, YQ0,
+    LOCAL_GET, PTR, LOCAL_GET, QQ, I32_ADD, ...V128_LOAD, ...mem(16), LOCAL_SET, YQ1,
+    ...step,
+    LOCAL_GET, PTR, LOCAL_GET, RB, I32_ADD, LOCAL_SET, PTR,
+    BR, 0,
+    END, END, // chunk rows
+    ...store,
+    LOCAL_GET, QB, I32_CONST, 4, I32_ADD, LOCAL_SET, QB,
+    BR, 0,
+    END, END, // column blocks
+    LOCAL_GET, PB, I32_CONST, 4, I32_ADD, LOCAL_SET, PB,
+    BR, 0,
+    END, END, // row blocks
+  ];
+  return moduleBytes('gram', [I32, I32, I32, I32], [2, 8, I32, 11, V128], code);
+}
+
+function choleskyModule(): Uint8Array {
+  // Parameters 0..3, i32 locals 4..9, f64 locals 10..11, v128 locals 12..13.
+  const [A, N, S, STATUS] = [0, 1, 2, 3];
+  const [J, I, RB, RJ, RI, P] = [4, 5, 6, 7, 8, 9];
+  const [SUM, INV] = [10, 11];
+  const [V0, V1] = [12, 13];
+  const LIM = 14; // i32: j·8, the dot length in bytes
+  /** SUM = row X[0..j) · row Y[0..j) (rows given as i32 locals holding byte addresses). */
+  const dot = (x: number, y: number): number[] => {
+    const pair = (acc: number, off: number): number[] => [
+      LOCAL_GET, acc,
+      LOCAL_GET, x, LOCAL_GET, P, I32_ADD, ...V128_LOAD, ...mem(off),
+      LOCAL_GET, y, LOCAL_GET, P, I32_ADD, ...V128_LOAD, ...mem(off),
+      ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, acc,
+    ];
+    return [
+      ...ZERO, LOCAL_SET, V0, ...ZERO, LOCAL_SET, V1,
+      I32_CONST, 0, LOCAL_SET, P,
+      BLOCK, VOID, LOOP, VOID, // four doubles per pass
+      LOCAL_GET, P, I32_CONST, 32, I32_ADD, LOCAL_GET, LIM, I32_GT_U, BR_IF, 1,
+      ...pair(V0, 0), ...pair(V1, 16),
+      LOCAL_GET, P, I32_CONST, 32, I32_ADD, LOCAL_SET, P,
+      BR, 0,
+      END, END,
+      // two more doubles
+      LOCAL_GET, P, I32_CONST, 16, I32_ADD, LOCAL_GET, LIM, I32_GT_U, I32_EQZ, IF, VOID,
+      ...pair(V0, 0),
+      LOCAL_GET, P, I32_CONST, 16, I32_ADD, LOCAL_SET, P,
+      END,
+      LOCAL_GET, V0, LOCAL_GET, V1, ...F64X2_ADD, LOCAL_TEE, V0, ...F64X2_EXTRACT_LANE(0),
+      LOCAL_GET, V0, ...F64X2_EXTRACT_LANE(1), F64_ADD, LOCAL_SET, SUM,
+      // the last double when j is odd
+      LOCAL_GET, P, LOCAL_GET, LIM, I32_LT_U, IF, VOID,
+      LOCAL_GET, SUM,
+      LOCAL_GET, x, LOCAL_GET, P, I32_ADD, F64_LOAD, ...mem(0),
+      LOCAL_GET, y, LOCAL_GET, P, I32_ADD, F64_LOAD, ...mem(0),
+      F64_MUL, F64_ADD, LOCAL_SET, SUM,
+      END,
+    ];
+  };
+  const code = [
+    LOCAL_GET, STATUS, ...f64Const(1), F64_STORE, ...mem(0),
+    LOCAL_GET, S, I32_CONST, 3, I32_SHL, LOCAL_SET, RB,
+    I32_CONST, 0, LOCAL_SET, J,
+    LOCAL_GET, A, LOCAL_SET, RJ,
+    BLOCK, VOID, LOOP, VOID, // columns j
+    LOCAL_GET, J, LOCAL_GET, N, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, J, I32_CONST, 3, I32_SHL, LOCAL_SET, LIM,
+    ...dot(RJ, RJ),
+    // s = a[j][j] − Σ; not positive definite unless s > 0
+    LOCAL_GET, RJ, LOCAL_GET, LIM, I32_ADD, F64_LOAD, ...mem(0), LOCAL_GET, SUM, F64_SUB, LOCAL_TEE, SUM,
+    ...f64Const(0), F64_GT, I32_EQZ, IF, VOID,
+    LOCAL_GET, STATUS, ...f64Const(0), F64_STORE, ...mem(0), RETURN,
+    END,
+    LOCAL_GET, RJ, LOCAL_GET, LIM, I32_ADD, LOCAL_GET, SUM, F64_SQRT, LOCAL_TEE, SUM, F64_STORE, ...mem(0),
+    ...f64Const(1), LOCAL_GET, SUM, F64_DIV, LOCAL_SET, INV,
+    LOCAL_GET, J, I32_CONST, 1, I32_ADD, LOCAL_SET, I,
+    LOCAL_GET, RJ, LOCAL_GET, RB, I32_ADD, LOCAL_SET, RI,
+    BLOCK, VOID, LOOP, VOID, // rows i below j
+    LOCAL_GET, I, LOCAL_GET, N, I32_GE_U, BR_IF, 1,
+    ...dot(RI, RJ),
+    LOCAL_GET, RI, LOCAL_GET, LIM, I32_ADD,
+    LOCAL_GET, RI, LOCAL_GET, LIM, I32_ADD, F64_LOAD, ...mem(0), LOCAL_GET, SUM, F64_SUB, LOCAL_GET, INV, F64_MUL,
+    F64_STORE, ...mem(0),
+    LOCAL_GET, I, I32_CONST, 1, I32_ADD, LOCAL_SET, I,
+    LOCAL_GET, RI, LOCAL_GET, RB, I32_ADD, LOCAL_SET, RI,
+    BR, 0,
+    END, END, // rows
+    LOCAL_GET, J, I32_CONST, 1, I32_ADD, LOCAL_SET, J,
+    LOCAL_GET, RJ, LOCAL_GET, RB, I32_ADD, LOCAL_SET, RJ,
+    BR, 0,
+    END, END, // columns
+  ];
+  // Locals: 6 i32 (4..9), 2 f64 (10..11), 2 v128 (12..13), 1 i32 (14).
+  return moduleBytes('chol', [I32, I32, I32, I32], [4, 6, I32, 2, F64, 2, V128, 1, I32], code);
+}
+
+let compiled: { gram: WasmModule; chol: WasmModule } | null | undefined;
+
+function modulesOrNull(): { gram: WasmModule; chol: WasmModule } | null {
+  if (compiled === undefined) {
+    const gram = compileModule(gramModule());
+    const chol = compileModule(choleskyModule());
+    compiled = gram && chol ? { gram, chol } : null;
+  }
+  return compiled;
+}
+
+/** Rows per Gram call: a chunk of ỹ rows stays in the first-level cache. */
+export const ROW_CHUNK = 64;
+
+/** `n` rounded up to the Gram kernel's block width (strides must be multiples of 4). */
+export function blockStride(n: number): number {
+  return (n + 3) & ~3;
+}
+
+type Kernel = (p0: number, p1: number, p2: number, p3: number) => void;
+
+/**
+ * One thread's kernels and buffers (views over their shared memory): `a`, a matrix of up to
+ * maxStride² doubles, `y`, a chunk of up to max(ROW_CHUNK, maxStride) rows of maxStride doubles.
+ */
+export class ExplicitRowSimd {
+  readonly a: Float64Array;
+  readonly y: Float64Array;
+  /** Rows the chunk holds. */
+  readonly chunkRows: number;
+  private readonly status: Float64Array;
+  private readonly gramFn: Kernel;
+  private readonly cholFn: Kernel;
+
+  private constructor(
+    readonly maxStride: number,
+    memory: { buffer: ArrayBuffer },
+    gramFn: Kernel,
+    cholFn: Kernel,
+  ) {
+    const cells = maxStride * maxStride;
+    this.chunkRows = Math.max(ROW_CHUNK, maxStride);
+    this.a = new Float64Array(memory.buffer, 0, cells);
+    this.y = new Float64Array(memory.buffer, cells * 8, this.chunkRows * maxStride);
+    this.status = new Float64Array(memory.buffer, (cells + this.chunkRows * maxStride) * 8, 1);
+    this.gramFn = gramFn;
+    this.cholFn = cholFn;
+  }
+
+  /** Kernels for matrices of stride up to blockStride(size), or null without WebAssembly SIMD. */
+  static create(size: number): ExplicitRowSimd | null {
+    const modules = modulesOrNull();
+    if (!wasm || !modules || !(size >= 1)) return null;
+    const stride = blockStride(size);
+    const doubles = stride * stride + Math.max(ROW_CHUNK, stride) * stride + 2;
+    const memory = new wasm.Memory({ initial: Math.ceil((doubles * 8) / 65_536) });
+    const env = { env: { mem: memory } };
+    const gram = new wasm.Instance(modules.gram, env).exports.gram as Kernel;
+    const chol = new wasm.Instance(modules.chol, env).exports.chol as Kernel;
+    return new ExplicitRowSimd(stride, memory, gram, chol);
+  }
+
+  /** a (row stride `stride`) += Σ y_e y_eᵀ over the chunk's first `rows` rows (same stride). */
+  gram(rows: number, stride: number): void {
+    this.gramFn(this.y.byteOffset, rows, stride, this.a.byteOffset);
+  }
+
+  /** Cholesky factor of a's leading n × n block (row stride `stride`) in place; false if not SPD. */
+  cholesky(n: number, stride: number): boolean {
+    this.cholFn(this.a.byteOffset, n, stride, this.status.byteOffset);
+    return this.status[0] === 1;
+  }
+}
