@@ -80,7 +80,7 @@ export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;
  */
 export type HalfStepTask =
   | { kind: 'solve' | 'gram'; side: Side; start: number; end: number; epoch?: number }
-  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number };
+  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number; stamp: number };
 
 /** Runs one task on the calling thread (the worker's message handler, or threads = 1). */
 export function runTask<P extends KernelParams>(
@@ -96,7 +96,7 @@ export function runTask<P extends KernelParams>(
     return;
   }
   if (task.kind === 'implicit') {
-    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end);
+    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end, task.stamp);
     return;
   }
   const y = task.side === 'users' ? arrays.userFactors : arrays.itemFactors;
@@ -198,6 +198,8 @@ export class FactorTrainer<P extends KernelParams> {
   private readonly chunks: Record<Side, Int32Array>;
   private readonly passChunks = new Map<string, Int32Array>();
   private epoch = 0;
+  /** Counts implicit-feedback passes (see runImplicitPass's stamp). */
+  private passes = 0;
 
   private constructor(
     readonly arrays: FactorArrays,
@@ -280,8 +282,9 @@ export class FactorTrainer<P extends KernelParams> {
       bounds = splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.pool.size * 2, 4);
       this.passChunks.set(key, bounds);
     }
+    const stamp = ++this.passes;
     const tasks: HalfStepTask[] = [];
-    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1] });
+    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1], stamp });
     await this.pool.run(tasks);
   }
 

@@ -11,6 +11,7 @@
  * themselves); the PCG vector work, O(cols·k), stays on the calling thread in a fixed order. Every
  * row is computed by one thread in CSR order, so results are bit-identical for any thread count.
  */
+import { SimdRowSums } from '../kernels/simd-row-sums.js';
 import type { Side } from './side.js';
 
 /** The row-parallel passes of a block update. */
@@ -95,8 +96,16 @@ export function implicitPassCsr(b: ImplicitBlockArrays, pass: ImplicitPass): { i
   return pass === 'gather' || pass === 'prior' ? b.byRow : b.byCol;
 }
 
-/** Runs rows [start, end) of one pass. */
-export function runImplicitPass(b: ImplicitBlockArrays, pass: ImplicitPass, vec: PcgVector, start: number, end: number): void {
+/**
+ * Runs rows [start, end) of one pass. `stamp` identifies the pass (the same for every chunk of
+ * it; −1 = unknown): a thread's SIMD kernel copies the pass's input once per stamp.
+ */
+export function runImplicitPass(b: ImplicitBlockArrays, pass: ImplicitPass, vec: PcgVector, start: number, end: number, stamp = -1): void {
+  const kern = simdKernel(b);
+  if (kern) {
+    runPassSimd(b, kern, pass, vec, start, end, stamp);
+    return;
+  }
   switch (pass) {
     case 'gather':
       sumRows(b.byRow, b[vec], b.k, start, end, 0, null, b.s);
@@ -111,6 +120,81 @@ export function runImplicitPass(b: ImplicitBlockArrays, pass: ImplicitPass, vec:
       computeImplicitPrior(b.byRow, b.y, b.k, start, end, b.prior);
       return;
   }
+}
+
+/** This thread's SIMD kernel per block (null: JavaScript), and the stamp of what its `v` holds. */
+const kernels = new WeakMap<ImplicitBlockArrays, { kern: SimdRowSums; stamp: number } | null>();
+
+function simdKernel(b: ImplicitBlockArrays): { kern: SimdRowSums; stamp: number } | null {
+  let entry = kernels.get(b);
+  if (entry === undefined) {
+    const kern = SimdRowSums.create(b.byRow, b.byCol, b.k);
+    entry = kern ? { kern, stamp: -1 } : null;
+    kernels.set(b, entry);
+  }
+  return entry;
+}
+
+/**
+ * The same passes through the kernel, bit-identical to the loops below: the input goes into the
+ * kernel's `v` (widened to float64 and weighted where the loop does so), each sum starts from what
+ * the loop starts from (0, or the diagonal term), and the sums come back in CSR order.
+ */
+function runPassSimd(
+  b: ImplicitBlockArrays,
+  entry: { kern: SimdRowSums; stamp: number },
+  pass: ImplicitPass,
+  vec: PcgVector,
+  start: number,
+  end: number,
+  stamp: number,
+): void {
+  const { kern } = entry;
+  const k = b.k;
+  const v = kern.v;
+  const out = kern.out;
+  if (stamp === -1 || stamp !== entry.stamp) {
+    if (pass === 'gather') v.set(b[vec]);
+    else if (pass === 'scatter') v.set(b.s);
+    else if (pass === 'rhs') {
+      const f = b.factors;
+      const w = b.sqrtN;
+      for (let r = 0; r < w.length; r++) {
+        const o = r * k;
+        const wr = w[r];
+        for (let a = 0; a < k; a++) v[o + a] = wr * f[o + a];
+      }
+    } else {
+      const y = b.y;
+      for (let e = 0; e < y.length; e++) v[e] = y[e];
+    }
+    entry.stamp = stamp;
+  }
+  const cols = pass === 'scatter' || pass === 'rhs';
+  const csr = cols ? b.byCol : b.byRow;
+  if (pass === 'scatter') {
+    const diag = b[vec];
+    for (let c = start; c < end; c++) {
+      const w = b.ratio * (csr.indptr[c + 1] - csr.indptr[c]);
+      const o = c * k;
+      for (let a = 0; a < k; a++) out[o + a] = w * diag[o + a];
+    }
+  } else {
+    out.fill(0, start * k, end * k);
+  }
+  kern.sum(cols, start, end);
+  if (pass === 'prior') {
+    const { indptr } = csr;
+    for (let r = start; r < end; r++) {
+      const n = indptr[r + 1] - indptr[r];
+      const scale = n > 0 ? 1 / Math.sqrt(n) : 0;
+      const o = r * k;
+      for (let a = 0; a < k; a++) b.prior[o + a] = out[o + a] * scale;
+    }
+    return;
+  }
+  const target = pass === 'gather' ? b.s : pass === 'scatter' ? b.ad : b.r;
+  target.set(out.subarray(start * k, end * k), start * k);
 }
 
 /**
