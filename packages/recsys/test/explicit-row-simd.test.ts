@@ -1,8 +1,8 @@
 import { ExplicitRowSimd, blockStride } from '../src/kernels/explicit-row-simd.js';
 import { cholesky } from '../src/kernels/linalg.js';
 import { Random } from '../src/random.js';
-import { solveExplicitRow } from '../src/training/explicit-als-kernel.js';
-import { createScratch } from '../src/training/factor-trainer.js';
+import { explicitKernel, solveExplicitRow } from '../src/training/explicit-als-kernel.js';
+import { createScratch, type FactorArrays } from '../src/training/factor-trainer.js';
 
 describe('ExplicitRowSimd (WebAssembly SIMD Gram and Cholesky)', () => {
   const rng = new Random(23);
@@ -92,5 +92,40 @@ describe('ExplicitRowSimd (WebAssembly SIMD Gram and Cholesky)', () => {
         for (let p = 0; p <= k; p++) expect(simd.b[p]).toBeCloseTo(plain.b[p], 11);
       }
     }
+  });
+
+  test.each([7, 10])('a half-step with the factors gathered inside the kernel (k = %i) equals the JavaScript half-step', (k) => {
+    const users = 9;
+    const items = 70;
+    // User u rated items u, u + 2, u + 4, …: rows of 35 down to 7 entries, so both routes run
+    // (normal equations, and the dual for the shortest rows).
+    const lists = Array.from({ length: users }, (_, u) => Array.from({ length: Math.floor((items - u) / 2) - 3 * u }, (_, e) => u + 2 * e));
+    const indptr = new Int32Array(users + 1);
+    lists.forEach((l, u) => (indptr[u + 1] = indptr[u] + l.length));
+    const indices = Int32Array.from(lists.flat());
+    const values = Float32Array.from(indices, (j, e) => 1 + ((j + e) % 5));
+    const itemFactors = new Float32Array(items * k);
+    rng.fillGaussian(itemFactors, 0.3);
+    const arrays = (): FactorArrays => ({
+      factors: k,
+      byUser: { indptr, indices, values },
+      byItem: { indptr: new Int32Array(1), indices: new Int32Array(0), values: new Float32Array(0) },
+      userFactors: new Float32Array(users * k),
+      itemFactors,
+      userBias: new Float32Array(users),
+      itemBias: Float32Array.from({ length: items }, (_, i) => (i % 3) * 0.1),
+      gram: new Float64Array(0),
+    });
+    const params = { kind: 'explicit' as const, regularization: 0.1, biasRegularization: 0.05, globalMean: 3.5 };
+    const simd = createScratch(k);
+    simd.epoch = 1;
+    const plain = { ...createScratch(k), rowSimd: null, gram: null, a: new Float64Array((k + 1) * (k + 1)) };
+    const viaKernel = arrays();
+    const viaJs = arrays();
+    explicitKernel(viaKernel, params, 'users', 0, users, simd);
+    expect(simd.rowSimd?.loaded).toBe(itemFactors);
+    explicitKernel(viaJs, params, 'users', 0, users, plain);
+    for (let e = 0; e < users * k; e++) expect(viaKernel.userFactors[e]).toBeCloseTo(viaJs.userFactors[e], 6);
+    for (let u = 0; u < users; u++) expect(viaKernel.userBias[u]).toBeCloseTo(viaJs.userBias[u], 6);
   });
 });

@@ -19,14 +19,16 @@
  */
 import {
   BLOCK, BR, BR_IF, END, F64, F64_ADD, F64_MUL, F64X2_ADD, F64X2_EXTRACT_LANE, F64X2_MUL, F64X2_SPLAT, F64_LOAD, F64_STORE, I32, I32_ADD, I32_CONST,
-  I32_EQZ, I32_GE_U, I32_GT_U, I32_LT_U, I32_MUL, I32_SHL, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID,
-  compileModule, f64Const, mem, moduleBytes, wasm, type WasmModule,
+  I32_EQZ, I32_GE_U, I32_GT_U, I32_LOAD, I32_LT_U, I32_MUL, I32_SHL, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_LOAD64_ZERO, V128_STORE, VOID,
+  F64X2_PROMOTE_LOW_F32X4, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmModule,
 } from './wasm-asm.js';
 
 const F64_SUB = 0xa1;
 const F64_DIV = 0xa3;
 const F64_SQRT = 0x9f;
 const F64_GT = 0x64;
+const F32_LOAD = 0x2a;
+const F64_PROMOTE_F32 = 0xbb;
 const IF = 0x04;
 const RETURN = 0x0f;
 const ZERO = [...V128_CONST, ...new Array<number>(16).fill(0)];
@@ -158,13 +160,65 @@ function choleskyModule(): Uint8Array {
   return moduleBytes('chol', [I32, I32, I32, I32], [4, 6, I32, 2, F64, 2, V128, 1, I32], code);
 }
 
-let compiled: { gram: WasmModule; chol: WasmModule } | null | undefined;
+function gatherModule(): Uint8Array {
+  // Parameters 0..6, i32 locals 7..11.
+  const [IDX, ROWS, SRC, K, DST, STRIDE, T] = [0, 1, 2, 3, 4, 5, 6];
+  const [E, S, D, P, D_END] = [7, 8, 9, 10, 11];
+  const code = [
+    I32_CONST, 0, LOCAL_SET, E,
+    LOCAL_GET, DST, LOCAL_SET, D,
+    BLOCK, VOID, LOOP, VOID, // rows
+    LOCAL_GET, E, LOCAL_GET, ROWS, I32_GE_U, BR_IF, 1,
+    // s = src + idx[e]·k·4;  d[0] = 1
+    LOCAL_GET, SRC, LOCAL_GET, IDX, LOCAL_GET, E, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, ...mem4(0), LOCAL_GET, K, I32_MUL, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, S,
+    LOCAL_GET, D, ...f64Const(1), F64_STORE, ...mem(0),
+    I32_CONST, 0, LOCAL_SET, P,
+    BLOCK, VOID, LOOP, VOID, // factors in pairs, widened exactly
+    LOCAL_GET, P, I32_CONST, 2, I32_ADD, LOCAL_GET, K, I32_GT_U, BR_IF, 1,
+    LOCAL_GET, D, LOCAL_GET, P, I32_CONST, 3, I32_SHL, I32_ADD,
+    LOCAL_GET, S, LOCAL_GET, P, I32_CONST, 2, I32_SHL, I32_ADD, ...V128_LOAD64_ZERO, ...mem(0), ...F64X2_PROMOTE_LOW_F32X4,
+    ...V128_STORE, ...mem(8),
+    LOCAL_GET, P, I32_CONST, 2, I32_ADD, LOCAL_SET, P,
+    BR, 0,
+    END, END,
+    LOCAL_GET, P, LOCAL_GET, K, I32_LT_U, IF, VOID, // an odd k's last factor
+    LOCAL_GET, D, LOCAL_GET, P, I32_CONST, 3, I32_SHL, I32_ADD,
+    LOCAL_GET, S, LOCAL_GET, P, I32_CONST, 2, I32_SHL, I32_ADD, F32_LOAD, ...mem4(0), F64_PROMOTE_F32,
+    F64_STORE, ...mem(8),
+    END,
+    // d[k+1] = t[e], then zeros to the end of the row
+    LOCAL_GET, D, LOCAL_GET, K, I32_CONST, 3, I32_SHL, I32_ADD,
+    LOCAL_GET, T, LOCAL_GET, E, I32_CONST, 3, I32_SHL, I32_ADD, F64_LOAD, ...mem(0),
+    F64_STORE, ...mem(8),
+    LOCAL_GET, D, LOCAL_GET, STRIDE, I32_CONST, 3, I32_SHL, I32_ADD, LOCAL_SET, D_END,
+    LOCAL_GET, D, LOCAL_GET, K, I32_CONST, 3, I32_SHL, I32_ADD, I32_CONST, 16, I32_ADD, LOCAL_SET, P,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, P, LOCAL_GET, D_END, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, P, ...f64Const(0), F64_STORE, ...mem(0),
+    LOCAL_GET, P, I32_CONST, 8, I32_ADD, LOCAL_SET, P,
+    BR, 0,
+    END, END,
+    LOCAL_GET, D_END, LOCAL_SET, D,
+    LOCAL_GET, E, I32_CONST, 1, I32_ADD, LOCAL_SET, E,
+    BR, 0,
+    END, END, // rows
+  ];
+  return moduleBytes('gather', [I32, I32, I32, I32, I32, I32, I32], [1, 5, I32], code);
+}
 
-function modulesOrNull(): { gram: WasmModule; chol: WasmModule } | null {
+interface Modules {
+  gram: WasmModule;
+  chol: WasmModule;
+  gather: WasmModule;
+}
+let compiled: Modules | null | undefined;
+
+function modulesOrNull(): Modules | null {
   if (compiled === undefined) {
     const gram = compileModule(gramModule());
     const chol = compileModule(choleskyModule());
-    compiled = gram && chol ? { gram, chol } : null;
+    const gather = compileModule(gatherModule());
+    compiled = gram && chol && gather ? { gram, chol, gather } : null;
   }
   return compiled;
 }
@@ -178,33 +232,43 @@ export function blockStride(n: number): number {
 }
 
 type Kernel = (p0: number, p1: number, p2: number, p3: number) => void;
+type GatherFn = (idx: number, rows: number, src: number, k: number, dst: number, stride: number, t: number) => void;
+const PAGE = 65_536;
 
 /**
  * One thread's kernels and buffers (views over their shared memory): `a`, a matrix of up to
- * maxStride² doubles, `y`, a chunk of up to max(ROW_CHUNK, maxStride) rows of maxStride doubles.
+ * maxStride² doubles, `y`, a chunk of up to max(ROW_CHUNK, maxStride) rows of maxStride doubles,
+ * and optionally a float32 copy of the other side's factors that `gatherRows` fills the chunk from.
  */
 export class ExplicitRowSimd {
-  readonly a: Float64Array;
-  readonly y: Float64Array;
+  a: Float64Array;
+  y: Float64Array;
+  /** Per chunk row: the other side's row to gather (gatherRows). */
+  idx: Int32Array;
+  /** Per chunk row: the target t written after the factors (gatherRows). */
+  t: Float64Array;
   /** Rows the chunk holds. */
   readonly chunkRows: number;
-  private readonly status: Float64Array;
-  private readonly gramFn: Kernel;
-  private readonly cholFn: Kernel;
+  /** The array `loadOther` copied in, and the half-step it was copied for (−1: none). */
+  loaded: Float32Array | null = null;
+  loadedEpoch = -1;
+  private status: Float64Array;
+  private other: Float32Array;
+  private readonly fixedBytes: number;
 
   private constructor(
     readonly maxStride: number,
-    memory: { buffer: ArrayBuffer },
-    gramFn: Kernel,
-    cholFn: Kernel,
+    private readonly memory: { buffer: ArrayBuffer; grow(pages: number): number },
+    private readonly gramFn: Kernel,
+    private readonly cholFn: Kernel,
+    private readonly gatherFn: GatherFn,
   ) {
-    const cells = maxStride * maxStride;
     this.chunkRows = Math.max(ROW_CHUNK, maxStride);
-    this.a = new Float64Array(memory.buffer, 0, cells);
-    this.y = new Float64Array(memory.buffer, cells * 8, this.chunkRows * maxStride);
-    this.status = new Float64Array(memory.buffer, (cells + this.chunkRows * maxStride) * 8, 1);
-    this.gramFn = gramFn;
-    this.cholFn = cholFn;
+    this.fixedBytes = ExplicitRowSimd.layoutBytes(maxStride);
+    this.a = this.y = this.t = this.status = new Float64Array(0);
+    this.idx = new Int32Array(0);
+    this.other = new Float32Array(0);
+    this.views(0);
   }
 
   /** Kernels for matrices of stride up to blockStride(size), or null without WebAssembly SIMD. */
@@ -212,12 +276,18 @@ export class ExplicitRowSimd {
     const modules = modulesOrNull();
     if (!wasm || !modules || !(size >= 1)) return null;
     const stride = blockStride(size);
-    const doubles = stride * stride + Math.max(ROW_CHUNK, stride) * stride + 2;
-    const memory = new wasm.Memory({ initial: Math.ceil((doubles * 8) / 65_536) });
+    const memory = new wasm.Memory({ initial: Math.ceil(ExplicitRowSimd.layoutBytes(stride) / PAGE) }) as unknown as ExplicitRowSimd['memory'];
     const env = { env: { mem: memory } };
     const gram = new wasm.Instance(modules.gram, env).exports.gram as Kernel;
     const chol = new wasm.Instance(modules.chol, env).exports.chol as Kernel;
-    return new ExplicitRowSimd(stride, memory, gram, chol);
+    const gather = new wasm.Instance(modules.gather, env).exports.gather as GatherFn;
+    return new ExplicitRowSimd(stride, memory, gram, chol, gather);
+  }
+
+  /** Bytes before the other side's factors: a, y, status, idx, t. */
+  private static layoutBytes(stride: number): number {
+    const chunk = Math.max(ROW_CHUNK, stride);
+    return (stride * stride + chunk * stride + 2 + chunk) * 8 + chunk * 8;
   }
 
   /** a (row stride `stride`) += Σ y_e y_eᵀ over the chunk's first `rows` rows (same stride). */
@@ -229,5 +299,44 @@ export class ExplicitRowSimd {
   cholesky(n: number, stride: number): boolean {
     this.cholFn(this.a.byteOffset, n, stride, this.status.byteOffset);
     return this.status[0] === 1;
+  }
+
+  /** Copies the other side's factors (rows × k) in, for gatherRows; remembers which and when. */
+  loadOther(other: Float32Array, epoch: number): void {
+    if (other.length > this.other.length) {
+      const need = this.fixedBytes + other.length * 4 + 16 - this.memory.buffer.byteLength;
+      if (need > 0) this.memory.grow(Math.ceil(need / PAGE));
+      this.views(other.length);
+    }
+    this.other.set(other);
+    this.loaded = other;
+    this.loadedEpoch = epoch;
+  }
+
+  /**
+   * Chunk rows 0..rows−1 = [1, other[idx[e]] (k factors, widened), t[e], 0…] of `stride` doubles,
+   * from the loaded factors.
+   */
+  gatherRows(rows: number, k: number, stride: number): void {
+    this.gatherFn(this.idx.byteOffset, rows, this.other.byteOffset, k, this.y.byteOffset, stride, this.t.byteOffset);
+  }
+
+  /** (Re)makes the views: growing the memory replaces its buffer. */
+  private views(otherFloats: number): void {
+    const buffer = this.memory.buffer;
+    const S = this.maxStride;
+    const chunk = this.chunkRows;
+    let at = 0;
+    this.a = new Float64Array(buffer, at, S * S);
+    at += S * S * 8;
+    this.y = new Float64Array(buffer, at, chunk * S);
+    at += chunk * S * 8;
+    this.status = new Float64Array(buffer, at, 2);
+    at += 16;
+    this.t = new Float64Array(buffer, at, chunk);
+    at += chunk * 8;
+    this.idx = new Int32Array(buffer, at, chunk);
+    at += chunk * 8;
+    this.other = new Float32Array(buffer, at, otherFloats);
   }
 }

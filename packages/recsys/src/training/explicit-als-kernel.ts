@@ -49,7 +49,10 @@ export function solveExplicitRowNormal(
   const K = k + 1;
   if (n === 0) return false;
   if (scratch.rowSimd) {
-    normalSimd(scratch.rowSimd, indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch.b, prior, priorOff);
+    const kern = scratch.rowSimd;
+    // The other side's factors are in the kernel when this half-step's row pass loaded them.
+    const gather = kern.loaded === other && kern.loadedEpoch === scratch.epoch && scratch.epoch !== -1;
+    normalSimd(kern, gather, indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch.b, prior, priorOff);
     return true;
   }
   const a = scratch.a;
@@ -277,6 +280,7 @@ function gramSimd(
  */
 function normalSimd(
   kern: ExplicitRowSimd,
+  gather: boolean,
   indices: Int32Array,
   values: Float32Array,
   start: number,
@@ -297,21 +301,30 @@ function normalSimd(
   const chunk = kern.chunkRows;
   const y = kern.y;
   const a = kern.a;
+  const idx = kern.idx;
+  const t = kern.t;
   a.fill(0, 0, stride * stride);
   let rows = 0;
   for (let e = start; e < end; e++) {
     const j = indices[e];
-    const off = rows * stride;
-    const jo = j * k;
-    y[off] = 1;
-    for (let p = 0; p < k; p++) y[off + 1 + p] = other[jo + p];
-    y[off + K] = values[e] - globalMean - otherBias[j];
-    for (let p = K + 1; p < stride; p++) y[off + p] = 0;
+    if (gather) {
+      idx[rows] = j;
+      t[rows] = values[e] - globalMean - otherBias[j];
+    } else {
+      const off = rows * stride;
+      const jo = j * k;
+      y[off] = 1;
+      for (let p = 0; p < k; p++) y[off + 1 + p] = other[jo + p];
+      y[off + K] = values[e] - globalMean - otherBias[j];
+      for (let p = K + 1; p < stride; p++) y[off + p] = 0;
+    }
     if (++rows === chunk) {
+      if (gather) kern.gatherRows(rows, k, stride);
       kern.gram(rows, stride);
       rows = 0;
     }
   }
+  if (rows > 0 && gather) kern.gatherRows(rows, k, stride);
   if (rows > 0) kern.gram(rows, stride);
   const reg = regularization * n;
   a[0] += biasRegularization * n;
@@ -334,6 +347,8 @@ export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, 
   const b = scratch.b;
   const priorArray = users ? arrays.userPrior : arrays.itemPrior;
   const prior = priorArray && priorArray.length > 0 ? priorArray : null;
+  const kern = scratch.rowSimd;
+  if (kern && scratch.epoch !== -1 && (kern.loaded !== other || kern.loadedEpoch !== scratch.epoch)) kern.loadOther(other, scratch.epoch);
   for (let r = start; r < end; r++) {
     const off = r * k;
     const solved = solveExplicitRow(
