@@ -111,7 +111,7 @@ function implicitBlock(arrays: FactorArrays, side: Side): ImplicitBlockArrays {
   return block;
 }
 
-/** What each worker receives once, as workerData. */
+/** What each worker receives once per training, in an init message. */
 export interface FactorWorkerInit {
   arrays: FactorArrays;
   params: KernelParams;
@@ -225,10 +225,8 @@ export class FactorTrainer<P extends KernelParams> {
     kernel: RowKernel<P>,
     threads: number,
   ): FactorTrainer<P> {
-    const pool =
-      threads > 1
-        ? WorkerPool.start<HalfStepTask>(workerScriptUrl('factor-worker.js'), threads, { arrays, params } satisfies FactorWorkerInit)
-        : null;
+    const pool = threads > 1 ? WorkerPool.acquire<HalfStepTask>(workerScriptUrl('factor-worker.js'), threads) : null;
+    pool?.broadcast({ kind: 'init', arrays, params } satisfies { kind: 'init' } & FactorWorkerInit);
     return new FactorTrainer(arrays, params, kernel, pool);
   }
 
@@ -288,7 +286,8 @@ export class FactorTrainer<P extends KernelParams> {
     await this.pool.run(tasks);
   }
 
+  /** Hands the workers back for the next training (see WorkerPool.release). */
   async close(): Promise<void> {
-    await this.pool?.terminate();
+    await this.pool?.release();
   }
 }
