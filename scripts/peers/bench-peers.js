@@ -36,7 +36,7 @@ function foldSummary(r) {
  * no SVD++ (its five folds take minutes). `baseline`: another checkout (built) whose recsys also
  * runs in every round, for before/after ratios measured under the same load.
  */
-export function peersSection({ root, runs, quick, baseline }) {
+export function peersSection({ root, runs, quick, baseline, implicit = true }) {
   const python = execFileSync(join(root, 'scripts/peers/install.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const ml100k = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'netflicks/datasets/ml-100k');
   if (!existsSync(join(ml100k, 'u5.test'))) execFileSync(join(root, 'scripts/fetch-bench-data.sh'), { stdio: 'inherit' });
@@ -52,10 +52,10 @@ export function peersSection({ root, runs, quick, baseline }) {
   const beforeRows = [];
   let matrix = '';
   const implicitRows = [];
-  const ratios = { svd: [], fast: [], catalogue: [], scalingAls: [], ials: [], rss: [], build: [], scalingIals: [], svdBefore: [], ialsBefore: [], catalogueBefore: [] };
+  const ratios = { rmse: [], svd: [], fast: [], catalogue: [], scalingAls: [], ials: [], rss: [], build: [], scalingIals: [], svdBefore: [], ialsBefore: [], catalogueBefore: [] };
   const before = baseline ? ['--recsys', join(baseline, 'packages/recsys')] : null;
   try {
-    run(process.execPath, [ials, ...shape, '--write-coo', coo], root);
+    if (implicit) run(process.execPath, [ials, ...shape, '--write-coo', coo], root);
     for (let round = 1; round <= runs; round++) {
       // Explicit: alternate who goes first so neither always runs on a warmer (or busier) machine.
       const loadBefore = load();
@@ -72,13 +72,27 @@ export function peersSection({ root, runs, quick, baseline }) {
         s = svd();
       }
       const fast = foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--preset', 'fast'], root));
-      const one = foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', '1'], root));
-      const wide = foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--spread', '6', '--folds', '1'], root));
-      const narrow = foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--folds', '1'], root));
+      // Thread scaling and catalogue growth: each pair back to back, the order alternating.
+      const pair = (x, y) => {
+        if (svdFirst) {
+          const first = x();
+          return [first, y()];
+        }
+        const second = y();
+        return [x(), second];
+      };
+      const [one, two] = pair(
+        () => foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', '1'], root)),
+        () => foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads], root)),
+      );
+      const [narrow, wide] = pair(
+        () => foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads], root)),
+        () => foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--spread', '6'], root)),
+      );
       const svdpp = quick || round > 1 ? null : foldSummary(run(python, [peers, 'surprise', '--dir', ml100k, '--algo', 'svdpp'], root));
       const old = before ? foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, ...before], root)) : null;
-      const oldWide = before ? foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--spread', '6', '--folds', '1', ...before], root)) : null;
-      const oldNarrow = before ? foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--folds', '1', ...before], root)) : null;
+      const oldWide = before ? foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, '--spread', '6', ...before], root)) : null;
+      const oldNarrow = before ? foldSummary(run(process.execPath, [folds, '--dir', ml100k, '--threads', threads, ...before], root)) : null;
       const after = load();
       if (old) {
         ratios.svdBefore.push(old.seconds / s.seconds);
@@ -90,11 +104,16 @@ export function peersSection({ root, runs, quick, baseline }) {
       ratios.svd.push(a.seconds / s.seconds);
       ratios.fast.push(fast.seconds / s.seconds);
       ratios.catalogue.push(wide.seconds / narrow.seconds);
-      ratios.scalingAls.push(one.seconds / a.seconds);
+      ratios.scalingAls.push(one.seconds / two.seconds);
+      ratios.rmse.push(a.rmse);
       explicitRows.push(
-        `| ${round} | ${loadBefore} / ${after} | ${f4(s.rmse)}, ${f3(s.seconds)} s (CPU ${f3(s.cpu)}) | ${svdpp ? `${f4(svdpp.rmse)}, ${f2(svdpp.seconds)} s` : '-'} | ${f4(a.rmse)}, ${f3(a.seconds)} s (CPU ${f3(a.cpu)}) | **${f2(a.seconds / s.seconds)}×** | ${f4(fast.rmse)}, ${f3(fast.seconds)} s (**${f2(fast.seconds / s.seconds)}×**) | ${f3(one.seconds)} s (${f2(one.seconds / a.seconds)}×) | ${f3(narrow.seconds)} → ${f3(wide.seconds)} s (**${f2(wide.seconds / narrow.seconds)}×**) |`,
+        `| ${round} | ${loadBefore} / ${after} | ${f4(s.rmse)}, ${f3(s.seconds)} s (CPU ${f3(s.cpu)}) | ${svdpp ? `${f4(svdpp.rmse)}, ${f2(svdpp.seconds)} s` : '-'} | ${f4(a.rmse)}, ${f3(a.seconds)} s (CPU ${f3(a.cpu)}) | **${f2(a.seconds / s.seconds)}×** | ${f4(fast.rmse)}, ${f3(fast.seconds)} s (**${f2(fast.seconds / s.seconds)}×**) | ${f3(one.seconds)} s ÷ ${f3(two.seconds)} s (**${f2(one.seconds / two.seconds)}×**) | ${f3(narrow.seconds)} → ${f3(wide.seconds)} s (**${f2(wide.seconds / narrow.seconds)}×**) |`,
       );
 
+      if (!implicit) {
+        process.stderr.write(`peers round ${round}:\n${[explicitRows.at(-1), ...beforeRows.slice(-1)].join('\n')}\n`);
+        continue;
+      }
       const iBefore = load();
       const peer = () => run(python, [peers, 'implicit', '--coo', coo, '--factors', '64', '--threads', threads, '--iterations', iterations, '--cg-steps', '3'], root);
       const ours = (t) => run(process.execPath, [ials, ...shape, '--factors', '64', '--threads', t, '--iterations', iterations, '--cg-steps', '3'], root);
@@ -137,17 +156,23 @@ export function peersSection({ root, runs, quick, baseline }) {
     '',
     'Explicit: ML-100K u1..u5, mean over the folds, seconds = wall time of training (data loaded), CPU = process CPU seconds (all threads). Implicit: seconds and CPU seconds per iteration (medians). On a busy machine wall times measure the scheduler as much as the code: read the CPU ratios beside them.',
     '',
-    '| round | load | Surprise SVD: RMSE, s/fold | SVD++ | Netflicks ALS defaults (2 threads) | ALS ÷ SVD time | fast preset (÷ SVD) | 1 thread (2-thread speed-up) | u1, catalogue ×6 |',
+    '| round | load | Surprise SVD: RMSE, s/fold | SVD++ | Netflicks ALS defaults (2 threads) | ALS ÷ SVD time | fast preset (÷ SVD) | 1 thread ÷ 2 threads (speed-up) | catalogue ×1 → ×6 |',
     '|---|---|---|---|---|---|---|---|---|',
     ...explicitRows,
     '',
-    'Implicit:',
-    '',
-    matrix,
-    '',
-    '| round | load | `implicit` 0.7.3: s/iteration, peak RSS, scipy build | Netflicks iALS | time ratio | RSS ratio | build ratio | Netflicks 1 thread (speed-up) |',
-    '|---|---|---|---|---|---|---|---|',
-    ...implicitRows,
+    `Explicit-ALS targets (medians over the rounds): defaults ÷ Surprise SVD time per fold **${m(ratios.svd)}×** (target ≤ 1.5, mean RMSE ${ratios.rmse.length ? f4(median(ratios.rmse)) : '-'}, target ≤ 0.889); catalogue ×6 ÷ ×1 **${m(ratios.catalogue)}×** (≤ 1.5); 2 threads ÷ 1 thread speed-up **${m(ratios.scalingAls)}×** (≥ 1.7); fast preset ÷ SVD ${m(ratios.fast)}× (< 1).`,
+    ...(implicit
+      ? [
+          '',
+          'Implicit:',
+          '',
+          matrix,
+          '',
+          '| round | load | `implicit` 0.7.3: s/iteration, peak RSS, scipy build | Netflicks iALS | time ratio | RSS ratio | build ratio | Netflicks 1 thread (speed-up) |',
+          '|---|---|---|---|---|---|---|---|',
+          ...implicitRows,
+        ]
+      : []),
     '',
     ...(baseline
       ? [

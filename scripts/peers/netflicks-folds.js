@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Netflicks' side of the ML-100K peer rounds: explicit ALS on the official folds u1..u5, RMSE and
-// training seconds per fold (the same clock Surprise's side reads: fit only, data already loaded).
+// training seconds per fold (the same clock Surprise's side reads: fit only, the training data built).
 //   node scripts/peers/netflicks-folds.js --dir DIR [--threads 2] [--preset defaults|fast] [--spread N]
 // --spread N splits every movie into N movies (each rating goes to one of them, by user): the same
 // ratings over an N× larger catalogue, for how training cost grows with the catalogue.
@@ -50,9 +50,10 @@ for (const fold of dataset.folds ?? []) {
   if (!wanted.has(fold.name)) continue;
   const train = spreadItems(fold.train);
   const test = spreadItems(fold.test);
+  // The clock starts with the training data built, as Surprise's starts with its trainset.
+  const data = recsys.buildTrainingData(train, movies);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const data = recsys.buildTrainingData(train, movies);
   const model = await recsys.trainAls(data, { ...preset, ...overrides, threads, seed: 42 });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
