@@ -15,18 +15,28 @@ import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-train
  * O(n·K·min(n, K)), so a long tail of rarely rated movies costs what their ratings cost, not a
  * K³ factorisation each.
  */
-export function solveExplicitRow(...row: ExplicitRow): boolean {
-  const [, , start, end, , , k, , , biasRegularization] = row;
+export function solveExplicitRow(
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  regularization: number,
+  biasRegularization: number,
+  scratch: RowScratch,
+  prior: Float32Array | null = null,
+  priorOff = 0,
+): boolean {
   const n = end - start;
   if (n > 0 && n <= k && biasRegularization > 0) {
-    solveExplicitRowDual(...row);
+    solveExplicitRowDual(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
     return true;
   }
-  return solveExplicitRowNormal(...row);
+  return solveExplicitRowNormal(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
 }
-
-/** The arguments of every explicit-ALS row solve (see solveExplicitRowNormal's names). */
-type ExplicitRow = Parameters<typeof solveExplicitRowNormal>;
 
 /** solveExplicitRow through the (k+1) × (k+1) normal equations, for any n. */
 export function solveExplicitRowNormal(
@@ -79,9 +89,21 @@ export function solveExplicitRowNormal(
  * x = x₀ + D⁻¹Ỹᵀα where (I + Ỹ D⁻¹ Ỹᵀ)α = s, an n × n SPD system:
  * G_ij = [i = j] + 1/(λ_b·n) + y_i·y_j/(λ·n). Result in scratch.b as solveExplicitRow's.
  */
-export function solveExplicitRowDual(...row: ExplicitRow): void {
-  const [indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior = null, priorOff = 0] =
-    row;
+export function solveExplicitRowDual(
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  regularization: number,
+  biasRegularization: number,
+  scratch: RowScratch,
+  prior: Float32Array | null = null,
+  priorOff = 0,
+): void {
   const n = end - start;
   const alpha = scratch.b;
   const x = scratch.x;

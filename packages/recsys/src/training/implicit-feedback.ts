@@ -419,12 +419,7 @@ export class ImplicitFeedbackBlock {
       for (let e = 0; e < n; e++) dAd += d[e] * ad[e];
       if (!(dAd > 0)) break;
       const alpha = rz / dAd;
-      for (let e = 0; e < n; e++) {
-        x[e] += alpha * d[e];
-        r[e] -= alpha * ad[e];
-        ax[e] += alpha * ad[e];
-      }
-      const rzNew = this.precondition(r, z);
+      const rzNew = this.step(alpha, z);
       const beta = rzNew / rz;
       for (let e = 0; e < n; e++) d[e] = z[e] + beta * d[e];
       rz = rzNew;
@@ -439,6 +434,31 @@ export class ImplicitFeedbackBlock {
   private async apply(vec: PcgVector): Promise<void> {
     await this.runPass('gather', vec);
     await this.runPass('scatter', vec);
+  }
+
+  /**
+   * x += α·d, r −= α·(A d), A x += α·(A d), then z = M⁻¹ r (Jacobi) in the same pass; returns r·z
+   * (the same arithmetic, in the same order, as the separate loops).
+   */
+  private step(alpha: number, z: Float64Array): number {
+    const { k, x, r, d, ad } = this.arrays;
+    const { ax, invDiag } = this;
+    let rz = 0;
+    for (let c = 0; c < this.cols; c++) {
+      const w = invDiag[c];
+      const o = c * k;
+      for (let e = o; e < o + k; e++) {
+        const ade = ad[e];
+        x[e] += alpha * d[e];
+        const re = r[e] - alpha * ade;
+        r[e] = re;
+        ax[e] += alpha * ade;
+        const v = re * w;
+        z[e] = v;
+        rz += v * re;
+      }
+    }
+    return rz;
   }
 
   /** z = M⁻¹ r (Jacobi); returns r·z. */
