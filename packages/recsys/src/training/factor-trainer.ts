@@ -208,16 +208,17 @@ export class FactorTrainer<P extends KernelParams> {
     private readonly pool: WorkerPool<HalfStepTask> | null,
   ) {
     this.scratch = createScratch(arrays.factors);
-    const parts = pool ? pool.size * 4 : 1;
     const rowCost = arrays.factors / 2;
     this.chunks = {
-      users: splitRowsByCost(arrays.byUser.indptr, arrays.byUser.indptr.length - 1, parts, rowCost),
-      items: splitRowsByCost(arrays.byItem.indptr, arrays.byItem.indptr.length - 1, parts, rowCost),
+      users: splitRowsByCost(arrays.byUser.indptr, arrays.byUser.indptr.length - 1, this.threads, rowCost),
+      items: splitRowsByCost(arrays.byItem.indptr, arrays.byItem.indptr.length - 1, this.threads, rowCost),
     };
   }
 
   /**
-   * `arrays` must already be on SharedArrayBuffers when threads > 1 (see `shareArray`).
+   * `arrays` must already be on SharedArrayBuffers when threads > 1 (see `shareArray`). The
+   * calling thread is one of the `threads`: it runs a share of every step beside threads − 1
+   * workers.
    */
   static start<P extends KernelParams>(
     arrays: FactorArrays,
@@ -225,9 +226,14 @@ export class FactorTrainer<P extends KernelParams> {
     kernel: RowKernel<P>,
     threads: number,
   ): FactorTrainer<P> {
-    const pool = threads > 1 ? WorkerPool.acquire<HalfStepTask>(workerScriptUrl('factor-worker.js'), threads) : null;
+    const pool = threads > 1 ? WorkerPool.acquire<HalfStepTask>(workerScriptUrl('factor-worker.js'), threads - 1) : null;
     pool?.broadcast({ kind: 'init', arrays, params } satisfies { kind: 'init' } & FactorWorkerInit);
     return new FactorTrainer(arrays, params, kernel, pool);
+  }
+
+  /** The calling thread plus the workers. */
+  private get threads(): number {
+    return 1 + (this.pool?.size ?? 0);
   }
 
   async solve(side: Side): Promise<void> {
@@ -235,14 +241,9 @@ export class FactorTrainer<P extends KernelParams> {
     const rows = bounds[bounds.length - 1];
     if (rows === 0) return;
     const epoch = ++this.epoch;
-    if (!this.pool) {
-      this.scratch.epoch = epoch;
-      this.kernel(this.arrays, this.params, side, 0, rows, this.scratch);
-      return;
-    }
     const tasks: HalfStepTask[] = [];
     for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'solve', side, start: bounds[j], end: bounds[j + 1], epoch });
-    await this.pool.run(tasks);
+    await this.runShares(tasks);
   }
 
   /**
@@ -256,13 +257,12 @@ export class FactorTrainer<P extends KernelParams> {
     const blocks = gramBlocks(y.length / k);
     const parts = this.arrays.gramParts;
     if (!parts || parts.length < blocks * k * k) throw new Error('FactorTrainer.gram needs arrays.gramParts');
-    if (!this.pool || blocks < 2) {
-      runTask(this.arrays, this.params, this.kernel, { kind: 'gram', side, start: 0, end: blocks }, this.scratch);
-    } else {
-      const tasks: HalfStepTask[] = [];
-      for (let b = 0; b < blocks; b++) tasks.push({ kind: 'gram', side, start: b, end: b + 1 });
-      await this.pool.run(tasks);
+    const shares = Math.min(this.threads, blocks);
+    const tasks: HalfStepTask[] = [];
+    for (let t = 0; t < shares; t++) {
+      tasks.push({ kind: 'gram', side, start: Math.floor((t * blocks) / shares), end: Math.floor(((t + 1) * blocks) / shares) });
     }
+    await this.runShares(tasks);
     sumGramBlocks(parts, k, blocks, out);
   }
 
@@ -270,20 +270,31 @@ export class FactorTrainer<P extends KernelParams> {
   async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector): Promise<void> {
     const block = implicitBlock(this.arrays, side);
     const rows = implicitPassRows(block, pass);
-    if (!this.pool) {
-      runImplicitPass(block, pass, vec, 0, rows);
-      return;
-    }
     const key = `${side}:${pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
     let bounds = this.passChunks.get(key);
     if (!bounds) {
-      bounds = splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.pool.size * 2, 4);
+      bounds = splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.threads, 4);
       this.passChunks.set(key, bounds);
     }
     const stamp = ++this.passes;
     const tasks: HalfStepTask[] = [];
     for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1], stamp });
-    await this.pool.run(tasks);
+    await this.runShares(tasks);
+  }
+
+  /**
+   * One task per thread (at most `threads`): tasks[1..] go to the workers, one message each, and
+   * tasks[0] runs here meanwhile. Chunks are split by cost up front, not pulled from a queue, so a
+   * step costs one message round trip per worker.
+   */
+  private async runShares(tasks: HalfStepTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const pending = this.pool && tasks.length > 1 ? this.pool.runEach(tasks.slice(1)) : null;
+    try {
+      runTask(this.arrays, this.params, this.kernel, tasks[0], this.scratch);
+    } finally {
+      await pending;
+    }
   }
 
   /** Hands the workers back for the next training (see WorkerPool.release). */

@@ -116,6 +116,18 @@ export class WorkerPool<Task> {
     }
   }
 
+  /** Runs tasks[i] on worker i (at most one task per worker); resolves when all are done. */
+  async runEach(tasks: readonly Task[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (tasks.length > this.workers.length) throw new RangeError(`${tasks.length} tasks for ${this.workers.length} workers`);
+    try {
+      await Promise.all(tasks.map((task, i) => this.runOne(this.workers[i], task)));
+    } catch (e) {
+      this.failure ??= e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }
+  }
+
   async terminate(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
