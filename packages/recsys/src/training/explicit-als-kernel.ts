@@ -110,10 +110,10 @@ export function solveExplicitRowDual(
   const invBias = 1 / (biasRegularization * n);
   const invFactor = 1 / (regularization * n);
   if (scratch.rowSimd) {
-    dualSimd(scratch.rowSimd, indices, start, end, other, k, invBias, invFactor);
-  } else {
-    dualScalar(scratch.a, indices, start, end, other, k, invBias, invFactor);
+    dualSimd(scratch.rowSimd, indices, values, start, end, other, otherBias, k, globalMean, invBias, invFactor, alpha, x, prior, priorOff);
+    return;
   }
+  dualScalar(scratch.a, indices, start, end, other, k, invBias, invFactor);
   for (let i = 0; i < n; i++) {
     const ji = indices[start + i];
     const oi = ji * k;
@@ -121,8 +121,7 @@ export function solveExplicitRowDual(
     if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
     alpha[i] = s;
   }
-  const solved = scratch.rowSimd ? choleskyInKernel(scratch.rowSimd, alpha, n, blockStride(n)) : choleskySolve(scratch.a, alpha, n);
-  if (!solved) throw new Error('ALS dual equations are not positive definite');
+  if (!choleskySolve(scratch.a, alpha, n)) throw new Error('ALS dual equations are not positive definite');
   let bias = 0;
   for (let p = 0; p < k; p++) x[p] = 0;
   for (let i = 0; i < n; i++) {
@@ -163,26 +162,61 @@ function dualScalar(g: Float64Array, indices: Int32Array, start: number, end: nu
 }
 
 /**
- * The dual matrix G in the SIMD kernel's matrix (row stride blockStride(n)): the Gram of the
- * transposed rows (chunk row p holds y_1[p] … y_n[p]) is Σ_p y_i[p]·y_j[p], every dot at once.
+ * solveExplicitRowDual through the SIMD kernel. Chunk row p holds y_1[p] … y_n[p] and then
+ * prior[p], so the Gram of the chunk's rows is every dot at once: G's y_i·y_j, and in row n the
+ * y_i·prior that s needs. x = Ỹᵀα reads the same chunk. Result in `alpha` as solveExplicitRow's.
  */
-function dualSimd(kern: ExplicitRowSimd, indices: Int32Array, start: number, end: number, other: Float32Array, k: number, invBias: number, invFactor: number): void {
+function dualSimd(
+  kern: ExplicitRowSimd,
+  indices: Int32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  other: Float32Array,
+  otherBias: Float32Array,
+  k: number,
+  globalMean: number,
+  invBias: number,
+  invFactor: number,
+  alpha: Float64Array,
+  x: Float64Array,
+  prior: Float32Array | null,
+  priorOff: number,
+): void {
   const n = end - start;
-  const stride = blockStride(n);
+  const stride = blockStride(n + 1);
   const y = kern.y;
   const a = kern.a;
   for (let i = 0; i < n; i++) {
     const oi = indices[start + i] * k;
     for (let p = 0; p < k; p++) y[p * stride + i] = other[oi + p];
   }
-  if (stride > n) for (let p = 0; p < k; p++) y.fill(0, p * stride + n, (p + 1) * stride);
+  for (let p = 0; p < k; p++) {
+    const row = p * stride;
+    y[row + n] = prior ? prior[priorOff + p] : 0;
+    for (let i = n + 1; i < stride; i++) y[row + i] = 0;
+  }
   a.fill(0, 0, stride * stride);
   kern.gram(k, stride);
+  const priorDots = n * stride;
   for (let i = 0; i < n; i++) {
     const row = i * stride;
     for (let j = 0; j <= i; j++) a[row + j] = invBias + invFactor * a[row + j];
     a[row + i] += 1;
+    const ji = indices[start + i];
+    alpha[i] = values[start + i] - globalMean - otherBias[ji] - a[priorDots + i];
   }
+  if (!choleskyInKernel(kern, alpha, n, stride)) throw new Error('ALS dual equations are not positive definite');
+  let bias = 0;
+  for (let i = 0; i < n; i++) bias += alpha[i];
+  for (let p = 0; p < k; p++) {
+    const row = p * stride;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += alpha[i] * y[row + i];
+    x[p] = s;
+  }
+  alpha[0] = bias * invBias;
+  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
 }
 
 /** Solves with the kernel's matrix (row stride `stride`), b in place; false if not SPD. */
