@@ -218,10 +218,36 @@ function gatherModule(): Uint8Array {
   return moduleBytes('gather', [I32, I32, I32, I32, I32, I32, I32], [1, 4, I32], code);
 }
 
+function gatherColumnsModule(): Uint8Array {
+  // Parameters 0..5, i32 locals 6..9: chunk column i = other[idx[i]] (chunk row p holds factor p).
+  const [IDX, N, SRC, K, DST, STRIDE] = [0, 1, 2, 3, 4, 5];
+  const [I, S, D, S_END] = [6, 7, 8, 9];
+  const code = [
+    I32_CONST, 0, LOCAL_SET, I,
+    BLOCK, VOID, LOOP, VOID, // entries
+    LOCAL_GET, I, LOCAL_GET, N, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, SRC, LOCAL_GET, IDX, LOCAL_GET, I, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, ...mem4(0), LOCAL_GET, K, I32_MUL, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_TEE, S,
+    LOCAL_GET, K, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, S_END,
+    LOCAL_GET, DST, LOCAL_GET, I, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, D,
+    BLOCK, VOID, LOOP, VOID, // factors
+    LOCAL_GET, S, LOCAL_GET, S_END, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, D, LOCAL_GET, S, F32_LOAD, ...mem4(0), F32_STORE, ...mem4(0),
+    LOCAL_GET, S, I32_CONST, 4, I32_ADD, LOCAL_SET, S,
+    LOCAL_GET, D, LOCAL_GET, STRIDE, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, D,
+    BR, 0,
+    END, END,
+    LOCAL_GET, I, I32_CONST, 1, I32_ADD, LOCAL_SET, I,
+    BR, 0,
+    END, END, // entries
+  ];
+  return moduleBytes('gatherColumns', [I32, I32, I32, I32, I32, I32], [1, 4, I32], code);
+}
+
 interface Modules {
   gram: WasmModule;
   chol: WasmModule;
   gather: WasmModule;
+  gatherColumns: WasmModule;
 }
 let compiled: Modules | null | undefined;
 
@@ -230,7 +256,8 @@ function modulesOrNull(): Modules | null {
     const gram = compileModule(gramModule());
     const chol = compileModule(choleskyModule());
     const gather = compileModule(gatherModule());
-    compiled = gram && chol && gather ? { gram, chol, gather } : null;
+    const gatherColumns = compileModule(gatherColumnsModule());
+    compiled = gram && chol && gather && gatherColumns ? { gram, chol, gather, gatherColumns } : null;
   }
   return compiled;
 }
@@ -245,6 +272,7 @@ export function blockStride(n: number): number {
 
 type Kernel = (p0: number, p1: number, p2: number, p3: number) => void;
 type GatherFn = (idx: number, rows: number, src: number, k: number, dst: number, stride: number, t: number) => void;
+type GatherColumnsFn = (idx: number, n: number, src: number, k: number, dst: number, stride: number) => void;
 const PAGE = 65_536;
 
 /**
@@ -274,6 +302,7 @@ export class ExplicitRowSimd {
     private readonly gramFn: Kernel,
     private readonly cholFn: Kernel,
     private readonly gatherFn: GatherFn,
+    private readonly gatherColumnsFn: GatherColumnsFn,
   ) {
     this.chunkRows = Math.max(ROW_CHUNK, maxStride);
     this.fixedBytes = ExplicitRowSimd.layoutBytes(maxStride);
@@ -294,7 +323,8 @@ export class ExplicitRowSimd {
     const gram = new wasm.Instance(modules.gram, env).exports.gram as Kernel;
     const chol = new wasm.Instance(modules.chol, env).exports.chol as Kernel;
     const gather = new wasm.Instance(modules.gather, env).exports.gather as GatherFn;
-    return new ExplicitRowSimd(stride, memory, gram, chol, gather);
+    const gatherColumns = new wasm.Instance(modules.gatherColumns, env).exports.gatherColumns as GatherColumnsFn;
+    return new ExplicitRowSimd(stride, memory, gram, chol, gather, gatherColumns);
   }
 
   /** Bytes before the other side's factors: a, y, status, idx, t. */
@@ -332,6 +362,14 @@ export class ExplicitRowSimd {
    */
   gatherRows(rows: number, k: number, stride: number): void {
     this.gatherFn(this.idx.byteOffset, rows, this.other.byteOffset, k, this.y.byteOffset, stride, this.t.byteOffset);
+  }
+
+  /**
+   * Chunk rows 0..k−1, columns 0..n−1: y[p·stride + i] = other[idx[i]][p] (the transposed rows of
+   * a dual solve), from the loaded factors; the rest of each row is left to the caller.
+   */
+  gatherColumns(n: number, k: number, stride: number): void {
+    this.gatherColumnsFn(this.idx.byteOffset, n, this.other.byteOffset, k, this.y.byteOffset, stride);
   }
 
   /** (Re)makes the views: growing the memory replaces its buffer. */

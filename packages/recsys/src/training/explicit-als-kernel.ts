@@ -60,9 +60,7 @@ export function solveExplicitRowNormal(
   if (n === 0) return false;
   if (scratch.rowSimd) {
     const kern = scratch.rowSimd;
-    // The other side's factors are in the kernel when this half-step's row pass loaded them.
-    const gather = kern.loaded === other && kern.loadedEpoch === scratch.epoch && scratch.epoch !== -1;
-    normalSimd(kern, gather, indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch.b, prior, priorOff);
+    normalSimd(kern, loadedFor(kern, other, scratch.epoch), indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch.b, prior, priorOff);
     return true;
   }
   const a = scratch.a;
@@ -110,7 +108,8 @@ export function solveExplicitRowDual(
   const invBias = 1 / (biasRegularization * n);
   const invFactor = 1 / (regularization * n);
   if (scratch.rowSimd) {
-    dualSimd(scratch.rowSimd, indices, values, start, end, other, otherBias, k, globalMean, invBias, invFactor, alpha, x, prior, priorOff);
+    const gather = loadedFor(scratch.rowSimd, other, scratch.epoch);
+    dualSimd(scratch.rowSimd, gather, indices, values, start, end, other, otherBias, k, globalMean, invBias, invFactor, alpha, x, prior, priorOff);
     return;
   }
   dualScalar(scratch.a, indices, start, end, other, k, invBias, invFactor);
@@ -166,8 +165,14 @@ function dualScalar(g: Float64Array, indices: Int32Array, start: number, end: nu
  * prior[p], so the Gram of the chunk's rows is every dot at once: G's y_i·y_j, and in row n the
  * y_i·prior that s needs. x = Ỹᵀα reads the same chunk. Result in `alpha` as solveExplicitRow's.
  */
+/** Whether the kernel holds `other` as this half-step's row pass loaded it (see explicitKernel). */
+function loadedFor(kern: ExplicitRowSimd, other: Float32Array, epoch: number): boolean {
+  return kern.loaded === other && kern.loadedEpoch === epoch && epoch !== -1;
+}
+
 function dualSimd(
   kern: ExplicitRowSimd,
+  gather: boolean,
   indices: Int32Array,
   values: Float32Array,
   start: number,
@@ -187,9 +192,15 @@ function dualSimd(
   const stride = blockStride(n + 1);
   const y = kern.y;
   const a = kern.a;
-  for (let i = 0; i < n; i++) {
-    const oi = indices[start + i] * k;
-    for (let p = 0; p < k; p++) y[p * stride + i] = other[oi + p];
+  if (gather) {
+    const idx = kern.idx;
+    for (let i = 0; i < n; i++) idx[i] = indices[start + i];
+    kern.gatherColumns(n, k, stride);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const oi = indices[start + i] * k;
+      for (let p = 0; p < k; p++) y[p * stride + i] = other[oi + p];
+    }
   }
   for (let p = 0; p < k; p++) {
     const row = p * stride;
