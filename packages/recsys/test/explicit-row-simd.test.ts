@@ -1,3 +1,4 @@
+import { explicitRow } from './explicit-row.js';
 import { ExplicitRowSimd, blockStride } from '../src/kernels/explicit-row-simd.js';
 import { cholesky } from '../src/kernels/linalg.js';
 import { Random } from '../src/random.js';
@@ -93,8 +94,8 @@ describe('ExplicitRowSimd (WebAssembly SIMD Gram, gather and Cholesky)', () => {
       const indices = Int32Array.from({ length: n }, (_, e) => (e * 7 + 1) % items);
       const values = Float32Array.from({ length: n }, (_, e) => 1 + (e % 5));
       for (const pr of [null, prior]) {
-        expect(solveExplicitRow(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, simd, pr)).toBe(true);
-        expect(solveExplicitRow(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, plain, pr)).toBe(true);
+        expect(solveExplicitRow(explicitRow(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, simd, pr))).toBe(true);
+        expect(solveExplicitRow(explicitRow(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, plain, pr))).toBe(true);
         for (let p = 0; p <= k; p++) expect(simd.b[p]).toBeCloseTo(plain.b[p], 5);
       }
     }

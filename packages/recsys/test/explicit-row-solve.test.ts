@@ -1,3 +1,4 @@
+import { explicitRow } from './explicit-row.js';
 import { solveExplicitRow, solveExplicitRowDual, solveExplicitRowNormal } from '../src/training/explicit-als-kernel.js';
 import { createScratch, type RowScratch } from '../src/training/factor-trainer.js';
 import { Random } from '../src/random.js';
@@ -52,7 +53,7 @@ describe('explicit ALS row solve', () => {
     // (t − b − x·y)² + b² + x² with y = 2, t = 3: [[2, 2], [2, 5]]·[b, x] = [3, 6].
     const s = createScratch(1);
     const other = Float32Array.of(2);
-    expect(solveExplicitRow(Int32Array.of(0), Float32Array.of(3), 0, 1, other, Float32Array.of(0), 1, 0, 1, 1, s)).toBe(true);
+    expect(solveExplicitRow(explicitRow(Int32Array.of(0), Float32Array.of(3), 0, 1, other, Float32Array.of(0), 1, 0, 1, 1, s))).toBe(true);
     expect(s.b[0]).toBeCloseTo(0.5, 12);
     expect(s.b[1]).toBeCloseTo(1, 12);
   });
@@ -79,12 +80,12 @@ describe('explicit ALS row solve', () => {
         const check = (b: Float64Array): void => {
           for (let p = 0; p <= k; p++) expect(b[p]).toBeCloseTo(want[p], digits);
         };
-        expect(solveExplicitRowNormal(indices, values, 0, n, other, otherBias, k, mean, 0.2, 0.1, s, prior)).toBe(true);
+        expect(solveExplicitRowNormal(explicitRow(indices, values, 0, n, other, otherBias, k, mean, 0.2, 0.1, s, prior))).toBe(true);
         check(s.b);
-        expect(solveExplicitRow(indices, values, 0, n, other, otherBias, k, mean, 0.2, 0.1, s, prior)).toBe(true);
+        expect(solveExplicitRow(explicitRow(indices, values, 0, n, other, otherBias, k, mean, 0.2, 0.1, s, prior))).toBe(true);
         check(s.b);
         if (n <= k) {
-          solveExplicitRowDual(indices, values, 0, n, other, otherBias, k, mean, 0.2, 0.1, s, prior);
+          solveExplicitRowDual(explicitRow(indices, values, 0, n, other, otherBias, k, mean, 0.2, 0.1, s, prior));
           check(s.b);
         }
       }
@@ -97,7 +98,7 @@ describe('explicit ALS row solve', () => {
     const ys = Array.from(indices, (j) => other.subarray(j * k, (j + 1) * k));
     const want = reference(ys, Array.from(values, (v, e) => v - mean - otherBias[indices[e]]), k, 0.2, 0, null);
     for (const [s, digits] of [[jsScratch(k), 9], [createScratch(k), 4]] as const) {
-      expect(solveExplicitRow(indices, values, 0, 3, other, otherBias, k, mean, 0.2, 0, s)).toBe(true);
+      expect(solveExplicitRow(explicitRow(indices, values, 0, 3, other, otherBias, k, mean, 0.2, 0, s))).toBe(true);
       for (let p = 0; p <= k; p++) expect(s.b[p]).toBeCloseTo(want[p], digits);
     }
   });

@@ -22,11 +22,13 @@ function buildModule(): Uint8Array {
   const ACC = [15, 16, 17, 18, 19, 20, 21, 22];
   /** One column block of `acc` v128s (2·acc doubles) at byte offset A of row R. */
   const columnBlock = (acc: number): number[] => {
-    const bytes = acc * 16;
+    // The block's bytes, acc·16, built by a shift: every i32.const here stays below 64, where
+    // its signed LEB128 is one byte.
+    const bytes = [I32_CONST, acc, I32_CONST, 4, I32_SHL];
     const regs = ACC.slice(0, acc);
     return [
       BLOCK, VOID, LOOP, VOID,
-      LOCAL_GET, A, I32_CONST, ...sleb(bytes), I32_ADD, LOCAL_GET, WIDE, I32_GT_U, BR_IF, 1,
+      LOCAL_GET, A, ...bytes, I32_ADD, LOCAL_GET, WIDE, I32_GT_U, BR_IF, 1,
       // dst = out + r·rowBytes + a; accumulators start from dst
       LOCAL_GET, OUT, LOCAL_GET, R, LOCAL_GET, RB, I32_MUL, I32_ADD, LOCAL_GET, A, I32_ADD, LOCAL_SET, DST,
       ...regs.flatMap((reg, i) => [LOCAL_GET, DST, ...V128_LOAD, ...mem(i * 16), LOCAL_SET, reg]),
@@ -40,7 +42,7 @@ function buildModule(): Uint8Array {
       BR, 0,
       END, END, // entries
       ...regs.flatMap((reg, i) => [LOCAL_GET, DST, LOCAL_GET, reg, ...V128_STORE, ...mem(i * 16)]),
-      LOCAL_GET, A, I32_CONST, ...sleb(bytes), I32_ADD, LOCAL_SET, A,
+      LOCAL_GET, A, ...bytes, I32_ADD, LOCAL_SET, A,
       BR, 0,
       END, END,
     ];
@@ -62,20 +64,6 @@ function buildModule(): Uint8Array {
     END, END, // rows
   ];
   return moduleBytes('rowsums', [I32, I32, I32, I32, I32, I32, I32, I32], [2, 7, I32, 8, V128], code);
-}
-
-/** Signed LEB128 for the small positive constants above (i32.const takes a signed immediate). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 let compiled: WasmModule | null | undefined;

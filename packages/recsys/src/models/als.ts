@@ -383,21 +383,21 @@ export class AlsModel implements Recommender, FoldInScorer {
         const y = this.implicitFactors.subarray(m * this.items * k, (m + 1) * this.items * k);
         computeImplicitPrior(history, y, k, 0, 1, prior);
       }
-      const solved = solveExplicitRow(
+      const solved = solveExplicitRow({
         indices,
         values,
-        0,
-        idx.length,
-        this.itemFactors.subarray(m * this.items * k, (m + 1) * this.items * k),
-        this.itemBias.subarray(m * this.items, (m + 1) * this.items),
+        start: 0,
+        end: idx.length,
+        other: this.itemFactors.subarray(m * this.items * k, (m + 1) * this.items * k),
+        otherBias: this.itemBias.subarray(m * this.items, (m + 1) * this.items),
         k,
-        this.globalMean,
-        p.regularization,
-        p.biasRegularization,
-        this.scratch,
+        globalMean: this.globalMean,
+        regularization: p.regularization,
+        biasRegularization: p.biasRegularization,
+        scratch: this.scratch,
         prior,
-        0,
-      );
+        priorOff: 0,
+      });
       if (!solved) break;
       biases[m] = this.scratch.b[0];
       for (let q = 0; q < k; q++) factors[m * k + q] = this.scratch.b[q + 1];

@@ -5,62 +5,56 @@ import { GRAM_CHUNK_ROWS, SimdGram } from '../kernels/simd-gram.js';
 import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
+ * One row's least-squares problem. A half-step fills one of these and moves start, end and
+ * priorOff from row to row (no allocation per row).
+ */
+export interface ExplicitRow {
+  /** The row's entries are [start, end) of (indices, values). */
+  indices: Int32Array;
+  values: Float32Array;
+  start: number;
+  end: number;
+  /** The other side's factors (rows × k) and biases. */
+  other: Float32Array;
+  otherBias: Float32Array;
+  k: number;
+  globalMean: number;
+  regularization: number;
+  biasRegularization: number;
+  scratch: RowScratch;
+  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
+  prior: Float32Array | null;
+  priorOff: number;
+}
+
+/**
  * Solves the regularised least squares for one row's [bias, factors] against the fixed other side:
  * minimise Σ (t_j − b − x·y_j)² + λ_b·n·b² + λ·n·‖x‖² with t_j = r_j − μ − b_j, by augmenting each
- * y_j with a leading constant 1. Entries [start, end) of (indices, values). Result in scratch.b
- * ([0] = bias, [1..k] = factors); false when there is nothing to solve.
+ * y_j with a leading constant 1. Result in scratch.b ([0] = bias, [1..k] = factors); false when
+ * there is nothing to solve.
  *
  * Rows with fewer entries than unknowns solve the n × n dual system instead of the K × K normal
  * equations (the same minimiser, see solveExplicitRowDual): a row's cost is then
  * O(n·K·min(n, K)), so a long tail of rarely rated movies costs what their ratings cost, not a
  * K³ factorisation each.
  */
-export function solveExplicitRow(
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  scratch: RowScratch,
-  prior: Float32Array | null = null,
-  priorOff = 0,
-): boolean {
-  const n = end - start;
-  if (n > 0 && n <= k && biasRegularization > 0) {
-    solveExplicitRowDual(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
+export function solveExplicitRow(row: ExplicitRow): boolean {
+  const n = row.end - row.start;
+  if (n > 0 && n <= row.k && row.biasRegularization > 0) {
+    solveExplicitRowDual(row);
     return true;
   }
-  return solveExplicitRowNormal(indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff);
+  return solveExplicitRowNormal(row);
 }
 
 /** solveExplicitRow through the (k+1) × (k+1) normal equations, for any n. */
-export function solveExplicitRowNormal(
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  scratch: RowScratch,
-  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
-  prior: Float32Array | null = null,
-  priorOff = 0,
-): boolean {
+export function solveExplicitRowNormal(row: ExplicitRow): boolean {
+  const { indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff } = row;
   const n = end - start;
   const K = k + 1;
   if (n === 0) return false;
   if (scratch.rowSimd) {
-    const kern = scratch.rowSimd;
-    normalSimd(kern, loadedFor(kern, other, scratch.epoch), indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch.b, prior, priorOff);
+    normalSimd(scratch.rowSimd, loadedFor(scratch.rowSimd, other, scratch.epoch), row);
     return true;
   }
   const a = scratch.a;
@@ -87,29 +81,15 @@ export function solveExplicitRowNormal(
  * x = x₀ + D⁻¹Ỹᵀα where (I + Ỹ D⁻¹ Ỹᵀ)α = s, an n × n SPD system:
  * G_ij = [i = j] + 1/(λ_b·n) + y_i·y_j/(λ·n). Result in scratch.b as solveExplicitRow's.
  */
-export function solveExplicitRowDual(
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  scratch: RowScratch,
-  prior: Float32Array | null = null,
-  priorOff = 0,
-): void {
+export function solveExplicitRowDual(row: ExplicitRow): void {
+  const { indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff } = row;
   const n = end - start;
   const alpha = scratch.b;
   const x = scratch.x;
   const invBias = 1 / (biasRegularization * n);
   const invFactor = 1 / (regularization * n);
   if (scratch.rowSimd) {
-    const gather = loadedFor(scratch.rowSimd, other, scratch.epoch);
-    dualSimd(scratch.rowSimd, gather, indices, values, start, end, other, otherBias, k, globalMean, invBias, invFactor, alpha, x, prior, priorOff);
+    dualSimd(scratch.rowSimd, loadedFor(scratch.rowSimd, other, scratch.epoch), row, invBias, invFactor);
     return;
   }
   dualScalar(scratch.a, indices, start, end, other, k, invBias, invFactor);
@@ -131,6 +111,11 @@ export function solveExplicitRowDual(
   }
   alpha[0] = bias * invBias;
   for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
+}
+
+/** Whether the kernel holds `other` as this half-step's row pass loaded it (see explicitKernel). */
+function loadedFor(kern: ExplicitRowSimd, other: Float32Array, epoch: number): boolean {
+  return kern.loaded === other && kern.loadedEpoch === epoch && epoch !== -1;
 }
 
 /** The dual matrix G (lower triangle, n × n packed) in JavaScript. */
@@ -163,31 +148,12 @@ function dualScalar(g: Float64Array, indices: Int32Array, start: number, end: nu
 /**
  * solveExplicitRowDual through the SIMD kernel. Chunk row p holds y_1[p] … y_n[p] and then
  * prior[p], so the Gram of the chunk's rows is every dot at once: G's y_i·y_j, and in row n the
- * y_i·prior that s needs. x = Ỹᵀα reads the same chunk. Result in `alpha` as solveExplicitRow's.
+ * y_i·prior that s needs. x = Ỹᵀα reads the same chunk. `gather`: the kernel holds `other`.
  */
-/** Whether the kernel holds `other` as this half-step's row pass loaded it (see explicitKernel). */
-function loadedFor(kern: ExplicitRowSimd, other: Float32Array, epoch: number): boolean {
-  return kern.loaded === other && kern.loadedEpoch === epoch && epoch !== -1;
-}
-
-function dualSimd(
-  kern: ExplicitRowSimd,
-  gather: boolean,
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  invBias: number,
-  invFactor: number,
-  alpha: Float64Array,
-  x: Float64Array,
-  prior: Float32Array | null,
-  priorOff: number,
-): void {
+function dualSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow, invBias: number, invFactor: number): void {
+  const { indices, values, start, end, other, otherBias, k, globalMean, scratch, prior, priorOff } = row;
+  const alpha = scratch.b;
+  const x = scratch.x;
   const n = end - start;
   const stride = blockStride(n + 1);
   const y = kern.y;
@@ -203,17 +169,17 @@ function dualSimd(
     }
   }
   for (let p = 0; p < k; p++) {
-    const row = p * stride;
-    y[row + n] = prior ? prior[priorOff + p] : 0;
-    for (let i = n + 1; i < stride; i++) y[row + i] = 0;
+    const r = p * stride;
+    y[r + n] = prior ? prior[priorOff + p] : 0;
+    for (let i = n + 1; i < stride; i++) y[r + i] = 0;
   }
   a.fill(0, 0, stride * stride);
   kern.gram(k, stride);
   const priorDots = n * stride;
   for (let i = 0; i < n; i++) {
-    const row = i * stride;
-    for (let j = 0; j <= i; j++) a[row + j] = invBias + invFactor * a[row + j];
-    a[row + i] += 1;
+    const r = i * stride;
+    for (let j = 0; j <= i; j++) a[r + j] = invBias + invFactor * a[r + j];
+    a[r + i] += 1;
     const ji = indices[start + i];
     alpha[i] = values[start + i] - globalMean - otherBias[ji] - a[priorDots + i];
   }
@@ -221,9 +187,9 @@ function dualSimd(
   let bias = 0;
   for (let i = 0; i < n; i++) bias += alpha[i];
   for (let p = 0; p < k; p++) {
-    const row = p * stride;
+    const r = p * stride;
     let s = 0;
-    for (let i = 0; i < n; i++) s += alpha[i] * y[row + i];
+    for (let i = 0; i < n; i++) s += alpha[i] * y[r + i];
     x[p] = s;
   }
   alpha[0] = bias * invBias;
@@ -343,25 +309,12 @@ function gramSimd(
 
 /**
  * The normal equations through the SIMD kernel: chunk rows [1, y, t, 0…] (stride
- * blockStride(k + 2)), so the Gram's row k + 1 is the right-hand side [Σt, Σt·y]. Result in `b`.
+ * blockStride(k + 2)), so the Gram's row k + 1 is the right-hand side [Σt, Σt·y]. Result in
+ * scratch.b. `gather`: the kernel holds `other` and gathers the rows itself.
  */
-function normalSimd(
-  kern: ExplicitRowSimd,
-  gather: boolean,
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  b: Float64Array,
-  prior: Float32Array | null,
-  priorOff: number,
-): void {
+function normalSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow): void {
+  const { indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff } = row;
+  const b = scratch.b;
   const n = end - start;
   const K = k + 1;
   const stride = blockStride(K + 1);
@@ -408,32 +361,33 @@ export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, 
   const out = users ? arrays.userFactors : arrays.itemFactors;
   const outBias = users ? arrays.userBias : arrays.itemBias;
   const other = users ? arrays.itemFactors : arrays.userFactors;
-  const otherBias = users ? arrays.itemBias : arrays.userBias;
   const k = arrays.factors;
-  const { indptr, indices, values } = csr;
+  const { indptr } = csr;
   const b = scratch.b;
   const priorArray = users ? arrays.userPrior : arrays.itemPrior;
-  const prior = priorArray && priorArray.length > 0 ? priorArray : null;
   const kern = scratch.rowSimd;
   if (kern && scratch.epoch !== -1 && (kern.loaded !== other || kern.loadedEpoch !== scratch.epoch)) kern.loadOther(other, scratch.epoch);
+  const row: ExplicitRow = {
+    indices: csr.indices,
+    values: csr.values,
+    start: 0,
+    end: 0,
+    other,
+    otherBias: users ? arrays.itemBias : arrays.userBias,
+    k,
+    globalMean: params.globalMean,
+    regularization: params.regularization,
+    biasRegularization: params.biasRegularization,
+    scratch,
+    prior: priorArray && priorArray.length > 0 ? priorArray : null,
+    priorOff: 0,
+  };
   for (let r = start; r < end; r++) {
     const off = r * k;
-    const solved = solveExplicitRow(
-      indices,
-      values,
-      indptr[r],
-      indptr[r + 1],
-      other,
-      otherBias,
-      k,
-      params.globalMean,
-      params.regularization,
-      params.biasRegularization,
-      scratch,
-      prior,
-      off,
-    );
-    if (!solved) {
+    row.start = indptr[r];
+    row.end = indptr[r + 1];
+    row.priorOff = off;
+    if (!solveExplicitRow(row)) {
       out.fill(0, off, off + k);
       outBias[r] = 0;
       continue;
