@@ -202,7 +202,7 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
   const trainer = FactorTrainer.start(arrays, kernelParams, explicitKernel, threads);
   const block = (side: Side): ImplicitFeedbackBlock | null => {
     const b = arrays.implicitBlocks?.[side];
-    return b ? new ImplicitFeedbackBlock(b, (pass, vec) => trainer.implicitPass(side, pass, vec)) : null;
+    return b ? new ImplicitFeedbackBlock(b, (pass, vec, scalar) => trainer.implicitPass(side, pass, vec, scalar)) : null;
   };
   const implicitBlock = block('users');
   const itemBlock = block('items');

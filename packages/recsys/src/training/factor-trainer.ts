@@ -80,7 +80,7 @@ export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;
  */
 export type HalfStepTask =
   | { kind: 'solve' | 'gram'; side: Side; start: number; end: number; epoch?: number }
-  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number; stamp: number };
+  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number; stamp: number; scalar: number };
 
 /** Runs one task on the calling thread (the worker's message handler, or threads = 1). */
 export function runTask<P extends KernelParams>(
@@ -96,7 +96,7 @@ export function runTask<P extends KernelParams>(
     return;
   }
   if (task.kind === 'implicit') {
-    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end, task.stamp);
+    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end, task.stamp, task.scalar);
     return;
   }
   const y = task.side === 'users' ? arrays.userFactors : arrays.itemFactors;
@@ -266,19 +266,23 @@ export class FactorTrainer<P extends KernelParams> {
     sumGramBlocks(parts, k, blocks, out);
   }
 
-  /** Runs one pass of a side's implicit-feedback block over all its rows. */
-  async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector): Promise<void> {
+  /** Runs one pass of a side's implicit-feedback block over all its rows (`scalar`: see runImplicitPass). */
+  async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector, scalar = 0): Promise<void> {
     const block = implicitBlock(this.arrays, side);
     const rows = implicitPassRows(block, pass);
-    const key = `${side}:${pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
+    // Sparse passes cost their entries; the vector passes the same per col.
+    const vector = pass === 'residual' || pass === 'step' || pass === 'direction' || pass === 'round';
+    const key = `${side}:${vector ? 'vector' : pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
     let bounds = this.passChunks.get(key);
     if (!bounds) {
-      bounds = splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.threads, 4);
+      bounds = vector ? evenSplit(rows, this.threads) : splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.threads, 4);
       this.passChunks.set(key, bounds);
     }
     const stamp = ++this.passes;
     const tasks: HalfStepTask[] = [];
-    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1], stamp });
+    for (let j = 0; j + 1 < bounds.length; j++) {
+      tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1], stamp, scalar });
+    }
     await this.runShares(tasks);
   }
 
@@ -301,4 +305,10 @@ export class FactorTrainer<P extends KernelParams> {
   async close(): Promise<void> {
     await this.pool?.release();
   }
+}
+
+/** Boundaries of `parts` contiguous ranges of [0, rows) of (nearly) equal length. */
+function evenSplit(rows: number, parts: number): Int32Array {
+  const n = Math.max(1, Math.min(parts, rows));
+  return Int32Array.from({ length: n + 1 }, (_, j) => Math.floor((j * rows) / n));
 }
