@@ -4,7 +4,7 @@
 //   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator,peers] [--quick]
 // `peers` (not in the default set: it installs Python packages) compares training with Surprise
 // and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows;
-// --peers explicit|implicit runs only that half.
+// --peers explicit|implicit runs only that half (`--only peers-explicit` = `--only peers --peers explicit`).
 // `operator` needs the local control plane: npm run cluster:up. `api`: BENCH_BASELINE=DIR adds another
 // checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, …;
 // BENCH_MODELS=DIR keeps its model files there (default $TMPDIR/netflicks-bench-models). --quick: one short round.
@@ -134,6 +134,9 @@ if (only.has('operator')) {
 }
 
 if (values.peers !== undefined && values.peers !== 'explicit' && values.peers !== 'implicit') throw new Error(`--peers: explicit or implicit, got ${values.peers}`);
-if (only.has('peers')) out.push(...peersSection({ root, runs, quick: values.quick, baseline: values.baseline, part: values.peers }));
+if (only.has('peers') || only.has('peers-explicit')) {
+  const part = only.has('peers-explicit') ? 'explicit' : values.peers;
+  out.push(...peersSection({ root, runs, quick: values.quick, baseline: values.baseline, part }));
+}
 
 process.stdout.write(`${out.join('\n')}\n`);

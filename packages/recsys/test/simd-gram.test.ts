@@ -1,3 +1,4 @@
+import { explicitRow } from './explicit-row.js';
 import { solveExplicitRowNormal } from '../src/training/explicit-als-kernel.js';
 import { createScratch } from '../src/training/factor-trainer.js';
 import { Random } from '../src/random.js';
@@ -56,8 +57,8 @@ describe('SimdGram (WebAssembly SIMD Gram accumulation)', () => {
     for (const n of [1, 3, 64, 65, 129]) {
       const indices = Int32Array.from({ length: n }, (_, e) => (e * 7) % items);
       const values = Float32Array.from({ length: n }, (_, e) => 1 + (e % 5));
-      expect(solveExplicitRowNormal(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, simd)).toBe(true);
-      expect(solveExplicitRowNormal(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, scalar)).toBe(true);
+      expect(solveExplicitRowNormal(explicitRow(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, simd))).toBe(true);
+      expect(solveExplicitRowNormal(explicitRow(indices, values, 0, n, other, otherBias, k, 3.5, 0.1, 0.05, scalar))).toBe(true);
       for (let p = 0; p <= k; p++) expect(simd.b[p]).toBeCloseTo(scalar.b[p], 10);
     }
   });

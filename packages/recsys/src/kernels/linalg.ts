@@ -165,18 +165,21 @@ function rowDot(a: Float64Array, x: number, y: number, n: number): number {
   return s0 + s1 + (s2 + s3);
 }
 
-/** Solves L·Lᵀ x = b in place (b becomes x) given the factor from `cholesky`. */
-export function choleskySubstitute(l: Float64Array, b: FloatArray, k: number): void {
+/**
+ * Solves L·Lᵀ x = b in place (b becomes x) given the k × k factor from `cholesky`, stored with
+ * row stride `stride` (k for a packed matrix).
+ */
+export function choleskySubstitute(l: Float64Array, b: FloatArray, k: number, stride = k): void {
   for (let i = 0; i < k; i++) {
-    const ri = i * k;
+    const ri = i * stride;
     let s = b[i];
     for (let p = 0; p < i; p++) s -= l[ri + p] * b[p];
     b[i] = s / l[ri + i];
   }
   for (let i = k - 1; i >= 0; i--) {
     let s = b[i];
-    for (let p = i + 1; p < k; p++) s -= l[p * k + i] * b[p];
-    b[i] = s / l[i * k + i];
+    for (let p = i + 1; p < k; p++) s -= l[p * stride + i] * b[p];
+    b[i] = s / l[i * stride + i];
   }
 }
 

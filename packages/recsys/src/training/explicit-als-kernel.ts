@@ -1,56 +1,66 @@
 /** The explicit-ALS row solve: one row's [bias, factors] against the fixed other side. */
-import { choleskySolve } from '../kernels/linalg.js';
+import { blockStride, type ExplicitRowSimd } from '../kernels/explicit-row-simd.js';
+import { choleskySolve, choleskySubstitute } from '../kernels/linalg.js';
 import { GRAM_CHUNK_ROWS, SimdGram } from '../kernels/simd-gram.js';
 import type { ExplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
+ * One row's least-squares problem. A half-step fills one of these and moves start, end and
+ * priorOff from row to row (no allocation per row).
+ */
+export interface ExplicitRow {
+  /** The row's entries are [start, end) of (indices, values). */
+  indices: Int32Array;
+  values: Float32Array;
+  start: number;
+  end: number;
+  /** The other side's factors (rows × k) and biases. */
+  other: Float32Array;
+  otherBias: Float32Array;
+  k: number;
+  globalMean: number;
+  regularization: number;
+  biasRegularization: number;
+  scratch: RowScratch;
+  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
+  prior: Float32Array | null;
+  priorOff: number;
+}
+
+/**
  * Solves the regularised least squares for one row's [bias, factors] against the fixed other side:
  * minimise Σ (t_j − b − x·y_j)² + λ_b·n·b² + λ·n·‖x‖² with t_j = r_j − μ − b_j, by augmenting each
- * y_j with a leading constant 1. Entries [start, end) of (indices, values). Result in scratch.b
- * ([0] = bias, [1..k] = factors); false when there is nothing to solve.
+ * y_j with a leading constant 1. Result in scratch.b ([0] = bias, [1..k] = factors); false when
+ * there is nothing to solve.
  *
  * Rows with fewer entries than unknowns solve the n × n dual system instead of the K × K normal
  * equations (the same minimiser, see solveExplicitRowDual): a row's cost is then
  * O(n·K·min(n, K)), so a long tail of rarely rated movies costs what their ratings cost, not a
  * K³ factorisation each.
  */
-export function solveExplicitRow(...row: ExplicitRow): boolean {
-  const [, , start, end, , , k, , , biasRegularization] = row;
-  const n = end - start;
-  if (n > 0 && n <= k && biasRegularization > 0) {
-    solveExplicitRowDual(...row);
+export function solveExplicitRow(row: ExplicitRow): boolean {
+  const n = row.end - row.start;
+  if (n > 0 && n <= row.k && row.biasRegularization > 0) {
+    solveExplicitRowDual(row);
     return true;
   }
-  return solveExplicitRowNormal(...row);
+  return solveExplicitRowNormal(row);
 }
 
-/** The arguments of every explicit-ALS row solve (see solveExplicitRowNormal's names). */
-type ExplicitRow = Parameters<typeof solveExplicitRowNormal>;
-
 /** solveExplicitRow through the (k+1) × (k+1) normal equations, for any n. */
-export function solveExplicitRowNormal(
-  indices: Int32Array,
-  values: Float32Array,
-  start: number,
-  end: number,
-  other: Float32Array,
-  otherBias: Float32Array,
-  k: number,
-  globalMean: number,
-  regularization: number,
-  biasRegularization: number,
-  scratch: RowScratch,
-  /** Prior mean for the factors (penalty λ·n·‖x − prior‖²), at [priorOff, priorOff + k); null = 0. */
-  prior: Float32Array | null = null,
-  priorOff = 0,
-): boolean {
+export function solveExplicitRowNormal(row: ExplicitRow): boolean {
+  const { indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff } = row;
   const n = end - start;
   const K = k + 1;
+  if (n === 0) return false;
+  if (scratch.rowSimd) {
+    normalSimd(scratch.rowSimd, loadedFor(scratch.rowSimd, other, scratch.epoch), row);
+    return true;
+  }
   const a = scratch.a;
   const b = scratch.b;
   a.fill(0, 0, K * K);
   b.fill(0, 0, K);
-  if (n === 0) return false;
   // Lower triangle of Σ ỹ ỹᵀ with ỹ = [1, y]: row p+1 holds (y_p, y_p·y_0..y_p).
   const sumT = scratch.gram
     ? gramSimd(scratch.gram, indices, values, start, end, other, otherBias, k, globalMean, b)
@@ -71,18 +81,48 @@ export function solveExplicitRowNormal(
  * x = x₀ + D⁻¹Ỹᵀα where (I + Ỹ D⁻¹ Ỹᵀ)α = s, an n × n SPD system:
  * G_ij = [i = j] + 1/(λ_b·n) + y_i·y_j/(λ·n). Result in scratch.b as solveExplicitRow's.
  */
-export function solveExplicitRowDual(...row: ExplicitRow): void {
-  const [indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior = null, priorOff = 0] =
-    row;
+export function solveExplicitRowDual(row: ExplicitRow): void {
+  const { indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff } = row;
   const n = end - start;
-  const g = scratch.a;
   const alpha = scratch.b;
   const x = scratch.x;
   const invBias = 1 / (biasRegularization * n);
   const invFactor = 1 / (regularization * n);
+  if (scratch.rowSimd) {
+    dualSimd(scratch.rowSimd, loadedFor(scratch.rowSimd, other, scratch.epoch), row, invBias, invFactor);
+    return;
+  }
+  dualScalar(scratch.a, indices, start, end, other, k, invBias, invFactor);
   for (let i = 0; i < n; i++) {
     const ji = indices[start + i];
     const oi = ji * k;
+    let s = values[start + i] - globalMean - otherBias[ji];
+    if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
+    alpha[i] = s;
+  }
+  if (!choleskySolve(scratch.a, alpha, n)) throw new Error('ALS dual equations are not positive definite');
+  let bias = 0;
+  for (let p = 0; p < k; p++) x[p] = 0;
+  for (let i = 0; i < n; i++) {
+    const ai = alpha[i];
+    const oi = indices[start + i] * k;
+    bias += ai;
+    for (let p = 0; p < k; p++) x[p] += ai * other[oi + p];
+  }
+  alpha[0] = bias * invBias;
+  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
+}
+
+/** Whether the kernel holds `other` as this half-step's row pass loaded it (see explicitKernel). */
+function loadedFor(kern: ExplicitRowSimd, other: Float32Array, epoch: number): boolean {
+  return kern.loaded === other && kern.loadedEpoch === epoch && epoch !== -1;
+}
+
+/** The dual matrix G (lower triangle, n × n packed) in JavaScript. */
+function dualScalar(g: Float64Array, indices: Int32Array, start: number, end: number, other: Float32Array, k: number, invBias: number, invFactor: number): void {
+  const n = end - start;
+  for (let i = 0; i < n; i++) {
+    const oi = indices[start + i] * k;
     const row = i * n;
     for (let j = 0; j <= i; j++) {
       const oj = indices[start + j] * k;
@@ -102,21 +142,65 @@ export function solveExplicitRowDual(...row: ExplicitRow): void {
       g[row + j] = invBias + invFactor * (d0 + d1 + (d2 + d3));
     }
     g[row + i] += 1;
-    let s = values[start + i] - globalMean - otherBias[ji];
-    if (prior) for (let p = 0; p < k; p++) s -= other[oi + p] * prior[priorOff + p];
-    alpha[i] = s;
   }
-  if (!choleskySolve(g, alpha, n)) throw new Error('ALS dual equations are not positive definite');
-  let bias = 0;
-  for (let p = 0; p < k; p++) x[p] = 0;
+}
+
+/**
+ * solveExplicitRowDual through the SIMD kernel. Chunk row p holds y_1[p] … y_n[p] and then
+ * prior[p], so the Gram of the chunk's rows is every dot at once: G's y_i·y_j, and in row n the
+ * y_i·prior that s needs. x = Ỹᵀα reads the same chunk. `gather`: the kernel holds `other`.
+ */
+function dualSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow, invBias: number, invFactor: number): void {
+  const { indices, values, start, end, other, otherBias, k, globalMean, scratch, prior, priorOff } = row;
+  const alpha = scratch.b;
+  const x = scratch.x;
+  const n = end - start;
+  const stride = blockStride(n + 1);
+  const y = kern.y;
+  const a = kern.a;
+  if (gather) {
+    const idx = kern.idx;
+    for (let i = 0; i < n; i++) idx[i] = indices[start + i];
+    kern.gatherColumns(n, k, stride);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const oi = indices[start + i] * k;
+      for (let p = 0; p < k; p++) y[p * stride + i] = other[oi + p];
+    }
+  }
+  for (let p = 0; p < k; p++) {
+    const r = p * stride;
+    y[r + n] = prior ? prior[priorOff + p] : 0;
+    for (let i = n + 1; i < stride; i++) y[r + i] = 0;
+  }
+  a.fill(0, 0, stride * stride);
+  kern.gram(k, stride);
+  const priorDots = n * stride;
   for (let i = 0; i < n; i++) {
-    const ai = alpha[i];
-    const oi = indices[start + i] * k;
-    bias += ai;
-    for (let p = 0; p < k; p++) x[p] += ai * other[oi + p];
+    const r = i * stride;
+    for (let j = 0; j <= i; j++) a[r + j] = invBias + invFactor * a[r + j];
+    a[r + i] += 1;
+    const ji = indices[start + i];
+    alpha[i] = values[start + i] - globalMean - otherBias[ji] - a[priorDots + i];
+  }
+  if (!choleskyInKernel(kern, alpha, n, stride)) throw new Error('ALS dual equations are not positive definite');
+  let bias = 0;
+  for (let i = 0; i < n; i++) bias += alpha[i];
+  for (let p = 0; p < k; p++) {
+    const r = p * stride;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += alpha[i] * y[r + i];
+    x[p] = s;
   }
   alpha[0] = bias * invBias;
   for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
+}
+
+/** Solves with the kernel's matrix (row stride `stride`), b in place; false if not SPD. */
+function choleskyInKernel(kern: ExplicitRowSimd, b: Float64Array, n: number, stride: number): boolean {
+  if (!kern.cholesky(n, stride)) return false;
+  choleskySubstitute(kern.a, b, n, stride);
+  return true;
 }
 
 /**
@@ -223,36 +307,87 @@ function gramSimd(
   return sumT;
 }
 
+/**
+ * The normal equations through the SIMD kernel: chunk rows [1, y, t, 0…] (stride
+ * blockStride(k + 2)), so the Gram's row k + 1 is the right-hand side [Σt, Σt·y]. Result in
+ * scratch.b. `gather`: the kernel holds `other` and gathers the rows itself.
+ */
+function normalSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow): void {
+  const { indices, values, start, end, other, otherBias, k, globalMean, regularization, biasRegularization, scratch, prior, priorOff } = row;
+  const b = scratch.b;
+  const n = end - start;
+  const K = k + 1;
+  const stride = blockStride(K + 1);
+  const chunk = kern.chunkRows;
+  const y = kern.y;
+  const a = kern.a;
+  const idx = kern.idx;
+  const t = kern.t;
+  a.fill(0, 0, stride * stride);
+  let rows = 0;
+  for (let e = start; e < end; e++) {
+    const j = indices[e];
+    if (gather) {
+      idx[rows] = j;
+      t[rows] = values[e] - globalMean - otherBias[j];
+    } else {
+      const off = rows * stride;
+      const jo = j * k;
+      y[off] = 1;
+      for (let p = 0; p < k; p++) y[off + 1 + p] = other[jo + p];
+      y[off + K] = values[e] - globalMean - otherBias[j];
+      for (let p = K + 1; p < stride; p++) y[off + p] = 0;
+    }
+    if (++rows === chunk) {
+      if (gather) kern.gatherRows(rows, k, stride);
+      kern.gram(rows, stride);
+      rows = 0;
+    }
+  }
+  if (rows > 0 && gather) kern.gatherRows(rows, k, stride);
+  if (rows > 0) kern.gram(rows, stride);
+  const reg = regularization * n;
+  a[0] += biasRegularization * n;
+  for (let p = 1; p < K; p++) a[p * stride + p] += reg;
+  const rhs = K * stride;
+  for (let p = 0; p < K; p++) b[p] = a[rhs + p];
+  if (prior) for (let p = 0; p < k; p++) b[p + 1] += reg * prior[priorOff + p];
+  if (!choleskyInKernel(kern, b, K, stride)) throw new Error('ALS normal equations are not positive definite');
+}
+
 export const explicitKernel: RowKernel<ExplicitKernelParams> = (arrays, params, side, start, end, scratch) => {
   const users = side === 'users';
   const csr = users ? arrays.byUser : arrays.byItem;
   const out = users ? arrays.userFactors : arrays.itemFactors;
   const outBias = users ? arrays.userBias : arrays.itemBias;
   const other = users ? arrays.itemFactors : arrays.userFactors;
-  const otherBias = users ? arrays.itemBias : arrays.userBias;
   const k = arrays.factors;
-  const { indptr, indices, values } = csr;
+  const { indptr } = csr;
   const b = scratch.b;
   const priorArray = users ? arrays.userPrior : arrays.itemPrior;
-  const prior = priorArray && priorArray.length > 0 ? priorArray : null;
+  const kern = scratch.rowSimd;
+  if (kern && scratch.epoch !== -1 && (kern.loaded !== other || kern.loadedEpoch !== scratch.epoch)) kern.loadOther(other, scratch.epoch);
+  const row: ExplicitRow = {
+    indices: csr.indices,
+    values: csr.values,
+    start: 0,
+    end: 0,
+    other,
+    otherBias: users ? arrays.itemBias : arrays.userBias,
+    k,
+    globalMean: params.globalMean,
+    regularization: params.regularization,
+    biasRegularization: params.biasRegularization,
+    scratch,
+    prior: priorArray && priorArray.length > 0 ? priorArray : null,
+    priorOff: 0,
+  };
   for (let r = start; r < end; r++) {
     const off = r * k;
-    const solved = solveExplicitRow(
-      indices,
-      values,
-      indptr[r],
-      indptr[r + 1],
-      other,
-      otherBias,
-      k,
-      params.globalMean,
-      params.regularization,
-      params.biasRegularization,
-      scratch,
-      prior,
-      off,
-    );
-    if (!solved) {
+    row.start = indptr[r];
+    row.end = indptr[r + 1];
+    row.priorOff = off;
+    if (!solveExplicitRow(row)) {
       out.fill(0, off, off + k);
       outBias[r] = 0;
       continue;

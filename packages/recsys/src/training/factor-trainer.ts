@@ -3,6 +3,7 @@
  * arrays a half-step reads and writes, the tasks a worker runs, and the alternating solver that
  * runs them inline or on a worker pool.
  */
+import { ExplicitRowSimd } from '../kernels/explicit-row-simd.js';
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { SimdGram } from '../kernels/simd-gram.js';
 import type { KernelMemory, SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
@@ -84,7 +85,7 @@ export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;
  */
 export type HalfStepTask =
   | { kind: 'solve' | 'gram'; side: Side; start: number; end: number; epoch?: number }
-  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number };
+  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number; stamp: number; scalar: number };
 
 /** Runs one task on the calling thread (the worker's message handler, or threads = 1). */
 export function runTask<P extends KernelParams>(
@@ -100,7 +101,7 @@ export function runTask<P extends KernelParams>(
     return;
   }
   if (task.kind === 'implicit') {
-    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end);
+    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end, task.stamp, task.scalar);
     return;
   }
   const y = task.side === 'users' ? arrays.userFactors : arrays.itemFactors;
@@ -115,7 +116,7 @@ function implicitBlock(arrays: FactorArrays, side: Side): ImplicitBlockArrays {
   return block;
 }
 
-/** What each worker receives once, as workerData. */
+/** What each worker receives once per training, in an init message. */
 export interface FactorWorkerInit {
   arrays: FactorArrays;
   params: KernelParams;
@@ -127,6 +128,11 @@ export interface RowScratch {
   a: Float64Array;
   /** Explicit ALS's Gram accumulation in WebAssembly SIMD; null where unavailable. */
   gram: SimdGram | null;
+  /**
+   * Explicit ALS's row solves (Gram with the right-hand side, Cholesky) in WebAssembly SIMD, for
+   * k + 2 columns; null where unavailable (then `gram` or JavaScript).
+   */
+  rowSimd: ExplicitRowSimd | null;
   /** k+1 right-hand side / solution. */
   b: Float64Array;
   x: Float64Array;
@@ -149,6 +155,7 @@ export function createScratch(k: number): RowScratch {
   return {
     a: gram ? gram.a : new Float64Array((k + 1) * (k + 1)),
     gram,
+    rowSimd: ExplicitRowSimd.create(k + 2),
     b: new Float64Array(k + 1),
     x: new Float64Array(k),
     r: new Float64Array(k),
@@ -196,6 +203,8 @@ export class FactorTrainer<P extends KernelParams> {
   private readonly chunks: Record<Side, Int32Array>;
   private readonly passChunks = new Map<string, Int32Array>();
   private epoch = 0;
+  /** Counts implicit-feedback passes (see runImplicitPass's stamp). */
+  private passes = 0;
 
   private constructor(
     readonly arrays: FactorArrays,
@@ -204,16 +213,17 @@ export class FactorTrainer<P extends KernelParams> {
     private readonly pool: WorkerPool<HalfStepTask> | null,
   ) {
     this.scratch = createScratch(arrays.factors);
-    const parts = pool ? pool.size * 4 : 1;
     const rowCost = arrays.factors / 2;
     this.chunks = {
-      users: splitRowsByCost(arrays.byUser.indptr, arrays.byUser.indptr.length - 1, parts, rowCost),
-      items: splitRowsByCost(arrays.byItem.indptr, arrays.byItem.indptr.length - 1, parts, rowCost),
+      users: splitRowsByCost(arrays.byUser.indptr, arrays.byUser.indptr.length - 1, this.threads, rowCost),
+      items: splitRowsByCost(arrays.byItem.indptr, arrays.byItem.indptr.length - 1, this.threads, rowCost),
     };
   }
 
   /**
-   * `arrays` must already be on SharedArrayBuffers when threads > 1 (see `shareArray`).
+   * `arrays` must already be on SharedArrayBuffers when threads > 1 (see `shareArray`). The
+   * calling thread is one of the `threads`: it runs a share of every step beside threads − 1
+   * workers.
    */
   static start<P extends KernelParams>(
     arrays: FactorArrays,
@@ -221,11 +231,14 @@ export class FactorTrainer<P extends KernelParams> {
     kernel: RowKernel<P>,
     threads: number,
   ): FactorTrainer<P> {
-    const pool =
-      threads > 1
-        ? WorkerPool.start<HalfStepTask>(workerScriptUrl('factor-worker.js'), threads, { arrays, params } satisfies FactorWorkerInit)
-        : null;
+    const pool = threads > 1 ? WorkerPool.acquire<HalfStepTask>(workerScriptUrl('factor-worker.js'), threads - 1) : null;
+    pool?.broadcast({ kind: 'init', arrays, params } satisfies { kind: 'init' } & FactorWorkerInit);
     return new FactorTrainer(arrays, params, kernel, pool);
+  }
+
+  /** The calling thread plus the workers. */
+  private get threads(): number {
+    return 1 + (this.pool?.size ?? 0);
   }
 
   async solve(side: Side): Promise<void> {
@@ -233,14 +246,9 @@ export class FactorTrainer<P extends KernelParams> {
     const rows = bounds[bounds.length - 1];
     if (rows === 0) return;
     const epoch = ++this.epoch;
-    if (!this.pool) {
-      this.scratch.epoch = epoch;
-      this.kernel(this.arrays, this.params, side, 0, rows, this.scratch);
-      return;
-    }
     const tasks: HalfStepTask[] = [];
     for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'solve', side, start: bounds[j], end: bounds[j + 1], epoch });
-    await this.pool.run(tasks);
+    await this.runShares(tasks);
   }
 
   /**
@@ -254,36 +262,58 @@ export class FactorTrainer<P extends KernelParams> {
     const blocks = gramBlocks(y.length / k);
     const parts = this.arrays.gramParts;
     if (!parts || parts.length < blocks * k * k) throw new Error('FactorTrainer.gram needs arrays.gramParts');
-    if (!this.pool || blocks < 2) {
-      runTask(this.arrays, this.params, this.kernel, { kind: 'gram', side, start: 0, end: blocks }, this.scratch);
-    } else {
-      const tasks: HalfStepTask[] = [];
-      for (let b = 0; b < blocks; b++) tasks.push({ kind: 'gram', side, start: b, end: b + 1 });
-      await this.pool.run(tasks);
+    const shares = Math.min(this.threads, blocks);
+    const tasks: HalfStepTask[] = [];
+    for (let t = 0; t < shares; t++) {
+      tasks.push({ kind: 'gram', side, start: Math.floor((t * blocks) / shares), end: Math.floor(((t + 1) * blocks) / shares) });
     }
+    await this.runShares(tasks);
     sumGramBlocks(parts, k, blocks, out);
   }
 
-  /** Runs one pass of a side's implicit-feedback block over all its rows. */
-  async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector): Promise<void> {
+  /** Runs one pass of a side's implicit-feedback block over all its rows (`scalar`: see runImplicitPass). */
+  async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector, scalar = 0): Promise<void> {
     const block = implicitBlock(this.arrays, side);
     const rows = implicitPassRows(block, pass);
-    if (!this.pool) {
-      runImplicitPass(block, pass, vec, 0, rows);
-      return;
-    }
-    const key = `${side}:${pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
+    // Sparse passes cost their entries; the vector passes the same per col.
+    const vector = pass === 'residual' || pass === 'step' || pass === 'direction' || pass === 'round';
+    const key = `${side}:${vector ? 'vector' : pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
     let bounds = this.passChunks.get(key);
     if (!bounds) {
-      bounds = splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.pool.size * 2, 4);
+      bounds = vector ? evenSplit(rows, this.threads) : splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.threads, 4);
       this.passChunks.set(key, bounds);
     }
+    const stamp = ++this.passes;
     const tasks: HalfStepTask[] = [];
-    for (let j = 0; j + 1 < bounds.length; j++) tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1] });
-    await this.pool.run(tasks);
+    for (let j = 0; j + 1 < bounds.length; j++) {
+      tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1], stamp, scalar });
+    }
+    await this.runShares(tasks);
   }
 
-  async close(): Promise<void> {
-    await this.pool?.terminate();
+  /**
+   * One task per thread (at most `threads`): tasks[1..] go to the workers, one message each, and
+   * tasks[0] runs here meanwhile. Chunks are split by cost up front, not pulled from a queue, so a
+   * step costs one message round trip per worker.
+   */
+  private async runShares(tasks: HalfStepTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const pending = this.pool && tasks.length > 1 ? this.pool.runEach(tasks.slice(1)) : null;
+    try {
+      runTask(this.arrays, this.params, this.kernel, tasks[0], this.scratch);
+    } finally {
+      await pending;
+    }
   }
+
+  /** Hands the workers back for the next training (see WorkerPool.release). */
+  async close(): Promise<void> {
+    await this.pool?.release();
+  }
+}
+
+/** Boundaries of `parts` contiguous ranges of [0, rows) of (nearly) equal length. */
+function evenSplit(rows: number, parts: number): Int32Array {
+  const n = Math.max(1, Math.min(parts, rows));
+  return Int32Array.from({ length: n + 1 }, (_, j) => Math.floor((j * rows) / n));
 }

@@ -1,23 +1,32 @@
 /**
- * Worker entry for multi-threaded ALS / iALS training (see FactorTrainer). It receives
- * the shared arrays once and then solves row ranges on request; scratch is allocated once here.
+ * Worker entry for multi-threaded ALS / iALS training (see FactorTrainer). A training's shared
+ * arrays arrive once, in an init message (a pool serves one training after another); then it
+ * solves row ranges on request, with scratch allocated per factor count.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { explicitKernel } from './explicit-als-kernel.js';
-import { createScratch, runTask, type FactorWorkerInit, type HalfStepTask } from './factor-trainer.js';
+import { createScratch, runTask, type FactorWorkerInit, type HalfStepTask, type RowScratch } from './factor-trainer.js';
 import { implicitKernel } from './implicit-als-kernel.js';
 import type { WorkerReply } from './worker-pool.js';
 
 const port = parentPort;
 if (!port) throw new Error('factor-worker must run in a worker thread');
-const { arrays, params } = workerData as FactorWorkerInit;
-const scratch = createScratch(arrays.factors);
+let state: FactorWorkerInit | null = null;
+let scratch: RowScratch | null = null;
 
-port.on('message', (task: HalfStepTask) => {
+port.on('message', (message: HalfStepTask | ({ kind: 'init' } & FactorWorkerInit)) => {
+  if (message.kind === 'init') {
+    state = { arrays: message.arrays, params: message.params };
+    if (!scratch || scratch.x.length !== message.arrays.factors) scratch = createScratch(message.arrays.factors);
+    scratch.epoch = -1;
+    return;
+  }
   let reply: WorkerReply;
   try {
-    if (params.kind === 'explicit') runTask(arrays, params, explicitKernel, task, scratch);
-    else runTask(arrays, params, implicitKernel, task, scratch);
+    if (!state || !scratch) throw new Error('factor-worker: task before init');
+    const { arrays, params } = state;
+    if (params.kind === 'explicit') runTask(arrays, params, explicitKernel, message, scratch);
+    else runTask(arrays, params, implicitKernel, message, scratch);
     reply = { ok: true };
   } catch (e) {
     reply = { ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };

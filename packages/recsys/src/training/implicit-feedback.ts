@@ -11,10 +11,14 @@
  * themselves); the PCG vector work, O(cols·k), stays on the calling thread in a fixed order. Every
  * row is computed by one thread in CSR order, so results are bit-identical for any thread count.
  */
+import { SimdRowSums } from '../kernels/simd-row-sums.js';
 import type { Side } from './side.js';
 
-/** The row-parallel passes of a block update. */
-export type ImplicitPass = 'gather' | 'scatter' | 'rhs' | 'prior';
+/**
+ * The parallel passes of a block update: over rows ('gather', 'prior') or over cols (the rest;
+ * 'residual', 'step', 'direction' and 'round' are the PCG vector updates, elementwise per col).
+ */
+export type ImplicitPass = 'gather' | 'scatter' | 'rhs' | 'prior' | 'residual' | 'step' | 'direction' | 'round';
 
 /** Which PCG vector a gather/scatter multiplies. */
 export type PcgVector = 'x' | 'd';
@@ -39,11 +43,20 @@ export interface ImplicitBlockArrays {
   prior: Float32Array;
   /** cols × k: the solution rounded to float32 (what z and the model use). */
   y: Float32Array;
-  /** cols × k PCG state: iterate, direction, A·vector, residual. */
+  /** cols × k PCG state: iterate, direction, A·vector, residual, preconditioned residual, A·x. */
   x: Float64Array;
   d: Float64Array;
   ad: Float64Array;
   r: Float64Array;
+  z: Float64Array;
+  ax: Float64Array;
+  /** cols: the Jacobi preconditioner 1 / (n_c·(1 + ratio)) (0 for an empty col). */
+  invDiag: Float64Array;
+  /**
+   * cols: per-col partial dot products of the last 'scatter' (d·Ad) or 'residual' / 'step' (r·z)
+   * pass, summed in col order by the caller: the same sum for any thread count.
+   */
+  colDot: Float64Array;
   /** rows × k: per-row sums of the vector being multiplied (the gather's output). */
   s: Float64Array;
   /** rows: √n_r, the right-hand side's weights. */
@@ -67,6 +80,11 @@ export function createImplicitBlockArrays(
   const y = share ? new Float32Array(new SharedArrayBuffer(cols * k * 4)) : new Float32Array(cols * k);
   const sqrtN = f64(rows);
   for (let r = 0; r < rows; r++) sqrtN[r] = Math.sqrt(byRow.indptr[r + 1] - byRow.indptr[r]);
+  const invDiag = f64(cols);
+  for (let c = 0; c < cols; c++) {
+    const n = byCol.indptr[c + 1] - byCol.indptr[c];
+    invDiag[c] = n > 0 ? 1 / (n * (1 + ratio)) : 0;
+  }
   return {
     side,
     k,
@@ -80,6 +98,10 @@ export function createImplicitBlockArrays(
     d: f64(cols * k),
     ad: f64(cols * k),
     r: f64(cols * k),
+    z: f64(cols * k),
+    ax: f64(cols * k),
+    invDiag,
+    colDot: f64(cols),
     s: f64(rows * k),
     sqrtN,
   };
@@ -95,14 +117,37 @@ export function implicitPassCsr(b: ImplicitBlockArrays, pass: ImplicitPass): { i
   return pass === 'gather' || pass === 'prior' ? b.byRow : b.byCol;
 }
 
-/** Runs rows [start, end) of one pass. */
-export function runImplicitPass(b: ImplicitBlockArrays, pass: ImplicitPass, vec: PcgVector, start: number, end: number): void {
+/**
+ * Runs rows [start, end) of one pass. `stamp` identifies the pass (the same for every chunk of
+ * it; −1 = unknown): a thread's SIMD kernel copies the pass's input once per stamp.
+ */
+export function runImplicitPass(
+  b: ImplicitBlockArrays,
+  pass: ImplicitPass,
+  vec: PcgVector,
+  start: number,
+  end: number,
+  stamp = -1,
+  /** α of a 'step', β of a 'direction'. */
+  scalar = 0,
+): void {
+  if (pass === 'residual' || pass === 'step' || pass === 'direction' || pass === 'round') {
+    vectorPass(b, pass, start, end, scalar);
+    return;
+  }
+  const kern = simdKernel(b);
+  if (kern) {
+    runPassSimd(b, kern, pass, vec, start, end, stamp);
+    if (pass === 'scatter' && vec === 'd') directionDots(b, start, end);
+    return;
+  }
   switch (pass) {
     case 'gather':
       sumRows(b.byRow, b[vec], b.k, start, end, 0, null, b.s);
       return;
     case 'scatter':
       sumRows(b.byCol, b.s, b.k, start, end, b.ratio, b[vec], b.ad);
+      if (vec === 'd') directionDots(b, start, end);
       return;
     case 'rhs':
       weightedSumRows(b.byCol, b.factors, b.sqrtN, b.k, start, end, b.r);
@@ -111,6 +156,130 @@ export function runImplicitPass(b: ImplicitBlockArrays, pass: ImplicitPass, vec:
       computeImplicitPrior(b.byRow, b.y, b.k, start, end, b.prior);
       return;
   }
+}
+
+/** The PCG vector updates for cols [start, end) (see ImplicitFeedbackBlock.update). */
+function vectorPass(b: ImplicitBlockArrays, pass: 'residual' | 'step' | 'direction' | 'round', start: number, end: number, scalar: number): void {
+  const { k, x, r, d, ad, z, ax, invDiag, colDot, y } = b;
+  if (pass === 'direction') {
+    for (let e = start * k; e < end * k; e++) d[e] = z[e] + scalar * d[e];
+    return;
+  }
+  if (pass === 'round') {
+    // Continue from the float32 Y the model keeps, so training and fold-in see the same z.
+    for (let e = start * k; e < end * k; e++) {
+      y[e] = x[e];
+      x[e] = y[e];
+    }
+    return;
+  }
+  const alpha = scalar;
+  for (let c = start; c < end; c++) {
+    const w = invDiag[c];
+    const o = c * k;
+    let dot = 0;
+    for (let e = o; e < o + k; e++) {
+      let re: number;
+      if (pass === 'residual') {
+        re = r[e] - ax[e];
+      } else {
+        const ade = ad[e];
+        x[e] += alpha * d[e];
+        re = r[e] - alpha * ade;
+        ax[e] += alpha * ade;
+      }
+      r[e] = re;
+      const v = re * w;
+      z[e] = v;
+      dot += v * re;
+    }
+    colDot[c] = dot;
+  }
+}
+
+/** d·(A d) per col for cols [start, end), after a 'scatter' of d. */
+function directionDots(b: ImplicitBlockArrays, start: number, end: number): void {
+  const { k, d, ad, colDot } = b;
+  for (let c = start; c < end; c++) {
+    let dot = 0;
+    for (let e = c * k; e < (c + 1) * k; e++) dot += d[e] * ad[e];
+    colDot[c] = dot;
+  }
+}
+
+/** This thread's SIMD kernel per block (null: JavaScript), and the stamp of what its `v` holds. */
+const kernels = new WeakMap<ImplicitBlockArrays, { kern: SimdRowSums; stamp: number } | null>();
+
+function simdKernel(b: ImplicitBlockArrays): { kern: SimdRowSums; stamp: number } | null {
+  let entry = kernels.get(b);
+  if (entry === undefined) {
+    const kern = SimdRowSums.create(b.byRow, b.byCol, b.k);
+    entry = kern ? { kern, stamp: -1 } : null;
+    kernels.set(b, entry);
+  }
+  return entry;
+}
+
+/**
+ * The same passes through the kernel, bit-identical to the loops below: the input goes into the
+ * kernel's `v` (widened to float64 and weighted where the loop does so), each sum starts from what
+ * the loop starts from (0, or the diagonal term), and the sums come back in CSR order.
+ */
+function runPassSimd(
+  b: ImplicitBlockArrays,
+  entry: { kern: SimdRowSums; stamp: number },
+  pass: ImplicitPass,
+  vec: PcgVector,
+  start: number,
+  end: number,
+  stamp: number,
+): void {
+  const { kern } = entry;
+  const k = b.k;
+  const v = kern.v;
+  const out = kern.out;
+  if (stamp === -1 || stamp !== entry.stamp) {
+    if (pass === 'gather') v.set(b[vec]);
+    else if (pass === 'scatter') v.set(b.s);
+    else if (pass === 'rhs') {
+      const f = b.factors;
+      const w = b.sqrtN;
+      for (let r = 0; r < w.length; r++) {
+        const o = r * k;
+        const wr = w[r];
+        for (let a = 0; a < k; a++) v[o + a] = wr * f[o + a];
+      }
+    } else {
+      const y = b.y;
+      for (let e = 0; e < y.length; e++) v[e] = y[e];
+    }
+    entry.stamp = stamp;
+  }
+  const cols = pass === 'scatter' || pass === 'rhs';
+  const csr = cols ? b.byCol : b.byRow;
+  if (pass === 'scatter') {
+    const diag = b[vec];
+    for (let c = start; c < end; c++) {
+      const w = b.ratio * (csr.indptr[c + 1] - csr.indptr[c]);
+      const o = c * k;
+      for (let a = 0; a < k; a++) out[o + a] = w * diag[o + a];
+    }
+  } else {
+    out.fill(0, start * k, end * k);
+  }
+  kern.sum(cols, start, end);
+  if (pass === 'prior') {
+    const { indptr } = csr;
+    for (let r = start; r < end; r++) {
+      const n = indptr[r + 1] - indptr[r];
+      const scale = n > 0 ? 1 / Math.sqrt(n) : 0;
+      const o = r * k;
+      for (let a = 0; a < k; a++) b.prior[o + a] = out[o + a] * scale;
+    }
+    return;
+  }
+  const target = pass === 'gather' ? b.s : pass === 'scatter' ? b.ad : b.r;
+  target.set(out.subarray(start * k, end * k), start * k);
 }
 
 /**
@@ -252,12 +421,12 @@ export function computeImplicitPrior(
 }
 
 /** Runs one pass over all its rows: inline, or split over a worker pool. */
-export type ImplicitPassRunner = (pass: ImplicitPass, vec: PcgVector) => Promise<void>;
+export type ImplicitPassRunner = (pass: ImplicitPass, vec: PcgVector, scalar?: number) => Promise<void>;
 
 /** The runner for training on the calling thread. */
 export function inlinePassRunner(b: ImplicitBlockArrays): ImplicitPassRunner {
-  return (pass, vec) => {
-    runImplicitPass(b, pass, vec, 0, implicitPassRows(b, pass));
+  return (pass, vec, scalar = 0) => {
+    runImplicitPass(b, pass, vec, 0, implicitPassRows(b, pass), -1, scalar);
     return Promise.resolve();
   };
 }
@@ -270,26 +439,15 @@ const IMPLICIT_CG_STEPS = 4;
  * `runPass` (inline or on workers), its vector work here in a fixed order.
  */
 export class ImplicitFeedbackBlock {
-  private readonly z: Float64Array;
   /** A·x, carried from solve to solve (see update). */
-  private readonly ax: Float64Array;
   private axValid = true;
-  private readonly invDiag: Float64Array;
   private readonly cols: number;
 
   constructor(
     readonly arrays: ImplicitBlockArrays,
     private readonly runPass: ImplicitPassRunner = inlinePassRunner(arrays),
   ) {
-    const { byCol, k, ratio } = arrays;
-    this.cols = byCol.indptr.length - 1;
-    this.z = new Float64Array(this.cols * k);
-    this.ax = new Float64Array(this.cols * k);
-    this.invDiag = new Float64Array(this.cols);
-    for (let c = 0; c < this.cols; c++) {
-      const n = byCol.indptr[c + 1] - byCol.indptr[c];
-      this.invDiag[c] = n > 0 ? 1 / (n * (1 + ratio)) : 0;
-    }
+    this.cols = arrays.byCol.indptr.length - 1;
   }
 
   /** cols × k, float32: the current solution. */
@@ -301,7 +459,7 @@ export class ImplicitFeedbackBlock {
   reset(): void {
     this.arrays.y.fill(0);
     this.arrays.x.fill(0);
-    this.ax.fill(0);
+    this.arrays.ax.fill(0);
     this.axValid = true;
   }
 
@@ -312,11 +470,12 @@ export class ImplicitFeedbackBlock {
     this.axValid = false;
   }
 
-  /** One PCG solve for Y given the current factors; then z into arrays.prior. */
+  /**
+   * One PCG solve for Y given the current factors; then z into arrays.prior. Every pass runs on
+   * all threads; only the dot products' per-col partials are summed here, in col order.
+   */
   async update(): Promise<void> {
-    const { k, x, r, d, ad, y } = this.arrays;
-    const { z, ax } = this;
-    const n = this.cols * k;
+    const { ad, ax } = this.arrays;
     // r = b − A x. A is the same every update (only b moves with the factors), so A x is carried
     // over from the previous solve (updated with each step) instead of costing a product; only a
     // warm start computes it. The carried A x ignores the float32 rounding of x (≈1e-7 relative).
@@ -326,28 +485,19 @@ export class ImplicitFeedbackBlock {
       this.axValid = true;
     }
     await this.runPass('rhs', 'x');
-    for (let e = 0; e < n; e++) r[e] -= ax[e];
-    let rz = this.precondition(r, z);
-    d.set(z);
+    await this.runPass('residual', 'x');
+    let rz = this.sumColDots();
+    await this.runPass('direction', 'd', 0);
     for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
       await this.apply('d');
-      let dAd = 0;
-      for (let e = 0; e < n; e++) dAd += d[e] * ad[e];
+      const dAd = this.sumColDots();
       if (!(dAd > 0)) break;
-      const alpha = rz / dAd;
-      for (let e = 0; e < n; e++) {
-        x[e] += alpha * d[e];
-        r[e] -= alpha * ad[e];
-        ax[e] += alpha * ad[e];
-      }
-      const rzNew = this.precondition(r, z);
-      const beta = rzNew / rz;
-      for (let e = 0; e < n; e++) d[e] = z[e] + beta * d[e];
+      await this.runPass('step', 'd', rz / dAd);
+      const rzNew = this.sumColDots();
+      await this.runPass('direction', 'd', rzNew / rz);
       rz = rzNew;
     }
-    y.set(x);
-    // Continue from the float32 Y the model keeps, so training and fold-in see the same z.
-    for (let e = 0; e < n; e++) x[e] = y[e];
+    await this.runPass('round', 'x');
     await this.runPass('prior', 'x');
   }
 
@@ -357,20 +507,10 @@ export class ImplicitFeedbackBlock {
     await this.runPass('scatter', vec);
   }
 
-  /** z = M⁻¹ r (Jacobi); returns r·z. */
-  private precondition(r: Float64Array, z: Float64Array): number {
-    const { k } = this.arrays;
-    const invDiag = this.invDiag;
-    let rz = 0;
-    for (let c = 0; c < this.cols; c++) {
-      const w = invDiag[c];
-      const o = c * k;
-      for (let a = 0; a < k; a++) {
-        const v = r[o + a] * w;
-        z[o + a] = v;
-        rz += v * r[o + a];
-      }
-    }
-    return rz;
+  private sumColDots(): number {
+    const dots = this.arrays.colDot;
+    let sum = 0;
+    for (let c = 0; c < this.cols; c++) sum += dots[c];
+    return sum;
   }
 }
