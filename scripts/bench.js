@@ -3,7 +3,8 @@
 // docs/benchmarks.md with the machine noted). Needs `tsc -b` first (the npm script does it).
 //   node scripts/bench.js [--runs 3] [--only quality,ials,load,trainer,api,operator,peers] [--quick]
 // `peers` (not in the default set: it installs Python packages) compares training with Surprise
-// and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows.
+// and `implicit` (scripts/peers/); --baseline DIR (another built checkout) adds before/after rows;
+// --peers explicit|implicit runs only that half.
 // `operator` needs the local control plane: npm run cluster:up. `api`: BENCH_BASELINE=DIR adds another
 // checkout's service (built) for before/after in the same run; BENCH_PORT_BASE=N puts its servers on N, N+1, ….
 // Quality runs need MovieLens-100K in the cache: scripts/fetch-bench-data.sh puts it there.
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'quality,ials,load,trainer,api,operator' },
     quick: { type: 'boolean', default: false },
     baseline: { type: 'string' },
+    peers: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -126,6 +128,7 @@ if (only.has('operator')) {
   out.push(`| ${m((r) => r.steadyJobLatencyMs.p50).toFixed(0)} / ${m((r) => r.steadyJobLatencyMs.p99).toFixed(0)} | ${m((r) => r.jobLatencyMs.p50).toFixed(0)} / ${m((r) => r.jobLatencyMs.p99).toFixed(0)} | ${Math.max(...results.map((r) => r.duplicateJobs))} | ${Math.max(...results.map((r) => r.reconcileErrors))} | ${m((r) => r.apiRequestsPerReconcile).toFixed(2)} | ${Math.max(...results.map((r) => r.idleWritesPerWindow))} | ${m((r) => r.rssMB.idle).toFixed(0)} / ${m((r) => r.rssMB.underLoad).toFixed(0)} |`);
 }
 
-if (only.has('peers')) out.push(...peersSection({ root, runs, quick: values.quick, baseline: values.baseline }));
+if (values.peers !== undefined && values.peers !== 'explicit' && values.peers !== 'implicit') throw new Error(`--peers: explicit or implicit, got ${values.peers}`);
+if (only.has('peers')) out.push(...peersSection({ root, runs, quick: values.quick, baseline: values.baseline, part: values.peers }));
 
 process.stdout.write(`${out.join('\n')}\n`);

@@ -4,11 +4,13 @@
 //   explicit: Surprise SVD (and SVD++) vs explicit ALS on ML-100K's folds u1..u5, RMSE and seconds
 //             per fold; the same ALS on a 6× larger catalogue of the same ratings;
 //   implicit: `implicit` vs implicit ALS on one ML-20M-shaped matrix (same pairs, factors,
-//             threads, CG steps): seconds per iteration, peak RSS, building the matrix.
+//             threads, CG steps): seconds per iteration, peak RSS, building the matrix
+//             (bench-implicit.js). `part`: 'explicit' or 'implicit' runs only that half.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { implicitSection } from './bench-implicit.js';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,27 +38,26 @@ function foldSummary(r) {
  * no SVD++ (its five folds take minutes). `baseline`: another checkout (built) whose recsys also
  * runs in every round, for before/after ratios measured under the same load.
  */
-export function peersSection({ root, runs, quick, baseline }) {
+export function peersSection({ root, runs, quick, baseline, part }) {
   const python = execFileSync(join(root, 'scripts/peers/install.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const ml100k = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'netflicks/datasets/ml-100k');
   if (!existsSync(join(ml100k, 'u5.test'))) execFileSync(join(root, 'scripts/fetch-bench-data.sh'), { stdio: 'inherit' });
   const peers = join(root, 'scripts/peers/peers.py');
   const folds = join(root, 'scripts/peers/netflicks-folds.js');
   const ials = join(root, 'scripts/bench-ials.js');
+  const explicit = part !== 'implicit';
   const shape = quick ? ['--users', '13800', '--items', '2700', '--nnz', '1000000'] : [];
   const work = mkdtempSync(join(tmpdir(), 'netflicks-peers-'));
   const coo = join(work, 'pairs.bin');
   const threads = '2';
-  const iterations = '3';
   const explicitRows = [];
   const beforeRows = [];
-  let matrix = '';
-  const implicitRows = [];
-  const ratios = { svd: [], fast: [], catalogue: [], scalingAls: [], ials: [], rss: [], build: [], scalingIals: [], svdBefore: [], ialsBefore: [], catalogueBefore: [] };
+  const implicitLines = [];
+  const ratios = { svd: [], fast: [], catalogue: [], scalingAls: [], svdBefore: [], catalogueBefore: [] };
   const before = baseline ? ['--recsys', join(baseline, 'packages/recsys')] : null;
   try {
     run(process.execPath, [ials, ...shape, '--write-coo', coo], root);
-    for (let round = 1; round <= runs; round++) {
+    for (let round = 1; explicit && round <= runs; round++) {
       // Explicit: alternate who goes first so neither always runs on a warmer (or busier) machine.
       const loadBefore = load();
       const svdFirst = round % 2 === 1;
@@ -95,59 +96,25 @@ export function peersSection({ root, runs, quick, baseline }) {
         `| ${round} | ${loadBefore} / ${after} | ${f4(s.rmse)}, ${f3(s.seconds)} s (CPU ${f3(s.cpu)}) | ${svdpp ? `${f4(svdpp.rmse)}, ${f2(svdpp.seconds)} s` : '-'} | ${f4(a.rmse)}, ${f3(a.seconds)} s (CPU ${f3(a.cpu)}) | **${f2(a.seconds / s.seconds)}×** | ${f4(fast.rmse)}, ${f3(fast.seconds)} s (**${f2(fast.seconds / s.seconds)}×**) | ${f3(one.seconds)} s (${f2(one.seconds / a.seconds)}×) | ${f3(narrow.seconds)} → ${f3(wide.seconds)} s (**${f2(wide.seconds / narrow.seconds)}×**) |`,
       );
 
-      const iBefore = load();
-      const peer = () => run(python, [peers, 'implicit', '--coo', coo, '--factors', '64', '--threads', threads, '--iterations', iterations, '--cg-steps', '3'], root);
-      const ours = (t) => run(process.execPath, [ials, ...shape, '--factors', '64', '--threads', t, '--iterations', iterations, '--cg-steps', '3'], root);
-      let p;
-      let n;
-      if (svdFirst) {
-        p = peer();
-        n = ours(threads);
-      } else {
-        n = ours(threads);
-        p = peer();
-      }
-      const n1 = quick ? null : ours('1');
-      const nOld = before ? run(process.execPath, [ials, ...shape, '--factors', '64', '--threads', threads, '--iterations', iterations, '--cg-steps', '3', ...before], root) : null;
-      const iAfter = load();
-      ratios.ials.push(n.secondsPerIteration / p.secondsPerIteration);
-      ratios.rss.push(n.peakRssMB / p.peakRssMB);
-      ratios.build.push(n.buildSeconds / p.buildSeconds);
-      if (n1) ratios.scalingIals.push(n1.secondsPerIteration / n.secondsPerIteration);
-      if (nOld) {
-        ratios.ialsBefore.push(nOld.secondsPerIteration / p.secondsPerIteration);
-        beforeRows.push(
-          `| ${round} (iALS) | ${f2(nOld.secondsPerIteration)} s (CPU ${f2(nOld.cpuSecondsPerIteration)}), ${nOld.peakRssMB} MB, build ${f2(nOld.buildSeconds)} s | ${f2(nOld.secondsPerIteration / p.secondsPerIteration)}× (CPU ${f2(nOld.cpuSecondsPerIteration / p.cpuSecondsPerIteration)}×) | ${f2(n.secondsPerIteration)} s (CPU ${f2(n.cpuSecondsPerIteration)}), ${n.peakRssMB} MB, build ${f2(n.buildSeconds)} s | ${f2(n.secondsPerIteration / p.secondsPerIteration)}× (CPU ${f2(n.cpuSecondsPerIteration / p.cpuSecondsPerIteration)}×) | RSS ${f2(nOld.peakRssMB / p.peakRssMB)}× → ${f2(n.peakRssMB / p.peakRssMB)}×, build ${f2(nOld.buildSeconds / p.buildSeconds)}× → ${f2(n.buildSeconds / p.buildSeconds)}× |`,
-        );
-      }
-      implicitRows.push(
-        `| ${round} | ${iBefore} / ${iAfter} | ${f2(p.secondsPerIteration)} s (CPU ${f2(p.cpuSecondsPerIteration)}), ${Math.round(p.peakRssMB)} MB, build ${f2(p.buildSeconds)} s | ${f2(n.secondsPerIteration)} s (CPU ${f2(n.cpuSecondsPerIteration)}), ${n.peakRssMB} MB, build ${f2(n.buildSeconds)} s | **${f2(n.secondsPerIteration / p.secondsPerIteration)}×** (CPU ${f2(n.cpuSecondsPerIteration / p.cpuSecondsPerIteration)}×) | ${f2(n.peakRssMB / p.peakRssMB)}× | ${f2(n.buildSeconds / p.buildSeconds)}× | ${n1 ? `${f2(n1.secondsPerIteration)} s (${f2(n1.secondsPerIteration / n.secondsPerIteration)}×)` : '-'} |`,
-      );
-      if (round === 1) matrix = `Matrix: ${p.users} × ${p.items}, ${p.nnz} nonzeros; 64 factors, ${threads} threads, 3 CG steps, ${iterations} iterations (median).`;
       // Progress on stderr: a long run that is cut short still leaves its finished rounds.
-      process.stderr.write(`peers round ${round}:\n${[explicitRows.at(-1), implicitRows.at(-1), ...beforeRows.slice(-2)].join('\n')}\n`);
+      process.stderr.write(`peers round ${round}:\n${[explicitRows.at(-1), ...beforeRows.slice(-1)].join('\n')}\n`);
+    }
+    if (part !== 'explicit') {
+      implicitLines.push(
+        ...implicitSection({ root, run: (cmd, args) => run(cmd, args, root), python, coo, runs, quick, threads, before: baseline ? before : null }),
+      );
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   const m = (xs) => (xs.length ? f2(median(xs)) : '-');
-  return [
+  const explicitLines = [
     '',
-    `### Training against the Python peers (${runs} interleaved rounds; load average = 1-minute, before / after each block)`,
-    '',
-    'Explicit: ML-100K u1..u5, mean over the folds, seconds = wall time of training (data loaded), CPU = process CPU seconds (all threads). Implicit: seconds and CPU seconds per iteration (medians). On a busy machine wall times measure the scheduler as much as the code: read the CPU ratios beside them.',
+    'Explicit: ML-100K u1..u5, mean over the folds, seconds = wall time of training (data loaded), CPU = process CPU seconds (all threads).',
     '',
     '| round | load | Surprise SVD: RMSE, s/fold | SVD++ | Netflicks ALS defaults (2 threads) | ALS ÷ SVD time | fast preset (÷ SVD) | 1 thread (2-thread speed-up) | u1, catalogue ×6 |',
     '|---|---|---|---|---|---|---|---|---|',
     ...explicitRows,
-    '',
-    'Implicit:',
-    '',
-    matrix,
-    '',
-    '| round | load | `implicit` 0.7.3: s/iteration, peak RSS, scipy build | Netflicks iALS | time ratio | RSS ratio | build ratio | Netflicks 1 thread (speed-up) |',
-    '|---|---|---|---|---|---|---|---|',
-    ...implicitRows,
     '',
     ...(baseline
       ? [
@@ -158,10 +125,18 @@ export function peersSection({ root, runs, quick, baseline }) {
           '|---|---|---|---|---|---|',
           ...beforeRows,
           '',
-          `Median before → after: ALS ÷ SVD ${m(ratios.svdBefore)} → ${m(ratios.svd)}; catalogue ×6 ${m(ratios.catalogueBefore)} → ${m(ratios.catalogue)}; iALS ÷ implicit ${m(ratios.ialsBefore)} → ${m(ratios.ials)}.`,
+          `Median before → after: ALS ÷ SVD ${m(ratios.svdBefore)} → ${m(ratios.svd)}; catalogue ×6 ${m(ratios.catalogueBefore)} → ${m(ratios.catalogue)}.`,
         ]
       : []),
     '',
-    `Median ratios: ALS ÷ SVD time ${m(ratios.svd)}, fast preset ÷ SVD ${m(ratios.fast)}, catalogue ×6 ${m(ratios.catalogue)}, ALS 2 threads ÷ 1 ${m(ratios.scalingAls)}; iALS ÷ implicit ${m(ratios.ials)}, RSS ${m(ratios.rss)}, build ÷ scipy ${m(ratios.build)}, iALS 2 threads ÷ 1 ${m(ratios.scalingIals)}.`,
+    `Median ratios: ALS ÷ SVD time ${m(ratios.svd)}, fast preset ÷ SVD ${m(ratios.fast)}, catalogue ×6 ${m(ratios.catalogue)}, ALS 2 threads ÷ 1 ${m(ratios.scalingAls)}.`,
+  ];
+  return [
+    '',
+    `### Training against the Python peers (${runs} interleaved rounds; load average = 1-minute, before / after each block)`,
+    '',
+    'Implicit: seconds and CPU seconds per iteration (medians). On a busy machine wall times measure the scheduler as much as the code: read the CPU ratios beside them.',
+    ...(explicit ? explicitLines : []),
+    ...implicitLines,
   ];
 }

@@ -24,6 +24,9 @@ const MODEL_KEYS = {
     /** 1: graded confidence (ratings ≤ dislikedMax carry no preference); 0: every rating is a like. */
     graded: 'flag',
     dislikedMax: 'unit-or-more',
+    /** 1: signed preference (ratings ≤ dislikedMax are fitted towards 0, confidence from dislikeAlpha); takes precedence over graded. */
+    signed: 'flag',
+    dislikeAlpha: 'unit-or-more',
   },
   hybrid: { minHistory: 'int', contentWeight: 'unit', coOccurrenceWeight: 'unit' },
 } as const satisfies Record<string, Record<string, Kind>>;

@@ -85,8 +85,9 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
   }
 }
 
-/** The contract's numeric `graded` flag as the model's confidence transform. */
-function ialsParams({ graded, ...rest }: IalsHyperparameters): IalsTrainParams {
+/** The contract's numeric `signed` and `graded` flags as the model's confidence transform. */
+function ialsParams({ graded, signed, ...rest }: IalsHyperparameters): IalsTrainParams {
+  if (signed) return { ...rest, confidence: 'signed' };
   return graded === undefined ? rest : { ...rest, confidence: graded ? 'graded' : 'rating' };
 }
 

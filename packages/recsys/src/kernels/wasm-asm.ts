@@ -61,6 +61,12 @@ export const I32_LOAD = 0x28;
 export const F64_STORE = 0x39;
 export const F64_ADD = 0xa0;
 export const F64_MUL = 0xa2;
+export const F64_EQ = 0x61;
+export const F32_LOAD = 0x2a;
+export const F32_STORE = 0x38;
+export const F32_ADD = 0x92;
+export const F32_DEMOTE_F64 = 0xb6;
+export const F64_PROMOTE_F32 = 0xbb;
 export const BLOCK = 0x02;
 export const LOOP = 0x03;
 export const BR = 0x0c;
@@ -79,6 +85,10 @@ export const F64X2_PROMOTE_LOW_F32X4 = [SIMD, 0x5f];
 /** f64.const followed by the value's 8 little-endian bytes. */
 export const f64Const = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
 export const F64X2_ADD = [SIMD, ...uleb(0xf0)];
+export const F32X4_SPLAT = [SIMD, 0x13];
+export const F32X4_EXTRACT_LANE = (lane: number): number[] => [SIMD, 0x1f, lane];
+export const F32X4_ADD = [SIMD, ...uleb(0xe4)];
+export const F32X4_MUL = [SIMD, ...uleb(0xe6)];
 export const F64X2_MUL = [SIMD, ...uleb(0xf2)];
 /** memarg: alignment hint 2^3 (8 bytes, what the layouts guarantee) and a byte offset. */
 export const mem = (offset: number): number[] => [3, ...uleb(offset)];

@@ -7,7 +7,6 @@ import { Random } from '../random.js';
 import {
   FactorTrainer,
   createScratch,
-  isShared,
   shareArray,
   unshareArray,
   type CsrArrays,
@@ -17,7 +16,7 @@ import {
 } from '../training/factor-trainer.js';
 import { implicitKernel, solveImplicitRowExact } from '../training/implicit-als-kernel.js';
 import { checkInteger, checkPositive, resolveThreads } from '../training/param-checks.js';
-import { checkConfidence, confidenceWeight, type ConfidenceTransform } from '../training/confidence.js';
+import { checkConfidence, confidenceWeight, preference, type ConfidenceTransform } from '../training/confidence.js';
 import { copyRowsById, type WarmStart } from '../training/warm-start.js';
 import type { TrainOptions } from '../types.js';
 
@@ -35,10 +34,15 @@ export interface IalsParams {
   regularizationScaling: 'none' | 'confidence';
   /** Confidence slope α (see `confidence`). */
   alpha: number;
-  /** How a rating becomes a confidence: c = 1 + α·r ('rating'), 1 + α ('binary'), or 'graded' (training/confidence.ts). */
+  /**
+   * How a rating becomes a confidence and preference: c = 1 + α·r ('rating'), 1 + α ('binary'),
+   * 'graded' (dislikes drop out) or 'signed' (dislikes are fitted towards 0); training/confidence.ts.
+   */
   confidence: ConfidenceTransform;
-  /** 'graded' only: ratings ≤ this carry no preference. */
+  /** 'graded' and 'signed': ratings ≤ this are dislikes. */
   dislikedMax: number;
+  /** 'signed' only: confidence slope of dislikes, c = 1 + dislikeAlpha·(dislikedMax + 1 − r)². */
+  dislikeAlpha: number;
   iterations: number;
   /** Conjugate-gradient steps per row and half-step (solver 'cg'). */
   cgSteps: number;
@@ -61,6 +65,7 @@ export const IALS_DEFAULTS: Readonly<IalsParams> = {
   alpha: 2,
   confidence: 'graded',
   dislikedMax: 2,
+  dislikeAlpha: 1,
   iterations: 15,
   cgSteps: 3,
   solver: 'cg',
@@ -124,20 +129,13 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   }
 
   const share = threads > 1;
-  const weights = (m: CsrMatrix): CsrArrays => {
-    // c − 1 = α·r is the stored rating itself with the default confidence: no second copy.
-    const identity = p.alpha === 1 && p.confidence === 'rating' && (!share || isShared(m.data));
-    if (identity) return { indptr: share ? shareArray(m.indptr) : m.indptr, indices: share ? shareArray(m.indices) : m.indices, values: m.data };
-    const w = share ? new Float32Array(new SharedArrayBuffer(m.data.byteLength)) : new Float32Array(m.data.length);
-    for (let e = 0; e < w.length; e++) w[e] = confidenceWeight(m.data[e], p);
-    return share
-      ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: w }
-      : { indptr: m.indptr, indices: m.indices, values: w };
-  };
+  // The ratings themselves: the kernel turns them into confidence row by row (no weight copy).
+  const ratings = (m: CsrMatrix): CsrArrays =>
+    share ? { indptr: shareArray(m.indptr), indices: shareArray(m.indices), values: shareArray(m.data) } : { indptr: m.indptr, indices: m.indices, values: m.data };
   const arrays: FactorArrays = {
     factors: k,
-    byUser: weights(data.byUser),
-    byItem: weights(data.byItem),
+    byUser: ratings(data.byUser),
+    byItem: ratings(data.byItem),
     userFactors: share ? shareArray(userFactors) : userFactors,
     itemFactors: share ? shareArray(itemFactors) : itemFactors,
     userBias: new Float32Array(0),
@@ -153,6 +151,7 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     cgSteps: p.cgSteps,
     solver: p.solver,
     scaleRegularization: p.regularizationScaling === 'confidence',
+    confidence: { alpha: p.alpha, confidence: p.confidence, dislikedMax: p.dislikedMax, dislikeAlpha: p.dislikeAlpha },
   };
   const trainer = FactorTrainer.start(arrays, kernelParams, implicitKernel, threads);
   try {
@@ -215,10 +214,12 @@ export class IalsModel implements Recommender, FoldInScorer {
     const k = this.factors;
     const idx: number[] = [];
     const w: number[] = [];
+    const pref: number[] = [];
     for (let j = 0; j < items.length; j++) {
       if (items[j] >= 0 && items[j] < this.items && Number.isFinite(ratings[j])) {
         idx.push(items[j]);
         w.push(confidenceWeight(ratings[j], this.params));
+        pref.push(preference(ratings[j], this.params));
       }
     }
     const x = new Float32Array(k);
@@ -230,7 +231,8 @@ export class IalsModel implements Recommender, FoldInScorer {
       for (const v of weights) extra += v;
       extra *= this.params.regularization;
     }
-    solveImplicitRowExact(Int32Array.from(idx), weights, 0, idx.length, this.itemFactors, k, gramReg, extra, scratch);
+    const prefs = this.params.confidence === 'signed' ? Uint8Array.from(pref) : null;
+    solveImplicitRowExact(Int32Array.from(idx), weights, 0, idx.length, this.itemFactors, k, gramReg, extra, scratch, prefs);
     for (let a = 0; a < k; a++) x[a] = scratch.b[a];
     return x;
   }

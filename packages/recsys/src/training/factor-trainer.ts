@@ -14,6 +14,7 @@ import {
   type ImplicitPass,
   type PcgVector,
 } from './implicit-feedback.js';
+import type { ConfidenceParams } from './confidence.js';
 import type { Side } from './side.js';
 import { WorkerPool, splitRowsByCost, workerScriptUrl } from './worker-pool.js';
 
@@ -68,6 +69,8 @@ export interface ImplicitKernelParams {
   scaleRegularization: boolean;
   cgSteps: number;
   solver: 'cg' | 'cholesky';
+  /** How each stored rating becomes a weight and preference, applied row by row; absent: `values` are the weights c − 1. */
+  confidence?: ConfidenceParams;
 }
 
 export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;

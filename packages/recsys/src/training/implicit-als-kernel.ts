@@ -1,14 +1,16 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
 import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
+import { confidenceWeight, preference } from './confidence.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
  * out += Σ_e t_e·y_e over entries [start, end), with d_e = y_e·v and
- * t_e = base·(1 + w_e) + scale·w_e·d_e. base = 1, scale = −1 gives the CG residual's data part
- * (Σ c·y − Σ (c−1)(y·v) y); base = 0, scale = 1 gives the (c−1)-weighted Gram product.
- * Eight entries per pass so v and out are read once per eight rows of y (this loop is nearly all
- * of iALS training time).
+ * t_e = base·(1 + w_e)·p_e + scale·w_e·d_e, p_e the entry's preference (`preference[e]`, 1 when
+ * absent). base = 1, scale = −1 gives the CG residual's data part (Σ c·p·y − Σ (c−1)(y·v) y);
+ * base = 0, scale = 1 gives the (c−1)-weighted Gram product. Eight entries per pass so v and out
+ * are read once per eight rows of y (this loop is nearly all of iALS training time); zero
+ * preferences are taken back out afterwards, so rows without them pay nothing.
  */
 export function applyWeightedRows(
   indices: Int32Array,
@@ -21,6 +23,7 @@ export function applyWeightedRows(
   out: Float64Array,
   base: number,
   scale: number,
+  preference: Uint8Array | null = null,
 ): void {
   let e = start;
   for (; e + 8 <= end; e += 8) {
@@ -87,11 +90,19 @@ export function applyWeightedRows(
     const t = base * (1 + w) + scale * w * d;
     for (let a = 0; a < k; a++) out[a] += t * y[o + a];
   }
+  if (preference && base !== 0) {
+    for (e = start; e < end; e++) {
+      if (preference[e] !== 0) continue;
+      const o = indices[e] * k;
+      const t = -base * (1 + weights[e]);
+      for (let a = 0; a < k; a++) out[a] += t * y[o + a];
+    }
+  }
 }
 
 /**
- * Conjugate-gradient solve of (YᵀY + λI + Σ_j w_j y_j y_jᵀ) x = Σ_j (1 + w_j) y_j, where
- * w_j = c_j − 1, warm-started from x (Hu, Koren & Volinsky 2008; Takács et al. 2011), following
+ * Conjugate-gradient solve of (YᵀY + λI + Σ_j w_j y_j y_jᵀ) x = Σ_j (1 + w_j)·p_j y_j, where
+ * w_j = c_j − 1 and p_j the preference (`preference`, null: all 1), warm-started from x (Hu, Koren & Volinsky 2008; Takács et al. 2011), following
  * benfred/implicit's least_squares_cg: the n-dependent part of the matrix is never formed.
  * `gramReg` = YᵀY + λI; `extraReg` is added to the diagonal for this row only (scaled
  * regularisation). x, r, p, ap are scratch of length k; x holds the answer.
@@ -109,15 +120,17 @@ export function solveImplicitRowCg(
   s: RowScratch,
   /** The SIMD kernels with `y` and `gramReg` already loaded (see SimdWeightedRows), or null. */
   simd: SimdWeightedRows | null = null,
+  preference: Uint8Array | null = null,
 ): void {
   const { x, r, p, ap } = s;
-  if (simd) simd.setRow(indices, weights, start, end);
+  if (simd) simd.setRow(indices, weights, start, end, preference);
   // r = b − A x
-  if (simd) simd.gramTimes(x, r);
-  else matVec(k, gramReg, x, r);
-  for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
-  if (simd) simdRows(simd, x, r, 1, -1);
-  else applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1);
+  if (simd) simdProduct(simd, x, r, -extraReg, 1, -1, -1);
+  else {
+    matVec(k, gramReg, x, r);
+    for (let a = 0; a < k; a++) r[a] = -r[a] - extraReg * x[a];
+    applyWeightedRows(indices, weights, start, end, y, k, x, r, 1, -1, preference);
+  }
   let rsOld = 0;
   for (let a = 0; a < k; a++) {
     p[a] = r[a];
@@ -125,11 +138,12 @@ export function solveImplicitRowCg(
   }
   if (rsOld < 1e-20) return;
   for (let it = 0; it < cgSteps; it++) {
-    if (simd) simd.gramTimes(p, ap);
-    else matVec(k, gramReg, p, ap);
-    for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
-    if (simd) simdRows(simd, p, ap, 0, 1);
-    else applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
+    if (simd) simdProduct(simd, p, ap, extraReg, 0, 1, 1);
+    else {
+      matVec(k, gramReg, p, ap);
+      for (let a = 0; a < k; a++) ap[a] += extraReg * p[a];
+      applyWeightedRows(indices, weights, start, end, y, k, p, ap, 0, 1);
+    }
     let pAp = 0;
     for (let a = 0; a < k; a++) pAp += p[a] * ap[a];
     const step = rsOld / pAp;
@@ -146,12 +160,16 @@ export function solveImplicitRowCg(
   }
 }
 
-/** applyWeightedRows(…, v, out, base, scale) through the kernel, for the row it holds. */
-function simdRows(simd: SimdWeightedRows, v: Float64Array, out: Float64Array, base: number, scale: number): void {
+/**
+ * out = diag·v + gramScale·G·v + applyWeightedRows(…, v, base, scale) through the kernel, for the
+ * row it holds (one call: the Gram product and the row pass share the kernel's copy of v).
+ */
+function simdProduct(simd: SimdWeightedRows, v: Float64Array, out: Float64Array, diag: number, base: number, scale: number, gramScale: number): void {
   simd.v.set(v);
-  simd.out.set(out);
-  simd.apply(base, scale);
-  out.set(simd.out);
+  const acc = simd.out;
+  for (let a = 0; a < v.length; a++) acc[a] = diag * v[a];
+  simd.apply(base, scale, gramScale);
+  out.set(acc);
 }
 
 /** The SIMD row pass for this half-step, its copy of `y` current; null where unavailable. */
@@ -179,6 +197,7 @@ export function solveImplicitRowExact(
   gramReg: Float64Array,
   extraReg: number,
   s: RowScratch,
+  preference: Uint8Array | null = null,
 ): void {
   const { a, b } = s;
   a.set(gramReg.subarray(0, k * k));
@@ -187,16 +206,37 @@ export function solveImplicitRowExact(
   for (let e = start; e < end; e++) {
     const off = indices[e] * k;
     const w = weights[e];
-    const c = 1 + w;
+    const cp = preference && preference[e] === 0 ? 0 : 1 + w;
     for (let p = 0; p < k; p++) {
       const yp = y[off + p];
-      b[p] += c * yp;
+      b[p] += cp * yp;
       const wyp = w * yp;
       const row = p * k;
       for (let q = 0; q <= p; q++) a[row + q] += wyp * y[off + q];
     }
   }
   if (!choleskySolve(a, b, k)) throw new Error('implicit ALS normal equations are not positive definite');
+}
+
+/** One row's entries as the kernel solves with them: column indices, weights c − 1, preferences. */
+interface RowEntries {
+  indices: Int32Array;
+  weights: Float32Array;
+  preference: Uint8Array;
+}
+
+// Per thread (keyed by its scratch): the confidence transform is applied row by row into these, so
+// no weight copy of the whole matrix is ever held.
+const rowEntries = new WeakMap<RowScratch, RowEntries>();
+
+function rowEntriesFor(s: RowScratch, n: number): RowEntries {
+  let entries = rowEntries.get(s);
+  if (!entries || entries.indices.length < n) {
+    const size = Math.max(n, 2 * (entries?.indices.length ?? 0), 256);
+    entries = { indices: new Int32Array(size), weights: new Float32Array(size), preference: new Uint8Array(size) };
+    rowEntries.set(s, entries);
+  }
+  return entries;
 }
 
 export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, side, start, end, s) => {
@@ -206,6 +246,8 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const y = users ? arrays.itemFactors : arrays.userFactors;
   const k = arrays.factors;
   const g = arrays.gram;
+  const conf = params.confidence;
+  const signed = conf?.confidence === 'signed';
   const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr) : null;
   for (let r = start; r < end; r++) {
     const off = r * k;
@@ -215,17 +257,36 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
       out.fill(0, off, off + k);
       continue;
     }
+    let rowIndices = indices;
+    let weights = values;
+    let first = s0;
+    let last = s1;
+    let prefs: Uint8Array | null = null;
+    if (conf) {
+      const n = s1 - s0;
+      const entries = rowEntriesFor(s, n);
+      entries.indices.set(indices.subarray(s0, s1));
+      for (let e = 0; e < n; e++) entries.weights[e] = confidenceWeight(values[s0 + e], conf);
+      if (signed) {
+        for (let e = 0; e < n; e++) entries.preference[e] = preference(values[s0 + e], conf);
+        prefs = entries.preference;
+      }
+      rowIndices = entries.indices;
+      weights = entries.weights;
+      first = 0;
+      last = n;
+    }
     let extra = 0;
     if (params.scaleRegularization) {
-      for (let e = s0; e < s1; e++) extra += values[e];
+      for (let e = first; e < last; e++) extra += weights[e];
       extra *= params.regularization;
     }
     if (params.solver === 'cg') {
       for (let a = 0; a < k; a++) s.x[a] = out[off + a];
-      solveImplicitRowCg(indices, values, s0, s1, y, k, g, extra, params.cgSteps, s, simd);
+      solveImplicitRowCg(rowIndices, weights, first, last, y, k, g, extra, params.cgSteps, s, simd, prefs);
       for (let a = 0; a < k; a++) out[off + a] = s.x[a];
     } else {
-      solveImplicitRowExact(indices, values, s0, s1, y, k, g, extra, s);
+      solveImplicitRowExact(rowIndices, weights, first, last, y, k, g, extra, s, prefs);
       for (let a = 0; a < k; a++) out[off + a] = s.b[a];
     }
   }
