@@ -243,6 +243,18 @@ describe('few-ratings blend with co-occurrence', () => {
     for (const it of viaRecommend.items) expect(viaScore[data.items.index(it.movieId)]).toBeCloseTo(it.score, 6);
     expect(() => setup({ contentWeight: 0.6, coOccurrenceWeight: 0.5 })).toThrow(RangeError);
   });
+
+  test('a rating that is not a number is left out of the content profile, not an error', () => {
+    const { data, hybrid } = setup({ contentWeight: 0.2, coOccurrenceWeight: 0.5 });
+    const a = data.items.index(101);
+    const b = data.items.index(104);
+    const withNaN = new Float32Array(data.items.size);
+    const without = new Float32Array(data.items.size);
+    hybrid.scoreFewRatings(-1, Int32Array.of(a, b), Float32Array.of(5, Number.NaN), withNaN);
+    hybrid.scoreFewRatings(-1, Int32Array.of(a, b), Float32Array.of(5, 5), without);
+    expect(withNaN).not.toEqual(without); // b's rating counted in one and not the other
+    expect(Array.from(withNaN).every(Number.isFinite)).toBe(true);
+  });
 });
 
 describe('hybrid exclusions and filters', () => {

@@ -173,8 +173,12 @@ export class HybridRecommender implements Recommender {
    */
   scoreFewRatings(user: number, items: Int32Array | null, ratings: Float32Array | null, out: Float32Array): void {
     const { content, history } = this.bundle;
-    if (items && ratings) content.scoreHistory(items, ratings, out);
-    else content.scoreUser(user, out);
+    if (items && ratings) {
+      // A rating that is not a number says nothing (as in implicit-ALS fold-in): left out.
+      const usable = ratings.every(Number.isFinite) ? null : ratings.map((r) => (Number.isFinite(r) ? 1 : 0));
+      if (usable) content.scoreHistory(items.filter((_, j) => usable[j] === 1), ratings.filter(Number.isFinite), out);
+      else content.scoreHistory(items, ratings, out);
+    } else content.scoreUser(user, out);
     const { contentWeight, coOccurrenceWeight, normalisation } = this.params;
     if (!this.coOccurrence) {
       blendWithPopularity(out, this.popularityNorm, this.params);
