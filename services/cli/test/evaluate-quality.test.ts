@@ -17,6 +17,14 @@ function evaluate(args: string[]): Promise<{ code: number; stdout: string; stder
 }
 
 type Metrics = Record<string, number>;
+
+/** MovieLens-100K's directory, or null after skipping (failing under CI) when it is not cached. */
+function ml100kOrSkip(suite: string): string | null {
+  const dir = datasetDir('ml-100k');
+  if (existsSync(join(dir, 'u.data'))) return dir;
+  skipOrFail({ suite, needs: 'MovieLens-100K in the dataset cache', reason: `no ${join(dir, 'u.data')}`, enable: 'scripts/fetch-bench-data.sh' });
+  return null;
+}
 const SMALL = ['--format', 'synthetic', '--users', '150', '--movies', '200', '--ratings', '9000', '--threads', '1', '--iterations', '6'];
 
 describe('netflicks evaluate: graded measures and the cold-start protocol', () => {
@@ -81,16 +89,8 @@ describe('netflicks evaluate: graded measures and the cold-start protocol', () =
   });
 
   test('MovieLens-100K, stratified 75/25: the shipped signed preference halves disliked@10, at a cost in NDCG', async () => {
-    const dir = datasetDir('ml-100k');
-    if (!existsSync(join(dir, 'u.data'))) {
-      skipOrFail({
-        suite: 'evaluate on MovieLens-100K',
-        needs: 'MovieLens-100K in the dataset cache',
-        reason: `no ${join(dir, 'u.data')}`,
-        enable: 'scripts/fetch-bench-data.sh',
-      });
-      return;
-    }
+    const dir = ml100kOrSkip('evaluate on MovieLens-100K');
+    if (!dir) return;
     const args = ['--format', 'ml-100k', '--path', dir, '--split', 'stratified:0.75', '--algorithms', 'ials', '--threads', '2', '--json'];
     const shipped = JSON.parse((await evaluate(args)).stdout).results[0].metrics as Metrics;
     const previous = ['--hyperparameters', 'ials.graded=0,ials.regularization=0.02,ials.alpha=1'];
@@ -110,16 +110,8 @@ describe('netflicks evaluate: graded measures and the cold-start protocol', () =
   }, 180_000);
 
   test('MovieLens-100K cold start: the few-ratings blend against popularity per history size', async () => {
-    const dir = datasetDir('ml-100k');
-    if (!existsSync(join(dir, 'u.data'))) {
-      skipOrFail({
-        suite: 'cold start on MovieLens-100K',
-        needs: 'MovieLens-100K in the dataset cache',
-        reason: `no ${join(dir, 'u.data')}`,
-        enable: 'scripts/fetch-bench-data.sh',
-      });
-      return;
-    }
+    const dir = ml100kOrSkip('cold start on MovieLens-100K');
+    if (!dir) return;
     const r = await evaluate(['--format', 'ml-100k', '--path', dir, '--protocol', 'cold-start', '--threads', '2', '--json']);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { coldUsers: number; buckets: { ratings: number; results: { method: string; metrics: Metrics }[] }[] };
