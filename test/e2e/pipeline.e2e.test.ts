@@ -47,7 +47,7 @@ await describePostgres('whole pipeline: simulator → Kafka → ingest → Postg
 
   const train = async (run: string): Promise<TrainerSummary> => {
     const out = await runTrainerJob({
-      env: { MODEL_NAME: 'films', TRAINING_RUN: run, DATABASE_URL: db.url, THREADS: '2', HYPERPARAMETERS: 'factors=16,iterations=6', TERMINATION_MESSAGE_PATH: '/nonexistent/t' },
+      env: { MODEL_NAME: 'films', TRAINING_RUN: run, DATABASE_URL: db.url, THREADS: '2', HYPERPARAMETERS: 'factors=16,iterations=6,hybrid.minHistory=5', TERMINATION_MESSAGE_PATH: '/nonexistent/t' },
       log: silent,
       progress: () => ({ update: () => {}, done: () => {} }),
       stdout: () => {},

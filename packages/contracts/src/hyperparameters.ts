@@ -28,7 +28,7 @@ const MODEL_KEYS = {
     signed: 'flag',
     dislikeAlpha: 'unit-or-more',
   },
-  hybrid: { minHistory: 'int', contentWeight: 'unit' },
+  hybrid: { minHistory: 'int', contentWeight: 'unit', coOccurrenceWeight: 'unit' },
 } as const satisfies Record<string, Record<string, Kind>>;
 
 /** Keys that apply to every factor model that has them (the CLI's --factors, --alpha, …). */

@@ -37,7 +37,8 @@ export async function smallBundle(): Promise<{ data: TrainingData; doc: ModelDoc
     popularity: trainPopularity(data),
     ease: trainEase(data),
   };
-  const doc = createBundle(data, models, { hybrid: {}, createdAt: new Date('2024-01-01T00:00:00Z'), info: { dataset: 'fixture' } });
+  // CF from 5 ratings (the default is 20): the fixture's users have a handful of ratings each.
+  const doc = createBundle(data, models, { hybrid: { minHistory: 5 }, createdAt: new Date('2024-01-01T00:00:00Z'), info: { dataset: 'fixture' } });
   return { data, doc, bytes: encodeModelFile(doc) };
 }
 

@@ -88,9 +88,12 @@ function userWithCount(data: TrainingData, n: number): number {
 
 const ids = (r: HybridResponse): number[] => r.items.map((x) => x.movieId);
 
+/** The routing the mechanics tests below assume: CF from 5 ratings, content and popularity below. */
+const CONTENT_POLICY = { minHistory: 5, contentWeight: 0.25, coOccurrenceWeight: 0 };
+
 describe('hybrid routing by history size', () => {
   test('0 → popularity, 1..N−1 → content, ≥ N → cf', () => {
-    const { data, cf, hybrid } = setup();
+    const { data, cf, hybrid } = setup(CONTENT_POLICY);
     const pop = trainPopularity(data);
     // Unknown user, nothing given: popularity, identical to the popularity model's top list.
     const r0 = hybrid.recommend({ userId: 9999, k: 5 });
@@ -118,7 +121,7 @@ describe('hybrid routing by history size', () => {
   });
 
   test('fold-in: an unknown user with ≥ N extra ratings is served by cf.scoreHistory', () => {
-    const { data, cf, hybrid } = setup();
+    const { data, cf, hybrid } = setup(CONTENT_POLICY);
     const extra = [136, 137, 138, 139, 140].map((movieId, j) => ({ movieId, rating: 1 + j }));
     cf.calls.length = 0;
     const r = hybrid.recommend({ userId: 424242, k: 5, extraRatings: extra });
@@ -159,7 +162,7 @@ describe('hybrid routing by history size', () => {
   });
 
   test('content strategy follows the rated genre and blends in popularity', () => {
-    const { data, hybrid } = setup({ contentWeight: 1 });
+    const { data, hybrid } = setup({ ...CONTENT_POLICY, contentWeight: 1 });
     // One 5-star horror rating: pure content puts horror movies first.
     const horror = catalogue().filter((m) => m.genres[0] === 'Horror' && m.genres.length === 1);
     const r = hybrid.recommend({ userId: 5555, k: 3, extraRatings: [{ movieId: horror[0].id, rating: 5 }] });
@@ -167,11 +170,90 @@ describe('hybrid routing by history size', () => {
     const byId = new Map(catalogue().map((m) => [m.id, m]));
     for (const id of ids(r)) expect(byId.get(id)?.genres).toContain('Horror');
     // contentWeight 0 gives back the popularity order (minus the rated movie).
-    const { hybrid: popOnly } = setup({ contentWeight: 0 });
+    const { hybrid: popOnly } = setup({ ...CONTENT_POLICY, contentWeight: 0 });
     const p = popOnly.recommend({ userId: 5555, k: 3, extraRatings: [{ movieId: horror[0].id, rating: 5 }] });
     const pop = trainPopularity(data);
     const expected = Array.from(pop.top(3, Int32Array.of(data.items.index(horror[0].id))).indices, (i) => data.items.id(i));
     expect(ids(p)).toEqual(expected);
+  });
+});
+
+describe('few-ratings blend with co-occurrence', () => {
+  /** P(j | i) over the training histories, by brute force. */
+  function conditional(data: TrainingData, i: number): number[] {
+    const out = new Array<number>(data.items.size).fill(0);
+    let raters = 0;
+    for (let u = 0; u < data.users.size; u++) {
+      const items = Array.from(row(data.byUser, u).indices);
+      if (!items.includes(i)) continue;
+      raters++;
+      for (const j of items) out[j]++;
+    }
+    return out.map((c) => c / raters);
+  }
+
+  test('co-occurrence weight 1: items in the order of P(j | rated item), ties by index', () => {
+    const { data, hybrid } = setup({ contentWeight: 0, coOccurrenceWeight: 1 });
+    const rated = 103;
+    const r = hybrid.recommend({ userId: 5555, k: 6, extraRatings: [{ movieId: rated, rating: 4 }] });
+    expect(r.strategy).toBe('content');
+    const p = conditional(data, data.items.index(rated));
+    const expected = p
+      .map((v, j) => [v, j])
+      .filter(([, j]) => j !== data.items.index(rated))
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+      .slice(0, 6)
+      .map(([, j]) => data.items.id(j));
+    expect(ids(r)).toEqual(expected);
+    // Scores: P(j | i) min-max normalised over the catalogue (the minimum is 0 here).
+    const max = Math.max(...p);
+    r.items.forEach((it) => expect(it.score).toBeCloseTo(p[data.items.index(it.movieId)] / max, 5));
+  });
+
+  test('the blend is (c·content + o·co-occurrence)/(c + o), normalised, then blended with popularity', () => {
+    const params = { contentWeight: 0.2, coOccurrenceWeight: 0.5 };
+    const { data, hybrid } = setup(params);
+    const history = [{ movieId: 101, rating: 5 }, { movieId: 104, rating: 2 }];
+    const r = hybrid.recommend({ userId: 5555, k: N_MOVIES, extraRatings: history, excludeSeen: false });
+    const items = Int32Array.from(history.map((h) => data.items.index(h.movieId))).sort();
+    const ratingOf = new Map(history.map((h) => [data.items.index(h.movieId), h.rating]));
+    const content = new Float32Array(data.items.size);
+    trainContent(data).scoreHistory(items, Float32Array.from(items, (i) => ratingOf.get(i) ?? 0), content);
+    const co = data.items.size && Array.from({ length: data.items.size }, (_, j) => (conditional(data, items[0])[j] + conditional(data, items[1])[j]) / 2);
+    const pop = new Float32Array(data.items.size);
+    trainPopularity(data).scoreUser(0, pop);
+    const mm = (v: ArrayLike<number>): number[] => {
+      const a = Array.from(v);
+      const lo = Math.min(...a);
+      const hi = Math.max(...a);
+      return a.map((x) => (hi > lo ? (x - lo) / (hi - lo) : 0));
+    };
+    const c = mm(content);
+    const o = mm(co as number[]);
+    const mixed = mm(c.map((x, j) => (0.2 / 0.7) * x + (0.5 / 0.7) * o[j]));
+    const p = mm(pop);
+    const expected = mixed.map((x, j) => 0.7 * x + 0.3 * p[j]);
+    for (const it of r.items) expect(it.score).toBeCloseTo(expected[data.items.index(it.movieId)], 5);
+    // scoreUser routes a training user with few ratings through the same blend of their history.
+    const userId = userWithCount(data, 2);
+    const u = data.users.index(userId);
+    const viaScore = new Float32Array(data.items.size);
+    hybrid.scoreUser(u, viaScore);
+    const viaRecommend = hybrid.recommend({ userId, k: N_MOVIES, excludeSeen: false });
+    for (const it of viaRecommend.items) expect(viaScore[data.items.index(it.movieId)]).toBeCloseTo(it.score, 6);
+    expect(() => setup({ contentWeight: 0.6, coOccurrenceWeight: 0.5 })).toThrow(RangeError);
+  });
+
+  test('a rating that is not a number is left out of the content profile, not an error', () => {
+    const { data, hybrid } = setup({ contentWeight: 0.2, coOccurrenceWeight: 0.5 });
+    const a = data.items.index(101);
+    const b = data.items.index(104);
+    const withNaN = new Float32Array(data.items.size);
+    const without = new Float32Array(data.items.size);
+    hybrid.scoreFewRatings(-1, Int32Array.of(a, b), Float32Array.of(5, Number.NaN), withNaN);
+    hybrid.scoreFewRatings(-1, Int32Array.of(a, b), Float32Array.of(5, 5), without);
+    expect(withNaN).not.toEqual(without); // b's rating counted in one and not the other
+    expect(Array.from(withNaN).every(Number.isFinite)).toBe(true);
   });
 });
 
@@ -230,7 +312,7 @@ describe('hybrid exclusions and filters', () => {
 
 describe('hybrid as an index-space Recommender', () => {
   test('scoreUser routes by training history; plugs into the evaluation harness', () => {
-    const { data, cf, hybrid } = setup();
+    const { data, cf, hybrid } = setup(CONTENT_POLICY);
     const content = trainContent(data);
     const u2 = data.users.index(userWithCount(data, 2));
     const u8 = data.users.index(userWithCount(data, 8));
@@ -254,8 +336,10 @@ describe('hybrid as an index-space Recommender', () => {
     expect(Number.isFinite(m.rmse)).toBe(true); // popularity's Bayesian average without a rating model
     expect(Number.isFinite(m['ndcg@5'])).toBe(true);
     const st = hybrid.state();
-    expect(st.meta).toEqual({ algorithm: 'hybrid', version: 1, params: { minHistory: 5, contentWeight: 0.25, normalisation: 'minmax' } });
+    expect(st.meta).toEqual({ algorithm: 'hybrid', version: 1, params: { ...CONTENT_POLICY, normalisation: 'minmax' } });
     expect(HybridRecommender.fromState(st, { cf, content, popularity: trainPopularity(data), history: data }).params).toEqual(hybrid.params);
+    // The defaults (chosen on validation users, docs/quality.md).
+    expect(setup().hybrid.state().meta.params).toEqual({ minHistory: 20, contentWeight: 0.1, coOccurrenceWeight: 0.75, normalisation: 'minmax' });
   });
 
   test('normalise: min-max and average-rank', () => {
@@ -285,7 +369,7 @@ describe('hybrid with the real implicit ALS', () => {
     }
     const data = buildTrainingData(b.build(), movies);
     const cf = await trainIals(data, { factors: 8, iterations: 8, threads: 1, seed: 1, solver: 'cholesky' });
-    const hybrid = new HybridRecommender({ cf, content: trainContent(data), popularity: trainPopularity(data), history: data });
+    const hybrid = new HybridRecommender({ cf, content: trainContent(data), popularity: trainPopularity(data), history: data }, { minHistory: 5 });
     const extraRatings = [21, 23, 25, 27, 29].map((movieId) => ({ movieId, rating: 5 }));
     const r = hybrid.recommend({ userId: 777, k: 10, extraRatings });
     expect(r.strategy).toBe('cf');

@@ -67,7 +67,8 @@ export async function trainTestModel(opts: TestModelOptions = {}): Promise<TestM
   const data = buildTrainingData(ratings, dataset.movies);
   const ials = await trainIals(data, { factors: opts.factors ?? 16, iterations: opts.iterations ?? 6, threads: 1, seed: 3 });
   const doc = createBundle(data, { ials, content: trainContent(data), popularity: trainPopularity(data) }, {
-    hybrid: {},
+    // CF from 5 ratings (the default is 20): the routes are exercised on a small synthetic world.
+    hybrid: { minHistory: 5 },
     info: { dataset: 'synthetic-test' },
     createdAt: new Date('2024-01-01T00:00:00Z'),
   });

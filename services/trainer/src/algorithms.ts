@@ -88,7 +88,9 @@ export async function trainComponent(name: ComponentName, data: TrainingData, hy
 /** The contract's numeric `signed` and `graded` flags as the model's confidence transform. */
 function ialsParams({ graded, signed, ...rest }: IalsHyperparameters): IalsTrainParams {
   if (signed) return { ...rest, confidence: 'signed' };
-  return graded === undefined ? rest : { ...rest, confidence: graded ? 'graded' : 'rating' };
+  if (graded !== undefined) return { ...rest, confidence: graded ? 'graded' : 'rating' };
+  // signed=0 alone turns the (signed) default off: dislikes then drop out (graded).
+  return signed === 0 ? { ...rest, confidence: 'graded' } : rest;
 }
 
 export interface TunedChoice {

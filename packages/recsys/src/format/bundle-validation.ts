@@ -203,5 +203,8 @@ export function checkHybridParams(value: unknown): void {
   if (p.contentWeight !== undefined && !(typeof p.contentWeight === 'number' && p.contentWeight >= 0 && p.contentWeight <= 1)) {
     fail('meta.hybrid.contentWeight is not a number in [0, 1]');
   }
+  if (p.coOccurrenceWeight !== undefined && !(typeof p.coOccurrenceWeight === 'number' && p.coOccurrenceWeight >= 0 && p.coOccurrenceWeight <= 1)) {
+    fail('meta.hybrid.coOccurrenceWeight is not a number in [0, 1]');
+  }
   if (p.normalisation !== undefined && p.normalisation !== 'minmax' && p.normalisation !== 'rank') fail('meta.hybrid.normalisation is not minmax or rank');
 }

@@ -1,8 +1,10 @@
 /**
  * Hybrid policy: picks a strategy by how much we know about the user.
  * - no ratings              → popularity (nothing to personalise on);
- * - 1 … minHistory−1 ratings → content-based blended with popularity (a few ratings say which
- *   genres/eras the user likes, but too little for collaborative filtering);
+ * - 1 … minHistory−1 ratings → "few ratings" (strategy 'content'): popularity blended with
+ *   item-to-item co-occurrence from the user's items (models/co-occurrence.ts) and with the
+ *   content model (genres/eras), weights chosen on held-out validation users; too few ratings
+ *   for implicit-ALS fold-in, which discounts the popularity new users mostly follow;
  * - ≥ minHistory ratings     → collaborative filtering (implicit ALS), folding in ratings given at
  *   call time with one ALS half-step, so a brand-new user with enough ratings is personalised.
  * Items the user rated (in training or in the request) are never recommended unless the caller
@@ -13,6 +15,7 @@ import type { FoldInScorer, ModelState, Recommender } from '../model.js';
 import type { PopularityModel } from './popularity.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
+import { CoOccurrence } from './co-occurrence.js';
 
 export type Strategy = 'cf' | 'content' | 'popularity';
 
@@ -20,15 +23,15 @@ export type Strategy = 'cf' | 'content' | 'popularity';
 export type BlendNormalisation = 'minmax' | 'rank';
 
 export interface HybridParams {
-  /** Ratings needed before CF serves (N). Default 5. */
+  /** Ratings needed before implicit ALS serves (N). */
   minHistory?: number;
   /**
-   * Weight of the content score in the content/popularity blend, in [0, 1]. Default 0.25:
-   * popularity dominates for users with few ratings, so content gets a minority weight, enough to
-   * lift a clear genre match past the mid-popular items without burying the hits
-   * (docs/benchmarks.md, "How the defaults were chosen").
+   * Weight of the content score in the few-ratings blend, in [0, 1]; popularity gets
+   * 1 − contentWeight − coOccurrenceWeight.
    */
   contentWeight?: number;
+  /** Weight of the item-to-item co-occurrence score in the few-ratings blend, in [0, 1]. */
+  coOccurrenceWeight?: number;
   /**
    * 'minmax' (default): each score vector mapped linearly onto [0, 1] over the catalogue; keeps
    * score gaps (a clear content match stays clearly ahead). 'rank': each item's average rank / (n−1);
@@ -39,11 +42,19 @@ export interface HybridParams {
 
 export type ResolvedHybridParams = Required<HybridParams>;
 
+/**
+ * Chosen on validation users held out of the training ratings of three datasets, never the
+ * cold-start test users (docs/quality.md, "Cold start").
+ */
 export const DEFAULT_HYBRID_PARAMS: ResolvedHybridParams = Object.freeze({
-  minHistory: 5,
-  contentWeight: 0.25,
+  minHistory: 20,
+  contentWeight: 0.1,
+  coOccurrenceWeight: 0.75,
   normalisation: 'minmax',
 });
+
+/** One co-occurrence index per set of histories, shared by every policy built over them. */
+const coOccurrenceByHistory = new WeakMap<CsrMatrix, CoOccurrence>();
 
 /** The training users' histories and the id maps of the index space every model shares. */
 export interface UserHistories {
@@ -96,6 +107,9 @@ export class HybridRecommender implements Recommender {
   private readonly popularityNorm: Float32Array;
   /** 1 for items without training ratings: CF knows nothing about them (zero factors). */
   private readonly unratedMask: Uint8Array;
+  /** Null when the blend gives co-occurrence no weight. */
+  private readonly coOccurrence: CoOccurrence | null;
+  private readonly blendScratch: Float32Array;
 
   constructor(bundle: HybridBundle, params: HybridParams = {}) {
     this.params = resolveParams(params);
@@ -112,6 +126,14 @@ export class HybridRecommender implements Recommender {
     this.popularityNorm = normalise(pop, this.params.normalisation);
     this.unratedMask = new Uint8Array(this.numItems);
     for (let i = 0; i < this.numItems; i++) this.unratedMask[i] = bundle.popularity.counts[i] > 0 ? 0 : 1;
+    this.coOccurrence = null;
+    if (this.params.coOccurrenceWeight > 0) {
+      const byUser = bundle.history.byUser;
+      let index = coOccurrenceByHistory.get(byUser);
+      if (!index) coOccurrenceByHistory.set(byUser, (index = new CoOccurrence(byUser)));
+      this.coOccurrence = index;
+    }
+    this.blendScratch = new Float32Array(this.coOccurrence ? this.numItems : 0);
   }
 
   /** The strategy for a user with `count` known ratings. */
@@ -135,10 +157,47 @@ export class HybridRecommender implements Recommender {
     const strategy = this.strategyForUser(user);
     if (strategy === 'popularity') this.bundle.popularity.scoreUser(user, out);
     else if (strategy === 'cf') this.bundle.cf.scoreUser(user, out);
-    else {
-      this.bundle.content.scoreUser(user, out);
+    else this.scoreFewRatings(user, null, null, out);
+  }
+
+  /** Builds what the few-ratings blend needs ahead of the first request, a step per yield. */
+  *prepareFewRatings(): Generator<void, void, void> {
+    if (this.coOccurrence) yield* this.coOccurrence.prepare();
+  }
+
+  /**
+   * The few-ratings strategy's scores (all items, nothing excluded): content, co-occurrence and
+   * popularity, each min-max normalised ('rank': rank-normalised), blended by the policy's
+   * weights. The history is `items`/`ratings` (item indices), or the training user `user`'s own
+   * when they are null. The serving path calls this too, so both rank alike.
+   */
+  scoreFewRatings(user: number, items: Int32Array | null, ratings: Float32Array | null, out: Float32Array): void {
+    const { content, history } = this.bundle;
+    if (items && ratings) {
+      // A rating that is not a number says nothing (as in implicit-ALS fold-in): left out.
+      const usable = ratings.every(Number.isFinite) ? null : ratings.map((r) => (Number.isFinite(r) ? 1 : 0));
+      if (usable) content.scoreHistory(items.filter((_, j) => usable[j] === 1), ratings.filter(Number.isFinite), out);
+      else content.scoreHistory(items, ratings, out);
+    } else content.scoreUser(user, out);
+    const { contentWeight, coOccurrenceWeight, normalisation } = this.params;
+    if (!this.coOccurrence) {
       blendWithPopularity(out, this.popularityNorm, this.params);
+      return;
     }
+    const other = this.blendScratch;
+    if (items) this.coOccurrence.scoreHistory(items, other);
+    else {
+      const b = history.byUser;
+      const inRange = user >= 0 && user < b.rows;
+      this.coOccurrence.scoreHistory(inRange ? b.indices.subarray(b.indptr[user], b.indptr[user + 1]) : [], other);
+    }
+    // (c·content + o·cooc) / (c + o), then blended with popularity at weight c + o.
+    const both = contentWeight + coOccurrenceWeight;
+    normaliseInPlace(out, normalisation);
+    normaliseInPlace(other, normalisation);
+    const c = contentWeight / both;
+    for (let i = 0; i < out.length; i++) out[i] = c * out[i] + (1 - c) * other[i];
+    blendWithPopularity(out, this.popularityNorm, { contentWeight: both, normalisation });
   }
 
   /** Rating prediction: the rating model when present, else the CF model's, else the Bayesian average. */
@@ -151,7 +210,7 @@ export class HybridRecommender implements Recommender {
   recommend(request: HybridRequest): HybridResponse {
     const { k } = request;
     if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`k must be a non-negative integer, got ${k}`);
-    const { history, popularity, content, cf } = this.bundle;
+    const { history, popularity, cf } = this.bundle;
     const user = history.users.index(request.userId);
 
     // Merged history: training ratings, overridden by call-time ratings of the same movie.
@@ -182,10 +241,9 @@ export class HybridRecommender implements Recommender {
     }
     if (strategy === 'popularity') popularity.scoreUser(0, scores);
     else {
-      const model = strategy === 'cf' ? cf : content;
-      if (histItems && histRatings) model.scoreHistory(histItems, histRatings, scores);
-      else model.scoreUser(user, scores);
-      if (strategy === 'content') blendWithPopularity(scores, this.popularityNorm, this.params);
+      if (strategy === 'content') this.scoreFewRatings(user, histItems, histRatings, scores);
+      else if (histItems && histRatings) cf.scoreHistory(histItems, histRatings, scores);
+      else cf.scoreUser(user, scores);
     }
 
     // Exclusion mask: seen items, items outside the genre, and (for CF) items it cannot score.
@@ -269,6 +327,19 @@ export function blendWithPopularity(
   }
 }
 
+/** normalise(), in place; min-max without allocating (it is on the serving path). */
+function normaliseInPlace(scores: Float32Array, how: BlendNormalisation): void {
+  if (how === 'rank') {
+    scores.set(normalise(scores, how));
+    return;
+  }
+  const { lo, scale, flat } = minMaxRange(scores);
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    scores[i] = flat || s !== s ? 0 : (s - lo) * scale;
+  }
+}
+
 /** Smallest score and 1 / (largest − smallest); flat when there is no spread (or only NaN). */
 function minMaxRange(scores: Float32Array): { lo: number; scale: number; flat: boolean } {
   let lo = Infinity;
@@ -286,10 +357,14 @@ function resolveParams(params: HybridParams): ResolvedHybridParams {
   const p: ResolvedHybridParams = {
     minHistory: params.minHistory ?? DEFAULT_HYBRID_PARAMS.minHistory,
     contentWeight: params.contentWeight ?? DEFAULT_HYBRID_PARAMS.contentWeight,
+    coOccurrenceWeight: params.coOccurrenceWeight ?? DEFAULT_HYBRID_PARAMS.coOccurrenceWeight,
     normalisation: params.normalisation ?? DEFAULT_HYBRID_PARAMS.normalisation,
   };
   if (!(Number.isInteger(p.minHistory) && p.minHistory >= 1)) throw new RangeError(`minHistory must be an integer ≥ 1, got ${p.minHistory}`);
   if (!(p.contentWeight >= 0 && p.contentWeight <= 1)) throw new RangeError(`contentWeight must be in [0, 1], got ${p.contentWeight}`);
+  if (!(p.coOccurrenceWeight >= 0 && p.coOccurrenceWeight <= 1 - p.contentWeight + 1e-9)) {
+    throw new RangeError(`coOccurrenceWeight must be in [0, 1 − contentWeight], got ${p.coOccurrenceWeight} with contentWeight ${p.contentWeight}`);
+  }
   if (p.normalisation !== 'minmax' && p.normalisation !== 'rank') {
     throw new RangeError(`normalisation must be 'minmax' or 'rank', got ${String(p.normalisation)}`);
   }

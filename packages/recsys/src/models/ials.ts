@@ -53,20 +53,20 @@ export interface IalsParams {
 }
 
 /**
- * Confidence, λ and α chosen by the nested protocol of docs/quality.md (validation splits of the
- * training ratings of three datasets, never a test set); factors, iterations and CG steps as tuned
- * on MovieLens-100K (docs/benchmarks.md, "How the defaults were chosen"). λ is scaled by each
- * row's confidence mass so one value carries over across catalogue sizes; with strong
- * regularisation the factor count matters little. Graded confidence: a 1★ is not a like.
+ * Confidence, λ, α and dislikeAlpha chosen by the nested protocol of docs/quality.md (validation
+ * splits of the training ratings of three datasets, never a test set); factors, iterations and CG
+ * steps as tuned on MovieLens-100K (docs/benchmarks.md, "How the defaults were chosen"). λ is
+ * scaled by each row's confidence mass so one value carries over across catalogue sizes; with
+ * strong regularisation the factor count matters little. Signed preference: a 1★ counts against.
  */
 export const IALS_DEFAULTS: Readonly<IalsParams> = {
   factors: 64,
-  regularization: 0.03,
+  regularization: 0.04,
   regularizationScaling: 'confidence',
-  alpha: 2,
-  confidence: 'graded',
+  alpha: 6,
+  confidence: 'signed',
   dislikedMax: 2,
-  dislikeAlpha: 1,
+  dislikeAlpha: 4,
   iterations: 15,
   cgSteps: 3,
   solver: 'cg',

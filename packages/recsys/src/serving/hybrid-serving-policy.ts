@@ -9,7 +9,8 @@
  *   k-th best score so far: exact top-K, usually after a small part of the catalogue; the dot
  *   products run in WebAssembly SIMD where available (bit-identical scores);
  * - popularity walks the precomputed popularity order and stops after k kept items;
- * - content scores sparsely (inverted index) and blends in place with precomputed popularity.
+ * - few ratings: the policy's own blend (HybridRecommender.scoreFewRatings: content, co-occurrence
+ *   and popularity), so serving and offline evaluation rank alike.
  *
  * Caching lists across requests is the caller's business; every list here is the exact top-K
  * under one total order (score, then lower item index), so a list for k serves any k' ≤ k.
@@ -17,7 +18,7 @@
 import { BundleError, type LoadedBundle } from '../format/bundle.js';
 import { TopHeap } from '../kernels/top-heap.js';
 import { ContentModel } from '../models/content.js';
-import { blendWithPopularity, normalise, type ExtraRating, type HybridRecommender, type Strategy } from '../models/hybrid.js';
+import type { ExtraRating, HybridRecommender, Strategy } from '../models/hybrid.js';
 import { IalsModel } from '../models/ials.js';
 import { PopularityModel, genreKey } from '../models/popularity.js';
 import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './scan-kernel.js';
@@ -91,7 +92,6 @@ export class HybridServingPolicy {
   private candidates!: Int32Array;
   private candidateScores!: Float32Array;
   // Derived structures, filled by build() (in steps, so a hot swap can yield between them).
-  private popularityNorm!: Float32Array;
   /** Rated items (CF can score them) by descending item-factor norm, with those norms. */
   private normOrder!: Int32Array;
   private normSorted!: Float64Array;
@@ -158,10 +158,6 @@ export class HybridServingPolicy {
   private *build(): Generator<void, void, void> {
     const n = this.numItems;
     const { cf: ials, popularity } = this;
-    const pop = new Float32Array(n);
-    popularity.scoreUser(0, pop);
-    this.popularityNorm = normalise(pop, this.hybrid.params.normalisation);
-    yield;
     const k = ials.factors;
     const q = ials.itemFactors;
     this.itemNorm = new Float64Array(n);
@@ -189,6 +185,7 @@ export class HybridServingPolicy {
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
     yield* ials.prepareFoldIn();
+    yield* this.hybrid.prepareFewRatings();
     if (rated.length > 0) ials.foldIn(Int32Array.of(rated[0]), Float32Array.of(4));
   }
 
@@ -477,9 +474,7 @@ export class HybridServingPolicy {
     genreMask: Uint8Array | undefined,
   ): ScoredMovie[] {
     const scores = this.scores;
-    if (histItems && histRatings) this.content.scoreHistory(histItems, histRatings, scores);
-    else this.content.scoreUser(user, scores);
-    blendWithPopularity(scores, this.popularityNorm, this.hybrid.params);
+    this.hybrid.scoreFewRatings(user, histItems, histRatings, scores);
     const n = scores.length;
     const heap = this.heap;
     heap.reset(k);

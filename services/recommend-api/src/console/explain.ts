@@ -38,7 +38,7 @@ export function strategyInWords(strategy: Strategy, historySize: number, minHist
       : 'This user is unknown to the model and has no ratings yet: these are the most watched movies lately (the popularity path).';
   }
   if (strategy === 'content') {
-    return `Only ${historySize} rating${historySize === 1 ? '' : 's'} (collaborative filtering needs ${minHistory}): movies like the ones rated, by genres and tags, blended with popularity.`;
+    return `Only ${historySize} rating${historySize === 1 ? '' : 's'} (collaborative filtering needs ${minHistory}): what people who rated the same movies also rated, and movies like them by genres and tags, blended with popularity.`;
   }
   return `Collaborative filtering on ${historySize} ratings: movies that people with similar taste liked, scored from the user's and the movies' factors.`;
 }
@@ -50,10 +50,12 @@ function likelihood(score: number): string {
   return 'a long shot';
 }
 
-export function scoreInWords(strategy: Strategy, score: number, contentWeight: number): string {
+export function scoreInWords(strategy: Strategy, score: number, weights: { contentWeight: number; coOccurrenceWeight: number }): string {
   if (strategy === 'popularity') return `≈ ${Math.round(score)} recent ratings (each weighs half as much every 3 years)`;
   if (strategy === 'content') {
-    return `${(score * 100).toFixed(0)}% on a blend of ${Math.round(contentWeight * 100)}% similarity to rated movies and ${Math.round((1 - contentWeight) * 100)}% popularity`;
+    const { contentWeight, coOccurrenceWeight } = weights;
+    const pct = (w: number): number => Math.round(w * 100);
+    return `${pct(score)}% on a blend of ${pct(coOccurrenceWeight)}% rated by the same people, ${pct(contentWeight)}% similarity to rated movies and ${pct(1 - contentWeight - coOccurrenceWeight)}% popularity`;
   }
   return `preference ${score.toFixed(2)} (0 = no interest, 1 = as sure as a watched movie): ${likelihood(score)}`;
 }
@@ -80,7 +82,7 @@ export function ratedItems(model: ServingModel, userId: number, fresh: readonly 
 export function explainItems(model: ServingModel, strategy: Strategy, items: readonly ScoredMovie[], rated: readonly RatedItem[]): ExplainedItem[] {
   const bundle = model.engine.bundle;
   const cf = bundle.models.ials;
-  const contentWeight = bundle.hybrid?.params.contentWeight ?? 0.25;
+  const weights = bundle.hybrid?.params ?? { contentWeight: 0.25, coOccurrenceWeight: 0 };
   return items.map(({ movieId, score }) => {
     const because =
       strategy === 'cf' && cf instanceof IalsModel
@@ -91,6 +93,6 @@ export function explainItems(model: ServingModel, strategy: Strategy, items: rea
             contribution: c.contribution,
           }))
         : [];
-    return { ...movieRef(model, movieId), score, why: scoreInWords(strategy, score, contentWeight), because };
+    return { ...movieRef(model, movieId), score, why: scoreInWords(strategy, score, weights), because };
   });
 }

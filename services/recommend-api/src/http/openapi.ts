@@ -94,7 +94,7 @@ export function openApiDocument(opts: OpenApiOptions = {}): Record<string, unkno
       title: 'Netflicks recommend API',
       version,
       description:
-        'Movie recommendations from a hybrid model: collaborative filtering (implicit ALS) for users with enough ratings, content-based blended with popularity for users with a few, popularity for new users. Ratings newer than the model are folded in at request time.',
+        'Movie recommendations from a hybrid model: collaborative filtering (implicit ALS) for users with enough ratings, popularity blended with item-to-item co-occurrence and content for users with a few, popularity for new users. Ratings newer than the model are folded in at request time.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     paths: {
