@@ -12,7 +12,8 @@ import { RatingTableBuilder, type Movie } from '../src/types.js';
 
 /** A CSR history with sorted unique rows over `cols` columns, ratings drawn by `rating`. */
 function csrArbitrary(rating: fc.Arbitrary<number>): fc.Arbitrary<CsrMatrix> {
-  return fc.integer({ min: 1, max: 1 << 22 }).chain((cols) =>
+  // Catalogues small enough for 32-bit varint arithmetic, and larger ones.
+  return fc.oneof(fc.integer({ min: 1, max: 1 << 22 }), fc.integer({ min: 2 ** 28, max: 2 ** 31 - 1 })).chain((cols) =>
     fc
       .array(fc.uniqueArray(fc.integer({ min: 0, max: cols - 1 }), { maxLength: 40 }), { maxLength: 30 })
       .chain((rowSets) => {

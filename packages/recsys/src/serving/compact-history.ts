@@ -6,8 +6,9 @@
  * Each row is a sequence of LEB128 varints, one per rating: (gap << codeBits) | code, where gap
  * is the item index minus the previous one minus 1 (the first item's gap is its index) and code
  * indexes a dictionary of the distinct rating values (exact float32 values, so decoding gives the
- * very numbers stored). A history with more than 256 distinct ratings (or a -0, which a Map
- * cannot tell from 0) keeps its ratings as a float32 array and codes only the gaps.
+ * very numbers stored). A history with more than 256 distinct ratings (or a -0 or NaN, which
+ * the dictionary search cannot tell apart) keeps its ratings as a float32 array and codes only
+ * the gaps.
  *
  * Rows must be sorted and unique (the bundle checks them before building this).
  */
@@ -35,6 +36,18 @@ export interface CompactHistoryParts {
   ratings: Float32Array;
 }
 
+/** Index of `v` in the sorted dictionary (present by construction). */
+function codeOf(dictionary: Float32Array, v: number): number {
+  let lo = 0;
+  let hi = dictionary.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (dictionary[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class CompactHistory {
   readonly rows: number;
   readonly cols: number;
@@ -45,6 +58,8 @@ export class CompactHistory {
   private readonly bytes: Uint8Array;
   private readonly codeBits: number;
   private readonly codeScale: number;
+  /** Every varint fits 31 bits: decode with integer operations. */
+  private readonly intMath: boolean;
   private readonly dictionary: Float32Array;
   private readonly ratings: Float32Array;
 
@@ -56,6 +71,7 @@ export class CompactHistory {
     this.bytes = p.bytes;
     this.codeBits = p.codeBits;
     this.codeScale = 2 ** p.codeBits;
+    this.intMath = p.cols * this.codeScale <= 2 ** 31;
     this.dictionary = p.dictionary;
     this.ratings = p.ratings;
     let longest = 0;
@@ -76,24 +92,30 @@ export class CompactHistory {
   static *build(csr: CsrMatrix): Generator<void, CompactHistory, void> {
     const { rows, cols, indptr, indices, data } = csr;
     const nnz = indptr[rows];
-    const codeOf = new Map<number, number>();
+    // Distinct ratings by linear search (a handful in practice; a Map would hash each float).
+    const distinct: number[] = [];
     let dictionaryFits = true;
+    let last = Number.NaN;
     for (let e = 0; e < nnz && dictionaryFits; e++) {
       const v = data[e];
-      if (Object.is(v, -0)) dictionaryFits = false;
-      else if (codeOf.has(v)) continue;
-      else if (codeOf.size === MAX_CODES) dictionaryFits = false;
-      else codeOf.set(v, 0);
+      if (v === last && v !== 0) continue;
+      if (v !== v || (v === 0 && 1 / v < 0)) dictionaryFits = false;
+      else if (!distinct.includes(v)) {
+        if (distinct.length === MAX_CODES) dictionaryFits = false;
+        else distinct.push(v);
+      }
+      last = v;
     }
     yield;
     let dictionary = new Float32Array(0);
     let codeBits = 0;
     if (dictionaryFits) {
-      dictionary = Float32Array.from(codeOf.keys()).sort();
-      dictionary.forEach((v, c) => codeOf.set(v, c));
+      dictionary = Float32Array.from(distinct).sort();
       while (2 ** codeBits < dictionary.length) codeBits++;
     }
     const scale = 2 ** codeBits;
+    // Small enough for 32-bit integer arithmetic (every catalogue below 2^23 items).
+    const intMath = cols * scale <= 2 ** 31;
     const rowBytes = new Float64Array(rows + 1);
     // Varints into a growing buffer: 2 bytes a rating covers most histories.
     let bytes = new Uint8Array(Math.max(16, nnz * 2));
@@ -107,11 +129,18 @@ export class CompactHistory {
           grown.set(bytes);
           bytes = grown;
         }
-        let v = (indices[e] - prev - 1) * scale + (dictionaryFits ? (codeOf.get(data[e]) as number) : 0);
+        let v = (indices[e] - prev - 1) * scale + (dictionaryFits ? codeOf(dictionary, data[e]) : 0);
         prev = indices[e];
-        while (v >= 128) {
-          bytes[n++] = (v % 128) + 128;
-          v = Math.floor(v / 128);
+        if (intMath) {
+          while (v >= 128) {
+            bytes[n++] = (v & 127) | 128;
+            v >>>= 7;
+          }
+        } else {
+          while (v >= 128) {
+            bytes[n++] = (v % 128) + 128;
+            v = Math.floor(v / 128);
+          }
         }
         bytes[n++] = v;
       }
@@ -179,6 +208,23 @@ export class CompactHistory {
     const end = this.rowBytes[row + 1];
     let prev = -1;
     let j = 0;
+    if (this.intMath) {
+      const bits = this.codeBits;
+      const codeMask = this.codeScale - 1;
+      while (at < end) {
+        let b = bytes[at++];
+        let v = b & 127;
+        for (let shift = 7; b >= 128; shift += 7) {
+          b = bytes[at++];
+          v |= (b & 127) << shift;
+        }
+        prev += (v >>> bits) + 1;
+        items[j] = prev;
+        if (ratings) ratings[j] = direct ? this.ratings[this.indptr[row] + j] : dictionary[v & codeMask];
+        j++;
+      }
+      return j;
+    }
     while (at < end) {
       let b = bytes[at++];
       let v = b & 127;

@@ -15,7 +15,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument } from '@netflicks/recsys';
+import { IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument } from '@netflicks/recsys';
 
 /** A KeyObject crosses to the worker by structured clone. */
 export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject };
@@ -35,6 +35,8 @@ export type DecodeReply =
       sections: Record<string, ArrayBufferView>;
       /** The history, compacted (CompactHistory.parts()). */
       history: CompactHistoryParts;
+      /** The implicit ALS model's fold-in Gram matrix, built here (null: no such model). */
+      foldInGram: Float64Array | null;
     }
   | { ok: false; message: string; name: string };
 
@@ -71,11 +73,18 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       if (name === 'history.indices' || name === 'history.data') continue;
       sections[name] = name === 'history.indptr' ? history.indptr : ownBuffer(section);
     }
+    // Fold-in's Gram matrix (k²·items/2 multiply-adds) here rather than in blocks on the serving thread.
+    const ials = bundle.models.ials;
+    let foldInGram: Float64Array | null = null;
+    if (ials instanceof IalsModel) {
+      for (const _ of ials.prepareFoldIn());
+      foldInGram = ials.foldInGram;
+    }
     const transfer = new Set<ArrayBuffer>();
-    for (const view of [...Object.values(sections), history.rowBytes, history.bytes, history.dictionary, history.ratings]) {
+    for (const view of [...Object.values(sections), history.rowBytes, history.bytes, history.dictionary, history.ratings, ...(foldInGram ? [foldInGram] : [])]) {
       if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
     }
-    return { reply: { ok: true, sha256, meta, moviesJson, sections, history }, transfer: [...transfer] };
+    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram }, transfer: [...transfer] };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }
