@@ -29,10 +29,10 @@ describe('opening a bundle in steps', () => {
     const stepped = await openBundleInSteps(decodeModelFile(model.bytes), async () => {
       turns++;
     });
-    // a turn after the float checks, after the users' id map, after the history index check, before
-    // each of the three components and before the policy (a small model: no section is large enough
-    // for a turn of its own)
-    expect(turns).toBe(7);
+    // a turn after the float checks, after the users' id map, after the history index check, after
+    // the compact history's rating dictionary, before each of the three components and before the
+    // policy (a small model: no section is large enough for a turn of its own)
+    expect(turns).toBe(8);
     expect(Array.from(stepped.users.toArray())).toEqual(userIds);
     expect(Array.from(stepped.items.toArray())).toEqual(movieIds);
     for (const userId of userIds.slice(0, 20)) {

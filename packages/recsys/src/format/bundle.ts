@@ -20,6 +20,7 @@ import type { ModelDocument } from './model-file.js';
 import { PopularityModel } from '../models/popularity.js';
 import { transpose, type CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
+import { CompactHistory, type CompactHistoryParts } from '../serving/compact-history.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Movie } from '../types.js';
 import {
@@ -122,20 +123,27 @@ export function hybridFromModels(
 export class LoadedBundle {
   readonly models: Partial<Record<ComponentName, Recommender>>;
   readonly hybrid: HybridRecommender | null;
+  /**
+   * The training history as a CSR matrix. Its row offsets are the compact history's; the item
+   * and rating arrays are decoded from it on first use (the whole matrix: for tools and the
+   * hybrid recommender's own recommend(), not for a server, which decodes one row per request).
+   */
+  readonly history: CsrMatrix;
   private readonly movieById = new Map<number, Movie>();
 
   constructor(
     readonly meta: Record<string, unknown>,
     readonly users: IdMap,
     readonly items: IdMap,
-    readonly history: CsrMatrix,
+    readonly compactHistory: CompactHistory,
     models: Partial<Record<ComponentName, Recommender>>,
     hybridParams: HybridParams | null,
     movies: Movie[],
   ) {
     this.models = models;
+    this.history = lazyCsr(compactHistory);
     for (const m of movies) this.movieById.set(m.id, m);
-    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: history }, hybridParams) : null;
+    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: this.history }, hybridParams) : null;
   }
 
   /** The model `recommend` serves with: the hybrid policy, else the bundle's single model. */
@@ -172,7 +180,7 @@ export class LoadedBundle {
   /** Number of training ratings of an external user id (0 when unknown). */
   historySize(userId: number): number {
     const u = this.users.index(userId);
-    return u < 0 ? 0 : this.history.indptr[u + 1] - this.history.indptr[u];
+    return u < 0 ? 0 : this.compactHistory.rowLength(u);
   }
 
   /**
@@ -205,7 +213,9 @@ export class LoadedBundle {
     }
     const mask = new Uint8Array(this.items.size);
     if (request.excludeSeen !== false && u >= 0) {
-      for (let e = this.history.indptr[u]; e < this.history.indptr[u + 1]; e++) mask[this.history.indices[e]] = 1;
+      const rated = new Int32Array(this.compactHistory.rowLength(u));
+      this.compactHistory.decodeRow(u, rated);
+      for (const i of rated) mask[i] = 1;
     }
     if (request.genre !== undefined) {
       const g = request.genre.toLowerCase();
@@ -240,6 +250,11 @@ export interface OpenOptions {
    * these very sections): skip the O(size) content checks, keep the cheap structural ones.
    */
   validated?: boolean;
+  /**
+   * The history, already compacted by the thread that validated the document (which then need
+   * not send the history sections): used instead of the sections. Only with `validated`.
+   */
+  history?: CompactHistoryParts;
 }
 
 /**
@@ -247,7 +262,7 @@ export interface OpenOptions {
  * policy), so a server opening a large model next to the one it serves keeps answering.
  */
 export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<void>, opts: OpenOptions = {}): Promise<LoadedBundle> {
-  const steps = openingSteps(doc, opts.validated === true);
+  const steps = openingSteps(doc, opts.validated === true, opts.history);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -260,7 +275,8 @@ export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<
  * shape and content (bundle-validation.ts), so a corrupt or crafted file is refused here with
  * one line naming the section, never served.
  */
-function* openingSteps(doc: ModelDocument, validated = false): Generator<void, LoadedBundle> {
+function* openingSteps(doc: ModelDocument, validated = false, compacted?: CompactHistoryParts): Generator<void, LoadedBundle> {
+  if (compacted && !validated) throw new RangeError('a compacted history comes only with a validated document');
   const meta = doc.meta;
   if (meta.kind !== BUNDLE_KIND) throw new BundleError('not a Netflicks model bundle');
   if (meta.bundleVersion !== BUNDLE_VERSION) {
@@ -285,18 +301,25 @@ function* openingSteps(doc: ModelDocument, validated = false): Generator<void, L
   const itemIds = requireSection(doc, 'items.ids', Int32Array);
   const items = IdMap.fromIds(itemIds);
   if (!validated) checkUniqueIds('items.ids', itemIds, items.size);
-  const history: CsrMatrix = {
-    rows: users.size,
-    cols: items.size,
-    indptr: requireSection(doc, 'history.indptr', Int32Array),
-    indices: requireSection(doc, 'history.indices', Int32Array),
-    data: requireSection(doc, 'history.data', Float32Array),
-  };
-  if (!validated) {
-    checkCsr('history', history.indptr, history.indices, users.size, items.size, history.data);
-    checkSortedRows('history', history.indptr, history.indices);
-    yield;
-    checkRatings('history.data', history.data);
+  let history: CompactHistory;
+  if (compacted) {
+    if (compacted.rows !== users.size || compacted.cols !== items.size) throw new BundleError('the compacted history does not match the id maps');
+    history = CompactHistory.fromParts(compacted);
+  } else {
+    const csr: CsrMatrix = {
+      rows: users.size,
+      cols: items.size,
+      indptr: requireSection(doc, 'history.indptr', Int32Array),
+      indices: requireSection(doc, 'history.indices', Int32Array),
+      data: requireSection(doc, 'history.data', Float32Array),
+    };
+    if (!validated) {
+      checkCsr('history', csr.indptr, csr.indices, users.size, items.size, csr.data);
+      checkSortedRows('history', csr.indptr, csr.indices);
+      yield;
+      checkRatings('history.data', csr.data);
+    }
+    history = yield* CompactHistory.build(csr);
   }
   const rawComponents = meta.components ?? {};
   if (typeof rawComponents !== 'object' || rawComponents === null || Array.isArray(rawComponents)) throw new BundleError('meta.components is not an object');
@@ -322,6 +345,23 @@ function* openingSteps(doc: ModelDocument, validated = false): Generator<void, L
   } catch (err) {
     throw new BundleError(`model file's hybrid policy cannot be built: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** A CSR view of a compact history whose item and rating arrays are decoded on first access. */
+function lazyCsr(compact: CompactHistory): CsrMatrix {
+  let full: CsrMatrix | null = null;
+  const decoded = (): CsrMatrix => (full ??= compact.toCsr());
+  return {
+    rows: compact.rows,
+    cols: compact.cols,
+    indptr: compact.indptr,
+    get indices() {
+      return decoded().indices;
+    },
+    get data() {
+      return decoded().data;
+    },
+  };
 }
 
 function restoreComponent(name: ComponentName, state: ModelState): Recommender {

@@ -282,6 +282,18 @@ export class IalsModel implements Recommender, FoldInScorer {
     this.scratch = createScratch(k);
   }
 
+  /** The fold-in Gram matrix once prepareFoldIn has built it (to hand to another copy of this model). */
+  get foldInGram(): Float64Array | null {
+    return this.gramReg;
+  }
+
+  /** Uses a Gram matrix prepareFoldIn built on another copy of these very factors (e.g. on another thread). */
+  adoptFoldInGram(gram: Float64Array): void {
+    if (gram.length !== this.factors * this.factors) throw new RangeError(`fold-in Gram matrix has ${gram.length} entries, expected ${this.factors ** 2}`);
+    this.gramReg = gram;
+    this.scratch = createScratch(this.factors);
+  }
+
   state(): ModelState {
     return {
       meta: factorModelMeta(this),

@@ -86,6 +86,9 @@ export class HybridServingPolicy {
   private readonly scores: Float32Array;
   /** 1 for the current request's rated items; all zero between requests. */
   private readonly seen: Uint8Array;
+  /** The current request's training row, decoded from the compact history. */
+  private readonly rowItems: Int32Array;
+  private readonly rowRatings: Float32Array;
   private readonly heap: TopHeap;
   /** The float32 scan's first phase: top-K by approximate score, and the items kept for rescoring. */
   private readonly approxHeap: TopHeap;
@@ -136,6 +139,8 @@ export class HybridServingPolicy {
     this.approxHeap = new TopHeap(opts.maxK);
     this.scores = new Float32Array(n);
     this.seen = new Uint8Array(n);
+    this.rowItems = new Int32Array(bundle.compactHistory.maxRowLength);
+    this.rowRatings = new Float32Array(bundle.compactHistory.maxRowLength);
     this.useSimd = opts.simd ?? true;
     if (deferBuild !== DEFER_BUILD) {
       for (const _ of this.build()) {
@@ -220,18 +225,18 @@ export class HybridServingPolicy {
   recommend(request: ServingRequest): ServingResult {
     const { userId, k } = request;
     if (!(Number.isInteger(k) && k >= 0 && k <= this.maxK)) throw new RangeError(`k must be an integer in 0..${this.maxK}, got ${k}`);
-    const { users, items, history } = this.bundle;
+    const { users, items, compactHistory } = this.bundle;
     const user = users.index(userId);
     const genreMask = request.genre === undefined ? undefined : this.genreMask(request.genre);
     const seen = this.seen;
-    const hStart = user >= 0 ? history.indptr[user] : 0;
-    const hEnd = user >= 0 ? history.indptr[user + 1] : 0;
+    const rowItems = this.rowItems;
+    const rowLength = user >= 0 ? compactHistory.decodeRow(user, rowItems, this.rowRatings) : 0;
     const extraItems: number[] = [];
     let overrides: Map<number, number> | null = null;
     try {
       // Mark the merged history: training items (distinct, sorted) then fresh ratings.
-      for (let e = hStart; e < hEnd; e++) seen[history.indices[e]] = 1;
-      let count = hEnd - hStart;
+      for (let e = 0; e < rowLength; e++) seen[rowItems[e]] = 1;
+      let count = rowLength;
       for (const r of request.extraRatings ?? []) {
         if (!Number.isFinite(r.rating)) throw new RangeError(`rating for movie ${r.movieId} is not a finite number`);
         const i = items.index(r.movieId);
@@ -255,11 +260,11 @@ export class HybridServingPolicy {
         if (!useTrained) {
           histItems = new Int32Array(count);
           let j = 0;
-          for (let e = hStart; e < hEnd; e++) histItems[j++] = history.indices[e];
+          for (let e = 0; e < rowLength; e++) histItems[j++] = rowItems[e];
           for (const i of extraItems) histItems[j++] = i;
           histItems.sort();
           histRatings = new Float32Array(count);
-          for (let m = 0; m < count; m++) histRatings[m] = overrides?.get(histItems[m]) ?? this.trainingRating(hStart, hEnd, histItems[m]);
+          for (let m = 0; m < count; m++) histRatings[m] = overrides?.get(histItems[m]) ?? this.trainingRating(rowLength, histItems[m]);
         }
         result =
           strategy === 'cf'
@@ -268,7 +273,7 @@ export class HybridServingPolicy {
       }
       return { strategy, historySize: count, items: result };
     } finally {
-      for (let e = hStart; e < hEnd; e++) seen[history.indices[e]] = 0;
+      for (let e = 0; e < rowLength; e++) seen[rowItems[e]] = 0;
       for (const i of extraItems) seen[i] = 0;
     }
   }
@@ -284,11 +289,12 @@ export class HybridServingPolicy {
     return this.popularity.counts[item] > 0 && this.itemNorm[item] > 0 ? this.similarCf(item, k) : this.similarContent(item, k);
   }
 
-  private trainingRating(start: number, end: number, item: number): number {
-    const { indices, data } = this.bundle.history;
-    // Columns are sorted: binary search.
-    let lo = start;
-    let hi = end - 1;
+  /** The current request's training rating of `item` (its decoded row is sorted: binary search). */
+  private trainingRating(rowLength: number, item: number): number {
+    const indices = this.rowItems;
+    const data = this.rowRatings;
+    let lo = 0;
+    let hi = rowLength - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const v = indices[mid];

@@ -60,6 +60,15 @@ export function scoreInWords(strategy: Strategy, score: number, weights: { conte
   return `preference ${score.toFixed(2)} (0 = no interest, 1 = as sure as a watched movie): ${likelihood(score)}`;
 }
 
+/** One user's training row (item indices, ratings), decoded from the compact history. */
+export function decodedRow(bundle: ServingModel['engine']['bundle'], u: number): { indices: Int32Array; data: Float32Array } {
+  const history = bundle.compactHistory;
+  const indices = new Int32Array(history.rowLength(u));
+  const data = new Float32Array(indices.length);
+  history.decodeRow(u, indices, data);
+  return { indices, data };
+}
+
 /**
  * The user's ratings as the model sees them for this request: training history, with fresh ratings
  * overriding or adding (item indices).
@@ -69,8 +78,8 @@ export function ratedItems(model: ServingModel, userId: number, fresh: readonly 
   const byItem = new Map<number, number>();
   const u = bundle.users.index(userId);
   if (u >= 0) {
-    const { indptr, indices, data } = bundle.history;
-    for (let e = indptr[u]; e < indptr[u + 1]; e++) byItem.set(indices[e], data[e]);
+    const { indices, data } = decodedRow(bundle, u);
+    for (let e = 0; e < indices.length; e++) byItem.set(indices[e], data[e]);
   }
   for (const r of fresh) {
     const i = bundle.items.index(r.movieId);

@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import type { ServingModel } from '../model/serving-model.js';
-import { movieRef, type MovieRef } from './explain.js';
+import { decodedRow, movieRef, type MovieRef } from './explain.js';
 
 /** Newest first; a longer history is cut (the page says how many there are). */
 export const HISTORY_LIMIT = 500;
@@ -51,8 +51,8 @@ function modelHistory(model: ServingModel, userId: number): History {
   const u = bundle.users.index(userId);
   const entries: HistoryEntry[] = [];
   if (u >= 0) {
-    const { indptr, indices, data } = bundle.history;
-    for (let e = indptr[u]; e < indptr[u + 1] && entries.length < HISTORY_LIMIT; e++) {
+    const { indices, data } = decodedRow(bundle, u);
+    for (let e = 0; e < indices.length && entries.length < HISTORY_LIMIT; e++) {
       entries.push({ ...movieRef(model, bundle.items.id(indices[e])), rating: data[e], ratedAt: null, fresh: false });
     }
     entries.sort((a, b) => b.rating - a.rating || a.movieId - b.movieId);
@@ -61,5 +61,5 @@ function modelHistory(model: ServingModel, userId: number): History {
 }
 
 function indptr(bundle: ServingModel['engine']['bundle'], u: number): number {
-  return bundle.history.indptr[u + 1] - bundle.history.indptr[u];
+  return bundle.compactHistory.rowLength(u);
 }

@@ -15,7 +15,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeModelFile, loadModelFile, openBundle, type ModelDocument } from '@netflicks/recsys';
+import { IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument } from '@netflicks/recsys';
 
 /** A KeyObject crosses to the worker by structured clone. */
 export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject };
@@ -31,7 +31,12 @@ export type DecodeReply =
       meta: Record<string, unknown>;
       /** meta.movies as JSON arrays of up to MOVIES_PER_SLICE movies each (none: no movies key). */
       moviesJson: string[] | null;
+      /** The sections except the history's, each in a buffer of its own. */
       sections: Record<string, ArrayBufferView>;
+      /** The history, compacted (CompactHistory.parts()). */
+      history: CompactHistoryParts;
+      /** The implicit ALS model's fold-in Gram matrix, built here (null: no such model). */
+      foldInGram: Float64Array | null;
     }
   | { ok: false; message: string; name: string };
 
@@ -51,21 +56,43 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       doc = decodeModelFile(bytes, { publicKey: job.publicKey });
     }
     // Every check, here rather than on the serving thread (BundleError names what is wrong).
-    openBundle(doc);
+    const bundle = openBundle(doc);
     const { movies, ...meta } = doc.meta;
     let moviesJson: string[] | null = null;
     if (Array.isArray(movies)) {
       moviesJson = [];
       for (let i = 0; i < movies.length; i += MOVIES_PER_SLICE) moviesJson.push(JSON.stringify(movies.slice(i, i + MOVIES_PER_SLICE)));
     } else if (movies !== undefined) meta.movies = movies;
-    // Every distinct buffer the sections view (the file's, plus copies made for misaligned
-    // sections) moves with the reply.
+    // The serving thread keeps only what it serves with: the compact history instead of the
+    // history sections, and each other section copied out of the file's buffer, so that buffer
+    // (the whole file) is freed here instead of staying resident behind views of it.
+    const compact = bundle.compactHistory.parts();
+    const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
+    const sections: Record<string, ArrayBufferView> = {};
+    for (const [name, section] of Object.entries(doc.sections)) {
+      if (name === 'history.indices' || name === 'history.data') continue;
+      sections[name] = name === 'history.indptr' ? history.indptr : ownBuffer(section);
+    }
+    // Fold-in's Gram matrix (k²·items/2 multiply-adds) here rather than in blocks on the serving thread.
+    const ials = bundle.models.ials;
+    let foldInGram: Float64Array | null = null;
+    if (ials instanceof IalsModel) {
+      for (const _ of ials.prepareFoldIn());
+      foldInGram = ials.foldInGram;
+    }
     const transfer = new Set<ArrayBuffer>();
-    for (const section of Object.values(doc.sections)) if (section.buffer instanceof ArrayBuffer) transfer.add(section.buffer);
-    return { reply: { ok: true, sha256, meta, moviesJson, sections: doc.sections }, transfer: [...transfer] };
+    for (const view of [...Object.values(sections), history.rowBytes, history.bytes, history.dictionary, history.ratings, ...(foldInGram ? [foldInGram] : [])]) {
+      if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
+    }
+    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram }, transfer: [...transfer] };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }
+}
+
+/** The view itself when it spans its whole buffer, else a copy in a buffer of its own. */
+function ownBuffer<T extends ModelDocument['sections'][string]>(view: T): T {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : (view.slice() as T);
 }
 
 /**

@@ -14,7 +14,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { decodeModelFile, loadModelFile, openBundle, openBundleInSteps, type ModelDocument, type Movie } from '@netflicks/recsys';
+import { IalsModel, decodeModelFile, loadModelFile, openBundle, openBundleInSteps, type CompactHistoryParts, type ModelDocument, type Movie } from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
 
@@ -71,10 +71,12 @@ export class ServingModel {
     let doc: ModelDocument;
     let sha256: string;
     let validated = false;
+    let history: CompactHistoryParts | undefined;
+    let foldInGram: Float64Array | null = null;
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256 } = await decodeOnWorker(script, from, opts.publicKey, turn));
+      ({ doc, sha256, history, foldInGram } = await decodeOnWorker(script, from, opts.publicKey, turn));
       validated = true;
     } else if ('path' in from) {
       ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
@@ -84,7 +86,9 @@ export class ServingModel {
       doc = decodeModelFile(from.bytes, { publicKey: opts.publicKey });
     }
     await turn();
-    const bundle = await openBundleInSteps(doc, turn, { validated });
+    const bundle = await openBundleInSteps(doc, turn, { validated, history });
+    const ials = bundle.models.ials;
+    if (foldInGram && ials instanceof IalsModel) ials.adoptFoldInGram(foldInGram);
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
     return ServingModel.assemble(doc, sha256, identity, engine);
@@ -177,7 +181,7 @@ async function decodeOnWorker(
   from: { path: string } | { bytes: Buffer },
   publicKey: KeyObject | undefined,
   pause: () => Promise<void>,
-): Promise<{ doc: ModelDocument; sha256: string }> {
+): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null }> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
   if ('path' in from) job = { path: from.path, publicKey };
@@ -219,7 +223,17 @@ async function decodeOnWorker(
     }
     meta.movies = movies;
   }
-  return { doc: { meta, sections }, sha256: reply.sha256 };
+  const h = reply.history;
+  const history: CompactHistoryParts = {
+    ...h,
+    indptr: ownRealm(h.indptr) as Int32Array,
+    rowBytes: ownRealm(h.rowBytes) as Float64Array,
+    bytes: ownRealm(h.bytes) as Uint8Array,
+    dictionary: ownRealm(h.dictionary) as Float32Array,
+    ratings: ownRealm(h.ratings) as Float32Array,
+  };
+  const foldInGram = reply.foldInGram ? (ownRealm(reply.foldInGram) as Float64Array) : null;
+  return { doc: { meta, sections }, sha256: reply.sha256, history, foldInGram };
 }
 
 const VIEWS = { Float32Array, Float64Array, Int32Array, Uint8Array } as const;
