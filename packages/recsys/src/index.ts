@@ -30,7 +30,7 @@ export {
   type SimilarMovies,
 } from './serving/hybrid-serving-policy.js';
 export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
-export { CompactHistory, type CompactHistoryParts } from './serving/compact-history.js';
+export { CompactHistory, type CompactHistoryParts } from './data/compact-history.js';
 export { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './serving/scan-kernel.js';
 
 // Evaluation, tuning and the validation gate.

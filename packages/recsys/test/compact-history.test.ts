@@ -6,7 +6,7 @@ import { trainContent } from '../src/models/content.js';
 import { trainIals } from '../src/models/ials.js';
 import { trainPopularity } from '../src/models/popularity.js';
 import { Random } from '../src/random.js';
-import { CompactHistory } from '../src/serving/compact-history.js';
+import { CompactHistory } from '../src/data/compact-history.js';
 import { HybridServingPolicy, type ServingRequest } from '../src/serving/hybrid-serving-policy.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
 

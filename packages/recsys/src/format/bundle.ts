@@ -20,7 +20,7 @@ import type { ModelDocument } from './model-file.js';
 import { PopularityModel } from '../models/popularity.js';
 import { transpose, type CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
-import { CompactHistory, type CompactHistoryParts } from '../serving/compact-history.js';
+import { CompactHistory, type CompactHistoryParts } from '../data/compact-history.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Movie } from '../types.js';
 import {

@@ -12,7 +12,7 @@
  *
  * Rows must be sorted and unique (the bundle checks them before building this).
  */
-import type { CsrMatrix } from '../data/sparse.js';
+import type { CsrMatrix } from './sparse.js';
 
 /** Largest dictionary: codes fit a byte. */
 const MAX_CODES = 256;
