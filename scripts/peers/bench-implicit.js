@@ -31,7 +31,8 @@ export function implicitSection({ root, run, python, coo, runs, quick, threads, 
   for (let round = 1; round <= runs; round++) {
     const loadBefore = load();
     const peer = () => run(python, [peers, 'implicit', '--coo', coo, '--threads', threads, ...common]);
-    const ours = (t, extra = []) => run(process.execPath, [ials, ...shape, '--threads', t, ...common, ...extra]);
+    // The peer's pairs carry no times: ours reads the same 12 bytes a pair (--times none).
+    const ours = (t, extra = []) => run(process.execPath, [ials, ...shape, '--threads', t, '--times', 'none', ...common, ...extra]);
     // Alternate who goes first so neither always runs on a warmer (or busier) machine.
     let p;
     let n;
