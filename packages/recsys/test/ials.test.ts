@@ -209,6 +209,14 @@ describe('implicit ALS', () => {
     expect(two.itemFactors.buffer.constructor.name).toBe('ArrayBuffer');
   });
 
+  test('a second multi-threaded training right after the first (the pool reused) gives the same factors', async () => {
+    // 8 factors: the SIMD kernel's shared memory (a new one per training) is in use.
+    const first = await trainIals(data, { ...small, factors: 8, iterations: 3, threads: 2 });
+    const second = await trainIals(data, { ...small, factors: 8, iterations: 3, threads: 2 });
+    expect(bytes(second.userFactors)).toEqual(bytes(first.userFactors));
+    expect(bytes(second.itemFactors)).toEqual(bytes(first.itemFactors));
+  });
+
   test('state round trip is bit-exact, including through JSON metadata', () => {
     const state = model.state();
     const copy: ModelState = {

@@ -18,6 +18,8 @@ port.on('message', (message: HalfStepTask | ({ kind: 'init' } & FactorWorkerInit
   if (message.kind === 'init') {
     state = { arrays: message.arrays, params: message.params };
     if (!scratch || scratch.x.length !== message.arrays.factors) scratch = createScratch(message.arrays.factors);
+    // A kernel may be bound to the previous training's memory: the next task makes a new one.
+    else scratch.weightedRows = undefined;
     scratch.epoch = -1;
     return;
   }
