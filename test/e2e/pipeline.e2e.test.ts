@@ -17,6 +17,7 @@ import { simulate } from '@netflicks/simulator';
 import type { TrainerSummary } from '@netflicks/contracts';
 import { runTrainerJob } from '@netflicks/trainer';
 import { ensureKafka, uniqueName, waitFor } from '../support/kafka.js';
+import { underLoad } from '../support/load.js';
 import { describePostgres } from '../support/postgres.js';
 
 const silent = createLogger({ component: 'pipeline-e2e', level: 'silent' });
@@ -140,37 +141,33 @@ await describePostgres('whole pipeline: simulator → Kafka → ingest → Postg
 
   test('5. a second run is promoted under load; the API switches versions with zero failed requests', async () => {
     const users = Array.from(new Set(world.dataset.ratings.user)).slice(0, 50);
-    let stop = false;
     let ok = 0;
     const failures: string[] = [];
     const versions = new Set<number>();
-    const worker = async (w: number): Promise<void> => {
-      for (let i = w; !stop; i += 4) {
-        try {
-          const res = await fetch(`${api?.url}/recommend/${users[i % users.length]}?k=10`);
-          if (res.status !== 200) failures.push(`HTTP ${res.status}`);
-          else {
-            versions.add(((await res.json()) as Recommendation).model.version);
-            ok++;
-          }
-        } catch (err) {
-          failures.push(err instanceof Error ? err.message : String(err));
+    const request = async (client: number, j: number): Promise<void> => {
+      try {
+        const res = await fetch(`${api?.url}/recommend/${users[(client + 4 * j) % users.length]}?k=10`);
+        if (res.status !== 200) failures.push(`HTTP ${res.status}`);
+        else {
+          versions.add(((await res.json()) as Recommendation).model.version);
+          ok++;
         }
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
       }
     };
-    const load = Promise.all([0, 1, 2, 3].map(worker));
-    const v2 = await train('run-2');
-    expect(v2.version).toBe(2);
-    // The new user's newest rating is unseen by v1: the baseline compares both on it.
-    expect(v2.baseline?.version).toBe(1);
-    const { verdict } = await validateModelVersion(db.pool, 'films', 2, parseValidationPolicy({ maxRMSE: '1.2', maxRegression: '1' }), { actor: 'e2e' });
-    expect(verdict.outcome).not.toBe('failed');
-    await promoteModelVersion(db.pool, 'films', 2, { actor: 'e2e', force: verdict.outcome !== 'passed' });
-    await waitFor('the API to serve v2', async () => (await recommend(users[0])).model.version === 2, 30_000, 100);
-    const okAtSwap = ok;
-    await waitFor('more load after the swap', () => ok > okAtSwap + 50, 30_000, 50);
-    stop = true;
-    await load;
+    await underLoad(4, request, async () => {
+      const v2 = await train('run-2');
+      expect(v2.version).toBe(2);
+      // The new user's newest rating is unseen by v1: the baseline compares both on it.
+      expect(v2.baseline?.version).toBe(1);
+      const { verdict } = await validateModelVersion(db.pool, 'films', 2, parseValidationPolicy({ maxRMSE: '1.2', maxRegression: '1' }), { actor: 'e2e' });
+      expect(verdict.outcome).not.toBe('failed');
+      await promoteModelVersion(db.pool, 'films', 2, { actor: 'e2e', force: verdict.outcome !== 'passed' });
+      await waitFor('the API to serve v2', async () => (await recommend(users[0])).model.version === 2, 30_000, 100);
+      const okAtSwap = ok;
+      await waitFor('more load after the swap', () => ok > okAtSwap + 50, 30_000, 50);
+    });
     expect(failures).toEqual([]);
     expect([...versions].sort()).toEqual([1, 2]);
     expect(ok).toBeGreaterThan(100);

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { createLogger } from '@netflicks/platform';
 import { decodeModelFile, openBundle, type LoadedBundle } from '@netflicks/recsys';
 import { loadApiConfig, openApiDocument, runRecommendApi, type FreshRatingsSource, type RunningApi } from '../src/index.js';
+import { underLoad } from '../../../test/support/load.js';
 import { skipOrFail } from '../../../test/support/skip.js';
 import { responseSchema, schemaErrors, tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
@@ -395,33 +396,29 @@ describe('hot swap and shutdown', () => {
   test('swapping the model file under load: zero failed requests, and the new model serves', async () => {
     const before = api.holder.current!.identity.sha256;
     const users = Array.from(bundle.users.toArray()).slice(0, 50);
-    let stop = false;
     let ok = 0;
     const failures: string[] = [];
-    const worker = async (w: number) => {
-      for (let j = 0; !stop; j++) {
-        try {
-          const res = await fetch(`${api.url}/recommend/${users[(w * 7 + j) % users.length]}?k=10`);
-          const body = (await res.json()) as { items?: unknown[] };
-          if (res.status === 200 && body.items?.length === 10) ok++;
-          else failures.push(`${res.status}`);
-        } catch (err) {
-          failures.push(String(err));
-        }
+    const request = async (w: number, j: number) => {
+      try {
+        const res = await fetch(`${api.url}/recommend/${users[(w * 7 + j) % users.length]}?k=10`);
+        const body = (await res.json()) as { items?: unknown[] };
+        if (res.status === 200 && body.items?.length === 10) ok++;
+        else failures.push(`${res.status}`);
+      } catch (err) {
+        failures.push(String(err));
       }
     };
-    const workers = Array.from({ length: 8 }, (_, w) => worker(w));
     const shas = new Set<string>([before]);
-    for (const next of ['b.nflx', 'a.nflx', 'b.nflx']) {
+    await underLoad(8, request, async () => {
+      for (const next of ['b.nflx', 'a.nflx', 'b.nflx']) {
+        await new Promise((r) => setTimeout(r, 150));
+        await copyFile(dir.file(next), dir.file('serving.tmp'));
+        await rename(dir.file('serving.tmp'), dir.file('serving.nflx')); // atomic replace, as a deploy would
+        expect(await api.source.refresh('test')).toBe(true);
+        shas.add(api.holder.current!.identity.sha256);
+      }
       await new Promise((r) => setTimeout(r, 150));
-      await copyFile(dir.file(next), dir.file('serving.tmp'));
-      await rename(dir.file('serving.tmp'), dir.file('serving.nflx')); // atomic replace, as a deploy would
-      expect(await api.source.refresh('test')).toBe(true);
-      shas.add(api.holder.current!.identity.sha256);
-    }
-    await new Promise((r) => setTimeout(r, 150));
-    stop = true;
-    await Promise.all(workers);
+    });
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(50);
     expect(shas.size).toBe(2);

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { promoteModelVersion, rollbackModel } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { encodeModelFile } from '@netflicks/recsys';
+import { underLoad } from '../../../test/support/load.js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
 import { registerTestModel, tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
@@ -124,30 +125,27 @@ await describePostgres('models from the registry', (db) => {
       expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
 
       const users = Array.from(api.holder.current!.bundle.users.toArray()).slice(0, 40);
-      let stop = false;
       const versions = new Set<number | null>();
       const failures: string[] = [];
       let ok = 0;
-      const worker = async (w: number) => {
-        for (let j = 0; !stop; j++) {
-          try {
-            const r = await recommend(api, `/recommend/${users[(w + j) % users.length]}?k=10`);
-            if (r.status === 200 && r.body.items.length === 10) {
-              ok++;
-              versions.add(r.body.model.version);
-            } else failures.push(String(r.status));
-          } catch (err) {
-            failures.push(String(err));
-          }
+      const request = async (w: number, j: number) => {
+        try {
+          const r = await recommend(api, `/recommend/${users[(w + j) % users.length]}?k=10`);
+          if (r.status === 200 && r.body.items.length === 10) {
+            ok++;
+            versions.add(r.body.model.version);
+          } else failures.push(String(r.status));
+        } catch (err) {
+          failures.push(String(err));
         }
       };
-      const workers = Array.from({ length: 6 }, (_, w) => worker(w));
-      const v2 = await registerTestModel(db.pool, model2);
-      await promoteModelVersion(db.pool, 'movies', v2, { actor: 'test', force: true });
-      const swapMs = await waitFor('v2 to be served', () => api.holder.current?.identity.version === v2);
-      await new Promise((r) => setTimeout(r, 200));
-      stop = true;
-      await Promise.all(workers);
+      const { v2, swapMs } = await underLoad(6, request, async () => {
+        const v2 = await registerTestModel(db.pool, model2);
+        await promoteModelVersion(db.pool, 'movies', v2, { actor: 'test', force: true });
+        const swapMs = await waitFor('v2 to be served', () => api.holder.current?.identity.version === v2);
+        await new Promise((r) => setTimeout(r, 200));
+        return { v2, swapMs };
+      });
       expect(failures).toEqual([]);
       expect(ok).toBeGreaterThan(20);
       expect([...versions].sort()).toEqual([v1, v2]);

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { promoteModelVersion } from '@netflicks/db';
 import { createLogger } from '@netflicks/platform';
 import { startTerminator } from '../../../test/support/backend-terminator.js';
+import { underLoad } from '../../../test/support/load.js';
 import { waitFor } from '../../../test/support/kafka.js';
 import { describePostgres } from '../../../test/support/postgres.js';
 import { loadApiConfig, runRecommendApi, type RunningApi } from '../src/index.js';
@@ -39,40 +40,35 @@ await describePostgres('registry follower under connection terminations', (db) =
     await waitFor('v1 to be served', () => running.holder.current?.identity.version === v1, 20_000, 25);
     const users = Array.from(running.holder.current!.bundle.users.toArray()).slice(0, 20);
 
-    let stop = false;
     const statuses = new Map<number, number>();
-    const client = async (w: number) => {
-      for (let j = 0; !stop; j++) {
-        const res = await fetch(`${running.url}/recommend/${users[(w + j) % users.length]}?k=10`);
-        await res.arrayBuffer();
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      }
+    const request = async (w: number, j: number) => {
+      const res = await fetch(`${running.url}/recommend/${users[(w + j) % users.length]}?k=10`);
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     };
-    const clients = [client(0), client(1)];
 
-    const terminator = startTerminator(db.pool, target.name);
-    let v2: number;
-    let totals;
-    try {
-      await new Promise((r) => setTimeout(r, 1500));
-      // A promotion while connections are being cut: its notification or its load may be lost.
-      v2 = await retryOnConnectionLoss(() => registerTestModel(target.pool, model2));
-      await retryOnConnectionLoss(() => promoteModelVersion(target.pool, 'movies', v2, { actor: 'test', force: true }));
-      await new Promise((r) => setTimeout(r, 1500));
-    } finally {
-      totals = await terminator.stop();
-    }
-    expect(totals.terminated).toBeGreaterThan(10);
+    await underLoad(2, request, async () => {
+      const terminator = startTerminator(db.pool, target.name);
+      let v2: number;
+      let totals;
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        // A promotion while connections are being cut: its notification or its load may be lost.
+        v2 = await retryOnConnectionLoss(() => registerTestModel(target.pool, model2));
+        await retryOnConnectionLoss(() => promoteModelVersion(target.pool, 'movies', v2, { actor: 'test', force: true }));
+        await new Promise((r) => setTimeout(r, 1500));
+      } finally {
+        totals = await terminator.stop();
+      }
+      expect(totals.terminated).toBeGreaterThan(10);
 
-    // Whatever was lost meanwhile, following resumes: v2 once reconnected, then a new promotion.
-    await waitFor('v2 after the terminations', () => running.holder.current?.identity.version === v2, 10_000, 25);
-    const v3 = await registerTestModel(target.pool, model1);
-    await promoteModelVersion(target.pool, 'movies', v3, { actor: 'test', force: true });
-    await waitFor('v3 by notification', () => running.holder.current?.identity.version === v3, 5_000, 25);
-    expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
-
-    stop = true;
-    await Promise.all(clients);
+      // Whatever was lost meanwhile, following resumes: v2 once reconnected, then a new promotion.
+      await waitFor('v2 after the terminations', () => running.holder.current?.identity.version === v2, 10_000, 25);
+      const v3 = await registerTestModel(target.pool, model1);
+      await promoteModelVersion(target.pool, 'movies', v3, { actor: 'test', force: true });
+      await waitFor('v3 by notification', () => running.holder.current?.identity.version === v3, 5_000, 25);
+      expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
+    });
     // Every request was answered from a model in memory: no 5xx while the database was flapping.
     expect([...statuses.keys()]).toEqual([200]);
     expect(statuses.get(200)).toBeGreaterThan(20);
