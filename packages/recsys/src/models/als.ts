@@ -19,7 +19,6 @@ import {
 } from '../training/factor-trainer.js';
 import { ImplicitFeedbackBlock, computeImplicitPrior, createImplicitBlockArrays } from '../training/implicit-feedback.js';
 import { checkInteger, checkPositive, resolveThreads } from '../training/param-checks.js';
-import type { Side } from '../training/side.js';
 import { copyRowsById, type WarmStart } from '../training/warm-start.js';
 import type { TrainOptions } from '../types.js';
 
@@ -178,15 +177,14 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     itemPrior: alloc(withItemImplicit ? nItems * k : 0),
   };
   // The y blocks: the user term's fits the user factors (y over items), the item term's the item
-  // factors (y over users); their passes run on the trainer's threads.
-  arrays.implicitBlocks = {
-    ...(withImplicit
-      ? { users: createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!, share) }
-      : {}),
-    ...(withItemImplicit
-      ? { items: createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!, share) }
-      : {}),
-  };
+  // factors (y over users). Each runs on the calling thread beside a half-step of the other side
+  // (see the loop), so their arrays stay unshared.
+  const implicitBlock = withImplicit
+    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!, false))
+    : null;
+  const itemBlock = withItemImplicit
+    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!, false))
+    : null;
   const allImplicit = new Float32Array(withImplicit ? E * nItems * k : 0);
   // Members are stored one after the other (member-major); see AlsModel.
   const allUserFactors = new Float32Array(E * nUsers * k);
@@ -200,12 +198,7 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     globalMean: data.globalMean,
   };
   const trainer = FactorTrainer.start(arrays, kernelParams, explicitKernel, threads);
-  const block = (side: Side): ImplicitFeedbackBlock | null => {
-    const b = arrays.implicitBlocks?.[side];
-    return b ? new ImplicitFeedbackBlock(b, (pass, vec, scalar) => trainer.implicitPass(side, pass, vec, scalar)) : null;
-  };
-  const implicitBlock = block('users');
-  const itemBlock = block('items');
+  const update = (b: ImplicitFeedbackBlock | null, when: boolean): (() => Promise<void>) => (b && when ? () => b.update() : () => Promise.resolve());
   try {
     const steps = 2 * p.iterations * E;
     let step = 0;
@@ -240,14 +233,16 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
         }
       }
       const tag = E > 1 ? ` (member ${m + 1}/${E})` : '';
+      // Iteration `it`: y blocks (fitting the other half-step's factors), then the half-step. The
+      // user block fits the user factors of the iteration before (the first user step has z = 0,
+      // unless warm), the item block the item factors of the iteration before. So the item block
+      // of `it` runs beside the user half-step of `it`, and the user block of `it + 1` beside the
+      // item half-step of `it`: each half-step has the other side's y block beside it.
+      if (warm && p.iterations > 0) await update(implicitBlock, true)();
       for (let it = 0; it < p.iterations; it++) {
-        // The y block fits the previous user factors (the first user step has z = 0).
-        // (warm: the factors are already meaningful, so the y blocks fit them from the start)
-        if (implicitBlock && (it > 0 || warm)) await implicitBlock.update();
-        await trainer.solve('users');
-        if (itemBlock && (it > 0 || warm)) await itemBlock.update();
+        await trainer.solveBeside('users', update(itemBlock, it > 0 || warm !== null));
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: users`);
-        await trainer.solve('items');
+        await trainer.solveBeside('items', update(implicitBlock, it + 1 < p.iterations));
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: items`);
         if (params.onIteration) params.onIteration({ iteration: it + 1, member: m, trainRmse: trainingRmse(arrays, data.globalMean) });
       }

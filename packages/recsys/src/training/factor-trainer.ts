@@ -7,14 +7,6 @@ import { ExplicitRowSimd } from '../kernels/explicit-row-simd.js';
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { SimdGram } from '../kernels/simd-gram.js';
 import type { KernelMemory, SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
-import {
-  implicitPassCsr,
-  implicitPassRows,
-  runImplicitPass,
-  type ImplicitBlockArrays,
-  type ImplicitPass,
-  type PcgVector,
-} from './implicit-feedback.js';
 import type { ConfidenceParams } from './confidence.js';
 import type { Side } from './side.js';
 import { WorkerPool, splitRowsByCost, workerScriptUrl } from './worker-pool.js';
@@ -52,8 +44,6 @@ export interface FactorArrays {
   gramParts?: Float64Array;
   /** The same for the item half-step (the symmetric term); length 0 when off. */
   itemPrior?: Float32Array;
-  /** Explicit ALS with implicit feedback: the y blocks, keyed by the side they give a prior. */
-  implicitBlocks?: Partial<Record<Side, ImplicitBlockArrays>>;
   /** Implicit ALS on threads: the shared memory the factor matrices live in, read in place by every thread's kernel. */
   kernelMemory?: KernelMemory;
 }
@@ -80,12 +70,13 @@ export type KernelParams = ExplicitKernelParams | ImplicitKernelParams;
 
 /**
  * A worker task: recompute rows [start, end) of one side ('solve'), compute Gram blocks
- * [start, end) of that side's factor matrix into arrays.gramParts ('gram'), or run rows
- * [start, end) of one pass of that side's implicit-feedback block ('implicit').
+ * [start, end) of that side's factor matrix into arrays.gramParts ('gram'), or recompute chunks
+ * of one side's rows, claiming chunk after chunk (`chunks` bounds) from the shared counter `next`
+ * until none is left ('claim', see FactorTrainer.solveBeside).
  */
 export type HalfStepTask =
   | { kind: 'solve' | 'gram'; side: Side; start: number; end: number; epoch?: number }
-  | { kind: 'implicit'; side: Side; pass: ImplicitPass; vec: PcgVector; start: number; end: number; stamp: number; scalar: number };
+  | { kind: 'claim'; side: Side; chunks: Int32Array; next: Int32Array; epoch: number };
 
 /** Runs one task on the calling thread (the worker's message handler, or threads = 1). */
 export function runTask<P extends KernelParams>(
@@ -100,20 +91,18 @@ export function runTask<P extends KernelParams>(
     kernel(arrays, params, task.side, task.start, task.end, scratch);
     return;
   }
-  if (task.kind === 'implicit') {
-    runImplicitPass(implicitBlock(arrays, task.side), task.pass, task.vec, task.start, task.end, task.stamp, task.scalar);
+  if (task.kind === 'claim') {
+    scratch.epoch = task.epoch;
+    const { chunks, next } = task;
+    for (let j = Atomics.add(next, 0, 1); j + 1 < chunks.length; j = Atomics.add(next, 0, 1)) {
+      kernel(arrays, params, task.side, chunks[j], chunks[j + 1], scratch);
+    }
     return;
   }
   const y = task.side === 'users' ? arrays.userFactors : arrays.itemFactors;
   const parts = arrays.gramParts;
   if (!parts) throw new Error('gram task without gramParts');
   for (let b = task.start; b < task.end; b++) gramBlock(y, arrays.factors, b, parts);
-}
-
-function implicitBlock(arrays: FactorArrays, side: Side): ImplicitBlockArrays {
-  const block = arrays.implicitBlocks?.[side];
-  if (!block) throw new Error(`no implicit-feedback block for ${side}`);
-  return block;
 }
 
 /** What each worker receives once per training, in an init message. */
@@ -193,6 +182,9 @@ export function isShared(src: Int32Array | Float32Array | Float64Array): boolean
   return Object.prototype.toString.call(src.buffer) === '[object SharedArrayBuffer]';
 }
 
+/** How many chunks solveBeside cuts a half-step into per thread. */
+const CLAIMS_PER_THREAD = 16;
+
 /**
  * Runs alternating half-steps either on the calling thread (threads = 1, no worker involved) or
  * on a worker pool. Rows are split into contiguous chunks of similar cost; each row's solve reads
@@ -201,10 +193,10 @@ export function isShared(src: Int32Array | Float32Array | Float64Array): boolean
 export class FactorTrainer<P extends KernelParams> {
   private readonly scratch: RowScratch;
   private readonly chunks: Record<Side, Int32Array>;
-  private readonly passChunks = new Map<string, Int32Array>();
+  /** solveBeside's chunks per side, and the next chunk to claim (shared with the workers). */
+  private readonly claimChunks: Record<Side, Int32Array>;
+  private readonly next = new Int32Array(new SharedArrayBuffer(4));
   private epoch = 0;
-  /** Counts implicit-feedback passes (see runImplicitPass's stamp). */
-  private passes = 0;
 
   private constructor(
     readonly arrays: FactorArrays,
@@ -214,10 +206,11 @@ export class FactorTrainer<P extends KernelParams> {
   ) {
     this.scratch = createScratch(arrays.factors);
     const rowCost = arrays.factors / 2;
-    this.chunks = {
-      users: splitRowsByCost(arrays.byUser.indptr, arrays.byUser.indptr.length - 1, this.threads, rowCost),
-      items: splitRowsByCost(arrays.byItem.indptr, arrays.byItem.indptr.length - 1, this.threads, rowCost),
-    };
+    const split = (csr: CsrArrays, parts: number): Int32Array => splitRowsByCost(csr.indptr, csr.indptr.length - 1, parts, rowCost);
+    this.chunks = { users: split(arrays.byUser, this.threads), items: split(arrays.byItem, this.threads) };
+    // Enough claims that the last one to finish costs little of the half-step.
+    const claims = this.pool ? CLAIMS_PER_THREAD * this.threads : 1;
+    this.claimChunks = { users: split(arrays.byUser, claims), items: split(arrays.byItem, claims) };
   }
 
   /**
@@ -271,24 +264,30 @@ export class FactorTrainer<P extends KernelParams> {
     sumGramBlocks(parts, k, blocks, out);
   }
 
-  /** Runs one pass of a side's implicit-feedback block over all its rows (`scalar`: see runImplicitPass). */
-  async implicitPass(side: Side, pass: ImplicitPass, vec: PcgVector, scalar = 0): Promise<void> {
-    const block = implicitBlock(this.arrays, side);
-    const rows = implicitPassRows(block, pass);
-    // Sparse passes cost their entries; the vector passes the same per col.
-    const vector = pass === 'residual' || pass === 'step' || pass === 'direction' || pass === 'round';
-    const key = `${side}:${vector ? 'vector' : pass === 'gather' || pass === 'prior' ? 'rows' : 'cols'}`;
-    let bounds = this.passChunks.get(key);
-    if (!bounds) {
-      bounds = vector ? evenSplit(rows, this.threads) : splitRowsByCost(implicitPassCsr(block, pass).indptr, rows, this.threads, 4);
-      this.passChunks.set(key, bounds);
+  /**
+   * Recomputes every row of `side` while the calling thread first runs `beside`, work that
+   * neither reads nor writes what this half-step does (explicit ALS: the other side's y block),
+   * then joins in. The rows are cut into many chunks of similar cost that every thread claims one
+   * after another from a shared counter, so the threads finish together whatever `beside` costs,
+   * at one message round trip per worker. Threads = 1: `beside`, then the rows.
+   */
+  async solveBeside(side: Side, beside: () => Promise<void>): Promise<void> {
+    const chunks = this.claimChunks[side];
+    const epoch = ++this.epoch;
+    if (!this.pool) {
+      await beside();
+      runTask(this.arrays, this.params, this.kernel, { kind: 'solve', side, start: 0, end: chunks[chunks.length - 1], epoch }, this.scratch);
+      return;
     }
-    const stamp = ++this.passes;
-    const tasks: HalfStepTask[] = [];
-    for (let j = 0; j + 1 < bounds.length; j++) {
-      tasks.push({ kind: 'implicit', side, pass, vec, start: bounds[j], end: bounds[j + 1], stamp, scalar });
+    Atomics.store(this.next, 0, 0);
+    const task: HalfStepTask = { kind: 'claim', side, chunks, next: this.next, epoch };
+    const pending = this.pool.runEach(new Array<HalfStepTask>(this.pool.size).fill(task));
+    try {
+      await beside();
+      runTask(this.arrays, this.params, this.kernel, task, this.scratch);
+    } finally {
+      await pending;
     }
-    await this.runShares(tasks);
   }
 
   /**
@@ -310,10 +309,4 @@ export class FactorTrainer<P extends KernelParams> {
   async close(): Promise<void> {
     await this.pool?.release();
   }
-}
-
-/** Boundaries of `parts` contiguous ranges of [0, rows) of (nearly) equal length. */
-function evenSplit(rows: number, parts: number): Int32Array {
-  const n = Math.max(1, Math.min(parts, rows));
-  return Int32Array.from({ length: n + 1 }, (_, j) => Math.floor((j * rows) / n));
 }
