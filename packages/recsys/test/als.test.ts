@@ -262,8 +262,8 @@ describe('explicit ALS: implicit feedback and seed ensembles', () => {
     const P = new Float32Array(nUsers * k);
     rng.fillGaussian(P, 1);
     const prior = new Float32Array(nUsers * k);
-    const block = new ImplicitFeedbackBlock(createImplicitBlockArrays('users', data.byUser, data.byItem, k, ratio, P, prior, false));
-    for (let t = 0; t < 30; t++) await block.update();
+    const block = new ImplicitFeedbackBlock(createImplicitBlockArrays('users', data.byUser, data.byItem, k, ratio, P, prior));
+    for (let t = 0; t < 30; t++) block.update();
     const Y = block.y;
     // Residual of the normal equations, relative to the right-hand side.
     let res = 0;

@@ -101,6 +101,25 @@ describe('ExplicitRowSimd (WebAssembly SIMD Gram, gather and Cholesky)', () => {
     }
   });
 
+  test.each([2, 6, 8, 10, 48])('combine (k = %i): x = Σ w_i · other[idx_i], the JavaScript sums bit for bit', (k) => {
+    const kern = ExplicitRowSimd.create(k + 2) as ExplicitRowSimd;
+    const rows = 40;
+    const other = new Float32Array(rows * k);
+    rng.fillGaussian(other, 1);
+    kern.loadOther(other, 1);
+    const n = 13;
+    for (let i = 0; i < n; i++) {
+      kern.idx[i] = (i * 7) % rows;
+      kern.w[i] = gaussian(1)[0] * 1.7;
+    }
+    kern.combine(n, k);
+    for (let p = 0; p < k; p++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += kern.w[i] * other[kern.idx[i] * k + p];
+      expect(kern.x[p]).toBe(s);
+    }
+  });
+
   test.each([7, 10])('a half-step with the factors gathered inside the kernel (k = %i) equals the JavaScript half-step', (k) => {
     const users = 9;
     const items = 70;

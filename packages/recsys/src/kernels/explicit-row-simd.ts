@@ -23,11 +23,17 @@
  *     (param $dst i32) (param $stride i32) (param $t i32))
  *   (func (export "gram") (param $y i32) (param $rows i32) (param $S i32) (param $a i32))
  *   (func (export "chol") (param $a i32) (param $n i32) (param $S i32) (param $status i32))
+ *
+ * `combine(n, k)`: x = Σ_{i<n} w_i · other[idx_i] (k float64s) from the loaded factors, each
+ * x_p summed over i in order in float64, so it is the JavaScript loop's bit for bit (the dual
+ * solve's Ỹᵀα). k even.
+ *
+ *   (func (export "combine") (param $idx i32) (param $w i32) (param $n i32) (param $src i32) (param $k i32) (param $x i32))
  */
 import {
   BLOCK, BR, BR_IF, END, F64, F64_ADD, F64_MUL, F64X2_ADD, F64X2_EXTRACT_LANE, F64X2_MUL, F64_LOAD, F64_STORE, I32, I32_ADD, I32_CONST,
   I32_EQZ, I32_GE_U, I32_GT_U, I32_LOAD, I32_LT_U, I32_MUL, I32_SHL, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID,
-  F64X2_PROMOTE_LOW_F32X4, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmModule,
+  F64X2_PROMOTE_LOW_F32X4, F64X2_SPLAT, V128_LOAD64_ZERO, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmModule,
 } from './wasm-asm.js';
 
 const F64_SUB = 0xa1;
@@ -243,11 +249,60 @@ function gatherColumnsModule(): Uint8Array {
   return moduleBytes('gatherColumns', [I32, I32, I32, I32, I32, I32], [1, 4, I32], code);
 }
 
+function combineModule(): Uint8Array {
+  // Parameters 0..5, i32 locals 6..11, v128 locals 12..17.
+  const [IDX, W, N, SRC, K, X] = [0, 1, 2, 3, 4, 5];
+  const [PB, II, WW, I_END, BASE, ROW_BYTES] = [6, 7, 8, 9, 10, 11];
+  const ACC = [12, 13, 14, 15];
+  const [WS, V] = [16, 17];
+  const mulAdd = (acc: number, lanes: number[]): number[] => [LOCAL_GET, acc, LOCAL_GET, WS, ...lanes, ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, acc];
+  const low = [LOCAL_GET, V, ...F64X2_PROMOTE_LOW_F32X4];
+  const high = [LOCAL_GET, V, LOCAL_GET, V, ...I8X16_SHUFFLE_HIGH_TO_LOW, ...F64X2_PROMOTE_LOW_F32X4];
+  /** Factors [pb, pb + 2·acc) of x in `acc` f64x2 accumulators: `floatBytes` = 8·acc bytes of each source row. */
+  const block = (acc: number, loads: number[]): number[] => {
+    const floatBytes = acc * 8;
+    return [
+      BLOCK, VOID, LOOP, VOID,
+      LOCAL_GET, PB, I32_CONST, floatBytes, I32_ADD, LOCAL_GET, ROW_BYTES, I32_GT_U, BR_IF, 1,
+      ...ACC.slice(0, acc).flatMap((a) => [...ZERO, LOCAL_SET, a]),
+      LOCAL_GET, IDX, LOCAL_SET, II,
+      LOCAL_GET, W, LOCAL_SET, WW,
+      BLOCK, VOID, LOOP, VOID, // entries i
+      LOCAL_GET, II, LOCAL_GET, I_END, I32_GE_U, BR_IF, 1,
+      LOCAL_GET, SRC, LOCAL_GET, II, I32_LOAD, ...mem4(0), LOCAL_GET, ROW_BYTES, I32_MUL, I32_ADD, LOCAL_GET, PB, I32_ADD, LOCAL_SET, BASE,
+      LOCAL_GET, WW, F64_LOAD, ...mem(0), ...F64X2_SPLAT, LOCAL_SET, WS,
+      ...loads,
+      LOCAL_GET, II, I32_CONST, 4, I32_ADD, LOCAL_SET, II,
+      LOCAL_GET, WW, I32_CONST, 8, I32_ADD, LOCAL_SET, WW,
+      BR, 0,
+      END, END, // entries
+      // x + pb·2 (float64 x, float32 source)
+      ...ACC.slice(0, acc).flatMap((a, j) => [LOCAL_GET, X, LOCAL_GET, PB, I32_CONST, 1, I32_SHL, I32_ADD, LOCAL_GET, a, ...V128_STORE, ...mem(j * 16)]),
+      LOCAL_GET, PB, I32_CONST, floatBytes, I32_ADD, LOCAL_SET, PB,
+      BR, 0,
+      END, END,
+    ];
+  };
+  const code = [
+    LOCAL_GET, K, I32_CONST, 2, I32_SHL, LOCAL_SET, ROW_BYTES,
+    LOCAL_GET, IDX, LOCAL_GET, N, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, I_END,
+    I32_CONST, 0, LOCAL_SET, PB,
+    // eight factors per pass (two f32x4 loads), then two (one 8-byte load)
+    ...block(4, [
+      LOCAL_GET, BASE, ...V128_LOAD, ...mem4(0), LOCAL_SET, V, ...mulAdd(ACC[0], low), ...mulAdd(ACC[1], high),
+      LOCAL_GET, BASE, ...V128_LOAD, ...mem4(16), LOCAL_SET, V, ...mulAdd(ACC[2], low), ...mulAdd(ACC[3], high),
+    ]),
+    ...block(1, [LOCAL_GET, BASE, ...V128_LOAD64_ZERO, ...mem4(0), LOCAL_SET, V, ...mulAdd(ACC[0], low)]),
+  ];
+  return moduleBytes('combine', [I32, I32, I32, I32, I32, I32], [2, 6, I32, 6, V128], code);
+}
+
 interface Modules {
   gram: WasmModule;
   chol: WasmModule;
   gather: WasmModule;
   gatherColumns: WasmModule;
+  combine: WasmModule;
 }
 let compiled: Modules | null | undefined;
 
@@ -257,7 +312,8 @@ function modulesOrNull(): Modules | null {
     const chol = compileModule(choleskyModule());
     const gather = compileModule(gatherModule());
     const gatherColumns = compileModule(gatherColumnsModule());
-    compiled = gram && chol && gather && gatherColumns ? { gram, chol, gather, gatherColumns } : null;
+    const combine = compileModule(combineModule());
+    compiled = gram && chol && gather && gatherColumns && combine ? { gram, chol, gather, gatherColumns, combine } : null;
   }
   return compiled;
 }
@@ -273,6 +329,7 @@ export function blockStride(n: number): number {
 type Kernel = (p0: number, p1: number, p2: number, p3: number) => void;
 type GatherFn = (idx: number, rows: number, src: number, k: number, dst: number, stride: number, t: number) => void;
 type GatherColumnsFn = (idx: number, n: number, src: number, k: number, dst: number, stride: number) => void;
+type CombineFn = (idx: number, w: number, n: number, src: number, k: number, x: number) => void;
 const PAGE = 65_536;
 
 /**
@@ -287,6 +344,10 @@ export class ExplicitRowSimd {
   idx: Int32Array;
   /** Per chunk row: the target t written after the factors (gatherRows). */
   t: Float32Array;
+  /** Per chunk row: the weight `combine` gives the row (float64). */
+  w: Float64Array;
+  /** `combine`'s result (maxStride doubles). */
+  x: Float64Array;
   /** Rows the chunk holds. */
   readonly chunkRows: number;
   /** The array `loadOther` copied in, and the half-step it was copied for (−1: none). */
@@ -303,10 +364,11 @@ export class ExplicitRowSimd {
     private readonly cholFn: Kernel,
     private readonly gatherFn: GatherFn,
     private readonly gatherColumnsFn: GatherColumnsFn,
+    private readonly combineFn: CombineFn,
   ) {
     this.chunkRows = Math.max(ROW_CHUNK, maxStride);
     this.fixedBytes = ExplicitRowSimd.layoutBytes(maxStride);
-    this.a = this.status = new Float64Array(0);
+    this.a = this.status = this.w = this.x = new Float64Array(0);
     this.y = this.t = new Float32Array(0);
     this.idx = new Int32Array(0);
     this.other = new Float32Array(0);
@@ -324,13 +386,14 @@ export class ExplicitRowSimd {
     const chol = new wasm.Instance(modules.chol, env).exports.chol as Kernel;
     const gather = new wasm.Instance(modules.gather, env).exports.gather as GatherFn;
     const gatherColumns = new wasm.Instance(modules.gatherColumns, env).exports.gatherColumns as GatherColumnsFn;
-    return new ExplicitRowSimd(stride, memory, gram, chol, gather, gatherColumns);
+    const combine = new wasm.Instance(modules.combine, env).exports.combine as CombineFn;
+    return new ExplicitRowSimd(stride, memory, gram, chol, gather, gatherColumns, combine);
   }
 
-  /** Bytes before the other side's factors: a, y, status, idx, t. */
+  /** Bytes before the other side's factors: a, status, w, x, y, t, idx. */
   private static layoutBytes(stride: number): number {
     const chunk = Math.max(ROW_CHUNK, stride);
-    return (stride * stride + 2) * 8 + chunk * stride * 4 + chunk * 8;
+    return (stride * stride + 2 + chunk + stride) * 8 + chunk * stride * 4 + chunk * 8;
   }
 
   /** a (row stride `stride`) += Σ y_e y_eᵀ over the chunk's first `rows` rows (same stride). */
@@ -364,6 +427,11 @@ export class ExplicitRowSimd {
     this.gatherFn(this.idx.byteOffset, rows, this.other.byteOffset, k, this.y.byteOffset, stride, this.t.byteOffset);
   }
 
+  /** x[0..k) = Σ_{i<n} w[i] · other[idx[i]] from the loaded factors; k even. */
+  combine(n: number, k: number): void {
+    this.combineFn(this.idx.byteOffset, this.w.byteOffset, n, this.other.byteOffset, k, this.x.byteOffset);
+  }
+
   /**
    * Chunk rows 0..k−1, columns 0..n−1: y[p·stride + i] = other[idx[i]][p] (the transposed rows of
    * a dual solve), from the loaded factors; the rest of each row is left to the caller.
@@ -382,6 +450,10 @@ export class ExplicitRowSimd {
     at += S * S * 8;
     this.status = new Float64Array(buffer, at, 2);
     at += 16;
+    this.w = new Float64Array(buffer, at, chunk);
+    at += chunk * 8;
+    this.x = new Float64Array(buffer, at, S);
+    at += S * 8;
     this.y = new Float32Array(buffer, at, chunk * S);
     at += chunk * S * 4;
     this.t = new Float32Array(buffer, at, chunk);

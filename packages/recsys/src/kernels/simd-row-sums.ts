@@ -73,7 +73,7 @@ function moduleOrNull(): WasmModule | null {
   return compiled;
 }
 
-/** The most memory one thread's copy may take; larger blocks keep to JavaScript. */
+/** The most memory one kernel may take; larger blocks keep to JavaScript. */
 const MAX_BYTES = 256 * 1024 * 1024;
 
 type RowSumsFn = (indptr: number, indices: number, v: number, rowBytes: number, start: number, end: number, out: number, wide: number) => void;
@@ -84,32 +84,32 @@ interface CsrIndices {
 }
 
 /**
- * One thread's kernel over two CSR views of one matrix (rows → cols and cols → rows), copied into
- * its memory once, with a k-wide input `v` and output `out` of max(rows, cols) rows each.
+ * A kernel over two CSR views of one matrix (rows → cols and cols → rows), copied into its memory
+ * once, beside float64 vectors of the caller's lengths that the sums read and write in place.
  */
 export class SimdRowSums {
-  /** The input matrix the sums read (fill before `sum`). */
-  readonly v: Float64Array;
-  /** The sums: row r at [r·k, (r+1)·k); the kernel adds into it. */
-  readonly out: Float64Array;
-  private readonly csr: [{ indptr: number; indices: number }, { indptr: number; indices: number }];
+  /** The vectors asked for, views over the kernel's memory (zeroed). */
+  readonly vectors: Float64Array[];
+  private readonly buffer: ArrayBuffer;
 
   private constructor(
     readonly k: number,
     memory: { buffer: ArrayBuffer },
-    layout: { csr: [{ indptr: number; indices: number }, { indptr: number; indices: number }]; v: number; out: number; width: number },
+    private readonly csr: [{ indptr: number; indices: number }, { indptr: number; indices: number }],
+    vectors: { at: number; length: number }[],
     private readonly fn: RowSumsFn,
   ) {
-    this.csr = layout.csr;
-    this.v = new Float64Array(memory.buffer, layout.v, layout.width * k);
-    this.out = new Float64Array(memory.buffer, layout.out, layout.width * k);
+    this.buffer = memory.buffer;
+    this.vectors = vectors.map((v) => new Float64Array(memory.buffer, v.at, v.length));
   }
 
-  /** A kernel for the two views, or null without WebAssembly SIMD, for odd k, or when the copy is too large. */
-  static create(byRow: CsrIndices, byCol: CsrIndices, k: number): SimdRowSums | null {
+  /**
+   * A kernel for the two views and vectors of `lengths` doubles, or null without WebAssembly SIMD,
+   * for odd k, or when the memory would be too large.
+   */
+  static create(byRow: CsrIndices, byCol: CsrIndices, k: number, lengths: readonly number[]): SimdRowSums | null {
     const module = moduleOrNull();
     if (!wasm || !module || !(k >= 2) || k % 2 !== 0) return null;
-    const width = Math.max(byRow.indptr.length, byCol.indptr.length) - 1;
     const align = (n: number): number => Math.ceil(n / 16) * 16;
     let at = 0;
     const place = (bytes: number): number => {
@@ -118,8 +118,7 @@ export class SimdRowSums {
       return p;
     };
     const views = [byRow, byCol].map((c) => ({ indptr: place(c.indptr.byteLength), indices: place(c.indices.byteLength) }));
-    const v = place(width * k * 8);
-    const out = place(width * k * 8);
+    const vectors = lengths.map((length) => ({ at: place(length * 8), length }));
     if (at > MAX_BYTES) return null;
     const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(at / 65_536)) });
     const bytes = new Uint8Array(memory.buffer);
@@ -132,16 +131,17 @@ export class SimdRowSums {
       bytes.set(new Uint8Array(c.indices.buffer, c.indices.byteOffset + base * 4, n * 4), views[i].indices);
     });
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new SimdRowSums(k, memory, { csr: [views[0], views[1]], v, out, width }, instance.exports.rowsums as RowSumsFn);
+    return new SimdRowSums(k, memory, [views[0], views[1]], vectors, instance.exports.rowsums as RowSumsFn);
   }
 
   /**
    * out_r += Σ_{e ∈ row r} v_{c_e} for rows [start, end) of the rows → cols view (`cols` false) or
-   * the cols → rows view.
+   * the cols → rows view; `v` and `out` are two of this kernel's vectors.
    */
-  sum(cols: boolean, start: number, end: number): void {
+  sum(cols: boolean, start: number, end: number, v: Float64Array, out: Float64Array): void {
+    if (v.buffer !== this.buffer || out.buffer !== this.buffer) throw new Error('SimdRowSums.sum: v and out must be the kernel\'s vectors');
     const c = this.csr[cols ? 1 : 0];
     const k = this.k;
-    this.fn(c.indptr, c.indices, this.v.byteOffset, k * 8, start, end, this.out.byteOffset, k * 8);
+    this.fn(c.indptr, c.indices, v.byteOffset, k * 8, start, end, out.byteOffset, k * 8);
   }
 }

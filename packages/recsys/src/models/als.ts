@@ -180,10 +180,10 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
   // factors (y over users). Each runs on the calling thread beside a half-step of the other side
   // (see the loop), so their arrays stay unshared.
   const implicitBlock = withImplicit
-    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!, false))
+    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!))
     : null;
   const itemBlock = withItemImplicit
-    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!, false))
+    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!))
     : null;
   const allImplicit = new Float32Array(withImplicit ? E * nItems * k : 0);
   // Members are stored one after the other (member-major); see AlsModel.
@@ -198,7 +198,7 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     globalMean: data.globalMean,
   };
   const trainer = FactorTrainer.start(arrays, kernelParams, explicitKernel, threads);
-  const update = (b: ImplicitFeedbackBlock | null, when: boolean): (() => Promise<void>) => (b && when ? () => b.update() : () => Promise.resolve());
+  const update = (b: ImplicitFeedbackBlock | null, when: boolean): (() => void) => (b && when ? () => b.update() : () => {});
   try {
     const steps = 2 * p.iterations * E;
     let step = 0;
@@ -238,7 +238,7 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
       // unless warm), the item block the item factors of the iteration before. So the item block
       // of `it` runs beside the user half-step of `it`, and the user block of `it + 1` beside the
       // item half-step of `it`: each half-step has the other side's y block beside it.
-      if (warm && p.iterations > 0) await update(implicitBlock, true)();
+      if (warm && p.iterations > 0) implicitBlock?.update();
       for (let it = 0; it < p.iterations; it++) {
         await trainer.solveBeside('users', update(itemBlock, it > 0 || warm !== null));
         params.onProgress?.(++step / steps, `ALS iteration ${it + 1}/${p.iterations}${tag}: users`);

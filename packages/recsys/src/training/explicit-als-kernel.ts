@@ -152,8 +152,6 @@ function dualScalar(g: Float64Array, indices: Int32Array, start: number, end: nu
  */
 function dualSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow, invBias: number, invFactor: number): void {
   const { indices, values, start, end, other, otherBias, k, globalMean, scratch, prior, priorOff } = row;
-  const alpha = scratch.b;
-  const x = scratch.x;
   const n = end - start;
   const stride = blockStride(n + 1);
   const y = kern.y;
@@ -168,14 +166,13 @@ function dualSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow, invB
       for (let p = 0; p < k; p++) y[p * stride + i] = other[oi + p];
     }
   }
-  for (let p = 0; p < k; p++) {
-    const r = p * stride;
-    y[r + n] = prior ? prior[priorOff + p] : 0;
-    for (let i = n + 1; i < stride; i++) y[r + i] = 0;
-  }
+  // Columns past n keep whatever they held: they only reach cells of `a` that are never read.
+  for (let p = 0; p < k; p++) y[p * stride + n] = prior ? prior[priorOff + p] : 0;
   a.fill(0, 0, stride * stride);
   kern.gram(k, stride);
   const priorDots = n * stride;
+  // α is solved for in the kernel's memory, where `combine` reads it.
+  const alpha = kern.w;
   for (let i = 0; i < n; i++) {
     const r = i * stride;
     for (let j = 0; j <= i; j++) a[r + j] = invBias + invFactor * a[r + j];
@@ -186,14 +183,22 @@ function dualSimd(kern: ExplicitRowSimd, gather: boolean, row: ExplicitRow, invB
   if (!choleskyInKernel(kern, alpha, n, stride)) throw new Error('ALS dual equations are not positive definite');
   let bias = 0;
   for (let i = 0; i < n; i++) bias += alpha[i];
-  for (let p = 0; p < k; p++) {
-    const r = p * stride;
-    let s = 0;
-    for (let i = 0; i < n; i++) s += alpha[i] * y[r + i];
-    x[p] = s;
+  // x = Ỹᵀα
+  let x = kern.x;
+  if (gather && k % 2 === 0) {
+    kern.combine(n, k);
+  } else {
+    x = scratch.x;
+    for (let p = 0; p < k; p++) {
+      const r = p * stride;
+      let s = 0;
+      for (let i = 0; i < n; i++) s += alpha[i] * y[r + i];
+      x[p] = s;
+    }
   }
-  alpha[0] = bias * invBias;
-  for (let p = 0; p < k; p++) alpha[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
+  const out = scratch.b;
+  out[0] = bias * invBias;
+  for (let p = 0; p < k; p++) out[p + 1] = (prior ? prior[priorOff + p] : 0) + x[p] * invFactor;
 }
 
 /** Solves with the kernel's matrix (row stride `stride`), b in place; false if not SPD. */

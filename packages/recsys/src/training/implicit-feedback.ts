@@ -5,28 +5,15 @@
  * item term) a block minimises λ Σ_r n_r‖f_r − z_r‖² + λ_y Σ_c n_c‖y_c‖² over the y vectors of
  * the other side (the "cols"), z_r = n_r^-½ Σ_{c∈N(r)} y_c. Its normal equations are
  * (C + (λ_y/λ)·diag(n)) Y = Σ_{r∋c} √n_r f_r with C the co-occurrence matrix, never formed:
- * A·V is two sparse passes, a gather per row (s_r = Σ_{c∈N(r)} v_c) and a scatter per col
- * (Σ_{r∋c} s_r). Those passes and the right-hand side and prior passes are O(nnz·k) each and are
- * row-parallel, so with workers they run on every thread (they cost as much as the factor solves
- * themselves); the PCG vector work, O(cols·k), stays on the calling thread in a fixed order. Every
- * row is computed by one thread in CSR order, so results are bit-identical for any thread count.
+ * A·V is two sparse sums, a gather per row (s_r = Σ_{c∈N(r)} v_c) and a scatter per col
+ * (Σ_{r∋c} s_r). A block runs on one thread (training runs it beside the other side's
+ * half-step), its vectors in the memory of the SIMD kernel that sums them, so no pass copies its
+ * input or output. Every sum adds in CSR order and every dot product in col order.
  */
 import { SimdRowSums } from '../kernels/simd-row-sums.js';
 import type { Side } from './side.js';
 
-/**
- * The parallel passes of a block update: over rows ('gather', 'prior') or over cols (the rest;
- * 'residual', 'step', 'direction' and 'round' are the PCG vector updates, elementwise per col).
- */
-export type ImplicitPass = 'gather' | 'scatter' | 'rhs' | 'prior' | 'residual' | 'step' | 'direction' | 'round';
-
-/** Which PCG vector a gather/scatter multiplies. */
-export type PcgVector = 'x' | 'd';
-
-/**
- * Everything a pass reads or writes; on SharedArrayBuffers when workers run the passes (it travels
- * to them once, with the training arrays).
- */
+/** A block's state: the structure, the fixed factors, Y, and the PCG vectors. */
 export interface ImplicitBlockArrays {
   /** The side whose rows get the prior z ('users': the user term, 'items': the item term). */
   side: Side;
@@ -43,27 +30,23 @@ export interface ImplicitBlockArrays {
   prior: Float32Array;
   /** cols × k: the solution rounded to float32 (what z and the model use). */
   y: Float32Array;
-  /** cols × k PCG state: iterate, direction, A·vector, residual, preconditioned residual, A·x. */
+  /** cols × k PCG state: iterate, direction, A·direction, residual, A·iterate. */
   x: Float64Array;
   d: Float64Array;
   ad: Float64Array;
   r: Float64Array;
-  z: Float64Array;
   ax: Float64Array;
   /** cols: the Jacobi preconditioner 1 / (n_c·(1 + ratio)) (0 for an empty col). */
   invDiag: Float64Array;
-  /**
-   * cols: per-col partial dot products of the last 'scatter' (d·Ad) or 'residual' / 'step' (r·z)
-   * pass, summed in col order by the caller: the same sum for any thread count.
-   */
-  colDot: Float64Array;
-  /** rows × k: per-row sums of the vector being multiplied (the gather's output). */
+  /** rows × k: the sums' per-row side (gather output, weighted factors, prior sums). */
   s: Float64Array;
   /** rows: √n_r, the right-hand side's weights. */
   sqrtN: Float64Array;
+  /** The SIMD kernel whose memory holds x, d, ad, r, ax and s; null: JavaScript. */
+  kernel: SimdRowSums | null;
 }
 
-/** Allocates a block's arrays (shared when `share`, for workers). */
+/** Allocates a block's arrays, in a SIMD kernel's memory where there is one. */
 export function createImplicitBlockArrays(
   side: Side,
   byRow: { indptr: Int32Array; indices: Int32Array },
@@ -72,214 +55,44 @@ export function createImplicitBlockArrays(
   ratio: number,
   factors: Float32Array,
   prior: Float32Array,
-  share: boolean,
 ): ImplicitBlockArrays {
   const rows = byRow.indptr.length - 1;
   const cols = byCol.indptr.length - 1;
-  const f64 = (n: number): Float64Array => (share ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n));
-  const y = share ? new Float32Array(new SharedArrayBuffer(cols * k * 4)) : new Float32Array(cols * k);
-  const sqrtN = f64(rows);
-  for (let r = 0; r < rows; r++) sqrtN[r] = Math.sqrt(byRow.indptr[r + 1] - byRow.indptr[r]);
-  const invDiag = f64(cols);
+  const lengths = [cols * k, cols * k, cols * k, cols * k, cols * k, rows * k];
+  const kernel = SimdRowSums.create(byRow, byCol, k, lengths);
+  const [x, d, ad, r, ax, s] = kernel ? kernel.vectors : lengths.map((n) => new Float64Array(n));
+  const sqrtN = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) sqrtN[i] = Math.sqrt(byRow.indptr[i + 1] - byRow.indptr[i]);
+  const invDiag = new Float64Array(cols);
   for (let c = 0; c < cols; c++) {
     const n = byCol.indptr[c + 1] - byCol.indptr[c];
     invDiag[c] = n > 0 ? 1 / (n * (1 + ratio)) : 0;
   }
-  return {
-    side,
-    k,
-    ratio,
-    byRow,
-    byCol,
-    factors,
-    prior,
-    y,
-    x: f64(cols * k),
-    d: f64(cols * k),
-    ad: f64(cols * k),
-    r: f64(cols * k),
-    z: f64(cols * k),
-    ax: f64(cols * k),
-    invDiag,
-    colDot: f64(cols),
-    s: f64(rows * k),
-    sqrtN,
-  };
-}
-
-/** How many rows a pass runs over (its parallel dimension). */
-export function implicitPassRows(b: ImplicitBlockArrays, pass: ImplicitPass): number {
-  return pass === 'gather' || pass === 'prior' ? b.byRow.indptr.length - 1 : b.byCol.indptr.length - 1;
-}
-
-/** The CSR whose rows a pass runs over (for splitting work by cost). */
-export function implicitPassCsr(b: ImplicitBlockArrays, pass: ImplicitPass): { indptr: Int32Array } {
-  return pass === 'gather' || pass === 'prior' ? b.byRow : b.byCol;
+  return { side, k, ratio, byRow, byCol, factors, prior, y: new Float32Array(cols * k), x, d, ad, r, ax, invDiag, s, sqrtN, kernel };
 }
 
 /**
- * Runs rows [start, end) of one pass. `stamp` identifies the pass (the same for every chunk of
- * it; −1 = unknown): a thread's SIMD kernel copies the pass's input once per stamp.
+ * out_r = (diag ? ratio·n_r·diag_r : 0) + Σ_{e∈row r} v_{c_e} over all rows of the rows → cols
+ * view (`cols` false) or the cols → rows view, through the kernel when there is one.
  */
-export function runImplicitPass(
-  b: ImplicitBlockArrays,
-  pass: ImplicitPass,
-  vec: PcgVector,
-  start: number,
-  end: number,
-  stamp = -1,
-  /** α of a 'step', β of a 'direction'. */
-  scalar = 0,
-): void {
-  if (pass === 'residual' || pass === 'step' || pass === 'direction' || pass === 'round') {
-    vectorPass(b, pass, start, end, scalar);
-    return;
-  }
-  const kern = simdKernel(b);
-  if (kern) {
-    runPassSimd(b, kern, pass, vec, start, end, stamp);
-    if (pass === 'scatter' && vec === 'd') directionDots(b, start, end);
-    return;
-  }
-  switch (pass) {
-    case 'gather':
-      sumRows(b.byRow, b[vec], b.k, start, end, 0, null, b.s);
-      return;
-    case 'scatter':
-      sumRows(b.byCol, b.s, b.k, start, end, b.ratio, b[vec], b.ad);
-      if (vec === 'd') directionDots(b, start, end);
-      return;
-    case 'rhs':
-      weightedSumRows(b.byCol, b.factors, b.sqrtN, b.k, start, end, b.r);
-      return;
-    case 'prior':
-      computeImplicitPrior(b.byRow, b.y, b.k, start, end, b.prior);
-      return;
-  }
-}
-
-/** The PCG vector updates for cols [start, end) (see ImplicitFeedbackBlock.update). */
-function vectorPass(b: ImplicitBlockArrays, pass: 'residual' | 'step' | 'direction' | 'round', start: number, end: number, scalar: number): void {
-  const { k, x, r, d, ad, z, ax, invDiag, colDot, y } = b;
-  if (pass === 'direction') {
-    for (let e = start * k; e < end * k; e++) d[e] = z[e] + scalar * d[e];
-    return;
-  }
-  if (pass === 'round') {
-    // Continue from the float32 Y the model keeps, so training and fold-in see the same z.
-    for (let e = start * k; e < end * k; e++) {
-      y[e] = x[e];
-      x[e] = y[e];
-    }
-    return;
-  }
-  const alpha = scalar;
-  for (let c = start; c < end; c++) {
-    const w = invDiag[c];
-    const o = c * k;
-    let dot = 0;
-    for (let e = o; e < o + k; e++) {
-      let re: number;
-      if (pass === 'residual') {
-        re = r[e] - ax[e];
-      } else {
-        const ade = ad[e];
-        x[e] += alpha * d[e];
-        re = r[e] - alpha * ade;
-        ax[e] += alpha * ade;
-      }
-      r[e] = re;
-      const v = re * w;
-      z[e] = v;
-      dot += v * re;
-    }
-    colDot[c] = dot;
-  }
-}
-
-/** d·(A d) per col for cols [start, end), after a 'scatter' of d. */
-function directionDots(b: ImplicitBlockArrays, start: number, end: number): void {
-  const { k, d, ad, colDot } = b;
-  for (let c = start; c < end; c++) {
-    let dot = 0;
-    for (let e = c * k; e < (c + 1) * k; e++) dot += d[e] * ad[e];
-    colDot[c] = dot;
-  }
-}
-
-/** This thread's SIMD kernel per block (null: JavaScript), and the stamp of what its `v` holds. */
-const kernels = new WeakMap<ImplicitBlockArrays, { kern: SimdRowSums; stamp: number } | null>();
-
-function simdKernel(b: ImplicitBlockArrays): { kern: SimdRowSums; stamp: number } | null {
-  let entry = kernels.get(b);
-  if (entry === undefined) {
-    const kern = SimdRowSums.create(b.byRow, b.byCol, b.k);
-    entry = kern ? { kern, stamp: -1 } : null;
-    kernels.set(b, entry);
-  }
-  return entry;
-}
-
-/**
- * The same passes through the kernel, bit-identical to the loops below: the input goes into the
- * kernel's `v` (widened to float64 and weighted where the loop does so), each sum starts from what
- * the loop starts from (0, or the diagonal term), and the sums come back in CSR order.
- */
-function runPassSimd(
-  b: ImplicitBlockArrays,
-  entry: { kern: SimdRowSums; stamp: number },
-  pass: ImplicitPass,
-  vec: PcgVector,
-  start: number,
-  end: number,
-  stamp: number,
-): void {
-  const { kern } = entry;
-  const k = b.k;
-  const v = kern.v;
-  const out = kern.out;
-  if (stamp === -1 || stamp !== entry.stamp) {
-    if (pass === 'gather') v.set(b[vec]);
-    else if (pass === 'scatter') v.set(b.s);
-    else if (pass === 'rhs') {
-      const f = b.factors;
-      const w = b.sqrtN;
-      for (let r = 0; r < w.length; r++) {
-        const o = r * k;
-        const wr = w[r];
-        for (let a = 0; a < k; a++) v[o + a] = wr * f[o + a];
-      }
-    } else {
-      const y = b.y;
-      for (let e = 0; e < y.length; e++) v[e] = y[e];
-    }
-    entry.stamp = stamp;
-  }
-  const cols = pass === 'scatter' || pass === 'rhs';
+function sums(b: ImplicitBlockArrays, cols: boolean, v: Float64Array, out: Float64Array, diag: Float64Array | null): void {
   const csr = cols ? b.byCol : b.byRow;
-  if (pass === 'scatter') {
-    const diag = b[vec];
-    for (let c = start; c < end; c++) {
-      const w = b.ratio * (csr.indptr[c + 1] - csr.indptr[c]);
-      const o = c * k;
-      for (let a = 0; a < k; a++) out[o + a] = w * diag[o + a];
+  const rows = csr.indptr.length - 1;
+  const { k, kernel } = b;
+  if (!kernel) {
+    sumRows(csr, v, k, 0, rows, b.ratio, diag, out);
+    return;
+  }
+  if (diag) {
+    const { indptr } = csr;
+    for (let r = 0; r < rows; r++) {
+      const w = b.ratio * (indptr[r + 1] - indptr[r]);
+      for (let e = r * k; e < (r + 1) * k; e++) out[e] = w * diag[e];
     }
   } else {
-    out.fill(0, start * k, end * k);
+    out.fill(0, 0, rows * k);
   }
-  kern.sum(cols, start, end);
-  if (pass === 'prior') {
-    const { indptr } = csr;
-    for (let r = start; r < end; r++) {
-      const n = indptr[r + 1] - indptr[r];
-      const scale = n > 0 ? 1 / Math.sqrt(n) : 0;
-      const o = r * k;
-      for (let a = 0; a < k; a++) b.prior[o + a] = out[o + a] * scale;
-    }
-    return;
-  }
-  const target = pass === 'gather' ? b.s : pass === 'scatter' ? b.ad : b.r;
-  target.set(out.subarray(start * k, end * k), start * k);
+  kernel.sum(cols, 0, rows, v, out);
 }
 
 /**
@@ -330,53 +143,6 @@ function sumRows(
 }
 
 /**
- * out_c = Σ_{e∈row c} w_{r_e}·f_{r_e} for rows [start, end), as sumRows. A separate function, not
- * a flag on sumRows: it reads float32 factors, and one function over both array types would make
- * V8's element loads polymorphic in the hottest loop of the block.
- */
-function weightedSumRows(
-  csr: { indptr: Int32Array; indices: Int32Array },
-  f: Float32Array,
-  weights: Float64Array,
-  k: number,
-  start: number,
-  end: number,
-  out: Float64Array,
-): void {
-  const { indptr, indices } = csr;
-  for (let c = start; c < end; c++) {
-    const e0 = indptr[c];
-    const e1 = indptr[c + 1];
-    const o = c * k;
-    let a = 0;
-    for (; a + 4 <= k; a += 4) {
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let e = e0; e < e1; e++) {
-        const r = indices[e];
-        const w = weights[r];
-        const fo = r * k + a;
-        s0 += w * f[fo];
-        s1 += w * f[fo + 1];
-        s2 += w * f[fo + 2];
-        s3 += w * f[fo + 3];
-      }
-      out[o + a] = s0;
-      out[o + a + 1] = s1;
-      out[o + a + 2] = s2;
-      out[o + a + 3] = s3;
-    }
-    for (; a < k; a++) {
-      let s = 0;
-      for (let e = e0; e < e1; e++) s += weights[indices[e]] * f[indices[e] * k + a];
-      out[o + a] = s;
-    }
-  }
-}
-
-/**
  * z_u = n_u^-½ Σ_{j∈N(u)} y_j for users [start, end) of a user-major CSR (float64 sums in CSR
  * order, stored as float32).
  */
@@ -420,33 +186,20 @@ export function computeImplicitPrior(
   }
 }
 
-/** Runs one pass over all its rows: inline, or split over a worker pool. */
-export type ImplicitPassRunner = (pass: ImplicitPass, vec: PcgVector, scalar?: number) => Promise<void>;
-
-/** The runner for training on the calling thread. */
-export function inlinePassRunner(b: ImplicitBlockArrays): ImplicitPassRunner {
-  return (pass, vec, scalar = 0) => {
-    runImplicitPass(b, pass, vec, 0, implicitPassRows(b, pass), -1, scalar);
-    return Promise.resolve();
-  };
-}
-
 /** Preconditioned CG steps for the y block per iteration (warm-started; the system is small). */
 const IMPLICIT_CG_STEPS = 4;
 
 /**
- * One y block: a warm-started, Jacobi-preconditioned CG solve per update, its passes run by
- * `runPass` (inline or on workers), its vector work here in a fixed order.
+ * One y block: a warm-started, Jacobi-preconditioned CG solve per update, on the calling thread.
+ * The preconditioned residual z = r / diag is not stored: each loop that needs it forms it again
+ * (the same double).
  */
 export class ImplicitFeedbackBlock {
   /** A·x, carried from solve to solve (see update). */
   private axValid = true;
   private readonly cols: number;
 
-  constructor(
-    readonly arrays: ImplicitBlockArrays,
-    private readonly runPass: ImplicitPassRunner = inlinePassRunner(arrays),
-  ) {
+  constructor(readonly arrays: ImplicitBlockArrays) {
     this.cols = arrays.byCol.indptr.length - 1;
   }
 
@@ -470,47 +223,126 @@ export class ImplicitFeedbackBlock {
     this.axValid = false;
   }
 
-  /**
-   * One PCG solve for Y given the current factors; then z into arrays.prior. Every pass runs on
-   * all threads; only the dot products' per-col partials are summed here, in col order.
-   */
-  async update(): Promise<void> {
-    const { ad, ax } = this.arrays;
-    // r = b − A x. A is the same every update (only b moves with the factors), so A x is carried
-    // over from the previous solve (updated with each step) instead of costing a product; only a
-    // warm start computes it. The carried A x ignores the float32 rounding of x (≈1e-7 relative).
+  /** One PCG solve for Y given the current factors; then z into arrays.prior. */
+  update(): void {
+    const b = this.arrays;
+    // r = rhs − A x. A is the same every update (only the right-hand side moves with the factors),
+    // so A x is carried over from the previous solve (updated with each step) instead of costing
+    // a product; only a warm start computes it. The carried A x ignores the float32 rounding of x
+    // (≈1e-7 relative).
     if (!this.axValid) {
-      await this.apply('x');
-      ax.set(ad);
+      this.apply(b.x);
+      b.ax.set(b.ad);
       this.axValid = true;
     }
-    await this.runPass('rhs', 'x');
-    await this.runPass('residual', 'x');
-    let rz = this.sumColDots();
-    await this.runPass('direction', 'd', 0);
+    this.rightHandSide();
+    let rz = this.residual();
     for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
-      await this.apply('d');
-      const dAd = this.sumColDots();
+      this.apply(b.d);
+      const dAd = this.directionDot();
       if (!(dAd > 0)) break;
-      await this.runPass('step', 'd', rz / dAd);
-      const rzNew = this.sumColDots();
-      await this.runPass('direction', 'd', rzNew / rz);
+      const rzNew = this.step(rz / dAd);
+      // The last step's direction would never be read.
+      if (step + 1 < IMPLICIT_CG_STEPS) this.direction(rzNew / rz);
       rz = rzNew;
     }
-    await this.runPass('round', 'x');
-    await this.runPass('prior', 'x');
+    this.roundAndPrior();
   }
 
-  /** ad = (C + ratio·diag(n)) vec. */
-  private async apply(vec: PcgVector): Promise<void> {
-    await this.runPass('gather', vec);
-    await this.runPass('scatter', vec);
+  /** ad = (C + ratio·diag(n)) v. */
+  private apply(v: Float64Array): void {
+    const b = this.arrays;
+    sums(b, false, v, b.s, null);
+    sums(b, true, b.s, b.ad, v);
   }
 
-  private sumColDots(): number {
-    const dots = this.arrays.colDot;
+  /** r = Σ_{r∋c} √n_r f_r (through s, the weighted factors). */
+  private rightHandSide(): void {
+    const { s, factors, sqrtN, k, r } = this.arrays;
+    for (let row = 0; row < sqrtN.length; row++) {
+      const w = sqrtN[row];
+      for (let e = row * k; e < (row + 1) * k; e++) s[e] = w * factors[e];
+    }
+    sums(this.arrays, true, s, r, null);
+  }
+
+  /** r −= A x, d = z; returns r·z. */
+  private residual(): number {
+    const { k, r, ax, d, invDiag } = this.arrays;
+    let rz = 0;
+    for (let c = 0; c < this.cols; c++) {
+      const w = invDiag[c];
+      let dot = 0;
+      for (let e = c * k; e < (c + 1) * k; e++) {
+        const re = r[e] - ax[e];
+        r[e] = re;
+        const z = re * w;
+        d[e] = z;
+        dot += z * re;
+      }
+      rz += dot;
+    }
+    return rz;
+  }
+
+  /** d·(A d). */
+  private directionDot(): number {
+    const { k, d, ad } = this.arrays;
     let sum = 0;
-    for (let c = 0; c < this.cols; c++) sum += dots[c];
+    for (let c = 0; c < this.cols; c++) {
+      let dot = 0;
+      for (let e = c * k; e < (c + 1) * k; e++) dot += d[e] * ad[e];
+      sum += dot;
+    }
     return sum;
+  }
+
+  /** x += α d, r −= α A d, A x += α A d; returns the new r·z. */
+  private step(alpha: number): number {
+    const { k, x, d, ad, r, ax, invDiag } = this.arrays;
+    let rz = 0;
+    for (let c = 0; c < this.cols; c++) {
+      const w = invDiag[c];
+      let dot = 0;
+      for (let e = c * k; e < (c + 1) * k; e++) {
+        const ade = ad[e];
+        x[e] += alpha * d[e];
+        const re = r[e] - alpha * ade;
+        r[e] = re;
+        ax[e] += alpha * ade;
+        dot += re * w * re;
+      }
+      rz += dot;
+    }
+    return rz;
+  }
+
+  /** d = z + β d. */
+  private direction(beta: number): void {
+    const { k, d, r, invDiag } = this.arrays;
+    for (let c = 0; c < this.cols; c++) {
+      const w = invDiag[c];
+      for (let e = c * k; e < (c + 1) * k; e++) d[e] = r[e] * w + beta * d[e];
+    }
+  }
+
+  /**
+   * Y = x rounded to float32, and x continues from it (so training and fold-in see the same z);
+   * then z_r = n_r^-½ Σ_{c∈N(r)} y_c into the prior.
+   */
+  private roundAndPrior(): void {
+    const b = this.arrays;
+    const { x, y, s, prior, k } = b;
+    for (let e = 0; e < x.length; e++) {
+      y[e] = x[e];
+      x[e] = y[e];
+    }
+    sums(b, false, x, s, null);
+    const { indptr } = b.byRow;
+    for (let row = 0; row + 1 < indptr.length; row++) {
+      const n = indptr[row + 1] - indptr[row];
+      const scale = n > 0 ? 1 / Math.sqrt(n) : 0;
+      for (let e = row * k; e < (row + 1) * k; e++) prior[e] = s[e] * scale;
+    }
   }
 }
