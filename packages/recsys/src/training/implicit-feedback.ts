@@ -74,8 +74,9 @@ export function createImplicitBlockArrays(
 /**
  * out_r = (diag ? ratio·n_r·diag_r : 0) + Σ_{e∈row r} v_{c_e} over all rows of the rows → cols
  * view (`cols` false) or the cols → rows view, through the kernel when there is one.
+ * `diagReady`: out already holds the diagonal term (the loop that wrote diag wrote it too).
  */
-function sums(b: ImplicitBlockArrays, cols: boolean, v: Float64Array, out: Float64Array, diag: Float64Array | null): void {
+function sums(b: ImplicitBlockArrays, cols: boolean, v: Float64Array, out: Float64Array, diag: Float64Array | null, diagReady = false): void {
   const csr = cols ? b.byCol : b.byRow;
   const rows = csr.indptr.length - 1;
   const { k, kernel } = b;
@@ -83,14 +84,14 @@ function sums(b: ImplicitBlockArrays, cols: boolean, v: Float64Array, out: Float
     sumRows(csr, v, k, 0, rows, b.ratio, diag, out);
     return;
   }
-  if (diag) {
+  if (!diag) {
+    out.fill(0, 0, rows * k);
+  } else if (!diagReady) {
     const { indptr } = csr;
     for (let r = 0; r < rows; r++) {
       const w = b.ratio * (indptr[r + 1] - indptr[r]);
       for (let e = r * k; e < (r + 1) * k; e++) out[e] = w * diag[e];
     }
-  } else {
-    out.fill(0, 0, rows * k);
   }
   kernel.sum(cols, 0, rows, v, out);
 }
@@ -231,14 +232,14 @@ export class ImplicitFeedbackBlock {
     // a product; only a warm start computes it. The carried A x ignores the float32 rounding of x
     // (≈1e-7 relative).
     if (!this.axValid) {
-      this.apply(b.x);
+      this.apply(b.x, false);
       b.ax.set(b.ad);
       this.axValid = true;
     }
     this.rightHandSide();
     let rz = this.residual();
     for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
-      this.apply(b.d);
+      this.apply(b.d, true);
       const dAd = this.directionDot();
       if (!(dAd > 0)) break;
       const rzNew = this.step(rz / dAd);
@@ -249,11 +250,11 @@ export class ImplicitFeedbackBlock {
     this.roundAndPrior();
   }
 
-  /** ad = (C + ratio·diag(n)) v. */
-  private apply(v: Float64Array): void {
+  /** ad = (C + ratio·diag(n)) v; `diagReady`: ad already holds ratio·diag(n)·v. */
+  private apply(v: Float64Array, diagReady: boolean): void {
     const b = this.arrays;
     sums(b, false, v, b.s, null);
-    sums(b, true, b.s, b.ad, v);
+    sums(b, true, b.s, b.ad, v, diagReady);
   }
 
   /** r = Σ_{r∋c} √n_r f_r (through s, the weighted factors). */
@@ -266,18 +267,21 @@ export class ImplicitFeedbackBlock {
     sums(this.arrays, true, s, r, null);
   }
 
-  /** r −= A x, d = z; returns r·z. */
+  /** r −= A x, d = z (and ad = ratio·n·d, the next product's diagonal term); returns r·z. */
   private residual(): number {
-    const { k, r, ax, d, invDiag } = this.arrays;
+    const { k, r, ax, d, ad, invDiag, ratio } = this.arrays;
+    const { indptr } = this.arrays.byCol;
     let rz = 0;
     for (let c = 0; c < this.cols; c++) {
       const w = invDiag[c];
+      const diag = ratio * (indptr[c + 1] - indptr[c]);
       let dot = 0;
       for (let e = c * k; e < (c + 1) * k; e++) {
         const re = r[e] - ax[e];
         r[e] = re;
         const z = re * w;
         d[e] = z;
+        ad[e] = diag * z;
         dot += z * re;
       }
       rz += dot;
@@ -317,12 +321,18 @@ export class ImplicitFeedbackBlock {
     return rz;
   }
 
-  /** d = z + β d. */
+  /** d = z + β d (and ad = ratio·n·d, as residual). */
   private direction(beta: number): void {
-    const { k, d, r, invDiag } = this.arrays;
+    const { k, d, ad, r, invDiag, ratio } = this.arrays;
+    const { indptr } = this.arrays.byCol;
     for (let c = 0; c < this.cols; c++) {
       const w = invDiag[c];
-      for (let e = c * k; e < (c + 1) * k; e++) d[e] = r[e] * w + beta * d[e];
+      const diag = ratio * (indptr[c + 1] - indptr[c]);
+      for (let e = c * k; e < (c + 1) * k; e++) {
+        const de = r[e] * w + beta * d[e];
+        d[e] = de;
+        ad[e] = diag * de;
+      }
     }
   }
 
