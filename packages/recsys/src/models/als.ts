@@ -176,15 +176,6 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     userPrior: alloc(withImplicit ? nUsers * k : 0),
     itemPrior: alloc(withItemImplicit ? nItems * k : 0),
   };
-  // The y blocks: the user term's fits the user factors (y over items), the item term's the item
-  // factors (y over users). Each runs on the calling thread beside a half-step of the other side
-  // (see the loop), so their arrays stay unshared.
-  const implicitBlock = withImplicit
-    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!))
-    : null;
-  const itemBlock = withItemImplicit
-    ? new ImplicitFeedbackBlock(createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!))
-    : null;
   const allImplicit = new Float32Array(withImplicit ? E * nItems * k : 0);
   // Members are stored one after the other (member-major); see AlsModel.
   const allUserFactors = new Float32Array(E * nUsers * k);
@@ -198,8 +189,17 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     globalMean: data.globalMean,
   };
   const trainer = FactorTrainer.start(arrays, kernelParams, explicitKernel, threads);
-  const update = (b: ImplicitFeedbackBlock | null, when: boolean): (() => void) => (b && when ? () => b.update() : () => {});
   try {
+    // The y blocks: the user term's fits the user factors (y over items), the item term's the item
+    // factors (y over users). Each runs on the calling thread beside a half-step of the other
+    // side (see the loop), so their arrays stay unshared; made after the start, while workers boot.
+    const implicitBlock = withImplicit
+      ? new ImplicitFeedbackBlock(createImplicitBlockArrays('users', arrays.byUser, arrays.byItem, k, p.implicitRegularization / p.regularization, arrays.userFactors, arrays.userPrior!))
+      : null;
+    const itemBlock = withItemImplicit
+      ? new ImplicitFeedbackBlock(createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!))
+      : null;
+    const update = (b: ImplicitFeedbackBlock | null, when: boolean): (() => void) => (b && when ? () => b.update() : () => {});
     const steps = 2 * p.iterations * E;
     let step = 0;
     for (let m = 0; m < E; m++) {
