@@ -199,7 +199,12 @@ export async function trainAls(data: TrainingData, params: AlsTrainParams = {}):
     const itemBlock = withItemImplicit
       ? new ImplicitFeedbackBlock(createImplicitBlockArrays('items', arrays.byItem, arrays.byUser, k, p.itemImplicitRegularization / p.regularization, arrays.itemFactors, arrays.itemPrior!))
       : null;
-    const update = (b: ImplicitFeedbackBlock | null, when: boolean): (() => void) => (b && when ? () => b.update() : () => {});
+    const update =
+      (b: ImplicitFeedbackBlock | null, when: boolean) =>
+      (): Promise<void> => {
+        if (when) b?.update();
+        return Promise.resolve();
+      };
     const steps = 2 * p.iterations * E;
     let step = 0;
     for (let m = 0; m < E; m++) {

@@ -271,11 +271,11 @@ export class FactorTrainer<P extends KernelParams> {
    * after another from a shared counter, so the threads finish together whatever `beside` costs,
    * at one message round trip per worker. Threads = 1: `beside`, then the rows.
    */
-  async solveBeside(side: Side, beside: () => void): Promise<void> {
+  async solveBeside(side: Side, beside: () => Promise<void>): Promise<void> {
     const chunks = this.claimChunks[side];
     const epoch = ++this.epoch;
     if (!this.pool) {
-      beside();
+      await beside();
       runTask(this.arrays, this.params, this.kernel, { kind: 'solve', side, start: 0, end: chunks[chunks.length - 1], epoch }, this.scratch);
       return;
     }
@@ -283,7 +283,7 @@ export class FactorTrainer<P extends KernelParams> {
     const task: HalfStepTask = { kind: 'claim', side, chunks, next: this.next, epoch };
     const pending = this.pool.runEach(new Array<HalfStepTask>(this.pool.size).fill(task));
     try {
-      beside();
+      await beside();
       runTask(this.arrays, this.params, this.kernel, task, this.scratch);
     } finally {
       await pending;
