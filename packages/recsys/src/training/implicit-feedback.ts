@@ -76,25 +76,36 @@ export function createImplicitBlockArrays(
  * view (`cols` false) or the cols → rows view, through the kernel when there is one.
  * `diagReady`: out already holds the diagonal term (the loop that wrote diag wrote it too).
  */
-function sums(b: ImplicitBlockArrays, cols: boolean, v: Float64Array, out: Float64Array, diag: Float64Array | null, diagReady = false): void {
+function sums(
+  b: ImplicitBlockArrays,
+  cols: boolean,
+  v: Float64Array,
+  out: Float64Array,
+  diag: Float64Array | null,
+  diagReady = false,
+  start = 0,
+  end = (cols ? b.byCol : b.byRow).indptr.length - 1,
+): void {
   const csr = cols ? b.byCol : b.byRow;
-  const rows = csr.indptr.length - 1;
   const { k, kernel } = b;
   if (!kernel) {
-    sumRows(csr, v, k, 0, rows, b.ratio, diag, out);
+    sumRows(csr, v, k, start, end, b.ratio, diag, out);
     return;
   }
   if (!diag) {
-    out.fill(0, 0, rows * k);
+    out.fill(0, start * k, end * k);
   } else if (!diagReady) {
     const { indptr } = csr;
-    for (let r = 0; r < rows; r++) {
+    for (let r = start; r < end; r++) {
       const w = b.ratio * (indptr[r + 1] - indptr[r]);
       for (let e = r * k; e < (r + 1) * k; e++) out[e] = w * diag[e];
     }
   }
-  kernel.sum(cols, 0, rows, v, out);
+  kernel.sum(cols, start, end, v, out);
 }
+
+/** Cols per block of the product whose d·(A d) is summed while the block is still in cache. */
+const DOT_BLOCK = 128;
 
 /**
  * out_r = ratio·n_r·diag_r + Σ_{e∈row r} v_{c_e} for rows [start, end); the diagonal term only
@@ -232,15 +243,14 @@ export class ImplicitFeedbackBlock {
     // a product; only a warm start computes it. The carried A x ignores the float32 rounding of x
     // (≈1e-7 relative).
     if (!this.axValid) {
-      this.apply(b.x, false);
+      this.apply(b.x);
       b.ax.set(b.ad);
       this.axValid = true;
     }
     this.rightHandSide();
     let rz = this.residual();
     for (let step = 0; step < IMPLICIT_CG_STEPS && rz > 1e-30; step++) {
-      this.apply(b.d, true);
-      const dAd = this.directionDot();
+      const dAd = this.applyToDirection();
       if (!(dAd > 0)) break;
       const rzNew = this.step(rz / dAd);
       // The last step's direction would never be read.
@@ -250,11 +260,32 @@ export class ImplicitFeedbackBlock {
     this.roundAndPrior();
   }
 
-  /** ad = (C + ratio·diag(n)) v; `diagReady`: ad already holds ratio·diag(n)·v. */
-  private apply(v: Float64Array, diagReady: boolean): void {
+  /** ad = (C + ratio·diag(n)) v. */
+  private apply(v: Float64Array): void {
     const b = this.arrays;
     sums(b, false, v, b.s, null);
-    sums(b, true, b.s, b.ad, v, diagReady);
+    sums(b, true, b.s, b.ad, v);
+  }
+
+  /**
+   * ad = (C + ratio·diag(n)) d, ad already holding ratio·diag(n)·d; returns d·(A d), summed
+   * block by block as the scatter leaves each block of cols (the same sum, col by col in order).
+   */
+  private applyToDirection(): number {
+    const b = this.arrays;
+    const { k, d, ad } = b;
+    sums(b, false, d, b.s, null);
+    let sum = 0;
+    for (let c0 = 0; c0 < this.cols; c0 += DOT_BLOCK) {
+      const c1 = Math.min(this.cols, c0 + DOT_BLOCK);
+      sums(b, true, b.s, ad, d, true, c0, c1);
+      for (let c = c0; c < c1; c++) {
+        let dot = 0;
+        for (let e = c * k; e < (c + 1) * k; e++) dot += d[e] * ad[e];
+        sum += dot;
+      }
+    }
+    return sum;
   }
 
   /** r = Σ_{r∋c} √n_r f_r (through s, the weighted factors). */
@@ -289,32 +320,37 @@ export class ImplicitFeedbackBlock {
     return rz;
   }
 
-  /** d·(A d). */
-  private directionDot(): number {
-    const { k, d, ad } = this.arrays;
-    let sum = 0;
-    for (let c = 0; c < this.cols; c++) {
-      let dot = 0;
-      for (let e = c * k; e < (c + 1) * k; e++) dot += d[e] * ad[e];
-      sum += dot;
-    }
-    return sum;
-  }
-
   /** x += α d, r −= α A d, A x += α A d; returns the new r·z. */
   private step(alpha: number): number {
     const { k, x, d, ad, r, ax, invDiag } = this.arrays;
     let rz = 0;
     for (let c = 0; c < this.cols; c++) {
       const w = invDiag[c];
+      const end = (c + 1) * k;
       let dot = 0;
-      for (let e = c * k; e < (c + 1) * k; e++) {
-        const ade = ad[e];
+      let e = c * k;
+      // Two entries per pass (more loads in flight); the dot still adds one entry at a time.
+      for (; e + 1 < end; e += 2) {
+        const a0 = ad[e];
+        const a1 = ad[e + 1];
         x[e] += alpha * d[e];
-        const re = r[e] - alpha * ade;
-        r[e] = re;
-        ax[e] += alpha * ade;
-        dot += re * w * re;
+        x[e + 1] += alpha * d[e + 1];
+        const r0 = r[e] - alpha * a0;
+        const r1 = r[e + 1] - alpha * a1;
+        r[e] = r0;
+        r[e + 1] = r1;
+        ax[e] += alpha * a0;
+        ax[e + 1] += alpha * a1;
+        dot += r0 * w * r0;
+        dot += r1 * w * r1;
+      }
+      if (e < end) {
+        const a0 = ad[e];
+        x[e] += alpha * d[e];
+        const r0 = r[e] - alpha * a0;
+        r[e] = r0;
+        ax[e] += alpha * a0;
+        dot += r0 * w * r0;
       }
       rz += dot;
     }
