@@ -31,6 +31,7 @@ export {
 } from './serving/hybrid-serving-policy.js';
 export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
 export { CompactHistory, type CompactHistoryParts } from './data/compact-history.js';
+export { RaterSample, type RaterSampleParts } from './data/rater-sample.js';
 export { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './serving/scan-kernel.js';
 
 // Evaluation, tuning and the validation gate.

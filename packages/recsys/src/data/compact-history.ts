@@ -12,7 +12,9 @@
  *
  * Rows must be sorted and unique (the bundle checks them before building this).
  */
-import type { CsrMatrix } from './sparse.js';
+import type { HistoryRows } from './history-rows.js';
+import { longestRow, type CsrMatrix } from './sparse.js';
+import { MAX_VARINT_BYTES, writeVarint } from './varint.js';
 
 /** Largest dictionary: codes fit a byte. */
 const MAX_CODES = 256;
@@ -48,7 +50,7 @@ function codeOf(dictionary: Float32Array, v: number): number {
   return lo;
 }
 
-export class CompactHistory {
+export class CompactHistory implements HistoryRows {
   readonly rows: number;
   readonly cols: number;
   readonly indptr: Int32Array;
@@ -74,9 +76,7 @@ export class CompactHistory {
     this.intMath = p.cols * this.codeScale <= 2 ** 31;
     this.dictionary = p.dictionary;
     this.ratings = p.ratings;
-    let longest = 0;
-    for (let r = 0; r < p.rows; r++) longest = Math.max(longest, p.indptr[r + 1] - p.indptr[r]);
-    this.maxRowLength = longest;
+    this.maxRowLength = longestRow(p);
   }
 
   /** Encodes a CSR history (sorted, unique rows) at once. */
@@ -114,8 +114,6 @@ export class CompactHistory {
       while (2 ** codeBits < dictionary.length) codeBits++;
     }
     const scale = 2 ** codeBits;
-    // Small enough for 32-bit integer arithmetic (every catalogue below 2^23 items).
-    const intMath = cols * scale <= 2 ** 31;
     const rowBytes = new Float64Array(rows + 1);
     // Varints into a growing buffer: 2 bytes a rating covers most histories.
     let bytes = new Uint8Array(Math.max(16, nnz * 2));
@@ -124,25 +122,13 @@ export class CompactHistory {
     for (let r = 0; r < rows; r++) {
       let prev = -1;
       for (let e = indptr[r]; e < indptr[r + 1]; e++) {
-        if (n + 10 > bytes.length) {
+        if (n + MAX_VARINT_BYTES > bytes.length) {
           const grown = new Uint8Array(bytes.length * 2);
           grown.set(bytes);
           bytes = grown;
         }
-        let v = (indices[e] - prev - 1) * scale + (dictionaryFits ? codeOf(dictionary, data[e]) : 0);
+        n = writeVarint(bytes, n, (indices[e] - prev - 1) * scale + (dictionaryFits ? codeOf(dictionary, data[e]) : 0));
         prev = indices[e];
-        if (intMath) {
-          while (v >= 128) {
-            bytes[n++] = (v & 127) | 128;
-            v >>>= 7;
-          }
-        } else {
-          while (v >= 128) {
-            bytes[n++] = (v % 128) + 128;
-            v = Math.floor(v / 128);
-          }
-        }
-        bytes[n++] = v;
       }
       rowBytes[r + 1] = n;
       sinceYield += indptr[r + 1] - indptr[r];

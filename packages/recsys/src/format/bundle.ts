@@ -125,8 +125,8 @@ export class LoadedBundle {
   readonly hybrid: HybridRecommender | null;
   /**
    * The training history as a CSR matrix. Its row offsets are the compact history's; the item
-   * and rating arrays are decoded from it on first use (the whole matrix: for tools and the
-   * hybrid recommender's own recommend(), not for a server, which decodes one row per request).
+   * and rating arrays are decoded from it on first use (the whole matrix: for tools such as
+   * trainingData(); the hybrid policy and a server decode one row at a time).
    */
   readonly history: CsrMatrix;
   private readonly movieById = new Map<number, Movie>();
@@ -143,7 +143,7 @@ export class LoadedBundle {
     this.models = models;
     this.history = lazyCsr(compactHistory);
     for (const m of movies) this.movieById.set(m.id, m);
-    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: this.history }, hybridParams) : null;
+    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: compactHistory }, hybridParams) : null;
   }
 
   /** The model `recommend` serves with: the hybrid policy, else the bundle's single model. */

@@ -15,7 +15,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument } from '@netflicks/recsys';
+import { IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument, type RaterSampleParts } from '@netflicks/recsys';
 
 /** A KeyObject crosses to the worker by structured clone. */
 export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject };
@@ -37,6 +37,8 @@ export type DecodeReply =
       history: CompactHistoryParts;
       /** The implicit ALS model's fold-in Gram matrix, built here (null: no such model). */
       foldInGram: Float64Array | null;
+      /** The hybrid policy's few-ratings index (co-occurrence's rater sample), built here (null: none). */
+      fewRatingsIndex: RaterSampleParts | null;
     }
   | { ok: false; message: string; name: string };
 
@@ -80,14 +82,26 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       for (const _ of ials.prepareFoldIn());
       foldInGram = ials.foldInGram;
     }
+    // The few-ratings index (O(ratings) to build) likewise.
+    let fewRatingsIndex: RaterSampleParts | null = null;
+    if (bundle.hybrid) {
+      for (const _ of bundle.hybrid.prepareFewRatings());
+      fewRatingsIndex = bundle.hybrid.fewRatingsIndex;
+    }
     const transfer = new Set<ArrayBuffer>();
-    for (const view of [...Object.values(sections), history.rowBytes, history.bytes, history.dictionary, history.ratings, ...(foldInGram ? [foldInGram] : [])]) {
+    const raterViews = fewRatingsIndex ? [fewRatingsIndex.counts, ...compactHistoryViews(fewRatingsIndex.sample)] : [];
+    for (const view of [...Object.values(sections), ...compactHistoryViews(history), ...raterViews, ...(foldInGram ? [foldInGram] : [])]) {
       if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
     }
-    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram }, transfer: [...transfer] };
+    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram, fewRatingsIndex }, transfer: [...transfer] };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }
+}
+
+/** The arrays of compact-history parts. */
+function compactHistoryViews(p: CompactHistoryParts): ArrayBufferView[] {
+  return [p.indptr, p.rowBytes, p.bytes, p.dictionary, p.ratings];
 }
 
 /** The view itself when it spans its whole buffer, else a copy in a buffer of its own. */

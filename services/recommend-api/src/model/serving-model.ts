@@ -14,7 +14,17 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { IalsModel, decodeModelFile, loadModelFile, openBundle, openBundleInSteps, type CompactHistoryParts, type ModelDocument, type Movie } from '@netflicks/recsys';
+import {
+  IalsModel,
+  decodeModelFile,
+  loadModelFile,
+  openBundle,
+  openBundleInSteps,
+  type CompactHistoryParts,
+  type ModelDocument,
+  type Movie,
+  type RaterSampleParts,
+} from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
 
@@ -73,10 +83,11 @@ export class ServingModel {
     let validated = false;
     let history: CompactHistoryParts | undefined;
     let foldInGram: Float64Array | null = null;
+    let fewRatingsIndex: RaterSampleParts | null = null;
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256, history, foldInGram } = await decodeOnWorker(script, from, opts.publicKey, turn));
+      ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, opts.publicKey, turn));
       validated = true;
     } else if ('path' in from) {
       ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
@@ -89,6 +100,7 @@ export class ServingModel {
     const bundle = await openBundleInSteps(doc, turn, { validated, history });
     const ials = bundle.models.ials;
     if (foldInGram && ials instanceof IalsModel) ials.adoptFoldInGram(foldInGram);
+    if (fewRatingsIndex && bundle.hybrid) bundle.hybrid.adoptFewRatingsIndex(fewRatingsIndex);
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
     return ServingModel.assemble(doc, sha256, identity, engine);
@@ -181,7 +193,7 @@ async function decodeOnWorker(
   from: { path: string } | { bytes: Buffer },
   publicKey: KeyObject | undefined,
   pause: () => Promise<void>,
-): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null }> {
+): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null; fewRatingsIndex: RaterSampleParts | null }> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
   if ('path' in from) job = { path: from.path, publicKey };
@@ -223,8 +235,14 @@ async function decodeOnWorker(
     }
     meta.movies = movies;
   }
-  const h = reply.history;
-  const history: CompactHistoryParts = {
+  const foldInGram = reply.foldInGram ? (ownRealm(reply.foldInGram) as Float64Array) : null;
+  const r = reply.fewRatingsIndex;
+  const fewRatingsIndex = r ? { ...r, counts: ownRealm(r.counts) as Int32Array, sample: compactHistoryInOwnRealm(r.sample) } : null;
+  return { doc: { meta, sections }, sha256: reply.sha256, history: compactHistoryInOwnRealm(reply.history), foldInGram, fewRatingsIndex };
+}
+
+function compactHistoryInOwnRealm(h: CompactHistoryParts): CompactHistoryParts {
+  return {
     ...h,
     indptr: ownRealm(h.indptr) as Int32Array,
     rowBytes: ownRealm(h.rowBytes) as Float64Array,
@@ -232,8 +250,6 @@ async function decodeOnWorker(
     dictionary: ownRealm(h.dictionary) as Float32Array,
     ratings: ownRealm(h.ratings) as Float32Array,
   };
-  const foldInGram = reply.foldInGram ? (ownRealm(reply.foldInGram) as Float64Array) : null;
-  return { doc: { meta, sections }, sha256: reply.sha256, history, foldInGram };
 }
 
 const VIEWS = { Float32Array, Float64Array, Int32Array, Uint8Array } as const;
