@@ -88,15 +88,18 @@ export class CompactHistory implements HistoryRows {
     }
   }
 
-  /** Encodes a CSR history in steps of BUILD_STEP_ENTRIES ratings (a yield between steps). */
-  static *build(csr: CsrMatrix): Generator<void, CompactHistory, void> {
+  /**
+   * Encodes a CSR history in steps of BUILD_STEP_ENTRIES ratings (a yield between steps). Without
+   * `data`, a 0/1 matrix: every entry is 1, and the varints are the bare gaps.
+   */
+  static *build(csr: Omit<CsrMatrix, 'data'> & { data?: Float32Array }): Generator<void, CompactHistory, void> {
     const { rows, cols, indptr, indices, data } = csr;
     const nnz = indptr[rows];
     // Distinct ratings by linear search (a handful in practice; a Map would hash each float).
-    const distinct: number[] = [];
+    const distinct: number[] = data ? [] : [1];
     let dictionaryFits = true;
     let last = Number.NaN;
-    for (let e = 0; e < nnz && dictionaryFits; e++) {
+    for (let e = 0; data && e < nnz && dictionaryFits; e++) {
       const v = data[e];
       if (v === last && v !== 0) continue;
       if (v !== v || (v === 0 && 1 / v < 0)) dictionaryFits = false;
@@ -127,7 +130,7 @@ export class CompactHistory implements HistoryRows {
           grown.set(bytes);
           bytes = grown;
         }
-        n = writeVarint(bytes, n, (indices[e] - prev - 1) * scale + (dictionaryFits ? codeOf(dictionary, data[e]) : 0));
+        n = writeVarint(bytes, n, (indices[e] - prev - 1) * scale + (data && dictionaryFits ? codeOf(dictionary, data[e]) : 0));
         prev = indices[e];
       }
       rowBytes[r + 1] = n;
@@ -145,7 +148,7 @@ export class CompactHistory implements HistoryRows {
       bytes: bytes.slice(0, n),
       codeBits,
       dictionary,
-      ratings: dictionaryFits ? new Float32Array(0) : data,
+      ratings: data && !dictionaryFits ? data : new Float32Array(0),
     });
   }
 

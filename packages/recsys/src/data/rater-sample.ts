@@ -6,12 +6,10 @@
  * Only the sample is kept, as a CompactHistory whose rows are items and whose entries are users
  * (varint gaps, no ratings): on a 20M-rating catalogue ~2 bytes for each of its ~11M sampled
  * raters, where a transpose of the histories takes 4 bytes for each of the 20M ratings. It is
- * built in three walks over the histories, one row at a time (counts, then the sample's bytes per
- * item, then the bytes), so building it holds nothing of the histories' size either.
+ * built in two walks over the histories, one row at a time (the counts, then the sample).
  */
 import { CompactHistory, type CompactHistoryParts } from './compact-history.js';
 import type { HistoryRows } from './history-rows.js';
-import { varintLength, writeVarint } from './varint.js';
 
 /** The arrays a RaterSample consists of (what crosses between threads). */
 export interface RaterSampleParts {
@@ -68,23 +66,8 @@ export class RaterSample {
     }
     const indptr = new Int32Array(items + 1);
     for (let i = 0; i < items; i++) indptr[i + 1] = indptr[i] + Math.min(counts[i], maxRaters);
-    // rowBytes[i + 1] first receives item i's byte count, then becomes the running offsets.
-    const rowBytes = new Float64Array(items + 1);
-    yield* walkSample(histories, counts, maxRaters, rowBytes, null);
-    for (let i = 0; i < items; i++) rowBytes[i + 1] += rowBytes[i];
-    const bytes = new Uint8Array(rowBytes[items]);
-    yield* walkSample(histories, counts, maxRaters, rowBytes.slice(0, items), bytes);
-    const sample = CompactHistory.fromParts({
-      rows: items,
-      cols: users,
-      indptr,
-      rowBytes,
-      bytes,
-      codeBits: 0,
-      // Every entry "rated" 1: a 0/1 matrix, whose decoding never reads the ratings.
-      dictionary: Float32Array.of(1),
-      ratings: new Float32Array(0),
-    });
+    const sampled = yield* collectSample(histories, counts, indptr);
+    const sample = yield* CompactHistory.build({ rows: items, cols: users, indptr, indices: sampled });
     return new RaterSample(maxRaters, counts, sample);
   }
 
@@ -104,27 +87,24 @@ export class RaterSample {
 }
 
 /**
- * Walks the histories in user order, so each rating's turn among its item's raters is its
- * position in the item's ascending raters, and visits the sampled ones: with `bytes` null, adds
- * each sampled rater's varint length to sizes[item + 1]; else writes its varint (the gap from the
- * item's previous sampled rater) at bytes[sizes[item]] and advances sizes[item].
+ * Each item's sampled raters, ascending, at sampled[indptr[i] .. indptr[i + 1]): the histories
+ * walked in user order, so a rating's turn among its item's raters is its position in the item's
+ * ascending raters.
  */
-function* walkSample(histories: HistoryRows, counts: Int32Array, maxRaters: number, sizes: Float64Array, bytes: Uint8Array | null): Generator<void, void, void> {
+function* collectSample(histories: HistoryRows, counts: Int32Array, indptr: Int32Array): Generator<void, Int32Array, void> {
   const items = counts.length;
+  const sampled = new Int32Array(indptr[items]);
   const row = new Int32Array(histories.maxRowLength);
   /** Raters of each item passed so far. */
   const passed = new Int32Array(items);
-  /** Sampled raters of each item so far. */
-  const taken = new Int32Array(items);
+  /** Where each item's next sampled rater goes in `sampled`. */
+  const at = indptr.slice(0, items);
   /** Position (in `passed` terms) of each item's next sampled rater; -1 once its sample is complete. */
   const next = new Int32Array(items);
-  /** Each item's last sampled rater. */
-  const previous = new Int32Array(items).fill(-1);
   const step = new Float64Array(items);
   for (let i = 0; i < items; i++) {
-    const sampleSize = Math.min(counts[i], maxRaters);
-    step[i] = counts[i] / sampleSize;
-    next[i] = sampleSize > 0 ? 0 : -1;
+    step[i] = counts[i] / (indptr[i + 1] - indptr[i]);
+    next[i] = counts[i] > 0 ? 0 : -1;
   }
   let sinceYield = 0;
   for (let u = 0; u < histories.rows; u++) {
@@ -132,16 +112,14 @@ function* walkSample(histories: HistoryRows, counts: Int32Array, maxRaters: numb
     for (let e = 0; e < n; e++) {
       const i = row[e];
       if (passed[i]++ !== next[i]) continue;
-      const gap = u - previous[i] - 1;
-      previous[i] = u;
-      if (bytes) sizes[i] = writeVarint(bytes, sizes[i], gap);
-      else sizes[i + 1] += varintLength(gap);
-      const t = ++taken[i];
-      next[i] = t < Math.min(counts[i], maxRaters) ? Math.floor(t * step[i]) : -1;
+      sampled[at[i]++] = u;
+      const t = at[i] - indptr[i];
+      next[i] = t < indptr[i + 1] - indptr[i] ? Math.floor(t * step[i]) : -1;
     }
     if ((sinceYield += n) >= BUILD_STEP_ENTRIES) {
       sinceYield = 0;
       yield;
     }
   }
+  return sampled;
 }

@@ -23,13 +23,3 @@ export function writeVarint(bytes: Uint8Array, at: number, v: number): number {
   bytes[at++] = v;
   return at;
 }
-
-/** Bytes writeVarint takes for `v`. */
-export function varintLength(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
