@@ -15,10 +15,13 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument, type RaterSampleParts } from '@netflicks/recsys';
+import { ContentModel, IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument, type RaterSampleParts } from '@netflicks/recsys';
 
 /** A KeyObject crosses to the worker by structured clone. */
 export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject };
+
+/** The content model's stored user profiles. */
+const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
 
 /** Movies per JSON slice of the catalogue (~1–2 ms to parse each on the serving thread). */
 const MOVIES_PER_SLICE = 2000;
@@ -70,9 +73,14 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     // (the whole file) is freed here instead of staying resident behind views of it.
     const compact = bundle.compactHistory.parts();
     const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
+    // The content model's user profiles too, when they are exactly what the histories give (the
+    // serving thread then builds a profile from the user's compact row when it needs one).
+    const content = bundle.models.content;
+    const profilesFromHistory = content instanceof ContentModel && content.profilesBuiltFrom(bundle.compactHistory);
     const sections: Record<string, ArrayBufferView> = {};
     for (const [name, section] of Object.entries(doc.sections)) {
       if (name === 'history.indices' || name === 'history.data') continue;
+      if (profilesFromHistory && CONTENT_PROFILE_SECTIONS.includes(name)) continue;
       sections[name] = name === 'history.indptr' ? history.indptr : ownBuffer(section);
     }
     // Fold-in's Gram matrix (k²·items/2 multiply-adds) here rather than in blocks on the serving thread.
