@@ -38,6 +38,19 @@ export interface CompactHistoryParts {
   ratings: Float32Array;
 }
 
+/** Ratings 0, 0.5, …, 15.5 (the usual scales) find their code by 2·v in a table. */
+const HALF_STEPS = 32;
+
+/** Code of each half-step rating 2·v of the dictionary, −1 for the others. */
+function halfStepCodes(dictionary: Float32Array): Int16Array {
+  const codes = new Int16Array(HALF_STEPS).fill(-1);
+  for (let c = 0; c < dictionary.length; c++) {
+    const k = dictionary[c] * 2;
+    if (Number.isInteger(k) && k >= 0 && k < HALF_STEPS) codes[k] = c;
+  }
+  return codes;
+}
+
 /** Index of `v` in the sorted dictionary (present by construction). */
 function codeOf(dictionary: Float32Array, v: number): number {
   let lo = 0;
@@ -117,6 +130,8 @@ export class CompactHistory implements HistoryRows {
       while (2 ** codeBits < dictionary.length) codeBits++;
     }
     const scale = 2 ** codeBits;
+    const coded = data !== undefined && dictionaryFits;
+    const halfCodes = halfStepCodes(dictionary);
     const rowBytes = new Float64Array(rows + 1);
     // Varints into a growing buffer: 2 bytes a rating covers most histories.
     let bytes = new Uint8Array(Math.max(16, nnz * 2));
@@ -130,7 +145,12 @@ export class CompactHistory implements HistoryRows {
           grown.set(bytes);
           bytes = grown;
         }
-        n = writeVarint(bytes, n, (indices[e] - prev - 1) * scale + (data && dictionaryFits ? codeOf(dictionary, data[e]) : 0));
+        let code = 0;
+        if (coded) {
+          const k = data[e] * 2;
+          code = k >= 0 && k < HALF_STEPS && (k | 0) === k && halfCodes[k] >= 0 ? halfCodes[k] : codeOf(dictionary, data[e]);
+        }
+        n = writeVarint(bytes, n, (indices[e] - prev - 1) * scale + code);
         prev = indices[e];
       }
       rowBytes[r + 1] = n;
