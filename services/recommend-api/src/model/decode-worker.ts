@@ -17,8 +17,11 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ContentModel, IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument, type RaterSampleParts } from '@netflicks/recsys';
 
-/** A KeyObject crosses to the worker by structured clone. */
-export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject };
+/**
+ * A KeyObject crosses to the worker by structured clone. `yieldCpu`: the worker lowers its
+ * priority (a swap next to live traffic; not a first load, which has none and should just finish).
+ */
+export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean };
 
 /** The content model's stored user profiles. */
 const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
@@ -133,6 +136,7 @@ function yieldToServingThread(): void {
 
 if (parentPort) {
   const port = parentPort;
-  yieldToServingThread();
-  void run(workerData as DecodeJob).then(({ reply, transfer }) => port.postMessage(reply, transfer));
+  const job = workerData as DecodeJob;
+  if (job.yieldCpu) yieldToServingThread();
+  void run(job).then(({ reply, transfer }) => port.postMessage(reply, transfer));
 }

@@ -50,6 +50,11 @@ export interface LoadOptions {
   engine?: EngineOptions;
   /** Decode on a worker thread (default true); false decodes on the calling thread. */
   worker?: boolean;
+  /**
+   * The worker yields the CPU to the calling thread (default true: a swap, next to live traffic);
+   * false for a first load, which has no traffic to protect.
+   */
+  background?: boolean;
   /** Accept only models signed by the matching Ed25519 private key. */
   publicKey?: KeyObject;
 }
@@ -87,7 +92,7 @@ export class ServingModel {
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, opts.publicKey, turn));
+      ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, { publicKey: opts.publicKey, yieldCpu: opts.background ?? true }, turn));
       validated = true;
     } else if ('path' in from) {
       ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
@@ -191,17 +196,17 @@ function decodeWorkerUrl(): URL | null {
 async function decodeOnWorker(
   script: URL,
   from: { path: string } | { bytes: Buffer },
-  publicKey: KeyObject | undefined,
+  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'>,
   pause: () => Promise<void>,
 ): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null; fewRatingsIndex: RaterSampleParts | null }> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
-  if ('path' in from) job = { path: from.path, publicKey };
+  if ('path' in from) job = { path: from.path, ...options };
   else {
     const b = from.bytes;
     // Moved when the bytes own their buffer; otherwise copied by the structured clone.
     if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) transferList.push(b.buffer);
-    job = { bytes: b, publicKey };
+    job = { bytes: b, ...options };
   }
   const reply = await new Promise<DecodeReply>((resolve, reject) => {
     const worker = new Worker(script, { workerData: job, transferList });
