@@ -15,7 +15,7 @@ export { buildTrainingData, type TrainingData } from './data/training-data.js';
 // Models.
 export { ALS_FAST_PRESET, AlsModel, trainAls, type AlsIteration, type AlsParams, type AlsTrainParams } from './models/als.js';
 export { IalsModel, trainIals, type IalsParams, type IalsTrainParams } from './models/ials.js';
-export { trainContent } from './models/content.js';
+export { ContentModel, trainContent } from './models/content.js';
 export { trainPopularity, genreKey } from './models/popularity.js';
 export { trainEase } from './models/ease.js';
 export type { ExtraRating, HybridParams, HybridRecommender, Strategy } from './models/hybrid.js';
@@ -31,6 +31,7 @@ export {
 } from './serving/hybrid-serving-policy.js';
 export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
 export { CompactHistory, type CompactHistoryParts } from './data/compact-history.js';
+export { RaterSample, type RaterSampleParts } from './data/rater-sample.js';
 export { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './serving/scan-kernel.js';
 
 // Evaluation, tuning and the validation gate.

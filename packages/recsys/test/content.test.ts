@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { ContentModel, movieTokens, trainContent } from '../src/models/content.js';
+import { CompactHistory } from '../src/data/compact-history.js';
 import { row } from '../src/data/sparse.js';
 import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
@@ -227,5 +228,21 @@ describe('content model: user profiles', () => {
     expect(() => ContentModel.fromState({ meta: st.meta, arrays: { ...st.arrays, itemIndptr: new Int32Array(1) } })).toThrow(
       /inconsistent/,
     );
+  });
+
+  test('restored with its training histories instead of the stored profiles: the same profiles and scores', () => {
+    expect(model.profilesBuiltFrom(CompactHistory.fromCsr(data.byUser))).toBe(true);
+    const { userIndptr: _p, userIndices: _i, userData: _d, ...withoutProfiles } = model.state().arrays;
+    const copy = ContentModel.fromState({ meta: model.state().meta, arrays: withoutProfiles }, CompactHistory.fromCsr(data.byUser));
+    for (let u = 0; u < model.numUsers; u++) expect(scores(copy, u)).toEqual(scores(model, u));
+    const built = copy.profiles;
+    expect(Array.from(built.indptr)).toEqual(Array.from(model.profiles.indptr));
+    expect(Array.from(built.indices)).toEqual(Array.from(model.profiles.indices));
+    expect(Array.from(built.data)).toEqual(Array.from(model.profiles.data));
+    // Other histories (user 2's first rating changed): the stored profiles are not theirs.
+    const changed = { ...data.byUser, data: data.byUser.data.map((r, e) => (e === data.byUser.indptr[data.users.index(2)] ? r + 1 : r)) };
+    expect(model.profilesBuiltFrom(CompactHistory.fromCsr(changed))).toBe(false);
+    expect(copy.profilesBuiltFrom(CompactHistory.fromCsr(data.byUser))).toBe(false);
+    expect(() => ContentModel.fromState({ meta: model.state().meta, arrays: withoutProfiles }, CompactHistory.fromCsr({ ...data.byUser, rows: 1, indptr: data.byUser.indptr.subarray(0, 2) }))).toThrow(/histories/);
   });
 });

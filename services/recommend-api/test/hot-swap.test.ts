@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { copyFile, rename } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { createLogger } from '@netflicks/platform';
-import { encodeModelFile, type ModelDocument } from '@netflicks/recsys';
+import { encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
 import { loadApiConfig, runRecommendApi, ServingModel, type RunningApi } from '../src/index.js';
 import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
@@ -46,8 +46,37 @@ test('the worker path serves the same catalogue and lists as the synchronous one
     expect(viaWorker.bundle.movie(m.id)).toEqual(sync.bundle.movie(m.id));
     expect(viaWorker.itemJsonWithScore(m.id, 0.25)).toBe(sync.itemJsonWithScore(m.id, 0.25));
   }
+  const strategies = new Set<string>();
   for (const userId of modelA.dataset.ratings.user.slice(0, 200).filter((u, i, all) => all.indexOf(u) === i)) {
-    expect(viaWorker.engine.recommend({ userId, k: 10 })).toEqual(sync.engine.recommend({ userId, k: 10 }));
+    const listed = viaWorker.engine.recommend({ userId, k: 10 });
+    expect(listed).toEqual(sync.engine.recommend({ userId, k: 10 }));
+    strategies.add(listed.strategy);
+  }
+  // The few-ratings blend too (co-occurrence's rater sample and the content profiles came from
+  // the worker, built from the compact history): a new user and a training user with fresh ratings.
+  const [a, b, c] = modelA.dataset.movies.map((m) => m.id);
+  const extraRatings = [
+    { movieId: a, rating: 5 },
+    { movieId: b, rating: 2 },
+    { movieId: c, rating: 4 },
+  ];
+  for (const userId of [999_999, modelA.dataset.ratings.user[0]]) {
+    const listed = viaWorker.engine.recommend({ userId, k: 10, extraRatings });
+    expect(listed).toEqual(sync.engine.recommend({ userId, k: 10, extraRatings }));
+    strategies.add(listed.strategy);
+  }
+  expect([...strategies].sort()).toEqual(['cf', 'content']);
+  expect(viaWorker.bundle.hybrid?.fewRatingsIndex).not.toBeNull();
+  // The worker left out the content profiles (its histories give them): the serving copy builds
+  // each from the user's row, with the stored profiles' scores.
+  const [workerContent, syncContent] = [viaWorker, sync].map((m) => m.bundle.models.content as ContentModel);
+  expect(syncContent.profilesBuiltFrom(sync.bundle.compactHistory)).toBe(true);
+  expect(workerContent.profilesBuiltFrom(viaWorker.bundle.compactHistory)).toBe(false); // nothing stored to compare
+  const [fromRows, stored] = [new Float32Array(workerContent.numItems), new Float32Array(syncContent.numItems)];
+  for (let u = 0; u < syncContent.numUsers; u++) {
+    workerContent.scoreUser(u, fromRows);
+    syncContent.scoreUser(u, stored);
+    expect(fromRows).toEqual(stored);
   }
 });
 

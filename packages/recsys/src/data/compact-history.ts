@@ -12,7 +12,9 @@
  *
  * Rows must be sorted and unique (the bundle checks them before building this).
  */
-import type { CsrMatrix } from './sparse.js';
+import type { HistoryRows } from './history-rows.js';
+import { longestRow, type CsrMatrix } from './sparse.js';
+import { MAX_VARINT_BYTES, writeVarint } from './varint.js';
 
 /** Largest dictionary: codes fit a byte. */
 const MAX_CODES = 256;
@@ -36,6 +38,19 @@ export interface CompactHistoryParts {
   ratings: Float32Array;
 }
 
+/** Ratings 0, 0.5, …, 15.5 (the usual scales) find their code by 2·v in a table. */
+const HALF_STEPS = 32;
+
+/** Code of each half-step rating 2·v of the dictionary, −1 for the others. */
+function halfStepCodes(dictionary: Float32Array): Int16Array {
+  const codes = new Int16Array(HALF_STEPS).fill(-1);
+  for (let c = 0; c < dictionary.length; c++) {
+    const k = dictionary[c] * 2;
+    if (Number.isInteger(k) && k >= 0 && k < HALF_STEPS) codes[k] = c;
+  }
+  return codes;
+}
+
 /** Index of `v` in the sorted dictionary (present by construction). */
 function codeOf(dictionary: Float32Array, v: number): number {
   let lo = 0;
@@ -48,7 +63,7 @@ function codeOf(dictionary: Float32Array, v: number): number {
   return lo;
 }
 
-export class CompactHistory {
+export class CompactHistory implements HistoryRows {
   readonly rows: number;
   readonly cols: number;
   readonly indptr: Int32Array;
@@ -74,9 +89,7 @@ export class CompactHistory {
     this.intMath = p.cols * this.codeScale <= 2 ** 31;
     this.dictionary = p.dictionary;
     this.ratings = p.ratings;
-    let longest = 0;
-    for (let r = 0; r < p.rows; r++) longest = Math.max(longest, p.indptr[r + 1] - p.indptr[r]);
-    this.maxRowLength = longest;
+    this.maxRowLength = longestRow(p);
   }
 
   /** Encodes a CSR history (sorted, unique rows) at once. */
@@ -88,15 +101,18 @@ export class CompactHistory {
     }
   }
 
-  /** Encodes a CSR history in steps of BUILD_STEP_ENTRIES ratings (a yield between steps). */
-  static *build(csr: CsrMatrix): Generator<void, CompactHistory, void> {
+  /**
+   * Encodes a CSR history in steps of BUILD_STEP_ENTRIES ratings (a yield between steps). Without
+   * `data`, a 0/1 matrix: every entry is 1, and the varints are the bare gaps.
+   */
+  static *build(csr: Omit<CsrMatrix, 'data'> & { data?: Float32Array }): Generator<void, CompactHistory, void> {
     const { rows, cols, indptr, indices, data } = csr;
     const nnz = indptr[rows];
     // Distinct ratings by linear search (a handful in practice; a Map would hash each float).
-    const distinct: number[] = [];
+    const distinct: number[] = data ? [] : [1];
     let dictionaryFits = true;
     let last = Number.NaN;
-    for (let e = 0; e < nnz && dictionaryFits; e++) {
+    for (let e = 0; data && e < nnz && dictionaryFits; e++) {
       const v = data[e];
       if (v === last && v !== 0) continue;
       if (v !== v || (v === 0 && 1 / v < 0)) dictionaryFits = false;
@@ -114,8 +130,8 @@ export class CompactHistory {
       while (2 ** codeBits < dictionary.length) codeBits++;
     }
     const scale = 2 ** codeBits;
-    // Small enough for 32-bit integer arithmetic (every catalogue below 2^23 items).
-    const intMath = cols * scale <= 2 ** 31;
+    const coded = data !== undefined && dictionaryFits;
+    const halfCodes = halfStepCodes(dictionary);
     const rowBytes = new Float64Array(rows + 1);
     // Varints into a growing buffer: 2 bytes a rating covers most histories.
     let bytes = new Uint8Array(Math.max(16, nnz * 2));
@@ -124,25 +140,18 @@ export class CompactHistory {
     for (let r = 0; r < rows; r++) {
       let prev = -1;
       for (let e = indptr[r]; e < indptr[r + 1]; e++) {
-        if (n + 10 > bytes.length) {
+        if (n + MAX_VARINT_BYTES > bytes.length) {
           const grown = new Uint8Array(bytes.length * 2);
           grown.set(bytes);
           bytes = grown;
         }
-        let v = (indices[e] - prev - 1) * scale + (dictionaryFits ? codeOf(dictionary, data[e]) : 0);
-        prev = indices[e];
-        if (intMath) {
-          while (v >= 128) {
-            bytes[n++] = (v & 127) | 128;
-            v >>>= 7;
-          }
-        } else {
-          while (v >= 128) {
-            bytes[n++] = (v % 128) + 128;
-            v = Math.floor(v / 128);
-          }
+        let code = 0;
+        if (coded) {
+          const k = data[e] * 2;
+          code = k >= 0 && k < HALF_STEPS && (k | 0) === k && halfCodes[k] >= 0 ? halfCodes[k] : codeOf(dictionary, data[e]);
         }
-        bytes[n++] = v;
+        n = writeVarint(bytes, n, (indices[e] - prev - 1) * scale + code);
+        prev = indices[e];
       }
       rowBytes[r + 1] = n;
       sinceYield += indptr[r + 1] - indptr[r];
@@ -159,7 +168,7 @@ export class CompactHistory {
       bytes: bytes.slice(0, n),
       codeBits,
       dictionary,
-      ratings: dictionaryFits ? new Float32Array(0) : data,
+      ratings: data && !dictionaryFits ? data : new Float32Array(0),
     });
   }
 

@@ -16,6 +16,13 @@ export function nnz(m: CsrMatrix): number {
   return m.indptr[m.rows];
 }
 
+/** Entries in the longest row (0 without rows). */
+export function longestRow(m: Pick<CsrMatrix, 'rows' | 'indptr'>): number {
+  let longest = 0;
+  for (let r = 0; r < m.rows; r++) longest = Math.max(longest, m.indptr[r + 1] - m.indptr[r]);
+  return longest;
+}
+
 /**
  * Builds a CSR matrix from coordinates. Repeated (row, col) pairs keep the entry that comes last
  * in input order. Runs in O(nnz + rows) plus a per-row sort.

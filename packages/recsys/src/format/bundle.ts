@@ -21,6 +21,7 @@ import { PopularityModel } from '../models/popularity.js';
 import { transpose, type CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
 import { CompactHistory, type CompactHistoryParts } from '../data/compact-history.js';
+import type { HistoryRows } from '../data/history-rows.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Movie } from '../types.js';
 import {
@@ -125,8 +126,8 @@ export class LoadedBundle {
   readonly hybrid: HybridRecommender | null;
   /**
    * The training history as a CSR matrix. Its row offsets are the compact history's; the item
-   * and rating arrays are decoded from it on first use (the whole matrix: for tools and the
-   * hybrid recommender's own recommend(), not for a server, which decodes one row per request).
+   * and rating arrays are decoded from it on first use (the whole matrix: for tools such as
+   * trainingData(); the hybrid policy and a server decode one row at a time).
    */
   readonly history: CsrMatrix;
   private readonly movieById = new Map<number, Movie>();
@@ -143,7 +144,7 @@ export class LoadedBundle {
     this.models = models;
     this.history = lazyCsr(compactHistory);
     for (const m of movies) this.movieById.set(m.id, m);
-    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: this.history }, hybridParams) : null;
+    this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: compactHistory }, hybridParams) : null;
   }
 
   /** The model `recommend` serves with: the hybrid policy, else the bundle's single model. */
@@ -336,7 +337,8 @@ function* openingSteps(doc: ModelDocument, validated = false, compacted?: Compac
     for (const [key, array] of Object.entries(doc.sections)) {
       if (key.startsWith(prefix)) arrays[key.slice(prefix.length)] = array;
     }
-    models[name] = restoreComponent(name, { meta: cmeta as Record<string, unknown>, arrays });
+    // A validated document may leave out the content profiles its histories give (the decode worker's).
+    models[name] = restoreComponent(name, { meta: cmeta as Record<string, unknown>, arrays }, validated ? history : undefined);
   }
   if (Object.keys(models).length === 0) throw new BundleError('model file holds no model');
   yield;
@@ -364,7 +366,7 @@ function lazyCsr(compact: CompactHistory): CsrMatrix {
   };
 }
 
-function restoreComponent(name: ComponentName, state: ModelState): Recommender {
+function restoreComponent(name: ComponentName, state: ModelState, histories?: HistoryRows): Recommender {
   try {
     switch (name) {
       case 'als':
@@ -372,7 +374,7 @@ function restoreComponent(name: ComponentName, state: ModelState): Recommender {
       case 'ials':
         return IalsModel.fromState(state);
       case 'content':
-        return ContentModel.fromState(state);
+        return ContentModel.fromState(state, histories);
       case 'popularity':
         return PopularityModel.fromState(state);
       case 'ease':

@@ -5,6 +5,7 @@
  * similarity to that profile. Because it needs only metadata, it reaches movies nobody has rated.
  */
 import type { FoldInScorer, ModelState, Recommender, SectionArray } from '../model.js';
+import type { HistoryRows } from '../data/history-rows.js';
 import { csrFromCoo, transpose, type CsrMatrix } from '../data/sparse.js';
 import { topK, type TopKResult } from '../kernels/topk.js';
 import type { TrainingData } from '../data/training-data.js';
@@ -97,8 +98,15 @@ export class ContentModel implements Recommender, FoldInScorer {
   readonly idf: Float64Array;
   /** item × token, L2-normalised rows (items without tokens have empty rows). */
   readonly vectors: CsrMatrix;
-  /** user × token, L2-normalised profiles of the training users. */
-  readonly profiles: CsrMatrix;
+  /**
+   * user × token, L2-normalised profiles of the training users; null when they are built from
+   * `histories` on use instead (the same profiles, when those are the histories trained on).
+   */
+  private readonly storedProfiles: CsrMatrix | null;
+  private readonly histories: HistoryRows | null;
+  /** A training user's history, decoded (allocated on first use). */
+  private rowItems: Int32Array | null = null;
+  private rowRatings: Float32Array | null = null;
   /** token × item: the inverted index that keeps scoring and similar() sparse. */
   private readonly inverted: CsrMatrix;
   /** Scratch for similar(): dense dot products plus the list of touched items. */
@@ -111,16 +119,19 @@ export class ContentModel implements Recommender, FoldInScorer {
     tokens: readonly string[],
     idf: Float64Array,
     vectors: CsrMatrix,
-    profiles: CsrMatrix,
+    /** The training users' profiles, or the training histories to build them from on use. */
+    profiles: CsrMatrix | HistoryRows,
   ) {
-    if (vectors.cols !== tokens.length || idf.length !== tokens.length || profiles.cols !== tokens.length) {
+    const fromHistories = 'decodeRow' in profiles;
+    if (vectors.cols !== tokens.length || idf.length !== tokens.length || (fromHistories ? profiles.cols !== vectors.rows : profiles.cols !== tokens.length)) {
       throw new RangeError('content model: vocabulary size does not match its matrices');
     }
     this.params = params;
     this.tokens = tokens;
     this.idf = idf;
     this.vectors = vectors;
-    this.profiles = profiles;
+    this.storedProfiles = fromHistories ? null : profiles;
+    this.histories = fromHistories ? profiles : null;
     this.inverted = transpose(vectors);
     this.acc = new Float64Array(vectors.rows);
     this.touched = new Int32Array(vectors.rows);
@@ -132,17 +143,61 @@ export class ContentModel implements Recommender, FoldInScorer {
   }
 
   get numUsers(): number {
-    return this.profiles.rows;
+    return (this.storedProfiles ?? this.histories)?.rows ?? 0;
+  }
+
+  /** user × token, L2-normalised profiles of the training users (built, when they are not stored). */
+  get profiles(): CsrMatrix {
+    if (this.storedProfiles) return this.storedProfiles;
+    const users = this.numUsers;
+    const parts: { indices: Int32Array; data: Float32Array }[] = [];
+    for (let u = 0; u < users; u++) parts.push(this.historyProfile(u));
+    return concatRows(parts, this.tokens.length);
   }
 
   /** Cosine similarity between the user's training profile and every item. */
   scoreUser(user: number, out: Float32Array): void {
-    if (!(Number.isInteger(user) && user >= 0 && user < this.profiles.rows)) {
-      throw new RangeError(`user ${user} out of range 0..${this.profiles.rows - 1}`);
+    if (!(Number.isInteger(user) && user >= 0 && user < this.numUsers)) {
+      throw new RangeError(`user ${user} out of range 0..${this.numUsers - 1}`);
     }
     this.checkOut(out);
-    const p = this.profiles;
-    this.scoreProfile(p.indices, p.data, p.indptr[user], p.indptr[user + 1], out);
+    const p = this.storedProfiles;
+    if (p) this.scoreProfile(p.indices, p.data, p.indptr[user], p.indptr[user + 1], out);
+    else {
+      const { indices, data } = this.historyProfile(user);
+      this.scoreProfile(indices, data, 0, indices.length, out);
+    }
+  }
+
+  /**
+   * Whether every stored profile is exactly the one `histories` give (the histories the model was
+   * trained on): then a copy restored with those histories instead of the profiles scores alike.
+   */
+  profilesBuiltFrom(histories: HistoryRows): boolean {
+    const p = this.storedProfiles;
+    if (!p) return false;
+    if (histories.rows !== p.rows || histories.cols !== this.vectors.rows) return false;
+    const items = new Int32Array(histories.maxRowLength);
+    const ratings = new Float32Array(histories.maxRowLength);
+    for (let u = 0; u < p.rows; u++) {
+      const n = histories.decodeRow(u, items, ratings);
+      const built = profileOf(this.vectors, items, ratings, 0, n, this.scratch);
+      const start = p.indptr[u];
+      if (p.indptr[u + 1] - start !== built.indices.length) return false;
+      for (let j = 0; j < built.indices.length; j++) {
+        if (built.indices[j] !== p.indices[start + j] || !Object.is(built.data[j], p.data[start + j])) return false;
+      }
+    }
+    return true;
+  }
+
+  /** A training user's profile from their history, as trainContent builds it. */
+  private historyProfile(user: number): { indices: Int32Array; data: Float32Array } {
+    const histories = this.histories as HistoryRows;
+    this.rowItems ??= new Int32Array(histories.maxRowLength);
+    this.rowRatings ??= new Float32Array(histories.maxRowLength);
+    const n = histories.decodeRow(user, this.rowItems, this.rowRatings);
+    return profileOf(this.vectors, this.rowItems, this.rowRatings, 0, n, this.scratch);
   }
 
   /** Cosine similarity between the profile built from an ad-hoc history and every item. */
@@ -216,7 +271,7 @@ export class ContentModel implements Recommender, FoldInScorer {
         params: { ...this.params },
         tokens: [...this.tokens],
         items: this.vectors.rows,
-        users: this.profiles.rows,
+        users: this.numUsers,
       },
       arrays: {
         idf: this.idf,
@@ -230,7 +285,11 @@ export class ContentModel implements Recommender, FoldInScorer {
     };
   }
 
-  static fromState(state: ModelState): ContentModel {
+  /**
+   * The model from its state. A state without the user profile arrays restores with `histories`,
+   * the training histories its profiles are built from on use (see profilesBuiltFrom).
+   */
+  static fromState(state: ModelState, histories?: HistoryRows): ContentModel {
     const { meta } = state;
     if (meta.algorithm !== 'content') throw new Error(`not a content model state (algorithm ${String(meta.algorithm)})`);
     const tokens = meta.tokens;
@@ -241,7 +300,9 @@ export class ContentModel implements Recommender, FoldInScorer {
     const users = metaInt(meta, 'users');
     const params = resolveParams((meta.params ?? {}) as ContentParams);
     const vectors = csrFromArrays(state, 'item', items, tokens.length);
-    const profiles = csrFromArrays(state, 'user', users, tokens.length);
+    const fromHistories = histories !== undefined && state.arrays.userIndptr === undefined;
+    if (fromHistories && (histories.rows !== users || histories.cols !== items)) throw new Error('content model state: the histories do not match its users and items');
+    const profiles = fromHistories ? histories : csrFromArrays(state, 'user', users, tokens.length);
     const idf = arrayOf(state, 'idf', Float64Array);
     return new ContentModel(params, tokens, idf, vectors, profiles);
   }
@@ -386,27 +447,24 @@ export function trainContent(data: TrainingData, params: ContentParams = {}): Co
   // Profiles for every training user, built with the same code path as fold-in.
   const nUsers = data.byUser.rows;
   const scratch = tokenScratch(tokens.length);
-  const indptr = new Int32Array(nUsers + 1);
-  const pIdx: Int32Array[] = [];
-  const pVal: Float32Array[] = [];
-  let total = 0;
+  const rows: { indices: Int32Array; data: Float32Array }[] = [];
   for (let u = 0; u < nUsers; u++) {
-    const s = data.byUser.indptr[u];
-    const e = data.byUser.indptr[u + 1];
-    const prof = profileOf(vectors, data.byUser.indices, data.byUser.data, s, e, scratch);
-    pIdx.push(prof.indices);
-    pVal.push(prof.data);
-    total += prof.indices.length;
-    indptr[u + 1] = total;
+    rows.push(profileOf(vectors, data.byUser.indices, data.byUser.data, data.byUser.indptr[u], data.byUser.indptr[u + 1], scratch));
   }
-  const pIndices = new Int32Array(total);
-  const pData = new Float32Array(total);
-  for (let u = 0; u < nUsers; u++) {
-    pIndices.set(pIdx[u], indptr[u]);
-    pData.set(pVal[u], indptr[u]);
+  return new ContentModel(p, tokens, idf, vectors, concatRows(rows, tokens.length));
+}
+
+/** Sparse rows (token indices ascending) stacked into one CSR matrix. */
+function concatRows(rows: { indices: Int32Array; data: Float32Array }[], cols: number): CsrMatrix {
+  const indptr = new Int32Array(rows.length + 1);
+  for (let r = 0; r < rows.length; r++) indptr[r + 1] = indptr[r] + rows[r].indices.length;
+  const indices = new Int32Array(indptr[rows.length]);
+  const data = new Float32Array(indices.length);
+  for (let r = 0; r < rows.length; r++) {
+    indices.set(rows[r].indices, indptr[r]);
+    data.set(rows[r].data, indptr[r]);
   }
-  const profiles: CsrMatrix = { rows: nUsers, cols: tokens.length, indptr, indices: pIndices, data: pData };
-  return new ContentModel(p, tokens, idf, vectors, profiles);
+  return { rows: rows.length, cols, indptr, indices, data };
 }
 
 /** Removes explicit zeros (a zero kind weight) so the inverted index only lists real tokens. */

@@ -13,6 +13,8 @@
 import type { IdMap } from '../data/idmap.js';
 import type { FoldInScorer, ModelState, Recommender } from '../model.js';
 import type { PopularityModel } from './popularity.js';
+import { historyRows, type HistoryRows } from '../data/history-rows.js';
+import type { RaterSampleParts } from '../data/rater-sample.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
 import { CoOccurrence } from './co-occurrence.js';
@@ -54,14 +56,14 @@ export const DEFAULT_HYBRID_PARAMS: ResolvedHybridParams = Object.freeze({
 });
 
 /** One co-occurrence index per set of histories, shared by every policy built over them. */
-const coOccurrenceByHistory = new WeakMap<CsrMatrix, CoOccurrence>();
+const coOccurrenceByHistory = new WeakMap<CsrMatrix | HistoryRows, CoOccurrence>();
 
 /** The training users' histories and the id maps of the index space every model shares. */
 export interface UserHistories {
   users: IdMap;
   items: IdMap;
-  /** user × item ratings (a TrainingData fits). */
-  byUser: CsrMatrix;
+  /** user × item ratings (a TrainingData's CSR matrix fits, and so does a CompactHistory). */
+  byUser: CsrMatrix | HistoryRows;
 }
 
 export interface HybridBundle {
@@ -110,6 +112,11 @@ export class HybridRecommender implements Recommender {
   /** Null when the blend gives co-occurrence no weight. */
   private readonly coOccurrence: CoOccurrence | null;
   private readonly blendScratch: Float32Array;
+  /** The training histories, read a row at a time. */
+  private readonly rows: HistoryRows;
+  /** A training user's row, decoded (allocated on first use). */
+  private rowItems: Int32Array | null = null;
+  private rowRatings: Float32Array | null = null;
 
   constructor(bundle: HybridBundle, params: HybridParams = {}) {
     this.params = resolveParams(params);
@@ -118,9 +125,11 @@ export class HybridRecommender implements Recommender {
     if (bundle.popularity.numItems !== this.numItems) {
       throw new RangeError(`popularity model has ${bundle.popularity.numItems} items, the histories ${this.numItems}`);
     }
-    if (bundle.history.byUser.cols !== this.numItems || bundle.history.byUser.rows !== bundle.history.users.size) {
+    const byUser = bundle.history.byUser;
+    if (byUser.cols !== this.numItems || byUser.rows !== bundle.history.users.size) {
       throw new RangeError('user histories do not match their id maps');
     }
+    this.rows = historyRows(byUser);
     const pop = new Float32Array(this.numItems);
     bundle.popularity.scoreUser(0, pop);
     this.popularityNorm = normalise(pop, this.params.normalisation);
@@ -128,9 +137,8 @@ export class HybridRecommender implements Recommender {
     for (let i = 0; i < this.numItems; i++) this.unratedMask[i] = bundle.popularity.counts[i] > 0 ? 0 : 1;
     this.coOccurrence = null;
     if (this.params.coOccurrenceWeight > 0) {
-      const byUser = bundle.history.byUser;
       let index = coOccurrenceByHistory.get(byUser);
-      if (!index) coOccurrenceByHistory.set(byUser, (index = new CoOccurrence(byUser)));
+      if (!index) coOccurrenceByHistory.set(byUser, (index = new CoOccurrence(this.rows)));
       this.coOccurrence = index;
     }
     this.blendScratch = new Float32Array(this.coOccurrence ? this.numItems : 0);
@@ -144,8 +152,8 @@ export class HybridRecommender implements Recommender {
 
   /** The strategy `scoreUser` uses for a training user (by training history size). */
   strategyForUser(user: number): Strategy {
-    const p = this.bundle.history.byUser.indptr;
-    return this.strategyForCount(user >= 0 && user < this.bundle.history.byUser.rows ? p[user + 1] - p[user] : 0);
+    const p = this.rows.indptr;
+    return this.strategyForCount(user >= 0 && user < this.rows.rows ? p[user + 1] - p[user] : 0);
   }
 
   /**
@@ -165,6 +173,26 @@ export class HybridRecommender implements Recommender {
     if (this.coOccurrence) yield* this.coOccurrence.prepare();
   }
 
+  /** What prepareFewRatings built (to hand to another copy of this policy); null: nothing, or not yet. */
+  get fewRatingsIndex(): RaterSampleParts | null {
+    return this.coOccurrence?.raterSample ?? null;
+  }
+
+  /** Uses what prepareFewRatings built on another copy of this policy over the same histories (e.g. on another thread). */
+  adoptFewRatingsIndex(parts: RaterSampleParts): void {
+    if (!this.coOccurrence) throw new RangeError('this hybrid policy gives co-occurrence no weight: it has no index to adopt');
+    this.coOccurrence.adoptRaterSample(parts);
+  }
+
+  /** Training user `user`'s row, decoded into reused buffers (valid until the next call). */
+  private trainingRow(user: number): { items: Int32Array; ratings: Float32Array } {
+    this.rowItems ??= new Int32Array(this.rows.maxRowLength);
+    this.rowRatings ??= new Float32Array(this.rows.maxRowLength);
+    const inRange = user >= 0 && user < this.rows.rows;
+    const n = inRange ? this.rows.decodeRow(user, this.rowItems, this.rowRatings) : 0;
+    return { items: this.rowItems.subarray(0, n), ratings: this.rowRatings.subarray(0, n) };
+  }
+
   /**
    * The few-ratings strategy's scores (all items, nothing excluded): content, co-occurrence and
    * popularity, each min-max normalised ('rank': rank-normalised), blended by the policy's
@@ -172,7 +200,7 @@ export class HybridRecommender implements Recommender {
    * when they are null. The serving path calls this too, so both rank alike.
    */
   scoreFewRatings(user: number, items: Int32Array | null, ratings: Float32Array | null, out: Float32Array): void {
-    const { content, history } = this.bundle;
+    const { content } = this.bundle;
     if (items && ratings) {
       // A rating that is not a number says nothing (as in implicit-ALS fold-in): left out.
       const usable = ratings.every(Number.isFinite) ? null : ratings.map((r) => (Number.isFinite(r) ? 1 : 0));
@@ -185,12 +213,7 @@ export class HybridRecommender implements Recommender {
       return;
     }
     const other = this.blendScratch;
-    if (items) this.coOccurrence.scoreHistory(items, other);
-    else {
-      const b = history.byUser;
-      const inRange = user >= 0 && user < b.rows;
-      this.coOccurrence.scoreHistory(inRange ? b.indices.subarray(b.indptr[user], b.indptr[user + 1]) : [], other);
-    }
+    this.coOccurrence.scoreHistory(items ?? this.trainingRow(user).items, other);
     // (c·content + o·cooc) / (c + o), then blended with popularity at weight c + o.
     const both = contentWeight + coOccurrenceWeight;
     normaliseInPlace(out, normalisation);
@@ -217,8 +240,8 @@ export class HybridRecommender implements Recommender {
     // Call-time ratings of movies outside the catalogue cannot be used by any model: ignored.
     const merged = new Map<number, number>();
     if (user >= 0) {
-      const b = history.byUser;
-      for (let e = b.indptr[user]; e < b.indptr[user + 1]; e++) merged.set(b.indices[e], b.data[e]);
+      const row = this.trainingRow(user);
+      for (let e = 0; e < row.items.length; e++) merged.set(row.items[e], row.ratings[e]);
     }
     let extras = 0;
     for (const r of request.extraRatings ?? []) {

@@ -1,5 +1,5 @@
 import type { TrainingData } from '../data/training-data.js';
-import type { CsrMatrix } from '../data/sparse.js';
+import { longestRow, type CsrMatrix } from '../data/sparse.js';
 import { gramBlock, gramBlocks, sumGramBlocks } from '../kernels/linalg.js';
 import { DenseScorer } from '../kernels/simd-dots.js';
 import { SimdWeightedRows } from '../kernels/simd-weighted-rows.js';
@@ -107,12 +107,6 @@ function resolveParams(params: IalsTrainParams): IalsParams {
   }
   if (p.solver !== 'cg' && p.solver !== 'cholesky') throw new RangeError(`unknown solver ${String(p.solver)}`);
   return p;
-}
-
-function longestRow(m: CsrMatrix): number {
-  let longest = 0;
-  for (let r = 0; r < m.rows; r++) longest = Math.max(longest, m.indptr[r + 1] - m.indptr[r]);
-  return longest;
 }
 
 /** Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. */

@@ -4,6 +4,7 @@
  * rating does not top the chart) and a recency-decayed interaction count (what people watch now).
  */
 import type { ModelState, Recommender, SectionArray } from '../model.js';
+import { sortByScore } from '../kernels/score-order.js';
 import type { Exclusion, TopKResult } from '../kernels/topk.js';
 import type { TrainingData } from '../data/training-data.js';
 
@@ -110,10 +111,12 @@ export class PopularityModel implements Recommender {
         params.scoring === 'count' ? d : params.scoring === 'bayes' ? bayesAverage[i] : bayesAverage[i] * Math.log1p(d);
     }
     this.scores = scores;
-    const byScore = (a: number, b: number): number => scores[b] - scores[a] || a - b;
-    this.order = Int32Array.from({ length: n }, (_, i) => i).sort(byScore);
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    sortByScore(order, scores);
+    this.order = order;
     this.genreOrder = genreItems.slice();
-    for (let g = 0; g < genreNames.length; g++) this.genreOrder.subarray(genreIndptr[g], genreIndptr[g + 1]).sort(byScore);
+    for (let g = 0; g < genreNames.length; g++) sortByScore(this.genreOrder.subarray(genreIndptr[g], genreIndptr[g + 1]), scores);
   }
 
   get numItems(): number {

@@ -15,10 +15,16 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument } from '@netflicks/recsys';
+import { ContentModel, IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument, type RaterSampleParts } from '@netflicks/recsys';
 
-/** A KeyObject crosses to the worker by structured clone. */
-export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject };
+/**
+ * A KeyObject crosses to the worker by structured clone. `yieldCpu`: the worker lowers its
+ * priority (a swap next to live traffic; not a first load, which has none and should just finish).
+ */
+export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean };
+
+/** The content model's stored user profiles. */
+const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
 
 /** Movies per JSON slice of the catalogue (~1–2 ms to parse each on the serving thread). */
 const MOVIES_PER_SLICE = 2000;
@@ -37,6 +43,8 @@ export type DecodeReply =
       history: CompactHistoryParts;
       /** The implicit ALS model's fold-in Gram matrix, built here (null: no such model). */
       foldInGram: Float64Array | null;
+      /** The hybrid policy's few-ratings index (co-occurrence's rater sample), built here (null: none). */
+      fewRatingsIndex: RaterSampleParts | null;
     }
   | { ok: false; message: string; name: string };
 
@@ -68,9 +76,14 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     // (the whole file) is freed here instead of staying resident behind views of it.
     const compact = bundle.compactHistory.parts();
     const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
+    // The content model's user profiles too, when they are exactly what the histories give (the
+    // serving thread then builds a profile from the user's compact row when it needs one).
+    const content = bundle.models.content;
+    const profilesFromHistory = content instanceof ContentModel && content.profilesBuiltFrom(bundle.compactHistory);
     const sections: Record<string, ArrayBufferView> = {};
     for (const [name, section] of Object.entries(doc.sections)) {
       if (name === 'history.indices' || name === 'history.data') continue;
+      if (profilesFromHistory && CONTENT_PROFILE_SECTIONS.includes(name)) continue;
       sections[name] = name === 'history.indptr' ? history.indptr : ownBuffer(section);
     }
     // Fold-in's Gram matrix (k²·items/2 multiply-adds) here rather than in blocks on the serving thread.
@@ -80,14 +93,26 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       for (const _ of ials.prepareFoldIn());
       foldInGram = ials.foldInGram;
     }
+    // The few-ratings index (O(ratings) to build) likewise.
+    let fewRatingsIndex: RaterSampleParts | null = null;
+    if (bundle.hybrid) {
+      for (const _ of bundle.hybrid.prepareFewRatings());
+      fewRatingsIndex = bundle.hybrid.fewRatingsIndex;
+    }
     const transfer = new Set<ArrayBuffer>();
-    for (const view of [...Object.values(sections), history.rowBytes, history.bytes, history.dictionary, history.ratings, ...(foldInGram ? [foldInGram] : [])]) {
+    const raterViews = fewRatingsIndex ? [fewRatingsIndex.counts, ...compactHistoryViews(fewRatingsIndex.sample)] : [];
+    for (const view of [...Object.values(sections), ...compactHistoryViews(history), ...raterViews, ...(foldInGram ? [foldInGram] : [])]) {
       if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
     }
-    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram }, transfer: [...transfer] };
+    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram, fewRatingsIndex }, transfer: [...transfer] };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }
+}
+
+/** The arrays of compact-history parts. */
+function compactHistoryViews(p: CompactHistoryParts): ArrayBufferView[] {
+  return [p.indptr, p.rowBytes, p.bytes, p.dictionary, p.ratings];
 }
 
 /** The view itself when it spans its whole buffer, else a copy in a buffer of its own. */
@@ -111,6 +136,7 @@ function yieldToServingThread(): void {
 
 if (parentPort) {
   const port = parentPort;
-  yieldToServingThread();
-  void run(workerData as DecodeJob).then(({ reply, transfer }) => port.postMessage(reply, transfer));
+  const job = workerData as DecodeJob;
+  if (job.yieldCpu) yieldToServingThread();
+  void run(job).then(({ reply, transfer }) => port.postMessage(reply, transfer));
 }

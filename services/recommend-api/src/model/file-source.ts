@@ -50,11 +50,13 @@ export class FileModelSource implements ModelSource {
 
   private async load(): Promise<boolean> {
     try {
-      // A swap is read and decoded on a worker thread and opened in steps, so the current model
-      // keeps serving; the first load has no traffic to protect and skips the worker's start-up.
+      // Read and decoded on a worker thread (at a low priority for a swap) and opened in steps, so a
+      // swap keeps the current model serving. The first load too: the worker hands over only what
+      // serving keeps, where a load on this thread would keep the whole file's buffer alive behind
+      // the sections' views.
       const identity = { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' as const };
       const model = await timedLoad(this.opts.metrics, () =>
-        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, worker: this.holder.current !== null, publicKey: this.opts.publicKey }),
+        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.holder.current !== null }),
       );
       this.error = null;
       if (this.holder.current?.identity.sha256 === model.identity.sha256) return false;

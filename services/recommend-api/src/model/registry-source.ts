@@ -155,12 +155,13 @@ export class RegistryModelSource implements ModelSource {
   private async load(record: ModelVersionRecord): Promise<void> {
     const model = await timedLoad(this.opts.metrics, async () => {
       const bytes = await this.registry.loadModelArtifact(this.opts.pool, record.modelName, record.version);
-      // A swap is decoded on a worker thread (the bytes move there) and opened in steps, so the
-      // current model keeps serving; the first load has no traffic to protect and skips the worker.
+      // Decoded on a worker thread (the bytes move there; at a low priority for a swap) and opened
+      // in steps, so a swap keeps the current model serving; the first load too, so only what
+      // serving keeps comes back (as in file-source.ts).
       return ServingModel.load(
         { bytes },
         { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
-        { engine: this.opts.engine, worker: this.opts.holder.current !== null, publicKey: this.opts.publicKey },
+        { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.opts.holder.current !== null },
       );
     });
     if (this.stopped) return;

@@ -14,7 +14,17 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { IalsModel, decodeModelFile, loadModelFile, openBundle, openBundleInSteps, type CompactHistoryParts, type ModelDocument, type Movie } from '@netflicks/recsys';
+import {
+  IalsModel,
+  decodeModelFile,
+  loadModelFile,
+  openBundle,
+  openBundleInSteps,
+  type CompactHistoryParts,
+  type ModelDocument,
+  type Movie,
+  type RaterSampleParts,
+} from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
 
@@ -40,6 +50,11 @@ export interface LoadOptions {
   engine?: EngineOptions;
   /** Decode on a worker thread (default true); false decodes on the calling thread. */
   worker?: boolean;
+  /**
+   * The worker yields the CPU to the calling thread (default true: a swap, next to live traffic);
+   * false for a first load, which has no traffic to protect.
+   */
+  background?: boolean;
   /** Accept only models signed by the matching Ed25519 private key. */
   publicKey?: KeyObject;
 }
@@ -73,10 +88,11 @@ export class ServingModel {
     let validated = false;
     let history: CompactHistoryParts | undefined;
     let foldInGram: Float64Array | null = null;
+    let fewRatingsIndex: RaterSampleParts | null = null;
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256, history, foldInGram } = await decodeOnWorker(script, from, opts.publicKey, turn));
+      ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, { publicKey: opts.publicKey, yieldCpu: opts.background ?? true }, turn));
       validated = true;
     } else if ('path' in from) {
       ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
@@ -89,6 +105,7 @@ export class ServingModel {
     const bundle = await openBundleInSteps(doc, turn, { validated, history });
     const ials = bundle.models.ials;
     if (foldInGram && ials instanceof IalsModel) ials.adoptFoldInGram(foldInGram);
+    if (fewRatingsIndex && bundle.hybrid) bundle.hybrid.adoptFewRatingsIndex(fewRatingsIndex);
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
     return ServingModel.assemble(doc, sha256, identity, engine);
@@ -179,17 +196,17 @@ function decodeWorkerUrl(): URL | null {
 async function decodeOnWorker(
   script: URL,
   from: { path: string } | { bytes: Buffer },
-  publicKey: KeyObject | undefined,
+  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'>,
   pause: () => Promise<void>,
-): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null }> {
+): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null; fewRatingsIndex: RaterSampleParts | null }> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
-  if ('path' in from) job = { path: from.path, publicKey };
+  if ('path' in from) job = { path: from.path, ...options };
   else {
     const b = from.bytes;
     // Moved when the bytes own their buffer; otherwise copied by the structured clone.
     if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) transferList.push(b.buffer);
-    job = { bytes: b, publicKey };
+    job = { bytes: b, ...options };
   }
   const reply = await new Promise<DecodeReply>((resolve, reject) => {
     const worker = new Worker(script, { workerData: job, transferList });
@@ -223,8 +240,14 @@ async function decodeOnWorker(
     }
     meta.movies = movies;
   }
-  const h = reply.history;
-  const history: CompactHistoryParts = {
+  const foldInGram = reply.foldInGram ? (ownRealm(reply.foldInGram) as Float64Array) : null;
+  const r = reply.fewRatingsIndex;
+  const fewRatingsIndex = r ? { ...r, counts: ownRealm(r.counts) as Int32Array, sample: compactHistoryInOwnRealm(r.sample) } : null;
+  return { doc: { meta, sections }, sha256: reply.sha256, history: compactHistoryInOwnRealm(reply.history), foldInGram, fewRatingsIndex };
+}
+
+function compactHistoryInOwnRealm(h: CompactHistoryParts): CompactHistoryParts {
+  return {
     ...h,
     indptr: ownRealm(h.indptr) as Int32Array,
     rowBytes: ownRealm(h.rowBytes) as Float64Array,
@@ -232,8 +255,6 @@ async function decodeOnWorker(
     dictionary: ownRealm(h.dictionary) as Float32Array,
     ratings: ownRealm(h.ratings) as Float32Array,
   };
-  const foldInGram = reply.foldInGram ? (ownRealm(reply.foldInGram) as Float64Array) : null;
-  return { doc: { meta, sections }, sha256: reply.sha256, history, foldInGram };
 }
 
 const VIEWS = { Float32Array, Float64Array, Int32Array, Uint8Array } as const;

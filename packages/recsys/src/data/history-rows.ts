@@ -1,0 +1,48 @@
+/**
+ * Users' histories read one row at a time: what the few-ratings models need, whether the
+ * histories are a CSR matrix (training, evaluation) or a CompactHistory (a server, which keeps
+ * only the compact form resident).
+ */
+import { longestRow, type CsrMatrix } from './sparse.js';
+
+export interface HistoryRows {
+  readonly rows: number;
+  readonly cols: number;
+  /** Row r has indptr[r + 1] − indptr[r] entries. */
+  readonly indptr: Int32Array;
+  /** Longest row: the size a decode buffer needs. */
+  readonly maxRowLength: number;
+  /**
+   * Writes row `row`'s item indices (ascending) and, when `ratings` is given, its ratings into
+   * the buffers (each at least the row's length); returns the row's length.
+   */
+  decodeRow(row: number, items: Int32Array, ratings?: Float32Array): number;
+}
+
+/** A CSR matrix read as HistoryRows (rows copied out of its arrays). */
+class CsrRows implements HistoryRows {
+  readonly rows: number;
+  readonly cols: number;
+  readonly indptr: Int32Array;
+  readonly maxRowLength: number;
+
+  constructor(private readonly csr: CsrMatrix) {
+    this.rows = csr.rows;
+    this.cols = csr.cols;
+    this.indptr = csr.indptr;
+    this.maxRowLength = longestRow(csr);
+  }
+
+  decodeRow(row: number, items: Int32Array, ratings?: Float32Array): number {
+    const start = this.indptr[row];
+    const end = this.indptr[row + 1];
+    items.set(this.csr.indices.subarray(start, end));
+    if (ratings) ratings.set(this.csr.data.subarray(start, end));
+    return end - start;
+  }
+}
+
+/** The histories as HistoryRows: a CompactHistory (or other reader) itself, a CSR matrix wrapped. */
+export function historyRows(histories: CsrMatrix | HistoryRows): HistoryRows {
+  return 'decodeRow' in histories ? histories : new CsrRows(histories);
+}
