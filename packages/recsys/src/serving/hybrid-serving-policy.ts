@@ -66,11 +66,12 @@ export interface HybridServingOptions {
 /** Relative slack on the norm bound, so float rounding can never prune a true top-K item. */
 const BOUND_SLACK = 1e-5;
 /**
- * Items scored per SIMD call: 2 blocks = 32 items, ~2k multiply-adds at 64 factors. Small enough
- * that a scan the norm bound stops early wastes little, large enough that the call overhead
- * (tens of nanoseconds) is noise.
+ * Blocks of 16 items scored per SIMD call while the approximate top-K fills (~2k multiply-adds
+ * at 64 factors: small enough that a scan the norm bound stops early wastes little), and once it
+ * is full, when the kernel's gate skips most blocks against the cut (fewer calls from JavaScript).
  */
-const SIMD_BLOCKS_PER_CALL = 2;
+const SIMD_BLOCKS_FILLING = 2;
+const SIMD_BLOCKS_PER_CALL = 8;
 /** Items per build step (a pass over 2,048 item vectors: well under a millisecond at 64 factors). */
 const BUILD_STEP_ITEMS = 2048;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
@@ -370,15 +371,16 @@ export class HybridServingPolicy {
     const blocks = Math.ceil(n / SCAN_BLOCK);
     // T so far (-Infinity until the approximate heap is full), kept in a local: this loop runs for every scanned item.
     let threshold = -Infinity;
-    for (let t = 0; t < blocks; t += SIMD_BLOCKS_PER_CALL) {
+    for (let t = 0, m = 0; t < blocks; t += m) {
       const start = t * SCAN_BLOCK;
       // Norms descend: if this block's first item cannot reach T − M, no later item can.
       if (xNorm * norms[start] < threshold - margin) break;
-      const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
-      simd.dots(t, m);
+      m = Math.min(approx.full ? SIMD_BLOCKS_PER_CALL : SIMD_BLOCKS_FILLING, blocks - t);
+      let cut = threshold - 2 * margin;
+      // Blocks whose every item scores under the cut are not kept below: the gate may skip them.
+      simd.dots(t, m, cut);
       const end = Math.min(n, start + m * SCAN_BLOCK);
       const blockMax = simd.blockMax;
-      let cut = threshold - 2 * margin;
       for (let p = start; p < end; p++) {
         const j = p - start;
         // A block whose best approximate score is under the cut has nothing to keep (the skipped
