@@ -129,6 +129,16 @@ describe('ScanKernel (float32 SIMD scan)', () => {
     expect(skipped).toBeGreaterThan(20 * blocks * 0.5);
   });
 
+  test('exactDot: the double-precision sum factor by factor, read from the kernel\'s table', () => {
+    const rng = new Random(13);
+    const f = 24;
+    const items = 2 * SCAN_BLOCK + 7;
+    const q = Float32Array.from({ length: items * f }, () => rng.next() - 0.5);
+    const x = Float32Array.from({ length: f }, () => rng.next() - 0.5);
+    const kernel = ScanKernel.create(q, items, f, 1)!;
+    for (let i = 0; i < items; i++) expect(kernel.exactDot(x, i)).toBe(exactDot(x, q, i, f));
+  });
+
   test('the gate skips nothing without a cut, or for a NaN user vector', () => {
     const q = Float32Array.from({ length: 4 * SCAN_BLOCK * 8 }, (_, j) => Math.sin(j));
     const kernel = ScanKernel.create(q, 4 * SCAN_BLOCK, 8, 4)!;

@@ -126,9 +126,7 @@ for (const file of positionals) {
       if (keptScores[c] < cut) continue;
       const p = kept[c];
       rescored++;
-      let s = 0;
-      for (let a = 0; a < f; a++) s += x[a] * sorted[p * f + a];
-      const score = Math.fround(s);
+      const score = Math.fround(newK.exactDot(x, p));
       if (heap.full && !(score >= heap.threshold)) continue;
       heap.offer(order[p], score);
     }

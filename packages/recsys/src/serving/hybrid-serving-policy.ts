@@ -348,7 +348,6 @@ export class HybridServingPolicy {
    */
   private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
     const f = this.cf.factors;
-    const q = this.factorsSorted;
     let xx = 0;
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
     const xNorm = Math.sqrt(xx) * (1 + BOUND_SLACK);
@@ -379,30 +378,26 @@ export class HybridServingPolicy {
       let cut = threshold - 2 * margin;
       // Blocks whose every item scores under the cut are not kept below: the gate may skip them.
       simd.dots(t, m, cut);
-      const end = Math.min(n, start + m * SCAN_BLOCK);
       const blockMax = simd.blockMax;
-      for (let p = start; p < end; p++) {
-        const j = p - start;
-        // A block whose best approximate score is under the cut has nothing to keep (the skipped
-        // items would each fail the test below).
-        if (j % SCAN_BLOCK === 0) {
-          const b = (j / SCAN_BLOCK) * 4;
-          if (Math.max(blockMax[b], blockMax[b + 1], blockMax[b + 2], blockMax[b + 3]) < cut) {
-            p += SCAN_BLOCK - 1;
-            continue;
+      for (let b = 0; b < m; b++) {
+        // A block whose best approximate score is under the cut has nothing to keep (each of its
+        // items would fail the test below).
+        if (Math.max(blockMax[4 * b], blockMax[4 * b + 1], blockMax[4 * b + 2], blockMax[4 * b + 3]) < cut) continue;
+        const first = start + b * SCAN_BLOCK;
+        const last = Math.min(n, first + SCAN_BLOCK);
+        for (let p = first; p < last; p++) {
+          const score = out[p - start];
+          if (score < cut) continue;
+          const i = order[p];
+          if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
+          kept[nKept] = p;
+          keptScores[nKept++] = score;
+          if (!(score >= threshold)) continue;
+          approx.offer(p, score);
+          if (approx.full) {
+            threshold = approx.threshold;
+            cut = threshold - 2 * margin;
           }
-        }
-        const score = out[j];
-        if (score < cut) continue;
-        const i = order[p];
-        if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
-        kept[nKept] = p;
-        keptScores[nKept++] = score;
-        if (!(score >= threshold)) continue;
-        approx.offer(p, score);
-        if (approx.full) {
-          threshold = approx.threshold;
-          cut = threshold - 2 * margin;
         }
       }
     }
@@ -412,10 +407,7 @@ export class HybridServingPolicy {
     for (let c = 0; c < nKept; c++) {
       if (keptScores[c] < cut) continue;
       const p = kept[c];
-      const o = p * f;
-      let s = 0;
-      for (let a = 0; a < f; a++) s += x[a] * q[o + a];
-      const score = Math.fround(s);
+      const score = Math.fround(simd.exactDot(x, p));
       // Below the k-th best (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
       if (heap.full && !(score >= heap.threshold)) continue;
       heap.offer(order[p], score);

@@ -185,6 +185,8 @@ export class ScanKernel {
   /** x's principal coordinates, then ‖x_r‖ and the gate's cut (float32, as the kernel reads them). */
   private readonly xr: Float32Array;
   private readonly fn: (g: number, x: number, out: number, blocks: number, f: number, max: number, xr: number, d: number, q: number) => void;
+  /** The item vectors as laid out for the kernel (factor a of item i at ((i div 16)·f + a)·16 + i mod 16). */
+  private readonly table: Float32Array;
   private readonly gBase: number;
   private readonly qBase: number;
   private readonly gateBlockBytes: number;
@@ -209,6 +211,7 @@ export class ScanKernel {
     this.xr = new Float32Array(buffer, layout.xr, this.axes + 2);
     this.out = new Float32Array(buffer, layout.out, maxBlocksPerCall * SCAN_BLOCK);
     this.blockMax = new Float32Array(buffer, layout.max, maxBlocksPerCall * 4);
+    this.table = new Float32Array(buffer, layout.q, Math.ceil(items / SCAN_BLOCK) * SCAN_BLOCK * factors);
     this.gBase = layout.g;
     this.qBase = layout.q;
     this.gateBlockBytes = SCAN_BLOCK * (this.axes + 1) * 4;
@@ -298,6 +301,20 @@ export class ScanKernel {
     // ‖x_r‖² = ‖x‖² − ‖x'‖² up to rounding (orthonormal axes); the allowance covers the cancellation.
     this.xr[d] = roundUp(Math.sqrt(Math.max(0, xx - cc) + 1e-12 * xx));
     this.gateMargin = (approximationBound(f) + GATE_SLACK) * Math.sqrt(xx) * this.maxNorm + SCAN_ABSOLUTE_SLACK;
+  }
+
+  /**
+   * Σ_a x[a]·q_item[a] in double precision, factor by factor (bit-identical to that loop over the
+   * item's vector), read from the kernel's own table: an item worth rescoring was in a block the
+   * kernel has just scored, so its values are still in cache.
+   */
+  exactDot(x: ArrayLike<number>, item: number): number {
+    const q = this.table;
+    const f = this.factors;
+    let at = Math.floor(item / SCAN_BLOCK) * f * SCAN_BLOCK + (item % SCAN_BLOCK);
+    let s = 0;
+    for (let a = 0; a < f; a++, at += SCAN_BLOCK) s += x[a] * q[at];
+    return s;
   }
 
   /**
