@@ -26,6 +26,15 @@ export function addSecondMoment(vectors: Float32Array, f: number, from: number, 
  * is overwritten), as rows of a d × f matrix, largest eigenvalue first.
  */
 export function leadingEigenvectors(m: Float64Array, f: number, d: number): Float64Array {
+  const steps = leadingEigenvectorsInSteps(m, f, d);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** leadingEigenvectors() yielding after each sweep (a few milliseconds at f = 64: a hot swap's build). */
+export function* leadingEigenvectorsInSteps(m: Float64Array, f: number, d: number): Generator<void, Float64Array, void> {
   const a = m;
   for (let r = 0; r < f; r++) for (let c = 0; c < r; c++) a[r * f + c] = a[c * f + r];
   const v = new Float64Array(f * f);
@@ -64,6 +73,7 @@ export function leadingEigenvectors(m: Float64Array, f: number, d: number): Floa
         }
       }
     }
+    yield;
   }
   const order = Array.from({ length: f }, (_, j) => j).sort((x, y) => a[y * f + y] - a[x * f + x] || x - y);
   const out = new Float64Array(d * f);

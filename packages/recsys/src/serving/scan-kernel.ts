@@ -36,7 +36,7 @@ import {
   I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule, moduleBytes,
   uleb, wasm, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
-import { addSecondMoment, leadingEigenvectors } from '../kernels/principal-axes.js';
+import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 
 /** Items per block; the item table is padded to a multiple of it (padding scores 0). */
 export const SCAN_BLOCK = 16;
@@ -244,8 +244,7 @@ export class ScanKernel {
       addSecondMoment(vectors, f, from, Math.min(items, from + chunk), stride, moment);
       yield;
     }
-    const principal = leadingEigenvectors(moment, f, d);
-    yield;
+    const principal = yield* leadingEigenvectorsInSteps(moment, f, d);
     const blocks = Math.ceil(items / SCAN_BLOCK);
     const xrAt = f * 4;
     const outAt = Math.ceil((xrAt + (d + 2) * 4) / 16) * 16;
