@@ -88,6 +88,65 @@ describe('ScanKernel (float32 SIMD scan)', () => {
     expect(worst).toBeGreaterThan(approximationBound(f) / 1000);
     expect(approximationBound(f)).toBeLessThan(1e-5);
   });
+  test('the gate: a block with an item reaching the cut is scored as without one; a skipped block reports a maximum under the cut', () => {
+    const rng = new Random(11);
+    const f = 64;
+    const items = 40 * SCAN_BLOCK + 3;
+    const q = new Float32Array(items * f);
+    // A few dominant directions, as trained factors have (a block of items along each in turn), so the gate's axes matter.
+    const dirs = Array.from({ length: 4 }, () => Float32Array.from({ length: f }, () => rng.next() * 2 - 1));
+    for (let i = 0; i < items; i++) {
+      for (let a = 0; a < f; a++) q[i * f + a] = dirs[Math.floor(i / SCAN_BLOCK) % 4][a] * (0.2 + rng.next()) + (rng.next() - 0.5) * 0.1;
+    }
+    const blocks = Math.ceil(items / SCAN_BLOCK);
+    const kernel = ScanKernel.create(q, items, f, blocks)!;
+    expect(kernel.axes).toBe(8);
+    let skipped = 0;
+    for (let user = 0; user < 20; user++) {
+      const x = Float32Array.from({ length: f }, (_, a) => dirs[user % 4][a] + (rng.next() - 0.5) * 0.3);
+      kernel.setUser(x);
+      kernel.dots(0, blocks);
+      const full = Float32Array.from(kernel.out);
+      const fullMax = Float32Array.from(kernel.blockMax);
+      const exact = Array.from({ length: items }, (_, i) => exactDot(x, q, i, f));
+      const cut = [...exact].sort((a, b) => b - a)[30];
+      kernel.out.fill(Number.NaN);
+      kernel.dots(0, blocks, cut);
+      for (let b = 0; b < blocks; b++) {
+        const best = Math.max(...exact.slice(b * SCAN_BLOCK, (b + 1) * SCAN_BLOCK));
+        const gated = Number.isNaN(kernel.out[b * SCAN_BLOCK]);
+        if (gated) {
+          skipped++;
+          expect(best).toBeLessThan(cut);
+          expect(Math.max(...kernel.blockMax.subarray(4 * b, 4 * b + 4))).toBeLessThan(cut);
+        } else {
+          expect(Array.from(kernel.out.subarray(b * SCAN_BLOCK, (b + 1) * SCAN_BLOCK))).toEqual(Array.from(full.subarray(b * SCAN_BLOCK, (b + 1) * SCAN_BLOCK)));
+          expect(Array.from(kernel.blockMax.subarray(4 * b, 4 * b + 4))).toEqual(Array.from(fullMax.subarray(4 * b, 4 * b + 4)));
+        }
+      }
+    }
+    // Most blocks are skipped (the cut is the 31st best of 643 items).
+    expect(skipped).toBeGreaterThan(20 * blocks * 0.5);
+  });
+
+  test('exactDot: the double-precision sum factor by factor, read from the kernel\'s table', () => {
+    const rng = new Random(13);
+    const f = 24;
+    const items = 2 * SCAN_BLOCK + 7;
+    const q = Float32Array.from({ length: items * f }, () => rng.next() - 0.5);
+    const x = Float32Array.from({ length: f }, () => rng.next() - 0.5);
+    const kernel = ScanKernel.create(q, items, f, 1)!;
+    for (let i = 0; i < items; i++) expect(kernel.exactDot(x, i)).toBe(exactDot(x, q, i, f));
+  });
+
+  test('the gate skips nothing without a cut, or for a NaN user vector', () => {
+    const q = Float32Array.from({ length: 4 * SCAN_BLOCK * 8 }, (_, j) => Math.sin(j));
+    const kernel = ScanKernel.create(q, 4 * SCAN_BLOCK, 8, 4)!;
+    kernel.setUser(Float32Array.from({ length: 8 }, () => Number.NaN));
+    kernel.out.fill(1);
+    kernel.dots(0, 4, 1e30);
+    expect(kernel.out.every((v) => Number.isNaN(v))).toBe(true);
+  });
 });
 
 describe('HybridServingPolicy with the float32 scan', () => {

@@ -5,9 +5,11 @@
  * -20M), CPU time per user (process.cpuUsage: on a shared machine wall time mostly measures the
  * other processes), the two kernels alternating run by run:
  *   - f64 (before): recsys' SimdDots, double-precision lanes, exact scores, then the top-K;
- *   - f32 (serving now): ScanKernel's float32 scores, the top-K by them (blocks of 16 items whose
- *     best approximate score cannot make the cut skipped whole), then exact rescoring of only the
- *     items within twice the error bound of it (what HybridServingPolicy does).
+ *   - f32 (serving now): ScanKernel over the items by descending norm (HybridServingPolicy's
+ *     layout), its float32 scores, the top-K by them (blocks of 16 items whose bound from a few
+ *     principal coordinates, or whose best approximate score, cannot make the cut skipped whole),
+ *     then exact rescoring of only the items within twice the error bound of it (what
+ *     HybridServingPolicy does, without its norm stop, so every item is accounted for).
  * Checks that both give identical top-K items and scores for every user. Requires `npx tsc -b`.
  *
  *   node services/recommend-api/bench/scan.mjs [--runs 5] [--users 300] [--k 10] FILE...
@@ -45,7 +47,6 @@ for (const file of positionals) {
   const n = q.length / f;
   const nUsers = Math.min(Number(values.users), users.length / f);
   const oldK = SimdDots.create(q, n, f, Math.ceil(n / 4));
-  const newK = ScanKernel.create(q, n, f, Math.ceil(n / SCAN_BLOCK));
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
@@ -53,6 +54,11 @@ for (const file of positionals) {
     norms[i] = Math.sqrt(s);
   }
   const maxNorm = Math.max(...norms);
+  // The policy's layout: items by descending norm (so the cut rises fast and its gate skips early).
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => norms[b] - norms[a] || a - b);
+  const sorted = new Float32Array(n * f);
+  for (let p = 0; p < n; p++) sorted.set(q.subarray(order[p] * f, order[p] * f + f), p * f);
+  const newK = ScanKernel.create(sorted, n, f, 8);
   const heap = new TopHeap(k);
   const bound = approximationBound(f);
   let rescored = 0;
@@ -79,43 +85,50 @@ for (const file of positionals) {
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
     const margin = bound * Math.sqrt(xx) * maxNorm + SCAN_ABSOLUTE_SLACK;
     newK.setUser(x);
-    newK.dots(0, Math.ceil(n / SCAN_BLOCK));
     approxHeap.reset(k);
     const out = newK.out;
     const blockMax = newK.blockMax;
+    const blocks = Math.ceil(n / SCAN_BLOCK);
     let threshold = -Infinity;
     let cut = -Infinity;
     let nKept = 0;
-    for (let i = 0; i < n; i++) {
-      // As HybridServingPolicy: a block whose best approximate score is under the cut is skipped whole.
-      if (i % SCAN_BLOCK === 0) {
-        const b = (i / SCAN_BLOCK) * 4;
-        if (Math.max(blockMax[b], blockMax[b + 1], blockMax[b + 2], blockMax[b + 3]) < cut) {
-          i += SCAN_BLOCK - 1;
-          continue;
+    // As HybridServingPolicy: 2 blocks per call while the approximate top-K fills, then 8, each call
+    // given the cut (its gate skips blocks that cannot reach it), and a block whose best approximate
+    // score is under the cut is skipped whole.
+    for (let t = 0, m = 0; t < blocks; t += m) {
+      m = Math.min(approxHeap.full ? 8 : 2, blocks - t);
+      newK.dots(t, m, cut);
+      const start = t * SCAN_BLOCK;
+      const end = Math.min(n, start + m * SCAN_BLOCK);
+      for (let i = start; i < end; i++) {
+        const j = i - start;
+        if (j % SCAN_BLOCK === 0) {
+          const b = (j / SCAN_BLOCK) * 4;
+          if (Math.max(blockMax[b], blockMax[b + 1], blockMax[b + 2], blockMax[b + 3]) < cut) {
+            i += SCAN_BLOCK - 1;
+            continue;
+          }
         }
-      }
-      const score = out[i];
-      if (score < cut) continue;
-      kept[nKept] = i;
-      keptScores[nKept++] = score;
-      if (!(score >= threshold)) continue;
-      approxHeap.offer(i, score);
-      if (approxHeap.full) {
-        threshold = approxHeap.threshold;
-        cut = threshold - 2 * margin;
+        const score = out[j];
+        if (score < cut) continue;
+        kept[nKept] = i;
+        keptScores[nKept++] = score;
+        if (!(score >= threshold)) continue;
+        approxHeap.offer(i, score);
+        if (approxHeap.full) {
+          threshold = approxHeap.threshold;
+          cut = threshold - 2 * margin;
+        }
       }
     }
     heap.reset(k);
     for (let c = 0; c < nKept; c++) {
       if (keptScores[c] < cut) continue;
-      const i = kept[c];
+      const p = kept[c];
       rescored++;
-      let s = 0;
-      for (let a = 0; a < f; a++) s += x[a] * q[i * f + a];
-      const score = Math.fround(s);
+      const score = Math.fround(newK.exactDot(x, p));
       if (heap.full && !(score >= heap.threshold)) continue;
-      heap.offer(i, score);
+      heap.offer(order[p], score);
     }
     return heap.drain();
   };

@@ -66,11 +66,12 @@ export interface HybridServingOptions {
 /** Relative slack on the norm bound, so float rounding can never prune a true top-K item. */
 const BOUND_SLACK = 1e-5;
 /**
- * Items scored per SIMD call: 2 blocks = 32 items, ~2k multiply-adds at 64 factors. Small enough
- * that a scan the norm bound stops early wastes little, large enough that the call overhead
- * (tens of nanoseconds) is noise.
+ * Blocks of 16 items scored per SIMD call while the approximate top-K fills (~2k multiply-adds
+ * at 64 factors: small enough that a scan the norm bound stops early wastes little), and once it
+ * is full, when the kernel's gate skips most blocks against the cut (fewer calls from JavaScript).
  */
-const SIMD_BLOCKS_PER_CALL = 2;
+const SIMD_BLOCKS_FILLING = 2;
+const SIMD_BLOCKS_PER_CALL = 8;
 /** Items per build step (a pass over 2,048 item vectors: well under a millisecond at 64 factors). */
 const BUILD_STEP_ITEMS = 2048;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
@@ -347,7 +348,6 @@ export class HybridServingPolicy {
    */
   private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
     const f = this.cf.factors;
-    const q = this.factorsSorted;
     let xx = 0;
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
     const xNorm = Math.sqrt(xx) * (1 + BOUND_SLACK);
@@ -370,37 +370,34 @@ export class HybridServingPolicy {
     const blocks = Math.ceil(n / SCAN_BLOCK);
     // T so far (-Infinity until the approximate heap is full), kept in a local: this loop runs for every scanned item.
     let threshold = -Infinity;
-    for (let t = 0; t < blocks; t += SIMD_BLOCKS_PER_CALL) {
+    for (let t = 0, m = 0; t < blocks; t += m) {
       const start = t * SCAN_BLOCK;
       // Norms descend: if this block's first item cannot reach T − M, no later item can.
       if (xNorm * norms[start] < threshold - margin) break;
-      const m = Math.min(SIMD_BLOCKS_PER_CALL, blocks - t);
-      simd.dots(t, m);
-      const end = Math.min(n, start + m * SCAN_BLOCK);
-      const blockMax = simd.blockMax;
+      m = Math.min(approx.full ? SIMD_BLOCKS_PER_CALL : SIMD_BLOCKS_FILLING, blocks - t);
       let cut = threshold - 2 * margin;
-      for (let p = start; p < end; p++) {
-        const j = p - start;
-        // A block whose best approximate score is under the cut has nothing to keep (the skipped
-        // items would each fail the test below).
-        if (j % SCAN_BLOCK === 0) {
-          const b = (j / SCAN_BLOCK) * 4;
-          if (Math.max(blockMax[b], blockMax[b + 1], blockMax[b + 2], blockMax[b + 3]) < cut) {
-            p += SCAN_BLOCK - 1;
-            continue;
+      // Blocks whose every item scores under the cut are not kept below: the gate may skip them.
+      simd.dots(t, m, cut);
+      const blockMax = simd.blockMax;
+      for (let b = 0; b < m; b++) {
+        // A block whose best approximate score is under the cut has nothing to keep (each of its
+        // items would fail the test below).
+        if (Math.max(blockMax[4 * b], blockMax[4 * b + 1], blockMax[4 * b + 2], blockMax[4 * b + 3]) < cut) continue;
+        const first = start + b * SCAN_BLOCK;
+        const last = Math.min(n, first + SCAN_BLOCK);
+        for (let p = first; p < last; p++) {
+          const score = out[p - start];
+          if (score < cut) continue;
+          const i = order[p];
+          if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
+          kept[nKept] = p;
+          keptScores[nKept++] = score;
+          if (!(score >= threshold)) continue;
+          approx.offer(p, score);
+          if (approx.full) {
+            threshold = approx.threshold;
+            cut = threshold - 2 * margin;
           }
-        }
-        const score = out[j];
-        if (score < cut) continue;
-        const i = order[p];
-        if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
-        kept[nKept] = p;
-        keptScores[nKept++] = score;
-        if (!(score >= threshold)) continue;
-        approx.offer(p, score);
-        if (approx.full) {
-          threshold = approx.threshold;
-          cut = threshold - 2 * margin;
         }
       }
     }
@@ -410,10 +407,7 @@ export class HybridServingPolicy {
     for (let c = 0; c < nKept; c++) {
       if (keptScores[c] < cut) continue;
       const p = kept[c];
-      const o = p * f;
-      let s = 0;
-      for (let a = 0; a < f; a++) s += x[a] * q[o + a];
-      const score = Math.fround(s);
+      const score = Math.fround(simd.exactDot(x, p));
       // Below the k-th best (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
       if (heap.full && !(score >= heap.threshold)) continue;
       heap.offer(order[p], score);

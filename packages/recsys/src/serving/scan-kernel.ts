@@ -13,65 +13,115 @@
  * `approx + bound·‖x‖·‖q‖` cannot reach what it needs, and rescore the rest exactly: the top-K
  * and its scores are then the same as an exact scan's.
  *
- *   (func (export "dots") (param $q i32) (param $x i32) (param $out i32) (param $blocks i32) (param $f i32) (param $max i32)
- *     ;; for each block of 16 items: acc_j = Σ_a splat(x[a]) * q[block][a][4j .. 4j+3], j = 0..3
- *     ;; layout of a block: for each factor a, its 16 items' values as 16 float32s (64 bytes)
- *     ;; out[16·block .. 16·block+15] = the sixteen sums
- *     ;; max[4·block .. 4·block+3] = max(acc_0, acc_1, acc_2, acc_3) lane-wise: the block's best
- *     ;; score is the largest of the four, so a caller skips the whole block when it is too low)
+ * A gate in front of each block skips it without its full dot products when no item of it can
+ * reach the caller's cut: the items' first `d` coordinates on the catalogue's principal axes
+ * (principal-axes.ts) give x·q up to the residual term, which ‖x_r‖·‖q_r‖ bounds, so
+ * `x'·q'[0..d) + ‖x_r‖·‖q_r‖` is an upper bound of every score of the block — d of f factors'
+ * work, and on trained factors most blocks stop there (a few axes carry most of the energy).
+ *
+ *   (func (export "dots") (param $g i32) (param $x i32) (param $out i32) (param $blocks i32) (param $f i32)
+ *                         (param $max i32) (param $xr i32) (param $d i32) (param $q i32)
+ *     ;; two tables, a block after the other in each (the gate's reads stay sequential and compact):
+ *     ;; $g: per block, d × 16 float32 (its items' principal coordinates, axis by axis), then the
+ *     ;; 16 residual norms; $q: per block, f × 16 float32 (the item vectors, factor by factor)
+ *     ;; $xr: x's d principal coordinates, then ‖x_r‖ and the cut
+ *     ;; for each block: g_j = Σ_{a<d} splat(x'[a]) * g[block][a][4j .. 4j+3] + splat(‖x_r‖) * r[4j .. 4j+3]
+ *     ;; if every lane of max(g_0 … g_3) is below the cut: max[4·block …] = it (out untouched)
+ *     ;; else: acc_j = Σ_a splat(x[a]) * q[block][a][4j .. 4j+3], out[16·block …] = the sixteen sums,
+ *     ;;       max[4·block .. 4·block+3] = max(acc_0, acc_1, acc_2, acc_3) lane-wise (the block's
+ *     ;;       best score is the largest of the four, so a caller skips the whole block when it is too low)
  */
 import {
-  BLOCK as WASM_BLOCK, BR, BR_IF, END, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
+  BLOCK as WASM_BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
   I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule, moduleBytes,
   uleb, wasm, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
+import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 
 /** Items per block; the item table is padded to a multiple of it (padding scores 0). */
 export const SCAN_BLOCK = 16;
 const ACCUMULATORS = SCAN_BLOCK / 4;
+/** Principal coordinates the gate reads per item (of 64 trained factors, these carry 80–95% of the energy; 12 or 16 measured slower). */
+const GATE_AXES = 8;
+/** Items sampled for the principal axes (evenly spread: the axes need not be optimal, only orthonormal). */
+const AXES_SAMPLE = 4096;
+/**
+ * Relative slack of the gate's bound on top of the float32 error: the computed axes are
+ * orthonormal to ~1e-15, and ‖x_r‖ is computed as √(‖x‖² − ‖x'‖²) with an allowance for its
+ * cancellation (see setUser).
+ */
+export const GATE_SLACK = 1e-6;
 
-// Parameters 0..5, then locals: four accumulators, the splatted x[a], two pointers.
-const [Q, X, OUT, BLOCKS, F, MAX] = [0, 1, 2, 3, 4, 5];
-const ACC = 6;
+// Parameters 0..8, then locals: four accumulators, the splatted x[a], ‖x_r‖ and the cut, three pointers.
+const [G, X, OUT, BLOCKS, F, MAX, XR, D, Q] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const ACC = 9;
 const XA = ACC + ACCUMULATORS;
-const [P, XEND] = [XA + 1, XA + 2];
+const [XRES, CUT] = [XA + 1, XA + 2];
+const [P, XEND, XREND] = [CUT + 1, CUT + 2, CUT + 3];
 
 // f32x4 opcodes (WebAssembly SIMD), not in the shared assembler's list.
 const SIMD_PREFIX = 0xfd;
-const F32_LOAD = 0x2a;
-const F32X4_SPLAT = [SIMD_PREFIX, 0x13];
-const F32X4_ADD = [SIMD_PREFIX, ...uleb(0xe4)];
-const F32X4_MUL = [SIMD_PREFIX, ...uleb(0xe6)];
 const F32X4_MAX = [SIMD_PREFIX, ...uleb(0xe9)];
+const F32X4_LT = [SIMD_PREFIX, 0x43];
+const I32X4_ALL_TRUE = [SIMD_PREFIX, ...uleb(0xa3)];
+const IF = 0x04;
+const ELSE = 0x05;
 
 function buildModule(): Uint8Array {
   const zeroAccumulators: number[] = [];
-  const step: number[] = [];
+  const gate: number[] = [];
   const store: number[] = [];
+  /** acc_j += splat · table[16j …], j = 0..3 (`splat` and `table` are locals). */
+  const multiplyAdd = (splat: number, table: number): number[] => {
+    const code: number[] = [];
+    for (let j = 0; j < ACCUMULATORS; j++) code.push(LOCAL_GET, ACC + j, LOCAL_GET, splat, LOCAL_GET, table, ...V128_LOAD, 2, ...uleb(16 * j), ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, ACC + j);
+    return code;
+  };
   for (let j = 0; j < ACCUMULATORS; j++) {
     zeroAccumulators.push(...V128_CONST, ...new Array<number>(16).fill(0), LOCAL_SET, ACC + j);
-    step.push(LOCAL_GET, ACC + j, LOCAL_GET, XA, LOCAL_GET, Q, ...V128_LOAD, 2, ...uleb(16 * j), ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, ACC + j);
     store.push(LOCAL_GET, OUT, LOCAL_GET, ACC + j, ...V128_STORE, 2, ...uleb(16 * j));
   }
-  const code = [
-    LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
-    WASM_BLOCK, VOID,
-    LOOP, VOID,
-    LOCAL_GET, BLOCKS, I32_EQZ, BR_IF, 1,
-    ...zeroAccumulators,
-    LOCAL_GET, X, LOCAL_SET, P,
+  gate.push(...multiplyAdd(XRES, G));
+  /** Accumulates x-pointer `start` … `end` against `table` (one factor per pass: 64 bytes of it). */
+  const products = (start: number, end: number, table: number): number[] => [
+    LOCAL_GET, start, LOCAL_SET, P,
     LOOP, VOID,
     LOCAL_GET, P, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XA,
-    ...step,
-    LOCAL_GET, Q, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, Q,
-    LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, XEND, I32_LT_U, BR_IF, 0,
+    ...multiplyAdd(XA, table),
+    LOCAL_GET, table, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, table,
+    LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, end, I32_LT_U, BR_IF, 0,
     END,
-    ...store,
-    LOCAL_GET, MAX,
+  ];
+  /** The lane-wise maximum of the four accumulators, on the stack. */
+  const laneMax = [
     LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...F32X4_MAX,
     LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...F32X4_MAX,
     ...F32X4_MAX,
-    ...V128_STORE, 2, 0,
+  ];
+  const code = [
+    LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
+    LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XREND,
+    LOCAL_GET, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
+    LOCAL_GET, XREND, F32_LOAD, 2, 4, ...F32X4_SPLAT, LOCAL_SET, CUT,
+    WASM_BLOCK, VOID,
+    LOOP, VOID,
+    LOCAL_GET, BLOCKS, I32_EQZ, BR_IF, 1,
+    // The gate: principal coordinates, then the residual term.
+    ...zeroAccumulators,
+    ...products(XR, XREND, G),
+    ...gate,
+    LOCAL_GET, G, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, G,
+    ...laneMax, LOCAL_TEE, XA,
+    LOCAL_GET, CUT, ...F32X4_LT, ...I32X4_ALL_TRUE,
+    IF, VOID,
+    LOCAL_GET, MAX, LOCAL_GET, XA, ...V128_STORE, 2, 0,
+    LOCAL_GET, Q, LOCAL_GET, F, I32_CONST, 6, I32_SHL, I32_ADD, LOCAL_SET, Q,
+    ELSE,
+    ...zeroAccumulators,
+    ...products(X, XEND, Q),
+    ...store,
+    LOCAL_GET, MAX, ...laneMax, ...V128_STORE, 2, 0,
+    END,
     LOCAL_GET, MAX, I32_CONST, 16, I32_ADD, LOCAL_SET, MAX,
     LOCAL_GET, OUT, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, OUT,
     LOCAL_GET, BLOCKS, I32_CONST, 1, I32_SUB, LOCAL_SET, BLOCKS,
@@ -79,7 +129,7 @@ function buildModule(): Uint8Array {
     END,
     END,
   ];
-  return moduleBytes('dots', [I32, I32, I32, I32, I32, I32], [2, ACCUMULATORS + 1, V128, 2, I32], code);
+  return moduleBytes('dots', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [2, ACCUMULATORS + 3, V128, 3, I32], code);
 }
 
 /** Signed LEB128 of a small non-negative constant (i32.const takes a signed immediate). */
@@ -116,35 +166,55 @@ export function approximationBound(factors: number): number {
 export const SCAN_ABSOLUTE_SLACK = 1e-30;
 
 /**
- * Item vectors laid out for the kernel (blocks of 16 items, factor-major inside a block) and a
- * user-vector slot; `dots()` fills `out` with the approximate scores of a run of blocks.
+ * Item vectors laid out for the kernel (blocks of 16 items: their principal coordinates and
+ * residual norms, then their factors, factor-major inside a block) and a user-vector slot;
+ * `dots()` fills `out` with the approximate scores of a run of blocks.
  */
 export class ScanKernel {
-  /** Approximate scores of the last call: out[j] is item `16·firstBlock + j`'s. */
+  /** Approximate scores of the last call: out[j] is item `16·firstBlock + j`'s (blocks the gate skipped: not written). */
   readonly out: Float32Array;
   /**
    * Per block of the last call, four lane maxima: the largest approximate score of block
-   * `firstBlock + b` is the largest of blockMax[4b … 4b+3] (padding items count as 0).
+   * `firstBlock + b` is the largest of blockMax[4b … 4b+3] (padding items count as 0); for a
+   * block the gate skipped, an upper bound of its scores that is below the call's cut.
    */
   readonly blockMax: Float32Array;
+  /** Principal coordinates the gate reads per item. */
+  readonly axes: number;
   private readonly x: Float32Array;
-  private readonly fn: (q: number, x: number, out: number, blocks: number, f: number, max: number) => void;
+  /** x's principal coordinates, then ‖x_r‖ and the gate's cut (float32, as the kernel reads them). */
+  private readonly xr: Float32Array;
+  private readonly fn: (g: number, x: number, out: number, blocks: number, f: number, max: number, xr: number, d: number, q: number) => void;
+  /** The item vectors as laid out for the kernel (factor a of item i at ((i div 16)·f + a)·16 + i mod 16). */
+  private readonly table: Float32Array;
+  private readonly gBase: number;
   private readonly qBase: number;
+  private readonly gateBlockBytes: number;
   private readonly blockBytes: number;
+  /** The current user's gate margin: (approximationBound(f) + GATE_SLACK)·‖x‖·max ‖q‖ + SCAN_ABSOLUTE_SLACK. */
+  private gateMargin = 0;
 
   private constructor(
     readonly items: number,
     readonly factors: number,
     readonly maxBlocksPerCall: number,
+    /** The gate's axes, rows of a d × f matrix. */
+    private readonly principal: Float64Array,
+    private readonly maxNorm: number,
     instance: WasmInstance,
     buffer: ArrayBuffer,
-    layout: { x: number; out: number; max: number; q: number },
+    layout: { x: number; xr: number; out: number; max: number; g: number; q: number },
   ) {
-    this.fn = instance.exports.dots as (q: number, x: number, out: number, blocks: number, f: number, max: number) => void;
+    this.fn = instance.exports.dots as ScanKernel['fn'];
+    this.axes = principal.length / factors;
     this.x = new Float32Array(buffer, layout.x, factors);
+    this.xr = new Float32Array(buffer, layout.xr, this.axes + 2);
     this.out = new Float32Array(buffer, layout.out, maxBlocksPerCall * SCAN_BLOCK);
     this.blockMax = new Float32Array(buffer, layout.max, maxBlocksPerCall * 4);
+    this.table = new Float32Array(buffer, layout.q, Math.ceil(items / SCAN_BLOCK) * SCAN_BLOCK * factors);
+    this.gBase = layout.g;
     this.qBase = layout.q;
+    this.gateBlockBytes = SCAN_BLOCK * (this.axes + 1) * 4;
     this.blockBytes = SCAN_BLOCK * factors * 4;
   }
 
@@ -160,39 +230,143 @@ export class ScanKernel {
     }
   }
 
-  /** create() in steps: yields after laying out every `stepItems` items (a hot swap's build). */
+  /** create() in steps: yields after every `stepItems` items of each pass over them (a hot swap's build). */
   static *build(vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number, stepItems = Infinity): Generator<void, ScanKernel | null, void> {
     const module = moduleOrNull();
     if (!wasm || !module || factors < 1 || items < 1 || maxBlocksPerCall < 1) return null;
     if (vectors.length < items * factors) throw new RangeError(`${vectors.length} values cannot hold ${items} vectors of ${factors}`);
+    const f = factors;
+    const d = Math.max(1, Math.min(GATE_AXES, Math.floor(f / 4)));
+    const moment = new Float64Array(f * f);
+    const stride = Math.max(1, Math.floor(items / AXES_SAMPLE));
+    const chunk = Math.min(items, Math.max(stride, Math.floor(stepItems / stride) * stride));
+    for (let from = 0; from < items; from += chunk) {
+      addSecondMoment(vectors, f, from, Math.min(items, from + chunk), stride, moment);
+      yield;
+    }
+    const principal = yield* leadingEigenvectorsInSteps(moment, f, d);
     const blocks = Math.ceil(items / SCAN_BLOCK);
-    const outAt = Math.ceil((factors * 4) / 16) * 16;
+    const xrAt = f * 4;
+    const outAt = Math.ceil((xrAt + (d + 2) * 4) / 16) * 16;
     const maxAt = outAt + maxBlocksPerCall * SCAN_BLOCK * 4;
-    const qAt = maxAt + maxBlocksPerCall * 16;
-    const total = qAt + blocks * SCAN_BLOCK * factors * 4;
-    const memory = new wasm.Memory({ initial: Math.ceil(total / 65_536) });
-    const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * factors);
-    // Block b, factor a: items 16b … 16b+15 at q[(b·f + a)·16 …]; padding items stay 0.
+    const gAt = maxAt + maxBlocksPerCall * 16;
+    const gateFloats = SCAN_BLOCK * (d + 1);
+    const qAt = gAt + blocks * gateFloats * 4;
+    const memory = new wasm.Memory({ initial: Math.ceil((qAt + blocks * SCAN_BLOCK * f * 4) / 65_536) });
+    const g = new Float32Array(memory.buffer, gAt, blocks * gateFloats);
+    const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * f);
+    const coords = new Float64Array(d);
+    let maxNorm = 0;
+    // Block b: axis j at g[b·gateFloats + 16j …], residual norms at +16d; factor a at q[(b·f + a)·16 …]; padding items stay 0.
     for (let i = 0; i < items; i++) {
-      const dst = Math.floor(i / SCAN_BLOCK) * factors * SCAN_BLOCK + (i % SCAN_BLOCK);
-      const src = i * factors;
-      for (let a = 0; a < factors; a++) q[dst + a * SCAN_BLOCK] = vectors[src + a];
+      const block = Math.floor(i / SCAN_BLOCK);
+      const lane = i % SCAN_BLOCK;
+      const at = block * f * SCAN_BLOCK + lane;
+      const src = i * f;
+      let norm2 = 0;
+      for (let a = 0; a < f; a++) {
+        const v = vectors[src + a];
+        q[at + a * SCAN_BLOCK] = v;
+        norm2 += v * v;
+      }
+      const gateAt = block * gateFloats + lane;
+      projectOnAxes(principal, d, f, vectors, src, coords);
+      for (let j = 0; j < d; j++) g[gateAt + j * SCAN_BLOCK] = coords[j];
+      g[gateAt + d * SCAN_BLOCK] = residualNorm(principal, d, f, vectors, src, coords);
+      maxNorm = Math.max(maxNorm, Math.sqrt(norm2));
       if ((i + 1) % stepItems === 0) yield;
     }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new ScanKernel(items, factors, maxBlocksPerCall, instance, memory.buffer, { x: 0, out: outAt, max: maxAt, q: qAt });
+    return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt });
   }
 
   /** Sets the user vector for the following calls. */
   setUser(x: ArrayLike<number>): void {
-    for (let a = 0; a < this.factors; a++) this.x[a] = x[a];
+    const f = this.factors;
+    const d = this.axes;
+    const v = this.principal;
+    let xx = 0;
+    for (let a = 0; a < f; a++) {
+      this.x[a] = x[a];
+      xx += x[a] * x[a];
+    }
+    let cc = 0;
+    for (let j = 0; j < d; j++) {
+      let c = 0;
+      for (let a = 0; a < f; a++) c += v[j * f + a] * x[a];
+      this.xr[j] = c;
+      cc += c * c;
+    }
+    // ‖x_r‖² = ‖x‖² − ‖x'‖² up to rounding (orthonormal axes); the allowance covers the cancellation.
+    this.xr[d] = roundUp(Math.sqrt(Math.max(0, xx - cc) + 1e-12 * xx));
+    this.gateMargin = (approximationBound(f) + GATE_SLACK) * Math.sqrt(xx) * this.maxNorm + SCAN_ABSOLUTE_SLACK;
   }
 
-  /** Scores items 16·firstBlock … 16·(firstBlock + blocks) − 1 into `out` (blocks ≤ maxBlocksPerCall). */
-  dots(firstBlock: number, blocks: number): void {
+  /**
+   * Σ_a x[a]·q_item[a] in double precision, factor by factor (bit-identical to that loop over the
+   * item's vector), read from the kernel's own table: an item worth rescoring was in a block the
+   * kernel has just scored, so its values are still in cache.
+   */
+  exactDot(x: ArrayLike<number>, item: number): number {
+    const q = this.table;
+    const f = this.factors;
+    let at = Math.floor(item / SCAN_BLOCK) * f * SCAN_BLOCK + (item % SCAN_BLOCK);
+    let s = 0;
+    for (let a = 0; a < f; a++, at += SCAN_BLOCK) s += x[a] * q[at];
+    return s;
+  }
+
+  /**
+   * Scores items 16·firstBlock … 16·(firstBlock + blocks) − 1 into `out` (blocks ≤ maxBlocksPerCall),
+   * except blocks whose every item's exact score is certainly below `cut` (the gate skips those).
+   */
+  dots(firstBlock: number, blocks: number, cut = -Infinity): void {
     if (!(blocks >= 0 && blocks <= this.maxBlocksPerCall && firstBlock >= 0 && (firstBlock + blocks) * SCAN_BLOCK <= Math.ceil(this.items / SCAN_BLOCK) * SCAN_BLOCK)) {
       throw new RangeError(`blocks ${firstBlock}+${blocks} out of range`);
     }
-    this.fn(this.qBase + firstBlock * this.blockBytes, 0, this.out.byteOffset, blocks, this.factors, this.blockMax.byteOffset);
+    this.xr[this.axes + 1] = float32AtMost(cut - this.gateMargin);
+    this.fn(
+      this.gBase + firstBlock * this.gateBlockBytes, this.x.byteOffset, this.out.byteOffset, blocks, this.factors,
+      this.blockMax.byteOffset, this.xr.byteOffset, this.axes, this.qBase + firstBlock * this.blockBytes,
+    );
   }
+}
+
+/** coords[j] = axis j · vectors[src …] (double precision). */
+function projectOnAxes(axes: Float64Array, d: number, f: number, vectors: Float32Array, src: number, coords: Float64Array): void {
+  for (let j = 0; j < d; j++) {
+    let c = 0;
+    for (let a = 0; a < f; a++) c += axes[j * f + a] * vectors[src + a];
+    coords[j] = c;
+  }
+}
+
+/** ‖v − Σ_j coords[j]·axis_j‖, computed from the residual vector itself (no cancellation), rounded up to float32. */
+function residualNorm(axes: Float64Array, d: number, f: number, vectors: Float32Array, src: number, coords: Float64Array): number {
+  let r2 = 0;
+  for (let a = 0; a < f; a++) {
+    let r = vectors[src + a];
+    for (let j = 0; j < d; j++) r -= coords[j] * axes[j * f + a];
+    r2 += r * r;
+  }
+  return roundUp(Math.sqrt(r2));
+}
+
+/** A float32 at least `v` (non-negative, finite): float32 rounding is within 2⁻²⁴ relative. */
+function roundUp(v: number): number {
+  return Math.fround(v * (1 + 2 ** -22) + 1e-38);
+}
+
+const f32Bits = new Float32Array(1);
+const i32Bits = new Int32Array(f32Bits.buffer);
+/** The largest float32 not above `v` (−Infinity for −Infinity or NaN: the gate then skips nothing). */
+function float32AtMost(v: number): number {
+  if (!(v > -Infinity)) return -Infinity;
+  f32Bits[0] = v;
+  const r = f32Bits[0];
+  if (r <= v) return r;
+  // One float32 step towards −∞ (r = ±0 > v: v is a negative number that rounded to zero).
+  if (r === 0) return -(2 ** -149);
+  i32Bits[0] += r > 0 ? -1 : 1;
+  return f32Bits[0];
 }

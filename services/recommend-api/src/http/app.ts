@@ -247,7 +247,9 @@ export function createApp(deps: AppDeps): Koa<State> {
   }
   const recommendArgs = (rawUserId: string | undefined, querystring: string): RecommendArgs => {
     const model = requireModel();
-    return { model, ...parseRecommendParams(model, rawUserId, querystring) };
+    // Fields copied one by one: an object spread is a runtime call per request.
+    const { userId, k, genre, excludeSeen } = parseRecommendParams(model, rawUserId, querystring);
+    return { model, userId, k, genre, excludeSeen };
   };
   const recommendMetrics = new RecommendMetrics(metrics);
   /** The list for checked parameters, as a response body; counts it and publishes its event. */
@@ -255,7 +257,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     const known = model.bundle.users.index(userId) >= 0;
     // A known user's ratings up to the watermark are in the model; a new user's are all fresh.
     const fresh = await deps.fresh.get(userId, known ? model.identity.dataWatermark : null);
-    const result = model.engine.recommend({ userId, k, genre, excludeSeen, ...(fresh && fresh.length > 0 ? { extraRatings: fresh } : {}) });
+    const result = model.engine.recommend({ userId, k, genre, excludeSeen, extraRatings: fresh && fresh.length > 0 ? fresh : undefined });
     const body = listBody(requestId, `{"userId":${userId}`, model, result.strategy, result.items, result.list);
     recommendMetrics.served(result.strategy, result.items.length, result.historySize, result.cached);
     deps.activity?.record(userId);
