@@ -1,7 +1,8 @@
 import { matVec } from '../src/kernels/linalg.js';
 import { SimdWeightedRows } from '../src/kernels/simd-weighted-rows.js';
 import { Random } from '../src/random.js';
-import { applyWeightedRows } from '../src/training/implicit-als-kernel.js';
+import { createScratch } from '../src/training/factor-trainer.js';
+import { applyWeightedRows, solveImplicitRowCg } from '../src/training/implicit-als-kernel.js';
 import { confidenceWeightOf, preference } from '../src/training/confidence.js';
 
 describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
@@ -158,6 +159,33 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
     expect(SimdWeightedRows.inSharedMemory(k, kernelMemory)).toBeNull();
     expect(() => (slots[0] as SimdWeightedRows).setRow(new Int32Array(11), new Float32Array(11), 0, 11)).toThrow(/longer than the kernel slot/);
     expect(() => (slots[0] as SimdWeightedRows).useFactors(new Float32Array(30 * k), gram)).toThrow(/must live in the kernel memory/);
+  });
+
+  test('the whole row solve in WebAssembly equals the CG steps run product by product, bit for bit, and updates the row in place', () => {
+    const rng = new Random(21);
+    const k = 16;
+    const shared = SimdWeightedRows.allocateShared(k, 40, 9, 70, 1);
+    const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
+    rng.fillGaussian(userFactors, 0.3);
+    rng.fillGaussian(itemFactors, 0.3);
+    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 4 : 0.05 * Math.sin(i)));
+    const kernel = SimdWeightedRows.inSharedMemory(k, kernelMemory) as SimdWeightedRows;
+    kernel.useFactors(userFactors, gram);
+    expect(kernel.solvesInPlace(itemFactors)).toBe(true);
+    // Lengths around the four-entry passes and the 64-entry flushes; every third entry a dislike.
+    for (const n of [1, 2, 3, 4, 5, 7, 63, 64, 65, 70]) {
+      const indices = Int32Array.from({ length: n }, (_, e) => (e * 11 + n) % 40);
+      const weights = Float32Array.from({ length: n }, (_, e) => 0.5 + (e % 4));
+      const preference = Uint8Array.from({ length: n }, (_, e) => (e % 3 === 2 ? 0 : 1));
+      const row = n % 9;
+      const s = createScratch(k);
+      s.x.set(itemFactors.subarray(row * k, (row + 1) * k));
+      solveImplicitRowCg(indices, weights, 0, n, userFactors, k, gram, 0.7, 3, s, kernel, preference);
+      const want = Float32Array.from(s.x);
+      kernel.setRow(indices, weights, 0, n, preference);
+      kernel.solveInPlace(itemFactors, row, 0.7, 3);
+      expect(Array.from(itemFactors.subarray(row * k, (row + 1) * k))).toEqual(Array.from(want));
+    }
   });
 
   test('is unavailable for factor counts that are not a multiple of 8', () => {

@@ -119,10 +119,11 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   const nItems = data.items.size;
 
   const share = threads > 1;
-  // On threads, the factors live in the memory every thread's SIMD kernel reads them from in
-  // place; else (or without SIMD) straight on shared memory when workers read them.
+  // The factors live in the memory every thread's SIMD kernel reads and solves them in place
+  // (one thread too: its kernel then needs no copy of them); else (or without SIMD) straight on
+  // shared memory when workers read them.
   const longest = Math.max(longestRow(data.byUser), longestRow(data.byItem));
-  const inKernel = share && p.solver === 'cg' ? SimdWeightedRows.allocateShared(k, nUsers, nItems, longest, threads + 1) : null;
+  const inKernel = p.solver === 'cg' ? SimdWeightedRows.allocateShared(k, nUsers, nItems, longest, threads + 1) : null;
   const factorArray = (n: number): Float32Array => (share ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
   const rng = new Random(seed);
   const itemFactors = inKernel?.itemFactors ?? factorArray(nItems * k);

@@ -266,6 +266,8 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const weightOf = conf ? confidenceWeightOf(conf) : null;
   const preferenceOf = conf?.confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
   const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr, arrays.kernelMemory) : null;
+  // With the factors in the kernel's memory the whole row solve is one WebAssembly call.
+  const inPlace = simd !== null && simd.solvesInPlace(out);
   for (let r = start; r < end; r++) {
     const off = r * k;
     const s0 = indptr[r];
@@ -278,6 +280,10 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
       // The fast path: the kernel takes the row's ratings and applies the transform as it copies them.
       const weightSum = simd.setRowFromRatings(indices, values, s0, s1, weightOf, preferenceOf);
       const extra = params.scaleRegularization ? weightSum * params.regularization : 0;
+      if (inPlace) {
+        simd.solveInPlace(out, r, extra, params.cgSteps);
+        continue;
+      }
       for (let a = 0; a < k; a++) s.x[a] = out[off + a];
       conjugateGradient(s, k, extra, params.cgSteps, simd);
       for (let a = 0; a < k; a++) out[off + a] = s.x[a];
