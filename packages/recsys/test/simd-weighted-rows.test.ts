@@ -3,7 +3,7 @@ import { SimdWeightedRows } from '../src/kernels/simd-weighted-rows.js';
 import { Random } from '../src/random.js';
 import { createScratch } from '../src/training/factor-trainer.js';
 import { applyWeightedRows, solveImplicitRowCg } from '../src/training/implicit-als-kernel.js';
-import { confidenceWeightOf, preference } from '../src/training/confidence.js';
+import { CONFIDENCE_TRANSFORMS, confidenceWeightOf, preference, ratingTransformOf } from '../src/training/confidence.js';
 
 describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('one entry by hand: out += (base·(1 + w) + scale·w·(y·v))·y (+ gramScale·G·v)', () => {
@@ -185,6 +185,35 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
       kernel.setRow(indices, weights, 0, n, preference);
       kernel.solveInPlace(itemFactors, row, 0.7, 3);
       expect(Array.from(itemFactors.subarray(row * k, (row + 1) * k))).toEqual(Array.from(want));
+    }
+  });
+
+  test('the row solve from stored ratings computes every confidence transform as confidence.ts does, bit for bit', () => {
+    const rng = new Random(23);
+    const k = 8;
+    const shared = SimdWeightedRows.allocateShared(k, 30, 6, 40, 1);
+    const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
+    rng.fillGaussian(userFactors, 0.3);
+    const start = Float32Array.from({ length: 6 * k }, () => rng.next() - 0.5);
+    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 3 : 0.02 * Math.cos(i)));
+    const kernel = SimdWeightedRows.inSharedMemory(k, kernelMemory) as SimdWeightedRows;
+    kernel.useFactors(userFactors, gram);
+    // Half-star ratings 0.5–5 (two below the stored range start), offset 2 into the arrays.
+    const indices = Int32Array.from({ length: 33 }, (_, e) => (e * 7) % 30);
+    const ratings = Float32Array.from({ length: 33 }, (_, e) => 0.5 * (e % 10) + 0.5);
+    for (const confidence of CONFIDENCE_TRANSFORMS) {
+      const conf = { alpha: 1.7, confidence, dislikedMax: 2.5, dislikeAlpha: 0.9 };
+      const preferenceOf = confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
+      for (const regularization of [0, 0.3]) {
+        itemFactors.set(start);
+        const sum = kernel.setRowFromRatings(indices, ratings, 2, 33, confidenceWeightOf(conf), preferenceOf);
+        kernel.solveInPlace(itemFactors, 1, sum * regularization, 3);
+        const want = Array.from(itemFactors.subarray(k, 2 * k));
+        itemFactors.set(start);
+        kernel.solveRatingsInPlace(indices, ratings, 2, 33, ratingTransformOf(conf), regularization, itemFactors, 1, 3);
+        expect(Array.from(itemFactors.subarray(k, 2 * k))).toEqual(want);
+        expect(Array.from(itemFactors.subarray(0, k))).toEqual(Array.from(start.subarray(0, k)));
+      }
     }
   });
 

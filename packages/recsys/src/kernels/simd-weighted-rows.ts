@@ -26,8 +26,8 @@
 import {
   BLOCK, BR, BR_IF, CALL, END, F32X4_ADD, F32X4_DEMOTE_F64X2_ZERO, F32X4_EXTRACT_LANE, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DEMOTE_F64,
   F32_LOAD, F32_STORE, F64, F64X2_ADD, F64X2_MUL, F64X2_PROMOTE_LOW_F32X4, F64X2_SPLAT, F64_ADD, F64_DIV, F64_EQ, F64_LOAD, F64_LT,
-  F64_MUL, F64_NEG, F64_PROMOTE_F32, F64_STORE, F64_SUB, I32, I32_ADD, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U, I32_GT_U, I32_LOAD,
-  I32_LT_U, I32_SHL, I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
+  F64_LE, F64_MUL, F64_NEG, F64_PROMOTE_F32, F64_STORE, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
+  I32_GT_U, I32_LOAD, I32_LT_U, I32_MUL, I32_SHL, I32_STORE, I32_SUB, IF, ELSE, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
   f64Const, functionsModuleBytes, i32Const, mem, mem4, shuffle32, wasm, type WasmMemory, type WasmModule,
 } from './wasm-asm.js';
 
@@ -37,13 +37,17 @@ const FLUSH_ENTRIES = 64;
 /**
  * Byte offsets within a kernel's region for k factors: x, r, p, Ap (k doubles each; x and r are
  * also `v` and `out` of a single product), v and the accumulator in single precision (k floats
- * each), the Gram matrix (k² floats), then a row's entries (byte offsets, weights).
+ * each), the Gram matrix (k² floats), then a row's entries (byte offsets, weights) and the row as
+ * stored (column indices, ratings) for solveRatings.
  */
-function slotLayout(k: number, entries: number): { r: number; p: number; ap: number; v32: number; acc: number; gramAt: number; offsAt: number; weightsAt: number; end: number } {
+function slotLayout(k: number, entries: number) {
   const gramAt = 40 * k;
+  const words = Math.ceil((entries * 4) / 8) * 8;
   const offsAt = gramAt + 4 * k * k;
-  const weightsAt = offsAt + Math.ceil((entries * 4) / 8) * 8;
-  return { r: 8 * k, p: 16 * k, ap: 24 * k, v32: 32 * k, acc: 36 * k, gramAt, offsAt, weightsAt, end: weightsAt + entries * 8 };
+  const weightsAt = offsAt + words;
+  const rawIndicesAt = weightsAt + entries * 8;
+  const rawRatingsAt = rawIndicesAt + words;
+  return { r: 8 * k, p: 16 * k, ap: 24 * k, v32: 32 * k, acc: 36 * k, gramAt, offsAt, weightsAt, rawIndicesAt, rawRatingsAt, end: rawRatingsAt + words };
 }
 
 // cg: parameters 0..8, then i32 locals 9..16, v128 locals 17..31, f64 locals 32..33.
@@ -248,11 +252,68 @@ function buildSolve(k: number): number[] {
   ];
 }
 
+// solveRatings: parameters 0..13, then i32 locals 14..18, f64 locals 19..22.
+const [R_IDX, R_RAT, R_N, R_ROW, R_SLOT, R_OFFS, R_W, R_YBASE, R_SHAPE, R_ALPHA, R_DM, R_DA, R_REG, R_STEPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+const [R_E, R_LIKE, R_DIS, R_AT, R_DISLIKE] = [14, 15, 16, 17, 18];
+const [R_R, R_WF, R_SUM, R_TOP] = [19, 20, 21, 22];
+
+/**
+ * The row as stored (column indices and ratings at R_IDX, R_RAT) made into the entries `solve`
+ * takes, weights and preferences by RatingTransform as confidence.ts computes them (in double,
+ * rounded to float32, dislikes laid out from the end), then `solve` (function 1) with
+ * extra = regularization·Σw (0: not scaled).
+ */
+function buildSolveRatings(k: number): number[] {
+  const get = (local: number): number[] => [LOCAL_GET, local];
+  const minus = (a: number[], b: number[]): number[] => [...a, ...b, F64_SUB];
+  /** (factor·x)·x */
+  const squared = (factor: number, x: number[]): number[] => [...get(factor), ...x, F64_MUL, ...x, F64_MUL];
+  return [
+    ...get(R_DM), ...f64Const(1), F64_ADD, LOCAL_SET, R_TOP,
+    ...f64Const(0), LOCAL_SET, R_SUM,
+    I32_CONST, 0, LOCAL_SET, R_LIKE, ...get(R_N), LOCAL_SET, R_DIS, I32_CONST, 0, LOCAL_SET, R_E,
+    BLOCK, VOID, LOOP, VOID,
+    ...get(R_E), ...get(R_N), I32_GE_U, BR_IF, 1,
+    ...get(R_RAT), ...get(R_E), I32_CONST, 2, I32_SHL, I32_ADD, F32_LOAD, ...mem4(0), F64_PROMOTE_F32, LOCAL_SET, R_R,
+    // binary: α; rating: α·r; graded: −1 for a dislike, else α(r − t)²; signed: β(t + 1 − r)² for a dislike, else α(r − t)².
+    ...get(R_SHAPE), I32_CONST, 2, I32_LT_U, IF, F64,
+    ...get(R_SHAPE), IF, F64, ...get(R_ALPHA), ...get(R_R), F64_MUL, ELSE, ...get(R_ALPHA), END,
+    ELSE,
+    ...get(R_R), ...get(R_DM), F64_LE, IF, F64,
+    ...get(R_SHAPE), I32_CONST, 3, I32_EQ, IF, F64, ...squared(R_DA, minus(get(R_TOP), get(R_R))), ELSE, ...f64Const(-1), END,
+    ELSE, ...squared(R_ALPHA, minus(get(R_R), get(R_DM))), END,
+    END,
+    F32_DEMOTE_F64, F64_PROMOTE_F32, LOCAL_SET, R_WF,
+    ...get(R_SHAPE), I32_CONST, 3, I32_EQ, ...get(R_R), ...get(R_DM), F64_LE, I32_AND, IF, VOID,
+    ...get(R_DIS), I32_CONST, 1, I32_SUB, LOCAL_TEE, R_DIS, LOCAL_SET, R_AT,
+    ELSE,
+    ...get(R_LIKE), LOCAL_TEE, R_AT, I32_CONST, 1, I32_ADD, LOCAL_SET, R_LIKE,
+    END,
+    ...get(R_OFFS), ...get(R_AT), I32_CONST, 2, I32_SHL, I32_ADD,
+    ...get(R_YBASE), ...get(R_IDX), ...get(R_E), I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, ...mem4(0), ...i32Const(4 * k), I32_MUL, I32_ADD,
+    I32_STORE, ...mem4(0),
+    ...get(R_W), ...get(R_AT), I32_CONST, 3, I32_SHL, I32_ADD, ...get(R_WF), F64_STORE, ...mem(0),
+    ...get(R_SUM), ...get(R_WF), F64_ADD, LOCAL_SET, R_SUM,
+    ...get(R_E), I32_CONST, 1, I32_ADD, LOCAL_SET, R_E,
+    BR, 0,
+    END, END,
+    ...get(R_OFFS), ...get(R_W), ...get(R_N), ...get(R_LIKE), ...get(R_ROW), ...get(R_SLOT),
+    ...get(R_REG), ...f64Const(0), F64_EQ, IF, F64, ...f64Const(0), ELSE, ...get(R_SUM), ...get(R_REG), F64_MUL, END,
+    ...get(R_STEPS), CALL, 1,
+  ];
+}
+
 function buildModule(k: number, sharedMemory: boolean): Uint8Array {
   return functionsModuleBytes(
     [
       { name: 'cg', params: [I32, I32, I32, I32, I32, F64, F64, F64, I32], locals: [3, 8, I32, 15, V128, 2, F64], code: buildCg(k) },
       { name: 'solve', params: [I32, I32, I32, I32, I32, I32, F64, I32], locals: [2, 4, I32, 5, F64], code: buildSolve(k) },
+      {
+        name: 'solveRatings',
+        params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, I32],
+        locals: [2, 5, I32, 4, F64],
+        code: buildSolveRatings(k),
+      },
     ],
     sharedMemory,
   );
@@ -273,6 +334,21 @@ function moduleOrNull(k: number, sharedMemory: boolean): WasmModule | null {
 
 type CgFn = (offs: number, w: number, n: number, v: number, out: number, base: number, scale: number, gramScale: number, slot: number) => void;
 type SolveFn = (offs: number, w: number, n: number, likes: number, row: number, slot: number, extra: number, steps: number) => void;
+type SolveRatingsFn = (
+  indices: number, ratings: number, n: number, row: number, slot: number, offs: number, w: number, yBase: number,
+  shape: number, alpha: number, dislikedMax: number, dislikeAlpha: number, regularization: number, steps: number,
+) => void;
+
+/**
+ * A rating's weight w = c − 1 and preference, as training/confidence.ts's transforms compute them
+ * (shape: 0 binary, 1 rating, 2 graded, 3 signed), for solveRatingsInPlace.
+ */
+export interface RatingTransform {
+  shape: 0 | 1 | 2 | 3;
+  alpha: number;
+  dislikedMax: number;
+  dislikeAlpha: number;
+}
 
 /**
  * One WebAssembly memory shared by the training threads: both factor matrices, then one kernel
@@ -305,6 +381,9 @@ export class SimdWeightedRows {
   private memory: { buffer: ArrayBuffer; grow(pages: number): number };
   private readonly fn: CgFn;
   private readonly solveFn: SolveFn;
+  private readonly solveRatingsFn: SolveRatingsFn;
+  private rawIndices = new Int32Array(0);
+  private rawRatings = new Float32Array(0);
   private gram = new Float32Array(0);
   private entryCapacity = 0;
   private yCapacity = 0;
@@ -329,6 +408,7 @@ export class SimdWeightedRows {
     this.memory = memory;
     this.fn = exports.cg as CgFn;
     this.solveFn = exports.solve as SolveFn;
+    this.solveRatingsFn = exports.solveRatings as SolveRatingsFn;
     this.v = new Float64Array(memory.buffer, base, k);
     this.out = new Float64Array(memory.buffer, base + k * 8, k);
   }
@@ -515,6 +595,39 @@ export class SimdWeightedRows {
     this.solveFn(offs.byteOffset, weights.byteOffset, this.n, this.likes, factors.byteOffset + 4 * this.k * row, this.base, extraReg, cgSteps);
   }
 
+  /**
+   * setRowFromRatings and solveInPlace in one call, the weights computed in the module: entries
+   * [start, end) of a row as stored, `transform` for their weights and preferences,
+   * `regularization` times the weights' sum added to the diagonal (0: none).
+   */
+  solveRatingsInPlace(
+    indices: Int32Array,
+    ratings: Float32Array,
+    start: number,
+    end: number,
+    transform: RatingTransform,
+    regularization: number,
+    factors: Float32Array,
+    row: number,
+    cgSteps: number,
+  ): void {
+    const n = end - start;
+    if (n > this.entryCapacity) this.reserve(Math.max(n, 2 * this.entryCapacity), this.yCapacity, true);
+    const { rawIndices, rawRatings, offs, weights } = this;
+    for (let e = 0; e < n; e++) {
+      rawIndices[e] = indices[start + e];
+      rawRatings[e] = ratings[start + e];
+    }
+    const { shape, alpha, dislikedMax, dislikeAlpha } = transform;
+    this.solveRatingsFn(
+      rawIndices.byteOffset, rawRatings.byteOffset, n, factors.byteOffset + 4 * this.k * row, this.base, offs.byteOffset, weights.byteOffset, this.yBase,
+      shape, alpha, dislikedMax, dislikeAlpha, regularization, cgSteps,
+    );
+    // The entries now hold this row, its likes counted only in the module.
+    this.n = 0;
+    this.likes = 0;
+  }
+
   /** Whether `factors` lives in this kernel's memory, so solveInPlace can update its rows. */
   solvesInPlace(factors: Float32Array): boolean {
     return factors.buffer === this.memory.buffer;
@@ -546,6 +659,8 @@ export class SimdWeightedRows {
     if (keep) this.gram.set(gram);
     this.offs = new Int32Array(buffer, at + layout.offsAt, entries);
     this.weights = new Float64Array(buffer, at + layout.weightsAt, entries);
+    this.rawIndices = new Int32Array(buffer, at + layout.rawIndicesAt, entries);
+    this.rawRatings = new Float32Array(buffer, at + layout.rawRatingsAt, entries);
     this.y = new Float32Array(buffer, at + layout.end, yLength);
     if (old) this.y.set(old);
     if (this.ownFactors) this.yBase = this.y.byteOffset;

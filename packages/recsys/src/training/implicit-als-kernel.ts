@@ -1,7 +1,7 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
 import { SimdWeightedRows, type KernelMemory } from '../kernels/simd-weighted-rows.js';
-import { confidenceWeightOf, preference } from './confidence.js';
+import { confidenceWeightOf, preference, ratingTransformOf } from './confidence.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
@@ -266,8 +266,10 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const weightOf = conf ? confidenceWeightOf(conf) : null;
   const preferenceOf = conf?.confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
   const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr, arrays.kernelMemory) : null;
-  // With the factors in the kernel's memory the whole row solve is one WebAssembly call.
+  // With the factors in the kernel's memory the whole row solve, from the stored ratings on, is one WebAssembly call.
   const inPlace = simd !== null && simd.solvesInPlace(out);
+  const transform = conf ? ratingTransformOf(conf) : null;
+  const rowRegularization = params.scaleRegularization ? params.regularization : 0;
   for (let r = start; r < end; r++) {
     const off = r * k;
     const s0 = indptr[r];
@@ -276,14 +278,14 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
       out.fill(0, off, off + k);
       continue;
     }
+    if (inPlace && transform) {
+      simd.solveRatingsInPlace(indices, values, s0, s1, transform, rowRegularization, out, r, params.cgSteps);
+      continue;
+    }
     if (simd && weightOf) {
       // The fast path: the kernel takes the row's ratings and applies the transform as it copies them.
       const weightSum = simd.setRowFromRatings(indices, values, s0, s1, weightOf, preferenceOf);
       const extra = params.scaleRegularization ? weightSum * params.regularization : 0;
-      if (inPlace) {
-        simd.solveInPlace(out, r, extra, params.cgSteps);
-        continue;
-      }
       for (let a = 0; a < k; a++) s.x[a] = out[off + a];
       conjugateGradient(s, k, extra, params.cgSteps, simd);
       for (let a = 0; a < k; a++) out[off + a] = s.x[a];
