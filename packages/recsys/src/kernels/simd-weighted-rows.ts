@@ -252,9 +252,9 @@ function buildSolve(k: number): number[] {
   ];
 }
 
-// solveRatings: parameters 0..13, then i32 locals 14..18, f64 locals 19..22.
+// solveRatings: parameters 0..13, then i32 locals 14..17 (18 unused), f64 locals 19..22.
 const [R_IDX, R_RAT, R_N, R_ROW, R_SLOT, R_OFFS, R_W, R_YBASE, R_SHAPE, R_ALPHA, R_DM, R_DA, R_REG, R_STEPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-const [R_E, R_LIKE, R_DIS, R_AT, R_DISLIKE] = [14, 15, 16, 17, 18];
+const [R_E, R_LIKE, R_DIS, R_AT] = [14, 15, 16, 17];
 const [R_R, R_WF, R_SUM, R_TOP] = [19, 20, 21, 22];
 
 /**
