@@ -109,6 +109,9 @@ function resolveParams(params: IalsTrainParams): IalsParams {
   return p;
 }
 
+/** iALS runs nothing beside a half-step: solveBeside for its rows claimed chunk by chunk, so the threads finish together. */
+const nothingBeside = (): Promise<void> => Promise.resolve();
+
 /** Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. */
 export async function trainIals(data: TrainingData, params: IalsTrainParams = {}): Promise<IalsModel> {
   const p = resolveParams(params);
@@ -167,11 +170,11 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     for (let it = 0; it < p.iterations; it++) {
       await trainer.gram('items', arrays.gram);
       addBaseRegularization(arrays.gram, k, nItems, p);
-      await trainer.solve('users');
+      await trainer.solveBeside('users', nothingBeside);
       params.onProgress?.((2 * it + 1) / steps, `iALS iteration ${it + 1}/${p.iterations}: users`);
       await trainer.gram('users', arrays.gram);
       addBaseRegularization(arrays.gram, k, nUsers, p);
-      await trainer.solve('items');
+      await trainer.solveBeside('items', nothingBeside);
       params.onProgress?.((2 * it + 2) / steps, `iALS iteration ${it + 1}/${p.iterations}: items`);
     }
   } finally {
