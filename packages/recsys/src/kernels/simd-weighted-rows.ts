@@ -27,7 +27,7 @@ import {
   BLOCK, BR, BR_IF, CALL, END, F32X4_ADD, F32X4_DEMOTE_F64X2_ZERO, F32X4_EXTRACT_LANE, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DEMOTE_F64,
   F32_LOAD, F32_STORE, F64, F64X2_ADD, F64X2_MUL, F64X2_PROMOTE_LOW_F32X4, F64X2_SPLAT, F64_ADD, F64_DIV, F64_EQ, F64_LOAD, F64_LT,
   F64_LE, F64_MUL, F64_NEG, F64_PROMOTE_F32, F64_STORE, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
-  I32_GT_U, I32_LOAD, I32_LT_U, I32_MUL, I32_SHL, I32_STORE, I32_SUB, IF, ELSE, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
+  I32_GT_U, I32_LOAD, I32_LT_U, I32_MUL, I32_SHL, I32_STORE, I32_SUB, IF, ELSE, SELECT, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
   f64Const, functionsModuleBytes, i32Const, mem, mem4, shuffle32, wasm, type WasmMemory, type WasmModule,
 } from './wasm-asm.js';
 
@@ -252,9 +252,9 @@ function buildSolve(k: number): number[] {
   ];
 }
 
-// solveRatings: parameters 0..13, then i32 locals 14..17 (18 unused), f64 locals 19..22.
+// solveRatings: parameters 0..13, then i32 locals 14..18, f64 locals 19..22.
 const [R_IDX, R_RAT, R_N, R_ROW, R_SLOT, R_OFFS, R_W, R_YBASE, R_SHAPE, R_ALPHA, R_DM, R_DA, R_REG, R_STEPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-const [R_E, R_LIKE, R_DIS, R_AT] = [14, 15, 16, 17];
+const [R_E, R_LIKE, R_DIS, R_AT, R_DISLIKE] = [14, 15, 16, 17, 18];
 const [R_R, R_WF, R_SUM, R_TOP] = [19, 20, 21, 22];
 
 /**
@@ -276,19 +276,20 @@ function buildSolveRatings(k: number): number[] {
     ...get(R_E), ...get(R_N), I32_GE_U, BR_IF, 1,
     ...get(R_RAT), ...get(R_E), I32_CONST, 2, I32_SHL, I32_ADD, F32_LOAD, ...mem4(0), F64_PROMOTE_F32, LOCAL_SET, R_R,
     // binary: α; rating: α·r; graded: −1 for a dislike, else α(r − t)²; signed: β(t + 1 − r)² for a dislike, else α(r − t)².
+    // The branches follow the shape (the same for every entry); like or dislike is selected, not branched on.
     ...get(R_SHAPE), I32_CONST, 2, I32_LT_U, IF, F64,
     ...get(R_SHAPE), IF, F64, ...get(R_ALPHA), ...get(R_R), F64_MUL, ELSE, ...get(R_ALPHA), END,
     ELSE,
-    ...get(R_R), ...get(R_DM), F64_LE, IF, F64,
     ...get(R_SHAPE), I32_CONST, 3, I32_EQ, IF, F64, ...squared(R_DA, minus(get(R_TOP), get(R_R))), ELSE, ...f64Const(-1), END,
-    ELSE, ...squared(R_ALPHA, minus(get(R_R), get(R_DM))), END,
+    ...squared(R_ALPHA, minus(get(R_R), get(R_DM))),
+    ...get(R_R), ...get(R_DM), F64_LE, SELECT,
     END,
     F32_DEMOTE_F64, F64_PROMOTE_F32, LOCAL_SET, R_WF,
-    ...get(R_SHAPE), I32_CONST, 3, I32_EQ, ...get(R_R), ...get(R_DM), F64_LE, I32_AND, IF, VOID,
-    ...get(R_DIS), I32_CONST, 1, I32_SUB, LOCAL_TEE, R_DIS, LOCAL_SET, R_AT,
-    ELSE,
-    ...get(R_LIKE), LOCAL_TEE, R_AT, I32_CONST, 1, I32_ADD, LOCAL_SET, R_LIKE,
-    END,
+    // A dislike goes to the end (from the back), a like to the front.
+    ...get(R_SHAPE), I32_CONST, 3, I32_EQ, ...get(R_R), ...get(R_DM), F64_LE, I32_AND, LOCAL_SET, R_DISLIKE,
+    ...get(R_DIS), I32_CONST, 1, I32_SUB, ...get(R_LIKE), ...get(R_DISLIKE), SELECT, LOCAL_SET, R_AT,
+    ...get(R_DIS), ...get(R_DISLIKE), I32_SUB, LOCAL_SET, R_DIS,
+    ...get(R_LIKE), I32_CONST, 1, I32_ADD, ...get(R_DISLIKE), I32_SUB, LOCAL_SET, R_LIKE,
     ...get(R_OFFS), ...get(R_AT), I32_CONST, 2, I32_SHL, I32_ADD,
     ...get(R_YBASE), ...get(R_IDX), ...get(R_E), I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, ...mem4(0), ...i32Const(4 * k), I32_MUL, I32_ADD,
     I32_STORE, ...mem4(0),

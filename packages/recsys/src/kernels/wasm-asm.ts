@@ -112,6 +112,8 @@ export const shuffle32 = (lanes: readonly number[]): number[] => [SIMD, 0x0d, ..
 export const CALL = 0x10;
 export const I32_EQ = 0x46;
 export const I32_AND = 0x71;
+/** select: the first of two values when the i32 on top is nonzero, else the second (no branch). */
+export const SELECT = 0x1b;
 export const F64_LE = 0x65;
 /** if with a block type (VOID, F64, …), else, closed by END. */
 export const IF = 0x04;
