@@ -5,6 +5,17 @@ import { createScratch } from '../src/training/factor-trainer.js';
 import { applyWeightedRows, solveImplicitRowCg } from '../src/training/implicit-als-kernel.js';
 import { CONFIDENCE_TRANSFORMS, confidenceWeightOf, preference, ratingTransformOf } from '../src/training/confidence.js';
 
+/** A kernel in a one-slot shared memory with random user factors loaded, for solving item rows in place. */
+function kernelSolvingItems(k: number, users: number, items: number, maxEntries: number, rng: Random) {
+  const shared = SimdWeightedRows.allocateShared(k, users, items, maxEntries, 1);
+  const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
+  rng.fillGaussian(userFactors, 0.3);
+  const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 4 : 0.05 * Math.sin(i)));
+  const kernel = SimdWeightedRows.inSharedMemory(k, kernelMemory) as SimdWeightedRows;
+  kernel.useFactors(userFactors, gram);
+  return { kernel, userFactors, itemFactors, gram };
+}
+
 describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('one entry by hand: out += (base·(1 + w) + scale·w·(y·v))·y (+ gramScale·G·v)', () => {
     const s = SimdWeightedRows.create(8);
@@ -164,13 +175,8 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('the whole row solve in WebAssembly equals the CG steps run product by product, bit for bit, and updates the row in place', () => {
     const rng = new Random(21);
     const k = 16;
-    const shared = SimdWeightedRows.allocateShared(k, 40, 9, 70, 1);
-    const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
-    rng.fillGaussian(userFactors, 0.3);
+    const { kernel, userFactors, itemFactors, gram } = kernelSolvingItems(k, 40, 9, 70, rng);
     rng.fillGaussian(itemFactors, 0.3);
-    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 4 : 0.05 * Math.sin(i)));
-    const kernel = SimdWeightedRows.inSharedMemory(k, kernelMemory) as SimdWeightedRows;
-    kernel.useFactors(userFactors, gram);
     expect(kernel.solvesInPlace(itemFactors)).toBe(true);
     // Lengths around the four-entry passes and the 64-entry flushes; every third entry a dislike.
     for (const n of [1, 2, 3, 4, 5, 7, 63, 64, 65, 70]) {
@@ -191,13 +197,8 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('the row solve from stored ratings computes every confidence transform as confidence.ts does, bit for bit', () => {
     const rng = new Random(23);
     const k = 8;
-    const shared = SimdWeightedRows.allocateShared(k, 30, 6, 40, 1);
-    const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
-    rng.fillGaussian(userFactors, 0.3);
+    const { kernel, itemFactors } = kernelSolvingItems(k, 30, 6, 40, rng);
     const start = Float32Array.from({ length: 6 * k }, () => rng.next() - 0.5);
-    const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 3 : 0.02 * Math.cos(i)));
-    const kernel = SimdWeightedRows.inSharedMemory(k, kernelMemory) as SimdWeightedRows;
-    kernel.useFactors(userFactors, gram);
     // Half-star ratings 0.5–5 (two below the stored range start), offset 2 into the arrays.
     const indices = Int32Array.from({ length: 33 }, (_, e) => (e * 7) % 30);
     const ratings = Float32Array.from({ length: 33 }, (_, e) => 0.5 * (e % 10) + 0.5);

@@ -35,9 +35,14 @@ export function uleb(n: number): number[] {
   return out;
 }
 
-/** i32.const with its value as signed LEB128 (a bare byte after I32_CONST only holds 0–63). */
+/** i32.const with its value (a bare byte after I32_CONST only holds 0–63). */
 export function i32Const(n: number): number[] {
-  const out = [0x41];
+  return [0x41, ...sleb(n)];
+}
+
+/** Signed LEB128 (i32.const takes a signed immediate). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
   for (;;) {
     const byte = n & 0x7f;
     n >>= 7;

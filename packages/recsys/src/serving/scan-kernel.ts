@@ -23,7 +23,7 @@
 import {
   BLOCK as WASM_BLOCK, BR, BR_IF, END, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
   I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule, moduleBytes,
-  uleb, wasm, type WasmInstance, type WasmModule,
+  sleb, uleb, wasm, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
 
 /** Items per block; the item table is padded to a multiple of it (padding scores 0). */
@@ -80,20 +80,6 @@ function buildModule(): Uint8Array {
     END,
   ];
   return moduleBytes('dots', [I32, I32, I32, I32, I32, I32], [2, ACCUMULATORS + 1, V128, 2, I32], code);
-}
-
-/** Signed LEB128 of a small non-negative constant (i32.const takes a signed immediate). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 let compiled: WasmModule | null | undefined;
