@@ -1,8 +1,20 @@
 import { matVec } from '../src/kernels/linalg.js';
 import { SimdWeightedRows } from '../src/kernels/simd-weighted-rows.js';
 import { Random } from '../src/random.js';
-import { applyWeightedRows } from '../src/training/implicit-als-kernel.js';
-import { confidenceWeightOf, preference } from '../src/training/confidence.js';
+import { createScratch } from '../src/training/factor-trainer.js';
+import { applyWeightedRows, solveImplicitRowCg } from '../src/training/implicit-als-kernel.js';
+import { CONFIDENCE_TRANSFORMS, confidenceWeightOf, preference, ratingTransformOf } from '../src/training/confidence.js';
+
+/** A kernel in a one-slot shared memory with random user factors loaded, for solving item rows in place. */
+function kernelSolvingItems(k: number, users: number, items: number, maxEntries: number, rng: Random) {
+  const shared = SimdWeightedRows.allocateShared(k, users, items, maxEntries, 1);
+  const { kernelMemory, userFactors, itemFactors } = shared as NonNullable<typeof shared>;
+  rng.fillGaussian(userFactors, 0.3);
+  const gram = Float64Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 4 : 0.05 * Math.sin(i)));
+  const kernel = SimdWeightedRows.inSharedMemory(k, kernelMemory) as SimdWeightedRows;
+  kernel.useFactors(userFactors, gram);
+  return { kernel, userFactors, itemFactors, gram };
+}
 
 describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
   test('one entry by hand: out += (base·(1 + w) + scale·w·(y·v))·y (+ gramScale·G·v)', () => {
@@ -158,6 +170,52 @@ describe('SimdWeightedRows (implicit ALS row pass in WebAssembly SIMD)', () => {
     expect(SimdWeightedRows.inSharedMemory(k, kernelMemory)).toBeNull();
     expect(() => (slots[0] as SimdWeightedRows).setRow(new Int32Array(11), new Float32Array(11), 0, 11)).toThrow(/longer than the kernel slot/);
     expect(() => (slots[0] as SimdWeightedRows).useFactors(new Float32Array(30 * k), gram)).toThrow(/must live in the kernel memory/);
+  });
+
+  test('the whole row solve in WebAssembly equals the CG steps run product by product, bit for bit, and updates the row in place', () => {
+    const rng = new Random(21);
+    const k = 16;
+    const { kernel, userFactors, itemFactors, gram } = kernelSolvingItems(k, 40, 9, 70, rng);
+    rng.fillGaussian(itemFactors, 0.3);
+    expect(kernel.solvesInPlace(itemFactors)).toBe(true);
+    // Lengths around the four-entry passes and the 64-entry flushes; every third entry a dislike.
+    for (const n of [1, 2, 3, 4, 5, 7, 63, 64, 65, 70]) {
+      const indices = Int32Array.from({ length: n }, (_, e) => (e * 11 + n) % 40);
+      const weights = Float32Array.from({ length: n }, (_, e) => 0.5 + (e % 4));
+      const preference = Uint8Array.from({ length: n }, (_, e) => (e % 3 === 2 ? 0 : 1));
+      const row = n % 9;
+      const s = createScratch(k);
+      s.x.set(itemFactors.subarray(row * k, (row + 1) * k));
+      solveImplicitRowCg(indices, weights, 0, n, userFactors, k, gram, 0.7, 3, s, kernel, preference);
+      const want = Float32Array.from(s.x);
+      kernel.setRow(indices, weights, 0, n, preference);
+      kernel.solveInPlace(itemFactors, row, 0.7, 3);
+      expect(Array.from(itemFactors.subarray(row * k, (row + 1) * k))).toEqual(Array.from(want));
+    }
+  });
+
+  test('the row solve from stored ratings computes every confidence transform as confidence.ts does, bit for bit', () => {
+    const rng = new Random(23);
+    const k = 8;
+    const { kernel, itemFactors } = kernelSolvingItems(k, 30, 6, 40, rng);
+    const start = Float32Array.from({ length: 6 * k }, () => rng.next() - 0.5);
+    // Half-star ratings 0.5–5 (two below the stored range start), offset 2 into the arrays.
+    const indices = Int32Array.from({ length: 33 }, (_, e) => (e * 7) % 30);
+    const ratings = Float32Array.from({ length: 33 }, (_, e) => 0.5 * (e % 10) + 0.5);
+    for (const confidence of CONFIDENCE_TRANSFORMS) {
+      const conf = { alpha: 1.7, confidence, dislikedMax: 2.5, dislikeAlpha: 0.9 };
+      const preferenceOf = confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
+      for (const regularization of [0, 0.3]) {
+        itemFactors.set(start);
+        const sum = kernel.setRowFromRatings(indices, ratings, 2, 33, confidenceWeightOf(conf), preferenceOf);
+        kernel.solveInPlace(itemFactors, 1, sum * regularization, 3);
+        const want = Array.from(itemFactors.subarray(k, 2 * k));
+        itemFactors.set(start);
+        kernel.solveRatingsInPlace(indices, ratings, 2, 33, ratingTransformOf(conf), regularization, itemFactors, 1, 3);
+        expect(Array.from(itemFactors.subarray(k, 2 * k))).toEqual(want);
+        expect(Array.from(itemFactors.subarray(0, k))).toEqual(Array.from(start.subarray(0, k)));
+      }
+    }
   });
 
   test('is unavailable for factor counts that are not a multiple of 8', () => {

@@ -66,6 +66,23 @@ describe('buildTrainingData', () => {
     expect(data.byUserTime[k]).toBe(300);
   });
 
+  test('pairs without times (all 0): the later duplicate wins, rows sorted, every time 0', () => {
+    const data = buildTrainingData(
+      table([
+        [10, 300, 4, 0],
+        [10, 100, 5, 0],
+        [11, 200, 3, 0],
+        [10, 100, 2, 0],
+      ]),
+    );
+    const u = data.users.index(10);
+    expect(Array.from(data.byUser.indices.subarray(data.byUser.indptr[u], data.byUser.indptr[u + 1]))).toEqual([data.items.index(300), data.items.index(100)].sort((a, b) => a - b));
+    expect(getValue(data.byUser, u, data.items.index(100))).toBe(2);
+    expect(nnz(data.byUser)).toBe(3);
+    expect(Array.from(data.byUserTime)).toEqual([0, 0, 0]);
+    expect(data.maxTimestamp).toBe(0);
+  });
+
   test('indices follow first-seen order whether ids are compact or spread over the int32 range', () => {
     const rows: [number, number, number, number][] = [
       [7, 30, 4, 1],

@@ -138,7 +138,8 @@ export function transpose(m: CsrMatrix, shared = false, into?: { indices: Int32A
  * entry k, or `side[k]`). Built for size: entries go straight to their row in input order (one
  * scatter, no permutation array), then each row is sorted by column in place, stably, and
  * deduplicated; the matrix is the only memory of the size of the input it allocates. Arrays are
- * views of the first nnz entries.
+ * views of the first nnz entries. `side` null: every side value is 0, and the side column is
+ * never written (its pages stay unallocated until something writes them).
  */
 export function csrFromIndexColumns(
   rows: number,
@@ -147,7 +148,7 @@ export function csrFromIndexColumns(
   colIdx: Int32Array,
   values: ArrayLike<number>,
   length: number,
-  side: ArrayLike<number>,
+  side: ArrayLike<number> | null,
   sideOrder: Int32Array | null,
 ): { matrix: CsrMatrix; side: Float32Array } {
   const indptr = sharedInt32(rows + 1);
@@ -172,24 +173,25 @@ export function csrFromIndexColumns(
     const dst = fill[rowIdx[k]]++;
     indices[dst] = colIdx[k];
     data[dst] = values[k];
-    sideOut[dst] = side[sideOrder ? sideOrder[k] : k];
+    if (side) sideOut[dst] = side[sideOrder ? sideOrder[k] : k];
   }
   const sorter = new RowSorter(longest, cols);
+  const sideMoves = side ? sideOut : null;
   let out = 0;
   for (let r = 0; r < rows; r++) {
     const start = indptr[r];
     const end = indptr[r + 1];
     indptr[r] = out;
-    sorter.sort(indices, data, sideOut, start, end);
+    sorter.sort(indices, data, sideMoves, start, end);
     // Equal columns are adjacent and in input order: keep the last (compacting left).
     for (let i = start; i < end; i++) {
       if (out > indptr[r] && indices[out - 1] === indices[i]) {
         data[out - 1] = data[i];
-        sideOut[out - 1] = sideOut[i];
+        if (sideMoves) sideMoves[out - 1] = sideMoves[i];
       } else {
         indices[out] = indices[i];
         data[out] = data[i];
-        sideOut[out] = sideOut[i];
+        if (sideMoves) sideMoves[out] = sideMoves[i];
         out++;
       }
     }
@@ -216,7 +218,7 @@ class RowSorter {
     this.side = new Float32Array(longest);
   }
 
-  sort(indices: Int32Array, data: Float32Array, side: Float32Array, start: number, end: number): void {
+  sort(indices: Int32Array, data: Float32Array, side: Float32Array | null, start: number, end: number): void {
     const n = end - start;
     let sorted = true;
     for (let i = start + 1; i < end && sorted; i++) sorted = indices[i] > indices[i - 1];
@@ -228,14 +230,14 @@ class RowSorter {
     for (let i = 0; i < n; i++) keys[i] = indices[start + i] * n + i;
     keys.sort();
     this.data.set(data.subarray(start, end));
-    this.side.set(side.subarray(start, end));
+    if (side) this.side.set(side.subarray(start, end));
     for (let i = 0; i < n; i++) {
       const key = keys[i];
       const col = Math.floor(key / n);
       const from = key - col * n;
       indices[start + i] = col;
       data[start + i] = this.data[from];
-      side[start + i] = this.side[from];
+      if (side) side[start + i] = this.side[from];
     }
   }
 }

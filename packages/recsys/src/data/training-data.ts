@@ -54,12 +54,18 @@ export function buildTrainingData(ratings: RatingTable, movies: readonly Movie[]
   }
   for (const m of movies) items.add(m.id);
 
-  // On shared memory: multi-threaded training hands these arrays to its workers as they are.
-  const { matrix: byUser, side: byUserTime } = csrFromIndexColumns(users.size, items.size, rowIdx, colIdx, values, n, ratings.timestamp, order);
-  order = null;
   // A repeated pair keeps its latest rating, so the latest kept time is the latest of all.
   let maxTimestamp = 0;
-  for (let k = 0; k < n; k++) if (ratings.timestamp[k] > maxTimestamp) maxTimestamp = ratings.timestamp[k];
+  let timed = false;
+  for (let k = 0; k < n; k++) {
+    const t = ratings.timestamp[k];
+    if (t > maxTimestamp) maxTimestamp = t;
+    timed ||= t !== 0;
+  }
+  // On shared memory: multi-threaded training hands these arrays to its workers as they are. Pairs
+  // without times (all 0) leave the time column unwritten: zeros that take no memory until written.
+  const { matrix: byUser, side: byUserTime } = csrFromIndexColumns(users.size, items.size, rowIdx, colIdx, values, n, timed ? ratings.timestamp : null, order);
+  order = null;
   let sum = 0;
   for (let e = 0; e < byUser.data.length; e++) sum += byUser.data[e];
   const byItem = transpose(byUser, true, { indices: colIdx, data: new Float32Array(rowIdx.buffer, 0, n) });

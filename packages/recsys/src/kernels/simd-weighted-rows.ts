@@ -1,172 +1,354 @@
 /**
- * One conjugate-gradient product of implicit ALS in WebAssembly SIMD (f32x4): for the row set by
- * `setRow` and a vector v,
+ * Implicit ALS's conjugate-gradient row solve in WebAssembly SIMD (f32x4). `cg` is one product: for
+ * the row set by `setRow` and a vector v,
  *   out += gramScale·G·v + Σ_e t_e·y_e,  d_e = y_e·v,  t_e = base·(1 + w_e) + scale·w_e·d_e
  * (see applyWeightedRows, the double-precision JavaScript version it replaces where SIMD is
  * available; a dislike, preference 0, is run with base 0). The products and sums are single
  * precision, as in benfred/implicit, which halves the work per factor against f64x2; v enters as
  * double, t_e is formed in double, and the single-precision accumulator is added into the double
- * `out` every FLUSH_PAIRS pairs of entries so long rows do not lose precision.
+ * `out` every FLUSH_ENTRIES entries so long rows do not lose precision. `solve` is the whole CG
+ * solve of one row (the residual, then cgSteps products with the vector updates in double, as
+ * conjugateGradient in implicit-als-kernel.ts does them, operation for operation) reading and
+ * writing the row's float32 factors in place: one call per row instead of a product call per step
+ * with its vectors copied in and out by JavaScript.
  *
- * WebAssembly reads only its own memory, so the fixed side's factor matrix is copied in once per
- * half-step (a memcpy, against the four passes over every row's nonzeros that follow), and each
- * row's entries once per row (byte offsets of its y rows, weights as doubles).
+ * A module is built per factor count k, its loops over the factors unrolled (every load at a
+ * constant offset from a row pointer). Entries go four per pass: the four dot products share each
+ * load of v, are reduced together by shuffles, their weights formed two per f64x2, and the
+ * accumulator is read and written once per four rows of y. The Gram product runs four rows of G
+ * per pass the same way. Every sum is added in the same order as the two-entries-per-pass kernel
+ * this replaced, so results are bit-identical to it.
  *
- *   (func (export "cg") (param $offs i32) (param $w i32) (param $n i32) (param $k i32)
- *        (param $v i32) (param $out i32) (param $base f64) (param $scale f64)
- *        (param $v32 i32) (param $acc i32) (param $gram i32) (param $gramScale f64)
- *     v32 = f32(v), acc = 0; unless gramScale = 0: out[i] += gramScale·(G_i·v32), two rows of
- *     G per step; then two entries per step: both dots with one read of v32, both updates of
- *     acc with one read and write of it; out += acc at the end and every FLUSH_PAIRS pairs)
+ * WebAssembly reads only its own memory: with threads the factor matrices live in one shared
+ * memory every thread reads in place; else the fixed side's factor matrix is copied in once per
+ * half-step, and each row's entries once per row (byte offsets of its y rows, weights as doubles).
  */
 import {
-  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_EXTRACT_LANE, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DEMOTE_F64, F32_STORE, F64, F64X2_ADD,
-  F64X2_PROMOTE_LOW_F32X4, F64_ADD, F64_EQ, F64_LOAD, F64_MUL, F64_PROMOTE_F32, F64_STORE, I32, I32_ADD, I32_CONST, I32_GE_U,
-  I32_GT_U, I32_LOAD, I32_LT_U, I32_SHL, I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_LOAD64_ZERO,
-  V128_STORE, VOID, compileModule, f64Const, mem, mem4, moduleBytes, wasm, type WasmMemory, type WasmModule,
+  BLOCK, BR, BR_IF, CALL, END, F32X4_ADD, F32X4_DEMOTE_F64X2_ZERO, F32X4_EXTRACT_LANE, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DEMOTE_F64,
+  F32_LOAD, F32_STORE, F64, F64X2_ADD, F64X2_MUL, F64X2_PROMOTE_LOW_F32X4, F64X2_SPLAT, F64_ADD, F64_DIV, F64_EQ, F64_LOAD, F64_LT,
+  F64_LE, F64_MUL, F64_NEG, F64_PROMOTE_F32, F64_STORE, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
+  I32_GT_U, I32_LOAD, I32_LT_U, I32_MUL, I32_SHL, I32_STORE, I32_SUB, IF, ELSE, SELECT, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
+  f64Const, functionsModuleBytes, i32Const, mem, mem4, shuffle32, wasm, type WasmMemory, type WasmModule,
 } from './wasm-asm.js';
 
-/** Pairs of entries summed in single precision before they are added into the double `out`. */
-const FLUSH_PAIRS = 32;
+/** Entries summed in single precision before they are added into the double `out`. */
+const FLUSH_ENTRIES = 64;
 
-// Parameters 0..11, then i32 locals 12..20, v128 locals 21..29, f64 locals 30..33.
-const [OFFS, W, N, K, V, OUT, BASE, SCALE, V32, ACC, GRAM, GSCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-const [END_OFFS, YROW, P, PEND, Q, YROW1, P1, CNT, ROWBYTES] = [12, 13, 14, 15, 16, 17, 18, 19, 20];
-const [ACC0, ACC1, TS, ACC10, ACC11, VQ0, VQ1, TS1, TMP] = [21, 22, 23, 24, 25, 26, 27, 28, 29];
-const [WT, D, WT1, D1] = [30, 31, 32, 33];
+/**
+ * Byte offsets within a kernel's region for k factors: x, r, p, Ap (k doubles each; x and r are
+ * also `v` and `out` of a single product), v and the accumulator in single precision (k floats
+ * each), the Gram matrix (k² floats), then a row's entries (byte offsets, weights) and the row as
+ * stored (column indices, ratings) for solveRatings.
+ */
+function slotLayout(k: number, entries: number) {
+  const gramAt = 40 * k;
+  const words = Math.ceil((entries * 4) / 8) * 8;
+  const offsAt = gramAt + 4 * k * k;
+  const weightsAt = offsAt + words;
+  const rawIndicesAt = weightsAt + entries * 8;
+  const rawRatingsAt = rawIndicesAt + words;
+  return { r: 8 * k, p: 16 * k, ap: 24 * k, v32: 32 * k, acc: 36 * k, gramAt, offsAt, weightsAt, rawIndicesAt, rawRatingsAt, end: rawRatingsAt + words };
+}
 
-function buildModule(sharedMemory: boolean): Uint8Array {
-  const zero = [...V128_CONST, ...new Array<number>(16).fill(0)];
+// cg: parameters 0..8, then i32 locals 9..16, v128 locals 17..31, f64 locals 32..33.
+const [OFFS, W, N, V, OUT, BASE, SCALE, GSCALE, SLOT] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const [END_OFFS, P0, P1, P2, P3, CNT, G, O] = [9, 10, 11, 12, 13, 14, 15, 16];
+const ACCS = [17, 18, 19, 20, 21, 22, 23, 24];
+const [VQ, T0, T1, T2, T3, TMP, WV] = [25, 26, 27, 28, 29, 30, 31];
+const [WT, D] = [32, 33];
+const ROWS = [P0, P1, P2, P3];
+const TS = [T0, T1, T2, T3];
+
+// solve: parameters 0..7, then i32 locals 8..11, f64 locals 12..16.
+const [S_OFFS, S_W, S_N, S_LIKES, S_XROW, S_SLOT, S_EXTRA, S_STEPS] = [0, 1, 2, 3, 4, 5, 6, 7];
+const [S_A, S_AEND, S_XR, S_IT] = [8, 9, 10, 11];
+const [S_RSOLD, S_RSNEW, S_STEP, S_DOT, S_TMP] = [12, 13, 14, 15, 16];
+
+const ZERO = [...V128_CONST, ...new Array<number>(16).fill(0)];
+const ONES_F64X2 = [...V128_CONST, ...new Uint8Array(Float64Array.of(1, 1).buffer)];
+
+function buildCg(k: number): number[] {
+  const L = slotLayout(k, 0);
+  const chunks = k / 4;
   const load = (ptr: number, offset: number): number[] => [LOCAL_GET, ptr, ...V128_LOAD, ...mem(offset)];
-  /** acc += load(ptr + offset) · vector local. */
-  const madd = (acc: number, ptr: number, offset: number, vec: number): number[] => [
-    LOCAL_GET, acc, ...load(ptr, offset), LOCAL_GET, vec, ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, acc,
+  const add = (local: number, bytes: number): number[] => [LOCAL_GET, local, ...i32Const(bytes), I32_ADD, LOCAL_SET, local];
+  /** Dot products of the rows at `rows` with v32: chunk c of row i into ACCS[2i + c % 2]. */
+  const dots = (rows: readonly number[]): number[] => [
+    ...rows.flatMap((_, i) => [...ZERO, LOCAL_SET, ACCS[2 * i], ...ZERO, LOCAL_SET, ACCS[2 * i + 1]]),
+    ...Array.from({ length: chunks }, (_, c) => [
+      ...load(SLOT, L.v32 + 16 * c), LOCAL_SET, VQ,
+      ...rows.flatMap((row, i) => {
+        const acc = ACCS[2 * i + (c % 2)];
+        return [LOCAL_GET, acc, ...load(row, 16 * c), LOCAL_GET, VQ, ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, acc];
+      }),
+    ]).flat(),
   ];
-  /** local += bytes (< 64: a one-byte i32.const). */
-  const add = (local: number, bytes: number): number[] => [LOCAL_GET, local, I32_CONST, bytes, I32_ADD, LOCAL_SET, local];
-  /** d = f64 of the four lanes of (a + b), summed pairwise in single precision. */
-  const hsum = (a: number, b: number, d: number): number[] => [
-    LOCAL_GET, a, LOCAL_GET, b, ...F32X4_ADD, LOCAL_TEE, TMP, ...F32X4_EXTRACT_LANE(0), LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(1), F32_ADD,
-    LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(2), LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(3), F32_ADD, F32_ADD, F64_PROMOTE_F32, LOCAL_SET, d,
+  /** The four dots of `dots(ROWS)` as one vector in TMP, each lane ((l0 + l1) + (l2 + l3)) of its two accumulators' sum. */
+  const pairSums = (a: number, b: number): number[] => [
+    LOCAL_GET, a, LOCAL_GET, b, ...shuffle32([0, 2, 4, 6]), LOCAL_GET, a, LOCAL_GET, b, ...shuffle32([1, 3, 5, 7]), ...F32X4_ADD,
   ];
-  /** splat(f32(base·(1 + w) + (scale·w)·d)), the expression in double as the JavaScript pass has it. */
-  const weight = (wt: number, d: number, ts: number): number[] => [
-    LOCAL_GET, BASE, ...f64Const(1), LOCAL_GET, wt, F64_ADD, F64_MUL,
-    LOCAL_GET, SCALE, LOCAL_GET, wt, F64_MUL, LOCAL_GET, d, F64_MUL, F64_ADD, F32_DEMOTE_F64, ...F32X4_SPLAT, LOCAL_SET, ts,
+  const reduce4 = [
+    ...[0, 2, 4, 6].flatMap((i) => [LOCAL_GET, ACCS[i], LOCAL_GET, ACCS[i + 1], ...F32X4_ADD, LOCAL_SET, ACCS[i]]),
+    ...pairSums(ACCS[0], ACCS[2]), LOCAL_SET, ACCS[1],
+    ...pairSums(ACCS[4], ACCS[6]), LOCAL_SET, ACCS[3],
+    ...pairSums(ACCS[1], ACCS[3]), LOCAL_SET, TMP,
   ];
-  const zeroAccs = (...accs: number[]): number[] => accs.flatMap((a) => [...zero, LOCAL_SET, a]);
-  /** Loop body tail: advance the pointers by 8 floats, repeat while P < PEND. */
-  const next = (...ptrs: number[]): number[] => [
-    ...ptrs.flatMap((p) => add(p, 32)), LOCAL_GET, P, I32_CONST, 32, I32_ADD, LOCAL_TEE, P, LOCAL_GET, PEND, I32_LT_U, BR_IF, 0,
+  /** lanes [2, 3] of TMP moved down, for promote_low. */
+  const tmpHigh = [LOCAL_GET, TMP, LOCAL_GET, TMP, ...shuffle32([2, 3, 2, 3])];
+  /** t for two entries: f32(base·(1 + w) + (scale·w)·d) in the two low lanes, weights at W + offset, dots on the stack below. */
+  const weights2 = (offset: number, d: number[], lo: number, hi: number): number[] => [
+    LOCAL_GET, W, ...V128_LOAD, ...mem(offset), LOCAL_SET, WV,
+    LOCAL_GET, BASE, ...F64X2_SPLAT, ...ONES_F64X2, LOCAL_GET, WV, ...F64X2_ADD, ...F64X2_MUL,
+    LOCAL_GET, SCALE, ...F64X2_SPLAT, LOCAL_GET, WV, ...F64X2_MUL, ...d, ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_MUL,
+    ...F64X2_ADD, ...F32X4_DEMOTE_F64X2_ZERO, LOCAL_SET, hi,
+    LOCAL_GET, hi, LOCAL_GET, hi, ...shuffle32([0, 0, 0, 0]), LOCAL_SET, lo,
+    LOCAL_GET, hi, LOCAL_GET, hi, ...shuffle32([1, 1, 1, 1]), LOCAL_SET, hi,
   ];
-  /** Two dot products (rows at P and P1) with v32, 8 factors per step. */
-  const dots2 = [
-    LOCAL_GET, V32, LOCAL_SET, Q, ...zeroAccs(ACC0, ACC1, ACC10, ACC11),
-    LOOP, VOID,
-    ...load(Q, 0), LOCAL_SET, VQ0, ...load(Q, 16), LOCAL_SET, VQ1,
-    ...madd(ACC0, P, 0, VQ0), ...madd(ACC1, P, 16, VQ1), ...madd(ACC10, P1, 0, VQ0), ...madd(ACC11, P1, 16, VQ1),
-    ...next(Q, P1),
-    END,
+  /** acc += Σ_i t_i·y_i over the rows at `rows` (in order), chunk by chunk. */
+  const axpy = (rows: readonly number[]): number[] =>
+    Array.from({ length: chunks }, (_, c) => [
+      LOCAL_GET, SLOT, ...load(SLOT, L.acc + 16 * c),
+      ...rows.flatMap((row, i) => [...load(row, 16 * c), LOCAL_GET, TS[i], ...F32X4_MUL, ...F32X4_ADD]),
+      ...V128_STORE, ...mem(L.acc + 16 * c),
+    ]).flat();
+  /** out[0..k) += f64(acc), acc = 0. */
+  const flush = Array.from({ length: chunks }, (_, c) => [
+    ...load(SLOT, L.acc + 16 * c), LOCAL_SET, TMP,
+    LOCAL_GET, OUT, ...load(OUT, 32 * c), LOCAL_GET, TMP, ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_ADD, ...V128_STORE, ...mem(32 * c),
+    LOCAL_GET, OUT, ...load(OUT, 32 * c + 16), ...tmpHigh, ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_ADD, ...V128_STORE, ...mem(32 * c + 16),
+    LOCAL_GET, SLOT, ...ZERO, ...V128_STORE, ...mem(L.acc + 16 * c),
+  ]).flat();
+  /** out[0..4) at O += gramScale·TMP (widened). */
+  const gramOut = [
+    LOCAL_GET, O, ...load(O, 0), LOCAL_GET, GSCALE, ...F64X2_SPLAT, LOCAL_GET, TMP, ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(0),
+    LOCAL_GET, O, ...load(O, 16), LOCAL_GET, GSCALE, ...F64X2_SPLAT, ...tmpHigh, ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_MUL, ...F64X2_ADD, ...V128_STORE, ...mem(16),
   ];
-  /** out[0..k) += acc (widened), acc = 0. */
-  const flush = [
-    LOCAL_GET, ACC, LOCAL_TEE, P, LOCAL_GET, ROWBYTES, I32_ADD, LOCAL_SET, PEND, LOCAL_GET, OUT, LOCAL_SET, Q,
-    LOOP, VOID,
-    LOCAL_GET, Q, ...load(Q, 0), LOCAL_GET, P, ...V128_LOAD64_ZERO, ...mem(0), ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_ADD, ...V128_STORE, ...mem(0),
-    LOCAL_GET, Q, ...load(Q, 16), LOCAL_GET, P, ...V128_LOAD64_ZERO, ...mem(8), ...F64X2_PROMOTE_LOW_F32X4, ...F64X2_ADD, ...V128_STORE, ...mem(16),
-    LOCAL_GET, P, ...zero, ...V128_STORE, ...mem(0),
-    ...add(Q, 32),
-    LOCAL_GET, P, I32_CONST, 16, I32_ADD, LOCAL_TEE, P, LOCAL_GET, PEND, I32_LT_U, BR_IF, 0,
-    END,
-  ];
-  /** acc += TS·y(P) [+ TS1·y(P1)], 8 factors per step. */
-  const axpy = (two: boolean): number[] => [
-    LOCAL_GET, ACC, LOCAL_SET, Q,
-    LOOP, VOID,
-    ...[0, 16].flatMap((o) => [
-      LOCAL_GET, Q, ...load(Q, o), ...load(P, o), LOCAL_GET, TS, ...F32X4_MUL, ...F32X4_ADD,
-      ...(two ? [...load(P1, o), LOCAL_GET, TS1, ...F32X4_MUL, ...F32X4_ADD] : []), ...V128_STORE, ...mem(o),
-    ]),
-    ...next(Q, ...(two ? [P1] : [])),
-    END,
-  ];
-  const rowStart = (rowLocal: number, ptrLocal: number, offset: number): number[] => [
-    LOCAL_GET, OFFS, I32_LOAD, ...mem4(offset), LOCAL_TEE, rowLocal, LOCAL_SET, ptrLocal,
-  ];
-  const setEnd = [LOCAL_GET, YROW, LOCAL_GET, ROWBYTES, I32_ADD, LOCAL_SET, PEND];
-  const code = [
-    LOCAL_GET, K, I32_CONST, 2, I32_SHL, LOCAL_SET, ROWBYTES,
-    // v32 = f32(v), acc = 0, four factors per step.
-    LOCAL_GET, V32, LOCAL_TEE, P, LOCAL_GET, ROWBYTES, I32_ADD, LOCAL_SET, PEND, LOCAL_GET, V, LOCAL_SET, Q, LOCAL_GET, ACC, LOCAL_SET, P1,
-    LOOP, VOID,
-    ...[0, 1, 2, 3].flatMap((i) => [LOCAL_GET, P, LOCAL_GET, Q, F64_LOAD, ...mem(8 * i), F32_DEMOTE_F64, F32_STORE, ...mem4(4 * i)]),
-    LOCAL_GET, P1, ...zero, ...V128_STORE, ...mem(0),
-    ...add(Q, 32), ...add(P1, 16),
-    LOCAL_GET, P, I32_CONST, 16, I32_ADD, LOCAL_TEE, P, LOCAL_GET, PEND, I32_LT_U, BR_IF, 0,
-    END,
-    // out[i] += gramScale·(G_i·v32), rows i and i + 1 per pass (k is a multiple of 8).
+  const rowBytes = 4 * k;
+  return [
+    // v32 = f32(v), acc = 0.
+    ...Array.from({ length: chunks }, (_, c) => [
+      LOCAL_GET, SLOT,
+      ...load(V, 32 * c), ...F32X4_DEMOTE_F64X2_ZERO, ...load(V, 32 * c + 16), ...F32X4_DEMOTE_F64X2_ZERO, ...shuffle32([0, 1, 4, 5]),
+      ...V128_STORE, ...mem(L.v32 + 16 * c),
+      LOCAL_GET, SLOT, ...ZERO, ...V128_STORE, ...mem(L.acc + 16 * c),
+    ]).flat(),
+    // out[i..i+4) += gramScale·(G_i..i+4 · v32), four rows of G per pass.
     BLOCK, VOID,
     LOCAL_GET, GSCALE, ...f64Const(0), F64_EQ, BR_IF, 0,
-    LOCAL_GET, GRAM, LOCAL_SET, YROW, LOCAL_GET, OUT, LOCAL_SET, YROW1,
+    LOCAL_GET, SLOT, ...i32Const(L.gramAt), I32_ADD, LOCAL_SET, G,
+    LOCAL_GET, OUT, LOCAL_SET, O,
     LOOP, VOID,
-    LOCAL_GET, YROW, LOCAL_TEE, P, LOCAL_GET, ROWBYTES, I32_ADD, LOCAL_TEE, P1, LOCAL_SET, PEND,
-    ...dots2,
-    ...hsum(ACC0, ACC1, D), ...hsum(ACC10, ACC11, D1),
-    LOCAL_GET, YROW1, LOCAL_GET, YROW1, F64_LOAD, ...mem(0), LOCAL_GET, GSCALE, LOCAL_GET, D, F64_MUL, F64_ADD, F64_STORE, ...mem(0),
-    LOCAL_GET, YROW1, LOCAL_GET, YROW1, F64_LOAD, ...mem(8), LOCAL_GET, GSCALE, LOCAL_GET, D1, F64_MUL, F64_ADD, F64_STORE, ...mem(8),
-    // P1 stopped at the end of row i + 1: the start of row i + 2.
-    LOCAL_GET, P1, LOCAL_SET, YROW,
-    LOCAL_GET, YROW1, I32_CONST, 16, I32_ADD, LOCAL_TEE, YROW1, LOCAL_GET, OUT, LOCAL_GET, ROWBYTES, I32_CONST, 1, I32_SHL, I32_ADD, I32_LT_U, BR_IF, 0,
+    ...ROWS.flatMap((row, i) => [LOCAL_GET, G, ...i32Const(i * rowBytes), I32_ADD, LOCAL_SET, row]),
+    ...dots(ROWS), ...reduce4, ...gramOut,
+    ...add(G, 4 * rowBytes), ...add(O, 32),
+    LOCAL_GET, O, LOCAL_GET, OUT, ...i32Const(8 * k), I32_ADD, I32_LT_U, BR_IF, 0,
     END,
     END,
-    // The row's entries, two per pass.
+    // The row's entries, four per pass.
     LOCAL_GET, OFFS, LOCAL_GET, N, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, END_OFFS,
-    I32_CONST, FLUSH_PAIRS, LOCAL_SET, CNT,
+    ...i32Const(FLUSH_ENTRIES / 4), LOCAL_SET, CNT,
     BLOCK, VOID, LOOP, VOID,
-    LOCAL_GET, OFFS, I32_CONST, 8, I32_ADD, LOCAL_GET, END_OFFS, I32_GT_U, BR_IF, 1,
-    ...rowStart(YROW, P, 0), ...rowStart(YROW1, P1, 4), ...setEnd,
-    ...dots2,
-    ...hsum(ACC0, ACC1, D), ...hsum(ACC10, ACC11, D1),
-    LOCAL_GET, W, F64_LOAD, ...mem(0), LOCAL_SET, WT,
-    LOCAL_GET, W, F64_LOAD, ...mem(8), LOCAL_SET, WT1,
-    ...weight(WT, D, TS), ...weight(WT1, D1, TS1),
-    LOCAL_GET, YROW, LOCAL_SET, P, LOCAL_GET, YROW1, LOCAL_SET, P1, ...setEnd,
-    ...axpy(true),
-    ...add(OFFS, 8), ...add(W, 16),
+    LOCAL_GET, OFFS, I32_CONST, 16, I32_ADD, LOCAL_GET, END_OFFS, I32_GT_U, BR_IF, 1,
+    ...ROWS.flatMap((row, i) => [LOCAL_GET, OFFS, I32_LOAD, ...mem4(4 * i), LOCAL_SET, row]),
+    ...dots(ROWS), ...reduce4,
+    ...weights2(0, [LOCAL_GET, TMP], T0, T1), ...weights2(16, tmpHigh, T2, T3),
+    ...axpy(ROWS),
+    ...add(OFFS, 16), ...add(W, 32),
     BLOCK, VOID,
     LOCAL_GET, CNT, I32_CONST, 1, I32_SUB, LOCAL_TEE, CNT, BR_IF, 0,
     ...flush,
-    I32_CONST, FLUSH_PAIRS, LOCAL_SET, CNT,
+    ...i32Const(FLUSH_ENTRIES / 4), LOCAL_SET, CNT,
     END,
     BR, 0,
     END, END,
-    // The last entry of an odd count.
-    BLOCK, VOID,
-    LOCAL_GET, OFFS, LOCAL_GET, END_OFFS, I32_GE_U, BR_IF, 0,
-    // The second dot reads the same row again (P1 = P): simpler than a one-row loop, and once per row.
-    ...rowStart(YROW, P, 0), LOCAL_GET, YROW, LOCAL_SET, P1, ...setEnd,
-    ...dots2,
-    ...hsum(ACC0, ACC1, D),
+    // The last one to three entries, one per pass.
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, OFFS, LOCAL_GET, END_OFFS, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, OFFS, I32_LOAD, ...mem4(0), LOCAL_SET, P0,
+    ...dots([P0]),
+    LOCAL_GET, ACCS[0], LOCAL_GET, ACCS[1], ...F32X4_ADD, LOCAL_SET, TMP,
+    LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(0), LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(1), F32_ADD,
+    LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(2), LOCAL_GET, TMP, ...F32X4_EXTRACT_LANE(3), F32_ADD, F32_ADD, F64_PROMOTE_F32, LOCAL_SET, D,
     LOCAL_GET, W, F64_LOAD, ...mem(0), LOCAL_SET, WT,
-    ...weight(WT, D, TS),
-    LOCAL_GET, YROW, LOCAL_SET, P, ...setEnd,
-    ...axpy(false),
-    END,
+    LOCAL_GET, BASE, ...f64Const(1), LOCAL_GET, WT, F64_ADD, F64_MUL,
+    LOCAL_GET, SCALE, LOCAL_GET, WT, F64_MUL, LOCAL_GET, D, F64_MUL, F64_ADD, F32_DEMOTE_F64, ...F32X4_SPLAT, LOCAL_SET, T0,
+    ...axpy([P0]),
+    ...add(OFFS, 4), ...add(W, 8),
+    BR, 0,
+    END, END,
     ...flush,
   ];
-  return moduleBytes('cg', [I32, I32, I32, I32, I32, I32, F64, F64, I32, I32, I32, F64], [3, 9, I32, 9, V128, 4, F64], code, sharedMemory);
 }
 
-const compiled = new Map<boolean, WasmModule | null>();
+function buildSolve(k: number): number[] {
+  const L = slotLayout(k, 0);
+  /** A loop over the k factors: S_A runs over the doubles of x (and r, p, Ap at constant offsets), S_XR over the float row. */
+  const overFactors = (body: number[]): number[] => [
+    LOCAL_GET, S_SLOT, LOCAL_SET, S_A, LOCAL_GET, S_XROW, LOCAL_SET, S_XR,
+    LOOP, VOID, ...body,
+    LOCAL_GET, S_A, I32_CONST, 8, I32_ADD, LOCAL_SET, S_A, LOCAL_GET, S_XR, I32_CONST, 4, I32_ADD, LOCAL_SET, S_XR,
+    LOCAL_GET, S_A, LOCAL_GET, S_AEND, I32_LT_U, BR_IF, 0,
+    END,
+  ];
+  const at = (offset: number): number[] => [LOCAL_GET, S_A, F64_LOAD, ...mem(offset)];
+  const slotPlus = (offset: number): number[] => [LOCAL_GET, S_SLOT, ...i32Const(offset), I32_ADD];
+  /** cg(offs, w, n, v, out, base, scale, gramScale, slot). */
+  const cg = (offs: number[], w: number[], n: number[], v: number, out: number, base: number, scale: number, gramScale: number): number[] => [
+    ...offs, ...w, ...n, ...slotPlus(v), ...slotPlus(out), ...f64Const(base), ...f64Const(scale), ...f64Const(gramScale), LOCAL_GET, S_SLOT, CALL, 0,
+  ];
+  return [
+    LOCAL_GET, S_SLOT, ...i32Const(8 * k), I32_ADD, LOCAL_SET, S_AEND,
+    // x = f64(row), r = −extra·x
+    ...overFactors([
+      LOCAL_GET, S_A, LOCAL_GET, S_XR, F32_LOAD, ...mem4(0), F64_PROMOTE_F32, LOCAL_TEE, S_TMP, F64_STORE, ...mem(0),
+      LOCAL_GET, S_A, LOCAL_GET, S_EXTRA, F64_NEG, LOCAL_GET, S_TMP, F64_MUL, F64_STORE, ...mem(L.r),
+    ]),
+    // r += b − A x: the likes with the data term and the Gram product, then the dislikes without either.
+    ...cg([LOCAL_GET, S_OFFS], [LOCAL_GET, S_W], [LOCAL_GET, S_LIKES], 0, L.r, 1, -1, -1),
+    BLOCK, VOID,
+    LOCAL_GET, S_N, LOCAL_GET, S_LIKES, I32_EQ, BR_IF, 0,
+    ...cg(
+      [LOCAL_GET, S_OFFS, LOCAL_GET, S_LIKES, I32_CONST, 2, I32_SHL, I32_ADD],
+      [LOCAL_GET, S_W, LOCAL_GET, S_LIKES, I32_CONST, 3, I32_SHL, I32_ADD],
+      [LOCAL_GET, S_N, LOCAL_GET, S_LIKES, I32_SUB],
+      0, L.r, 0, -1, 0,
+    ),
+    END,
+    BLOCK, VOID,
+    // p = r, rsOld = r·r; done already when it is tiny (x unchanged).
+    ...f64Const(0), LOCAL_SET, S_RSOLD,
+    ...overFactors([
+      LOCAL_GET, S_A, ...at(L.r), LOCAL_TEE, S_TMP, F64_STORE, ...mem(L.p),
+      LOCAL_GET, S_RSOLD, LOCAL_GET, S_TMP, LOCAL_GET, S_TMP, F64_MUL, F64_ADD, LOCAL_SET, S_RSOLD,
+    ]),
+    LOCAL_GET, S_RSOLD, ...f64Const(1e-20), F64_LT, BR_IF, 0,
+    LOCAL_GET, S_STEPS, LOCAL_SET, S_IT,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, S_IT, I32_EQZ, BR_IF, 1,
+    // Ap = extra·p + A p
+    ...overFactors([LOCAL_GET, S_A, LOCAL_GET, S_EXTRA, ...at(L.p), F64_MUL, F64_STORE, ...mem(L.ap)]),
+    ...cg([LOCAL_GET, S_OFFS], [LOCAL_GET, S_W], [LOCAL_GET, S_N], L.p, L.ap, 0, 1, 1),
+    ...f64Const(0), LOCAL_SET, S_DOT,
+    ...overFactors([LOCAL_GET, S_DOT, ...at(L.p), ...at(L.ap), F64_MUL, F64_ADD, LOCAL_SET, S_DOT]),
+    LOCAL_GET, S_RSOLD, LOCAL_GET, S_DOT, F64_DIV, LOCAL_SET, S_STEP,
+    // x += step·p, r −= step·Ap, rsNew = r·r
+    ...f64Const(0), LOCAL_SET, S_RSNEW,
+    ...overFactors([
+      LOCAL_GET, S_A, ...at(0), LOCAL_GET, S_STEP, ...at(L.p), F64_MUL, F64_ADD, F64_STORE, ...mem(0),
+      LOCAL_GET, S_A, ...at(L.r), LOCAL_GET, S_STEP, ...at(L.ap), F64_MUL, F64_SUB, LOCAL_TEE, S_TMP, F64_STORE, ...mem(L.r),
+      LOCAL_GET, S_RSNEW, LOCAL_GET, S_TMP, LOCAL_GET, S_TMP, F64_MUL, F64_ADD, LOCAL_SET, S_RSNEW,
+    ]),
+    LOCAL_GET, S_RSNEW, ...f64Const(1e-20), F64_LT, BR_IF, 1,
+    // p = r + (rsNew / rsOld)·p
+    LOCAL_GET, S_RSNEW, LOCAL_GET, S_RSOLD, F64_DIV, LOCAL_SET, S_DOT,
+    ...overFactors([LOCAL_GET, S_A, ...at(L.r), LOCAL_GET, S_DOT, ...at(L.p), F64_MUL, F64_ADD, F64_STORE, ...mem(L.p)]),
+    LOCAL_GET, S_RSNEW, LOCAL_SET, S_RSOLD,
+    LOCAL_GET, S_IT, I32_CONST, 1, I32_SUB, LOCAL_SET, S_IT,
+    BR, 0,
+    END, END,
+    // row = f32(x)
+    ...overFactors([LOCAL_GET, S_XR, ...at(0), F32_DEMOTE_F64, F32_STORE, ...mem4(0)]),
+    END,
+  ];
+}
 
-/** The module importing its own memory or a shared one (`sharedMemory`); null without SIMD. */
-function moduleOrNull(sharedMemory: boolean): WasmModule | null {
-  let module = compiled.get(sharedMemory);
+// solveRatings: parameters 0..13, then i32 locals 14..18, f64 locals 19..22.
+const [R_IDX, R_RAT, R_N, R_ROW, R_SLOT, R_OFFS, R_W, R_YBASE, R_SHAPE, R_ALPHA, R_DM, R_DA, R_REG, R_STEPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+const [R_E, R_LIKE, R_DIS, R_AT, R_DISLIKE] = [14, 15, 16, 17, 18];
+const [R_R, R_WF, R_SUM, R_TOP] = [19, 20, 21, 22];
+
+/**
+ * The row as stored (column indices and ratings at R_IDX, R_RAT) made into the entries `solve`
+ * takes, weights and preferences by RatingTransform as confidence.ts computes them (in double,
+ * rounded to float32, dislikes laid out from the end), then `solve` (function 1) with
+ * extra = regularization·Σw (0: not scaled).
+ */
+function buildSolveRatings(k: number): number[] {
+  const get = (local: number): number[] => [LOCAL_GET, local];
+  const minus = (a: number[], b: number[]): number[] => [...a, ...b, F64_SUB];
+  /** (factor·x)·x */
+  const squared = (factor: number, x: number[]): number[] => [...get(factor), ...x, F64_MUL, ...x, F64_MUL];
+  return [
+    ...get(R_DM), ...f64Const(1), F64_ADD, LOCAL_SET, R_TOP,
+    ...f64Const(0), LOCAL_SET, R_SUM,
+    I32_CONST, 0, LOCAL_SET, R_LIKE, ...get(R_N), LOCAL_SET, R_DIS, I32_CONST, 0, LOCAL_SET, R_E,
+    BLOCK, VOID, LOOP, VOID,
+    ...get(R_E), ...get(R_N), I32_GE_U, BR_IF, 1,
+    ...get(R_RAT), ...get(R_E), I32_CONST, 2, I32_SHL, I32_ADD, F32_LOAD, ...mem4(0), F64_PROMOTE_F32, LOCAL_SET, R_R,
+    // binary: α; rating: α·r; graded: −1 for a dislike, else α(r − t)²; signed: β(t + 1 − r)² for a dislike, else α(r − t)².
+    // The branches follow the shape (the same for every entry); like or dislike is selected, not branched on.
+    ...get(R_SHAPE), I32_CONST, 2, I32_LT_U, IF, F64,
+    ...get(R_SHAPE), IF, F64, ...get(R_ALPHA), ...get(R_R), F64_MUL, ELSE, ...get(R_ALPHA), END,
+    ELSE,
+    ...get(R_SHAPE), I32_CONST, 3, I32_EQ, IF, F64, ...squared(R_DA, minus(get(R_TOP), get(R_R))), ELSE, ...f64Const(-1), END,
+    ...squared(R_ALPHA, minus(get(R_R), get(R_DM))),
+    ...get(R_R), ...get(R_DM), F64_LE, SELECT,
+    END,
+    F32_DEMOTE_F64, F64_PROMOTE_F32, LOCAL_SET, R_WF,
+    // A dislike goes to the end (from the back), a like to the front.
+    ...get(R_SHAPE), I32_CONST, 3, I32_EQ, ...get(R_R), ...get(R_DM), F64_LE, I32_AND, LOCAL_SET, R_DISLIKE,
+    ...get(R_DIS), I32_CONST, 1, I32_SUB, ...get(R_LIKE), ...get(R_DISLIKE), SELECT, LOCAL_SET, R_AT,
+    ...get(R_DIS), ...get(R_DISLIKE), I32_SUB, LOCAL_SET, R_DIS,
+    ...get(R_LIKE), I32_CONST, 1, I32_ADD, ...get(R_DISLIKE), I32_SUB, LOCAL_SET, R_LIKE,
+    ...get(R_OFFS), ...get(R_AT), I32_CONST, 2, I32_SHL, I32_ADD,
+    ...get(R_YBASE), ...get(R_IDX), ...get(R_E), I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, ...mem4(0), ...i32Const(4 * k), I32_MUL, I32_ADD,
+    I32_STORE, ...mem4(0),
+    ...get(R_W), ...get(R_AT), I32_CONST, 3, I32_SHL, I32_ADD, ...get(R_WF), F64_STORE, ...mem(0),
+    ...get(R_SUM), ...get(R_WF), F64_ADD, LOCAL_SET, R_SUM,
+    ...get(R_E), I32_CONST, 1, I32_ADD, LOCAL_SET, R_E,
+    BR, 0,
+    END, END,
+    ...get(R_OFFS), ...get(R_W), ...get(R_N), ...get(R_LIKE), ...get(R_ROW), ...get(R_SLOT),
+    ...get(R_REG), ...f64Const(0), F64_EQ, IF, F64, ...f64Const(0), ELSE, ...get(R_SUM), ...get(R_REG), F64_MUL, END,
+    ...get(R_STEPS), CALL, 1,
+  ];
+}
+
+function buildModule(k: number, sharedMemory: boolean): Uint8Array {
+  return functionsModuleBytes(
+    [
+      { name: 'cg', params: [I32, I32, I32, I32, I32, F64, F64, F64, I32], locals: [3, 8, I32, 15, V128, 2, F64], code: buildCg(k) },
+      { name: 'solve', params: [I32, I32, I32, I32, I32, I32, F64, I32], locals: [2, 4, I32, 5, F64], code: buildSolve(k) },
+      {
+        name: 'solveRatings',
+        params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, I32],
+        locals: [2, 5, I32, 4, F64],
+        code: buildSolveRatings(k),
+      },
+    ],
+    sharedMemory,
+  );
+}
+
+const compiled = new Map<string, WasmModule | null>();
+
+/** The module for k factors importing its own memory or a shared one (`sharedMemory`); null without SIMD. */
+function moduleOrNull(k: number, sharedMemory: boolean): WasmModule | null {
+  const key = `${k}:${sharedMemory}`;
+  let module = compiled.get(key);
   if (module === undefined) {
-    module = compileModule(buildModule(sharedMemory));
-    compiled.set(sharedMemory, module);
+    module = compileModule(buildModule(k, sharedMemory));
+    compiled.set(key, module);
   }
   return module;
+}
+
+type CgFn = (offs: number, w: number, n: number, v: number, out: number, base: number, scale: number, gramScale: number, slot: number) => void;
+type SolveFn = (offs: number, w: number, n: number, likes: number, row: number, slot: number, extra: number, steps: number) => void;
+type SolveRatingsFn = (
+  indices: number, ratings: number, n: number, row: number, slot: number, offs: number, w: number, yBase: number,
+  shape: number, alpha: number, dislikedMax: number, dislikeAlpha: number, regularization: number, steps: number,
+) => void;
+
+/**
+ * A rating's weight w = c − 1 and preference, as training/confidence.ts's transforms compute them
+ * (shape: 0 binary, 1 rating, 2 graded, 3 signed), for solveRatingsInPlace.
+ */
+export interface RatingTransform {
+  shape: 0 | 1 | 2 | 3;
+  alpha: number;
+  dislikedMax: number;
+  dislikeAlpha: number;
 }
 
 /**
@@ -189,9 +371,8 @@ export interface KernelMemory {
 const PAGE = 65_536;
 
 /**
- * One thread's kernel: memory laid out as v (k doubles), out (k doubles), v in single precision
- * and the single-precision accumulator (k floats each), the Gram matrix (k² floats), then a row's
- * entries (byte offsets, weights) and the copied factor matrix, growing as larger ones arrive.
+ * One thread's kernel: its region laid out as slotLayout says, then (a kernel that copies the
+ * factors) the copied factor matrix, growing as larger ones arrive.
  */
 export class SimdWeightedRows {
   /** The vector multiplied (k doubles); fill before `apply`. */
@@ -199,10 +380,11 @@ export class SimdWeightedRows {
   /** The accumulator (k doubles): `apply` adds into it. */
   out: Float64Array;
   private memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  private readonly fn: (
-    offs: number, w: number, n: number, k: number, v: number, out: number, base: number, scale: number,
-    v32: number, acc: number, gram: number, gramScale: number,
-  ) => void;
+  private readonly fn: CgFn;
+  private readonly solveFn: SolveFn;
+  private readonly solveRatingsFn: SolveRatingsFn;
+  private rawIndices = new Int32Array(0);
+  private rawRatings = new Float32Array(0);
   private gram = new Float32Array(0);
   private entryCapacity = 0;
   private yCapacity = 0;
@@ -218,25 +400,28 @@ export class SimdWeightedRows {
   private constructor(
     readonly k: number,
     memory: { buffer: ArrayBuffer; grow(pages: number): number },
-    fn: SimdWeightedRows['fn'],
+    exports: Record<string, unknown>,
     /** Where this kernel's own region starts in the memory (a slot of a KernelMemory, else 0). */
     private readonly base = 0,
     /** Whether the factors are copied into the kernel's memory (loadFactors) or read in place (useFactors). */
     private readonly ownFactors = true,
   ) {
     this.memory = memory;
-    this.fn = fn;
+    this.fn = exports.cg as CgFn;
+    this.solveFn = exports.solve as SolveFn;
+    this.solveRatingsFn = exports.solveRatings as SolveRatingsFn;
     this.v = new Float64Array(memory.buffer, base, k);
     this.out = new Float64Array(memory.buffer, base + k * 8, k);
   }
 
   /** A kernel for k factors (a multiple of 8), or null where WebAssembly SIMD is unavailable. */
   static create(k: number): SimdWeightedRows | null {
-    const module = moduleOrNull(false);
-    if (!wasm || !module || !SimdWeightedRows.supports(k)) return null;
-    const memory = new wasm.Memory({ initial: Math.ceil((24 * k + 4 * k * k) / PAGE) + 1 }) as unknown as SimdWeightedRows['memory'];
+    if (!wasm || !SimdWeightedRows.supports(k)) return null;
+    const module = moduleOrNull(k, false);
+    if (!module) return null;
+    const memory = new wasm.Memory({ initial: Math.ceil(slotLayout(k, 0).end / PAGE) + 1 }) as unknown as SimdWeightedRows['memory'];
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new SimdWeightedRows(k, memory, instance.exports.cg as SimdWeightedRows['fn']);
+    return new SimdWeightedRows(k, memory, instance.exports);
   }
 
   static supports(k: number): boolean {
@@ -255,7 +440,7 @@ export class SimdWeightedRows {
     maxEntries: number,
     slots: number,
   ): { kernelMemory: KernelMemory; userFactors: Float32Array; itemFactors: Float32Array } | null {
-    if (!wasm || !moduleOrNull(true) || !SimdWeightedRows.supports(k)) return null;
+    if (!wasm || !SimdWeightedRows.supports(k) || !moduleOrNull(k, true)) return null;
     const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
     const itemsAt = align(userRows * k * 4);
     const slotAt = align(itemsAt + itemRows * k * 4);
@@ -272,12 +457,12 @@ export class SimdWeightedRows {
 
   /** This thread's kernel in a slot of the shared memory; null when every slot is taken. */
   static inSharedMemory(k: number, km: KernelMemory): SimdWeightedRows | null {
-    const module = moduleOrNull(true);
+    const module = moduleOrNull(k, true);
     const slot = Atomics.add(km.nextSlot, 0, 1);
     if (!wasm || !module || slot >= km.slots) return null;
     const memory = km.memory as unknown as SimdWeightedRows['memory'];
     const instance = new wasm.Instance(module, { env: { mem: km.memory } });
-    const kernel = new SimdWeightedRows(k, memory, instance.exports.cg as SimdWeightedRows['fn'], km.slotAt + slot * km.slotBytes, false);
+    const kernel = new SimdWeightedRows(k, memory, instance.exports, km.slotAt + slot * km.slotBytes, false);
     kernel.reserve(km.maxEntries, 0, false);
     return kernel;
   }
@@ -401,12 +586,58 @@ export class SimdWeightedRows {
     this.call(likes, n - likes, 0, scale, 0);
   }
 
+  /**
+   * The whole CG solve of the row set last (see conjugateGradient in implicit-als-kernel.ts, which
+   * it matches bit for bit), warm-started from and written back to `factors[row·k, (row + 1)·k)`,
+   * which must live in this kernel's memory (see `solvesInPlace`).
+   */
+  solveInPlace(factors: Float32Array, row: number, extraReg: number, cgSteps: number): void {
+    const { offs, weights } = this;
+    this.solveFn(offs.byteOffset, weights.byteOffset, this.n, this.likes, factors.byteOffset + 4 * this.k * row, this.base, extraReg, cgSteps);
+  }
+
+  /**
+   * setRowFromRatings and solveInPlace in one call, the weights computed in the module: entries
+   * [start, end) of a row as stored, `transform` for their weights and preferences,
+   * `regularization` times the weights' sum added to the diagonal (0: none).
+   */
+  solveRatingsInPlace(
+    indices: Int32Array,
+    ratings: Float32Array,
+    start: number,
+    end: number,
+    transform: RatingTransform,
+    regularization: number,
+    factors: Float32Array,
+    row: number,
+    cgSteps: number,
+  ): void {
+    const n = end - start;
+    if (n > this.entryCapacity) this.reserve(Math.max(n, 2 * this.entryCapacity), this.yCapacity, true);
+    const { rawIndices, rawRatings, offs, weights } = this;
+    for (let e = 0; e < n; e++) {
+      rawIndices[e] = indices[start + e];
+      rawRatings[e] = ratings[start + e];
+    }
+    const { shape, alpha, dislikedMax, dislikeAlpha } = transform;
+    this.solveRatingsFn(
+      rawIndices.byteOffset, rawRatings.byteOffset, n, factors.byteOffset + 4 * this.k * row, this.base, offs.byteOffset, weights.byteOffset, this.yBase,
+      shape, alpha, dislikedMax, dislikeAlpha, regularization, cgSteps,
+    );
+    // The entries now hold this row, its likes counted only in the module.
+    this.n = 0;
+    this.likes = 0;
+  }
+
+  /** Whether `factors` lives in this kernel's memory, so solveInPlace can update its rows. */
+  solvesInPlace(factors: Float32Array): boolean {
+    return factors.buffer === this.memory.buffer;
+  }
+
   /** The kernel over entries [first, first + count) of the row. */
   private call(first: number, count: number, base: number, scale: number, gramScale: number): void {
-    const k = this.k;
     const { offs, weights, v, out } = this;
-    const at = this.base;
-    this.fn(offs.byteOffset + 4 * first, weights.byteOffset + 8 * first, count, k, v.byteOffset, out.byteOffset, base, scale, at + 16 * k, at + 20 * k, this.gram.byteOffset, gramScale);
+    this.fn(offs.byteOffset + 4 * first, weights.byteOffset + 8 * first, count, v.byteOffset, out.byteOffset, base, scale, gramScale, this.base);
   }
 
   /** Lays out room for `entries` row entries and `yLength` factor floats (`keep`: the factors). */
@@ -429,6 +660,8 @@ export class SimdWeightedRows {
     if (keep) this.gram.set(gram);
     this.offs = new Int32Array(buffer, at + layout.offsAt, entries);
     this.weights = new Float64Array(buffer, at + layout.weightsAt, entries);
+    this.rawIndices = new Int32Array(buffer, at + layout.rawIndicesAt, entries);
+    this.rawRatings = new Float32Array(buffer, at + layout.rawRatingsAt, entries);
     this.y = new Float32Array(buffer, at + layout.end, yLength);
     if (old) this.y.set(old);
     if (this.ownFactors) this.yBase = this.y.byteOffset;
@@ -437,10 +670,4 @@ export class SimdWeightedRows {
   }
 }
 
-/** Byte offsets within a kernel's region: v, out, v32, acc (24k bytes), the Gram matrix, a row's entries. */
-function slotLayout(k: number, entries: number): { gramAt: number; offsAt: number; weightsAt: number; end: number } {
-  const gramAt = 24 * k;
-  const offsAt = gramAt + 4 * k * k;
-  const weightsAt = offsAt + Math.ceil((entries * 4) / 8) * 8;
-  return { gramAt, offsAt, weightsAt, end: weightsAt + entries * 8 };
-}
+

@@ -35,6 +35,25 @@ export function uleb(n: number): number[] {
   return out;
 }
 
+/** i32.const with its value (a bare byte after I32_CONST only holds 0–63). */
+export function i32Const(n: number): number[] {
+  return [0x41, ...sleb(n)];
+}
+
+/** Signed LEB128 (i32.const takes a signed immediate). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
@@ -58,6 +77,7 @@ export const I32_MUL = 0x6c;
 export const I32_SHL = 0x74;
 export const F64_LOAD = 0x2b;
 export const I32_LOAD = 0x28;
+export const I32_STORE = 0x36;
 export const F64_STORE = 0x39;
 export const F64_ADD = 0xa0;
 export const F64_MUL = 0xa2;
@@ -90,6 +110,23 @@ export const F32X4_EXTRACT_LANE = (lane: number): number[] => [SIMD, 0x1f, lane]
 export const F32X4_ADD = [SIMD, ...uleb(0xe4)];
 export const F32X4_MUL = [SIMD, ...uleb(0xe6)];
 export const F64X2_MUL = [SIMD, ...uleb(0xf2)];
+/** Two float64 lanes rounded to the two low float32 lanes; the high two are zeroed. */
+export const F32X4_DEMOTE_F64X2_ZERO = [SIMD, 0x5e];
+/** i8x16.shuffle of two vectors by 32-bit lanes (0–3: the first vector's, 4–7: the second's). */
+export const shuffle32 = (lanes: readonly number[]): number[] => [SIMD, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])];
+export const CALL = 0x10;
+export const I32_EQ = 0x46;
+export const I32_AND = 0x71;
+/** select: the first of two values when the i32 on top is nonzero, else the second (no branch). */
+export const SELECT = 0x1b;
+export const F64_LE = 0x65;
+/** if with a block type (VOID, F64, …), else, closed by END. */
+export const IF = 0x04;
+export const ELSE = 0x05;
+export const F64_SUB = 0xa1;
+export const F64_DIV = 0xa3;
+export const F64_LT = 0x63;
+export const F64_NEG = 0x9a;
 /** memarg: alignment hint 2^3 (8 bytes, what the layouts guarantee) and a byte offset. */
 export const mem = (offset: number): number[] => [3, ...uleb(offset)];
 /** memarg for a 4-byte load (alignment hint 2^2). */
@@ -101,15 +138,29 @@ export const mem4 = (offset: number): number[] => [2, ...uleb(offset)];
  * memory as env.mem (at least one page; `sharedMemory`: a shared memory several threads use).
  */
 export function moduleBytes(name: string, params: number[], locals: number[], code: number[], sharedMemory = false): Uint8Array {
-  const body = [...locals, ...code, END];
+  return functionsModuleBytes([{ name, params, locals, code }], sharedMemory);
+}
+
+/** One exported function of a module: its index is its place in the list (for CALL). */
+export interface WasmFunction {
+  name: string;
+  params: number[];
+  locals: number[];
+  code: number[];
+}
+
+/** As moduleBytes, for several functions (each exported, each with its own type) that may call each other. */
+export function functionsModuleBytes(functions: readonly WasmFunction[], sharedMemory = false): Uint8Array {
+  const n = functions.length;
+  const bodies = functions.map((f) => [...f.locals, ...f.code, END]);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, params.length, ...params, 0]), // type: (params) → ()
+    ...section(1, [n, ...functions.flatMap((f) => [0x60, f.params.length, ...f.params, 0])]), // types: (params) → ()
     // import memory env.mem: at least one page; shared (threads) with a maximum of 4 GiB
     ...section(2, [1, 3, ...Buffer.from('env'), 3, ...Buffer.from('mem'), 0x02, ...(sharedMemory ? [0x03, 1, ...uleb(65_536)] : [0x00, 1])]),
-    ...section(3, [1, 0]), // one function of type 0
-    ...section(7, [1, name.length, ...Buffer.from(name), 0x00, 0]), // export it
-    ...section(10, [1, ...uleb(body.length), ...body]),
+    ...section(3, [n, ...functions.map((_, i) => i)]), // function i has type i
+    ...section(7, [n, ...functions.flatMap((f, i) => [f.name.length, ...Buffer.from(f.name), 0x00, i])]), // export each
+    ...section(10, [n, ...bodies.flatMap((b) => [...uleb(b.length), ...b])]),
   ];
   return Uint8Array.from(bytes);
 }

@@ -109,6 +109,9 @@ function resolveParams(params: IalsTrainParams): IalsParams {
   return p;
 }
 
+/** iALS runs nothing beside a half-step: solveBeside for its rows claimed chunk by chunk, so the threads finish together. */
+const nothingBeside = (): Promise<void> => Promise.resolve();
+
 /** Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. */
 export async function trainIals(data: TrainingData, params: IalsTrainParams = {}): Promise<IalsModel> {
   const p = resolveParams(params);
@@ -119,10 +122,11 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   const nItems = data.items.size;
 
   const share = threads > 1;
-  // On threads, the factors live in the memory every thread's SIMD kernel reads them from in
-  // place; else (or without SIMD) straight on shared memory when workers read them.
+  // The factors live in the memory every thread's SIMD kernel reads and solves them in place
+  // (one thread too: its kernel then needs no copy of them); else (or without SIMD) straight on
+  // shared memory when workers read them.
   const longest = Math.max(longestRow(data.byUser), longestRow(data.byItem));
-  const inKernel = share && p.solver === 'cg' ? SimdWeightedRows.allocateShared(k, nUsers, nItems, longest, threads + 1) : null;
+  const inKernel = p.solver === 'cg' ? SimdWeightedRows.allocateShared(k, nUsers, nItems, longest, threads + 1) : null;
   const factorArray = (n: number): Float32Array => (share ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
   const rng = new Random(seed);
   const itemFactors = inKernel?.itemFactors ?? factorArray(nItems * k);
@@ -166,11 +170,11 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     for (let it = 0; it < p.iterations; it++) {
       await trainer.gram('items', arrays.gram);
       addBaseRegularization(arrays.gram, k, nItems, p);
-      await trainer.solve('users');
+      await trainer.solveBeside('users', nothingBeside);
       params.onProgress?.((2 * it + 1) / steps, `iALS iteration ${it + 1}/${p.iterations}: users`);
       await trainer.gram('users', arrays.gram);
       addBaseRegularization(arrays.gram, k, nUsers, p);
-      await trainer.solve('items');
+      await trainer.solveBeside('items', nothingBeside);
       params.onProgress?.((2 * it + 2) / steps, `iALS iteration ${it + 1}/${p.iterations}: items`);
     }
   } finally {

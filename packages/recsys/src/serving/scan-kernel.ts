@@ -34,7 +34,7 @@
 import {
   BLOCK as WASM_BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
   I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule, moduleBytes,
-  uleb, wasm, type WasmInstance, type WasmModule,
+  sleb, uleb, wasm, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
 import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 
@@ -130,20 +130,6 @@ function buildModule(): Uint8Array {
     END,
   ];
   return moduleBytes('dots', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [2, ACCUMULATORS + 3, V128, 3, I32], code);
-}
-
-/** Signed LEB128 of a small non-negative constant (i32.const takes a signed immediate). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 let compiled: WasmModule | null | undefined;

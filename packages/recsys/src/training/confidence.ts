@@ -10,6 +10,8 @@
  *   w = dislikeAlpha·(dislikedMax + 1 − r)², so the loss pulls its score towards 0 harder than an
  *   unseen movie's (on 1–5 with the threshold at 2: 2★ weighs dislikeAlpha, 1★ 4·dislikeAlpha).
  */
+import type { RatingTransform } from '../kernels/simd-weighted-rows.js';
+
 export type ConfidenceTransform = 'rating' | 'binary' | 'graded' | 'signed';
 
 export const CONFIDENCE_TRANSFORMS: readonly ConfidenceTransform[] = ['rating', 'binary', 'graded', 'signed'];
@@ -43,6 +45,13 @@ export function confidenceWeightOf(p: ConfidenceParams): (r: number) => number {
     default:
       return (r) => alpha * r;
   }
+}
+
+const SHAPES: Record<ConfidenceTransform, RatingTransform['shape']> = { binary: 0, rating: 1, graded: 2, signed: 3 };
+
+/** The transform as the WebAssembly row solve computes it (the same formulas as confidenceWeightOf and preference). */
+export function ratingTransformOf(p: ConfidenceParams): RatingTransform {
+  return { shape: SHAPES[p.confidence], alpha: p.alpha, dislikedMax: p.dislikedMax, dislikeAlpha: p.dislikeAlpha ?? 0 };
 }
 
 /** The preference the kernel fits for a stored rating: 0 for a 'signed' dislike, else 1. */

@@ -1,7 +1,7 @@
 /** The implicit-ALS row solve (conjugate gradient or exact) against the fixed other side. */
 import { choleskySolve, matVec } from '../kernels/linalg.js';
 import { SimdWeightedRows, type KernelMemory } from '../kernels/simd-weighted-rows.js';
-import { confidenceWeightOf, preference } from './confidence.js';
+import { confidenceWeightOf, preference, ratingTransformOf } from './confidence.js';
 import type { ImplicitKernelParams, RowKernel, RowScratch } from './factor-trainer.js';
 
 /**
@@ -266,12 +266,20 @@ export const implicitKernel: RowKernel<ImplicitKernelParams> = (arrays, params, 
   const weightOf = conf ? confidenceWeightOf(conf) : null;
   const preferenceOf = conf?.confidence === 'signed' ? (r: number): 0 | 1 => preference(r, conf) : null;
   const simd = params.solver === 'cg' ? rowPass(s, y, g, k, indptr, arrays.kernelMemory) : null;
+  // With the factors in the kernel's memory the whole row solve, from the stored ratings on, is one WebAssembly call.
+  const inPlace = simd !== null && simd.solvesInPlace(out);
+  const transform = conf ? ratingTransformOf(conf) : null;
+  const rowRegularization = params.scaleRegularization ? params.regularization : 0;
   for (let r = start; r < end; r++) {
     const off = r * k;
     const s0 = indptr[r];
     const s1 = indptr[r + 1];
     if (s0 === s1) {
       out.fill(0, off, off + k);
+      continue;
+    }
+    if (inPlace && transform) {
+      simd.solveRatingsInPlace(indices, values, s0, s1, transform, rowRegularization, out, r, params.cgSteps);
       continue;
     }
     if (simd && weightOf) {
