@@ -4,21 +4,26 @@
  */
 import { compressArtifact, registerModelVersion } from '@netflicks/db';
 import { generateSynthetic } from '@netflicks/data';
-import { buildTrainingData, createBundle, encodeModelFile, trainPopularity } from '@netflicks/recsys';
+import { buildTrainingData, createBundle, encodeModelFile, trainContent, trainIals, trainPopularity } from '@netflicks/recsys';
 import type pg from 'pg';
 import { keyValues, mlflowGet, type Json, type MlflowServer } from './mlflow-server.js';
 
-/** Registers one candidate version per metrics object, in order (v1, v2, …). */
+/**
+ * Registers one candidate version per metrics object, in order (v1, v2, …). Each is a servable
+ * hybrid bundle, recorded with the algorithms it holds: the operator refuses to promote a version
+ * the recommend API cannot serve.
+ */
 export async function registerVersions(pool: pg.Pool, modelName: string, metrics: Array<Record<string, number>>): Promise<void> {
   const { dataset } = generateSynthetic({ users: 30, movies: 40, ratings: 600, seed: 3 });
   const data = buildTrainingData(dataset.ratings, dataset.movies);
-  const artifact = await compressArtifact(encodeModelFile(createBundle(data, { popularity: trainPopularity(data) })));
+  const models = { ials: await trainIals(data, { factors: 4, iterations: 2, threads: 1, seed: 3 }), content: trainContent(data), popularity: trainPopularity(data) };
+  const artifact = await compressArtifact(encodeModelFile(createBundle(data, models, { hybrid: {} })));
   for (const m of metrics) {
     await registerModelVersion(
       pool,
       {
         modelName,
-        algorithms: ['popularity'],
+        algorithms: ['ials', 'content', 'popularity', 'hybrid'],
         hyperparameters: {},
         holdout: 'temporal',
         data: { watermark: null, fingerprint: 'cd'.repeat(32), ratings: 600, users: 30, movies: 40 },
