@@ -2,7 +2,7 @@
  * Real-PostgreSQL tests: one server for the whole run, a fresh database per describe block.
  *
  * The server is DATABASE_URL's when set (its role needs CREATEDB), otherwise the embedded one
- * (instance "test", or "test-<port>" on another port: NETFLICKS_TEST_PG_PORT, default 54339; never
+ * (instance "test", or "test-<port>" on another port: NETFLICKS_TEST_PG_PORT, default 15439; never
  * the dev instance); its data directory stays in the cache, so it starts in a fraction of a
  * second after the first run.
  * Jest runs files in several worker processes (or one after the other in one): while a block
@@ -29,7 +29,7 @@ import { createPool, describeError, embeddedDataDir, migrate, parsePort, platfor
 import { skipOrFail } from './skip.js';
 import { recordPostgresStarted, runDir, TEST_PG_INSTANCE as INSTANCE, TEST_PG_LEASE_KEY as LEASE_KEY } from './test-run.js';
 
-export const TEST_PORT = parsePort(process.env.NETFLICKS_TEST_PG_PORT, 54339);
+export const TEST_PORT = parsePort(process.env.NETFLICKS_TEST_PG_PORT, 15439);
 const DB_PREFIX = 'netflicks_t_';
 /** Test databases older than this were left by a killed run: dropped on the next start. */
 const STALE_SECONDS = 6 * 3600;

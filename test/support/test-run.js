@@ -17,7 +17,7 @@ export const RUN_DIR_ENV = 'NETFLICKS_TEST_RUN_DIR';
  * machine (root's data lives in one place for every HOME) never share a postmaster.pid.
  */
 const TEST_PG_PORT = (process.env.NETFLICKS_TEST_PG_PORT ?? '').trim();
-export const TEST_PG_INSTANCE = TEST_PG_PORT === '' || TEST_PG_PORT === '54339' ? 'test' : `test-${TEST_PG_PORT}`;
+export const TEST_PG_INSTANCE = TEST_PG_PORT === '' || TEST_PG_PORT === '15439' ? 'test' : `test-${TEST_PG_PORT}`;
 export const TEST_PG_LEASE_KEY = '7310475163021870451';
 
 const SKIPS_FILE = 'skipped.jsonl';

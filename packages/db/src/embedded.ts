@@ -13,7 +13,11 @@ import { ensureBinaries, serverBinaries } from './binaries.js';
 import { describeError, sqlState, withContext } from './errors.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
-export const DEFAULT_PORT = 54329;
+/**
+ * Below Linux's ephemeral range (32768–60999): a port in it can be held by any outgoing
+ * connection (or its TIME_WAIT), and the server then fails to bind.
+ */
+export const DEFAULT_PORT = 15432;
 export const DEFAULT_INSTANCE = 'dev';
 export const DEFAULT_DATABASE = 'netflicks';
 /** Credentials of embedded servers; they only listen on 127.0.0.1. */
@@ -44,7 +48,7 @@ export interface EmbeddedPostgresOptions {
   name?: string;
   /** Overrides the data directory. */
   dataDir?: string;
-  /** Default DEFAULT_PORT (54329). */
+  /** Default DEFAULT_PORT (15432). */
   port?: number;
   /** Database the returned URL points to; created when missing. Default 'netflicks'. */
   database?: string;
@@ -124,7 +128,7 @@ export function parsePort(value: string | undefined, fallback = DEFAULT_PORT): n
 }
 
 /**
- * DATABASE_URL when set; otherwise the embedded server (port NETFLICKS_PG_PORT, default 54329).
+ * DATABASE_URL when set; otherwise the embedded server (port NETFLICKS_PG_PORT, default 15432).
  * Always call stop() when done.
  */
 export async function resolveDatabase(

@@ -19,7 +19,7 @@ describe('embedded PostgreSQL configuration', () => {
   });
 
   test('ports and URLs', () => {
-    expect(parsePort(undefined)).toBe(54329);
+    expect(parsePort(undefined)).toBe(15432);
     expect(parsePort('6000')).toBe(6000);
     expect(() => parsePort('70000')).toThrow(/invalid port/);
     expect(() => parsePort('12ab')).toThrow(/invalid port/);

@@ -24,7 +24,7 @@ interface Connected {
   migrations: MigrateResult;
 }
 
-const URL_HELP = 'PostgreSQL URL (default: $DATABASE_URL, else the embedded server in the cache; port $NETFLICKS_PG_PORT or 54329)';
+const URL_HELP = 'PostgreSQL URL (default: $DATABASE_URL, else the embedded server in the cache; port $NETFLICKS_PG_PORT or 15432)';
 
 export function registerDbCommands(program: Command): void {
   const db = program.command('db').description('PostgreSQL: schema migrations and dataset import');
