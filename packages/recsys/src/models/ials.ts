@@ -69,8 +69,8 @@ export interface IalsParams {
  * iterations and CG steps as tuned on MovieLens-100K (docs/benchmarks.md, "How the defaults were
  * chosen"). λ is scaled by each row's confidence mass so one value carries over across catalogue
  * sizes. Signed preference: a 1★ counts against; the watch part (every rating a like) keeps what
- * the user goes on to rate at all. 32 + 32 factors: one 64-wide vector to serve, half the
- * training cost of one 64-factor model.
+ * the user goes on to rate at all. 32 + 32 factors: one 64-wide vector to serve, about the
+ * training time of one 64-factor model.
  */
 export const IALS_DEFAULTS: Readonly<IalsParams> = {
   factors: 32,
