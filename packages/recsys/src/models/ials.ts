@@ -143,10 +143,24 @@ function mainPartParams(p: IalsParams): IalsParams {
   return { ...p, watchFactors: 0 };
 }
 
+/** A two-part model's parts as models of their own (the watch part's user vectors unscaled), to warm-start each part. */
+function splitParts(model: IalsModel): [IalsModel, IalsModel] | null {
+  const p = model.params;
+  if (p.watchFactors === 0) return null;
+  const k = model.factors;
+  const watchUsers = columns(model.userFactors, k, p.factors, p.watchFactors);
+  for (let i = 0; i < watchUsers.length; i++) watchUsers[i] /= p.watchWeight;
+  return [
+    new IalsModel(mainPartParams(p), columns(model.userFactors, k, 0, p.factors), columns(model.itemFactors, k, 0, p.factors)),
+    new IalsModel(watchPartParams(p), watchUsers, columns(model.itemFactors, k, p.factors, p.watchFactors)),
+  ];
+}
+
 /**
  * Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. With a watch part, the
- * two parts are trained one after the other (a warm start then applies to neither) and joined:
- * user vectors [x, watchWeight·x_watch], item vectors [q, q_watch].
+ * two parts are trained one after the other (each warm-started from the same part of a two-part
+ * model of the same widths) and joined: user vectors [x, watchWeight·x_watch], item vectors
+ * [q, q_watch].
  */
 export async function trainIals(data: TrainingData, params: IalsTrainParams = {}): Promise<IalsModel> {
   const p = resolveParams(params);
@@ -154,12 +168,19 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
     const { userFactors, itemFactors } = await trainFactors(data, p, params);
     return new IalsModel(p, userFactors, itemFactors);
   }
-  const { onProgress } = params;
+  const { onProgress, warmStart } = params;
   const rest = { threads: params.threads, seed: params.seed };
+  const warmParts = warmStart ? splitParts(warmStart.model) : null;
+  const warmPart = (i: number): IalsTrainParams =>
+    warmStart && warmParts ? { warmStart: { model: warmParts[i], users: warmStart.users, items: warmStart.items } } : {};
   // Progress by cost share: a solve costs O(k²) per rating.
   const share = p.factors ** 2 / (p.factors ** 2 + p.watchFactors ** 2);
-  const main = await trainFactors(data, mainPartParams(p), { ...rest, onProgress: (f, m) => onProgress?.(f * share, m) });
-  const watch = await trainFactors(data, watchPartParams(p), { ...rest, onProgress: (f, m) => onProgress?.(share + f * (1 - share), `watch part: ${m}`) });
+  const main = await trainFactors(data, mainPartParams(p), { ...rest, ...warmPart(0), onProgress: (f, m) => onProgress?.(f * share, m) });
+  const watch = await trainFactors(data, watchPartParams(p), {
+    ...rest,
+    ...warmPart(1),
+    onProgress: (f, m) => onProgress?.(share + f * (1 - share), `watch part: ${m}`),
+  });
   const rows = (a: Float32Array, b: Float32Array, n: number, scale: number): Float32Array => {
     const k = p.factors + p.watchFactors;
     const out = new Float32Array(n * k);
