@@ -1,4 +1,4 @@
-import { IALS_DEFAULTS, IalsModel, trainIals } from '../src/models/ials.js';
+import { IalsModel, trainIals } from '../src/models/ials.js';
 import { Random } from '../src/random.js';
 import { buildTrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder } from '../src/types.js';
