@@ -170,7 +170,8 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   }
   const { onProgress, warmStart } = params;
   const rest = { threads: params.threads, seed: params.seed };
-  const warmParts = warmStart ? splitParts(warmStart.model) : null;
+  const sameWidths = warmStart && warmStart.model.params.factors === p.factors && warmStart.model.params.watchFactors === p.watchFactors;
+  const warmParts = sameWidths ? splitParts(warmStart.model) : null;
   const warmPart = (i: number): IalsTrainParams =>
     warmStart && warmParts ? { warmStart: { model: warmParts[i], users: warmStart.users, items: warmStart.items } } : {};
   // Progress by cost share: a solve costs O(k²) per rating.
