@@ -114,7 +114,9 @@ const cpuStamps = [];
 let last = performance.now();
 let lastCpu = process.cpuUsage();
 await trainIals(data, {
+  // One model of --factors, as implicit trains (no watch part).
   factors,
+  watchFactors: 0,
   iterations,
   threads,
   ...(cgSteps === undefined ? {} : { cgSteps }),

@@ -33,6 +33,7 @@ import {
   trainIals,
   trainedMethod,
   tune,
+  validationSplit,
 } from '@netflicks/recsys';
 import { trainModels } from '@netflicks/trainer';
 
@@ -64,8 +65,8 @@ const MODELS = {
     // Cache tags of settings whose meaning changed (graded confidence's weights), so that no
     // stale cached trial is reused.
     tag: (p) => (p.confidence === 'graded' ? ['graded: α·(r − 2)²'] : p.confidence === 'signed' ? ['signed: p 0, dislikeAlpha·(3 − r)²'] : []),
-    // A solve costs O(k²) per rating and O(k³) per row, per iteration.
-    cost: (p) => ((p.factors ?? 64) / 64) ** 2 * ((p.iterations ?? 15) / 15),
+    // A solve costs O(k²) per rating and O(k³) per row, per iteration; a watch part is a second model.
+    cost: (p) => (((p.factors ?? 64) / 64) ** 2 + ((p.watchFactors ?? 0) / 64) ** 2) * ((p.iterations ?? 15) / 15),
     objective: 'ndcg-liked@10',
     direction: 'max',
     // The first grid's optimum sat on its edge (graded, λ 0.03, α 2): widened along λ, α and the
@@ -77,22 +78,37 @@ const MODELS = {
       ...grid({ confidence: ['signed'], regularization: [0.02, 0.025, 0.03, 0.035, 0.04, 0.045], alpha: [2, 3, 4, 6, 8], dislikeAlpha: [0.25, 1, 4, 8] }),
       ...grid({ factors: [128], confidence: ['graded'], regularization: [0.02, 0.03], alpha: [3, 4] }),
       ...grid({ factors: [128], confidence: ['signed'], regularization: [0.02, 0.03], alpha: [3, 4], dislikeAlpha: [1] }),
+      // Two parts (docs/quality.md, "Two-part implicit ALS"): a signed main part plus a watch part
+      // (every rating a like, λ 0.02, α 1) at weight watchWeight, 32 + 32 factors (the cost of one
+      // model of 45); 64 + 64 over the budget, to show what the factor count buys.
+      ...[
+        { regularization: 0.04, alpha: 6, dislikeAlpha: 4 },
+        { regularization: 0.03, alpha: 4, dislikeAlpha: 8 },
+        { regularization: 0.03, alpha: 3, dislikeAlpha: 16 },
+        { regularization: 0.02, alpha: 3, dislikeAlpha: 4 },
+      ].flatMap((main) => grid({ watchWeight: [0.5, 1, 2, 3] }).map((w) => ({ factors: 32, confidence: 'signed', ...main, watchFactors: 32, ...w }))),
+      ...grid({ factors: [64], confidence: ['signed'], regularization: [0.04], alpha: [6], dislikeAlpha: [4], watchFactors: [64], watchWeight: [1, 2] }),
     ],
     // Points costlier than this (relative to 64 factors, 15 iterations) are scored but not chosen:
     // the training and serving speed targets are measured at the default's cost.
     budget: 1,
-    // The issue's targets as constraints, each relative to the previous default on the same
+    // The issue's three targets as constraints, each relative to the previous default on the same
     // validation split: disliked@10 at most halved, Microsoft-protocol nDCG@10 at least 98.3 % of
-    // the previous default's (0.49 / 0.4985). Points failing on any dataset are not chosen while
-    // some point passes everywhere.
+    // the previous default's (0.49 / 0.4985), NDCG≥4 above it. A guard holds for a point when it
+    // holds on every dataset; only the points that hold the most guards are chosen from (all three
+    // cannot hold together on ML-100K: see the oracle below).
     guards: [
       { metric: 'disliked@10', atMost: 0.5 },
       { metric: 'ndcg@10', atLeast: 0.983 },
+      { metric: 'ndcg-liked@10', above: 1 },
     ],
-    shipped: { confidence: 'signed', regularization: 0.04, alpha: 6, dislikeAlpha: 4 },
+    shipped: { factors: 32, confidence: 'signed', regularization: 0.04, alpha: 6, dislikeAlpha: 4, watchFactors: 32, watchWeight: 1 },
     previous: { confidence: 'rating', regularization: 0.02, alpha: 1 },
     // Also scored on the test sets: the first protocol's choice (a narrower grid without signed).
-    also: [['first protocol choice', { confidence: 'graded', regularization: 0.03, alpha: 2 }]],
+    also: [
+      ['first protocol choice', { confidence: 'graded', regularization: 0.03, alpha: 2 }],
+      ['second protocol choice', { confidence: 'signed', regularization: 0.04, alpha: 6, dislikeAlpha: 4 }],
+    ],
     report: ['ndcg@10', 'precision@10', 'ndcg-liked@10', 'disliked@10', 'coverage'],
   },
   als: {
@@ -165,12 +181,11 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
   const guardRatios = spec.space.map((_, i) =>
     (spec.guards ?? []).map((g) => loaded.map((d) => validationMetrics.get(d.name)[i][g.metric] / validationMetrics.get(d.name)[previousIndex][g.metric])),
   );
-  const passes = (i) =>
-    (spec.guards ?? []).every((g, j) => guardRatios[i][j].every((r) => (g.atMost !== undefined ? r <= g.atMost : r >= g.atLeast)));
-  const feasible = spec.space.map((_, i) => i).filter(passes);
+  const holds = (g, r) => (g.atMost !== undefined ? r <= g.atMost : g.atLeast !== undefined ? r >= g.atLeast : r > g.above);
+  const guardsHeld = (i) => (spec.guards ?? []).filter((g, j) => guardRatios[i][j].every((r) => holds(g, r))).length;
   const affordable = spec.space.map((_, i) => i).filter((i) => spec.budget === undefined || spec.cost(spec.space[i]) <= spec.budget);
-  const feasibleAffordable = feasible.filter((i) => affordable.includes(i));
-  const candidates = feasibleAffordable.length > 0 ? feasibleAffordable : affordable;
+  const mostHeld = Math.max(...affordable.map(guardsHeld));
+  const candidates = affordable.filter((i) => guardsHeld(i) === mostHeld);
   // 2. The common choice: best mean of (score / the dataset's best score); for a 'min' objective
   //    the ratio is inverted so that higher is better throughout.
   const relative = spec.space.map((_, i) => {
@@ -188,7 +203,9 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
     .reduce((a, b) => (relative[b] > relative[a] ? b : a));
   const chosen = spec.space[chosenIndex];
   out.push('', `### ${algorithm}: validation ${spec.objective} (outer training ratings only)`, '');
-  const guardHead = (spec.guards ?? []).map((g) => `${g.metric} / previous ${g.atMost !== undefined ? `(≤ ${g.atMost})` : `(≥ ${g.atLeast})`}`);
+  const guardHead = (spec.guards ?? []).map(
+    (g) => `${g.metric} / previous ${g.atMost !== undefined ? `(≤ ${g.atMost})` : g.atLeast !== undefined ? `(≥ ${g.atLeast})` : `(> ${g.above})`}`,
+  );
   out.push(`| ${['grid point', ...loaded.map((d) => d.name), 'mean relative', ...guardHead].join(' | ')} |`);
   out.push(`|${'---|'.repeat(loaded.length + 2 + guardHead.length)}`);
   spec.space.forEach((p, i) => {
@@ -203,9 +220,7 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
   const budgetNote = spec.budget === undefined ? '' : `, among the points that cost at most ${spec.budget}× the default to train`;
   const guardNote = !spec.guards
     ? ''
-    : feasibleAffordable.length > 0
-      ? ` that pass the guards on every dataset (guard columns: one ratio per dataset, in column order)`
-      : `; no such point passes the guards on every dataset (guard columns: one ratio per dataset, in column order), so they could not constrain the choice`;
+    : `, among those holding the most guards on every dataset: ${mostHeld} of ${spec.guards.length}, held by ${candidates.length} point(s) (guard columns: one ratio per dataset, in column order)`;
   out.push('', `Chosen by the protocol: \`${label(chosen)}\` (bold: best per dataset; the choice is the cheapest point within ${TOLERANCE * 100} % of the best mean${budgetNote}${guardNote}).`);
 
   // 3. Test scores: the protocol's choice, each dataset's own validation best, the shipped and the
@@ -231,6 +246,60 @@ for (const [algorithm, spec] of Object.entries(MODELS)) {
         return evaluateModel(model, data, d.outer.test, { k: 10, rating: algorithm === 'als', ranking: algorithm === 'ials', graded: true });
       });
       out.push(`| ${d.name} | ${what}: ${label(params)} | ${spec.report.map((k) => f4(m[k])).join(' | ')} |`);
+    }
+  }
+}
+
+// Oracle bound for the ials guards: the previous default's ranking, with the movies the user rated
+// ≤ 2 in the scored split taken out of the top 10 from the bottom up (rank 10 first, the removals
+// that cost the least nDCG) until disliked@10 is halved. It reads the scored split's ratings, so it
+// is a bound, not a method: it shows what halving dislikes costs the Microsoft-protocol nDCG of
+// that model even when every removal hits a disliked movie.
+if (only.has('ials')) {
+  const previous = MODELS.ials.previous;
+  out.push('', '### ials: oracle bound (previous default, scored split\'s dislikes removed bottom-up)', '');
+  out.push('| dataset | split | removed from rank | ndcg@10 | ndcg-liked@10 | disliked@10 | ndcg / unremoved | disliked / unremoved |', '|---|---|---|---|---|---|---|---|');
+  for (const d of loaded) {
+    for (const [splitName, split] of [['validation', validationSplit(d.outer.train, SEED)], ['outer test', d.outer]]) {
+      const rows = await cached(key('oracle', d.id, splitName, previous, 'bottom-up'), async () => {
+        console.error(`${d.name}: oracle bound on the ${splitName} split`);
+        const data = buildTrainingData(split.train, d.dataset.movies);
+        const model = await trainIals(data, { ...previous, threads, seed: SEED });
+        const disliked = new Map(); // user index → item indices rated ≤ 2 in the scored split
+        for (let r = 0; r < split.test.length; r++) {
+          if (split.test.rating[r] > 2) continue;
+          const u = data.users.index(split.test.user[r]);
+          const i = data.items.index(split.test.item[r]);
+          if (u < 0 || i < 0) continue;
+          if (!disliked.has(u)) disliked.set(u, new Set());
+          disliked.get(u).add(i);
+        }
+        const candidate = Uint8Array.from({ length: data.items.size }, (_, i) => (data.byItem.indptr[i + 1] > data.byItem.indptr[i] ? 1 : 0));
+        const out = [];
+        for (let from = 11; from >= 1; from--) {
+          const scoreUser = (u, scores) => {
+            model.scoreUser(u, scores);
+            const bad = disliked.get(u);
+            if (!bad) return;
+            const seen = new Set(data.byUser.indices.subarray(data.byUser.indptr[u], data.byUser.indptr[u + 1]));
+            const top = [];
+            for (let i = 0; i < scores.length; i++) if (candidate[i] && !seen.has(i)) top.push(i);
+            top.sort((a, b) => scores[b] - scores[a] || a - b);
+            for (let rank = from; rank <= 10 && rank <= top.length; rank++) if (bad.has(top[rank - 1])) scores[top[rank - 1]] = -1e30;
+          };
+          const m = evaluateModel({ algorithm: 'oracle', scoreUser }, data, split.test, { k: 10, ranking: true, graded: true });
+          out.push({ from, ndcg: m['ndcg@10'], liked: m['ndcg-liked@10'], disliked: m['disliked@10'] });
+        }
+        return out;
+      });
+      const base = rows[0];
+      // The last step short of halving and the first at or past it (the bound lies between).
+      const at = rows.findIndex((r) => r.disliked <= base.disliked / 2);
+      const shown = at < 0 ? [base, rows[rows.length - 1]] : [...new Set([base, rows[Math.max(0, at - 1)], rows[at]])];
+      for (const r of shown) {
+        const from = r.from === 11 ? 'none' : `${r.from}–10`;
+        out.push(`| ${d.name} | ${splitName} | ${from} | ${f4(r.ndcg)} | ${f4(r.liked)} | ${f4(r.disliked)} | ${(r.ndcg / base.ndcg).toFixed(3)} | ${(r.disliked / base.disliked).toFixed(2)} |`);
+      }
     }
   }
 }

@@ -10,9 +10,9 @@ export class HyperparameterError extends Error {
   override readonly name = 'HyperparameterError';
 }
 
-type Kind = 'int' | 'number' | 'unit' | 'unit-or-more' | 'flag';
+type Kind = 'int' | 'count' | 'number' | 'unit' | 'unit-or-more' | 'flag';
 
-/** Settable per-model keys and their kind: int ≥ 1, number > 0, unit in [0, 1], unit-or-more ≥ 0, flag 0 or 1. */
+/** Settable per-model keys and their kind: int ≥ 1, count an integer ≥ 0, number > 0, unit in [0, 1], unit-or-more ≥ 0, flag 0 or 1. */
 const MODEL_KEYS = {
   als: { factors: 'int', iterations: 'int', regularization: 'number', implicitRegularization: 'unit-or-more', ensemble: 'int' },
   ials: {
@@ -27,6 +27,11 @@ const MODEL_KEYS = {
     /** 1: signed preference (ratings ≤ dislikedMax are fitted towards 0, confidence from dislikeAlpha); takes precedence over graded. */
     signed: 'flag',
     dislikeAlpha: 'unit-or-more',
+    /** Factors of the watch part (every rating a like, added to the main part's scores); 0: none. */
+    watchFactors: 'count',
+    watchWeight: 'number',
+    watchRegularization: 'number',
+    watchAlpha: 'unit-or-more',
   },
   hybrid: { minHistory: 'int', contentWeight: 'unit', coOccurrenceWeight: 'unit' },
 } as const satisfies Record<string, Record<string, Kind>>;
@@ -66,6 +71,8 @@ function parseValue(key: string, kind: Kind, text: string): number {
   const ok =
     kind === 'int'
       ? Number.isInteger(v) && v >= 1 && v <= 100_000
+      : kind === 'count'
+        ? Number.isInteger(v) && v >= 0 && v <= 100_000
       : kind === 'unit'
         ? v >= 0 && v <= 1
         : kind === 'unit-or-more'
@@ -74,7 +81,7 @@ function parseValue(key: string, kind: Kind, text: string): number {
             ? v === 0 || v === 1
             : v > 0 && Number.isFinite(v);
   if (!ok) {
-    const want = { int: 'an integer ≥ 1', unit: 'a number in [0, 1]', 'unit-or-more': 'a number ≥ 0', flag: '0 or 1', number: 'a number > 0' }[kind];
+    const want = { int: 'an integer ≥ 1', count: 'an integer ≥ 0', unit: 'a number in [0, 1]', 'unit-or-more': 'a number ≥ 0', flag: '0 or 1', number: 'a number > 0' }[kind];
     throw new HyperparameterError(`hyperparameter ${key}: expected ${want}, got "${text}"`);
   }
   return v;

@@ -42,6 +42,18 @@ describe('hyperparameters', () => {
     expect(() => parseHyperparameters([['factors', 200_000]])).toThrow('hyperparameter factors: expected an integer ≥ 1, got "200000"');
   });
 
+  test('the watch part: a factor count that may be 0, a positive weight and λ, α ≥ 0', () => {
+    expect(parseHyperparameters('ials.watchFactors=0,ials.watchWeight=2,ials.watchRegularization=0.02,ials.watchAlpha=0').ials).toEqual({
+      watchFactors: 0,
+      watchWeight: 2,
+      watchRegularization: 0.02,
+      watchAlpha: 0,
+    });
+    expect(() => parseHyperparameters('ials.watchFactors=1.5')).toThrow('hyperparameter ials.watchFactors: expected an integer ≥ 0, got "1.5"');
+    expect(() => parseHyperparameters('ials.watchFactors=-1')).toThrow('expected an integer ≥ 0');
+    expect(() => parseHyperparameters('ials.watchWeight=0')).toThrow('hyperparameter ials.watchWeight: expected a number > 0, got "0"');
+  });
+
   test('graded confidence is a 0/1 flag; its threshold any number ≥ 0', () => {
     expect(parseHyperparameters('ials.graded=0,ials.dislikedMax=2.5').ials).toEqual({ graded: 0, dislikedMax: 2.5 });
     expect(() => parseHyperparameters('ials.graded=2')).toThrow('hyperparameter ials.graded: expected 0 or 1, got "2"');

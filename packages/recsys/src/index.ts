@@ -42,6 +42,7 @@ export {
   parseSplitSpec,
   stratifiedSplit,
   temporalSplit,
+  validationSplit,
   type SplitSpec,
 } from './evaluation/splits.js';
 export { DEFAULT_GRADED_THRESHOLDS, aggregate, evaluateModel, type GradedThresholds, type Metrics } from './evaluation/evaluate.js';

@@ -2,7 +2,7 @@ import { becauseYouRated } from '../src/serving/because-you-rated.js';
 import { IALS_DEFAULTS, IalsModel } from '../src/models/ials.js';
 
 // Four items in two dimensions: 0 = (1, 0), 1 = (1, 1), 2 = (0, 1), 3 = (−1, 0); item 4 has no factors.
-const model = new IalsModel({ ...IALS_DEFAULTS, factors: 2 }, new Float32Array(0), Float32Array.from([1, 0, 1, 1, 0, 1, -1, 0, 0, 0]));
+const model = new IalsModel({ ...IALS_DEFAULTS, factors: 2, watchFactors: 0 }, new Float32Array(0), Float32Array.from([1, 0, 1, 1, 0, 1, -1, 0, 0, 0]));
 
 describe('becauseYouRated', () => {
   test('ranks rated items by factor cosine × rating / 5, positive contributions only', () => {

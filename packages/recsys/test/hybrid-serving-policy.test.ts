@@ -23,8 +23,11 @@ function catalogue(): Movie[] {
   }));
 }
 
-/** Users with 1..24 ratings (every strategy occurs among them), skewed towards low movie ids. */
-async function bundleWith(normalisation: BlendNormalisation): Promise<LoadedBundle> {
+/**
+ * Users with 1..24 ratings (every strategy occurs among them), skewed towards low movie ids.
+ * watchFactors > 0: implicit ALS with a watch part (4 + watchFactors dimensions).
+ */
+async function bundleWith(normalisation: BlendNormalisation, watchFactors = 0): Promise<LoadedBundle> {
   const rng = new Random(11);
   const b = new RatingTableBuilder();
   for (let u = 1; u <= N_USERS; u++) {
@@ -36,7 +39,7 @@ async function bundleWith(normalisation: BlendNormalisation): Promise<LoadedBund
     for (const m of seen) b.push(u, m, 1 + rng.int(5), t++);
   }
   const data = buildTrainingData(b.build(), catalogue());
-  const ials = await trainIals(data, { factors: 8, iterations: 4, threads: 1, seed: 5 });
+  const ials = await trainIals(data, { factors: watchFactors > 0 ? 4 : 8, watchFactors, watchWeight: 2, iterations: 4, threads: 1, seed: 5 });
   const doc = createBundle(data, { ials, content: trainContent(data), popularity: trainPopularity(data) }, { hybrid: { normalisation } });
   return openBundle(doc);
 }
@@ -53,12 +56,16 @@ function request(bundle: LoadedBundle): fc.Arbitrary<ServingRequest> {
   });
 }
 
-describe.each(['minmax', 'rank'] as const)('HybridServingPolicy with %s normalisation', (normalisation) => {
+describe.each([
+  ['minmax', 0],
+  ['rank', 0],
+  ['minmax', 4],
+] as const)('HybridServingPolicy with %s normalisation, a watch part of %i factors', (normalisation, watchFactors) => {
   let bundle: LoadedBundle;
   let policy: HybridServingPolicy;
 
   beforeAll(async () => {
-    bundle = await bundleWith(normalisation);
+    bundle = await bundleWith(normalisation, watchFactors);
     policy = new HybridServingPolicy(bundle, { maxK: MAX_K });
   });
 

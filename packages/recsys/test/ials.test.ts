@@ -75,7 +75,7 @@ function cosine(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, bOff: 
 // Rank 4 = the planted structure; more factors start fitting the stray items.
 // Ratings here are uniform 1–5 noise on cluster membership: graded confidence reads the cluster
 // from the likes, where signed preference (the default) would rightly learn the 1–2★ as dislikes.
-const small = { factors: 4, iterations: 10, seed: 11, confidence: 'graded' as const };
+const small = { factors: 4, watchFactors: 0, iterations: 10, seed: 11, confidence: 'graded' as const };
 
 describe('implicit ALS', () => {
   const set = clustered(1);
@@ -151,14 +151,14 @@ describe('implicit ALS', () => {
     const items = Int32Array.from([0, 1]);
     const ratings = Float32Array.from([1, 3]);
     const rating = new IalsModel(
-      { ...IALS_DEFAULTS, factors: 1, regularization: 0.5, regularizationScaling: 'none', alpha: 1, confidence: 'rating' },
+      { ...IALS_DEFAULTS, watchFactors: 0, factors: 1, regularization: 0.5, regularizationScaling: 'none', alpha: 1, confidence: 'rating' },
       new Float32Array(0),
       Float32Array.from([1, 2]),
     );
     // w = α·r = [1, 3]: A = 5.5 + 1·1 + 3·4 = 18.5, b = 2·1 + 4·2 = 10.
     expect(rating.foldIn(items, ratings)[0]).toBeCloseTo(10 / 18.5, 6);
     const binary = new IalsModel(
-      { ...IALS_DEFAULTS, factors: 1, regularization: 0.5, regularizationScaling: 'none', alpha: 2, confidence: 'binary' },
+      { ...IALS_DEFAULTS, watchFactors: 0, factors: 1, regularization: 0.5, regularizationScaling: 'none', alpha: 2, confidence: 'binary' },
       new Float32Array(0),
       Float32Array.from([1, 2]),
     );
@@ -170,7 +170,7 @@ describe('implicit ALS', () => {
     // Confidence-scaled λ: λ·Σ_j c_j over both items = 0.5·(2 + 1 + 3) = 3 on the diagonal:
     // A = 5 + 3 + 1·1 + 3·4 = 21, b = 10.
     const scaled = new IalsModel(
-      { ...IALS_DEFAULTS, factors: 1, regularization: 0.5, regularizationScaling: 'confidence', alpha: 1, confidence: 'rating' },
+      { ...IALS_DEFAULTS, watchFactors: 0, factors: 1, regularization: 0.5, regularizationScaling: 'confidence', alpha: 1, confidence: 'rating' },
       new Float32Array(0),
       Float32Array.from([1, 2]),
     );

@@ -21,7 +21,7 @@ describe('signed preference in implicit ALS (dislikes fitted towards 0)', () => 
     // Items y = [1, 2], λ = 0.5 unscaled: YᵀY + λ = 5.5. History: item 0 rated 5, item 1 rated 1.
     const items = Int32Array.from([0, 1]);
     const ratings = Float32Array.from([5, 1]);
-    const params = { ...IALS_DEFAULTS, factors: 1, regularization: 0.5, regularizationScaling: 'none' as const, alpha: 1, dislikedMax: 2, dislikeAlpha: 1 };
+    const params = { ...IALS_DEFAULTS, watchFactors: 0, factors: 1, regularization: 0.5, regularizationScaling: 'none' as const, alpha: 1, dislikedMax: 2, dislikeAlpha: 1 };
     const graded = new IalsModel({ ...params, confidence: 'graded' }, new Float32Array(0), Float32Array.from([1, 2]));
     const signed = new IalsModel({ ...params, confidence: 'signed' }, new Float32Array(0), Float32Array.from([1, 2]));
     // graded: w = [9, −1], c·p = [10, 0]: A = 5.5 + 9·1 − 1·4 = 10.5, b = 10.
@@ -83,7 +83,7 @@ describe('signed preference in implicit ALS (dislikes fitted towards 0)', () => 
       }
     }
     const data = buildTrainingData(b.build());
-    const common = { factors: 8, iterations: 6, seed: 3, dislikedMax: 2, dislikeAlpha: 2, alpha: 2 };
+    const common = { factors: 8, watchFactors: 0, iterations: 6, seed: 3, dislikedMax: 2, dislikeAlpha: 2, alpha: 2 };
     const graded = await trainIals(data, { ...common, confidence: 'graded', threads: 1 });
     const signed = await trainIals(data, { ...common, confidence: 'signed', threads: 1 });
     const signed2 = await trainIals(data, { ...common, confidence: 'signed', threads: 2 });

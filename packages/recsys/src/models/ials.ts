@@ -50,17 +50,30 @@ export interface IalsParams {
   /** 'cg' (fast, warm-started, as in benfred/implicit) or 'cholesky' (exact). */
   solver: 'cg' | 'cholesky';
   initStd: number;
+  /**
+   * Factors of a second, "watch" part (0: none). Its scores — every rating a like, confidence
+   * 1 + watchAlpha·r, λ watchRegularization — are added to the main part's at weight watchWeight:
+   * the main part (signed by default) knows what the user likes, the watch part what they go on to
+   * rate at all (docs/quality.md, "Two-part implicit ALS"). The model then has factors +
+   * watchFactors dimensions, one concatenated vector per user and item.
+   */
+  watchFactors: number;
+  watchWeight: number;
+  watchRegularization: number;
+  watchAlpha: number;
 }
 
 /**
- * Confidence, λ, α and dislikeAlpha chosen by the nested protocol of docs/quality.md (validation
- * splits of the training ratings of three datasets, never a test set); factors, iterations and CG
- * steps as tuned on MovieLens-100K (docs/benchmarks.md, "How the defaults were chosen"). λ is
- * scaled by each row's confidence mass so one value carries over across catalogue sizes; with
- * strong regularisation the factor count matters little. Signed preference: a 1★ counts against.
+ * Confidence, λ, α, dislikeAlpha and the watch part chosen by the nested protocol of
+ * docs/quality.md (validation splits of the training ratings of three datasets, never a test set);
+ * iterations and CG steps as tuned on MovieLens-100K (docs/benchmarks.md, "How the defaults were
+ * chosen"). λ is scaled by each row's confidence mass so one value carries over across catalogue
+ * sizes. Signed preference: a 1★ counts against; the watch part (every rating a like) keeps what
+ * the user goes on to rate at all. 32 + 32 factors: one 64-wide vector to serve, about the
+ * training time of one 64-factor model.
  */
 export const IALS_DEFAULTS: Readonly<IalsParams> = {
-  factors: 64,
+  factors: 32,
   regularization: 0.04,
   regularizationScaling: 'confidence',
   alpha: 6,
@@ -71,6 +84,10 @@ export const IALS_DEFAULTS: Readonly<IalsParams> = {
   cgSteps: 3,
   solver: 'cg',
   initStd: 0.01,
+  watchFactors: 32,
+  watchWeight: 1,
+  watchRegularization: 0.02,
+  watchAlpha: 1,
 };
 
 export type IalsTrainParams = Partial<IalsParams> &
@@ -102,6 +119,10 @@ function resolveParams(params: IalsTrainParams): IalsParams {
   checkPositive('alpha', p.alpha, true);
   checkPositive('initStd', p.initStd, true);
   checkConfidence(p);
+  checkInteger('watchFactors', p.watchFactors, 0);
+  checkPositive('watchWeight', p.watchWeight);
+  checkPositive('watchRegularization', p.watchRegularization);
+  checkPositive('watchAlpha', p.watchAlpha, true);
   if (p.regularizationScaling !== 'none' && p.regularizationScaling !== 'confidence') {
     throw new RangeError(`unknown regularizationScaling ${String(p.regularizationScaling)}`);
   }
@@ -112,9 +133,69 @@ function resolveParams(params: IalsTrainParams): IalsParams {
 /** iALS runs nothing beside a half-step: solveBeside for its rows claimed chunk by chunk, so the threads finish together. */
 const nothingBeside = (): Promise<void> => Promise.resolve();
 
-/** Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. */
+/** The watch part's own settings: every rating a like, with the watch λ and α. */
+function watchPartParams(p: IalsParams): IalsParams {
+  return { ...p, factors: p.watchFactors, confidence: 'rating', regularization: p.watchRegularization, alpha: p.watchAlpha, watchFactors: 0 };
+}
+
+/** The main part's own settings (the model without its watch part). */
+function mainPartParams(p: IalsParams): IalsParams {
+  return { ...p, watchFactors: 0 };
+}
+
+/** A two-part model's parts as models of their own (the watch part's user vectors unscaled), to warm-start each part. */
+function splitParts(model: IalsModel): [IalsModel, IalsModel] | null {
+  const p = model.params;
+  if (p.watchFactors === 0) return null;
+  const k = model.factors;
+  const watchUsers = columns(model.userFactors, k, p.factors, p.watchFactors);
+  for (let i = 0; i < watchUsers.length; i++) watchUsers[i] /= p.watchWeight;
+  return [
+    new IalsModel(mainPartParams(p), columns(model.userFactors, k, 0, p.factors), columns(model.itemFactors, k, 0, p.factors)),
+    new IalsModel(watchPartParams(p), watchUsers, columns(model.itemFactors, k, p.factors, p.watchFactors)),
+  ];
+}
+
+/**
+ * Implicit-feedback ALS (Hu, Koren & Volinsky 2008): scores are p_u·q_i. With a watch part, the
+ * two parts are trained one after the other (each warm-started from the same part of a two-part
+ * model of the same widths) and joined: user vectors [x, watchWeight·x_watch], item vectors
+ * [q, q_watch].
+ */
 export async function trainIals(data: TrainingData, params: IalsTrainParams = {}): Promise<IalsModel> {
   const p = resolveParams(params);
+  if (p.watchFactors === 0) {
+    const { userFactors, itemFactors } = await trainFactors(data, p, params);
+    return new IalsModel(p, userFactors, itemFactors);
+  }
+  const { onProgress, warmStart } = params;
+  const rest = { threads: params.threads, seed: params.seed };
+  const sameWidths = warmStart && warmStart.model.params.factors === p.factors && warmStart.model.params.watchFactors === p.watchFactors;
+  const warmParts = sameWidths ? splitParts(warmStart.model) : null;
+  const warmPart = (i: number): IalsTrainParams =>
+    warmStart && warmParts ? { warmStart: { model: warmParts[i], users: warmStart.users, items: warmStart.items } } : {};
+  // Progress by cost share: a solve costs O(k²) per rating.
+  const share = p.factors ** 2 / (p.factors ** 2 + p.watchFactors ** 2);
+  const main = await trainFactors(data, mainPartParams(p), { ...rest, ...warmPart(0), onProgress: (f, m) => onProgress?.(f * share, m) });
+  const watch = await trainFactors(data, watchPartParams(p), {
+    ...rest,
+    ...warmPart(1),
+    onProgress: (f, m) => onProgress?.(share + f * (1 - share), `watch part: ${m}`),
+  });
+  const rows = (a: Float32Array, b: Float32Array, n: number, scale: number): Float32Array => {
+    const k = p.factors + p.watchFactors;
+    const out = new Float32Array(n * k);
+    for (let r = 0; r < n; r++) {
+      out.set(a.subarray(r * p.factors, (r + 1) * p.factors), r * k);
+      for (let c = 0; c < p.watchFactors; c++) out[r * k + p.factors + c] = scale * b[r * p.watchFactors + c];
+    }
+    return out;
+  };
+  return new IalsModel(p, rows(main.userFactors, watch.userFactors, data.users.size, p.watchWeight), rows(main.itemFactors, watch.itemFactors, data.items.size, 1));
+}
+
+/** One part's factors (the model's when it has no watch part). */
+async function trainFactors(data: TrainingData, p: IalsParams, params: IalsTrainParams): Promise<{ userFactors: Float32Array; itemFactors: Float32Array }> {
   const threads = resolveThreads(params.threads);
   const seed = params.seed ?? 42;
   const k = p.factors;
@@ -134,7 +215,7 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   rng.fillGaussian(itemFactors, p.initStd);
   rng.fillGaussian(userFactors, p.initStd);
   const warm = params.warmStart;
-  if (warm && warm.model.factors === k) {
+  if (warm && warm.model.factors === k && warm.model.params.watchFactors === 0) {
     copyRowsById(warm.model.userFactors, warm.users, userFactors, data.users, k);
     copyRowsById(warm.model.itemFactors, warm.items, itemFactors, data.items, k);
   }
@@ -180,15 +261,38 @@ export async function trainIals(data: TrainingData, params: IalsTrainParams = {}
   } finally {
     await trainer.close();
   }
-  return new IalsModel(p, unshareArray(arrays.userFactors), unshareArray(arrays.itemFactors));
+  return { userFactors: unshareArray(arrays.userFactors), itemFactors: unshareArray(arrays.itemFactors) };
+}
+
+/**
+ * What fold-in solves for one part of the model: the user's coordinates in item-factor columns
+ * [offset, offset + params.factors), with that part's confidence and λ, scaled as training joined
+ * them.
+ */
+interface FoldInPart {
+  offset: number;
+  params: IalsParams;
+  scale: number;
+  /** The part's columns of the item factors, one contiguous row per item. */
+  itemFactors: Float32Array;
+  gramReg: Float64Array | null;
+  scratch: RowScratch | null;
+}
+
+/** Columns [from, from + width) of a row-major matrix with `k` columns, as their own matrix. */
+function columns(m: Float32Array, k: number, from: number, width: number): Float32Array {
+  const rows = m.length / k;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(m.subarray(r * k + from, r * k + from + width), r * width);
+  return out;
 }
 
 /** A trained implicit ALS model (index space of its TrainingData). */
 export class IalsModel implements Recommender, FoldInScorer {
   readonly algorithm = 'ials';
+  /** Dimensions of the user and item vectors (the main part's and the watch part's together). */
   readonly factors: number;
-  private gramReg: Float64Array | null = null;
-  private scratch: RowScratch | null = null;
+  private parts: FoldInPart[] | null = null;
   private scorer: DenseScorer | null = null;
 
   constructor(
@@ -196,7 +300,7 @@ export class IalsModel implements Recommender, FoldInScorer {
     readonly userFactors: Float32Array,
     readonly itemFactors: Float32Array,
   ) {
-    this.factors = params.factors;
+    this.factors = params.factors + params.watchFactors;
   }
 
   static train(data: TrainingData, params: IalsTrainParams = {}): Promise<IalsModel> {
@@ -219,77 +323,115 @@ export class IalsModel implements Recommender, FoldInScorer {
 
   /**
    * Exact user vector for an ad-hoc history with the item factors fixed (what one more user
-   * half-step would give). Items outside the model are ignored.
+   * half-step would give, per part). Items outside the model are ignored.
    */
   foldIn(items: Int32Array, ratings: Float32Array): Float32Array {
-    const k = this.factors;
+    const x = new Float32Array(this.factors);
+    for (const part of this.foldInParts()) this.foldInPart(part, items, ratings, x);
+    return x;
+  }
+
+  private foldInPart(part: FoldInPart, items: Int32Array, ratings: Float32Array, x: Float32Array): void {
+    const { params } = part;
+    const k = params.factors;
     const idx: number[] = [];
     const w: number[] = [];
     const pref: number[] = [];
     for (let j = 0; j < items.length; j++) {
       if (items[j] >= 0 && items[j] < this.items && Number.isFinite(ratings[j])) {
         idx.push(items[j]);
-        w.push(confidenceWeight(ratings[j], this.params));
-        pref.push(preference(ratings[j], this.params));
+        w.push(confidenceWeight(ratings[j], params));
+        pref.push(preference(ratings[j], params));
       }
     }
-    const x = new Float32Array(k);
-    if (idx.length === 0) return x;
-    const { gramReg, scratch } = this.foldInState();
+    if (idx.length === 0) return;
+    const { gramReg, scratch } = this.foldInState(part);
     const weights = Float32Array.from(w);
     let extra = 0;
-    if (this.params.regularizationScaling === 'confidence') {
+    if (params.regularizationScaling === 'confidence') {
       for (const v of weights) extra += v;
-      extra *= this.params.regularization;
+      extra *= params.regularization;
     }
-    const prefs = this.params.confidence === 'signed' ? Uint8Array.from(pref) : null;
-    solveImplicitRowExact(Int32Array.from(idx), weights, 0, idx.length, this.itemFactors, k, gramReg, extra, scratch, prefs);
-    for (let a = 0; a < k; a++) x[a] = scratch.b[a];
-    return x;
+    const prefs = params.confidence === 'signed' ? Uint8Array.from(pref) : null;
+    solveImplicitRowExact(Int32Array.from(idx), weights, 0, idx.length, part.itemFactors, k, gramReg, extra, scratch, prefs);
+    for (let a = 0; a < k; a++) x[part.offset + a] = part.scale * scratch.b[a];
   }
 
   scoreHistory(items: Int32Array, ratings: Float32Array, out: Float32Array): void {
     this.scoreVector(this.foldIn(items, ratings), 0, out);
   }
 
+  /** The model's parts as fold-in solves them: one, or the main and the watch part. */
+  private foldInParts(): FoldInPart[] {
+    if (this.parts) return this.parts;
+    const p = this.params;
+    const part = (offset: number, params: IalsParams, scale: number, itemFactors: Float32Array): FoldInPart => ({ offset, params, scale, itemFactors, gramReg: null, scratch: null });
+    this.parts =
+      p.watchFactors === 0
+        ? [part(0, p, 1, this.itemFactors)]
+        : [
+            part(0, mainPartParams(p), 1, columns(this.itemFactors, this.factors, 0, p.factors)),
+            part(p.factors, watchPartParams(p), p.watchWeight, columns(this.itemFactors, this.factors, p.factors, p.watchFactors)),
+          ];
+    return this.parts;
+  }
+
+  private foldInState(part: FoldInPart): { gramReg: Float64Array; scratch: RowScratch } {
+    if (!part.gramReg || !part.scratch) for (const _ of this.prepareFoldIn());
+    if (!part.gramReg || !part.scratch) throw new Error('internal: fold-in state not built');
+    return { gramReg: part.gramReg, scratch: part.scratch };
+  }
+
   /**
-   * Builds what fold-in needs (YᵀY + λI over the items, k²·items/2 multiply-adds: ~80 ms for
-   * 27k × 64) one Gram block per step, so a server can let its event loop turn between blocks;
+   * Builds what fold-in needs (YᵀY + λI over the items per part, k²·items/2 multiply-adds: ~80 ms
+   * for 27k × 64) one Gram block per step, so a server can let its event loop turn between blocks;
    * `foldIn` runs it to the end on first use otherwise. The same blocks, summed in the same
    * order, as `blockedGram`.
    */
-  private foldInState(): { gramReg: Float64Array; scratch: RowScratch } {
-    if (!this.gramReg || !this.scratch) for (const _ of this.prepareFoldIn());
-    if (!this.gramReg || !this.scratch) throw new Error('internal: fold-in state not built');
-    return { gramReg: this.gramReg, scratch: this.scratch };
-  }
-
   *prepareFoldIn(): Generator<void, void, void> {
-    if (this.gramReg && this.scratch) return;
-    const k = this.factors;
-    const blocks = gramBlocks(this.items);
-    const parts = new Float64Array(Math.max(1, blocks) * k * k);
-    for (let b = 0; b < blocks; b++) {
-      gramBlock(this.itemFactors, k, b, parts);
-      yield;
+    for (const part of this.foldInParts()) {
+      if (part.gramReg && part.scratch) continue;
+      const k = part.params.factors;
+      const blocks = gramBlocks(this.items);
+      const parts = new Float64Array(Math.max(1, blocks) * k * k);
+      for (let b = 0; b < blocks; b++) {
+        gramBlock(part.itemFactors, k, b, parts);
+        yield;
+      }
+      const gram = new Float64Array(k * k);
+      sumGramBlocks(parts, k, blocks, gram);
+      addBaseRegularization(gram, k, this.items, part.params);
+      part.gramReg = gram;
+      part.scratch = createScratch(k);
     }
-    const gram = new Float64Array(k * k);
-    sumGramBlocks(parts, k, blocks, gram);
-    addBaseRegularization(gram, k, this.items, this.params);
-    this.gramReg = gram;
-    this.scratch = createScratch(k);
   }
 
-  /** The fold-in Gram matrix once prepareFoldIn has built it (to hand to another copy of this model). */
+  /** The fold-in Gram matrices (the parts' one after the other) once prepareFoldIn has built them, to hand to another copy of this model. */
   get foldInGram(): Float64Array | null {
-    return this.gramReg;
+    const parts = this.foldInParts();
+    if (parts.length === 1) return parts[0].gramReg;
+    if (!parts.every((p) => p.gramReg)) return null;
+    const out = new Float64Array(parts.reduce((n, p) => n + p.params.factors ** 2, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p.gramReg as Float64Array, at);
+      at += p.params.factors ** 2;
+    }
+    return out;
   }
 
-  /** Uses a Gram matrix prepareFoldIn built on another copy of these very factors (e.g. on another thread). */
+  /** Uses the Gram matrices prepareFoldIn built on another copy of these very factors (e.g. on another thread). */
   adoptFoldInGram(gram: Float64Array): void {
-    if (gram.length !== this.factors * this.factors) throw new RangeError(`fold-in Gram matrix has ${gram.length} entries, expected ${this.factors ** 2}`);
-    this.gramReg = gram;
-    this.scratch = createScratch(this.factors);
+    const parts = this.foldInParts();
+    const expected = parts.reduce((n, p) => n + p.params.factors ** 2, 0);
+    if (gram.length !== expected) throw new RangeError(`fold-in Gram matrix has ${gram.length} entries, expected ${expected}`);
+    let at = 0;
+    for (const p of parts) {
+      const size = p.params.factors ** 2;
+      p.gramReg = parts.length === 1 ? gram : gram.subarray(at, at + size);
+      p.scratch = createScratch(p.params.factors);
+      at += size;
+    }
   }
 
   state(): ModelState {
@@ -303,8 +445,10 @@ export class IalsModel implements Recommender, FoldInScorer {
   static fromState(state: ModelState): IalsModel {
     const { users, items, k } = factorStateShape(state, 'ials');
     const raw = (state.meta.params ?? {}) as Partial<IalsParams>;
+    const watchFactors = raw.watchFactors ?? 0;
+    if (!(Number.isInteger(watchFactors) && watchFactors >= 0 && watchFactors < k)) throw new RangeError(`ials state: watchFactors ${watchFactors} of ${k} factors`);
     return new IalsModel(
-      { ...IALS_DEFAULTS, ...raw, factors: k },
+      { ...IALS_DEFAULTS, ...raw, factors: k - watchFactors, watchFactors },
       stateArray(state, 'userFactors', users * k),
       stateArray(state, 'itemFactors', items * k),
     );
