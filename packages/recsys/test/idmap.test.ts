@@ -24,6 +24,17 @@ describe('IdMap', () => {
     expect(m.index(7)).toBe(-1);
   });
 
+  test('build() in steps gives the map fromIds() gives, yielding every stepIds ids', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => (i * 37) % 611);
+    const steps = IdMap.build(ids, 100);
+    let yields = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) yields++;
+    expect(yields).toBe(10);
+    expect(Array.from(step.value.toArray())).toEqual(Array.from(IdMap.fromIds(ids).toArray()));
+    expect(step.value.index(36)).toBe(IdMap.fromIds(ids).index(36));
+  });
+
   test('property: id(index(x)) = x and indices are 0..size-1', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 300 }), (ids) => {

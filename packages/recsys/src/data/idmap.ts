@@ -27,8 +27,20 @@ export class IdMap {
   }
 
   static fromIds(ids: ArrayLike<number>): IdMap {
+    const steps = IdMap.build(ids);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** fromIds() in steps: yields after every `stepIds` ids (a hot swap's open of a large model). */
+  static *build(ids: ArrayLike<number>, stepIds = Infinity): Generator<void, IdMap, void> {
     const map = new IdMap(ids.length);
-    for (let i = 0; i < ids.length; i++) map.add(ids[i]);
+    for (let i = 0; i < ids.length; i++) {
+      map.add(ids[i]);
+      if ((i + 1) % stepIds === 0) yield;
+    }
     return map;
   }
 

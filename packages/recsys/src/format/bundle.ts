@@ -39,6 +39,8 @@ import {
 
 /** Elements of a section after whose check the stepped open takes a turn (~5–10 ms of checking). */
 const LARGE_SECTION = 1 << 21;
+/** Ids added to an id map per step of the stepped open (well under a millisecond). */
+const ID_MAP_STEP = 8192;
 
 export const BUNDLE_KIND = 'netflicks-model-bundle';
 export const BUNDLE_VERSION = 1;
@@ -296,11 +298,11 @@ function* openingSteps(doc: ModelDocument, validated = false, compacted?: Compac
   }
   yield;
   const userIds = requireSection(doc, 'users.ids', Int32Array);
-  const users = IdMap.fromIds(userIds);
+  const users = yield* IdMap.build(userIds, ID_MAP_STEP);
   if (!validated) checkUniqueIds('users.ids', userIds, users.size);
   yield;
   const itemIds = requireSection(doc, 'items.ids', Int32Array);
-  const items = IdMap.fromIds(itemIds);
+  const items = yield* IdMap.build(itemIds, ID_MAP_STEP);
   if (!validated) checkUniqueIds('items.ids', itemIds, items.size);
   let history: CompactHistory;
   if (compacted) {
