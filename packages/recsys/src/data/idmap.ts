@@ -7,6 +7,8 @@
  * users is one pass without rehashing a `Map` as it grows (which held a serving event loop when a
  * new model was opened), and a lookup allocates nothing.
  */
+import { runToEnd } from '../kernels/steps.js';
+
 export class IdMap {
   /** slot → index + 1 (0 = empty slot). */
   private slots: Int32Array;
@@ -27,11 +29,7 @@ export class IdMap {
   }
 
   static fromIds(ids: ArrayLike<number>): IdMap {
-    const steps = IdMap.build(ids);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-    }
+    return runToEnd(IdMap.build(ids));
   }
 
   /** fromIds() in steps: yields after every `stepIds` ids (a hot swap's open of a large model). */
