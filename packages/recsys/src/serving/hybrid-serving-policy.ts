@@ -105,7 +105,10 @@ export class HybridServingPolicy {
   /** Rated items (CF can score them) by descending item-factor norm, with those norms. */
   private normOrder!: Int32Array;
   private normSorted!: Float64Array;
-  /** Item factors copied in normOrder, so the CF scan reads memory sequentially. */
+  /**
+   * Item factors copied in normOrder, so the CF scan reads memory sequentially; empty once the
+   * SIMD kernel holds its own copy (only the JavaScript loop reads this one).
+   */
   private factorsSorted!: Float32Array;
   /** Item-factor norms by item index (similar items). */
   private itemNorm!: Float64Array;
@@ -192,6 +195,7 @@ export class HybridServingPolicy {
     }
     yield;
     if (this.useSimd) this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS);
+    if (this.simd) this.factorsSorted = new Float32Array(0);
     this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
     this.candidateScores = new Float32Array(this.candidates.length);
     yield;
