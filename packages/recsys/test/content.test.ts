@@ -245,4 +245,15 @@ describe('content model: user profiles', () => {
     expect(copy.profilesBuiltFrom(CompactHistory.fromCsr(data.byUser))).toBe(false);
     expect(() => ContentModel.fromState({ meta: model.state().meta, arrays: withoutProfiles }, CompactHistory.fromCsr({ ...data.byUser, rows: 1, indptr: data.byUser.indptr.subarray(0, 2) }))).toThrow(/histories/);
   });
+
+  test('fromStateInSteps yields between its checks and the inverted index, and restores the same model', () => {
+    const steps = ContentModel.fromStateInSteps(model.state());
+    let yields = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) yields++;
+    expect(yields).toBe(3);
+    const copy = step.value;
+    for (let u = 0; u < model.numUsers; u++) expect(scores(copy, u)).toEqual(scores(model, u));
+    for (let i = 0; i < model.numItems; i++) expect(copy.similar(i, 5)).toEqual(model.similar(i, 5));
+  });
 });

@@ -371,7 +371,7 @@ function lazyCsr(compact: CompactHistory): CsrMatrix {
   };
 }
 
-/** A component from its state; the popularity model's sorts go in steps. */
+/** A component from its state; the popularity model's sorts and the content model's checks and index go in steps. */
 function* restoreComponent(name: ComponentName, state: ModelState, histories?: HistoryRows): Generator<void, Recommender, void> {
   try {
     switch (name) {
@@ -380,7 +380,7 @@ function* restoreComponent(name: ComponentName, state: ModelState, histories?: H
       case 'ials':
         return IalsModel.fromState(state);
       case 'content':
-        return ContentModel.fromState(state, histories);
+        return yield* ContentModel.fromStateInSteps(state, histories);
       case 'popularity':
         return yield* PopularityModel.fromStateInSteps(state);
       case 'ease':
