@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { IdMap } from '@netflicks/recsys';
+import { runCountingSteps } from './steps.js';
 
 describe('IdMap', () => {
   test('assigns dense indices in first-seen order', () => {
@@ -26,13 +27,10 @@ describe('IdMap', () => {
 
   test('build() in steps gives the map fromIds() gives, yielding every stepIds ids', () => {
     const ids = Array.from({ length: 1000 }, (_, i) => (i * 37) % 611);
-    const steps = IdMap.build(ids, 100);
-    let yields = 0;
-    let step = steps.next();
-    for (; !step.done; step = steps.next()) yields++;
+    const { value: map, yields } = runCountingSteps(IdMap.build(ids, 100));
     expect(yields).toBe(10);
-    expect(Array.from(step.value.toArray())).toEqual(Array.from(IdMap.fromIds(ids).toArray()));
-    expect(step.value.index(36)).toBe(IdMap.fromIds(ids).index(36));
+    expect(Array.from(map.toArray())).toEqual(Array.from(IdMap.fromIds(ids).toArray()));
+    expect(map.index(36)).toBe(IdMap.fromIds(ids).index(36));
   });
 
   test('property: id(index(x)) = x and indices are 0..size-1', () => {

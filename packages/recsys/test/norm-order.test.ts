@@ -1,17 +1,13 @@
 import fc from 'fast-check';
 import { sortByNormInSteps } from '../src/serving/norm-order.js';
+import { runCountingSteps } from './steps.js';
 
 /** What the policy sorted with before: a typed array's sort with the comparator. */
 const byComparator = (items: Int32Array, norms: Float64Array): number[] => Array.from(items.slice().sort((a, b) => norms[b] - norms[a] || a - b));
 
 function run(items: Int32Array, norms: Float64Array, stepMoves: number): { order: number[]; steps: number } {
-  const steps = sortByNormInSteps(items, norms, stepMoves);
-  let count = 0;
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return { order: Array.from(step.value), steps: count };
-    count++;
-  }
+  const { value, yields } = runCountingSteps(sortByNormInSteps(items, norms, stepMoves));
+  return { order: Array.from(value), steps: yields };
 }
 
 describe('sortByNormInSteps', () => {

@@ -1,6 +1,7 @@
 import { medianRatingsPerItem, PopularityModel, trainPopularity } from '../src/models/popularity.js';
 import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
+import { runCountingSteps } from './steps.js';
 
 const DAY = 86400;
 const NOW = 1_600_000_000;
@@ -181,12 +182,8 @@ describe('popularity: rankings', () => {
     const genreIndptr = Int32Array.of(0, n, n + n / 2, genreItems.length);
     for (const scoring of ['count', 'blend'] as const) {
       const model = new PopularityModel({ priorStrength: 2, halfLifeDays: 30, scoring }, 3.5, 1e9, counts, decayed, bayes, ['A', 'B', 'C'], genreIndptr, genreItems);
-      const steps = PopularityModel.fromStateInSteps(model.state());
-      let yields = 0;
-      let step = steps.next();
-      for (; !step.done; step = steps.next()) yields++;
+      const { value: copy, yields } = runCountingSteps(PopularityModel.fromStateInSteps(model.state()));
       expect(yields).toBeGreaterThanOrEqual(3);
-      const copy = step.value;
       expect(copy.scores).toEqual(model.scores);
       expect(copy.order).toEqual(model.order);
       for (const genre of ['a', 'b', 'c']) expect(copy.topForGenre(genre, 50)).toEqual(model.topForGenre(genre, 50));
