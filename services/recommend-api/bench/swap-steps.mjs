@@ -6,6 +6,9 @@
  * its ticks the thread ran one load step (or a garbage-collector pause); the thread's own CPU time
  * over that gap (Linux, /proc/thread-self/schedstat) is the step's length, whatever else the
  * machine does, and the gap's wall time adds the wait for a core. No HTTP, no load generator.
+ * Resolution: the kernel adds a running thread's time to schedstat at scheduler ticks (4 ms on
+ * the 250 Hz kernels measured) and context switches, so a gap's figure can carry up to a tick of
+ * time run before it: a step is known to ±4 ms, and the count of steps over 4 ms is an upper bound.
  * Requires `npx tsc -b` first (imports the dist builds).
  *
  *   node services/recommend-api/bench/swap-steps.mjs [--swaps 3] [--runs 2] [--baseline DIR] FILE
