@@ -35,7 +35,7 @@ export function leadingEigenvectors(m: Float64Array, f: number, d: number): Floa
 
 /**
  * leadingEigenvectors() yielding after every row of rotations of each sweep (a sweep is a few
- * milliseconds at f = 64, a row of it a fiftieth: a hot swap's build).
+ * milliseconds at f = 64, a row of it at most a thirtieth: a hot swap's build).
  */
 export function* leadingEigenvectorsInSteps(m: Float64Array, f: number, d: number): Generator<void, Float64Array, void> {
   const a = m;
