@@ -4,6 +4,7 @@ import { CompactHistory } from '../src/data/compact-history.js';
 import { row } from '../src/data/sparse.js';
 import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
+import { runCountingSteps } from './steps.js';
 
 function movie(id: number, genres: string[], year: number | null, tags?: string[]): Movie {
   return { id, title: `m${id}`, year, genres, ...(tags ? { tags } : {}) };
@@ -244,5 +245,12 @@ describe('content model: user profiles', () => {
     expect(model.profilesBuiltFrom(CompactHistory.fromCsr(changed))).toBe(false);
     expect(copy.profilesBuiltFrom(CompactHistory.fromCsr(data.byUser))).toBe(false);
     expect(() => ContentModel.fromState({ meta: model.state().meta, arrays: withoutProfiles }, CompactHistory.fromCsr({ ...data.byUser, rows: 1, indptr: data.byUser.indptr.subarray(0, 2) }))).toThrow(/histories/);
+  });
+
+  test('fromStateInSteps yields between its checks and the inverted index, and restores the same model', () => {
+    const { value: copy, yields } = runCountingSteps(ContentModel.fromStateInSteps(model.state()));
+    expect(yields).toBe(3);
+    for (let u = 0; u < model.numUsers; u++) expect(scores(copy, u)).toEqual(scores(model, u));
+    for (let i = 0; i < model.numItems; i++) expect(copy.similar(i, 5)).toEqual(model.similar(i, 5));
   });
 });

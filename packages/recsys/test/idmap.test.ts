@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { IdMap } from '@netflicks/recsys';
+import { runCountingSteps } from './steps.js';
 
 describe('IdMap', () => {
   test('assigns dense indices in first-seen order', () => {
@@ -22,6 +23,14 @@ describe('IdMap', () => {
     expect(m.size).toBe(5000);
     ids.forEach((id, i) => expect(m.index(id)).toBe(i));
     expect(m.index(7)).toBe(-1);
+  });
+
+  test('build() in steps gives the map fromIds() gives, yielding every stepIds ids', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => (i * 37) % 611);
+    const { value: map, yields } = runCountingSteps(IdMap.build(ids, 100));
+    expect(yields).toBe(10);
+    expect(Array.from(map.toArray())).toEqual(Array.from(IdMap.fromIds(ids).toArray()));
+    expect(map.index(36)).toBe(IdMap.fromIds(ids).index(36));
   });
 
   test('property: id(index(x)) = x and indices are 0..size-1', () => {

@@ -1,6 +1,7 @@
 import { medianRatingsPerItem, PopularityModel, trainPopularity } from '../src/models/popularity.js';
 import { buildTrainingData, type TrainingData } from '../src/data/training-data.js';
 import { RatingTableBuilder, type Movie } from '../src/types.js';
+import { runCountingSteps } from './steps.js';
 
 const DAY = 86400;
 const NOW = 1_600_000_000;
@@ -169,6 +170,26 @@ describe('popularity: rankings', () => {
     const st = m.state();
     expect(() => PopularityModel.fromState({ meta: { ...st.meta, algorithm: 'x' }, arrays: st.arrays })).toThrow(/not a popularity/);
     expect(() => PopularityModel.fromState({ meta: st.meta, arrays: { ...st.arrays, counts: new Float32Array(5) } })).toThrow(/counts/);
+  });
+
+  test('fromStateInSteps yields between its sorts and restores the same model', () => {
+    // 20,000 items with ties, in three genres: more genre entries than one step sorts.
+    const n = 20_000;
+    const counts = Int32Array.from({ length: n }, (_, i) => (i * 7) % 13);
+    const decayed = Float64Array.from(counts, (c, i) => c * (1 + (i % 3) / 4));
+    const bayes = Float64Array.from({ length: n }, (_, i) => 3 + ((i * 31) % 17) / 8);
+    const genreItems = Int32Array.from([...Array(n).keys(), ...Array.from({ length: n / 2 }, (_, j) => 2 * j), ...Array.from({ length: n / 4 }, (_, j) => 4 * j + 1)]);
+    const genreIndptr = Int32Array.of(0, n, n + n / 2, genreItems.length);
+    for (const scoring of ['count', 'blend'] as const) {
+      const model = new PopularityModel({ priorStrength: 2, halfLifeDays: 30, scoring }, 3.5, 1e9, counts, decayed, bayes, ['A', 'B', 'C'], genreIndptr, genreItems);
+      const { value: copy, yields } = runCountingSteps(PopularityModel.fromStateInSteps(model.state()));
+      expect(yields).toBeGreaterThanOrEqual(3);
+      expect(copy.scores).toEqual(model.scores);
+      expect(copy.order).toEqual(model.order);
+      for (const genre of ['a', 'b', 'c']) expect(copy.topForGenre(genre, 50)).toEqual(model.topForGenre(genre, 50));
+      // The order is the comparator's: descending score, ties by lower index.
+      expect(Array.from(copy.order)).toEqual(Array.from(copy.order).sort((a, b) => copy.scores[b] - copy.scores[a] || a - b));
+    }
   });
 
   test('rejects bad parameters', () => {

@@ -7,7 +7,7 @@
  *
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m,ml-100k-real]
  *     [--cache DIR] [--duration 5] [--rate 2000] [--connections 32] [--runs 3] [--refs koa]
- *     [--baseline DIR] [--port-base N] [--skip-workers] [--quick]
+ *     [--baseline DIR] [--variant-env 'K=V …'] [--port-base N] [--skip-workers] [--quick]
  *
  * --quick: one round of 3 s per measurement, the two synthetic models (~4 min).
  * The last lines are one per target of the serving issue: the value, the target and PASS/FAIL.
@@ -58,6 +58,7 @@ const { values } = parseArgs({
     'skip-workers': { type: 'boolean', default: false },
     refs: { type: 'string', default: 'koa' },
     quick: { type: 'boolean', default: false },
+    'variant-env': { type: 'string' },
   },
 });
 values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
@@ -68,6 +69,8 @@ const connections = Number(values.connections);
 const runs = Number(values.runs);
 const portBase = Number(values['port-base']);
 const baseline = values.baseline ? resolve(values.baseline) : null;
+/** --variant-env 'K=V K2=V2': one more uncached service with that environment (e.g. NODE_OPTIONS), in the same rounds. */
+const variantEnv = values['variant-env'] ? Object.fromEntries(values['variant-env'].split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) : null;
 let nextPort = portBase;
 /** The next port of --port-base's range (0: any free one). */
 const port = () => (portBase > 0 ? nextPort++ : 0);
@@ -250,6 +253,7 @@ for (const preset of values.models.split(',')) {
   try {
     services.push(Object.assign(await startService('/recommend', served('now')), { served: join(values.cache, `${preset}-served-now.nflx`) }));
     services.push(await startService('uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }));
+    if (variantEnv) services.push(await startService(`uncached, ${values['variant-env']}`, modelFile, { RESULT_CACHE_ENTRIES: '0', ...variantEnv }));
     if (baseline) {
       services.push(Object.assign(await startService('before: /recommend', served('before'), {}, { from: baseline }), { served: join(values.cache, `${preset}-served-before.nflx`) }));
       services.push(await startService('before: uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }, { from: baseline }));

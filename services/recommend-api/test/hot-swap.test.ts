@@ -80,6 +80,43 @@ test('the worker path serves the same catalogue and lists as the synchronous one
   }
 });
 
+test('a hot swap to a larger model (id maps, norm sort, popularity orders and kernel layout in many steps) serves what a cold load serves', async () => {
+  // 20,000 users and 2,000 movies: more ids than one id-map step, more items than one build step.
+  const big = await trainTestModel({ seed: 13, users: 20_000, movies: 2_000, ratings: 120_000, factors: 8, iterations: 2 });
+  const cold = ServingModel.fromBytes(big.bytes, identity);
+  const serving = await ServingModel.load({ bytes: Buffer.from(modelA.bytes) }, identity, { worker: true });
+  // The serving thread's event loop keeps turning during the swap's load.
+  let turns = 0;
+  let loading = true;
+  const spin = (): void => {
+    turns++;
+    if (loading) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const swapped = await ServingModel.load({ bytes: Buffer.from(big.bytes) }, identity, { worker: true, background: true });
+  loading = false;
+  expect(turns).toBeGreaterThan(20);
+  expect(serving.bundle.items.size).toBe(modelA.dataset.movies.length);
+  expect(swapped.identity).toEqual(cold.identity);
+  expect(swapped.bundle.users.size).toBe(cold.bundle.users.size);
+  expect(swapped.engine.scanKernel).toBe(cold.engine.scanKernel);
+  const users = [...new Set(big.dataset.ratings.user.slice(0, 4000))].slice(0, 300);
+  const strategies = new Set<string>();
+  for (const userId of [...users, 999_999]) {
+    const listed = swapped.engine.recommend({ userId, k: 10 });
+    expect(listed).toEqual(cold.engine.recommend({ userId, k: 10 }));
+    strategies.add(listed.strategy);
+  }
+  expect([...strategies].sort()).toEqual(['cf', 'popularity']);
+  const genre = cold.engine.genres[0];
+  for (const userId of users.slice(0, 30)) expect(swapped.engine.recommend({ userId, k: 10, genre })).toEqual(cold.engine.recommend({ userId, k: 10, genre }));
+  for (const m of big.dataset.movies.slice(0, 100)) {
+    expect(swapped.engine.similar(m.id, 10)).toEqual(cold.engine.similar(m.id, 10));
+    expect(swapped.engine.movieStats(m.id)).toEqual(cold.engine.movieStats(m.id));
+    expect(swapped.bundle.movie(m.id)).toEqual(cold.bundle.movie(m.id));
+  }
+}, 120_000);
+
 test('a bundle that fails a content check is refused by the worker with the synchronous path\'s error', async () => {
   const cases: [Buffer, RegExp][] = [
     [corrupt(modelA.doc, 'ials.userFactors', (a) => (a[5] = Number.POSITIVE_INFINITY)), /section "ials\.userFactors" has a non-finite value \(Infinity\) at element 5/],

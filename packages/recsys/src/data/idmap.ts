@@ -7,6 +7,8 @@
  * users is one pass without rehashing a `Map` as it grows (which held a serving event loop when a
  * new model was opened), and a lookup allocates nothing.
  */
+import { runToEnd } from '../kernels/steps.js';
+
 export class IdMap {
   /** slot → index + 1 (0 = empty slot). */
   private slots: Int32Array;
@@ -27,8 +29,16 @@ export class IdMap {
   }
 
   static fromIds(ids: ArrayLike<number>): IdMap {
+    return runToEnd(IdMap.build(ids));
+  }
+
+  /** fromIds() in steps: yields after every `stepIds` ids (a hot swap's open of a large model). */
+  static *build(ids: ArrayLike<number>, stepIds = Infinity): Generator<void, IdMap, void> {
     const map = new IdMap(ids.length);
-    for (let i = 0; i < ids.length; i++) map.add(ids[i]);
+    for (let i = 0; i < ids.length; i++) {
+      map.add(ids[i]);
+      if ((i + 1) % stepIds === 0) yield;
+    }
     return map;
   }
 

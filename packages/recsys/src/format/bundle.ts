@@ -20,6 +20,7 @@ import type { ModelDocument } from './model-file.js';
 import { PopularityModel } from '../models/popularity.js';
 import { transpose, type CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
+import { runToEnd } from '../kernels/steps.js';
 import { CompactHistory, type CompactHistoryParts } from '../data/compact-history.js';
 import type { HistoryRows } from '../data/history-rows.js';
 import type { TrainingData } from '../data/training-data.js';
@@ -39,6 +40,8 @@ import {
 
 /** Elements of a section after whose check the stepped open takes a turn (~5–10 ms of checking). */
 const LARGE_SECTION = 1 << 21;
+/** Ids added to an id map, or movies to the catalogue's map, per step of the stepped open (well under a millisecond). */
+const ID_MAP_STEP = 8192;
 
 export const BUNDLE_KIND = 'netflicks-model-bundle';
 export const BUNDLE_VERSION = 1;
@@ -130,7 +133,6 @@ export class LoadedBundle {
    * trainingData(); the hybrid policy and a server decode one row at a time).
    */
   readonly history: CsrMatrix;
-  private readonly movieById = new Map<number, Movie>();
 
   constructor(
     readonly meta: Record<string, unknown>,
@@ -139,11 +141,11 @@ export class LoadedBundle {
     readonly compactHistory: CompactHistory,
     models: Partial<Record<ComponentName, Recommender>>,
     hybridParams: HybridParams | null,
-    movies: Movie[],
+    /** The catalogue by movie id. */
+    private readonly movieById: ReadonlyMap<number, Movie>,
   ) {
     this.models = models;
     this.history = lazyCsr(compactHistory);
-    for (const m of movies) this.movieById.set(m.id, m);
     this.hybrid = hybridParams ? hybridFromModels(models, { users, items, byUser: compactHistory }, hybridParams) : null;
   }
 
@@ -238,11 +240,7 @@ export class LoadedBundle {
 
 /** Opens a decoded model file as a bundle; refuses files that are not bundles. */
 export function openBundle(doc: ModelDocument): LoadedBundle {
-  const steps = openingSteps(doc);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runToEnd(openingSteps(doc));
 }
 
 export interface OpenOptions {
@@ -296,11 +294,11 @@ function* openingSteps(doc: ModelDocument, validated = false, compacted?: Compac
   }
   yield;
   const userIds = requireSection(doc, 'users.ids', Int32Array);
-  const users = IdMap.fromIds(userIds);
+  const users = yield* IdMap.build(userIds, ID_MAP_STEP);
   if (!validated) checkUniqueIds('users.ids', userIds, users.size);
   yield;
   const itemIds = requireSection(doc, 'items.ids', Int32Array);
-  const items = IdMap.fromIds(itemIds);
+  const items = yield* IdMap.build(itemIds, ID_MAP_STEP);
   if (!validated) checkUniqueIds('items.ids', itemIds, items.size);
   let history: CompactHistory;
   if (compacted) {
@@ -338,12 +336,19 @@ function* openingSteps(doc: ModelDocument, validated = false, compacted?: Compac
       if (key.startsWith(prefix)) arrays[key.slice(prefix.length)] = array;
     }
     // A validated document may leave out the content profiles its histories give (the decode worker's).
-    models[name] = restoreComponent(name, { meta: cmeta as Record<string, unknown>, arrays }, validated ? history : undefined);
+    models[name] = yield* restoreComponent(name, { meta: cmeta as Record<string, unknown>, arrays }, validated ? history : undefined);
   }
   if (Object.keys(models).length === 0) throw new BundleError('model file holds no model');
   yield;
+  const movies = (meta.movies as Movie[] | undefined) ?? [];
+  const movieById = new Map<number, Movie>();
+  for (let m = 0; m < movies.length; m++) {
+    movieById.set(movies[m].id, movies[m]);
+    if ((m + 1) % ID_MAP_STEP === 0) yield;
+  }
+  yield;
   try {
-    return new LoadedBundle(meta, users, items, history, models, (meta.hybrid as HybridParams | null) ?? null, (meta.movies as Movie[] | undefined) ?? []);
+    return new LoadedBundle(meta, users, items, history, models, (meta.hybrid as HybridParams | null) ?? null, movieById);
   } catch (err) {
     throw new BundleError(`model file's hybrid policy cannot be built: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -366,7 +371,8 @@ function lazyCsr(compact: CompactHistory): CsrMatrix {
   };
 }
 
-function restoreComponent(name: ComponentName, state: ModelState, histories?: HistoryRows): Recommender {
+/** A component from its state; the popularity model's sorts and the content model's checks and index go in steps. */
+function* restoreComponent(name: ComponentName, state: ModelState, histories?: HistoryRows): Generator<void, Recommender, void> {
   try {
     switch (name) {
       case 'als':
@@ -374,9 +380,9 @@ function restoreComponent(name: ComponentName, state: ModelState, histories?: Hi
       case 'ials':
         return IalsModel.fromState(state);
       case 'content':
-        return ContentModel.fromState(state, histories);
+        return yield* ContentModel.fromStateInSteps(state, histories);
       case 'popularity':
-        return PopularityModel.fromState(state);
+        return yield* PopularityModel.fromStateInSteps(state);
       case 'ease':
         return EaseModel.fromState(state);
     }

@@ -33,7 +33,10 @@ export function leadingEigenvectors(m: Float64Array, f: number, d: number): Floa
   }
 }
 
-/** leadingEigenvectors() yielding after each sweep (a few milliseconds at f = 64: a hot swap's build). */
+/**
+ * leadingEigenvectors() yielding after every row of rotations of each sweep (a sweep is a few
+ * milliseconds at f = 64, a row of it at most a thirtieth: a hot swap's build).
+ */
 export function* leadingEigenvectorsInSteps(m: Float64Array, f: number, d: number): Generator<void, Float64Array, void> {
   const a = m;
   for (let r = 0; r < f; r++) for (let c = 0; c < r; c++) a[r * f + c] = a[c * f + r];
@@ -72,8 +75,8 @@ export function* leadingEigenvectorsInSteps(m: Float64Array, f: number, d: numbe
           v[k * f + q] = s * vkp + c * vkq;
         }
       }
+      yield;
     }
-    yield;
   }
   const order = Array.from({ length: f }, (_, j) => j).sort((x, y) => a[y * f + y] - a[x * f + x] || x - y);
   const out = new Float64Array(d * f);

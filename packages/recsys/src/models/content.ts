@@ -8,6 +8,7 @@ import type { FoldInScorer, ModelState, Recommender, SectionArray } from '../mod
 import type { HistoryRows } from '../data/history-rows.js';
 import { csrFromCoo, transpose, type CsrMatrix } from '../data/sparse.js';
 import { topK, type TopKResult } from '../kernels/topk.js';
+import { runToEnd } from '../kernels/steps.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Movie } from '../types.js';
 
@@ -121,6 +122,8 @@ export class ContentModel implements Recommender, FoldInScorer {
     vectors: CsrMatrix,
     /** The training users' profiles, or the training histories to build them from on use. */
     profiles: CsrMatrix | HistoryRows,
+    /** transpose(vectors), when the caller built it already (a stepwise restore). */
+    inverted?: CsrMatrix,
   ) {
     const fromHistories = 'decodeRow' in profiles;
     if (vectors.cols !== tokens.length || idf.length !== tokens.length || (fromHistories ? profiles.cols !== vectors.rows : profiles.cols !== tokens.length)) {
@@ -132,7 +135,7 @@ export class ContentModel implements Recommender, FoldInScorer {
     this.vectors = vectors;
     this.storedProfiles = fromHistories ? null : profiles;
     this.histories = fromHistories ? profiles : null;
-    this.inverted = transpose(vectors);
+    this.inverted = inverted ?? transpose(vectors);
     this.acc = new Float64Array(vectors.rows);
     this.touched = new Int32Array(vectors.rows);
     this.scratch = tokenScratch(tokens.length);
@@ -290,6 +293,11 @@ export class ContentModel implements Recommender, FoldInScorer {
    * the training histories its profiles are built from on use (see profilesBuiltFrom).
    */
   static fromState(state: ModelState, histories?: HistoryRows): ContentModel {
+    return runToEnd(ContentModel.fromStateInSteps(state, histories));
+  }
+
+  /** fromState() in steps: yields after checking each matrix and after the inverted index (a hot swap's open). */
+  static *fromStateInSteps(state: ModelState, histories?: HistoryRows): Generator<void, ContentModel, void> {
     const { meta } = state;
     if (meta.algorithm !== 'content') throw new Error(`not a content model state (algorithm ${String(meta.algorithm)})`);
     const tokens = meta.tokens;
@@ -300,11 +308,15 @@ export class ContentModel implements Recommender, FoldInScorer {
     const users = metaInt(meta, 'users');
     const params = resolveParams((meta.params ?? {}) as ContentParams);
     const vectors = csrFromArrays(state, 'item', items, tokens.length);
+    yield;
     const fromHistories = histories !== undefined && state.arrays.userIndptr === undefined;
     if (fromHistories && (histories.rows !== users || histories.cols !== items)) throw new Error('content model state: the histories do not match its users and items');
     const profiles = fromHistories ? histories : csrFromArrays(state, 'user', users, tokens.length);
     const idf = arrayOf(state, 'idf', Float64Array);
-    return new ContentModel(params, tokens, idf, vectors, profiles);
+    yield;
+    const inverted = transpose(vectors);
+    yield;
+    return new ContentModel(params, tokens, idf, vectors, profiles, inverted);
   }
 
   private checkOut(out: Float32Array): void {

@@ -5,6 +5,7 @@
  */
 import type { ModelState, Recommender, SectionArray } from '../model.js';
 import { sortByScore } from '../kernels/score-order.js';
+import { runToEnd } from '../kernels/steps.js';
 import type { Exclusion, TopKResult } from '../kernels/topk.js';
 import type { TrainingData } from '../data/training-data.js';
 
@@ -40,6 +41,50 @@ export interface ResolvedPopularityParams {
   priorStrength: number;
   halfLifeDays: number;
   scoring: PopularityScoring;
+}
+
+/** A popularity model's ranking scores and the item orders derived from them. */
+export interface PopularityOrders {
+  scores: Float32Array;
+  order: Int32Array;
+  genreOrder: Int32Array;
+}
+
+/** Genre-order entries sorted per step of popularityOrders() (a few milliseconds at most). */
+const GENRE_ENTRIES_PER_STEP = 8192;
+
+/**
+ * Scores and orders, derived deterministically from the stored signals (a state round trip
+ * reproduces them bit for bit); yields after the overall order and after each run of genres.
+ */
+function* popularityOrders(
+  scoring: PopularityScoring,
+  decayedCounts: Float64Array,
+  bayesAverage: Float64Array,
+  genreIndptr: Int32Array,
+  genreItems: Int32Array,
+): Generator<void, PopularityOrders, void> {
+  const n = decayedCounts.length;
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = decayedCounts[i];
+    scores[i] = scoring === 'count' ? d : scoring === 'bayes' ? bayesAverage[i] : bayesAverage[i] * Math.log1p(d);
+  }
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  sortByScore(order, scores);
+  yield;
+  const genreOrder = genreItems.slice();
+  let sorted = 0;
+  for (let g = 0; g + 1 < genreIndptr.length; g++) {
+    sortByScore(genreOrder.subarray(genreIndptr[g], genreIndptr[g + 1]), scores);
+    sorted += genreIndptr[g + 1] - genreIndptr[g];
+    if (sorted >= GENRE_ENTRIES_PER_STEP) {
+      sorted = 0;
+      yield;
+    }
+  }
+  return { scores, order, genreOrder };
 }
 
 export const DEFAULT_HALF_LIFE_DAYS = 1095;
@@ -82,6 +127,8 @@ export class PopularityModel implements Recommender {
     genreNames: readonly string[],
     genreIndptr: Int32Array,
     genreItems: Int32Array,
+    /** The scores and orders, derived by popularityOrders() over these very arrays (a stepwise restore's). */
+    derived?: PopularityOrders,
   ) {
     const n = counts.length;
     if (decayedCounts.length !== n || bayesAverage.length !== n) throw new RangeError('popularity: per-item arrays differ in length');
@@ -102,21 +149,10 @@ export class PopularityModel implements Recommender {
     this.genreItems = genreItems;
     this.genreIndex = new Map(genreNames.map((g, j) => [genreKey(g), j]));
 
-    // Scores and orders are derived deterministically from the stored signals, so a state round
-    // trip reproduces them bit for bit.
-    const scores = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const d = decayedCounts[i];
-      scores[i] =
-        params.scoring === 'count' ? d : params.scoring === 'bayes' ? bayesAverage[i] : bayesAverage[i] * Math.log1p(d);
-    }
-    this.scores = scores;
-    const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    sortByScore(order, scores);
-    this.order = order;
-    this.genreOrder = genreItems.slice();
-    for (let g = 0; g < genreNames.length; g++) sortByScore(this.genreOrder.subarray(genreIndptr[g], genreIndptr[g + 1]), scores);
+    const orders = derived ?? runToEnd(popularityOrders(params.scoring, decayedCounts, bayesAverage, genreIndptr, genreItems));
+    this.scores = orders.scores;
+    this.order = orders.order;
+    this.genreOrder = orders.genreOrder;
   }
 
   get numItems(): number {
@@ -178,6 +214,11 @@ export class PopularityModel implements Recommender {
   }
 
   static fromState(state: ModelState): PopularityModel {
+    return runToEnd(PopularityModel.fromStateInSteps(state));
+  }
+
+  /** fromState() in steps: yields between the sorts that derive its orders (a hot swap's open). */
+  static *fromStateInSteps(state: ModelState): Generator<void, PopularityModel, void> {
     const { meta } = state;
     if (meta.algorithm !== 'popularity') throw new Error(`not a popularity model state (algorithm ${String(meta.algorithm)})`);
     const raw = (meta.params ?? {}) as { priorStrength?: unknown; halfLifeDays?: unknown; scoring?: unknown };
@@ -191,17 +232,14 @@ export class PopularityModel implements Recommender {
       throw new Error('popularity state: genres must be a string array');
     }
     if (typeof meta.globalMean !== 'number' || typeof meta.now !== 'number') throw new Error('popularity state: globalMean/now missing');
-    return new PopularityModel(
-      params,
-      meta.globalMean,
-      meta.now,
-      arrayOf(state, 'counts', Int32Array),
-      arrayOf(state, 'decayedCounts', Float64Array),
-      arrayOf(state, 'bayesAverage', Float64Array),
-      genres,
-      arrayOf(state, 'genreIndptr', Int32Array),
-      arrayOf(state, 'genreItems', Int32Array),
-    );
+    const decayedCounts = arrayOf(state, 'decayedCounts', Float64Array);
+    const bayesAverage = arrayOf(state, 'bayesAverage', Float64Array);
+    const genreIndptr = arrayOf(state, 'genreIndptr', Int32Array);
+    const genreItems = arrayOf(state, 'genreItems', Int32Array);
+    // Orders of a malformed index are never used: the constructor refuses it.
+    const consistent = genreIndptr.length === genres.length + 1 && genreIndptr[genres.length] === genreItems.length && decayedCounts.length === bayesAverage.length;
+    const derived = consistent ? yield* popularityOrders(params.scoring, decayedCounts, bayesAverage, genreIndptr, genreItems) : undefined;
+    return new PopularityModel(params, meta.globalMean, meta.now, arrayOf(state, 'counts', Int32Array), decayedCounts, bayesAverage, genres, genreIndptr, genreItems, derived);
   }
 
   /** First k entries of a ranked list that are not excluded: O(k + skipped). */

@@ -21,6 +21,7 @@ import { ContentModel } from '../models/content.js';
 import type { ExtraRating, HybridRecommender, Strategy } from '../models/hybrid.js';
 import { IalsModel } from '../models/ials.js';
 import { PopularityModel, genreKey } from '../models/popularity.js';
+import { sortByNormInSteps } from './norm-order.js';
 import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './scan-kernel.js';
 
 export interface ServingRequest {
@@ -72,8 +73,13 @@ const BOUND_SLACK = 1e-5;
  */
 const SIMD_BLOCKS_FILLING = 2;
 const SIMD_BLOCKS_PER_CALL = 8;
-/** Items per build step (a pass over 2,048 item vectors: well under a millisecond at 64 factors). */
-const BUILD_STEP_ITEMS = 2048;
+/**
+ * Items per build step: the heaviest pass, the scan kernel's layout, projects each item on its
+ * gate axes (~1k multiply-adds at 64 factors), so 256 items are a fraction of a millisecond.
+ */
+const BUILD_STEP_ITEMS = 256;
+/** Element moves per step of the norm-order merge sort (a fraction of a millisecond). */
+const SORT_STEP_MOVES = 16_384;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
 const DEFER_BUILD: unique symbol = Symbol('defer build');
 
@@ -99,7 +105,10 @@ export class HybridServingPolicy {
   /** Rated items (CF can score them) by descending item-factor norm, with those norms. */
   private normOrder!: Int32Array;
   private normSorted!: Float64Array;
-  /** Item factors copied in normOrder, so the CF scan reads memory sequentially. */
+  /**
+   * Item factors copied in normOrder, so the CF scan reads memory sequentially; empty once the
+   * SIMD kernel holds its own copy (only the JavaScript loop reads this one).
+   */
   private factorsSorted!: Float32Array;
   /** Item-factor norms by item index (similar items). */
   private itemNorm!: Float64Array;
@@ -176,7 +185,7 @@ export class HybridServingPolicy {
       if ((i + 1) % BUILD_STEP_ITEMS === 0) yield;
     }
     yield;
-    this.normOrder = Int32Array.from(rated).sort((a, b) => this.itemNorm[b] - this.itemNorm[a] || a - b);
+    this.normOrder = yield* sortByNormInSteps(Int32Array.from(rated), this.itemNorm, SORT_STEP_MOVES);
     this.normSorted = Float64Array.from(this.normOrder, (i) => this.itemNorm[i]);
     yield;
     this.factorsSorted = new Float32Array(this.normOrder.length * k);
@@ -186,6 +195,7 @@ export class HybridServingPolicy {
     }
     yield;
     if (this.useSimd) this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS);
+    if (this.simd) this.factorsSorted = new Float32Array(0);
     this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
     this.candidateScores = new Float32Array(this.candidates.length);
     yield;

@@ -26,8 +26,8 @@ export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey
 /** The content model's stored user profiles. */
 const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
 
-/** Movies per JSON slice of the catalogue (~1–2 ms to parse each on the serving thread). */
-const MOVIES_PER_SLICE = 2000;
+/** Movies per JSON slice of the catalogue (~1 ms to parse each on the serving thread). */
+const MOVIES_PER_SLICE = 1000;
 
 export type DecodeReply =
   | {
