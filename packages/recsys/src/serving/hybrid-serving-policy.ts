@@ -21,7 +21,7 @@ import { ContentModel } from '../models/content.js';
 import type { ExtraRating, HybridRecommender, Strategy } from '../models/hybrid.js';
 import { IalsModel } from '../models/ials.js';
 import { PopularityModel, genreKey } from '../models/popularity.js';
-import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './scan-kernel.js';
+import { ScanKernel } from './scan-kernel.js';
 
 export interface ServingRequest {
   /** External user id; unknown ids are new users. */
@@ -65,13 +65,8 @@ export interface HybridServingOptions {
 
 /** Relative slack on the norm bound, so float rounding can never prune a true top-K item. */
 const BOUND_SLACK = 1e-5;
-/**
- * Blocks of 16 items scored per SIMD call while the approximate top-K fills (~2k multiply-adds
- * at 64 factors: small enough that a scan the norm bound stops early wastes little), and once it
- * is full, when the kernel's gate skips most blocks against the cut (fewer calls from JavaScript).
- */
-const SIMD_BLOCKS_FILLING = 2;
-const SIMD_BLOCKS_PER_CALL = 8;
+/** Blocks per `dots` call: the kernel's topK scores one block at a time (the gate gets the current cut). */
+const SIMD_BLOCKS_PER_CALL = 1;
 /** Items per build step (a pass over 2,048 item vectors: well under a millisecond at 64 factors). */
 const BUILD_STEP_ITEMS = 2048;
 /** Only HybridServingPolicy.create() can ask the constructor to leave the build to it. */
@@ -85,16 +80,12 @@ export class HybridServingPolicy {
   private readonly content: ContentModel;
   private readonly popularity: PopularityModel;
   private readonly scores: Float32Array;
-  /** 1 for the current request's rated items; all zero between requests. */
-  private readonly seen: Uint8Array;
+  /** 1 for the current request's rated items; all zero between requests (the scan kernel's own mask when there is one). */
+  private seen: Uint8Array;
   /** The current request's training row, decoded from the compact history. */
   private readonly rowItems: Int32Array;
   private readonly rowRatings: Float32Array;
   private readonly heap: TopHeap;
-  /** The float32 scan's first phase: top-K by approximate score, and the items kept for rescoring. */
-  private readonly approxHeap: TopHeap;
-  private candidates!: Int32Array;
-  private candidateScores!: Float32Array;
   // Derived structures, filled by build() (in steps, so a hot swap can yield between them).
   /** Rated items (CF can score them) by descending item-factor norm, with those norms. */
   private normOrder!: Int32Array;
@@ -137,7 +128,6 @@ export class HybridServingPolicy {
     if (!(Number.isInteger(opts.maxK) && opts.maxK >= 0)) throw new RangeError(`maxK must be a non-negative integer, got ${opts.maxK}`);
     this.maxK = opts.maxK;
     this.heap = new TopHeap(opts.maxK);
-    this.approxHeap = new TopHeap(opts.maxK);
     this.scores = new Float32Array(n);
     this.seen = new Uint8Array(n);
     this.rowItems = new Int32Array(bundle.compactHistory.maxRowLength);
@@ -185,9 +175,11 @@ export class HybridServingPolicy {
       if ((p + 1) % BUILD_STEP_ITEMS === 0) yield;
     }
     yield;
-    if (this.useSimd) this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS);
-    this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
-    this.candidateScores = new Float32Array(this.candidates.length);
+    if (this.useSimd) {
+      const ranking = { order: this.normOrder, norms: this.normSorted, catalogue: n, maxK: this.maxK };
+      this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS, ranking);
+      if (this.simd) this.seen = this.simd.seen;
+    }
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
     yield* ials.prepareFoldIn();
@@ -336,83 +328,29 @@ export class HybridServingPolicy {
   }
 
   /**
-   * topCfScalar's scan in two phases. First the float32 scores of 32 items at a time from the
-   * SIMD kernel pick the top-K by approximate score (`approxHeap`), keeping aside every item that
-   * could still be within twice the approximation's error bound M of it. Then only the kept items
-   * whose approximate score reaches T − 2M (T: the final K-th best approximate score) are rescored
-   * exactly (the scalar loop's sum) and ranked: the K items of the approximate top-K have exact
-   * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate one
-   * ≥ T − 2M. The kept items and scores are the scalar scan's. The norm bound stops the scan
-   * when a block's first item cannot reach T − M, and is checked per block: items of the last
-   * block it would have skipped are looked at anyway, which cannot change the result.
+   * topCfScalar's result from the SIMD kernel's topK, in one WebAssembly call: the float32
+   * scores pick the top-K by approximate score, keeping aside every item that could still be
+   * within twice the approximation's error bound M of it; then only the kept items whose
+   * approximate score reaches T − 2M (T: the final K-th best approximate score) are rescored
+   * exactly (the scalar loop's sum) and ranked. The K items of the approximate top-K have exact
+   * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate
+   * one ≥ T − 2M: the kept items and scores are the scalar scan's. The norm bound stops the scan
+   * when a block's first item cannot reach T − M. The exclusion mask is `seen` itself (the
+   * kernel's memory), so a request marks its rated items once for every path.
    */
   private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
     const f = this.cf.factors;
     let xx = 0;
     for (let a = 0; a < f; a++) xx += x[a] * x[a];
-    const xNorm = Math.sqrt(xx) * (1 + BOUND_SLACK);
-    const order = this.normOrder;
-    const norms = this.normSorted;
-    const n = order.length;
-    if (n === 0 || k === 0) {
-      this.heap.reset(k);
-      return this.drain();
-    }
-    // The approximation's worst error over the scan (norms descend: the first item's is the largest).
-    const margin = approximationBound(f) * xNorm * norms[0] + SCAN_ABSOLUTE_SLACK;
-    const approx = this.approxHeap;
-    approx.reset(k);
+    if (this.normOrder.length === 0 || k === 0) return [];
     simd.setUser(x);
-    const out = simd.out;
-    const kept = this.candidates;
-    const keptScores = this.candidateScores;
-    let nKept = 0;
-    const blocks = Math.ceil(n / SCAN_BLOCK);
-    // T so far (-Infinity until the approximate heap is full), kept in a local: this loop runs for every scanned item.
-    let threshold = -Infinity;
-    for (let t = 0, m = 0; t < blocks; t += m) {
-      const start = t * SCAN_BLOCK;
-      // Norms descend: if this block's first item cannot reach T − M, no later item can.
-      if (xNorm * norms[start] < threshold - margin) break;
-      m = Math.min(approx.full ? SIMD_BLOCKS_PER_CALL : SIMD_BLOCKS_FILLING, blocks - t);
-      let cut = threshold - 2 * margin;
-      // Blocks whose every item scores under the cut are not kept below: the gate may skip them.
-      simd.dots(t, m, cut);
-      const blockMax = simd.blockMax;
-      for (let b = 0; b < m; b++) {
-        // A block whose best approximate score is under the cut has nothing to keep (each of its
-        // items would fail the test below).
-        if (Math.max(blockMax[4 * b], blockMax[4 * b + 1], blockMax[4 * b + 2], blockMax[4 * b + 3]) < cut) continue;
-        const first = start + b * SCAN_BLOCK;
-        const last = Math.min(n, first + SCAN_BLOCK);
-        for (let p = first; p < last; p++) {
-          const score = out[p - start];
-          if (score < cut) continue;
-          const i = order[p];
-          if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
-          kept[nKept] = p;
-          keptScores[nKept++] = score;
-          if (!(score >= threshold)) continue;
-          approx.offer(p, score);
-          if (approx.full) {
-            threshold = approx.threshold;
-            cut = threshold - 2 * margin;
-          }
-        }
-      }
-    }
-    const heap = this.heap;
-    heap.reset(k);
-    const cut = threshold - 2 * margin;
-    for (let c = 0; c < nKept; c++) {
-      if (keptScores[c] < cut) continue;
-      const p = kept[c];
-      const score = Math.fround(simd.exactDot(x, p));
-      // Below the k-th best (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
-      if (heap.full && !(score >= heap.threshold)) continue;
-      heap.offer(order[p], score);
-    }
-    return this.drain();
+    const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask);
+    const ids = this.bundle.items;
+    const topItems = simd.topItems;
+    const topScores = simd.topScores;
+    const out: ScoredMovie[] = new Array(count);
+    for (let j = 0; j < count; j++) out[j] = { movieId: ids.id(topItems[j]), score: topScores[j] };
+    return out;
   }
 
   private topCfScalar(x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {

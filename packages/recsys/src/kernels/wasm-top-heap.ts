@@ -1,0 +1,111 @@
+/**
+ * TopHeap (top-heap.ts) in WebAssembly, for kernels that rank inside the module: a binary
+ * min-heap of (float32 score, i32 index) pairs in two arrays of the module's memory, under the same
+ * order (higher score first, equal scores by lower index; NaN never kept), and a drain that writes
+ * the kept pairs best first. The functions are appended to a module's own (functionsModuleBytes);
+ * `first` is the index the first of them gets there, for the calls between them.
+ *
+ *   worse(sa f32, ia i32, sb f32, ib i32) → i32             ;; (sa, ia) ranks below (sb, ib)
+ *   siftUp(sc, idx, pos, score f32, index)                  ;; place a new entry at pos, then up
+ *   siftDown(sc, idx, size, score f32, index)               ;; replace the root, then down
+ *   offer(sc, idx, size, cap, score f32, index) → new size  ;; TopHeap.offer
+ *   drain(sc, idx, size, outIdx, outSc)                     ;; best first into outIdx/outSc
+ */
+import {
+  BLOCK, BR, BR_IF, CALL, END, F32, F32_EQ, F32_LOAD, F32_LT, F32_NE, F32_STORE, I32, I32_ADD, I32_AND, I32_CONST, I32_EQZ, I32_GE_S,
+  I32_GT_S, I32_LOAD, I32_LT_S, I32_OR, I32_SHL, I32_SHR_U, I32_STORE, I32_SUB, IF, LOCAL_GET, LOCAL_SET, LOOP, RETURN, VOID,
+  type WasmFunction,
+} from './wasm-asm.js';
+
+export interface TopHeapFunctions {
+  functions: WasmFunction[];
+  offer: number;
+  drain: number;
+}
+
+/** local `base` + 4·local `i`, on the stack. */
+export const at4 = (base: number, i: number): number[] => [LOCAL_GET, base, LOCAL_GET, i, I32_CONST, 2, I32_SHL, I32_ADD];
+
+export function topHeapFunctions(first: number): TopHeapFunctions {
+  const [worse, siftUp, siftDown, offer, drain] = [first, first + 1, first + 2, first + 3, first + 4];
+  // (sa < sb) | ((sa == sb) & (ia > ib))
+  const worseCode = [LOCAL_GET, 0, LOCAL_GET, 2, F32_LT, LOCAL_GET, 0, LOCAL_GET, 2, F32_EQ, LOCAL_GET, 1, LOCAL_GET, 3, I32_GT_S, I32_AND, I32_OR];
+  /** entry j of the heap (`sc`, `idx` locals) as (score, index) on the stack. */
+  const entry = (sc: number, idx: number, j: number): number[] => [...at4(sc, j), F32_LOAD, 2, 0, ...at4(idx, j), I32_LOAD, 2, 0];
+  /** heap[to] = heap[from]. */
+  const move = (sc: number, idx: number, to: number, from: number): number[] => [
+    ...at4(sc, to), ...at4(sc, from), F32_LOAD, 2, 0, F32_STORE, 2, 0,
+    ...at4(idx, to), ...at4(idx, from), I32_LOAD, 2, 0, I32_STORE, 2, 0,
+  ];
+  /** heap[pos] = (score, index) locals. */
+  const place = (sc: number, idx: number, pos: number, score: number, index: number): number[] => [
+    ...at4(sc, pos), LOCAL_GET, score, F32_STORE, 2, 0, ...at4(idx, pos), LOCAL_GET, index, I32_STORE, 2, 0,
+  ];
+  // siftUp params: sc 0, idx 1, pos 2, score 3, index 4; local parent 5.
+  const siftUpCode = [
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, 2, I32_EQZ, BR_IF, 1,
+    LOCAL_GET, 2, I32_CONST, 1, I32_SUB, I32_CONST, 1, I32_SHR_U, LOCAL_SET, 5,
+    LOCAL_GET, 3, LOCAL_GET, 4, ...entry(0, 1, 5), CALL, worse, I32_EQZ, BR_IF, 1,
+    ...move(0, 1, 2, 5),
+    LOCAL_GET, 5, LOCAL_SET, 2,
+    BR, 0,
+    END, END,
+    ...place(0, 1, 2, 3, 4),
+  ];
+  // siftDown params: sc 0, idx 1, size 2, score 3, index 4; locals pos 5, child 6, next 7.
+  const siftDownCode = [
+    I32_CONST, 0, LOCAL_SET, 5,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, 5, I32_CONST, 1, I32_SHL, I32_CONST, 1, I32_ADD, LOCAL_SET, 6,
+    LOCAL_GET, 6, LOCAL_GET, 2, I32_GE_S, BR_IF, 1,
+    LOCAL_GET, 6, I32_CONST, 1, I32_ADD, LOCAL_SET, 7,
+    LOCAL_GET, 7, LOCAL_GET, 2, I32_LT_S,
+    IF, VOID,
+    ...entry(0, 1, 7), ...entry(0, 1, 6), CALL, worse,
+    IF, VOID, LOCAL_GET, 7, LOCAL_SET, 6, END,
+    END,
+    ...entry(0, 1, 6), LOCAL_GET, 3, LOCAL_GET, 4, CALL, worse, I32_EQZ, BR_IF, 1,
+    ...move(0, 1, 5, 6),
+    LOCAL_GET, 6, LOCAL_SET, 5,
+    BR, 0,
+    END, END,
+    ...place(0, 1, 5, 3, 4),
+  ];
+  // offer params: sc 0, idx 1, size 2, cap 3, score 4, index 5.
+  const offerCode = [
+    LOCAL_GET, 4, LOCAL_GET, 4, F32_NE, IF, VOID, LOCAL_GET, 2, RETURN, END,
+    LOCAL_GET, 2, LOCAL_GET, 3, I32_LT_S,
+    IF, VOID,
+    LOCAL_GET, 0, LOCAL_GET, 1, LOCAL_GET, 2, LOCAL_GET, 4, LOCAL_GET, 5, CALL, siftUp,
+    LOCAL_GET, 2, I32_CONST, 1, I32_ADD, RETURN,
+    END,
+    LOCAL_GET, 0, F32_LOAD, 2, 0, LOCAL_GET, 1, I32_LOAD, 2, 0, LOCAL_GET, 4, LOCAL_GET, 5, CALL, worse,
+    IF, VOID,
+    LOCAL_GET, 0, LOCAL_GET, 1, LOCAL_GET, 2, LOCAL_GET, 4, LOCAL_GET, 5, CALL, siftDown,
+    END,
+    LOCAL_GET, 2,
+  ];
+  // drain params: sc 0, idx 1, size 2, outIdx 3, outSc 4. Takes the worst out size times, filling the output from its end.
+  const drainCode = [
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, 2, I32_EQZ, BR_IF, 1,
+    LOCAL_GET, 2, I32_CONST, 1, I32_SUB, LOCAL_SET, 2,
+    ...at4(3, 2), LOCAL_GET, 1, I32_LOAD, 2, 0, I32_STORE, 2, 0,
+    ...at4(4, 2), LOCAL_GET, 0, F32_LOAD, 2, 0, F32_STORE, 2, 0,
+    LOCAL_GET, 0, LOCAL_GET, 1, LOCAL_GET, 2, ...entry(0, 1, 2), CALL, siftDown,
+    BR, 0,
+    END, END,
+  ];
+  return {
+    functions: [
+      { name: 'worse', params: [F32, I32, F32, I32], results: [I32], locals: [0], code: worseCode },
+      { name: 'siftUp', params: [I32, I32, I32, F32, I32], locals: [1, 1, I32], code: siftUpCode },
+      { name: 'siftDown', params: [I32, I32, I32, F32, I32], locals: [1, 3, I32], code: siftDownCode },
+      { name: 'offer', params: [I32, I32, I32, I32, F32, I32], results: [I32], locals: [0], code: offerCode },
+      { name: 'drain', params: [I32, I32, I32, I32, I32], locals: [0], code: drainCode },
+    ],
+    offer,
+    drain,
+  };
+}

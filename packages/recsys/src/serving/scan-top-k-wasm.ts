@@ -1,0 +1,164 @@
+/**
+ * The collaborative-filtering scan's whole top-K in one WebAssembly call (ScanKernel.topK): the
+ * block loop, the norm-bound stop, the gated float32 dot products (the module's `dots`, one block
+ * per call so the gate always has the current cut), the exclusion masks, the approximate top-K,
+ * then the exact rescoring of the kept items and the exact top-K, drained best first. It is the
+ * JavaScript pass HybridServingPolicy ran over the kernel's output, moved into the module:
+ *
+ *   for each block t (items 16t … 16t+15 in the scan order) while xNorm·norms[t] ≥ T − M:
+ *     dots(block t, gate cut ≤ T − 2M − gateMargin as float32);
+ *     skip the block if its largest approximate score < T − 2M; else for each item p of it:
+ *       keep p unless its approximate score < T − 2M or its item is excluded (seen, or out of genre);
+ *       offer it to the approximate heap if it reaches T; T = that heap's k-th score once full
+ *   for each kept p whose approximate score ≥ T − 2M:
+ *     s = f32(Σ_a f64(x[a])·f64(q_p[a]))   ;; the exact sum, factor by factor (ScanKernel.exactDot)
+ *     offer (order[p], s) to the exact heap
+ *   drain it best first; return its size
+ *
+ * (T: −∞ until the approximate heap holds k items; M: the approximation's margin.)
+ */
+import {
+  BLOCK, BR, BR_IF, CALL, END, F32, F32_DEMOTE_F64, F32_EQ, F32_GT, F32_LOAD, F32_MAX, F32_REINTERPRET_I32, F32_STORE, F64, F64_ADD,
+  F64_GE, F64_GT, F64_LOAD, F64_LT, F64_MUL, F64_PROMOTE_F32, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
+  I32_LOAD, I32_LOAD8_U, I32_LT_U, I32_MUL, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
+  LOCAL_TEE, LOOP, SELECT, VOID, f32Const, f64Const, sleb, uleb, type WasmFunction,
+} from '../kernels/wasm-asm.js';
+import { at4 } from '../kernels/wasm-top-heap.js';
+
+/** Module indices of the functions topK calls. */
+export interface TopKCallees {
+  dots: number;
+  offer: number;
+  drain: number;
+}
+
+// Parameters (i32 unless noted), in ScanKernel.topK's call order.
+const [X, XR, D, F, G, Q, OUT, MAX, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENRE, KEPT, KEPT_SC, HEAP_SC, HEAP_IDX, K, RES_IDX, RES_SC] =
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+const [X_NORM, MARGIN, GATE_MARGIN] = [22, 23, 24]; // f64
+const [GATE_BLOCK_BYTES, BLOCK_BYTES] = [25, 26];
+const PARAMS = [...new Array<number>(22).fill(I32), F64, F64, F64, I32, I32];
+// Locals: i32 …, then f64 …, then f32 ….
+const [T, P, P_END, O, ITEM, KEPT_N, SIZE, C, AT, XP, XEND, GP, QP] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39];
+const [THRESHOLD, CUT, SUM, V] = [40, 41, 42, 43];
+const [S, R] = [44, 45];
+const LOCALS = [3, 13, I32, 4, F64, 2, F32];
+
+export function topKFunction(callees: TopKCallees): WasmFunction {
+  const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
+  const inc = (local: number, by: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(by), I32_ADD, LOCAL_SET, local];
+  /** xr[d + 1] = the largest float32 ≤ cut − gateMargin (the gate's cut: never above the pass's). */
+  const storeGateCut = [
+    ...at4(XR, D),
+    LOCAL_GET, CUT, LOCAL_GET, GATE_MARGIN, F64_SUB, LOCAL_TEE, V,
+    F32_DEMOTE_F64, LOCAL_TEE, R, F64_PROMOTE_F32, LOCAL_GET, V, F64_GT,
+    IF, VOID,
+    // Rounded up: one float32 step towards −∞ (from ±0: the smallest negative subnormal).
+    LOCAL_GET, R, ...f32Const(0), F32_EQ,
+    IF, F32,
+    ...f32Const(-(2 ** -149)),
+    ELSE,
+    LOCAL_GET, R, I32_REINTERPRET_F32, I32_CONST, ...sleb(-1), I32_CONST, 1, LOCAL_GET, R, ...f32Const(0), F32_GT, SELECT, I32_ADD, F32_REINTERPRET_I32,
+    END,
+    LOCAL_SET, R,
+    END,
+    LOCAL_GET, R, F32_STORE, 2, 4,
+  ];
+  const setCut = [LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_SET, CUT];
+  /** The approximate score s of item p: kept unless excluded; offered when it reaches T. */
+  const visitItem = [
+    LOCAL_GET, O, ...f32Load(0), LOCAL_TEE, S, F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
+    IF, VOID,
+    ...at4(ORDER, P), I32_LOAD, 2, 0, LOCAL_SET, ITEM,
+    // excluded: (exclude & seen[item]) | (genre ≠ 0 & genre[item] = 0)
+    LOCAL_GET, EXCLUDE, LOCAL_GET, SEEN, LOCAL_GET, ITEM, I32_ADD, I32_LOAD8_U, 0, 0, I32_AND,
+    LOCAL_GET, GENRE, I32_CONST, 0, I32_NE, LOCAL_GET, GENRE, LOCAL_GET, ITEM, I32_ADD, I32_LOAD8_U, 0, 0, I32_EQZ, I32_AND,
+    I32_OR, I32_EQZ,
+    IF, VOID,
+    ...at4(KEPT, KEPT_N), LOCAL_GET, P, I32_STORE, 2, 0,
+    ...at4(KEPT_SC, KEPT_N), LOCAL_GET, S, F32_STORE, 2, 0,
+    ...inc(KEPT_N, 1),
+    LOCAL_GET, S, F64_PROMOTE_F32, LOCAL_GET, THRESHOLD, F64_GE,
+    IF, VOID,
+    LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, K, LOCAL_GET, S, LOCAL_GET, P, CALL, callees.offer, LOCAL_TEE, SIZE,
+    LOCAL_GET, K, I32_EQ,
+    IF, VOID,
+    LOCAL_GET, HEAP_SC, ...f32Load(0), F64_PROMOTE_F32, LOCAL_SET, THRESHOLD,
+    ...setCut,
+    ...storeGateCut,
+    END,
+    END,
+    END,
+    END,
+  ];
+  const scan = [
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, T, LOCAL_GET, BLOCKS, I32_GE_U, BR_IF, 1,
+    // Norms descend: if the block's first item cannot reach T − M, no later item can.
+    LOCAL_GET, X_NORM, LOCAL_GET, NORMS, LOCAL_GET, T, I32_CONST, 3, I32_SHL, I32_ADD, F64_LOAD, 3, 0, F64_MUL,
+    LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, F64_SUB, F64_LT, BR_IF, 1,
+    LOCAL_GET, GP, LOCAL_GET, X, LOCAL_GET, OUT, I32_CONST, 1, LOCAL_GET, F, LOCAL_GET, MAX, LOCAL_GET, XR, LOCAL_GET, D, LOCAL_GET, QP, CALL, callees.dots,
+    LOCAL_GET, GP, LOCAL_GET, GATE_BLOCK_BYTES, I32_ADD, LOCAL_SET, GP,
+    LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
+    // The block's best approximate score (NaN propagates: such a block is looked at).
+    LOCAL_GET, MAX, ...f32Load(0), LOCAL_GET, MAX, ...f32Load(4), F32_MAX, LOCAL_GET, MAX, ...f32Load(8), LOCAL_GET, MAX, ...f32Load(12), F32_MAX, F32_MAX,
+    F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
+    IF, VOID,
+    LOCAL_GET, T, I32_CONST, 4, I32_SHL, LOCAL_TEE, P, I32_CONST, 16, I32_ADD, LOCAL_TEE, P_END,
+    LOCAL_GET, N, LOCAL_GET, P_END, LOCAL_GET, N, I32_LT_U, SELECT, LOCAL_SET, P_END,
+    LOCAL_GET, OUT, LOCAL_SET, O,
+    LOOP, VOID,
+    ...visitItem,
+    ...inc(O, 4),
+    ...inc(P, 1),
+    LOCAL_GET, P, LOCAL_GET, P_END, I32_LT_U, BR_IF, 0,
+    END,
+    END,
+    ...inc(T, 1),
+    BR, 0,
+    END, END,
+  ];
+  /** SUM = Σ_a f64(x[a])·f64(q_p[a]) in factor order (the kernel's table: factor a of p at block(p)·blockBytes + 4·(p mod 16) + 64a). */
+  const exactDot = [
+    LOCAL_GET, Q, LOCAL_GET, P, I32_CONST, 4, I32_SHR_U, LOCAL_GET, BLOCK_BYTES, I32_MUL, I32_ADD,
+    LOCAL_GET, P, I32_CONST, 15, I32_AND, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, AT,
+    ...f64Const(0), LOCAL_SET, SUM,
+    LOCAL_GET, X, LOCAL_SET, XP,
+    LOOP, VOID,
+    LOCAL_GET, SUM, LOCAL_GET, XP, ...f32Load(0), F64_PROMOTE_F32, LOCAL_GET, AT, ...f32Load(0), F64_PROMOTE_F32, F64_MUL, F64_ADD, LOCAL_SET, SUM,
+    ...inc(AT, 64),
+    ...inc(XP, 4),
+    LOCAL_GET, XP, LOCAL_GET, XEND, I32_LT_U, BR_IF, 0,
+    END,
+  ];
+  const rescore = [
+    I32_CONST, 0, LOCAL_SET, SIZE,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, C, LOCAL_GET, KEPT_N, I32_GE_U, BR_IF, 1,
+    // Under T − 2M: cannot be in the exact top-K (NaN is rescored, and the heap refuses it).
+    ...at4(KEPT_SC, C), ...f32Load(0), F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
+    IF, VOID,
+    ...at4(KEPT, C), I32_LOAD, 2, 0, LOCAL_SET, P,
+    ...exactDot,
+    LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, K,
+    LOCAL_GET, SUM, F32_DEMOTE_F64, ...at4(ORDER, P), I32_LOAD, 2, 0,
+    CALL, callees.offer, LOCAL_SET, SIZE,
+    END,
+    ...inc(C, 1),
+    BR, 0,
+    END, END,
+  ];
+  const code = [
+    ...f64Const(-Infinity), LOCAL_SET, THRESHOLD,
+    ...setCut,
+    ...storeGateCut,
+    LOCAL_GET, G, LOCAL_SET, GP,
+    LOCAL_GET, Q, LOCAL_SET, QP,
+    LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
+    ...scan,
+    ...rescore,
+    LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, RES_IDX, LOCAL_GET, RES_SC, CALL, callees.drain,
+    LOCAL_GET, SIZE,
+  ];
+  return { name: 'topK', params: PARAMS, results: [I32], locals: LOCALS, code };
+}
