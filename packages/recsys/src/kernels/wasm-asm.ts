@@ -115,6 +115,13 @@ export const F64X2_MUL = [SIMD, ...uleb(0xf2)];
 export const F32X4_DEMOTE_F64X2_ZERO = [SIMD, 0x5e];
 /** i8x16.shuffle of two vectors by 32-bit lanes (0–3: the first vector's, 4–7: the second's). */
 export const shuffle32 = (lanes: readonly number[]): number[] => [SIMD, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])];
+export const F32X4_MAX = [SIMD, ...uleb(0xe9)];
+export const F32X4_LT = [SIMD, 0x43];
+export const V128_NOT = [SIMD, 0x4d];
+export const I32X4_ALL_TRUE = [SIMD, ...uleb(0xa3)];
+/** The sign bits of the four i32 lanes (a comparison's results) as bits 0–3 of an i32. */
+export const I32X4_BITMASK = [SIMD, ...uleb(0xa4)];
+export const I32_CTZ = 0x68;
 export const CALL = 0x10;
 export const I32_EQ = 0x46;
 export const I32_AND = 0x71;

@@ -32,7 +32,7 @@
  *     ;;       best score is the largest of the four, so a caller skips the whole block when it is too low)
  */
 import {
-  BLOCK as WASM_BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
+  BLOCK as WASM_BLOCK, BR, BR_IF, ELSE, END, F32X4_ADD, F32X4_LT, F32X4_MAX, I32X4_ALL_TRUE, IF, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
   I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
   functionsModuleBytes, sleb, uleb, wasm, type WasmFunction, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
@@ -61,13 +61,6 @@ const XA = ACC + ACCUMULATORS;
 const [XRES, CUT] = [XA + 1, XA + 2];
 const [P, XEND, XREND] = [CUT + 1, CUT + 2, CUT + 3];
 
-// f32x4 opcodes (WebAssembly SIMD), not in the shared assembler's list.
-const SIMD_PREFIX = 0xfd;
-const F32X4_MAX = [SIMD_PREFIX, ...uleb(0xe9)];
-const F32X4_LT = [SIMD_PREFIX, 0x43];
-const I32X4_ALL_TRUE = [SIMD_PREFIX, ...uleb(0xa3)];
-const IF = 0x04;
-const ELSE = 0x05;
 
 function dotsFunction(): WasmFunction {
   const zeroAccumulators: number[] = [];

@@ -18,10 +18,10 @@
  * (T: −∞ until the approximate heap holds k items; M: the approximation's margin.)
  */
 import {
-  BLOCK, BR, BR_IF, CALL, END, F32, F32_DEMOTE_F64, F32_EQ, F32_GT, F32_LOAD, F32_MAX, F32_REINTERPRET_I32, F32_STORE, F64, F64_ADD,
+  BLOCK, BR, BR_IF, CALL, END, F32, F32_DEMOTE_F64, F32_EQ, F32_GT, F32_LOAD, F32_REINTERPRET_I32, F32_STORE, F64, F64_ADD,
   F64_GE, F64_GT, F64_LOAD, F64_LT, F64_MUL, F64_PROMOTE_F32, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
-  I32_LOAD, I32_LOAD8_U, I32_LT_U, I32_MUL, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
-  LOCAL_TEE, LOOP, SELECT, VOID, f32Const, f64Const, sleb, uleb, type WasmFunction,
+  I32_LOAD, I32_LOAD8_U, I32_LT_U, I32_MUL, I32_SUB, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
+  LOCAL_TEE, LOOP, SELECT, VOID, F32X4_SPLAT, F32X4_LT, V128_NOT, I32X4_ALL_TRUE, I32X4_BITMASK, I32_CTZ, V128, V128_LOAD, f32Const, f64Const, sleb, uleb, type WasmFunction,
 } from '../kernels/wasm-asm.js';
 import { at4 } from '../kernels/wasm-top-heap.js';
 
@@ -38,36 +38,31 @@ const [X, XR, D, F, G, Q, OUT, MAX, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENR
 const [X_NORM, MARGIN, GATE_MARGIN] = [22, 23, 24]; // f64
 const [GATE_BLOCK_BYTES, BLOCK_BYTES] = [25, 26];
 const PARAMS = [...new Array<number>(22).fill(I32), F64, F64, F64, I32, I32];
-// Locals: i32 …, then f64 …, then f32 ….
-const [T, P, P_END, O, ITEM, KEPT_N, SIZE, C, AT, XP, XEND, GP, QP] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39];
-const [THRESHOLD, CUT, SUM, V] = [40, 41, 42, 43];
-const [S, R] = [44, 45];
-const LOCALS = [3, 13, I32, 4, F64, 2, F32];
+// Locals: i32 …, then f64 …, then f32 …, then the cut splatted (v128).
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, AT, XP, XEND, GP, QP, MASK] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40];
+const [THRESHOLD, CUT, SUM, V] = [41, 42, 43, 44];
+const [S, R] = [45, 46];
+const CUT_V = 47;
+const LOCALS = [4, 14, I32, 4, F64, 2, F32, 1, V128];
 
 export function topKFunction(callees: TopKCallees): WasmFunction {
   const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
   const inc = (local: number, by: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(by), I32_ADD, LOCAL_SET, local];
-  /** xr[d + 1] = the largest float32 ≤ cut − gateMargin (the gate's cut: never above the pass's). */
-  const storeGateCut = [
+  /**
+   * The cut T − 2M (f64); its float32 ceiling splatted (for float32 s: s < cut ⇔ s < ceil(cut));
+   * and xr[d + 1] = the largest float32 ≤ cut − gateMargin (the gate's cut: never above the pass's).
+   */
+  const setCut = [
+    LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_TEE, CUT, LOCAL_SET, V,
+    ...roundToFloat32(V, R, 'up'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, CUT_V,
     ...at4(XR, D),
-    LOCAL_GET, CUT, LOCAL_GET, GATE_MARGIN, F64_SUB, LOCAL_TEE, V,
-    F32_DEMOTE_F64, LOCAL_TEE, R, F64_PROMOTE_F32, LOCAL_GET, V, F64_GT,
-    IF, VOID,
-    // Rounded up: one float32 step towards −∞ (from ±0: the smallest negative subnormal).
-    LOCAL_GET, R, ...f32Const(0), F32_EQ,
-    IF, F32,
-    ...f32Const(-(2 ** -149)),
-    ELSE,
-    LOCAL_GET, R, I32_REINTERPRET_F32, I32_CONST, ...sleb(-1), I32_CONST, 1, LOCAL_GET, R, ...f32Const(0), F32_GT, SELECT, I32_ADD, F32_REINTERPRET_I32,
-    END,
-    LOCAL_SET, R,
-    END,
+    LOCAL_GET, CUT, LOCAL_GET, GATE_MARGIN, F64_SUB, LOCAL_SET, V,
+    ...roundToFloat32(V, R, 'down'),
     LOCAL_GET, R, F32_STORE, 2, 4,
   ];
-  const setCut = [LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_SET, CUT];
-  /** The approximate score s of item p: kept unless excluded; offered when it reaches T. */
+  /** Item p (lane LANE of the block just scored): kept unless under the cut or excluded; offered when it reaches T. */
   const visitItem = [
-    LOCAL_GET, O, ...f32Load(0), LOCAL_TEE, S, F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
+    LOCAL_GET, OUT, LOCAL_GET, LANE, I32_CONST, 2, I32_SHL, I32_ADD, ...f32Load(0), LOCAL_TEE, S, F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
     IF, VOID,
     ...at4(ORDER, P), I32_LOAD, 2, 0, LOCAL_SET, ITEM,
     // excluded: (exclude & seen[item]) | (genre ≠ 0 & genre[item] = 0)
@@ -85,11 +80,18 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     IF, VOID,
     LOCAL_GET, HEAP_SC, ...f32Load(0), F64_PROMOTE_F32, LOCAL_SET, THRESHOLD,
     ...setCut,
-    ...storeGateCut,
     END,
     END,
     END,
     END,
+  ];
+  /** MASK = bit j set for lane j of the scores just written that is not under the cut (NaN included), lanes ≥ LIMIT cleared. */
+  const laneMask = [
+    ...[0, 1, 2, 3].flatMap((j) => [
+      LOCAL_GET, OUT, ...V128_LOAD, 2, ...uleb(16 * j), LOCAL_GET, CUT_V, ...F32X4_LT, ...V128_NOT, ...I32X4_BITMASK,
+      ...(j > 0 ? [I32_CONST, 4 * j, I32_SHL, I32_OR] : []),
+    ]),
+    I32_CONST, 1, LOCAL_GET, LIMIT, I32_SHL, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_SET, MASK,
   ];
   const scan = [
     BLOCK, VOID, LOOP, VOID,
@@ -100,19 +102,19 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     LOCAL_GET, GP, LOCAL_GET, X, LOCAL_GET, OUT, I32_CONST, 1, LOCAL_GET, F, LOCAL_GET, MAX, LOCAL_GET, XR, LOCAL_GET, D, LOCAL_GET, QP, CALL, callees.dots,
     LOCAL_GET, GP, LOCAL_GET, GATE_BLOCK_BYTES, I32_ADD, LOCAL_SET, GP,
     LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
-    // The block's best approximate score (NaN propagates: such a block is looked at).
-    LOCAL_GET, MAX, ...f32Load(0), LOCAL_GET, MAX, ...f32Load(4), F32_MAX, LOCAL_GET, MAX, ...f32Load(8), LOCAL_GET, MAX, ...f32Load(12), F32_MAX, F32_MAX,
-    F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
+    // Every lane maximum under the cut: nothing to keep (a block the gate skipped reports such maxima).
+    LOCAL_GET, MAX, ...V128_LOAD, 2, 0, LOCAL_GET, CUT_V, ...F32X4_LT, ...I32X4_ALL_TRUE, I32_EQZ,
     IF, VOID,
-    LOCAL_GET, T, I32_CONST, 4, I32_SHL, LOCAL_TEE, P, I32_CONST, 16, I32_ADD, LOCAL_TEE, P_END,
-    LOCAL_GET, N, LOCAL_GET, P_END, LOCAL_GET, N, I32_LT_U, SELECT, LOCAL_SET, P_END,
-    LOCAL_GET, OUT, LOCAL_SET, O,
-    LOOP, VOID,
+    // LIMIT: the block's real items (the last block's padding is not an item).
+    LOCAL_GET, N, LOCAL_GET, T, I32_CONST, 4, I32_SHL, I32_SUB, LOCAL_TEE, LIMIT, I32_CONST, 16, LOCAL_GET, LIMIT, I32_CONST, 16, I32_LT_U, SELECT, LOCAL_SET, LIMIT,
+    ...laneMask,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, MASK, I32_EQZ, BR_IF, 1,
+    LOCAL_GET, MASK, I32_CTZ, LOCAL_TEE, LANE, LOCAL_GET, T, I32_CONST, 4, I32_SHL, I32_ADD, LOCAL_SET, P,
+    LOCAL_GET, MASK, LOCAL_GET, MASK, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_SET, MASK,
     ...visitItem,
-    ...inc(O, 4),
-    ...inc(P, 1),
-    LOCAL_GET, P, LOCAL_GET, P_END, I32_LT_U, BR_IF, 0,
-    END,
+    BR, 0,
+    END, END,
     END,
     ...inc(T, 1),
     BR, 0,
@@ -151,7 +153,6 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
   const code = [
     ...f64Const(-Infinity), LOCAL_SET, THRESHOLD,
     ...setCut,
-    ...storeGateCut,
     LOCAL_GET, G, LOCAL_SET, GP,
     LOCAL_GET, Q, LOCAL_SET, QP,
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
@@ -161,4 +162,26 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     LOCAL_GET, SIZE,
   ];
   return { name: 'topK', params: PARAMS, results: [I32], locals: LOCALS, code };
+}
+
+/**
+ * r = the float32 nearest to v (f64 local) on the given side: the largest float32 ≤ v ('down') or
+ * the smallest ≥ v ('up'); ±∞ stay, NaN stays NaN. From the rounded value, one float32 step when
+ * rounding went the wrong way (from ±0: the smallest subnormal of that side).
+ */
+function roundToFloat32(v: number, r: number, side: 'up' | 'down'): number[] {
+  const up = side === 'up';
+  return [
+    LOCAL_GET, v, F32_DEMOTE_F64, LOCAL_TEE, r, F64_PROMOTE_F32, LOCAL_GET, v, up ? F64_LT : F64_GT,
+    IF, VOID,
+    LOCAL_GET, r, ...f32Const(0), F32_EQ,
+    IF, F32,
+    ...f32Const(up ? 2 ** -149 : -(2 ** -149)),
+    ELSE,
+    // Away from zero is +1 on the bits, towards zero −1.
+    LOCAL_GET, r, I32_REINTERPRET_F32, I32_CONST, ...sleb(up ? 1 : -1), I32_CONST, ...sleb(up ? -1 : 1), LOCAL_GET, r, ...f32Const(0), F32_GT, SELECT, I32_ADD, F32_REINTERPRET_I32,
+    END,
+    LOCAL_SET, r,
+    END,
+  ];
 }
