@@ -38,7 +38,7 @@ import {
 } from '../kernels/wasm-asm.js';
 import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 import { topHeapFunctions } from '../kernels/wasm-top-heap.js';
-import { topKFunction } from './scan-top-k-wasm.js';
+import { RESCORE_GROUP, topKFunction } from './scan-top-k-wasm.js';
 
 /** Items per block; the item table is padded to a multiple of it (padding scores 0). */
 export const SCAN_BLOCK = 16;
@@ -432,7 +432,7 @@ function layOutRanking(at: number, ranking: ScanRankingInput, items: number): Ra
   const layout = {
     norms: next(Math.ceil(items / SCAN_BLOCK) * 8),
     order: next(items * 4),
-    kept: next(items * 4),
+    kept: next((items + RESCORE_GROUP) * 4),
     keptScores: next(items * 4),
     heapScores: next(capacity * 4),
     heapItems: next(capacity * 4),

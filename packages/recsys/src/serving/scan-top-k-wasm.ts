@@ -39,11 +39,15 @@ const [X_NORM, MARGIN, GATE_MARGIN] = [22, 23, 24]; // f64
 const [GATE_BLOCK_BYTES, BLOCK_BYTES] = [25, 26];
 const PARAMS = [...new Array<number>(22).fill(I32), F64, F64, F64, I32, I32];
 // Locals: i32 …, then f64 …, then f32 …, then the cut splatted (v128).
-const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, AT, XP, XEND, GP, QP, MASK] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40];
-const [THRESHOLD, CUT, SUM, V] = [41, 42, 43, 44];
-const [S, R] = [45, 46];
-const CUT_V = 47;
-const LOCALS = [4, 14, I32, 4, F64, 2, F32, 1, V128];
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40];
+/** Items rescored together (independent sums: the additions of one do not wait for another's). */
+export const RESCORE_GROUP = 4;
+const AT = 41; // … AT + RESCORE_GROUP − 1: the group's table pointers
+const [THRESHOLD, CUT, V, XA] = [45, 46, 47, 48];
+const SUM = 49; // … SUM + RESCORE_GROUP − 1
+const [S, R] = [53, 54];
+const CUT_V = 55;
+const LOCALS = [4, 14 + RESCORE_GROUP, I32, 4 + RESCORE_GROUP, F64, 2, F32, 1, V128];
 
 export function topKFunction(callees: TopKCallees): WasmFunction {
   const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
@@ -120,33 +124,58 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     BR, 0,
     END, END,
   ];
-  /** SUM = Σ_a f64(x[a])·f64(q_p[a]) in factor order (the kernel's table: factor a of p at block(p)·blockBytes + 4·(p mod 16) + 64a). */
-  const exactDot = [
-    LOCAL_GET, Q, LOCAL_GET, P, I32_CONST, 4, I32_SHR_U, LOCAL_GET, BLOCK_BYTES, I32_MUL, I32_ADD,
-    LOCAL_GET, P, I32_CONST, 15, I32_AND, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, AT,
-    ...f64Const(0), LOCAL_SET, SUM,
+  const group = Array.from({ length: RESCORE_GROUP }, (_, j) => j);
+  /** AT + j = the table address of kept[C + j]'s first factor (factor a at +64a), for each j of the group. */
+  const groupAddresses = group.flatMap((j) => [
+    LOCAL_GET, KEPT, LOCAL_GET, C, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, 2, ...uleb(4 * j), LOCAL_TEE, P,
+    I32_CONST, 4, I32_SHR_U, LOCAL_GET, BLOCK_BYTES, I32_MUL, LOCAL_GET, Q, I32_ADD,
+    LOCAL_GET, P, I32_CONST, 15, I32_AND, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, AT + j,
+  ]);
+  /** SUM + j = Σ_a f64(x[a])·f64(q[a]) in factor order for each item of the group (ScanKernel.exactDot's sum). */
+  const groupSums = [
+    ...group.flatMap((j) => [...f64Const(0), LOCAL_SET, SUM + j]),
     LOCAL_GET, X, LOCAL_SET, XP,
     LOOP, VOID,
-    LOCAL_GET, SUM, LOCAL_GET, XP, ...f32Load(0), F64_PROMOTE_F32, LOCAL_GET, AT, ...f32Load(0), F64_PROMOTE_F32, F64_MUL, F64_ADD, LOCAL_SET, SUM,
-    ...inc(AT, 64),
+    LOCAL_GET, XP, ...f32Load(0), F64_PROMOTE_F32, LOCAL_SET, XA,
+    ...group.flatMap((j) => [
+      LOCAL_GET, SUM + j, LOCAL_GET, XA, LOCAL_GET, AT + j, ...f32Load(0), F64_PROMOTE_F32, F64_MUL, F64_ADD, LOCAL_SET, SUM + j,
+      ...inc(AT + j, 64),
+    ]),
     ...inc(XP, 4),
     LOCAL_GET, XP, LOCAL_GET, XEND, I32_LT_U, BR_IF, 0,
     END,
   ];
   const rescore = [
-    I32_CONST, 0, LOCAL_SET, SIZE,
+    // Compact the kept items to those not under T − 2M (others cannot be in the exact top-K; NaN
+    // stays, and the heap refuses it), then pad with copies of the last to whole groups.
     BLOCK, VOID, LOOP, VOID,
     LOCAL_GET, C, LOCAL_GET, KEPT_N, I32_GE_U, BR_IF, 1,
-    // Under T − 2M: cannot be in the exact top-K (NaN is rescored, and the heap refuses it).
     ...at4(KEPT_SC, C), ...f32Load(0), F64_PROMOTE_F32, LOCAL_GET, CUT, F64_LT, I32_EQZ,
     IF, VOID,
-    ...at4(KEPT, C), I32_LOAD, 2, 0, LOCAL_SET, P,
-    ...exactDot,
-    LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, K,
-    LOCAL_GET, SUM, F32_DEMOTE_F64, ...at4(ORDER, P), I32_LOAD, 2, 0,
-    CALL, callees.offer, LOCAL_SET, SIZE,
+    ...at4(KEPT, RESCORED), ...at4(KEPT, C), I32_LOAD, 2, 0, I32_STORE, 2, 0,
+    ...inc(RESCORED, 1),
     END,
     ...inc(C, 1),
+    BR, 0,
+    END, END,
+    // (With none kept this reads the word before the list and pads from there: nothing is rescored.)
+    ...at4(KEPT, RESCORED), I32_CONST, 4, I32_SUB, I32_LOAD, 2, 0, LOCAL_SET, P,
+    ...group.slice(1).flatMap((j) => [...at4(KEPT, RESCORED), LOCAL_GET, P, I32_STORE, 2, ...uleb(4 * (j - 1))]),
+    I32_CONST, 0, LOCAL_SET, SIZE,
+    I32_CONST, 0, LOCAL_SET, C,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, C, LOCAL_GET, RESCORED, I32_GE_U, BR_IF, 1,
+    ...groupAddresses,
+    ...groupSums,
+    ...group.flatMap((j) => [
+      LOCAL_GET, C, I32_CONST, j, I32_ADD, LOCAL_GET, RESCORED, I32_LT_U,
+      IF, VOID,
+      LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, K, LOCAL_GET, SUM + j, F32_DEMOTE_F64,
+      LOCAL_GET, ORDER, LOCAL_GET, KEPT, LOCAL_GET, C, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, 2, ...uleb(4 * j), I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, 2, 0,
+      CALL, callees.offer, LOCAL_SET, SIZE,
+      END,
+    ]),
+    ...inc(C, RESCORE_GROUP),
     BR, 0,
     END, END,
   ];
