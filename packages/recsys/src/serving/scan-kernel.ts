@@ -38,6 +38,7 @@ import {
 } from '../kernels/wasm-asm.js';
 import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 import { topHeapFunctions } from '../kernels/wasm-top-heap.js';
+import { PROJECT_COLUMNS, projectFunction } from './scan-project-wasm.js';
 import { RESCORE_GROUP, topKFunction } from './scan-top-k-wasm.js';
 
 /** Items per block; the item table is padded to a multiple of it (padding scores 0). */
@@ -127,10 +128,10 @@ function dotsFunction(): WasmFunction {
   return { name: 'dots', params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], locals: [2, ACCUMULATORS + 3, V128, 3, I32], code };
 }
 
-/** dots (function 0), topK (1, calling dots and the heap's functions), then the heap's. */
+/** dots (function 0), topK (1, calling dots and the heap's functions), project (2), then the heap's. */
 function buildModule(): Uint8Array {
-  const heap = topHeapFunctions(2);
-  return functionsModuleBytes([dotsFunction(), topKFunction({ dots: 0, offer: heap.offer, drain: heap.drain }), ...heap.functions]);
+  const heap = topHeapFunctions(3);
+  return functionsModuleBytes([dotsFunction(), topKFunction({ dots: 0, offer: heap.offer, drain: heap.drain }), projectFunction(), ...heap.functions]);
 }
 
 let compiled: WasmModule | null | undefined;
@@ -228,6 +229,10 @@ export class ScanKernel {
   readonly topScores: Float32Array;
   private readonly genre: Uint8Array;
   private readonly topKFn: TopKFn;
+  private readonly projectFn: (x: number, axesT: number, f: number, d: number, xr: number, scratch: number) => number;
+  /** The gate's axes transposed (PROJECT_COLUMNS doubles per factor), and project()'s scratch. */
+  private readonly axesAt: number;
+  private readonly scratchAt: number;
   private readonly ranking: RankingLayout | null;
 
   private constructor(
@@ -239,9 +244,12 @@ export class ScanKernel {
     private readonly maxNorm: number,
     instance: WasmInstance,
     buffer: ArrayBuffer,
-    layout: { x: number; xr: number; out: number; max: number; g: number; q: number },
+    layout: { x: number; xr: number; out: number; max: number; g: number; q: number; axes: number; scratch: number },
     ranking: RankingLayout | null,
   ) {
+    this.projectFn = instance.exports.project as ScanKernel['projectFn'];
+    this.axesAt = layout.axes;
+    this.scratchAt = layout.scratch;
     this.fn = instance.exports.dots as ScanKernel['fn'];
     this.topKFn = instance.exports.topK as TopKFn;
     this.ranking = ranking;
@@ -303,7 +311,11 @@ export class ScanKernel {
     const qAt = gAt + blocks * gateFloats * 4;
     const rankingAt = qAt + blocks * SCAN_BLOCK * f * 4;
     const rankingLayout = ranking ? layOutRanking(rankingAt, ranking, items) : null;
-    const memory = new wasm.Memory({ initial: Math.ceil((rankingLayout?.end ?? rankingAt) / 65_536) });
+    const axesAt = Math.ceil((rankingLayout?.end ?? rankingAt) / 16) * 16;
+    const scratchAt = axesAt + f * PROJECT_COLUMNS * 8;
+    const memory = new wasm.Memory({ initial: Math.ceil((scratchAt + PROJECT_COLUMNS * 8) / 65_536) });
+    const axesT = new Float64Array(memory.buffer, axesAt, f * PROJECT_COLUMNS);
+    for (let j = 0; j < d; j++) for (let a = 0; a < f; a++) axesT[a * PROJECT_COLUMNS + j] = principal[j * f + a];
     const g = new Float32Array(memory.buffer, gAt, blocks * gateFloats);
     const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * f);
     const coords = new Float64Array(d);
@@ -333,28 +345,16 @@ export class ScanKernel {
       new Int32Array(memory.buffer, rankingLayout.order, items).set(ranking.order.subarray(0, items));
     }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt }, rankingLayout);
+    return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt, axes: axesAt, scratch: scratchAt }, rankingLayout);
   }
 
   /** Sets the user vector for the following calls. */
   setUser(x: ArrayLike<number>): void {
     const f = this.factors;
-    const d = this.axes;
-    const v = this.principal;
-    let xx = 0;
-    for (let a = 0; a < f; a++) {
-      this.x[a] = x[a];
-      xx += x[a] * x[a];
-    }
-    let cc = 0;
-    for (let j = 0; j < d; j++) {
-      let c = 0;
-      for (let a = 0; a < f; a++) c += v[j * f + a] * x[a];
-      this.xr[j] = c;
-      cc += c * c;
-    }
-    // ‖x_r‖² = ‖x‖² − ‖x'‖² up to rounding (orthonormal axes); the allowance covers the cancellation.
-    this.xr[d] = roundUp(Math.sqrt(Math.max(0, xx - cc) + 1e-12 * xx));
+    if (x instanceof Float32Array && x.length === f) this.x.set(x);
+    else for (let a = 0; a < f; a++) this.x[a] = x[a];
+    // x's principal coordinates and ‖x_r‖ = √(‖x‖² − ‖x'‖²) up to rounding (orthonormal axes), with an allowance for the cancellation, rounded up.
+    const xx = this.projectFn(this.x.byteOffset, this.axesAt, f, this.axes, this.xr.byteOffset, this.scratchAt);
     this.gateMargin = (approximationBound(f) + GATE_SLACK) * Math.sqrt(xx) * this.maxNorm + SCAN_ABSOLUTE_SLACK;
   }
 
