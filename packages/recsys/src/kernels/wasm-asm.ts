@@ -118,6 +118,11 @@ export const shuffle32 = (lanes: readonly number[]): number[] => [SIMD, 0x0d, ..
 export const F32X4_MAX = [SIMD, ...uleb(0xe9)];
 export const F32X4_LT = [SIMD, 0x43];
 export const V128_NOT = [SIMD, 0x4d];
+export const V128_AND = [SIMD, 0x4e];
+/** f32x4.pmax: b where a < b, else a (one instruction; unlike f32x4.max, no NaN propagation). */
+export const F32X4_PMAX = [SIMD, ...uleb(0xeb)];
+/** Loads one float32 into all four lanes. */
+export const V128_LOAD32_SPLAT = [SIMD, 0x09];
 export const I32X4_ALL_TRUE = [SIMD, ...uleb(0xa3)];
 /** The sign bits of the four i32 lanes (a comparison's results) as bits 0–3 of an i32. */
 export const I32X4_BITMASK = [SIMD, ...uleb(0xa4)];

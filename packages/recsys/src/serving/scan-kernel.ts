@@ -32,7 +32,7 @@
  *     ;;       best score is the largest of the four, so a caller skips the whole block when it is too low)
  */
 import {
-  BLOCK as WASM_BLOCK, BR, BR_IF, ELSE, END, F32X4_ADD, F32X4_LT, F32X4_MAX, I32X4_ALL_TRUE, IF, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
+  BLOCK as WASM_BLOCK, BR, BR_IF, ELSE, END, F32X4_ADD, F32X4_LT, F32X4_MAX, F32X4_PMAX, I32X4_ALL_TRUE, IF, V128_AND, V128_LOAD32_SPLAT, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
   I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
   functionsModuleBytes, sleb, uleb, wasm, type WasmFunction, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
@@ -82,17 +82,22 @@ function dotsFunction(): WasmFunction {
   const products = (start: number, end: number, table: number): number[] => [
     LOCAL_GET, start, LOCAL_SET, P,
     LOOP, VOID,
-    LOCAL_GET, P, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XA,
+    LOCAL_GET, P, ...V128_LOAD32_SPLAT, 2, 0, LOCAL_SET, XA,
     ...multiplyAdd(XA, table),
     LOCAL_GET, table, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, table,
     LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, end, I32_LT_U, BR_IF, 0,
     END,
   ];
-  /** The lane-wise maximum of the four accumulators, on the stack. */
-  const laneMax = [
-    LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...F32X4_MAX,
-    LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...F32X4_MAX,
-    ...F32X4_MAX,
+  /** The lane-wise maximum of the four accumulators, on the stack (`max`: F32X4_MAX, NaN-propagating, or F32X4_PMAX where no lane is NaN). */
+  const laneMax = (max: number[]): number[] => [
+    LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...max,
+    LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...max,
+    ...max,
+  ];
+  /** 1 when every lane of the four accumulators is under the cut (a NaN lane is not). */
+  const allUnderCut = [
+    ...[0, 1, 2, 3].flatMap((j) => [LOCAL_GET, ACC + j, LOCAL_GET, CUT, ...F32X4_LT, ...(j > 0 ? V128_AND : [])]),
+    ...I32X4_ALL_TRUE,
   ];
   const code = [
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
@@ -107,16 +112,15 @@ function dotsFunction(): WasmFunction {
     ...products(XR, XREND, G),
     ...gate,
     LOCAL_GET, G, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, G,
-    ...laneMax, LOCAL_TEE, XA,
-    LOCAL_GET, CUT, ...F32X4_LT, ...I32X4_ALL_TRUE,
+    ...allUnderCut,
     IF, VOID,
-    LOCAL_GET, MAX, LOCAL_GET, XA, ...V128_STORE, 2, 0,
+    LOCAL_GET, MAX, ...laneMax(F32X4_PMAX), ...V128_STORE, 2, 0,
     LOCAL_GET, Q, LOCAL_GET, F, I32_CONST, 6, I32_SHL, I32_ADD, LOCAL_SET, Q,
     ELSE,
     ...zeroAccumulators,
     ...products(X, XEND, Q),
     ...store,
-    LOCAL_GET, MAX, ...laneMax, ...V128_STORE, 2, 0,
+    LOCAL_GET, MAX, ...laneMax(F32X4_MAX), ...V128_STORE, 2, 0,
     END,
     LOCAL_GET, MAX, I32_CONST, 16, I32_ADD, LOCAL_SET, MAX,
     LOCAL_GET, OUT, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, OUT,
