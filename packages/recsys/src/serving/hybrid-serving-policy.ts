@@ -339,11 +339,8 @@ export class HybridServingPolicy {
    * kernel's memory), so a request marks its rated items once for every path.
    */
   private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
-    const f = this.cf.factors;
-    let xx = 0;
-    for (let a = 0; a < f; a++) xx += x[a] * x[a];
     if (this.normOrder.length === 0 || k === 0) return [];
-    simd.setUser(x);
+    const xx = simd.setUser(x);
     const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask);
     const ids = this.bundle.items;
     const topItems = simd.topItems;

@@ -352,14 +352,15 @@ export class ScanKernel {
     return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt, axes: axesAt, scratch: scratchAt }, rankingLayout);
   }
 
-  /** Sets the user vector for the following calls. */
-  setUser(x: ArrayLike<number>): void {
+  /** Sets the user vector for the following calls; returns ‖x‖² (double precision, factor by factor). */
+  setUser(x: ArrayLike<number>): number {
     const f = this.factors;
     if (x instanceof Float32Array && x.length === f) this.x.set(x);
     else for (let a = 0; a < f; a++) this.x[a] = x[a];
     // x's principal coordinates and ‖x_r‖ = √(‖x‖² − ‖x'‖²) up to rounding (orthonormal axes), with an allowance for the cancellation, rounded up.
     const xx = this.projectFn(this.x.byteOffset, this.axesAt, f, this.axes, this.xr.byteOffset, this.scratchAt);
     this.gateMargin = (approximationBound(f) + GATE_SLACK) * Math.sqrt(xx) * this.maxNorm + SCAN_ABSOLUTE_SLACK;
+    return xx;
   }
 
   /**
