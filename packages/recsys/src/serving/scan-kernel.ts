@@ -32,18 +32,17 @@
  *     ;;       best score is the largest of the four, so a caller skips the whole block when it is too low)
  */
 import {
-  BLOCK as WASM_BLOCK, BR, BR_IF, ELSE, END, F32X4_ADD, F32X4_LT, F32X4_MAX, F32X4_PMAX, I32X4_ALL_TRUE, IF, V128_AND, V128_LOAD32_SPLAT, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
-  I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule,
-  functionsModuleBytes, sleb, uleb, wasm, type WasmFunction, type WasmInstance, type WasmModule,
+  BLOCK as WASM_BLOCK, BR, BR_IF, ELSE, END, F32X4_MAX, F32X4_PMAX, IF, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_SHL,
+  I32_SUB, LOCAL_GET, LOCAL_SET, LOOP, V128, V128_STORE, VOID, compileModule,
+  functionsModuleBytes, sleb, wasm, type WasmFunction, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
 import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 import { topHeapFunctions } from '../kernels/wasm-top-heap.js';
 import { PROJECT_COLUMNS, projectFunction } from './scan-project-wasm.js';
 import { RESCORE_GROUP, topKFunction } from './scan-top-k-wasm.js';
+import { ACCUMULATORS, SCAN_BLOCK, allUnderCut, gateBound, products, storeScores, zeroAccumulators, type BlockLocals } from './scan-block-wasm.js';
 
-/** Items per block; the item table is padded to a multiple of it (padding scores 0). */
-export const SCAN_BLOCK = 16;
-const ACCUMULATORS = SCAN_BLOCK / 4;
+export { SCAN_BLOCK };
 /** Principal coordinates the gate reads per item (of 64 trained factors, these carry 80–95% of the energy; 12 or 16 measured slower). */
 const GATE_AXES = 8;
 /** Items sampled for the principal axes (evenly spread: the axes need not be optimal, only orthonormal). */
@@ -64,40 +63,12 @@ const [P, XEND, XREND] = [CUT + 1, CUT + 2, CUT + 3];
 
 
 function dotsFunction(): WasmFunction {
-  const zeroAccumulators: number[] = [];
-  const gate: number[] = [];
-  const store: number[] = [];
-  /** acc_j += splat · table[16j …], j = 0..3 (`splat` and `table` are locals). */
-  const multiplyAdd = (splat: number, table: number): number[] => {
-    const code: number[] = [];
-    for (let j = 0; j < ACCUMULATORS; j++) code.push(LOCAL_GET, ACC + j, LOCAL_GET, splat, LOCAL_GET, table, ...V128_LOAD, 2, ...uleb(16 * j), ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, ACC + j);
-    return code;
-  };
-  for (let j = 0; j < ACCUMULATORS; j++) {
-    zeroAccumulators.push(...V128_CONST, ...new Array<number>(16).fill(0), LOCAL_SET, ACC + j);
-    store.push(LOCAL_GET, OUT, LOCAL_GET, ACC + j, ...V128_STORE, 2, ...uleb(16 * j));
-  }
-  gate.push(...multiplyAdd(XRES, G));
-  /** Accumulates x-pointer `start` … `end` against `table` (one factor per pass: 64 bytes of it). */
-  const products = (start: number, end: number, table: number): number[] => [
-    LOCAL_GET, start, LOCAL_SET, P,
-    LOOP, VOID,
-    LOCAL_GET, P, ...V128_LOAD32_SPLAT, 2, 0, LOCAL_SET, XA,
-    ...multiplyAdd(XA, table),
-    LOCAL_GET, table, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, table,
-    LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, end, I32_LT_U, BR_IF, 0,
-    END,
-  ];
+  const l: BlockLocals = { acc: ACC, splat: XA, p: P };
   /** The lane-wise maximum of the four accumulators, on the stack (`max`: F32X4_MAX, NaN-propagating, or F32X4_PMAX where no lane is NaN). */
   const laneMax = (max: number[]): number[] => [
     LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...max,
     LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...max,
     ...max,
-  ];
-  /** 1 when every lane of the four accumulators is under the cut (a NaN lane is not). */
-  const allUnderCut = [
-    ...[0, 1, 2, 3].flatMap((j) => [LOCAL_GET, ACC + j, LOCAL_GET, CUT, ...F32X4_LT, ...(j > 0 ? V128_AND : [])]),
-    ...I32X4_ALL_TRUE,
   ];
   const code = [
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
@@ -108,18 +79,15 @@ function dotsFunction(): WasmFunction {
     LOOP, VOID,
     LOCAL_GET, BLOCKS, I32_EQZ, BR_IF, 1,
     // The gate: principal coordinates, then the residual term.
-    ...zeroAccumulators,
-    ...products(XR, XREND, G),
-    ...gate,
-    LOCAL_GET, G, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, G,
-    ...allUnderCut,
+    ...gateBound(l, XR, XREND, G, XRES),
+    ...allUnderCut(l, CUT),
     IF, VOID,
     LOCAL_GET, MAX, ...laneMax(F32X4_PMAX), ...V128_STORE, 2, 0,
     LOCAL_GET, Q, LOCAL_GET, F, I32_CONST, 6, I32_SHL, I32_ADD, LOCAL_SET, Q,
     ELSE,
-    ...zeroAccumulators,
-    ...products(X, XEND, Q),
-    ...store,
+    ...zeroAccumulators(l),
+    ...products(l, X, XEND, Q),
+    ...storeScores(l, OUT),
     LOCAL_GET, MAX, ...laneMax(F32X4_MAX), ...V128_STORE, 2, 0,
     END,
     LOCAL_GET, MAX, I32_CONST, 16, I32_ADD, LOCAL_SET, MAX,
