@@ -103,7 +103,7 @@ function dotsFunction(): WasmFunction {
 /** dots (function 0), topK (1, calling dots and the heap's functions), project (2), then the heap's. */
 function buildModule(): Uint8Array {
   const heap = topHeapFunctions(3);
-  return functionsModuleBytes([dotsFunction(), topKFunction({ dots: 0, offer: heap.offer, drain: heap.drain }), projectFunction(), ...heap.functions]);
+  return functionsModuleBytes([dotsFunction(), topKFunction({ offer: heap.offer, drain: heap.drain }), projectFunction(), ...heap.functions]);
 }
 
 let compiled: WasmModule | null | undefined;
@@ -157,9 +157,9 @@ interface RankingLayout {
 }
 
 type TopKFn = (
-  x: number, xr: number, d: number, f: number, g: number, q: number, out: number, max: number, blocks: number, n: number, norms: number,
+  x: number, xr: number, d: number, f: number, g: number, q: number, out: number, blocks: number, n: number, norms: number,
   order: number, seen: number, exclude: number, genre: number, kept: number, keptScores: number, heapScores: number, heapItems: number,
-  k: number, topItems: number, topScores: number, xNorm: number, margin: number, gateMargin: number, gateBlockBytes: number, blockBytes: number,
+  k: number, topItems: number, topScores: number, xNorm: number, margin: number, gateMargin: number, blockBytes: number,
 ) => number;
 
 /**
@@ -361,9 +361,9 @@ export class ScanKernel {
     if (genre) this.genre.set(genre.subarray(0, r.catalogue));
     const margin = approximationBound(this.factors) * xNorm * r.firstNorm + SCAN_ABSOLUTE_SLACK;
     return this.topKFn(
-      this.x.byteOffset, this.xr.byteOffset, this.axes, this.factors, this.gBase, this.qBase, this.out.byteOffset, this.blockMax.byteOffset,
+      this.x.byteOffset, this.xr.byteOffset, this.axes, this.factors, this.gBase, this.qBase, this.out.byteOffset,
       Math.ceil(this.items / SCAN_BLOCK), this.items, r.norms, r.order, r.seen, excludeSeen ? 1 : 0, genre ? r.genre : 0, r.kept, r.keptScores,
-      r.heapScores, r.heapItems, k, r.topItems, r.topScores, xNorm, margin, this.gateMargin, this.gateBlockBytes, this.blockBytes,
+      r.heapScores, r.heapItems, k, r.topItems, r.topScores, xNorm, margin, this.gateMargin, this.blockBytes,
     );
   }
 

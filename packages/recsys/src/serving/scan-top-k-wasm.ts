@@ -21,48 +21,51 @@ import {
   BLOCK, BR, BR_IF, CALL, END, F32, F32_DEMOTE_F64, F32_EQ, F32_GT, F32_LOAD, F32_REINTERPRET_I32, F32_STORE, F64, F64_ADD,
   F64_GE, F64_GT, F64_LOAD, F64_LT, F64_MUL, F64_PROMOTE_F32, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
   I32_LOAD, I32_LOAD8_U, I32_LT_U, I32_MUL, I32_SUB, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
-  LOCAL_TEE, LOOP, SELECT, VOID, F32X4_SPLAT, F32X4_LT, V128_NOT, I32X4_ALL_TRUE, I32X4_BITMASK, I32_CTZ, V128, V128_LOAD, f32Const, f64Const, sleb, uleb, type WasmFunction,
+  LOCAL_TEE, LOOP, SELECT, VOID, F32X4_SPLAT, F32X4_LT, V128_NOT, I32X4_BITMASK, I32_CTZ, V128, f32Const, f64Const, sleb, uleb, type WasmFunction,
 } from '../kernels/wasm-asm.js';
 import { at4 } from '../kernels/wasm-top-heap.js';
+import { BLOCK_LOCAL_TYPES, allUnderCut, blockLocalsFrom, gateBound, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
 
 /** Module indices of the functions topK calls. */
 export interface TopKCallees {
-  dots: number;
   offer: number;
   drain: number;
 }
 
-// Parameters (i32 unless noted), in ScanKernel.topK's call order.
-const [X, XR, D, F, G, Q, OUT, MAX, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENRE, KEPT, KEPT_SC, HEAP_SC, HEAP_IDX, K, RES_IDX, RES_SC] =
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
-const [X_NORM, MARGIN, GATE_MARGIN] = [22, 23, 24]; // f64
-const [GATE_BLOCK_BYTES, BLOCK_BYTES] = [25, 26];
-const PARAMS = [...new Array<number>(22).fill(I32), F64, F64, F64, I32, I32];
-// Locals: i32 …, then f64 …, then f32 …, then the cut splatted (v128).
-const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40];
 /** Items rescored together (independent sums: the additions of one do not wait for another's). */
 export const RESCORE_GROUP = 4;
-const AT = 41; // … AT + RESCORE_GROUP − 1: the group's table pointers
-const [THRESHOLD, CUT, V, XA] = [45, 46, 47, 48];
-const SUM = 49; // … SUM + RESCORE_GROUP − 1
-const [S, R] = [53, 54];
-const CUT_V = 55;
-const LOCALS = [4, 14 + RESCORE_GROUP, I32, 4 + RESCORE_GROUP, F64, 2, F32, 1, V128];
+
+// Parameters (i32 unless noted), in ScanKernel.topK's call order.
+const [X, XR, D, F, G, Q, OUT, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENRE, KEPT, KEPT_SC, HEAP_SC, HEAP_IDX, K, RES_IDX, RES_SC] =
+  Array.from({ length: 21 }, (_, j) => j);
+const [X_NORM, MARGIN, GATE_MARGIN] = [21, 22, 23]; // f64
+const BLOCK_BYTES = 24;
+const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, I32];
+// Locals, numbered on from the parameters by type.
+const I32_LOCALS = 15 + RESCORE_GROUP;
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND] = Array.from({ length: 15 }, (_, j) => 25 + j);
+const AT = 40; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const F64_LOCALS = 4 + RESCORE_GROUP;
+const [THRESHOLD, CUT, V, XA] = [25 + I32_LOCALS, 26 + I32_LOCALS, 27 + I32_LOCALS, 28 + I32_LOCALS];
+const SUM = XA + 1; // … SUM + RESCORE_GROUP − 1
+const [S, R] = [SUM + RESCORE_GROUP, SUM + RESCORE_GROUP + 1];
+/** The cut's float32 ceiling and the gate's cut, splatted; ‖x_r‖ splatted; then the block's locals. */
+const [CUT_V, GATE_CUT_V, XRES] = [R + 1, R + 2, R + 3];
+const BLOCK_LOCALS = blockLocalsFrom(XRES + 1);
+const LOCALS = [6, I32_LOCALS, I32, F64_LOCALS, F64, 2, F32, 3, V128, ...BLOCK_LOCAL_TYPES];
 
 export function topKFunction(callees: TopKCallees): WasmFunction {
   const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
   const inc = (local: number, by: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(by), I32_ADD, LOCAL_SET, local];
   /**
    * The cut T − 2M (f64); its float32 ceiling splatted (for float32 s: s < cut ⇔ s < ceil(cut));
-   * and xr[d + 1] = the largest float32 ≤ cut − gateMargin (the gate's cut: never above the pass's).
+   * and the gate's cut, the largest float32 ≤ cut − gateMargin (never above the pass's), splatted.
    */
   const setCut = [
     LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_TEE, CUT, LOCAL_SET, V,
     ...roundToFloat32(V, R, 'up'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, CUT_V,
-    ...at4(XR, D),
     LOCAL_GET, CUT, LOCAL_GET, GATE_MARGIN, F64_SUB, LOCAL_SET, V,
-    ...roundToFloat32(V, R, 'down'),
-    LOCAL_GET, R, F32_STORE, 2, 4,
+    ...roundToFloat32(V, R, 'down'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, GATE_CUT_V,
   ];
   /** Item p (lane LANE of the block just scored): kept unless under the cut or excluded; offered when it reaches T. */
   const visitItem = [
@@ -89,10 +92,10 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     END,
     END,
   ];
-  /** MASK = bit j set for lane j of the scores just written that is not under the cut (NaN included), lanes ≥ LIMIT cleared. */
+  /** MASK = bit j set for item j of the block just scored that is not under the cut (NaN included), items ≥ LIMIT cleared. */
   const laneMask = [
     ...[0, 1, 2, 3].flatMap((j) => [
-      LOCAL_GET, OUT, ...V128_LOAD, 2, ...uleb(16 * j), LOCAL_GET, CUT_V, ...F32X4_LT, ...V128_NOT, ...I32X4_BITMASK,
+      LOCAL_GET, BLOCK_LOCALS.acc + j, LOCAL_GET, CUT_V, ...F32X4_LT, ...V128_NOT, ...I32X4_BITMASK,
       ...(j > 0 ? [I32_CONST, 4 * j, I32_SHL, I32_OR] : []),
     ]),
     I32_CONST, 1, LOCAL_GET, LIMIT, I32_SHL, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_SET, MASK,
@@ -103,12 +106,15 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     // Norms descend: if the block's first item cannot reach T − M, no later item can.
     LOCAL_GET, X_NORM, LOCAL_GET, NORMS, LOCAL_GET, T, I32_CONST, 3, I32_SHL, I32_ADD, F64_LOAD, 3, 0, F64_MUL,
     LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, F64_SUB, F64_LT, BR_IF, 1,
-    LOCAL_GET, GP, LOCAL_GET, X, LOCAL_GET, OUT, I32_CONST, 1, LOCAL_GET, F, LOCAL_GET, MAX, LOCAL_GET, XR, LOCAL_GET, D, LOCAL_GET, QP, CALL, callees.dots,
-    LOCAL_GET, GP, LOCAL_GET, GATE_BLOCK_BYTES, I32_ADD, LOCAL_SET, GP,
-    LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
-    // Every lane maximum under the cut: nothing to keep (a block the gate skipped reports such maxima).
-    LOCAL_GET, MAX, ...V128_LOAD, 2, 0, LOCAL_GET, CUT_V, ...F32X4_LT, ...I32X4_ALL_TRUE, I32_EQZ,
+    // The gate: unless an item's bound reaches its cut, the block has nothing to keep.
+    ...gateBound(BLOCK_LOCALS, XR, XREND, GP, XRES),
+    ...allUnderCut(BLOCK_LOCALS, GATE_CUT_V),
     IF, VOID,
+    LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
+    ELSE,
+    ...zeroAccumulators(BLOCK_LOCALS),
+    ...products(BLOCK_LOCALS, X, XEND, QP),
+    ...storeScores(BLOCK_LOCALS, OUT),
     // LIMIT: the block's real items (the last block's padding is not an item).
     LOCAL_GET, N, LOCAL_GET, T, I32_CONST, 4, I32_SHL, I32_SUB, LOCAL_TEE, LIMIT, I32_CONST, 16, LOCAL_GET, LIMIT, I32_CONST, 16, I32_LT_U, SELECT, LOCAL_SET, LIMIT,
     ...laneMask,
@@ -185,6 +191,7 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     LOCAL_GET, G, LOCAL_SET, GP,
     LOCAL_GET, Q, LOCAL_SET, QP,
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
+    LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_TEE, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
     ...scan,
     ...rescore,
     LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, RES_IDX, LOCAL_GET, RES_SC, CALL, callees.drain,
