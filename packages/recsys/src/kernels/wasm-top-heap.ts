@@ -40,18 +40,26 @@ export function topHeapFunctions(first: number): TopHeapFunctions {
   const place = (sc: number, idx: number, pos: number, s: number, i: number): number[] => [
     ...at4(sc, pos), LOCAL_GET, s, F32_STORE, 2, 0, ...at4(idx, pos), LOCAL_GET, i, I32_STORE, 2, 0,
   ];
+  /**
+   * A sift loop's end (sc 0, idx 1, score 3, index 4): unless `moves` (code leaving a condition)
+   * holds, the loop stops; else entry (s, i) moves into `pos` and `pos` goes on to `next`. After the
+   * loop, (score, index) takes `pos`.
+   */
+  const moveOrStop = (moves: number[], pos: number, next: number, s: number, i: number): number[] => [
+    ...moves, I32_EQZ, BR_IF, 1,
+    ...place(0, 1, pos, s, i),
+    LOCAL_GET, next, LOCAL_SET, pos,
+    BR, 0,
+    END, END,
+    ...place(0, 1, pos, 3, 4),
+  ];
   // siftUp params: sc 0, idx 1, pos 2, score 3, index 4; locals parent 5, its entry (6 f32, 7 i32).
   const siftUpCode = [
     BLOCK, VOID, LOOP, VOID,
     LOCAL_GET, 2, I32_EQZ, BR_IF, 1,
     LOCAL_GET, 2, I32_CONST, 1, I32_SUB, I32_CONST, 1, I32_SHR_U, LOCAL_SET, 5,
     ...load(0, 1, 5, 6, 7),
-    ...worse(3, 4, 6, 7), I32_EQZ, BR_IF, 1,
-    ...place(0, 1, 2, 6, 7),
-    LOCAL_GET, 5, LOCAL_SET, 2,
-    BR, 0,
-    END, END,
-    ...place(0, 1, 2, 3, 4),
+    ...moveOrStop(worse(3, 4, 6, 7), 2, 5, 6, 7),
   ];
   // siftDown params: sc 0, idx 1, size 2, score 3, index 4; locals pos 5, child 6, child's entry (7 f32, 8 i32), its sibling's (9 f32, 10 i32).
   const siftDownCode = [
@@ -69,12 +77,7 @@ export function topHeapFunctions(first: number): TopHeapFunctions {
     ELSE, LOCAL_GET, 6, I32_CONST, 1, I32_SUB, LOCAL_SET, 6,
     END,
     END,
-    ...worse(7, 8, 3, 4), I32_EQZ, BR_IF, 1,
-    ...place(0, 1, 5, 7, 8),
-    LOCAL_GET, 6, LOCAL_SET, 5,
-    BR, 0,
-    END, END,
-    ...place(0, 1, 5, 3, 4),
+    ...moveOrStop(worse(7, 8, 3, 4), 5, 6, 7, 8),
   ];
   // offer params: sc 0, idx 1, size 2, cap 3, score 4, index 5; locals: the root's entry (6 f32, 7 i32).
   const offerCode = [
