@@ -6,8 +6,9 @@
  *   (Node runs a request's synchronous part alone, so one set of buffers per policy suffices);
  * - collaborative filtering (the common case) scans items in descending item-factor norm and stops
  *   as soon as ‖x‖·‖q_i‖ (Cauchy–Schwarz, an upper bound of every remaining score) cannot beat the
- *   k-th best score so far: exact top-K, usually after a small part of the catalogue; the dot
- *   products run in WebAssembly SIMD where available (bit-identical scores);
+ *   k-th best score so far: exact top-K, usually after a small part of the catalogue; where
+ *   WebAssembly SIMD is available the whole scan, its top-K and the exact rescoring are one call
+ *   into the scan kernel (ScanKernel.topK; the same items and scores);
  * - popularity walks the precomputed popularity order and stops after k kept items;
  * - few ratings: the policy's own blend (HybridRecommender.scoreFewRatings: content, co-occurrence
  *   and popularity), so serving and offline evaluation rank alike.

@@ -19,6 +19,11 @@
  * `x'·q'[0..d) + ‖x_r‖·‖q_r‖` is an upper bound of every score of the block — d of f factors'
  * work, and on trained factors most blocks stop there (a few axes carry most of the energy).
  *
+ * `topK()` runs a whole ranking in one call (scan-top-k-wasm.ts): the blocks in scan order with the
+ * norm-bound stop, the gate, the exclusion masks, the approximate top-K, and the exact rescoring
+ * and top-K of the items that can still be in it; `dots()` scores runs of blocks for JavaScript
+ * callers (bench/scan.mjs, tests). Both use the per-block code of scan-block-wasm.ts.
+ *
  *   (func (export "dots") (param $g i32) (param $x i32) (param $out i32) (param $blocks i32) (param $f i32)
  *                         (param $max i32) (param $xr i32) (param $d i32) (param $q i32)
  *     ;; two tables, a block after the other in each (the gate's reads stay sequential and compact):
