@@ -43,7 +43,7 @@ import {
 } from '../kernels/wasm-asm.js';
 import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
 import { topHeapFunctions } from '../kernels/wasm-top-heap.js';
-import { PROJECT_COLUMNS, projectFunction } from './scan-project-wasm.js';
+import { projectColumns, projectFunction } from './scan-project-wasm.js';
 import { RESCORE_GROUP, topKFunction } from './scan-top-k-wasm.js';
 import { ACCUMULATORS, SCAN_BLOCK, allUnderCut, gateBound, products, storeScores, zeroAccumulators, type BlockLocals } from './scan-block-wasm.js';
 
@@ -108,7 +108,7 @@ function dotsFunction(): WasmFunction {
 /** dots (function 0), topK (1, calling dots and the heap's functions), project (2), then the heap's. */
 function buildModule(): Uint8Array {
   const heap = topHeapFunctions(3);
-  return functionsModuleBytes([dotsFunction(), topKFunction({ offer: heap.offer, drain: heap.drain }), projectFunction(), ...heap.functions]);
+  return functionsModuleBytes([dotsFunction(), topKFunction({ offer: heap.offer, drain: heap.drain }), projectFunction(GATE_AXES), ...heap.functions]);
 }
 
 let compiled: WasmModule | null | undefined;
@@ -207,7 +207,7 @@ export class ScanKernel {
   private readonly genre: Uint8Array;
   private readonly topKFn: TopKFn;
   private readonly projectFn: (x: number, axesT: number, f: number, d: number, xr: number, scratch: number) => number;
-  /** The gate's axes transposed (PROJECT_COLUMNS doubles per factor), and project()'s scratch. */
+  /** The gate's axes transposed (projectColumns(GATE_AXES) doubles per factor), and project()'s scratch. */
   private readonly axesAt: number;
   private readonly scratchAt: number;
   private readonly ranking: RankingLayout | null;
@@ -289,10 +289,11 @@ export class ScanKernel {
     const rankingAt = qAt + blocks * SCAN_BLOCK * f * 4;
     const rankingLayout = ranking ? layOutRanking(rankingAt, ranking, items) : null;
     const axesAt = Math.ceil((rankingLayout?.end ?? rankingAt) / 16) * 16;
-    const scratchAt = axesAt + f * PROJECT_COLUMNS * 8;
-    const memory = new wasm.Memory({ initial: Math.ceil((scratchAt + PROJECT_COLUMNS * 8) / 65_536) });
-    const axesT = new Float64Array(memory.buffer, axesAt, f * PROJECT_COLUMNS);
-    for (let j = 0; j < d; j++) for (let a = 0; a < f; a++) axesT[a * PROJECT_COLUMNS + j] = principal[j * f + a];
+    const columns = projectColumns(GATE_AXES);
+    const scratchAt = axesAt + f * columns * 8;
+    const memory = new wasm.Memory({ initial: Math.ceil((scratchAt + columns * 8) / 65_536) });
+    const axesT = new Float64Array(memory.buffer, axesAt, f * columns);
+    for (let j = 0; j < d; j++) for (let a = 0; a < f; a++) axesT[a * columns + j] = principal[j * f + a];
     const g = new Float32Array(memory.buffer, gAt, blocks * gateFloats);
     const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * f);
     const coords = new Float64Array(d);

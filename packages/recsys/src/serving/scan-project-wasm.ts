@@ -1,12 +1,12 @@
 /**
  * ScanKernel.setUser's arithmetic in WebAssembly: the user vector's coordinates on the gate's
- * principal axes (d ≤ 8), and the norm of what they leave, for the gate; and ‖x‖². The axes are
- * stored transposed and padded to 8 columns (factor a: axis 0 … 7 components as 8 doubles), so
- * each factor is one splat and four f64x2 multiply-adds (eight independent sums instead of the
- * eight sequential dot products the JavaScript loop ran).
+ * principal axes, and the norm of what they leave, for the gate; and ‖x‖². The axes are stored
+ * transposed and padded to an even number of columns (factor a: each axis's component as a
+ * double), so each factor is one splat and an f64x2 multiply-add per pair of axes (independent
+ * sums instead of the sequential dot products the JavaScript loop ran).
  *
  *   project(x, axesT, f, d, xr, scratch) → ‖x‖² (f64)
- *     c = Σ_a x[a]·axesT[a][0 .. 8)   (f64; columns ≥ d are zero)
+ *     c = Σ_a x[a]·axesT[a][0 .. columns)   (f64; columns ≥ d are zero)
  *     xr[j] = f32(c_j) for j < d;  xr[d] = f32(√(max(0, ‖x‖² − Σ c_j²) + 1e-12·‖x‖²)·(1 + 2⁻²²) + 1e-38)
  *   (the last: rounded up, the residual's allowance for cancellation, as setUser documents)
  */
@@ -16,17 +16,19 @@ import {
   V128_CONST, V128_LOAD, V128_STORE, VOID, f64Const, sleb, uleb, type WasmFunction,
 } from '../kernels/wasm-asm.js';
 
-/** Columns of the transposed axes (the gate reads at most this many axes). */
-export const PROJECT_COLUMNS = 8;
+/** Columns of the transposed axes for `axes` axes (pairs of doubles: one f64x2 each). */
+export const projectColumns = (axes: number): number => 2 * Math.ceil(axes / 2);
 
 const [X, AXES, F, D, XR, SCRATCH] = [0, 1, 2, 3, 4, 5];
-const ACC = 6; // … ACC + 3
-const XA = 10;
-const [P, END_P, J] = [11, 12, 13];
-const [XX, CC, C] = [14, 15, 16];
+const ACC = 6; // … one f64x2 accumulator per pair of columns
 
-export function projectFunction(): WasmFunction {
-  const pairs = [0, 1, 2, 3];
+/** project() for a gate of up to `axes` axes (the module's GATE_AXES). */
+export function projectFunction(axes: number): WasmFunction {
+  const columns = projectColumns(axes);
+  const pairs = Array.from({ length: columns / 2 }, (_, j) => j);
+  const XA = ACC + pairs.length;
+  const [P, END_P, J] = [XA + 1, XA + 2, XA + 3];
+  const [XX, CC, C] = [XA + 4, XA + 5, XA + 6];
   const code = [
     ...pairs.flatMap((j) => [...V128_CONST, ...new Array<number>(16).fill(0), LOCAL_SET, ACC + j]),
     LOCAL_GET, X, LOCAL_TEE, P, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, END_P,
@@ -35,7 +37,7 @@ export function projectFunction(): WasmFunction {
     LOCAL_GET, C, LOCAL_GET, C, F64_MUL, LOCAL_GET, XX, F64_ADD, LOCAL_SET, XX,
     ...F64X2_SPLAT, LOCAL_SET, XA,
     ...pairs.flatMap((j) => [LOCAL_GET, ACC + j, LOCAL_GET, XA, LOCAL_GET, AXES, ...V128_LOAD, 3, ...uleb(16 * j), ...F64X2_MUL, ...F64X2_ADD, LOCAL_SET, ACC + j]),
-    LOCAL_GET, AXES, I32_CONST, ...sleb(8 * PROJECT_COLUMNS), I32_ADD, LOCAL_SET, AXES,
+    LOCAL_GET, AXES, I32_CONST, ...sleb(8 * columns), I32_ADD, LOCAL_SET, AXES,
     LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, END_P, I32_LT_U, BR_IF, 0,
     END,
     ...pairs.flatMap((j) => [LOCAL_GET, SCRATCH, LOCAL_GET, ACC + j, ...V128_STORE, 3, ...uleb(16 * j)]),
@@ -52,5 +54,5 @@ export function projectFunction(): WasmFunction {
     ...f64Const(1 + 2 ** -22), F64_MUL, ...f64Const(1e-38), F64_ADD, F32_DEMOTE_F64, F32_STORE, 2, 0,
     LOCAL_GET, XX,
   ];
-  return { name: 'project', params: [I32, I32, I32, I32, I32, I32], results: [F64], locals: [3, 5, V128, 3, I32, 3, F64], code };
+  return { name: 'project', params: [I32, I32, I32, I32, I32, I32], results: [F64], locals: [3, pairs.length + 1, V128, 3, I32, 3, F64], code };
 }
