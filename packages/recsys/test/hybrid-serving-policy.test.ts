@@ -98,6 +98,26 @@ describe.each([
     );
   });
 
+  test('the one-call WebAssembly ranking agrees with the scalar scan: k = 1, 10 and 100 (above the catalogue), seen items excluded or not, fresh ratings', () => {
+    const simd = new HybridServingPolicy(bundle, { maxK: 100 });
+    const scalar = new HybridServingPolicy(bundle, { maxK: 100, simd: false });
+    expect(simd.scanKernel).toBe('simd');
+    let cf = 0;
+    for (const userId of bundle.users.toArray()) {
+      for (const k of [1, 10, 100]) {
+        for (const excludeSeen of [true, false]) {
+          for (const extraRatings of [[], [{ movieId: 1003, rating: 4.5 }, { movieId: 1040, rating: 1 }]]) {
+            const req = { userId, k, excludeSeen, extraRatings };
+            const want = scalar.recommend(req);
+            expect(simd.recommend(req)).toEqual(want);
+            if (want.strategy === 'cf') cf++;
+          }
+        }
+      }
+    }
+    expect(cf).toBeGreaterThan(100);
+  });
+
   test('refuses k above maxK and a non-finite fresh rating', () => {
     expect(() => policy.recommend({ userId: 1, k: MAX_K + 1 })).toThrow(RangeError);
     expect(() => policy.recommend({ userId: 1, k: 5, extraRatings: [{ movieId: 1001, rating: Number.NaN }] })).toThrow(RangeError);

@@ -149,6 +149,97 @@ describe('ScanKernel (float32 SIMD scan)', () => {
   });
 });
 
+/** Builds a kernel with a ranking: vectors sorted by descending norm, order[p] their catalogue indices. */
+function rankedKernel(vectors: Float32Array[], catalogueOf: (i: number) => number, catalogue: number, maxK: number) {
+  const f = vectors[0].length;
+  const byNorm = vectors.map((v, i) => ({ i, norm: Math.hypot(...v) })).sort((a, b) => b.norm - a.norm || a.i - b.i);
+  const sorted = new Float32Array(vectors.length * f);
+  byNorm.forEach((e, p) => sorted.set(vectors[e.i], p * f));
+  const order = Int32Array.from(byNorm, (e) => catalogueOf(e.i));
+  const norms = Float64Array.from(byNorm, (e) => e.norm * (1 + 1e-6));
+  const steps = ScanKernel.build(sorted, vectors.length, f, 1, Infinity, { order, norms, catalogue, maxK });
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return { kernel: step.value!, sorted, order };
+  }
+}
+
+/** The scalar reference: every allowed item's exact score, best first, ties by lower catalogue index. */
+function referenceTopK(x: Float32Array, sorted: Float32Array, order: Int32Array, k: number, allowed: (item: number) => boolean): [number, number][] {
+  const f = x.length;
+  const all: [number, number][] = [];
+  for (let p = 0; p < order.length; p++) if (allowed(order[p])) all.push([order[p], Math.fround(exactDot(x, sorted, p, f))]);
+  all.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return all.slice(0, k);
+}
+
+describe('ScanKernel.topK (the scan, exclusions, exact rescoring and top-K in one WebAssembly call)', () => {
+  test.each([64, 16, 3])('the scalar reference\'s top-K and scores with %i factors: k = 1, 10, 100; exclusions and genre on and off; tied items', (f) => {
+    const rng = new Random(21 + f);
+    const items = 700;
+    const catalogue = 900;
+    // Dominant directions (the gate skips blocks), mixed norms, and every 50th item a copy of the one before (exact ties).
+    const dirs = Array.from({ length: 4 }, () => Float32Array.from({ length: f }, () => rng.next() * 2 - 1));
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < items; i++) {
+      vectors.push(i % 50 === 49 ? Float32Array.from(vectors[i - 1]) : Float32Array.from({ length: f }, (_, a) => dirs[i % 4][a] * (0.2 + rng.next()) + (rng.next() - 0.5) * 0.2));
+    }
+    // A catalogue index per item, not in scan order and not every catalogue index an item.
+    const { kernel, sorted, order } = rankedKernel(vectors, (i) => (i * 7 + 3) % catalogue, catalogue, 100);
+    expect(kernel.seen).toHaveLength(catalogue);
+    let compared = 0;
+    for (let user = 0; user < 24; user++) {
+      const x = Float32Array.from({ length: f }, (_, a) => dirs[user % 4][a] + (rng.next() - 0.5) * 0.5);
+      kernel.setUser(x);
+      const xNorm = Math.hypot(...x) * (1 + 1e-5);
+      const seen = new Set<number>();
+      // The user's "ratings": the best-scoring items mostly, as real histories are.
+      for (const [item] of referenceTopK(x, sorted, order, 60, () => true)) if (rng.next() < 0.7) seen.add(item);
+      for (const item of seen) kernel.seen[item] = 1;
+      const genre = Uint8Array.from({ length: catalogue }, (_, i) => (i % 3 === 0 ? 0 : 1));
+      for (const k of [1, 10, 100]) {
+        for (const excludeSeen of [true, false]) {
+          for (const inGenre of [false, true]) {
+            const count = kernel.topK(k, xNorm, excludeSeen, inGenre ? genre : undefined);
+            const got = Array.from({ length: count }, (_, j): [number, number] => [kernel.topItems[j], kernel.topScores[j]]);
+            const want = referenceTopK(x, sorted, order, k, (i) => !(excludeSeen && seen.has(i)) && !(inGenre && genre[i] === 0));
+            expect(got).toEqual(want);
+            compared++;
+          }
+        }
+      }
+      for (const item of seen) kernel.seen[item] = 0;
+    }
+    expect(compared).toBe(24 * 12);
+  });
+
+  test('ties: equal scores rank by lower catalogue index, across blocks', () => {
+    const f = 8;
+    // 40 copies of one vector and 40 of a shorter one: two scores only.
+    const v = Float32Array.from({ length: f }, (_, a) => 0.5 - a / 16);
+    const vectors = Array.from({ length: 80 }, (_, i) => (i < 40 ? v : v.map((c) => c / 2)));
+    const { kernel } = rankedKernel(vectors, (i) => 79 - i, 80, 50);
+    kernel.setUser(v);
+    const count = kernel.topK(45, Math.hypot(...v) * (1 + 1e-5), false);
+    expect(count).toBe(45);
+    // Catalogue indices 79 − i: the copies of v are 40…79, the shorter ones 0…39.
+    expect(Array.from(kernel.topItems.subarray(0, 45))).toEqual([...Array.from({ length: 40 }, (_, j) => 40 + j), 0, 1, 2, 3, 4]);
+    expect(kernel.topScores[0]).toBeGreaterThan(kernel.topScores[44]);
+  });
+
+  test('k = 0, k above maxK or above the number of items, and a kernel without a ranking', () => {
+    const q = Float32Array.from({ length: 40 * 4 }, (_, j) => Math.cos(j));
+    const { kernel } = rankedKernel(Array.from({ length: 40 }, (_, i) => q.subarray(i * 4, i * 4 + 4)), (i) => i, 40, 50);
+    kernel.setUser(Float32Array.of(1, 0, 0, 0));
+    expect(kernel.topK(0, 1.1, false)).toBe(0);
+    expect(() => kernel.topK(51, 1.1, false)).toThrow(RangeError);
+    // k above the number of items: every item, once.
+    expect(kernel.topK(50, 1.1, false)).toBe(40);
+    expect(new Set(kernel.topItems.subarray(0, 40)).size).toBe(40);
+    expect(() => ScanKernel.create(q, 40, 4, 1)!.topK(1, 1, false)).toThrow(/without a ranking/);
+  });
+});
+
 describe('HybridServingPolicy with the float32 scan', () => {
   test('near-ties below the approximation error: the same top-K and scores as the exact scalar scan', async () => {
     const { doc } = await smallBundle();

@@ -75,8 +75,9 @@ for (const file of positionals) {
     }
     return heap.drain();
   };
-  // What HybridServingPolicy's scan does (without its norm stop, to score every item): the
-  // approximate top-K first, then exact rescoring of the items within twice the error bound of it.
+  // HybridServingPolicy's scan as JavaScript over ScanKernel.dots (without its norm stop, to score
+  // every item; the policy now runs it inside the module, ScanKernel.topK): the approximate top-K
+  // first, then exact rescoring of the items within twice the error bound of it.
   const approxHeap = new TopHeap(k);
   const kept = new Int32Array(n);
   const keptScores = new Float32Array(n);
@@ -92,7 +93,7 @@ for (const file of positionals) {
     let threshold = -Infinity;
     let cut = -Infinity;
     let nKept = 0;
-    // As HybridServingPolicy: 2 blocks per call while the approximate top-K fills, then 8, each call
+    // As HybridServingPolicy did: 2 blocks per call while the approximate top-K fills, then 8, each call
     // given the cut (its gate skips blocks that cannot reach it), and a block whose best approximate
     // score is under the cut is skipped whole.
     for (let t = 0, m = 0; t < blocks; t += m) {

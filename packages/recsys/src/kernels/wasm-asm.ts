@@ -61,6 +61,7 @@ function section(id: number, body: number[]): number[] {
 export const I32 = 0x7f;
 export const V128 = 0x7b;
 export const F64 = 0x7c;
+export const F32 = 0x7d;
 const SIMD = 0xfd;
 // Opcodes (WebAssembly core 2.0 and its SIMD proposal, merged into the standard).
 export const LOCAL_GET = 0x20;
@@ -114,6 +115,18 @@ export const F64X2_MUL = [SIMD, ...uleb(0xf2)];
 export const F32X4_DEMOTE_F64X2_ZERO = [SIMD, 0x5e];
 /** i8x16.shuffle of two vectors by 32-bit lanes (0–3: the first vector's, 4–7: the second's). */
 export const shuffle32 = (lanes: readonly number[]): number[] => [SIMD, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])];
+export const F32X4_MAX = [SIMD, ...uleb(0xe9)];
+export const F32X4_LT = [SIMD, 0x43];
+export const V128_NOT = [SIMD, 0x4d];
+export const V128_AND = [SIMD, 0x4e];
+/** f32x4.pmax: b where a < b, else a (one instruction; unlike f32x4.max, no NaN propagation). */
+export const F32X4_PMAX = [SIMD, ...uleb(0xeb)];
+/** Loads one float32 into all four lanes. */
+export const V128_LOAD32_SPLAT = [SIMD, 0x09];
+export const I32X4_ALL_TRUE = [SIMD, ...uleb(0xa3)];
+/** The sign bits of the four i32 lanes (a comparison's results) as bits 0–3 of an i32. */
+export const I32X4_BITMASK = [SIMD, ...uleb(0xa4)];
+export const I32_CTZ = 0x68;
 export const CALL = 0x10;
 export const I32_EQ = 0x46;
 export const I32_AND = 0x71;
@@ -127,6 +140,27 @@ export const F64_SUB = 0xa1;
 export const F64_DIV = 0xa3;
 export const F64_LT = 0x63;
 export const F64_NEG = 0x9a;
+export const F64_GT = 0x64;
+export const F64_SQRT = 0x9f;
+export const F64_MAX = 0xa5;
+export const F64_GE = 0x66;
+export const F32_EQ = 0x5b;
+export const F32_NE = 0x5c;
+export const F32_LT = 0x5d;
+export const F32_GT = 0x5e;
+export const F32_MAX = 0x97;
+export const I32_NE = 0x47;
+export const I32_GT_S = 0x4a;
+export const I32_GE_S = 0x4e;
+export const I32_LT_S = 0x48;
+export const I32_OR = 0x72;
+export const I32_SHR_U = 0x76;
+export const I32_LOAD8_U = 0x2d;
+export const I32_REINTERPRET_F32 = 0xbc;
+export const F32_REINTERPRET_I32 = 0xbe;
+export const RETURN = 0x0f;
+/** f32.const followed by the value's 4 little-endian bytes. */
+export const f32Const = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
 /** memarg: alignment hint 2^3 (8 bytes, what the layouts guarantee) and a byte offset. */
 export const mem = (offset: number): number[] => [3, ...uleb(offset)];
 /** memarg for a 4-byte load (alignment hint 2^2). */
@@ -147,6 +181,8 @@ export interface WasmFunction {
   params: number[];
   locals: number[];
   code: number[];
+  /** Result types (none when absent). */
+  results?: number[];
 }
 
 /** As moduleBytes, for several functions (each exported, each with its own type) that may call each other. */
@@ -155,7 +191,7 @@ export function functionsModuleBytes(functions: readonly WasmFunction[], sharedM
   const bodies = functions.map((f) => [...f.locals, ...f.code, END]);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [n, ...functions.flatMap((f) => [0x60, f.params.length, ...f.params, 0])]), // types: (params) → ()
+    ...section(1, [n, ...functions.flatMap((f) => [0x60, f.params.length, ...f.params, ...(f.results ? [f.results.length, ...f.results] : [0])])]), // types: (params) → (results)
     // import memory env.mem: at least one page; shared (threads) with a maximum of 4 GiB
     ...section(2, [1, 3, ...Buffer.from('env'), 3, ...Buffer.from('mem'), 0x02, ...(sharedMemory ? [0x03, 1, ...uleb(65_536)] : [0x00, 1])]),
     ...section(3, [n, ...functions.map((_, i) => i)]), // function i has type i

@@ -6,8 +6,9 @@
  *   (Node runs a request's synchronous part alone, so one set of buffers per policy suffices);
  * - collaborative filtering (the common case) scans items in descending item-factor norm and stops
  *   as soon as ‖x‖·‖q_i‖ (Cauchy–Schwarz, an upper bound of every remaining score) cannot beat the
- *   k-th best score so far: exact top-K, usually after a small part of the catalogue; the dot
- *   products run in WebAssembly SIMD where available (bit-identical scores);
+ *   k-th best score so far: exact top-K, usually after a small part of the catalogue; where
+ *   WebAssembly SIMD is available the whole scan, its top-K and the exact rescoring are one call
+ *   into the scan kernel (ScanKernel.topK; the same items and scores);
  * - popularity walks the precomputed popularity order and stops after k kept items;
  * - few ratings: the policy's own blend (HybridRecommender.scoreFewRatings: content, co-occurrence
  *   and popularity), so serving and offline evaluation rank alike.
@@ -22,7 +23,7 @@ import type { ExtraRating, HybridRecommender, Strategy } from '../models/hybrid.
 import { IalsModel } from '../models/ials.js';
 import { PopularityModel, genreKey } from '../models/popularity.js';
 import { sortByNormInSteps } from './norm-order.js';
-import { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './scan-kernel.js';
+import { ScanKernel } from './scan-kernel.js';
 
 export interface ServingRequest {
   /** External user id; unknown ids are new users. */
@@ -66,13 +67,8 @@ export interface HybridServingOptions {
 
 /** Relative slack on the norm bound, so float rounding can never prune a true top-K item. */
 const BOUND_SLACK = 1e-5;
-/**
- * Blocks of 16 items scored per SIMD call while the approximate top-K fills (~2k multiply-adds
- * at 64 factors: small enough that a scan the norm bound stops early wastes little), and once it
- * is full, when the kernel's gate skips most blocks against the cut (fewer calls from JavaScript).
- */
-const SIMD_BLOCKS_FILLING = 2;
-const SIMD_BLOCKS_PER_CALL = 8;
+/** Blocks per `dots` call: the kernel's topK scores one block at a time (the gate gets the current cut). */
+const SIMD_BLOCKS_PER_CALL = 1;
 /**
  * Items per build step: the heaviest pass, the scan kernel's layout, projects each item on its
  * gate axes (~1k multiply-adds at 64 factors), so 256 items are a fraction of a millisecond.
@@ -91,16 +87,12 @@ export class HybridServingPolicy {
   private readonly content: ContentModel;
   private readonly popularity: PopularityModel;
   private readonly scores: Float32Array;
-  /** 1 for the current request's rated items; all zero between requests. */
-  private readonly seen: Uint8Array;
+  /** 1 for the current request's rated items; all zero between requests (the scan kernel's own mask when there is one). */
+  private seen: Uint8Array;
   /** The current request's training row, decoded from the compact history. */
   private readonly rowItems: Int32Array;
   private readonly rowRatings: Float32Array;
   private readonly heap: TopHeap;
-  /** The float32 scan's first phase: top-K by approximate score, and the items kept for rescoring. */
-  private readonly approxHeap: TopHeap;
-  private candidates!: Int32Array;
-  private candidateScores!: Float32Array;
   // Derived structures, filled by build() (in steps, so a hot swap can yield between them).
   /** Rated items (CF can score them) by descending item-factor norm, with those norms. */
   private normOrder!: Int32Array;
@@ -146,7 +138,6 @@ export class HybridServingPolicy {
     if (!(Number.isInteger(opts.maxK) && opts.maxK >= 0)) throw new RangeError(`maxK must be a non-negative integer, got ${opts.maxK}`);
     this.maxK = opts.maxK;
     this.heap = new TopHeap(opts.maxK);
-    this.approxHeap = new TopHeap(opts.maxK);
     this.scores = new Float32Array(n);
     this.seen = new Uint8Array(n);
     this.rowItems = new Int32Array(bundle.compactHistory.maxRowLength);
@@ -194,10 +185,14 @@ export class HybridServingPolicy {
       if ((p + 1) % BUILD_STEP_ITEMS === 0) yield;
     }
     yield;
-    if (this.useSimd) this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS);
-    if (this.simd) this.factorsSorted = new Float32Array(0);
-    this.candidates = new Int32Array(this.simd ? this.normOrder.length : 0);
-    this.candidateScores = new Float32Array(this.candidates.length);
+    if (this.useSimd) {
+      const ranking = { order: this.normOrder, norms: this.normSorted, catalogue: n, maxK: this.maxK };
+      this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS, ranking);
+    }
+    if (this.simd) {
+      this.factorsSorted = new Float32Array(0);
+      this.seen = this.simd.seen;
+    }
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
     yield* ials.prepareFoldIn();
@@ -346,83 +341,26 @@ export class HybridServingPolicy {
   }
 
   /**
-   * topCfScalar's scan in two phases. First the float32 scores of 32 items at a time from the
-   * SIMD kernel pick the top-K by approximate score (`approxHeap`), keeping aside every item that
-   * could still be within twice the approximation's error bound M of it. Then only the kept items
-   * whose approximate score reaches T − 2M (T: the final K-th best approximate score) are rescored
-   * exactly (the scalar loop's sum) and ranked: the K items of the approximate top-K have exact
-   * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate one
-   * ≥ T − 2M. The kept items and scores are the scalar scan's. The norm bound stops the scan
-   * when a block's first item cannot reach T − M, and is checked per block: items of the last
-   * block it would have skipped are looked at anyway, which cannot change the result.
+   * topCfScalar's result from the SIMD kernel's topK, in one WebAssembly call: the float32
+   * scores pick the top-K by approximate score, keeping aside every item that could still be
+   * within twice the approximation's error bound M of it; then only the kept items whose
+   * approximate score reaches T − 2M (T: the final K-th best approximate score) are rescored
+   * exactly (the scalar loop's sum) and ranked. The K items of the approximate top-K have exact
+   * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate
+   * one ≥ T − 2M: the kept items and scores are the scalar scan's. The norm bound stops the scan
+   * when a block's first item cannot reach T − M. The exclusion mask is `seen` itself (the
+   * kernel's memory), so a request marks its rated items once for every path.
    */
   private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
-    const f = this.cf.factors;
-    let xx = 0;
-    for (let a = 0; a < f; a++) xx += x[a] * x[a];
-    const xNorm = Math.sqrt(xx) * (1 + BOUND_SLACK);
-    const order = this.normOrder;
-    const norms = this.normSorted;
-    const n = order.length;
-    if (n === 0 || k === 0) {
-      this.heap.reset(k);
-      return this.drain();
-    }
-    // The approximation's worst error over the scan (norms descend: the first item's is the largest).
-    const margin = approximationBound(f) * xNorm * norms[0] + SCAN_ABSOLUTE_SLACK;
-    const approx = this.approxHeap;
-    approx.reset(k);
-    simd.setUser(x);
-    const out = simd.out;
-    const kept = this.candidates;
-    const keptScores = this.candidateScores;
-    let nKept = 0;
-    const blocks = Math.ceil(n / SCAN_BLOCK);
-    // T so far (-Infinity until the approximate heap is full), kept in a local: this loop runs for every scanned item.
-    let threshold = -Infinity;
-    for (let t = 0, m = 0; t < blocks; t += m) {
-      const start = t * SCAN_BLOCK;
-      // Norms descend: if this block's first item cannot reach T − M, no later item can.
-      if (xNorm * norms[start] < threshold - margin) break;
-      m = Math.min(approx.full ? SIMD_BLOCKS_PER_CALL : SIMD_BLOCKS_FILLING, blocks - t);
-      let cut = threshold - 2 * margin;
-      // Blocks whose every item scores under the cut are not kept below: the gate may skip them.
-      simd.dots(t, m, cut);
-      const blockMax = simd.blockMax;
-      for (let b = 0; b < m; b++) {
-        // A block whose best approximate score is under the cut has nothing to keep (each of its
-        // items would fail the test below).
-        if (Math.max(blockMax[4 * b], blockMax[4 * b + 1], blockMax[4 * b + 2], blockMax[4 * b + 3]) < cut) continue;
-        const first = start + b * SCAN_BLOCK;
-        const last = Math.min(n, first + SCAN_BLOCK);
-        for (let p = first; p < last; p++) {
-          const score = out[p - start];
-          if (score < cut) continue;
-          const i = order[p];
-          if ((exclude !== null && exclude[i] !== 0) || (genreMask !== undefined && genreMask[i] === 0)) continue;
-          kept[nKept] = p;
-          keptScores[nKept++] = score;
-          if (!(score >= threshold)) continue;
-          approx.offer(p, score);
-          if (approx.full) {
-            threshold = approx.threshold;
-            cut = threshold - 2 * margin;
-          }
-        }
-      }
-    }
-    const heap = this.heap;
-    heap.reset(k);
-    const cut = threshold - 2 * margin;
-    for (let c = 0; c < nKept; c++) {
-      if (keptScores[c] < cut) continue;
-      const p = kept[c];
-      const score = Math.fround(simd.exactDot(x, p));
-      // Below the k-th best (or NaN): cannot enter. Ties may (lower index wins): the heap decides.
-      if (heap.full && !(score >= heap.threshold)) continue;
-      heap.offer(order[p], score);
-    }
-    return this.drain();
+    if (this.normOrder.length === 0 || k === 0) return [];
+    const xx = simd.setUser(x);
+    const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask);
+    const ids = this.bundle.items;
+    const topItems = simd.topItems;
+    const topScores = simd.topScores;
+    const out: ScoredMovie[] = new Array(count);
+    for (let j = 0; j < count; j++) out[j] = { movieId: ids.id(topItems[j]), score: topScores[j] };
+    return out;
   }
 
   private topCfScalar(x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {

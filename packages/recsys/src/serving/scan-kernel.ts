@@ -19,6 +19,11 @@
  * `x'·q'[0..d) + ‖x_r‖·‖q_r‖` is an upper bound of every score of the block — d of f factors'
  * work, and on trained factors most blocks stop there (a few axes carry most of the energy).
  *
+ * `topK()` runs a whole ranking in one call (scan-top-k-wasm.ts): the blocks in scan order with the
+ * norm-bound stop, the gate, the exclusion masks, the approximate top-K, and the exact rescoring
+ * and top-K of the items that can still be in it; `dots()` scores runs of blocks for JavaScript
+ * callers (bench/scan.mjs, tests). Both use the per-block code of scan-block-wasm.ts.
+ *
  *   (func (export "dots") (param $g i32) (param $x i32) (param $out i32) (param $blocks i32) (param $f i32)
  *                         (param $max i32) (param $xr i32) (param $d i32) (param $q i32)
  *     ;; two tables, a block after the other in each (the gate's reads stay sequential and compact):
@@ -32,15 +37,17 @@
  *     ;;       best score is the largest of the four, so a caller skips the whole block when it is too low)
  */
 import {
-  BLOCK as WASM_BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_LT_U, I32_SHL,
-  I32_SUB, LOCAL_GET, LOCAL_SET, LOCAL_TEE, LOOP, V128, V128_CONST, V128_LOAD, V128_STORE, VOID, compileModule, moduleBytes,
-  sleb, uleb, wasm, type WasmInstance, type WasmModule,
+  BLOCK as WASM_BLOCK, BR, BR_IF, ELSE, END, F32X4_MAX, F32X4_PMAX, IF, F32X4_SPLAT, F32_LOAD, I32, I32_ADD, I32_CONST, I32_EQZ, I32_SHL,
+  I32_SUB, LOCAL_GET, LOCAL_SET, LOOP, V128, V128_STORE, VOID, compileModule,
+  functionsModuleBytes, sleb, wasm, type WasmFunction, type WasmInstance, type WasmModule,
 } from '../kernels/wasm-asm.js';
 import { addSecondMoment, leadingEigenvectorsInSteps } from '../kernels/principal-axes.js';
+import { topHeapFunctions } from '../kernels/wasm-top-heap.js';
+import { projectColumns, projectFunction } from './scan-project-wasm.js';
+import { RESCORE_GROUP, topKFunction } from './scan-top-k-wasm.js';
+import { ACCUMULATORS, SCAN_BLOCK, allUnderCut, gateBound, products, storeScores, zeroAccumulators, type BlockLocals } from './scan-block-wasm.js';
 
-/** Items per block; the item table is padded to a multiple of it (padding scores 0). */
-export const SCAN_BLOCK = 16;
-const ACCUMULATORS = SCAN_BLOCK / 4;
+export { SCAN_BLOCK };
 /** Principal coordinates the gate reads per item (of 64 trained factors, these carry 80–95% of the energy; 12 or 16 measured slower). */
 const GATE_AXES = 8;
 /** Items sampled for the principal axes (evenly spread: the axes need not be optimal, only orthonormal). */
@@ -59,44 +66,14 @@ const XA = ACC + ACCUMULATORS;
 const [XRES, CUT] = [XA + 1, XA + 2];
 const [P, XEND, XREND] = [CUT + 1, CUT + 2, CUT + 3];
 
-// f32x4 opcodes (WebAssembly SIMD), not in the shared assembler's list.
-const SIMD_PREFIX = 0xfd;
-const F32X4_MAX = [SIMD_PREFIX, ...uleb(0xe9)];
-const F32X4_LT = [SIMD_PREFIX, 0x43];
-const I32X4_ALL_TRUE = [SIMD_PREFIX, ...uleb(0xa3)];
-const IF = 0x04;
-const ELSE = 0x05;
 
-function buildModule(): Uint8Array {
-  const zeroAccumulators: number[] = [];
-  const gate: number[] = [];
-  const store: number[] = [];
-  /** acc_j += splat · table[16j …], j = 0..3 (`splat` and `table` are locals). */
-  const multiplyAdd = (splat: number, table: number): number[] => {
-    const code: number[] = [];
-    for (let j = 0; j < ACCUMULATORS; j++) code.push(LOCAL_GET, ACC + j, LOCAL_GET, splat, LOCAL_GET, table, ...V128_LOAD, 2, ...uleb(16 * j), ...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, ACC + j);
-    return code;
-  };
-  for (let j = 0; j < ACCUMULATORS; j++) {
-    zeroAccumulators.push(...V128_CONST, ...new Array<number>(16).fill(0), LOCAL_SET, ACC + j);
-    store.push(LOCAL_GET, OUT, LOCAL_GET, ACC + j, ...V128_STORE, 2, ...uleb(16 * j));
-  }
-  gate.push(...multiplyAdd(XRES, G));
-  /** Accumulates x-pointer `start` … `end` against `table` (one factor per pass: 64 bytes of it). */
-  const products = (start: number, end: number, table: number): number[] => [
-    LOCAL_GET, start, LOCAL_SET, P,
-    LOOP, VOID,
-    LOCAL_GET, P, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XA,
-    ...multiplyAdd(XA, table),
-    LOCAL_GET, table, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, table,
-    LOCAL_GET, P, I32_CONST, 4, I32_ADD, LOCAL_TEE, P, LOCAL_GET, end, I32_LT_U, BR_IF, 0,
-    END,
-  ];
-  /** The lane-wise maximum of the four accumulators, on the stack. */
-  const laneMax = [
-    LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...F32X4_MAX,
-    LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...F32X4_MAX,
-    ...F32X4_MAX,
+function dotsFunction(): WasmFunction {
+  const l: BlockLocals = { acc: ACC, splat: XA, p: P };
+  /** The lane-wise maximum of the four accumulators, on the stack (`max`: F32X4_MAX, NaN-propagating, or F32X4_PMAX where no lane is NaN). */
+  const laneMax = (max: number[]): number[] => [
+    LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...max,
+    LOCAL_GET, ACC + 2, LOCAL_GET, ACC + 3, ...max,
+    ...max,
   ];
   const code = [
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
@@ -107,20 +84,16 @@ function buildModule(): Uint8Array {
     LOOP, VOID,
     LOCAL_GET, BLOCKS, I32_EQZ, BR_IF, 1,
     // The gate: principal coordinates, then the residual term.
-    ...zeroAccumulators,
-    ...products(XR, XREND, G),
-    ...gate,
-    LOCAL_GET, G, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, G,
-    ...laneMax, LOCAL_TEE, XA,
-    LOCAL_GET, CUT, ...F32X4_LT, ...I32X4_ALL_TRUE,
+    ...gateBound(l, XR, XREND, G, XRES),
+    ...allUnderCut(l, CUT),
     IF, VOID,
-    LOCAL_GET, MAX, LOCAL_GET, XA, ...V128_STORE, 2, 0,
+    LOCAL_GET, MAX, ...laneMax(F32X4_PMAX), ...V128_STORE, 2, 0,
     LOCAL_GET, Q, LOCAL_GET, F, I32_CONST, 6, I32_SHL, I32_ADD, LOCAL_SET, Q,
     ELSE,
-    ...zeroAccumulators,
-    ...products(X, XEND, Q),
-    ...store,
-    LOCAL_GET, MAX, ...laneMax, ...V128_STORE, 2, 0,
+    ...zeroAccumulators(l),
+    ...products(l, X, XEND, Q),
+    ...storeScores(l, OUT),
+    LOCAL_GET, MAX, ...laneMax(F32X4_MAX), ...V128_STORE, 2, 0,
     END,
     LOCAL_GET, MAX, I32_CONST, 16, I32_ADD, LOCAL_SET, MAX,
     LOCAL_GET, OUT, I32_CONST, ...sleb(4 * SCAN_BLOCK), I32_ADD, LOCAL_SET, OUT,
@@ -129,7 +102,13 @@ function buildModule(): Uint8Array {
     END,
     END,
   ];
-  return moduleBytes('dots', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [2, ACCUMULATORS + 3, V128, 3, I32], code);
+  return { name: 'dots', params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], locals: [2, ACCUMULATORS + 3, V128, 3, I32], code };
+}
+
+/** dots (function 0), topK (1, calling dots and the heap's functions), project (2), then the heap's. */
+function buildModule(): Uint8Array {
+  const heap = topHeapFunctions(3);
+  return functionsModuleBytes([dotsFunction(), topKFunction({ offer: heap.offer, drain: heap.drain }), projectFunction(GATE_AXES), ...heap.functions]);
 }
 
 let compiled: WasmModule | null | undefined;
@@ -151,10 +130,48 @@ export function approximationBound(factors: number): number {
 /** Covers float32 underflow (subnormal products), which the relative bound does not. */
 export const SCAN_ABSOLUTE_SLACK = 1e-30;
 
+/** What topK() needs beside the item vectors (ScanKernel.build's `ranking`). */
+export interface ScanRankingInput {
+  /** order[p]: the catalogue index of vector p (each below `catalogue`). */
+  order: Int32Array;
+  /** norms[p]: at least ‖vector p‖, non-increasing in p (the norm bound stops the scan on them). */
+  norms: Float64Array;
+  /** Catalogue size: the length of the exclusion masks. */
+  catalogue: number;
+  /** The largest k topK() is asked for. */
+  maxK: number;
+}
+
+/** Byte offsets of topK()'s arrays in the kernel's memory. */
+interface RankingLayout {
+  norms: number;
+  order: number;
+  kept: number;
+  keptScores: number;
+  heapScores: number;
+  heapItems: number;
+  topItems: number;
+  topScores: number;
+  seen: number;
+  genre: number;
+  /** Entries of each heap and result array (min(maxK, items)). */
+  capacity: number;
+  maxK: number;
+  catalogue: number;
+  firstNorm: number;
+}
+
+type TopKFn = (
+  x: number, xr: number, d: number, f: number, g: number, q: number, out: number, blocks: number, n: number, norms: number,
+  order: number, seen: number, exclude: number, genre: number, kept: number, keptScores: number, heapScores: number, heapItems: number,
+  k: number, topItems: number, topScores: number, xNorm: number, margin: number, gateMargin: number, blockBytes: number,
+) => number;
+
 /**
  * Item vectors laid out for the kernel (blocks of 16 items: their principal coordinates and
  * residual norms, then their factors, factor-major inside a block) and a user-vector slot;
- * `dots()` fills `out` with the approximate scores of a run of blocks.
+ * `dots()` fills `out` with the approximate scores of a run of blocks, `topK()` (with a
+ * `ranking` at build) ranks the whole scan in one call.
  */
 export class ScanKernel {
   /** Approximate scores of the last call: out[j] is item `16·firstBlock + j`'s (blocks the gate skipped: not written). */
@@ -179,6 +196,21 @@ export class ScanKernel {
   private readonly blockBytes: number;
   /** The current user's gate margin: (approximationBound(f) + GATE_SLACK)·‖x‖·max ‖q‖ + SCAN_ABSOLUTE_SLACK. */
   private gateMargin = 0;
+  /**
+   * topK()'s exclusion mask, by catalogue index: items whose byte is 1 are skipped when it is
+   * asked to (the caller marks a request's rated items and clears them after). Empty without a ranking.
+   */
+  readonly seen: Uint8Array;
+  /** topK()'s result: catalogue indices and scores, best first. */
+  readonly topItems: Int32Array;
+  readonly topScores: Float32Array;
+  private readonly genre: Uint8Array;
+  private readonly topKFn: TopKFn;
+  private readonly projectFn: (x: number, axesT: number, f: number, d: number, xr: number, scratch: number) => number;
+  /** The gate's axes transposed (projectColumns(GATE_AXES) doubles per factor), and project()'s scratch. */
+  private readonly axesAt: number;
+  private readonly scratchAt: number;
+  private readonly ranking: RankingLayout | null;
 
   private constructor(
     readonly items: number,
@@ -189,9 +221,19 @@ export class ScanKernel {
     private readonly maxNorm: number,
     instance: WasmInstance,
     buffer: ArrayBuffer,
-    layout: { x: number; xr: number; out: number; max: number; g: number; q: number },
+    layout: { x: number; xr: number; out: number; max: number; g: number; q: number; axes: number; scratch: number },
+    ranking: RankingLayout | null,
   ) {
+    this.projectFn = instance.exports.project as ScanKernel['projectFn'];
+    this.axesAt = layout.axes;
+    this.scratchAt = layout.scratch;
     this.fn = instance.exports.dots as ScanKernel['fn'];
+    this.topKFn = instance.exports.topK as TopKFn;
+    this.ranking = ranking;
+    this.seen = new Uint8Array(buffer, ranking?.seen ?? 0, ranking?.catalogue ?? 0);
+    this.genre = new Uint8Array(buffer, ranking?.genre ?? 0, ranking?.catalogue ?? 0);
+    this.topItems = new Int32Array(buffer, ranking?.topItems ?? 0, ranking?.capacity ?? 0);
+    this.topScores = new Float32Array(buffer, ranking?.topScores ?? 0, ranking?.capacity ?? 0);
     this.axes = principal.length / factors;
     this.x = new Float32Array(buffer, layout.x, factors);
     this.xr = new Float32Array(buffer, layout.xr, this.axes + 2);
@@ -216,11 +258,17 @@ export class ScanKernel {
     }
   }
 
-  /** create() in steps: yields after every `stepItems` items of each pass over them (a hot swap's build). */
-  static *build(vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number, stepItems = Infinity): Generator<void, ScanKernel | null, void> {
+  /**
+   * create() in steps: yields after every `stepItems` items of each pass over them (a hot swap's
+   * build). With `ranking`, topK() ranks the scan in one call.
+   */
+  static *build(
+    vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number, stepItems = Infinity, ranking?: ScanRankingInput,
+  ): Generator<void, ScanKernel | null, void> {
     const module = moduleOrNull();
     if (!wasm || !module || factors < 1 || items < 1 || maxBlocksPerCall < 1) return null;
     if (vectors.length < items * factors) throw new RangeError(`${vectors.length} values cannot hold ${items} vectors of ${factors}`);
+    if (ranking) checkRanking(ranking, items);
     const f = factors;
     const d = Math.max(1, Math.min(GATE_AXES, Math.floor(f / 4)));
     const moment = new Float64Array(f * f);
@@ -238,7 +286,14 @@ export class ScanKernel {
     const gAt = maxAt + maxBlocksPerCall * 16;
     const gateFloats = SCAN_BLOCK * (d + 1);
     const qAt = gAt + blocks * gateFloats * 4;
-    const memory = new wasm.Memory({ initial: Math.ceil((qAt + blocks * SCAN_BLOCK * f * 4) / 65_536) });
+    const rankingAt = qAt + blocks * SCAN_BLOCK * f * 4;
+    const rankingLayout = ranking ? layOutRanking(rankingAt, ranking, items) : null;
+    const axesAt = Math.ceil((rankingLayout?.end ?? rankingAt) / 16) * 16;
+    const columns = projectColumns(GATE_AXES);
+    const scratchAt = axesAt + f * columns * 8;
+    const memory = new wasm.Memory({ initial: Math.ceil((scratchAt + columns * 8) / 65_536) });
+    const axesT = new Float64Array(memory.buffer, axesAt, f * columns);
+    for (let j = 0; j < d; j++) for (let a = 0; a < f; a++) axesT[a * columns + j] = principal[j * f + a];
     const g = new Float32Array(memory.buffer, gAt, blocks * gateFloats);
     const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * f);
     const coords = new Float64Array(d);
@@ -262,30 +317,24 @@ export class ScanKernel {
       maxNorm = Math.max(maxNorm, Math.sqrt(norm2));
       if ((i + 1) % stepItems === 0) yield;
     }
+    if (ranking && rankingLayout) {
+      const blockNorms = new Float64Array(memory.buffer, rankingLayout.norms, blocks);
+      for (let b = 0; b < blocks; b++) blockNorms[b] = ranking.norms[b * SCAN_BLOCK];
+      new Int32Array(memory.buffer, rankingLayout.order, items).set(ranking.order.subarray(0, items));
+    }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt });
+    return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt, axes: axesAt, scratch: scratchAt }, rankingLayout);
   }
 
-  /** Sets the user vector for the following calls. */
-  setUser(x: ArrayLike<number>): void {
+  /** Sets the user vector for the following calls; returns ‖x‖² (double precision, factor by factor). */
+  setUser(x: ArrayLike<number>): number {
     const f = this.factors;
-    const d = this.axes;
-    const v = this.principal;
-    let xx = 0;
-    for (let a = 0; a < f; a++) {
-      this.x[a] = x[a];
-      xx += x[a] * x[a];
-    }
-    let cc = 0;
-    for (let j = 0; j < d; j++) {
-      let c = 0;
-      for (let a = 0; a < f; a++) c += v[j * f + a] * x[a];
-      this.xr[j] = c;
-      cc += c * c;
-    }
-    // ‖x_r‖² = ‖x‖² − ‖x'‖² up to rounding (orthonormal axes); the allowance covers the cancellation.
-    this.xr[d] = roundUp(Math.sqrt(Math.max(0, xx - cc) + 1e-12 * xx));
+    if (x instanceof Float32Array && x.length === f) this.x.set(x);
+    else for (let a = 0; a < f; a++) this.x[a] = x[a];
+    // x's principal coordinates and ‖x_r‖ = √(‖x‖² − ‖x'‖²) up to rounding (orthonormal axes), with an allowance for the cancellation, rounded up.
+    const xx = this.projectFn(this.x.byteOffset, this.axesAt, f, this.axes, this.xr.byteOffset, this.scratchAt);
     this.gateMargin = (approximationBound(f) + GATE_SLACK) * Math.sqrt(xx) * this.maxNorm + SCAN_ABSOLUTE_SLACK;
+    return xx;
   }
 
   /**
@@ -303,6 +352,28 @@ export class ScanKernel {
   }
 
   /**
+   * The exact top-k of x·q_p over the items (x: the last setUser's), as a scan of every item
+   * would rank them: scores rounded to float32 from the double-precision sum factor by factor
+   * (exactDot), best first, equal scores by lower catalogue index, NaN never. Skips items whose
+   * `seen` byte is 1 when `excludeSeen`, and with `genre` (by catalogue index) those whose byte
+   * is 0. `xNorm` must be at least ‖x‖ (the norm bound stops the scan on it). Returns the count
+   * (≤ k); the items and scores are in topItems / topScores from 0, until the next call.
+   */
+  topK(k: number, xNorm: number, excludeSeen: boolean, genre?: Uint8Array): number {
+    const r = this.ranking;
+    if (!r) throw new Error('this scan kernel was built without a ranking');
+    if (!(Number.isInteger(k) && k >= 0 && k <= r.maxK)) throw new RangeError(`k must be an integer in 0..${r.maxK}, got ${k}`);
+    if (k === 0) return 0;
+    if (genre) this.genre.set(genre.subarray(0, r.catalogue));
+    const margin = approximationBound(this.factors) * xNorm * r.firstNorm + SCAN_ABSOLUTE_SLACK;
+    return this.topKFn(
+      this.x.byteOffset, this.xr.byteOffset, this.axes, this.factors, this.gBase, this.qBase, this.out.byteOffset,
+      Math.ceil(this.items / SCAN_BLOCK), this.items, r.norms, r.order, r.seen, excludeSeen ? 1 : 0, genre ? r.genre : 0, r.kept, r.keptScores,
+      r.heapScores, r.heapItems, k, r.topItems, r.topScores, xNorm, margin, this.gateMargin, this.blockBytes,
+    );
+  }
+
+  /**
    * Scores items 16·firstBlock … 16·(firstBlock + blocks) − 1 into `out` (blocks ≤ maxBlocksPerCall),
    * except blocks whose every item's exact score is certainly below `cut` (the gate skips those).
    */
@@ -316,6 +387,44 @@ export class ScanKernel {
       this.blockMax.byteOffset, this.xr.byteOffset, this.axes, this.qBase + firstBlock * this.blockBytes,
     );
   }
+}
+
+function checkRanking(ranking: ScanRankingInput, items: number): void {
+  const { order, norms, catalogue, maxK } = ranking;
+  if (order.length < items || norms.length < items) throw new RangeError(`the ranking's order and norms must cover ${items} items`);
+  if (!(Number.isInteger(maxK) && maxK >= 0 && Number.isInteger(catalogue) && catalogue >= 0)) throw new RangeError('the ranking needs integer maxK and catalogue');
+  for (let p = 0; p < items; p++) {
+    if (!(order[p] >= 0 && order[p] < catalogue)) throw new RangeError(`order[${p}] = ${order[p]} is outside the catalogue`);
+  }
+}
+
+/** topK()'s arrays from byte `at` on (each 16-byte aligned). */
+function layOutRanking(at: number, ranking: ScanRankingInput, items: number): RankingLayout & { end: number } {
+  let end = at;
+  const next = (bytes: number): number => {
+    const start = end;
+    end = Math.ceil((end + bytes) / 16) * 16;
+    return start;
+  };
+  // A heap never holds more entries than there are items.
+  const capacity = Math.max(1, Math.min(ranking.maxK, items));
+  const layout = {
+    norms: next(Math.ceil(items / SCAN_BLOCK) * 8),
+    order: next(items * 4),
+    kept: next((items + RESCORE_GROUP) * 4),
+    keptScores: next(items * 4),
+    heapScores: next(capacity * 4),
+    heapItems: next(capacity * 4),
+    topItems: next(capacity * 4),
+    topScores: next(capacity * 4),
+    seen: next(ranking.catalogue),
+    genre: next(ranking.catalogue),
+    capacity,
+    maxK: ranking.maxK,
+    catalogue: ranking.catalogue,
+    firstNorm: ranking.norms[0],
+  };
+  return { ...layout, end };
 }
 
 /** coords[j] = axis j · vectors[src …] (double precision). */
