@@ -22,11 +22,11 @@ import {
   openBundleInSteps,
   type CompactHistoryParts,
   type ModelDocument,
-  type Movie,
   type RaterSampleParts,
 } from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
+import { ItemJsonTable } from './item-json.js';
 
 export type ModelSourceKind = 'file' | 'registry';
 
@@ -61,14 +61,17 @@ export interface LoadOptions {
 
 export class ServingModel {
   readonly loadedAt = new Date();
-  /** JSON of each served movie up to its score: `{"movieId":…,"title":…,"year":…,"genres":[…],"score":` */
-  private readonly itemJson = new Map<number, string>();
   private modelRefJson: string | undefined;
+  /** The catalogue's JSON as bytes, for list bodies (built with the model: see item-json.ts). */
+  readonly itemJson: ItemJsonTable;
 
   constructor(
     readonly identity: ModelIdentity,
     readonly engine: ServingEngine,
-  ) {}
+    itemJson?: ItemJsonTable,
+  ) {
+    this.itemJson = itemJson ?? ItemJsonTable.build(engine.bundle);
+  }
 
   /** Decodes, opens and indexes model-file bytes, all synchronously (CPU-bound: the caller times it). */
   static fromBytes(bytes: Buffer, identity: IdentityInput, opts: Pick<LoadOptions, 'engine' | 'publicKey'> = {}): ServingModel {
@@ -108,12 +111,12 @@ export class ServingModel {
     if (fewRatingsIndex && bundle.hybrid) bundle.hybrid.adoptFewRatingsIndex(fewRatingsIndex);
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
-    return ServingModel.assemble(doc, sha256, identity, engine);
+    return ServingModel.assemble(doc, sha256, identity, engine, await ItemJsonTable.buildInSteps(bundle, turn));
   }
 
-  private static assemble(doc: ModelDocument, sha256: string, identity: IdentityInput, engine: ServingEngine): ServingModel {
+  private static assemble(doc: ModelDocument, sha256: string, identity: IdentityInput, engine: ServingEngine, itemJson?: ItemJsonTable): ServingModel {
     const watermark = identity.dataWatermark !== undefined ? identity.dataWatermark : watermarkFromMeta(doc.meta.maxTimestamp);
-    return new ServingModel({ ...identity, sha256, dataWatermark: watermark }, engine);
+    return new ServingModel({ ...identity, sha256, dataWatermark: watermark }, engine, itemJson);
   }
 
   get bundle() {
@@ -131,21 +134,10 @@ export class ServingModel {
     return this.modelRefJson;
   }
 
-  /**
-   * One recommended movie as JSON, exactly what JSON.stringify would write for
-   * { movieId, title, year, genres, score }. The movie part is rendered once per movie (lazily,
-   * bounded by the catalogue); only the score is formatted per response.
-   */
+  /** One recommended movie as JSON, exactly what JSON.stringify would write for { movieId, title, year, genres, score }. */
   itemJsonWithScore(movieId: number, score: number): string {
-    let head = this.itemJson.get(movieId);
-    if (head === undefined) {
-      const m: Movie | undefined = this.bundle.movie(movieId);
-      const json = JSON.stringify({ movieId, title: m?.title ?? '', year: m?.year ?? null, genres: m?.genres ?? [], score: 0 });
-      head = json.slice(0, json.length - '0}'.length); // ends with "score":
-      this.itemJson.set(movieId, head);
-    }
-    // JSON.stringify writes non-finite numbers as null; finite ones as String(n).
-    return `${head}${Number.isFinite(score) ? String(score) : 'null'}}`;
+    const list = this.itemJson.items([{ movieId, score }]);
+    return list.toString('utf8', 1, list.length - 1);
   }
 }
 
