@@ -210,16 +210,12 @@ export function createApp(deps: AppDeps): Koa<State> {
     return bytes;
   };
   /** A list response's body, written as bytes in one Buffer (model/item-json.ts). */
-  const listBody = (requestId: string, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): Buffer =>
-    model.itemJson.body(
-      `${head},"strategy":${JSON.stringify(strategy)},"model":${model.modelRef},"items":`,
-      list === undefined ? items : renderCached(model, list, items),
-      `,"requestId":${JSON.stringify(requestId)}}`,
-    );
+  const listBody = (requestId: string, key: 'userId' | 'movieId', id: number, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): Buffer =>
+    model.itemJson.listBody(key, id, model.listFields(strategy), list === undefined ? items : renderCached(model, list, items), requestId);
   /** A list response, typed before it is set (so Koa does not guess). */
-  const sendList = (ctx: Ctx, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): void => {
+  const sendList = (ctx: Ctx, key: 'userId' | 'movieId', id: number, model: ServingModel, strategy: string, items: readonly ScoredMovie[]): void => {
     ctx.set('content-type', JSON_TYPE);
-    ctx.body = listBody(ctx.state.requestId, head, model, strategy, items, list);
+    ctx.body = listBody(ctx.state.requestId, key, id, model, strategy, items);
   };
 
   /** A /recommend request's parameters, checked (no side effects: the fast path may hand the request to Koa after this). */
@@ -242,7 +238,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   /** The list for checked parameters and the user's fresh ratings, as a response body; counts it and publishes its event. */
   const recommendBody = ({ model, userId, k, genre, excludeSeen }: RecommendArgs, fresh: readonly ExtraRating[] | null, requestId: string): Buffer => {
     const result = model.engine.recommend({ userId, k, genre, excludeSeen, extraRatings: fresh && fresh.length > 0 ? fresh : undefined });
-    const body = listBody(requestId, `{"userId":${userId}`, model, result.strategy, result.items, result.list);
+    const body = listBody(requestId, 'userId', userId, model, result.strategy, result.items, result.list);
     recommendMetrics.served(result.strategy, result.items.length, result.historySize, result.cached);
     deps.activity?.record(userId);
     if (deps.events.enabled !== false) {
@@ -275,7 +271,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     const k = parseK(parseQuery(ctx.querystring).k);
     const result = model.engine.similar(movieId, k);
     if (!result) throw new ApiError(404, 'not_found', `movie ${movieId} is not in the model's catalogue`);
-    sendList(ctx, `{"movieId":${movieId}`, model, result.strategy, result.items);
+    sendList(ctx, 'movieId', movieId, model, result.strategy, result.items);
   });
 
   routes.add('/movies/:movieId', (ctx, [rawMovieId]) => {

@@ -13,6 +13,7 @@ const OPEN = 0x5b; // [
 const CLOSE = 0x5d; // ]
 const COMMA = 0x2c;
 const END_ITEM = 0x7d; // }
+const QUOTE = 0x22;
 /** Movies rendered between two pauses of a stepwise build. */
 const STEP = 2048;
 
@@ -33,16 +34,28 @@ function writeAscii(buf: Buffer, pos: number, s: string): number {
   return pos;
 }
 
+/** Whether JSON writes `s` as itself between quotes, one byte per character (a request id as the API makes or accepts them). */
+function plainAscii(s: string): boolean {
+  for (let j = 0; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+const OPEN_ID = { userId: '{"userId":', movieId: '{"movieId":' } as const;
+const REQUEST_ID = ',"requestId":';
+
 export class ItemJsonTable {
   /** The scores of the list being written (reused: one array per table, not per request). */
   private readonly scores: string[] = [];
+  /** UTF-8 of the JSON texts bodies repeat (`"strategy":…,"model":…,`), by text. */
+  private readonly fieldBytes = new Map<string, Buffer>();
 
   private constructor(
     private readonly bundle: LoadedBundle,
-    /** Every item's head, by item index, back to back. */
-    private readonly bytes: Buffer,
-    /** Item index i's head is bytes[ends[i - 1] (0 for i = 0), ends[i]). */
-    private readonly ends: Int32Array,
+    /** Each item's head, by item index: views of one buffer (copied without a view made per copy). */
+    private readonly heads: Uint8Array[],
   ) {}
 
   /** Renders every item of the bundle's catalogue at once. */
@@ -69,56 +82,97 @@ export class ItemJsonTable {
   }
 
   private static assemble(bundle: LoadedBundle, heads: string[]): ItemJsonTable {
-    const ends = new Int32Array(heads.length);
     let total = 0;
-    for (let i = 0; i < heads.length; i++) ends[i] = total += Buffer.byteLength(heads[i]);
+    for (const head of heads) total += Buffer.byteLength(head);
     const bytes = Buffer.alloc(total);
-    for (let i = 0; i < heads.length; i++) bytes.write(heads[i], i === 0 ? 0 : ends[i - 1]);
-    return new ItemJsonTable(bundle, bytes, ends);
+    const views = new Array<Uint8Array>(heads.length);
+    for (let i = 0, at = 0; i < heads.length; i++) {
+      const n = bytes.write(heads[i], at);
+      views[i] = bytes.subarray(at, (at += n));
+    }
+    return new ItemJsonTable(bundle, views);
   }
 
   /** `[{"movieId":…,"score":…},…]` as bytes. */
   items(items: readonly ScoredMovie[]): Buffer {
-    return this.body('', items, '');
+    const out = Buffer.allocUnsafe(this.measure(items));
+    this.writeItems(out, 0, items);
+    return out;
   }
 
   /**
-   * `head` + the items' JSON array + `tail`, as bytes. `items` may be an array rendered before by
-   * items(): its bytes are copied as they are.
+   * `{"<key>":<id>,<fields>"items":[…],"requestId":"…"}` as bytes, exactly as JSON.stringify writes
+   * it. `fields` is JSON text that repeats across responses, ending with a comma (its bytes are
+   * kept per text); `items` may be a list rendered before by items().
    */
-  body(head: string, items: readonly ScoredMovie[] | Buffer, tail: string): Buffer {
-    const headBytes = head === '' ? 0 : Buffer.byteLength(head);
-    const tailBytes = tail === '' ? 0 : Buffer.byteLength(tail);
-    if (Buffer.isBuffer(items)) {
-      const out = Buffer.allocUnsafe(headBytes + items.length + tailBytes);
-      if (headBytes > 0) out.write(head, 0);
-      items.copy(out, headBytes);
-      if (tailBytes > 0) out.write(tail, headBytes + items.length);
-      return out;
-    }
-    const { bytes, ends, bundle, scores } = this;
+  listBody(key: keyof typeof OPEN_ID, id: number, fields: string, items: readonly ScoredMovie[] | Uint8Array, requestId: string): Buffer {
+    let middle = this.fieldBytes.get(fields);
+    if (middle === undefined) this.fieldBytes.set(fields, (middle = Buffer.from(`${fields}"items":`)));
+    const idText = String(id);
+    const plainId = plainAscii(requestId);
+    const quotedId = plainId ? '' : JSON.stringify(requestId);
+    const open = OPEN_ID[key];
+    const size =
+      open.length +
+      idText.length +
+      1 +
+      middle.length +
+      (items instanceof Uint8Array ? items.length : this.measure(items)) +
+      REQUEST_ID.length +
+      (plainId ? requestId.length + 2 : Buffer.byteLength(quotedId)) +
+      1;
+    const out = Buffer.allocUnsafe(size);
+    let pos = writeAscii(out, writeAscii(out, 0, open), idText);
+    out[pos++] = COMMA;
+    out.set(middle, pos);
+    pos += middle.length;
+    if (items instanceof Uint8Array) {
+      out.set(items, pos);
+      pos += items.length;
+    } else pos = this.writeItems(out, pos, items);
+    pos = writeAscii(out, pos, REQUEST_ID);
+    if (plainId) {
+      out[pos++] = QUOTE;
+      pos = writeAscii(out, pos, requestId);
+      out[pos++] = QUOTE;
+    } else pos += out.write(quotedId, pos);
+    out[pos] = END_ITEM;
+    return out;
+  }
+
+  /** Bytes of the items' JSON array; formats their scores into this.scores for writeItems(). */
+  private measure(items: readonly ScoredMovie[]): number {
+    const { heads, bundle, scores } = this;
     const n = items.length;
     // [ ] and, per item, its head, score and } and the comma before all but the first.
-    let size = headBytes + tailBytes + 2 + (n > 0 ? 2 * n - 1 : 0);
+    let size = 2 + (n > 0 ? 2 * n - 1 : 0);
     for (let j = 0; j < n; j++) {
       const s = (scores[j] = scoreText(items[j].score));
       const i = bundle.items.index(items[j].movieId);
-      size += s.length + (i >= 0 ? ends[i] - (i === 0 ? 0 : ends[i - 1]) : Buffer.byteLength(movieHead(items[j].movieId, bundle.movie(items[j].movieId))));
+      size += s.length + (i >= 0 ? heads[i].length : Buffer.byteLength(movieHead(items[j].movieId, bundle.movie(items[j].movieId))));
     }
-    const out = Buffer.allocUnsafe(size);
-    let pos = headBytes > 0 ? out.write(head, 0) : 0;
+    return size;
+  }
+
+  /** Writes the items' JSON array at `pos` (scores from the measure() just before); returns the end. */
+  private writeItems(out: Buffer, pos: number, items: readonly ScoredMovie[]): number {
+    const { heads, bundle, scores } = this;
     out[pos++] = OPEN;
-    for (let j = 0; j < n; j++) {
+    for (let j = 0; j < items.length; j++) {
       if (j > 0) out[pos++] = COMMA;
       const movieId = items[j].movieId;
       const i = bundle.items.index(movieId);
-      // A movie outside the item index (never one the policy ranks) is rendered on the spot.
-      pos += i >= 0 ? bytes.copy(out, pos, i === 0 ? 0 : ends[i - 1], ends[i]) : out.write(movieHead(movieId, bundle.movie(movieId)), pos);
+      if (i >= 0) {
+        out.set(heads[i], pos);
+        pos += heads[i].length;
+      } else {
+        // A movie outside the item index (never one the policy ranks) is rendered on the spot.
+        pos += out.write(movieHead(movieId, bundle.movie(movieId)), pos);
+      }
       pos = writeAscii(out, pos, scores[j]);
       out[pos++] = END_ITEM;
     }
     out[pos++] = CLOSE;
-    if (tailBytes > 0) out.write(tail, pos);
-    return out;
+    return pos;
   }
 }

@@ -62,6 +62,8 @@ export interface LoadOptions {
 export class ServingModel {
   readonly loadedAt = new Date();
   private modelRefJson: string | undefined;
+  /** `"strategy":…,"model":…,` by strategy (a fixed set), for list bodies. */
+  private readonly listFieldsJson = new Map<string, string>();
   /** The catalogue's JSON as bytes, for list bodies (built with the model: see item-json.ts). */
   readonly itemJson: ItemJsonTable;
 
@@ -132,6 +134,13 @@ export class ServingModel {
   get modelRef(): string {
     this.modelRefJson ??= JSON.stringify({ name: this.identity.name, version: this.identity.version });
     return this.modelRefJson;
+  }
+
+  /** The fields a list body has between its id and its items: `"strategy":…,"model":{…},`. */
+  listFields(strategy: string): string {
+    let json = this.listFieldsJson.get(strategy);
+    if (json === undefined) this.listFieldsJson.set(strategy, (json = `"strategy":${JSON.stringify(strategy)},"model":${this.modelRef},`));
+    return json;
   }
 
   /** One recommended movie as JSON, exactly what JSON.stringify would write for { movieId, title, year, genres, score }. */
