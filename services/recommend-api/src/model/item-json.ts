@@ -47,8 +47,9 @@ const OPEN_ID = { userId: '{"userId":', movieId: '{"movieId":' } as const;
 const REQUEST_ID = ',"requestId":';
 
 export class ItemJsonTable {
-  /** The scores of the list being written (reused: one array per table, not per request). */
+  /** The scores and item indexes of the list being written (reused: one pair per table, not per request). */
   private readonly scores: string[] = [];
+  private indexes = new Int32Array(128);
   /** UTF-8 of the JSON texts bodies repeat (`"strategy":…,"model":…,`), by text. */
   private readonly fieldBytes = new Map<string, Buffer>();
 
@@ -140,33 +141,35 @@ export class ItemJsonTable {
     return out;
   }
 
-  /** Bytes of the items' JSON array; formats their scores into this.scores for writeItems(). */
+  /** Bytes of the items' JSON array; formats their scores and finds their heads for writeItems(). */
   private measure(items: readonly ScoredMovie[]): number {
     const { heads, bundle, scores } = this;
     const n = items.length;
+    if (this.indexes.length < n) this.indexes = new Int32Array(n);
+    const indexes = this.indexes;
     // [ ] and, per item, its head, score and } and the comma before all but the first.
     let size = 2 + (n > 0 ? 2 * n - 1 : 0);
     for (let j = 0; j < n; j++) {
       const s = (scores[j] = scoreText(items[j].score));
-      const i = bundle.items.index(items[j].movieId);
+      const i = (indexes[j] = bundle.items.index(items[j].movieId));
       size += s.length + (i >= 0 ? heads[i].length : Buffer.byteLength(movieHead(items[j].movieId, bundle.movie(items[j].movieId))));
     }
     return size;
   }
 
-  /** Writes the items' JSON array at `pos` (scores from the measure() just before); returns the end. */
+  /** Writes the items' JSON array at `pos` (with what the measure() just before found); returns the end. */
   private writeItems(out: Buffer, pos: number, items: readonly ScoredMovie[]): number {
-    const { heads, bundle, scores } = this;
+    const { heads, bundle, scores, indexes } = this;
     out[pos++] = OPEN;
     for (let j = 0; j < items.length; j++) {
       if (j > 0) out[pos++] = COMMA;
-      const movieId = items[j].movieId;
-      const i = bundle.items.index(movieId);
+      const i = indexes[j];
       if (i >= 0) {
         out.set(heads[i], pos);
         pos += heads[i].length;
       } else {
         // A movie outside the item index (never one the policy ranks) is rendered on the spot.
+        const movieId = items[j].movieId;
         pos += out.write(movieHead(movieId, bundle.movie(movieId)), pos);
       }
       pos = writeAscii(out, pos, scores[j]);
