@@ -83,9 +83,6 @@ const MIN_HIT_RATE = 0.2;
 const RESUME_HIT_RATE = 0.3;
 const WINDOW = 256;
 const SAMPLE_EVERY = 16;
-/** A ghost entry: asked once (the doorkeeper's record), or admitted (a list the cache would hold). */
-const ASKED = 1;
-const ADMITTED = 2;
 
 export type ResultCacheMode = 'off' | 'on' | 'bypassed';
 
@@ -94,8 +91,8 @@ export class ServingEngine {
   private resultCache: GenerationalCache<number | string, CachedList> | null = null;
   /** Keys asked for once: a list is cached from its second request (see recommend()). */
   private askedOnce: GenerationalCache<number | string, true> | null = null;
-  /** The sampled users' keys, as the cache and its doorkeeper would hold them (both: twice the reach). */
-  private readonly ghost: GenerationalCache<number | string, typeof ASKED | typeof ADMITTED> | null;
+  /** The sampled users' keys as the cache and its doorkeeper would hold them, at 1/SAMPLE_EVERY of their reach. */
+  private readonly ghost: { cached: GenerationalCache<number | string, true>; askedOnce: GenerationalCache<number | string, true> } | null;
   private readonly resultCacheCapacity: number;
   private cacheMode: ResultCacheMode;
   private windowLookups = 0;
@@ -118,7 +115,8 @@ export class ServingEngine {
     const entries = resultCacheEntries(opts);
     this.resultCacheCapacity = Math.max(2, entries);
     this.cacheMode = entries > 0 ? 'on' : 'off';
-    this.ghost = entries > 0 ? new GenerationalCache(Math.max(2, Math.ceil((2 * this.resultCacheCapacity) / SAMPLE_EVERY))) : null;
+    const ghostCapacity = Math.max(2, Math.ceil(this.resultCacheCapacity / SAMPLE_EVERY));
+    this.ghost = entries > 0 ? { cached: new GenerationalCache(ghostCapacity), askedOnce: new GenerationalCache(ghostCapacity) } : null;
     if (entries > 0) this.useCache(true);
   }
 
@@ -130,10 +128,14 @@ export class ServingEngine {
   /** A sampled request's key through the ghost; at the end of a window, decides whether the cache pays. */
   private observeGhost(key: number | string): void {
     const ghost = this.ghost!;
-    const seen = ghost.get(key);
-    if (seen !== ADMITTED) ghost.set(key, seen === ASKED ? ADMITTED : ASKED);
+    // The cache's own admission (see recommend()): stored from the second request on.
+    const hit = ghost.cached.get(key) === true;
+    if (!hit) {
+      if (ghost.askedOnce.get(key) === true) ghost.cached.set(key, true);
+      else ghost.askedOnce.set(key, true);
+    }
     this.windowLookups++;
-    if (seen === ADMITTED) this.windowHits++;
+    if (hit) this.windowHits++;
     if (this.windowLookups < WINDOW) return;
     const rate = this.windowHits / this.windowLookups;
     this.windowLookups = 0;
