@@ -80,7 +80,7 @@ describe('list bodies from the item JSON table', () => {
   test('the stepwise build pauses between steps and builds the same table', async () => {
     let pauses = 0;
     const stepped = await ItemJsonTable.buildInSteps(bundle, async () => void pauses++);
-    expect(pauses).toBe(2); // one step of ≤ 2,048 movies, then one before assembling
+    expect(pauses).toBe(2); // before rendering and before writing (≤ 512 movies: one step each)
     const { items } = engine.recommend({ userId: bundle.users.id(0), k: MAX_K });
     expect(stepped.items(items).equals(table.items(items))).toBe(true);
   });

@@ -15,7 +15,7 @@ const COMMA = 0x2c;
 const END_ITEM = 0x7d; // }
 const QUOTE = 0x22;
 /** Movies rendered between two pauses of a stepwise build. */
-const STEP = 2048;
+const STEP = 512;
 
 /** `{"movieId":…,…,"score":` for a movie, as JSON.stringify writes the object (unknown metadata: empty title and genres, null year). */
 function movieHead(movieId: number, m: Movie | undefined): string {
@@ -61,35 +61,40 @@ export class ItemJsonTable {
 
   /** Renders every item of the bundle's catalogue at once. */
   static build(bundle: LoadedBundle): ItemJsonTable {
-    const heads = new Array<string>(bundle.items.size);
-    for (let i = 0; i < heads.length; i++) heads[i] = ItemJsonTable.headOf(bundle, i);
-    return ItemJsonTable.assemble(bundle, heads);
+    const steps = ItemJsonTable.steps(bundle);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
   }
 
   /** The same table, with `pause()` awaited between steps of STEP movies (a model loading next to live traffic). */
   static async buildInSteps(bundle: LoadedBundle, pause: () => Promise<void>): Promise<ItemJsonTable> {
-    const heads = new Array<string>(bundle.items.size);
-    for (let i = 0; i < heads.length; i++) {
-      if (i % STEP === 0) await pause();
-      heads[i] = ItemJsonTable.headOf(bundle, i);
+    const steps = ItemJsonTable.steps(bundle);
+    for (;;) {
+      await pause();
+      const step = steps.next();
+      if (step.done) return step.value;
     }
-    await pause();
-    return ItemJsonTable.assemble(bundle, heads);
   }
 
-  private static headOf(bundle: LoadedBundle, index: number): string {
-    const movieId = bundle.items.id(index);
-    return movieHead(movieId, bundle.movie(movieId));
-  }
-
-  private static assemble(bundle: LoadedBundle, heads: string[]): ItemJsonTable {
+  /** The build, yielding after every STEP movies rendered, and after every STEP written into the shared buffer. */
+  private static *steps(bundle: LoadedBundle): Generator<void, ItemJsonTable> {
+    const n = bundle.items.size;
+    const heads = new Array<string>(n);
     let total = 0;
-    for (const head of heads) total += Buffer.byteLength(head);
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && i % STEP === 0) yield;
+      const movieId = bundle.items.id(i);
+      total += Buffer.byteLength((heads[i] = movieHead(movieId, bundle.movie(movieId))));
+    }
+    yield;
     const bytes = Buffer.alloc(total);
-    const views = new Array<Uint8Array>(heads.length);
-    for (let i = 0, at = 0; i < heads.length; i++) {
-      const n = bytes.write(heads[i], at);
-      views[i] = bytes.subarray(at, (at += n));
+    const views = new Array<Uint8Array>(n);
+    for (let i = 0, at = 0; i < n; i++) {
+      if (i > 0 && i % STEP === 0) yield;
+      const written = bytes.write(heads[i], at);
+      views[i] = bytes.subarray(at, (at += written));
     }
     return new ItemJsonTable(bundle, views);
   }
