@@ -99,9 +99,12 @@ export class ItemJsonTable {
     return new ItemJsonTable(bundle, views);
   }
 
-  /** `[{"movieId":…,"score":…},…]` as bytes. */
+  /**
+   * `[{"movieId":…,"score":…},…]` as bytes of their own: kept (rendered cached lists), so not a
+   * slice of Node's shared 8 KB pool, which a kept slice would pin whole.
+   */
   items(items: readonly ScoredMovie[]): Buffer {
-    const out = Buffer.allocUnsafe(this.measure(items));
+    const out = Buffer.allocUnsafeSlow(this.measure(items));
     this.writeItems(out, 0, items);
     return out;
   }
