@@ -19,10 +19,17 @@ export interface FreshRatingsSource {
    * null when they could not be read in time (the caller serves from the model alone).
    */
   get(userId: number, since: Date | null): Promise<readonly ExtraRating[] | null>;
+  /**
+   * What get() would resolve to, when that is known without waiting (a cached read); undefined
+   * when it needs a read. Lets a request be answered in the tick that parsed it.
+   */
+  known?(userId: number, since: Date | null): readonly ExtraRating[] | undefined;
 }
 
+const NONE: readonly ExtraRating[] = Object.freeze([]);
+
 /** No database: nothing is fresh. */
-export const NO_FRESH_RATINGS: FreshRatingsSource = { get: async () => [] };
+export const NO_FRESH_RATINGS: FreshRatingsSource = { get: async () => NONE, known: () => NONE };
 
 export interface PostgresFreshRatingsOptions {
   ttlMs?: number;
@@ -42,7 +49,6 @@ const QUERY = {
   name: 'netflicks-api-fresh-ratings',
   text: 'SELECT movie_id, rating FROM ratings WHERE user_id = $1 AND rated_at > $2',
 };
-const EMPTY: readonly ExtraRating[] = Object.freeze([]);
 
 export class PostgresFreshRatings implements FreshRatingsSource {
   /** Null when caching is off (ttlMs or maxUsers 0). */
@@ -64,15 +70,24 @@ export class PostgresFreshRatings implements FreshRatingsSource {
     this.cache = this.ttlMs > 0 && this.maxUsers > 0 ? new GenerationalCache(Math.max(2, this.maxUsers)) : null;
   }
 
+  known(userId: number, since: Date | null): readonly ExtraRating[] | undefined {
+    const hit = this.cached(userId, since ? since.getTime() : -Infinity);
+    // A miss is counted by the get() that follows.
+    if (hit !== undefined) this.opts.metrics?.freshRatingsCache.inc({ result: 'hit' });
+    return hit;
+  }
+
+  private cached(userId: number, sinceMs: number): readonly ExtraRating[] | undefined {
+    const hit = this.cache?.get(userId);
+    return hit && hit.since === sinceMs && this.now() - hit.at < this.ttlMs ? hit.ratings : undefined;
+  }
+
   get(userId: number, since: Date | null): Promise<readonly ExtraRating[] | null> {
     const sinceMs = since ? since.getTime() : -Infinity;
     if (this.cache) {
-      const hit = this.cache.get(userId);
-      if (hit && hit.since === sinceMs && this.now() - hit.at < this.ttlMs) {
-        this.opts.metrics?.freshRatingsCache.inc({ result: 'hit' });
-        return Promise.resolve(hit.ratings);
-      }
-      this.opts.metrics?.freshRatingsCache.inc({ result: 'miss' });
+      const hit = this.cached(userId, sinceMs);
+      this.opts.metrics?.freshRatingsCache.inc({ result: hit !== undefined ? 'hit' : 'miss' });
+      if (hit !== undefined) return Promise.resolve(hit);
     }
     // Concurrent requests of one user share one query.
     const key = `${userId}:${sinceMs}`;
@@ -100,7 +115,7 @@ export class PostgresFreshRatings implements FreshRatingsSource {
         this.observe('timeout', started);
         return null;
       }
-      const ratings: readonly ExtraRating[] = outcome.length === 0 ? EMPTY : outcome.map((r) => ({ movieId: r.movie_id, rating: r.rating }));
+      const ratings: readonly ExtraRating[] = outcome.length === 0 ? NONE : outcome.map((r) => ({ movieId: r.movie_id, rating: r.rating }));
       this.observe('ok', started);
       this.remember(userId, sinceMs, ratings);
       return ratings;

@@ -187,24 +187,73 @@ describe('result cache', () => {
     expect(engine.recommend({ userId, k: 3 }).cached).toBeUndefined();
   });
 
-  test('a cache that does not pay turns to sampling a sixteenth of the users, and comes back when their requests repeat', () => {
-    const cached = new ServingEngine(bundle, { resultCacheEntries: 64 });
-    expect(cached.resultCacheMode).toBe('on');
-    // 4,096 requests for ids that never repeat within the cache's reach: no hits at all.
-    for (let j = 0; j < 4096; j++) expect(cached.recommend({ userId: userIds[j % userIds.length], k: 10 }).cached).toBe(false);
-    expect(cached.resultCacheMode).toBe('sampling');
-    // Sampling: only users with id ≡ 0 (mod 16) go through the cache; the others skip it.
-    const sampled = userIds.filter((id) => id % 16 === 0);
-    const unsampled = userIds.find((id) => id % 16 !== 0)!;
-    expect(sampled.length).toBeGreaterThanOrEqual(2);
-    expect(cached.recommend({ userId: unsampled, k: 10 }).cached).toBeUndefined();
-    expect(strip(cached.recommend({ userId: unsampled, k: 10 }))).toEqual(strip(engine.recommend({ userId: unsampled, k: 10 })));
-    expect(cached.recommend({ userId: sampled[0], k: 10 }).cached).toBe(false);
-    // A workload that repeats (a few sampled users over and over): the sample's hit rate brings the full cache back.
-    for (let j = 0; j < 256 && cached.resultCacheMode === 'sampling'; j++) cached.recommend({ userId: sampled[j % 2], k: 10 });
-    expect(cached.resultCacheMode).toBe('on');
-    expect(cached.cachedLists).toBe(0); // a fresh full cache
-    expect(cached.recommend({ userId: unsampled, k: 10 }).cached).toBe(false);
+  describe('the cache bypasses itself where it cannot pay, judged by a ghost of a sixteenth of the users', () => {
+    /** Requests of every user over `keys` distinct cache keys (user × genre × exclude_seen) in a fixed cycle. */
+    function cycle(keys: number): EngineRequest[] {
+      const out: EngineRequest[] = [];
+      for (const genre of [undefined, ...engine.genres]) {
+        for (const excludeSeen of [true, false]) for (const userId of userIds) if (out.length < keys) out.push({ userId, k: 10, genre, excludeSeen });
+      }
+      expect(out.length).toBe(keys);
+      return out;
+    }
+    const sampledIn = (requests: EngineRequest[]) => requests.filter((r) => r.userId % 16 === 0).length;
+    /** Runs `passes` passes over `requests`; counts hits and mode switches, and checks every list against the uncached engine. */
+    function run(cached: ServingEngine, requests: EngineRequest[], passes: number) {
+      let hits = 0;
+      let switches = 0;
+      let mode = cached.resultCacheMode;
+      for (let p = 0; p < passes; p++) {
+        for (const req of requests) {
+          const got = cached.recommend(req);
+          if (got.cached) hits++;
+          if (cached.resultCacheMode !== mode) switches++;
+          mode = cached.resultCacheMode;
+          if (p === passes - 1) expect(strip(got)).toEqual(strip(engine.recommend(req)));
+        }
+      }
+      return { hits, switches, mode };
+    }
+
+    test('keys that come back beyond its reach: bypassed after one window, for good, lists dropped', () => {
+      // 256 lists (a ghost of 16 keys); 300 keys in a cycle never come back within reach.
+      const cached = new ServingEngine(bundle, { resultCacheEntries: 256 });
+      const requests = cycle(300);
+      const sampled = sampledIn(requests);
+      expect(sampled).toBeGreaterThan(16); // ~1/16 of the keys, more than the ghost holds (and fewer than twice that)
+      const passesInAWindow = Math.floor(256 / sampled);
+      const first = run(cached, requests, passesInAWindow); // fewer ghost lookups than a window
+      expect(first).toEqual({ hits: 0, switches: 0, mode: 'on' });
+      const rest = run(cached, requests, passesInAWindow + 2);
+      expect(rest).toEqual({ hits: 0, switches: 1, mode: 'bypassed' });
+      expect(cached.cachedLists).toBe(0);
+      expect(cached.recommend(requests[0]).cached).toBeUndefined(); // bypassed: not even looked up
+    });
+
+    test('keys that come back within reach but less often than once a window: on again, and it stays on while it fills', () => {
+      // 16,384 lists (a ghost of 1,024 keys); every key comes back after the whole cycle, more ghost
+      // lookups than a window: a fresh ghost's first window sees no repeat (bypassed), the third pass sees them all.
+      const cached = new ServingEngine(bundle, { resultCacheEntries: 16_384 });
+      const requests = cycle(Math.min(5000, 2 * userIds.length * (engine.genres.length + 1)));
+      expect(sampledIn(requests)).toBeGreaterThan(256);
+      expect(sampledIn(requests)).toBeLessThanOrEqual(512); // within the ghost's reach (its young generation)
+      const warmUp = run(cached, requests, 3);
+      expect(warmUp).toMatchObject({ switches: 2, mode: 'on' }); // off after the first window, on again in the third pass
+      const steady = run(cached, requests, 4);
+      expect(steady.switches).toBe(0);
+      // The fresh cache stores each list on its second request and serves it from then on: the last 2 passes.
+      expect(steady.hits).toBeGreaterThanOrEqual(2 * requests.length);
+    });
+
+    test('users outside the sample skip the cache while it is bypassed', () => {
+      const cached = new ServingEngine(bundle, { resultCacheEntries: 64 });
+      const requests = cycle(300);
+      run(cached, requests, Math.ceil(256 / sampledIn(requests)) + 1);
+      expect(cached.resultCacheMode).toBe('bypassed');
+      const unsampled = userIds.find((id) => id % 16 !== 0)!;
+      for (let j = 0; j < 3; j++) expect(cached.recommend({ userId: unsampled, k: 10 }).cached).toBeUndefined();
+      expect(strip(cached.recommend({ userId: unsampled, k: 10 }))).toEqual(strip(engine.recommend({ userId: unsampled, k: 10 })));
+    });
   });
 });
 

@@ -68,28 +68,31 @@ interface CachedList {
 const COLD = 'cold';
 
 /**
- * The result cache checks that it pays (it must never make a workload slower): over each window
- * of lookups, a hit rate below MIN_HIT_RATE turns it to sampling, where only users with
- * id ≡ 0 (mod SAMPLE_EVERY) use a cache of 1/SAMPLE_EVERY the size — a miniature of the full
- * cache on a fixed subset of users, whose hit rate estimates the full cache's (spatial sampling)
- * — and every other request skips the cache entirely. When the sample's hit rate reaches
- * RESUME_HIT_RATE, the full cache comes back (empty). A hit saves the whole list (scoring and
- * rendering, tens of microseconds); a miss costs a lookup, an admission record and, for lists
- * stored but never reused, garbage that lives long enough to be promoted. Below ~1 hit in 5 the
- * misses cost more than the hits save (docs/benchmarks.md).
+ * The result cache checks that it pays (it must never make a workload slower). A ghost of it —
+ * keys only, for the users with id ≡ 0 (mod SAMPLE_EVERY), at 1/SAMPLE_EVERY of its reach — runs
+ * all the time, whether the cache is in use or bypassed: its hit rate estimates the full cache's
+ * (spatial sampling) at a sixteenth of the bookkeeping and none of the lists. Each window of
+ * WINDOW ghost lookups decides: a hit rate below MIN_HIT_RATE bypasses the cache (dropping its
+ * lists), one of RESUME_HIT_RATE or more brings it back (empty: it fills while the ghost, which
+ * was never reset, goes on judging, so a cache that is warming up is not switched off again). A hit
+ * saves the whole list (scoring and rendering, tens of microseconds); a miss costs a lookup, an
+ * admission record and, for lists stored but never reused, garbage that lives long enough to be
+ * promoted. Below ~1 hit in 5 the misses cost more than the hits save (docs/benchmarks.md).
  */
 const MIN_HIT_RATE = 0.2;
 const RESUME_HIT_RATE = 0.3;
-const CHECK_EVERY = 4096;
+const WINDOW = 256;
 const SAMPLE_EVERY = 16;
 
-export type ResultCacheMode = 'off' | 'on' | 'sampling';
+export type ResultCacheMode = 'off' | 'on' | 'bypassed';
 
 export class ServingEngine {
   private readonly similarCache = new GenerationalCache<number, SimilarResult>(SIMILAR_CACHE_ENTRIES);
-  private resultCache: GenerationalCache<number | string, CachedList> | null;
+  private resultCache: GenerationalCache<number | string, CachedList> | null = null;
   /** Keys asked for once: a list is cached from its second request (see recommend()). */
-  private askedOnce: GenerationalCache<number | string, true> | null;
+  private askedOnce: GenerationalCache<number | string, true> | null = null;
+  /** The sampled users' keys as the cache and its doorkeeper would hold them, at 1/SAMPLE_EVERY of their reach. */
+  private readonly ghost: { cached: GenerationalCache<number | string, true>; askedOnce: GenerationalCache<number | string, true> } | null;
   private readonly resultCacheCapacity: number;
   private cacheMode: ResultCacheMode;
   private windowLookups = 0;
@@ -112,33 +115,39 @@ export class ServingEngine {
     const entries = resultCacheEntries(opts);
     this.resultCacheCapacity = Math.max(2, entries);
     this.cacheMode = entries > 0 ? 'on' : 'off';
-    this.resultCache = entries > 0 ? new GenerationalCache(this.resultCacheCapacity) : null;
-    this.askedOnce = entries > 0 ? new GenerationalCache(this.resultCacheCapacity) : null;
+    const ghostCapacity = Math.max(2, Math.ceil(this.resultCacheCapacity / SAMPLE_EVERY));
+    this.ghost = entries > 0 ? { cached: new GenerationalCache(ghostCapacity), askedOnce: new GenerationalCache(ghostCapacity) } : null;
+    if (entries > 0) this.useCache(true);
   }
 
-  /** off (configured so), on, or sampling (it did not pay lately: see MIN_HIT_RATE). */
+  /** off (configured so), on, or bypassed (it would not pay lately: see MIN_HIT_RATE). */
   get resultCacheMode(): ResultCacheMode {
     return this.cacheMode;
   }
 
-  /** Counts a lookup of the cache in use and, at the end of a window, decides whether it pays. */
-  private countLookup(hit: boolean): void {
+  /** A sampled request's key through the ghost; at the end of a window, decides whether the cache pays. */
+  private observeGhost(key: number | string): void {
+    const ghost = this.ghost!;
+    // The cache's own admission (see recommend()): stored from the second request on.
+    const hit = ghost.cached.get(key) === true;
+    if (!hit) {
+      if (ghost.askedOnce.get(key) === true) ghost.cached.set(key, true);
+      else ghost.askedOnce.set(key, true);
+    }
     this.windowLookups++;
     if (hit) this.windowHits++;
-    const window = this.cacheMode === 'on' ? CHECK_EVERY : CHECK_EVERY / SAMPLE_EVERY;
-    if (this.windowLookups < window) return;
+    if (this.windowLookups < WINDOW) return;
     const rate = this.windowHits / this.windowLookups;
     this.windowLookups = 0;
     this.windowHits = 0;
-    if (this.cacheMode === 'on' && rate < MIN_HIT_RATE) this.switchCache('sampling');
-    else if (this.cacheMode === 'sampling' && rate >= RESUME_HIT_RATE) this.switchCache('on');
+    if (this.cacheMode === 'on' && rate < MIN_HIT_RATE) this.useCache(false);
+    else if (this.cacheMode === 'bypassed' && rate >= RESUME_HIT_RATE) this.useCache(true);
   }
 
-  private switchCache(mode: 'on' | 'sampling'): void {
-    const capacity = mode === 'on' ? this.resultCacheCapacity : Math.max(2, Math.ceil(this.resultCacheCapacity / SAMPLE_EVERY));
-    this.cacheMode = mode;
-    this.resultCache = new GenerationalCache(capacity);
-    this.askedOnce = new GenerationalCache(capacity);
+  private useCache(on: boolean): void {
+    this.cacheMode = on ? 'on' : 'bypassed';
+    this.resultCache = on ? new GenerationalCache(this.resultCacheCapacity) : null;
+    this.askedOnce = on ? new GenerationalCache(this.resultCacheCapacity) : null;
   }
 
   /** The same engine as the constructor's, built with `pause()` awaited between steps. */
@@ -183,8 +192,10 @@ export class ServingEngine {
   recommend(request: EngineRequest): EngineResult & { cached?: boolean; list?: object } {
     const { k } = request;
     if (!(Number.isInteger(k) && k >= 0 && k <= MAX_K)) throw new RangeError(`k must be an integer in 0..${MAX_K}, got ${k}`);
+    if (this.cacheMode === 'off') return this.policy.recommend(request);
+    const sampled = request.userId % SAMPLE_EVERY === 0;
     const cache = this.resultCache;
-    if (cache === null || (this.cacheMode === 'sampling' && request.userId % SAMPLE_EVERY !== 0)) return this.policy.recommend(request);
+    if (cache === null && !sampled) return this.policy.recommend(request);
     const extra = request.extraRatings;
     const hasExtra = extra !== undefined && extra.length > 0;
     const cold = !hasExtra && this.bundle.users.index(request.userId) < 0;
@@ -198,9 +209,11 @@ export class ServingEngine {
           ? -1
           : request.userId
         : `${cold ? COLD : request.userId}|${request.genre === undefined ? '' : genreKey(request.genre)}|${request.excludeSeen === false ? 0 : 1}`;
+    if (sampled) this.observeGhost(key);
+    // The window may just have switched the cache off.
+    if (cache === null || this.resultCache === null) return this.policy.recommend(request);
     const hit = cache.get(key);
     const usable = hit !== undefined && (k <= hit.k || hit.items.length < 2 * hit.k) && sameExtra(hit.extra, extra);
-    this.countLookup(usable);
     if (usable) {
       const n = Math.min(k, hit.items.length >> 1);
       const out: ScoredMovie[] = new Array(n);

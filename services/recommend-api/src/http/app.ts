@@ -13,6 +13,7 @@ import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Koa from 'koa';
 import type { RecommendationEvent } from '@netflicks/contracts';
+import type { ExtraRating } from '@netflicks/recsys';
 import type { Logger } from '@netflicks/platform';
 import type { EventPublisher } from '../events.js';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
@@ -197,44 +198,24 @@ export function createApp(deps: AppDeps): Koa<State> {
     return model;
   };
   const modelRef = (model: ServingModel) => ({ name: model.identity.name, version: model.identity.version });
-  /** `[{movieId,title,year,genres,score},…]` as JSON.stringify would write it. */
-  const renderItems = (model: ServingModel, items: readonly ScoredMovie[]): string => {
-    let out = '[';
-    for (let j = 0; j < items.length; j++) out += (j === 0 ? '' : ',') + model.itemJsonWithScore(items[j].movieId, items[j].score);
-    return `${out}]`;
-  };
   // Rendered items per cached list, as UTF-8 (the engine's result cache identifies a list by
-  // object; it holds the model's lists only, so a hot swap drops these with it). Rendering ten
-  // items — mostly formatting their scores — is ~10 µs of a cached request.
+  // object; it holds the model's lists only, so a hot swap drops these with it): a cached request
+  // then formats no scores at all.
   const renderedLists = new WeakMap<object, { n: number; bytes: Buffer }>();
-  const renderCached = (model: ServingModel, list: object | undefined, items: readonly ScoredMovie[]): Buffer => {
-    if (list === undefined) return Buffer.from(renderItems(model, items));
+  const renderCached = (model: ServingModel, list: object, items: readonly ScoredMovie[]): Buffer => {
     const memo = renderedLists.get(list);
     if (memo !== undefined && memo.n === items.length) return memo.bytes;
-    const bytes = Buffer.from(renderItems(model, items));
+    const bytes = model.itemJson.items(items);
     renderedLists.set(list, { n: items.length, bytes });
     return bytes;
   };
-  /**
-   * A list response's body, assembled as bytes: given a string, Koa measures its UTF-8 length
-   * (flattening the concatenated string) and Node encodes it again on write, ~10 µs per response
-   * together; the short head and tail are the only strings encoded here.
-   */
-  const listBody = (requestId: string, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): Buffer => {
-    const start = `${head},"strategy":${JSON.stringify(strategy)},"model":${model.modelRef},"items":`;
-    const end = `,"requestId":${JSON.stringify(requestId)}}`;
-    const middle = renderCached(model, list, items);
-    const startBytes = Buffer.byteLength(start);
-    const body = Buffer.allocUnsafe(startBytes + middle.length + Buffer.byteLength(end));
-    body.write(start, 0);
-    middle.copy(body, startBytes);
-    body.write(end, startBytes + middle.length);
-    return body;
-  };
+  /** A list response's body, written as bytes in one Buffer (model/item-json.ts). */
+  const listBody = (requestId: string, key: 'userId' | 'movieId', id: number, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): Buffer =>
+    model.itemJson.listBody(key, id, model.listFields(strategy), list === undefined ? items : renderCached(model, list, items), requestId);
   /** A list response, typed before it is set (so Koa does not guess). */
-  const sendList = (ctx: Ctx, head: string, model: ServingModel, strategy: string, items: readonly ScoredMovie[], list?: object): void => {
+  const sendList = (ctx: Ctx, key: 'userId' | 'movieId', id: number, model: ServingModel, strategy: string, items: readonly ScoredMovie[]): void => {
     ctx.set('content-type', JSON_TYPE);
-    ctx.body = listBody(ctx.state.requestId, head, model, strategy, items, list);
+    ctx.body = listBody(ctx.state.requestId, key, id, model, strategy, items);
   };
 
   /** A /recommend request's parameters, checked (no side effects: the fast path may hand the request to Koa after this). */
@@ -252,13 +233,12 @@ export function createApp(deps: AppDeps): Koa<State> {
     return { model, userId, k, genre, excludeSeen };
   };
   const recommendMetrics = new RecommendMetrics(metrics);
-  /** The list for checked parameters, as a response body; counts it and publishes its event. */
-  const recommendBody = async ({ model, userId, k, genre, excludeSeen }: RecommendArgs, requestId: string): Promise<Buffer> => {
-    const known = model.bundle.users.index(userId) >= 0;
-    // A known user's ratings up to the watermark are in the model; a new user's are all fresh.
-    const fresh = await deps.fresh.get(userId, known ? model.identity.dataWatermark : null);
+  /** The fresh ratings a list needs: a known user's ratings up to the model's watermark are in the model; a new user's are all fresh. */
+  const freshSince = ({ model, userId }: RecommendArgs): Date | null => (model.bundle.users.index(userId) >= 0 ? model.identity.dataWatermark : null);
+  /** The list for checked parameters and the user's fresh ratings, as a response body; counts it and publishes its event. */
+  const recommendBody = ({ model, userId, k, genre, excludeSeen }: RecommendArgs, fresh: readonly ExtraRating[] | null, requestId: string): Buffer => {
     const result = model.engine.recommend({ userId, k, genre, excludeSeen, extraRatings: fresh && fresh.length > 0 ? fresh : undefined });
-    const body = listBody(requestId, `{"userId":${userId}`, model, result.strategy, result.items, result.list);
+    const body = listBody(requestId, 'userId', userId, model, result.strategy, result.items, result.list);
     recommendMetrics.served(result.strategy, result.items.length, result.historySize, result.cached);
     deps.activity?.record(userId);
     if (deps.events.enabled !== false) {
@@ -280,7 +260,7 @@ export function createApp(deps: AppDeps): Koa<State> {
 
   routes.add(RECOMMEND_ROUTE, async (ctx, [rawUserId]) => {
     const args = recommendArgs(rawUserId, ctx.querystring);
-    const body = await recommendBody(args, ctx.state.requestId);
+    const body = recommendBody(args, await deps.fresh.get(args.userId, freshSince(args)), ctx.state.requestId);
     ctx.set('content-type', JSON_TYPE);
     ctx.body = body;
   });
@@ -291,7 +271,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     const k = parseK(parseQuery(ctx.querystring).k);
     const result = model.engine.similar(movieId, k);
     if (!result) throw new ApiError(404, 'not_found', `movie ${movieId} is not in the model's catalogue`);
-    sendList(ctx, `{"movieId":${movieId}`, model, result.strategy, result.items);
+    sendList(ctx, 'movieId', movieId, model, result.strategy, result.items);
   });
 
   routes.add('/movies/:movieId', (ctx, [rawMovieId]) => {
@@ -363,22 +343,48 @@ export function createApp(deps: AppDeps): Koa<State> {
     }
     const given = headerOf(req.headers, 'x-request-id');
     const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
-    void answerRecommend(req, res, args, requestId, started);
+    // Without admission checks and with the fresh ratings at hand (no database, or cached), the
+    // answer is written in this tick, as a bare node:http handler would: no promise per request.
+    const fresh = admissionNeeded ? undefined : deps.fresh.known?.(args.userId, freshSince(args));
+    if (fresh === undefined) {
+      void answerLater(req, res, args, requestId, started);
+      return true;
+    }
+    let body: Buffer | undefined;
+    let failure: unknown;
+    try {
+      body = recommendBody(args, fresh, requestId);
+    } catch (err) {
+      failure = err;
+    }
+    finishRecommend(req, res, requestId, started, body, failure);
     return true;
   };
-  const answerRecommend = async (req: IncomingMessage, res: ServerResponse, args: RecommendArgs, requestId: string, started: number): Promise<void> => {
-    let status = 200;
+  /** The fast path's answer when it has to wait: for admission (credentials, rate limit) or for the fresh ratings. */
+  const answerLater = async (req: IncomingMessage, res: ServerResponse, args: RecommendArgs, requestId: string, started: number): Promise<void> => {
+    let body: Buffer | undefined;
+    let failure: unknown;
     try {
       if (admissionNeeded) await admitRequest(req.headers, req.socket.remoteAddress);
-      const body = await recommendBody(args, requestId);
+      body = recommendBody(args, await deps.fresh.get(args.userId, freshSince(args)), requestId);
+    } catch (err) {
+      failure = err;
+    }
+    finishRecommend(req, res, requestId, started, body, failure);
+  };
+  /** Writes the list (or the error that stopped it: the Koa boundary's body and headers) and times the request. */
+  const finishRecommend = (req: IncomingMessage, res: ServerResponse, requestId: string, started: number, body: Buffer | undefined, failure: unknown): void => {
+    let status = 200;
+    try {
+      if (body === undefined) throw failure;
       res.writeHead(200, ['x-request-id', requestId, 'content-type', JSON_TYPE, 'content-length', String(body.length)]);
       res.end(body);
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
       if (!apiError) logger.error({ err, requestId, method: 'GET', url: (req.url ?? '').slice(0, 300) }, 'request failed');
       status = apiError?.status ?? 500;
-      const body: ErrorBody = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
-      const bytes = Buffer.from(JSON.stringify(body));
+      const errorBody: ErrorBody = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
+      const bytes = Buffer.from(JSON.stringify(errorBody));
       const headers = ['x-request-id', requestId];
       for (const [name, value] of Object.entries(apiError?.headers ?? {})) headers.push(name, value);
       headers.push('content-type', JSON_TYPE, 'content-length', String(bytes.length));
@@ -386,11 +392,10 @@ export function createApp(deps: AppDeps): Koa<State> {
         res.writeHead(status, headers);
         res.end(bytes);
       }
-    } finally {
-      const ms = performance.now() - started;
-      observeRecommend(status, ms / 1000);
-      if (ms > slowMs) logger.warn({ requestId, method: 'GET', route: RECOMMEND_ROUTE, status, ms: Math.round(ms) }, 'slow request');
     }
+    const ms = performance.now() - started;
+    observeRecommend(status, ms / 1000);
+    if (ms > slowMs) logger.warn({ requestId, method: 'GET', route: RECOMMEND_ROUTE, status, ms: Math.round(ms) }, 'slow request');
   };
   // Every server built on this app (listen(), app.listen(), http.createServer(app.callback()))
   // tries the fast path first.

@@ -23,12 +23,14 @@ export async function listen<S>(app: Koa<S>, opts: ListenAddress): Promise<HttpS
   let inFlight = 0;
   let idle: (() => void) | undefined;
   const handler = app.callback();
+  // One listener for every response (a response closes once): no closure or once-wrapper per request.
+  const closed = (): void => {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+  };
   const server = createServer((req, res) => {
     inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (inFlight === 0) idle?.();
-    });
+    res.on('close', closed);
     void handler(req, res);
   });
   // Longer than a typical load balancer's idle timeout (60 s on AWS ALB, GKE): the balancer closes first.

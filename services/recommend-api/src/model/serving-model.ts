@@ -22,11 +22,11 @@ import {
   openBundleInSteps,
   type CompactHistoryParts,
   type ModelDocument,
-  type Movie,
   type RaterSampleParts,
 } from '@netflicks/recsys';
 import { ServingEngine, type EngineOptions } from '../engine/engine.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
+import { ItemJsonTable } from './item-json.js';
 
 export type ModelSourceKind = 'file' | 'registry';
 
@@ -61,14 +61,19 @@ export interface LoadOptions {
 
 export class ServingModel {
   readonly loadedAt = new Date();
-  /** JSON of each served movie up to its score: `{"movieId":…,"title":…,"year":…,"genres":[…],"score":` */
-  private readonly itemJson = new Map<number, string>();
   private modelRefJson: string | undefined;
+  /** `"strategy":…,"model":…,` by strategy (a fixed set), for list bodies. */
+  private readonly listFieldsJson = new Map<string, string>();
+  /** The catalogue's JSON as bytes, for list bodies (built with the model: see item-json.ts). */
+  readonly itemJson: ItemJsonTable;
 
   constructor(
     readonly identity: ModelIdentity,
     readonly engine: ServingEngine,
-  ) {}
+    itemJson?: ItemJsonTable,
+  ) {
+    this.itemJson = itemJson ?? ItemJsonTable.build(engine.bundle);
+  }
 
   /** Decodes, opens and indexes model-file bytes, all synchronously (CPU-bound: the caller times it). */
   static fromBytes(bytes: Buffer, identity: IdentityInput, opts: Pick<LoadOptions, 'engine' | 'publicKey'> = {}): ServingModel {
@@ -108,12 +113,12 @@ export class ServingModel {
     if (fewRatingsIndex && bundle.hybrid) bundle.hybrid.adoptFewRatingsIndex(fewRatingsIndex);
     await turn();
     const engine = await ServingEngine.create(bundle, opts.engine, turn);
-    return ServingModel.assemble(doc, sha256, identity, engine);
+    return ServingModel.assemble(doc, sha256, identity, engine, await ItemJsonTable.buildInSteps(bundle, turn));
   }
 
-  private static assemble(doc: ModelDocument, sha256: string, identity: IdentityInput, engine: ServingEngine): ServingModel {
+  private static assemble(doc: ModelDocument, sha256: string, identity: IdentityInput, engine: ServingEngine, itemJson?: ItemJsonTable): ServingModel {
     const watermark = identity.dataWatermark !== undefined ? identity.dataWatermark : watermarkFromMeta(doc.meta.maxTimestamp);
-    return new ServingModel({ ...identity, sha256, dataWatermark: watermark }, engine);
+    return new ServingModel({ ...identity, sha256, dataWatermark: watermark }, engine, itemJson);
   }
 
   get bundle() {
@@ -131,21 +136,17 @@ export class ServingModel {
     return this.modelRefJson;
   }
 
-  /**
-   * One recommended movie as JSON, exactly what JSON.stringify would write for
-   * { movieId, title, year, genres, score }. The movie part is rendered once per movie (lazily,
-   * bounded by the catalogue); only the score is formatted per response.
-   */
+  /** The fields a list body has between its id and its items: `"strategy":…,"model":{…},`. */
+  listFields(strategy: string): string {
+    let json = this.listFieldsJson.get(strategy);
+    if (json === undefined) this.listFieldsJson.set(strategy, (json = `"strategy":${JSON.stringify(strategy)},"model":${this.modelRef},`));
+    return json;
+  }
+
+  /** One recommended movie as JSON, exactly what JSON.stringify would write for { movieId, title, year, genres, score }. */
   itemJsonWithScore(movieId: number, score: number): string {
-    let head = this.itemJson.get(movieId);
-    if (head === undefined) {
-      const m: Movie | undefined = this.bundle.movie(movieId);
-      const json = JSON.stringify({ movieId, title: m?.title ?? '', year: m?.year ?? null, genres: m?.genres ?? [], score: 0 });
-      head = json.slice(0, json.length - '0}'.length); // ends with "score":
-      this.itemJson.set(movieId, head);
-    }
-    // JSON.stringify writes non-finite numbers as null; finite ones as String(n).
-    return `${head}${Number.isFinite(score) ? String(score) : 'null'}}`;
+    const list = this.itemJson.items([{ movieId, score }]);
+    return list.toString('utf8', 1, list.length - 1);
   }
 }
 
