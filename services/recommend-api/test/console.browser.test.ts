@@ -197,7 +197,8 @@ async function suite(): Promise<void> {
       await page.keyboard.press('Control+A');
       await page.keyboard.type(String(knownUser));
       await page.keyboard.press('Enter');
-      await page.locator('#recommendations > li').first().waitFor();
+      // The view still holds the previous test's list (an unknown user, no history): wait for this user's history.
+      await page.locator('#history tbody tr').first().waitFor();
       expect(await page.locator('#history tbody tr').count()).toBe(userRatings);
     });
 
