@@ -144,8 +144,11 @@ describe('the chart installed on the real node (npm run cluster:install)', () =>
     await until(`ingest to write ${JSON.stringify(expected)}`, async () => {
       last = await counts();
       return JSON.stringify(last) === JSON.stringify(expected);
-    }, 180_000).catch((err: Error) => {
-      throw new Error(`${err.message}; the database has ${JSON.stringify(last)}`);
+    }, 180_000).catch(async (err: Error) => {
+      // What ingest was doing, so that a failure here can be diagnosed from the CI log alone.
+      const pods = await k.kubectl(['-n', NS, 'get', 'pods', '-o', 'wide']);
+      const logs = await k.kubectl(['-n', NS, 'logs', '-l', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=ingest`, '--tail=40', '--prefix']);
+      throw new Error(`${err.message}; the database has ${JSON.stringify(last)}\npods:\n${pods.stdout}\ningest's last log lines:\n${logs.stdout}${logs.stderr}`);
     });
     const pod = await simulatorPod();
     expect(pod.status.phase).toBe('Running');
