@@ -7,7 +7,7 @@ import type { Logger, MessageBatch, OutgoingMessage } from '@netflicks/platform'
 import type { DatabaseHealth } from '@netflicks/db';
 import { decodeBatch, dlqRecord, type DeadLetter } from './decode.js';
 import type { IngestMetrics } from './service-metrics.js';
-import type { EventStore, RetryReason, StoreResult } from './store.js';
+import { CatalogueEmptyError, type EventStore, type RetryReason, type StoreResult } from './store.js';
 import type { TopicRoute } from './topics.js';
 
 export interface IngestTotals {
@@ -66,7 +66,7 @@ export class BatchProcessor {
       });
       if (events.length > 0) this.deps.dbHealth.reportSuccess();
     } catch (err) {
-      this.deps.dbHealth.reportFailure(err);
+      if (!(err instanceof CatalogueEmptyError)) this.deps.dbHealth.reportFailure(err);
       throw this.failed('database', batch, err);
     }
     for (const d of stored.unknownMovie) {
@@ -93,7 +93,8 @@ export class BatchProcessor {
     this.deps.metrics.transactionRetries.inc({ reason });
     // Not ready until a transaction succeeds again (or a readiness ping does).
     if (reason === 'connection') this.deps.dbHealth.reportFailure(err);
-    this.deps.logger.warn({ err, reason }, 'batch transaction failed; redoing it');
+    if (reason === 'catalogue') this.deps.logger.warn({ reason }, 'no movie in the catalogue yet; the batch waits for its import');
+    else this.deps.logger.warn({ err, reason }, 'batch transaction failed; redoing it');
   };
 
   private count(route: TopicRoute, batch: MessageBatch, stored: StoreResult, dead: DeadLetter[]): void {

@@ -14,7 +14,7 @@ export {
 export { DEFAULT_TOPICS, TOPIC_NAME, topicRoutes, type IngestTopics, type TopicKey, type TopicRoute } from './topics.js';
 export { createIngestMetrics, type IngestMetrics } from './service-metrics.js';
 export { decodeBatch, dlqRecord, type DeadLetter, type Decoded, type DecodedBatch, type IngestDlqReason } from './decode.js';
-export { EventStore, isDataError, sqlStateOf, type EventStoreOptions, type StoreResult } from './store.js';
+export { CatalogueEmptyError, EventStore, isDataError, sqlStateOf, type EventStoreOptions, type StoreResult } from './store.js';
 export { PLANNED_TABLES, StatsRefresher, type StatsRefresherOptions } from './analyze.js';
 export { BatchFailedError, DEFAULT_RETRY, IngestService, type IngestServiceOptions, type IngestTotals } from './service.js';
 export { runIngest, type RunIngestOptions, type RunningIngest } from './run.js';

@@ -14,7 +14,7 @@ export interface IngestMetrics {
   batchSize: Histogram<string>;
   /** Batches that failed and will be redelivered, by where they failed. */
   batchFailures: Counter<'stage'>;
-  /** Batch transactions redone: after a deadlock/serialization failure, or a lost connection. */
+  /** Batch transactions redone: after a deadlock/serialization failure, a lost connection, or while the catalogue is empty. */
   transactionRetries: Counter<'reason'>;
 }
 
@@ -56,7 +56,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }),
     transactionRetries: counter(registry, {
       name: 'netflicks_ingest_transaction_retries_total',
-      help: 'Batch transactions redone at once, by reason: conflict (deadlock or serialization failure) or connection (lost mid-transaction).',
+      help: 'Batch transactions redone, by reason: conflict (deadlock or serialization failure), connection (lost mid-transaction) or catalogue (no movie imported yet).',
       labelNames: ['reason'],
     }),
   };

@@ -20,6 +20,12 @@
  * times with growing pauses; that is safe even when the COMMIT went through and only its
  * acknowledgement was lost, since the redo finds every event processed and counts duplicates.
  * When the database stays unreachable the error is thrown: the batch is retried by redelivery.
+ *
+ * An empty catalogue: with no movie at all, a movie id cannot be judged (a fresh install streams
+ * events before its seed job has imported the catalogue, which it does in one transaction). Such a
+ * batch waits, re-asking with growing pauses, for up to catalogueWaitMs; then CatalogueEmptyError
+ * is thrown and the batch is redelivered. Once any movie exists, unknown ids are dead-lettered.
+ *
  * Any other error is thrown at once.
  */
 import { MovieIdCache, applyEventBatch, describeError, isConnectionError, sqlState, withTransaction } from '@netflicks/db';
@@ -40,6 +46,16 @@ export interface StoreResult {
 export interface EventStoreOptions {
   /** See MovieIdCache: how long a missing movie id is remembered as missing. */
   unknownMovieTtlMs?: number;
+  /** How long one batch waits for an empty catalogue before it fails (and is redelivered). Default 30 s. */
+  catalogueWaitMs?: number;
+}
+
+/** Rating/watch events arrived while the catalogue holds no movie at all: they cannot be judged yet. */
+export class CatalogueEmptyError extends Error {
+  override readonly name = 'CatalogueEmptyError';
+  constructor() {
+    super('the movie catalogue is empty: rating and watch events wait until it is imported');
+  }
 }
 
 /** SQLSTATE of the error or of one in its cause chain (db wraps errors with context). */
@@ -74,13 +90,14 @@ export const CONFLICT_ATTEMPTS = 4;
 export const CONNECTION_ATTEMPTS = 6;
 
 /** Why a batch's transaction was redone. */
-export type RetryReason = 'conflict' | 'connection';
+export type RetryReason = 'conflict' | 'connection' | 'catalogue';
 
 /** Told about each redo (metrics, readiness). */
 export type RetryListener = (reason: RetryReason, err: unknown) => void;
 
 export class EventStore {
   private readonly movies: MovieIdCache;
+  private readonly catalogueWaitMs: number;
   /** Transactions redone after a deadlock or serialization failure (see the module comment). */
   conflictRetries = 0;
   /** Transactions redone after their connection was lost. */
@@ -91,6 +108,7 @@ export class EventStore {
     opts: EventStoreOptions = {},
   ) {
     this.movies = new MovieIdCache({ negativeTtlMs: opts.unknownMovieTtlMs ?? 5000 });
+    this.catalogueWaitMs = opts.catalogueWaitMs ?? 30_000;
   }
 
   /** Applies `items` (all from `topic`); throws on errors worth retrying later. */
@@ -98,6 +116,8 @@ export class EventStore {
     if (items.length === 0) return { ingested: 0, duplicates: 0, unknownMovie: [], rejected: [] };
     let conflicts = 0;
     let lost = 0;
+    let waits = 0;
+    let waited = 0;
     for (;;) {
       try {
         return await this.applyOnce(topic, items);
@@ -113,6 +133,11 @@ export class EventStore {
           // 100 ms doubling to 1.6 s, with jitter: a restart takes seconds, a cut connection none.
           pauseMs = 50 * 2 ** lost * (0.5 + Math.random() / 2);
           onRetry?.('connection', err);
+        } else if (err instanceof CatalogueEmptyError && waited < this.catalogueWaitMs) {
+          // 250 ms doubling to 4 s: an import takes seconds to minutes.
+          pauseMs = Math.min(250 * 2 ** waits++, 4000, this.catalogueWaitMs - waited);
+          waited += pauseMs;
+          onRetry?.('catalogue', err);
         } else {
           throw err;
         }
@@ -168,6 +193,10 @@ export class EventStore {
     if (ids.size === 0) return { accepted: [...items], unknownMovie: [] };
     const known = await this.movies.filterKnown(client, ids);
     if (known.size === ids.size) return { accepted: [...items], unknownMovie: [] };
+    if (known.size === 0 && (await catalogueIsEmpty(client))) {
+      this.movies.invalidate(); // the ids just cached as unknown are asked again once movies exist
+      throw new CatalogueEmptyError();
+    }
     const accepted: Decoded[] = [];
     const unknownMovie: Decoded[] = [];
     for (const d of items) {
@@ -176,6 +205,11 @@ export class EventStore {
     }
     return { accepted, unknownMovie };
   }
+}
+
+async function catalogueIsEmpty(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ empty: boolean }>('SELECT NOT EXISTS (SELECT 1 FROM movies) AS empty');
+  return rows[0].empty;
 }
 
 function movieOf(d: Decoded): number {

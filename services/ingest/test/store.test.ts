@@ -1,5 +1,6 @@
 /**
- * EventStore against a real PostgreSQL: a transaction the server aborts as a deadlock victim, or
+ * EventStore against a real PostgreSQL: a batch that arrives before any movie waits for the
+ * catalogue import instead of dead-lettering everything; a transaction the server aborts as a deadlock victim, or
  * whose connection is lost, is redone (nothing lost, nothing doubled), and the one-event-at-a-time path (a poison event in the
  * batch) applies events in user order. The deadlock is injected at the client (the server's own
  * error code on the batch statement), since two real transactions cannot be made to deadlock on
@@ -119,5 +120,50 @@ await describePostgres('EventStore', (db) => {
     expect(users.slice(1)).toEqual(['{1004}', '{1005}', '{1007}', '{1009}']);
     const { rows } = await db.pool.query<{ user_id: number }>('SELECT user_id FROM ratings WHERE user_id BETWEEN 1005 AND 1009 ORDER BY user_id');
     expect(rows.map((r) => r.user_id)).toEqual([1005, 1007, 1009]);
+  });
+});
+
+await describePostgres('EventStore before the catalogue is imported', (db) => {
+  const movie = (i: number): number => world.movies[i].id;
+  const request = (userId: number): NetflicksEvent => ({
+    eventId: randomUUID(),
+    type: 'recommendation',
+    schemaVersion: 1,
+    userId,
+    items: [movie(0)],
+    strategy: 'cf',
+    modelVersion: 'v1',
+    requestId: randomUUID(),
+    occurredAt: new Date().toISOString(),
+  });
+  const count = async (sql: string): Promise<number> => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`)).rows[0].n;
+
+  test('with no movie at all the batch waits up to catalogueWaitMs, then fails whole (to be redelivered), writing nothing', async () => {
+    const reported: string[] = [];
+    const t0 = Date.now();
+    await expect(new EventStore(db.pool, { catalogueWaitMs: 800 }).apply('mixed', [rating(2001, movie(0), 4), request(2001)].map((e, i) => decoded(e, i)), (reason) => reported.push(reason)))
+      .rejects.toMatchObject({ name: 'CatalogueEmptyError' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(800);
+    // 250 + 500 ms, then the 50 ms left of the budget.
+    expect(reported).toEqual(['catalogue', 'catalogue', 'catalogue']);
+    expect(await count('processed_events')).toBe(0);
+    expect(await count('recommendation_requests')).toBe(0);
+  });
+
+  test('a batch waiting for the catalogue is applied whole once the import commits, and unknown ids are dead-lettered after it', async () => {
+    const store = new EventStore(db.pool, { catalogueWaitMs: 30_000 });
+    const events = [rating(2002, movie(1), 5), rating(2003, movie(2), 2), request(2002)];
+    const reported: string[] = [];
+    const applied = store.apply('mixed', events.map((e, i) => decoded(e, i)), (reason) => reported.push(reason));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await importDataset(db.pool, catalogueOnly(world));
+    expect(await applied).toEqual({ ingested: 3, duplicates: 0, unknownMovie: [], rejected: [] });
+    expect(reported.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(reported)).toEqual(new Set(['catalogue']));
+    expect(await count('ratings WHERE user_id IN (2002, 2003)')).toBe(2);
+
+    const missing = Math.max(...world.movies.map((m) => m.id)) + 1;
+    const bogus = decoded(rating(2004, missing, 3), 0);
+    expect(await store.apply('ratings', [bogus])).toEqual({ ingested: 0, duplicates: 0, unknownMovie: [bogus], rejected: [] });
   });
 });
