@@ -25,11 +25,16 @@ export function mlflowSettingsFromEnv(env: NodeJS.ProcessEnv): MlflowSettings | 
 /** A lifecycle change waits at most this long for MLflow (the change itself is already committed). */
 export const TRANSITION_MIRROR_BUDGET_MS = 10_000;
 
-/** The settings with the operation's budget capped (a promotion must not wait for a slow MLflow). */
+/**
+ * The settings with the operation's budget: `budgetMs` unless NETFLICKS_MLFLOW_BUDGET_SECONDS set one
+ * (a promotion must not wait long for a slow MLflow; an operator who says how long it may wait is
+ * obeyed, shorter or longer). No single request outlasts the budget.
+ */
 export function budgeted(settings: MlflowSettings, budgetMs: number): MlflowSettings {
   return (modelName) => {
     const cfg = settings(modelName);
-    return { ...cfg, budgetMs: Math.min(cfg.budgetMs ?? budgetMs, budgetMs), timeoutMs: Math.min(cfg.timeoutMs ?? budgetMs, budgetMs) };
+    const budget = cfg.budgetMs ?? budgetMs;
+    return { ...cfg, budgetMs: budget, timeoutMs: Math.min(cfg.timeoutMs ?? budget, budget) };
   };
 }
 

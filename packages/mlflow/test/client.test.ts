@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MlflowError, artifactUploadUrl, logTrainingRun, mlflowConfigFromEnv, sanitiseKey, type MlflowConfig } from '@netflicks/mlflow';
+import { MlflowError, artifactUploadUrl, budgeted, logTrainingRun, mlflowConfigFromEnv, mlflowSettingsFromEnv, sanitiseKey, type MlflowConfig, type MlflowSettings } from '@netflicks/mlflow';
 
 interface Call {
   method: string;
@@ -471,5 +471,19 @@ describe('mlflowConfigFromEnv', () => {
     expect(() => mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://m', MLFLOW_TRACKING_USERNAME: 'u' }, defaults)).toThrow('must be set together');
     expect(() => mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://m', MLFLOW_HTTP_REQUEST_MAX_RETRIES: '-1' }, defaults)).toThrow('MLFLOW_HTTP_REQUEST_MAX_RETRIES');
     expect(() => mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://m', MLFLOW_HTTP_REQUEST_TIMEOUT: 'soon' }, defaults)).toThrow('MLFLOW_HTTP_REQUEST_TIMEOUT');
+  });
+});
+
+describe('budgeted: the budget of one lifecycle change', () => {
+  const settings = (env: NodeJS.ProcessEnv) => mlflowSettingsFromEnv({ MLFLOW_TRACKING_URI: 'http://mlflow:5000', ...env });
+
+  test('the operation’s default, per-request timeouts no longer than it', () => {
+    expect(budgeted(settings({}) as MlflowSettings, 10_000)('m')).toMatchObject({ budgetMs: 10_000, timeoutMs: 10_000 });
+    expect(budgeted(settings({ MLFLOW_HTTP_REQUEST_TIMEOUT: '2' }) as MlflowSettings, 10_000)('m')).toMatchObject({ budgetMs: 10_000, timeoutMs: 2000 });
+  });
+
+  test('NETFLICKS_MLFLOW_BUDGET_SECONDS wins, shorter or longer', () => {
+    expect(budgeted(settings({ NETFLICKS_MLFLOW_BUDGET_SECONDS: '3' }) as MlflowSettings, 10_000)('m')).toMatchObject({ budgetMs: 3000, timeoutMs: 3000 });
+    expect(budgeted(settings({ NETFLICKS_MLFLOW_BUDGET_SECONDS: '60', MLFLOW_HTTP_REQUEST_TIMEOUT: '15' }) as MlflowSettings, 10_000)('m')).toMatchObject({ budgetMs: 60_000, timeoutMs: 15_000 });
   });
 });
