@@ -357,7 +357,12 @@ async function warmCurve(split, movies) {
     let sum = 0;
     let squares = 0;
     let count = 0;
-    for (let i = 0; i < n; i++) if (rated[i]) (sum += s[i]), (squares += s[i] * s[i]), count++;
+    for (let i = 0; i < n; i++) {
+      if (!rated[i]) continue;
+      sum += s[i];
+      squares += s[i] * s[i];
+      count++;
+    }
     const mean = sum / count;
     const sd = Math.sqrt(Math.max(squares / count - mean * mean, 1e-30));
     for (let i = 0; i < n; i++) s[i] = (s[i] - mean) / sd;

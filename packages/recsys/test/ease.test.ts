@@ -22,7 +22,7 @@ describe('EASE', () => {
   // X (users × items 0,1,2): u0 {0,1}, u1 {0,1,2}, u2 {1,2}, u3 {0}; ratings are binarised.
   // G = XᵀX + I = [[4,2,1],[2,4,2],[1,2,3]], det 24, P = G⁻¹ = [[8,−4,0],[−4,11,−6],[0,−6,12]] / 24,
   // B[i][j] = −P[i][j] / P[j][j]: B = [[0, 4/11, 0], [1/2, 0, 1/2], [0, 6/11, 0]].
-  const data = dataOf([
+  const triples: [number, number, number][] = [
     [10, 100, 5],
     [10, 101, 1],
     [11, 100, 3],
@@ -31,7 +31,8 @@ describe('EASE', () => {
     [12, 101, 4],
     [12, 102, 4],
     [13, 100, 1],
-  ]);
+  ];
+  const data = dataOf(triples);
   const model = trainEase(data, { lambda: 1 });
   const ix = (id: number): number => data.items.index(id);
 
@@ -140,13 +141,7 @@ describe('EASE', () => {
     });
 
     test('dislikeWeight 0 is EASE on the likes alone', () => {
-      const likes = dataOf([
-        [10, 100, 5],
-        [11, 100, 3],
-        [11, 101, 3],
-        [12, 101, 4],
-        [12, 102, 4],
-      ]);
+      const likes = dataOf(triples.filter(([, , r]) => r > 2));
       const dropped = trainEase(data, { lambda: 1, dislikeWeight: 0 });
       const reference = trainEase(likes, { lambda: 1 });
       for (const u of [10, 11, 12]) {
