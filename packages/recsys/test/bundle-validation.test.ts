@@ -92,6 +92,9 @@ test('a component sized for other users or items is refused', () => {
   expect(refusal(d)).toBe('component "ials" is over 39 items, the bundle has 40');
   const e = withSections(doc, { 'ease.userIndptr': Int32Array.from(doc.sections['ease.userIndptr']).subarray(0, 10) });
   expect(refusal(e)).toMatch(/^section "ease.user.indptr" has 10 offsets for 30 rows/);
+  const entries = doc.sections['ease.userItems'].length;
+  const w = withSections(doc, { 'ease.userWeights': new Float32Array(3) });
+  expect(refusal(w)).toBe(`section "ease.userWeights" has 3 entries, "ease.userItems" ${entries}`);
 });
 
 test('a malformed catalogue or hybrid setting is refused', () => {

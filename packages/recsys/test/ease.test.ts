@@ -22,7 +22,7 @@ describe('EASE', () => {
   // X (users × items 0,1,2): u0 {0,1}, u1 {0,1,2}, u2 {1,2}, u3 {0}; ratings are binarised.
   // G = XᵀX + I = [[4,2,1],[2,4,2],[1,2,3]], det 24, P = G⁻¹ = [[8,−4,0],[−4,11,−6],[0,−6,12]] / 24,
   // B[i][j] = −P[i][j] / P[j][j]: B = [[0, 4/11, 0], [1/2, 0, 1/2], [0, 6/11, 0]].
-  const data = dataOf([
+  const triples: [number, number, number][] = [
     [10, 100, 5],
     [10, 101, 1],
     [11, 100, 3],
@@ -31,7 +31,8 @@ describe('EASE', () => {
     [12, 101, 4],
     [12, 102, 4],
     [13, 100, 1],
-  ]);
+  ];
+  const data = dataOf(triples);
   const model = trainEase(data, { lambda: 1 });
   const ix = (id: number): number => data.items.index(id);
 
@@ -114,5 +115,50 @@ describe('EASE', () => {
     for (let u = 0; u < model.numUsers; u++) expect(scores(copy, u)).toEqual(scores(model, u));
     expect(() => EaseModel.fromState({ meta: { ...st.meta, algorithm: 'als' }, arrays: st.arrays })).toThrow(/not an EASE/);
     expect(() => EaseModel.fromState({ meta: st.meta, arrays: { ...st.arrays, weights: new Float32Array(4) } })).toThrow(RangeError);
+    expect(Object.keys(st.arrays)).not.toContain('userWeights');
+  });
+
+  describe('graded X (dislikeWeight)', () => {
+    // Same ratings, dislikes (≤ 2) entered as −1: u0 [1, −1, 0], u1 [1, 1, −1], u2 [0, 1, 1],
+    // u3 [−1, 0, 0]. G = XᵀX + I = [[4,0,−1],[0,4,0],[−1,0,3]], P = [[3/11,0,1/11],[0,1/4,0],[1/11,0,4/11]],
+    // so B[0][2] = −1/4, B[2][0] = −1/3, every other entry 0.
+    const graded = trainEase(data, { lambda: 1, dislikeWeight: -1 });
+    const at = (u: number, item: number): number => scores(graded, data.users.index(u))[ix(item)];
+
+    test('hand case: a dislike pushes its neighbours the other way', () => {
+      const n = graded.modelItems.length;
+      const b = (i: number, j: number): number => graded.weights[graded.modelItems.indexOf(ix(i)) * n + graded.modelItems.indexOf(ix(j))];
+      expect(b(100, 102)).toBeCloseTo(-1 / 4, 6);
+      expect(b(102, 100)).toBeCloseTo(-1 / 3, 6);
+      expect(b(100, 101)).toBeCloseTo(0, 6);
+      // u3 disliked item 0 only: −row 0 = [0, 0, 1/4]; u0 liked 0 and disliked 1: row 0 − row 1.
+      expect(at(13, 102)).toBeCloseTo(1 / 4, 6);
+      expect(at(10, 102)).toBeCloseTo(-1 / 4, 6);
+      // An ad-hoc history reads its ratings the same way (the last of a repeated item wins).
+      const out = new Float32Array(graded.numItems);
+      graded.scoreHistory(Int32Array.of(ix(100), ix(100)), Float32Array.of(5, 1), out);
+      expect(out[ix(102)]).toBeCloseTo(1 / 4, 6);
+    });
+
+    test('dislikeWeight 0 is EASE on the likes alone', () => {
+      const likes = dataOf(triples.filter(([, , r]) => r > 2));
+      const dropped = trainEase(data, { lambda: 1, dislikeWeight: 0 });
+      const reference = trainEase(likes, { lambda: 1 });
+      for (const u of [10, 11, 12]) {
+        const s = scores(dropped, data.users.index(u));
+        const r = scores(reference, likes.users.index(u));
+        for (const item of [100, 101, 102]) expect(s[ix(item)]).toBeCloseTo(r[likes.items.index(item)], 6);
+      }
+    });
+
+    test('state round trip keeps the weights; a graded state without them is refused', () => {
+      const st = graded.state();
+      expect(st.arrays.userWeights).toEqual(Float32Array.of(1, -1, 1, 1, -1, 1, 1, -1));
+      const copy = EaseModel.fromState({ meta: JSON.parse(JSON.stringify(st.meta)) as Record<string, unknown>, arrays: st.arrays });
+      for (let u = 0; u < graded.numUsers; u++) expect(scores(copy, u)).toEqual(scores(graded, u));
+      const { userWeights: _, ...binaryArrays } = st.arrays;
+      expect(() => EaseModel.fromState({ meta: st.meta, arrays: binaryArrays })).toThrow(/graded exactly when/);
+      expect(() => trainEase(data, { dislikeWeight: Number.NaN })).toThrow(RangeError);
+    });
   });
 });

@@ -159,6 +159,8 @@ export function checkComponentShape(
       const indptr = at('userIndptr');
       const history = at('userItems');
       if (indptr instanceof Int32Array && history instanceof Int32Array) checkCsr('ease.user', indptr, history, users, items);
+      const weights = at('userWeights');
+      if (weights && history && weights.length !== history.length) fail(`section "ease.userWeights" has ${weights.length} entries, "ease.userItems" ${history.length}`);
       break;
     }
     case 'popularity': {

@@ -1,7 +1,7 @@
 /**
  * EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): an item × item weight
  * matrix with a closed form, B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹, diag(B) = 0, over the
- * binary user × item matrix X. Scores are x_u·B. Strong on MovieLens-sized catalogues, but dense:
+ * user × item matrix X (binary by default; `dislikeWeight` makes it graded). Scores are x_u·B. Strong on MovieLens-sized catalogues, but dense:
  * O(items²) memory and O(items³) time, so large catalogues are refused.
  */
 import { cholesky } from '../kernels/linalg.js';
@@ -17,15 +17,25 @@ export interface EaseParams {
    * Gram/inverse plus the float32 B), 1.2 GB at 10k (4.8 GB at 20k), and time grows as n³.
    */
   maxItems?: number;
+  /**
+   * Entry of X for a rating ≤ `dislikedMax` (every other rating is 1), in training and scoring.
+   * Default 1 (X binary); 0 leaves dislikes out, a negative value lets the closed form learn what
+   * goes with a dislike (docs/quality.md, "Warm ranking").
+   */
+  dislikeWeight?: number;
+  /** Ratings at or below this are dislikes. Default 2. */
+  dislikedMax?: number;
   onProgress?: ProgressFn;
 }
 
 export interface ResolvedEaseParams {
   lambda: number;
   maxItems: number;
+  dislikeWeight: number;
+  dislikedMax: number;
 }
 
-export const DEFAULT_EASE_PARAMS: ResolvedEaseParams = Object.freeze({ lambda: 500, maxItems: 10000 });
+export const DEFAULT_EASE_PARAMS: ResolvedEaseParams = Object.freeze({ lambda: 500, maxItems: 10000, dislikeWeight: 1, dislikedMax: 2 });
 
 /** Thrown when the catalogue is too large for a dense item × item model. */
 export class EaseTooLargeError extends RangeError {
@@ -51,6 +61,8 @@ export class EaseModel implements Recommender, FoldInScorer {
   /** Training histories: items of user u are userItems[userIndptr[u] .. userIndptr[u+1]). */
   readonly userIndptr: Int32Array;
   readonly userItems: Int32Array;
+  /** X's entry for each of userItems; null when X is binary (dislikeWeight 1). */
+  readonly userWeights: Float32Array | null;
   /** Total items in the index space (scores are written for all; items outside B score 0). */
   readonly numItems: number;
   /** Item index → row of B, or −1. */
@@ -64,18 +76,22 @@ export class EaseModel implements Recommender, FoldInScorer {
     weights: Float32Array,
     userIndptr: Int32Array,
     userItems: Int32Array,
+    userWeights: Float32Array | null = null,
   ) {
     const n = modelItems.length;
     if (weights.length !== n * n) throw new RangeError(`EASE: weights have ${weights.length} entries for ${n} items`);
     if (userIndptr.length < 1 || userIndptr[userIndptr.length - 1] !== userItems.length) {
       throw new RangeError('EASE: user histories are inconsistent');
     }
+    if ((params.dislikeWeight !== 1) !== (userWeights !== null)) throw new RangeError('EASE: X is graded exactly when dislikeWeight is not 1');
+    if (userWeights && userWeights.length !== userItems.length) throw new RangeError('EASE: user weights do not match the histories');
     this.params = params;
     this.numItems = numItems;
     this.modelItems = modelItems;
     this.weights = weights;
     this.userIndptr = userIndptr;
     this.userItems = userItems;
+    this.userWeights = userWeights;
     this.position = new Int32Array(numItems).fill(-1);
     for (let r = 0; r < n; r++) {
       const i = modelItems[r];
@@ -96,18 +112,21 @@ export class EaseModel implements Recommender, FoldInScorer {
     if (!(Number.isInteger(user) && user >= 0 && user < this.numUsers)) {
       throw new RangeError(`user ${user} out of range 0..${this.numUsers - 1}`);
     }
-    this.score(this.userItems, this.userIndptr[user], this.userIndptr[user + 1], out);
+    this.score(this.userItems, this.userWeights, this.userIndptr[user], this.userIndptr[user + 1], out);
   }
 
-  /** x·B for an ad-hoc history; X is binary, so the ratings' values are not used. */
+  /** x·B for an ad-hoc history; a rating counts only through X's entry for it (1 unless a dislike). */
   scoreHistory(items: Int32Array, ratings: Float32Array, out: Float32Array): void {
     if (items.length !== ratings.length) throw new RangeError(`history has ${items.length} items but ${ratings.length} ratings`);
     for (let j = 0; j < items.length; j++) {
       if (!(items[j] >= 0 && items[j] < this.numItems)) throw new RangeError(`item ${items[j]} out of range 0..${this.numItems - 1}`);
     }
-    // A repeated item must count once (X is binary).
-    const distinct = Int32Array.from(new Set(items));
-    this.score(distinct, 0, distinct.length, out);
+    // A repeated item must count once (X has one entry per user and item): the last rating wins.
+    const last = new Map<number, number>();
+    for (let j = 0; j < items.length; j++) last.set(items[j], ratings[j]);
+    const distinct = Int32Array.from(last.keys());
+    const weights = this.userWeights ? Float32Array.from(last.values(), (r) => entryOf(r, this.params)) : null;
+    this.score(distinct, weights, 0, distinct.length, out);
   }
 
   state(): ModelState {
@@ -118,6 +137,7 @@ export class EaseModel implements Recommender, FoldInScorer {
         weights: this.weights,
         userIndptr: this.userIndptr,
         userItems: this.userItems,
+        ...(this.userWeights ? { userWeights: this.userWeights } : {}),
       },
     };
   }
@@ -135,11 +155,12 @@ export class EaseModel implements Recommender, FoldInScorer {
       arrayOf(state, 'weights', Float32Array),
       arrayOf(state, 'userIndptr', Int32Array),
       arrayOf(state, 'userItems', Int32Array),
+      state.arrays.userWeights === undefined ? null : arrayOf(state, 'userWeights', Float32Array),
     );
   }
 
-  /** out = Σ_{i ∈ items[start..end)} B[i, ·], scattered back to item indices. */
-  private score(items: Int32Array, start: number, end: number, out: Float32Array): void {
+  /** out = Σ_{i ∈ items[start..end)} x_i·B[i, ·] (x_i = weights[e], or 1), scattered back to item indices. */
+  private score(items: Int32Array, weights: Float32Array | null, start: number, end: number, out: Float32Array): void {
     if (out.length !== this.numItems) throw new RangeError(`output has ${out.length} entries for ${this.numItems} items`);
     const n = this.modelItems.length;
     const acc = this.acc;
@@ -149,14 +170,21 @@ export class EaseModel implements Recommender, FoldInScorer {
       const r = this.position[items[e]];
       if (r < 0) continue; // no training rating: no row in B
       const off = r * n;
-      for (let j = 0; j < n; j++) acc[j] += b[off + j];
+      const x = weights ? weights[e] : 1;
+      if (x === 1) for (let j = 0; j < n; j++) acc[j] += b[off + j];
+      else if (x !== 0) for (let j = 0; j < n; j++) acc[j] += x * b[off + j];
     }
     out.fill(0);
     for (let j = 0; j < n; j++) out[this.modelItems[j]] = acc[j];
   }
 }
 
-/** Fits EASE on the binarised training ratings. Throws `EaseTooLargeError` above `maxItems`. */
+/** X's entry for a rating: dislikeWeight for a dislike, 1 otherwise. */
+function entryOf(rating: number, p: ResolvedEaseParams): number {
+  return rating <= p.dislikedMax ? p.dislikeWeight : 1;
+}
+
+/** Fits EASE on the training ratings (binarised, or graded by `dislikeWeight`). Throws `EaseTooLargeError` above `maxItems`. */
 export function trainEase(data: TrainingData, params: EaseParams = {}): EaseModel {
   const p = resolveParams(params);
   const nItems = data.items.size;
@@ -171,14 +199,23 @@ export function trainEase(data: TrainingData, params: EaseParams = {}): EaseMode
 
   // Lower triangle of G = XᵀX + λI. Rows of byUser have ascending items, hence ascending positions.
   const g = new Float64Array(n * n);
-  const { indptr, indices } = data.byUser;
+  const { indptr, indices, data: ratings } = data.byUser;
+  const binary = p.dislikeWeight === 1;
+  const userWeights = binary ? null : Float32Array.from(ratings, (r) => entryOf(r, p));
   const rows = new Int32Array(nItems);
+  const x = new Float64Array(nItems);
   for (let u = 0; u < data.byUser.rows; u++) {
     const len = indptr[u + 1] - indptr[u];
-    for (let a = 0; a < len; a++) rows[a] = position[indices[indptr[u] + a]];
     for (let a = 0; a < len; a++) {
+      rows[a] = position[indices[indptr[u] + a]];
+      x[a] = userWeights ? userWeights[indptr[u] + a] : 1;
+    }
+    for (let a = 0; a < len; a++) {
+      const xa = x[a];
+      if (xa === 0) continue;
       const off = rows[a] * n;
-      for (let c = 0; c <= a; c++) g[off + rows[c]] += 1;
+      if (binary) for (let c = 0; c <= a; c++) g[off + rows[c]] += 1;
+      else for (let c = 0; c <= a; c++) g[off + rows[c]] += xa * x[c];
     }
   }
   for (let r = 0; r < n; r++) g[r * n + r] += p.lambda;
@@ -204,7 +241,7 @@ export function trainEase(data: TrainingData, params: EaseParams = {}): EaseMode
   }
   params.onProgress?.(1, 'EASE: done');
   // Histories keep the training index space so scoreUser needs no TrainingData after a reload.
-  return new EaseModel(p, nItems, modelItems, weights, data.byUser.indptr.slice(), data.byUser.indices.slice());
+  return new EaseModel(p, nItems, modelItems, weights, data.byUser.indptr.slice(), data.byUser.indices.slice(), userWeights);
 }
 
 /**
@@ -277,9 +314,13 @@ function resolveParams(params: Partial<ResolvedEaseParams>): ResolvedEaseParams 
   const p = {
     lambda: params.lambda ?? DEFAULT_EASE_PARAMS.lambda,
     maxItems: params.maxItems ?? DEFAULT_EASE_PARAMS.maxItems,
+    dislikeWeight: params.dislikeWeight ?? DEFAULT_EASE_PARAMS.dislikeWeight,
+    dislikedMax: params.dislikedMax ?? DEFAULT_EASE_PARAMS.dislikedMax,
   };
   if (!(Number.isFinite(p.lambda) && p.lambda > 0)) throw new RangeError(`lambda must be a finite number > 0, got ${p.lambda}`);
   if (!(Number.isInteger(p.maxItems) && p.maxItems >= 1)) throw new RangeError(`maxItems must be a positive integer, got ${p.maxItems}`);
+  if (!Number.isFinite(p.dislikeWeight)) throw new RangeError(`dislikeWeight must be a finite number, got ${p.dislikeWeight}`);
+  if (!Number.isFinite(p.dislikedMax)) throw new RangeError(`dislikedMax must be a finite number, got ${p.dislikedMax}`);
   return p;
 }
 
