@@ -146,9 +146,10 @@ await describePostgres('a version without hybrid on a real node', (db) => {
     await until('pinned-v2 to run', async () => (await get<PodJson>(['pod', 'pinned-v2'])).status.phase === 'Running', 60_000);
     const ip = (await get<PodJson>(['pod', 'pinned-v2'])).status.podIP as string;
     let readyz = { status: 0, body: '' };
-    await until('pinned-v2 to answer /readyz', async () => {
+    // Until its first load attempt has ended ("no model loaded yet" is the answer while it runs).
+    await until('pinned-v2 to answer /readyz after its load attempt', async () => {
       readyz = await getOnce(`http://${ip}:${API_PORT}/readyz`).catch(() => ({ status: 0, body: '' }));
-      return readyz.status !== 0;
+      return readyz.status !== 0 && !readyz.body.includes('no model loaded yet');
     }, 60_000);
     expect(readyz.status).toBe(503);
     expect(JSON.parse(readyz.body)).toEqual({ status: 'not-ready', reason: 'model "movies" v2 cannot be served: the model file has no hybrid policy: train it with --algorithms hybrid' });

@@ -24,7 +24,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -38,6 +37,7 @@ import { deleteNamespaces, ensureKube, uniqueNamespace } from '../support/kube.j
 import { describePostgres } from '../support/postgres.js';
 import { CHART_DIR, ROOT, installCrds, panelExpressions, render, requireTools, run, stageChart, type Dashboard, type K8sObject } from '../helm/support.js';
 import { skipOrFail } from '../support/skip.js';
+import { freePort } from '../support/net.js';
 
 const CLI = join(ROOT, 'services/cli/bin/netflicks.js');
 const DASHBOARD_FILES = ['netflicks-ingest.json', 'netflicks-models.json', 'netflicks-operator.json', 'netflicks-recommend-api.json', 'netflicks-recommendations.json'];
@@ -142,16 +142,6 @@ function substitute(expr: string, namespaces: string): string {
   return expr.replaceAll('$namespace', namespaces).replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$__interval', '1s');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
-}
 
 interface Proc {
   name: string;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { skipOrFail } from '../../../test/support/skip.js';
+import { freePort } from '../../../test/support/net.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const MLFLOW_SCRIPT = join(ROOT, 'test/mlflow/mlflow.sh');
@@ -32,17 +33,6 @@ function script(args: string[], env: Record<string, string> = {}): Promise<{ cod
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => done(port));
-    });
-  });
-}
 
 async function find(): Promise<MlflowServer | string> {
   const python = await script(['python']);
