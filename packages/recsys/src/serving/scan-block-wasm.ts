@@ -60,5 +60,18 @@ export const allUnderCut = (l: BlockLocals, cut: number): number[] => [
   ...I32X4_ALL_TRUE,
 ];
 
+/**
+ * 1 when every lane of acc_j + splat(xres) · table[16j …] (the gate's partial sums plus their
+ * residual term, in the order gateBound adds them) is under the splatted cut; the accumulators
+ * keep the partial sums, so a further stage continues them.
+ */
+export const boundUnderCut = (l: BlockLocals, xres: number, table: number, cut: number): number[] => [
+  ...each((j) => [
+    LOCAL_GET, l.acc + j, LOCAL_GET, xres, LOCAL_GET, table, ...V128_LOAD, 2, ...uleb(16 * j), ...F32X4_MUL, ...F32X4_ADD,
+    LOCAL_GET, cut, ...F32X4_LT, ...(j > 0 ? V128_AND : []),
+  ]),
+  ...I32X4_ALL_TRUE,
+];
+
 /** out[0 … 16) = the sixteen scores. */
 export const storeScores = (l: BlockLocals, out: number): number[] => each((j) => [LOCAL_GET, out, LOCAL_GET, l.acc + j, ...V128_STORE, 2, ...uleb(16 * j)]);

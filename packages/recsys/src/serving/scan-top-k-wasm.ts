@@ -6,7 +6,9 @@
  * JavaScript pass HybridServingPolicy ran over the kernel's output, moved into the module:
  *
  *   for each block t (items 16t … 16t+15 in the scan order) while xNorm·norms[t] ≥ T − M:
- *     dots(block t, gate cut ≤ T − 2M − gateMargin as float32);
+ *     skip the block if the gate's bound of each item is under its cut (≤ T − 2M − gateMargin as
+ *       float32): first from D principal coordinates, then (blocks past that) from D2, the sums continued;
+ *     score the block (the module's float32 dot products);
  *     skip the block if its largest approximate score < T − 2M; else for each item p of it:
  *       keep p unless its approximate score < T − 2M or its item is excluded (seen, or out of genre);
  *       offer it to the approximate heap if it reaches T; T = that heap's k-th score once full
@@ -24,7 +26,7 @@ import {
   LOCAL_TEE, LOOP, SELECT, VOID, F32X4_SPLAT, F32X4_LT, V128_NOT, I32X4_BITMASK, I32_CTZ, V128, f32Const, f64Const, sleb, uleb, type WasmFunction,
 } from '../kernels/wasm-asm.js';
 import { at4 } from '../kernels/wasm-top-heap.js';
-import { BLOCK_LOCAL_TYPES, allUnderCut, blockLocalsFrom, gateBound, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
+import { BLOCK_LOCAL_TYPES, blockLocalsFrom, boundUnderCut, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
 
 /** Module indices of the functions topK calls. */
 export interface TopKCallees {
@@ -39,20 +41,23 @@ export const RESCORE_GROUP = 4;
 const [X, XR, D, F, G, Q, OUT, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENRE, KEPT, KEPT_SC, HEAP_SC, HEAP_IDX, K, RES_IDX, RES_SC] =
   Array.from({ length: 21 }, (_, j) => j);
 const [X_NORM, MARGIN, GATE_MARGIN] = [21, 22, 23]; // f64
-const BLOCK_BYTES = 24;
-const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, I32];
+/** BLOCK_BYTES: a block's bytes in the item table; D2 and G2: the second gate stage's axes (D2 > D) and table. */
+const [BLOCK_BYTES, D2, G2] = [24, 25, 26];
+const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, I32, I32, I32];
 // Locals, numbered on from the parameters by type.
-const I32_LOCALS = 15 + RESCORE_GROUP;
-const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND] = Array.from({ length: 15 }, (_, j) => 25 + j);
-const AT = 40; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const I32_LOCALS = 18 + RESCORE_GROUP;
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND, XMID, G2P, G2_BYTES] =
+  Array.from({ length: 18 }, (_, j) => PARAMS.length + j);
+const AT = PARAMS.length + 18; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const F64_FIRST = PARAMS.length + I32_LOCALS;
 const F64_LOCALS = 4 + RESCORE_GROUP;
-const [THRESHOLD, CUT, V, XA] = [25 + I32_LOCALS, 26 + I32_LOCALS, 27 + I32_LOCALS, 28 + I32_LOCALS];
+const [THRESHOLD, CUT, V, XA] = [F64_FIRST, F64_FIRST + 1, F64_FIRST + 2, F64_FIRST + 3];
 const SUM = XA + 1; // … SUM + RESCORE_GROUP − 1
 const [S, R] = [SUM + RESCORE_GROUP, SUM + RESCORE_GROUP + 1];
-/** The cut's float32 ceiling and the gate's cut, splatted; ‖x_r‖ splatted; then the block's locals. */
-const [CUT_V, GATE_CUT_V, XRES] = [R + 1, R + 2, R + 3];
-const BLOCK_LOCALS = blockLocalsFrom(XRES + 1);
-const LOCALS = [6, I32_LOCALS, I32, F64_LOCALS, F64, 2, F32, 3, V128, ...BLOCK_LOCAL_TYPES];
+/** The cut's float32 ceiling and the gate's cut, splatted; ‖x_r‖ after each gate stage, splatted; then the block's locals. */
+const [CUT_V, GATE_CUT_V, XRES, XRES2] = [R + 1, R + 2, R + 3, R + 4];
+const BLOCK_LOCALS = blockLocalsFrom(XRES2 + 1);
+const LOCALS = [6, I32_LOCALS, I32, F64_LOCALS, F64, 2, F32, 4, V128, ...BLOCK_LOCAL_TYPES];
 
 export function topKFunction(callees: TopKCallees): WasmFunction {
   const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
@@ -106,9 +111,20 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     // Norms descend: if the block's first item cannot reach T − M, no later item can.
     LOCAL_GET, X_NORM, LOCAL_GET, NORMS, LOCAL_GET, T, I32_CONST, 3, I32_SHL, I32_ADD, F64_LOAD, 3, 0, F64_MUL,
     LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, F64_SUB, F64_LT, BR_IF, 1,
-    // The gate: unless an item's bound reaches its cut, the block has nothing to keep.
-    ...gateBound(BLOCK_LOCALS, XR, XREND, GP, XRES),
-    ...allUnderCut(BLOCK_LOCALS, GATE_CUT_V),
+    // The gate, in two stages: unless an item's bound reaches its cut, the block has nothing to
+    // keep. The first D principal coordinates bound every block; the next D2 − D, continuing the
+    // same sums, only the blocks the first stage lets through.
+    ...zeroAccumulators(BLOCK_LOCALS),
+    ...products(BLOCK_LOCALS, XR, XMID, GP),
+    ...boundUnderCut(BLOCK_LOCALS, XRES, GP, GATE_CUT_V),
+    ...inc(GP, 4 * 16),
+    IF, VOID,
+    LOCAL_GET, G2P, LOCAL_GET, G2_BYTES, I32_ADD, LOCAL_SET, G2P,
+    LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
+    ELSE,
+    ...products(BLOCK_LOCALS, XMID, XREND, G2P),
+    ...boundUnderCut(BLOCK_LOCALS, XRES2, G2P, GATE_CUT_V),
+    ...inc(G2P, 4 * 16),
     IF, VOID,
     LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
     ELSE,
@@ -125,6 +141,7 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     ...visitItem,
     BR, 0,
     END, END,
+    END,
     END,
     ...inc(T, 1),
     BR, 0,
@@ -191,7 +208,12 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     LOCAL_GET, G, LOCAL_SET, GP,
     LOCAL_GET, Q, LOCAL_SET, QP,
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
-    LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_TEE, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
+    // XR: the D2 principal coordinates, then ‖x_r‖ after D of them, the dots API's cut, and ‖x_r‖ after D2.
+    LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XMID,
+    LOCAL_GET, XR, LOCAL_GET, D2, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_TEE, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
+    LOCAL_GET, XREND, F32_LOAD, 2, 8, ...F32X4_SPLAT, LOCAL_SET, XRES2,
+    LOCAL_GET, G2, LOCAL_SET, G2P,
+    LOCAL_GET, D2, LOCAL_GET, D, I32_SUB, I32_CONST, 1, I32_ADD, I32_CONST, 6, I32_SHL, LOCAL_SET, G2_BYTES,
     ...scan,
     ...rescore,
     LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, RES_IDX, LOCAL_GET, RES_SC, CALL, callees.drain,
