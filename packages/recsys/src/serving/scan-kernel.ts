@@ -64,16 +64,16 @@ const AXES_SAMPLE = 4096;
  */
 export const GATE_SLACK = 1e-6;
 
-// Parameters 0..9, then locals: four accumulators, the splatted x[a], ‖x_r‖ and the cut, three pointers.
+// Parameters 0..9, then locals: four accumulators, the splatted x[a], ‖x_r‖ and the cut, x[a + 1] splatted, three pointers.
 const [G, X, OUT, BLOCKS, F, MAX, XR, D, Q, XRES_AT] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const ACC = 10;
 const XA = ACC + ACCUMULATORS;
-const [XRES, CUT] = [XA + 1, XA + 2];
-const [P, XEND, XREND] = [CUT + 1, CUT + 2, CUT + 3];
+const [XRES, CUT, XA2] = [XA + 1, XA + 2, XA + 3];
+const [P, XEND, XREND] = [XA2 + 1, XA2 + 2, XA2 + 3];
 
 
 function dotsFunction(): WasmFunction {
-  const l: BlockLocals = { acc: ACC, splat: XA, p: P };
+  const l: BlockLocals = { acc: ACC, splat: XA, splat2: XA2, p: P };
   /** The lane-wise maximum of the four accumulators, on the stack (`max`: F32X4_MAX, NaN-propagating, or F32X4_PMAX where no lane is NaN). */
   const laneMax = (max: number[]): number[] => [
     LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...max,
@@ -107,7 +107,7 @@ function dotsFunction(): WasmFunction {
     END,
     END,
   ];
-  return { name: 'dots', params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], locals: [2, ACCUMULATORS + 3, V128, 3, I32], code };
+  return { name: 'dots', params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], locals: [2, ACCUMULATORS + 4, V128, 3, I32], code };
 }
 
 /** dots (function 0), topK (1, calling dots and the heap's functions), project (2), then the heap's. */

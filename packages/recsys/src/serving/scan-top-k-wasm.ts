@@ -45,10 +45,10 @@ const [X_NORM, MARGIN, GATE_MARGIN] = [21, 22, 23]; // f64
 const [BLOCK_BYTES, D2, G2] = [24, 25, 26];
 const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, I32, I32, I32];
 // Locals, numbered on from the parameters by type.
-const I32_LOCALS = 18 + RESCORE_GROUP;
-const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND, XMID, G2P, G2_BYTES] =
-  Array.from({ length: 18 }, (_, j) => PARAMS.length + j);
-const AT = PARAMS.length + 18; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const I32_LOCALS = 19 + RESCORE_GROUP;
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND, XMID, G2P, G2_BYTES, CUT_MOVED] =
+  Array.from({ length: 19 }, (_, j) => PARAMS.length + j);
+const AT = PARAMS.length + 19; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
 const F64_FIRST = PARAMS.length + I32_LOCALS;
 const F64_LOCALS = 4 + RESCORE_GROUP;
 const [THRESHOLD, CUT, V, XA] = [F64_FIRST, F64_FIRST + 1, F64_FIRST + 2, F64_FIRST + 3];
@@ -62,12 +62,15 @@ const LOCALS = [6, I32_LOCALS, I32, F64_LOCALS, F64, 2, F32, 4, V128, ...BLOCK_L
 export function topKFunction(callees: TopKCallees): WasmFunction {
   const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
   const inc = (local: number, by: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(by), I32_ADD, LOCAL_SET, local];
+  /** The cut T − 2M (f64). */
+  const setCut = [LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_SET, CUT];
   /**
-   * The cut T − 2M (f64); its float32 ceiling splatted (for float32 s: s < cut ⇔ s < ceil(cut));
-   * and the gate's cut, the largest float32 ≤ cut − gateMargin (never above the pass's), splatted.
+   * The cut's float32 ceiling splatted (for float32 s: s < cut ⇔ s < ceil(cut)), and the gate's
+   * cut, the largest float32 ≤ cut − gateMargin (never above the pass's), splatted: once per block
+   * whose items moved the cut (until then the block-level tests use a lower cut, which only lets more through).
    */
-  const setCut = [
-    LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_TEE, CUT, LOCAL_SET, V,
+  const setCutVectors = [
+    LOCAL_GET, CUT, LOCAL_SET, V,
     ...roundToFloat32(V, R, 'up'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, CUT_V,
     LOCAL_GET, CUT, LOCAL_GET, GATE_MARGIN, F64_SUB, LOCAL_SET, V,
     ...roundToFloat32(V, R, 'down'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, GATE_CUT_V,
@@ -92,6 +95,7 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     IF, VOID,
     LOCAL_GET, HEAP_SC, ...f32Load(0), F64_PROMOTE_F32, LOCAL_SET, THRESHOLD,
     ...setCut,
+    I32_CONST, 1, LOCAL_SET, CUT_MOVED,
     END,
     END,
     END,
@@ -141,6 +145,8 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     ...visitItem,
     BR, 0,
     END, END,
+    LOCAL_GET, CUT_MOVED,
+    IF, VOID, ...setCutVectors, I32_CONST, 0, LOCAL_SET, CUT_MOVED, END,
     END,
     END,
     ...inc(T, 1),
@@ -205,6 +211,7 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
   const code = [
     ...f64Const(-Infinity), LOCAL_SET, THRESHOLD,
     ...setCut,
+    ...setCutVectors,
     LOCAL_GET, G, LOCAL_SET, GP,
     LOCAL_GET, Q, LOCAL_SET, QP,
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
