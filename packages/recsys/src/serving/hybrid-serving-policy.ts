@@ -89,8 +89,8 @@ export class HybridServingPolicy {
   private readonly scores: Float32Array;
   /** 1 for the current request's rated items; all zero between requests (the scan kernel's own mask when there is one). */
   private seen: Uint8Array;
-  /** The current request's training row, decoded from the compact history. */
-  private readonly rowItems: Int32Array;
+  /** The current request's training row, decoded from the compact history (into the scan kernel's excludedList when there is one). */
+  private rowItems: Int32Array;
   private readonly rowRatings: Float32Array;
   private readonly heap: TopHeap;
   // Derived structures, filled by build() (in steps, so a hot swap can yield between them).
@@ -186,12 +186,13 @@ export class HybridServingPolicy {
     }
     yield;
     if (this.useSimd) {
-      const ranking = { order: this.normOrder, norms: this.normSorted, catalogue: n, maxK: this.maxK };
+      const ranking = { order: this.normOrder, norms: this.normSorted, catalogue: n, maxK: this.maxK, maxExcludedList: this.rowItems.length };
       this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS, ranking);
     }
     if (this.simd) {
       this.factorsSorted = new Float32Array(0);
       this.seen = this.simd.seen;
+      this.rowItems = this.simd.excludedList;
     }
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
@@ -274,7 +275,7 @@ export class HybridServingPolicy {
         }
         result =
           strategy === 'cf'
-            ? this.topCf(histItems && histRatings ? this.cf.foldIn(histItems, histRatings) : this.userVector(user), k, exclude, genreMask)
+            ? this.topCf(histItems && histRatings ? this.cf.foldIn(histItems, histRatings) : this.userVector(user), k, exclude, genreMask, rowLength)
             : this.topContent(user, histItems, histRatings, k, exclude, genreMask);
       }
       return { strategy, historySize: count, items: result };
@@ -336,8 +337,8 @@ export class HybridServingPolicy {
    * in factor order, so scores are bit-identical to IalsModel.scoreUser's. The SIMD kernel, where
    * available, computes the same sums.
    */
-  private topCf(x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
-    return this.simd ? this.topCfSimd(this.simd, x, k, exclude, genreMask) : this.topCfScalar(x, k, exclude, genreMask);
+  private topCf(x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined, rowLength: number): ScoredMovie[] {
+    return this.simd ? this.topCfSimd(this.simd, x, k, exclude, genreMask, rowLength) : this.topCfScalar(x, k, exclude, genreMask);
   }
 
   /**
@@ -349,12 +350,17 @@ export class HybridServingPolicy {
    * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate
    * one ≥ T − 2M: the kept items and scores are the scalar scan's. The norm bound stops the scan
    * when a block's first item cannot reach T − M. The exclusion mask is `seen` itself (the
-   * kernel's memory), so a request marks its rated items once for every path.
+   * kernel's memory), so a request marks its rated items once for every path; the training row,
+   * decoded into the kernel's excludedList, also lets the kernel pass over blocks holding nothing
+   * else that could make the cut without scoring them.
    */
-  private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
+  private topCfSimd(
+    simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined, rowLength: number,
+  ): ScoredMovie[] {
     if (this.normOrder.length === 0 || k === 0) return [];
     const xx = simd.setUser(x);
-    const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask);
+    // The training row (rowItems is the kernel's excludedList, all of it marked seen) lets the scan skip its blocks early.
+    const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask, rowLength);
     const ids = this.bundle.items;
     const topItems = simd.topItems;
     const topScores = simd.topScores;

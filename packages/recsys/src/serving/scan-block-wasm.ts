@@ -4,8 +4,8 @@
  * time with its ranking in between. Each fragment takes the calling function's local indices.
  */
 import {
-  BLOCK, BR, F32X4_ADD, F32X4_LT, F32X4_MUL, I32, I32_ADD, I32_CONST, I32_GT_U, I32_LT_U, I32X4_ALL_TRUE, IF, LOCAL_GET, LOCAL_SET, LOOP, END,
-  BR_IF, V128, V128_AND, V128_CONST, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, VOID, sleb, uleb,
+  BLOCK, BR, F32X4_ADD, F32X4_LT, F32X4_MUL, I32, I32_ADD, I32_CONST, I32_GT_U, I32_LT_U, I32_OR, I32_SHL, I32X4_ALL_TRUE, I32X4_BITMASK, IF,
+  LOCAL_GET, LOCAL_SET, LOOP, END, BR_IF, V128, V128_NOT, V128_AND, V128_CONST, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, VOID, sleb, uleb,
 } from '../kernels/wasm-asm.js';
 
 /** Items per block; the item table is padded to a multiple of it (padding scores 0). */
@@ -82,17 +82,17 @@ export const allUnderCut = (l: BlockLocals, cut: number): number[] => [
 ];
 
 /**
- * 1 when every lane of acc_j + splat(xres) · table[16j …] (the gate's partial sums plus their
- * residual term, in the order gateBound adds them) is under the splatted cut; the accumulators
- * keep the partial sums, so a further stage continues them.
+ * The 16-bit mask of the items whose gate bound, acc_j + splat(xres) · table[16j …] (the partial
+ * sums plus their residual term, in the order gateBound adds them), is not under the splatted cut
+ * (bit 4j + l: lane l of accumulator j; a NaN bound counts as not under); the accumulators keep
+ * the partial sums, so a further stage continues them.
  */
-export const boundUnderCut = (l: BlockLocals, xres: number, table: number, cut: number): number[] => [
-  ...each((j) => [
+export const boundLanes = (l: BlockLocals, xres: number, table: number, cut: number): number[] =>
+  each((j) => [
     LOCAL_GET, l.acc + j, LOCAL_GET, xres, LOCAL_GET, table, ...V128_LOAD, 2, ...uleb(16 * j), ...F32X4_MUL, ...F32X4_ADD,
-    LOCAL_GET, cut, ...F32X4_LT, ...(j > 0 ? V128_AND : []),
-  ]),
-  ...I32X4_ALL_TRUE,
-];
+    LOCAL_GET, cut, ...F32X4_LT, ...V128_NOT, ...I32X4_BITMASK,
+    ...(j > 0 ? [I32_CONST, 4 * j, I32_SHL, I32_OR] : []),
+  ]);
 
 /** out[0 … 16) = the sixteen scores. */
 export const storeScores = (l: BlockLocals, out: number): number[] => each((j) => [LOCAL_GET, out, LOCAL_GET, l.acc + j, ...V128_STORE, 2, ...uleb(16 * j)]);

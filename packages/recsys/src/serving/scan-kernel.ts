@@ -145,6 +145,8 @@ export interface ScanRankingInput {
   catalogue: number;
   /** The largest k topK() is asked for. */
   maxK: number;
+  /** The longest list of excluded items topK() is given (ScanKernel.excludedList's length; default 0). */
+  maxExcludedList?: number;
 }
 
 /** Byte offsets of topK()'s arrays in the kernel's memory. */
@@ -159,6 +161,12 @@ interface RankingLayout {
   topScores: number;
   seen: number;
   genre: number;
+  /** rank[catalogue index] = its place in the scan, −1 for items outside it. */
+  rank: number;
+  /** A 16-bit word per block for the listed items (zero between calls). */
+  listedBits: number;
+  excludedList: number;
+  excludedListLength: number;
   /** Entries of each heap and result array (min(maxK, items)). */
   capacity: number;
   maxK: number;
@@ -170,7 +178,7 @@ type TopKFn = (
   x: number, xr: number, d: number, f: number, g: number, q: number, out: number, blocks: number, n: number, norms: number,
   order: number, seen: number, exclude: number, genre: number, kept: number, keptScores: number, heapScores: number, heapItems: number,
   k: number, topItems: number, topScores: number, xNorm: number, margin: number, gateMargin: number, blockBytes: number,
-  d2: number, g2: number,
+  d2: number, g2: number, list: number, listLength: number, rank: number, listedBits: number,
 ) => number;
 
 /**
@@ -214,6 +222,12 @@ export class ScanKernel {
    * asked to (the caller marks a request's rated items and clears them after). Empty without a ranking.
    */
   readonly seen: Uint8Array;
+  /**
+   * Catalogue indices of items a caller excludes (marked in `seen` too): the first `listed` of
+   * them, given to topK(), are skipped before the kernel scores their blocks (a block holding
+   * nothing but excluded items or items under the cut is never scored). Empty without a ranking.
+   */
+  readonly excludedList: Int32Array;
   /** topK()'s result: catalogue indices and scores, best first. */
   readonly topItems: Int32Array;
   readonly topScores: Float32Array;
@@ -246,6 +260,7 @@ export class ScanKernel {
     this.ranking = ranking;
     this.seen = new Uint8Array(buffer, ranking?.seen ?? 0, ranking?.catalogue ?? 0);
     this.genre = new Uint8Array(buffer, ranking?.genre ?? 0, ranking?.catalogue ?? 0);
+    this.excludedList = new Int32Array(buffer, ranking?.excludedList ?? 0, ranking?.excludedListLength ?? 0);
     this.topItems = new Int32Array(buffer, ranking?.topItems ?? 0, ranking?.capacity ?? 0);
     this.topScores = new Float32Array(buffer, ranking?.topScores ?? 0, ranking?.capacity ?? 0);
     this.axes = axes;
@@ -348,6 +363,8 @@ export class ScanKernel {
       const blockNorms = new Float64Array(memory.buffer, rankingLayout.norms, blocks);
       for (let b = 0; b < blocks; b++) blockNorms[b] = ranking.norms[b * SCAN_BLOCK];
       new Int32Array(memory.buffer, rankingLayout.order, items).set(ranking.order.subarray(0, items));
+      const rank = new Int32Array(memory.buffer, rankingLayout.rank, ranking.catalogue).fill(-1);
+      for (let p = 0; p < items; p++) rank[ranking.order[p]] = p;
     }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
     const layout = { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, g2: g2At, q: qAt, axes: axesAt, scratch: scratchAt };
@@ -384,13 +401,16 @@ export class ScanKernel {
    * would rank them: scores rounded to float32 from the double-precision sum factor by factor
    * (exactDot), best first, equal scores by lower catalogue index, NaN never. Skips items whose
    * `seen` byte is 1 when `excludeSeen`, and with `genre` (by catalogue index) those whose byte
-   * is 0. `xNorm` must be at least ‖x‖ (the norm bound stops the scan on it). Returns the count
+   * is 0. `xNorm` must be at least ‖x‖ (the norm bound stops the scan on it). With `excludeSeen`,
+   * the first `listed` entries of excludedList (each one of the `seen` items) let it skip their
+   * blocks sooner; the result is the same with any of them listed or none. Returns the count
    * (≤ k); the items and scores are in topItems / topScores from 0, until the next call.
    */
-  topK(k: number, xNorm: number, excludeSeen: boolean, genre?: Uint8Array): number {
+  topK(k: number, xNorm: number, excludeSeen: boolean, genre?: Uint8Array, listed = 0): number {
     const r = this.ranking;
     if (!r) throw new Error('this scan kernel was built without a ranking');
     if (!(Number.isInteger(k) && k >= 0 && k <= r.maxK)) throw new RangeError(`k must be an integer in 0..${r.maxK}, got ${k}`);
+    if (!(Number.isInteger(listed) && listed >= 0 && listed <= r.excludedListLength)) throw new RangeError(`listed must be an integer in 0..${r.excludedListLength}, got ${listed}`);
     if (k === 0) return 0;
     if (genre) this.genre.set(genre.subarray(0, r.catalogue));
     const margin = approximationBound(this.factors) * xNorm * r.firstNorm + SCAN_ABSOLUTE_SLACK;
@@ -398,6 +418,7 @@ export class ScanKernel {
       this.x.byteOffset, this.xr.byteOffset, this.axes, this.factors, this.gBase, this.qBase, this.out.byteOffset,
       Math.ceil(this.items / SCAN_BLOCK), this.items, r.norms, r.order, r.seen, excludeSeen ? 1 : 0, genre ? r.genre : 0, r.kept, r.keptScores,
       r.heapScores, r.heapItems, k, r.topItems, r.topScores, xNorm, margin, this.gateMargin, this.blockBytes, this.secondAxes, this.g2Base,
+      r.excludedList, excludeSeen ? listed : 0, r.rank, r.listedBits,
     );
   }
 
@@ -447,6 +468,10 @@ function layOutRanking(at: number, ranking: ScanRankingInput, items: number): Ra
     topScores: next(capacity * 4),
     seen: next(ranking.catalogue),
     genre: next(ranking.catalogue),
+    rank: next(ranking.catalogue * 4),
+    listedBits: next(Math.ceil(items / SCAN_BLOCK) * 2),
+    excludedList: next((ranking.maxExcludedList ?? 0) * 4),
+    excludedListLength: ranking.maxExcludedList ?? 0,
     capacity,
     maxK: ranking.maxK,
     catalogue: ranking.catalogue,

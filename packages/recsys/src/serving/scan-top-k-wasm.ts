@@ -22,11 +22,11 @@
 import {
   BLOCK, BR, BR_IF, CALL, END, F32, F32_DEMOTE_F64, F32_EQ, F32_GT, F32_LOAD, F32_REINTERPRET_I32, F32_STORE, F64, F64_ADD,
   F64_GE, F64_GT, F64_LOAD, F64_LT, F64_MUL, F64_PROMOTE_F32, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
-  I32_LOAD, I32_LOAD8_U, I32_LT_U, I32_MUL, I32_SUB, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
+  I32_GE_S, I32_LOAD, I32_LOAD16_U, I32_LOAD8_U, I32_LT_U, I32_STORE16, I32_XOR, I32_MUL, I32_SUB, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
   LOCAL_TEE, LOOP, SELECT, VOID, F32X4_SPLAT, F32X4_LT, V128_NOT, I32X4_BITMASK, I32_CTZ, V128, f32Const, f64Const, sleb, uleb, type WasmFunction,
 } from '../kernels/wasm-asm.js';
 import { at4 } from '../kernels/wasm-top-heap.js';
-import { BLOCK_LOCAL_TYPES, blockLocalsFrom, boundUnderCut, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
+import { BLOCK_LOCAL_TYPES, blockLocalsFrom, boundLanes, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
 
 /** Module indices of the functions topK calls. */
 export interface TopKCallees {
@@ -43,12 +43,18 @@ const [X, XR, D, F, G, Q, OUT, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENRE, KE
 const [X_NORM, MARGIN, GATE_MARGIN] = [21, 22, 23]; // f64
 /** BLOCK_BYTES: a block's bytes in the item table; D2 and G2: the second gate stage's axes (D2 > D) and table. */
 const [BLOCK_BYTES, D2, G2] = [24, 25, 26];
-const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, I32, I32, I32];
+/**
+ * ROW … ROW + 4·ROW_N: catalogue indices of excluded items (the request's training history); RANK:
+ * each catalogue item's place in the scan (−1: not scanned); BITS: a 16-bit word per block, zero
+ * between calls, where the call marks those items so the gate and the item loop pass over them.
+ */
+const [ROW, ROW_N, RANK, BITS] = [27, 28, 29, 30];
+const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, ...new Array<number>(7).fill(I32)];
 // Locals, numbered on from the parameters by type.
-const I32_LOCALS = 19 + RESCORE_GROUP;
-const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND, XMID, G2P, G2_BYTES, CUT_MOVED] =
-  Array.from({ length: 19 }, (_, j) => PARAMS.length + j);
-const AT = PARAMS.length + 19; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const I32_LOCALS = 22 + RESCORE_GROUP;
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND, XMID, G2P, G2_BYTES, CUT_MOVED, E, POS, SEEN_BITS] =
+  Array.from({ length: 22 }, (_, j) => PARAMS.length + j);
+const AT = PARAMS.length + 22; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
 const F64_FIRST = PARAMS.length + I32_LOCALS;
 const F64_LOCALS = 4 + RESCORE_GROUP;
 const [THRESHOLD, CUT, V, XA] = [F64_FIRST, F64_FIRST + 1, F64_FIRST + 2, F64_FIRST + 3];
@@ -101,13 +107,13 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     END,
     END,
   ];
-  /** MASK = bit j set for item j of the block just scored that is not under the cut (NaN included), items ≥ LIMIT cleared. */
+  /** MASK = bit j set for item j of the block just scored that is not under the cut (NaN included), items ≥ LIMIT and marked items cleared. */
   const laneMask = [
     ...[0, 1, 2, 3].flatMap((j) => [
       LOCAL_GET, BLOCK_LOCALS.acc + j, LOCAL_GET, CUT_V, ...F32X4_LT, ...V128_NOT, ...I32X4_BITMASK,
       ...(j > 0 ? [I32_CONST, 4 * j, I32_SHL, I32_OR] : []),
     ]),
-    I32_CONST, 1, LOCAL_GET, LIMIT, I32_SHL, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_SET, MASK,
+    I32_CONST, 1, LOCAL_GET, LIMIT, I32_SHL, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_GET, SEEN_BITS, I32_AND, LOCAL_SET, MASK,
   ];
   const scan = [
     BLOCK, VOID, LOOP, VOID,
@@ -118,16 +124,18 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     // The gate, in two stages: unless an item's bound reaches its cut, the block has nothing to
     // keep. The first D principal coordinates bound every block; the next D2 − D, continuing the
     // same sums, only the blocks the first stage lets through.
+    // Excluded items count as under the cut.
+    LOCAL_GET, BITS, LOCAL_GET, T, I32_CONST, 1, I32_SHL, I32_ADD, I32_LOAD16_U, 1, 0, I32_CONST, ...sleb(-1), I32_XOR, LOCAL_SET, SEEN_BITS,
     ...zeroAccumulators(BLOCK_LOCALS),
     ...products(BLOCK_LOCALS, XR, XMID, GP),
-    ...boundUnderCut(BLOCK_LOCALS, XRES, GP, GATE_CUT_V),
+    ...boundLanes(BLOCK_LOCALS, XRES, GP, GATE_CUT_V), LOCAL_GET, SEEN_BITS, I32_AND, I32_EQZ,
     ...inc(GP, 4 * 16),
     IF, VOID,
     LOCAL_GET, G2P, LOCAL_GET, G2_BYTES, I32_ADD, LOCAL_SET, G2P,
     LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
     ELSE,
     ...products(BLOCK_LOCALS, XMID, XREND, G2P),
-    ...boundUnderCut(BLOCK_LOCALS, XRES2, G2P, GATE_CUT_V),
+    ...boundLanes(BLOCK_LOCALS, XRES2, G2P, GATE_CUT_V), LOCAL_GET, SEEN_BITS, I32_AND, I32_EQZ,
     ...inc(G2P, 4 * 16),
     IF, VOID,
     LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
@@ -208,7 +216,28 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     BR, 0,
     END, END,
   ];
+  /** For each listed item in the scan: `update` its block's word (address on the stack, then POS), leaving the new word. */
+  const forEachListed = (update: number[]): number[] => [
+    I32_CONST, 0, LOCAL_SET, E,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, E, LOCAL_GET, ROW_N, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, RANK, ...at4(ROW, E), I32_LOAD, 2, 0, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, 2, 0, LOCAL_TEE, POS,
+    I32_CONST, 0, I32_GE_S,
+    IF, VOID,
+    LOCAL_GET, BITS, LOCAL_GET, POS, I32_CONST, 4, I32_SHR_U, I32_CONST, 1, I32_SHL, I32_ADD,
+    ...update, I32_STORE16, 1, 0,
+    END,
+    ...inc(E, 1),
+    BR, 0,
+    END, END,
+  ];
+  const markListed = forEachListed([
+    LOCAL_GET, BITS, LOCAL_GET, POS, I32_CONST, 4, I32_SHR_U, I32_CONST, 1, I32_SHL, I32_ADD, I32_LOAD16_U, 1, 0,
+    I32_CONST, 1, LOCAL_GET, POS, I32_CONST, 15, I32_AND, I32_SHL, I32_OR,
+  ]);
+  const clearListed = forEachListed([I32_CONST, 0]);
   const code = [
+    ...markListed,
     ...f64Const(-Infinity), LOCAL_SET, THRESHOLD,
     ...setCut,
     ...setCutVectors,
@@ -224,6 +253,7 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     ...scan,
     ...rescore,
     LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, RES_IDX, LOCAL_GET, RES_SC, CALL, callees.drain,
+    ...clearListed,
     LOCAL_GET, SIZE,
   ];
   return { name: 'topK', params: PARAMS, results: [I32], locals: LOCALS, code };
