@@ -223,9 +223,10 @@ export class ScanKernel {
    */
   readonly seen: Uint8Array;
   /**
-   * Catalogue indices of items a caller excludes (marked in `seen` too): the first `listed` of
-   * them, given to topK(), are skipped before the kernel scores their blocks (a block holding
-   * nothing but excluded items or items under the cut is never scored). Empty without a ranking.
+   * Catalogue indices of items a caller excludes beside (or instead of) marking them in `seen`:
+   * the first `listed` of them, given to topK(), are skipped before the kernel scores their blocks
+   * (a block holding nothing but excluded items or items under the cut is never scored). Empty
+   * without a ranking.
    */
   readonly excludedList: Int32Array;
   /** topK()'s result: catalogue indices and scores, best first. */
@@ -402,8 +403,8 @@ export class ScanKernel {
    * (exactDot), best first, equal scores by lower catalogue index, NaN never. Skips items whose
    * `seen` byte is 1 when `excludeSeen`, and with `genre` (by catalogue index) those whose byte
    * is 0. `xNorm` must be at least ‖x‖ (the norm bound stops the scan on it). With `excludeSeen`,
-   * the first `listed` entries of excludedList (each one of the `seen` items) let it skip their
-   * blocks sooner; the result is the same with any of them listed or none. Returns the count
+   * the first `listed` entries of excludedList are skipped as well (as if their `seen` byte were
+   * 1; listing a `seen` item changes no result, only lets the scan pass its block sooner). Returns the count
    * (≤ k); the items and scores are in topItems / topScores from 0, until the next call.
    */
   topK(k: number, xNorm: number, excludeSeen: boolean, genre?: Uint8Array, listed = 0): number {
