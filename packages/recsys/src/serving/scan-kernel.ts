@@ -333,6 +333,8 @@ export class ScanKernel {
     const g = new Float32Array(memory.buffer, gAt, blocks * gateFloats);
     const g2 = new Float32Array(memory.buffer, g2At, blocks * gate2Floats);
     const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * f);
+    // Two gate stages project each item on twice the axes a stepItems step was sized for: half the items per step.
+    const layoutStep = Math.max(1, Math.floor(stepItems / 2));
     const coords = new Float64Array(d2);
     const residual = new Float64Array(f);
     let maxNorm = 0;
@@ -358,7 +360,7 @@ export class ScanKernel {
       g[gateAt + d * SCAN_BLOCK] = removeAxes(principal, 0, d, f, coords, residual);
       g2[gate2At + (d2 - d) * SCAN_BLOCK] = removeAxes(principal, d, d2, f, coords, residual);
       maxNorm = Math.max(maxNorm, Math.sqrt(norm2));
-      if ((i + 1) % stepItems === 0) yield;
+      if ((i + 1) % layoutStep === 0) yield;
     }
     if (ranking && rankingLayout) {
       const blockNorms = new Float64Array(memory.buffer, rankingLayout.norms, blocks);
