@@ -150,14 +150,14 @@ describe('ScanKernel (float32 SIMD scan)', () => {
 });
 
 /** Builds a kernel with a ranking: vectors sorted by descending norm, order[p] their catalogue indices. */
-function rankedKernel(vectors: Float32Array[], catalogueOf: (i: number) => number, catalogue: number, maxK: number) {
+function rankedKernel(vectors: Float32Array[], catalogueOf: (i: number) => number, catalogue: number, maxK: number, maxExcludedList = 0) {
   const f = vectors[0].length;
   const byNorm = vectors.map((v, i) => ({ i, norm: Math.hypot(...v) })).sort((a, b) => b.norm - a.norm || a.i - b.i);
   const sorted = new Float32Array(vectors.length * f);
   byNorm.forEach((e, p) => sorted.set(vectors[e.i], p * f));
   const order = Int32Array.from(byNorm, (e) => catalogueOf(e.i));
   const norms = Float64Array.from(byNorm, (e) => e.norm * (1 + 1e-6));
-  const steps = ScanKernel.build(sorted, vectors.length, f, 1, Infinity, { order, norms, catalogue, maxK });
+  const steps = ScanKernel.build(sorted, vectors.length, f, 1, Infinity, { order, norms, catalogue, maxK, maxExcludedList });
   for (;;) {
     const step = steps.next();
     if (step.done) return { kernel: step.value!, sorted, order };
@@ -174,7 +174,7 @@ function referenceTopK(x: Float32Array, sorted: Float32Array, order: Int32Array,
 }
 
 describe('ScanKernel.topK (the scan, exclusions, exact rescoring and top-K in one WebAssembly call)', () => {
-  test.each([64, 16, 3])('the scalar reference\'s top-K and scores with %i factors: k = 1, 10, 100; exclusions and genre on and off; tied items', (f) => {
+  test.each([64, 16, 3, 2])('the scalar reference\'s top-K and scores with %i factors: k = 1, 10, 100; exclusions (mask, list, both) and genre on and off; tied items', (f) => {
     const rng = new Random(21 + f);
     const items = 700;
     const catalogue = 900;
@@ -185,8 +185,10 @@ describe('ScanKernel.topK (the scan, exclusions, exact rescoring and top-K in on
       vectors.push(i % 50 === 49 ? Float32Array.from(vectors[i - 1]) : Float32Array.from({ length: f }, (_, a) => dirs[i % 4][a] * (0.2 + rng.next()) + (rng.next() - 0.5) * 0.2));
     }
     // A catalogue index per item, not in scan order and not every catalogue index an item.
-    const { kernel, sorted, order } = rankedKernel(vectors, (i) => (i * 7 + 3) % catalogue, catalogue, 100);
+    const { kernel, sorted, order } = rankedKernel(vectors, (i) => (i * 7 + 3) % catalogue, catalogue, 100, 80);
     expect(kernel.seen).toHaveLength(catalogue);
+    expect(kernel.excludedList).toHaveLength(80);
+    const inScan = new Set(order);
     let compared = 0;
     for (let user = 0; user < 24; user++) {
       const x = Float32Array.from({ length: f }, (_, a) => dirs[user % 4][a] + (rng.next() - 0.5) * 0.5);
@@ -195,22 +197,31 @@ describe('ScanKernel.topK (the scan, exclusions, exact rescoring and top-K in on
       const seen = new Set<number>();
       // The user's "ratings": the best-scoring items mostly, as real histories are.
       for (const [item] of referenceTopK(x, sorted, order, 60, () => true)) if (rng.next() < 0.7) seen.add(item);
-      for (const item of seen) kernel.seen[item] = 1;
+      // Catalogue indices without an item (never scanned) are excluded alike.
+      for (let i = 0; seen.size < 66; i++) if (!inScan.has(i)) seen.add(i);
       const genre = Uint8Array.from({ length: catalogue }, (_, i) => (i % 3 === 0 ? 0 : 1));
-      for (const k of [1, 10, 100]) {
-        for (const excludeSeen of [true, false]) {
-          for (const inGenre of [false, true]) {
-            const count = kernel.topK(k, xNorm, excludeSeen, inGenre ? genre : undefined);
-            const got = Array.from({ length: count }, (_, j): [number, number] => [kernel.topItems[j], kernel.topScores[j]]);
-            const want = referenceTopK(x, sorted, order, k, (i) => !(excludeSeen && seen.has(i)) && !(inGenre && genre[i] === 0));
-            expect(got).toEqual(want);
-            compared++;
+      // The exclusions in the mask only, in the list only, or split: a third in each and a third in both.
+      for (const how of ['mask', 'list', 'split'] as const) {
+        let listed = 0;
+        [...seen].forEach((item, j) => {
+          if (how === 'mask' || (how === 'split' && j % 3 !== 0)) kernel.seen[item] = 1;
+          if (how === 'list' || (how === 'split' && j % 3 !== 1)) kernel.excludedList[listed++] = item;
+        });
+        for (const k of [1, 10, 100]) {
+          for (const excludeSeen of [true, false]) {
+            for (const inGenre of [false, true]) {
+              const count = kernel.topK(k, xNorm, excludeSeen, inGenre ? genre : undefined, listed);
+              const got = Array.from({ length: count }, (_, j): [number, number] => [kernel.topItems[j], kernel.topScores[j]]);
+              const want = referenceTopK(x, sorted, order, k, (i) => !(excludeSeen && seen.has(i)) && !(inGenre && genre[i] === 0));
+              expect(got).toEqual(want);
+              compared++;
+            }
           }
         }
+        for (const item of seen) kernel.seen[item] = 0;
       }
-      for (const item of seen) kernel.seen[item] = 0;
     }
-    expect(compared).toBe(24 * 12);
+    expect(compared).toBe(24 * 3 * 12);
   });
 
   test('ties: equal scores rank by lower catalogue index, across blocks', () => {
@@ -227,6 +238,30 @@ describe('ScanKernel.topK (the scan, exclusions, exact rescoring and top-K in on
     expect(kernel.topScores[0]).toBeGreaterThan(kernel.topScores[44]);
   });
 
+  test('a user who rated every item: nothing with exclusions, from the list or the mask; the list leaves no trace on the next call', () => {
+    const f = 16;
+    const rng = new Random(5);
+    const vectors = Array.from({ length: 50 }, () => Float32Array.from({ length: f }, () => rng.next() - 0.3));
+    const { kernel, sorted, order } = rankedKernel(vectors, (i) => i, 50, 60, 50);
+    const x = Float32Array.from({ length: f }, () => rng.next());
+    kernel.setUser(x);
+    const xNorm = Math.hypot(...x) * (1 + 1e-5);
+    for (let i = 0; i < 50; i++) kernel.excludedList[i] = i;
+    expect(kernel.topK(10, xNorm, true, undefined, 50)).toBe(0);
+    expect(kernel.topK(60, xNorm, true, undefined, 50)).toBe(0);
+    const all = referenceTopK(x, sorted, order, 60, () => true);
+    // Exclusions off: the list is ignored.
+    expect(kernel.topK(60, xNorm, false, undefined, 50)).toBe(50);
+    expect(Array.from({ length: 50 }, (_, j) => [kernel.topItems[j], kernel.topScores[j]])).toEqual(all);
+    // Nothing listed and nothing marked: every item again (the previous call's marks are gone).
+    expect(kernel.topK(60, xNorm, true, undefined, 0)).toBe(50);
+    expect(Array.from({ length: 50 }, (_, j) => [kernel.topItems[j], kernel.topScores[j]])).toEqual(all);
+    kernel.seen.fill(1);
+    expect(kernel.topK(10, xNorm, true)).toBe(0);
+    kernel.seen.fill(0);
+    expect(() => kernel.topK(10, xNorm, true, undefined, 51)).toThrow(RangeError);
+  });
+
   test('k = 0, k above maxK or above the number of items, and a kernel without a ranking', () => {
     const q = Float32Array.from({ length: 40 * 4 }, (_, j) => Math.cos(j));
     const { kernel } = rankedKernel(Array.from({ length: 40 }, (_, i) => q.subarray(i * 4, i * 4 + 4)), (i) => i, 40, 50);
@@ -237,6 +272,8 @@ describe('ScanKernel.topK (the scan, exclusions, exact rescoring and top-K in on
     expect(kernel.topK(50, 1.1, false)).toBe(40);
     expect(new Set(kernel.topItems.subarray(0, 40)).size).toBe(40);
     expect(() => ScanKernel.create(q, 40, 4, 1)!.topK(1, 1, false)).toThrow(/without a ranking/);
+    // One factor leaves no axis for the gate's second stage: no kernel (the policy's JavaScript loop ranks).
+    expect(ScanKernel.create(q, 40, 1, 1)).toBeNull();
   });
 });
 

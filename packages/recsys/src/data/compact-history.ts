@@ -16,6 +16,8 @@ import type { HistoryRows } from './history-rows.js';
 import { longestRow, type CsrMatrix } from './sparse.js';
 import { MAX_VARINT_BYTES, writeVarint } from './varint.js';
 
+/** Byte offsets below this are small integers (histories under 1 GB). */
+const INT_OFFSETS = 2 ** 30;
 /** Largest dictionary: codes fit a byte. */
 const MAX_CODES = 256;
 /** Ratings encoded per build step (a few milliseconds). */
@@ -215,6 +217,7 @@ export class CompactHistory implements HistoryRows {
     const direct = this.ratings.length > 0;
     let at = this.rowBytes[row];
     const end = this.rowBytes[row + 1];
+    if (!ratings && this.intMath && end <= INT_OFFSETS) return this.decodeItems(at, end, items);
     let prev = -1;
     let j = 0;
     if (this.intMath) {
@@ -250,6 +253,40 @@ export class CompactHistory implements HistoryRows {
       j++;
     }
     return j;
+  }
+
+  /**
+   * decodeRow's item indices of bytes `from` … `end` (small integers): while two bytes remain, a
+   * one- or two-byte varint (nearly every one: gaps under 2^(14 − codeBits)) is read without a
+   * branch on its length, which a row's mix of lengths would mispredict about every other entry.
+   */
+  private decodeItems(from: number, end: number, items: Int32Array): number {
+    const bytes = this.bytes;
+    const bits = this.codeBits;
+    const stop = end | 0;
+    let p = from | 0;
+    let prev = -1;
+    let j = 0;
+    for (;;) {
+      let v: number;
+      if (p + 1 < stop) {
+        const b0 = bytes[p];
+        let b = bytes[p + 1];
+        const more = b0 >> 7;
+        v = (b0 & 127) | (((b & 127) << 7) & -more);
+        p += 1 + more;
+        if ((more & (b >> 7)) !== 0) {
+          for (let shift = 14; b >= 128; shift += 7) {
+            b = bytes[p++];
+            v |= (b & 127) << shift;
+          }
+        }
+      } else if (p < stop) {
+        v = bytes[p++]; // the row's last byte: a one-byte varint
+      } else return j;
+      prev += (v >>> bits) + 1;
+      items[j++] = prev;
+    }
   }
 
   /** The whole history as a CSR matrix (new arrays). */

@@ -89,8 +89,8 @@ export class HybridServingPolicy {
   private readonly scores: Float32Array;
   /** 1 for the current request's rated items; all zero between requests (the scan kernel's own mask when there is one). */
   private seen: Uint8Array;
-  /** The current request's training row, decoded from the compact history. */
-  private readonly rowItems: Int32Array;
+  /** The current request's training row, decoded from the compact history (into the scan kernel's excludedList when there is one). */
+  private rowItems: Int32Array;
   private readonly rowRatings: Float32Array;
   private readonly heap: TopHeap;
   // Derived structures, filled by build() (in steps, so a hot swap can yield between them).
@@ -186,12 +186,13 @@ export class HybridServingPolicy {
     }
     yield;
     if (this.useSimd) {
-      const ranking = { order: this.normOrder, norms: this.normSorted, catalogue: n, maxK: this.maxK };
+      const ranking = { order: this.normOrder, norms: this.normSorted, catalogue: n, maxK: this.maxK, maxExcludedList: this.rowItems.length };
       this.simd = yield* ScanKernel.build(this.factorsSorted, this.normOrder.length, k, SIMD_BLOCKS_PER_CALL, BUILD_STEP_ITEMS, ranking);
     }
     if (this.simd) {
       this.factorsSorted = new Float32Array(0);
       this.seen = this.simd.seen;
+      this.rowItems = this.simd.excludedList;
     }
     yield;
     // Fold-in's regularised Gram matrix (k²·items work): now, a block per step, not in a request.
@@ -236,19 +237,21 @@ export class HybridServingPolicy {
     const genreMask = request.genre === undefined ? undefined : this.genreMask(request.genre);
     const seen = this.seen;
     const rowItems = this.rowItems;
-    const rowLength = user >= 0 ? compactHistory.decodeRow(user, rowItems, this.rowRatings) : 0;
+    // Training ratings are read only beside fresh ones (trainingRating): decode them only then.
+    const fresh = request.extraRatings !== undefined && request.extraRatings.length > 0;
+    const rowLength = user >= 0 ? compactHistory.decodeRow(user, rowItems, fresh ? this.rowRatings : undefined) : 0;
     const extraItems: number[] = [];
     let overrides: Map<number, number> | null = null;
+    let rowMarked = false;
     try {
-      // Mark the merged history: training items (distinct, sorted) then fresh ratings.
-      for (let e = 0; e < rowLength; e++) seen[rowItems[e]] = 1;
+      // The merged history: training items (distinct, sorted), then fresh ratings not among them, marked.
       let count = rowLength;
       for (const r of request.extraRatings ?? []) {
         if (!Number.isFinite(r.rating)) throw new RangeError(`rating for movie ${r.movieId} is not a finite number`);
         const i = items.index(r.movieId);
         if (i < 0) continue; // outside the catalogue: no model can use it
         (overrides ??= new Map()).set(i, r.rating);
-        if (seen[i] === 0) {
+        if (seen[i] === 0 && this.rowIndexOf(rowLength, i) < 0) {
           seen[i] = 1;
           extraItems.push(i);
           count++;
@@ -256,6 +259,11 @@ export class HybridServingPolicy {
       }
       const strategy = this.hybrid.strategyForCount(count);
       const exclude = request.excludeSeen === false ? null : seen;
+      // The SIMD scan excludes the training row from its own list (topCfSimd); every other path reads the mask.
+      if (!(strategy === 'cf' && this.simd !== null && genreMask !== null)) {
+        for (let e = 0; e < rowLength; e++) seen[rowItems[e]] = 1;
+        rowMarked = true;
+      }
       const useTrained = user >= 0 && overrides === null;
       let result: ScoredMovie[];
       if (genreMask === null) result = []; // unknown genre: nothing qualifies
@@ -274,12 +282,12 @@ export class HybridServingPolicy {
         }
         result =
           strategy === 'cf'
-            ? this.topCf(histItems && histRatings ? this.cf.foldIn(histItems, histRatings) : this.userVector(user), k, exclude, genreMask)
+            ? this.topCf(histItems && histRatings ? this.cf.foldIn(histItems, histRatings) : this.userVector(user), k, exclude, genreMask, rowLength)
             : this.topContent(user, histItems, histRatings, k, exclude, genreMask);
       }
       return { strategy, historySize: count, items: result };
     } finally {
-      for (let e = 0; e < rowLength; e++) seen[rowItems[e]] = 0;
+      if (rowMarked) for (let e = 0; e < rowLength; e++) seen[rowItems[e]] = 0;
       for (const i of extraItems) seen[i] = 0;
     }
   }
@@ -295,20 +303,25 @@ export class HybridServingPolicy {
     return this.popularity.counts[item] > 0 && this.itemNorm[item] > 0 ? this.similarCf(item, k) : this.similarContent(item, k);
   }
 
-  /** The current request's training rating of `item` (its decoded row is sorted: binary search). */
+  /** The current request's training rating of `item` (decoded with the row). */
   private trainingRating(rowLength: number, item: number): number {
+    const e = this.rowIndexOf(rowLength, item);
+    return e >= 0 ? this.rowRatings[e] : Number.NaN;
+  }
+
+  /** The place of `item` in the current request's training row, −1 when absent (the row is sorted: binary search). */
+  private rowIndexOf(rowLength: number, item: number): number {
     const indices = this.rowItems;
-    const data = this.rowRatings;
     let lo = 0;
     let hi = rowLength - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const v = indices[mid];
-      if (v === item) return data[mid];
+      if (v === item) return mid;
       if (v < item) lo = mid + 1;
       else hi = mid - 1;
     }
-    return Number.NaN;
+    return -1;
   }
 
   private userVector(user: number): Float32Array {
@@ -336,8 +349,8 @@ export class HybridServingPolicy {
    * in factor order, so scores are bit-identical to IalsModel.scoreUser's. The SIMD kernel, where
    * available, computes the same sums.
    */
-  private topCf(x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
-    return this.simd ? this.topCfSimd(this.simd, x, k, exclude, genreMask) : this.topCfScalar(x, k, exclude, genreMask);
+  private topCf(x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined, rowLength: number): ScoredMovie[] {
+    return this.simd ? this.topCfSimd(this.simd, x, k, exclude, genreMask, rowLength) : this.topCfScalar(x, k, exclude, genreMask);
   }
 
   /**
@@ -349,12 +362,17 @@ export class HybridServingPolicy {
    * scores ≥ T − M, so an item of the exact top-K has an exact score ≥ T − M and an approximate
    * one ≥ T − 2M: the kept items and scores are the scalar scan's. The norm bound stops the scan
    * when a block's first item cannot reach T − M. The exclusion mask is `seen` itself (the
-   * kernel's memory), so a request marks its rated items once for every path.
+   * kernel's memory) for fresh ratings; the training row, decoded into the kernel's excludedList,
+   * is excluded from that list, which also lets the kernel pass over blocks holding nothing else
+   * that could make the cut without scoring them.
    */
-  private topCfSimd(simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined): ScoredMovie[] {
+  private topCfSimd(
+    simd: ScanKernel, x: Float32Array, k: number, exclude: Uint8Array | null, genreMask: Uint8Array | undefined, rowLength: number,
+  ): ScoredMovie[] {
     if (this.normOrder.length === 0 || k === 0) return [];
     const xx = simd.setUser(x);
-    const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask);
+    // The training row (rowItems is the kernel's excludedList) is excluded through it, not the seen mask (recommend leaves it unmarked).
+    const count = simd.topK(k, Math.sqrt(xx) * (1 + BOUND_SLACK), exclude !== null, genreMask, rowLength);
     const ids = this.bundle.items;
     const topItems = simd.topItems;
     const topScores = simd.topScores;

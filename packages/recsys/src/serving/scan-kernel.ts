@@ -18,6 +18,9 @@
  * (principal-axes.ts) give x·q up to the residual term, which ‖x_r‖·‖q_r‖ bounds, so
  * `x'·q'[0..d) + ‖x_r‖·‖q_r‖` is an upper bound of every score of the block — d of f factors'
  * work, and on trained factors most blocks stop there (a few axes carry most of the energy).
+ * topK()'s gate has a second stage for the blocks the first lets through: the same sums continued
+ * over the next d2 − d coordinates (a table of their own), with the residual after d2 axes —
+ * about half of the blocks that pass 8 axes of ML-100K-shaped factors stop at 16.
  *
  * `topK()` runs a whole ranking in one call (scan-top-k-wasm.ts): the blocks in scan order with the
  * norm-bound stop, the gate, the exclusion masks, the approximate top-K, and the exact rescoring
@@ -48,8 +51,10 @@ import { RESCORE_GROUP, topKFunction } from './scan-top-k-wasm.js';
 import { ACCUMULATORS, SCAN_BLOCK, allUnderCut, gateBound, products, storeScores, zeroAccumulators, type BlockLocals } from './scan-block-wasm.js';
 
 export { SCAN_BLOCK };
-/** Principal coordinates the gate reads per item (of 64 trained factors, these carry 80–95% of the energy; 12 or 16 measured slower). */
+/** Principal coordinates the gate's first stage reads per item (of 64 trained factors, these carry 80–95% of the energy). */
 const GATE_AXES = 8;
+/** The second stage's, for the blocks the first lets through (the same sums continued): twice as many. */
+const SECOND_STAGE_AXES = 2 * GATE_AXES;
 /** Items sampled for the principal axes (evenly spread: the axes need not be optimal, only orthonormal). */
 const AXES_SAMPLE = 4096;
 /**
@@ -59,16 +64,16 @@ const AXES_SAMPLE = 4096;
  */
 export const GATE_SLACK = 1e-6;
 
-// Parameters 0..8, then locals: four accumulators, the splatted x[a], ‖x_r‖ and the cut, three pointers.
-const [G, X, OUT, BLOCKS, F, MAX, XR, D, Q] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const ACC = 9;
+// Parameters 0..9, then locals: four accumulators, the splatted x[a], ‖x_r‖ and the cut, x[a + 1] splatted, three pointers.
+const [G, X, OUT, BLOCKS, F, MAX, XR, D, Q, XRES_AT] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const ACC = 10;
 const XA = ACC + ACCUMULATORS;
-const [XRES, CUT] = [XA + 1, XA + 2];
-const [P, XEND, XREND] = [CUT + 1, CUT + 2, CUT + 3];
+const [XRES, CUT, XA2] = [XA + 1, XA + 2, XA + 3];
+const [P, XEND, XREND] = [XA2 + 1, XA2 + 2, XA2 + 3];
 
 
 function dotsFunction(): WasmFunction {
-  const l: BlockLocals = { acc: ACC, splat: XA, p: P };
+  const l: BlockLocals = { acc: ACC, splat: XA, splat2: XA2, p: P };
   /** The lane-wise maximum of the four accumulators, on the stack (`max`: F32X4_MAX, NaN-propagating, or F32X4_PMAX where no lane is NaN). */
   const laneMax = (max: number[]): number[] => [
     LOCAL_GET, ACC, LOCAL_GET, ACC + 1, ...max,
@@ -78,8 +83,8 @@ function dotsFunction(): WasmFunction {
   const code = [
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
     LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XREND,
-    LOCAL_GET, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
-    LOCAL_GET, XREND, F32_LOAD, 2, 4, ...F32X4_SPLAT, LOCAL_SET, CUT,
+    LOCAL_GET, XRES_AT, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
+    LOCAL_GET, XRES_AT, F32_LOAD, 2, 4, ...F32X4_SPLAT, LOCAL_SET, CUT,
     WASM_BLOCK, VOID,
     LOOP, VOID,
     LOCAL_GET, BLOCKS, I32_EQZ, BR_IF, 1,
@@ -102,13 +107,13 @@ function dotsFunction(): WasmFunction {
     END,
     END,
   ];
-  return { name: 'dots', params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], locals: [2, ACCUMULATORS + 3, V128, 3, I32], code };
+  return { name: 'dots', params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], locals: [2, ACCUMULATORS + 4, V128, 3, I32], code };
 }
 
 /** dots (function 0), topK (1, calling dots and the heap's functions), project (2), then the heap's. */
 function buildModule(): Uint8Array {
   const heap = topHeapFunctions(3);
-  return functionsModuleBytes([dotsFunction(), topKFunction({ offer: heap.offer, drain: heap.drain }), projectFunction(GATE_AXES), ...heap.functions]);
+  return functionsModuleBytes([dotsFunction(), topKFunction({ offer: heap.offer, drain: heap.drain }), projectFunction(SECOND_STAGE_AXES), ...heap.functions]);
 }
 
 let compiled: WasmModule | null | undefined;
@@ -140,6 +145,8 @@ export interface ScanRankingInput {
   catalogue: number;
   /** The largest k topK() is asked for. */
   maxK: number;
+  /** The longest list of excluded items topK() is given (ScanKernel.excludedList's length; default 0). */
+  maxExcludedList?: number;
 }
 
 /** Byte offsets of topK()'s arrays in the kernel's memory. */
@@ -154,6 +161,12 @@ interface RankingLayout {
   topScores: number;
   seen: number;
   genre: number;
+  /** rank[catalogue index] = its place in the scan, −1 for items outside it. */
+  rank: number;
+  /** A 16-bit word per block for the listed items (zero between calls). */
+  listedBits: number;
+  excludedList: number;
+  excludedListLength: number;
   /** Entries of each heap and result array (min(maxK, items)). */
   capacity: number;
   maxK: number;
@@ -165,6 +178,7 @@ type TopKFn = (
   x: number, xr: number, d: number, f: number, g: number, q: number, out: number, blocks: number, n: number, norms: number,
   order: number, seen: number, exclude: number, genre: number, kept: number, keptScores: number, heapScores: number, heapItems: number,
   k: number, topItems: number, topScores: number, xNorm: number, margin: number, gateMargin: number, blockBytes: number,
+  d2: number, g2: number, list: number, listLength: number, rank: number, listedBits: number,
 ) => number;
 
 /**
@@ -182,15 +196,22 @@ export class ScanKernel {
    * block the gate skipped, an upper bound of its scores that is below the call's cut.
    */
   readonly blockMax: Float32Array;
-  /** Principal coordinates the gate reads per item. */
+  /** Principal coordinates the gate reads per item (its first stage; `dots` has only that one). */
   readonly axes: number;
+  /** Principal coordinates of topK()'s second gate stage (more than `axes`). */
+  readonly secondAxes: number;
   private readonly x: Float32Array;
-  /** x's principal coordinates, then ‖x_r‖ and the gate's cut (float32, as the kernel reads them). */
+  /**
+   * x's secondAxes principal coordinates, then ‖x_r‖ after `axes` of them, the gate's cut (dots),
+   * and ‖x_r‖ after secondAxes (float32, as the kernel reads them).
+   */
   private readonly xr: Float32Array;
-  private readonly fn: (g: number, x: number, out: number, blocks: number, f: number, max: number, xr: number, d: number, q: number) => void;
+  private readonly fn: (g: number, x: number, out: number, blocks: number, f: number, max: number, xr: number, d: number, q: number, xres: number) => void;
   /** The item vectors as laid out for the kernel (factor a of item i at ((i div 16)·f + a)·16 + i mod 16). */
   private readonly table: Float32Array;
   private readonly gBase: number;
+  /** The second gate stage's table: per block, 16 × (secondAxes − axes) coordinates, then 16 residual norms. */
+  private readonly g2Base: number;
   private readonly qBase: number;
   private readonly gateBlockBytes: number;
   private readonly blockBytes: number;
@@ -201,13 +222,20 @@ export class ScanKernel {
    * asked to (the caller marks a request's rated items and clears them after). Empty without a ranking.
    */
   readonly seen: Uint8Array;
+  /**
+   * Catalogue indices of items a caller excludes beside (or instead of) marking them in `seen`:
+   * the first `listed` of them, given to topK(), are skipped before the kernel scores their blocks
+   * (a block holding nothing but excluded items or items under the cut is never scored). Empty
+   * without a ranking.
+   */
+  readonly excludedList: Int32Array;
   /** topK()'s result: catalogue indices and scores, best first. */
   readonly topItems: Int32Array;
   readonly topScores: Float32Array;
   private readonly genre: Uint8Array;
   private readonly topKFn: TopKFn;
-  private readonly projectFn: (x: number, axesT: number, f: number, d: number, xr: number, scratch: number) => number;
-  /** The gate's axes transposed (projectColumns(GATE_AXES) doubles per factor), and project()'s scratch. */
+  private readonly projectFn: (x: number, axesT: number, f: number, d: number, xr: number, scratch: number, d1: number) => number;
+  /** The gate's axes transposed (projectColumns(SECOND_STAGE_AXES) doubles per factor), and project()'s scratch. */
   private readonly axesAt: number;
   private readonly scratchAt: number;
   private readonly ranking: RankingLayout | null;
@@ -216,12 +244,13 @@ export class ScanKernel {
     readonly items: number,
     readonly factors: number,
     readonly maxBlocksPerCall: number,
-    /** The gate's axes, rows of a d × f matrix. */
-    private readonly principal: Float64Array,
+    /** The gate's axes, rows of a secondAxes × f matrix; the first stage's are the first `axes`. */
+    principal: Float64Array,
+    axes: number,
     private readonly maxNorm: number,
     instance: WasmInstance,
     buffer: ArrayBuffer,
-    layout: { x: number; xr: number; out: number; max: number; g: number; q: number; axes: number; scratch: number },
+    layout: { x: number; xr: number; out: number; max: number; g: number; g2: number; q: number; axes: number; scratch: number },
     ranking: RankingLayout | null,
   ) {
     this.projectFn = instance.exports.project as ScanKernel['projectFn'];
@@ -232,15 +261,18 @@ export class ScanKernel {
     this.ranking = ranking;
     this.seen = new Uint8Array(buffer, ranking?.seen ?? 0, ranking?.catalogue ?? 0);
     this.genre = new Uint8Array(buffer, ranking?.genre ?? 0, ranking?.catalogue ?? 0);
+    this.excludedList = new Int32Array(buffer, ranking?.excludedList ?? 0, ranking?.excludedListLength ?? 0);
     this.topItems = new Int32Array(buffer, ranking?.topItems ?? 0, ranking?.capacity ?? 0);
     this.topScores = new Float32Array(buffer, ranking?.topScores ?? 0, ranking?.capacity ?? 0);
-    this.axes = principal.length / factors;
+    this.axes = axes;
+    this.secondAxes = principal.length / factors;
     this.x = new Float32Array(buffer, layout.x, factors);
-    this.xr = new Float32Array(buffer, layout.xr, this.axes + 2);
+    this.xr = new Float32Array(buffer, layout.xr, this.secondAxes + 3);
     this.out = new Float32Array(buffer, layout.out, maxBlocksPerCall * SCAN_BLOCK);
     this.blockMax = new Float32Array(buffer, layout.max, maxBlocksPerCall * 4);
     this.table = new Float32Array(buffer, layout.q, Math.ceil(items / SCAN_BLOCK) * SCAN_BLOCK * factors);
     this.gBase = layout.g;
+    this.g2Base = layout.g2;
     this.qBase = layout.q;
     this.gateBlockBytes = SCAN_BLOCK * (this.axes + 1) * 4;
     this.blockBytes = SCAN_BLOCK * factors * 4;
@@ -266,11 +298,13 @@ export class ScanKernel {
     vectors: Float32Array, items: number, factors: number, maxBlocksPerCall: number, stepItems = Infinity, ranking?: ScanRankingInput,
   ): Generator<void, ScanKernel | null, void> {
     const module = moduleOrNull();
-    if (!wasm || !module || factors < 1 || items < 1 || maxBlocksPerCall < 1) return null;
+    // (One factor leaves no axis for a second gate stage: the caller's JavaScript loop ranks such models.)
+    if (!wasm || !module || factors < 2 || items < 1 || maxBlocksPerCall < 1) return null;
     if (vectors.length < items * factors) throw new RangeError(`${vectors.length} values cannot hold ${items} vectors of ${factors}`);
     if (ranking) checkRanking(ranking, items);
     const f = factors;
     const d = Math.max(1, Math.min(GATE_AXES, Math.floor(f / 4)));
+    const d2 = Math.min(f, Math.max(d + 1, (SECOND_STAGE_AXES / GATE_AXES) * d));
     const moment = new Float64Array(f * f);
     const stride = Math.max(1, Math.floor(items / AXES_SAMPLE));
     const chunk = Math.min(items, Math.max(stride, Math.floor(stepItems / stride) * stride));
@@ -278,27 +312,34 @@ export class ScanKernel {
       addSecondMoment(vectors, f, from, Math.min(items, from + chunk), stride, moment);
       yield;
     }
-    const principal = yield* leadingEigenvectorsInSteps(moment, f, d);
+    const principal = yield* leadingEigenvectorsInSteps(moment, f, d2);
     const blocks = Math.ceil(items / SCAN_BLOCK);
     const xrAt = f * 4;
-    const outAt = Math.ceil((xrAt + (d + 2) * 4) / 16) * 16;
+    const outAt = Math.ceil((xrAt + (d2 + 3) * 4) / 16) * 16;
     const maxAt = outAt + maxBlocksPerCall * SCAN_BLOCK * 4;
     const gAt = maxAt + maxBlocksPerCall * 16;
     const gateFloats = SCAN_BLOCK * (d + 1);
-    const qAt = gAt + blocks * gateFloats * 4;
+    const g2At = gAt + blocks * gateFloats * 4;
+    const gate2Floats = SCAN_BLOCK * (d2 - d + 1);
+    const qAt = g2At + blocks * gate2Floats * 4;
     const rankingAt = qAt + blocks * SCAN_BLOCK * f * 4;
     const rankingLayout = ranking ? layOutRanking(rankingAt, ranking, items) : null;
     const axesAt = Math.ceil((rankingLayout?.end ?? rankingAt) / 16) * 16;
-    const columns = projectColumns(GATE_AXES);
+    const columns = projectColumns(SECOND_STAGE_AXES);
     const scratchAt = axesAt + f * columns * 8;
     const memory = new wasm.Memory({ initial: Math.ceil((scratchAt + columns * 8) / 65_536) });
     const axesT = new Float64Array(memory.buffer, axesAt, f * columns);
-    for (let j = 0; j < d; j++) for (let a = 0; a < f; a++) axesT[a * columns + j] = principal[j * f + a];
+    for (let j = 0; j < d2; j++) for (let a = 0; a < f; a++) axesT[a * columns + j] = principal[j * f + a];
     const g = new Float32Array(memory.buffer, gAt, blocks * gateFloats);
+    const g2 = new Float32Array(memory.buffer, g2At, blocks * gate2Floats);
     const q = new Float32Array(memory.buffer, qAt, blocks * SCAN_BLOCK * f);
-    const coords = new Float64Array(d);
+    // Two gate stages project each item on twice the axes a stepItems step was sized for: half the items per step.
+    const layoutStep = Math.max(1, Math.floor(stepItems / 2));
+    const coords = new Float64Array(d2);
+    const residual = new Float64Array(f);
     let maxNorm = 0;
-    // Block b: axis j at g[b·gateFloats + 16j …], residual norms at +16d; factor a at q[(b·f + a)·16 …]; padding items stay 0.
+    // Block b: axis j < d at g[b·gateFloats + 16j …], residual norms at +16d; axis d + j at
+    // g2[b·gate2Floats + 16j …], residual norms at +16(d2 − d); factor a at q[(b·f + a)·16 …]; padding items stay 0.
     for (let i = 0; i < items; i++) {
       const block = Math.floor(i / SCAN_BLOCK);
       const lane = i % SCAN_BLOCK;
@@ -311,19 +352,26 @@ export class ScanKernel {
         norm2 += v * v;
       }
       const gateAt = block * gateFloats + lane;
-      projectOnAxes(principal, d, f, vectors, src, coords);
+      const gate2At = block * gate2Floats + lane;
+      projectOnAxes(principal, d2, f, vectors, src, coords);
       for (let j = 0; j < d; j++) g[gateAt + j * SCAN_BLOCK] = coords[j];
-      g[gateAt + d * SCAN_BLOCK] = residualNorm(principal, d, f, vectors, src, coords);
+      for (let j = d; j < d2; j++) g2[gate2At + (j - d) * SCAN_BLOCK] = coords[j];
+      for (let a = 0; a < f; a++) residual[a] = vectors[src + a];
+      g[gateAt + d * SCAN_BLOCK] = removeAxes(principal, 0, d, f, coords, residual);
+      g2[gate2At + (d2 - d) * SCAN_BLOCK] = removeAxes(principal, d, d2, f, coords, residual);
       maxNorm = Math.max(maxNorm, Math.sqrt(norm2));
-      if ((i + 1) % stepItems === 0) yield;
+      if ((i + 1) % layoutStep === 0) yield;
     }
     if (ranking && rankingLayout) {
       const blockNorms = new Float64Array(memory.buffer, rankingLayout.norms, blocks);
       for (let b = 0; b < blocks; b++) blockNorms[b] = ranking.norms[b * SCAN_BLOCK];
       new Int32Array(memory.buffer, rankingLayout.order, items).set(ranking.order.subarray(0, items));
+      const rank = new Int32Array(memory.buffer, rankingLayout.rank, ranking.catalogue).fill(-1);
+      for (let p = 0; p < items; p++) rank[ranking.order[p]] = p;
     }
     const instance = new wasm.Instance(module, { env: { mem: memory } });
-    return new ScanKernel(items, f, maxBlocksPerCall, principal, maxNorm, instance, memory.buffer, { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, q: qAt, axes: axesAt, scratch: scratchAt }, rankingLayout);
+    const layout = { x: 0, xr: xrAt, out: outAt, max: maxAt, g: gAt, g2: g2At, q: qAt, axes: axesAt, scratch: scratchAt };
+    return new ScanKernel(items, f, maxBlocksPerCall, principal, d, maxNorm, instance, memory.buffer, layout, rankingLayout);
   }
 
   /** Sets the user vector for the following calls; returns ‖x‖² (double precision, factor by factor). */
@@ -332,7 +380,7 @@ export class ScanKernel {
     if (x instanceof Float32Array && x.length === f) this.x.set(x);
     else for (let a = 0; a < f; a++) this.x[a] = x[a];
     // x's principal coordinates and ‖x_r‖ = √(‖x‖² − ‖x'‖²) up to rounding (orthonormal axes), with an allowance for the cancellation, rounded up.
-    const xx = this.projectFn(this.x.byteOffset, this.axesAt, f, this.axes, this.xr.byteOffset, this.scratchAt);
+    const xx = this.projectFn(this.x.byteOffset, this.axesAt, f, this.secondAxes, this.xr.byteOffset, this.scratchAt, this.axes);
     this.gateMargin = (approximationBound(f) + GATE_SLACK) * Math.sqrt(xx) * this.maxNorm + SCAN_ABSOLUTE_SLACK;
     return xx;
   }
@@ -356,20 +404,24 @@ export class ScanKernel {
    * would rank them: scores rounded to float32 from the double-precision sum factor by factor
    * (exactDot), best first, equal scores by lower catalogue index, NaN never. Skips items whose
    * `seen` byte is 1 when `excludeSeen`, and with `genre` (by catalogue index) those whose byte
-   * is 0. `xNorm` must be at least ‖x‖ (the norm bound stops the scan on it). Returns the count
+   * is 0. `xNorm` must be at least ‖x‖ (the norm bound stops the scan on it). With `excludeSeen`,
+   * the first `listed` entries of excludedList are skipped as well (as if their `seen` byte were
+   * 1; listing a `seen` item changes no result, only lets the scan pass its block sooner). Returns the count
    * (≤ k); the items and scores are in topItems / topScores from 0, until the next call.
    */
-  topK(k: number, xNorm: number, excludeSeen: boolean, genre?: Uint8Array): number {
+  topK(k: number, xNorm: number, excludeSeen: boolean, genre?: Uint8Array, listed = 0): number {
     const r = this.ranking;
     if (!r) throw new Error('this scan kernel was built without a ranking');
     if (!(Number.isInteger(k) && k >= 0 && k <= r.maxK)) throw new RangeError(`k must be an integer in 0..${r.maxK}, got ${k}`);
+    if (!(Number.isInteger(listed) && listed >= 0 && listed <= r.excludedListLength)) throw new RangeError(`listed must be an integer in 0..${r.excludedListLength}, got ${listed}`);
     if (k === 0) return 0;
     if (genre) this.genre.set(genre.subarray(0, r.catalogue));
     const margin = approximationBound(this.factors) * xNorm * r.firstNorm + SCAN_ABSOLUTE_SLACK;
     return this.topKFn(
       this.x.byteOffset, this.xr.byteOffset, this.axes, this.factors, this.gBase, this.qBase, this.out.byteOffset,
       Math.ceil(this.items / SCAN_BLOCK), this.items, r.norms, r.order, r.seen, excludeSeen ? 1 : 0, genre ? r.genre : 0, r.kept, r.keptScores,
-      r.heapScores, r.heapItems, k, r.topItems, r.topScores, xNorm, margin, this.gateMargin, this.blockBytes,
+      r.heapScores, r.heapItems, k, r.topItems, r.topScores, xNorm, margin, this.gateMargin, this.blockBytes, this.secondAxes, this.g2Base,
+      r.excludedList, excludeSeen ? listed : 0, r.rank, r.listedBits,
     );
   }
 
@@ -381,10 +433,10 @@ export class ScanKernel {
     if (!(blocks >= 0 && blocks <= this.maxBlocksPerCall && firstBlock >= 0 && (firstBlock + blocks) * SCAN_BLOCK <= Math.ceil(this.items / SCAN_BLOCK) * SCAN_BLOCK)) {
       throw new RangeError(`blocks ${firstBlock}+${blocks} out of range`);
     }
-    this.xr[this.axes + 1] = float32AtMost(cut - this.gateMargin);
+    this.xr[this.secondAxes + 1] = float32AtMost(cut - this.gateMargin);
     this.fn(
       this.gBase + firstBlock * this.gateBlockBytes, this.x.byteOffset, this.out.byteOffset, blocks, this.factors,
-      this.blockMax.byteOffset, this.xr.byteOffset, this.axes, this.qBase + firstBlock * this.blockBytes,
+      this.blockMax.byteOffset, this.xr.byteOffset, this.axes, this.qBase + firstBlock * this.blockBytes, this.xr.byteOffset + 4 * this.secondAxes,
     );
   }
 }
@@ -419,6 +471,10 @@ function layOutRanking(at: number, ranking: ScanRankingInput, items: number): Ra
     topScores: next(capacity * 4),
     seen: next(ranking.catalogue),
     genre: next(ranking.catalogue),
+    rank: next(ranking.catalogue * 4),
+    listedBits: next(Math.ceil(items / SCAN_BLOCK) * 2),
+    excludedList: next((ranking.maxExcludedList ?? 0) * 4),
+    excludedListLength: ranking.maxExcludedList ?? 0,
     capacity,
     maxK: ranking.maxK,
     catalogue: ranking.catalogue,
@@ -436,12 +492,16 @@ function projectOnAxes(axes: Float64Array, d: number, f: number, vectors: Float3
   }
 }
 
-/** ‖v − Σ_j coords[j]·axis_j‖, computed from the residual vector itself (no cancellation), rounded up to float32. */
-function residualNorm(axes: Float64Array, d: number, f: number, vectors: Float32Array, src: number, coords: Float64Array): number {
+/**
+ * residual −= Σ_{from ≤ j < to} coords[j]·axis_j (residual: the vector less its earlier axes'
+ * components); returns ‖residual‖ computed from the vector itself (no cancellation), rounded up to float32.
+ */
+function removeAxes(axes: Float64Array, from: number, to: number, f: number, coords: Float64Array, residual: Float64Array): number {
   let r2 = 0;
   for (let a = 0; a < f; a++) {
-    let r = vectors[src + a];
-    for (let j = 0; j < d; j++) r -= coords[j] * axes[j * f + a];
+    let r = residual[a];
+    for (let j = from; j < to; j++) r -= coords[j] * axes[j * f + a];
+    residual[a] = r;
     r2 += r * r;
   }
   return roundUp(Math.sqrt(r2));

@@ -6,7 +6,9 @@
  * JavaScript pass HybridServingPolicy ran over the kernel's output, moved into the module:
  *
  *   for each block t (items 16t … 16t+15 in the scan order) while xNorm·norms[t] ≥ T − M:
- *     dots(block t, gate cut ≤ T − 2M − gateMargin as float32);
+ *     skip the block if the gate's bound of each item is under its cut (≤ T − 2M − gateMargin as
+ *       float32): first from D principal coordinates, then (blocks past that) from D2, the sums continued;
+ *     score the block (the module's float32 dot products);
  *     skip the block if its largest approximate score < T − 2M; else for each item p of it:
  *       keep p unless its approximate score < T − 2M or its item is excluded (seen, or out of genre);
  *       offer it to the approximate heap if it reaches T; T = that heap's k-th score once full
@@ -20,11 +22,11 @@
 import {
   BLOCK, BR, BR_IF, CALL, END, F32, F32_DEMOTE_F64, F32_EQ, F32_GT, F32_LOAD, F32_REINTERPRET_I32, F32_STORE, F64, F64_ADD,
   F64_GE, F64_GT, F64_LOAD, F64_LT, F64_MUL, F64_PROMOTE_F32, F64_SUB, I32, I32_ADD, I32_AND, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U,
-  I32_LOAD, I32_LOAD8_U, I32_LT_U, I32_MUL, I32_SUB, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
+  I32_GE_S, I32_LOAD, I32_LOAD16_U, I32_LOAD8_U, I32_LT_U, I32_STORE16, I32_XOR, I32_MUL, I32_SUB, I32_NE, I32_OR, I32_REINTERPRET_F32, I32_SHL, I32_SHR_U, I32_STORE, IF, ELSE, LOCAL_GET, LOCAL_SET,
   LOCAL_TEE, LOOP, SELECT, VOID, F32X4_SPLAT, F32X4_LT, V128_NOT, I32X4_BITMASK, I32_CTZ, V128, f32Const, f64Const, sleb, uleb, type WasmFunction,
 } from '../kernels/wasm-asm.js';
 import { at4 } from '../kernels/wasm-top-heap.js';
-import { BLOCK_LOCAL_TYPES, allUnderCut, blockLocalsFrom, gateBound, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
+import { BLOCK_LOCAL_TYPES, blockLocalsFrom, boundLanes, products, storeScores, zeroAccumulators } from './scan-block-wasm.js';
 
 /** Module indices of the functions topK calls. */
 export interface TopKCallees {
@@ -39,30 +41,42 @@ export const RESCORE_GROUP = 4;
 const [X, XR, D, F, G, Q, OUT, BLOCKS, N, NORMS, ORDER, SEEN, EXCLUDE, GENRE, KEPT, KEPT_SC, HEAP_SC, HEAP_IDX, K, RES_IDX, RES_SC] =
   Array.from({ length: 21 }, (_, j) => j);
 const [X_NORM, MARGIN, GATE_MARGIN] = [21, 22, 23]; // f64
-const BLOCK_BYTES = 24;
-const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, I32];
+/** BLOCK_BYTES: a block's bytes in the item table; D2 and G2: the second gate stage's axes (D2 > D) and table. */
+const [BLOCK_BYTES, D2, G2] = [24, 25, 26];
+/**
+ * ROW … ROW + 4·ROW_N: catalogue indices of excluded items (the request's training history); RANK:
+ * each catalogue item's place in the scan (−1: not scanned); BITS: a 16-bit word per block, zero
+ * between calls, where the call marks those items so the gate and the item loop pass over them.
+ */
+const [ROW, ROW_N, RANK, BITS] = [27, 28, 29, 30];
+const PARAMS = [...new Array<number>(21).fill(I32), F64, F64, F64, ...new Array<number>(7).fill(I32)];
 // Locals, numbered on from the parameters by type.
-const I32_LOCALS = 15 + RESCORE_GROUP;
-const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND] = Array.from({ length: 15 }, (_, j) => 25 + j);
-const AT = 40; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const I32_LOCALS = 22 + RESCORE_GROUP;
+const [T, P, LIMIT, LANE, ITEM, KEPT_N, SIZE, C, XP, XEND, GP, QP, MASK, RESCORED, XREND, XMID, G2P, G2_BYTES, CUT_MOVED, E, POS, SEEN_BITS] =
+  Array.from({ length: 22 }, (_, j) => PARAMS.length + j);
+const AT = PARAMS.length + 22; // … AT + RESCORE_GROUP − 1: the rescored group's table pointers
+const F64_FIRST = PARAMS.length + I32_LOCALS;
 const F64_LOCALS = 4 + RESCORE_GROUP;
-const [THRESHOLD, CUT, V, XA] = [25 + I32_LOCALS, 26 + I32_LOCALS, 27 + I32_LOCALS, 28 + I32_LOCALS];
+const [THRESHOLD, CUT, V, XA] = [F64_FIRST, F64_FIRST + 1, F64_FIRST + 2, F64_FIRST + 3];
 const SUM = XA + 1; // … SUM + RESCORE_GROUP − 1
 const [S, R] = [SUM + RESCORE_GROUP, SUM + RESCORE_GROUP + 1];
-/** The cut's float32 ceiling and the gate's cut, splatted; ‖x_r‖ splatted; then the block's locals. */
-const [CUT_V, GATE_CUT_V, XRES] = [R + 1, R + 2, R + 3];
-const BLOCK_LOCALS = blockLocalsFrom(XRES + 1);
-const LOCALS = [6, I32_LOCALS, I32, F64_LOCALS, F64, 2, F32, 3, V128, ...BLOCK_LOCAL_TYPES];
+/** The cut's float32 ceiling and the gate's cut, splatted; ‖x_r‖ after each gate stage, splatted; then the block's locals. */
+const [CUT_V, GATE_CUT_V, XRES, XRES2] = [R + 1, R + 2, R + 3, R + 4];
+const BLOCK_LOCALS = blockLocalsFrom(XRES2 + 1);
+const LOCALS = [6, I32_LOCALS, I32, F64_LOCALS, F64, 2, F32, 4, V128, ...BLOCK_LOCAL_TYPES];
 
 export function topKFunction(callees: TopKCallees): WasmFunction {
   const f32Load = (offset: number): number[] => [F32_LOAD, 2, ...uleb(offset)];
   const inc = (local: number, by: number): number[] => [LOCAL_GET, local, I32_CONST, ...sleb(by), I32_ADD, LOCAL_SET, local];
+  /** The cut T − 2M (f64). */
+  const setCut = [LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_SET, CUT];
   /**
-   * The cut T − 2M (f64); its float32 ceiling splatted (for float32 s: s < cut ⇔ s < ceil(cut));
-   * and the gate's cut, the largest float32 ≤ cut − gateMargin (never above the pass's), splatted.
+   * The cut's float32 ceiling splatted (for float32 s: s < cut ⇔ s < ceil(cut)), and the gate's
+   * cut, the largest float32 ≤ cut − gateMargin (never above the pass's), splatted: once per block
+   * whose items moved the cut (until then the block-level tests use a lower cut, which only lets more through).
    */
-  const setCut = [
-    LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, LOCAL_GET, MARGIN, F64_ADD, F64_SUB, LOCAL_TEE, CUT, LOCAL_SET, V,
+  const setCutVectors = [
+    LOCAL_GET, CUT, LOCAL_SET, V,
     ...roundToFloat32(V, R, 'up'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, CUT_V,
     LOCAL_GET, CUT, LOCAL_GET, GATE_MARGIN, F64_SUB, LOCAL_SET, V,
     ...roundToFloat32(V, R, 'down'), LOCAL_GET, R, ...F32X4_SPLAT, LOCAL_SET, GATE_CUT_V,
@@ -87,18 +101,19 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     IF, VOID,
     LOCAL_GET, HEAP_SC, ...f32Load(0), F64_PROMOTE_F32, LOCAL_SET, THRESHOLD,
     ...setCut,
+    I32_CONST, 1, LOCAL_SET, CUT_MOVED,
     END,
     END,
     END,
     END,
   ];
-  /** MASK = bit j set for item j of the block just scored that is not under the cut (NaN included), items ≥ LIMIT cleared. */
+  /** MASK = bit j set for item j of the block just scored that is not under the cut (NaN included), items ≥ LIMIT and marked items cleared. */
   const laneMask = [
     ...[0, 1, 2, 3].flatMap((j) => [
       LOCAL_GET, BLOCK_LOCALS.acc + j, LOCAL_GET, CUT_V, ...F32X4_LT, ...V128_NOT, ...I32X4_BITMASK,
       ...(j > 0 ? [I32_CONST, 4 * j, I32_SHL, I32_OR] : []),
     ]),
-    I32_CONST, 1, LOCAL_GET, LIMIT, I32_SHL, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_SET, MASK,
+    I32_CONST, 1, LOCAL_GET, LIMIT, I32_SHL, I32_CONST, 1, I32_SUB, I32_AND, LOCAL_GET, SEEN_BITS, I32_AND, LOCAL_SET, MASK,
   ];
   const scan = [
     BLOCK, VOID, LOOP, VOID,
@@ -106,9 +121,22 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     // Norms descend: if the block's first item cannot reach T − M, no later item can.
     LOCAL_GET, X_NORM, LOCAL_GET, NORMS, LOCAL_GET, T, I32_CONST, 3, I32_SHL, I32_ADD, F64_LOAD, 3, 0, F64_MUL,
     LOCAL_GET, THRESHOLD, LOCAL_GET, MARGIN, F64_SUB, F64_LT, BR_IF, 1,
-    // The gate: unless an item's bound reaches its cut, the block has nothing to keep.
-    ...gateBound(BLOCK_LOCALS, XR, XREND, GP, XRES),
-    ...allUnderCut(BLOCK_LOCALS, GATE_CUT_V),
+    // The gate, in two stages: unless an item's bound reaches its cut, the block has nothing to
+    // keep. The first D principal coordinates bound every block; the next D2 − D, continuing the
+    // same sums, only the blocks the first stage lets through.
+    // Excluded items count as under the cut.
+    LOCAL_GET, BITS, LOCAL_GET, T, I32_CONST, 1, I32_SHL, I32_ADD, I32_LOAD16_U, 1, 0, I32_CONST, ...sleb(-1), I32_XOR, LOCAL_SET, SEEN_BITS,
+    ...zeroAccumulators(BLOCK_LOCALS),
+    ...products(BLOCK_LOCALS, XR, XMID, GP),
+    ...boundLanes(BLOCK_LOCALS, XRES, GP, GATE_CUT_V), LOCAL_GET, SEEN_BITS, I32_AND, I32_EQZ,
+    ...inc(GP, 4 * 16),
+    IF, VOID,
+    LOCAL_GET, G2P, LOCAL_GET, G2_BYTES, I32_ADD, LOCAL_SET, G2P,
+    LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
+    ELSE,
+    ...products(BLOCK_LOCALS, XMID, XREND, G2P),
+    ...boundLanes(BLOCK_LOCALS, XRES2, G2P, GATE_CUT_V), LOCAL_GET, SEEN_BITS, I32_AND, I32_EQZ,
+    ...inc(G2P, 4 * 16),
     IF, VOID,
     LOCAL_GET, QP, LOCAL_GET, BLOCK_BYTES, I32_ADD, LOCAL_SET, QP,
     ELSE,
@@ -125,6 +153,9 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     ...visitItem,
     BR, 0,
     END, END,
+    LOCAL_GET, CUT_MOVED,
+    IF, VOID, ...setCutVectors, I32_CONST, 0, LOCAL_SET, CUT_MOVED, END,
+    END,
     END,
     ...inc(T, 1),
     BR, 0,
@@ -185,16 +216,44 @@ export function topKFunction(callees: TopKCallees): WasmFunction {
     BR, 0,
     END, END,
   ];
+  /** For each listed item in the scan: `update` its block's word (address on the stack, then POS), leaving the new word. */
+  const forEachListed = (update: number[]): number[] => [
+    I32_CONST, 0, LOCAL_SET, E,
+    BLOCK, VOID, LOOP, VOID,
+    LOCAL_GET, E, LOCAL_GET, ROW_N, I32_GE_U, BR_IF, 1,
+    LOCAL_GET, RANK, ...at4(ROW, E), I32_LOAD, 2, 0, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, 2, 0, LOCAL_TEE, POS,
+    I32_CONST, 0, I32_GE_S,
+    IF, VOID,
+    LOCAL_GET, BITS, LOCAL_GET, POS, I32_CONST, 4, I32_SHR_U, I32_CONST, 1, I32_SHL, I32_ADD,
+    ...update, I32_STORE16, 1, 0,
+    END,
+    ...inc(E, 1),
+    BR, 0,
+    END, END,
+  ];
+  const markListed = forEachListed([
+    LOCAL_GET, BITS, LOCAL_GET, POS, I32_CONST, 4, I32_SHR_U, I32_CONST, 1, I32_SHL, I32_ADD, I32_LOAD16_U, 1, 0,
+    I32_CONST, 1, LOCAL_GET, POS, I32_CONST, 15, I32_AND, I32_SHL, I32_OR,
+  ]);
+  const clearListed = forEachListed([I32_CONST, 0]);
   const code = [
+    ...markListed,
     ...f64Const(-Infinity), LOCAL_SET, THRESHOLD,
     ...setCut,
+    ...setCutVectors,
     LOCAL_GET, G, LOCAL_SET, GP,
     LOCAL_GET, Q, LOCAL_SET, QP,
     LOCAL_GET, X, LOCAL_GET, F, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XEND,
-    LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_TEE, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
+    // XR: the D2 principal coordinates, then ‖x_r‖ after D of them, the dots API's cut, and ‖x_r‖ after D2.
+    LOCAL_GET, XR, LOCAL_GET, D, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, XMID,
+    LOCAL_GET, XR, LOCAL_GET, D2, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_TEE, XREND, F32_LOAD, 2, 0, ...F32X4_SPLAT, LOCAL_SET, XRES,
+    LOCAL_GET, XREND, F32_LOAD, 2, 8, ...F32X4_SPLAT, LOCAL_SET, XRES2,
+    LOCAL_GET, G2, LOCAL_SET, G2P,
+    LOCAL_GET, D2, LOCAL_GET, D, I32_SUB, I32_CONST, 1, I32_ADD, I32_CONST, 6, I32_SHL, LOCAL_SET, G2_BYTES,
     ...scan,
     ...rescore,
     LOCAL_GET, HEAP_SC, LOCAL_GET, HEAP_IDX, LOCAL_GET, SIZE, LOCAL_GET, RES_IDX, LOCAL_GET, RES_SC, CALL, callees.drain,
+    ...clearListed,
     LOCAL_GET, SIZE,
   ];
   return { name: 'topK', params: PARAMS, results: [I32], locals: LOCALS, code };
