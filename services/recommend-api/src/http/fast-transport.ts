@@ -27,9 +27,16 @@ export interface RouteAnswer {
 /** Answers a plain request, or null to leave it (and the connection) to node:http. */
 export type FastRoute = (request: PlainRequest, remoteAddress: string | undefined) => RouteAnswer | Promise<RouteAnswer> | null;
 
-export interface FastTransport {
+export interface FastTransportStats {
   /** Connections this transport owns right now. */
   readonly connections: number;
+  /** Requests answered here so far. */
+  readonly answered: number;
+  /** Connections handed to node:http so far. */
+  readonly handedOver: number;
+}
+
+export interface FastTransport extends FastTransportStats {
   /** Closes the connections with no answer pending and hands later requests to node:http. */
   closeIdle(): void;
   /** Closes every connection this transport owns. */
@@ -68,12 +75,12 @@ function httpDate(): string {
 }
 
 /** The response's bytes, headers in node:http's order: the route's, then Date, Connection, Keep-Alive. */
-export function responseBytes(answer: RouteAnswer, keepAliveSeconds: number): Buffer {
+export function responseBytes(answer: RouteAnswer, keepAliveTimeoutMs: number): Buffer {
   let head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'unknown'}\r\n`;
   const h = answer.headers;
   for (let i = 0; i + 1 < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
   head += `Date: ${httpDate()}\r\nConnection: keep-alive\r\n`;
-  if (keepAliveSeconds > 0) head += `Keep-Alive: timeout=${keepAliveSeconds}\r\n`;
+  if (keepAliveTimeoutMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
   head += '\r\n';
   const headLength = Buffer.byteLength(head, 'latin1');
   const bytes = Buffer.allocUnsafe(headLength + answer.body.length);
@@ -93,15 +100,18 @@ export function installFastTransport(server: Server, opts: FastTransportOptions)
   server.removeListener('connection', nodeConnection);
   const owned = new Set<FastConnection>();
   let draining = false;
+  const counts = { answered: 0, handedOver: 0 };
   const context: TransportContext = {
     server,
     opts,
     owned,
+    counts,
     handOver: (socket, rest, ended) => {
       // node:http reads the socket through its stream (and so reads the bytes put back first),
       // not natively from the handle.
       const handle = (socket as unknown as HandleOwner)._handle;
       if (handle) handle._consumed = true;
+      counts.handedOver++;
       if (ended) {
         // A stream that ended takes no bytes back: node:http is given them, then the end, as events.
         nodeConnection.call(server, socket);
@@ -126,6 +136,12 @@ export function installFastTransport(server: Server, opts: FastTransportOptions)
     get connections() {
       return owned.size;
     },
+    get answered() {
+      return counts.answered;
+    },
+    get handedOver() {
+      return counts.handedOver;
+    },
     closeIdle() {
       draining = true;
       for (const c of owned) c.closeIfIdle();
@@ -141,6 +157,7 @@ interface TransportContext {
   readonly server: Server;
   readonly opts: FastTransportOptions;
   readonly owned: Set<FastConnection>;
+  readonly counts: { answered: number; handedOver: number };
   readonly draining: boolean;
   /** Gives `socket` to node:http with `rest` as its first bytes; `ended`: the client already closed its side. */
   handOver(socket: Socket, rest: Buffer, ended: boolean): void;
@@ -223,8 +240,9 @@ class FastConnection {
         const answer = request === null ? null : route(request, this.socket.remoteAddress);
         if (answer === null) return this.handOver(data.subarray(at));
         at = end + 4;
+        this.context.counts.answered++;
         if (answer instanceof Promise) this.answerLater(answer);
-        else this.queue.push({ bytes: responseBytes(answer, this.keepAliveSeconds()) });
+        else this.queue.push({ bytes: responseBytes(answer, this.context.server.keepAliveTimeout) });
       }
     } finally {
       this.flush();
@@ -241,10 +259,6 @@ class FastConnection {
     this.setTimer(limit);
   }
 
-  private keepAliveSeconds(): number {
-    return Math.floor(this.context.server.keepAliveTimeout / 1000);
-  }
-
   private answerLater(answer: Promise<RouteAnswer>): void {
     const slot: Slot = { bytes: undefined };
     this.queue.push(slot);
@@ -253,7 +267,7 @@ class FastConnection {
     answer.then(
       (a) => {
         onAsyncEnd?.();
-        slot.bytes = responseBytes(a, this.keepAliveSeconds());
+        slot.bytes = responseBytes(a, this.context.server.keepAliveTimeout);
         this.flush();
       },
       // A route's promise does not reject (its errors are answers); if one did, the connection cannot answer in order.

@@ -10,7 +10,7 @@ import type Koa from 'koa';
 import { listenOn, type ListenAddress } from '@netflicks/platform';
 import { answerClientErrors } from './client-errors.js';
 import { fastRouteOf } from './app.js';
-import { installFastTransport, type FastTransport } from './fast-transport.js';
+import { installFastTransport, type FastTransport, type FastTransportStats } from './fast-transport.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -19,6 +19,8 @@ export interface HttpServer {
   readonly url: string;
   /** Requests being handled right now. */
   readonly inFlight: number;
+  /** The hot route's own transport's counts; undefined when it is off. */
+  readonly fastTransport: FastTransportStats | undefined;
   /** Stops accepting, waits for in-flight requests (up to timeoutMs), then closes every connection. */
   drain(timeoutMs: number): Promise<{ drained: boolean; cut: number }>;
 }
@@ -74,6 +76,7 @@ export async function listen<S>(app: Koa<S>, opts: ListenOptions): Promise<HttpS
     get inFlight() {
       return inFlight;
     },
+    fastTransport: transport,
     drain(timeoutMs) {
       draining ??= new Promise((resolve) => {
         const closed = new Promise<void>((r) => server.close(() => r()));
