@@ -8,7 +8,6 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { createLogger } from '@netflicks/platform';
-import { decodeModelFile, openBundle, type LoadedBundle } from '@netflicks/recsys';
 import { loadApiConfig, runRecommendApi, type FreshRatingsSource, type RunningApi } from '../src/index.js';
 import { parsePlainRequest } from '../src/http/fast-request.js';
 import { tempDir, trainTestModel, type TempDir } from './support.js';
@@ -16,7 +15,6 @@ import { tempDir, trainTestModel, type TempDir } from './support.js';
 const logger = createLogger({ component: 'fast-transport-test', level: 'silent' });
 
 let dir: TempDir;
-let bundle: LoadedBundle;
 /** Fresh ratings known at once: the fast transport answers in the tick that parsed the request. */
 let fastSync: RunningApi;
 /** Fresh ratings read asynchronously (as from the database): answers wait, and stay in order. */
@@ -43,7 +41,6 @@ beforeAll(async () => {
   dir = await tempDir();
   const model = await trainTestModel({ seed: 7 });
   await dir.write('m.nflx', model.bytes);
-  bundle = openBundle(decodeModelFile(model.bytes));
   [fastSync, fastAsync, viaNode] = await Promise.all([start(true, syncFresh), start(true, asyncFresh), start(false, syncFresh)]);
 });
 
