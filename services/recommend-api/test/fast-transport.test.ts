@@ -352,6 +352,7 @@ describe('the strict request grammar', () => {
       authorization: 'Bearer t',
       apiKey: 'k',
     });
+    expect(parsePlainRequest(`GET /recommend/1 HTTP/1.1\r\nHost: a${'\r\nX: 1'.repeat(99)}`, '/recommend/')?.target).toBe('/recommend/1');
     for (const head of [
       'GET /recommend/1 HTTP/1.1',
       'GET /recommend/1 HTTP/1.1\r\nHost: a\r\nConnection: close',
@@ -368,6 +369,7 @@ describe('the strict request grammar', () => {
       'GET /recommend/"1" HTTP/1.1\r\nHost: a',
       'GET /other/1 HTTP/1.1\r\nHost: a',
       'get /recommend/1 HTTP/1.1\r\nHost: a',
+      `GET /recommend/1 HTTP/1.1\r\nHost: a${'\r\nX: 1'.repeat(100)}`,
     ]) {
       expect([head, parsePlainRequest(head, '/recommend/')]).toEqual([head, null]);
     }

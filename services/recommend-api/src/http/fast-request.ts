@@ -23,6 +23,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values of printable ASCII and tabs: bytes node:http's parser treats the same way. */
 const VALUE = /^[\t\x20-\x7e]*$/;
 
+const MAX_HEADER_LINES = 100;
+
 /** Headers that change how node:http frames or treats the request: their presence hands it over. */
 const HAND_OVER = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
@@ -41,7 +43,9 @@ export function parsePlainRequest(head: string, prefix: string): PlainRequest | 
   let lengths = 0;
   let connections = 0;
   let at = lineEnd < 0 ? head.length : lineEnd + 2;
-  while (at < head.length) {
+  for (let lines = 0; at < head.length; lines++) {
+    // node:http ignores headers beyond its count limit (2,000): a head with that many is its to read.
+    if (lines === MAX_HEADER_LINES) return null;
     let end = head.indexOf('\r\n', at);
     if (end < 0) end = head.length;
     const line = head.slice(at, end);

@@ -192,7 +192,10 @@ class FastConnection {
   private readonly onEnd = (): void => this.clientEnded();
   private readonly onClose = (): void => void this.context.owned.delete(this);
   private readonly onError = (): void => void this.socket.destroy();
-  private readonly onDrain = (): void => void this.socket.resume();
+  /** Reading resumes once the client has read its answers (not while a hand-over waits: its bytes stay unread). */
+  private readonly onDrain = (): void => {
+    if (this.handOverRest === undefined) this.socket.resume();
+  };
 
   constructor(
     private readonly socket: Socket,
@@ -322,10 +325,12 @@ class FastConnection {
   private timedOut(): void {
     if (this.queue.length > 0 || this.handOverRest !== undefined) return;
     if (this.partial === undefined && this.answered) return void this.socket.destroy();
-    // The server's clientError answer (client-errors.ts) writes the 408 and closes.
+    // The server's clientError answer (client-errors.ts) writes the 408 and closes; without one, node:http's own.
     this.partial = undefined;
     this.socket.off('data', this.onData);
-    this.context.server.emit('clientError', requestTimeout(), this.socket);
+    const { server } = this.context;
+    if (server.listenerCount('clientError') > 0) server.emit('clientError', requestTimeout(), this.socket);
+    else this.socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
   }
 
   private clientEnded(): void {
