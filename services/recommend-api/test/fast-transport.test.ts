@@ -32,8 +32,8 @@ const asyncFresh: FreshRatingsSource = {
   },
 };
 
-async function start(fastTransport: boolean, fresh: FreshRatingsSource): Promise<RunningApi> {
-  const config = loadApiConfig({ MODEL_FILE: dir.file('m.nflx'), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DRAIN_TIMEOUT_MS: '3000', FAST_TRANSPORT: String(fastTransport) });
+async function start(fastTransport: boolean, fresh: FreshRatingsSource, env: Record<string, string> = {}): Promise<RunningApi> {
+  const config = loadApiConfig({ MODEL_FILE: dir.file('m.nflx'), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DRAIN_TIMEOUT_MS: '3000', FAST_TRANSPORT: String(fastTransport), ...env });
   return runRecommendApi(config, { logger, exit: () => undefined, signalSource: new EventEmitter() as never, fresh });
 }
 
@@ -208,6 +208,35 @@ describe('answers byte for byte as node:http does', () => {
     const smuggled = `${get('/recommend/5', 's-1')}GET /recommend/6 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${get('/recommend/7', 's-3')}`;
     const n = await counted(fastSync, () => same([smuggled], 2));
     expect(n).toEqual({ answered: 1, handedOver: 1 });
+  });
+});
+
+describe('credentials and rate limits', () => {
+  test('API keys and a rate limit: the same answers (401, 200, 429 with Retry-After) from both transports', async () => {
+    const key = 'k'.repeat(24);
+    const env = { AUTH_MODE: 'api-key', API_KEYS: `client:${key}`, RATE_LIMIT_RPS: '1', RATE_LIMIT_BURST: '2' };
+    const [fast, node] = await Promise.all([start(true, syncFresh, env), start(false, syncFresh, env)]);
+    try {
+      const requests = [
+        get('/recommend/5', 'a-1'),
+        get('/recommend/5', 'a-2', `x-api-key: ${key}\r\n`),
+        get('/recommend/6?k=2', 'a-3', `Authorization: Bearer ${key}\r\n`),
+        get('/recommend/7', 'a-4', `x-api-key: ${key}\r\n`),
+      ];
+      const texts: string[] = [];
+      for (const api of [fast, node]) {
+        const stats = api.http.fastTransport;
+        const before = stats?.answered ?? 0;
+        const { text } = await exchange(api, [requests.join('')], requests.length);
+        texts.push(normalise(text));
+        if (api === fast) expect(stats?.answered).toBe(before + requests.length);
+      }
+      expect(texts[0]).toBe(texts[1]);
+      expect(texts[0].match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 401', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 429']);
+      expect(texts[0]).toContain('retry-after: ');
+    } finally {
+      await Promise.all([fast.stop(), node.stop()]);
+    }
   });
 });
 
