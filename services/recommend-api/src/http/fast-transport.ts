@@ -201,13 +201,19 @@ class FastConnection {
     private readonly socket: Socket,
     private readonly context: TransportContext,
   ) {
-    socket.on('data', this.onData);
-    socket.on('timeout', this.onTimeout);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onClose);
-    socket.on('error', this.onError);
-    socket.on('drain', this.onDrain);
+    for (const [event, listener] of this.listeners()) socket.on(event, listener);
     this.setTimer(this.headTimeoutMs());
+  }
+
+  private listeners(): [string, (chunk: Buffer) => void][] {
+    return [
+      ['data', this.onData],
+      ['timeout', this.onTimeout],
+      ['end', this.onEnd],
+      ['close', this.onClose],
+      ['error', this.onError],
+      ['drain', this.onDrain],
+    ];
   }
 
   /** node:http's limit for a request head: the smaller of headersTimeout and requestTimeout (0: none). */
@@ -311,12 +317,7 @@ class FastConnection {
     const rest = this.handOverRest as Buffer;
     this.handOverRest = undefined;
     this.context.owned.delete(this);
-    socket.off('data', this.onData);
-    socket.off('timeout', this.onTimeout);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
-    socket.off('drain', this.onDrain);
+    for (const [event, listener] of this.listeners()) socket.off(event, listener);
     socket.setTimeout(0);
     if (socket.destroyed) return;
     this.context.handOver(socket, rest, this.ended);
