@@ -169,6 +169,14 @@ describe('answers byte for byte as node:http does', () => {
     }
   });
 
+  test.each(cases.filter(([, , status]) => status !== 200))('%s: %s answered as the Koa route answers it (a trailing slash takes the request there)', async (_what, target) => {
+    const viaKoa = target.replace(/^(\/recommend\/[^?]*)/, '$1/');
+    const koa = await exchange(viaNode, [get(viaKoa, 'koa-1')], 1);
+    const fast = await exchange(fastSync, [get(target, 'koa-1')], 1);
+    expect(normalise(fast.text)).toBe(normalise(koa.text));
+    expect(koa.text).toContain('\r\nContent-Type: application/json; charset=utf-8\r\n');
+  });
+
   const handedOver: [string, string, number?][] = [
     ['a trailing slash (Koa routes it)', get('/recommend/5/', 'h-1')],
     ['another letter case (Koa routes it)', get('/RECOMMEND/5', 'h-2')],

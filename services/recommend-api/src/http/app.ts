@@ -398,7 +398,8 @@ export function createApp(deps: AppDeps): Koa<State> {
       const bytes = Buffer.from(JSON.stringify(errorBody));
       const headers = ['x-request-id', requestId];
       for (const [name, value] of Object.entries(apiError?.headers ?? {})) headers.push(name, value);
-      headers.push('content-type', JSON_TYPE, 'content-length', String(bytes.length));
+      // Spelled as Koa's boundary writes them (an error body is set as an object there).
+      headers.push('Content-Type', JSON_TYPE, 'Content-Length', String(bytes.length));
       answer = { status, headers, body: bytes };
     }
     const ms = performance.now() - started;
