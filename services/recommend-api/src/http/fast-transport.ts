@@ -113,10 +113,11 @@ export function installFastTransport(server: Server, opts: FastTransportOptions)
       if (handle) handle._consumed = true;
       counts.handedOver++;
       if (ended) {
-        // A stream that ended takes no bytes back: node:http is given them, then the end, as events.
+        // A stream that ended takes no bytes back: node:http is given them, then (a turn later, as
+        // a read of its own would come) the end, as events.
         nodeConnection.call(server, socket);
         if (rest.length > 0) socket.emit('data', rest);
-        socket.emit('end');
+        setImmediate(() => socket.emit('end'));
         return;
       }
       if (rest.length > 0) socket.unshift(rest);
