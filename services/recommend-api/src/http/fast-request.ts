@@ -54,9 +54,10 @@ export function parsePlainRequest(head: string, prefix: string): PlainRequest | 
     if (colon <= 0) return null;
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return null;
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    const value = trimWhitespace(line.slice(colon + 1));
     if (!VALUE.test(value)) return null;
-    switch (name.toLowerCase()) {
+    const lower = name.toLowerCase();
+    switch (lower) {
       case 'host':
         hosts++;
         break;
@@ -79,8 +80,17 @@ export function parsePlainRequest(head: string, prefix: string): PlainRequest | 
         request.apiKey = value;
         break;
       default:
-        if (HAND_OVER.has(name.toLowerCase())) return null;
+        if (HAND_OVER.has(lower)) return null;
     }
   }
   return hosts === 1 ? request : null;
+}
+
+/** The value without the spaces and tabs around it (only those: other bytes are the grammar's to refuse). */
+function trimWhitespace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }

@@ -82,7 +82,8 @@ export function responseBytes(answer: RouteAnswer, keepAliveTimeoutMs: number): 
   head += `Date: ${httpDate()}\r\nConnection: keep-alive\r\n`;
   if (keepAliveTimeoutMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
   head += '\r\n';
-  const headLength = Buffer.byteLength(head, 'latin1');
+  // Latin-1: a byte per character.
+  const headLength = head.length;
   const bytes = Buffer.allocUnsafe(headLength + answer.body.length);
   bytes.write(head, 0, 'latin1');
   answer.body.copy(bytes, headLength);
@@ -237,7 +238,6 @@ class FastConnection {
     this.partial = undefined;
     const { prefix, route } = this.context.opts;
     let at = 0;
-    this.socket.cork();
     try {
       while (at < data.length) {
         const end = data.indexOf(HEAD_END, at);
@@ -256,7 +256,6 @@ class FastConnection {
       }
     } finally {
       this.flush();
-      this.socket.uncork();
     }
   }
 
@@ -292,11 +291,15 @@ class FastConnection {
   private flush(): void {
     const { socket } = this;
     let wrote = false;
+    // Several answers ready at once (pipelined requests) leave in one writev; one is written as is.
+    const batch = this.queue.length > 1 && this.queue[1].bytes !== undefined;
+    if (batch) socket.cork();
     while (this.queue.length > 0 && this.queue[0].bytes !== undefined) {
       const bytes = (this.queue.shift() as Slot).bytes as Buffer;
       if (!socket.destroyed) socket.write(bytes);
       wrote = true;
     }
+    if (batch) socket.uncork();
     if (wrote) this.answered = true;
     if (this.queue.length > 0) return;
     if (this.handOverRest !== undefined) return this.finishHandOver();
