@@ -112,6 +112,12 @@ export const apiConfigSchema = z
      * process serves. For a pod with more than one core whose memory allows a copy per core.
      */
     [ENV.workers]: envInt({ min: 1, max: 64 }).default(1),
+    /**
+     * Answer plain `GET /recommend/:userId` requests on the route's own HTTP/1.1 transport
+     * (http/fast-transport.ts) instead of node:http's; any other request hands its connection to
+     * node:http. `false`: node:http parses every request.
+     */
+    FAST_TRANSPORT: envBool().default(true),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {

@@ -217,7 +217,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       metricsUrl = metricsServer.url;
       logger.info({ url: metricsUrl }, 'metrics listening');
     }
-    const http = await listen(app, { port: config.PORT, host: config.HOST });
+    const http = await listen(app, { port: config.PORT, host: config.HOST, fastTransport: config.FAST_TRANSPORT });
     limitConnections(http.server, config.MAX_CONNECTIONS, metrics);
     shutdown.register('http server', async () => {
       const { drained, cut } = await http.drain(config.DRAIN_TIMEOUT_MS);

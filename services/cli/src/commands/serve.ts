@@ -19,6 +19,8 @@ interface ServeFlags {
   brokers?: string;
   migrate?: boolean;
   workers?: number;
+  /** false with --no-fast-transport (commander's default for a --no- flag is true). */
+  fastTransport?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -34,6 +36,7 @@ export function registerServe(program: Command): void {
     .option('--brokers <list>', 'Kafka host:port,… for recommendation-request events (default $KAFKA_BROKERS; unset: no events)')
     .option('--migrate', 'apply pending schema migrations first')
     .option('--workers <n>', 'processes sharing the port, a model copy each (default $WORKERS or 1; above 1 needs METRICS_PORT)', positiveInt)
+    .option('--no-fast-transport', 'let node:http parse every request, the hot /recommend route\'s too (default $FAST_TRANSPORT or true)')
     .action(async (flags: ServeFlags) => {
       // Loaded here so that `--help` answers at once.
       const [{ ConfigError }, { loadApiConfig, runRecommendApiProcesses }] = await Promise.all([import('@netflicks/platform'), import('@netflicks/recommend-api')]);
@@ -46,6 +49,7 @@ export function registerServe(program: Command): void {
         DATABASE_URL: flags.databaseUrl,
         KAFKA_BROKERS: flags.brokers,
         WORKERS: flags.workers === undefined ? undefined : String(flags.workers),
+        FAST_TRANSPORT: flags.fastTransport === false ? 'false' : undefined,
       };
       const env: NodeJS.ProcessEnv = { ...process.env };
       // A flag naming one model source replaces the environment's other one.

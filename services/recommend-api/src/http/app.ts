@@ -29,8 +29,20 @@ import { parseId, parseK } from './params.js';
 import { parseRecommendParams } from './recommend-params.js';
 import { parseQuery } from './query.js';
 import { RouteTable } from './routes.js';
+import type { PlainRequest } from './fast-request.js';
+import type { FastRoute, RouteAnswer } from './fast-transport.js';
+
+/** The route an app answers on its own transport (server.ts), by app. */
+const fastRoutes = new WeakMap<object, { prefix: string; route: FastRoute }>();
+
+/** The plain-request route of an app made by createApp, for the fast transport. */
+export function fastRouteOf(app: object): { prefix: string; route: FastRoute } | undefined {
+  return fastRoutes.get(app);
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A path parameter Koa's router decodes to itself: one segment, no percent escape. */
+const PLAIN_SEGMENT = /^[^/%]+$/;
 const RECOMMEND_ROUTE = '/recommend/:userId';
 const RECOMMEND_PREFIX = '/recommend/';
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -318,10 +330,13 @@ export function createApp(deps: AppDeps): Koa<State> {
 
   /**
    * `GET /recommend/:userId` in its plain form (`/recommend/<id>` with an optional query) answered
-   * on Node's request and response directly: the same checks, body, headers, metrics and errors as
-   * the Koa route, without a Koa context per request (tens of microseconds of a request that costs
-   * about a hundred). Anything else, and any request the checks refuse, goes to Koa untouched: the
-   * checks have no side effects, so Koa then answers it exactly as it would have.
+   * without a Koa context (tens of microseconds of a request that costs about a hundred): the same
+   * checks, body, headers, metrics and errors as the Koa route. Both transports use it: Node's
+   * request and response (fastRecommend below) and the route's own (fast-transport.ts). Anything
+   * else goes to Koa untouched (null): the checks have no side effects, so Koa then answers it
+   * exactly as it would have. Bad parameters are answered here only when Koa would route the
+   * request to this handler with the same parameter (one segment, nothing percent-encoded) and
+   * admit it without credentials.
    */
   const recommendDuration = new Map<number, { observe(seconds: number): void }>();
   const observeRecommend = (status: number, seconds: number): void => {
@@ -329,27 +344,27 @@ export function createApp(deps: AppDeps): Koa<State> {
     if (child === undefined) recommendDuration.set(status, (child = metrics.httpDuration.labels({ route: RECOMMEND_ROUTE, method: 'GET', status: String(status) })));
     child.observe(seconds);
   };
-  const fastRecommend = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url ?? '';
-    if (req.method !== 'GET' || !url.startsWith(RECOMMEND_PREFIX) || url.length > MAX_URL_LENGTH || deps.isShuttingDown?.()) return false;
+  const answerRecommend: FastRoute = (request, remoteAddress) => {
+    const url = request.target;
+    if (!url.startsWith(RECOMMEND_PREFIX) || url.length > MAX_URL_LENGTH || deps.isShuttingDown?.()) return null;
     const started = performance.now();
     const q = url.indexOf('?', RECOMMEND_PREFIX.length);
-    if (url.includes('#')) return false;
+    if (url.includes('#')) return null;
+    const rawUserId = url.slice(RECOMMEND_PREFIX.length, q < 0 ? url.length : q);
+    const given = request.requestId;
     let args: RecommendArgs;
     try {
-      args = recommendArgs(url.slice(RECOMMEND_PREFIX.length, q < 0 ? url.length : q), q < 0 ? '' : url.slice(q + 1));
-    } catch {
-      return false;
+      args = recommendArgs(rawUserId, q < 0 ? '' : url.slice(q + 1));
+    } catch (err) {
+      if (admissionNeeded || !(err instanceof ApiError) || !PLAIN_SEGMENT.test(rawUserId)) return null;
+      const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+      return finishRecommend(url, requestId, started, undefined, err);
     }
-    const given = headerOf(req.headers, 'x-request-id');
     const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
     // Without admission checks and with the fresh ratings at hand (no database, or cached), the
-    // answer is written in this tick, as a bare node:http handler would: no promise per request.
+    // answer is ready in this tick, as a bare node:http handler's would be: no promise per request.
     const fresh = admissionNeeded ? undefined : deps.fresh.known?.(args.userId, freshSince(args));
-    if (fresh === undefined) {
-      void answerLater(req, res, args, requestId, started);
-      return true;
-    }
+    if (fresh === undefined) return answerLater(request, remoteAddress, args, requestId, started);
     let body: Buffer | undefined;
     let failure: unknown;
     try {
@@ -357,46 +372,57 @@ export function createApp(deps: AppDeps): Koa<State> {
     } catch (err) {
       failure = err;
     }
-    finishRecommend(req, res, requestId, started, body, failure);
-    return true;
+    return finishRecommend(url, requestId, started, body, failure);
   };
-  /** The fast path's answer when it has to wait: for admission (credentials, rate limit) or for the fresh ratings. */
-  const answerLater = async (req: IncomingMessage, res: ServerResponse, args: RecommendArgs, requestId: string, started: number): Promise<void> => {
+  /** The answer when it has to wait: for admission (credentials, rate limit) or for the fresh ratings. */
+  const answerLater = async (request: PlainRequest, remoteAddress: string | undefined, args: RecommendArgs, requestId: string, started: number): Promise<RouteAnswer> => {
     let body: Buffer | undefined;
     let failure: unknown;
     try {
-      if (admissionNeeded) await admitRequest(req.headers, req.socket.remoteAddress);
+      if (admissionNeeded) await admitRequest({ authorization: request.authorization, 'x-api-key': request.apiKey }, remoteAddress);
       body = recommendBody(args, await deps.fresh.get(args.userId, freshSince(args)), requestId);
     } catch (err) {
       failure = err;
     }
-    finishRecommend(req, res, requestId, started, body, failure);
+    return finishRecommend(request.target, requestId, started, body, failure);
   };
-  /** Writes the list (or the error that stopped it: the Koa boundary's body and headers) and times the request. */
-  const finishRecommend = (req: IncomingMessage, res: ServerResponse, requestId: string, started: number, body: Buffer | undefined, failure: unknown): void => {
-    let status = 200;
-    try {
-      if (body === undefined) throw failure;
-      res.writeHead(200, ['x-request-id', requestId, 'content-type', JSON_TYPE, 'content-length', String(body.length)]);
-      res.end(body);
-    } catch (err) {
-      const apiError = err instanceof ApiError ? err : null;
-      if (!apiError) logger.error({ err, requestId, method: 'GET', url: (req.url ?? '').slice(0, 300) }, 'request failed');
-      status = apiError?.status ?? 500;
+  /** The list's answer (or that of the error that stopped it: the Koa boundary's body and headers), timed. */
+  const finishRecommend = (url: string, requestId: string, started: number, body: Buffer | undefined, failure: unknown): RouteAnswer => {
+    let answer: RouteAnswer;
+    if (body !== undefined) answer = { status: 200, headers: ['x-request-id', requestId, 'content-type', JSON_TYPE, 'content-length', String(body.length)], body };
+    else {
+      const apiError = failure instanceof ApiError ? failure : null;
+      if (!apiError) logger.error({ err: failure, requestId, method: 'GET', url: url.slice(0, 300) }, 'request failed');
+      const status = apiError?.status ?? 500;
       const errorBody: ErrorBody = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
       const bytes = Buffer.from(JSON.stringify(errorBody));
       const headers = ['x-request-id', requestId];
       for (const [name, value] of Object.entries(apiError?.headers ?? {})) headers.push(name, value);
-      headers.push('content-type', JSON_TYPE, 'content-length', String(bytes.length));
-      if (!res.headersSent) {
-        res.writeHead(status, headers);
-        res.end(bytes);
-      }
+      // Spelled as Koa's boundary writes them (an error body is set as an object there).
+      headers.push('Content-Type', JSON_TYPE, 'Content-Length', String(bytes.length));
+      answer = { status, headers, body: bytes };
     }
     const ms = performance.now() - started;
-    observeRecommend(status, ms / 1000);
-    if (ms > slowMs) logger.warn({ requestId, method: 'GET', route: RECOMMEND_ROUTE, status, ms: Math.round(ms) }, 'slow request');
+    observeRecommend(answer.status, ms / 1000);
+    if (ms > slowMs) logger.warn({ requestId, method: 'GET', route: RECOMMEND_ROUTE, status: answer.status, ms: Math.round(ms) }, 'slow request');
+    return answer;
   };
+  const writeAnswer = (res: ServerResponse, answer: RouteAnswer): void => {
+    if (res.headersSent) return;
+    res.writeHead(answer.status, answer.headers as string[]);
+    res.end(answer.body);
+  };
+  const fastRecommend = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'GET') return false;
+    const h = req.headers;
+    const request: PlainRequest = { target: req.url ?? '', requestId: headerOf(h, 'x-request-id'), authorization: headerOf(h, 'authorization'), apiKey: headerOf(h, 'x-api-key') };
+    const answer = answerRecommend(request, req.socket.remoteAddress);
+    if (answer === null) return false;
+    if (answer instanceof Promise) void answer.then((a) => writeAnswer(res, a));
+    else writeAnswer(res, answer);
+    return true;
+  };
+  fastRoutes.set(app, { prefix: RECOMMEND_PREFIX, route: answerRecommend });
   // Every server built on this app (listen(), app.listen(), http.createServer(app.callback()))
   // tries the fast path first.
   const koaCallback = app.callback.bind(app);
