@@ -11,7 +11,16 @@ function setUp(costs: { use: number; skip: number }, ghostRate = 0.5) {
   const judge = new CacheJudge(
     () => events.push('drop'),
     () => events.push('start'),
-    { clock: () => now, window: 10, pairs: 2, warmRequests: 100, recheckRequests: 200, holdRequests: 1000, maxHoldRequests: 3000 },
+    {
+      clock: () => now,
+      window: 10,
+      pairs: 2,
+      warmRequests: 100,
+      recheckRequests: 200,
+      holdRequests: 1000,
+      maxHoldRequests: 3000,
+      onTrial: (t) => events.push(t.kept ? 'kept' : 'lost'),
+    },
   );
   let served = 0;
   const used: boolean[] = [];
@@ -37,7 +46,7 @@ describe('CacheJudge', () => {
     run(1); // the last window closes
     expect(judge.mode).toBe('bypassed');
     expect(judge.lastTrial).toEqual({ useMicros: 70, skipMicros: 56, kept: false });
-    expect(events).toEqual(['drop']);
+    expect(events).toEqual(['lost', 'drop']);
   });
 
   test('a cache that saves: kept, and tried again every recheck interval', () => {
@@ -45,7 +54,7 @@ describe('CacheJudge', () => {
     run(1000);
     expect(judge.mode).toBe('on');
     expect(judge.lastTrial).toEqual({ useMicros: 30, skipMicros: 56, kept: true });
-    expect(events).toEqual([]);
+    expect(events).toEqual(['kept', 'kept', 'kept', 'kept']);
     // Trials at 100, 340, 580, 820 (40 requests each, then 200 in use): 20 skipped each.
     expect(used.filter((u) => !u).length).toBe(4 * 20);
   });
@@ -66,13 +75,13 @@ describe('CacheJudge', () => {
     expect(judge.mode).toBe('bypassed');
     run(1, 0.4); // request 1,500 ends a ghost window at 0.4: an empty cache again
     expect(judge.mode).toBe('on');
-    expect(events).toEqual(['drop', 'start']);
+    expect(events).toEqual(['lost', 'drop', 'start']);
     run(140); // warmed, tried, lost again at request 1,640: held twice as long
     expect(judge.mode).toBe('bypassed');
     run(1999);
     expect(judge.mode).toBe('bypassed');
     run(1);
     expect(judge.mode).toBe('on');
-    expect(events).toEqual(['drop', 'start', 'drop', 'start']);
+    expect(events).toEqual(['lost', 'drop', 'start', 'lost', 'drop', 'start']);
   });
 });

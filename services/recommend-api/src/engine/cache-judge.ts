@@ -32,6 +32,8 @@ export interface CacheJudgeOptions {
   holdRequests?: number;
   maxHoldRequests?: number;
   margin?: number;
+  /** Told every trial's outcome (the service logs it). */
+  onTrial?: (trial: TrialResult) => void;
 }
 
 /** Requests per measured window: ~0.1–0.3 s of CPU, long enough to contain several scavenges. */
@@ -65,6 +67,7 @@ export class CacheJudge {
   private readonly hold: number;
   private readonly maxHold: number;
   private readonly margin: number;
+  private readonly onTrial: ((trial: TrialResult) => void) | undefined;
 
   private modeNow: JudgedMode = 'on';
   /** Requests left before the next event: a trial's start (on), the end of a window (trial), the hold's end (bypassed). */
@@ -94,6 +97,7 @@ export class CacheJudge {
     this.hold = opts.holdRequests ?? HOLD_REQUESTS;
     this.maxHold = opts.maxHoldRequests ?? MAX_HOLD_REQUESTS;
     this.margin = opts.margin ?? MARGIN;
+    this.onTrial = opts.onTrial;
     this.left = this.warm;
   }
 
@@ -144,6 +148,7 @@ export class CacheJudge {
     this.windowIndex = -1;
     this.useCost = 0;
     this.skipCost = 0;
+    this.onTrial?.(this.lastTrial);
     if (kept) {
       this.losses = 0;
       this.left = this.recheck;
