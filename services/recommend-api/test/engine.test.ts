@@ -205,7 +205,7 @@ describe('result cache', () => {
       let now = 0;
       const cached = new ServingEngine(bundle, {
         resultCacheEntries: entries,
-        resultCacheJudge: { clock: () => now, window: 64, pairs: 2, warmRequests: 512, recheckRequests: 1024, holdRequests: 2048 },
+        resultCacheJudge: { clock: () => now, window: 64, pairs: 1, warmRequests: 512, recheckRequests: 1024, holdRequests: 2048 },
       });
       const counts = { hit: 0, miss: 0, skip: 0 };
       const run = (requests: EngineRequest[], passes: number) => {
@@ -228,7 +228,7 @@ describe('result cache', () => {
       run(requests, 2); // 600 requests: warmed (512), trial under way
       expect(cached.resultCacheMode).toBe('on');
       expect(counts.hit).toBe(0);
-      run(requests, 1); // the trial's 4 windows of 64 end at request 768
+      run(requests, 1); // the trial's 4 windows of 64 (use, use, skip, skip) end at request 768
       expect(cached.resultCacheMode).toBe('bypassed');
       expect(cached.resultCacheTrial).toEqual({ useMicros: 60, skipMicros: 50, kept: false });
       expect(cached.cachedLists).toBe(0);
@@ -247,7 +247,7 @@ describe('result cache', () => {
       expect(trial.useMicros).toBe(10); // every key stored long before: all hits
       expect(trial.skipMicros).toBe(50);
       expect(counts.hit).toBeGreaterThan(3000);
-      expect(counts.skip).toBe(3 * 2 * 64); // the skipped windows of three trials
+      expect(counts.skip).toBe(3 * 2 * 64); // the two skipped windows of each of three trials
     });
 
     test('a hit rate that cannot pay for dear misses: bypassed even though keys come back', () => {

@@ -6,10 +6,12 @@
  * and marks until it is evicted) depend on the model and the machine, and on a large catalogue
  * with many users the misses can cost more than the hits save (docs/benchmarks.md).
  *
- * While the cache is on, a trial runs after WARM_REQUESTS and then every RECHECK_REQUESTS: 2·PAIRS
- * windows of WINDOW requests, in the order use, skip, skip, use, … (so a trend in the traffic
- * weighs on both sides alike); a skipped request neither reads nor stores. The cache stays on only
- * if its windows cost at least MARGIN less than the skipped ones. Otherwise it is bypassed (its
+ * While the cache is on, a trial runs once it is warm (warmRequestsFor) and then every RECHECK_REQUESTS:
+ * PAIRS rounds of four windows of WINDOW requests — use, use, skip, skip — where a skipped request
+ * neither reads nor stores. The first skipped window of each round is not counted: it still pays
+ * for the garbage the cache made just before (collected later), which would otherwise be charged
+ * to skipping and favour the cache. The cache stays on only
+ * if its windows cost at least MARGIN less per request than the counted skipped ones. Otherwise it is bypassed (its
  * lists dropped) for a hold of HOLD_REQUESTS, doubled after each lost trial in a row, and comes
  * back (empty, then warmed and tried again) once the hold is over and the ghost (engine.ts) sees
  * keys come back often enough for a cache to hit.
@@ -38,9 +40,9 @@ export interface CacheJudgeOptions {
 
 /** Requests per measured window: ~0.1–0.3 s of CPU, long enough to contain several scavenges. */
 const WINDOW = 4096;
-const PAIRS = 4;
-/** Requests with the cache on before its first trial (it fills meanwhile). */
-const WARM_REQUESTS = 65_536;
+const PAIRS = 2;
+/** Fewest requests with the cache on before its first trial (it fills meanwhile). */
+const MIN_WARM_REQUESTS = 16_384;
 const RECHECK_REQUESTS = 262_144;
 const HOLD_REQUESTS = 524_288;
 const MAX_HOLD_REQUESTS = 1 << 24;
@@ -48,6 +50,14 @@ const MAX_HOLD_REQUESTS = 1 << 24;
 const MARGIN = 0.02;
 /** The ghost's hit rate a bypassed cache needs to come back: fewer hits cannot pay for the misses. */
 const RESUME_HIT_RATE = 0.3;
+
+/**
+ * Requests a cache of `capacity` lists needs before a trial: a list is stored on its second
+ * request, so a cache is as full as its traffic will make it once that many keys went by twice.
+ */
+export function warmRequestsFor(capacity: number): number {
+  return Math.max(MIN_WARM_REQUESTS, 2 * capacity);
+}
 
 export type JudgedMode = 'on' | 'bypassed';
 
@@ -91,8 +101,8 @@ export class CacheJudge {
   ) {
     this.clock = opts.clock ?? processCpuMicros;
     this.window = opts.window ?? WINDOW;
-    this.windows = 2 * (opts.pairs ?? PAIRS);
-    this.warm = opts.warmRequests ?? WARM_REQUESTS;
+    this.windows = 4 * (opts.pairs ?? PAIRS);
+    this.warm = opts.warmRequests ?? MIN_WARM_REQUESTS;
     this.recheck = opts.recheckRequests ?? RECHECK_REQUESTS;
     this.hold = opts.holdRequests ?? HOLD_REQUESTS;
     this.maxHold = opts.maxHoldRequests ?? MAX_HOLD_REQUESTS;
@@ -109,8 +119,8 @@ export class CacheJudge {
   next(): boolean {
     if (--this.left <= 0) this.advance();
     if (this.modeNow === 'bypassed') return false;
-    // Windows 0, 3, 4, 7, …: use; 1, 2, 5, 6, …: skip.
-    return this.windowIndex < 0 || ((this.windowIndex + 1) & 2) === 0;
+    // Windows 0, 1, 4, 5, …: use; 2, 3, 6, 7, …: skip.
+    return this.windowIndex < 0 || (this.windowIndex & 2) === 0;
   }
 
   /** The ghost's hit rate over its latest window. */
@@ -129,8 +139,9 @@ export class CacheJudge {
     const now = this.clock();
     if (this.windowIndex >= 0) {
       const cost = now - this.windowStart;
-      if (((this.windowIndex + 1) & 2) === 0) this.useCost += cost;
-      else this.skipCost += cost;
+      const phase = this.windowIndex & 3;
+      if (phase < 2) this.useCost += cost;
+      else if (phase === 3) this.skipCost += cost;
     }
     this.windowIndex++;
     if (this.windowIndex < this.windows) {
@@ -142,9 +153,11 @@ export class CacheJudge {
   }
 
   private decide(): void {
-    const perWindow = (this.windows / 2) * this.window;
-    const kept = this.useCost <= this.skipCost * (1 - this.margin);
-    this.lastTrial = { useMicros: this.useCost / perWindow, skipMicros: this.skipCost / perWindow, kept };
+    const rounds = this.windows / 4;
+    const useMicros = this.useCost / (2 * rounds * this.window);
+    const skipMicros = this.skipCost / (rounds * this.window);
+    const kept = useMicros <= skipMicros * (1 - this.margin);
+    this.lastTrial = { useMicros, skipMicros, kept };
     this.windowIndex = -1;
     this.useCost = 0;
     this.skipCost = 0;

@@ -14,7 +14,7 @@ import {
   type SimilarMovies,
   type Strategy,
 } from '@netflicks/recsys';
-import { CacheJudge, type CacheJudgeOptions, type TrialResult } from './cache-judge.js';
+import { CacheJudge, warmRequestsFor, type CacheJudgeOptions, type TrialResult } from './cache-judge.js';
 import { GenerationalCache } from './lru.js';
 
 export type { ScoredMovie };
@@ -113,7 +113,7 @@ export class ServingEngine {
     this.resultCacheCapacity = Math.max(2, entries);
     const ghostCapacity = Math.max(2, Math.ceil(this.resultCacheCapacity / SAMPLE_EVERY));
     this.ghost = entries > 0 ? { cached: new GenerationalCache(ghostCapacity), askedOnce: new GenerationalCache(ghostCapacity) } : null;
-    this.judge = entries > 0 ? new CacheJudge(() => this.useCache(false), () => this.useCache(true), opts.resultCacheJudge) : null;
+    this.judge = entries > 0 ? new CacheJudge(() => this.useCache(false), () => this.useCache(true), { warmRequests: warmRequestsFor(entries), ...opts.resultCacheJudge }) : null;
     if (entries > 0) this.useCache(true);
   }
 
