@@ -9,13 +9,13 @@ node=${NETFLICKS_NODE:-node}
 case "$1" in
   serve)
     # A serving process holds a model of up to a few hundred MB and answers small requests: new
-    # space of 4 MB semi-spaces instead of up to 16 MB, the old generation grown by 30% of what
-    # survives a full collection instead of up to 4×, and two malloc arenas (not 8 per core) for
-    # the load worker's and the serving thread's buffers. Measured on the 20M-sized model
-    # (docs/benchmarks.md, issue 19, h-mem): RSS −80 to −100 MB at the same CPU per request.
+    # space of 4 MB semi-spaces instead of up to 16 MB (less of each request's garbage is promoted
+    # and left for a full collection), and two malloc arenas (not 8 per core) for the load
+    # worker's and the serving thread's buffers. Measured on the 20M-sized model
+    # (docs/benchmarks.md, issue 19, h-mem): RSS −80 MB at the same CPU per request.
     MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
     export MALLOC_ARENA_MAX
-    exec "$node" --max-semi-space-size=4 --heap-growing-percent=30 "$here/netflicks.js" "$@"
+    exec "$node" --max-semi-space-size=4 "$here/netflicks.js" "$@"
     ;;
   *)
     exec "$node" "$here/netflicks.js" "$@"

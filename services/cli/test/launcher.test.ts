@@ -26,11 +26,10 @@ function launch(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string[]> 
 }
 
 describe('netflicks.sh, the image entrypoint', () => {
-  test('serve runs with the serving heap flags and two malloc arenas', async () => {
+  test('serve runs with the serving heap flag and two malloc arenas', async () => {
     expect(await launch(['serve', '--model', 'm.nflx', '--port', '8082'])).toEqual([
       'MALLOC_ARENA_MAX=2',
       '--max-semi-space-size=4',
-      '--heap-growing-percent=30',
       CLI,
       'serve',
       '--model',
