@@ -72,7 +72,9 @@ ARG NETFLICKS_GIT_COMMIT=""
 ENV NETFLICKS_GIT_COMMIT=${NETFLICKS_GIT_COMMIT}
 # Numeric, so Kubernetes can verify runAsNonRoot without a passwd lookup (uid 1000 = `node`).
 USER 1000:1000
-ENTRYPOINT ["node", "/app/services/cli/bin/netflicks.js"]
+# A shell launcher that execs node with the process settings of each command (serve's heap flags
+# and malloc arenas, which no environment of the Deployment may set: services/cli/bin/netflicks.sh).
+ENTRYPOINT ["/app/services/cli/bin/netflicks.sh"]
 CMD ["--help"]
 
 # ---- one target per component ------------------------------------------------------------------

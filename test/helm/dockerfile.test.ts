@@ -74,7 +74,7 @@ describe('Dockerfile', () => {
   test('the runtime runs as a numeric non-root user, and no later stage switches back', () => {
     expect(all(stage('runtime'), 'USER').map((u) => u.args)).toEqual(['1000:1000']);
     for (const target of COMPONENT_TARGETS) expect([target, all(stage(target), 'USER')]).toEqual([target, []]);
-    expect(all(stage('runtime'), 'ENTRYPOINT').map((e) => JSON.parse(e.args))).toEqual([['node', '/app/services/cli/bin/netflicks.js']]);
+    expect(all(stage('runtime'), 'ENTRYPOINT').map((e) => JSON.parse(e.args))).toEqual([['/app/services/cli/bin/netflicks.sh']]);
   });
 
   test('no ADD anywhere (COPY only; nothing fetched from URLs at build time)', () => {

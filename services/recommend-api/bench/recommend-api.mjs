@@ -119,9 +119,13 @@ function deployFile(file, served) {
 /** Starts `netflicks serve` (of checkout `from`) and waits for /readyz; returns its url, process and the time to ready. */
 async function startService(name, modelFile, env = {}, { from = root, args = [] } = {}) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(from, 'services/cli/bin/netflicks.js'), 'serve', '--model', modelFile, '--port', String(port()), '--host', '127.0.0.1', ...args], {
+  // As the image starts it: through the launcher, which sets serve's process settings and execs node
+  // (same PID); a checkout from before the launcher runs the CLI directly.
+  const launcher = join(from, 'services/cli/bin/netflicks.sh');
+  const entry = existsSync(launcher) ? ['/bin/sh', launcher] : [process.execPath, join(from, 'services/cli/bin/netflicks.js')];
+  const child = spawn(entry[0], [entry[1], 'serve', '--model', modelFile, '--port', String(port()), '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
+    env: { ...process.env, NETFLICKS_NODE: process.execPath, LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
   });
   let log = '';
   const url = await new Promise((resolveUrl, reject) => {

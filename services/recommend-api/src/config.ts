@@ -71,7 +71,7 @@ export const apiConfigSchema = z
      * empty); an entry is reused only while the user's fresh ratings are unchanged. ~300 bytes
      * per entry at k = 10. 0 turns the cache off.
      */
-    RESULT_CACHE_ENTRIES: envInt({ min: 0, max: 10_000_000 }).default(100_000),
+    RESULT_CACHE_ENTRIES: envInt({ min: 0, max: 10_000_000 }).default(10_000),
     /** Requests slower than this are logged (warn); others are not logged at all (metrics cover them). */
     SLOW_REQUEST_MS: envInt({ min: 1, max: 600_000 }).default(1000),
     SHUTDOWN_TIMEOUT_MS: envInt({ min: 1000, max: 600_000 }).default(20_000),

@@ -16,6 +16,7 @@ import { BufferedEventPublisher, NO_EVENTS, type EventPublisher } from './events
 import { NO_FRESH_RATINGS, PostgresFreshRatings, type FreshRatingsSource } from './fresh-ratings.js';
 import { consoleMiddleware } from './console/console-routes.js';
 import { DatabaseRatingWriter, KafkaRatingWriter, type RatingWriter } from './console/rating-writer.js';
+import type { EngineOptions } from './engine/engine.js';
 import { createApp, type ReadinessReport } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { limitConnections } from './http/connection-limit.js';
@@ -99,7 +100,12 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       if (opts.migrate) logger.info(await migrate(pool, { log: (m) => logger.info(m) }), 'database schema up to date');
     }
 
-    const engine = { resultCacheEntries: config.RESULT_CACHE_ENTRIES };
+    const engine: EngineOptions = {
+      resultCacheEntries: config.RESULT_CACHE_ENTRIES,
+      resultCacheJudge: {
+        onTrial: (trial) => logger[trial.kept ? 'debug' : 'info']({ resultCacheTrial: trial }, trial.kept ? 'result cache kept: it saves CPU' : 'result cache bypassed: it costs more CPU than it saves'),
+      },
+    };
     const publicKey = config.MODEL_PUBLIC_KEY_FILE !== undefined ? await readModelKey(config.MODEL_PUBLIC_KEY_FILE, 'public') : undefined;
     const source: ModelSource =
       spec.kind === 'file'

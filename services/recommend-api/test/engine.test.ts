@@ -187,7 +187,7 @@ describe('result cache', () => {
     expect(engine.recommend({ userId, k: 3 }).cached).toBeUndefined();
   });
 
-  describe('the cache bypasses itself where it cannot pay, judged by a ghost of a sixteenth of the users', () => {
+  describe('the cache is judged by what it costs: CPU per request in use against skipped', () => {
     /** Requests of every user over `keys` distinct cache keys (user × genre × exclude_seen) in a fixed cycle. */
     function cycle(keys: number): EngineRequest[] {
       const out: EngineRequest[] = [];
@@ -197,62 +197,67 @@ describe('result cache', () => {
       expect(out.length).toBe(keys);
       return out;
     }
-    const sampledIn = (requests: EngineRequest[]) => requests.filter((r) => r.userId % 16 === 0).length;
-    /** Runs `passes` passes over `requests`; counts hits and mode switches, and checks every list against the uncached engine. */
-    function run(cached: ServingEngine, requests: EngineRequest[], passes: number) {
-      let hits = 0;
-      let switches = 0;
-      let mode = cached.resultCacheMode;
-      for (let p = 0; p < passes; p++) {
-        for (const req of requests) {
-          const got = cached.recommend(req);
-          if (got.cached) hits++;
-          if (cached.resultCacheMode !== mode) switches++;
-          mode = cached.resultCacheMode;
-          if (p === passes - 1) expect(strip(got)).toEqual(strip(engine.recommend(req)));
+    /**
+     * An engine whose judge reads a clock that each request advances by what it cost: `hit`, `miss`
+     * (looked up, computed, perhaps stored) or `skip` (the cache not used) microseconds.
+     */
+    function judged(entries: number, costs: { hit: number; miss: number; skip: number }) {
+      let now = 0;
+      const cached = new ServingEngine(bundle, {
+        resultCacheEntries: entries,
+        resultCacheJudge: { clock: () => now, window: 64, pairs: 1, warmRequests: 512, recheckRequests: 1024, holdRequests: 2048 },
+      });
+      const counts = { hit: 0, miss: 0, skip: 0 };
+      const run = (requests: EngineRequest[], passes: number) => {
+        for (let p = 0; p < passes; p++) {
+          for (const req of requests) {
+            const got = cached.recommend(req);
+            const kind = got.cached === true ? 'hit' : got.cached === false ? 'miss' : 'skip';
+            counts[kind]++;
+            now += costs[kind];
+            if (p === passes - 1) expect(strip(got)).toEqual(strip(engine.recommend(req)));
+          }
         }
-      }
-      return { hits, switches, mode };
+      };
+      return { cached, counts, run };
     }
 
-    test('keys that come back beyond its reach: bypassed after one window, for good, lists dropped', () => {
-      // 256 lists (a ghost of 16 keys); 300 keys in a cycle never come back within reach.
-      const cached = new ServingEngine(bundle, { resultCacheEntries: 256 });
+    test('keys that never come back within reach, misses dearer than skipping: bypassed after its first trial, lists dropped', () => {
+      const { cached, counts, run } = judged(64, { hit: 10, miss: 60, skip: 50 });
       const requests = cycle(300);
-      const sampled = sampledIn(requests);
-      expect(sampled).toBeGreaterThan(16); // ~1/16 of the keys, more than the ghost holds (and fewer than twice that)
-      const passesInAWindow = Math.floor(256 / sampled);
-      const first = run(cached, requests, passesInAWindow); // fewer ghost lookups than a window
-      expect(first).toEqual({ hits: 0, switches: 0, mode: 'on' });
-      const rest = run(cached, requests, passesInAWindow + 2);
-      expect(rest).toEqual({ hits: 0, switches: 1, mode: 'bypassed' });
-      expect(cached.cachedLists).toBe(0);
-      expect(cached.recommend(requests[0]).cached).toBeUndefined(); // bypassed: not even looked up
-    });
-
-    test('keys that come back within reach but less often than once a window: on again, and it stays on while it fills', () => {
-      // 16,384 lists (a ghost of 1,024 keys); every key comes back after the whole cycle, more ghost
-      // lookups than a window: a fresh ghost's first window sees no repeat (bypassed), the third pass sees them all.
-      const cached = new ServingEngine(bundle, { resultCacheEntries: 16_384 });
-      const requests = cycle(Math.min(5000, 2 * userIds.length * (engine.genres.length + 1)));
-      expect(sampledIn(requests)).toBeGreaterThan(256);
-      expect(sampledIn(requests)).toBeLessThanOrEqual(512); // within the ghost's reach (its young generation)
-      const warmUp = run(cached, requests, 3);
-      expect(warmUp).toMatchObject({ switches: 2, mode: 'on' }); // off after the first window, on again in the third pass
-      const steady = run(cached, requests, 4);
-      expect(steady.switches).toBe(0);
-      // The fresh cache stores each list on its second request and serves it from then on: the last 2 passes.
-      expect(steady.hits).toBeGreaterThanOrEqual(2 * requests.length);
-    });
-
-    test('users outside the sample skip the cache while it is bypassed', () => {
-      const cached = new ServingEngine(bundle, { resultCacheEntries: 64 });
-      const requests = cycle(300);
-      run(cached, requests, Math.ceil(256 / sampledIn(requests)) + 1);
+      run(requests, 2); // 600 requests: warmed (512), trial under way
+      expect(cached.resultCacheMode).toBe('on');
+      expect(counts.hit).toBe(0);
+      run(requests, 1); // the trial's 4 windows of 64 (use, use, skip, skip) end at request 768
       expect(cached.resultCacheMode).toBe('bypassed');
-      const unsampled = userIds.find((id) => id % 16 !== 0)!;
-      for (let j = 0; j < 3; j++) expect(cached.recommend({ userId: unsampled, k: 10 }).cached).toBeUndefined();
-      expect(strip(cached.recommend({ userId: unsampled, k: 10 }))).toEqual(strip(engine.recommend({ userId: unsampled, k: 10 })));
+      expect(cached.resultCacheTrial).toEqual({ useMicros: 60, skipMicros: 50, kept: false });
+      expect(cached.cachedLists).toBe(0);
+      const skipped = counts.skip;
+      run(requests, 3);
+      expect(counts.skip - skipped).toBe(900); // bypassed: not even looked up
+    });
+
+    test('keys that come back: kept on, serving hits, and tried again later', () => {
+      const { cached, counts, run } = judged(4096, { hit: 10, miss: 60, skip: 50 });
+      const requests = cycle(200);
+      run(requests, 20); // 4,000 requests: the first trial at 512, rechecks every 1,024 after each
+      expect(cached.resultCacheMode).toBe('on');
+      const trial = cached.resultCacheTrial!;
+      expect(trial.kept).toBe(true);
+      expect(trial.useMicros).toBe(10); // every key stored long before: all hits
+      expect(trial.skipMicros).toBe(50);
+      expect(counts.hit).toBeGreaterThan(3000);
+      expect(counts.skip).toBe(3 * 2 * 64); // the two skipped windows of each of three trials
+    });
+
+    test('a hit rate that cannot pay for dear misses: bypassed even though keys come back', () => {
+      // Each list is asked for twice in a cycle of 2 × 300 (stored on its second request, evicted
+      // before the next cycle): no hit at all, and every miss costs more than skipping the cache.
+      const { cached, run } = judged(256, { hit: 10, miss: 80, skip: 50 });
+      const once = cycle(300);
+      run([...once, ...once], 2);
+      expect(cached.resultCacheMode).toBe('bypassed');
+      expect(cached.resultCacheTrial?.kept).toBe(false);
     });
   });
 });

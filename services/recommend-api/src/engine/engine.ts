@@ -14,6 +14,7 @@ import {
   type SimilarMovies,
   type Strategy,
 } from '@netflicks/recsys';
+import { CacheJudge, warmRequestsFor, type CacheJudgeOptions, type TrialResult } from './cache-judge.js';
 import { GenerationalCache } from './lru.js';
 
 export type { ScoredMovie };
@@ -41,6 +42,8 @@ export interface EngineOptions {
    * (top-K under one total order: score, then lower item index).
    */
   resultCacheEntries?: number;
+  /** How the result cache is judged (cache-judge.ts; tests inject a clock). */
+  resultCacheJudge?: CacheJudgeOptions;
   /**
    * Score the CF scan with WebAssembly SIMD where available (default true); false keeps the
    * JavaScript loop. Both give bit-identical scores.
@@ -68,19 +71,13 @@ interface CachedList {
 const COLD = 'cold';
 
 /**
- * The result cache checks that it pays (it must never make a workload slower). A ghost of it —
- * keys only, for the users with id ≡ 0 (mod SAMPLE_EVERY), at 1/SAMPLE_EVERY of its reach — runs
- * all the time, whether the cache is in use or bypassed: its hit rate estimates the full cache's
- * (spatial sampling) at a sixteenth of the bookkeeping and none of the lists. Each window of
- * WINDOW ghost lookups decides: a hit rate below MIN_HIT_RATE bypasses the cache (dropping its
- * lists), one of RESUME_HIT_RATE or more brings it back (empty: it fills while the ghost, which
- * was never reset, goes on judging, so a cache that is warming up is not switched off again). A hit
- * saves the whole list (scoring and rendering, tens of microseconds); a miss costs a lookup, an
- * admission record and, for lists stored but never reused, garbage that lives long enough to be
- * promoted. Below ~1 hit in 5 the misses cost more than the hits save (docs/benchmarks.md).
+ * Whether the result cache pays is measured (cache-judge.ts: CPU per request with the cache in use
+ * against skipped, in alternating windows). A ghost of it — keys only, for the users with
+ * id ≡ 0 (mod SAMPLE_EVERY), at 1/SAMPLE_EVERY of its reach — runs all the time, whether the cache
+ * is in use or bypassed: its hit rate over each window of WINDOW lookups estimates a full cache's
+ * (spatial sampling) at a sixteenth of the bookkeeping and none of the lists, and tells a bypassed
+ * cache whether keys come back often enough to try it again.
  */
-const MIN_HIT_RATE = 0.2;
-const RESUME_HIT_RATE = 0.3;
 const WINDOW = 256;
 const SAMPLE_EVERY = 16;
 
@@ -94,7 +91,7 @@ export class ServingEngine {
   /** The sampled users' keys as the cache and its doorkeeper would hold them, at 1/SAMPLE_EVERY of their reach. */
   private readonly ghost: { cached: GenerationalCache<number | string, true>; askedOnce: GenerationalCache<number | string, true> } | null;
   private readonly resultCacheCapacity: number;
-  private cacheMode: ResultCacheMode;
+  private readonly judge: CacheJudge | null;
   private windowLookups = 0;
   private windowHits = 0;
 
@@ -114,18 +111,23 @@ export class ServingEngine {
     }
     const entries = resultCacheEntries(opts);
     this.resultCacheCapacity = Math.max(2, entries);
-    this.cacheMode = entries > 0 ? 'on' : 'off';
     const ghostCapacity = Math.max(2, Math.ceil(this.resultCacheCapacity / SAMPLE_EVERY));
     this.ghost = entries > 0 ? { cached: new GenerationalCache(ghostCapacity), askedOnce: new GenerationalCache(ghostCapacity) } : null;
+    this.judge = entries > 0 ? new CacheJudge(() => this.useCache(false), () => this.useCache(true), { warmRequests: warmRequestsFor(entries), ...opts.resultCacheJudge }) : null;
     if (entries > 0) this.useCache(true);
   }
 
-  /** off (configured so), on, or bypassed (it would not pay lately: see MIN_HIT_RATE). */
+  /** off (configured so), on, or bypassed (it did not pay in its latest trial: see cache-judge.ts). */
   get resultCacheMode(): ResultCacheMode {
-    return this.cacheMode;
+    return this.judge?.mode ?? 'off';
   }
 
-  /** A sampled request's key through the ghost; at the end of a window, decides whether the cache pays. */
+  /** CPU per request with the cache in use and skipped in its latest trial, and the verdict (null: none yet, or off). */
+  get resultCacheTrial(): TrialResult | null {
+    return this.judge?.lastTrial ?? null;
+  }
+
+  /** A sampled request's key through the ghost; at the end of a window, tells the judge its hit rate. */
   private observeGhost(key: number | string): void {
     const ghost = this.ghost!;
     // The cache's own admission (see recommend()): stored from the second request on.
@@ -140,12 +142,10 @@ export class ServingEngine {
     const rate = this.windowHits / this.windowLookups;
     this.windowLookups = 0;
     this.windowHits = 0;
-    if (this.cacheMode === 'on' && rate < MIN_HIT_RATE) this.useCache(false);
-    else if (this.cacheMode === 'bypassed' && rate >= RESUME_HIT_RATE) this.useCache(true);
+    this.judge!.ghostWindow(rate);
   }
 
   private useCache(on: boolean): void {
-    this.cacheMode = on ? 'on' : 'bypassed';
     this.resultCache = on ? new GenerationalCache(this.resultCacheCapacity) : null;
     this.askedOnce = on ? new GenerationalCache(this.resultCacheCapacity) : null;
   }
@@ -192,10 +192,11 @@ export class ServingEngine {
   recommend(request: EngineRequest): EngineResult & { cached?: boolean; list?: object } {
     const { k } = request;
     if (!(Number.isInteger(k) && k >= 0 && k <= MAX_K)) throw new RangeError(`k must be an integer in 0..${MAX_K}, got ${k}`);
-    if (this.cacheMode === 'off') return this.policy.recommend(request);
+    const judge = this.judge;
+    if (judge === null) return this.policy.recommend(request);
+    const use = judge.next();
     const sampled = request.userId % SAMPLE_EVERY === 0;
-    const cache = this.resultCache;
-    if (cache === null && !sampled) return this.policy.recommend(request);
+    if (!use && !sampled) return this.policy.recommend(request);
     const extra = request.extraRatings;
     const hasExtra = extra !== undefined && extra.length > 0;
     const cold = !hasExtra && this.bundle.users.index(request.userId) < 0;
@@ -210,8 +211,9 @@ export class ServingEngine {
           : request.userId
         : `${cold ? COLD : request.userId}|${request.genre === undefined ? '' : genreKey(request.genre)}|${request.excludeSeen === false ? 0 : 1}`;
     if (sampled) this.observeGhost(key);
-    // The window may just have switched the cache off.
-    if (cache === null || this.resultCache === null) return this.policy.recommend(request);
+    // The ghost's window may just have brought the cache back (it is used from the next request on).
+    const cache = this.resultCache;
+    if (!use || cache === null) return this.policy.recommend(request);
     const hit = cache.get(key);
     const usable = hit !== undefined && (k <= hit.k || hit.items.length < 2 * hit.k) && sameExtra(hit.extra, extra);
     if (usable) {

@@ -1,0 +1,182 @@
+/**
+ * Whether the result cache pays, judged by what it costs: the process's CPU time per request with
+ * the cache in use against the same with it skipped, in alternating windows of the live traffic.
+ * A hit rate alone cannot say: what a hit saves (the ranking and rendering of a list) and what a
+ * miss costs (the lookup, the admission record, a stored list that the garbage collector promotes
+ * and marks until it is evicted) depend on the model and the machine, and on a large catalogue
+ * with many users the misses can cost more than the hits save (docs/benchmarks.md).
+ *
+ * While the cache is on, a trial runs once it is warm (warmRequestsFor) and then every RECHECK_REQUESTS:
+ * PAIRS rounds of four windows of WINDOW requests — use, use, skip, skip — where a skipped request
+ * neither reads nor stores. The first skipped window of each round is not counted: it still pays
+ * for the garbage the cache made just before (collected later), which would otherwise be charged
+ * to skipping and favour the cache. The cache stays on only
+ * if its windows cost at least MARGIN less per request than the counted skipped ones. Otherwise it is bypassed (its
+ * lists dropped) for a hold of HOLD_REQUESTS, doubled after each lost trial in a row, and comes
+ * back (empty, then warmed and tried again) once the hold is over and the ghost (engine.ts) sees
+ * keys come back often enough for a cache to hit.
+ */
+
+/** Cumulative CPU time of the process in microseconds (all threads: the garbage collector's too). */
+export type CpuClock = () => number;
+
+export const processCpuMicros: CpuClock = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+export interface CacheJudgeOptions {
+  clock?: CpuClock;
+  window?: number;
+  pairs?: number;
+  warmRequests?: number;
+  recheckRequests?: number;
+  holdRequests?: number;
+  maxHoldRequests?: number;
+  margin?: number;
+  /** Told every trial's outcome (the service logs it). */
+  onTrial?: (trial: TrialResult) => void;
+}
+
+/** Requests per measured window: ~0.1–0.3 s of CPU, long enough to contain several scavenges. */
+const WINDOW = 4096;
+const PAIRS = 2;
+/** Fewest requests with the cache on before its first trial (it fills meanwhile). */
+const MIN_WARM_REQUESTS = 16_384;
+const RECHECK_REQUESTS = 262_144;
+const HOLD_REQUESTS = 524_288;
+const MAX_HOLD_REQUESTS = 1 << 24;
+/** The cache must save at least this fraction of the skipped windows' CPU to stay on. */
+const MARGIN = 0.02;
+/** The ghost's hit rate a bypassed cache needs to come back: fewer hits cannot pay for the misses. */
+const RESUME_HIT_RATE = 0.3;
+
+/**
+ * Requests a cache of `capacity` lists needs before a trial: a list is stored on its second
+ * request, so a cache is as full as its traffic will make it once that many keys went by twice.
+ */
+export function warmRequestsFor(capacity: number): number {
+  return Math.max(MIN_WARM_REQUESTS, 2 * capacity);
+}
+
+export type JudgedMode = 'on' | 'bypassed';
+
+export interface TrialResult {
+  /** CPU microseconds per request with the cache in use / skipped. */
+  useMicros: number;
+  skipMicros: number;
+  kept: boolean;
+}
+
+export class CacheJudge {
+  private readonly clock: CpuClock;
+  private readonly window: number;
+  private readonly windows: number;
+  private readonly warm: number;
+  private readonly recheck: number;
+  private readonly hold: number;
+  private readonly maxHold: number;
+  private readonly margin: number;
+  private readonly onTrial: ((trial: TrialResult) => void) | undefined;
+
+  private modeNow: JudgedMode = 'on';
+  /** Requests left before the next event: a trial's start (on), the end of a window (trial), the hold's end (bypassed). */
+  private left: number;
+  /** Window index within a trial, -1 outside one. */
+  private windowIndex = -1;
+  private windowStart = 0;
+  private useCost = 0;
+  private skipCost = 0;
+  private losses = 0;
+  private holdOver = false;
+  private lastGhostRate = 0;
+  /** The latest trial's outcome (metrics, tests). */
+  lastTrial: TrialResult | null = null;
+
+  /** `onDrop`/`onStart`: the engine drops its lists / starts an empty cache. */
+  constructor(
+    private readonly onDrop: () => void,
+    private readonly onStart: () => void,
+    opts: CacheJudgeOptions = {},
+  ) {
+    this.clock = opts.clock ?? processCpuMicros;
+    this.window = opts.window ?? WINDOW;
+    this.windows = 4 * (opts.pairs ?? PAIRS);
+    this.warm = opts.warmRequests ?? MIN_WARM_REQUESTS;
+    this.recheck = opts.recheckRequests ?? RECHECK_REQUESTS;
+    this.hold = opts.holdRequests ?? HOLD_REQUESTS;
+    this.maxHold = opts.maxHoldRequests ?? MAX_HOLD_REQUESTS;
+    this.margin = opts.margin ?? MARGIN;
+    this.onTrial = opts.onTrial;
+    this.left = this.warm;
+  }
+
+  get mode(): JudgedMode {
+    return this.modeNow;
+  }
+
+  /** One request: whether it goes through the cache (false while bypassed or in a skipped window). */
+  next(): boolean {
+    if (--this.left <= 0) this.advance();
+    if (this.modeNow === 'bypassed') return false;
+    // Windows 0, 1, 4, 5, …: use; 2, 3, 6, 7, …: skip.
+    return this.windowIndex < 0 || (this.windowIndex & 2) === 0;
+  }
+
+  /** The ghost's hit rate over its latest window. */
+  ghostWindow(rate: number): void {
+    this.lastGhostRate = rate;
+    if (this.modeNow === 'bypassed' && this.holdOver && rate >= RESUME_HIT_RATE) this.resume();
+  }
+
+  private advance(): void {
+    if (this.modeNow === 'bypassed') {
+      this.holdOver = true;
+      this.left = Number.POSITIVE_INFINITY;
+      if (this.lastGhostRate >= RESUME_HIT_RATE) this.resume();
+      return;
+    }
+    const now = this.clock();
+    if (this.windowIndex >= 0) {
+      const cost = now - this.windowStart;
+      const phase = this.windowIndex & 3;
+      if (phase < 2) this.useCost += cost;
+      else if (phase === 3) this.skipCost += cost;
+    }
+    this.windowIndex++;
+    if (this.windowIndex < this.windows) {
+      this.windowStart = now;
+      this.left = this.window;
+      return;
+    }
+    this.decide();
+  }
+
+  private decide(): void {
+    const rounds = this.windows / 4;
+    const useMicros = this.useCost / (2 * rounds * this.window);
+    const skipMicros = this.skipCost / (rounds * this.window);
+    const kept = useMicros <= skipMicros * (1 - this.margin);
+    this.lastTrial = { useMicros, skipMicros, kept };
+    this.windowIndex = -1;
+    this.useCost = 0;
+    this.skipCost = 0;
+    this.onTrial?.(this.lastTrial);
+    if (kept) {
+      this.losses = 0;
+      this.left = this.recheck;
+      return;
+    }
+    this.modeNow = 'bypassed';
+    this.holdOver = false;
+    this.left = Math.min(this.maxHold, this.hold * 2 ** this.losses);
+    this.losses++;
+    this.onDrop();
+  }
+
+  private resume(): void {
+    this.modeNow = 'on';
+    this.left = this.warm;
+    this.onStart();
+  }
+}
