@@ -475,7 +475,7 @@ for (const r of rows) {
     const koa = r.openLoop.summary['bare Koa'];
     const floor = r.openLoop.summary['bare node:http'];
     console.log(
-      `TARGET p99 at ${f(rate)} req/s ${r.preset} ${name}: ${a.ratio.toFixed(2)}x bare Koa's p99 (median of ${r.openLoop.rounds} rounds, range ${a.ratioMin.toFixed(2)}-${a.ratioMax.toFixed(2)}; pooled ${a.pooledRatio.toFixed(2)}: ${f(a.pooledP99us)} vs ${f(koa.pooledP99us)} µs, floor bare node:http ${f(floor.pooledP99us)} µs; load ${r.openLoop.loads.join('/')}), ${a.errors} errors, target <= 1.20 and 0 errors: ${verdict(a.ratio <= 1.2 && a.errors === 0)}`,
+      `TARGET p99 at ${f(rate)} req/s ${r.preset} ${name}: ${a.ratio.toFixed(3)}x bare Koa's p99 (median of ${r.openLoop.rounds} rounds, range ${a.ratioMin.toFixed(2)}-${a.ratioMax.toFixed(2)}; pooled ${a.pooledRatio.toFixed(2)}: ${f(a.pooledP99us)} vs ${f(koa.pooledP99us)} µs, floor bare node:http ${f(floor.pooledP99us)} µs; load ${r.openLoop.loads.join('/')}), ${a.errors} errors, target <= 1.20 and 0 errors: ${verdict(a.ratio <= 1.2 && a.errors === 0)}`,
     );
   }
 }

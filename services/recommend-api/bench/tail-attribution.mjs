@@ -8,14 +8,15 @@ import { join } from 'node:path';
 /** The events process `pid` recorded since its previous SIGUSR2 (it writes them on this one). */
 export async function takeEvents(pid, dir) {
   const file = join(dir, `${pid}.jsonl`);
-  const lines = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
-  const before = lines();
+  const text = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+  const before = text().length;
   process.kill(pid, 'SIGUSR2');
-  for (let waited = 0; lines() === before; waited += 10) {
+  // A line is complete once the file ends with its newline (the process may still be writing it).
+  for (let waited = 0; !(text().length > before && text().endsWith('\n')); waited += 10) {
     if (waited > 5000) throw new Error(`process ${pid} wrote no events (started with tail-events.mjs?)`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  return JSON.parse(readFileSync(file, 'utf8').split('\n').filter(Boolean).at(-1)).events;
+  return JSON.parse(text().slice(before)).events;
 }
 
 /** Event classes, in the order a request overlapping several is counted under. */
