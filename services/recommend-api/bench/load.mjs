@@ -46,7 +46,7 @@ function run(cmd, args, input, onCpu, env) {
   });
 }
 
-/** The SCHED_FIFO priority of realtime open-loop runs (the lowest: any real-time thread of the system goes first). */
+/** The SCHED_FIFO priority of the client in realtime open-loop runs (the lowest: the server under test and any real-time thread of the system go first). */
 export const REALTIME_PRIORITY = 1;
 
 export class LoadGenerator {

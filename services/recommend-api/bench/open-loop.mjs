@@ -11,8 +11,11 @@
  * `realtime` (needs root or CAP_SYS_NICE): during its runs the server under test (every thread) and
  * the client run under SCHED_FIFO, so on a machine shared with other work they are not queued
  * behind it (under the fair scheduler, a busy machine adds milliseconds to a sub-millisecond p99,
- * more than the servers differ by). They use a fraction of a core at this rate, and the kernel
- * keeps 5% of every second for the other processes whatever happens.
+ * more than the servers differ by). The server's threads rank above the client's: at one
+ * priority, FIFO threads never preempt each other, and a client thread holding a core could keep
+ * a garbage-collector helper the server's main thread waits for off it (stalls of 0.2–0.35 s
+ * were seen so). They use a fraction of a core at this rate, and the kernel keeps 5% of every
+ * second for the other processes whatever happens.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -27,9 +30,12 @@ const median = (xs) => {
 const load1 = () => os.loadavg()[0].toFixed(2);
 const rotate = (xs, r) => xs.map((_, j) => xs[(j + r) % xs.length]);
 
+/** The SCHED_FIFO priority of the server under test: above the client's. */
+const SERVER_PRIORITY = REALTIME_PRIORITY + 1;
+
 /** Runs `fn` with process `pid` (all its threads) under SCHED_FIFO, then back under the fair scheduler. */
 export async function withRealtime(pid, fn) {
-  execFileSync('chrt', ['-a', '-f', '-p', String(REALTIME_PRIORITY), String(pid)]);
+  execFileSync('chrt', ['-a', '-f', '-p', String(SERVER_PRIORITY), String(pid)]);
   try {
     return await fn();
   } finally {
