@@ -30,10 +30,10 @@ function cpuOf(pid) {
   }
 }
 
-/** Runs `cmd`; `onCpu` (if given) receives its CPU time, sampled every 50 ms while it runs. */
-function run(cmd, args, input, onCpu) {
+/** Runs `cmd` (with `env` added to this process's environment); `onCpu` (if given) receives its CPU time, sampled every 50 ms while it runs. */
+function run(cmd, args, input, onCpu, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     const sampler = onCpu && setInterval(() => onCpu(Math.max(0, cpuOf(child.pid))), 50);
     child.on('exit', () => sampler && clearInterval(sampler));
     let out = '';
@@ -45,6 +45,9 @@ function run(cmd, args, input, onCpu) {
     if (input !== undefined) child.stdin.end(input);
   });
 }
+
+/** The SCHED_FIFO priority of the client in realtime open-loop runs (the lowest: the server under test and any real-time thread of the system go first). */
+export const REALTIME_PRIORITY = 1;
 
 export class LoadGenerator {
   constructor(tools) {
@@ -109,29 +112,99 @@ export class LoadGenerator {
     };
   }
 
-  /** vegeta at `rate` req/s for `duration` s (`onStart` runs when the attack begins). */
-  async atRate(url, walk, { rate, duration, onStart }) {
+  /**
+   * vegeta at `rate` req/s for `duration` s (`onStart` runs when the attack begins). Percentiles
+   * are exact, in microseconds at vegeta's nanosecond resolution, computed here from every result
+   * (`vegeta encode`; vegeta's own report estimates them with a t-digest). Response bodies are
+   * not kept (`-max-body=0`: read and dropped), so the client's work per request does not grow
+   * with the body. `skipFirstMs`: results of requests sent in the attack's first milliseconds are
+   * left out (the client's start: a fresh process opening its connections). `samples`: also
+   * return every counted result's send time (Unix ms) and latency (µs). `clientCpuUsPerRequest`:
+   * vegeta's own CPU. `env`: vegeta's environment beyond this process's (e.g. GOGC).
+   * `realtime`: vegeta runs under SCHED_FIFO (open-loop.mjs, withRealtime).
+   */
+  async atRate(url, walk, { rate, duration, onStart, skipFirstMs = 0, samples = false, env, realtime = false }) {
     const targets = join(this.dir, `targets-${this.files++}.txt`);
     const lines = [];
     if (walk.path !== undefined) lines.push(`GET ${url}${walk.path}`);
     else for (let j = 0, n = 0; j < walk.count; j++) lines.push(`GET ${url}${walk.prefix}${(n = (n + walk.step) % walk.count) + 1}${walk.suffix}`);
     writeFileSync(targets, `${lines.join('\n')}\n`);
     const results = join(this.dir, `results-${this.files++}.bin`);
-    const attack = run(this.tools.vegeta, ['attack', `-rate=${rate}`, `-duration=${duration}s`, '-timeout=10s', `-targets=${targets}`, `-output=${results}`]);
+    let clientCpu = 0;
+    const attack = run(
+      realtime ? 'chrt' : this.tools.vegeta,
+      [...(realtime ? ['-f', String(REALTIME_PRIORITY), this.tools.vegeta] : []), 'attack', `-rate=${rate}`, `-duration=${duration}s`, '-timeout=10s', '-max-body=0', `-targets=${targets}`, `-output=${results}`],
+      undefined,
+      (us) => (clientCpu = Math.max(clientCpu, us)),
+      env,
+    );
     onStart?.();
     await attack;
-    const report = JSON.parse(await run(this.tools.vegeta, ['report', '-type=json', results]));
+    const csv = await run(this.tools.vegeta, ['encode', '-to=csv', results]);
     rmSync(results, { force: true });
-    const ms = (ns) => +(ns / 1e6).toFixed(2);
-    const ok = Object.entries(report.status_codes ?? {}).reduce((s, [code, n]) => s + (code.startsWith('2') ? n : 0), 0);
-    return {
-      requests: report.requests,
-      rps: Math.round(report.throughput),
-      p50ms: ms(report.latencies['50th']),
-      p99ms: ms(report.latencies['99th']),
-      maxms: ms(report.latencies.max),
-      errors: (report.errors ?? []).length,
-      non2xx: report.requests - ok,
-    };
+    const summary = openLoopSummary(csv, skipFirstMs, samples);
+    return { ...summary, clientCpuUsPerRequest: +(clientCpu / Math.max(1, summary.requests)).toFixed(1) };
   }
+}
+
+/** The value at quantile `q` of sorted `xs` (nearest rank: the smallest value with at least q of them at or below it). */
+export function quantile(xs, q) {
+  if (xs.length === 0) return NaN;
+  return xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))];
+}
+
+/**
+ * Latency percentiles (µs, exact) of vegeta's CSV results: timestamp (Unix ns), status code,
+ * latency (ns), … per line; the first three fields are plain numbers.
+ */
+function openLoopSummary(csv, skipFirstMs, keepSamples) {
+  const rows = [];
+  let first = Infinity;
+  let errors = 0;
+  let non2xx = 0;
+  let requests = 0;
+  for (const line of csv.split('\n')) {
+    if (line === '') continue;
+    const a = line.indexOf(',');
+    const b = line.indexOf(',', a + 1);
+    const c = line.indexOf(',', b + 1);
+    const sentNs = Number(line.slice(0, a));
+    const code = Number(line.slice(a + 1, b));
+    const latencyNs = Number(line.slice(b + 1, c));
+    requests++;
+    if (code === 0) errors++;
+    else if (code < 200 || code > 299) non2xx++;
+    first = Math.min(first, sentNs);
+    rows.push(sentNs, latencyNs);
+  }
+  const from = first + skipFirstMs * 1e6;
+  const sent = [];
+  const latencies = [];
+  let last = -Infinity;
+  for (let j = 0; j < rows.length; j += 2) {
+    if (rows[j] < from) continue;
+    sent.push(rows[j] / 1e6);
+    latencies.push(rows[j + 1] / 1000);
+    last = Math.max(last, rows[j]);
+  }
+  const sorted = Float64Array.from(latencies).sort();
+  const spanS = sent.length > 1 ? (last - from) / 1e9 : 0;
+  const us = (q) => +quantile(sorted, q).toFixed(1);
+  return {
+    requests,
+    counted: sorted.length,
+    rps: Math.round(spanS > 0 ? sorted.length / spanS : 0),
+    p50us: us(0.5),
+    p90us: us(0.9),
+    p99us: us(0.99),
+    p999us: us(0.999),
+    maxus: us(1),
+    // Milliseconds, as the other measurements report them.
+    p50ms: us(0.5) / 1000,
+    p99ms: us(0.99) / 1000,
+    maxms: us(1) / 1000,
+    errors,
+    non2xx,
+    ...(keepSamples ? { samples: { sentMs: sent, latencyUs: latencies } } : {}),
+  };
 }

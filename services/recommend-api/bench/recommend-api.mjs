@@ -8,8 +8,14 @@
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m,ml-100k-real]
  *     [--cache DIR] [--duration 5] [--rate 2000] [--connections 32] [--runs 3] [--refs koa]
  *     [--baseline DIR] [--variant-env 'K=V …'] [--port-base N] [--skip-workers] [--quick]
+ *     [--p99-rounds 8] [--p99-duration 4] [--only-open-loop] [--realtime] [--tail-events]
  *
- * --quick: one round of 3 s per measurement, the two synthetic models (~4 min).
+ * --quick: one round of 3 s per measurement (three of the open loop), the two synthetic models (~4 min).
+ * --only-open-loop: the servers, their warm-up and the open-loop rounds only.
+ * --realtime: the open-loop runs under SCHED_FIFO (root; for a machine busy with other work: open-loop.mjs).
+ * --tail-events: every server records its garbage collections and late event-loop turns
+ *   (tail-events.mjs), and the open loop reports what the slow requests overlapped; a diagnosis,
+ *   not a measurement (the recording costs the servers a timer a millisecond).
  * The last lines are one per target of the serving issue: the value, the target and PASS/FAIL.
  *
  * For each model size (synthetic worlds shaped like MovieLens-100K and -20M, built once into
@@ -21,12 +27,14 @@
  *   - maximum throughput of every server with wrk (--connections busy connections; GET
  *     /recommend/:userId for training users in a fixed, spread-out walk over all of them: the
  *     collaborative-filtering path, the most expensive);
- *   - latency at a fixed rate with vegeta (default 2,000 req/s, open loop: requests leave on
- *     schedule, so a stall is counted, not hidden) of the service variants and of bare Koa;
  *   - server CPU time per request (from /proc), which, unlike throughput, hardly depends on what
  *     else the machine is doing;
  *   - the load average before the round.
  * Medians over the rounds are reported, ratios per round (server ÷ bare Koa of the same round).
+ * Then latency at a fixed rate with vegeta (default 2,000 req/s, open loop: requests leave on
+ * schedule, so a stall is counted, not hidden) of the service variants, bare Koa and bare
+ * node:http (the floor: what client and machine add), in --p99-rounds rounds of their own
+ * (open-loop.mjs: exact percentiles, ratio per round, median and spread).
  * Then: hot swaps (another model file renamed into place, then SIGHUP) of each cached service
  * during 500 req/s runs, interleaved with runs of the same length without a swap (the longest
  * request shows how long a swap holds the event loop), memory (RSS against the model's factor bytes),
@@ -36,12 +44,13 @@
  * --port-base N: servers listen on N, N+1, … (a shared machine's agreed range); default: any free port.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LoadGenerator, loadTools } from './load.mjs';
+import { openLoopRounds, openLoopTable } from './open-loop.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -59,10 +68,22 @@ const { values } = parseArgs({
     refs: { type: 'string', default: 'koa' },
     quick: { type: 'boolean', default: false },
     'variant-env': { type: 'string' },
+    'p99-rounds': { type: 'string', default: '8' },
+    'p99-duration': { type: 'string', default: '4' },
+    'only-open-loop': { type: 'boolean', default: false },
+    realtime: { type: 'boolean', default: false },
+    'tail-events': { type: 'boolean', default: false },
   },
 });
 values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
-if (values.quick) Object.assign(values, { runs: '1', duration: '3' });
+if (values.quick) Object.assign(values, { runs: '1', duration: '3', 'p99-rounds': '3', 'p99-duration': '3' });
+const onlyOpenLoop = values['only-open-loop'];
+/** --tail-events: the folder the servers' recordings go to (their NODE_OPTIONS load the recorder). */
+const tailEvents = values['tail-events'] ? mkdtempSync(join(os.tmpdir(), 'netflicks-tail-events-')) : undefined;
+if (tailEvents) {
+  process.env.TAIL_EVENTS_DIR = tailEvents;
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${join(here, 'tail-events.mjs')}`.trim();
+}
 const duration = Number(values.duration);
 const rate = Number(values.rate);
 const connections = Number(values.connections);
@@ -215,7 +236,7 @@ async function measure(server, walk, opts = {}) {
   const cpu = opts.tree ? treeCpuMicros : cpuMicros;
   const c0 = cpu(server.child.pid);
   const result = opts.rate
-    ? await generator.atRate(server.url, walk, { rate: opts.rate, duration: opts.duration ?? duration, onStart: opts.onStart })
+    ? await generator.atRate(server.url, walk, { rate: opts.rate, duration: opts.duration ?? duration, onStart: opts.onStart, skipFirstMs: opts.skipFirstMs, samples: opts.samples, realtime: opts.realtime })
     : await generator.max(server.url, walk, { connections, duration: opts.duration ?? duration, threads: opts.threads ?? 1, pipeline: opts.pipeline });
   const used = cpu(server.child.pid) - c0;
   return { ...result, cpuUsPerRequest: Math.round(used / Math.max(1, result.requests)) };
@@ -254,6 +275,7 @@ for (const preset of values.models.split(',')) {
   };
   const services = [];
   const refs = [];
+  let ownFloor = null;
   try {
     services.push(Object.assign(await startService('/recommend', served('now')), { served: join(values.cache, `${preset}-served-now.nflx`) }));
     services.push(await startService('uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }));
@@ -267,21 +289,35 @@ for (const preset of values.models.split(',')) {
     writeFileSync(bodyFile, await (await fetch(`${services[1].url}/recommend/1?k=10`)).text());
     for (const kind of values.refs.split(',')) refs.push(await startReference(kind, bodyFile, tools.fastify));
     const [bare] = refs;
+    // The open loop's floor: bare node:http (started for it unless --refs has it).
+    const floor = refs.find((x) => x.name === 'bare node:http') ?? (ownFloor = await startReference('http', bodyFile, tools.fastify));
     const walk = { prefix: '/recommend/', suffix: '?k=10', count: users, step: 7919 };
     const all = [...services, ...refs];
     // Warm-up (JIT; and the walk visits every ML-100K user, so the cache holds them all, as it
     // would for users who come back).
-    for (const s of all) await measure(s, walk, { duration: 3 });
-    const atRateServers = [...services, bare];
+    for (const s of ownFloor ? [...all, ownFloor] : all) await measure(s, walk, { duration: 3 });
     const rounds = [];
-    for (let r = 0; r < runs; r++) {
-      const round = { loadAt: load(), max: {}, atRate: {} };
+    for (let r = 0; r < (onlyOpenLoop ? 0 : runs); r++) {
+      const round = { loadAt: load(), max: {} };
       for (const s of rotate(all, r)) round.max[s.name] = await measure(s, walk);
-      for (const s of rotate(atRateServers, r)) round.atRate[s.name] = await measure(s, walk, { rate });
       round.ratio = Object.fromEntries(all.map((s) => [s.name, +(round.max[s.name].rps / round.max[bare.name].rps).toFixed(2)]));
       round.cpuRatio = Object.fromEntries(all.map((s) => [s.name, +(round.max[bare.name].cpuUsPerRequest / round.max[s.name].cpuUsPerRequest).toFixed(2)]));
       rounds.push(round);
       console.error(JSON.stringify({ preset, round: r + 1, loadAt: round.loadAt, ratio: round.ratio, cpuRatio: round.cpuRatio }));
+    }
+    stage(`${preset}: open loop`);
+    const openLoop = await openLoopRounds([...services, bare, floor], bare, (s, opts) => measure(s, walk, opts), {
+      rate,
+      duration: Number(values['p99-duration']),
+      rounds: Number(values['p99-rounds']),
+      realtime: values.realtime,
+      tailEvents,
+      log: (x) => console.error(JSON.stringify({ preset, ...x })),
+    });
+    if (ownFloor) await stopAll([ownFloor]);
+    if (onlyOpenLoop) {
+      rows.push({ preset, openLoop });
+      continue;
     }
     stage(`${preset}: hot swaps`);
     // Steady-state memory, before a swap holds two models.
@@ -376,18 +412,15 @@ for (const preset of values.models.split(',')) {
       max: Object.fromEntries(all.map((s) => [s.name, { rps: pick('max', s.name, 'rps'), cpuUs: pick('max', s.name, 'cpuUsPerRequest') }])),
       ratio: Object.fromEntries(all.map((s) => [s.name, median(rounds.map((x) => x.ratio[s.name]))])),
       cpuRatio: Object.fromEntries(all.map((s) => [s.name, median(rounds.map((x) => x.cpuRatio[s.name]))])),
-      atRate: Object.fromEntries(
-        atRateServers.map((s) => [s.name, { rps: pick('atRate', s.name, 'rps'), p50: pick('atRate', s.name, 'p50ms'), p99: pick('atRate', s.name, 'p99ms'), max: pick('atRate', s.name, 'maxms') }]),
-      ),
-      p99Ratio: Object.fromEntries(services.map((s) => [s.name, median(rounds.map((x) => +(x.atRate[s.name].p99ms / x.atRate[bare.name].p99ms).toFixed(2)))])),
+      openLoop,
       reloads,
       workers,
-      errors: rounds.reduce((t, x) => t + [...Object.values(x.max), ...Object.values(x.atRate)].reduce((u, m) => u + m.non2xx + m.errors, 0), 0),
+      errors: rounds.reduce((t, x) => t + Object.values(x.max).reduce((u, m) => u + m.non2xx + m.errors, 0), 0) + Object.values(openLoop.summary).reduce((t, a) => t + a.errors, 0),
       rounds,
     });
     await stopAll([services[0], refs[0]]);
   } finally {
-    await stopAll([...services, ...refs]);
+    await stopAll([...services, ...refs, ...(ownFloor ? [ownFloor] : [])]);
   }
 }
 generator.close();
@@ -395,23 +428,21 @@ machine.loadAfter = load();
 console.log(JSON.stringify({ machine, duration, rate, connections, runs, rows }, null, 2));
 
 const f = (x) => Math.round(x).toLocaleString('en-US');
-console.log(`\nMedians of ${runs} rounds; ratios per round (÷ bare Koa of the same round), then their median. Load average before ${machine.loadBefore}, after ${machine.loadAfter}; per round: ${rows.map((r) => `${r.preset} ${r.rounds.map((x) => x.loadAt.split(' ')[0]).join(', ')}`).join('; ')}.\n`);
+/** Rows with every part measured (not --only-open-loop). */
+const full = rows.filter((r) => r.max);
+console.log(`\nMedians of ${runs} rounds; ratios per round (÷ bare Koa of the same round), then their median. Load average before ${machine.loadBefore}, after ${machine.loadAfter}; per round: ${full.map((r) => `${r.preset} ${r.rounds.map((x) => x.loadAt.split(' ')[0]).join(', ')}`).join('; ')}.\n`);
 console.log('| model | server | max req/s | ratio to bare Koa (rounds) | CPU µs/request | CPU ratio (bare Koa ÷ it) |');
 console.log('|---|---|---|---|---|---|');
-for (const r of rows) {
+for (const r of full) {
   for (const name of r.servers) {
     const rs = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
     console.log(`| ${r.preset} | ${name} | ${f(r.max[name].rps)} | **${r.ratio[name].toFixed(2)}** (${rs}) | ${f(r.max[name].cpuUs)} | ${r.cpuRatio[name].toFixed(2)} |`);
   }
 }
-console.log(`\n| model | server | at ${f(rate)} req/s: p50 / **p99** / max ms | p99 ÷ bare Koa's |`);
-console.log('|---|---|---|---|');
-for (const r of rows) {
-  for (const [name, a] of Object.entries(r.atRate)) console.log(`| ${r.preset} | ${name} | ${a.p50.toFixed(1)} / **${a.p99.toFixed(1)}** / ${a.max.toFixed(0)} | ${r.p99Ratio[name]?.toFixed(2) ?? '-'} |`);
-}
+console.log(`\n${openLoopTable(rows)}`);
 console.log('\n| model | server | hot swaps at 500 req/s: max ms per swap run (load) | without a swap, same rounds: max ms | p99 ms with / without | errors + non-2xx with / without | start-up to ready | RSS (peak) | RSS − factor bytes |');
 console.log('|---|---|---|---|---|---|---|---|---|');
-for (const r of rows) {
+for (const r of full) {
   for (const [name, m] of Object.entries(r.memory)) {
     const x = r.reloads[name];
     const swapCell = x ? x.swaps.map((w) => `${w.maxms.toFixed(0)}${w.swapped ? '' : ' (no swap within the run)'} (${w.loadAt.split(' ')[0]})`).join(', ') : '-';
@@ -421,10 +452,10 @@ for (const r of rows) {
     console.log(`| ${r.preset} (${r.modelMB} MB file, ${r.factorMB} MiB factors) | ${name} | ${swapCell} | ${quietCell} | ${p99Cell} | ${errCell} | ${(r.readyMs[name] / 1000).toFixed(2)} s | ${m.rssMB} MB (${m.peakMB}) | ${m.rssMB - r.factorMB} MB |`);
   }
 }
-if (rows.some((r) => r.workers)) {
+if (full.some((r) => r.workers)) {
   console.log('\n| model | wrk 2 threads, requests in flight per connection | 1 process req/s | `--workers 2` req/s | scaling per round | server / client CPU µs per request (1 process) | ceiling 2s ÷ (s + c) | errors |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows.filter((x) => x.workers)) {
+  for (const r of full.filter((x) => x.workers)) {
     for (const [mode, depth] of [['plain', 1], ['pipelined', PIPELINE_DEPTH]]) {
       const w = r.workers[mode];
       const ceiling = (2 * w.serverUs) / (w.serverUs + w.clientUs);
@@ -432,20 +463,26 @@ if (rows.some((r) => r.workers)) {
     }
   }
 }
-console.log(`\nErrors and non-2xx answers over all rounds: ${rows.map((r) => `${r.preset} ${r.errors}`).join(', ')}.`);
+if (full.length > 0) console.log(`\nErrors and non-2xx answers over all rounds: ${full.map((r) => `${r.preset} ${r.errors}`).join(', ')}.`);
 
 // One line per target: the value, the target, PASS/FAIL (with the load average it was measured at).
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 const loads = (r) => r.rounds.map((x) => x.loadAt.split(' ')[0]).join('/');
 console.log(`\nTargets (load average ${machine.loadBefore} before, ${machine.loadAfter} after):`);
 for (const r of rows) {
+  for (const name of ['/recommend', 'uncached']) {
+    const a = r.openLoop.summary[name];
+    const koa = r.openLoop.summary['bare Koa'];
+    const floor = r.openLoop.summary['bare node:http'];
+    console.log(
+      `TARGET p99 at ${f(rate)} req/s ${r.preset} ${name}: ${a.ratio.toFixed(3)}x bare Koa's p99 (median of ${r.openLoop.rounds} rounds, range ${a.ratioMin.toFixed(2)}-${a.ratioMax.toFixed(2)}; pooled ${a.pooledRatio.toFixed(2)}: ${f(a.pooledP99us)} vs ${f(koa.pooledP99us)} µs, floor bare node:http ${f(floor.pooledP99us)} µs; load ${r.openLoop.loads.join('/')}), ${a.errors} errors, target <= 1.20 and 0 errors: ${verdict(a.ratio <= 1.2 && a.errors === 0)}`,
+    );
+  }
+}
+for (const r of full) {
   for (const [name, what] of [['/recommend', 'cache on'], ['uncached', 'cache off']]) {
     const rounds = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
     console.log(`TARGET throughput ${r.preset} ${what}: ${r.ratio[name].toFixed(2)}x bare Koa (rounds ${rounds}; CPU ratio ${r.cpuRatio[name].toFixed(2)}; load ${loads(r)}) target >= 1.00: ${verdict(r.ratio[name] >= 1)}`);
-  }
-  for (const name of ['/recommend', 'uncached']) {
-    const errors = r.rounds.reduce((t, x) => t + x.atRate[name].errors + x.atRate[name].non2xx, 0);
-    console.log(`TARGET p99 at ${f(rate)} req/s ${r.preset} ${name}: ${r.p99Ratio[name].toFixed(2)}x bare Koa's p99 (${r.atRate[name].p99.toFixed(1)} vs ${r.atRate['bare Koa'].p99.toFixed(1)} ms), ${errors} errors, target <= 1.20 and 0 errors: ${verdict(r.p99Ratio[name] <= 1.2 && errors === 0)}`);
   }
   const swap = r.reloads['/recommend'];
   if (swap) {

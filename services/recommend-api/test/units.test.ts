@@ -102,19 +102,48 @@ test('requests per user per window: a histogram of counts and a distinct-user ga
 test('the timer closes a large window in slices, never holding the event loop for all of it', async () => {
   const metrics = createApiMetrics({ registry: createMetricsRegistry({ processMetrics: false }) });
   const window = new UserActivityWindow(metrics);
-  for (let u = 1; u <= 12_345; u++) window.record(u);
+  for (let u = 1; u <= 40_000; u++) window.record(u);
   window.record(1);
   window.flushInSteps();
-  expect((await metrics.activeUsers.get()).values[0].value).toBe(12_345);
-  const count = async () => (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === 'recommendation_requests_per_user_count')?.value;
-  const first = await count();
-  expect(first).toBeGreaterThan(0); // the first slice only, so far
-  expect(first).toBeLessThan(12_345);
+  expect((await metrics.activeUsers.get()).values[0].value).toBe(40_000);
+  const value = async (name: string, le?: number) => (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === name && (le === undefined || v.labels.le === le))?.value;
+  const count = () => value('recommendation_requests_per_user_count');
+  // The first slice of the table is tallied, not yet added: the histogram takes the window whole.
+  expect(await count()).toBe(0);
   // The rest follows a slice per event-loop turn.
-  for (let turn = 0; turn < 100 && (await count()) !== 12_345; turn++) await new Promise((r) => setImmediate(r));
-  expect(await count()).toBe(12_345);
-  const sum = (await metrics.requestsPerUser.get()).values.find((v) => v.metricName === 'recommendation_requests_per_user_sum')?.value;
-  expect(sum).toBe(12_346);
+  let turns = 0;
+  for (; turns < 100 && (await count()) !== 40_000; turns++) await new Promise((r) => setImmediate(r));
+  expect(turns).toBeGreaterThan(0);
+  expect(await count()).toBe(40_000);
+  expect(await value('recommendation_requests_per_user_sum')).toBe(40_001);
+  expect(await value('recommendation_requests_per_user_bucket', 1)).toBe(39_999);
+  expect(await value('recommendation_requests_per_user_bucket', 2)).toBe(40_000);
+});
+
+test('a tallied window leaves the histogram as observing each user would', async () => {
+  const counts = [1, 1, 2, 3, 5, 6, 20, 21, 99, 100, 101, 999, 1000, 1001, 5000];
+  const observed = createApiMetrics({ registry: createMetricsRegistry({ processMetrics: false }) });
+  for (const c of counts) observed.requestsPerUser.observe(c);
+  const tallied = createApiMetrics({ registry: createMetricsRegistry({ processMetrics: false }) });
+  const window = new UserActivityWindow(tallied);
+  counts.forEach((c, user) => {
+    for (let j = 0; j < c; j++) window.record(user + 1);
+  });
+  window.flush();
+  expect(await tallied.registry.getSingleMetricAsString('recommendation_requests_per_user')).toBe(await observed.registry.getSingleMetricAsString('recommendation_requests_per_user'));
+  // Windows add up, also after a reset of the registry's values.
+  tallied.registry.resetMetrics();
+  observed.registry.resetMetrics();
+  for (const c of [...counts, ...counts]) observed.requestsPerUser.observe(c);
+  for (let w = 0; w < 2; w++) {
+    counts.forEach((c, user) => {
+      for (let j = 0; j < c; j++) window.record(user + 1);
+    });
+    window.flush();
+  }
+  const text = await tallied.registry.getSingleMetricAsString('recommendation_requests_per_user');
+  expect(text).toBe(await observed.registry.getSingleMetricAsString('recommendation_requests_per_user'));
+  expect(text).toContain('recommendation_requests_per_user_count 30');
 });
 
 describe('rate limiter', () => {
