@@ -19,6 +19,13 @@ export interface HistoryRows {
   decodeRow(row: number, items: Int32Array, ratings?: Float32Array): number;
 }
 
+/** The histories a bundle serves from: rows on demand, and the whole matrix for tools. */
+export interface ServedHistory extends HistoryRows {
+  rowLength(row: number): number;
+  /** The whole history as a CSR matrix (new arrays). */
+  toCsr(): CsrMatrix;
+}
+
 /** A CSR matrix read as HistoryRows (rows copied out of its arrays). */
 class CsrRows implements HistoryRows {
   readonly rows: number;
