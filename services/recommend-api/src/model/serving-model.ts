@@ -59,8 +59,9 @@ export interface LoadOptions {
   /** Accept only models signed by the matching Ed25519 private key. */
   publicKey?: KeyObject;
   /**
-   * A model file's history rows are read from the file when a request needs them (default true)
-   * instead of being held in memory compacted; the worker load only (docs/benchmarks.md, h-rss).
+   * A model file's history rows are read from the file when a request needs them instead of
+   * being held in memory compacted (default false: memory for CPU per request, docs/benchmarks.md,
+   * issue 19, h-rss); the worker load only.
    */
   historyInFile?: boolean;
 }
@@ -103,7 +104,7 @@ export class ServingModel {
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      const job = { publicKey: opts.publicKey, yieldCpu: opts.background ?? true, historyInFile: opts.historyInFile ?? true };
+      const job = { publicKey: opts.publicKey, yieldCpu: opts.background ?? true, historyInFile: opts.historyInFile ?? false };
       ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, job, turn));
       validated = true;
     } else if ('path' in from) {
