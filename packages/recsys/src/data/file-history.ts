@@ -12,7 +12,7 @@
  * catalogue, finite ratings) and a bad one throws instead of being served.
  */
 import { closeSync, readSync } from 'node:fs';
-import type { ServedHistory } from './history-rows.js';
+import { decodeAllRows, type ServedHistory } from './history-rows.js';
 import { longestRow, type CsrMatrix } from './sparse.js';
 
 export interface FileHistorySource {
@@ -94,14 +94,7 @@ export class FileHistory implements ServedHistory {
   }
 
   toCsr(): CsrMatrix {
-    const nnz = this.indptr[this.rows];
-    const indices = new Int32Array(nnz);
-    const data = new Float32Array(nnz);
-    for (let r = 0; r < this.rows; r++) {
-      const start = this.indptr[r];
-      this.decodeRow(r, indices.subarray(start), data.subarray(start));
-    }
-    return { rows: this.rows, cols: this.cols, indptr: this.indptr, indices, data };
+    return decodeAllRows(this);
   }
 
   private read(into: Int32Array | Float32Array, n: number, position: number, row: number): void {
