@@ -31,6 +31,8 @@ export {
 } from './serving/hybrid-serving-policy.js';
 export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
 export { CompactHistory, type CompactHistoryParts } from './data/compact-history.js';
+export { FileHistory, FileHistoryError, type FileHistorySource } from './data/file-history.js';
+export type { HistoryRows, ServedHistory } from './data/history-rows.js';
 export { RaterSample, type RaterSampleParts } from './data/rater-sample.js';
 export { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './serving/scan-kernel.js';
 
@@ -77,6 +79,7 @@ export {
   encodeModelFile,
   fingerprintRatings,
   loadModelFile,
+  loadModelFileFromFd,
   readModelFile,
   readModelKey,
   writeModelFile,

@@ -46,4 +46,49 @@ describe('IdMap', () => {
       }),
     );
   });
+  test('ids filling most of their range (a direct table) answer like any others, at both ends and past them', () => {
+    const m = IdMap.fromIds([7, 5, 8, 5, 6]);
+    expect(m.size).toBe(4);
+    expect([4, 5, 6, 7, 8, 9].map((id) => m.index(id))).toEqual([-1, 1, 3, 0, 2, -1]);
+    expect([m.has(4), m.has(8), m.index(2 ** 31 - 1), m.index(-(2 ** 31)), m.index(6.5)]).toEqual([false, true, -1, -1, -1]);
+    expect(Array.from(m.toArray())).toEqual([7, 5, 8, 6]);
+    // Holes in the range are unknown ids; the range may end at either end of the 32-bit integers.
+    const holes = IdMap.fromIds([10, 13, 2 ** 0, 4]);
+    expect([0, 1, 2, 3, 4, 10, 11, 13, 14].map((id) => holes.index(id))).toEqual([-1, 2, -1, -1, 3, 0, -1, 1, -1]);
+    const top = IdMap.fromIds([2 ** 31 - 1, 2 ** 31 - 2]);
+    expect([top.index(2 ** 31 - 2), top.index(2 ** 31 - 1), top.index(-(2 ** 31))]).toEqual([1, 0, -1]);
+    const bottom = IdMap.fromIds([-(2 ** 31) + 1, -(2 ** 31)]);
+    expect([bottom.index(-(2 ** 31)), bottom.index(-(2 ** 31) + 1), bottom.index(2 ** 31 - 1)]).toEqual([1, 0, -1]);
+    expect(IdMap.fromIds([]).index(0)).toBe(-1);
+  });
+
+  test('an id added outside a direct table\'s range moves every earlier id to a hash table', () => {
+    const ids = Array.from({ length: 103 }, (_, i) => ((i * 37) % 103) - 3);
+    const m = IdMap.fromIds(ids);
+    expect(m.add(1000)).toBe(103);
+    expect(m.add(100)).toBe(104);
+    expect(m.add(ids[50])).toBe(50);
+    ids.forEach((id, i) => expect(m.index(id)).toBe(i));
+    expect([m.index(1000), m.index(100), m.index(101), m.index(-4), m.size]).toEqual([103, 104, -1, -1, 105]);
+  });
+
+  test('property: maps built from dense or sparse ids, then added to, agree with a Map of first sightings', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 - 600 }),
+        fc.array(fc.nat(599), { maxLength: 300 }),
+        fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 60 }),
+        (lo, offsets, more) => {
+          const built = offsets.map((o) => lo + o);
+          const m = IdMap.fromIds(built);
+          for (const id of more) m.add(id);
+          const seen = new Map<number, number>();
+          for (const id of [...built, ...more]) if (!seen.has(id)) seen.set(id, seen.size);
+          expect(m.size).toBe(seen.size);
+          for (const [id, index] of seen) expect([m.index(id), m.id(index)]).toEqual([index, id]);
+          for (const probe of [lo - 1, lo + 300, lo + 600]) expect(m.index(probe)).toBe(seen.get(probe) ?? -1);
+        },
+      ),
+    );
+  });
 });

@@ -13,9 +13,13 @@ case "$1" in
     # and left for a full collection), and two malloc arenas (not 8 per core) for the load
     # worker's and the serving thread's buffers. Measured on the 20M-sized model
     # (docs/benchmarks.md, issue 19, h-mem): RSS −35 to −110 MB, CPU per request unchanged side
-    # by side.
+    # by side. A fixed mmap threshold of 128 KiB: glibc otherwise raises it (up to 32 MiB) each
+    # time a large buffer is freed — the load worker frees many — and from then on places the
+    # model's buffers inside its heap, where the holes freed buffers leave stay resident (−20 MB
+    # on the 20M-sized model, docs/benchmarks.md, issue 19, h-rss).
     MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
-    export MALLOC_ARENA_MAX
+    MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-131072}
+    export MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_
     exec "$node" --max-semi-space-size=4 "$here/netflicks.js" "$@"
     ;;
   *)

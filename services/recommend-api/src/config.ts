@@ -118,6 +118,12 @@ export const apiConfigSchema = z
      * node:http. `false`: node:http parses every request.
      */
     FAST_TRANSPORT: envBool().default(true),
+    /**
+     * A model file's training history is read from the file, one row per request, instead of
+     * being held in memory (the 20M-sized model: 37 MB less resident, ~3 µs more CPU per
+     * request). Off by default.
+     */
+    MODEL_HISTORY_IN_FILE: envBool().default(false),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {

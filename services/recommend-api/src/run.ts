@@ -109,7 +109,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     const publicKey = config.MODEL_PUBLIC_KEY_FILE !== undefined ? await readModelKey(config.MODEL_PUBLIC_KEY_FILE, 'public') : undefined;
     const source: ModelSource =
       spec.kind === 'file'
-        ? new FileModelSource(spec.path, holder, { logger, metrics, engine, publicKey })
+        ? new FileModelSource(spec.path, holder, { logger, metrics, engine, publicKey, historyInFile: config.MODEL_HISTORY_IN_FILE })
         : new RegistryModelSource({
             pool: pool as pg.Pool,
             databaseUrl: db?.url,

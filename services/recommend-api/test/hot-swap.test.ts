@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { copyFile, rename } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { createLogger } from '@netflicks/platform';
-import { encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
+import { FileHistory, encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
 import { loadApiConfig, runRecommendApi, ServingModel, type RunningApi } from '../src/index.js';
 import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
@@ -116,6 +116,33 @@ test('a hot swap to a larger model (id maps, norm sort, popularity orders and ke
     expect(swapped.bundle.movie(m.id)).toEqual(cold.bundle.movie(m.id));
   }
 }, 120_000);
+
+test('history rows read from the model file serve what the compact history serves, after the file is renamed over too', async () => {
+  const path = await dir.write('history-in-file.nflx', modelA.bytes);
+  const compact = await ServingModel.load({ path }, identity, { worker: true });
+  const inFile = await ServingModel.load({ path }, identity, { worker: true, historyInFile: true });
+  expect(inFile.bundle.compactHistory).toBeInstanceOf(FileHistory);
+  expect(compact.bundle.compactHistory).not.toBeInstanceOf(FileHistory);
+  // A deploy renames another file over the path: the open descriptor still reads the verified one.
+  await rename(await dir.write('other.nflx', modelB.bytes), path);
+  const [a, b, c] = modelA.dataset.movies.map((m) => m.id);
+  const extraRatings = [
+    { movieId: a, rating: 5 },
+    { movieId: b, rating: 2 },
+    { movieId: c, rating: 4 },
+  ];
+  const strategies = new Set<string>();
+  for (const userId of [...new Set(modelA.dataset.ratings.user)]) {
+    const listed = inFile.engine.recommend({ userId, k: 10 });
+    expect(listed).toEqual(compact.engine.recommend({ userId, k: 10 }));
+    expect(inFile.engine.recommend({ userId, k: 10, extraRatings })).toEqual(compact.engine.recommend({ userId, k: 10, extraRatings }));
+    strategies.add(listed.strategy);
+  }
+  const fewRatings = inFile.engine.recommend({ userId: 999_999, k: 10, extraRatings });
+  expect(fewRatings).toEqual(compact.engine.recommend({ userId: 999_999, k: 10, extraRatings }));
+  expect([...strategies, fewRatings.strategy].sort()).toEqual(['cf', 'content']);
+  expect(inFile.bundle.trainingData().byUser.indices).toEqual(compact.bundle.trainingData().byUser.indices);
+});
 
 test('a bundle that fails a content check is refused by the worker with the synchronous path\'s error', async () => {
   const cases: [Buffer, RegExp][] = [

@@ -12,7 +12,7 @@
  *
  * Rows must be sorted and unique (the bundle checks them before building this).
  */
-import type { HistoryRows } from './history-rows.js';
+import { decodeAllRows, type HistoryRows } from './history-rows.js';
 import { longestRow, type CsrMatrix } from './sparse.js';
 import { MAX_VARINT_BYTES, writeVarint } from './varint.js';
 
@@ -291,13 +291,6 @@ export class CompactHistory implements HistoryRows {
 
   /** The whole history as a CSR matrix (new arrays). */
   toCsr(): CsrMatrix {
-    const nnz = this.indptr[this.rows];
-    const indices = new Int32Array(nnz);
-    const data = new Float32Array(nnz);
-    for (let r = 0; r < this.rows; r++) {
-      const start = this.indptr[r];
-      this.decodeRow(r, indices.subarray(start), data.subarray(start));
-    }
-    return { rows: this.rows, cols: this.cols, indptr: this.indptr, indices, data };
+    return decodeAllRows(this);
   }
 }

@@ -19,6 +19,25 @@ export interface HistoryRows {
   decodeRow(row: number, items: Int32Array, ratings?: Float32Array): number;
 }
 
+/** The histories a bundle serves from: rows on demand, and the whole matrix for tools. */
+export interface ServedHistory extends HistoryRows {
+  rowLength(row: number): number;
+  /** The whole history as a CSR matrix (new arrays). */
+  toCsr(): CsrMatrix;
+}
+
+/** Every row decoded into one CSR matrix (new arrays; the row offsets are the histories'). */
+export function decodeAllRows(h: HistoryRows): CsrMatrix {
+  const nnz = h.indptr[h.rows];
+  const indices = new Int32Array(nnz);
+  const data = new Float32Array(nnz);
+  for (let r = 0; r < h.rows; r++) {
+    const start = h.indptr[r];
+    h.decodeRow(r, indices.subarray(start), data.subarray(start));
+  }
+  return { rows: h.rows, cols: h.cols, indptr: h.indptr, indices, data };
+}
+
 /** A CSR matrix read as HistoryRows (rows copied out of its arrays). */
 class CsrRows implements HistoryRows {
   readonly rows: number;

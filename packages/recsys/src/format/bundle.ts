@@ -22,7 +22,8 @@ import { transpose, type CsrMatrix } from '../data/sparse.js';
 import { topKWithScores } from '../kernels/topk.js';
 import { runToEnd } from '../kernels/steps.js';
 import { CompactHistory, type CompactHistoryParts } from '../data/compact-history.js';
-import type { HistoryRows } from '../data/history-rows.js';
+import { FileHistory } from '../data/file-history.js';
+import type { HistoryRows, ServedHistory } from '../data/history-rows.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Movie } from '../types.js';
 import {
@@ -138,7 +139,8 @@ export class LoadedBundle {
     readonly meta: Record<string, unknown>,
     readonly users: IdMap,
     readonly items: IdMap,
-    readonly compactHistory: CompactHistory,
+    /** The training history: a CompactHistory, or rows read from the model file (FileHistory). */
+    readonly compactHistory: ServedHistory,
     models: Partial<Record<ComponentName, Recommender>>,
     hybridParams: HybridParams | null,
     /** The catalogue by movie id. */
@@ -251,9 +253,10 @@ export interface OpenOptions {
   validated?: boolean;
   /**
    * The history, already compacted by the thread that validated the document (which then need
-   * not send the history sections): used instead of the sections. Only with `validated`.
+   * not send the history sections), or read from the very file validated: used instead of the
+   * sections. Only with `validated`.
    */
-  history?: CompactHistoryParts;
+  history?: CompactHistoryParts | FileHistory;
 }
 
 /**
@@ -274,7 +277,7 @@ export async function openBundleInSteps(doc: ModelDocument, turn: () => Promise<
  * shape and content (bundle-validation.ts), so a corrupt or crafted file is refused here with
  * one line naming the section, never served.
  */
-function* openingSteps(doc: ModelDocument, validated = false, compacted?: CompactHistoryParts): Generator<void, LoadedBundle> {
+function* openingSteps(doc: ModelDocument, validated = false, compacted?: CompactHistoryParts | FileHistory): Generator<void, LoadedBundle> {
   if (compacted && !validated) throw new RangeError('a compacted history comes only with a validated document');
   const meta = doc.meta;
   if (meta.kind !== BUNDLE_KIND) throw new BundleError('not a Netflicks model bundle');
@@ -300,10 +303,10 @@ function* openingSteps(doc: ModelDocument, validated = false, compacted?: Compac
   const itemIds = requireSection(doc, 'items.ids', Int32Array);
   const items = yield* IdMap.build(itemIds, ID_MAP_STEP);
   if (!validated) checkUniqueIds('items.ids', itemIds, items.size);
-  let history: CompactHistory;
+  let history: ServedHistory;
   if (compacted) {
     if (compacted.rows !== users.size || compacted.cols !== items.size) throw new BundleError('the compacted history does not match the id maps');
-    history = CompactHistory.fromParts(compacted);
+    history = compacted instanceof FileHistory ? compacted : CompactHistory.fromParts(compacted);
   } else {
     const csr: CsrMatrix = {
       rows: users.size,
@@ -355,7 +358,7 @@ function* openingSteps(doc: ModelDocument, validated = false, compacted?: Compac
 }
 
 /** A CSR view of a compact history whose item and rating arrays are decoded on first access. */
-function lazyCsr(compact: CompactHistory): CsrMatrix {
+function lazyCsr(compact: ServedHistory): CsrMatrix {
   let full: CsrMatrix | null = null;
   const decoded = (): CsrMatrix => (full ??= compact.toCsr());
   return {

@@ -23,7 +23,9 @@
  * section (hashing as it goes), so a load never holds more than the file's own size.
  */
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { fstat, read } from 'node:fs';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import type { SectionArray } from '../model.js';
 import type { RatingTable } from '../types.js';
 
@@ -444,10 +446,18 @@ export interface ModelFileContents {
   sha256: string;
   byteLength: number;
   signed: boolean;
+  /** Absolute byte offset of each section in the file (to read parts of it again later). */
+  offsets: Record<string, number>;
+}
+
+/** What reading a model file needs of an open file (a FileHandle, or a descriptor's reads). */
+interface ReadableFile {
+  stat(): Promise<{ size: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
 }
 
 /** Fills `target` from the file at `position`; a short read means the file shrank meanwhile. */
-async function readInto(fh: FileHandle, target: Uint8Array, position: number): Promise<void> {
+async function readInto(fh: ReadableFile, target: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < target.length; ) {
     const { bytesRead } = await fh.read(target, done, Math.min(CHUNK, target.length - done), position + done);
     if (bytesRead === 0) throw new ModelFileError('truncated', `model file ended at byte ${position + done} while being read`);
@@ -460,7 +470,7 @@ async function readInto(fh: FileHandle, target: Uint8Array, position: number): P
  * checked against the real size before any section is allocated, each section gets its own
  * buffer (aligned, transferable), and everything is hashed as it streams by.
  */
-async function readFromHandle(fh: FileHandle, opts: DecodeOptions): Promise<ModelFileContents> {
+async function readFromHandle(fh: ReadableFile, opts: DecodeOptions): Promise<ModelFileContents> {
   assertLittleEndian();
   const limits = resolveLimits(opts.limits);
   const { size } = await fh.stat();
@@ -506,6 +516,7 @@ async function readFromHandle(fh: FileHandle, opts: DecodeOptions): Promise<Mode
     sha256: whole.update(trailer).digest('hex'),
     byteLength: prelude.total,
     signed: (prelude.flags & FLAG_SIGNED) !== 0,
+    offsets: Object.fromEntries(entries.map((e) => [e.name, e.offset])),
   };
 }
 
@@ -518,6 +529,26 @@ export async function loadModelFile(path: string, opts: DecodeOptions = {}): Pro
     } finally {
       await fh.close();
     }
+  } catch (err) {
+    if (err instanceof ModelFileError) throw new ModelFileError(err.reason, `${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+const readFd = promisify(read);
+const fstatFd = promisify(fstat);
+
+/**
+ * loadModelFile over a descriptor the caller opened (and closes): the caller can keep reading the
+ * very file it verified, whatever is renamed over its path meanwhile. `path` names it in errors.
+ */
+export async function loadModelFileFromFd(fd: number, path: string, opts: DecodeOptions = {}): Promise<ModelFileContents> {
+  const file: ReadableFile = {
+    stat: () => fstatFd(fd),
+    read: (buffer, offset, length, position) => readFd(fd, buffer, offset, length, position),
+  };
+  try {
+    return await readFromHandle(file, opts);
   } catch (err) {
     if (err instanceof ModelFileError) throw new ModelFileError(err.reason, `${path}: ${err.message}`);
     throw err;

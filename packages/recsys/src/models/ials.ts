@@ -273,8 +273,6 @@ interface FoldInPart {
   offset: number;
   params: IalsParams;
   scale: number;
-  /** The part's columns of the item factors, one contiguous row per item. */
-  itemFactors: Float32Array;
   gramReg: Float64Array | null;
   scratch: RowScratch | null;
 }
@@ -353,7 +351,8 @@ export class IalsModel implements Recommender, FoldInScorer {
       extra *= params.regularization;
     }
     const prefs = params.confidence === 'signed' ? Uint8Array.from(pref) : null;
-    solveImplicitRowExact(Int32Array.from(idx), weights, 0, idx.length, part.itemFactors, k, gramReg, extra, scratch, prefs);
+    // The part's columns read in place in the item factors (no copy of them is kept).
+    solveImplicitRowExact(Int32Array.from(idx), weights, 0, idx.length, this.itemFactors, k, gramReg, extra, scratch, prefs, this.factors, part.offset);
     for (let a = 0; a < k; a++) x[part.offset + a] = part.scale * scratch.b[a];
   }
 
@@ -365,14 +364,8 @@ export class IalsModel implements Recommender, FoldInScorer {
   private foldInParts(): FoldInPart[] {
     if (this.parts) return this.parts;
     const p = this.params;
-    const part = (offset: number, params: IalsParams, scale: number, itemFactors: Float32Array): FoldInPart => ({ offset, params, scale, itemFactors, gramReg: null, scratch: null });
-    this.parts =
-      p.watchFactors === 0
-        ? [part(0, p, 1, this.itemFactors)]
-        : [
-            part(0, mainPartParams(p), 1, columns(this.itemFactors, this.factors, 0, p.factors)),
-            part(p.factors, watchPartParams(p), p.watchWeight, columns(this.itemFactors, this.factors, p.factors, p.watchFactors)),
-          ];
+    const part = (offset: number, params: IalsParams, scale: number): FoldInPart => ({ offset, params, scale, gramReg: null, scratch: null });
+    this.parts = p.watchFactors === 0 ? [part(0, p, 1)] : [part(0, mainPartParams(p), 1), part(p.factors, watchPartParams(p), p.watchWeight)];
     return this.parts;
   }
 
@@ -394,8 +387,10 @@ export class IalsModel implements Recommender, FoldInScorer {
       const k = part.params.factors;
       const blocks = gramBlocks(this.items);
       const parts = new Float64Array(Math.max(1, blocks) * k * k);
+      // The part's columns as a matrix of their own only while its Gram matrix is built.
+      const itemFactors = k === this.factors ? this.itemFactors : columns(this.itemFactors, this.factors, part.offset, k);
       for (let b = 0; b < blocks; b++) {
-        gramBlock(part.itemFactors, k, b, parts);
+        gramBlock(itemFactors, k, b, parts);
         yield;
       }
       const gram = new Float64Array(k * k);

@@ -214,13 +214,16 @@ export function solveImplicitRowExact(
   extraReg: number,
   s: RowScratch,
   preference: Uint8Array | null = null,
+  /** Row i of y starts at i·stride + offset (a part's columns of a wider matrix, read in place). */
+  stride = k,
+  offset = 0,
 ): void {
   const { a, b } = s;
   a.set(gramReg.subarray(0, k * k));
   for (let p = 0; p < k; p++) a[p * k + p] += extraReg;
   b.fill(0, 0, k);
   for (let e = start; e < end; e++) {
-    const off = indices[e] * k;
+    const off = indices[e] * stride + offset;
     const w = weights[e];
     const cp = preference && preference[e] === 0 ? 0 : 1 + w;
     for (let p = 0; p < k; p++) {

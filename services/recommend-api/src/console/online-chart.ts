@@ -2,9 +2,10 @@
  * The Models view's picture of the online evaluation: hit rate and click-through per evaluated
  * bucket, one line per model version and strategy, rendered here by Vega-Lite to an SVG document
  * (the same chart module as the CLI's plots) so the page needs no charting code of its own and
- * works offline.
+ * works offline. The chart module (Vega, Vega-Lite, d3: ~8 MB of heap and more of code) is
+ * imported on the first chart drawn, not by every serving process at start.
  */
-import { renderFigure, type LineSeries } from '@netflicks/charts';
+import type { LineSeries } from '@netflicks/charts';
 import type { OnlineEvaluationPoint } from '@netflicks/db';
 
 export async function onlineChart(points: readonly OnlineEvaluationPoint[]): Promise<string | null> {
@@ -18,6 +19,7 @@ export async function onlineChart(points: readonly OnlineEvaluationPoint[]): Pro
     [...byKey].map(([name, ps]) => ({ name, points: ps.map((p) => [p.bucketStart.getTime(), rate(p)] as [number, number]) }));
   const first = points[0].bucketStart.toISOString().slice(0, 16).replace('T', ' ');
   const last = points[points.length - 1].bucketStart.toISOString().slice(0, 16).replace('T', ' ');
+  const { renderFigure } = await import('@netflicks/charts');
   return await renderFigure({
     title: 'Online hit rate and click-through',
     subtitle: `by model version and strategy, per evaluated bucket, ${first} to ${last} UTC`,

@@ -15,13 +15,33 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ContentModel, IalsModel, decodeModelFile, loadModelFile, openBundle, type CompactHistoryParts, type ModelDocument, type RaterSampleParts } from '@netflicks/recsys';
+import {
+  CompactHistory,
+  ContentModel,
+  IalsModel,
+  decodeModelFile,
+  loadModelFile,
+  loadModelFileFromFd,
+  openBundle,
+  type CompactHistoryParts,
+  type ModelDocument,
+  type RaterSampleParts,
+} from '@netflicks/recsys';
 
 /**
  * A KeyObject crosses to the worker by structured clone. `yieldCpu`: the worker lowers its
  * priority (a swap next to live traffic; not a first load, which has none and should just finish).
+ * `fd` (with a path): a descriptor of the file the serving thread opened and keeps (a worker's own
+ * descriptors close when it exits), read here instead of the path; the serving thread then reads
+ * history rows from it (the reply says where) instead of receiving the compact history.
  */
-export type DecodeJob = ({ path: string } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean };
+export type DecodeJob = ({ path: string; fd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean };
+
+/** Where the history's rows are in the file of the job's descriptor. */
+export interface HistoryInFile {
+  indicesOffset: number;
+  dataOffset: number;
+}
 
 /** The content model's stored user profiles. */
 const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
@@ -39,8 +59,9 @@ export type DecodeReply =
       moviesJson: string[] | null;
       /** The sections except the history's, each in a buffer of its own. */
       sections: Record<string, ArrayBufferView>;
-      /** The history, compacted (CompactHistory.parts()). */
-      history: CompactHistoryParts;
+      /** The history, compacted (CompactHistory.parts()); null when it is read from the file (historyFile). */
+      history: CompactHistoryParts | null;
+      historyFile: HistoryInFile | null;
       /** The implicit ALS model's fold-in Gram matrix, built here (null: no such model). */
       foldInGram: Float64Array | null;
       /** The hybrid policy's few-ratings index (co-occurrence's rater sample), built here (null: none). */
@@ -52,8 +73,11 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
   try {
     let doc: ModelDocument;
     let sha256: string;
+    let offsets: Record<string, number> = {};
+    const fd = 'path' in job ? job.fd : undefined;
     if ('path' in job) {
-      ({ doc, sha256 } = await loadModelFile(job.path, { publicKey: job.publicKey }));
+      const opts = { publicKey: job.publicKey };
+      ({ doc, sha256, offsets } = await (fd !== undefined ? loadModelFileFromFd(fd, job.path, opts) : loadModelFile(job.path, opts)));
     } else {
       // The bytes must own their whole ArrayBuffer for it to move: a slice of a larger (or
       // pooled) buffer is copied first.
@@ -65,6 +89,7 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     }
     // Every check, here rather than on the serving thread (BundleError names what is wrong).
     const bundle = openBundle(doc);
+    if (!(bundle.compactHistory instanceof CompactHistory)) throw new Error('internal: a bundle opened from sections has a compact history');
     const { movies, ...meta } = doc.meta;
     let moviesJson: string[] | null = null;
     if (Array.isArray(movies)) {
@@ -76,6 +101,8 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     // (the whole file) is freed here instead of staying resident behind views of it.
     const compact = bundle.compactHistory.parts();
     const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
+    const inFile = fd !== undefined && offsets['history.indices'] !== undefined && offsets['history.data'] !== undefined;
+    const historyFile = inFile ? { indicesOffset: offsets['history.indices'], dataOffset: offsets['history.data'] } : null;
     // The content model's user profiles too, when they are exactly what the histories give (the
     // serving thread then builds a profile from the user's compact row when it needs one).
     const content = bundle.models.content;
@@ -101,10 +128,11 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     }
     const transfer = new Set<ArrayBuffer>();
     const raterViews = fewRatingsIndex ? [fewRatingsIndex.counts, ...compactHistoryViews(fewRatingsIndex.sample)] : [];
-    for (const view of [...Object.values(sections), ...compactHistoryViews(history), ...raterViews, ...(foldInGram ? [foldInGram] : [])]) {
+    const historyViews = historyFile ? [history.indptr] : compactHistoryViews(history);
+    for (const view of [...Object.values(sections), ...historyViews, ...raterViews, ...(foldInGram ? [foldInGram] : [])]) {
       if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
     }
-    return { reply: { ok: true, sha256, meta, moviesJson, sections, history, foldInGram, fewRatingsIndex }, transfer: [...transfer] };
+    return { reply: { ok: true, sha256, meta, moviesJson, sections, history: historyFile ? null : history, historyFile, foldInGram, fewRatingsIndex }, transfer: [...transfer] };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }

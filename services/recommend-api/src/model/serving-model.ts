@@ -11,10 +11,11 @@
  * during a hot swap (docs/benchmarks.md has the measurements).
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
+  FileHistory,
   IalsModel,
   decodeModelFile,
   loadModelFile,
@@ -57,6 +58,12 @@ export interface LoadOptions {
   background?: boolean;
   /** Accept only models signed by the matching Ed25519 private key. */
   publicKey?: KeyObject;
+  /**
+   * A model file's history rows are read from the file when a request needs them instead of
+   * being held in memory compacted (default false: memory for CPU per request, docs/benchmarks.md,
+   * issue 19, h-rss); the worker load only.
+   */
+  historyInFile?: boolean;
 }
 
 export class ServingModel {
@@ -91,13 +98,14 @@ export class ServingModel {
     let doc: ModelDocument;
     let sha256: string;
     let validated = false;
-    let history: CompactHistoryParts | undefined;
+    let history: CompactHistoryParts | FileHistory | undefined;
     let foldInGram: Float64Array | null = null;
     let fewRatingsIndex: RaterSampleParts | null = null;
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, { publicKey: opts.publicKey, yieldCpu: opts.background ?? true }, turn));
+      const job = { publicKey: opts.publicKey, yieldCpu: opts.background ?? true, historyInFile: opts.historyInFile ?? false };
+      ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, job, turn));
       validated = true;
     } else if ('path' in from) {
       ({ doc, sha256 } = await loadModelFile(from.path, { publicKey: opts.publicKey }));
@@ -197,12 +205,42 @@ function decodeWorkerUrl(): URL | null {
 async function decodeOnWorker(
   script: URL,
   from: { path: string } | { bytes: Buffer },
-  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'>,
+  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'> & { historyInFile: boolean },
   pause: () => Promise<void>,
-): Promise<{ doc: ModelDocument; sha256: string; history: CompactHistoryParts; foldInGram: Float64Array | null; fewRatingsIndex: RaterSampleParts | null }> {
+): Promise<Decoded> {
+  const { historyInFile, ...common } = options;
+  if (!('path' in from) || !historyInFile) return decodeWith(script, from, common, undefined, pause);
+  // The serving thread's own descriptor (a worker's descriptors close when it exits): the history
+  // read through it owns it from then on; closed here when none does.
+  const fd = openSync(from.path, 'r');
+  let owned = false;
+  try {
+    const decoded = await decodeWith(script, from, common, fd, pause);
+    owned = decoded.history instanceof FileHistory;
+    return decoded;
+  } finally {
+    if (!owned) closeSync(fd);
+  }
+}
+
+interface Decoded {
+  doc: ModelDocument;
+  sha256: string;
+  history: CompactHistoryParts | FileHistory;
+  foldInGram: Float64Array | null;
+  fewRatingsIndex: RaterSampleParts | null;
+}
+
+async function decodeWith(
+  script: URL,
+  from: { path: string } | { bytes: Buffer },
+  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'>,
+  fd: number | undefined,
+  pause: () => Promise<void>,
+): Promise<Decoded> {
   let job: DecodeJob;
   const transferList: ArrayBuffer[] = [];
-  if ('path' in from) job = { path: from.path, ...options };
+  if ('path' in from) job = { path: from.path, fd, ...options };
   else {
     const b = from.bytes;
     // Moved when the bytes own their buffer; otherwise copied by the structured clone.
@@ -244,7 +282,14 @@ async function decodeOnWorker(
   const foldInGram = reply.foldInGram ? (ownRealm(reply.foldInGram) as Float64Array) : null;
   const r = reply.fewRatingsIndex;
   const fewRatingsIndex = r ? { ...r, counts: ownRealm(r.counts) as Int32Array, sample: compactHistoryInOwnRealm(r.sample) } : null;
-  return { doc: { meta, sections }, sha256: reply.sha256, history: compactHistoryInOwnRealm(reply.history), foldInGram, fewRatingsIndex };
+  // Last: once the FileHistory holds the descriptor, nothing here may fail (it closes it when collected).
+  let history: CompactHistoryParts | FileHistory;
+  if (reply.historyFile && fd !== undefined) {
+    const rows = sections['users.ids'].length;
+    history = FileHistory.open({ ...reply.historyFile, fd, rows, cols: sections['items.ids'].length, indptr: sections['history.indptr'] as Int32Array });
+  } else if (reply.history) history = compactHistoryInOwnRealm(reply.history);
+  else throw new Error('model decode worker sent no history');
+  return { doc: { meta, sections }, sha256: reply.sha256, history, foldInGram, fewRatingsIndex };
 }
 
 function compactHistoryInOwnRealm(h: CompactHistoryParts): CompactHistoryParts {
