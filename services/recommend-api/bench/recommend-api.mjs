@@ -36,12 +36,12 @@
  * --port-base N: servers listen on N, N+1, … (a shared machine's agreed range); default: any free port.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LoadGenerator, loadTools } from './load.mjs';
+import { cpuOf, LoadGenerator, loadTools, treeCpuOf } from './load.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -166,35 +166,6 @@ function memoryOf(pid) {
   return { rssMB: Math.round(kb('VmRSS') / 1024), peakMB: Math.round(kb('VmHWM') / 1024) };
 }
 
-/** User + system CPU time of a process, in microseconds (ticks of 10 ms). */
-function cpuMicros(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-/** CPU of a process and its direct children (a cluster primary's workers). */
-function treeCpuMicros(pid) {
-  let total = cpuMicros(pid);
-  for (const task of readdirSafe(`/proc/${pid}/task`)) {
-    for (const child of readFileSafe(`/proc/${pid}/task/${task}/children`).split(' ').filter(Boolean)) total += cpuMicros(Number(child));
-  }
-  return total;
-}
-function readdirSafe(path) {
-  try {
-    return readdirSync(path);
-  } catch {
-    return [];
-  }
-}
-function readFileSafe(path) {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /** Factor bytes of a model file: its user and item factor sections (the serving floor). */
 async function factorBytes(modelFile) {
   const { readModelFile } = await import(join(root, 'packages/recsys/dist/index.js'));
@@ -212,7 +183,7 @@ const generator = new LoadGenerator(tools);
  * else wrk at maximum throughput.
  */
 async function measure(server, walk, opts = {}) {
-  const cpu = opts.tree ? treeCpuMicros : cpuMicros;
+  const cpu = opts.tree ? treeCpuOf : cpuOf;
   const c0 = cpu(server.child.pid);
   const result = opts.rate
     ? await generator.atRate(server.url, walk, { rate: opts.rate, duration: opts.duration ?? duration, onStart: opts.onStart })
