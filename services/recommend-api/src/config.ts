@@ -117,7 +117,7 @@ export const apiConfigSchema = z
      * (http/fast-transport.ts) instead of node:http's; any other request hands its connection to
      * node:http. `false`: node:http parses every request.
      */
-    FAST_TRANSPORT: envBool().default(true),
+    [ENV.fastTransport]: envBool().default(true),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {
