@@ -15,7 +15,8 @@ import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LoadGenerator, loadTools, treeCpuOf } from './load.mjs';
+import { LoadGenerator, loadTools } from './load.mjs';
+import { treeCpuOf } from './proc.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const { values } = parseArgs({

@@ -9,48 +9,16 @@
  * order over ids 1..count, the same for both tools.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { cpuOf } from './proc.mjs';
 
-/** Paths of the two binaries and of Fastify's folder (installing them on first use). */
+/** Paths of wrk, vegeta, Fastify's folder and nf-load (installing them on first use). */
 export function loadTools(root) {
   const out = execFileSync(join(root, 'scripts/bench-tools.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const [wrk, vegeta, fastify, nfLoad] = out.trim().split('\n');
   return { wrk, vegeta, fastify, nfLoad };
-}
-
-/** User + system CPU of a live process in microseconds (clock ticks of 10 ms); 0 once it is gone. */
-export function cpuOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU of a process and its direct children (a cluster primary's workers), in microseconds. */
-export function treeCpuOf(pid) {
-  let total = cpuOf(pid);
-  for (const task of readdirOrNone(`/proc/${pid}/task`)) {
-    for (const child of readOrEmpty(`/proc/${pid}/task/${task}/children`).split(' ').filter(Boolean)) total += cpuOf(Number(child));
-  }
-  return total;
-}
-function readdirOrNone(path) {
-  try {
-    return readdirSync(path);
-  } catch {
-    return [];
-  }
-}
-function readOrEmpty(path) {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** A closed-loop client's report (requests, µs, latencies in µs, errors, non2xx) with its CPU in µs. */
@@ -98,11 +66,12 @@ export class LoadGenerator {
    * wrk with `threads` threads (default 1) and `connections` connections for `duration` s. A Lua script walks the
    * paths and reports JSON from wrk's done() hook. `pipeline` > 1 writes that many requests per
    * connection at once (HTTP/1.1 pipelining): the client then costs less CPU per request, which
-   * matters when it shares the server's cores. `clientCpuUsPerRequest` is the client's own CPU.
-   * `client: 'nf-load'` runs the same loop with nf-load instead.
+   * matters when it shares the server's cores. `close`: a new connection per request
+   * (`Connection: close`). `clientCpuUsPerRequest` is the client's own CPU. `client: 'nf-load'`
+   * runs the same loop with nf-load instead.
    */
-  async max(url, walk, { connections, duration, threads = 1, pipeline = 1, client = 'wrk' }) {
-    if (client === 'nf-load') return this.maxNfLoad(url, walk, { connections, duration, threads, pipeline });
+  async max(url, walk, { connections, duration, threads = 1, pipeline = 1, close = false, client = 'wrk' }) {
+    if (client === 'nf-load') return this.maxNfLoad(url, walk, { connections, duration, threads, pipeline, close });
     const script = join(this.dir, `walk-${this.files++}.lua`);
     const request =
       walk.path !== undefined
@@ -132,7 +101,8 @@ export class LoadGenerator {
       ].join('\n'),
     );
     let clientCpu = 0;
-    const out = await run(this.tools.wrk, [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, url], undefined, (us) => (clientCpu = Math.max(clientCpu, us)));
+    const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, ...(close ? ['-H', 'Connection: close'] : []), url];
+    const out = await run(this.tools.wrk, args, undefined, (us) => (clientCpu = Math.max(clientCpu, us)));
     const m = /RESULT (\{.*\})/.exec(out);
     if (!m) throw new Error(`no result from wrk: ${out.slice(-500)}`);
     return summary(JSON.parse(m[1]), clientCpu);
@@ -142,10 +112,10 @@ export class LoadGenerator {
    * The same closed loop with nf-load (nf-load.c): the same walk, connections and pipelining as
    * wrk's, at a fraction of wrk's CPU per request; it reports its own CPU.
    */
-  async maxNfLoad(url, walk, { connections, duration, threads, pipeline }) {
+  async maxNfLoad(url, walk, { connections, duration, threads, pipeline, close }) {
     const { hostname, port } = new URL(url);
     const target = walk.path !== undefined ? ['--path', walk.path] : ['--prefix', walk.prefix, '--suffix', walk.suffix, '--count', String(walk.count), '--step', String(walk.step)];
-    const args = ['--host', hostname, '--port', port, '--connections', String(connections), '--threads', String(threads), '--duration', String(duration), '--pipeline', String(pipeline), '--timeout', '10', ...target];
+    const args = ['--host', hostname, '--port', port, '--connections', String(connections), '--threads', String(threads), '--duration', String(duration), '--pipeline', String(pipeline), '--close', close ? '1' : '0', '--timeout', '10', ...target];
     const r = JSON.parse(await run(this.tools.nfLoad, args));
     return summary(r, r.cpuUs);
   }

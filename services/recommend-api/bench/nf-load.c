@@ -4,14 +4,15 @@
  * the servers it measures). scripts/bench-tools.sh compiles it with the system's cc.
  *
  *   nf-load --port N [--host 127.0.0.1] [--connections 32] [--threads 1] [--duration 5]
- *           [--pipeline 1] [--timeout 10] (--path P | --prefix P --suffix S --count N --step K)
+ *           [--pipeline 1] [--close 0|1] [--timeout 10] (--path P | --prefix P --suffix S --count N --step K)
  *
  * Each thread drives its share of the connections with one epoll loop. A connection writes
  * `pipeline` requests in one write, waits for all their answers, then writes the next batch (wrk's
  * pipelining, so the two compare). Requests are GET with a Host header; the paths follow the
  * bench's walk (ids n + 1 for n = step, 2·step, … mod count, one counter per thread, as wrk's Lua
  * walk keeps one per thread). Answers are framed by Content-Length only: an answer without one
- * (chunked, or a close-delimited body) is an error, and the connection is replaced.
+ * (chunked, or a close-delimited body) is an error, and the connection is replaced. `--close 1`:
+ * a new connection per batch (requests say `Connection: close`; the client closes once answered).
  *
  * Prints one JSON line: requests answered within the duration, the duration in µs, latency
  * percentiles (from each batch's write to its answer, at the granularity of one epoll wake-up),
@@ -51,6 +52,7 @@ struct options {
   int threads;
   double duration;
   int pipeline;
+  int close;
   double timeout;
   const char *path;
   const char *prefix;
@@ -146,8 +148,9 @@ static void fail(struct worker *w, struct connection *c) {
 
 static size_t append_request(const struct worker *w, char *out, size_t room, long id) {
   const struct options *o = w->opt;
-  int n = o->path ? snprintf(out, room, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", o->path, o->host, o->port)
-                  : snprintf(out, room, "GET %s%ld%s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", o->prefix, id, o->suffix, o->host, o->port);
+  const char *connection = o->close ? "Connection: close\r\n" : "";
+  int n = o->path ? snprintf(out, room, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n", o->path, o->host, o->port, connection)
+                  : snprintf(out, room, "GET %s%ld%s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n", o->prefix, id, o->suffix, o->host, o->port, connection);
   return n > 0 && (size_t)n < room ? (size_t)n : 0;
 }
 
@@ -269,8 +272,14 @@ static void on_readable(struct worker *w, struct connection *c, uint64_t now) {
     /* Read again only when the buffer filled (as wrk does): otherwise epoll says when there is more. */
     if ((size_t)n < room) break;
   }
-  /* A whole batch answered (bodies included): the next one. */
-  if (c->in_flight == 0 && c->body_left == 0 && now < w->deadline && send_batch(w, c, now) < 0) fail(w, c);
+  /* A whole batch answered (bodies included): the next one, on a new connection with --close. */
+  if (c->in_flight > 0 || c->body_left > 0 || now >= w->deadline) return;
+  if (w->opt->close) {
+    close_connection(w, c);
+    if (open_connection(w, c) < 0) w->errors++;
+  } else if (send_batch(w, c, now) < 0) {
+    fail(w, c);
+  }
 }
 
 static void on_writable(struct worker *w, struct connection *c, uint64_t now) {
@@ -345,7 +354,7 @@ static uint64_t cpu_us(void) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: nf-load --port N [--host H] [--connections C] [--threads T] [--duration S] [--pipeline P] [--timeout S] (--path P | --prefix P --suffix S --count N --step K)\n");
+  fprintf(stderr, "usage: nf-load --port N [--host H] [--connections C] [--threads T] [--duration S] [--pipeline P] [--close 0|1] [--timeout S] (--path P | --prefix P --suffix S --count N --step K)\n");
   exit(2);
 }
 
@@ -359,6 +368,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--threads")) o.threads = atoi(v);
     else if (!strcmp(k, "--duration")) o.duration = atof(v);
     else if (!strcmp(k, "--pipeline")) o.pipeline = atoi(v);
+    else if (!strcmp(k, "--close")) o.close = atoi(v);
     else if (!strcmp(k, "--timeout")) o.timeout = atof(v);
     else if (!strcmp(k, "--path")) o.path = v;
     else if (!strcmp(k, "--prefix")) o.prefix = v;
