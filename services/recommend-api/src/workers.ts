@@ -1,11 +1,6 @@
 /**
- * `WORKERS` > 1: the recommend API as several processes sharing one port (node:cluster). The
- * workers accept connections from the shared listening socket themselves (SCHED_NONE), each
- * yielding after every accept (libuv's UV_TCP_SINGLE_ACCEPT) so that a burst of connections is
- * spread over them: node's default round robin has the primary accept every connection and pass
- * it to a worker over IPC, which costs the primary ~60–90 µs of CPU per connection (all of it on
- * top of the workers' own) and made workers slower than one process on traffic that opens a
- * connection per request (docs/benchmarks.md, issue 19, h-scale). Each worker is an ordinary
+ * `WORKERS` > 1: the recommend API as several processes sharing one port (node:cluster; the
+ * primary accepts connections and hands them to the workers in turn). Each worker is an ordinary
  * API process (runRecommendApi) with its own copy of the model, so memory grows by a model per
  * worker; in exchange every core of the pod serves. The primary loads no model: it starts the
  * workers, restarts one that dies, passes SIGHUP (reload) and SIGTERM/SIGINT (drain) on, and
@@ -66,8 +61,7 @@ async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApi
   const finished = new Promise<number>((r) => (resolveFinished = r));
   let exitCode = 0;
 
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  const fork = (): Worker => cluster.fork({ UV_TCP_SINGLE_ACCEPT: '1' });
+  const fork = (): Worker => cluster.fork();
   const stop = (signal: NodeJS.Signals, code: number): void => {
     if (stopping) return;
     stopping = true;

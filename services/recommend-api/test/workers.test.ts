@@ -72,7 +72,7 @@ test('two workers share the port; the primary sums their metrics, passes SIGHUP 
 
     const requests = 12;
     for (let j = 0; j < requests; j++) {
-      // A new connection each time (whichever worker accepts it).
+      // A new connection each time, so the primary's round robin hands them to both workers.
       const res = await fetch(`${base}/recommend/${1 + (j % 5)}?k=3`, { headers: { connection: 'close' } });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { items: unknown[] }).items).toHaveLength(3);
