@@ -453,7 +453,7 @@ if (rows.some((r) => r.workers)) {
       const ceiling = (2 * w.serverUs) / (w.serverUs + w.clientUs);
       const rounds = r.workers.rounds.map((x) => x[mode]);
       console.log(
-        `| ${r.preset} | ${what} | ${f(w.one)} | ${f(w.two)} | **${w.scaling.toFixed(2)}** (${rounds.map((x) => x.scaling.toFixed(2)).join(', ')}) | ${w.serverUs} / ${w.clientUs}; ${w.serverUs2} / ${w.clientUs2} | ${w.cores.toFixed(2)} | ${ceiling.toFixed(2)} | ${w.ceiling.toFixed(2)} | ${rounds.map((x) => x.connections.join('/')).join(', ')} | ${w.errors} |`,
+        `| ${r.preset} | ${what} | ${f(w.one)} | ${f(w.two)} | **${w.scaling.toFixed(2)}** (${rounds.map((x) => x.scaling.toFixed(2)).join(', ')}) | ${w.serverUs} / ${w.clientUs}; ${w.serverUs2} / ${w.clientUs2} | ${w.cores.toFixed(2)} | ${ceiling.toFixed(2)} | ${w.ceiling.toFixed(2)} | ${WORKERS_MODES[mode].close ? '-' : rounds.map((x) => x.connections.join('/')).join(', ')} | ${w.errors} |`,
       );
     }
   }
