@@ -7,7 +7,10 @@
 #     fixed rate: an open model (requests are sent on schedule whether or not earlier ones
 #     answered), so a stall shows up in the percentiles instead of slowing the client down.
 #   * Fastify 5 (npm, into the cache, not the workspace: only the reference server uses it).
-# Prints the two binaries' paths and Fastify's folder, one per line (wrk, vegeta, fastify).
+#   * nf-load (services/recommend-api/bench/nf-load.c, the project's own closed-loop client,
+#     cheaper per request than wrk) compiled with the system's cc into the cache, under a name
+#     keyed by its source's hash (an edit builds a new binary).
+# Prints the three binaries' paths and Fastify's folder, one per line (wrk, vegeta, fastify, nf-load).
 set -euo pipefail
 
 VEGETA_VERSION=v12.12.0
@@ -42,6 +45,17 @@ if [[ ! -f "$FASTIFY/node_modules/fastify/package.json" ]]; then
   npm install --prefix "$FASTIFY" --no-audit --no-fund --no-save --silent "fastify@$FASTIFY_VERSION" >&2
 fi
 
+NF_LOAD_SRC="$(dirname "$0")/../services/recommend-api/bench/nf-load.c"
+NF_LOAD="$BIN/nf-load-$(sha256sum "$NF_LOAD_SRC" | cut -c1-16)"
+if [[ ! -x "$NF_LOAD" ]]; then
+  command -v cc >/dev/null 2>&1 || { echo "nf-load needs a C compiler (cc)" >&2; exit 1; }
+  echo "compiling nf-load (cc)" >&2
+  mkdir -p "$BIN"
+  cc -O2 -std=c11 -Wall -Wextra -pthread -o "$NF_LOAD.$$" "$NF_LOAD_SRC" >&2
+  mv "$NF_LOAD.$$" "$NF_LOAD"
+fi
+
 command -v wrk
 echo "$VEGETA"
 echo "$FASTIFY"
+echo "$NF_LOAD"

@@ -27,10 +27,11 @@ describe('the recommend API access settings', () => {
       SERVING_METRICS_PORT: '9464',
       SERVING_RATE_LIMIT_RPS: '50',
       SERVING_MAX_CONNECTIONS: ' ',
+      SERVING_FAST_TRANSPORT: 'false',
       SERVING_DATABASE_URL: 'postgres://not-passed-on/db',
     };
     const settings = servingSettingsFrom(operatorEnv);
-    expect(Object.keys(settings)).toEqual(['AUTH_MODE', 'JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'METRICS_PORT', 'RATE_LIMIT_RPS']);
+    expect(Object.keys(settings)).toEqual(['AUTH_MODE', 'JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'METRICS_PORT', 'RATE_LIMIT_RPS', 'FAST_TRANSPORT']);
     const secret = apiKeysSecretRef('netflicks-api-keys');
     expect(secret).toEqual({ name: 'netflicks-api-keys', key: 'api-keys' });
     expect(apiKeysSecretRef('keys/clients')).toEqual({ name: 'keys', key: 'clients' });
@@ -42,6 +43,7 @@ describe('the recommend API access settings', () => {
     const cfg = loadApiConfig(resolved);
     expect(cfg.AUTH_MODE).toEqual(['api-key', 'jwt']);
     expect(cfg.RATE_LIMIT_RPS).toBe(50);
+    expect(cfg.FAST_TRANSPORT).toBe(false);
     expect(c.ports.find((p) => p.name === 'metrics')?.containerPort).toBe(cfg.METRICS_PORT);
   });
 });

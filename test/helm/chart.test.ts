@@ -172,6 +172,7 @@ describeHelm('charts/netflicks', () => {
       SERVING_JWT_REQUIRED_SCOPE: 'recommendations:read',
       SERVING_METRICS_PORT: '9464',
       SERVING_MAX_CONNECTIONS: '5000',
+      SERVING_FAST_TRANSPORT: 'true',
       SERVING_RATE_LIMIT_RPS: '50',
       SERVING_RATE_LIMIT_BURST: '100',
     });
@@ -260,6 +261,7 @@ describeHelm('charts/netflicks', () => {
         SERVING_KAFKA_BROKERS: 'nf-netflicks-kafka.netflicks.svc:9092',
         SERVING_AUTH_MODE: 'off',
         SERVING_MAX_CONNECTIONS: '10000',
+        SERVING_FAST_TRANSPORT: 'true',
         SERVING_RATE_LIMIT_RPS: '0',
         OPERATOR_WORKERS: '4',
         OPERATOR_RESYNC_SECONDS: '300',
@@ -340,6 +342,17 @@ describeHelm('charts/netflicks', () => {
       expect([model.spec.image, model.spec.serving.image]).toEqual(['ghcr.io/acme/netflicks-trainer:0.1.0', 'ghcr.io/acme/netflicks-recommend-api:0.1.0']);
     });
 
+
+    test('recommendApi.fastTransport (on by default) and workers reach the operator, which passes them to the API pods', async () => {
+      const serving = (objs: K8sObject[]) =>
+        Object.fromEntries((podSpecs([one(objs, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? []).filter((e) => ['SERVING_FAST_TRANSPORT', 'SERVING_WORKERS'].includes(e.name)).map((e) => [e.name, e.value]));
+      expect(serving(objects())).toEqual({ SERVING_FAST_TRANSPORT: 'true' });
+      const set = ['recommendApi.fastTransport=false', 'recommendApi.workers=2', 'recommendApi.metricsPort=9464'];
+      expect(serving(await render(helm, chart, { release: 'nf', namespace: 'netflicks', set }))).toEqual({ SERVING_FAST_TRANSPORT: 'false', SERVING_WORKERS: '2' });
+      const bad = await helmTemplate(helm, chart, { set: ['recommendApi.fastTransport=maybe'] });
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("at '/recommendApi/fastTransport'");
+    });
 
     test('MLflow: off by default; a tracking URI and credentials Secret reach the operator (which passes them to trainer Jobs)', async () => {
       const names = (objs: K8sObject[]) => (podSpecs([one(objs, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? []).map((e) => e.name).filter((n) => n.startsWith('MLFLOW_'));

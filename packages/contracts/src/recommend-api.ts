@@ -25,6 +25,8 @@ export const RECOMMEND_API_ENV = {
   rateLimitBurst: 'RATE_LIMIT_BURST',
   /** Processes serving the port (node:cluster); above 1 needs METRICS_PORT (the primary serves the workers' metrics summed). */
   workers: 'WORKERS',
+  /** `false`: node:http parses every request (default true: the hot route's own HTTP/1.1 transport). */
+  fastTransport: 'FAST_TRANSPORT',
 } as const;
 
 /**
@@ -43,6 +45,7 @@ export const RECOMMEND_API_SERVING_SETTINGS = [
   RECOMMEND_API_ENV.rateLimitRps,
   RECOMMEND_API_ENV.rateLimitBurst,
   RECOMMEND_API_ENV.workers,
+  RECOMMEND_API_ENV.fastTransport,
 ] as const;
 
 /** The operator variable naming the Secret (`name` or `name/key`, key default `api-keys`) whose value becomes API_KEYS. */

@@ -9,25 +9,30 @@
  * order over ids 1..count, the same for both tools.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { cpuOf } from './proc.mjs';
 
-/** Paths of the two binaries and of Fastify's folder (installing them on first use). */
+/** Paths of wrk, vegeta, Fastify's folder and nf-load (installing them on first use). */
 export function loadTools(root) {
   const out = execFileSync(join(root, 'scripts/bench-tools.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const [wrk, vegeta, fastify] = out.trim().split('\n');
-  return { wrk, vegeta, fastify };
+  const [wrk, vegeta, fastify, nfLoad] = out.trim().split('\n');
+  return { wrk, vegeta, fastify, nfLoad };
 }
 
-/** User + system CPU of a live process in microseconds (clock ticks of 10 ms); 0 once it is gone. */
-function cpuOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return 0;
-  }
+/** A closed-loop client's report (requests, µs, latencies in µs, errors, non2xx) with its CPU in µs. */
+function summary(r, clientCpuUs) {
+  return {
+    requests: r.requests,
+    rps: Math.round(r.requests / (r.us / 1e6)),
+    p50ms: +(r.p50us / 1000).toFixed(2),
+    p99ms: +(r.p99us / 1000).toFixed(2),
+    maxms: +(r.maxus / 1000).toFixed(2),
+    errors: r.errors,
+    non2xx: r.non2xx,
+    clientCpuUsPerRequest: +(clientCpuUs / Math.max(1, r.requests)).toFixed(1),
+  };
 }
 
 /** Runs `cmd` (with `env` added to this process's environment); `onCpu` (if given) receives its CPU time, sampled every 50 ms while it runs. */
@@ -64,9 +69,12 @@ export class LoadGenerator {
    * wrk with `threads` threads (default 1) and `connections` connections for `duration` s. A Lua script walks the
    * paths and reports JSON from wrk's done() hook. `pipeline` > 1 writes that many requests per
    * connection at once (HTTP/1.1 pipelining): the client then costs less CPU per request, which
-   * matters when it shares the server's cores. `clientCpuUsPerRequest` is wrk's own CPU.
+   * matters when it shares the server's cores. `close`: a new connection per request
+   * (`Connection: close`). `clientCpuUsPerRequest` is the client's own CPU. `client: 'nf-load'`
+   * runs the same loop with nf-load instead.
    */
-  async max(url, walk, { connections, duration, threads = 1, pipeline = 1 }) {
+  async max(url, walk, { connections, duration, threads = 1, pipeline = 1, close = false, client = 'wrk' }) {
+    if (client === 'nf-load') return this.maxNfLoad(url, walk, { connections, duration, threads, pipeline, close });
     const script = join(this.dir, `walk-${this.files++}.lua`);
     const request =
       walk.path !== undefined
@@ -96,20 +104,23 @@ export class LoadGenerator {
       ].join('\n'),
     );
     let clientCpu = 0;
-    const out = await run(this.tools.wrk, [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, url], undefined, (us) => (clientCpu = Math.max(clientCpu, us)));
+    const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, ...(close ? ['-H', 'Connection: close'] : []), url];
+    const out = await run(this.tools.wrk, args, undefined, (us) => (clientCpu = Math.max(clientCpu, us)));
     const m = /RESULT (\{.*\})/.exec(out);
     if (!m) throw new Error(`no result from wrk: ${out.slice(-500)}`);
-    const r = JSON.parse(m[1]);
-    return {
-      requests: r.requests,
-      rps: Math.round(r.requests / (r.us / 1e6)),
-      p50ms: +(r.p50us / 1000).toFixed(2),
-      p99ms: +(r.p99us / 1000).toFixed(2),
-      maxms: +(r.maxus / 1000).toFixed(2),
-      errors: r.errors,
-      non2xx: r.non2xx,
-      clientCpuUsPerRequest: +(clientCpu / Math.max(1, r.requests)).toFixed(1),
-    };
+    return summary(JSON.parse(m[1]), clientCpu);
+  }
+
+  /**
+   * The same closed loop with nf-load (nf-load.c): the same walk, connections and pipelining as
+   * wrk's, at a fraction of wrk's CPU per request; it reports its own CPU.
+   */
+  async maxNfLoad(url, walk, { connections, duration, threads, pipeline, close }) {
+    const { hostname, port } = new URL(url);
+    const target = walk.path !== undefined ? ['--path', walk.path] : ['--prefix', walk.prefix, '--suffix', walk.suffix, '--count', String(walk.count), '--step', String(walk.step)];
+    const args = ['--host', hostname, '--port', port, '--connections', String(connections), '--threads', String(threads), '--duration', String(duration), '--pipeline', String(pipeline), '--close', close ? '1' : '0', '--timeout', '10', ...target];
+    const r = JSON.parse(await run(this.tools.nfLoad, args));
+    return summary(r, r.cpuUs);
   }
 
   /**

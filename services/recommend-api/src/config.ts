@@ -117,7 +117,7 @@ export const apiConfigSchema = z
      * (http/fast-transport.ts) instead of node:http's; any other request hands its connection to
      * node:http. `false`: node:http parses every request.
      */
-    FAST_TRANSPORT: envBool().default(true),
+    [ENV.fastTransport]: envBool().default(true),
     /**
      * A model file's training history is read from the file, one row per request, instead of
      * being held in memory (the 20M-sized model: 37 MB less resident, ~3 µs more CPU per

@@ -60,8 +60,11 @@ interface Exchange {
   closed: boolean;
 }
 
-/** Complete responses at the start of `text` (Content-Length or chunked framed; an interim 100 counts). */
-function countResponses(text: string): number {
+/**
+ * Complete responses at the start of `text` (Content-Length or chunked framed; an interim 100
+ * counts); those whose index is in `bodiless` answer HEAD requests: a head alone.
+ */
+function countResponses(text: string, bodiless: readonly number[] = []): number {
   let n = 0;
   let at = 0;
   for (;;) {
@@ -72,7 +75,7 @@ function countResponses(text: string): number {
     const lastChunk = text.indexOf('0\r\n\r\n', end + 4);
     const chunked = /\r\ntransfer-encoding: *chunked/i.test(head);
     if (chunked && lastChunk < 0) return n;
-    const next = chunked ? lastChunk + 5 : end + 4 + Number(length?.[1] ?? 0);
+    const next = bodiless.includes(n) ? end + 4 : chunked ? lastChunk + 5 : end + 4 + Number(length?.[1] ?? 0);
     if (next > text.length) return n;
     n++;
     at = next;
@@ -83,8 +86,8 @@ function countResponses(text: string): number {
  * Sends `chunks` on one connection (each its own write, a moment apart) and reads until `responses`
  * answers came or the server closed (or `waitMs` passed).
  */
-async function exchange(api: RunningApi, chunks: (string | Buffer)[], responses: number, waitMs = 3000): Promise<Exchange> {
-  return talk(await opened(api), chunks, responses, waitMs);
+async function exchange(api: RunningApi, chunks: (string | Buffer)[], responses: number, waitMs = 3000, bodiless: readonly number[] = []): Promise<Exchange> {
+  return talk(await opened(api), chunks, responses, waitMs, bodiless);
 }
 
 async function opened(api: RunningApi): Promise<Socket> {
@@ -94,7 +97,7 @@ async function opened(api: RunningApi): Promise<Socket> {
   return socket;
 }
 
-async function talk(socket: Socket, chunks: (string | Buffer)[], responses: number, waitMs: number): Promise<Exchange> {
+async function talk(socket: Socket, chunks: (string | Buffer)[], responses: number, waitMs: number, bodiless: readonly number[] = []): Promise<Exchange> {
   let text = '';
   let closed = false;
   const done = new Promise<void>((resolve) => {
@@ -105,7 +108,7 @@ async function talk(socket: Socket, chunks: (string | Buffer)[], responses: numb
     };
     socket.on('data', (d: Buffer) => {
       text += d.toString('latin1');
-      if (countResponses(text) >= responses) finish();
+      if (countResponses(text, bodiless) >= responses) finish();
     });
     socket.on('close', () => {
       closed = true;
@@ -128,13 +131,17 @@ async function talk(socket: Socket, chunks: (string | Buffer)[], responses: numb
 }
 
 const get = (target: string, id: string, extra = ''): string => `GET ${target} HTTP/1.1\r\nHost: localhost\r\nx-request-id: ${id}\r\n${extra}\r\n`;
+const head = (target: string, id: string): string => get(target, id).replace(/^GET /, 'HEAD ');
 
-/** Sends the same bytes to a fast-transport service and to node:http; expects the same answers. */
-async function same(chunks: (string | Buffer)[], responses: number, api: RunningApi = fastSync): Promise<Exchange> {
-  const [fast, node] = [await exchange(api, chunks, responses), await exchange(viaNode, chunks, responses)];
+/**
+ * Sends the same bytes to a fast-transport service and to node:http; expects the same answers
+ * (`bodiless`: the indexes of those that answer HEAD).
+ */
+async function same(chunks: (string | Buffer)[], responses: number, api: RunningApi = fastSync, bodiless: readonly number[] = []): Promise<Exchange> {
+  const [fast, node] = [await exchange(api, chunks, responses, 3000, bodiless), await exchange(viaNode, chunks, responses, 3000, bodiless)];
   expect(normalise(fast.text)).toBe(normalise(node.text));
   expect(fast.closed).toBe(node.closed);
-  expect(countResponses(node.text)).toBe(responses);
+  expect(countResponses(node.text, bodiless)).toBe(responses);
   return fast;
 }
 
@@ -167,6 +174,31 @@ describe('answers byte for byte as node:http does', () => {
       });
       expect(n).toEqual({ answered: 1, handedOver: 0 });
     }
+  });
+
+  test.each(cases)('HEAD, %s: %s → %d, answered by the fast transport with the head node:http (Koa) answers, the GET answer\'s length', async (_what, target, status) => {
+    const { text: getText } = await exchange(viaNode, [get(target, 'head-1')], 1);
+    const getLength = /\r\ncontent-length: (\d+)\r\n/i.exec(getText)?.[1];
+    for (const api of [fastSync, fastAsync]) {
+      const n = await counted(api, async () => {
+        const { text } = await same([head(target, 'head-1')], 1, api, [0]);
+        expect(text.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+        expect(text.endsWith('\r\n\r\n')).toBe(true);
+        expect(/\r\nContent-Length: (\d+)\r\n/.exec(text)?.[1]).toBe(getLength);
+      });
+      expect(n).toEqual({ answered: 1, handedOver: 0 });
+    }
+  });
+
+  test('HEAD requests are timed under their own method, as Koa times them', async () => {
+    const count = async (api: RunningApi): Promise<number> => {
+      const series = (await api.metrics.registry.getSingleMetric('http_request_duration_seconds')?.get())?.values ?? [];
+      const v = series.find((x) => x.metricName === 'http_request_duration_seconds_count' && x.labels.method === 'HEAD' && x.labels.route === '/recommend/:userId' && String(x.labels.status) === '200');
+      return v?.value ?? 0;
+    };
+    const before = [await count(fastSync), await count(viaNode)];
+    await same([head('/recommend/4?k=3', 'head-m1') + head('/recommend/5', 'head-m2')], 2, fastSync, [0, 1]);
+    expect([(await count(fastSync)) - before[0], (await count(viaNode)) - before[1]]).toEqual([2, 2]);
   });
 
   test.each(cases.filter(([, , status]) => status !== 200))('%s: %s answered as the Koa route answers it (a trailing slash takes the request there)', async (_what, target) => {
@@ -202,6 +234,11 @@ describe('answers byte for byte as node:http does', () => {
   ];
   test.each(handedOver)('%s: handed to node:http, same answer', async (_what, request, responses = 1) => {
     const n = await counted(fastSync, () => same([request], responses));
+    expect(n).toEqual({ answered: 0, handedOver: 1 });
+  });
+
+  test('HEAD of another route: handed to node:http, same answer', async () => {
+    const n = await counted(fastSync, () => same([head('/healthz', 'h-head')], 1, fastSync, [0]));
     expect(n).toEqual({ answered: 0, handedOver: 1 });
   });
 
@@ -262,6 +299,15 @@ describe('connections', () => {
       const n = await counted(api, () => same([Array.from({ length: 6 }, (_, i) => hot(i)).join('')], 6, api));
       freshDelayMs = 0;
       expect(n).toEqual({ answered: 6, handedOver: 0 });
+    }
+  });
+
+  test('GET, HEAD and GET pipelined in one write: answered in order, the HEAD answer without a body', async () => {
+    for (const api of [fastSync, fastAsync]) {
+      freshDelayMs = 30;
+      const n = await counted(api, () => same([hot(1) + head('/recommend/2?k=3', 'p-head') + hot(3)], 3, api, [1]));
+      freshDelayMs = 0;
+      expect(n).toEqual({ answered: 3, handedOver: 0 });
     }
   });
 
@@ -387,7 +433,9 @@ describe('timeouts and shutdown', () => {
 
 describe('the strict request grammar', () => {
   test('reads the headers the route uses and refuses what it does not know', () => {
+    expect(parsePlainRequest('HEAD /recommend/1 HTTP/1.1\r\nHost: a', '/recommend/')).toEqual({ method: 'HEAD', target: '/recommend/1', requestId: undefined, authorization: undefined, apiKey: undefined });
     expect(parsePlainRequest('GET /recommend/1?k=2 HTTP/1.1\r\nHost: a\r\nX-Request-Id:  r-1 \r\nAuthorization: Bearer t\r\nx-api-key: k', '/recommend/')).toEqual({
+      method: 'GET',
       target: '/recommend/1?k=2',
       requestId: 'r-1',
       authorization: 'Bearer t',
@@ -410,6 +458,9 @@ describe('the strict request grammar', () => {
       'GET /recommend/"1" HTTP/1.1\r\nHost: a',
       'GET /other/1 HTTP/1.1\r\nHost: a',
       'get /recommend/1 HTTP/1.1\r\nHost: a',
+      'head /recommend/1 HTTP/1.1\r\nHost: a',
+      'HEADER /recommend/1 HTTP/1.1\r\nHost: a',
+      'POST /recommend/1 HTTP/1.1\r\nHost: a',
       `GET /recommend/1 HTTP/1.1\r\nHost: a${'\r\nX: 1'.repeat(100)}`,
     ]) {
       expect([head, parsePlainRequest(head, '/recommend/')]).toEqual([head, null]);

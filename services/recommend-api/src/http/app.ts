@@ -46,6 +46,7 @@ const PLAIN_SEGMENT = /^[^/%]+$/;
 const RECOMMEND_ROUTE = '/recommend/:userId';
 const RECOMMEND_PREFIX = '/recommend/';
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY = Buffer.alloc(0);
 
 /** A request header as Koa's `ctx.get` would give it, undefined when absent or empty. */
 function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -332,16 +333,19 @@ export function createApp(deps: AppDeps): Koa<State> {
    * `GET /recommend/:userId` in its plain form (`/recommend/<id>` with an optional query) answered
    * without a Koa context (tens of microseconds of a request that costs about a hundred): the same
    * checks, body, headers, metrics and errors as the Koa route. Both transports use it: Node's
-   * request and response (fastRecommend below) and the route's own (fast-transport.ts). Anything
+   * request and response (fastRecommend below, GET only: node:http leaves HEAD to Koa) and the
+   * route's own (fast-transport.ts, HEAD too, with the bytes Koa answers HEAD with). Anything
    * else goes to Koa untouched (null): the checks have no side effects, so Koa then answers it
    * exactly as it would have. Bad parameters are answered here only when Koa would route the
    * request to this handler with the same parameter (one segment, nothing percent-encoded) and
    * admit it without credentials.
    */
-  const recommendDuration = new Map<number, { observe(seconds: number): void }>();
-  const observeRecommend = (status: number, seconds: number): void => {
-    let child = recommendDuration.get(status);
-    if (child === undefined) recommendDuration.set(status, (child = metrics.httpDuration.labels({ route: RECOMMEND_ROUTE, method: 'GET', status: String(status) })));
+  type Observer = { observe(seconds: number): void };
+  const recommendDuration = { GET: new Map<number, Observer>(), HEAD: new Map<number, Observer>() };
+  const observeRecommend = (method: PlainRequest['method'], status: number, seconds: number): void => {
+    const byStatus = recommendDuration[method];
+    let child = byStatus.get(status);
+    if (child === undefined) byStatus.set(status, (child = metrics.httpDuration.labels({ route: RECOMMEND_ROUTE, method, status: String(status) })));
     child.observe(seconds);
   };
   const answerRecommend: FastRoute = (request, remoteAddress) => {
@@ -358,7 +362,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     } catch (err) {
       if (admissionNeeded || !(err instanceof ApiError) || !PLAIN_SEGMENT.test(rawUserId)) return null;
       const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
-      return finishRecommend(url, requestId, started, undefined, err);
+      return finishRecommend(request, requestId, started, undefined, err);
     }
     const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
     // Without admission checks and with the fresh ratings at hand (no database, or cached), the
@@ -372,7 +376,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     } catch (err) {
       failure = err;
     }
-    return finishRecommend(url, requestId, started, body, failure);
+    return finishRecommend(request, requestId, started, body, failure);
   };
   /** The answer when it has to wait: for admission (credentials, rate limit) or for the fresh ratings. */
   const answerLater = async (request: PlainRequest, remoteAddress: string | undefined, args: RecommendArgs, requestId: string, started: number): Promise<RouteAnswer> => {
@@ -384,15 +388,22 @@ export function createApp(deps: AppDeps): Koa<State> {
     } catch (err) {
       failure = err;
     }
-    return finishRecommend(request.target, requestId, started, body, failure);
+    return finishRecommend(request, requestId, started, body, failure);
   };
-  /** The list's answer (or that of the error that stopped it: the Koa boundary's body and headers), timed. */
-  const finishRecommend = (url: string, requestId: string, started: number, body: Buffer | undefined, failure: unknown): RouteAnswer => {
+  /**
+   * The list's answer (or that of the error that stopped it: the Koa boundary's body and headers),
+   * timed. A HEAD answer is the GET answer's head (its Content-Length included) without the body,
+   * its headers spelled as Koa spells them for HEAD (a Buffer body's length set by Koa).
+   */
+  const finishRecommend = (request: PlainRequest, requestId: string, started: number, body: Buffer | undefined, failure: unknown): RouteAnswer => {
+    const { method } = request;
     let answer: RouteAnswer;
-    if (body !== undefined) answer = { status: 200, headers: ['x-request-id', requestId, 'content-type', JSON_TYPE, 'content-length', String(body.length)], body };
-    else {
+    if (body !== undefined) {
+      const headers = ['x-request-id', requestId, 'content-type', JSON_TYPE, method === 'HEAD' ? 'Content-Length' : 'content-length', String(body.length)];
+      answer = { status: 200, headers, body: method === 'HEAD' ? EMPTY : body };
+    } else {
       const apiError = failure instanceof ApiError ? failure : null;
-      if (!apiError) logger.error({ err: failure, requestId, method: 'GET', url: url.slice(0, 300) }, 'request failed');
+      if (!apiError) logger.error({ err: failure, requestId, method, url: request.target.slice(0, 300) }, 'request failed');
       const status = apiError?.status ?? 500;
       const errorBody: ErrorBody = { error: apiError?.code ?? 'internal', message: apiError?.message ?? 'internal error', requestId };
       const bytes = Buffer.from(JSON.stringify(errorBody));
@@ -400,11 +411,11 @@ export function createApp(deps: AppDeps): Koa<State> {
       for (const [name, value] of Object.entries(apiError?.headers ?? {})) headers.push(name, value);
       // Spelled as Koa's boundary writes them (an error body is set as an object there).
       headers.push('Content-Type', JSON_TYPE, 'Content-Length', String(bytes.length));
-      answer = { status, headers, body: bytes };
+      answer = { status, headers, body: method === 'HEAD' ? EMPTY : bytes };
     }
     const ms = performance.now() - started;
-    observeRecommend(answer.status, ms / 1000);
-    if (ms > slowMs) logger.warn({ requestId, method: 'GET', route: RECOMMEND_ROUTE, status: answer.status, ms: Math.round(ms) }, 'slow request');
+    observeRecommend(method, answer.status, ms / 1000);
+    if (ms > slowMs) logger.warn({ requestId, method, route: RECOMMEND_ROUTE, status: answer.status, ms: Math.round(ms) }, 'slow request');
     return answer;
   };
   const writeAnswer = (res: ServerResponse, answer: RouteAnswer): void => {
@@ -415,7 +426,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   const fastRecommend = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET') return false;
     const h = req.headers;
-    const request: PlainRequest = { target: req.url ?? '', requestId: headerOf(h, 'x-request-id'), authorization: headerOf(h, 'authorization'), apiKey: headerOf(h, 'x-api-key') };
+    const request: PlainRequest = { method: 'GET', target: req.url ?? '', requestId: headerOf(h, 'x-request-id'), authorization: headerOf(h, 'authorization'), apiKey: headerOf(h, 'x-api-key') };
     const answer = answerRecommend(request, req.socket.remoteAddress);
     if (answer === null) return false;
     if (answer instanceof Promise) void answer.then((a) => writeAnswer(res, a));

@@ -1,6 +1,6 @@
 /**
  * The strict request grammar of the fast transport (fast-transport.ts): one request head, already
- * cut at its CRLFCRLF, either parsed as a plain `GET <target> HTTP/1.1` without a body, or refused
+ * cut at its CRLFCRLF, either parsed as a plain `GET|HEAD <target> HTTP/1.1` without a body, or refused
  * (null), in which case the bytes go to node:http untouched. Refusing is always safe, so the
  * grammar accepts only what node:http's parser accepts the same way: header lines of token names
  * and printable ASCII values ending in CRLF (no obs-fold, no bare CR or LF), exactly one Host, no
@@ -10,6 +10,8 @@
 
 /** A request the fast transport may answer, with the headers the route reads. */
 export interface PlainRequest {
+  /** HEAD: the GET answer's head alone. */
+  method: 'GET' | 'HEAD';
   /** The request target, e.g. `/recommend/7?k=5`. */
   target: string;
   requestId: string | undefined;
@@ -17,7 +19,7 @@ export interface PlainRequest {
   apiKey: string | undefined;
 }
 
-/** `GET`, a target of RFC 3986 path and query characters under `prefix`, `HTTP/1.1`. */
+/** `GET` or `HEAD`, a target of RFC 3986 path and query characters under `prefix`, `HTTP/1.1`. */
 const TARGET = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]+$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values of printable ASCII and tabs: bytes node:http's parser treats the same way. */
@@ -35,10 +37,11 @@ const HAND_OVER = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-sett
 export function parsePlainRequest(head: string, prefix: string): PlainRequest | null {
   const lineEnd = head.indexOf('\r\n');
   const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
-  if (!requestLine.startsWith('GET ') || !requestLine.endsWith(' HTTP/1.1')) return null;
-  const target = requestLine.slice(4, -9);
+  const method = requestLine.startsWith('GET ') ? 'GET' : requestLine.startsWith('HEAD ') ? 'HEAD' : null;
+  if (method === null || !requestLine.endsWith(' HTTP/1.1')) return null;
+  const target = requestLine.slice(method.length + 1, -9);
   if (!target.startsWith(prefix) || !TARGET.test(target)) return null;
-  const request: PlainRequest = { target, requestId: undefined, authorization: undefined, apiKey: undefined };
+  const request: PlainRequest = { method, target, requestId: undefined, authorization: undefined, apiKey: undefined };
   let hosts = 0;
   let lengths = 0;
   let connections = 0;
