@@ -139,7 +139,9 @@ describe('serving from the compact history', () => {
     const data = trainingData(grid);
     const models = { ials: await trainIals(data, { factors: 6, iterations: 3, threads: 1, seed: 3 }), content: trainContent(data), popularity: trainPopularity(data) };
     const bundle = openBundle(createBundle(data, models, { hybrid: {} }));
-    expect(bundle.compactHistory.parts().ratings.length > 0).toBe(!grid);
+    const history = bundle.compactHistory;
+    if (!(history instanceof CompactHistory)) throw new Error('a bundle opened from memory holds its compact history');
+    expect(history.parts().ratings.length > 0).toBe(!grid);
     const policy = new HybridServingPolicy(bundle, { maxK: 20 });
     // The reference reads the training CSR itself, not anything decoded from the compact form.
     const reference = hybridFromModels(bundle.models, data, {})!;

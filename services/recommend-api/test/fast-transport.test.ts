@@ -193,7 +193,7 @@ describe('answers byte for byte as node:http does', () => {
   test('HEAD requests are timed under their own method, as Koa times them', async () => {
     const count = async (api: RunningApi): Promise<number> => {
       const series = (await api.metrics.registry.getSingleMetric('http_request_duration_seconds')?.get())?.values ?? [];
-      const v = series.find((x) => x.metricName === 'http_request_duration_seconds_count' && x.labels.method === 'HEAD' && x.labels.route === '/recommend/:userId' && String(x.labels.status) === '200');
+      const v = series.find((x) => 'metricName' in x && x.metricName === 'http_request_duration_seconds_count' && x.labels.method === 'HEAD' && x.labels.route === '/recommend/:userId' && String(x.labels.status) === '200');
       return v?.value ?? 0;
     };
     const before = [await count(fastSync), await count(viaNode)];
