@@ -112,6 +112,8 @@ export const apiConfigSchema = z
      * process serves. For a pod with more than one core whose memory allows a copy per core.
      */
     [ENV.workers]: envInt({ min: 1, max: 64 }).default(1),
+    /** With WORKERS > 1: one core per worker when the process may use exactly WORKERS CPUs (cpu-pinning.ts). */
+    WORKERS_PIN_CPUS: envBool().default(true),
     /**
      * Answer plain `GET /recommend/:userId` requests on the route's own HTTP/1.1 transport
      * (http/fast-transport.ts) instead of node:http's; any other request hands its connection to

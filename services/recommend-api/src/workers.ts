@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import { createLogger, listenOn, type Logger } from '@netflicks/platform';
 import type { ApiConfig } from './config.js';
+import { allowedCpus, coresForWorkers, pinThisProcess, WORKER_CPU_ENV } from './cpu-pinning.js';
 import { runRecommendApi, type RunApiOptions } from './run.js';
 
 /** A worker that dies this soon after the previous restart counts towards giving up. */
@@ -31,10 +32,20 @@ export interface RunningApiProcesses {
  */
 export async function runRecommendApiProcesses(config: ApiConfig, opts: RunApiOptions = {}): Promise<RunningApiProcesses> {
   if (config.WORKERS <= 1 || cluster.isWorker) {
+    if (cluster.isWorker) pinWorker(opts.logger ?? createLogger({ component: 'recommend-api', level: config.LOG_LEVEL }));
     const running = await runRecommendApi(config, opts);
     return { finished: running.finished };
   }
   return runPrimary(config, opts.logger ?? createLogger({ component: 'recommend-api-primary', level: config.LOG_LEVEL }));
+}
+
+/** A worker given a core by the primary (cpu-pinning.ts) pins itself before it loads anything. */
+function pinWorker(logger: Logger): void {
+  const cpu = process.env[WORKER_CPU_ENV];
+  if (cpu === undefined || cpu === '') return;
+  const failed = pinThisProcess(Number(cpu));
+  if (failed) logger.warn({ cpu: Number(cpu), reason: failed }, 'could not pin this worker to its core: serving unpinned');
+  else logger.info({ cpu: Number(cpu) }, 'worker pinned to its core');
 }
 
 async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApiProcesses> {
@@ -61,7 +72,16 @@ async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApi
   const finished = new Promise<number>((r) => (resolveFinished = r));
   let exitCode = 0;
 
-  const fork = (): Worker => cluster.fork();
+  // One core per worker when the process may use exactly WORKERS CPUs (cpu-pinning.ts); a
+  // restarted worker takes the core of the one it replaces.
+  const cores = config.WORKERS_PIN_CPUS ? coresForWorkers(config.WORKERS, allowedCpus()) : null;
+  const slotOf = new Map<Worker, number>();
+  const fork = (slot: number): Worker => {
+    const worker = cluster.fork(cores ? { [WORKER_CPU_ENV]: String(cores[slot]) } : {});
+    slotOf.set(worker, slot);
+    return worker;
+  };
+  if (cores) logger.info({ cores }, 'one core per worker');
   const stop = (signal: NodeJS.Signals, code: number): void => {
     if (stopping) return;
     stopping = true;
@@ -82,6 +102,8 @@ async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApi
   };
 
   cluster.on('exit', (worker, code, signal) => {
+    const slot = slotOf.get(worker) ?? 0;
+    slotOf.delete(worker);
     if (stopping) {
       checkDone();
       return;
@@ -96,7 +118,7 @@ async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApi
       return;
     }
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!stopping) fork(slot);
     }, RESTART_DELAY_MS).unref();
   });
 
@@ -106,7 +128,7 @@ async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApi
   process.once('SIGTERM', () => stop('SIGTERM', 0));
   process.once('SIGINT', () => stop('SIGINT', 0));
 
-  for (let i = 0; i < config.WORKERS; i++) fork();
+  for (let i = 0; i < config.WORKERS; i++) fork(i);
   return {
     finished: finished.then((code) => {
       process.exitCode = code;
