@@ -115,6 +115,14 @@ export const apiConfigSchema = z
     /** With WORKERS > 1: one core per worker when the process may use exactly WORKERS CPUs (cpu-pinning.ts). */
     WORKERS_PIN_CPUS: envBool().default(true),
     /**
+     * With WORKERS > 1, who accepts connections: `primary` (default; node:cluster's round robin,
+     * even spread of keep-alive connections, 100–250 µs of the primary's hand-over per connection)
+     * or `workers` (each worker accepts from the shared socket itself, one connection per turn: no
+     * hand-over, for clients that open a connection per request; bursts of keep-alive connections
+     * may land unevenly). Measured in docs/benchmarks.md (issue 19, h-workers).
+     */
+    WORKERS_ACCEPT: z.enum(['primary', 'workers']).default('primary'),
+    /**
      * Answer plain `GET /recommend/:userId` requests on the route's own HTTP/1.1 transport
      * (http/fast-transport.ts) instead of node:http's; any other request hands its connection to
      * node:http. `false`: node:http parses every request.

@@ -1,6 +1,7 @@
 /**
  * `WORKERS` > 1: the recommend API as several processes sharing one port (node:cluster; the
- * primary accepts connections and hands them to the workers in turn). Each worker is an ordinary
+ * primary accepts connections and hands them to the workers in turn, or with WORKERS_ACCEPT=workers
+ * the workers accept them; with as many workers as CPUs each worker has its own core). Each worker is an ordinary
  * API process (runRecommendApi) with its own copy of the model, so memory grows by a model per
  * worker; in exchange every core of the pod serves. The primary loads no model: it starts the
  * workers, restarts one that dies, passes SIGHUP (reload) and SIGTERM/SIGINT (drain) on, and
@@ -76,12 +77,19 @@ async function runPrimary(config: ApiConfig, logger: Logger): Promise<RunningApi
   // restarted worker takes the core of the one it replaces.
   const cores = config.WORKERS_PIN_CPUS ? coresForWorkers(config.WORKERS, allowedCpus()) : null;
   const slotOf = new Map<Worker, number>();
+  if (config.WORKERS_ACCEPT === 'workers') cluster.schedulingPolicy = cluster.SCHED_NONE;
   const fork = (slot: number): Worker => {
-    const worker = cluster.fork(cores ? { [WORKER_CPU_ENV]: String(cores[slot]) } : {});
+    const worker = cluster.fork({
+      ...(cores ? { [WORKER_CPU_ENV]: String(cores[slot]) } : {}),
+      // libuv: accept one connection per turn, then let the other workers take the next (without
+      // it the first worker awake takes a whole burst).
+      ...(config.WORKERS_ACCEPT === 'workers' ? { UV_TCP_SINGLE_ACCEPT: '1' } : {}),
+    });
     slotOf.set(worker, slot);
     return worker;
   };
   if (cores) logger.info({ cores }, 'one core per worker');
+  logger.info({ accept: config.WORKERS_ACCEPT }, config.WORKERS_ACCEPT === 'workers' ? 'the workers accept connections' : 'the primary hands connections to the workers in turn');
   const stop = (signal: NodeJS.Signals, code: number): void => {
     if (stopping) return;
     stopping = true;
