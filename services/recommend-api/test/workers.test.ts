@@ -4,11 +4,12 @@
  * them all with exit code 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadApiConfig } from '../src/config.js';
+import { allowedCpus } from '../src/cpu-pinning.js';
 import { trainTestModel } from './support.js';
 import { freePort } from '../../../test/support/net.js';
 
@@ -90,6 +91,47 @@ test('two workers share the port; the primary sums their metrics, passes SIGHUP 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect((log.match(/"msg":"shutdown complete"/g) ?? []).length).toBe(2);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}, 90_000);
+
+/** The "recommend API ready" lines' process ids: one per worker. */
+function readyWorkerPids(log: string): number[] {
+  return [...log.matchAll(/"pid":(\d+).*"msg":"recommend API ready"/g)].map((m) => Number(m[1]));
+}
+
+test('with exactly two CPUs each of two workers runs on its own core; WORKERS_ACCEPT=workers serves a connection per request', async () => {
+  // The primary under taskset: it may use exactly two CPUs, whatever the machine has.
+  const cpus = allowedCpus().slice(0, 2);
+  expect(cpus).toHaveLength(2);
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  let log = '';
+  const child: ChildProcess = spawn('taskset', ['--cpu-list', cpus.join(','), process.execPath, BIN, 'serve', '--model', modelFile, '--port', String(port), '--host', '127.0.0.1', '--workers', '2'], {
+    env: { ...process.env, METRICS_PORT: String(metricsPort), WORKERS_ACCEPT: 'workers', LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await until('two ready workers', async () => (readyWorkerPids(log).length >= 2 ? true : undefined));
+    expect(log).toMatch(/"msg":"the workers accept connections"/);
+    // Every thread of each worker (the JavaScript thread, V8's and libuv's) on that worker's core.
+    const coresOf = (pid: number): string[] => [...new Set(readdirSync(`/proc/${pid}/task`).map((t) => /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'))![1]))];
+    const [a, b] = readyWorkerPids(log);
+    expect([...coresOf(a), ...coresOf(b)].sort()).toEqual(cpus.map(String));
+    expect(coresOf(child.pid!)).toEqual([cpus.join(cpus[1] === cpus[0] + 1 ? '-' : ',')]); // the primary stays on both
+
+    const requests = 12;
+    for (let j = 0; j < requests; j++) {
+      const res = await fetch(`http://127.0.0.1:${port}/recommend/${1 + (j % 5)}?k=3`, { headers: { connection: 'close' } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { items: unknown[] }).items).toHaveLength(3);
+    }
+    expect(total(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), 'recommendations_served_total')).toBe(requests);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
