@@ -345,10 +345,14 @@ describeHelm('charts/netflicks', () => {
 
     test('recommendApi.fastTransport (on by default) and workers reach the operator, which passes them to the API pods', async () => {
       const serving = (objs: K8sObject[]) =>
-        Object.fromEntries((podSpecs([one(objs, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? []).filter((e) => ['SERVING_FAST_TRANSPORT', 'SERVING_WORKERS'].includes(e.name)).map((e) => [e.name, e.value]));
+        Object.fromEntries((podSpecs([one(objs, 'Deployment', 'nf-netflicks-operator')])[0].spec.containers[0].env ?? []).filter((e) => ['SERVING_FAST_TRANSPORT', 'SERVING_WORKERS', 'SERVING_WORKERS_ACCEPT'].includes(e.name)).map((e) => [e.name, e.value]));
       expect(serving(objects())).toEqual({ SERVING_FAST_TRANSPORT: 'true' });
       const set = ['recommendApi.fastTransport=false', 'recommendApi.workers=2', 'recommendApi.metricsPort=9464'];
       expect(serving(await render(helm, chart, { release: 'nf', namespace: 'netflicks', set }))).toEqual({ SERVING_FAST_TRANSPORT: 'false', SERVING_WORKERS: '2' });
+      const accept = [...set, 'recommendApi.workersAccept=workers'];
+      expect(serving(await render(helm, chart, { release: 'nf', namespace: 'netflicks', set: accept }))).toEqual({ SERVING_FAST_TRANSPORT: 'false', SERVING_WORKERS: '2', SERVING_WORKERS_ACCEPT: 'workers' });
+      const badAccept = await helmTemplate(helm, chart, { set: ['recommendApi.workersAccept=kernel'] });
+      expect(badAccept.stderr).toContain("at '/recommendApi/workersAccept'");
       const bad = await helmTemplate(helm, chart, { set: ['recommendApi.fastTransport=maybe'] });
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toContain("at '/recommendApi/fastTransport'");

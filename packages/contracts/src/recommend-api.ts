@@ -25,6 +25,8 @@ export const RECOMMEND_API_ENV = {
   rateLimitBurst: 'RATE_LIMIT_BURST',
   /** Processes serving the port (node:cluster); above 1 needs METRICS_PORT (the primary serves the workers' metrics summed). */
   workers: 'WORKERS',
+  /** With WORKERS > 1: `primary` (node:cluster's round robin, default) or `workers` (the workers accept connections themselves). */
+  workersAccept: 'WORKERS_ACCEPT',
   /** `false`: node:http parses every request (default true: the hot route's own HTTP/1.1 transport). */
   fastTransport: 'FAST_TRANSPORT',
 } as const;
@@ -45,6 +47,7 @@ export const RECOMMEND_API_SERVING_SETTINGS = [
   RECOMMEND_API_ENV.rateLimitRps,
   RECOMMEND_API_ENV.rateLimitBurst,
   RECOMMEND_API_ENV.workers,
+  RECOMMEND_API_ENV.workersAccept,
   RECOMMEND_API_ENV.fastTransport,
 ] as const;
 

@@ -121,7 +121,7 @@ export const apiConfigSchema = z
      * hand-over, for clients that open a connection per request; bursts of keep-alive connections
      * may land unevenly). Measured in docs/benchmarks.md (issue 19, h-workers).
      */
-    WORKERS_ACCEPT: z.enum(['primary', 'workers']).default('primary'),
+    [ENV.workersAccept]: z.enum(['primary', 'workers']).default('primary'),
     /**
      * Answer plain `GET /recommend/:userId` requests on the route's own HTTP/1.1 transport
      * (http/fast-transport.ts) instead of node:http's; any other request hands its connection to
