@@ -1,11 +1,11 @@
 /**
  * One core per cluster worker. With as many workers as the process may use CPUs (a pod given
- * whole cores, a 2-core machine with `--workers 2`), the kernel otherwise moves the workers from
- * core to core whenever a third busy thread (V8's helpers, the other worker, a sidecar) runs
- * beside them, and each move costs the worker its warm caches: server CPU per request rose
- * 4–20 % against pinned workers on the ML-20M-sized model (docs/benchmarks.md, issue 19,
- * h-workers). With more CPUs than workers (a shared node), the scheduler's freedom to pick an idle
- * core is worth more, so nothing is pinned.
+ * whole cores, a 2-core machine with `--workers 2`) and a third busy process beside them (a
+ * benchmark's client, a sidecar), the kernel left both workers on the same core for long
+ * stretches (57–72 % of the samples in which both were runnable, 1–2 migrations a second) while
+ * the other core ran the third: server CPU per request 10–18 % above pinned workers' in seven of
+ * eight interleaved sets (docs/benchmarks.md, issue 19, h-workers). With more CPUs than workers (a shared node), the
+ * scheduler's freedom to pick an idle core is worth more, so nothing is pinned.
  *
  * Node has no sched_setaffinity; `taskset` (util-linux, in the image's Debian base) sets it for
  * every thread the worker has, and threads started later inherit it from the main thread.
