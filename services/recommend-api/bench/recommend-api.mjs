@@ -41,7 +41,8 @@
  * start-up time to ready, and (unless --skip-workers) `--workers 2` against one process, both
  * uncached, driven by nf-load (bench/nf-load.c: wrk's closed loop at a fraction of its CPU per
  * request, which matters when the client shares the two cores; `--workers-client wrk` for wrk),
- * with the ceiling the client leaves. Prints a JSON summary and markdown tables.
+ * with the ceiling the client leaves, and a connection per request against workers that accept
+ * connections themselves (WORKERS_ACCEPT=workers). Prints a JSON summary and markdown tables.
  *
  * --port-base N: servers listen on N, N+1, … (a shared machine's agreed range); default: any free port.
  */
@@ -229,6 +230,8 @@ const WORKERS_MODES = {
   plain: { pipeline: 1, close: false, what: 'one in flight per connection' },
   pipelined: { pipeline: PIPELINE_DEPTH, close: false, what: `${PIPELINE_DEPTH} pipelined per connection` },
   connectionPerRequest: { pipeline: 1, close: true, what: 'a new connection per request' },
+  // The same against workers that accept connections themselves (no hand-over by the primary).
+  connectionPerRequestAccept: { pipeline: 1, close: true, what: 'a new connection per request, WORKERS_ACCEPT=workers', acceptingWorkers: true },
 };
 /** The workers rounds' client: nf-load (one thread) costs the shared cores least; wrk (two threads) for comparison. */
 const workersClient = values['workers-client'];
@@ -375,8 +378,9 @@ for (const preset of values.models.split(',')) {
       const one = await startService('1 process', modelFile, { RESULT_CACHE_ENTRIES: '0' });
       const metricsPort = port();
       const two = await startService('2 workers', modelFile, { RESULT_CACHE_ENTRIES: '0', METRICS_PORT: String(metricsPort) }, { args: ['--workers', '2'] });
+      const accepting = await startService('2 workers accepting', modelFile, { RESULT_CACHE_ENTRIES: '0', METRICS_PORT: String(port()), WORKERS_ACCEPT: 'workers' }, { args: ['--workers', '2'] });
       try {
-        for (const s of [one, two]) await measure(s, walk, { duration: 3, tree: true, client: workersClient, threads: workersClientThreads });
+        for (const s of [one, two, accepting]) await measure(s, walk, { duration: 3, tree: true, client: workersClient, threads: workersClientThreads });
         // Each round three times: one request per connection at a time, pipelined (the client then
         // costs less of the two cores it shares with the servers; its CPU is reported beside), and
         // a new connection per request (what the workers' accepting costs).
@@ -386,7 +390,7 @@ for (const preset of values.models.split(',')) {
           const round = { loadAt };
           for (const [mode, run] of Object.entries(WORKERS_MODES)) {
             const a = await measureWorkersRun(one, walk, run);
-            const b = await measureWorkersRun(two, walk, run);
+            const b = await measureWorkersRun(run.acceptingWorkers ? accepting : two, walk, run);
             round[mode] = {
               one: a.rps,
               two: b.rps,
@@ -420,7 +424,7 @@ for (const preset of values.models.split(',')) {
         });
         workers = { rounds: w, ...Object.fromEntries(Object.keys(WORKERS_MODES).map((mode) => [mode, summary(mode)])), memory: { one: memoryOf(one.child.pid) } };
       } finally {
-        await stopAll([one, two]);
+        await stopAll([one, two, accepting]);
       }
     }
     const pick = (kind, name, field) => median(rounds.map((x) => x[kind][name][field]));
