@@ -129,11 +129,13 @@ export const apiConfigSchema = z
      */
     [ENV.fastTransport]: envBool().default(true),
     /**
-     * A model file's training history is read from the file, one row per request, instead of
-     * being held in memory (the 20M-sized model: 37 MB less resident, ~3 µs more CPU per
-     * request). Off by default.
+     * A model file's training history is read from the file, one positional read per request,
+     * instead of being held in memory: the 20M-sized model 37 MB less resident, for ~0.4 µs more
+     * CPU per request in process, up to ~3 µs between servers on a loaded machine
+     * (docs/benchmarks.md, issue 19, h-mem evening). On by default for MODEL_FILE; a registry
+     * model has no file and keeps its history in memory.
      */
-    MODEL_HISTORY_IN_FILE: envBool().default(false),
+    MODEL_HISTORY_IN_FILE: envBool().default(true),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {

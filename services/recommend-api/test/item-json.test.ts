@@ -55,6 +55,11 @@ describe('list bodies from the item JSON table', () => {
       ...withTitles.map((movieId, j) => ({ movieId, score: [Math.fround(0.1), -1.5e-7, 123456789.125][j] })),
       { movieId: bundle.items.id(0), score: Number.NaN },
       { movieId: bundle.items.id(1), score: Number.POSITIVE_INFINITY },
+      { movieId: bundle.items.id(2), score: Number.NEGATIVE_INFINITY },
+      // Numbers JSON writes in forms of their own: -0 as 0, exponents.
+      { movieId: bundle.items.id(3), score: -0 },
+      { movieId: bundle.items.id(4), score: 1e21 },
+      { movieId: bundle.items.id(5), score: -2.5e-300 },
       // Not in the item index: rendered on the spot with the same defaults.
       { movieId: 2_000_000_000, score: 0.5 },
     ];

@@ -3,8 +3,9 @@
  * for, its ratings) come with one positional read each from the file's `history.indices`
  * (`history.data`) section. A server then keeps only the row offsets resident; the rows stay in
  * the kernel's page cache, which is shared and reclaimable, not the process's memory (on the
- * 20M-sized model 37 MB of compact history less, for ~3 µs more CPU per served request than
- * decoding the row from memory: docs/benchmarks.md, issue 19, h-rss).
+ * 20M-sized model 37 MB of compact history less, for ~0.4 µs more CPU per served request than
+ * decoding the row from memory in process, up to ~3 µs between servers on a loaded machine:
+ * docs/benchmarks.md, issue 19, h-rss and h-mem evening).
  *
  * The descriptor must be of the file that was verified (a deploy renames a new file over the
  * path; the open descriptor keeps reading the old one). A file changed in place is caught where it

@@ -23,9 +23,15 @@ function movieHead(movieId: number, m: Movie | undefined): string {
   return json.slice(0, json.length - '0}'.length);
 }
 
-/** A score as JSON.stringify writes a number: String(n) when finite, else null. */
-function scoreText(score: number): string {
-  return Number.isFinite(score) ? String(score) : 'null';
+/**
+ * A number as JSON writes it (String(n) when finite, else null), through JSON.stringify and not
+ * String(n): String() keeps each text it makes in V8's number-to-string cache, an old-space table,
+ * so every request's scores (and id) outlived two scavenges and were promoted — ~0.5 KB per
+ * request of old-space garbage, tens of MB of RSS between full collections on the 20M-sized
+ * model (docs/benchmarks.md, issue 19, h-mem evening). JSON.stringify formats into a fresh string.
+ */
+function numberText(n: number): string {
+  return JSON.stringify(n);
 }
 
 /** Writes an ASCII string (digits, a request id) byte by byte: shorter than a call into the encoder. */
@@ -117,7 +123,7 @@ export class ItemJsonTable {
   listBody(key: keyof typeof OPEN_ID, id: number, fields: string, items: readonly ScoredMovie[] | Uint8Array, requestId: string): Buffer {
     let middle = this.fieldBytes.get(fields);
     if (middle === undefined) this.fieldBytes.set(fields, (middle = Buffer.from(`${fields}"items":`)));
-    const idText = String(id);
+    const idText = numberText(id);
     const plainId = plainAscii(requestId);
     const quotedId = plainId ? '' : JSON.stringify(requestId);
     const open = OPEN_ID[key];
@@ -158,7 +164,7 @@ export class ItemJsonTable {
     // [ ] and, per item, its head, score and } and the comma before all but the first.
     let size = 2 + (n > 0 ? 2 * n - 1 : 0);
     for (let j = 0; j < n; j++) {
-      const s = (scores[j] = scoreText(items[j].score));
+      const s = (scores[j] = numberText(items[j].score));
       const i = (indexes[j] = bundle.items.index(items[j].movieId));
       size += s.length + (i >= 0 ? heads[i].length : Buffer.byteLength(movieHead(items[j].movieId, bundle.movie(items[j].movieId))));
     }

@@ -60,8 +60,8 @@ export interface LoadOptions {
   publicKey?: KeyObject;
   /**
    * A model file's history rows are read from the file when a request needs them instead of
-   * being held in memory compacted (default false: memory for CPU per request, docs/benchmarks.md,
-   * issue 19, h-rss); the worker load only.
+   * being held in memory compacted (default false here; the service's MODEL_HISTORY_IN_FILE,
+   * default true, decides for a MODEL_FILE: docs/benchmarks.md, issue 19); the worker load only.
    */
   historyInFile?: boolean;
 }
