@@ -132,8 +132,8 @@ export const apiConfigSchema = z
      * A model file's training history is read from the file, one positional read per request,
      * instead of being held in memory: the 20M-sized model 37 MB less resident, for ~0.4 µs more
      * CPU per request in process, up to ~3 µs between servers on a loaded machine
-     * (docs/benchmarks.md, issue 19, h-mem evening). On by default for MODEL_FILE; a registry
-     * model has no file and keeps its history in memory.
+     * (docs/benchmarks.md, issue 19, h-mem evening). On by default; a registry model's artifact is
+     * spooled to a file in the temporary directory first and unlinked once open (spooled-load.ts).
      */
     MODEL_HISTORY_IN_FILE: envBool().default(true),
   })

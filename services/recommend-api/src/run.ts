@@ -121,6 +121,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
             metrics,
             engine,
             publicKey,
+            historyInFile: config.MODEL_HISTORY_IN_FILE,
             ...(opts.registry ? { registry: opts.registry } : {}),
           });
     shutdown.register('model source', () => source.stop());

@@ -9,6 +9,7 @@
  * Loads are serialised: a notification during a load triggers one more check afterwards.
  */
 import type { KeyObject } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import pg from 'pg';
 import {
   MODEL_LIVE_CHANNEL,
@@ -24,6 +25,7 @@ import { EngineError, type EngineOptions } from '../engine/engine.js';
 import type { ApiMetrics } from '../service-metrics.js';
 import { timedLoad, type ModelHolder, type ModelSource } from './model-holder.js';
 import { ServingModel } from './serving-model.js';
+import { loadSpooled } from './spooled-load.js';
 
 /** The registry calls used, injectable for tests. */
 export interface RegistryClient {
@@ -52,6 +54,10 @@ export interface RegistrySourceOptions {
   engine?: EngineOptions;
   /** Accept only models signed by the matching private key. */
   publicKey?: KeyObject;
+  /** Spool each artifact to a file and read its history from there (spooled-load.ts). */
+  historyInFile?: boolean;
+  /** Where artifacts are spooled (default: the OS's temporary directory, an emptyDir in the pods). */
+  spoolDir?: string;
 }
 
 export class RegistryModelSource implements ModelSource {
@@ -154,15 +160,17 @@ export class RegistryModelSource implements ModelSource {
 
   private async load(record: ModelVersionRecord): Promise<void> {
     const model = await timedLoad(this.opts.metrics, async () => {
-      const bytes = await this.registry.loadModelArtifact(this.opts.pool, record.modelName, record.version);
-      // Decoded on a worker thread (the bytes move there; at a low priority for a swap) and opened
-      // in steps, so a swap keeps the current model serving; the first load too, so only what
-      // serving keeps comes back (as in file-source.ts).
-      return ServingModel.load(
-        { bytes },
-        { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
-        { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.opts.holder.current !== null },
-      );
+      const fetch = () => this.registry.loadModelArtifact(this.opts.pool, record.modelName, record.version);
+      // Decoded on a worker thread (at a low priority for a swap) and opened in steps, so a swap
+      // keeps the current model serving; the first load too, so only what serving keeps comes
+      // back (as in file-source.ts). With historyInFile the artifact is spooled to a file first.
+      const load = (from: { path: string } | { bytes: Buffer }) =>
+        ServingModel.load(
+          from,
+          { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
+          { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.opts.holder.current !== null, historyInFile: 'path' in from },
+        );
+      return this.opts.historyInFile ? loadSpooled(fetch, this.opts.spoolDir ?? tmpdir(), load, this.opts.logger) : load({ bytes: await fetch() });
     });
     if (this.stopped) return;
     this.error = null;
