@@ -14,6 +14,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   CompactHistory,
@@ -149,6 +151,26 @@ function ownBuffer<T extends ModelDocument['sections'][string]>(view: T): T {
 }
 
 /**
+ * Frees what the load left behind on this thread (the history sections, ~150 MB on the 20M-sized
+ * model, the content profiles, the decoder's temporaries) before the reply is posted, while the
+ * serving thread only waits. Otherwise they are freed when this thread exits, just after the
+ * reply: hundreds of MB unmapped while the serving thread opens the bundle, and the kernel's
+ * mapping lock it then holds stalls the serving thread's own page allocations (docs/benchmarks.md,
+ * issue 19, h-swap). The collector is reached through a context created with --expose-gc set for
+ * that moment only (V8 flags are the process's).
+ */
+function releaseGarbage(): void {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    setFlagsFromString('--no-expose-gc');
+    if (typeof gc === 'function') gc();
+  } catch {
+    // no collector reachable: freed when the thread exits, as before
+  }
+}
+
+/**
  * Lowers this thread's scheduling priority (Linux: a thread id is a valid setpriority target), so
  * that on a busy machine the serving thread wins the CPU when both are runnable. Elsewhere, or
  * when not permitted, the worker runs at the process's priority.
@@ -166,5 +188,8 @@ if (parentPort) {
   const port = parentPort;
   const job = workerData as DecodeJob;
   if (job.yieldCpu) yieldToServingThread();
-  void run(job).then(({ reply, transfer }) => port.postMessage(reply, transfer));
+  void run(job).then(({ reply, transfer }) => {
+    releaseGarbage();
+    port.postMessage(reply, transfer);
+  });
 }
