@@ -167,7 +167,7 @@ export function watermarkFromMeta(value: unknown): Date | null {
  * Longest run of load steps between two turns of the event loop, in milliseconds. During a swap
  * the requests that arrive while steps run are answered a few per turn, so the stall a request
  * sees grows with the slice: 2 ms instead of 4 took the 20M-sized model's swap maximum at
- * 500 req/s from 39–58 to 20–34 ms in the same runs (docs/benchmarks.md, issue 19, h-swap).
+ * 500 req/s from 34–69 to 17–34 ms in the same run (docs/benchmarks.md, issue 19, h-swap).
  */
 const SLICE_MS = 2;
 
