@@ -161,12 +161,22 @@ function ownBuffer<T extends ModelDocument['sections'][string]>(view: T): T {
  */
 function releaseGarbage(): void {
   try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    setFlagsFromString('--no-expose-gc');
+    // Already exposed (node --expose-gc): the flag stays as the operator set it.
+    const exposed: unknown = (globalThis as { gc?: unknown }).gc;
+    const gc = typeof exposed === 'function' ? exposed : collectorOfNewContext();
     if (typeof gc === 'function') gc();
   } catch {
     // no collector reachable: freed when the thread exits, as before
+  }
+}
+
+/** `gc` of a context created while --expose-gc is set (and reset right after). */
+function collectorOfNewContext(): unknown {
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc');
+  } finally {
+    setFlagsFromString('--no-expose-gc');
   }
 }
 
