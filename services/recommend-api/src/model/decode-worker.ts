@@ -128,22 +128,41 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       for (const _ of bundle.hybrid.prepareFewRatings());
       fewRatingsIndex = bundle.hybrid.fewRatingsIndex;
     }
-    const transfer = new Set<ArrayBuffer>();
-    const raterViews = fewRatingsIndex ? [fewRatingsIndex.counts, ...compactHistoryViews(fewRatingsIndex.sample)] : [];
-    const historyViews = historyFile ? [history.indptr] : compactHistoryViews(history);
-    for (const view of [...Object.values(sections), ...historyViews, ...raterViews, ...(foldInGram ? [foldInGram] : [])]) {
-      if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
-    }
-    return { reply: { ok: true, sha256, meta, moviesJson, sections, history: historyFile ? null : history, historyFile, foldInGram, fewRatingsIndex }, transfer: [...transfer] };
+    // Everything the serving thread keeps crosses in SharedArrayBuffers, which V8 does not count
+    // as the receiving isolate's external memory: ~200 MB of transferred ArrayBuffers arriving at
+    // once put its heap under external-memory pressure, and until that collection ended every
+    // buffer a request allocated ran a marking step of 5-10 ms (docs/benchmarks.md, issue 19, h-swap).
+    const copies = new Map<ArrayBufferView, ArrayBufferView>();
+    const share = <T extends ArrayBufferView>(view: T): T => {
+      let copy = copies.get(view);
+      if (copy === undefined) copies.set(view, (copy = sharedCopy(view)));
+      return copy as T;
+    };
+    const sharedSections = Object.fromEntries(Object.entries(sections).map(([name, view]) => [name, share(view)]));
+    const sharedHistory = { ...history, indptr: share(history.indptr), ...(historyFile ? {} : { rowBytes: share(history.rowBytes), bytes: share(history.bytes), dictionary: share(history.dictionary), ratings: share(history.ratings) }) };
+    const sharedRaters = fewRatingsIndex ? { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(fewRatingsIndex.sample, share) } : null;
+    return {
+      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters },
+      transfer: [],
+    };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }
 }
 
-/** The arrays of compact-history parts. */
-function compactHistoryViews(p: CompactHistoryParts): ArrayBufferView[] {
-  return [p.indptr, p.rowBytes, p.bytes, p.dictionary, p.ratings];
+/** The same compact-history parts with every array replaced by `share(array)`. */
+function sharedCompactHistory(p: CompactHistoryParts, share: <T extends ArrayBufferView>(view: T) => T): CompactHistoryParts {
+  return { ...p, indptr: share(p.indptr), rowBytes: share(p.rowBytes), bytes: share(p.bytes), dictionary: share(p.dictionary), ratings: share(p.ratings) };
 }
+
+/** A copy of a typed array in a SharedArrayBuffer of its own, of the same type. */
+function sharedCopy<T extends ArrayBufferView>(view: T): T {
+  const buffer = new SharedArrayBuffer(view.byteLength);
+  new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  const Ctor = view.constructor as new (b: SharedArrayBuffer) => T;
+  return new Ctor(buffer);
+}
+
 
 /** The view itself when it spans its whole buffer, else a copy in a buffer of its own. */
 function ownBuffer<T extends ModelDocument['sections'][string]>(view: T): T {

@@ -319,6 +319,6 @@ function ownRealm(view: ArrayBufferView): ModelDocument['sections'][string] {
   const type = Object.prototype.toString.call(view).slice(8, -1);
   if (!Object.hasOwn(VIEWS, type)) throw new Error(`model decode worker returned an unexpected ${type}`);
   const Ctor = VIEWS[type as keyof typeof VIEWS];
-  // The worker only sends views of plain ArrayBuffers (the file's bytes and decoder copies).
+  // The worker sends views of SharedArrayBuffers (decode-worker.ts says why).
   return new Ctor(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength / Ctor.BYTES_PER_ELEMENT);
 }
