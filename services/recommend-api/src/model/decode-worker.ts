@@ -4,8 +4,8 @@
  * SHA-256 check, the header parse and, with a public key, the signature), then opens it once as a
  * bundle, which runs every content check (ids, offsets, floats, ratings, shapes). On the 20M-sized
  * model that is ~1 s of CPU that would otherwise stall every request of the serving thread during
- * a hot swap; the serving thread then opens the same sections with the checks skipped. The decoded
- * sections' buffers are transferred (moved, not copied) back to the serving thread, and the
+ * a hot swap; the serving thread then opens the same sections with the checks skipped. What the
+ * serving thread keeps crosses in SharedArrayBuffers (copied once here: see run()), and the
  * catalogue travels as JSON text in slices, which the serving thread parses one slice per turn of
  * its event loop (a structured clone of 27k movie objects would be deserialised in one go).
  *
