@@ -132,7 +132,7 @@ export class LoadGenerator {
    * left out (the client's start: a fresh process opening its connections). `samples`: also
    * return every counted result's send time (Unix ms) and latency (µs). `clientCpuUsPerRequest`:
    * vegeta's own CPU. `env`: vegeta's environment beyond this process's (e.g. GOGC).
-   * `realtime`: vegeta runs under SCHED_FIFO (open-loop.mjs, withRealtime).
+   * `realtime`: vegeta runs under SCHED_FIFO (open-loop.mjs, withRealtime); a number: at that priority.
    */
   async atRate(url, walk, { rate, duration, onStart, skipFirstMs = 0, samples = false, env, realtime = false }) {
     const targets = join(this.dir, `targets-${this.files++}.txt`);
@@ -144,7 +144,7 @@ export class LoadGenerator {
     let clientCpu = 0;
     const attack = run(
       realtime ? 'chrt' : this.tools.vegeta,
-      [...(realtime ? ['-f', String(REALTIME_PRIORITY), this.tools.vegeta] : []), 'attack', `-rate=${rate}`, `-duration=${duration}s`, '-timeout=10s', '-max-body=0', `-targets=${targets}`, `-output=${results}`],
+      [...(realtime ? ['-f', String(realtime === true ? REALTIME_PRIORITY : realtime), this.tools.vegeta] : []), 'attack', `-rate=${rate}`, `-duration=${duration}s`, '-timeout=10s', '-max-body=0', `-targets=${targets}`, `-output=${results}`],
       undefined,
       (us) => (clientCpu = Math.max(clientCpu, us)),
       env,

@@ -8,11 +8,17 @@
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m,ml-100k-real]
  *     [--cache DIR] [--duration 5] [--rate 2000] [--connections 32] [--runs 3] [--refs koa]
  *     [--baseline DIR] [--variant-env 'K=V …'] [--port-base N] [--skip-workers] [--workers-client nf-load|wrk] [--quick]
- *     [--p99-rounds 8] [--p99-duration 4] [--only-open-loop] [--realtime] [--tail-events]
+ *     [--p99-rounds 8] [--p99-duration 4] [--only-open-loop] [--only-swaps] [--realtime] [--tail-events]
  *
  * --quick: one round of 3 s per measurement (three of the open loop), the two synthetic models (~4 min).
  * --only-open-loop: the servers, their warm-up and the open-loop rounds only.
+ * --only-swaps: the cached services (this build's, and --baseline's), their warm-up and --runs
+ *   rounds of the hot-swap runs only, each swap with when its slowest requests were sent and
+ *   answered and when the service logged the swap, relative to the SIGHUP.
  * --realtime: the open-loop runs under SCHED_FIFO (root; for a machine busy with other work: open-loop.mjs).
+ * --realtime-swaps: the hot-swap runs under SCHED_FIFO, as on a quiet machine: the client above
+ *   the server (its sends and reads are never late), the server's threads next, and the load
+ *   worker a swap starts below both (it takes the core they leave, as it would on a quiet machine).
  * --tail-events: every server records its garbage collections and late event-loop turns
  *   (tail-events.mjs), and the open loop reports what the slow requests overlapped; a diagnosis,
  *   not a measurement (the recording costs the servers a timer a millisecond).
@@ -46,14 +52,15 @@
  *
  * --port-base N: servers listen on N, N+1, … (a shared machine's agreed range); default: any free port.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, linkSync, readdirSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LoadGenerator, loadTools } from './load.mjs';
-import { openLoopRounds, openLoopTable } from './open-loop.mjs';
+import { openLoopRounds, openLoopTable, withRealtime } from './open-loop.mjs';
+import { takeEvents } from './tail-attribution.mjs';
 import { connectionsByProcess, childrenOf, cpuOf, mainThreadCpuOf, treeCpuOf } from './proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -76,13 +83,16 @@ const { values } = parseArgs({
     'p99-rounds': { type: 'string', default: '8' },
     'p99-duration': { type: 'string', default: '4' },
     'only-open-loop': { type: 'boolean', default: false },
+    'only-swaps': { type: 'boolean', default: false },
     realtime: { type: 'boolean', default: false },
+    'realtime-swaps': { type: 'boolean', default: false },
     'tail-events': { type: 'boolean', default: false },
   },
 });
 values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
 if (values.quick) Object.assign(values, { runs: '1', duration: '3', 'p99-rounds': '3', 'p99-duration': '3' });
 const onlyOpenLoop = values['only-open-loop'];
+const onlySwaps = values['only-swaps'];
 /** --tail-events: the folder the servers' recordings go to (their NODE_OPTIONS load the recorder). */
 const tailEvents = values['tail-events'] ? mkdtempSync(join(os.tmpdir(), 'netflicks-tail-events-')) : undefined;
 if (tailEvents) {
@@ -201,6 +211,55 @@ async function factorBytes(modelFile) {
   return bytes;
 }
 
+/** --realtime-swaps: the client's SCHED_FIFO priority (the server's is 2) and the load worker's. */
+const SWAP_CLIENT_PRIORITY = 3;
+const SWAP_WORKER_PRIORITY = 1;
+const threadsOf = (pid) => new Set(readdirSync(`/proc/${pid}/task`));
+
+/** The threads process `pid` starts within the next 500 ms (a swap's load worker) go to SWAP_WORKER_PRIORITY. */
+async function lowerNewThreads(pid, before) {
+  for (let waited = 0; waited < 500; waited += 2) {
+    for (const tid of threadsOf(pid)) {
+      if (before.has(tid)) continue;
+      before.add(tid);
+      try {
+        execFileSync('chrt', ['-f', '-p', String(SWAP_WORKER_PRIORITY), tid]);
+      } catch {
+        // exited already
+      }
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/**
+ * Where a swap run's slowest requests fall, in ms after the SIGHUP: when each was sent and
+ * answered, and when the service logged "model swapped" (the log's ISO time, ms resolution).
+ */
+function swapTimeline(samples, hupAtMs, log, events) {
+  const times = [...log.matchAll(/"time":"([^"]+)"[^\n]*"msg":"model swapped"|"msg":"model swapped"[^\n]*"time":"([^"]+)"/g)].map((x) => Date.parse(x[1] ?? x[2]));
+  const swappedAt = times.filter((t) => t >= hupAtMs - 5).at(-1);
+  const order = samples.latencyUs.map((_, j) => j).sort((a, b) => samples.latencyUs[b] - samples.latencyUs[a]);
+  const slowest = order.slice(0, 5).map((j) => ({
+    ms: +(samples.latencyUs[j] / 1000).toFixed(1),
+    sent: Math.round(samples.sentMs[j] - hupAtMs),
+    done: Math.round(samples.sentMs[j] + samples.latencyUs[j] / 1000 - hupAtMs),
+  }));
+  // With --tail-events: what the server recorded (collections, late turns of 2 ms or more) while the slowest request waited.
+  if (events && slowest.length > 0) {
+    const [from, to] = [slowest[0].sent + hupAtMs, slowest[0].done + hupAtMs];
+    slowest[0].events = events
+      .filter((e) => e.startMs < to && e.startMs + e.us / 1000 > from && (e.kind !== 'late-turn' || e.us >= 2000))
+      .map((e) => `${e.kind} @${Math.round(e.startMs - hupAtMs)} ${(e.us / 1000).toFixed(1)} ms`);
+  }
+  const timeline = events
+    ?.filter((e) => e.us >= (e.kind === 'late-turn' ? 3000 : 1000))
+    .map((e) => `${e.kind} @${Math.round(e.startMs - hupAtMs)} ${(e.us / 1000).toFixed(1)}`);
+  // Every request over 10 ms: [sent, answered] in ms after the SIGHUP.
+  const late = order.filter((j) => samples.latencyUs[j] > 10_000).map((j) => [Math.round(samples.sentMs[j] - hupAtMs), Math.round(samples.sentMs[j] + samples.latencyUs[j] / 1000 - hupAtMs)]).sort((x, y) => x[0] - y[0]);
+  return { late, hupAtMs, swappedAfterMs: swappedAt === undefined ? null : swappedAt - hupAtMs, slowest, ...(timeline ? { timeline } : {}) };
+}
+
 const tools = loadTools(root);
 const generator = new LoadGenerator(tools);
 
@@ -290,26 +349,28 @@ for (const preset of values.models.split(',')) {
   let ownFloor = null;
   try {
     services.push(Object.assign(await startService('/recommend', served('now')), { served: join(values.cache, `${preset}-served-now.nflx`) }));
-    services.push(await startService('uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }));
-    if (variantEnv) services.push(await startService(`uncached, ${values['variant-env']}`, modelFile, { RESULT_CACHE_ENTRIES: '0', ...variantEnv }));
+    if (!onlySwaps) services.push(await startService('uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }));
+    if (variantEnv && !onlySwaps) services.push(await startService(`uncached, ${values['variant-env']}`, modelFile, { RESULT_CACHE_ENTRIES: '0', ...variantEnv }));
     if (baseline) {
       services.push(Object.assign(await startService('before: /recommend', served('before'), {}, { from: baseline }), { served: join(values.cache, `${preset}-served-before.nflx`) }));
-      services.push(await startService('before: uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }, { from: baseline }));
+      if (!onlySwaps) services.push(await startService('before: uncached', modelFile, { RESULT_CACHE_ENTRIES: '0' }, { from: baseline }));
     }
     // The references answer with this very service's body for one user (~1.2 KB at k = 10).
     const bodyFile = join(values.cache, `${preset}-body.json`);
-    writeFileSync(bodyFile, await (await fetch(`${services[1].url}/recommend/1?k=10`)).text());
-    for (const kind of values.refs.split(',')) refs.push(await startReference(kind, bodyFile, tools.fastify));
+    if (!onlySwaps) {
+      writeFileSync(bodyFile, await (await fetch(`${services[1].url}/recommend/1?k=10`)).text());
+      for (const kind of values.refs.split(',')) refs.push(await startReference(kind, bodyFile, tools.fastify));
+    }
     const [bare] = refs;
     // The open loop's floor: bare node:http (started for it unless --refs has it).
-    const floor = refs.find((x) => x.name === 'bare node:http') ?? (ownFloor = await startReference('http', bodyFile, tools.fastify));
+    const floor = onlySwaps ? null : (refs.find((x) => x.name === 'bare node:http') ?? (ownFloor = await startReference('http', bodyFile, tools.fastify)));
     const walk = { prefix: '/recommend/', suffix: '?k=10', count: users, step: 7919 };
     const all = [...services, ...refs];
     // Warm-up (JIT; and the walk visits every ML-100K user, so the cache holds them all, as it
     // would for users who come back).
     for (const s of ownFloor ? [...all, ownFloor] : all) await measure(s, walk, { duration: 3 });
     const rounds = [];
-    for (let r = 0; r < (onlyOpenLoop ? 0 : runs); r++) {
+    for (let r = 0; r < (onlyOpenLoop || onlySwaps ? 0 : runs); r++) {
       const round = { loadAt: load(), max: {} };
       for (const s of rotate(all, r)) round.max[s.name] = await measure(s, walk);
       round.ratio = Object.fromEntries(all.map((s) => [s.name, +(round.max[s.name].rps / round.max[bare.name].rps).toFixed(2)]));
@@ -318,7 +379,7 @@ for (const preset of values.models.split(',')) {
       console.error(JSON.stringify({ preset, round: r + 1, loadAt: round.loadAt, ratio: round.ratio, cpuRatio: round.cpuRatio }));
     }
     stage(`${preset}: open loop`);
-    const openLoop = await openLoopRounds([...services, bare, floor], bare, (s, opts) => measure(s, walk, opts), {
+    const openLoop = onlySwaps ? null : await openLoopRounds([...services, bare, floor], bare, (s, opts) => measure(s, walk, opts), {
       rate,
       duration: Number(values['p99-duration']),
       rounds: Number(values['p99-rounds']),
@@ -338,37 +399,52 @@ for (const preset of values.models.split(',')) {
     // the service load it next to the serving one and swap. Each swap run has a run without a
     // swap next to it (order alternating), so the swap's cost shows against the same moment's
     // background.
-    const reloads = {};
-    for (const s of services.filter((x) => x.served && !/real/.test(preset))) {
-      const swaps = [];
-      const quiet = [];
-      for (let r = 0; r < Math.max(2, runs); r++) {
+    const swappable = services.filter((x) => x.served && !/real/.test(preset));
+    const reloads = Object.fromEntries(swappable.map((s) => [s.name, { swaps: [], quiet: [] }]));
+    // Rounds interleave the services (this build and --baseline's), so both see the same moments.
+    for (let r = 0; r < Math.max(2, runs); r++) {
+      for (const s of rotate(swappable, r)) {
+        const { swaps, quiet } = reloads[s.name];
         for (const swap of r % 2 ? [true, false] : [false, true]) {
           const loadAt = load();
           const before = (s.log().match(/"msg":"model swapped"/g) ?? []).length;
           let hup;
-          const m = await measure(s, walk, {
+          let hupAtMs = NaN;
+          if (tailEvents && swap) await takeEvents(s.child.pid, tailEvents);
+          const swapRun = (opts) => measure(s, walk, opts);
+          const realtimeSwaps = values['realtime-swaps'];
+          const m = await (realtimeSwaps ? (fn) => withRealtime(s.child.pid, fn) : (fn) => fn())(() => swapRun({
             rate: 500,
             duration: 6,
+            realtime: realtimeSwaps ? SWAP_CLIENT_PRIORITY : false,
+            samples: swap,
             onStart: swap
               ? () =>
                   (hup = setTimeout(() => {
                     deployFile(variants[(swaps.length + 1) % 2], s.served);
+                    hupAtMs = Date.now();
+                    const threads = realtimeSwaps ? threadsOf(s.child.pid) : null;
                     s.child.kill('SIGHUP');
+                    if (threads) void lowerNewThreads(s.child.pid, threads);
                   }, 1500))
               : undefined,
-          });
+          }));
           clearTimeout(hup);
           if (swap) {
             // The swap must have happened within the run (a load that outlasts it does not count).
             const swapped = (s.log().match(/"msg":"model swapped"/g) ?? []).length > before;
-            swaps.push({ loadAt, p99ms: m.p99ms, maxms: m.maxms, errors: m.errors + m.non2xx, swapped });
+            const events = tailEvents ? await takeEvents(s.child.pid, tailEvents) : null;
+            swaps.push({ loadAt, p99ms: m.p99ms, maxms: m.maxms, errors: m.errors + m.non2xx, swapped, ...swapTimeline(m.samples, hupAtMs, s.log(), events) });
+            console.error(JSON.stringify({ preset, server: s.name, round: r + 1, swap: swaps.at(-1) }));
           } else quiet.push({ loadAt, p99ms: m.p99ms, maxms: m.maxms, errors: m.errors + m.non2xx });
         }
       }
-      reloads[s.name] = { swaps, quiet };
     }
     const readyMs = Object.fromEntries(services.map((s) => [s.name, Math.round(s.readyMs)]));
+    if (onlySwaps) {
+      rows.push({ preset, readyMs, memory, reloads });
+      continue;
+    }
     await stopAll([...services.slice(1), ...refs.slice(1)]);
     // --workers 2 against one process, both uncached, on their own (one at a time; nf-load, or wrk).
     let workers = null;
@@ -456,26 +532,41 @@ console.log(JSON.stringify({ machine, duration, rate, connections, runs, rows },
 const f = (x) => Math.round(x).toLocaleString('en-US');
 /** Rows with every part measured (not --only-open-loop). */
 const full = rows.filter((r) => r.max);
-console.log(`\nMedians of ${runs} rounds; ratios per round (÷ bare Koa of the same round), then their median. Load average before ${machine.loadBefore}, after ${machine.loadAfter}; per round: ${full.map((r) => `${r.preset} ${r.rounds.map((x) => x.loadAt.split(' ')[0]).join(', ')}`).join('; ')}.\n`);
-console.log('| model | server | max req/s | ratio to bare Koa (rounds) | CPU µs/request | CPU ratio (bare Koa ÷ it) |');
-console.log('|---|---|---|---|---|---|');
-for (const r of full) {
-  for (const name of r.servers) {
-    const rs = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
-    console.log(`| ${r.preset} | ${name} | ${f(r.max[name].rps)} | **${r.ratio[name].toFixed(2)}** (${rs}) | ${f(r.max[name].cpuUs)} | ${r.cpuRatio[name].toFixed(2)} |`);
+for (const r of rows.filter((x) => !x.max)) {
+  if (!r.reloads) continue;
+  console.log(`\n| model | server | hot swaps at 500 req/s: max ms per swap run (load) | without a swap: max ms | swap logged, ms after SIGHUP | slowest request of each swap run: sent / answered, ms after SIGHUP | errors with / without |`);
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name, x] of Object.entries(r.reloads)) {
+    const swapCell = x.swaps.map((w) => `${w.maxms.toFixed(0)}${w.swapped ? '' : ' (no swap within the run)'} (${w.loadAt.split(' ')[0]})`).join(', ');
+    const at = x.swaps.map((w) => w.swappedAfterMs ?? '-').join(', ');
+    const slow = x.swaps.map((w) => `${w.slowest[0].sent} / ${w.slowest[0].done}`).join(', ');
+    console.log(`| ${r.preset} | ${name} | ${swapCell} | ${x.quiet.map((w) => w.maxms.toFixed(0)).join(', ')} | ${at} | ${slow} | ${x.swaps.reduce((t, w) => t + w.errors, 0)} / ${x.quiet.reduce((t, w) => t + w.errors, 0)} |`);
   }
 }
-console.log(`\n${openLoopTable(rows)}`);
-console.log('\n| model | server | hot swaps at 500 req/s: max ms per swap run (load) | without a swap, same rounds: max ms | p99 ms with / without | errors + non-2xx with / without | start-up to ready | RSS (peak) | RSS − factor bytes |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const r of full) {
-  for (const [name, m] of Object.entries(r.memory)) {
-    const x = r.reloads[name];
-    const swapCell = x ? x.swaps.map((w) => `${w.maxms.toFixed(0)}${w.swapped ? '' : ' (no swap within the run)'} (${w.loadAt.split(' ')[0]})`).join(', ') : '-';
-    const quietCell = x ? x.quiet.map((w) => w.maxms.toFixed(0)).join(', ') : '-';
-    const p99Cell = x ? `${median(x.swaps.map((w) => w.p99ms)).toFixed(1)} / ${median(x.quiet.map((w) => w.p99ms)).toFixed(1)}` : '-';
-    const errCell = x ? `${x.swaps.reduce((t, w) => t + w.errors, 0)} / ${x.quiet.reduce((t, w) => t + w.errors, 0)}` : '-';
-    console.log(`| ${r.preset} (${r.modelMB} MB file, ${r.factorMB} MiB factors) | ${name} | ${swapCell} | ${quietCell} | ${p99Cell} | ${errCell} | ${(r.readyMs[name] / 1000).toFixed(2)} s | ${m.rssMB} MB (${m.peakMB}) | ${m.rssMB - r.factorMB} MB |`);
+if (full.length > 0) {
+  console.log(`\nMedians of ${runs} rounds; ratios per round (÷ bare Koa of the same round), then their median. Load average before ${machine.loadBefore}, after ${machine.loadAfter}; per round: ${full.map((r) => `${r.preset} ${r.rounds.map((x) => x.loadAt.split(' ')[0]).join(', ')}`).join('; ')}.\n`);
+  console.log('| model | server | max req/s | ratio to bare Koa (rounds) | CPU µs/request | CPU ratio (bare Koa ÷ it) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of full) {
+    for (const name of r.servers) {
+      const rs = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
+      console.log(`| ${r.preset} | ${name} | ${f(r.max[name].rps)} | **${r.ratio[name].toFixed(2)}** (${rs}) | ${f(r.max[name].cpuUs)} | ${r.cpuRatio[name].toFixed(2)} |`);
+    }
+  }
+}
+if (rows.some((r) => r.openLoop)) console.log(`\n${openLoopTable(rows.filter((r) => r.openLoop))}`);
+if (full.length > 0) {
+  console.log('\n| model | server | hot swaps at 500 req/s: max ms per swap run (load) | without a swap, same rounds: max ms | p99 ms with / without | errors + non-2xx with / without | start-up to ready | RSS (peak) | RSS − factor bytes |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of full) {
+    for (const [name, m] of Object.entries(r.memory)) {
+      const x = r.reloads[name];
+      const swapCell = x ? x.swaps.map((w) => `${w.maxms.toFixed(0)}${w.swapped ? '' : ' (no swap within the run)'} (${w.loadAt.split(' ')[0]})`).join(', ') : '-';
+      const quietCell = x ? x.quiet.map((w) => w.maxms.toFixed(0)).join(', ') : '-';
+      const p99Cell = x ? `${median(x.swaps.map((w) => w.p99ms)).toFixed(1)} / ${median(x.quiet.map((w) => w.p99ms)).toFixed(1)}` : '-';
+      const errCell = x ? `${x.swaps.reduce((t, w) => t + w.errors, 0)} / ${x.quiet.reduce((t, w) => t + w.errors, 0)}` : '-';
+      console.log(`| ${r.preset} (${r.modelMB} MB file, ${r.factorMB} MiB factors) | ${name} | ${swapCell} | ${quietCell} | ${p99Cell} | ${errCell} | ${(r.readyMs[name] / 1000).toFixed(2)} s | ${m.rssMB} MB (${m.peakMB}) | ${m.rssMB - r.factorMB} MB |`);
+    }
   }
 }
 if (full.some((r) => r.workers)) {
@@ -497,9 +588,20 @@ if (full.length > 0) console.log(`\nErrors and non-2xx answers over all rounds: 
 
 // One line per target: the value, the target, PASS/FAIL (with the load average it was measured at).
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
+/** The hot-swap target's line for server `name` of row `r` (none when it did not swap). */
+function swapTarget(r, name) {
+  const swap = r.reloads[name];
+  if (!swap) return;
+  const max = Math.max(...swap.swaps.map((w) => w.maxms));
+  const errors = swap.swaps.reduce((t, w) => t + w.errors, 0);
+  const all = swap.swaps.every((w) => w.swapped);
+  const who = name === '/recommend' ? '' : ` (${name})`;
+  console.log(`TARGET hot swap ${r.preset}${who} at 500 req/s: max ${max.toFixed(0)} ms over ${swap.swaps.length} swaps (without a swap: ${Math.max(...swap.quiet.map((w) => w.maxms)).toFixed(0)} ms), ${errors} errors${all ? '' : ', a swap did not finish within its run'}, target <= 50 ms and 0 errors: ${verdict(max <= 50 && errors === 0 && all)}`);
+}
 const loads = (r) => r.rounds.map((x) => x.loadAt.split(' ')[0]).join('/');
 console.log(`\nTargets (load average ${machine.loadBefore} before, ${machine.loadAfter} after):`);
-for (const r of rows) {
+for (const r of rows.filter((x) => !x.max && x.reloads)) for (const name of Object.keys(r.reloads)) swapTarget(r, name);
+for (const r of rows.filter((x) => x.openLoop)) {
   for (const name of ['/recommend', 'uncached']) {
     const a = r.openLoop.summary[name];
     const koa = r.openLoop.summary['bare Koa'];
@@ -514,13 +616,7 @@ for (const r of full) {
     const rounds = r.rounds.map((x) => x.ratio[name].toFixed(2)).join(', ');
     console.log(`TARGET throughput ${r.preset} ${what}: ${r.ratio[name].toFixed(2)}x bare Koa (rounds ${rounds}; CPU ratio ${r.cpuRatio[name].toFixed(2)}; load ${loads(r)}) target >= 1.00: ${verdict(r.ratio[name] >= 1)}`);
   }
-  const swap = r.reloads['/recommend'];
-  if (swap) {
-    const max = Math.max(...swap.swaps.map((w) => w.maxms));
-    const errors = swap.swaps.reduce((t, w) => t + w.errors, 0);
-    const all = swap.swaps.every((w) => w.swapped);
-    console.log(`TARGET hot swap ${r.preset} at 500 req/s: max ${max.toFixed(0)} ms over ${swap.swaps.length} swaps (without a swap: ${Math.max(...swap.quiet.map((w) => w.maxms)).toFixed(0)} ms), ${errors} errors${all ? '' : ', a swap did not finish within its run'}, target <= 50 ms and 0 errors: ${verdict(max <= 50 && errors === 0 && all)}`);
-  }
+  swapTarget(r, '/recommend');
   const mem = r.memory['/recommend'];
   console.log(`TARGET RSS ${r.preset}: ${mem.rssMB} MB = ${r.factorMB} MiB factors + ${mem.rssMB - r.factorMB} MB, target <= factors + 150 MB: ${verdict(mem.rssMB - r.factorMB <= 150)}`);
   if (r.workers) {

@@ -21,20 +21,35 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 
 const { values, positionals } = parseArgs({
-  options: { swaps: { type: 'string', default: '3' }, runs: { type: 'string', default: '2' }, once: { type: 'boolean', default: false }, root: { type: 'string' }, baseline: { type: 'string' } },
+  options: { swaps: { type: 'string', default: '3' }, runs: { type: 'string', default: '2' }, once: { type: 'boolean', default: false }, gaps: { type: 'boolean', default: false }, root: { type: 'string' }, baseline: { type: 'string' } },
   allowPositionals: true,
 });
 const here = fileURLToPath(new URL('../../..', import.meta.url));
+const GC_KINDS = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak-callbacks',
+};
 /** Steps longer than this (ms of the thread's CPU) are counted: the load's time slice. */
 const SLICE_MS = 4;
 
-/** The calling thread's CPU time in ms. */
-const threadCpu = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+/** The calling thread's CPU time and time spent waiting for a core (run queue), in ms. */
+const threadTimes = () => {
+  const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+  return [Number(run) / 1e6, Number(wait) / 1e6];
+};
+const threadCpu = () => threadTimes()[0];
 
 async function once(path, root) {
   const { ServingModel } = await import(join(root, 'services/recommend-api/dist/index.js'));
+  const gcs = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ kind: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), from: e.startTime, ms: e.duration });
+  }).observe({ entryTypes: ['gc'] });
   const identity = { name: 'bench', version: null, source: 'file' };
   await ServingModel.load({ path }, identity, { background: false });
   const swaps = [];
@@ -42,11 +57,13 @@ async function once(path, root) {
     await new Promise((r) => setTimeout(r, 300));
     const gaps = [];
     let last = performance.now();
-    let lastCpu = threadCpu();
+    let [lastCpu, lastWait] = threadTimes();
+    gcs.length = 0;
     const timer = setInterval(() => {
-      const [t, c] = [performance.now(), threadCpu()];
-      gaps.push({ wall: t - last, cpu: c - lastCpu });
-      [last, lastCpu] = [t, c];
+      const t = performance.now();
+      const [c, w] = threadTimes();
+      gaps.push({ from: last, wall: t - last, cpu: c - lastCpu, wait: w - lastWait });
+      [last, lastCpu, lastWait] = [t, c, w];
     }, 1);
     const [t0, c0] = [performance.now(), threadCpu()];
     await ServingModel.load({ path }, identity, {});
@@ -58,6 +75,19 @@ async function once(path, root) {
       longestStepsMs: cpus.slice(0, 5),
       stepsOverSlice: cpus.filter((c) => c > SLICE_MS).length,
       longestGapMs: gaps.reduce((m, g) => Math.max(m, g.wall), 0),
+      // The longest gaps (wall), split into the thread's CPU, its wait for a core and the rest
+      // (blocked: e.g. on the collector's helper threads or a kernel lock), with the collections in them.
+      longestGaps: [...gaps]
+        .sort((a, b) => b.wall - a.wall)
+        .slice(0, 4)
+        .map((g) => ({
+          at: Math.round(g.from - t0),
+          wall: +g.wall.toFixed(1),
+          cpu: +g.cpu.toFixed(1),
+          runQueue: +g.wait.toFixed(1),
+          blocked: +(g.wall - g.cpu - g.wait).toFixed(1),
+          gc: gcs.filter((x) => x.from < g.from + g.wall && x.from + x.ms > g.from).map((x) => `${x.kind} ${x.ms.toFixed(1)}`),
+        })),
       load: loadavg()[0],
     });
   }
@@ -78,6 +108,7 @@ if (values.once) {
       const swaps = JSON.parse(execFileSync(process.execPath, [self, '--once', '--swaps', values.swaps, '--root', root, path], { encoding: 'utf8' }));
       swaps.forEach((w, s) => {
         console.log(`| ${label} | ${r + 1}.${s + 1} | ${w.load.toFixed(1)} | ${w.cpuMs.toFixed(0)} | ${w.longestStepsMs.map((c) => c.toFixed(1)).join(', ')} | ${w.stepsOverSlice} | ${w.longestGapMs.toFixed(0)} | ${(w.wallMs / 1000).toFixed(1)} |`);
+        if (values.gaps) for (const g of w.longestGaps) console.error(JSON.stringify({ build: label, swap: `${r + 1}.${s + 1}`, ...g }));
       });
     }
   }

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { copyFile, rename } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { runInNewContext } from 'node:vm';
 import { createLogger } from '@netflicks/platform';
 import { FileHistory, encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
 import { loadApiConfig, runRecommendApi, ServingModel, type RunningApi } from '../src/index.js';
@@ -78,6 +79,14 @@ test('the worker path serves the same catalogue and lists as the synchronous one
     syncContent.scoreUser(u, stored);
     expect(fromRows).toEqual(stored);
   }
+});
+
+test('the worker frees its leftovers before replying without exposing the collector to later contexts', async () => {
+  expect(runInNewContext('typeof gc')).toBe('undefined');
+  const viaWorker = await ServingModel.load({ bytes: Buffer.from(modelA.bytes) }, identity, { worker: true });
+  expect(viaWorker.bundle.items.size).toBe(modelA.dataset.movies.length);
+  // The worker sets --expose-gc for one context of its own and resets it: flags are the process's.
+  expect(runInNewContext('typeof gc')).toBe('undefined');
 });
 
 test('a hot swap to a larger model (id maps, norm sort, popularity orders and kernel layout in many steps) serves what a cold load serves', async () => {

@@ -4,8 +4,8 @@
  * SHA-256 check, the header parse and, with a public key, the signature), then opens it once as a
  * bundle, which runs every content check (ids, offsets, floats, ratings, shapes). On the 20M-sized
  * model that is ~1 s of CPU that would otherwise stall every request of the serving thread during
- * a hot swap; the serving thread then opens the same sections with the checks skipped. The decoded
- * sections' buffers are transferred (moved, not copied) back to the serving thread, and the
+ * a hot swap; the serving thread then opens the same sections with the checks skipped. What the
+ * serving thread keeps crosses in SharedArrayBuffers (copied once here: see run()), and the
  * catalogue travels as JSON text in slices, which the serving thread parses one slice per turn of
  * its event loop (a structured clone of 27k movie objects would be deserialised in one go).
  *
@@ -14,6 +14,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   CompactHistory,
@@ -126,26 +128,75 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       for (const _ of bundle.hybrid.prepareFewRatings());
       fewRatingsIndex = bundle.hybrid.fewRatingsIndex;
     }
-    const transfer = new Set<ArrayBuffer>();
-    const raterViews = fewRatingsIndex ? [fewRatingsIndex.counts, ...compactHistoryViews(fewRatingsIndex.sample)] : [];
-    const historyViews = historyFile ? [history.indptr] : compactHistoryViews(history);
-    for (const view of [...Object.values(sections), ...historyViews, ...raterViews, ...(foldInGram ? [foldInGram] : [])]) {
-      if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
-    }
-    return { reply: { ok: true, sha256, meta, moviesJson, sections, history: historyFile ? null : history, historyFile, foldInGram, fewRatingsIndex }, transfer: [...transfer] };
+    // Everything the serving thread keeps crosses in SharedArrayBuffers, which V8 does not count
+    // as the receiving isolate's external memory: ~200 MB of transferred ArrayBuffers arriving at
+    // once put its heap under external-memory pressure, and until that collection ended every
+    // buffer a request allocated ran a marking step of 5-10 ms (docs/benchmarks.md, issue 19, h-swap).
+    const copies = new Map<ArrayBufferView, ArrayBufferView>();
+    const share = <T extends ArrayBufferView>(view: T): T => {
+      let copy = copies.get(view);
+      if (copy === undefined) copies.set(view, (copy = sharedCopy(view)));
+      return copy as T;
+    };
+    const sharedSections = Object.fromEntries(Object.entries(sections).map(([name, view]) => [name, share(view)]));
+    const sharedHistory = { ...history, indptr: share(history.indptr), ...(historyFile ? {} : { rowBytes: share(history.rowBytes), bytes: share(history.bytes), dictionary: share(history.dictionary), ratings: share(history.ratings) }) };
+    const sharedRaters = fewRatingsIndex ? { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(fewRatingsIndex.sample, share) } : null;
+    return {
+      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters },
+      transfer: [],
+    };
   } catch (err) {
     return { reply: { ok: false, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' }, transfer: [] };
   }
 }
 
-/** The arrays of compact-history parts. */
-function compactHistoryViews(p: CompactHistoryParts): ArrayBufferView[] {
-  return [p.indptr, p.rowBytes, p.bytes, p.dictionary, p.ratings];
+/** The same compact-history parts with every array replaced by `share(array)`. */
+function sharedCompactHistory(p: CompactHistoryParts, share: <T extends ArrayBufferView>(view: T) => T): CompactHistoryParts {
+  return { ...p, indptr: share(p.indptr), rowBytes: share(p.rowBytes), bytes: share(p.bytes), dictionary: share(p.dictionary), ratings: share(p.ratings) };
 }
+
+/** A copy of a typed array in a SharedArrayBuffer of its own, of the same type. */
+function sharedCopy<T extends ArrayBufferView>(view: T): T {
+  const buffer = new SharedArrayBuffer(view.byteLength);
+  new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  const Ctor = view.constructor as new (b: SharedArrayBuffer) => T;
+  return new Ctor(buffer);
+}
+
 
 /** The view itself when it spans its whole buffer, else a copy in a buffer of its own. */
 function ownBuffer<T extends ModelDocument['sections'][string]>(view: T): T {
   return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : (view.slice() as T);
+}
+
+/**
+ * Frees what the load left behind on this thread (the history sections, ~150 MB on the 20M-sized
+ * model, the content profiles, the decoder's temporaries) before the reply is posted, while the
+ * serving thread only waits. Otherwise they are freed when this thread exits, just after the
+ * reply: hundreds of MB unmapped while the serving thread opens the bundle, and the kernel's
+ * mapping lock it then holds stalls the serving thread's own page allocations (docs/benchmarks.md,
+ * issue 19, h-swap). The collector is reached through a context created with --expose-gc set for
+ * that moment only (V8 flags are the process's).
+ */
+function releaseGarbage(): void {
+  try {
+    // Already exposed (node --expose-gc): the flag stays as the operator set it.
+    const exposed: unknown = (globalThis as { gc?: unknown }).gc;
+    const gc = typeof exposed === 'function' ? exposed : collectorOfNewContext();
+    if (typeof gc === 'function') gc();
+  } catch {
+    // no collector reachable: freed when the thread exits, as before
+  }
+}
+
+/** `gc` of a context created while --expose-gc is set (and reset right after). */
+function collectorOfNewContext(): unknown {
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc');
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
 }
 
 /**
@@ -166,5 +217,8 @@ if (parentPort) {
   const port = parentPort;
   const job = workerData as DecodeJob;
   if (job.yieldCpu) yieldToServingThread();
-  void run(job).then(({ reply, transfer }) => port.postMessage(reply, transfer));
+  void run(job).then(({ reply, transfer }) => {
+    releaseGarbage();
+    port.postMessage(reply, transfer);
+  });
 }

@@ -163,8 +163,13 @@ export function watermarkFromMeta(value: unknown): Date | null {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? new Date(value * 1000) : null;
 }
 
-/** Longest run of load steps between two turns of the event loop, in milliseconds. */
-const SLICE_MS = 4;
+/**
+ * Longest run of load steps between two turns of the event loop, in milliseconds. During a swap
+ * the requests that arrive while steps run are answered a few per turn, so the stall a request
+ * sees grows with the slice: 2 ms instead of 4 took the 20M-sized model's swap maximum at
+ * 500 req/s from 34–69 to 17–34 ms in the same run (docs/benchmarks.md, issue 19, h-swap).
+ */
+const SLICE_MS = 2;
 
 /**
  * Lets requests that arrived meanwhile be read and answered before the next step. Sockets are
@@ -314,6 +319,6 @@ function ownRealm(view: ArrayBufferView): ModelDocument['sections'][string] {
   const type = Object.prototype.toString.call(view).slice(8, -1);
   if (!Object.hasOwn(VIEWS, type)) throw new Error(`model decode worker returned an unexpected ${type}`);
   const Ctor = VIEWS[type as keyof typeof VIEWS];
-  // The worker only sends views of plain ArrayBuffers (the file's bytes and decoder copies).
+  // The worker sends views of SharedArrayBuffers (decode-worker.ts says why).
   return new Ctor(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength / Ctor.BYTES_PER_ELEMENT);
 }
