@@ -163,7 +163,6 @@ function sharedCopy<T extends ArrayBufferView>(view: T): T {
   return new Ctor(buffer);
 }
 
-
 /** The view itself when it spans its whole buffer, else a copy in a buffer of its own. */
 function ownBuffer<T extends ModelDocument['sections'][string]>(view: T): T {
   return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : (view.slice() as T);
