@@ -136,6 +136,11 @@ export const apiConfigSchema = z
      * spooled to a file in the temporary directory first and unlinked once open (spooled-load.ts).
      */
     MODEL_HISTORY_IN_FILE: envBool().default(true),
+    /**
+     * With MODEL_HISTORY_IN_FILE: a history under this many MB compacted stays in memory (the
+     * ML-100K-sized model's is 1 MB: a read per request would save nothing worth its cost).
+     */
+    MODEL_HISTORY_IN_FILE_MIN_MB: envInt({ min: 0, max: 1_000_000 }).default(8),
   })
   .superRefine((c, ctx) => {
     if (c.MODEL_FILE !== undefined && c.MODEL_NAME !== undefined) {

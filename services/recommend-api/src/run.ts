@@ -107,9 +107,10 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
       },
     };
     const publicKey = config.MODEL_PUBLIC_KEY_FILE !== undefined ? await readModelKey(config.MODEL_PUBLIC_KEY_FILE, 'public') : undefined;
+    const historyInFileMinBytes = config.MODEL_HISTORY_IN_FILE_MIN_MB * 1024 * 1024;
     const source: ModelSource =
       spec.kind === 'file'
-        ? new FileModelSource(spec.path, holder, { logger, metrics, engine, publicKey, historyInFile: config.MODEL_HISTORY_IN_FILE })
+        ? new FileModelSource(spec.path, holder, { logger, metrics, engine, publicKey, historyInFile: config.MODEL_HISTORY_IN_FILE, historyInFileMinBytes })
         : new RegistryModelSource({
             pool: pool as pg.Pool,
             databaseUrl: db?.url,
@@ -122,6 +123,7 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
             engine,
             publicKey,
             historyInFile: config.MODEL_HISTORY_IN_FILE,
+            historyInFileMinBytes,
             ...(opts.registry ? { registry: opts.registry } : {}),
           });
     shutdown.register('model source', () => source.stop());

@@ -126,6 +126,17 @@ test('a hot swap to a larger model (id maps, norm sort, popularity orders and ke
   }
 }, 120_000);
 
+test('with historyInFile, a history smaller than historyInFileMinBytes stays in memory and serves the same lists', async () => {
+  const path = await dir.write('small-history.nflx', modelA.bytes);
+  const kept = await ServingModel.load({ path }, identity, { worker: true, historyInFile: true, historyInFileMinBytes: 64 * 1024 * 1024 });
+  const read = await ServingModel.load({ path }, identity, { worker: true, historyInFile: true, historyInFileMinBytes: 1 });
+  expect(kept.bundle.compactHistory).not.toBeInstanceOf(FileHistory);
+  expect(read.bundle.compactHistory).toBeInstanceOf(FileHistory);
+  for (const userId of [...new Set(modelA.dataset.ratings.user)].slice(0, 100)) {
+    expect(kept.engine.recommend({ userId, k: 10 })).toEqual(read.engine.recommend({ userId, k: 10 }));
+  }
+});
+
 test('history rows read from the model file serve what the compact history serves, after the file is renamed over too', async () => {
   const path = await dir.write('history-in-file.nflx', modelA.bytes);
   const compact = await ServingModel.load({ path }, identity, { worker: true });

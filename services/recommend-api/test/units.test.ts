@@ -31,8 +31,10 @@ describe('config', () => {
   });
 
   test('result cache and slow-request threshold', () => {
-    expect(loadApiConfig({ MODEL_FILE: '/m' })).toMatchObject({ RESULT_CACHE_ENTRIES: 10_000, SLOW_REQUEST_MS: 1000, MODEL_HISTORY_IN_FILE: true });
+    expect(loadApiConfig({ MODEL_FILE: '/m' })).toMatchObject({ RESULT_CACHE_ENTRIES: 10_000, SLOW_REQUEST_MS: 1000, MODEL_HISTORY_IN_FILE: true, MODEL_HISTORY_IN_FILE_MIN_MB: 8 });
     expect(loadApiConfig({ MODEL_FILE: '/m', MODEL_HISTORY_IN_FILE: 'false' }).MODEL_HISTORY_IN_FILE).toBe(false);
+    expect(loadApiConfig({ MODEL_FILE: '/m', MODEL_HISTORY_IN_FILE_MIN_MB: '0' }).MODEL_HISTORY_IN_FILE_MIN_MB).toBe(0);
+    expect(() => loadApiConfig({ MODEL_FILE: '/m', MODEL_HISTORY_IN_FILE_MIN_MB: '-1' })).toThrow(/MODEL_HISTORY_IN_FILE_MIN_MB/);
     expect(loadApiConfig({ MODEL_FILE: '/m', RESULT_CACHE_ENTRIES: '0', SLOW_REQUEST_MS: '250' })).toMatchObject({ RESULT_CACHE_ENTRIES: 0, SLOW_REQUEST_MS: 250 });
     expect(() => loadApiConfig({ MODEL_FILE: '/m', RESULT_CACHE_ENTRIES: '-1', SLOW_REQUEST_MS: '0' })).toThrow(/2 problems/);
   });

@@ -37,7 +37,7 @@ import {
  * descriptors close when it exits), read here instead of the path; the serving thread then reads
  * history rows from it (the reply says where) instead of receiving the compact history.
  */
-export type DecodeJob = ({ path: string; fd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean };
+export type DecodeJob = ({ path: string; fd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean; historyInFileMinBytes?: number };
 
 /** Where the history's rows are in the file of the job's descriptor. */
 export interface HistoryInFile {
@@ -103,7 +103,10 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     // (the whole file) is freed here instead of staying resident behind views of it.
     const compact = bundle.compactHistory.parts();
     const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
-    const inFile = fd !== undefined && offsets['history.indices'] !== undefined && offsets['history.data'] !== undefined;
+    // A history smaller than the job's minimum stays in memory: a read per request is not worth a
+    // few MB (docs/benchmarks.md, issue 19: 3-5 % of the 20M-sized route's throughput).
+    const compactBytes = [history.indptr, history.rowBytes, history.bytes, history.dictionary, history.ratings].reduce((sum, a) => sum + a.byteLength, 0);
+    const inFile = fd !== undefined && offsets['history.indices'] !== undefined && offsets['history.data'] !== undefined && compactBytes >= (job.historyInFileMinBytes ?? 0);
     const historyFile = inFile ? { indicesOffset: offsets['history.indices'], dataOffset: offsets['history.data'] } : null;
     // The content model's user profiles too, when they are exactly what the histories give (the
     // serving thread then builds a profile from the user's compact row when it needs one).

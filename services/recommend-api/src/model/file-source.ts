@@ -18,7 +18,7 @@ export class FileModelSource implements ModelSource {
   constructor(
     private readonly path: string,
     private readonly holder: ModelHolder,
-    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions; publicKey?: KeyObject; historyInFile?: boolean } = {},
+    private readonly opts: { logger?: Logger; metrics?: ApiMetrics; name?: string; engine?: EngineOptions; publicKey?: KeyObject; historyInFile?: boolean; historyInFileMinBytes?: number } = {},
   ) {
     this.description = `file ${path}`;
   }
@@ -56,7 +56,7 @@ export class FileModelSource implements ModelSource {
       // the sections' views.
       const identity = { name: this.opts.name ?? basename(this.path, extname(this.path)), version: null, source: 'file' as const };
       const model = await timedLoad(this.opts.metrics, () =>
-        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.holder.current !== null, historyInFile: this.opts.historyInFile }),
+        ServingModel.load({ path: this.path }, identity, { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.holder.current !== null, historyInFile: this.opts.historyInFile, historyInFileMinBytes: this.opts.historyInFileMinBytes }),
       );
       this.error = null;
       if (this.holder.current?.identity.sha256 === model.identity.sha256) return false;

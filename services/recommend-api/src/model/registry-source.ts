@@ -56,6 +56,8 @@ export interface RegistrySourceOptions {
   publicKey?: KeyObject;
   /** Spool each artifact to a file and read its history from there (spooled-load.ts). */
   historyInFile?: boolean;
+  /** With historyInFile: a history whose compact form is smaller stays in memory. */
+  historyInFileMinBytes?: number;
   /** Where artifacts are spooled (default: the OS's temporary directory, an emptyDir in the pods). */
   spoolDir?: string;
 }
@@ -168,7 +170,7 @@ export class RegistryModelSource implements ModelSource {
         ServingModel.load(
           from,
           { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
-          { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.opts.holder.current !== null, historyInFile: 'path' in from },
+          { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.opts.holder.current !== null, historyInFile: 'path' in from, historyInFileMinBytes: this.opts.historyInFileMinBytes },
         );
       return this.opts.historyInFile ? loadSpooled(fetch, this.opts.spoolDir ?? tmpdir(), load, this.opts.logger) : load({ bytes: await fetch() });
     });

@@ -64,6 +64,8 @@ export interface LoadOptions {
    * default true, decides for a MODEL_FILE: docs/benchmarks.md, issue 19); the worker load only.
    */
   historyInFile?: boolean;
+  /** With historyInFile: a history whose compact form is smaller stays in memory (default 0). */
+  historyInFileMinBytes?: number;
 }
 
 export class ServingModel {
@@ -104,7 +106,7 @@ export class ServingModel {
     const turn = timeSlicer(SLICE_MS);
     const script = opts.worker === false ? null : decodeWorkerUrl();
     if (script) {
-      const job = { publicKey: opts.publicKey, yieldCpu: opts.background ?? true, historyInFile: opts.historyInFile ?? false };
+      const job = { publicKey: opts.publicKey, yieldCpu: opts.background ?? true, historyInFile: opts.historyInFile ?? false, historyInFileMinBytes: opts.historyInFileMinBytes ?? 0 };
       ({ doc, sha256, history, foldInGram, fewRatingsIndex } = await decodeOnWorker(script, from, job, turn));
       validated = true;
     } else if ('path' in from) {
@@ -210,7 +212,7 @@ function decodeWorkerUrl(): URL | null {
 async function decodeOnWorker(
   script: URL,
   from: { path: string } | { bytes: Buffer },
-  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'> & { historyInFile: boolean },
+  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu' | 'historyInFileMinBytes'> & { historyInFile: boolean },
   pause: () => Promise<void>,
 ): Promise<Decoded> {
   const { historyInFile, ...common } = options;
@@ -239,7 +241,7 @@ interface Decoded {
 async function decodeWith(
   script: URL,
   from: { path: string } | { bytes: Buffer },
-  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu'>,
+  options: Pick<DecodeJob, 'publicKey' | 'yieldCpu' | 'historyInFileMinBytes'>,
   fd: number | undefined,
   pause: () => Promise<void>,
 ): Promise<Decoded> {
