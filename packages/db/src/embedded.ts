@@ -155,12 +155,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   const context = `embedded PostgreSQL (data ${dataDir}, port ${port})`;
 
   // Fast path without the lock: someone already runs it.
-  if ((await probe(adminUrl, dataDir)) === 'up') return reuse();
+  if ((await probeEmbeddedPostgres(adminUrl, dataDir)) === 'up') return reuse();
 
   await mkdir(dirname(dataDir), { recursive: true });
   const release = await acquireLock(`${dataDir}.lock`, timeoutMs, notice);
   try {
-    if ((await probe(adminUrl, dataDir)) === 'up') return reuse();
+    if ((await probeEmbeddedPostgres(adminUrl, dataDir)) === 'up') return reuse();
     const server = await launch({
       dataDir,
       port,
@@ -258,7 +258,7 @@ async function launch(o: LaunchOptions): Promise<Launched> {
       ...ids,
       log: o.log,
       startTimeoutMs: o.timeoutMs,
-      isReady: async () => (await probe(embeddedUrl(o.port, 'postgres'), o.dataDir).catch(() => 'down')) === 'up',
+      isReady: async () => (await probeEmbeddedPostgres(embeddedUrl(o.port, 'postgres'), o.dataDir).catch(() => 'down')) === 'up',
       keepProcessAlive: o.keepProcessAlive,
     });
   } catch (err) {
@@ -327,7 +327,7 @@ type ProbeResult = 'up' | 'down';
  * 'up' when our server (same data directory) answers on the URL, 'down' when nothing listens.
  * Anything else on the port is an error: we must not silently use another cluster.
  */
-async function probe(adminUrl: string, dataDir: string): Promise<ProbeResult> {
+export async function probeEmbeddedPostgres(adminUrl: string, dataDir: string): Promise<ProbeResult> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000, query_timeout: 10_000 });
@@ -345,8 +345,10 @@ async function probe(adminUrl: string, dataDir: string): Promise<ProbeResult> {
       if (code === 'ECONNREFUSED' || (err instanceof AggregateError && err.errors.every((e) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED'))) {
         return 'down';
       }
-      // 57P03: the server is starting up or shutting down; ask again shortly.
-      if (sqlState(err) === '57P03' && Date.now() < deadline) {
+      // 57P03: the server is starting up or shutting down; ask again shortly. So too when it
+      // accepted and did not answer in time or dropped the connection: a server on a loaded
+      // machine, or one another test process is stopping (its next state decides).
+      if ((sqlState(err) === '57P03' || unansweredConnect(err)) && Date.now() < deadline) {
         await sleep(200);
         continue;
       }
@@ -358,6 +360,12 @@ async function probe(adminUrl: string, dataDir: string): Promise<ProbeResult> {
       await client.end().catch(() => {});
     }
   }
+}
+
+/** pg's errors for a connection that was accepted but not answered in time, or dropped. */
+function unansweredConnect(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return message === 'timeout expired' || message === 'Connection terminated unexpectedly' || message === 'Connection terminated due to connection timeout';
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {

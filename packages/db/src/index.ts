@@ -10,6 +10,7 @@ export {
   embeddedDataDir,
   embeddedUrl,
   parsePort,
+  probeEmbeddedPostgres,
   redactUrl,
   resolveDatabase,
   startEmbeddedPostgres,

@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { cacheRoot, embeddedDataDir, hydrateSymlinks, parsePort, redactUrl, resolveDatabase } from '@netflicks/db';
+import { cacheRoot, embeddedDataDir, embeddedUrl, hydrateSymlinks, parsePort, probeEmbeddedPostgres, redactUrl, resolveDatabase } from '@netflicks/db';
 
 describe('embedded PostgreSQL configuration', () => {
   test('cache folder: NETFLICKS_CACHE, else XDG_CACHE_HOME/netflicks, else ~/.cache/netflicks', () => {
@@ -61,3 +62,25 @@ describe('hydrateSymlinks (binaries installed without their postinstall script)'
     expect(await hydrateSymlinks(dir)).toBe(0);
   });
 });
+
+test('a server that accepts and does not answer in time is asked again, not reported as an error', async () => {
+  // Accepts connections and never answers (a busy or stopping server), for 6 s; then the port is
+  // closed, so the next attempt is refused: "down". One 5 s connect timeout fits in the window.
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const { port } = silent.address() as AddressInfo;
+  const closing = new Promise<void>((r) =>
+    setTimeout(() => {
+      for (const s of sockets) s.destroy();
+      silent.close(() => r());
+    }, 6000),
+  );
+  const started = Date.now();
+  await expect(probeEmbeddedPostgres(embeddedUrl(port, 'postgres'), '/nonexistent')).resolves.toBe('down');
+  expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+  await closing;
+}, 40_000);
