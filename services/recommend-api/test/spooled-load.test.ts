@@ -52,9 +52,17 @@ test('an unwritable spool directory loads the bytes from memory and says why', a
     },
   });
   const logger = createLogger({ component: 'spool-test', level: 'info', destination: sink });
-  const served = await loadSpooled(async () => Buffer.from(model.bytes), dir.file('no-such-dir'), load, logger);
+  const served = await loadSpooled(async () => Buffer.from(model.bytes), dir.file('no-such-dir'), load, { logger });
   expect(served.bundle.compactHistory).not.toBeInstanceOf(FileHistory);
   expect(served.engine.recommend({ userId: model.dataset.ratings.user[0], k: 5 }).items).toHaveLength(5);
   const warning = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === 'warn');
   expect(warning?.msg).toBe('cannot spool the model artifact to a file; its history is held in memory');
+}, 60_000);
+
+test('an artifact smaller than minBytes is loaded from memory without a spool', async () => {
+  const from: string[] = [];
+  const served = await loadSpooled(async () => Buffer.from(model.bytes), dir.path, (f) => (from.push('path' in f ? 'path' : 'bytes'), load(f)), { minBytes: model.bytes.byteLength + 1 });
+  expect(from).toEqual(['bytes']);
+  expect(served.bundle.compactHistory).not.toBeInstanceOf(FileHistory);
+  expect(await readdir(dir.path)).toEqual([]);
 }, 60_000);

@@ -172,7 +172,7 @@ export class RegistryModelSource implements ModelSource {
           { name: record.modelName, version: record.version, source: 'registry', dataWatermark: record.dataWatermark },
           { engine: this.opts.engine, publicKey: this.opts.publicKey, background: this.opts.holder.current !== null, historyInFile: 'path' in from, historyInFileMinBytes: this.opts.historyInFileMinBytes },
         );
-      return this.opts.historyInFile ? loadSpooled(fetch, this.opts.spoolDir ?? tmpdir(), load, this.opts.logger) : load({ bytes: await fetch() });
+      return this.opts.historyInFile ? loadSpooled(fetch, this.opts.spoolDir ?? tmpdir(), load, { logger: this.opts.logger, minBytes: this.opts.historyInFileMinBytes }) : load({ bytes: await fetch() });
     });
     if (this.stopped) return;
     this.error = null;

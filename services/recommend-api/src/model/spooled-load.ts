@@ -12,12 +12,15 @@ import type { Logger } from '@netflicks/platform';
 export type ArtifactLoad<T> = (from: { path: string } | { bytes: Buffer }) => Promise<T>;
 
 /**
- * Fetches the artifact, spools it under `dir` and loads it from there. When the spool cannot be
- * written (no space, a read-only directory) the bytes are loaded from memory instead: the history
- * is then held in memory, and the warning says why.
+ * Fetches the artifact, spools it under `dir` and loads it from there. An artifact smaller than
+ * `minBytes` is loaded from memory without a spool (its history, smaller still, would stay in
+ * memory anyway). When the spool cannot be written (no space, a read-only directory) the bytes are
+ * loaded from memory too: the history is then held in memory, and the warning says why.
  */
-export async function loadSpooled<T>(fetch: () => Promise<Buffer>, dir: string, load: ArtifactLoad<T>, logger?: Logger): Promise<T> {
+export async function loadSpooled<T>(fetch: () => Promise<Buffer>, dir: string, load: ArtifactLoad<T>, opts: { logger?: Logger; minBytes?: number } = {}): Promise<T> {
+  const { logger, minBytes = 0 } = opts;
   let bytes: Buffer | null = await fetch();
+  if (bytes.byteLength < minBytes) return load({ bytes });
   let spool: string | undefined;
   try {
     spool = await mkdtemp(join(dir, 'netflicks-model-'));
