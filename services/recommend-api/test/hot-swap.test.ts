@@ -10,7 +10,7 @@ import { copyFile, rename } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { runInNewContext } from 'node:vm';
 import { createLogger } from '@netflicks/platform';
-import { FileHistory, encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
+import { FileCompactRows, FileHistory, encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
 import { loadApiConfig, runRecommendApi, ServingModel, type RunningApi } from '../src/index.js';
 import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
@@ -143,6 +143,9 @@ test('history rows read from the model file serve what the compact history serve
   const inFile = await ServingModel.load({ path }, identity, { worker: true, historyInFile: true });
   expect(inFile.bundle.compactHistory).toBeInstanceOf(FileHistory);
   expect(compact.bundle.compactHistory).not.toBeInstanceOf(FileHistory);
+  // The few-ratings index's rater sample goes where the history goes.
+  expect(inFile.bundle.hybrid?.fewRatingsIndex?.sample).toBeInstanceOf(FileCompactRows);
+  expect(compact.bundle.hybrid?.fewRatingsIndex?.sample).toHaveProperty('bytes');
   // A deploy renames another file over the path: the open descriptor still reads the verified one.
   await rename(await dir.write('other.nflx', modelB.bytes), path);
   const [a, b, c] = modelA.dataset.movies.map((m) => m.id);

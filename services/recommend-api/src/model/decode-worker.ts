@@ -12,7 +12,7 @@
  * One job per worker: the parent starts a worker per load and it exits after replying.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -36,8 +36,11 @@ import {
  * `fd` (with a path): a descriptor of the file the serving thread opened and keeps (a worker's own
  * descriptors close when it exits), read here instead of the path; the serving thread then reads
  * history rows from it (the reply says where) instead of receiving the compact history.
+ * `raterSampleFd` (with `fd`): a private, empty file of the serving thread's; when the history is
+ * read from the model file, the few-ratings index's rater sample is written there (from offset
+ * 0) and read from it per request too (the reply's raterSampleInFile), not sent.
  */
-export type DecodeJob = ({ path: string; fd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean; historyInFileMinBytes?: number };
+export type DecodeJob = ({ path: string; fd?: number; raterSampleFd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean; historyInFileMinBytes?: number };
 
 /** Where the history's rows are in the file of the job's descriptor. */
 export interface HistoryInFile {
@@ -68,6 +71,8 @@ export type DecodeReply =
       foldInGram: Float64Array | null;
       /** The hybrid policy's few-ratings index (co-occurrence's rater sample), built here (null: none). */
       fewRatingsIndex: RaterSampleParts | null;
+      /** The rater sample's bytes are in the job's raterSampleFd from offset 0 (its `bytes` here are empty). */
+      raterSampleInFile: boolean;
     }
   | { ok: false; message: string; name: string };
 
@@ -143,9 +148,20 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     };
     const sharedSections = Object.fromEntries(Object.entries(sections).map(([name, view]) => [name, share(view)]));
     const sharedHistory = { ...history, indptr: share(history.indptr), ...(historyFile ? {} : { rowBytes: share(history.rowBytes), bytes: share(history.bytes), dictionary: share(history.dictionary), ratings: share(history.ratings) }) };
-    const sharedRaters = fewRatingsIndex ? { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(fewRatingsIndex.sample, share) } : null;
+    // The rater sample goes where the history goes: with the history read from the model file,
+    // its varints (16 MB on the 20M-sized model) go to the serving thread's private file.
+    const raterSampleFd = 'path' in job && inFile ? job.raterSampleFd : undefined;
+    const raterSampleInFile = fewRatingsIndex !== null && raterSampleFd !== undefined;
+    let sharedRaters: RaterSampleParts | null = null;
+    if (fewRatingsIndex) {
+      const sample = fewRatingsIndex.sample;
+      if (!('bytes' in sample)) throw new Error('internal: a rater sample built here is in memory');
+      if (raterSampleFd !== undefined) writeAll(raterSampleFd, sample.bytes);
+      const parts = raterSampleFd !== undefined ? { ...sample, bytes: new Uint8Array(0) } : sample;
+      sharedRaters = { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(parts, share) };
+    }
     return {
-      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters },
+      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters, raterSampleInFile },
       transfer: [],
     };
   } catch (err) {
@@ -156,6 +172,11 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
 /** The same compact-history parts with every array replaced by `share(array)`. */
 function sharedCompactHistory(p: CompactHistoryParts, share: <T extends ArrayBufferView>(view: T) => T): CompactHistoryParts {
   return { ...p, indptr: share(p.indptr), rowBytes: share(p.rowBytes), bytes: share(p.bytes), dictionary: share(p.dictionary), ratings: share(p.ratings) };
+}
+
+/** Writes `bytes` to `fd` from offset 0. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, at);
 }
 
 /** A copy of a typed array in a SharedArrayBuffer of its own, of the same type. */
