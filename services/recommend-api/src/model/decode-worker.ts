@@ -5,7 +5,7 @@
  * bundle, which runs every content check (ids, offsets, floats, ratings, shapes). On the 20M-sized
  * model that is ~1 s of CPU that would otherwise stall every request of the serving thread during
  * a hot swap; the serving thread then opens the same sections with the checks skipped. What the
- * serving thread keeps crosses in SharedArrayBuffers (copied once here: see run()), and the
+ * serving thread keeps crosses in SharedArrayBuffers (the sections read into them, the rest copied once: see run()), and the
  * catalogue travels as JSON text in slices, which the serving thread parses one slice per turn of
  * its event loop (a structured clone of 27k movie objects would be deserialised in one go).
  *
@@ -48,6 +48,9 @@ export interface HistoryInFile {
   dataOffset: number;
 }
 
+/** The history's row sections: the serving thread gets them compacted, or reads them from the file. */
+const HISTORY_ROWS = ['history.indices', 'history.data'];
+
 /** The content model's stored user profiles. */
 const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
 
@@ -83,7 +86,8 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     let offsets: Record<string, number> = {};
     const fd = 'path' in job ? job.fd : undefined;
     if ('path' in job) {
-      const opts = { publicKey: job.publicKey };
+      // The sections serving keeps are read straight into SharedArrayBuffers (sent as they are, below).
+      const opts = { publicKey: job.publicKey, sharedSections: (name: string) => !HISTORY_ROWS.includes(name) };
       ({ doc, sha256, offsets } = await (fd !== undefined ? loadModelFileFromFd(fd, job.path, opts) : loadModelFile(job.path, opts)));
     } else {
       // The bytes must own their whole ArrayBuffer for it to move: a slice of a larger (or
@@ -103,9 +107,9 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       moviesJson = [];
       for (let i = 0; i < movies.length; i += MOVIES_PER_SLICE) moviesJson.push(JSON.stringify(movies.slice(i, i + MOVIES_PER_SLICE)));
     } else if (movies !== undefined) meta.movies = movies;
-    // The serving thread keeps only what it serves with: the compact history instead of the
-    // history sections, and each other section copied out of the file's buffer, so that buffer
-    // (the whole file) is freed here instead of staying resident behind views of it.
+    // The serving thread keeps only what it serves with: the compact history (or the file) instead
+    // of the history sections, and each other section in a buffer of its own (decodeModelFile's
+    // views of the whole file's bytes are copied out, so those bytes are freed here).
     const compact = bundle.compactHistory.parts();
     const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
     // A history smaller than the job's minimum stays in memory: a read per request is not worth a
@@ -119,7 +123,7 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     const profilesFromHistory = content instanceof ContentModel && content.profilesBuiltFrom(bundle.compactHistory);
     const sections: Record<string, ArrayBufferView> = {};
     for (const [name, section] of Object.entries(doc.sections)) {
-      if (name === 'history.indices' || name === 'history.data') continue;
+      if (HISTORY_ROWS.includes(name)) continue;
       if (profilesFromHistory && CONTENT_PROFILE_SECTIONS.includes(name)) continue;
       sections[name] = name === 'history.indptr' ? history.indptr : ownBuffer(section);
     }
@@ -179,8 +183,9 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, at);
 }
 
-/** A copy of a typed array in a SharedArrayBuffer of its own, of the same type. */
+/** A typed array in a SharedArrayBuffer of its own, of the same type: the view itself when it is one already, else a copy. */
 function sharedCopy<T extends ArrayBufferView>(view: T): T {
+  if (view.buffer instanceof SharedArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
   const buffer = new SharedArrayBuffer(view.byteLength);
   new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
   const Ctor = view.constructor as new (b: SharedArrayBuffer) => T;
