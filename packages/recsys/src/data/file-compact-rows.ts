@@ -10,7 +10,8 @@
  * The file is a private one the process wrote (unlinked: nothing else can change it), so a row is
  * checked only for its length and entry count, which a short read would break.
  */
-import { closeSync, fstatSync, readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
+import { closeWhenCollected } from './descriptor-finalizer.js';
 import type { CompactHistoryParts } from './compact-history.js';
 import type { HistoryRows } from './history-rows.js';
 import { longestRow } from './sparse.js';
@@ -22,15 +23,6 @@ export type FileCompactRowsSource = Pick<CompactHistoryParts, 'rows' | 'cols' | 
   /** Where the rows' bytes start in the file. */
   offset: number;
 };
-
-/** Closes a collected reader's descriptor (a request may read rows of a swapped-out model until it ends). */
-const descriptors = new FinalizationRegistry<number>((fd) => {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
-});
 
 export class FileCompactRows implements HistoryRows {
   readonly rows: number;
@@ -70,7 +62,7 @@ export class FileCompactRows implements HistoryRows {
     ok &&= fstatSync(s.fd).size >= s.offset + rowBytes[rows];
     if (!ok) throw new RangeError('file compact rows: row offsets are inconsistent or past the end of the file');
     const reader = new FileCompactRows(s, longest);
-    descriptors.register(reader, s.fd);
+    closeWhenCollected(reader, s.fd);
     return reader;
   }
 
