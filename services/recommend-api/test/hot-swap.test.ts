@@ -47,6 +47,12 @@ test('the worker path serves the same catalogue and lists as the synchronous one
     expect(viaWorker.bundle.movie(m.id)).toEqual(sync.bundle.movie(m.id));
     expect(viaWorker.itemJsonWithScore(m.id, 0.25)).toBe(sync.itemJsonWithScore(m.id, 0.25));
   }
+  // Movies with equal genre lists share one frozen list.
+  const genres = modelA.dataset.movies.map((m) => viaWorker.bundle.movie(m.id)?.genres);
+  const distinct = new Set(genres.map((g) => JSON.stringify(g)));
+  expect(new Set(genres).size).toBe(distinct.size);
+  expect(distinct.size).toBeLessThan(genres.length);
+  expect(genres.every((g) => Object.isFrozen(g))).toBe(true);
   const strategies = new Set<string>();
   for (const userId of modelA.dataset.ratings.user.slice(0, 200).filter((u, i, all) => all.indexOf(u) === i)) {
     const listed = viaWorker.engine.recommend({ userId, k: 10 });
