@@ -32,6 +32,7 @@ export {
 export { becauseYouRated, type Contribution, type RatedItem } from './serving/because-you-rated.js';
 export { CompactHistory, type CompactHistoryParts } from './data/compact-history.js';
 export { FileHistory, FileHistoryError, type FileHistorySource } from './data/file-history.js';
+export { FileCompactRows, type FileCompactRowsSource } from './data/file-compact-rows.js';
 export type { HistoryRows, ServedHistory } from './data/history-rows.js';
 export { RaterSample, type RaterSampleParts } from './data/rater-sample.js';
 export { SCAN_ABSOLUTE_SLACK, SCAN_BLOCK, ScanKernel, approximationBound } from './serving/scan-kernel.js';

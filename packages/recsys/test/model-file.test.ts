@@ -217,6 +217,17 @@ describe('model files on disk', () => {
     await writeFile(corrupt, Buffer.from('NFLXMODL'));
     await expect(readModelFile(corrupt)).rejects.toThrow(`${corrupt}: truncated model file`);
   });
+
+  test('sharedSections: the named sections are read into SharedArrayBuffers of their own, the others not, the bytes alike', async () => {
+    const path = join(dir, 'shared.nflx');
+    await writeModelFile(path, doc);
+    const back = await readModelFile(path, { sharedSections: (name) => name === 'f32' || name === 'odd' });
+    for (const [name, section] of Object.entries(back.sections)) {
+      expect(bytes(section).equals(bytes(doc.sections[name]))).toBe(true);
+      expect([name, section.buffer instanceof SharedArrayBuffer]).toEqual([name, name === 'f32' || name === 'odd']);
+      expect(section.byteLength).toBe(section.buffer.byteLength);
+    }
+  });
 });
 
 describe('fingerprintRatings', () => {

@@ -10,7 +10,7 @@ import { copyFile, rename } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { runInNewContext } from 'node:vm';
 import { createLogger } from '@netflicks/platform';
-import { FileHistory, encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
+import { FileCompactRows, FileHistory, encodeModelFile, type ContentModel, type ModelDocument } from '@netflicks/recsys';
 import { loadApiConfig, runRecommendApi, ServingModel, type RunningApi } from '../src/index.js';
 import { tempDir, trainTestModel, type TempDir, type TestModel } from './support.js';
 
@@ -47,6 +47,12 @@ test('the worker path serves the same catalogue and lists as the synchronous one
     expect(viaWorker.bundle.movie(m.id)).toEqual(sync.bundle.movie(m.id));
     expect(viaWorker.itemJsonWithScore(m.id, 0.25)).toBe(sync.itemJsonWithScore(m.id, 0.25));
   }
+  // Movies with equal genre lists share one frozen list.
+  const genres = modelA.dataset.movies.map((m) => viaWorker.bundle.movie(m.id)?.genres);
+  const distinct = new Set(genres.map((g) => JSON.stringify(g)));
+  expect(new Set(genres).size).toBe(distinct.size);
+  expect(distinct.size).toBeLessThan(genres.length);
+  expect(genres.every((g) => Object.isFrozen(g))).toBe(true);
   const strategies = new Set<string>();
   for (const userId of modelA.dataset.ratings.user.slice(0, 200).filter((u, i, all) => all.indexOf(u) === i)) {
     const listed = viaWorker.engine.recommend({ userId, k: 10 });
@@ -143,6 +149,9 @@ test('history rows read from the model file serve what the compact history serve
   const inFile = await ServingModel.load({ path }, identity, { worker: true, historyInFile: true });
   expect(inFile.bundle.compactHistory).toBeInstanceOf(FileHistory);
   expect(compact.bundle.compactHistory).not.toBeInstanceOf(FileHistory);
+  // The few-ratings index's rater sample goes where the history goes.
+  expect(inFile.bundle.hybrid?.fewRatingsIndex?.sample).toBeInstanceOf(FileCompactRows);
+  expect(compact.bundle.hybrid?.fewRatingsIndex?.sample).toHaveProperty('bytes');
   // A deploy renames another file over the path: the open descriptor still reads the verified one.
   await rename(await dir.write('other.nflx', modelB.bytes), path);
   const [a, b, c] = modelA.dataset.movies.map((m) => m.id);

@@ -12,7 +12,8 @@
  * would do harm: every row read is checked (full length, ascending item indices inside the
  * catalogue, finite ratings) and a bad one throws instead of being served.
  */
-import { closeSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
+import { closeWhenCollected } from './descriptor-finalizer.js';
 import { decodeAllRows, type ServedHistory } from './history-rows.js';
 import { longestRow, type CsrMatrix } from './sparse.js';
 
@@ -27,15 +28,6 @@ export interface FileHistorySource {
   indicesOffset: number;
   dataOffset: number;
 }
-
-/** Closes a collected FileHistory's descriptor (a request may read rows of a swapped-out model until it ends). */
-const descriptors = new FinalizationRegistry<number>((fd) => {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
-});
 
 export class FileHistoryError extends Error {
   override name = 'FileHistoryError';
@@ -68,7 +60,7 @@ export class FileHistory implements ServedHistory {
     ok &&= [s.indicesOffset, s.dataOffset].every((o) => Number.isSafeInteger(o) && o >= 0 && o % 4 === 0);
     if (!ok) throw new RangeError('file history: row offsets or section offsets are inconsistent');
     const history = new FileHistory(s);
-    descriptors.register(history, s.fd);
+    closeWhenCollected(history, s.fd);
     return history;
   }
 

@@ -9,6 +9,7 @@
  * built in two walks over the histories, one row at a time (the counts, then the sample).
  */
 import { CompactHistory, type CompactHistoryParts } from './compact-history.js';
+import { FileCompactRows } from './file-compact-rows.js';
 import type { HistoryRows } from './history-rows.js';
 
 /** The arrays a RaterSample consists of (what crosses between threads). */
@@ -16,8 +17,11 @@ export interface RaterSampleParts {
   maxRaters: number;
   /** Raters of each item, all of them (not only the sampled ones). */
   counts: Int32Array;
-  /** Each item's sampled raters: CompactHistory parts with items as rows and users as columns. */
-  sample: CompactHistoryParts;
+  /**
+   * Each item's sampled raters: CompactHistory parts with items as rows and users as columns, or
+   * those rows read from a file (a server's, which keeps the varints out of its memory).
+   */
+  sample: CompactHistoryParts | FileCompactRows;
 }
 
 /** History entries read per build step (a few milliseconds). */
@@ -27,7 +31,7 @@ export class RaterSample {
   private constructor(
     readonly maxRaters: number,
     private readonly counts: Int32Array,
-    private readonly sample: CompactHistory,
+    private readonly sample: CompactHistory | FileCompactRows,
   ) {}
 
   get items(): number {
@@ -77,12 +81,13 @@ export class RaterSample {
     let ok = Number.isInteger(p.maxRaters) && p.maxRaters >= 1 && counts.length === items && sample.rows === items && sample.cols === users;
     for (let i = 0; ok && i < items; i++) ok = counts[i] >= 0 && sample.indptr[i + 1] - sample.indptr[i] === Math.min(counts[i], p.maxRaters);
     if (!ok) throw new RangeError('rater sample parts do not match the histories');
-    return new RaterSample(p.maxRaters, counts, CompactHistory.fromParts(sample));
+    return new RaterSample(p.maxRaters, counts, sample instanceof FileCompactRows ? sample : CompactHistory.fromParts(sample));
   }
 
-  /** The arrays to send to another thread (fromParts restores them). */
+  /** The arrays to send to another thread (fromParts restores them); a sample read from a file stays with its reader. */
   parts(): RaterSampleParts {
-    return { maxRaters: this.maxRaters, counts: this.counts, sample: this.sample.parts() };
+    const { sample } = this;
+    return { maxRaters: this.maxRaters, counts: this.counts, sample: sample instanceof CompactHistory ? sample.parts() : sample };
   }
 }
 

@@ -92,6 +92,13 @@ export interface DecodeOptions {
   limits?: Partial<ModelFileLimits>;
   /** When set, only files signed by the matching private key are accepted. */
   publicKey?: KeyObject;
+  /**
+   * The reading loaders (loadModelFile, loadModelFileFromFd) put the sections named here in
+   * SharedArrayBuffers instead of ArrayBuffers: a loader on a worker thread can then hand them to
+   * another thread as they are, without a copy of each (which a model load's peak memory would hold
+   * next to the originals).
+   */
+  sharedSections?: (name: string) => boolean;
 }
 
 export interface EncodeOptions {
@@ -496,7 +503,7 @@ async function readFromHandle(fh: ReadableFile, opts: DecodeOptions): Promise<Mo
   for (const e of entries) {
     await skipTo(e.offset);
     // Not zero-filled (it is read over in full or refused): an ArrayBuffer of its own, exactly sized.
-    const bytes = Buffer.allocUnsafeSlow(e.byteLength);
+    const bytes = opts.sharedSections?.(e.name) ? Buffer.from(new SharedArrayBuffer(e.byteLength)) : Buffer.allocUnsafeSlow(e.byteLength);
     const ab = bytes.buffer as ArrayBuffer;
     for (let done = 0; done < bytes.length; done += CHUNK) {
       const piece = bytes.subarray(done, Math.min(bytes.length, done + CHUNK));

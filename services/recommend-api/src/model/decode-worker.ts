@@ -5,14 +5,14 @@
  * bundle, which runs every content check (ids, offsets, floats, ratings, shapes). On the 20M-sized
  * model that is ~1 s of CPU that would otherwise stall every request of the serving thread during
  * a hot swap; the serving thread then opens the same sections with the checks skipped. What the
- * serving thread keeps crosses in SharedArrayBuffers (copied once here: see run()), and the
+ * serving thread keeps crosses in SharedArrayBuffers (the sections read into them, the rest copied once: see run()), and the
  * catalogue travels as JSON text in slices, which the serving thread parses one slice per turn of
  * its event loop (a structured clone of 27k movie objects would be deserialised in one go).
  *
  * One job per worker: the parent starts a worker per load and it exits after replying.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -36,14 +36,20 @@ import {
  * `fd` (with a path): a descriptor of the file the serving thread opened and keeps (a worker's own
  * descriptors close when it exits), read here instead of the path; the serving thread then reads
  * history rows from it (the reply says where) instead of receiving the compact history.
+ * `raterSampleFd` (with `fd`): a private, empty file of the serving thread's; when the history is
+ * read from the model file, the few-ratings index's rater sample is written there (from offset
+ * 0) and read from it per request too (the reply's raterSampleInFile), not sent.
  */
-export type DecodeJob = ({ path: string; fd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean; historyInFileMinBytes?: number };
+export type DecodeJob = ({ path: string; fd?: number; raterSampleFd?: number } | { bytes: Uint8Array }) & { publicKey?: KeyObject; yieldCpu: boolean; historyInFileMinBytes?: number };
 
 /** Where the history's rows are in the file of the job's descriptor. */
 export interface HistoryInFile {
   indicesOffset: number;
   dataOffset: number;
 }
+
+/** The history's row sections: the serving thread gets them compacted, or reads them from the file. */
+const HISTORY_ROWS = ['history.indices', 'history.data'];
 
 /** The content model's stored user profiles. */
 const CONTENT_PROFILE_SECTIONS = ['content.userIndptr', 'content.userIndices', 'content.userData'];
@@ -68,6 +74,8 @@ export type DecodeReply =
       foldInGram: Float64Array | null;
       /** The hybrid policy's few-ratings index (co-occurrence's rater sample), built here (null: none). */
       fewRatingsIndex: RaterSampleParts | null;
+      /** The rater sample's bytes are in the job's raterSampleFd from offset 0 (its `bytes` here are empty). */
+      raterSampleInFile: boolean;
     }
   | { ok: false; message: string; name: string };
 
@@ -78,7 +86,8 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     let offsets: Record<string, number> = {};
     const fd = 'path' in job ? job.fd : undefined;
     if ('path' in job) {
-      const opts = { publicKey: job.publicKey };
+      // The sections serving keeps are read straight into SharedArrayBuffers (sent as they are, below).
+      const opts = { publicKey: job.publicKey, sharedSections: (name: string) => !HISTORY_ROWS.includes(name) };
       ({ doc, sha256, offsets } = await (fd !== undefined ? loadModelFileFromFd(fd, job.path, opts) : loadModelFile(job.path, opts)));
     } else {
       // The bytes must own their whole ArrayBuffer for it to move: a slice of a larger (or
@@ -98,9 +107,9 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       moviesJson = [];
       for (let i = 0; i < movies.length; i += MOVIES_PER_SLICE) moviesJson.push(JSON.stringify(movies.slice(i, i + MOVIES_PER_SLICE)));
     } else if (movies !== undefined) meta.movies = movies;
-    // The serving thread keeps only what it serves with: the compact history instead of the
-    // history sections, and each other section copied out of the file's buffer, so that buffer
-    // (the whole file) is freed here instead of staying resident behind views of it.
+    // The serving thread keeps only what it serves with: the compact history (or the file) instead
+    // of the history sections, and each other section in a buffer of its own (decodeModelFile's
+    // views of the whole file's bytes are copied out, so those bytes are freed here).
     const compact = bundle.compactHistory.parts();
     const history = { ...compact, indptr: ownBuffer(compact.indptr), ratings: ownBuffer(compact.ratings) };
     // A history smaller than the job's minimum stays in memory: a read per request is not worth a
@@ -114,7 +123,7 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     const profilesFromHistory = content instanceof ContentModel && content.profilesBuiltFrom(bundle.compactHistory);
     const sections: Record<string, ArrayBufferView> = {};
     for (const [name, section] of Object.entries(doc.sections)) {
-      if (name === 'history.indices' || name === 'history.data') continue;
+      if (HISTORY_ROWS.includes(name)) continue;
       if (profilesFromHistory && CONTENT_PROFILE_SECTIONS.includes(name)) continue;
       sections[name] = name === 'history.indptr' ? history.indptr : ownBuffer(section);
     }
@@ -143,9 +152,20 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     };
     const sharedSections = Object.fromEntries(Object.entries(sections).map(([name, view]) => [name, share(view)]));
     const sharedHistory = { ...history, indptr: share(history.indptr), ...(historyFile ? {} : { rowBytes: share(history.rowBytes), bytes: share(history.bytes), dictionary: share(history.dictionary), ratings: share(history.ratings) }) };
-    const sharedRaters = fewRatingsIndex ? { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(fewRatingsIndex.sample, share) } : null;
+    // The rater sample goes where the history goes: with the history read from the model file,
+    // its varints (16 MB on the 20M-sized model) go to the serving thread's private file.
+    const raterSampleFd = 'path' in job && inFile ? job.raterSampleFd : undefined;
+    const raterSampleInFile = fewRatingsIndex !== null && raterSampleFd !== undefined;
+    let sharedRaters: RaterSampleParts | null = null;
+    if (fewRatingsIndex) {
+      const sample = fewRatingsIndex.sample;
+      if (!('bytes' in sample)) throw new Error('internal: a rater sample built here is in memory');
+      if (raterSampleFd !== undefined) writeAll(raterSampleFd, sample.bytes);
+      const parts = raterSampleFd !== undefined ? { ...sample, bytes: new Uint8Array(0) } : sample;
+      sharedRaters = { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(parts, share) };
+    }
     return {
-      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters },
+      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters, raterSampleInFile },
       transfer: [],
     };
   } catch (err) {
@@ -158,8 +178,14 @@ function sharedCompactHistory(p: CompactHistoryParts, share: <T extends ArrayBuf
   return { ...p, indptr: share(p.indptr), rowBytes: share(p.rowBytes), bytes: share(p.bytes), dictionary: share(p.dictionary), ratings: share(p.ratings) };
 }
 
-/** A copy of a typed array in a SharedArrayBuffer of its own, of the same type. */
+/** Writes `bytes` to `fd` from offset 0. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, at);
+}
+
+/** A typed array in a SharedArrayBuffer of its own, of the same type: the view itself when it is one already, else a copy. */
 function sharedCopy<T extends ArrayBufferView>(view: T): T {
+  if (view.buffer instanceof SharedArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
   const buffer = new SharedArrayBuffer(view.byteLength);
   new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
   const Ctor = view.constructor as new (b: SharedArrayBuffer) => T;
