@@ -107,7 +107,7 @@ function writeLatin1(buf: Buffer, pos: number, s: string): number {
  * The response's bytes, headers in node:http's order: the route's, then Date, Connection,
  * Keep-Alive. Assembled from bytes kept between responses (status line, the last lines) and the
  * route's headers written in place: no head string concatenated and encoded per response
- * (1.1 µs of it, 0.4 µs now: docs/benchmarks.md, issue 19, h-route).
+ * (1.1 µs a response, 0.7–0.8 µs now, in isolation: docs/benchmarks.md, issue 19, h-route).
  */
 export function responseBytes(answer: RouteAnswer, keepAliveTimeoutMs: number): Buffer {
   const line = statusLine(answer.status);
