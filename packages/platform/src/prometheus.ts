@@ -34,6 +34,8 @@ export interface HistogramSpec<L extends string> {
   labelNames?: readonly L[];
   /** Defaults to LATENCY_BUCKETS (seconds). */
   buckets?: readonly number[];
+  /** Runs before each read of the values (a scrape): e.g. adds observations tallied meanwhile. */
+  collect?: (this: Histogram<L>) => void;
 }
 
 /**
@@ -47,14 +49,15 @@ export function histogram<L extends string = string>(registry: Registry, spec: H
     labelNames: spec.labelNames ?? [],
     buckets: [...(spec.buckets ?? LATENCY_BUCKETS)],
     registers: [registry],
+    ...(spec.collect ? { collect: spec.collect } : {}),
   });
 }
 
 export function counter<L extends string = string>(
   registry: Registry,
-  spec: { name: string; help: string; labelNames?: readonly L[] },
+  spec: { name: string; help: string; labelNames?: readonly L[]; collect?: (this: Counter<L>) => void },
 ): Counter<L> {
-  return new Counter<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames ?? [], registers: [registry] });
+  return new Counter<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames ?? [], registers: [registry], ...(spec.collect ? { collect: spec.collect } : {}) });
 }
 
 export function gauge<L extends string = string>(

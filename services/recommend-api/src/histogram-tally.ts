@@ -1,5 +1,5 @@
 /**
- * Many observations of an unlabelled prom-client histogram, tallied per bucket and added at once.
+ * Many observations of a prom-client histogram series, tallied per bucket and added at once.
  * prom-client observes one value per call, and each call allocates (its label pair, a closure):
  * a window of ~100,000 users observed one by one is ~100 ms of calls and megabytes of garbage a
  * minute on the serving thread (docs/benchmarks.md, h-tail). Tallied, the window costs a scan of
@@ -8,8 +8,9 @@
  */
 import type { Histogram } from 'prom-client';
 
-/** An unlabelled prom-client 15 histogram's series: non-cumulative counts by upper bound, count, sum. */
+/** A prom-client 15 histogram's series: its labels, non-cumulative counts by upper bound, count, sum. */
 interface Series {
+  labels: Record<string, string | number>;
   sum: number;
   count: number;
   bucketValues: Record<number, number>;
@@ -34,10 +35,10 @@ export class HistogramTally {
     this.count++;
   }
 
-  /** Adds the tallied observations to `histogram` (unlabelled, with this tally's bounds) and empties the tally. */
-  addTo(histogram: Histogram): void {
+  /** Adds the tallied observations to `histogram`'s series of `labels` (with this tally's bounds) and empties the tally. */
+  addTo<L extends string>(histogram: Histogram<L>, labels: Partial<Record<L, string>> = {}): void {
     if (this.count === 0) return;
-    const series = seriesOf(histogram);
+    const series = seriesOf(histogram, labels);
     for (let i = 0; i < this.bounds.length; i++) series.bucketValues[this.bounds[i]] += this.perBucket[i];
     series.sum += this.sum;
     series.count += this.count;
@@ -47,13 +48,28 @@ export class HistogramTally {
   }
 }
 
-/** The series observe() updates (prom-client keeps an unlabelled histogram's under the empty label hash; zero() makes it after a reset()). */
-function seriesOf(histogram: Histogram): Series {
+/** The series observe() updates for `labels`, made (by zero()) when there is none yet. */
+function seriesOf<L extends string>(histogram: Histogram<L>, labels: Partial<Record<L, string>>): Series {
   const store = histogram as unknown as { hashMap?: Record<string, Series | undefined> };
-  if (store.hashMap !== undefined && store.hashMap[''] === undefined) histogram.zero({});
-  const series = store.hashMap?.[''];
+  let series = findSeries(store.hashMap, labels);
+  if (store.hashMap !== undefined && series === undefined) {
+    histogram.zero(labels);
+    series = findSeries(store.hashMap, labels);
+  }
   if (series === undefined || typeof series.sum !== 'number' || typeof series.count !== 'number' || typeof series.bucketValues !== 'object') {
-    throw new Error('prom-client histogram without the series layout HistogramTally adds to (an unlabelled prom-client 15 histogram)');
+    throw new Error('prom-client histogram without the series layout HistogramTally adds to (a prom-client 15 histogram)');
   }
   return series;
+}
+
+/** The series whose labels are exactly `labels` (a histogram has a few: a scan per flush, not per observation). */
+function findSeries(hashMap: Record<string, Series | undefined> | undefined, labels: Record<string, string | undefined>): Series | undefined {
+  if (hashMap === undefined) return undefined;
+  const names = Object.keys(labels);
+  for (const series of Object.values(hashMap)) {
+    const own = series?.labels;
+    if (own === undefined || Object.keys(own).length !== names.length) continue;
+    if (names.every((name) => String(own[name]) === labels[name])) return series;
+  }
+  return undefined;
 }

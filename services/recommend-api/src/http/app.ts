@@ -17,7 +17,7 @@ import type { ExtraRating } from '@netflicks/recsys';
 import type { Logger } from '@netflicks/platform';
 import type { EventPublisher } from '../events.js';
 import type { FreshRatingsSource } from '../fresh-ratings.js';
-import { RecommendMetrics, type ApiMetrics, type UserActivityWindow } from '../service-metrics.js';
+import { RecommendMetrics, RouteDurations, type ApiMetrics, type UserActivityWindow } from '../service-metrics.js';
 import type { ModelHolder } from '../model/model-holder.js';
 import type { ScoredMovie } from '../engine/engine.js';
 import type { ServingModel } from '../model/serving-model.js';
@@ -340,14 +340,7 @@ export function createApp(deps: AppDeps): Koa<State> {
    * request to this handler with the same parameter (one segment, nothing percent-encoded) and
    * admit it without credentials.
    */
-  type Observer = { observe(seconds: number): void };
-  const recommendDuration = { GET: new Map<number, Observer>(), HEAD: new Map<number, Observer>() };
-  const observeRecommend = (method: PlainRequest['method'], status: number, seconds: number): void => {
-    const byStatus = recommendDuration[method];
-    let child = byStatus.get(status);
-    if (child === undefined) byStatus.set(status, (child = metrics.httpDuration.labels({ route: RECOMMEND_ROUTE, method, status: String(status) })));
-    child.observe(seconds);
-  };
+  const recommendDuration = new RouteDurations(metrics, RECOMMEND_ROUTE);
   const answerRecommend: FastRoute = (request, remoteAddress) => {
     const url = request.target;
     if (!url.startsWith(RECOMMEND_PREFIX) || url.length > MAX_URL_LENGTH || deps.isShuttingDown?.()) return null;
@@ -414,7 +407,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       answer = { status, headers, body: method === 'HEAD' ? EMPTY : bytes };
     }
     const ms = performance.now() - started;
-    observeRecommend(method, answer.status, ms / 1000);
+    recommendDuration.observe(method, answer.status, ms / 1000);
     if (ms > slowMs) logger.warn({ requestId, method, route: RECOMMEND_ROUTE, status: answer.status, ms: Math.round(ms) }, 'slow request');
     return answer;
   };

@@ -74,19 +74,61 @@ function httpDate(): string {
   return dateValue;
 }
 
-/** The response's bytes, headers in node:http's order: the route's, then Date, Connection, Keep-Alive. */
+/** Status lines by status (`HTTP/1.1 200 OK\r\n`), as bytes. */
+const statusLines = new Map<number, Buffer>();
+function statusLine(status: number): Buffer {
+  let line = statusLines.get(status);
+  if (line === undefined) statusLines.set(status, (line = Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`, 'latin1')));
+  return line;
+}
+
+/** The head's last lines (Date, Connection, Keep-Alive, the blank line) as bytes, made again when the date or the timeout changes. */
+let tailDate = '';
+let tailKeepAliveMs = -1;
+let tailBytes = Buffer.alloc(0);
+function headTail(keepAliveTimeoutMs: number): Buffer {
+  const date = httpDate();
+  if (date !== tailDate || keepAliveTimeoutMs !== tailKeepAliveMs) {
+    tailDate = date;
+    tailKeepAliveMs = keepAliveTimeoutMs;
+    const keepAlive = keepAliveTimeoutMs > 0 ? `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n` : '';
+    tailBytes = Buffer.from(`Date: ${date}\r\nConnection: keep-alive\r\n${keepAlive}\r\n`, 'latin1');
+  }
+  return tailBytes;
+}
+
+/** Writes `s` as Latin-1 (a byte per character, its low 8 bits: what node:http writes a head in) at `pos`; returns the end. */
+function writeLatin1(buf: Buffer, pos: number, s: string): number {
+  for (let j = 0; j < s.length; j++) buf[pos++] = s.charCodeAt(j);
+  return pos;
+}
+
+/**
+ * The response's bytes, headers in node:http's order: the route's, then Date, Connection,
+ * Keep-Alive. Assembled from bytes kept between responses (status line, the last lines) and the
+ * route's headers written in place: no head string concatenated and encoded per response
+ * (1.1 µs a response, 0.7–0.8 µs now, in isolation: docs/benchmarks.md, issue 19, h-route).
+ */
 export function responseBytes(answer: RouteAnswer, keepAliveTimeoutMs: number): Buffer {
-  let head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'unknown'}\r\n`;
-  const h = answer.headers;
-  for (let i = 0; i + 1 < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
-  head += `Date: ${httpDate()}\r\nConnection: keep-alive\r\n`;
-  if (keepAliveTimeoutMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
-  head += '\r\n';
-  // Latin-1: a byte per character.
-  const headLength = head.length;
-  const bytes = Buffer.allocUnsafe(headLength + answer.body.length);
-  bytes.write(head, 0, 'latin1');
-  answer.body.copy(bytes, headLength);
+  const line = statusLine(answer.status);
+  const tail = headTail(keepAliveTimeoutMs);
+  const { headers: h, body } = answer;
+  // `name: value\r\n` per header.
+  let size = line.length + tail.length + body.length;
+  for (let i = 0; i + 1 < h.length; i += 2) size += h[i].length + h[i + 1].length + 4;
+  const bytes = Buffer.allocUnsafe(size);
+  bytes.set(line, 0);
+  let pos = line.length;
+  for (let i = 0; i + 1 < h.length; i += 2) {
+    pos = writeLatin1(bytes, pos, h[i]);
+    bytes[pos++] = 0x3a; // :
+    bytes[pos++] = 0x20;
+    pos = writeLatin1(bytes, pos, h[i + 1]);
+    bytes[pos++] = 0x0d;
+    bytes[pos++] = 0x0a;
+  }
+  bytes.set(tail, pos);
+  bytes.set(body, pos + tail.length);
   return bytes;
 }
 
