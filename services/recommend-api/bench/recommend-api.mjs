@@ -22,6 +22,7 @@
  * --tail-events: every server records its garbage collections and late event-loop turns
  *   (tail-events.mjs), and the open loop reports what the slow requests overlapped; a diagnosis,
  *   not a measurement (the recording costs the servers a timer a millisecond).
+ * --skip-swaps: no hot-swap runs (memory is still read).
  * --logs DIR: every service logs at debug level (the result cache's trials, kept or not) and its
  *   log is written to DIR/<model>-<server>.log when it stops.
  * The last lines are one per target of the serving issue: the value, the target and PASS/FAIL.
@@ -90,6 +91,7 @@ const { values } = parseArgs({
     'realtime-swaps': { type: 'boolean', default: false },
     'tail-events': { type: 'boolean', default: false },
     logs: { type: 'string' },
+    'skip-swaps': { type: 'boolean', default: false },
   },
 });
 values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
@@ -402,7 +404,7 @@ for (const preset of values.models.split(',')) {
     // the service load it next to the serving one and swap. Each swap run has a run without a
     // swap next to it (order alternating), so the swap's cost shows against the same moment's
     // background.
-    const swappable = services.filter((x) => x.served && !/real/.test(preset));
+    const swappable = values['skip-swaps'] ? [] : services.filter((x) => x.served && !/real/.test(preset));
     const reloads = Object.fromEntries(swappable.map((s) => [s.name, { swaps: [], quiet: [] }]));
     // Rounds interleave the services (this build and --baseline's), so both see the same moments.
     for (let r = 0; r < Math.max(2, runs); r++) {
