@@ -22,6 +22,7 @@ function setUp(costs: { use: number; skip: number; spill?: number }, ghostRate =
       holdRequests: 1000,
       maxHoldRequests: 3000,
       onTrial: (t) => events.push(t.kept ? 'kept' : 'lost'),
+      onResume: (rate) => events.push(`resumed at ${rate}`),
     },
   );
   let served = 0;
@@ -97,13 +98,13 @@ describe('CacheJudge', () => {
     expect(judge.mode).toBe('bypassed');
     run(1, 0.4); // request 1,500 ends a ghost window at 0.4: an empty cache again
     expect(judge.mode).toBe('on');
-    expect(events).toEqual(['lost', 'drop', 'start']);
+    expect(events).toEqual(['lost', 'drop', 'start', 'resumed at 0.4']);
     run(180); // warmed, tried, lost again at request 1,680: held twice as long
     expect(judge.mode).toBe('bypassed');
     run(1999);
     expect(judge.mode).toBe('bypassed');
     run(1);
     expect(judge.mode).toBe('on');
-    expect(events).toEqual(['lost', 'drop', 'start', 'lost', 'drop', 'start']);
+    expect(events).toEqual(['lost', 'drop', 'start', 'resumed at 0.4', 'lost', 'drop', 'start', 'resumed at 0.5']);
   });
 });

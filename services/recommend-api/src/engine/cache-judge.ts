@@ -48,6 +48,8 @@ export interface CacheJudgeOptions {
   minHitRate?: number;
   /** Told every trial's outcome (the service logs it). */
   onTrial?: (trial: TrialResult) => void;
+  /** Told when a bypassed cache comes back, with the ghost's hit rate that brought it (the service logs it). */
+  onResume?: (ghostHitRate: number) => void;
 }
 
 /** Requests per measured window: ~0.1–0.3 s of CPU, long enough to contain several scavenges. */
@@ -56,7 +58,16 @@ const PAIRS = 2;
 /** Fewest requests with the cache on before its first trial (it fills meanwhile). */
 const MIN_WARM_REQUESTS = 16_384;
 const RECHECK_REQUESTS = 262_144;
-const HOLD_REQUESTS = 524_288;
+/**
+ * Requests a lost cache stays bypassed before it may come back (doubled per loss in a row, up to
+ * MAX_HOLD_REQUESTS). Coming back costs the tail, whatever the next trial decides: the cache
+ * refills for warmRequestsFor(capacity) requests and is tried over 8 windows, ~53,000 requests
+ * storing lists that are promoted and later collected by mark-compacts. With a hold of 524,288 the
+ * 20M-sized bench's cache came back in the middle of its open-loop rounds (the walk restarts, so
+ * the ghost saw ~50% hits) and their p99 grew from 1.0 to 2–5× bare Koa's (docs/benchmarks.md,
+ * issue 19, h-tail). 4M requests: ~2 min at 30,000 req/s, 35 min at 2,000.
+ */
+const HOLD_REQUESTS = 1 << 22;
 const MAX_HOLD_REQUESTS = 1 << 24;
 /** The cache must save at least this fraction of the skipped windows' CPU to stay on. */
 const MARGIN = 0.02;
@@ -96,6 +107,7 @@ export class CacheJudge {
   private readonly margin: number;
   private readonly minHitRate: number;
   private readonly onTrial: ((trial: TrialResult) => void) | undefined;
+  private readonly onResume: ((ghostHitRate: number) => void) | undefined;
 
   private modeNow: JudgedMode = 'on';
   /** Requests left before the next event: a trial's start (on), the end of a window (trial), the hold's end (bypassed). */
@@ -128,6 +140,7 @@ export class CacheJudge {
     this.margin = opts.margin ?? MARGIN;
     this.minHitRate = opts.minHitRate ?? MIN_HIT_RATE;
     this.onTrial = opts.onTrial;
+    this.onResume = opts.onResume;
     this.left = this.warm;
   }
 
@@ -205,5 +218,6 @@ export class CacheJudge {
     this.modeNow = 'on';
     this.left = this.warm;
     this.onStart();
+    this.onResume?.(this.lastGhostRate);
   }
 }
