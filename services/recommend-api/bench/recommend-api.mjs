@@ -22,6 +22,9 @@
  * --tail-events: every server records its garbage collections and late event-loop turns
  *   (tail-events.mjs), and the open loop reports what the slow requests overlapped; a diagnosis,
  *   not a measurement (the recording costs the servers a timer a millisecond).
+ * --skip-swaps: no hot-swap runs (memory is still read).
+ * --logs DIR: every service logs at debug level (the result cache's trials, kept or not) and its
+ *   log is written to DIR/<model>-<server>.log when it stops.
  * The last lines are one per target of the serving issue: the value, the target and PASS/FAIL.
  *
  * For each model size (synthetic worlds shaped like MovieLens-100K and -20M, built once into
@@ -87,6 +90,8 @@ const { values } = parseArgs({
     realtime: { type: 'boolean', default: false },
     'realtime-swaps': { type: 'boolean', default: false },
     'tail-events': { type: 'boolean', default: false },
+    logs: { type: 'string' },
+    'skip-swaps': { type: 'boolean', default: false },
   },
 });
 values.models ??= values.quick ? 'ml-100k,ml-20m' : 'ml-100k,ml-20m,ml-100k-real';
@@ -161,7 +166,7 @@ async function startService(name, modelFile, env = {}, { from = root, args = [] 
   const entry = existsSync(launcher) ? ['/bin/sh', launcher] : [process.execPath, join(from, 'services/cli/bin/netflicks.js')];
   const child = spawn(entry[0], [entry[1], 'serve', '--model', modelFile, '--port', String(port()), '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NETFLICKS_NODE: process.execPath, LOG_LEVEL: 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
+    env: { ...process.env, NETFLICKS_NODE: process.execPath, LOG_LEVEL: values.logs ? 'debug' : 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
   });
   let log = '';
   const url = await new Promise((resolveUrl, reject) => {
@@ -399,7 +404,7 @@ for (const preset of values.models.split(',')) {
     // the service load it next to the serving one and swap. Each swap run has a run without a
     // swap next to it (order alternating), so the swap's cost shows against the same moment's
     // background.
-    const swappable = services.filter((x) => x.served && !/real/.test(preset));
+    const swappable = values['skip-swaps'] ? [] : services.filter((x) => x.served && !/real/.test(preset));
     const reloads = Object.fromEntries(swappable.map((s) => [s.name, { swaps: [], quiet: [] }]));
     // Rounds interleave the services (this build and --baseline's), so both see the same moments.
     for (let r = 0; r < Math.max(2, runs); r++) {
@@ -523,6 +528,10 @@ for (const preset of values.models.split(',')) {
     await stopAll([services[0], refs[0]]);
   } finally {
     await stopAll([...services, ...refs, ...(ownFloor ? [ownFloor] : [])]);
+    if (values.logs) {
+      mkdirSync(values.logs, { recursive: true });
+      for (const s of services) writeFileSync(join(values.logs, `${preset}-${s.name.replace(/[^\w-]+/g, '_')}.log`), s.log());
+    }
   }
 }
 generator.close();

@@ -103,7 +103,8 @@ export async function runRecommendApi(config: ApiConfig, opts: RunApiOptions = {
     const engine: EngineOptions = {
       resultCacheEntries: config.RESULT_CACHE_ENTRIES,
       resultCacheJudge: {
-        onTrial: (trial) => logger[trial.kept ? 'debug' : 'info']({ resultCacheTrial: trial }, trial.kept ? 'result cache kept: it saves CPU' : 'result cache bypassed: it costs more CPU than it saves'),
+        onTrial: (trial) => logger[trial.kept ? 'debug' : 'info']({ resultCacheTrial: trial }, trial.kept ? 'result cache kept: it saves CPU' : 'result cache bypassed: it hits too rarely or costs more CPU than it saves'),
+        onResume: (ghostHitRate) => logger.info({ ghostHitRate }, 'result cache back on: keys come back (tried again once warm)'),
       },
     };
     const publicKey = config.MODEL_PUBLIC_KEY_FILE !== undefined ? await readModelKey(config.MODEL_PUBLIC_KEY_FILE, 'public') : undefined;

@@ -230,7 +230,7 @@ describe('result cache', () => {
       expect(counts.hit).toBe(0);
       run(requests, 1); // the trial's 4 windows of 64 (use, use, skip, skip) end at request 768
       expect(cached.resultCacheMode).toBe('bypassed');
-      expect(cached.resultCacheTrial).toEqual({ useMicros: 60, skipMicros: 50, kept: false });
+      expect(cached.resultCacheTrial).toEqual({ useMicros: 60, skipMicros: 50, hitRate: 0, kept: false });
       expect(cached.cachedLists).toBe(0);
       const skipped = counts.skip;
       run(requests, 3);
@@ -245,6 +245,7 @@ describe('result cache', () => {
       const trial = cached.resultCacheTrial!;
       expect(trial.kept).toBe(true);
       expect(trial.useMicros).toBe(10); // every key stored long before: all hits
+      expect(trial.hitRate).toBe(1);
       expect(trial.skipMicros).toBe(50);
       expect(counts.hit).toBeGreaterThan(3000);
       expect(counts.skip).toBe(3 * 2 * 64); // the two skipped windows of each of three trials

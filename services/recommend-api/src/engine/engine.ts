@@ -217,6 +217,7 @@ export class ServingEngine {
     const hit = cache.get(key);
     const usable = hit !== undefined && (k <= hit.k || hit.items.length < 2 * hit.k) && sameExtra(hit.extra, extra);
     if (usable) {
+      judge.hit();
       const n = Math.min(k, hit.items.length >> 1);
       const out: ScoredMovie[] = new Array(n);
       for (let j = 0; j < n; j++) out[j] = { movieId: hit.items[2 * j], score: hit.items[2 * j + 1] };
