@@ -116,6 +116,14 @@ let nextPort = portBase;
 /** The next port of --port-base's range (0: any free one). */
 const port = () => (portBase > 0 ? nextPort++ : 0);
 
+/** Servers still running: stopped with the bench when it is interrupted (killed mid-run, they were left serving). */
+const running = new Set();
+const track = (child) => {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+};
+
 function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts });
@@ -164,10 +172,10 @@ async function startService(name, modelFile, env = {}, { from = root, args = [] 
   // (same PID); a checkout from before the launcher runs the CLI directly.
   const launcher = join(from, 'services/cli/bin/netflicks.sh');
   const entry = existsSync(launcher) ? ['/bin/sh', launcher] : [process.execPath, join(from, 'services/cli/bin/netflicks.js')];
-  const child = spawn(entry[0], [entry[1], 'serve', '--model', modelFile, '--port', String(port()), '--host', '127.0.0.1', ...args], {
+  const child = track(spawn(entry[0], [entry[1], 'serve', '--model', modelFile, '--port', String(port()), '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, NETFLICKS_NODE: process.execPath, LOG_LEVEL: values.logs ? 'debug' : 'info', MODEL_NAME: '', DATABASE_URL: '', KAFKA_BROKERS: '', ...env },
-  });
+  }));
   let log = '';
   const url = await new Promise((resolveUrl, reject) => {
     child.stdout.on('data', (d) => {
@@ -190,10 +198,10 @@ async function startService(name, modelFile, env = {}, { from = root, args = [] 
 
 /** A reference server (references.mjs) answering with `bodyFile`'s JSON. */
 async function startReference(kind, bodyFile, fastifyDir) {
-  const child = spawn(process.execPath, [join(here, 'references.mjs'), '--kind', kind, '--body', bodyFile, '--fastify', fastifyDir, '--port', String(port())], {
+  const child = track(spawn(process.execPath, [join(here, 'references.mjs'), '--kind', kind, '--body', bodyFile, '--fastify', fastifyDir, '--port', String(port())], {
     cwd: join(root, 'services/recommend-api'),
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   const p = await new Promise((r, reject) => {
     child.stdout.once('data', (d) => r(JSON.parse(String(d)).port));
     child.on('exit', (code) => reject(new Error(`reference ${kind} exited ${code}`)));
@@ -267,6 +275,14 @@ function swapTimeline(samples, hupAtMs, log, events) {
 
 const tools = loadTools(root);
 const generator = new LoadGenerator(tools);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    console.error(`bench: ${signal}: stopping ${running.size} servers`);
+    for (const child of running) child.kill('SIGTERM');
+    generator.close();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 /**
  * A run against one server, with its CPU time per request: `rate` set → vegeta at that rate,
