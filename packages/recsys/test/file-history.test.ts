@@ -66,7 +66,7 @@ describe('FileHistory', () => {
         }
         const back = h.toCsr();
         expect([Array.from(back.indices), Array.from(back.data)]).toEqual([Array.from(csr.indices), Array.from(csr.data)]);
-        closeSync(source.fd);
+        h.close();
       }),
       { numRuns: 60 },
     );
@@ -88,12 +88,23 @@ describe('FileHistory', () => {
       closeSync(writable);
       expect([what, h.decodeRow(2, new Int32Array(3), new Float32Array(3))]).toEqual([what, 2]); // the untouched row still reads
       expect(() => h.decodeRow(0, new Int32Array(3), new Float32Array(3))).toThrow(FileHistoryError);
-      closeSync(source.fd);
+      h.close();
     }
     const source = historyFile(small);
     const h = FileHistory.open({ ...source, dataOffset: source.dataOffset + 64 }); // ratings past the end of the file
     expect(() => h.decodeRow(2, new Int32Array(3), new Float32Array(3))).toThrow(/changed in place/);
-    closeSync(source.fd);
+    h.close();
+  });
+
+  test('close() closes the descriptor once: a file opened later under the same number stays open', () => {
+    const source = historyFile(small);
+    const h = FileHistory.open(source);
+    h.close();
+    expect(() => fstatSync(source.fd)).toThrow(/EBADF/);
+    const reopened = openSync(source.path, 'r'); // the lowest free number: usually the one just closed
+    h.close();
+    expect(fstatSync(reopened).size).toBeGreaterThan(0);
+    closeSync(reopened);
   });
 
   test('inconsistent shapes are refused, leaving the descriptor to the caller', () => {

@@ -11,7 +11,7 @@
  * checked only for its length and entry count, which a short read would break.
  */
 import { fstatSync, readSync } from 'node:fs';
-import { closeWhenCollected } from './descriptor-finalizer.js';
+import { closeOwned, closeWhenCollected } from './descriptor-finalizer.js';
 import type { CompactHistoryParts } from './compact-history.js';
 import type { HistoryRows } from './history-rows.js';
 import { longestRow } from './sparse.js';
@@ -69,6 +69,11 @@ export class FileCompactRows implements HistoryRows {
   /** Bytes resident (the offsets and the read buffer; the rows are in the file). */
   get byteLength(): number {
     return this.indptr.byteLength + this.rowBytes.byteLength + this.scratch.byteLength;
+  }
+
+  /** Closes the descriptor now (tests, a caller done with it); collection closes it otherwise. Idempotent. */
+  close(): void {
+    closeOwned(this, this.fd);
   }
 
   rowLength(row: number): number {

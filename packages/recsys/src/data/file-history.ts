@@ -13,7 +13,7 @@
  * catalogue, finite ratings) and a bad one throws instead of being served.
  */
 import { readSync } from 'node:fs';
-import { closeWhenCollected } from './descriptor-finalizer.js';
+import { closeOwned, closeWhenCollected } from './descriptor-finalizer.js';
 import { decodeAllRows, type ServedHistory } from './history-rows.js';
 import { longestRow, type CsrMatrix } from './sparse.js';
 
@@ -62,6 +62,11 @@ export class FileHistory implements ServedHistory {
     const history = new FileHistory(s);
     closeWhenCollected(history, s.fd);
     return history;
+  }
+
+  /** Closes the descriptor now (tests, a caller done with it); collection closes it otherwise. Idempotent. */
+  close(): void {
+    closeOwned(this, this.fd);
   }
 
   rowLength(row: number): number {
