@@ -154,6 +154,20 @@ export function createScratch(k: number): RowScratch {
   };
 }
 
+/**
+ * A pool worker's scratch for the next training (a pool serves one after another): a kernel may
+ * be bound to the previous training's memory, and the new trainer counts epochs from 1 again, so
+ * the copy of the fixed side's factors is dropped with the epoch it was for (kept, a worker whose
+ * first rows came at the epoch it last loaded skipped loading and solved against stale factors).
+ */
+export function scratchForTraining(scratch: RowScratch | null, factors: number): RowScratch {
+  if (!scratch || scratch.x.length !== factors) return createScratch(factors);
+  scratch.weightedRows = undefined;
+  scratch.weightedRowsEpoch = undefined;
+  scratch.epoch = -1;
+  return scratch;
+}
+
 export type RowKernel<P extends KernelParams> = (
   arrays: FactorArrays,
   params: P,

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { explicitKernel } from './explicit-als-kernel.js';
-import { createScratch, runTask, type FactorWorkerInit, type HalfStepTask, type RowScratch } from './factor-trainer.js';
+import { runTask, scratchForTraining, type FactorWorkerInit, type HalfStepTask, type RowScratch } from './factor-trainer.js';
 import { implicitKernel } from './implicit-als-kernel.js';
 import type { WorkerReply } from './worker-pool.js';
 
@@ -17,10 +17,7 @@ let scratch: RowScratch | null = null;
 port.on('message', (message: HalfStepTask | ({ kind: 'init' } & FactorWorkerInit)) => {
   if (message.kind === 'init') {
     state = { arrays: message.arrays, params: message.params };
-    if (!scratch || scratch.x.length !== message.arrays.factors) scratch = createScratch(message.arrays.factors);
-    // A kernel may be bound to the previous training's memory: the next task makes a new one.
-    else scratch.weightedRows = undefined;
-    scratch.epoch = -1;
+    scratch = scratchForTraining(scratch, message.arrays.factors);
     return;
   }
   let reply: WorkerReply;
