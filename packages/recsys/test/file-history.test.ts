@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CompactHistory } from '../src/data/compact-history.js';
 import { FileHistory, FileHistoryError, type FileHistorySource } from '../src/data/file-history.js';
 import type { CsrMatrix } from '../src/data/sparse.js';
 
@@ -25,6 +26,11 @@ function historyFile(csr: CsrMatrix, headerBytes = 24): FileHistorySource & { pa
   return { path, fd: openSync(path, 'r'), rows: csr.rows, cols: csr.cols, indptr: csr.indptr, indicesOffset, dataOffset };
 }
 
+/** The CSR's item indices compacted without ratings (what a server keeps in memory). */
+function itemRows(csr: Omit<CsrMatrix, 'data'>): CompactHistory {
+  return CompactHistory.fromCsr({ rows: csr.rows, cols: csr.cols, indptr: csr.indptr, indices: csr.indices });
+}
+
 /** A CSR history with sorted, unique rows (some empty) and arbitrary float32 ratings. */
 const csrArb = fc
   .record({ cols: fc.integer({ min: 1, max: 60 }), rows: fc.array(fc.array(fc.tuple(fc.nat(), fc.float({ noNaN: true, noDefaultInfinity: true })), { maxLength: 30 }), { maxLength: 25 }) })
@@ -44,11 +50,11 @@ const csrArb = fc
   });
 
 describe('FileHistory', () => {
-  test('property: every row read from the file is the CSR row, items with and without ratings; toCsr gives the matrix back', () => {
+  test('property: every row read from the file is the CSR row, items with and without ratings, with or without the items in memory; toCsr gives the matrix back', () => {
     fc.assert(
-      fc.property(csrArb, fc.nat(40), (csr, header) => {
+      fc.property(csrArb, fc.nat(40), fc.boolean(), (csr, header, itemsInMemory) => {
         const source = historyFile(csr, header);
-        const h = FileHistory.open(source);
+        const h = FileHistory.open(itemsInMemory ? { ...source, items: itemRows(csr) } : source);
         expect([h.rows, h.cols, h.maxRowLength]).toEqual([csr.rows, csr.cols, Math.max(0, ...Array.from({ length: csr.rows }, (_, r) => csr.indptr[r + 1] - csr.indptr[r]))]);
         const items = new Int32Array(h.maxRowLength + 2);
         const ratings = new Float32Array(h.maxRowLength + 2);
@@ -70,6 +76,31 @@ describe('FileHistory', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  test('with the items in memory, a list that needs no ratings makes no read; ratings still come from the file, checked', () => {
+    const source = historyFile(small);
+    const h = FileHistory.open({ ...source, items: itemRows(small) });
+    const writable = openSync(source.path, 'r+');
+    writeSync(writable, Int32Array.from([9, 4]), 0, 8, source.indicesOffset + 4); // row 0's items, out of order in the file
+    closeSync(writable);
+    const items = new Int32Array(3);
+    expect(h.decodeRow(0, items)).toBe(3);
+    expect(Array.from(items)).toEqual([1, 4, 9]); // from memory
+    expect(() => h.decodeRow(0, items, new Float32Array(3))).toThrow(FileHistoryError); // read, and refused
+    const ratings = new Float32Array(2);
+    expect(h.decodeRow(2, items, ratings)).toBe(2);
+    expect([Array.from(items.subarray(0, 2)), Array.from(ratings)]).toEqual([[0, 2], [4, 0.5]]);
+    h.close();
+  });
+
+  test('item rows that are not the file\'s rows are refused, leaving the descriptor to the caller', () => {
+    const source = historyFile(small);
+    const otherOffsets = { ...small, indptr: Int32Array.from([0, 2, 3, 5]), indices: Int32Array.from([1, 4, 9, 0, 2]) };
+    expect(() => FileHistory.open({ ...source, items: itemRows(otherOffsets) })).toThrow(RangeError);
+    expect(() => FileHistory.open({ ...source, items: itemRows({ ...small, cols: 11 }) })).toThrow(RangeError);
+    expect(fstatSync(source.fd).size).toBeGreaterThan(0);
+    closeSync(source.fd);
   });
 
   const small: CsrMatrix = { rows: 3, cols: 10, indptr: Int32Array.from([0, 3, 3, 5]), indices: Int32Array.from([1, 4, 9, 0, 2]), data: Float32Array.from([5, 3.5, 1, 4, 0.5]) };

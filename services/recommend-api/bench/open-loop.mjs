@@ -20,6 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { quantile, REALTIME_PRIORITY } from './load.mjs';
+import { perRequestMedians, PERF_EVENTS, withPerfCounts } from './perf-counts.mjs';
 import { addAttribution, attribute, takeEvents } from './tail-attribution.mjs';
 
 const median = (xs) => {
@@ -52,17 +53,25 @@ export const SKIP_FIRST_MS = 500;
  * server: median p50/p99/p99.9/max (µs), CPU per request (server, client), the p99 ratio to the
  * reference (median of the rounds, min, max, every round's) and the pooled p99 and its ratio.
  */
-export async function openLoopRounds(servers, reference, measure, { rate, duration, rounds, realtime = false, tailEvents, log = () => {} }) {
+export async function openLoopRounds(servers, reference, measure, { rate, duration, rounds, realtime = false, tailEvents, perfStat = false, log = () => {} }) {
   const perRound = [];
   const pooled = new Map(servers.map((s) => [s.name, []]));
   /** With `tailEvents` (the servers record with tail-events.mjs into that folder): what their slow requests overlapped. */
   const attribution = new Map();
+  /** With `perfStat`: each server's software counters per run (perf-counts.mjs), with the run's requests. */
+  const counts = new Map(servers.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++) {
     const round = { load: load1(), results: {} };
     for (const s of rotate(servers, r)) {
       const opts = { rate, duration, skipFirstMs: SKIP_FIRST_MS, samples: true, realtime };
       if (tailEvents) await takeEvents(s.child.pid, tailEvents);
-      const m = realtime ? await withRealtime(s.child.pid, () => measure(s, opts)) : await measure(s, opts);
+      const run = () => (realtime ? withRealtime(s.child.pid, () => measure(s, opts)) : measure(s, opts));
+      let m;
+      if (perfStat) {
+        const [result, c] = await withPerfCounts(s.child.pid, run);
+        counts.get(s.name).push({ ...c, requests: result.requests });
+        m = result;
+      } else m = await run();
       const { samples, ...rest } = m;
       if (tailEvents) attribution.set(s.name, addAttribution(attribution.get(s.name), attribute(samples, await takeEvents(s.child.pid, tailEvents), m.p99us)));
       for (const x of samples.latencyUs) pooled.get(s.name).push(x);
@@ -94,6 +103,7 @@ export async function openLoopRounds(servers, reference, measure, { rate, durati
       pooledRatio: +(pooledP99.get(s.name) / pooledP99.get(reference.name)).toFixed(3),
       errors: perRound.reduce((t, x) => t + x.results[s.name].errors + x.results[s.name].non2xx, 0),
       ...(tailEvents ? { attribution: attribution.get(s.name) } : {}),
+      ...(perfStat ? { perRequest: perRequestMedians(counts.get(s.name)) } : {}),
     };
   }
   return { rate, duration, rounds, realtime, skipFirstMs: SKIP_FIRST_MS, loads: perRound.map((x) => x.load), perRound, summary };
@@ -129,6 +139,19 @@ export function openLoopTable(rows) {
         const pct = (cls) => `${((100 * x.counts.slow[cls]) / Math.max(1, x.slow)).toFixed(0)} / ${((100 * x.counts.all[cls]) / Math.max(1, x.requests)).toFixed(1)}`;
         const per = (cls) => (x.events[cls] / r.openLoop.rounds).toFixed(1);
         lines.push(`| ${r.preset} | ${name} | ${pct('mark-compact')} | ${pct('incremental-marking')} | ${pct('scavenge')} | ${pct('late-turn')} | ${pct('none')} | ${per('scavenge')}, ${per('incremental-marking')}, ${per('mark-compact')} | ${us(x.gcMaxUs)} |`);
+      }
+    }
+  }
+  if (rows.some((r) => Object.values(r.openLoop.summary).some((a) => a.perRequest))) {
+    lines.push('', 'Software counters of the server (perf stat, every thread) per request: median of the runs.', '');
+    lines.push(`| model | server | ${PERF_EVENTS.map((e) => (e === 'task-clock' ? 'task-clock µs' : e)).join(' | ')} | context switches by thread |`);
+    lines.push(`|---|---|${PERF_EVENTS.map(() => '---|').join('')}---|`);
+    for (const r of rows) {
+      for (const [name, { perRequest: x }] of Object.entries(r.openLoop.summary)) {
+        if (!x) continue;
+        // task-clock is in ms.
+        const threads = Object.entries(x.switchesByThread).filter(([, n]) => n >= 0.001).map(([t, n]) => `${t} ${n}`).join(', ');
+        lines.push(`| ${r.preset} | ${name} | ${PERF_EVENTS.map((e) => (x[e] === undefined ? '-' : e === 'task-clock' ? (x[e] * 1000).toFixed(1) : x[e].toFixed(3))).join(' | ')} | ${threads} |`);
       }
     }
   }

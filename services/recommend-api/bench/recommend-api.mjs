@@ -8,7 +8,7 @@
  *   npx tsc -b && node services/recommend-api/bench/recommend-api.mjs [--models ml-100k,ml-20m,ml-100k-real]
  *     [--cache DIR] [--duration 5] [--rate 2000] [--connections 32] [--runs 3] [--refs koa]
  *     [--baseline DIR] [--variant-env 'K=V …'] [--port-base N] [--skip-workers] [--workers-client nf-load|wrk] [--quick]
- *     [--p99-rounds 8] [--p99-duration 4] [--only-open-loop] [--only-swaps] [--realtime] [--tail-events]
+ *     [--p99-rounds 8] [--p99-duration 4] [--only-open-loop] [--only-swaps] [--realtime] [--tail-events] [--perf-stat]
  *
  * --quick: one round of 3 s per measurement (three of the open loop), the two synthetic models (~4 min).
  * --only-open-loop: the servers, their warm-up and the open-loop rounds only.
@@ -22,6 +22,8 @@
  * --tail-events: every server records its garbage collections and late event-loop turns
  *   (tail-events.mjs), and the open loop reports what the slow requests overlapped; a diagnosis,
  *   not a measurement (the recording costs the servers a timer a millisecond).
+ * --perf-stat: each server's software counters (perf stat: context switches, migrations, page
+ *   faults, CPU) per request in the open loop (perf-counts.mjs); needs linux-perf.
  * --skip-swaps: no hot-swap runs (memory is still read).
  * --logs DIR: every service logs at debug level (the result cache's trials, kept or not) and its
  *   log is written to DIR/<model>-<server>.log when it stops.
@@ -90,6 +92,7 @@ const { values } = parseArgs({
     realtime: { type: 'boolean', default: false },
     'realtime-swaps': { type: 'boolean', default: false },
     'tail-events': { type: 'boolean', default: false },
+    'perf-stat': { type: 'boolean', default: false },
     logs: { type: 'string' },
     'skip-swaps': { type: 'boolean', default: false },
   },
@@ -406,6 +409,7 @@ for (const preset of values.models.split(',')) {
       rounds: Number(values['p99-rounds']),
       realtime: values.realtime,
       tailEvents,
+      perfStat: values['perf-stat'],
       log: (x) => console.error(JSON.stringify({ preset, ...x })),
     });
     if (ownFloor) await stopAll([ownFloor]);

@@ -94,8 +94,8 @@ export class CompactHistory implements HistoryRows {
     this.maxRowLength = longestRow(p);
   }
 
-  /** Encodes a CSR history (sorted, unique rows) at once. */
-  static fromCsr(csr: CsrMatrix): CompactHistory {
+  /** Encodes a CSR history (sorted, unique rows) at once; without `data`, the item indices only (build). */
+  static fromCsr(csr: Omit<CsrMatrix, 'data'> & { data?: Float32Array }): CompactHistory {
     const steps = CompactHistory.build(csr);
     for (;;) {
       const step = steps.next();

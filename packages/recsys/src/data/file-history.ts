@@ -1,11 +1,16 @@
 /**
- * The training history read from the model file on demand: a row's item indices (and, when asked
- * for, its ratings) come with one positional read each from the file's `history.indices`
- * (`history.data`) section. A server then keeps only the row offsets resident; the rows stay in
- * the kernel's page cache, which is shared and reclaimable, not the process's memory (on the
- * 20M-sized model 37 MB of compact history less, for ~0.4 µs more CPU per served request than
- * decoding the row from memory in process, up to ~3 µs between servers on a loaded machine:
- * docs/benchmarks.md, issue 19, h-rss and h-mem evening).
+ * The training history read from the model file on demand: a row's ratings (and, without
+ * in-memory item rows, its item indices) come with one positional read each from the file's
+ * `history.data` (`history.indices`) section. The ratings stay in the kernel's page cache, which is
+ * shared and reclaimable, not the process's memory.
+ *
+ * `items`: the rows' item indices kept in memory (a CompactHistory without ratings, 24 MB on the
+ * 20M-sized model against 36 MB with them). A request that needs no ratings (a known user's list:
+ * its row only excludes what was rated) decodes from it and makes no read: a positional read has a
+ * tail a memory decode has not (p99.9 0.2 ms against 0.04 ms on a loaded machine), and a machine
+ * that reclaims idle page-cache pages (this one's DAMON pageout after ~60 s) turns the reads of
+ * rarely served users into disk reads on the event loop (docs/benchmarks.md, issue 19, lead
+ * 2026-12-06 morning).
  *
  * The descriptor must be of the file that was verified (a deploy renames a new file over the
  * path; the open descriptor keeps reading the old one). A file changed in place is caught where it
@@ -14,7 +19,7 @@
  */
 import { readSync } from 'node:fs';
 import { closeOwned, closeWhenCollected } from './descriptor-finalizer.js';
-import { decodeAllRows, type ServedHistory } from './history-rows.js';
+import { decodeAllRows, type HistoryRows, type ServedHistory } from './history-rows.js';
 import { longestRow, type CsrMatrix } from './sparse.js';
 
 export interface FileHistorySource {
@@ -27,6 +32,8 @@ export interface FileHistorySource {
   /** Absolute byte offsets of the `history.indices` (int32) and `history.data` (float32) sections. */
   indicesOffset: number;
   dataOffset: number;
+  /** The rows' item indices in memory, same rows and offsets (ratings, if any, are not read from it). */
+  items?: HistoryRows;
 }
 
 export class FileHistoryError extends Error {
@@ -41,6 +48,7 @@ export class FileHistory implements ServedHistory {
   private readonly fd: number;
   private readonly indicesOffset: number;
   private readonly dataOffset: number;
+  private readonly items: HistoryRows | undefined;
 
   private constructor(s: FileHistorySource) {
     this.fd = s.fd;
@@ -49,6 +57,7 @@ export class FileHistory implements ServedHistory {
     this.indptr = s.indptr;
     this.indicesOffset = s.indicesOffset;
     this.dataOffset = s.dataOffset;
+    this.items = s.items;
     this.maxRowLength = longestRow(s);
   }
 
@@ -58,7 +67,9 @@ export class FileHistory implements ServedHistory {
     let ok = Number.isSafeInteger(rows) && rows >= 0 && Number.isSafeInteger(s.cols) && s.cols >= 0 && indptr.length === rows + 1 && indptr[0] === 0;
     for (let r = 0; ok && r < rows; r++) ok = indptr[r + 1] >= indptr[r];
     ok &&= [s.indicesOffset, s.dataOffset].every((o) => Number.isSafeInteger(o) && o >= 0 && o % 4 === 0);
-    if (!ok) throw new RangeError('file history: row offsets or section offsets are inconsistent');
+    const items = s.items;
+    ok &&= items === undefined || (items.rows === rows && items.cols === s.cols && sameOffsets(items.indptr, indptr));
+    if (!ok) throw new RangeError('file history: row offsets, section offsets or the in-memory item rows are inconsistent');
     const history = new FileHistory(s);
     closeWhenCollected(history, s.fd);
     return history;
@@ -77,6 +88,7 @@ export class FileHistory implements ServedHistory {
     const start = this.indptr[row];
     const n = this.indptr[row + 1] - start;
     if (n === 0) return 0;
+    if (!ratings && this.items) return this.items.decodeRow(row, items);
     this.read(items, n, this.indicesOffset + start * 4, row);
     const cols = this.cols;
     for (let e = 0, prev = -1; e < n; e++) {
@@ -102,4 +114,11 @@ export class FileHistory implements ServedHistory {
   private changed(row: number): FileHistoryError {
     return new FileHistoryError(`history row ${row} read from the model file is not the row verified at load: the file was changed in place`);
   }
+}
+
+function sameOffsets(a: Int32Array, b: Int32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let r = 0; r < a.length; r++) if (a[r] !== b[r]) return false;
+  return true;
 }

@@ -70,6 +70,8 @@ export type DecodeReply =
       /** The history, compacted (CompactHistory.parts()); null when it is read from the file (historyFile). */
       history: CompactHistoryParts | null;
       historyFile: HistoryInFile | null;
+      /** With historyFile: the rows' item indices, compacted without ratings (kept in memory: FileHistory's `items`). */
+      historyItems: CompactHistoryParts | null;
       /** The implicit ALS model's fold-in Gram matrix, built here (null: no such model). */
       foldInGram: Float64Array | null;
       /** The hybrid policy's few-ratings index (co-occurrence's rater sample), built here (null: none). */
@@ -117,6 +119,7 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
     const compactBytes = [history.indptr, history.rowBytes, history.bytes, history.dictionary, history.ratings].reduce((sum, a) => sum + a.byteLength, 0);
     const inFile = fd !== undefined && offsets['history.indices'] !== undefined && offsets['history.data'] !== undefined && compactBytes >= (job.historyInFileMinBytes ?? 0);
     const historyFile = inFile ? { indicesOffset: offsets['history.indices'], dataOffset: offsets['history.data'] } : null;
+    const historyItems = inFile ? CompactHistory.fromCsr({ rows: history.rows, cols: history.cols, indptr: history.indptr, indices: doc.sections['history.indices'] as Int32Array }).parts() : null;
     // The content model's user profiles too, when they are exactly what the histories give (the
     // serving thread then builds a profile from the user's compact row when it needs one).
     const content = bundle.models.content;
@@ -165,7 +168,7 @@ async function run(job: DecodeJob): Promise<{ reply: DecodeReply; transfer: Arra
       sharedRaters = { ...fewRatingsIndex, counts: share(fewRatingsIndex.counts), sample: sharedCompactHistory(parts, share) };
     }
     return {
-      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters, raterSampleInFile },
+      reply: { ok: true, sha256, meta, moviesJson, sections: sharedSections, history: historyFile ? null : sharedHistory, historyFile, historyItems: historyItems ? sharedCompactHistory(historyItems, share) : null, foldInGram: foldInGram ? share(foldInGram) : null, fewRatingsIndex: sharedRaters, raterSampleInFile },
       transfer: [],
     };
   } catch (err) {

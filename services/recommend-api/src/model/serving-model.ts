@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
+  CompactHistory,
   FileCompactRows,
   FileHistory,
   IalsModel,
@@ -337,7 +338,8 @@ async function decodeWith(
   let history: CompactHistoryParts | FileHistory;
   if (reply.historyFile && fd !== undefined) {
     const rows = sections['users.ids'].length;
-    history = FileHistory.open({ ...reply.historyFile, fd, rows, cols: sections['items.ids'].length, indptr: sections['history.indptr'] as Int32Array });
+    const items = reply.historyItems ? CompactHistory.fromParts(compactHistoryInOwnRealm(reply.historyItems)) : undefined;
+    history = FileHistory.open({ ...reply.historyFile, fd, rows, cols: sections['items.ids'].length, indptr: sections['history.indptr'] as Int32Array, items });
   } else if (reply.history) history = compactHistoryInOwnRealm(reply.history);
   else throw new Error('model decode worker sent no history');
   return { doc: { meta, sections }, sha256: reply.sha256, history, foldInGram, fewRatingsIndex };
