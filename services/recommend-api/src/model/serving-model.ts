@@ -63,8 +63,8 @@ export interface LoadOptions {
   /** Accept only models signed by the matching Ed25519 private key. */
   publicKey?: KeyObject;
   /**
-   * A model file's history rows are read from the file when a request needs them instead of
-   * being held in memory compacted (default false here; the service's MODEL_HISTORY_IN_FILE,
+   * A model file's history ratings are read from the file when a request needs them (the rows'
+   * item indices stay in memory, compacted) instead of being held in memory (default false here; the service's MODEL_HISTORY_IN_FILE,
    * default true, decides for a MODEL_FILE: docs/benchmarks.md, issue 19); the worker load only.
    */
   historyInFile?: boolean;

@@ -1,7 +1,7 @@
 /**
  * A registry model's artifact written to a private file before it is opened, so that its training
- * history is read from the file per request (MODEL_HISTORY_IN_FILE) as a MODEL_FILE's is, instead
- * of being held in memory (37 MB of the 20M-sized model: docs/benchmarks.md, issue 19). The file
+ * ratings are read from the file when a request needs them (MODEL_HISTORY_IN_FILE) as a
+ * MODEL_FILE's are, instead of being held in memory (docs/benchmarks.md, issue 19). The file
  * is unlinked once the load returns: the history keeps its descriptor, and the kernel keeps the
  * inode until that closes, so nothing is left behind and no other process can swap the bytes.
  */
