@@ -41,7 +41,7 @@ describe('skaffold.yaml', () => {
     expect(skaffold.kind).toBe('Config');
     expect(targets).toEqual(['operator', 'recommend-api', 'ingest', 'evaluator', 'simulator', 'trainer']);
     expect(skaffold.build.artifacts).toEqual(targets.map((target) => ({ image: `netflicks-${target}`, docker: { dockerfile: 'Dockerfile', target } })));
-    expect(skaffold.build.tagPolicy).toEqual({ gitCommit: {} });
+    expect(skaffold.build.tagPolicy).toEqual({ gitCommit: { variant: 'AbbrevCommitSha', prefix: 'git-' } });
     // The image names are the chart's default repositories.
     for (const target of targets) expect([target, values.images[valuesKey(target)].repository]).toEqual([target, `netflicks-${target}`]);
   });

@@ -52,14 +52,14 @@ const operatorOf = (objects: K8sObject[]): Container =>
     const objects = await render('offline-chart');
     const operator = operatorOf(objects);
     // --digest-source=tag leaves the digest out; a real run appends @sha256:… (the kind profile never does).
-    expect(operator.image).toMatch(/^netflicks-operator:[0-9a-f]{7}(-dirty)?$/);
+    expect(operator.image).toMatch(/^netflicks-operator:git-[0-9a-f]{7,}(-dirty)?$/);
     expect(objects.filter((o) => o.metadata.namespace).every((o) => o.metadata.namespace === 'netflicks')).toBe(true);
     expect(objects.some((o) => o.kind === 'ServiceMonitor')).toBe(true);
   }, 150_000);
 
   test('skaffold render (kind + offline-chart): the images skaffold loads, by tag, IfNotPresent', async () => {
     const operator = operatorOf(await render('kind,offline-chart'));
-    expect(operator.image).toMatch(/^netflicks-operator:[0-9a-f]{7}(-dirty)?$/);
+    expect(operator.image).toMatch(/^netflicks-operator:git-[0-9a-f]{7,}(-dirty)?$/);
     expect(operator.imagePullPolicy).toBe('IfNotPresent');
   }, 150_000);
 
