@@ -440,7 +440,9 @@ for (const preset of values.models.split(',')) {
           const realtimeSwaps = values['realtime-swaps'];
           const m = await (realtimeSwaps ? (fn) => withRealtime(s.child.pid, fn) : (fn) => fn())(() => swapRun({
             rate: 500,
-            duration: 6,
+            // 6.5 s after the SIGHUP: a swap of the 20M-sized model takes 4.2-4.7 s at this rate
+            // (a run that ends first has not measured the swap's end, and its stall lands in the next run).
+            duration: 8,
             realtime: realtimeSwaps ? SWAP_CLIENT_PRIORITY : false,
             samples: swap,
             onStart: swap
