@@ -131,7 +131,7 @@ export const apiConfigSchema = z
     /**
      * A model file's training ratings are read from the file when a request needs them (fresh
      * ratings to fold in), while the rows' item indices stay in memory compacted without them: the
-     * 20M-sized model 12 MB less resident than the whole compact history, and a known user's list
+     * 20M-sized model ~10 MB less resident than the whole compact history, and a known user's list
      * makes no read (a positional read per request lengthened the tail: docs/benchmarks.md, issue
      * 19). On by default; a registry model's artifact is spooled to a file in the temporary
      * directory first and unlinked once open (spooled-load.ts).
